@@ -1,0 +1,63 @@
+# coffer - thin wrapper over Meson/Ninja. `make run` and `make test` do everything
+# on a fresh Debian machine (scripts/bootstrap installs what is missing).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECS  ?= 5
+PYTHON     ?= /usr/bin/python3
+
+.PHONY: all build run test bootstrap unit asan fuzz integration node-tests format format-check bench clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: bootstrap build
+	$(BUILD)/coffer server --dev
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs --suite unit
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dtests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECS)
+
+integration: build
+	COFFER_BIN=$(abspath $(BUILD)/coffer) $(PYTHON) -m pytest -q tests/integration
+
+node-tests: build
+	cd tests/integration/node && COFFER_BIN=$(abspath $(BUILD)/coffer) node --test
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+test: bootstrap build format-check unit asan fuzz integration node-tests
+
+bench: bootstrap build
+	bench/run
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

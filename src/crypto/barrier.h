@@ -1,0 +1,75 @@
+/* barrier.h - the encryption barrier between coffer and its storage.
+ *
+ * Every value written through the barrier is AES-256-GCM with a fresh 12-byte
+ * nonce, prefixed by the 4-byte big-endian key term and a version byte, and
+ * authenticated with the storage path as additional data (ciphertexts cannot be
+ * moved between paths). Layout of a stored value:
+ *     term (4, BE) | version (1, = 1) | nonce (12) | ciphertext | tag (16)
+ *
+ * Key hierarchy (DESIGN.md): the unseal key (32 bytes, reconstructed from Shamir
+ * shares) decrypts "core/root-key"; the root key decrypts "core/keyring", which
+ * holds the data-encryption key of every term. "core/seal-config" is stored
+ * plain by the caller (core), not through the barrier.
+ *
+ * Keys live in sodium_malloc'd memory (guard pages, mlock), wiped on seal.
+ * Encryption contexts are reused per thread (PERFORMANCE.md pitfall 3).
+ *
+ * Thread safety: get/put/delete/list may be called from many threads; seal,
+ * unseal, initialize and rotate take an internal write lock. */
+#ifndef CF_BARRIER_H
+#define CF_BARRIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+#define BARRIER_KEY_BYTES 32
+
+struct barrier;
+
+/* The barrier does not own storage. */
+int barrier_new(struct storage *s, struct barrier **ret);
+void barrier_free(struct barrier *b);
+
+/* True once core/root-key exists in storage. */
+int barrier_initialized(struct barrier *b, bool *ret);
+/* Generates root key and term-1 keyring, stores them sealed by unseal_key.
+ * Leaves the barrier unsealed. CF_EEXIST if already initialized. */
+int barrier_initialize(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
+/* Loads the keyring with unseal_key. CF_EBADKEY if the key is wrong,
+ * CF_EUNINIT if not initialized. Unsealing an unsealed barrier is a no-op 0. */
+int barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
+/* Wipes every key from memory. */
+void barrier_seal(struct barrier *b);
+bool barrier_sealed(struct barrier *b);
+
+/* Adds a new key term, used for all new writes; old terms still decrypt.
+ * Persists the keyring. Returns the new term in *ret_term. CF_ESEALED when sealed. */
+int barrier_rotate(struct barrier *b, uint32_t *ret_term);
+/* Current term, its install time (unix ns) and the encryptions done with it
+ * since unseal. */
+int barrier_key_status(struct barrier *b, uint32_t *ret_term, int64_t *ret_install_ns,
+		       uint64_t *ret_encryptions);
+
+/* Storage ops through the barrier. All return CF_ESEALED when sealed.
+ * barrier_get returns CF_ENOTFOUND for missing keys and CF_ECRYPTO when a value
+ * fails authentication (tampered, or moved from another path). */
+int barrier_get(struct barrier *b, const char *path, uint8_t **ret_val, size_t *ret_len);
+int barrier_put(struct barrier *b, const char *path, const uint8_t *val, size_t len);
+int barrier_delete(struct barrier *b, const char *path);
+int barrier_list(struct barrier *b, const char *prefix, char ***ret_keys, size_t *ret_n);
+/* Atomic: encrypts each PUT value, then storage_txn. */
+int barrier_txn(struct barrier *b, const struct storage_op *ops, size_t n);
+
+/* Pure helpers, exposed for unit tests and fuzzing: encrypt/decrypt one value with
+ * an explicit key and term. */
+int barrier_seal_value(const uint8_t key[BARRIER_KEY_BYTES], uint32_t term, const char *path,
+		       const uint8_t *pt, size_t len, uint8_t **ret_ct, size_t *ret_len);
+int barrier_open_value(const uint8_t key[BARRIER_KEY_BYTES], const char *path, const uint8_t *ct,
+		       size_t len, uint8_t **ret_pt, size_t *ret_len);
+/* Term prefix of a stored value (for tests and re-encryption); CF_EINVAL if short. */
+int barrier_value_term(const uint8_t *ct, size_t len, uint32_t *ret_term);
+
+#endif

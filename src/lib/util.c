@@ -1,0 +1,205 @@
+/* util.c - small helpers shared by every layer. */
+#include "lib/util.h"
+#include "lib/err.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void
+util_random(void *buf, size_t n)
+{
+	randombytes_buf(buf, n);
+}
+
+void
+util_random_base62(char *out, size_t n)
+{
+	static const char set[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	for (size_t i = 0; i < n; i++)
+		out[i] = set[randombytes_uniform(62)];
+	out[n] = '\0';
+}
+
+void
+util_uuid(char out[37])
+{
+	uint8_t b[16];
+	char h[33];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	util_hex(b, sizeof(b), h);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+void
+util_hex(const void *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	const uint8_t *p = in;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	size_t n = strlen(hex), bin_len;
+
+	if (n % 2 != 0 || n / 2 > cap)
+		return CF_EINVAL;
+	if (sodium_hex2bin(out, cap, hex, n, NULL, &bin_len, NULL) != 0 || bin_len != n / 2)
+		return CF_EINVAL;
+	*ret_len = bin_len;
+	return 0;
+}
+
+char *
+util_b64_encode(const void *in, size_t n)
+{
+	size_t len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+	char *out = malloc(len);
+	if (!out)
+		return NULL;
+	sodium_bin2base64(out, len, in, n, sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+int
+util_b64_decode(const char *in, uint8_t **ret, size_t *ret_len)
+{
+	size_t n = strlen(in), out_len;
+	const char *end;
+	uint8_t *out = malloc(n / 4 * 3 + 4);
+	int variant = sodium_base64_VARIANT_ORIGINAL;
+
+	if (!out)
+		return CF_ENOMEM;
+	if (n % 4 != 0)
+		variant = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+	if (sodium_base642bin(out, n / 4 * 3 + 4, in, n, NULL, &out_len, &end, variant) != 0 ||
+	    *end != '\0') {
+		free(out);
+		return CF_EINVAL;
+	}
+	*ret = out;
+	*ret_len = out_len;
+	return 0;
+}
+
+void
+util_sha256_hex(const void *in, size_t n, char out[65])
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	SHA256(in, n, md);
+	util_hex(md, sizeof(md), out);
+}
+
+int64_t
+util_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t
+util_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void
+util_rfc3339(int64_t ns, char *out, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	long frac = (long)(ns % 1000000000LL);
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, len, "%s.%09ldZ", base, frac);
+}
+
+int
+util_parse_rfc3339(const char *s, int64_t *ret_ns)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0;
+
+	if (!p)
+		return CF_EINVAL;
+	if (*p == '.') {
+		int digits = 0;
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (digits < 9) {
+				frac = frac * 10 + (*p - '0');
+				digits++;
+			}
+			p++;
+		}
+		while (digits++ < 9)
+			frac *= 10;
+	}
+	if (strcmp(p, "Z") != 0)
+		return CF_EINVAL;
+	*ret_ns = (int64_t)timegm(&tm) * 1000000000LL + frac;
+	return 0;
+}
+
+int
+util_parse_bool(const char *s, bool *ret)
+{
+	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+	for (size_t i = 0; i < 6; i++) {
+		if (strcmp(s, t[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcmp(s, f[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return CF_EINVAL;
+}
+
+int
+util_parse_int(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return CF_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return CF_EINVAL;
+	*ret = v;
+	return 0;
+}
+
+bool
+util_streq_ct(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la != lb)
+		return false;
+	return sodium_memcmp(a, b, la) == 0;
+}

@@ -1,0 +1,43 @@
+/* util.h - small helpers: randomness, ids, hex, time formatting, ParseBool. */
+#ifndef CF_UTIL_H
+#define CF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills buf with n bytes from the CSPRNG (libsodium). */
+void util_random(void *buf, size_t n);
+/* Writes n random base62 characters and a NUL into out (size >= n+1). */
+void util_random_base62(char *out, size_t n);
+/* Writes a random RFC 4122 v4 UUID (36 chars + NUL) into out[37]. */
+void util_uuid(char out[37]);
+/* Lowercase hex of n bytes into out (size >= 2n+1). */
+void util_hex(const void *in, size_t n, char *out);
+/* Decodes hex; returns 0, or CF_EINVAL on bad input or if it does not fit. */
+int util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len);
+/* Base64 (standard, padded). util_b64_encode returns a malloc'd string or NULL. */
+char *util_b64_encode(const void *in, size_t n);
+/* Decodes standard base64 (padding optional); returns malloc'd bytes in *ret. */
+int util_b64_decode(const char *in, uint8_t **ret, size_t *ret_len);
+/* SHA-256 as lowercase hex (65 bytes with NUL). */
+void util_sha256_hex(const void *in, size_t n, char out[65]);
+
+/* Wall clock in nanoseconds since the epoch. */
+int64_t util_now_ns(void);
+/* Unix seconds. */
+int64_t util_now(void);
+/* RFC3339 with nanoseconds, UTC: "2018-03-22T02:24:06.945319214Z" (out >= 40). */
+void util_rfc3339(int64_t ns, char *out, size_t len);
+/* Parses what util_rfc3339 writes (and second precision); returns 0 or CF_EINVAL. */
+int util_parse_rfc3339(const char *s, int64_t *ret_ns);
+
+/* Go strconv.ParseBool: 1,t,T,TRUE,true,True / 0,f,F,FALSE,false,False. */
+int util_parse_bool(const char *s, bool *ret);
+/* Checked strtoll wrapper: whole string must be a base-10 integer. */
+int util_parse_int(const char *s, int64_t *ret);
+
+/* Constant-time comparison of two NUL-terminated strings (lengths may leak). */
+bool util_streq_ct(const char *a, const char *b) __attribute__((warn_unused_result));
+
+#endif

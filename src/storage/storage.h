@@ -1,0 +1,75 @@
+/* storage.h - the physical storage ops table.
+ *
+ * Keys are '/'-separated strings ("core/keyring", "logical/<uuid>/foo/bar").
+ * Values are opaque bytes (already encrypted by the barrier above).
+ *
+ * Backends: "memory:" (tests, --dev), "sqlite:PATH" (embedded default), and later
+ * "postgres:URL" (HA). Every backend is safe to call from many threads at once.
+ * A put/delete/txn that returned 0 is durable (on disk for sqlite); sqlite batches
+ * concurrent writers into one transaction (group commit).
+ *
+ * Ownership: values and key arrays returned to the caller are malloc'd and owned by
+ * the caller; free them with free() / storage_keys_free(). */
+#ifndef CF_STORAGE_H
+#define CF_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct storage;
+
+enum storage_op_kind { STORAGE_PUT, STORAGE_DELETE };
+
+struct storage_op {
+	enum storage_op_kind kind;
+	const char *key;
+	const uint8_t *value; /* PUT only */
+	size_t len;           /* PUT only */
+};
+
+struct storage_ops {
+	const char *name; /* "memory", "sqlite", "postgres" */
+	/* url is the part after "name:" */
+	int (*open)(const char *url, struct storage **ret);
+	void (*close)(struct storage *s);
+	int (*get)(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len);
+	int (*put)(struct storage *s, const char *key, const uint8_t *val, size_t len);
+	int (*del)(struct storage *s, const char *key);
+	/* Immediate children of prefix (prefix normally ends in '/'), sorted: leaf keys by
+	 * their remaining name ("foo"), deeper keys once as their next folder ("bar/"). */
+	int (*list)(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n);
+	/* Applies all ops atomically and durably, in order. */
+	int (*txn)(struct storage *s, const struct storage_op *ops, size_t n);
+	/* HA lock (postgres): try to become active. NULL for single-node backends,
+	 * which are always active. */
+	int (*lock_acquire)(struct storage *s, bool *ret_acquired);
+	void (*lock_release)(struct storage *s);
+};
+
+/* Every backend struct starts with this header. */
+struct storage {
+	const struct storage_ops *ops;
+};
+
+/* Opens "memory:", "sqlite:/path/file.db" (or a bare path, meaning sqlite).
+ * Returns 0, CF_EINVAL (unknown scheme), CF_EIO. */
+int storage_open(const char *spec, struct storage **ret);
+void storage_close(struct storage *s);
+
+/* Returns 0, or CF_ENOTFOUND when the key does not exist, CF_EIO, CF_ENOMEM. */
+int storage_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len);
+int storage_put(struct storage *s, const char *key, const uint8_t *val, size_t len);
+/* Deleting a missing key is not an error. */
+int storage_delete(struct storage *s, const char *key);
+/* An empty result is 0 with *ret_n == 0 (and *ret_keys possibly NULL). */
+int storage_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n);
+int storage_txn(struct storage *s, const struct storage_op *ops, size_t n);
+void storage_keys_free(char **keys, size_t n);
+/* Deletes every key that starts with prefix (walks storage_list recursively). */
+int storage_delete_prefix(struct storage *s, const char *prefix);
+
+extern const struct storage_ops storage_memory_ops;
+extern const struct storage_ops storage_sqlite_ops;
+
+#endif
