@@ -6,8 +6,8 @@
  * Comments: #, // and C-style. Keys may be bare identifiers or quoted strings.
  *
  * Result is JSON-shaped (jansson): blocks become nested objects by label, so
- *   path "secret/*" { capabilities = ["read"] }
- * becomes {"path": {"secret/*": {"capabilities": ["read"]}}}. When the same block
+ *   path "secret/+" { capabilities = ["read"] }
+ * becomes {"path": {"secret/+": {"capabilities": ["read"]}}}. When the same block
  * label appears twice, the second block's keys are merged into the first
  * (lists concatenated). Depth is limited to 32. */
 #ifndef CF_HCL_H

@@ -9,7 +9,14 @@
  * concurrent writers into one transaction (group commit).
  *
  * Ownership: values and key arrays returned to the caller are malloc'd and owned by
- * the caller; free them with free() / storage_keys_free(). */
+ * the caller; free them with free() / storage_keys_free(). A returned value is
+ * followed by one NUL byte that *ret_len does not count, so text values can be used
+ * as C strings.
+ *
+ * Limits (checked by the storage_* wrappers, before any backend sees the call): a key
+ * is a non-empty C string of at most STORAGE_MAX_KEY bytes, a value at most
+ * STORAGE_MAX_VALUE bytes; larger ones fail with CF_EINVAL / CF_ETOOBIG.
+ * See docs/internals/storage.md. */
 #ifndef CF_STORAGE_H
 #define CF_STORAGE_H
 
@@ -18,6 +25,9 @@
 #include <stdint.h>
 
 struct storage;
+
+#define STORAGE_MAX_KEY   4096
+#define STORAGE_MAX_VALUE (32u << 20)
 
 enum storage_op_kind { STORAGE_PUT, STORAGE_DELETE };
 
@@ -53,14 +63,17 @@ struct storage {
 };
 
 /* Opens "memory:", "sqlite:/path/file.db" (or a bare path, meaning sqlite).
- * Returns 0, CF_EINVAL (unknown scheme), CF_EIO. */
+ * Returns 0, CF_EINVAL (unknown scheme), CF_EIO. storage_close() drains pending
+ * writes first; no other call on s may be running or start once close has begun. */
 int storage_open(const char *spec, struct storage **ret);
 void storage_close(struct storage *s);
 
 /* Returns 0, or CF_ENOTFOUND when the key does not exist, CF_EIO, CF_ENOMEM. */
 int storage_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len);
 int storage_put(struct storage *s, const char *key, const uint8_t *val, size_t len);
-/* Deleting a missing key is not an error. */
+/* put, delete and txn return 0, CF_EINVAL (bad key or op), CF_ETOOBIG, CF_ENOMEM,
+ * CF_EIO. A txn that fails applied none of its ops. n == 0 is a no-op.
+ * Deleting a missing key is not an error. */
 int storage_delete(struct storage *s, const char *key);
 /* An empty result is 0 with *ret_n == 0 (and *ret_keys possibly NULL). */
 int storage_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n);
@@ -71,5 +84,19 @@ int storage_delete_prefix(struct storage *s, const char *prefix);
 
 extern const struct storage_ops storage_memory_ops;
 extern const struct storage_ops storage_sqlite_ops;
+
+/* sqlite backend counters (s must be a sqlite storage). commits counts COMMITs that
+ * succeeded, requests the put/delete/txn calls they carried, ops the rows written:
+ * requests / commits is the group-commit batching factor. */
+struct storage_sqlite_stats {
+	uint64_t commits;
+	uint64_t requests;
+	uint64_t ops;
+};
+void storage_sqlite_stats(struct storage *s, struct storage_sqlite_stats *ret);
+/* Test hook (fault injection): while set, any op on exactly this key fails inside the
+ * committer with CF_EIO, so tests can see that a failing caller does not hurt the
+ * others in its batch. NULL clears it. The key is copied. */
+int storage_sqlite_fail_key(struct storage *s, const char *key);
 
 #endif

@@ -1,0 +1,50 @@
+/* audit.h - the audit broker and the file device (vault-api.md §2.7, §9).
+ *
+ * Every audited request gets a "request" entry before it is executed and a
+ * "response" entry after; if devices are enabled and none could record the
+ * request entry, the request fails with CF_EAUDIT (no unaudited access).
+ * Sensitive strings are written as "hmac-sha256:<hex>" with the device's salt.
+ *
+ * Beyond Vault: each line of a file device carries "prev_hash": the hex SHA-256 of
+ * the previous line (without its trailing newline) — the first line of a file
+ * carries the hash of "" — and "seq" (1-based), so `coffer audit verify FILE`
+ * reports the first edited, removed or reordered line.
+ *
+ * Thread safety: all functions may be called concurrently. */
+#ifndef CF_AUDIT_H
+#define CF_AUDIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/request.h"
+
+struct request;
+struct response;
+struct view;
+struct audit_broker;
+
+/* The broker persists its device table (with salts) in v ("core/audit" etc). */
+int audit_broker_new(struct view *v, struct audit_broker **ret);
+void audit_broker_free(struct audit_broker *ab);
+/* Loads the device table from storage and opens every device (at unseal). */
+int audit_broker_load(struct audit_broker *ab);
+/* Closes devices and wipes salts (at seal). */
+void audit_broker_unload(struct audit_broker *ab);
+bool audit_broker_enabled(struct audit_broker *ab);
+
+int audit_log_request(struct audit_broker *ab, struct request *rq);
+int audit_log_response(struct audit_broker *ab, struct request *rq, struct response *rs);
+
+/* sys/audit and sys/audit-hash routes, spliced into the system backend.
+ * Patterns relative to "sys/": "audit", "audit/+", "audit-hash/+". */
+extern const struct route audit_routes[];
+extern const size_t audit_nroutes;
+
+/* Offline chain check. Returns 0 when intact (sets *ret_line to the number of
+ * lines verified), else CF_EINVAL with *ret_line = first bad line (1-based) and a
+ * message. CF_EIO when the file cannot be read. */
+int audit_verify_file(const char *path, long *ret_line, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,55 @@
+/* core.h - the coffer core: seal state, mounts, policies, tokens, audit, and the
+ * request ladder: sealed? -> token -> ACL -> audit(request) -> route ->
+ * audit(response).
+ *
+ * Thread safety: core_handle may be called from many threads at once. */
+#ifndef CF_CORE_H
+#define CF_CORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/request.h"
+
+struct storage;
+struct barrier;
+struct token_store;
+struct audit_broker;
+struct acl;
+
+struct core;
+
+struct core_config {
+	const char *storage_spec;  /* "memory:" / "sqlite:PATH" */
+	const char *cluster_name;
+};
+
+int core_new(const struct core_config *cfg, struct core **ret);
+/* Seals (wipes keys), stops background work, closes storage. */
+void core_free(struct core *c);
+
+/* Runs one request through the ladder. Always fills rs (errors included).
+ * Never fails: the return value is the HTTP status to answer with. */
+int core_handle(struct core *c, struct request *rq, struct response *rs);
+
+/* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
+ * a root token with the given id (or a random one). *ret_root is malloc'd. */
+int core_dev_setup(struct core *c, const char *root_token, char **ret_root,
+		   char **ret_unseal_b64);
+
+bool core_sealed(struct core *c);
+int core_seal(struct core *c);
+
+/* For backends: */
+struct barrier *core_barrier(struct core *c);
+struct token_store *core_tokens(struct core *c);
+struct audit_broker *core_audit(struct core *c);
+/* Builds (or returns a cached) ACL for a normalized policy list. The result is
+ * reference counted: release with core_acl_put. */
+int core_acl_get(struct core *c, json_t *policies, struct acl **ret);
+void core_acl_put(struct core *c, struct acl *a);
+/* True when policy name exists (root, default, or stored). */
+bool core_policy_exists(struct core *c, const char *name);
+
+#endif

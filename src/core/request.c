@@ -1,0 +1,144 @@
+/* request.c - response helpers and route pattern matching. */
+#include "core/request.h"
+#include "lib/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+append_fmt(json_t **arr, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+	if (n < 0)
+		return CF_EINVAL;
+	if (!*arr) {
+		*arr = json_array();
+		if (!*arr)
+			return CF_ENOMEM;
+	}
+	/* A truncated message is still useful; keep what fits. */
+	return json_array_append_new(*arr, json_string(buf)) == 0 ? 0 : CF_ENOMEM;
+}
+
+int
+response_errorf(struct response *rs, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = append_fmt(&rs->errors, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+response_warnf(struct response *rs, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = append_fmt(&rs->warnings, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void
+response_set_data(struct response *rs, json_t *data)
+{
+	json_decref(rs->data);
+	rs->data = data;
+}
+
+void
+response_reset(struct response *rs)
+{
+	json_decref(rs->data);
+	json_decref(rs->auth);
+	json_decref(rs->warnings);
+	json_decref(rs->raw);
+	json_decref(rs->errors);
+	free(rs->lease_id);
+	memset(rs, 0, sizeof(*rs));
+}
+
+void
+request_free_fields(struct request *rq)
+{
+	free(rq->path);
+	json_decref(rq->data);
+	json_decref(rq->query);
+	if (rq->client_token) {
+		explicit_bzero(rq->client_token, strlen(rq->client_token));
+		free(rq->client_token);
+	}
+	free(rq->capbuf);
+	rq->path = NULL;
+	rq->data = rq->query = NULL;
+	rq->client_token = NULL;
+	rq->capbuf = NULL;
+	rq->ncap = 0;
+}
+
+bool
+route_match(const char *pattern, const char *path, struct request *rq)
+{
+	size_t plen = strlen(path);
+	const char *p = pattern, *s = path;
+	/* Offsets of captures in path: start and length. */
+	size_t cs[REQUEST_MAX_CAPTURES], cl[REQUEST_MAX_CAPTURES];
+	int n = 0;
+
+	for (;;) {
+		if (*p == '*' && p[1] == '\0') {
+			if (n == REQUEST_MAX_CAPTURES)
+				return false;
+			cs[n] = (size_t)(s - path);
+			cl[n] = plen - cs[n];
+			n++;
+			break;
+		}
+		if (*p == '+' && (p[1] == '/' || p[1] == '\0') && (p == pattern || p[-1] == '/')) {
+			const char *e = strchr(s, '/');
+			size_t len = e ? (size_t)(e - s) : strlen(s);
+			if (len == 0 || n == REQUEST_MAX_CAPTURES)
+				return false;
+			cs[n] = (size_t)(s - path);
+			cl[n] = len;
+			n++;
+			s += len;
+			p++;
+			continue;
+		}
+		if (*p == '\0') {
+			if (*s != '\0')
+				return false;
+			break;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	if (rq) {
+		char *buf = malloc(plen + (size_t)n + 1), *w;
+		if (!buf)
+			return false;
+		free(rq->capbuf);
+		rq->capbuf = buf;
+		w = buf;
+		for (int i = 0; i < n; i++) {
+			memcpy(w, path + cs[i], cl[i]);
+			w[cl[i]] = '\0';
+			rq->cap[i] = w;
+			w += cl[i] + 1;
+		}
+		rq->ncap = n;
+	}
+	return true;
+}

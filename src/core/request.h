@@ -1,0 +1,120 @@
+/* request.h - one logical request and its response, as the core sees them.
+ *
+ * The HTTP layer fills a struct request, the core runs the ladder
+ * (sealed -> token -> ACL -> audit -> route) and a handler fills the struct
+ * response; the HTTP layer renders it (envelope, status, errors). Neither the
+ * core nor the handlers know about HTTP. */
+#ifndef CF_REQUEST_H
+#define CF_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Logical operations (vault-api.md §1.3). Bit values so routes can list a set. */
+enum op {
+	OP_READ = 1u << 0,
+	OP_LIST = 1u << 1,
+	OP_CREATE = 1u << 2, /* POST/PUT on a target that does not exist yet */
+	OP_UPDATE = 1u << 3, /* POST/PUT otherwise */
+	OP_PATCH = 1u << 4,
+	OP_DELETE = 1u << 5,
+	OP_HEAD = 1u << 6, /* only sys/health */
+};
+#define OP_WRITE (OP_CREATE | OP_UPDATE)
+
+struct core;
+struct mount;
+struct route;
+struct token_entry;
+struct acl;
+
+#define REQUEST_MAX_CAPTURES 4
+
+struct request {
+	char id[37];          /* uuid */
+	enum op op;           /* after the existence check: CREATE or UPDATE for writes */
+	char *path;           /* normalized, without "/v1/" or a leading '/'; owned */
+	json_t *data;         /* body object, never NULL (empty object); owned */
+	json_t *query;        /* query parameters, object of strings, never NULL; owned */
+	char *client_token;   /* raw token or NULL; owned; SECRET (never log) */
+	const char *remote_addr;
+	int remote_port;
+	const char *consumer; /* X-Coffer-Consumer header or NULL */
+	bool wrap_requested;  /* X-Vault-Wrap-TTL was sent */
+
+	/* Set by the core before the handler runs. */
+	struct core *core;
+	struct token_entry *te; /* the caller's token (NULL on unauthenticated routes) */
+	struct acl *acl;        /* the caller's ACL (NULL on unauthenticated routes) */
+	struct mount *mount;    /* the mount the path selected */
+	const char *rel;        /* path relative to the mount ("data/app/db") */
+	const struct route *route;
+	/* Captures of the route pattern, in order: one per '+', then the '*' rest
+	 * (the rest may be ""). Point into rel's copy; valid during the request. */
+	const char *cap[REQUEST_MAX_CAPTURES];
+	int ncap;
+	char *capbuf; /* owned storage for cap[] */
+};
+
+struct response {
+	int status;          /* 0: 200 when data/auth/warnings are set, else 204 */
+	json_t *data;        /* owned; the envelope's "data" */
+	json_t *auth;        /* owned; the envelope's "auth" block */
+	json_t *warnings;    /* owned; array of strings */
+	json_t *raw;         /* owned; when set, the whole body, no envelope (raw sys endpoints) */
+	bool sys_inject;     /* copy data's keys to the top level (vault-api.md §1.5) */
+	bool envelope_on_error; /* KV v2 404 on deleted versions: full envelope, not errors */
+	char *lease_id;      /* owned */
+	int64_t lease_duration;
+	bool renewable;
+	json_t *errors;      /* owned; array of strings for status >= 400 */
+	const char *mount_type;
+};
+
+/* Appends a formatted message to rs->errors. Returns 0 or CF_ENOMEM. */
+int response_errorf(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a warning. */
+int response_warnf(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets rs->data (steals the reference; replaces what was there). */
+void response_set_data(struct response *rs, json_t *data);
+/* Frees everything the response owns and zeroes it. */
+void response_reset(struct response *rs);
+void request_free_fields(struct request *rq);
+
+/* Handler convention: return 0 with rs filled, or a negative CF_E* code; the core
+ * then answers cf_http_status(code) with rs->errors if the handler added any,
+ * else cf_strerror(code). A handler may set rs->status explicitly. */
+typedef int (*handler_fn)(struct request *rq, struct response *rs);
+/* Existence check: sets *ret_exists. Used for POST/PUT to choose CREATE/UPDATE. */
+typedef int (*exists_fn)(struct request *rq, bool *ret_exists);
+
+/* Route flags */
+enum {
+	R_NOAUTH = 1u << 0,    /* no token needed */
+	R_SEALED_OK = 1u << 1, /* served while sealed */
+	R_SUDO = 1u << 2,      /* root-protected: needs sudo as well */
+	R_NOAUDIT = 1u << 3,   /* not written to the audit log */
+	R_RAW = 1u << 4,       /* response is raw JSON (rs->raw), no envelope */
+	R_SYS_INJECT = 1u << 5,/* copy data keys to the top level */
+};
+
+/* A route of a backend, matched against the path relative to the mount.
+ * pattern: literal segments, '+' = exactly one non-empty segment, a trailing '*'
+ * = the rest (possibly empty, may contain '/'). Examples: "config", "data/<star>",
+ * "metadata/<star>", "lookup-self", "roles/+". The first route whose pattern matches
+ * wins; an op not in ops gives 405. For POST/PUT the route lists OP_UPDATE (or
+ * OP_WRITE); when exists is set the core calls it to pick OP_CREATE vs OP_UPDATE. */
+struct route {
+	const char *pattern;
+	unsigned ops;
+	unsigned flags;
+	handler_fn fn;
+	exists_fn exists;
+};
+
+/* Matches path against pattern; on success fills rq->cap/ncap (allocating
+ * rq->capbuf) and returns true. Exposed for tests. */
+bool route_match(const char *pattern, const char *path, struct request *rq);
+
+#endif

@@ -1,0 +1,101 @@
+/* token.h - the token store (vault-api.md §1.7, §4).
+ *
+ * Tokens are stored only as hashes: "sys/token/id/<sha256 hex of token>" holds the
+ * entry (JSON), "sys/token/accessor/<accessor>" maps to the hash,
+ * "sys/token/parent/<parent hash>/<child hash>" records the tree. All through the
+ * barrier (a struct view with prefix "sys/token/").
+ *
+ * Entries returned by lookups are new objects owned by the caller
+ * (token_entry_free). Thread-safe. */
+#ifndef CF_TOKEN_H
+#define CF_TOKEN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct view;
+struct token_store;
+
+struct token_entry {
+	char hash[65];        /* sha256 hex of the token string */
+	char accessor[32];
+	char parent[65];      /* parent's hash, "" when orphan */
+	json_t *policies;     /* sorted array of strings; owned */
+	json_t *meta;         /* object string->string or NULL; owned */
+	char *display_name;   /* "token", "token-foo", "userpass-alice" */
+	char *path;           /* creation path: "auth/token/create" */
+	char *role;           /* token role name or NULL */
+	int64_t creation_time; /* unix seconds */
+	int64_t creation_ttl;  /* seconds (the TTL at creation) */
+	int64_t expire_time;   /* unix ns; 0 = never */
+	int64_t explicit_max_ttl;
+	int64_t period;
+	int64_t num_uses;      /* 0 = unlimited; remaining uses otherwise */
+	bool renewable;
+	bool orphan;
+	bool no_default_policy;
+	char type[16];         /* "service" */
+	char *mount_accessor;  /* accessor of the auth mount that issued it */
+};
+
+/* Parameters to create a token. Unset strings are NULL, unset durations 0. */
+struct token_params {
+	const char *id;            /* custom token id (root only), or NULL */
+	json_t *policies;          /* final, normalized policy list (borrowed) */
+	json_t *meta;              /* borrowed, may be NULL */
+	const char *display_name;  /* already prefixed, e.g. "token-foo" or "userpass-alice" */
+	const char *path;          /* creation path */
+	const char *role;
+	const char *parent_hash;   /* NULL/"" = orphan */
+	int64_t ttl;               /* effective TTL in seconds, 0 = none (root) */
+	int64_t explicit_max_ttl;
+	int64_t period;
+	int64_t num_uses;
+	bool renewable;
+	bool no_default_policy;
+	const char *mount_accessor;
+};
+
+int token_store_new(struct view *v, struct token_store **ret);
+void token_store_free(struct token_store *ts);
+
+/* Creates and persists a token; *ret_token is the new token string ("hvs." +
+ * 24+ base62), malloc'd, SECRET: wipe and free it. *ret_entry (optional) is a copy. */
+int token_create(struct token_store *ts, const struct token_params *p, char **ret_token,
+		 struct token_entry **ret_entry);
+/* Looks up by token string. Expired tokens are revoked (with their subtree) and
+ * reported as CF_EDENIED, so are unknown ones. */
+int token_lookup(struct token_store *ts, const char *token, struct token_entry **ret);
+int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **ret);
+/* Consumes one use of a limited token. If it was the last, *ret_last is set and the
+ * caller revokes the token after the request. */
+int token_use(struct token_store *ts, struct token_entry *te, bool *ret_last);
+/* Revokes the token and all its descendants (and, through the hook, their leases). */
+int token_revoke_tree(struct token_store *ts, const char *hash);
+/* Revokes only this token; its children become orphans. */
+int token_revoke_orphan(struct token_store *ts, const char *hash);
+/* Renews per vault-api.md §4.5; increment 0 = the original TTL. Updates te. */
+int token_renew(struct token_store *ts, struct token_entry *te, int64_t increment,
+		int64_t max_ttl);
+/* Lists all accessors (new JSON array). */
+int token_list_accessors(struct token_store *ts, json_t **ret);
+/* Deletes expired tokens; returns how many were revoked in *ret_n. */
+int token_tidy(struct token_store *ts, int *ret_n);
+
+/* Token info for lookups (vault-api.md §4.3); id is the token string or "". */
+json_t *token_info_json(const struct token_entry *te, const char *id);
+/* The auth block (vault-api.md §8.5) for a new/renewed token. */
+json_t *token_auth_json(const struct token_entry *te, const char *token);
+/* Remaining TTL in seconds (0 when no expiry). */
+int64_t token_ttl_remaining(const struct token_entry *te);
+
+struct token_entry *token_entry_dup(const struct token_entry *te);
+void token_entry_free(struct token_entry *te);
+
+/* Hook called for every revoked token hash (the expiration manager revokes the
+ * token's leases there, a later issue). May be NULL. */
+void token_store_set_revoke_hook(struct token_store *ts,
+				 void (*hook)(void *arg, const char *hash), void *arg);
+
+#endif

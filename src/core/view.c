@@ -1,0 +1,192 @@
+/* view.c - prefixed window on the barrier. */
+#include "core/view.h"
+#include "crypto/barrier.h"
+#include "lib/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct view {
+	struct barrier *b;
+	char *prefix;
+	size_t plen;
+};
+
+struct view *
+view_new(struct barrier *b, const char *prefix)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->b = b;
+	v->prefix = strdup(prefix);
+	if (!v->prefix) {
+		free(v);
+		return NULL;
+	}
+	v->plen = strlen(prefix);
+	return v;
+}
+
+void
+view_free(struct view *v)
+{
+	if (!v)
+		return;
+	free(v->prefix);
+	free(v);
+}
+
+const char *
+view_prefix(const struct view *v)
+{
+	return v->prefix;
+}
+
+/* Full key into buf (stack for short keys, heap otherwise). */
+static char *
+full_key(const struct view *v, const char *key, char *stack, size_t cap)
+{
+	size_t klen = strlen(key);
+	char *out = stack;
+
+	if (v->plen + klen + 1 > cap) {
+		out = malloc(v->plen + klen + 1);
+		if (!out)
+			return NULL;
+	}
+	memcpy(out, v->prefix, v->plen);
+	memcpy(out + v->plen, key, klen + 1);
+	return out;
+}
+
+#define WITH_KEY(v, key, expr)                                                                     \
+	do {                                                                                       \
+		char stack_[512];                                                                  \
+		char *k_ = full_key(v, key, stack_, sizeof(stack_));                               \
+		if (!k_)                                                                           \
+			return CF_ENOMEM;                                                          \
+		r = (expr);                                                                        \
+		if (k_ != stack_)                                                                  \
+			free(k_);                                                                  \
+	} while (0)
+
+int
+view_get(struct view *v, const char *key, uint8_t **ret_val, size_t *ret_len)
+{
+	int r;
+	WITH_KEY(v, key, barrier_get(v->b, k_, ret_val, ret_len));
+	return r;
+}
+
+int
+view_put(struct view *v, const char *key, const uint8_t *val, size_t len)
+{
+	int r;
+	WITH_KEY(v, key, barrier_put(v->b, k_, val, len));
+	return r;
+}
+
+int
+view_delete(struct view *v, const char *key)
+{
+	int r;
+	WITH_KEY(v, key, barrier_delete(v->b, k_));
+	return r;
+}
+
+int
+view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n)
+{
+	int r;
+	WITH_KEY(v, prefix, barrier_list(v->b, k_, ret_keys, ret_n));
+	return r;
+}
+
+int
+view_txn(struct view *v, const struct storage_op *ops, size_t n)
+{
+	struct storage_op *full = calloc(n ? n : 1, sizeof(*full));
+	int r;
+	size_t i;
+
+	if (!full)
+		return CF_ENOMEM;
+	for (i = 0; i < n; i++) {
+		char *k = full_key(v, ops[i].key, NULL, 0);
+		if (!k) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		full[i] = ops[i];
+		full[i].key = k;
+	}
+	r = barrier_txn(v->b, full, n);
+out:
+	for (size_t j = 0; j < i; j++)
+		free((char *)full[j].key);
+	free(full);
+	return r;
+}
+
+int
+view_delete_prefix(struct view *v, const char *prefix)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int r = view_list(v, prefix, &keys, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		size_t len = strlen(prefix) + strlen(keys[i]) + 1;
+		char *k = malloc(len);
+		if (!k) {
+			r = CF_ENOMEM;
+			break;
+		}
+		snprintf(k, len, "%s%s", prefix, keys[i]);
+		if (len > 1 && k[len - 2] == '/')
+			r = view_delete_prefix(v, k);
+		else
+			r = view_delete(v, k);
+		free(k);
+	}
+	storage_keys_free(keys, n);
+	return r;
+}
+
+int
+view_get_json(struct view *v, const char *key, json_t **ret)
+{
+	uint8_t *val;
+	size_t len;
+	json_error_t jerr;
+	json_t *j;
+	int r = view_get(v, key, &val, &len);
+
+	if (r < 0)
+		return r;
+	j = json_loadb((const char *)val, len, JSON_DECODE_ANY, &jerr);
+	explicit_bzero(val, len);
+	free(val);
+	if (!j)
+		return CF_EIO;
+	*ret = j;
+	return 0;
+}
+
+int
+view_put_json(struct view *v, const char *key, json_t *val)
+{
+	char *txt = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+	int r;
+
+	if (!txt)
+		return CF_ENOMEM;
+	r = view_put(v, key, (const uint8_t *)txt, strlen(txt));
+	explicit_bzero(txt, strlen(txt));
+	free(txt);
+	return r;
+}

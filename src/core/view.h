@@ -1,0 +1,34 @@
+/* view.h - a backend's window on the barrier: every key is prefixed
+ * ("logical/<mount uuid>/", "sys/token/", ...). Backends see only their view.
+ * Thread-safe (the barrier is). Returned buffers are malloc'd, caller frees. */
+#ifndef CF_VIEW_H
+#define CF_VIEW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+struct barrier;
+struct view;
+
+/* The view keeps a pointer to b (not owned) and copies prefix. */
+struct view *view_new(struct barrier *b, const char *prefix);
+void view_free(struct view *v);
+const char *view_prefix(const struct view *v);
+
+int view_get(struct view *v, const char *key, uint8_t **ret_val, size_t *ret_len);
+int view_put(struct view *v, const char *key, const uint8_t *val, size_t len);
+int view_delete(struct view *v, const char *key);
+int view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n);
+/* ops[i].key are relative to the view. */
+int view_txn(struct view *v, const struct storage_op *ops, size_t n);
+/* Deletes everything under prefix (relative; "" = the whole view). */
+int view_delete_prefix(struct view *v, const char *prefix);
+
+/* JSON convenience: the stored value is compact JSON text. get returns a new ref. */
+int view_get_json(struct view *v, const char *key, json_t **ret);
+int view_put_json(struct view *v, const char *key, json_t *val);
+
+#endif
