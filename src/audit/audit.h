@@ -37,10 +37,17 @@ bool audit_broker_enabled(struct audit_broker *ab);
 int audit_log_request(struct audit_broker *ab, struct request *rq);
 int audit_log_response(struct audit_broker *ab, struct request *rq, struct response *rs);
 
-/* sys/audit and sys/audit-hash routes, spliced into the system backend.
- * Patterns relative to "sys/": "audit", "audit/+", "audit-hash/+". */
-extern const struct route audit_routes[];
-extern const size_t audit_nroutes;
+/* Handlers of the system backend's audit routes (the core's sys.c routes them;
+ * rq->cap[0] is the device path without its trailing '/'):
+ *   GET  sys/audit              -> audit_sys_list   (map "<path>/" -> device info)
+ *   PUT  sys/audit/<path>       -> audit_sys_enable (type, description, options, local)
+ *   DELETE sys/audit/<path>     -> audit_sys_disable
+ *   POST sys/audit-hash/<path>  -> audit_sys_hash   ({"hash":"hmac-sha256:<hex>"})
+ * The broker is core_audit(rq->core). */
+int audit_sys_list(struct request *rq, struct response *rs);
+int audit_sys_enable(struct request *rq, struct response *rs);
+int audit_sys_disable(struct request *rq, struct response *rs);
+int audit_sys_hash(struct request *rq, struct response *rs);
 
 /* Offline chain check. Returns 0 when intact (sets *ret_line to the number of
  * lines verified), else CF_EINVAL with *ret_line = first bad line (1-based) and a

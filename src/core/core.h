@@ -46,9 +46,9 @@ struct barrier *core_barrier(struct core *c);
 struct token_store *core_tokens(struct core *c);
 struct audit_broker *core_audit(struct core *c);
 /* Builds (or returns a cached) ACL for a normalized policy list. The result is
- * reference counted: release with core_acl_put. */
-int core_acl_get(struct core *c, json_t *policies, struct acl **ret);
-void core_acl_put(struct core *c, struct acl *a);
+ * reference counted: *ret_ref is the reference to give back to core_acl_put. */
+int core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref);
+void core_acl_put(struct core *c, void *ref);
 /* True when policy name exists (root, default, or stored). */
 bool core_policy_exists(struct core *c, const char *name);
 

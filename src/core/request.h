@@ -47,6 +47,7 @@ struct request {
 	struct core *core;
 	struct token_entry *te; /* the caller's token (NULL on unauthenticated routes) */
 	struct acl *acl;        /* the caller's ACL (NULL on unauthenticated routes) */
+	void *acl_ref;          /* the core's reference on acl */
 	struct mount *mount;    /* the mount the path selected */
 	const char *rel;        /* path relative to the mount ("data/app/db") */
 	const struct route *route;
@@ -97,6 +98,7 @@ enum {
 	R_NOAUDIT = 1u << 3,   /* not written to the audit log */
 	R_RAW = 1u << 4,       /* response is raw JSON (rs->raw), no envelope */
 	R_SYS_INJECT = 1u << 5,/* copy data keys to the top level */
+	R_EXCLUSIVE = 1u << 6, /* runs alone (changes seal state or the mount table) */
 };
 
 /* A route of a backend, matched against the path relative to the mount.

@@ -82,16 +82,23 @@ void storage_keys_free(char **keys, size_t n);
 /* Deletes every key that starts with prefix (walks storage_list recursively). */
 int storage_delete_prefix(struct storage *s, const char *prefix);
 
+/* HA lock: sets *ret_acquired (always true on single-node backends, which have no
+ * lock). Returns 0 or CF_EIO. storage_lock_release() gives the lock up. */
+int storage_lock_acquire(struct storage *s, bool *ret_acquired);
+void storage_lock_release(struct storage *s);
+
 extern const struct storage_ops storage_memory_ops;
 extern const struct storage_ops storage_sqlite_ops;
 
 /* sqlite backend counters (s must be a sqlite storage). commits counts COMMITs that
  * succeeded, requests the put/delete/txn calls they carried, ops the rows written:
- * requests / commits is the group-commit batching factor. */
+ * requests / commits is the group-commit batching factor. isolated counts failed
+ * requests undone by their savepoint while the rest of their batch committed. */
 struct storage_sqlite_stats {
 	uint64_t commits;
 	uint64_t requests;
 	uint64_t ops;
+	uint64_t isolated;
 };
 void storage_sqlite_stats(struct storage *s, struct storage_sqlite_stats *ret);
 /* Test hook (fault injection): while set, any op on exactly this key fails inside the

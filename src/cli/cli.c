@@ -1,0 +1,320 @@
+/* cli.c - option handling, error reporting and API calls shared by all commands
+ * (see cli.h). */
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "lib/err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+enum cli_format arg_format = CLI_FORMAT_TABLE;
+char *arg_address;
+char *arg_token;
+
+static char command_name[128] = "coffer";
+
+void
+cli_set_command(const char *family, const char *sub)
+{
+	if (sub)
+		snprintf(command_name, sizeof(command_name), "%s %s", family, sub);
+	else
+		snprintf(command_name, sizeof(command_name), "%s", family);
+}
+
+const char *
+cli_command(void)
+{
+	return command_name;
+}
+
+void
+cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "coffer: %s: ", command_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "coffer: %s: ", command_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'coffer %s --help' for usage.\n", command_name);
+	return CLI_EXIT_ERROR;
+}
+
+char *
+cli_strdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p) {
+		fputs("coffer: out of memory\n", stderr);
+		exit(CLI_EXIT_ERROR);
+	}
+	return p;
+}
+
+void
+cli_cleanup(void)
+{
+	if (arg_token) {
+		explicit_bzero(arg_token, strlen(arg_token));
+		free(arg_token);
+		arg_token = NULL;
+	}
+	free(arg_address);
+	arg_address = NULL;
+}
+
+static const char common_help[] =
+	"\nCommon options:\n"
+	"  --address=URL          server address (COFFER_ADDR, VAULT_ADDR)\n"
+	"  --token=TOKEN          client token (COFFER_TOKEN, VAULT_TOKEN, ~/.coffer-token)\n"
+	"  --format=table|json    output format (default table)\n"
+	"  -h, --help             this help\n";
+
+/* Applies one common option; returns false when c is not one. */
+static bool
+common_option(int c, char *optval)
+{
+	switch (c) {
+	case CLI_OPT_FORMAT:
+		if (strcmp(optval, "table") == 0) {
+			arg_format = CLI_FORMAT_TABLE;
+		} else if (strcmp(optval, "json") == 0) {
+			arg_format = CLI_FORMAT_JSON;
+		} else {
+			exit(cli_usage_err("unknown format \"%s\" (table or json)", optval));
+		}
+		return true;
+	case CLI_OPT_ADDRESS:
+		free(arg_address);
+		arg_address = cli_strdup(optval);
+		return true;
+	case CLI_OPT_TOKEN:
+		if (arg_token) {
+			explicit_bzero(arg_token, strlen(arg_token));
+			free(arg_token);
+		}
+		arg_token = cli_strdup(optval);
+		/* Keep the token out of ps(1) output from now on. */
+		explicit_bzero(optval, strlen(optval));
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int
+getopt_impl(int argc, char **argv, const struct option *opts, const char *usage,
+	    const char *optstring)
+{
+	static char **last_argv;
+	int c;
+
+	if (argv != last_argv) {
+		last_argv = argv;
+		optind = 0; /* glibc: full re-initialization */
+	}
+	opterr = 0;
+	for (;;) {
+		c = getopt_long_only(argc, argv, optstring, opts, NULL);
+		if (c == 'h') {
+			fputs(usage, stdout);
+			fputs(common_help, stdout);
+			cli_cleanup();
+			exit(CLI_EXIT_OK);
+		}
+		if (c == ':')
+			exit(cli_usage_err("option %s needs a value", argv[optind - 1]));
+		if (c == '?')
+			exit(cli_usage_err("unknown option %s", argv[optind - 1]));
+		if (c >= 0 && common_option(c, optarg))
+			continue;
+		return c;
+	}
+}
+
+int
+cli_getopt(int argc, char **argv, const struct option *opts, const char *usage)
+{
+	return getopt_impl(argc, argv, opts, usage, ":h");
+}
+
+int
+cli_getopt_global(int argc, char **argv, const struct option *opts, const char *usage)
+{
+	return getopt_impl(argc, argv, opts, usage, "+:h");
+}
+
+int
+cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	int help;
+
+	help = argc >= 2 &&
+	       (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+		strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "help") == 0);
+	if (argc >= 2 && !help) {
+		for (c = cmds; c->name; c++) {
+			if (strcmp(argv[1], c->name) == 0) {
+				cli_set_command(family, c->name);
+				return c->fn(argc - 1, argv + 1);
+			}
+		}
+	}
+	fprintf(help ? stdout : stderr, "Usage: coffer %s <subcommand> [options] [args]\n\n",
+		family);
+	fputs("Subcommands:\n", help ? stdout : stderr);
+	for (c = cmds; c->name; c++)
+		fprintf(help ? stdout : stderr, "  %-12s%s\n", c->name, c->summary);
+	fprintf(help ? stdout : stderr,
+		"\nRun 'coffer %s <subcommand> --help' for the options of a subcommand.\n",
+		family);
+	if (help)
+		return CLI_EXIT_OK;
+	cli_set_command(family, NULL);
+	fflush(stderr);
+	if (argc >= 2)
+		cli_err("unknown subcommand \"%s\"", argv[1]);
+	else
+		cli_err("missing subcommand");
+	return CLI_EXIT_ERROR;
+}
+
+int
+cli_client(struct client **ret)
+{
+	char err[512] = "";
+	int r;
+
+	r = client_new(arg_address, arg_token, ret, err, sizeof(err));
+	if (r < 0)
+		cli_err("%s", err[0] ? err : cf_strerror(r));
+	return r;
+}
+
+/* The CF_E* code for an HTTP error status (the inverse of cf_http_status). */
+static int
+status_code(long status)
+{
+	switch (status) {
+	case 400:
+		return CF_EINVAL;
+	case 403:
+		return CF_EDENIED;
+	case 404:
+		return CF_ENOTFOUND;
+	case 405:
+		return CF_EMETHOD;
+	case 413:
+		return CF_ETOOBIG;
+	case 501:
+		return CF_EUNINIT;
+	case 502:
+		return CF_EUPSTREAM;
+	case 503:
+		return CF_ESEALED;
+	default:
+		return CF_EIO;
+	}
+}
+
+int
+cli_call(struct client *c, const char *method, const char *path, const char *query,
+	 json_t *body, struct client_resp *resp)
+{
+	char err[1024] = "";
+	int r;
+
+	r = client_request(c, method, path, query, body, resp, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err[0] ? err : cf_strerror(r));
+		return r;
+	}
+	if (resp->status >= 200 && resp->status < 300)
+		return 0;
+	client_resp_error(resp, path, err, sizeof(err));
+	cli_err("%s", err);
+	r = status_code(resp->status);
+	client_resp_clear(resp);
+	return r;
+}
+
+int
+cli_exit(int r)
+{
+	return r < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+void
+cli_success(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (arg_format != CLI_FORMAT_TABLE)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+}
+
+int
+cli_read_secret_line(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, noecho;
+	bool tty = isatty(STDIN_FILENO);
+	bool restore = false;
+	size_t n;
+	int r = 0;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			noecho = old;
+			noecho.c_lflag &= ~(tcflag_t)ECHO;
+			noecho.c_lflag |= ECHONL;
+			restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == 0;
+		}
+	}
+	if (!fgets(buf, (int)len, stdin)) {
+		r = ferror(stdin) ? CF_EIO : CF_EINVAL;
+		buf[0] = '\0';
+		goto out;
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		r = CF_EINVAL; /* longer than the buffer */
+		explicit_bzero(buf, len);
+		goto out;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (n == 0)
+		r = CF_EINVAL;
+out:
+	if (restore)
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	return r;
+}

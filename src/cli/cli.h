@@ -1,0 +1,131 @@
+/* cli.h - the coffer command line: command table, shared option handling and
+ * the error/exit conventions (spec/cli.md).
+ *
+ * Every command is a `x_main(argc, argv)` in its own file, listed in a table of
+ * struct cli_cmd (wireguard-tools src/wg.c). argv[0] is the command's own name.
+ * A command returns the process exit status: CLI_EXIT_OK, CLI_EXIT_FINDING (a
+ * failed check) or CLI_EXIT_ERROR (usage or runtime error). Errors are printed
+ * by the command itself, once, as `coffer: <command>: <what went wrong>`. */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include "cli/cli-config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct client;
+struct client_resp;
+
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FINDING = 1,
+	CLI_EXIT_ERROR = 2,
+};
+
+enum cli_format {
+	CLI_FORMAT_TABLE,
+	CLI_FORMAT_JSON,
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Global options, parsed by main() before the command and by every command. The
+ * token is a private copy (wiped by cli_cleanup); the caller's argv copy is wiped. */
+extern enum cli_format arg_format;
+extern char *arg_address;
+extern char *arg_token;
+
+/* Option codes of the common options (above any ASCII short option). */
+enum {
+	CLI_OPT_FORMAT = 0x1000,
+	CLI_OPT_ADDRESS,
+	CLI_OPT_TOKEN,
+	CLI_OPT_LOCAL = 0x1100, /* first code free for a command's own long options */
+};
+
+/* Appended to every command's struct option table, before the terminating {0}. */
+/* clang-format off */
+#define CLI_COMMON_OPTIONS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT }, \
+	{ "address", required_argument, NULL, CLI_OPT_ADDRESS }, \
+	{ "token", required_argument, NULL, CLI_OPT_TOKEN }
+/* clang-format on */
+
+/* The name errors are reported under ("kv get"). */
+void cli_set_command(const char *family, const char *sub);
+const char *cli_command(void);
+
+/* Prints `coffer: <command>: <fmt...>` and a newline to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports a usage error: the line above, then a hint to run --help. Returns
+ * CLI_EXIT_ERROR so callers can `return cli_usage_err(...)`. */
+int cli_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* getopt_long_only over argv (so both --name=value and Vault's -name=value work),
+ * handling the common options itself. -h/--help prints usage to stdout and exits 0;
+ * an unknown option or a bad common value prints an error and exits 2. Returns the
+ * next command-specific option, or -1 when done (optind then indexes the operands).
+ * The first call on a new argv restarts the scan. */
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *usage);
+/* The same, stopping at the first operand (main's options before the command). */
+int cli_getopt_global(int argc, char **argv, const struct option *opts, const char *usage);
+
+/* Walks cmds for argv[1] and runs it with argv + 1; prints the family usage (built
+ * from the table) for -h/--help or no subcommand. */
+int cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **argv);
+
+/* Creates the API client from the global options and the environment. Prints the
+ * error itself; returns 0 or a negative CF_E* code. */
+int cli_client(struct client **ret);
+/* Performs one API request. Returns 0 for a 2xx answer (resp filled; free it with
+ * client_resp_clear), else prints `coffer: cmd: <errors> (HTTP n)` and returns a
+ * negative code (resp cleared). query may be NULL, body may be NULL. */
+int cli_call(struct client *c, const char *method, const char *path, const char *query,
+	     json_t *body, struct client_resp *resp);
+/* Maps a command result (0 or negative CF_E*) to an exit status. */
+int cli_exit(int r);
+
+/* Prints a "Success! ..." line to stdout, only in table format. */
+void cli_success(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads one line of secret input (an unseal key): from the terminal without echo
+ * after printing prompt to stderr, or from a non-terminal stdin. The newline is
+ * stripped. Returns 0, or CF_EINVAL (empty, too long) / CF_EIO. */
+int cli_read_secret_line(const char *prompt, char *buf, size_t len);
+
+/* Copies s into a fresh buffer, dying on OOM (the CLI may: STYLE.md §4). */
+char *cli_strdup(const char *s);
+/* Wipes and frees the global token copy. */
+void cli_cleanup(void);
+
+/* Command families (one file each). */
+int operator_main(int argc, char **argv);
+int kv_main(int argc, char **argv);
+int generic_read_main(int argc, char **argv);
+int generic_write_main(int argc, char **argv);
+int generic_list_main(int argc, char **argv);
+int generic_delete_main(int argc, char **argv);
+int token_main(int argc, char **argv);
+int policy_main(int argc, char **argv);
+int secrets_main(int argc, char **argv);
+int audit_main(int argc, char **argv);
+/* Written by the lead in src/cli/server.c; a stub answers when it is not built. */
+int server_main(int argc, char **argv);
+
+#ifndef CF_HAVE_AUDIT_VERIFY
+/* Normally declared in audit/audit.h: verifies the hash chain of an audit log file.
+ * Returns 0 when intact, else a negative code, the first bad 1-based line in
+ * *ret_line and a message. Stubbed in src/cli/audit.c until src/audit provides it. */
+int audit_verify_file(const char *path, long *ret_line, char *msg, size_t msglen);
+#endif
+
+#endif

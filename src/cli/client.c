@@ -1,0 +1,493 @@
+/* client.c - libcurl transport for the CLI (see client.h). */
+#include "cli/client.h"
+#include "lib/err.h"
+#include "lib/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLIENT_DEFAULT_ADDR "http://127.0.0.1:8200"
+#define CLIENT_TOKEN_FILE   ".coffer-token"
+#define CLIENT_TOKEN_MAX    4096
+#define CLIENT_TIMEOUT      60L
+
+struct client {
+	char *address; /* no trailing '/' */
+	char *token;   /* secret; NULL when none */
+	char *cacert;
+	bool skip_verify;
+	long timeout;
+};
+
+/* A growing response buffer. Growth copies and wipes, never realloc, so no stale
+ * copy of a secret is left in freed memory. */
+struct body {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool too_big;
+};
+
+static void
+wipe_free(char *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, strlen(p));
+	free(p);
+}
+
+static const char *
+env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	if (v && *v)
+		return v;
+	v = getenv(b);
+	if (v && *v)
+		return v;
+	return NULL;
+}
+
+/* Reads the first line of ~/.coffer-token into a new buffer; NULL when absent. */
+static char *
+token_from_file(void)
+{
+	char path[4096], line[CLIENT_TOKEN_MAX];
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+	char *tok = NULL;
+	FILE *f = NULL;
+	size_t n;
+	int w;
+
+	if (!home || !*home) {
+		pw = getpwuid(getuid());
+		if (!pw)
+			return NULL;
+		home = pw->pw_dir;
+	}
+	w = snprintf(path, sizeof(path), "%s/%s", home, CLIENT_TOKEN_FILE);
+	if (w < 0 || (size_t)w >= sizeof(path))
+		return NULL;
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof(line), f))
+		goto out;
+	n = strcspn(line, "\r\n");
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	line[n] = '\0';
+	if (n > 0)
+		tok = strdup(line);
+out:
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return tok;
+}
+
+int
+client_new(const char *address, const char *token, struct client **ret, char *err, size_t errlen)
+{
+	struct client *c;
+	const char *v;
+	int64_t t;
+	size_t n;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return CF_ENOMEM;
+	c->timeout = CLIENT_TIMEOUT;
+
+	if (!address)
+		address = env2("COFFER_ADDR", "VAULT_ADDR");
+	if (!address)
+		address = CLIENT_DEFAULT_ADDR;
+	c->address = strdup(address);
+	if (!c->address) {
+		r = CF_ENOMEM;
+		goto fail;
+	}
+	n = strlen(c->address);
+	while (n > 0 && c->address[n - 1] == '/')
+		c->address[--n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "empty server address");
+		r = CF_EINVAL;
+		goto fail;
+	}
+
+	if (!token)
+		token = env2("COFFER_TOKEN", "VAULT_TOKEN");
+	if (token) {
+		c->token = strdup(token);
+		if (!c->token) {
+			r = CF_ENOMEM;
+			goto fail;
+		}
+	} else {
+		c->token = token_from_file();
+	}
+
+	v = env2("COFFER_CACERT", "VAULT_CACERT");
+	if (v) {
+		if (access(v, R_OK) != 0) {
+			snprintf(err, errlen, "cannot read CA certificate %s: %s", v,
+				 strerror(errno));
+			r = CF_EINVAL;
+			goto fail;
+		}
+		c->cacert = strdup(v);
+		if (!c->cacert) {
+			r = CF_ENOMEM;
+			goto fail;
+		}
+	}
+	v = env2("COFFER_SKIP_VERIFY", "VAULT_SKIP_VERIFY");
+	if (v && util_parse_bool(v, &c->skip_verify) < 0) {
+		snprintf(err, errlen, "COFFER_SKIP_VERIFY: not a boolean: %s", v);
+		r = CF_EINVAL;
+		goto fail;
+	}
+	v = env2("COFFER_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT");
+	if (v) {
+		if (util_parse_int(v, &t) < 0 || t <= 0 || t > 86400) {
+			snprintf(err, errlen, "COFFER_CLIENT_TIMEOUT: not a number of seconds: %s",
+				 v);
+			r = CF_EINVAL;
+			goto fail;
+		}
+		c->timeout = (long)t;
+	}
+	*ret = c;
+	return 0;
+fail:
+	client_free(c);
+	return r;
+}
+
+void
+client_free(struct client *c)
+{
+	if (!c)
+		return;
+	free(c->address);
+	wipe_free(c->token);
+	free(c->cacert);
+	free(c);
+}
+
+const char *
+client_address(const struct client *c)
+{
+	return c->address;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body *b = arg;
+	size_t n = size * nmemb, cap;
+	char *p;
+
+	if (n > CLIENT_MAX_BODY - b->len) {
+		b->too_big = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = malloc(cap);
+		if (!p)
+			return 0;
+		if (b->p) {
+			memcpy(p, b->p, b->len);
+			explicit_bzero(b->p, b->cap);
+			free(b->p);
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+/* Percent-encodes path (keeping '/' and RFC 3986 unreserved characters) after
+ * dropping leading slashes. Returns a new string or NULL. */
+static char *
+encode_path(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0, i;
+	const unsigned char *s;
+	char *out, *o;
+
+	while (*path == '/')
+		path++;
+	for (s = (const unsigned char *)path; *s; s++)
+		n++;
+	out = malloc(3 * n + 1);
+	if (!out)
+		return NULL;
+	o = out;
+	for (i = 0, s = (const unsigned char *)path; s[i]; i++) {
+		unsigned char ch = s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+		    ch == '~' || ch == '/') {
+			*o++ = (char)ch;
+		} else {
+			*o++ = '%';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Wipes every string of a header list (they may hold the token) and frees it. */
+static void
+headers_free(struct curl_slist *h)
+{
+	struct curl_slist *i;
+
+	for (i = h; i; i = i->next)
+		if (i->data)
+			explicit_bzero(i->data, strlen(i->data));
+	curl_slist_free_all(h);
+}
+
+int
+client_request(struct client *c, const char *method, const char *path, const char *query,
+	       json_t *body, struct client_resp *resp, char *err, size_t errlen)
+{
+	char curlerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = NULL, *h;
+	struct body rb = { 0 };
+	char *epath = NULL, *url = NULL, *hdr = NULL, *payload = NULL;
+	bool sends_body;
+	json_error_t jerr;
+	CURLcode cr;
+	CURL *curl = NULL;
+	size_t n;
+	long status = 0;
+	int r;
+
+	memset(resp, 0, sizeof(*resp));
+	sends_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+		     strcmp(method, "PATCH") == 0;
+
+	epath = encode_path(path);
+	if (!epath) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	n = strlen(c->address) + strlen(epath) + (query ? strlen(query) : 0) + 8;
+	url = malloc(n);
+	if (!url) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	snprintf(url, n, "%s/v1/%s%s%s", c->address, epath, query ? "?" : "", query ? query : "");
+
+	if (c->token && *c->token) {
+		n = strlen(c->token) + sizeof("X-Vault-Token: ");
+		hdr = malloc(n);
+		if (!hdr) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		snprintf(hdr, n, "X-Vault-Token: %s", c->token);
+		h = curl_slist_append(headers, hdr);
+		if (!h) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		headers = h;
+	}
+	if (sends_body) {
+		h = curl_slist_append(headers, strcmp(method, "PATCH") == 0
+							? "Content-Type: application/merge-patch+json"
+							: "Content-Type: application/json");
+		if (!h) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		headers = h;
+		/* No "Expect: 100-continue" round trip for large bodies. */
+		h = curl_slist_append(headers, "Expect:");
+		if (!h) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		headers = h;
+		if (body) {
+			payload = json_dumps(body, JSON_COMPACT);
+			if (!payload) {
+				r = CF_ENOMEM;
+				goto out;
+			}
+		}
+	}
+
+	curl = curl_easy_init();
+	if (!curl) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	if (sends_body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+				 (long)(payload ? strlen(payload) : 0));
+	}
+	if (c->cacert)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+	if (c->skip_verify) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+
+	cr = curl_easy_perform(curl);
+	if (rb.too_big) {
+		snprintf(err, errlen, "response from %s larger than %u bytes", c->address,
+			 CLIENT_MAX_BODY);
+		r = CF_ETOOBIG;
+		goto out;
+	}
+	if (cr != CURLE_OK) {
+		snprintf(err, errlen, "cannot reach %s: %s", c->address,
+			 curlerr[0] ? curlerr : curl_easy_strerror(cr));
+		r = CF_EIO;
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	resp->status = status;
+	if (rb.len > 0)
+		resp->json = json_loadb(rb.p, rb.len, 0, &jerr); /* NULL if not JSON */
+	r = 0;
+out:
+	if (curl)
+		curl_easy_cleanup(curl);
+	headers_free(headers);
+	wipe_free(hdr);
+	wipe_free(payload);
+	if (rb.p) {
+		explicit_bzero(rb.p, rb.cap);
+		free(rb.p);
+	}
+	free(url);
+	free(epath);
+	return r;
+}
+
+static const char *
+status_text(long status)
+{
+	switch (status) {
+	case 400:
+		return "invalid request";
+	case 403:
+		return "permission denied";
+	case 404:
+		return "not found";
+	case 405:
+		return "unsupported operation";
+	case 429:
+		return "rate limit exceeded";
+	case 500:
+		return "internal server error";
+	case 501:
+		return "server is not initialized";
+	case 502:
+		return "bad gateway";
+	case 503:
+		return "server is sealed or unavailable";
+	default:
+		return "unexpected response";
+	}
+}
+
+void
+client_resp_error(const struct client_resp *resp, const char *path, char *err, size_t errlen)
+{
+	json_t *errs = resp->json ? json_object_get(resp->json, "errors") : NULL;
+	size_t off = 0, i, k;
+	json_t *e;
+	int w;
+
+	if (errlen == 0)
+		return;
+	err[0] = '\0';
+	if (json_is_array(errs)) {
+		json_array_foreach(errs, i, e) {
+			const char *s = json_string_value(e);
+			if (!s || !*s)
+				continue;
+			w = snprintf(err + off, errlen - off, "%s%s", off ? "; " : "", s);
+			if (w < 0 || (size_t)w >= errlen - off) {
+				off = strlen(err);
+				break;
+			}
+			off += (size_t)w;
+		}
+	}
+	if (off == 0) {
+		if (resp->status == 404 && path)
+			w = snprintf(err, errlen, "no value found at %s", path);
+		else
+			w = snprintf(err, errlen, "%s", status_text(resp->status));
+		off = (w < 0) ? 0 : ((size_t)w >= errlen ? errlen - 1 : (size_t)w);
+	}
+	/* One line: Vault's multi-error texts contain "\n\t* ". */
+	for (k = 0; k < off; k++)
+		if (err[k] == '\n' || err[k] == '\t' || err[k] == '\r')
+			err[k] = ' ';
+	if (off < errlen)
+		snprintf(err + off, errlen - off, " (HTTP %ld)", resp->status);
+}
+
+json_t *
+client_resp_data(const struct client_resp *resp)
+{
+	json_t *d;
+
+	if (!resp->json)
+		return NULL;
+	d = json_object_get(resp->json, "data");
+	if (json_is_object(d))
+		return d;
+	return resp->json;
+}
+
+void
+client_resp_clear(struct client_resp *resp)
+{
+	json_decref(resp->json);
+	memset(resp, 0, sizeof(*resp));
+}

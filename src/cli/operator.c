@@ -1,0 +1,424 @@
+/* operator.c - `coffer operator`: init, unseal, seal, status, rotate, step-down
+ * (vault-api.md §2.1, §2.8). These sys/ endpoints answer raw JSON, no envelope. */
+#include "cli/cli.h"
+#include "cli/args.h"
+#include "cli/client.h"
+#include "cli/output.h"
+#include "cli/table.h"
+#include "lib/err.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNSEAL_KEY_MAX 1024
+
+static const char *const kv_headers[] = { "Key", "Value" };
+
+static const char *
+str_or(const json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : dflt;
+}
+
+static void
+add_bool(struct table *t, const char *name, const json_t *obj, const char *key)
+{
+	table_add_kv(t, name, json_is_true(json_object_get(obj, key)) ? "true" : "false");
+}
+
+static void
+add_int(struct table *t, const char *name, const json_t *obj, const char *key)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(obj, key)));
+	table_add_kv(t, name, buf);
+}
+
+/* Prints a seal-status object as `vault status` does. */
+static void
+print_seal_status(const json_t *st)
+{
+	struct table *t = table_new(2, kv_headers);
+	bool sealed = json_is_true(json_object_get(st, "sealed"));
+	char buf[64];
+
+	table_add_kv(t, "Seal Type", str_or(st, "type", "shamir"));
+	add_bool(t, "Initialized", st, "initialized");
+	add_bool(t, "Sealed", st, "sealed");
+	add_int(t, "Total Shares", st, "n");
+	add_int(t, "Threshold", st, "t");
+	if (sealed) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(st, "progress")),
+			 json_integer_value(json_object_get(st, "t")));
+		table_add_kv(t, "Unseal Progress", buf);
+		table_add_kv(t, "Unseal Nonce", str_or(st, "nonce", ""));
+	}
+	table_add_kv(t, "Version", str_or(st, "version", ""));
+	if (json_object_get(st, "build_date"))
+		table_add_kv(t, "Build Date", str_or(st, "build_date", ""));
+	table_add_kv(t, "Storage Type", str_or(st, "storage_type", ""));
+	if (json_object_get(st, "cluster_name"))
+		table_add_kv(t, "Cluster Name", str_or(st, "cluster_name", ""));
+	if (json_object_get(st, "cluster_id"))
+		table_add_kv(t, "Cluster ID", str_or(st, "cluster_id", ""));
+	table_add_kv(t, "HA Enabled", "false");
+	table_print(t, stdout);
+	table_free(t);
+}
+
+static void
+print_status(const json_t *st)
+{
+	if (arg_format == CLI_FORMAT_JSON)
+		output_json(st);
+	else
+		print_seal_status(st);
+}
+
+static const char init_usage[] =
+	"Usage: coffer operator init [--key-shares=N] [--key-threshold=T]\n"
+	"       coffer operator init --status\n\n"
+	"Initializes the server: creates the root key, splits it into N unseal key\n"
+	"shares of which T unseal it, and prints the shares and the initial root token.\n\n"
+	"  --key-shares=N         number of unseal key shares (default 5)\n"
+	"  --key-threshold=T      shares needed to unseal (default 3)\n"
+	"  --status               only report whether the server is initialized\n"
+	"                         (exit 0 initialized, 2 not)\n";
+
+enum {
+	OPT_SHARES = CLI_OPT_LOCAL,
+	OPT_THRESHOLD,
+	OPT_STATUS,
+	OPT_RESET,
+};
+
+static int
+operator_init_status(struct client *c)
+{
+	struct client_resp resp = { 0 };
+	bool init;
+	int r;
+
+	r = cli_call(c, "GET", "sys/init", NULL, NULL, &resp);
+	if (r < 0)
+		return CLI_EXIT_ERROR;
+	init = json_is_true(json_object_get(resp.json, "initialized"));
+	if (arg_format == CLI_FORMAT_JSON)
+		output_json(resp.json);
+	else
+		printf("%s\n", init ? "coffer is initialized" : "coffer is not initialized");
+	client_resp_clear(&resp);
+	return init ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
+static int
+operator_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key-shares", required_argument, NULL, OPT_SHARES },
+		{ "key-threshold", required_argument, NULL, OPT_THRESHOLD },
+		{ "status", no_argument, NULL, OPT_STATUS },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	long long shares = 5, threshold = 3;
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	json_t *body = NULL, *keys, *k;
+	bool status = false;
+	size_t i;
+	int o, r;
+
+	while ((o = cli_getopt(argc, argv, opts, init_usage)) != -1) {
+		switch (o) {
+		case OPT_SHARES:
+			if (args_parse_uint(optarg, &shares) < 0)
+				return cli_usage_err("--key-shares: not a number: %s", optarg);
+			break;
+		case OPT_THRESHOLD:
+			if (args_parse_uint(optarg, &threshold) < 0)
+				return cli_usage_err("--key-threshold: not a number: %s", optarg);
+			break;
+		case OPT_STATUS:
+			status = true;
+			break;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
+	if (shares < 1 || shares > 255 || threshold < 1 || threshold > shares)
+		return cli_usage_err("need 1 <= key-threshold <= key-shares <= 255");
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	if (status) {
+		r = operator_init_status(c);
+		client_free(c);
+		return r;
+	}
+	body = json_pack("{s:I, s:I}", "secret_shares", (json_int_t)shares, "secret_threshold",
+			 (json_int_t)threshold);
+	if (!body) {
+		r = CF_ENOMEM;
+		cli_err("out of memory");
+		goto out;
+	}
+	r = cli_call(c, "PUT", "sys/init", NULL, body, &resp);
+	if (r < 0)
+		goto out;
+	if (arg_format == CLI_FORMAT_JSON) {
+		output_json(resp.json);
+		goto out;
+	}
+	keys = json_object_get(resp.json, "keys_base64");
+	if (!json_is_array(keys))
+		keys = json_object_get(resp.json, "keys");
+	json_array_foreach(keys, i, k)
+		printf("Unseal Key %zu: %s\n", i + 1, json_string_value(k));
+	printf("\nInitial Root Token: %s\n\n", str_or(resp.json, "root_token", ""));
+	printf("coffer initialized with %lld key shares and a key threshold of %lld. Please\n"
+	       "securely distribute the key shares printed above. When the server is\n"
+	       "re-sealed, restarted, or stopped, you must supply at least %lld of these keys\n"
+	       "to unseal it before it can start servicing requests.\n\n"
+	       "It is not possible to generate new unseal keys unless the server is unsealed\n"
+	       "and at least %lld of them are provided (rekey).\n",
+	       shares, threshold, threshold, threshold);
+out:
+	json_decref(body);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const char unseal_usage[] =
+	"Usage: coffer operator unseal [KEY]\n"
+	"       coffer operator unseal --reset\n\n"
+	"Provides one unseal key share (hex or base64). Without KEY it is read from the\n"
+	"terminal without echo, or from stdin. Prints the seal status afterwards.\n\n"
+	"  --reset                discard the shares provided so far\n";
+
+static int
+operator_unseal(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reset", no_argument, NULL, OPT_RESET },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	char key[UNSEAL_KEY_MAX];
+	json_t *body = NULL;
+	bool reset = false;
+	int o, r;
+
+	key[0] = '\0';
+	while ((o = cli_getopt(argc, argv, opts, unseal_usage)) != -1) {
+		if (o == OPT_RESET)
+			reset = true;
+	}
+	if (argc - optind > 1)
+		return cli_usage_err("too many arguments");
+	if (reset && optind < argc)
+		return cli_usage_err("--reset takes no KEY");
+	if (!reset) {
+		if (optind < argc) {
+			if (strlen(argv[optind]) >= sizeof(key))
+				return cli_usage_err("unseal key too long");
+			snprintf(key, sizeof(key), "%s", argv[optind]);
+			explicit_bzero(argv[optind], strlen(argv[optind]));
+		} else {
+			r = cli_read_secret_line("Unseal Key (will be hidden): ", key, sizeof(key));
+			if (r < 0) {
+				cli_err("no unseal key given");
+				goto out;
+			}
+		}
+	}
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	body = reset ? json_pack("{s:b}", "reset", 1) : json_pack("{s:s}", "key", key);
+	if (!body) {
+		r = CF_EINVAL;
+		cli_err("unseal key is not valid text");
+		goto out;
+	}
+	r = cli_call(c, "PUT", "sys/unseal", NULL, body, &resp);
+	if (r < 0)
+		goto out;
+	print_status(resp.json);
+out:
+	explicit_bzero(key, sizeof(key));
+	json_decref(body);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+/* A subcommand that takes only the common options and no operands. */
+static int
+no_operands(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+
+	while (cli_getopt(argc, argv, opts, usage) != -1)
+		;
+	if (optind != argc)
+		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
+	return 0;
+}
+
+static const char seal_usage[] =
+	"Usage: coffer operator seal\n\n"
+	"Seals the server: it forgets its keys and answers 503 until unsealed again.\n";
+
+static int
+operator_seal(int argc, char **argv)
+{
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	int r;
+
+	if (no_operands(argc, argv, seal_usage) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "PUT", "sys/seal", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	cli_success("Success! coffer is sealed.");
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const char status_usage[] =
+	"Usage: coffer operator status\n\n"
+	"Prints the seal status. Exit status: 0 unsealed, 2 sealed or error.\n";
+
+static int
+operator_status(int argc, char **argv)
+{
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	bool sealed = true;
+	int r;
+
+	if (no_operands(argc, argv, status_usage) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "GET", "sys/seal-status", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	sealed = !json_is_false(json_object_get(resp.json, "sealed"));
+	print_status(resp.json);
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	if (r < 0 || sealed)
+		return CLI_EXIT_ERROR;
+	return CLI_EXIT_OK;
+}
+
+static const char rotate_usage[] =
+	"Usage: coffer operator rotate\n\n"
+	"Adds a new barrier encryption key term (old terms still decrypt) and prints\n"
+	"the key status.\n";
+
+static int
+operator_rotate(int argc, char **argv)
+{
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	struct table *t;
+	json_t *ks;
+	char buf[32];
+	int r;
+
+	if (no_operands(argc, argv, rotate_usage) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "PUT", "sys/rotate", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	client_resp_clear(&resp);
+	r = cli_call(c, "GET", "sys/key-status", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	if (arg_format == CLI_FORMAT_JSON) {
+		output_json(resp.json);
+		goto out;
+	}
+	ks = client_resp_data(&resp);
+	printf("Success! Rotated key\n\n");
+	t = table_new(2, kv_headers);
+	add_int(t, "Key Term", ks, "term");
+	table_add_kv(t, "Install Time", str_or(ks, "install_time", ""));
+	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(ks, "encryptions")));
+	table_add_kv(t, "Encryption Count", buf);
+	table_print(t, stdout);
+	table_free(t);
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const char step_down_usage[] =
+	"Usage: coffer operator step-down\n\n"
+	"Asks the active node to step down (a no-op on a single node).\n";
+
+static int
+operator_step_down(int argc, char **argv)
+{
+	struct client_resp resp = { 0 };
+	struct client *c = NULL;
+	int r;
+
+	if (no_operands(argc, argv, step_down_usage) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "PUT", "sys/step-down", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	cli_success("Success! Stepped down: %s", client_address(c));
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const struct cli_cmd operator_cmds[] = {
+	{ "init", operator_init, "initialize the server, print unseal keys and root token" },
+	{ "unseal", operator_unseal, "provide an unseal key share" },
+	{ "seal", operator_seal, "seal the server" },
+	{ "status", operator_status, "print the seal status (exit 2 when sealed)" },
+	{ "rotate", operator_rotate, "rotate the barrier encryption key" },
+	{ "step-down", operator_step_down, "make the active node step down" },
+	{ NULL, NULL, NULL },
+};
+
+int
+operator_main(int argc, char **argv)
+{
+	return cli_dispatch("operator", operator_cmds, argc, argv);
+}

@@ -1,0 +1,510 @@
+/* core.c - the request ladder: sealed? -> token -> ACL -> audit -> route.
+ *
+ * One function runs every check before any handler (STYLE.md §2); handlers
+ * never repeat them. */
+#include "core/core.h"
+#include "audit/audit.h"
+#include "core/core_int.h"
+#include "core/token.h"
+#include "core/view.h"
+#include "crypto/barrier.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "policy/policy.h"
+#include "storage/storage.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+core_new(const struct core_config *cfg, struct core **ret)
+{
+	struct core *c = calloc(1, sizeof(*c));
+	pthread_rwlockattr_t attr;
+	int r;
+
+	if (!c)
+		return CF_ENOMEM;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&c->unseal_mu, NULL);
+	pthread_mutex_init(&c->pol_mu, NULL);
+	snprintf(c->cluster_name, sizeof(c->cluster_name), "%s",
+		 cfg->cluster_name ? cfg->cluster_name : "coffer-cluster");
+	c->start_time = util_now();
+
+	r = storage_open(cfg->storage_spec, &c->storage);
+	if (r < 0)
+		goto fail;
+	r = barrier_new(c->storage, &c->barrier);
+	if (r < 0)
+		goto fail;
+	c->policy_view = view_new(c->barrier, "sys/policy/");
+	c->token_view = view_new(c->barrier, "sys/token/");
+	c->audit_view = view_new(c->barrier, "core/audit/");
+	c->core_view = view_new(c->barrier, "core/");
+	if (!c->policy_view || !c->token_view || !c->audit_view || !c->core_view) {
+		r = CF_ENOMEM;
+		goto fail;
+	}
+	r = mount_system_new(c);
+	if (r < 0)
+		goto fail;
+	r = token_store_new(c->token_view, &c->tokens);
+	if (r < 0)
+		goto fail;
+	r = audit_broker_new(c->audit_view, &c->audit);
+	if (r < 0)
+		goto fail;
+	r = seal_load_config(c);
+	if (r < 0)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	core_free(c);
+	return r;
+}
+
+void
+core_free(struct core *c)
+{
+	if (!c)
+		return;
+	if (c->barrier && !barrier_sealed(c->barrier))
+		core_pre_seal(c);
+	seal_reset_progress(c);
+	core_acl_cache_clear(c);
+	audit_broker_free(c->audit);
+	token_store_free(c->tokens);
+	mount_system_free(c);
+	view_free(c->policy_view);
+	view_free(c->token_view);
+	view_free(c->audit_view);
+	view_free(c->core_view);
+	barrier_free(c->barrier);
+	storage_close(c->storage);
+	pthread_rwlock_destroy(&c->lock);
+	pthread_mutex_destroy(&c->unseal_mu);
+	pthread_mutex_destroy(&c->pol_mu);
+	free(c);
+}
+
+struct barrier *
+core_barrier(struct core *c)
+{
+	return c->barrier;
+}
+
+struct token_store *
+core_tokens(struct core *c)
+{
+	return c->tokens;
+}
+
+struct audit_broker *
+core_audit(struct core *c)
+{
+	return c->audit;
+}
+
+bool
+core_sealed(struct core *c)
+{
+	return barrier_sealed(c->barrier);
+}
+
+int
+core_seal(struct core *c)
+{
+	pthread_rwlock_wrlock(&c->lock);
+	if (!barrier_sealed(c->barrier))
+		core_pre_seal(c);
+	pthread_rwlock_unlock(&c->lock);
+	return 0;
+}
+
+/* ---- policies and the ACL cache ---- */
+
+int
+policy_store_get(struct core *c, const char *name, char **ret_text)
+{
+	uint8_t *val;
+	size_t len;
+	char *txt;
+	int r = view_get(c->policy_view, name, &val, &len);
+
+	if (r < 0)
+		return r;
+	txt = malloc(len + 1);
+	if (!txt) {
+		free(val);
+		return CF_ENOMEM;
+	}
+	memcpy(txt, val, len);
+	txt[len] = '\0';
+	free(val);
+	*ret_text = txt;
+	return 0;
+}
+
+bool
+core_policy_exists(struct core *c, const char *name)
+{
+	uint8_t *val;
+	size_t len;
+
+	if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0)
+		return true;
+	if (view_get(c->policy_view, name, &val, &len) < 0)
+		return false;
+	free(val);
+	return true;
+}
+
+static void
+acl_entry_release(struct acl_cache_entry *e)
+{
+	if (--e->refs > 0)
+		return;
+	acl_free(e->acl);
+	free(e->key);
+	free(e);
+}
+
+void
+core_acl_cache_clear(struct core *c)
+{
+	struct acl_cache_entry *e, *next;
+
+	pthread_mutex_lock(&c->pol_mu);
+	for (e = c->acls; e; e = next) {
+		next = e->next;
+		e->cached = false;
+		acl_entry_release(e); /* requests still holding it free it later */
+	}
+	c->acls = NULL;
+	pthread_mutex_unlock(&c->pol_mu);
+}
+
+static int
+acl_build(struct core *c, json_t *policies, struct acl **ret)
+{
+	struct policy **pols = calloc(json_array_size(policies) + 1, sizeof(*pols));
+	size_t i, n = 0;
+	json_t *item;
+	bool root = false;
+	int r = 0;
+
+	if (!pols)
+		return CF_ENOMEM;
+	json_array_foreach(policies, i, item) {
+		const char *name = json_string_value(item);
+		char *text = NULL, err[256];
+		if (!name)
+			continue;
+		if (strcmp(name, "root") == 0) {
+			root = true;
+			continue;
+		}
+		r = policy_store_get(c, name, &text);
+		if (r == CF_ENOTFOUND) {
+			r = 0;
+			continue; /* a token may name a policy that does not exist (yet) */
+		}
+		if (r < 0)
+			goto out;
+		r = policy_parse(name, text, &pols[n], err, sizeof(err));
+		free(text);
+		if (r < 0) {
+			log_error("stored policy %s does not parse: %s", name, err);
+			r = 0;
+			continue;
+		}
+		n++;
+	}
+	r = acl_new(pols, n, root, ret);
+out:
+	for (i = 0; i < n; i++)
+		policy_free(pols[i]);
+	free(pols);
+	return r;
+}
+
+int
+core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref)
+{
+	char *key = json_dumps(policies, JSON_COMPACT);
+	struct acl_cache_entry *e;
+	struct acl *acl = NULL;
+	int r;
+
+	if (!key)
+		return CF_ENOMEM;
+	pthread_mutex_lock(&c->pol_mu);
+	for (e = c->acls; e; e = e->next) {
+		if (strcmp(e->key, key) == 0) {
+			e->refs++;
+			*ret = e->acl;
+			*ret_ref = e;
+			pthread_mutex_unlock(&c->pol_mu);
+			free(key);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&c->pol_mu);
+
+	/* Build outside the lock: it reads storage. Two threads may build the same
+	 * ACL at once; both entries are valid, the list just holds two. */
+	r = acl_build(c, policies, &acl);
+	if (r < 0) {
+		free(key);
+		return r;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		acl_free(acl);
+		free(key);
+		return CF_ENOMEM;
+	}
+	e->key = key;
+	e->acl = acl;
+	e->refs = 2; /* the cache and the caller */
+	e->cached = true;
+	pthread_mutex_lock(&c->pol_mu);
+	e->next = c->acls;
+	c->acls = e;
+	pthread_mutex_unlock(&c->pol_mu);
+	*ret = acl;
+	*ret_ref = e;
+	return 0;
+}
+
+void
+core_acl_put(struct core *c, void *ref)
+{
+	if (!ref)
+		return;
+	pthread_mutex_lock(&c->pol_mu);
+	acl_entry_release(ref);
+	pthread_mutex_unlock(&c->pol_mu);
+}
+
+/* ---- the ladder ---- */
+
+static unsigned
+op_cap(enum op op)
+{
+	switch (op) {
+	case OP_READ:
+	case OP_HEAD:
+		return CAP_READ;
+	case OP_LIST:
+		return CAP_LIST;
+	case OP_CREATE:
+		return CAP_CREATE;
+	case OP_UPDATE:
+		return CAP_UPDATE;
+	case OP_PATCH:
+		return CAP_PATCH;
+	case OP_DELETE:
+		return CAP_DELETE;
+	}
+	return CAP_DENY;
+}
+
+static const struct route *
+route_find(const struct backend_type *bt, struct request *rq)
+{
+	for (size_t i = 0; i < bt->nroutes; i++)
+		if (route_match(bt->routes[i].pattern, rq->rel, rq))
+			return &bt->routes[i];
+	return NULL;
+}
+
+static int
+fail(struct response *rs, int r, const char *msg)
+{
+	if (msg)
+		(void)response_errorf(rs, "%s", msg);
+	return r;
+}
+
+/* Resolves the token; returns 0 or CF_EDENIED. */
+static int
+authenticate(struct core *c, struct request *rq)
+{
+	int r;
+
+	if (!rq->client_token || !*rq->client_token)
+		return CF_EDENIED;
+	r = token_lookup(c->tokens, rq->client_token, &rq->te);
+	if (r < 0)
+		return CF_EDENIED;
+	r = core_acl_get(c, rq->te->policies, &rq->acl, &rq->acl_ref);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+static int
+authorize(struct request *rq, const struct route *rt)
+{
+	unsigned caps, need;
+
+	if (acl_is_root(rq->acl))
+		return 0;
+	caps = acl_capabilities(rq->acl, rq->path);
+	if (caps & CAP_DENY)
+		return CF_EDENIED;
+	need = op_cap(rq->op);
+	if (!(caps & need))
+		return CF_EDENIED;
+	if ((rt->flags & R_SUDO) && !(caps & CAP_SUDO))
+		return CF_EDENIED;
+	return 0;
+}
+
+static int
+ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke,
+       bool *ret_audited)
+{
+	const struct route *rt;
+	const char *rel;
+	struct mount *m;
+	bool sealed = barrier_sealed(c->barrier), last = false;
+	int r;
+
+	m = mount_find(c, rq->path, &rel);
+	if (!m)
+		return fail(rs, sealed ? CF_ESEALED : CF_ENOROUTE, NULL);
+	rq->mount = m;
+	rq->rel = rel;
+	rs->mount_type = m->type;
+	rt = route_find(m->bt, rq);
+	if (!rt) {
+		if (sealed)
+			return CF_ESEALED;
+		(void)response_errorf(rs, "no handler for route \"%s\". route entry not found.",
+				      rq->path);
+		return CF_ENOROUTE;
+	}
+	rq->route = rt;
+	if (sealed && !(rt->flags & R_SEALED_OK))
+		return CF_ESEALED;
+	if (!(rt->ops & (rq->op == OP_CREATE ? OP_UPDATE : rq->op))) {
+		(void)response_errorf(rs, "unsupported operation");
+		return CF_EMETHOD;
+	}
+
+	if (!(rt->flags & R_NOAUTH)) {
+		r = authenticate(c, rq);
+		if (r < 0)
+			return fail(rs, r, "permission denied");
+		if (rq->op == OP_UPDATE && rt->exists) {
+			bool exists = true;
+			r = rt->exists(rq, &exists);
+			if (r < 0)
+				return r;
+			if (!exists)
+				rq->op = OP_CREATE;
+		}
+		r = authorize(rq, rt);
+		if (r < 0)
+			return fail(rs, r, "permission denied");
+		if (rq->te->num_uses > 0) {
+			r = token_use(c->tokens, rq->te, &last);
+			if (r < 0)
+				return fail(rs, CF_EDENIED, "permission denied");
+			*ret_revoke = last;
+		}
+	} else if (rq->client_token && *rq->client_token) {
+		/* Unauthenticated routes still know the caller when it sent a token. */
+		if (token_lookup(c->tokens, rq->client_token, &rq->te) < 0)
+			rq->te = NULL;
+	}
+
+	if (!(rt->flags & R_NOAUDIT) && !sealed) {
+		r = audit_log_request(c->audit, rq);
+		if (r < 0) {
+			log_error("request %s refused: no audit device could record it", rq->id);
+			return fail(rs, CF_EAUDIT, "failed to log request to any audit device");
+		}
+		*ret_audited = true;
+	}
+	if (rt->flags & R_SYS_INJECT)
+		rs->sys_inject = true;
+	return rt->fn(rq, rs);
+}
+
+int
+core_handle(struct core *c, struct request *rq, struct response *rs)
+{
+	bool revoke = false, audited = false, excl = false;
+	const struct route *peek = NULL;
+	int r, status;
+	const char *rel;
+
+	rq->core = c;
+	if (!rq->id[0])
+		util_uuid(rq->id);
+	if (!rq->data)
+		rq->data = json_object();
+	if (!rq->query)
+		rq->query = json_object();
+
+	/* Routes that change the seal state or the mount table run alone. */
+	pthread_rwlock_rdlock(&c->lock);
+	{
+		struct mount *m = mount_find(c, rq->path, &rel);
+		for (size_t i = 0; m && i < m->bt->nroutes; i++) {
+			if (route_match(m->bt->routes[i].pattern, rel, NULL)) {
+				peek = &m->bt->routes[i];
+				break;
+			}
+		}
+	}
+	excl = peek && (peek->flags & R_EXCLUSIVE);
+	if (excl) {
+		pthread_rwlock_unlock(&c->lock);
+		pthread_rwlock_wrlock(&c->lock);
+	}
+
+	r = ladder(c, rq, rs, &revoke, &audited);
+	if (r < 0) {
+		status = cf_http_status(r);
+		if (r == CF_ENOTFOUND && !rs->envelope_on_error) {
+			/* Plain not-found: {"errors":[]} */
+			if (!rs->errors)
+				rs->errors = json_array();
+		} else if (!rs->errors && !rs->envelope_on_error) {
+			(void)response_errorf(rs, "%s", cf_strerror(r));
+		}
+		if (rs->status == 0)
+			rs->status = status;
+	} else if (rs->status == 0) {
+		rs->status = (rs->data || rs->auth || rs->warnings || rs->raw) ? 200 : 204;
+	}
+	if (audited)
+		(void)audit_log_response(c->audit, rq, rs);
+	if (revoke && rq->te)
+		(void)token_revoke_tree(c->tokens, rq->te->hash);
+	pthread_rwlock_unlock(&c->lock);
+
+	if (rq->acl_ref) {
+		core_acl_put(c, rq->acl_ref);
+		rq->acl_ref = NULL;
+		rq->acl = NULL;
+	}
+	if (rq->te) {
+		token_entry_free(rq->te);
+		rq->te = NULL;
+	}
+	return rs->status;
+}

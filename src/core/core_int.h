@@ -1,0 +1,86 @@
+/* core_int.h - the core's private state, shared by core.c, seal.c, mount.c and
+ * sys.c only. Backends use core.h. */
+#ifndef CF_CORE_INT_H
+#define CF_CORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/mount.h"
+
+#define CORE_MAX_MOUNTS 256
+
+struct policy;
+
+struct acl_cache_entry {
+	char *key; /* policy names joined by ',' */
+	struct acl *acl;
+	int refs;  /* held by requests + 1 for the cache while cached */
+	bool cached;
+	struct acl_cache_entry *next;
+};
+
+struct core {
+	struct storage *storage;
+	struct barrier *barrier;
+	/* Readers: every request. Writers: seal, unseal, init, mount changes.
+	 * Writer-preferring so a seal is not starved by load. */
+	pthread_rwlock_t lock;
+
+	/* Seal config and unseal progress (under unseal_mu). */
+	pthread_mutex_t unseal_mu;
+	bool initialized;
+	int shares, threshold;
+	uint8_t *progress[16]; /* sodium_malloc'd shares received */
+	size_t progress_len[16];
+	int nprogress;
+	char nonce[37];
+
+	/* Mount table (under lock). */
+	struct mount *sys_mount; /* permanent, not in the table */
+	struct mount *mounts[CORE_MAX_MOUNTS];
+	size_t nmounts;
+
+	/* Policies and ACL cache (under pol_mu). */
+	pthread_mutex_t pol_mu;
+	struct view *policy_view;
+	struct acl_cache_entry *acls;
+
+	struct view *token_view;
+	struct token_store *tokens;
+	struct view *audit_view;
+	struct audit_broker *audit;
+	struct view *core_view; /* "core/": mounts, auth tables */
+
+	char cluster_name[64];
+	char cluster_id[37];
+	int64_t start_time;
+};
+
+/* seal.c */
+int seal_load_config(struct core *c);
+int seal_init(struct core *c, int shares, int threshold, json_t **ret);
+int seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed);
+json_t *seal_status_json(struct core *c);
+void seal_reset_progress(struct core *c);
+int core_post_unseal(struct core *c);
+void core_pre_seal(struct core *c);
+
+/* mount.c */
+struct mount *mount_find(struct core *c, const char *path, const char **ret_rel);
+int mount_table_load(struct core *c);
+int mount_table_save(struct core *c);
+int mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth);
+int mount_disable(struct core *c, const char *path, bool is_auth);
+void mount_unload_all(struct core *c);
+json_t *mount_entry_json(const struct mount *m);
+int mount_system_new(struct core *c);
+void mount_system_free(struct core *c);
+
+/* core.c */
+void core_acl_cache_clear(struct core *c);
+int policy_store_get(struct core *c, const char *name, char **ret_text);
+
+#endif

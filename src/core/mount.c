@@ -1,0 +1,434 @@
+/* mount.c - the mount table: built-in sys/ and auth/token/, the engines enabled
+ * through sys/mounts and sys/auth, persisted as JSON in core/mounts and core/auth.
+ * All functions are called with the core lock held (write lock for changes). */
+#include "core/core_int.h"
+#include "core/view.h"
+#include "crypto/barrier.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Secrets engines coffer knows, by type. "kv" resolves by options.version. */
+static const struct backend_type *
+engine_type(const char *type, json_t *options)
+{
+	if (strcmp(type, "kv") == 0) {
+		const char *v = json_string_value(json_object_get(options, "version"));
+		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;
+	}
+	return NULL;
+}
+
+static const struct backend_type *
+auth_type(const char *type)
+{
+	if (strcmp(type, "token") == 0)
+		return &token_backend;
+	return NULL;
+}
+
+int64_t
+mount_default_ttl(const struct mount *m)
+{
+	return m->default_lease_ttl > 0 ? m->default_lease_ttl : SYSTEM_DEFAULT_TTL;
+}
+
+int64_t
+mount_max_ttl(const struct mount *m)
+{
+	return m->max_lease_ttl > 0 ? m->max_lease_ttl : SYSTEM_DEFAULT_TTL;
+}
+
+static void
+mount_free(struct mount *m)
+{
+	if (!m)
+		return;
+	if (m->bt && m->bt->cleanup && m->state)
+		m->bt->cleanup(m);
+	view_free(m->view);
+	free(m->path);
+	free(m->type);
+	free(m->description);
+	json_decref(m->options);
+	json_decref(m->extra_config);
+	free(m);
+}
+
+struct mount *
+mount_find(struct core *c, const char *path, const char **ret_rel)
+{
+	struct mount *best = NULL;
+	size_t best_len = 0;
+
+	/* sys/ is always there, sealed or not. */
+	if (strncmp(path, "sys/", 4) == 0 || strcmp(path, "sys") == 0) {
+		*ret_rel = path[3] ? path + 4 : path + 3;
+		return c->sys_mount;
+	}
+
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount *m = c->mounts[i];
+		size_t plen = strlen(m->path);
+		const char *rel = NULL;
+
+		if (strncmp(path, m->path, plen) == 0)
+			rel = path + plen;
+		else if (strncmp(path, m->path, plen - 1) == 0 && path[plen - 1] == '\0')
+			rel = path + plen - 1;
+		if (rel && plen > best_len) {
+			best = m;
+			best_len = plen;
+			*ret_rel = rel;
+		}
+	}
+	return best;
+}
+
+json_t *
+mount_entry_json(const struct mount *m)
+{
+	json_t *cfg = json_pack("{s:I, s:I, s:b}", "default_lease_ttl",
+				(json_int_t)m->default_lease_ttl, "max_lease_ttl",
+				(json_int_t)m->max_lease_ttl, "force_no_cache", 0);
+	if (cfg && m->extra_config)
+		json_object_update_missing(cfg, m->extra_config);
+	if (m->is_auth && cfg)
+		json_object_set_new(cfg, "token_type", json_string("default-service"));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:b, s:b, s:b, s:s, s:s}", "type", m->type,
+			 "description", m->description ? m->description : "", "accessor",
+			 m->accessor, "uuid", m->uuid, "config", cfg ? cfg : json_object(),
+			 "options", m->options ? m->options : json_null(), "local", m->local,
+			 "seal_wrap", m->seal_wrap, "external_entropy_access", 0, "plugin_version",
+			 "", "running_plugin_version", "");
+}
+
+/* Builds a mount from a stored or requested entry. Does not init the backend. */
+static int
+mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struct mount **ret)
+{
+	struct mount *m = calloc(1, sizeof(*m));
+	const char *type = NULL, *desc = NULL, *uuid = NULL, *accessor = NULL;
+	json_t *cfg = json_object_get(e, "config"), *opts = json_object_get(e, "options");
+	char prefix[96], suffix[9];
+	int r = 0;
+
+	if (!m)
+		return CF_ENOMEM;
+	m->is_auth = is_auth;
+	if (jsonx_str(e, "type", &type) < 0 || !*type) {
+		r = CF_EINVAL;
+		goto out;
+	}
+	if (strcmp(type, "kv-v2") == 0) {
+		type = "kv";
+		opts = json_pack("{s:s}", "version", "2");
+	} else if (json_is_object(opts)) {
+		/* options are strings; accept {"version": 2} too */
+		json_t *o = json_object(), *v;
+		const char *k;
+		json_object_foreach(opts, k, v) {
+			if (json_is_string(v))
+				json_object_set(o, k, v);
+			else if (json_is_integer(v))
+				json_object_set_new(o, k,
+						    json_sprintf("%lld", (long long)json_integer_value(v)));
+		}
+		opts = o;
+	} else {
+		opts = NULL;
+	}
+	if (!is_auth && strcmp(type, "kv") == 0 && !opts)
+		opts = json_pack("{s:s}", "version", "1");
+	m->options = opts;
+	m->bt = is_auth ? auth_type(type) : engine_type(type, m->options);
+	if (!m->bt) {
+		r = CF_EUNSUPPORTED;
+		goto out;
+	}
+	m->path = strdup(path);
+	m->type = strdup(type);
+	(void)jsonx_str(e, "description", &desc);
+	m->description = strdup(desc ? desc : "");
+	if (!m->path || !m->type || !m->description) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	if (jsonx_str(e, "uuid", &uuid) == 0 && strlen(uuid) == 36)
+		memcpy(m->uuid, uuid, 37);
+	else
+		util_uuid(m->uuid);
+	if (jsonx_str(e, "accessor", &accessor) == 0 && strlen(accessor) < sizeof(m->accessor)) {
+		snprintf(m->accessor, sizeof(m->accessor), "%s", accessor);
+	} else {
+		util_random_base62(suffix, 8);
+		snprintf(m->accessor, sizeof(m->accessor), "%s%s_%s", is_auth ? "auth_" : "", type,
+			 suffix);
+	}
+	if (cfg) {
+		const char *k;
+		json_t *v;
+		if (jsonx_duration(cfg, "default_lease_ttl", &m->default_lease_ttl) == CF_EINVAL ||
+		    jsonx_duration(cfg, "max_lease_ttl", &m->max_lease_ttl) == CF_EINVAL) {
+			r = CF_EINVAL;
+			goto out;
+		}
+		m->extra_config = json_object();
+		json_object_foreach(cfg, k, v) {
+			if (strcmp(k, "default_lease_ttl") && strcmp(k, "max_lease_ttl") &&
+			    !json_is_null(v))
+				json_object_set(m->extra_config, k, v);
+		}
+	}
+	(void)jsonx_bool(e, "local", &m->local);
+	(void)jsonx_bool(e, "seal_wrap", &m->seal_wrap);
+	snprintf(prefix, sizeof(prefix), "%s/%s/", is_auth ? "auth" : "logical", m->uuid);
+	m->view = view_new(c->barrier, prefix);
+	if (!m->view)
+		r = CF_ENOMEM;
+out:
+	if (r < 0) {
+		mount_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+static int
+mount_add(struct core *c, struct mount *m)
+{
+	int r;
+
+	if (c->nmounts == CORE_MAX_MOUNTS)
+		return CF_ERANGE;
+	if (m->bt->init) {
+		r = m->bt->init(m, c);
+		if (r < 0)
+			return r;
+	}
+	c->mounts[c->nmounts++] = m;
+	return 0;
+}
+
+static struct mount *
+builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
+	    const struct backend_type *bt, const char *desc)
+{
+	struct mount *m = calloc(1, sizeof(*m));
+	char suffix[9];
+
+	if (!m)
+		return NULL;
+	m->path = strdup(path);
+	m->type = strdup(type);
+	m->description = strdup(desc);
+	m->is_auth = is_auth;
+	m->bt = bt;
+	util_uuid(m->uuid);
+	util_random_base62(suffix, 8);
+	snprintf(m->accessor, sizeof(m->accessor), "%s%s_%s", is_auth ? "auth_" : "", type, suffix);
+	m->view = view_new(c->barrier, is_auth ? "auth/token-store/" : "sys/data/");
+	if (!m->path || !m->type || !m->description || !m->view) {
+		mount_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int
+builtin(struct core *c, const char *path, const char *type, bool is_auth,
+	const struct backend_type *bt, const char *desc)
+{
+	struct mount *m = builtin_new(c, path, type, is_auth, bt, desc);
+	int r;
+
+	if (!m)
+		return CF_ENOMEM;
+	r = mount_add(c, m);
+	if (r < 0)
+		mount_free(m);
+	return r;
+}
+
+int
+mount_system_new(struct core *c)
+{
+	c->sys_mount = builtin_new(c, "sys/", "system", false, &system_backend, "system endpoints");
+	return c->sys_mount ? 0 : CF_ENOMEM;
+}
+
+void
+mount_system_free(struct core *c)
+{
+	mount_free(c->sys_mount);
+	c->sys_mount = NULL;
+}
+
+static int
+load_table(struct core *c, const char *key, bool is_auth)
+{
+	json_t *arr = NULL, *e;
+	size_t i;
+	int r = view_get_json(c->core_view, key, &arr);
+
+	if (r == CF_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	json_array_foreach(arr, i, e) {
+		struct mount *m;
+		const char *path = json_string_value(json_object_get(e, "path"));
+		if (!path)
+			continue;
+		r = mount_from_json(c, path, e, is_auth, &m);
+		if (r < 0) {
+			log_error("mount %s could not be loaded: %s", path, cf_strerror(r));
+			continue;
+		}
+		r = mount_add(c, m);
+		if (r < 0) {
+			log_error("mount %s could not start: %s", path, cf_strerror(r));
+			mount_free(m);
+		}
+	}
+	json_decref(arr);
+	return 0;
+}
+
+int
+mount_table_load(struct core *c)
+{
+	int r;
+
+	mount_unload_all(c);
+	r = builtin(c, "auth/token/", "token", true, &token_backend, "token based credentials");
+	if (r == 0)
+		r = load_table(c, "mounts", false);
+	if (r == 0)
+		r = load_table(c, "auth", true);
+	return r;
+}
+
+static int
+save_table(struct core *c, const char *key, bool is_auth)
+{
+	json_t *arr = json_array();
+	int r;
+
+	if (!arr)
+		return CF_ENOMEM;
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount *m = c->mounts[i];
+		json_t *e;
+		if (m->is_auth != is_auth || m->bt == &system_backend || m->bt == &token_backend)
+			continue;
+		e = mount_entry_json(m);
+		if (!e) {
+			json_decref(arr);
+			return CF_ENOMEM;
+		}
+		json_object_set_new(e, "path", json_string(m->path));
+		json_array_append_new(arr, e);
+	}
+	r = view_put_json(c->core_view, key, arr);
+	json_decref(arr);
+	return r;
+}
+
+int
+mount_table_save(struct core *c)
+{
+	int r = save_table(c, "mounts", false);
+	if (r == 0)
+		r = save_table(c, "auth", true);
+	return r;
+}
+
+void
+mount_unload_all(struct core *c)
+{
+	for (size_t i = 0; i < c->nmounts; i++)
+		mount_free(c->mounts[i]);
+	c->nmounts = 0;
+}
+
+static bool
+path_reserved(const char *path, bool is_auth)
+{
+	static const char *const reserved[] = { "sys/", "auth/", "cubbyhole/", "identity/" };
+	if (is_auth)
+		return strcmp(path, "auth/token/") == 0;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strncmp(path, reserved[i], strlen(reserved[i])) == 0)
+			return true;
+	return false;
+}
+
+int
+mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth)
+{
+	struct mount *m;
+	json_t *e = json_deep_copy(data);
+	int r;
+
+	if (!e)
+		return CF_ENOMEM;
+	json_object_set_new(e, "type", json_string(type));
+	if (path_reserved(path, is_auth)) {
+		json_decref(e);
+		return CF_EEXIST;
+	}
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const char *mp = c->mounts[i]->path;
+		if (c->mounts[i]->is_auth != is_auth)
+			continue;
+		/* No mount may sit inside another (either way round). */
+		if (strncmp(mp, path, strlen(mp)) == 0 || strncmp(path, mp, strlen(path)) == 0) {
+			json_decref(e);
+			return CF_EEXIST;
+		}
+	}
+	r = mount_from_json(c, path, e, is_auth, &m);
+	json_decref(e);
+	if (r < 0)
+		return r;
+	r = mount_add(c, m);
+	if (r < 0) {
+		mount_free(m);
+		return r;
+	}
+	r = mount_table_save(c);
+	if (r < 0) {
+		c->nmounts--;
+		mount_free(m);
+	}
+	return r;
+}
+
+int
+mount_disable(struct core *c, const char *path, bool is_auth)
+{
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount *m = c->mounts[i];
+		int r;
+		if (m->is_auth != is_auth || strcmp(m->path, path) != 0)
+			continue;
+		if (m->bt == &system_backend || m->bt == &token_backend)
+			return CF_EINVAL;
+		memmove(&c->mounts[i], &c->mounts[i + 1], (c->nmounts - i - 1) * sizeof(m));
+		c->nmounts--;
+		r = mount_table_save(c);
+		if (r < 0)
+			return r;
+		(void)view_delete_prefix(m->view, "");
+		mount_free(m);
+		return 0;
+	}
+	return 0; /* Vault ignores unknown mounts */
+}

@@ -1,0 +1,784 @@
+/* sys.c - the system backend (vault-api.md §2): health, init, seal, unseal,
+ * mounts, auth mounts, policies, capabilities, key status and rotation. The
+ * audit routes' handlers live in src/audit. */
+#include "audit/audit.h"
+#include "core/core_int.h"
+#include "core/token.h"
+#include "core/view.h"
+#include "crypto/barrier.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "policy/policy.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- health, init, seal ---- */
+
+static int
+query_code(struct request *rq, const char *name, int def, int *ret)
+{
+	const char *v = json_string_value(json_object_get(rq->query, name));
+	int64_t n;
+
+	*ret = def;
+	if (!v)
+		return 0;
+	if (util_parse_int(v, &n) < 0 || n < 100 || n > 599)
+		return CF_EINVAL;
+	*ret = (int)n;
+	return 0;
+}
+
+static int
+sys_health(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	int uninit, sealedc, active, standby, dr, perf;
+	bool sealed = barrier_sealed(c->barrier);
+
+	if (query_code(rq, "uninitcode", 501, &uninit) < 0 ||
+	    query_code(rq, "sealedcode", 503, &sealedc) < 0 ||
+	    query_code(rq, "activecode", 200, &active) < 0 ||
+	    query_code(rq, "standbycode", 429, &standby) < 0 ||
+	    query_code(rq, "drsecondarycode", 472, &dr) < 0 ||
+	    query_code(rq, "performancestandbycode", 473, &perf) < 0) {
+		(void)response_errorf(rs, "invalid status code in the query");
+		return CF_EINVAL;
+	}
+	rs->raw = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "initialized",
+			    c->initialized, "sealed", sealed, "standby", 0, "performance_standby",
+			    0, "replication_performance_mode", "disabled", "replication_dr_mode",
+			    "disabled", "server_time_utc", (json_int_t)util_now(), "version",
+			    COFFER_VERSION, "cluster_name", c->cluster_name, "cluster_id",
+			    sealed ? "" : c->cluster_id);
+	if (!rs->raw)
+		return CF_ENOMEM;
+	rs->status = !c->initialized ? uninit : sealed ? sealedc : active;
+	return 0;
+}
+
+static int
+sys_init(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	int64_t shares, threshold;
+	json_t *out = NULL, *pgp;
+	int r;
+
+	if (rq->op == OP_READ) {
+		rs->raw = json_pack("{s:b}", "initialized", c->initialized);
+		return rs->raw ? 0 : CF_ENOMEM;
+	}
+	if (jsonx_int(rq->data, "secret_shares", &shares) < 0 ||
+	    jsonx_int(rq->data, "secret_threshold", &threshold) < 0) {
+		(void)response_errorf(rs, "secret_shares and secret_threshold are required integers");
+		return CF_EINVAL;
+	}
+	pgp = json_object_get(rq->data, "pgp_keys");
+	if ((pgp && !json_is_null(pgp) && json_array_size(pgp) > 0) ||
+	    json_string_length(json_object_get(rq->data, "root_token_pgp_key")) > 0) {
+		(void)response_errorf(rs, "PGP-encrypted keys are not supported");
+		return CF_EUNSUPPORTED;
+	}
+	if (shares < 1 || shares > 255 || threshold < 1 || threshold > shares ||
+	    (shares > 1 && threshold < 2)) {
+		(void)response_errorf(rs, "invalid seal configuration: need 1 <= secret_threshold "
+					  "<= secret_shares <= 255, and a threshold of at least 2 "
+					  "when there is more than one share");
+		return CF_EINVAL;
+	}
+	r = seal_init(c, (int)shares, (int)threshold, &out);
+	if (r == CF_EEXIST) {
+		(void)response_errorf(rs, "Vault is already initialized");
+		return r;
+	}
+	if (r < 0)
+		return r;
+	rs->raw = out;
+	log_info("initialized with %d shares, threshold %d", (int)shares, (int)threshold);
+	return 0;
+}
+
+static int
+sys_seal_status(struct request *rq, struct response *rs)
+{
+	rs->raw = seal_status_json(rq->core);
+	return rs->raw ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_unseal(struct request *rq, struct response *rs)
+{
+	const char *key = NULL;
+	bool reset = false, unsealed;
+	int r;
+
+	(void)jsonx_str(rq->data, "key", &key);
+	(void)jsonx_bool(rq->data, "reset", &reset);
+	if (!key && !reset) {
+		(void)response_errorf(rs, "'key' must be specified in request body as JSON, or "
+					  "'reset' set to true");
+		return CF_EINVAL;
+	}
+	r = seal_submit(rq->core, key, reset, &unsealed);
+	if (r == CF_EUNINIT) {
+		(void)response_errorf(rs, "Vault is not initialized");
+		return CF_EINVAL;
+	}
+	if (r == CF_EBADKEY || r == CF_ECRYPTO) {
+		(void)response_errorf(rs, "Error unsealing: cipher: message authentication failed "
+					  "(wrong key or share); unseal progress was reset");
+		return CF_EINVAL;
+	}
+	if (r < 0)
+		return r;
+	return sys_seal_status(rq, rs);
+}
+
+static int
+sys_seal(struct request *rq, struct response *rs)
+{
+	if (!barrier_sealed(rq->core->barrier))
+		core_pre_seal(rq->core);
+	return 0;
+}
+
+static int
+sys_step_down(struct request *rq, struct response *rs)
+{
+	return 0; /* single node: nothing to step down from */
+}
+
+static int
+sys_leader(struct request *rq, struct response *rs)
+{
+	rs->raw = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0,
+			    "is_self", 0, "active_time", "0001-01-01T00:00:00Z", "leader_address",
+			    "", "leader_cluster_address", "", "performance_standby", 0,
+			    "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
+			    "raft_applied_index", 0);
+	return rs->raw ? 0 : CF_ENOMEM;
+}
+
+/* ---- mounts ---- */
+
+/* "foo" -> "foo/" (malloc'd); rejects empty paths. */
+static char *
+mount_path_arg(const char *p)
+{
+	size_t n = strlen(p);
+	char *out;
+
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return NULL;
+	out = malloc(n + 2);
+	if (!out)
+		return NULL;
+	memcpy(out, p, n);
+	out[n] = '/';
+	out[n + 1] = '\0';
+	return out;
+}
+
+static json_t *
+mounts_json(struct core *c, bool is_auth)
+{
+	json_t *out = json_object();
+
+	if (!out)
+		return NULL;
+	if (!is_auth)
+		json_object_set_new(out, "sys/", mount_entry_json(c->sys_mount));
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount *m = c->mounts[i];
+		if (m->is_auth != is_auth)
+			continue;
+		json_object_set_new(out, is_auth ? m->path + 5 : m->path, mount_entry_json(m));
+	}
+	return out;
+}
+
+static struct mount *
+mount_by_path(struct core *c, const char *path, bool is_auth)
+{
+	if (!is_auth && strcmp(path, "sys/") == 0)
+		return c->sys_mount;
+	for (size_t i = 0; i < c->nmounts; i++)
+		if (c->mounts[i]->is_auth == is_auth && strcmp(c->mounts[i]->path, path) == 0)
+			return c->mounts[i];
+	return NULL;
+}
+
+static int
+tune_read(struct mount *m, struct response *rs)
+{
+	rs->data = json_pack("{s:I, s:I, s:b, s:s, s:O}", "default_lease_ttl",
+			     (json_int_t)mount_default_ttl(m), "max_lease_ttl",
+			     (json_int_t)mount_max_ttl(m), "force_no_cache", 0, "description",
+			     m->description ? m->description : "", "options",
+			     m->options ? m->options : json_null());
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+tune_write(struct core *c, struct mount *m, struct request *rq, struct response *rs)
+{
+	int64_t def = m->default_lease_ttl, max = m->max_lease_ttl;
+	const char *desc;
+	json_t *opts = json_object_get(rq->data, "options");
+
+	if (jsonx_duration(rq->data, "default_lease_ttl", &def) == CF_EINVAL ||
+	    jsonx_duration(rq->data, "max_lease_ttl", &max) == CF_EINVAL) {
+		(void)response_errorf(rs, "invalid lease TTL");
+		return CF_EINVAL;
+	}
+	if (max > 0 && def > max) {
+		(void)response_errorf(rs, "default_lease_ttl cannot exceed max_lease_ttl");
+		return CF_EINVAL;
+	}
+	if (json_is_object(opts) && json_object_get(opts, "version")) {
+		json_t *v = json_object_get(opts, "version");
+		const char *cur = json_string_value(json_object_get(m->options, "version"));
+		char want[16];
+		if (json_is_integer(v))
+			snprintf(want, sizeof(want), "%lld", (long long)json_integer_value(v));
+		else
+			snprintf(want, sizeof(want), "%s", json_string_value(v) ?: "");
+		if (!cur || strcmp(cur, want) != 0) {
+			(void)response_errorf(rs, "changing the KV version of a mount is not "
+						  "supported; enable a new kv-v2 mount instead");
+			return CF_EUNSUPPORTED;
+		}
+	}
+	if (jsonx_str(rq->data, "description", &desc) == 0) {
+		char *d = strdup(desc);
+		if (!d)
+			return CF_ENOMEM;
+		free(m->description);
+		m->description = d;
+	}
+	m->default_lease_ttl = def;
+	m->max_lease_ttl = max;
+	return mount_table_save(c);
+}
+
+/* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune] */
+static int
+mounts_one(struct request *rq, struct response *rs, bool is_auth)
+{
+	struct core *c = rq->core;
+	const char *arg = rq->cap[0], *type = NULL;
+	size_t n = strlen(arg);
+	bool tune = n >= 5 && strcmp(arg + n - 5, "/tune") == 0;
+	char *path = NULL, *full = NULL;
+	struct mount *m;
+	int r;
+
+	{
+		char *tmp = strndup(arg, tune ? n - 5 : n);
+		if (!tmp)
+			return CF_ENOMEM;
+		path = mount_path_arg(tmp);
+		free(tmp);
+	}
+	if (!path) {
+		(void)response_errorf(rs, "missing mount path");
+		return CF_EINVAL;
+	}
+	if (is_auth) {
+		full = malloc(strlen(path) + 6);
+		if (!full) {
+			free(path);
+			return CF_ENOMEM;
+		}
+		snprintf(full, strlen(path) + 6, "auth/%s", path);
+	} else {
+		full = strdup(path);
+	}
+	m = mount_by_path(c, full, is_auth);
+	if (tune) {
+		if (!m) {
+			(void)response_errorf(rs, "no mount at %s", path);
+			r = CF_EINVAL;
+		} else if (rq->op == OP_READ) {
+			r = tune_read(m, rs);
+		} else if (rq->op & OP_WRITE) {
+			r = tune_write(c, m, rq, rs);
+		} else {
+			r = CF_EMETHOD;
+		}
+		goto out;
+	}
+	switch (rq->op) {
+	case OP_READ:
+		if (!m) {
+			r = CF_ENOTFOUND;
+			break;
+		}
+		rs->data = mount_entry_json(m);
+		r = rs->data ? 0 : CF_ENOMEM;
+		break;
+	case OP_CREATE:
+	case OP_UPDATE:
+		if (jsonx_str(rq->data, "type", &type) < 0 || !*type) {
+			(void)response_errorf(rs, "missing or invalid 'type'");
+			r = CF_EINVAL;
+			break;
+		}
+		r = mount_enable(c, full, type, rq->data, is_auth);
+		if (r == CF_EEXIST)
+			(void)response_errorf(rs, "path is already in use at %s", path);
+		else if (r == CF_EUNSUPPORTED)
+			(void)response_errorf(rs, "plugin not found in the catalog: %s", type);
+		else if (r == CF_EINVAL)
+			(void)response_errorf(rs, "invalid mount configuration");
+		else if (r == 0)
+			log_info("enabled %s engine of type %s at %s", is_auth ? "auth" : "secrets",
+				 type, full);
+		break;
+	case OP_DELETE:
+		r = mount_disable(c, full, is_auth);
+		if (r == CF_EINVAL)
+			(void)response_errorf(rs, "cannot unmount %s", path);
+		break;
+	default:
+		r = CF_EMETHOD;
+	}
+out:
+	free(path);
+	free(full);
+	return r;
+}
+
+static int
+sys_mounts(struct request *rq, struct response *rs)
+{
+	rs->data = mounts_json(rq->core, false);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_mounts_one(struct request *rq, struct response *rs)
+{
+	return mounts_one(rq, rs, false);
+}
+
+static int
+sys_auths(struct request *rq, struct response *rs)
+{
+	rs->data = mounts_json(rq->core, true);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_auth_one(struct request *rq, struct response *rs)
+{
+	return mounts_one(rq, rs, true);
+}
+
+static int
+sys_remount(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	const char *from, *to;
+	char *f = NULL, *t = NULL;
+	struct mount *m;
+	int r = CF_EINVAL;
+
+	if (jsonx_str(rq->data, "from", &from) < 0 || jsonx_str(rq->data, "to", &to) < 0) {
+		(void)response_errorf(rs, "'from' and 'to' are required");
+		return CF_EINVAL;
+	}
+	f = mount_path_arg(from);
+	t = mount_path_arg(to);
+	if (!f || !t)
+		goto out;
+	m = mount_by_path(c, f, false);
+	if (!m || m == c->sys_mount || strncmp(t, "sys/", 4) == 0 || strncmp(t, "auth/", 5) == 0) {
+		(void)response_errorf(rs, "cannot remount %s to %s", f, t);
+		goto out;
+	}
+	for (size_t i = 0; i < c->nmounts; i++) {
+		const char *mp = c->mounts[i]->path;
+		if (strncmp(mp, t, strlen(mp)) == 0 || strncmp(t, mp, strlen(t)) == 0) {
+			(void)response_errorf(rs, "path is already in use at %s", t);
+			goto out;
+		}
+	}
+	free(m->path);
+	m->path = t;
+	t = NULL;
+	r = mount_table_save(c);
+out:
+	free(f);
+	free(t);
+	return r;
+}
+
+/* ---- policies ---- */
+
+static int
+policy_names(struct core *c, json_t **ret)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int r = view_list(c->policy_view, "", &keys, &n);
+
+	if (r < 0 && r != CF_ENOTFOUND)
+		return r;
+	arr = json_array();
+	if (!arr) {
+		storage_keys_free(keys, n);
+		return CF_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(keys[i], '/'))
+			json_array_append_new(arr, json_string(keys[i]));
+	storage_keys_free(keys, n);
+	if (!jsonx_array_has(arr, "default"))
+		json_array_append_new(arr, json_string("default"));
+	json_array_append_new(arr, json_string("root"));
+	*ret = arr;
+	return 0;
+}
+
+static int
+sys_policy_list(struct request *rq, struct response *rs)
+{
+	json_t *names;
+	int r = policy_names(rq->core, &names);
+
+	if (r < 0)
+		return r;
+	rs->data = json_pack("{s:O, s:o}", "keys", names, "policies", names);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static char *
+policy_name_arg(const char *s)
+{
+	char *n = strdup(s);
+	if (!n)
+		return NULL;
+	for (char *p = n; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return n;
+}
+
+/* sys/policy/<name> (field "rules") and sys/policies/acl/<name> (field "policy") */
+static int
+policy_one(struct request *rq, struct response *rs, bool acl_form)
+{
+	struct core *c = rq->core;
+	char *name = policy_name_arg(rq->cap[0]), *text = NULL, err[512];
+	const char *body = NULL;
+	struct policy *p = NULL;
+	bool legacy = false;
+	int r;
+
+	if (!name)
+		return CF_ENOMEM;
+	switch (rq->op) {
+	case OP_READ:
+		if (strcmp(name, "root") == 0) {
+			r = CF_ENOTFOUND;
+			break;
+		}
+		r = policy_store_get(c, name, &text);
+		if (r < 0)
+			break;
+		rs->data = json_pack("{s:s, s:s}", "name", name, acl_form ? "policy" : "rules",
+				     text);
+		r = rs->data ? 0 : CF_ENOMEM;
+		break;
+	case OP_CREATE:
+	case OP_UPDATE:
+		if (strcmp(name, "root") == 0) {
+			(void)response_errorf(rs, "cannot update root policy");
+			r = CF_EINVAL;
+			break;
+		}
+		if (jsonx_str(rq->data, "policy", &body) < 0 &&
+		    jsonx_str(rq->data, "rules", &body) == 0)
+			legacy = true;
+		if (!body) {
+			(void)response_errorf(rs, "'policy' parameter not supplied or empty");
+			r = CF_EINVAL;
+			break;
+		}
+		r = policy_parse(name, body, &p, err, sizeof(err));
+		if (r < 0) {
+			(void)response_errorf(rs, "failed to parse policy: %s", err);
+			break;
+		}
+		policy_free(p);
+		r = view_put(c->policy_view, name, (const uint8_t *)body, strlen(body));
+		if (r < 0)
+			break;
+		core_acl_cache_clear(c);
+		if (legacy && !acl_form)
+			(void)response_warnf(rs, "'rules' is deprecated, please use 'policy' instead");
+		break;
+	case OP_DELETE:
+		if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0) {
+			(void)response_errorf(rs, "cannot delete %s policy", name);
+			r = CF_EINVAL;
+			break;
+		}
+		r = view_delete(c->policy_view, name);
+		core_acl_cache_clear(c);
+		break;
+	default:
+		r = CF_EMETHOD;
+	}
+	free(text);
+	free(name);
+	return r;
+}
+
+static int
+sys_policy_one(struct request *rq, struct response *rs)
+{
+	return policy_one(rq, rs, false);
+}
+
+static int
+sys_policies_acl_list(struct request *rq, struct response *rs)
+{
+	json_t *names;
+	int r = policy_names(rq->core, &names);
+
+	if (r < 0)
+		return r;
+	rs->data = json_pack("{s:o}", "keys", names);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_policies_acl_one(struct request *rq, struct response *rs)
+{
+	return policy_one(rq, rs, true);
+}
+
+/* ---- capabilities ---- */
+
+static int
+capabilities(struct request *rq, struct response *rs, struct acl *acl)
+{
+	json_t *paths = NULL, *out = json_object(), *item, *last = NULL;
+	size_t i;
+	int r = jsonx_strlist(rq->data, "paths", &paths);
+
+	if (!out)
+		return CF_ENOMEM;
+	if (r == CF_ENOTFOUND)
+		r = jsonx_strlist(rq->data, "path", &paths);
+	if (r < 0 || json_array_size(paths) == 0) {
+		json_decref(out);
+		json_decref(paths);
+		(void)response_errorf(rs, "missing paths");
+		return CF_EINVAL;
+	}
+	json_array_foreach(paths, i, item) {
+		const char *p = json_string_value(item);
+		unsigned caps;
+		while (*p == '/')
+			p++;
+		caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, p);
+		last = acl_caps_json(caps);
+		json_object_set_new(out, p, last);
+	}
+	if (json_array_size(paths) == 1 && last)
+		json_object_set(out, "capabilities", last);
+	json_decref(paths);
+	rs->data = out;
+	return 0;
+}
+
+static int
+caps_for_entry(struct request *rq, struct response *rs, struct token_entry *te)
+{
+	struct acl *acl;
+	void *ref;
+	int r = core_acl_get(rq->core, te->policies, &acl, &ref);
+
+	if (r < 0)
+		return r;
+	r = capabilities(rq, rs, acl);
+	core_acl_put(rq->core, ref);
+	return r;
+}
+
+static int
+sys_capabilities_self(struct request *rq, struct response *rs)
+{
+	return capabilities(rq, rs, rq->acl);
+}
+
+static int
+sys_capabilities(struct request *rq, struct response *rs)
+{
+	const char *tok;
+	struct token_entry *te;
+	int r;
+
+	if (jsonx_str(rq->data, "token", &tok) < 0)
+		return sys_capabilities_self(rq, rs);
+	r = token_lookup(core_tokens(rq->core), tok, &te);
+	if (r < 0) {
+		(void)response_errorf(rs, "bad token");
+		return CF_EDENIED;
+	}
+	r = caps_for_entry(rq, rs, te);
+	token_entry_free(te);
+	return r;
+}
+
+static int
+sys_capabilities_accessor(struct request *rq, struct response *rs)
+{
+	const char *acc;
+	struct token_entry *te;
+	int r;
+
+	if (jsonx_str(rq->data, "accessor", &acc) < 0) {
+		(void)response_errorf(rs, "missing accessor");
+		return CF_EINVAL;
+	}
+	r = token_lookup_accessor(core_tokens(rq->core), acc, &te);
+	if (r < 0) {
+		(void)response_errorf(rs, "invalid accessor");
+		return CF_EINVAL;
+	}
+	r = caps_for_entry(rq, rs, te);
+	token_entry_free(te);
+	return r;
+}
+
+/* ---- barrier key ---- */
+
+static int
+sys_key_status(struct request *rq, struct response *rs)
+{
+	uint32_t term;
+	int64_t installed;
+	uint64_t enc;
+	char ts[48];
+	int r = barrier_key_status(rq->core->barrier, &term, &installed, &enc);
+
+	if (r < 0)
+		return r;
+	util_rfc3339(installed, ts, sizeof(ts));
+	rs->data = json_pack("{s:I, s:s, s:I}", "term", (json_int_t)term, "install_time", ts,
+			     "encryptions", (json_int_t)enc);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_rotate(struct request *rq, struct response *rs)
+{
+	uint32_t term;
+	int r = barrier_rotate(rq->core->barrier, &term);
+
+	if (r == 0)
+		log_info("barrier key rotated to term %u", term);
+	return r;
+}
+
+/* ---- tools ---- */
+
+static int
+sys_tools_random(struct request *rq, struct response *rs)
+{
+	int64_t n = 32;
+	const char *fmt = "base64";
+	uint8_t buf[4096];
+	char *out;
+
+	if (rq->ncap > 0 && *rq->cap[0]) {
+		const char *last = strrchr(rq->cap[0], '/');
+		const char *num = last ? last + 1 : rq->cap[0];
+		if (util_parse_int(num, &n) < 0 && strcmp(num, "platform") && strcmp(num, "all") &&
+		    strcmp(num, "seal")) {
+			(void)response_errorf(rs, "invalid number of bytes");
+			return CF_EINVAL;
+		}
+	}
+	if (jsonx_int(rq->data, "bytes", &n) == CF_EINVAL ||
+	    jsonx_str(rq->data, "format", &fmt) == CF_EINVAL || n < 1 || n > (int64_t)sizeof(buf)) {
+		(void)response_errorf(rs, "bytes must be between 1 and %zu", sizeof(buf));
+		return CF_EINVAL;
+	}
+	util_random(buf, (size_t)n);
+	if (strcmp(fmt, "hex") == 0) {
+		char hex[2 * sizeof(buf) + 1];
+		util_hex(buf, (size_t)n, hex);
+		rs->data = json_pack("{s:s}", "random_bytes", hex);
+	} else if (strcmp(fmt, "base64") == 0) {
+		out = util_b64_encode(buf, (size_t)n);
+		rs->data = out ? json_pack("{s:s}", "random_bytes", out) : NULL;
+		free(out);
+	} else {
+		(void)response_errorf(rs, "unsupported encoding format %s; must be hex or base64",
+				      fmt);
+		return CF_EINVAL;
+	}
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+static int
+sys_audit_one(struct request *rq, struct response *rs)
+{
+	return rq->op == OP_DELETE ? audit_sys_disable(rq, rs) : audit_sys_enable(rq, rs);
+}
+
+/* Flags for the unauthenticated seal-management routes. */
+#define SEALMGMT (R_NOAUTH | R_SEALED_OK | R_RAW | R_NOAUDIT)
+
+static const struct route sys_routes[] = {
+	{ "health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL },
+	{ "init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL },
+	{ "seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL },
+	{ "unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL },
+	{ "seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE, sys_seal, NULL },
+	{ "step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL },
+	{ "leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL },
+	{ "mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL },
+	{ "mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCLUSIVE, sys_mounts_one,
+	  NULL },
+	{ "remount", OP_WRITE, R_SUDO | R_EXCLUSIVE, sys_remount, NULL },
+	{ "auth", OP_READ, R_SYS_INJECT, sys_auths, NULL },
+	{ "auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCLUSIVE,
+	  sys_auth_one, NULL },
+	{ "policy", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL },
+	{ "policy/", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL },
+	{ "policy/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policy_one, NULL },
+	{ "policies/acl", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL },
+	{ "policies/acl/", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL },
+	{ "policies/acl/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policies_acl_one,
+	  NULL },
+	{ "capabilities", OP_WRITE, R_SYS_INJECT, sys_capabilities, NULL },
+	{ "capabilities-self", OP_WRITE, R_SYS_INJECT, sys_capabilities_self, NULL },
+	{ "capabilities-accessor", OP_WRITE, R_SYS_INJECT, sys_capabilities_accessor, NULL },
+	{ "key-status", OP_READ, R_SYS_INJECT, sys_key_status, NULL },
+	{ "rotate", OP_WRITE, R_SUDO, sys_rotate, NULL },
+	{ "audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL },
+	{ "audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL },
+	{ "audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL },
+	{ "tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL },
+	{ "tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL },
+};
+
+const struct backend_type system_backend = {
+	.type = "system",
+	.routes = sys_routes,
+	.nroutes = sizeof(sys_routes) / sizeof(sys_routes[0]),
+};

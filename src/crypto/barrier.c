@@ -1,0 +1,771 @@
+/* barrier.c - AES-256-GCM between coffer and its storage; see barrier.h.
+ *
+ * State: sealed, or unsealed with a root key (sodium_malloc'd, no access except
+ * while rotate re-seals the keyring) and a keyring (keyring.h). A writer-preferring
+ * rwlock protects it: get/put/delete/list/txn hold the read lock for the whole
+ * operation, seal/unseal/initialize/rotate hold the write lock, so seal waits for
+ * in-flight operations and is not starved by a stream of new ones.
+ *
+ * Cipher contexts: AES-256-GCM is fetched once, and every thread keeps one
+ * EVP_CIPHER_CTX (PERFORMANCE.md pitfall 3: a fresh context per op is 15x
+ * slower). A context keeps the expanded AES key of its last operation, so all
+ * contexts are registered in a list, and barrier_seal() resets each of them
+ * (OpenSSL clears the key schedule on reset). A per-context mutex, uncontended
+ * except during that wipe, keeps the reset from racing a thread's own use. */
+#include "crypto/barrier.h"
+#include "crypto/keyring.h"
+#include "lib/err.h"
+#include "lib/util.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BARRIER_VERSION     1
+#define BARRIER_NONCE_BYTES 12
+#define BARRIER_TAG_BYTES   16
+#define BARRIER_HDR_BYTES   (4 + 1 + BARRIER_NONCE_BYTES)
+#define BARRIER_OVERHEAD    (BARRIER_HDR_BYTES + BARRIER_TAG_BYTES)
+
+#define ROOT_KEY_PATH "core/root-key"
+#define KEYRING_PATH  "core/keyring"
+/* Term written in the prefix of the two values sealed outside the keyring. */
+#define ROOT_TERM 0
+
+struct barrier {
+	struct storage *s;
+	pthread_rwlock_t lock;
+	bool sealed;        /* under lock */
+	uint8_t *root_key;  /* BARRIER_KEY_BYTES, sodium_malloc'd, noaccess; NULL if sealed */
+	struct keyring *kr; /* NULL if sealed */
+};
+
+/* --- per-thread cipher contexts --------------------------------------------- */
+
+struct tctx {
+	pthread_mutex_t mu;
+	EVP_CIPHER_CTX *ctx;
+	bool ready; /* cipher set on ctx */
+	struct tctx *prev, *next;
+};
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *aes_gcm; /* fetched once, lives for the process */
+static pthread_key_t tctx_key;
+static bool crypto_ok;
+static pthread_mutex_t tctx_list_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tctx *tctx_list;
+static __thread struct tctx *tctx_self;
+
+/* pthread_key destructor: runs when a thread that used the barrier exits. */
+static void
+tctx_destroy(void *p)
+{
+	struct tctx *t = p;
+
+	pthread_mutex_lock(&tctx_list_mu);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		tctx_list = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&tctx_list_mu);
+	EVP_CIPHER_CTX_free(t->ctx); /* clears the key schedule */
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+static void
+crypto_init(void)
+{
+	aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	if (aes_gcm == NULL)
+		return;
+	if (pthread_key_create(&tctx_key, tctx_destroy) != 0)
+		return;
+	if (sodium_init() < 0)
+		return;
+	crypto_ok = true;
+}
+
+/* This thread's context, created on first use. NULL on ENOMEM or if OpenSSL has
+ * no AES-256-GCM. */
+static struct tctx *
+tctx_get(void)
+{
+	struct tctx *t;
+
+	if (tctx_self != NULL)
+		return tctx_self;
+	pthread_once(&crypto_once, crypto_init);
+	if (!crypto_ok)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->ctx = EVP_CIPHER_CTX_new();
+	if (t->ctx == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
+		EVP_CIPHER_CTX_free(t->ctx);
+		free(t);
+		return NULL;
+	}
+	if (pthread_setspecific(tctx_key, t) != 0) {
+		EVP_CIPHER_CTX_free(t->ctx);
+		pthread_mutex_destroy(&t->mu);
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_lock(&tctx_list_mu);
+	t->next = tctx_list;
+	if (tctx_list != NULL)
+		tctx_list->prev = t;
+	tctx_list = t;
+	pthread_mutex_unlock(&tctx_list_mu);
+	tctx_self = t;
+	return t;
+}
+
+/* Clears the expanded keys left in every thread's context. */
+static void
+tctx_wipe_all(void)
+{
+	pthread_mutex_lock(&tctx_list_mu);
+	for (struct tctx *t = tctx_list; t != NULL; t = t->next) {
+		pthread_mutex_lock(&t->mu);
+		(void)EVP_CIPHER_CTX_reset(t->ctx);
+		t->ready = false;
+		pthread_mutex_unlock(&t->mu);
+	}
+	pthread_mutex_unlock(&tctx_list_mu);
+}
+
+/* --- one value ------------------------------------------------------------ */
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Runs one GCM operation on t's context, which the caller holds locked. The
+ * header (and so the nonce) of out/in is already in place. */
+static int
+gcm_run(struct tctx *t, int enc, const uint8_t *key, const uint8_t *nonce, const char *path,
+        const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *c = t->ctx;
+	size_t plen = strlen(path);
+	int outl, r = CF_ECRYPTO;
+
+	if (plen > INT_MAX || len > INT_MAX)
+		return CF_ETOOBIG;
+	/* Passing the cipher only the first time keeps the provider context (and
+	 * skips the fetch) on later calls. */
+	if (EVP_CipherInit_ex2(c, t->ready ? NULL : aes_gcm, key, nonce, enc, NULL) != 1) {
+		t->ready = false;
+		return CF_EINTERNAL;
+	}
+	t->ready = true;
+	if (EVP_CipherUpdate(c, NULL, &outl, (const uint8_t *)path, (int)plen) != 1)
+		goto out;
+	if (len > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1)
+		goto out;
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, BARRIER_TAG_BYTES, tag) != 1)
+		goto out;
+	/* GCM is a stream mode: Final writes nothing, it computes or checks the tag. */
+	if (EVP_CipherFinal_ex(c, out + len, &outl) != 1)
+		goto out;
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, BARRIER_TAG_BYTES, tag) != 1)
+		goto out;
+	r = 0;
+out:
+	return r;
+}
+
+/* Encrypts pt into out, which has room for len + BARRIER_OVERHEAD bytes. */
+static int
+value_seal(const uint8_t *key, uint32_t term, const char *path, const uint8_t *pt, size_t len,
+           uint8_t *out)
+{
+	struct tctx *t;
+	int r;
+
+	if (path == NULL || (pt == NULL && len > 0))
+		return CF_EINVAL;
+	if (len > INT_MAX - BARRIER_OVERHEAD)
+		return CF_ETOOBIG;
+	t = tctx_get();
+	if (t == NULL)
+		return CF_ENOMEM;
+	put_be32(out, term);
+	out[4] = BARRIER_VERSION;
+	randombytes_buf(out + 5, BARRIER_NONCE_BYTES);
+	pthread_mutex_lock(&t->mu);
+	r = gcm_run(t, 1, key, out + 5, path, pt, len, out + BARRIER_HDR_BYTES,
+	            out + BARRIER_HDR_BYTES + len);
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+/* Decrypts ct (len >= BARRIER_OVERHEAD, version checked) into out, which has room
+ * for len - BARRIER_OVERHEAD bytes. On failure out is wiped: GCM releases
+ * plaintext before it checks the tag. */
+static int
+value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, uint8_t *out)
+{
+	size_t ptlen = len - BARRIER_OVERHEAD;
+	uint8_t tag[BARRIER_TAG_BYTES];
+	struct tctx *t;
+	int r;
+
+	if (path == NULL || ct == NULL)
+		return CF_EINVAL;
+	if (len < BARRIER_OVERHEAD || ct[4] != BARRIER_VERSION)
+		return CF_ECRYPTO;
+	if (len > INT_MAX)
+		return CF_ETOOBIG;
+	t = tctx_get();
+	if (t == NULL)
+		return CF_ENOMEM;
+	memcpy(tag, ct + BARRIER_HDR_BYTES + ptlen, sizeof(tag));
+	pthread_mutex_lock(&t->mu);
+	r = gcm_run(t, 0, key, ct + 5, path, ct + BARRIER_HDR_BYTES, ptlen, out, tag);
+	pthread_mutex_unlock(&t->mu);
+	if (r < 0)
+		sodium_memzero(out, ptlen);
+	return r;
+}
+
+int
+barrier_seal_value(const uint8_t key[BARRIER_KEY_BYTES], uint32_t term, const char *path,
+                   const uint8_t *pt, size_t len, uint8_t **ret_ct, size_t *ret_len)
+{
+	uint8_t *ct;
+	int r;
+
+	if (len > INT_MAX - BARRIER_OVERHEAD)
+		return CF_ETOOBIG;
+	ct = malloc(len + BARRIER_OVERHEAD);
+	if (ct == NULL)
+		return CF_ENOMEM;
+	r = value_seal(key, term, path, pt, len, ct);
+	if (r < 0) {
+		free(ct);
+		return r;
+	}
+	*ret_ct = ct;
+	*ret_len = len + BARRIER_OVERHEAD;
+	return 0;
+}
+
+int
+barrier_open_value(const uint8_t key[BARRIER_KEY_BYTES], const char *path, const uint8_t *ct,
+                   size_t len, uint8_t **ret_pt, size_t *ret_len)
+{
+	uint8_t *pt;
+	int r;
+
+	if (len < BARRIER_OVERHEAD)
+		return CF_ECRYPTO;
+	pt = malloc(len - BARRIER_OVERHEAD + 1);
+	if (pt == NULL)
+		return CF_ENOMEM;
+	r = value_open(key, path, ct, len, pt);
+	if (r < 0) {
+		free(pt); /* wiped by value_open */
+		return r;
+	}
+	pt[len - BARRIER_OVERHEAD] = '\0';
+	*ret_pt = pt;
+	*ret_len = len - BARRIER_OVERHEAD;
+	return 0;
+}
+
+int
+barrier_value_term(const uint8_t *ct, size_t len, uint32_t *ret_term)
+{
+	if (ct == NULL || len < 4)
+		return CF_EINVAL;
+	*ret_term = get_be32(ct);
+	return 0;
+}
+
+/* --- barrier state -------------------------------------------------------- */
+
+int
+barrier_new(struct storage *s, struct barrier **ret)
+{
+	pthread_rwlockattr_t attr;
+	struct barrier *b;
+	int r = CF_ENOMEM;
+
+	if (sodium_init() < 0)
+		return CF_EINTERNAL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return CF_ENOMEM;
+	if (pthread_rwlockattr_init(&attr) != 0)
+		goto out;
+	/* glibc prefers readers by default; seal must not wait behind new readers. */
+	(void)pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&b->lock, &attr) != 0) {
+		pthread_rwlockattr_destroy(&attr);
+		goto out;
+	}
+	pthread_rwlockattr_destroy(&attr);
+	b->s = s;
+	b->sealed = true;
+	*ret = b;
+	b = NULL;
+	r = 0;
+out:
+	free(b);
+	return r;
+}
+
+/* Drops the keys. Caller holds the write lock. */
+static void
+barrier_drop_keys(struct barrier *b)
+{
+	keyring_free(b->kr);
+	b->kr = NULL;
+	sodium_free(b->root_key); /* wipes, also from noaccess */
+	b->root_key = NULL;
+	b->sealed = true;
+}
+
+void
+barrier_free(struct barrier *b)
+{
+	if (b == NULL)
+		return;
+	barrier_seal(b);
+	pthread_rwlock_destroy(&b->lock);
+	free(b);
+}
+
+int
+barrier_initialized(struct barrier *b, bool *ret)
+{
+	uint8_t *val = NULL;
+	size_t len;
+	int r;
+
+	r = storage_get(b->s, ROOT_KEY_PATH, &val, &len);
+	if (r == CF_ENOTFOUND) {
+		*ret = false;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	free(val);
+	*ret = true;
+	return 0;
+}
+
+/* Seals the keyring with the root key. root must be readable. *ret_ct is malloc'd. */
+static int
+keyring_seal(const uint8_t *root, const struct keyring *kr, uint8_t **ret_ct, size_t *ret_len)
+{
+	uint8_t *pt = NULL;
+	size_t len;
+	int r;
+
+	r = keyring_encode(kr, &pt, &len);
+	if (r < 0)
+		return r;
+	r = barrier_seal_value(root, ROOT_TERM, KEYRING_PATH, pt, len, ret_ct, ret_len);
+	sodium_free(pt);
+	return r;
+}
+
+int
+barrier_initialize(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES])
+{
+	struct storage_op ops[2];
+	struct keyring *kr = NULL;
+	uint8_t *root = NULL, *root_ct = NULL, *kr_ct = NULL;
+	size_t root_len, kr_len;
+	bool init;
+	int r;
+
+	pthread_rwlock_wrlock(&b->lock);
+	r = barrier_initialized(b, &init);
+	if (r < 0)
+		goto out;
+	if (init) {
+		r = CF_EEXIST;
+		goto out;
+	}
+	root = sodium_malloc(BARRIER_KEY_BYTES);
+	if (root == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	randombytes_buf(root, BARRIER_KEY_BYTES);
+	r = keyring_generate(util_now_ns(), &kr);
+	if (r < 0)
+		goto out;
+	r = barrier_seal_value(unseal_key, ROOT_TERM, ROOT_KEY_PATH, root, BARRIER_KEY_BYTES,
+	                       &root_ct, &root_len);
+	if (r < 0)
+		goto out;
+	r = keyring_seal(root, kr, &kr_ct, &kr_len);
+	if (r < 0)
+		goto out;
+	ops[0] = (struct storage_op){STORAGE_PUT, ROOT_KEY_PATH, root_ct, root_len};
+	ops[1] = (struct storage_op){STORAGE_PUT, KEYRING_PATH, kr_ct, kr_len};
+	r = storage_txn(b->s, ops, 2);
+	if (r < 0)
+		goto out;
+
+	barrier_drop_keys(b);
+	(void)sodium_mprotect_noaccess(root);
+	b->root_key = root;
+	b->kr = kr;
+	b->sealed = false;
+	root = NULL;
+	kr = NULL;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	sodium_free(root);
+	keyring_free(kr);
+	free(root_ct);
+	free(kr_ct);
+	return r;
+}
+
+int
+barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES])
+{
+	struct keyring *kr = NULL;
+	uint8_t *root = NULL, *ct = NULL, *pt = NULL;
+	size_t len;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&b->lock);
+	if (!b->sealed)
+		goto out;
+
+	r = storage_get(b->s, ROOT_KEY_PATH, &ct, &len);
+	if (r == CF_ENOTFOUND)
+		r = CF_EUNINIT;
+	if (r < 0)
+		goto out;
+	if (len != BARRIER_KEY_BYTES + BARRIER_OVERHEAD) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	root = sodium_malloc(BARRIER_KEY_BYTES);
+	if (root == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	/* A wrong unseal key shows as a failed tag on the root key. */
+	r = value_open(unseal_key, ROOT_KEY_PATH, ct, len, root);
+	if (r == CF_ECRYPTO)
+		r = CF_EBADKEY;
+	if (r < 0)
+		goto out;
+	free(ct);
+	ct = NULL;
+
+	r = storage_get(b->s, KEYRING_PATH, &ct, &len);
+	if (r == CF_ENOTFOUND)
+		r = CF_EINTERNAL; /* a root key without a keyring: storage damaged */
+	if (r < 0)
+		goto out;
+	if (len <= BARRIER_OVERHEAD) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	pt = sodium_malloc(len - BARRIER_OVERHEAD);
+	if (pt == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = value_open(root, KEYRING_PATH, ct, len, pt);
+	if (r < 0)
+		goto out;
+	/* Authentic but unparsable: written by a bug or another version. */
+	r = keyring_decode(pt, len - BARRIER_OVERHEAD, &kr);
+	if (r == CF_EINVAL)
+		r = CF_EINTERNAL;
+	if (r < 0)
+		goto out;
+
+	(void)sodium_mprotect_noaccess(root);
+	b->root_key = root;
+	b->kr = kr;
+	b->sealed = false;
+	root = NULL;
+	kr = NULL;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	keyring_free(kr);
+	sodium_free(pt);
+	sodium_free(root);
+	free(ct);
+	return r;
+}
+
+void
+barrier_seal(struct barrier *b)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	barrier_drop_keys(b);
+	/* No barrier op runs now, but the pure helpers may: the per-context mutexes
+	 * cover those. */
+	tctx_wipe_all();
+	pthread_rwlock_unlock(&b->lock);
+}
+
+bool
+barrier_sealed(struct barrier *b)
+{
+	bool sealed;
+
+	pthread_rwlock_rdlock(&b->lock);
+	sealed = b->sealed;
+	pthread_rwlock_unlock(&b->lock);
+	return sealed;
+}
+
+int
+barrier_rotate(struct barrier *b, uint32_t *ret_term)
+{
+	struct keyring *kr = NULL;
+	uint8_t *ct = NULL;
+	size_t len;
+	int r;
+
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	r = keyring_add_term(b->kr, util_now_ns(), &kr);
+	if (r < 0)
+		goto out;
+	(void)sodium_mprotect_readonly(b->root_key);
+	r = keyring_seal(b->root_key, kr, &ct, &len);
+	(void)sodium_mprotect_noaccess(b->root_key);
+	if (r < 0)
+		goto out;
+	r = storage_put(b->s, KEYRING_PATH, ct, len);
+	if (r < 0)
+		goto out;
+	keyring_free(b->kr);
+	b->kr = kr;
+	kr = NULL;
+	*ret_term = keyring_term_at(b->kr, keyring_count(b->kr) - 1);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	keyring_free(kr);
+	free(ct);
+	return r;
+}
+
+int
+barrier_key_status(struct barrier *b, uint32_t *ret_term, int64_t *ret_install_ns,
+                   uint64_t *ret_encryptions)
+{
+	size_t i;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	i = keyring_count(b->kr) - 1;
+	*ret_term = keyring_term_at(b->kr, i);
+	*ret_install_ns = keyring_install_ns_at(b->kr, i);
+	*ret_encryptions = keyring_encryptions_at(b->kr, i);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+/* --- storage ops ---------------------------------------------------------- */
+
+/* The root key and keyring are written only by the barrier itself. */
+static bool
+path_reserved(const char *path)
+{
+	return strcmp(path, ROOT_KEY_PATH) == 0 || strcmp(path, KEYRING_PATH) == 0;
+}
+
+/* Encrypts with the active term into a malloc'd value. Caller holds the read lock
+ * on an unsealed barrier. */
+static int
+barrier_encrypt(struct barrier *b, const char *path, const uint8_t *val, size_t len,
+                uint8_t **ret_ct, size_t *ret_len)
+{
+	size_t i = keyring_count(b->kr) - 1;
+	int r;
+
+	r = barrier_seal_value(keyring_key_at(b->kr, i), keyring_term_at(b->kr, i), path, val, len,
+	                       ret_ct, ret_len);
+	if (r < 0)
+		return r;
+	keyring_count_encryption(b->kr, i);
+	return 0;
+}
+
+int
+barrier_get(struct barrier *b, const char *path, uint8_t **ret_val, size_t *ret_len)
+{
+	uint8_t *ct = NULL;
+	uint32_t term;
+	size_t len, idx;
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	r = storage_get(b->s, path, &ct, &len);
+	if (r < 0)
+		goto out;
+	r = barrier_value_term(ct, len, &term);
+	if (r < 0) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	if (keyring_find(b->kr, term, &idx) < 0) {
+		r = CF_ECRYPTO; /* unknown term: damaged or not ours */
+		goto out;
+	}
+	r = barrier_open_value(keyring_key_at(b->kr, idx), path, ct, len, ret_val, ret_len);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	free(ct);
+	return r;
+}
+
+int
+barrier_put(struct barrier *b, const char *path, const uint8_t *val, size_t len)
+{
+	uint8_t *ct = NULL;
+	size_t ct_len;
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	if (path == NULL || path_reserved(path)) {
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = barrier_encrypt(b, path, val, len, &ct, &ct_len);
+	if (r < 0)
+		goto out;
+	r = storage_put(b->s, path, ct, ct_len);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	free(ct);
+	return r;
+}
+
+int
+barrier_delete(struct barrier *b, const char *path)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	if (path == NULL || path_reserved(path)) {
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = storage_delete(b->s, path);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+int
+barrier_list(struct barrier *b, const char *prefix, char ***ret_keys, size_t *ret_n)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	/* Keys are not encrypted. */
+	r = storage_list(b->s, prefix, ret_keys, ret_n);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+int
+barrier_txn(struct barrier *b, const struct storage_op *ops, size_t n)
+{
+	struct storage_op *eops = NULL;
+	size_t i = 0;
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	if (n == 0) {
+		r = storage_txn(b->s, ops, 0);
+		goto out;
+	}
+	eops = calloc(n, sizeof(*eops));
+	if (eops == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t *ct;
+		size_t ct_len;
+
+		eops[i] = ops[i];
+		eops[i].value = NULL;
+		if (ops[i].key == NULL || path_reserved(ops[i].key)) {
+			r = CF_EINVAL;
+			goto out;
+		}
+		if (ops[i].kind != STORAGE_PUT)
+			continue;
+		r = barrier_encrypt(b, ops[i].key, ops[i].value, ops[i].len, &ct, &ct_len);
+		if (r < 0)
+			goto out;
+		eops[i].value = ct;
+		eops[i].len = ct_len;
+	}
+	r = storage_txn(b->s, eops, n);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	if (eops != NULL)
+		for (size_t j = 0; j < n; j++)
+			free((uint8_t *)eops[j].value);
+	free(eops);
+	return r;
+}

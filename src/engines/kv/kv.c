@@ -1,0 +1,158 @@
+/* kv.c - helpers shared by KV v1 and v2: paths, listing, query ints, merge patch. */
+#include "engines/kv/kv_int.h"
+
+#include "core/view.h"
+#include "lib/err.h"
+#include "lib/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *
+kv_keyf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	return s;
+}
+
+int
+kv_path_check(const char *path, struct response *rs)
+{
+	size_t len = strlen(path);
+
+	if (len == 0) {
+		(void)response_errorf(rs, "missing path");
+		return CF_EINVAL;
+	}
+	if (path[len - 1] == '/') {
+		(void)response_errorf(rs, "cannot write to a path ending in '/'");
+		return CF_EINVAL;
+	}
+	return 0;
+}
+
+int
+kv_list(struct view *v, const char *base, const char *folder, struct response *rs)
+{
+	size_t flen = strlen(folder);
+	bool slash = flen > 0 && folder[flen - 1] != '/';
+	char *prefix = kv_keyf("%s%s%s", base, folder, slash ? "/" : "");
+	char **keys = NULL;
+	size_t n = 0, i;
+	json_t *arr = NULL, *data = NULL;
+	int r;
+
+	if (!prefix)
+		return CF_ENOMEM;
+	r = view_list(v, prefix, &keys, &n);
+	if (r < 0)
+		goto out;
+	if (n == 0) {
+		r = CF_ENOTFOUND;
+		goto out;
+	}
+	r = CF_ENOMEM;
+	arr = json_array();
+	if (!arr)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(arr, json_string(keys[i])) != 0)
+			goto out;
+	data = json_pack("{s:O}", "keys", arr);
+	if (!data)
+		goto out;
+	response_set_data(rs, data);
+	r = 0;
+out:
+	json_decref(arr);
+	storage_keys_free(keys, n);
+	free(prefix);
+	return r;
+}
+
+int
+kv_query_int(struct request *rq, const char *name, int64_t *ret, struct response *rs)
+{
+	json_t *q = json_object_get(rq->query, name);
+	const char *s;
+	int64_t v;
+
+	if (!q || json_is_null(q))
+		return CF_ENOTFOUND;
+	if (json_is_integer(q)) {
+		v = json_integer_value(q);
+	} else if (json_is_string(q)) {
+		s = json_string_value(q);
+		if (*s == '\0')
+			v = 0;
+		else if (util_parse_int(s, &v) < 0)
+			v = -1;
+	} else {
+		v = -1;
+	}
+	if (v < 0) {
+		(void)response_errorf(rs, "invalid value for %s: must be a non-negative integer",
+		                      name);
+		return CF_EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+int
+kv_json_bytes(json_t *val, char **ret_buf, size_t *ret_len)
+{
+	char *txt = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (!txt)
+		return CF_ENOMEM;
+	*ret_buf = txt;
+	*ret_len = strlen(txt);
+	return 0;
+}
+
+void
+kv_buf_free(char *buf)
+{
+	if (!buf)
+		return;
+	explicit_bzero(buf, strlen(buf));
+	free(buf);
+}
+
+json_t *
+kv_merge_patch(json_t *target, json_t *patch)
+{
+	json_t *res, *v;
+	const char *k;
+
+	if (!json_is_object(patch))
+		return json_deep_copy(patch);
+	res = json_is_object(target) ? json_deep_copy(target) : json_object();
+	if (!res)
+		return NULL;
+	json_object_foreach(patch, k, v)
+	{
+		json_t *sub;
+		if (json_is_null(v)) {
+			(void)json_object_del(res, k);
+			continue;
+		}
+		sub = kv_merge_patch(json_object_get(res, k), v);
+		if (!sub || json_object_set_new(res, k, sub) != 0) {
+			json_decref(res);
+			return NULL;
+		}
+	}
+	return res;
+}

@@ -1,0 +1,240 @@
+/* kv2.c - KV version 2: mount state (stripe locks, cached config), config/,
+ * the route table and the backend (vault-api.md §5.1). */
+#include "engines/kv/kv_int.h"
+
+#include "core/mount.h"
+#include "core/view.h"
+#include "lib/duration.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KV2_CONFIG_KEY "config"
+
+struct kv2_state {
+	pthread_mutex_t stripes[KV2_STRIPES];
+	pthread_mutex_t cfg_lock; /* guards cfg and cfg_loaded; taken after a stripe */
+	bool cfg_loaded;
+	struct kv2_config cfg;
+};
+
+static struct kv2_state *
+kv2_state(struct mount *m)
+{
+	assert(m->state != NULL);
+	return m->state;
+}
+
+static int
+kv2_init(struct mount *m, struct core *c)
+{
+	struct kv2_state *st = calloc(1, sizeof(*st));
+	size_t i;
+
+	(void)c;
+	if (!st)
+		return CF_ENOMEM;
+	for (i = 0; i < KV2_STRIPES; i++)
+		pthread_mutex_init(&st->stripes[i], NULL);
+	pthread_mutex_init(&st->cfg_lock, NULL);
+	m->state = st;
+	return 0;
+}
+
+static void
+kv2_cleanup(struct mount *m)
+{
+	struct kv2_state *st = m->state;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < KV2_STRIPES; i++)
+		pthread_mutex_destroy(&st->stripes[i]);
+	pthread_mutex_destroy(&st->cfg_lock);
+	free(st);
+	m->state = NULL;
+}
+
+pthread_mutex_t *
+kv2_lock(struct mount *m, const char *path)
+{
+	struct kv2_state *st = kv2_state(m);
+	uint32_t h = 2166136261u; /* FNV-1a */
+	pthread_mutex_t *mu;
+
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	mu = &st->stripes[h % KV2_STRIPES];
+	pthread_mutex_lock(mu);
+	return mu;
+}
+
+void
+kv2_unlock(pthread_mutex_t *mu)
+{
+	pthread_mutex_unlock(mu);
+}
+
+/* Caller holds cfg_lock. */
+static int
+kv2_config_load_locked(struct mount *m, struct kv2_state *st)
+{
+	json_t *j = NULL;
+	int r;
+
+	if (st->cfg_loaded)
+		return 0;
+	r = view_get_json(m->view, KV2_CONFIG_KEY, &j);
+	if (r == CF_ENOTFOUND) {
+		memset(&st->cfg, 0, sizeof(st->cfg));
+		st->cfg_loaded = true;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	st->cfg.max_versions = kv2_meta_int(j, "max_versions");
+	st->cfg.cas_required = json_is_true(json_object_get(j, "cas_required"));
+	st->cfg.delete_version_after = kv2_meta_int(j, "delete_version_after");
+	st->cfg_loaded = true;
+	json_decref(j);
+	return 0;
+}
+
+int
+kv2_config_get(struct mount *m, struct kv2_config *ret)
+{
+	struct kv2_state *st = kv2_state(m);
+	int r;
+
+	pthread_mutex_lock(&st->cfg_lock);
+	r = kv2_config_load_locked(m, st);
+	if (r == 0)
+		*ret = st->cfg;
+	pthread_mutex_unlock(&st->cfg_lock);
+	return r;
+}
+
+static int
+kv2_config_read(struct request *rq, struct response *rs)
+{
+	struct kv2_config cfg;
+	char dva[64];
+	json_t *data;
+	int r = kv2_config_get(rq->mount, &cfg);
+
+	if (r < 0)
+		return r;
+	duration_format(cfg.delete_version_after, dva, sizeof(dva));
+	data = json_pack("{s:I, s:b, s:s}", "max_versions", (json_int_t)cfg.max_versions,
+	                 "cas_required", cfg.cas_required, "delete_version_after", dva);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+/* Only the fields present change (Vault's pathConfigWrite). */
+static int
+kv2_config_write(struct request *rq, struct response *rs)
+{
+	struct kv2_state *st = kv2_state(rq->mount);
+	struct kv2_config cfg;
+	int64_t mv = 0, dva = 0;
+	bool cas = false;
+	int rmv, rcas, rdva, r;
+	json_t *j = NULL;
+
+	rmv = jsonx_int(rq->data, "max_versions", &mv);
+	if ((rmv < 0 && rmv != CF_ENOTFOUND) || mv < 0) {
+		(void)response_errorf(rs, "invalid max_versions: must be a non-negative integer");
+		return CF_EINVAL;
+	}
+	rcas = jsonx_bool(rq->data, "cas_required", &cas);
+	if (rcas < 0 && rcas != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid cas_required: must be a boolean");
+		return CF_EINVAL;
+	}
+	rdva = jsonx_duration(rq->data, "delete_version_after", &dva);
+	if (rdva < 0 && rdva != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid delete_version_after: must be a duration");
+		return CF_EINVAL;
+	}
+
+	pthread_mutex_lock(&st->cfg_lock);
+	r = kv2_config_load_locked(rq->mount, st);
+	if (r < 0)
+		goto out;
+	cfg = st->cfg;
+	if (rmv == 0)
+		cfg.max_versions = mv;
+	if (rcas == 0)
+		cfg.cas_required = cas;
+	if (rdva == 0)
+		cfg.delete_version_after = dva;
+	j = json_pack("{s:I, s:b, s:I}", "max_versions", (json_int_t)cfg.max_versions,
+	              "cas_required", cfg.cas_required, "delete_version_after",
+	              (json_int_t)cfg.delete_version_after);
+	if (!j) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = view_put_json(rq->mount->view, KV2_CONFIG_KEY, j);
+	if (r == 0)
+		st->cfg = cfg;
+out:
+	pthread_mutex_unlock(&st->cfg_lock);
+	json_decref(j);
+	return r;
+}
+
+static int
+kv2_config(struct request *rq, struct response *rs)
+{
+	if (rq->op == OP_READ)
+		return kv2_config_read(rq, rs);
+	return kv2_config_write(rq, rs);
+}
+
+/* Anything outside the v2 API (e.g. "GET secret/foo"): 404 with an envelope and
+ * a warning naming the right path (vault-api.md §5.1). */
+static int
+kv2_unknown(struct request *rq, struct response *rs)
+{
+	const char *mp = rq->mount->path ? rq->mount->path : "";
+	const char *rel = rq->rel ? rq->rel : "";
+
+	(void)response_warnf(rs,
+	                     "Invalid path for a versioned K/V secrets engine. See the API docs "
+	                     "for the appropriate API endpoints to use: for a secret, use "
+	                     "\"%sdata/%s\"; for listing, \"%smetadata/%s\".",
+	                     mp, rel, mp, rel);
+	rs->status = 404;
+	rs->envelope_on_error = true;
+	return 0;
+}
+
+#define KV2_ALL_OPS (OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE)
+
+static const struct route kv2_routes[] = {
+        {"config", OP_READ | OP_UPDATE, 0, kv2_config, NULL},
+        {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_data_handle, kv2_data_exists},
+        {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_meta_handle,
+         kv2_meta_exists},
+        {"delete/*", OP_UPDATE, 0, kv2_data_delete, NULL},
+        {"undelete/*", OP_UPDATE, 0, kv2_data_undelete, NULL},
+        {"destroy/*", OP_UPDATE, 0, kv2_data_destroy, NULL},
+        {"subkeys/*", OP_READ, 0, kv2_data_subkeys, NULL},
+        {"*", KV2_ALL_OPS, 0, kv2_unknown, NULL},
+};
+
+const struct backend_type kv_v2_backend = {
+        .type = "kv",
+        .routes = kv2_routes,
+        .nroutes = sizeof(kv2_routes) / sizeof(kv2_routes[0]),
+        .init = kv2_init,
+        .cleanup = kv2_cleanup,
+};

@@ -1,0 +1,611 @@
+/* kv2_meta.c - the KV v2 key metadata record and the metadata/ endpoints
+ * (vault-api.md §5.1: GET/LIST/POST/PUT/PATCH/DELETE :mount/metadata/:path). */
+#include "engines/kv/kv_int.h"
+
+#include "core/mount.h"
+#include "core/view.h"
+#include "lib/duration.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KV2_META_PREFIX "meta/"
+#define KV2_VER_PREFIX  "ver/"
+
+int
+kv2_meta_load(struct view *v, const char *path, json_t **ret)
+{
+	char *key = kv_keyf(KV2_META_PREFIX "%s", path);
+	json_t *j = NULL;
+	int r;
+
+	if (!key)
+		return CF_ENOMEM;
+	r = view_get_json(v, key, &j);
+	free(key);
+	if (r < 0)
+		return r;
+	if (!json_is_object(j) || !json_is_object(json_object_get(j, "versions"))) {
+		json_decref(j);
+		return CF_EIO;
+	}
+	*ret = j;
+	return 0;
+}
+
+json_t *
+kv2_meta_new(int64_t now)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:n, s:{}}", "created_time",
+	                 (json_int_t)now, "updated_time", (json_int_t)now, "current_version",
+	                 (json_int_t)0, "oldest_version", (json_int_t)0, "max_versions",
+	                 (json_int_t)0, "cas_required", 0, "delete_version_after", (json_int_t)0,
+	                 "custom_metadata", "versions");
+}
+
+int64_t
+kv2_meta_int(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static int
+kv2_meta_set_int(json_t *obj, const char *key, int64_t v)
+{
+	return json_object_set_new(obj, key, json_integer((json_int_t)v)) == 0 ? 0 : CF_ENOMEM;
+}
+
+json_t *
+kv2_meta_version(json_t *meta, int64_t n)
+{
+	char k[24];
+
+	snprintf(k, sizeof(k), "%lld", (long long)n);
+	return json_object_get(json_object_get(meta, "versions"), k);
+}
+
+bool
+kv2_meta_version_gone(json_t *vm, int64_t now)
+{
+	int64_t dt = kv2_meta_int(vm, "deletion_time");
+
+	if (json_is_true(json_object_get(vm, "destroyed")))
+		return true;
+	return dt != 0 && dt <= now;
+}
+
+/* RFC3339 nano string of a stored ns time; "" for 0 (Vault's empty deletion_time). */
+static json_t *
+kv2_meta_time(int64_t ns)
+{
+	char buf[48];
+
+	if (ns == 0)
+		return json_string("");
+	util_rfc3339(ns, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *
+kv2_meta_custom(json_t *meta)
+{
+	json_t *cm = json_object_get(meta, "custom_metadata");
+
+	return json_is_object(cm) ? json_deep_copy(cm) : json_null();
+}
+
+json_t *
+kv2_meta_render_version(json_t *meta, int64_t n)
+{
+	json_t *vm = kv2_meta_version(meta, n);
+
+	if (!vm)
+		return NULL;
+	return json_pack("{s:o, s:o, s:o, s:b, s:I}", "created_time",
+	                 kv2_meta_time(kv2_meta_int(vm, "created_time")), "custom_metadata",
+	                 kv2_meta_custom(meta), "deletion_time",
+	                 kv2_meta_time(kv2_meta_int(vm, "deletion_time")), "destroyed",
+	                 json_is_true(json_object_get(vm, "destroyed")), "version", (json_int_t)n);
+}
+
+/* The full metadata read response. */
+static json_t *
+kv2_meta_render(json_t *meta)
+{
+	json_t *out, *versions, *vm;
+	const char *k;
+	char dva[64];
+
+	versions = json_object();
+	if (!versions)
+		return NULL;
+	json_object_foreach(json_object_get(meta, "versions"), k, vm)
+	{
+		json_t *e =
+		        json_pack("{s:o, s:o, s:b}", "created_time",
+		                  kv2_meta_time(kv2_meta_int(vm, "created_time")), "deletion_time",
+		                  kv2_meta_time(kv2_meta_int(vm, "deletion_time")), "destroyed",
+		                  json_is_true(json_object_get(vm, "destroyed")));
+		if (!e || json_object_set_new(versions, k, e) != 0) {
+			json_decref(versions);
+			return NULL;
+		}
+	}
+	duration_format(kv2_meta_int(meta, "delete_version_after"), dva, sizeof(dva));
+	out = json_pack("{s:b, s:o, s:I, s:o, s:s, s:I, s:I, s:o, s:o}", "cas_required",
+	                json_is_true(json_object_get(meta, "cas_required")), "created_time",
+	                kv2_meta_time(kv2_meta_int(meta, "created_time")), "current_version",
+	                (json_int_t)kv2_meta_int(meta, "current_version"), "custom_metadata",
+	                kv2_meta_custom(meta), "delete_version_after", dva, "max_versions",
+	                (json_int_t)kv2_meta_int(meta, "max_versions"), "oldest_version",
+	                (json_int_t)kv2_meta_int(meta, "oldest_version"), "updated_time",
+	                kv2_meta_time(kv2_meta_int(meta, "updated_time")), "versions", versions);
+	return out;
+}
+
+/* min of the positive settings (vault-api.md §5.1 delete_version_after). */
+static int64_t
+kv2_meta_effective_dva(int64_t key, int64_t mount)
+{
+	if (key > 0 && mount > 0)
+		return key < mount ? key : mount;
+	if (key > 0)
+		return key;
+	return mount > 0 ? mount : 0;
+}
+
+int
+kv2_meta_add_version(json_t *meta, int64_t now, const struct kv2_config *cfg, int64_t *ret_version,
+                     int64_t **ret_trim, size_t *ret_ntrim)
+{
+	json_t *versions = json_object_get(meta, "versions"), *vm;
+	int64_t n = kv2_meta_int(meta, "current_version") + 1;
+	int64_t dva = kv2_meta_effective_dva(kv2_meta_int(meta, "delete_version_after"),
+	                                     cfg->delete_version_after);
+	int64_t maxv = kv2_meta_int(meta, "max_versions");
+	int64_t *trim = NULL, oldest, upto;
+	size_t ntrim = 0;
+	char k[24];
+
+	if (!json_is_object(versions))
+		return CF_EIO;
+	if (maxv <= 0)
+		maxv = cfg->max_versions;
+	if (maxv <= 0)
+		maxv = KV2_DEFAULT_MAX_VERSIONS;
+
+	vm = json_pack("{s:I, s:I, s:b}", "created_time", (json_int_t)now, "deletion_time",
+	               (json_int_t)(dva > 0 ? now + dva * 1000000000LL : 0), "destroyed", 0);
+	snprintf(k, sizeof(k), "%lld", (long long)n);
+	if (!vm || json_object_set_new(versions, k, vm) != 0)
+		return CF_ENOMEM;
+	if (kv2_meta_set_int(meta, "current_version", n) < 0 ||
+	    kv2_meta_set_int(meta, "updated_time", now) < 0)
+		return CF_ENOMEM;
+
+	/* Vault's KeyMetadata.AddVersion: past max_versions, every version up to
+	 * current - max is removed for good and oldest_version moves past them. */
+	if ((int64_t)json_object_size(versions) > maxv) {
+		upto = n - maxv;
+		oldest = kv2_meta_int(meta, "oldest_version");
+		if (oldest < 1)
+			oldest = 1;
+		if (CF_NEVER(upto < oldest))
+			return CF_EINTERNAL;
+		trim = calloc((size_t)(upto - oldest + 1), sizeof(*trim));
+		if (!trim)
+			return CF_ENOMEM;
+		for (int64_t i = oldest; i <= upto; i++) {
+			snprintf(k, sizeof(k), "%lld", (long long)i);
+			if (json_object_get(versions, k)) {
+				(void)json_object_del(versions, k);
+				trim[ntrim++] = i;
+			}
+		}
+		if (kv2_meta_set_int(meta, "oldest_version", upto + 1) < 0) {
+			free(trim);
+			return CF_ENOMEM;
+		}
+	}
+	*ret_version = n;
+	*ret_trim = trim;
+	*ret_ntrim = ntrim;
+	return 0;
+}
+
+char *
+kv2_meta_version_key(const char *path, int64_t n)
+{
+	char h[65];
+
+	util_sha256_hex(path, strlen(path), h);
+	if (n < 0)
+		return kv_keyf(KV2_VER_PREFIX "%s/", h);
+	return kv_keyf(KV2_VER_PREFIX "%s/%lld", h, (long long)n);
+}
+
+int
+kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver, json_t *put_data,
+                const int64_t *del, size_t ndel)
+{
+	size_t nops = 1 + (put_data ? 1 : 0) + ndel, i, k = 0;
+	struct storage_op *ops = calloc(nops, sizeof(*ops));
+	char **keys = calloc(nops, sizeof(char *));
+	char *meta_txt = NULL, *data_txt = NULL;
+	size_t meta_len = 0, data_len = 0;
+	int r = CF_ENOMEM;
+
+	if (!ops || !keys)
+		goto out;
+	r = kv_json_bytes(meta, &meta_txt, &meta_len);
+	if (r < 0)
+		goto out;
+	r = CF_ENOMEM;
+	keys[k] = kv_keyf(KV2_META_PREFIX "%s", path);
+	if (!keys[k])
+		goto out;
+	ops[k] = (struct storage_op){STORAGE_PUT, keys[k], (const uint8_t *)meta_txt, meta_len};
+	k++;
+	if (put_data) {
+		r = kv_json_bytes(put_data, &data_txt, &data_len);
+		if (r < 0)
+			goto out;
+		r = CF_ENOMEM;
+		keys[k] = kv2_meta_version_key(path, put_ver);
+		if (!keys[k])
+			goto out;
+		ops[k] = (struct storage_op){STORAGE_PUT, keys[k], (const uint8_t *)data_txt,
+		                             data_len};
+		k++;
+	}
+	for (i = 0; i < ndel; i++, k++) {
+		keys[k] = kv2_meta_version_key(path, del[i]);
+		if (!keys[k])
+			goto out;
+		ops[k] = (struct storage_op){STORAGE_DELETE, keys[k], NULL, 0};
+	}
+	r = view_txn(v, ops, nops);
+out:
+	if (keys)
+		for (i = 0; i < nops; i++)
+			free(keys[i]);
+	free(keys);
+	free(ops);
+	kv_buf_free(meta_txt);
+	kv_buf_free(data_txt);
+	return r;
+}
+
+/* Removes the record and every version of path in one transaction. */
+static int
+kv2_meta_purge(struct view *v, const char *path, json_t *meta)
+{
+	json_t *versions = json_object_get(meta, "versions"), *vm;
+	size_t n = json_object_size(versions), i = 0;
+	int64_t *del = calloc(n ? n : 1, sizeof(*del));
+	struct storage_op *ops = NULL;
+	char **keys = NULL;
+	const char *k;
+	int r = CF_ENOMEM;
+
+	if (!del)
+		return CF_ENOMEM;
+	json_object_foreach(versions, k, vm)
+	{
+		int64_t num;
+		if (util_parse_int(k, &num) == 0)
+			del[i++] = num;
+	}
+	n = i;
+	ops = calloc(n + 1, sizeof(*ops));
+	keys = calloc(n + 1, sizeof(char *));
+	if (!ops || !keys)
+		goto out;
+	for (i = 0; i < n; i++) {
+		keys[i] = kv2_meta_version_key(path, del[i]);
+		if (!keys[i])
+			goto out;
+		ops[i] = (struct storage_op){STORAGE_DELETE, keys[i], NULL, 0};
+	}
+	keys[n] = kv_keyf(KV2_META_PREFIX "%s", path);
+	if (!keys[n])
+		goto out;
+	ops[n] = (struct storage_op){STORAGE_DELETE, keys[n], NULL, 0};
+	r = view_txn(v, ops, n + 1);
+out:
+	if (keys)
+		for (i = 0; i <= n; i++)
+			free(keys[i]);
+	free(keys);
+	free(ops);
+	free(del);
+	return r;
+}
+
+/* Checks the custom_metadata limits (vault-api.md §5.1). */
+static int
+kv2_meta_custom_check(json_t *cm, struct response *rs)
+{
+	const char *k;
+	json_t *v;
+	int r = 0;
+
+	if (json_object_size(cm) > KV_CUSTOM_META_MAX_KEYS) {
+		(void)response_errorf(rs, "payload must contain at most %d keys, provided %zu",
+		                      KV_CUSTOM_META_MAX_KEYS, json_object_size(cm));
+		return CF_EINVAL;
+	}
+	json_object_foreach(cm, k, v)
+	{
+		size_t klen = strlen(k), vlen = json_string_length(v);
+		bool printable = true;
+
+		for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				printable = false;
+		if (klen == 0 || klen > KV_CUSTOM_META_MAX_KEY) {
+			(void)response_errorf(rs,
+			                      "length of key \"%.*s\" is %zu but must be between 1 "
+			                      "and %d bytes",
+			                      32, k, klen, KV_CUSTOM_META_MAX_KEY);
+			r = CF_EINVAL;
+		} else if (!printable) {
+			(void)response_errorf(
+			        rs, "custom_metadata key contains unprintable characters");
+			r = CF_EINVAL;
+		}
+		if (vlen > KV_CUSTOM_META_MAX_VAL) {
+			(void)response_errorf(rs,
+			                      "length of value for key \"%.*s\" is %zu but max "
+			                      "allowed is %d bytes",
+			                      32, k, vlen, KV_CUSTOM_META_MAX_VAL);
+			r = CF_EINVAL;
+		}
+	}
+	return r;
+}
+
+/* Parsed metadata write/patch fields; has_* tell what the body set. */
+struct kv2_meta_args {
+	bool has_mv, has_cas, has_dva, has_cm;
+	int64_t mv, dva;
+	bool cas;
+	json_t *cm; /* owned; for patch: the merge patch object (null values delete) */
+};
+
+static int
+kv2_meta_args_parse(json_t *body, bool patch, struct kv2_meta_args *a, struct response *rs)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	r = jsonx_int(body, "max_versions", &a->mv);
+	if ((r < 0 && r != CF_ENOTFOUND) || (r == 0 && a->mv < 0)) {
+		(void)response_errorf(rs, "invalid max_versions: must be a non-negative integer");
+		return CF_EINVAL;
+	}
+	a->has_mv = r == 0;
+	r = jsonx_bool(body, "cas_required", &a->cas);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid cas_required: must be a boolean");
+		return CF_EINVAL;
+	}
+	a->has_cas = r == 0;
+	r = jsonx_duration(body, "delete_version_after", &a->dva);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid delete_version_after: must be a duration");
+		return CF_EINVAL;
+	}
+	a->has_dva = r == 0;
+	if (!patch) {
+		r = jsonx_strmap(body, "custom_metadata", &a->cm);
+		if (r == CF_ENOMEM)
+			return r;
+		if (r < 0 && r != CF_ENOTFOUND) {
+			(void)response_errorf(rs, "invalid custom_metadata: must be a map of "
+			                          "strings");
+			return CF_EINVAL;
+		}
+		a->has_cm = r == 0;
+		if (a->has_cm)
+			return kv2_meta_custom_check(a->cm, rs);
+		return 0;
+	}
+	/* Patch: keep nulls (they delete keys), render other scalars as strings. */
+	{
+		json_t *cm = json_object_get(body, "custom_metadata"), *v;
+		const char *k;
+
+		if (!cm || json_is_null(cm))
+			return 0;
+		if (!json_is_object(cm)) {
+			(void)response_errorf(rs, "invalid custom_metadata: must be a map of "
+			                          "strings");
+			return CF_EINVAL;
+		}
+		a->cm = json_object();
+		if (!a->cm)
+			return CF_ENOMEM;
+		a->has_cm = true;
+		json_object_foreach(cm, k, v)
+		{
+			json_t *s;
+			if (json_is_null(v) || json_is_string(v)) {
+				s = json_incref(v);
+			} else {
+				char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+				s = txt ? json_string(txt) : NULL;
+				free(txt);
+			}
+			if (!s || json_object_set_new(a->cm, k, s) != 0)
+				return CF_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+kv2_meta_apply(json_t *meta, struct kv2_meta_args *a, bool patch, int64_t now, struct response *rs)
+{
+	int r;
+
+	if (a->has_mv && kv2_meta_set_int(meta, "max_versions", a->mv) < 0)
+		return CF_ENOMEM;
+	if (a->has_cas && json_object_set_new(meta, "cas_required", json_boolean(a->cas)) != 0)
+		return CF_ENOMEM;
+	if (a->has_dva && kv2_meta_set_int(meta, "delete_version_after", a->dva) < 0)
+		return CF_ENOMEM;
+	if (a->has_cm) {
+		json_t *cm;
+		if (patch) {
+			cm = kv_merge_patch(json_object_get(meta, "custom_metadata"), a->cm);
+			if (!cm)
+				return CF_ENOMEM;
+			r = kv2_meta_custom_check(cm, rs);
+			if (r < 0) {
+				json_decref(cm);
+				return r;
+			}
+		} else {
+			cm = json_incref(a->cm);
+		}
+		if (json_object_size(cm) == 0) {
+			json_decref(cm);
+			cm = json_null();
+		}
+		if (json_object_set_new(meta, "custom_metadata", cm) != 0)
+			return CF_ENOMEM;
+	}
+	return kv2_meta_set_int(meta, "updated_time", now);
+}
+
+static int
+kv2_meta_write(struct request *rq, struct response *rs, bool patch)
+{
+	const char *path = rq->cap[0];
+	struct kv2_meta_args a;
+	pthread_mutex_t *mu = NULL;
+	json_t *meta = NULL;
+	int64_t now;
+	int r;
+
+	r = kv_path_check(path, rs);
+	if (r < 0)
+		return r;
+	r = kv2_meta_args_parse(rq->data, patch, &a, rs);
+	if (r < 0)
+		goto out;
+	mu = kv2_lock(rq->mount, path);
+	now = util_now_ns();
+	r = kv2_meta_load(rq->mount->view, path, &meta);
+	if (r == CF_ENOTFOUND && !patch) {
+		meta = kv2_meta_new(now);
+		r = meta ? 0 : CF_ENOMEM;
+	}
+	if (r < 0)
+		goto out;
+	r = kv2_meta_apply(meta, &a, patch, now, rs);
+	if (r < 0)
+		goto out;
+	r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, NULL, 0);
+out:
+	if (mu)
+		kv2_unlock(mu);
+	json_decref(meta);
+	json_decref(a.cm);
+	return r;
+}
+
+static int
+kv2_meta_read(struct request *rq, struct response *rs)
+{
+	const char *path = rq->cap[0];
+	size_t len = strlen(path);
+	json_t *meta = NULL, *out;
+	int r;
+
+	if (len == 0 || path[len - 1] == '/')
+		return CF_ENOTFOUND;
+	r = kv2_meta_load(rq->mount->view, path, &meta);
+	if (r < 0)
+		return r;
+	out = kv2_meta_render(meta);
+	json_decref(meta);
+	if (!out)
+		return CF_ENOMEM;
+	response_set_data(rs, out);
+	return 0;
+}
+
+static int
+kv2_meta_delete(struct request *rq, struct response *rs)
+{
+	const char *path = rq->cap[0];
+	pthread_mutex_t *mu;
+	json_t *meta = NULL;
+	int r;
+
+	/* Nothing can live at an empty or folder path; DELETE stays idempotent. */
+	if (*path == '\0' || path[strlen(path) - 1] == '/')
+		return 0;
+	mu = kv2_lock(rq->mount, path);
+	r = kv2_meta_load(rq->mount->view, path, &meta);
+	if (r == CF_ENOTFOUND)
+		r = 0;
+	else if (r == 0)
+		r = kv2_meta_purge(rq->mount->view, path, meta);
+	kv2_unlock(mu);
+	json_decref(meta);
+	return r;
+}
+
+int
+kv2_meta_handle(struct request *rq, struct response *rs)
+{
+	switch (rq->op) {
+	case OP_READ:
+		return kv2_meta_read(rq, rs);
+	case OP_LIST:
+		return kv_list(rq->mount->view, KV2_META_PREFIX, rq->cap[0], rs);
+	case OP_CREATE:
+	case OP_UPDATE:
+		return kv2_meta_write(rq, rs, false);
+	case OP_PATCH:
+		return kv2_meta_write(rq, rs, true);
+	case OP_DELETE:
+		return kv2_meta_delete(rq, rs);
+	default:
+		return CF_EMETHOD;
+	}
+}
+
+int
+kv2_meta_exists(struct request *rq, bool *ret_exists)
+{
+	const char *path = rq->cap[0];
+	size_t len = strlen(path);
+	json_t *meta = NULL;
+	int r;
+
+	if (len == 0 || path[len - 1] == '/') {
+		*ret_exists = false;
+		return 0;
+	}
+	r = kv2_meta_load(rq->mount->view, path, &meta);
+	if (r == CF_ENOTFOUND) {
+		*ret_exists = false;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	json_decref(meta);
+	*ret_exists = true;
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* kv_int.h - internals shared by the KV engines (kv.c, kv1.c, kv2*.c). Not a
+ * public interface: other modules use kv_v1_backend / kv_v2_backend (core/mount.h).
+ *
+ * Storage layout (relative to the mount's view, see docs/internals/kv.md):
+ *   v1:  <path>                          the secret object, compact JSON
+ *   v2:  config                          mount config {max_versions, cas_required,
+ *                                        delete_version_after (seconds)}
+ *        meta/<path>                     key metadata record (kv2_meta.c)
+ *        ver/<sha256hex(path)>/<n>       data of version n, compact JSON object
+ *
+ * Locking (v2): every mutation of a key runs under the stripe mutex picked by a
+ * hash of its path (kv2_lock), reads take no lock. Version and metadata records
+ * are written in one view_txn, so a reader sees either the old or the new pair. */
+#ifndef CF_KV_INT_H
+#define CF_KV_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/request.h"
+
+struct view;
+struct mount;
+
+/* Limits on what clients control (vault-api.md §5.1). */
+#define KV_CUSTOM_META_MAX_KEYS  64
+#define KV_CUSTOM_META_MAX_KEY   128
+#define KV_CUSTOM_META_MAX_VAL   512
+#define KV_MAX_VERSIONS_ARG      1024 /* entries in one delete/undelete/destroy call */
+#define KV2_DEFAULT_MAX_VERSIONS 10
+#define KV2_STRIPES              64
+
+/* ---- kv.c: shared helpers ---- */
+
+/* malloc'd printf; NULL on ENOMEM. Caller frees. */
+char *kv_keyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Validates a key path for create/update: non-empty, not ending in '/'.
+ * Returns 0 or CF_EINVAL with a message added to rs. */
+int kv_path_check(const char *path, struct response *rs);
+/* LIST of a folder: lists base + folder (+ '/' if missing) in v. Returns 0 with
+ * rs->data = {"keys": [...]}, CF_ENOTFOUND (no message) when empty, or storage
+ * errors. */
+int kv_list(struct view *v, const char *base, const char *folder, struct response *rs);
+/* Integer query parameter ("version", "depth"): 0 and *ret when present
+ * ("" counts as 0), CF_ENOTFOUND when absent, CF_EINVAL (message in rs) when not a
+ * non-negative integer. */
+int kv_query_int(struct request *rq, const char *name, int64_t *ret, struct response *rs);
+/* Stores val as compact JSON through a txn op: *ret_buf receives the text (owned by
+ * the caller, free with kv_buf_free which wipes it). */
+int kv_json_bytes(json_t *val, char **ret_buf, size_t *ret_len);
+void kv_buf_free(char *buf);
+/* RFC 7386 merge patch: returns a new reference (target is not modified),
+ * NULL on ENOMEM. */
+json_t *kv_merge_patch(json_t *target, json_t *patch);
+
+/* ---- kv2.c: mount state ---- */
+
+struct kv2_config {
+	int64_t max_versions; /* 0: default (10) */
+	bool cas_required;
+	int64_t delete_version_after; /* seconds, 0: off */
+};
+
+/* Current mount configuration (cached in the mount state, loaded lazily).
+ * Returns 0 or a storage error. */
+int kv2_config_get(struct mount *m, struct kv2_config *ret);
+/* Locks the stripe of path and returns it; pass it to kv2_unlock. Never fails. */
+pthread_mutex_t *kv2_lock(struct mount *m, const char *path);
+void kv2_unlock(pthread_mutex_t *mu);
+
+/* ---- kv2_meta.c: the key metadata record and the metadata/ endpoints ----
+ *
+ * The record is a JSON object kept as loaded from storage:
+ *   {"created_time": ns, "updated_time": ns, "current_version": n,
+ *    "oldest_version": n, "max_versions": n, "cas_required": b,
+ *    "delete_version_after": secs, "custom_metadata": {..} | null,
+ *    "versions": {"<n>": {"created_time": ns, "deletion_time": ns (0 none),
+ *                         "destroyed": b}}} */
+
+/* Loads the record of path: 0 and a new reference, CF_ENOTFOUND, or storage errors. */
+int kv2_meta_load(struct view *v, const char *path, json_t **ret);
+/* A fresh record (no versions) created now. NULL on ENOMEM. */
+json_t *kv2_meta_new(int64_t now);
+int64_t kv2_meta_int(json_t *obj, const char *key);
+/* Entry of version n in meta's versions map (borrowed) or NULL. */
+json_t *kv2_meta_version(json_t *meta, int64_t n);
+/* True when version entry vm is destroyed or its deletion_time has passed. */
+bool kv2_meta_version_gone(json_t *vm, int64_t now);
+/* {created_time, custom_metadata, deletion_time, destroyed, version} of version n
+ * (as the data endpoints return it). NULL on ENOMEM or unknown version. */
+json_t *kv2_meta_render_version(json_t *meta, int64_t n);
+/* Adds a version created at now, applying delete_version_after and trimming to
+ * max_versions (key's, else the mount's, else 10). *ret_trim (malloc'd, may be NULL
+ * when *ret_ntrim is 0) lists the version numbers removed. */
+int kv2_meta_add_version(json_t *meta, int64_t now, const struct kv2_config *cfg,
+                         int64_t *ret_version, int64_t **ret_trim, size_t *ret_ntrim);
+/* Storage key of version n of path (malloc'd), or of its folder when n < 0. */
+char *kv2_meta_version_key(const char *path, int64_t n);
+/* Atomically: writes meta, writes version put_ver with put_data (when put_data is
+ * not NULL), deletes the version records in del[]. */
+int kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver,
+                    json_t *put_data, const int64_t *del, size_t ndel);
+
+int kv2_meta_handle(struct request *rq, struct response *rs);
+int kv2_meta_exists(struct request *rq, bool *ret_exists);
+
+/* ---- kv2_data.c: data/, delete/, undelete/, destroy/, subkeys/ ---- */
+
+int kv2_data_handle(struct request *rq, struct response *rs);
+int kv2_data_exists(struct request *rq, bool *ret_exists);
+int kv2_data_delete(struct request *rq, struct response *rs);
+int kv2_data_undelete(struct request *rq, struct response *rs);
+int kv2_data_destroy(struct request *rq, struct response *rs);
+int kv2_data_subkeys(struct request *rq, struct response *rs);
+
+#endif

@@ -1,0 +1,48 @@
+/* http.h - the libmicrohttpd front end: request parsing, limits, TLS, the JSON
+ * envelope and status codes (vault-api.md §1). Knows nothing about secrets. */
+#ifndef CF_HTTP_H
+#define CF_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct core;
+struct request;
+struct response;
+struct http_server;
+
+#define HTTP_DEFAULT_MAX_BODY (32u * 1024 * 1024)
+#define HTTP_MAX_PATH 4096
+#define HTTP_MAX_SEGMENTS 128
+
+struct http_config {
+	const char *listen;     /* "127.0.0.1:8200" */
+	const char *tls_cert;   /* PEM file or NULL */
+	const char *tls_key;
+	size_t max_body;        /* bytes; 0 = default 32 MiB */
+	unsigned threads;       /* 0 = number of cores (at least 2) */
+};
+
+/* Starts serving. Returns 0, CF_EINVAL (bad listen address, unreadable TLS files)
+ * or CF_EIO (bind failed). */
+int http_start(const struct http_config *cfg, struct core *core, struct http_server **ret);
+/* Stops accepting, finishes in-flight requests, frees. */
+void http_stop(struct http_server *s);
+
+/* Normalizes a decoded URL path: it must start with "/v1/"; the prefix is removed,
+ * runs of '/' collapse, "." and ".." segments and control characters are rejected.
+ * A trailing '/' is kept. *ret is malloc'd. Returns 0, CF_ENOROUTE (not under
+ * /v1/, or empty) or CF_EINVAL (traversal, bad characters, too long or deep). */
+int http_path_normalize(const char *url, char **ret);
+
+/* Decodes a request body: empty or JSON null -> {}, else must be a JSON object
+ * (duplicate keys rejected). On error returns CF_EINVAL with a message in err. */
+int http_json_decode(const char *body, size_t len, json_t **ret, char *err, size_t errlen);
+
+/* Renders rs into a body (malloc'd, may be NULL for 204) and its status. */
+int http_render(const struct request *rq, const struct response *rs, char **ret_body,
+		size_t *ret_len);
+
+#endif

@@ -1,0 +1,403 @@
+/* server.c - libmicrohttpd front end (epoll, thread pool sized to the cores).
+ *
+ * The response is queued on the LAST call of the access handler, after the
+ * upload is drained, or MHD closes the connection after each request
+ * (PERFORMANCE.md pitfall 1). Bodies are capped (413 past the limit) and wiped
+ * when freed: they carry secrets. */
+#include "core/core.h"
+#include "core/request.h"
+#include "http/http.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct core *core;
+	size_t max_body;
+	char *tls_cert, *tls_key;
+};
+
+struct conn_ctx {
+	char *body;
+	size_t len, cap;
+	bool too_big;
+};
+
+static void
+wipe_free(void *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, strlen(p));
+	free(p);
+}
+
+static void
+conn_ctx_free(struct conn_ctx *cc)
+{
+	if (!cc)
+		return;
+	if (cc->body) {
+		explicit_bzero(cc->body, cc->cap);
+		free(cc->body);
+	}
+	free(cc);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	conn_ctx_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result
+queue_json(struct MHD_Connection *conn, int status, char *body, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (body)
+		resp = MHD_create_response_from_buffer_with_free_callback(len, body, wipe_free);
+	else
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		wipe_free(body);
+		return MHD_NO;
+	}
+	if (body)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+queue_error(struct MHD_Connection *conn, int status, const char *msg)
+{
+	json_t *j = json_pack("{s:[s]}", "errors", msg);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return queue_json(conn, status, body, body ? strlen(body) : 0);
+}
+
+static enum MHD_Result
+add_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	json_t *q = cls;
+	if (key && !json_object_get(q, key))
+		json_object_set_new(q, key, json_string(value ? value : ""));
+	return MHD_YES;
+}
+
+/* Maps the HTTP method (and ?list=) to a logical operation. */
+static int
+method_op(const char *method, json_t *query, enum op *ret)
+{
+	if (strcmp(method, "GET") == 0) {
+		const char *list = json_string_value(json_object_get(query, "list"));
+		bool b = false;
+		if (list && util_parse_bool(list, &b) < 0)
+			return CF_EINVAL;
+		*ret = b ? OP_LIST : OP_READ;
+	} else if (strcmp(method, "LIST") == 0) {
+		*ret = OP_LIST;
+	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		*ret = OP_UPDATE;
+	} else if (strcmp(method, "PATCH") == 0) {
+		*ret = OP_PATCH;
+	} else if (strcmp(method, "DELETE") == 0) {
+		*ret = OP_DELETE;
+	} else if (strcmp(method, "HEAD") == 0) {
+		*ret = OP_HEAD;
+	} else {
+		return CF_EMETHOD;
+	}
+	return 0;
+}
+
+static char *
+request_token(struct MHD_Connection *conn)
+{
+	const char *t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Token");
+	if (!t || !*t) {
+		const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		if (a && strncasecmp(a, "Bearer ", 7) == 0)
+			t = a + 7;
+	}
+	return t && *t ? strdup(t) : NULL;
+}
+
+static void
+remote_addr(struct MHD_Connection *conn, char *buf, size_t len, int *ret_port)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	buf[0] = '\0';
+	*ret_port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+		*ret_port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+		*ret_port = ntohs(in6->sin6_port);
+	}
+}
+
+static enum MHD_Result
+serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+      struct conn_ctx *cc)
+{
+	struct request rq = { 0 };
+	struct response rs = { 0 };
+	char err[256], addr[64], *body = NULL;
+	size_t len = 0;
+	int r, status;
+
+	if (cc->too_big)
+		return queue_error(conn, 413, "http: request body too large");
+	rq.query = json_object();
+	if (!rq.query)
+		return queue_error(conn, 500, "out of memory");
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, rq.query);
+	r = method_op(method, rq.query, &rq.op);
+	if (r == CF_EMETHOD) {
+		request_free_fields(&rq);
+		return queue_error(conn, 405, "unsupported method");
+	}
+	if (r < 0) {
+		request_free_fields(&rq);
+		return queue_error(conn, 400, "invalid value for the list parameter");
+	}
+	r = http_path_normalize(url, &rq.path);
+	if (r < 0) {
+		request_free_fields(&rq);
+		if (r == CF_EINVAL)
+			return queue_error(conn, 400, "invalid request path");
+		return queue_json(conn, 404, strdup("{\"errors\":[]}"), 13);
+	}
+	if (rq.op == OP_LIST && rq.path[strlen(rq.path) - 1] != '/') {
+		size_t n = strlen(rq.path);
+		char *p = realloc(rq.path, n + 2);
+		if (!p) {
+			request_free_fields(&rq);
+			return queue_error(conn, 500, "out of memory");
+		}
+		p[n] = '/';
+		p[n + 1] = '\0';
+		rq.path = p;
+	}
+	r = http_json_decode(cc->body ? cc->body : "", cc->len, &rq.data, err, sizeof(err));
+	if (r < 0) {
+		request_free_fields(&rq);
+		return queue_error(conn, 400, err);
+	}
+	if (json_object_get(rq.query, "help")) {
+		request_free_fields(&rq);
+		body = strdup("{\"help\":\"\"}");
+		return queue_json(conn, 200, body, body ? strlen(body) : 0);
+	}
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL")) {
+		request_free_fields(&rq);
+		return queue_error(conn, 400, "response wrapping is not supported");
+	}
+	rq.client_token = request_token(conn);
+	remote_addr(conn, addr, sizeof(addr), &rq.remote_port);
+	rq.remote_addr = addr;
+	rq.consumer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Coffer-Consumer");
+
+	status = core_handle(s->core, &rq, &rs);
+	r = http_render(&rq, &rs, &body, &len);
+	response_reset(&rs);
+	request_free_fields(&rq);
+	if (r < 0)
+		return queue_error(conn, 500, "internal error rendering the response");
+	return queue_json(conn, status, body, len);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct conn_ctx *cc = *con_cls;
+
+	if (!cc) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		int64_t n;
+		cc = calloc(1, sizeof(*cc));
+		if (!cc)
+			return MHD_NO;
+		if (cl && util_parse_int(cl, &n) == 0 && (n < 0 || (uint64_t)n > s->max_body))
+			cc->too_big = true;
+		*con_cls = cc;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (cc->too_big)
+			return MHD_YES; /* drain and discard */
+		if (cc->len + n > s->max_body) {
+			cc->too_big = true;
+			return MHD_YES;
+		}
+		if (cc->len + n + 1 > cc->cap) {
+			size_t cap = cc->cap ? cc->cap : 1024;
+			char *b;
+			while (cap < cc->len + n + 1)
+				cap *= 2;
+			if (cap > s->max_body + 1)
+				cap = s->max_body + 1;
+			b = malloc(cap);
+			if (!b)
+				return MHD_NO;
+			if (cc->body) {
+				memcpy(b, cc->body, cc->len);
+				explicit_bzero(cc->body, cc->cap);
+				free(cc->body);
+			}
+			cc->body = b;
+			cc->cap = cap;
+		}
+		memcpy(cc->body + cc->len, upload_data, n);
+		cc->len += n;
+		cc->body[cc->len] = '\0';
+		return MHD_YES;
+	}
+	return serve(s, conn, url, method, cc);
+}
+
+static int
+parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	int64_t port;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		return CF_EINVAL;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	if (util_parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535)
+		return CF_EINVAL;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (host[0] == '\0')
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return CF_EINVAL;
+	return 0;
+}
+
+static char *
+read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+int
+http_start(const struct http_config *cfg, struct core *core, struct http_server **ret)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in sa;
+	unsigned threads = cfg->threads;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!s)
+		return CF_ENOMEM;
+	s->core = core;
+	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	if (parse_listen(cfg->listen, &sa) < 0) {
+		free(s);
+		return CF_EINVAL;
+	}
+	if (threads == 0)
+		threads = ncpu > 2 ? (unsigned)ncpu : 2;
+	if (cfg->tls_cert || cfg->tls_key) {
+		s->tls_cert = cfg->tls_cert ? read_file(cfg->tls_cert) : NULL;
+		s->tls_key = cfg->tls_key ? read_file(cfg->tls_key) : NULL;
+		if (!s->tls_cert || !s->tls_key) {
+			http_stop(s);
+			return CF_EINVAL;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (s->tls_cert)
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+					&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+					MHD_OPTION_CONNECTION_LIMIT, 4096,
+					MHD_OPTION_CONNECTION_TIMEOUT, 120,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+					MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+					MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+					&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+					MHD_OPTION_CONNECTION_LIMIT, 4096,
+					MHD_OPTION_CONNECTION_TIMEOUT, 120,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+					MHD_OPTION_END);
+	if (!s->d) {
+		http_stop(s);
+		return CF_EIO;
+	}
+	*ret = s;
+	return 0;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	if (s->tls_key) {
+		explicit_bzero(s->tls_key, strlen(s->tls_key));
+		free(s->tls_key);
+	}
+	free(s->tls_cert);
+	free(s);
+}

@@ -1,0 +1,286 @@
+/* storage.c - backend selection, argument checks and the generic helpers.
+ *
+ * The storage_* wrappers check keys and sizes in one place, so backends may assume
+ * valid input; then they call through the ops table (curl's protocol vtables). */
+#include "storage/storage.h"
+#include "storage/storage_int.h"
+#include "lib/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Every backend that storage_open() knows, by scheme name. */
+static const struct storage_ops *const backends[] = {
+        &storage_memory_ops,
+        &storage_sqlite_ops,
+};
+
+/* Ops per txn when storage_delete_prefix() flushes its deletes. */
+#define DELETE_PREFIX_BATCH 256
+
+int
+storage_open(const char *spec, struct storage **ret)
+{
+	const struct storage_ops *ops = NULL;
+	const char *url = spec, *colon;
+	size_t i, slen;
+	struct storage *s = NULL;
+	int r;
+
+	if (spec == NULL || *spec == '\0')
+		return CF_EINVAL;
+	colon = strchr(spec, ':');
+	if (colon != NULL) {
+		slen = (size_t)(colon - spec);
+		for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+			if (strlen(backends[i]->name) == slen &&
+			    strncmp(backends[i]->name, spec, slen) == 0) {
+				ops = backends[i];
+				url = colon + 1;
+				break;
+			}
+		}
+		/* "postgres:URL" and other schemes we lack: a word of letters before the
+		 * colon is a scheme, not a file name. */
+		if (ops == NULL && slen > 0 && strspn(spec, "abcdefghijklmnopqrstuvwxyz") == slen)
+			return CF_EINVAL;
+	}
+	if (ops == NULL)
+		ops = &storage_sqlite_ops; /* a bare path */
+	r = ops->open(url, &s);
+	if (r < 0)
+		return r;
+	*ret = s;
+	return 0;
+}
+
+void
+storage_close(struct storage *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->close(s);
+}
+
+static bool
+storage_key_ok(const char *key)
+{
+	return key != NULL && *key != '\0' && strnlen(key, STORAGE_MAX_KEY + 1) <= STORAGE_MAX_KEY;
+}
+
+int
+storage_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
+{
+	if (!storage_key_ok(key))
+		return CF_EINVAL;
+	return s->ops->get(s, key, ret_val, ret_len);
+}
+
+int
+storage_put(struct storage *s, const char *key, const uint8_t *val, size_t len)
+{
+	if (!storage_key_ok(key) || (val == NULL && len > 0))
+		return CF_EINVAL;
+	if (len > STORAGE_MAX_VALUE)
+		return CF_ETOOBIG;
+	return s->ops->put(s, key, val, len);
+}
+
+int
+storage_delete(struct storage *s, const char *key)
+{
+	if (!storage_key_ok(key))
+		return CF_EINVAL;
+	return s->ops->del(s, key);
+}
+
+int
+storage_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n)
+{
+	if (prefix == NULL || strnlen(prefix, STORAGE_MAX_KEY + 1) > STORAGE_MAX_KEY)
+		return CF_EINVAL;
+	return s->ops->list(s, prefix, ret_keys, ret_n);
+}
+
+int
+storage_txn(struct storage *s, const struct storage_op *ops, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	if (ops == NULL)
+		return CF_EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!storage_key_ok(ops[i].key))
+			return CF_EINVAL;
+		if (ops[i].kind == STORAGE_PUT) {
+			if (ops[i].value == NULL && ops[i].len > 0)
+				return CF_EINVAL;
+			if (ops[i].len > STORAGE_MAX_VALUE)
+				return CF_ETOOBIG;
+		} else if (ops[i].kind != STORAGE_DELETE) {
+			return CF_EINVAL;
+		}
+	}
+	return s->ops->txn(s, ops, n);
+}
+
+void
+storage_keys_free(char **keys, size_t n)
+{
+	if (keys == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+int
+storage_lock_acquire(struct storage *s, bool *ret_acquired)
+{
+	if (s->ops->lock_acquire == NULL) {
+		*ret_acquired = true;
+		return 0;
+	}
+	return s->ops->lock_acquire(s, ret_acquired);
+}
+
+void
+storage_lock_release(struct storage *s)
+{
+	if (s->ops->lock_release != NULL)
+		s->ops->lock_release(s);
+}
+
+/* Deletes the pending keys in one txn and empties the vector. */
+static int
+storage_flush_deletes(struct storage *s, struct storage_keyvec *pending)
+{
+	struct storage_op *ops;
+	size_t i;
+	int r;
+
+	if (pending->n == 0)
+		return 0;
+	ops = calloc(pending->n, sizeof(*ops));
+	if (ops == NULL)
+		return CF_ENOMEM;
+	for (i = 0; i < pending->n; i++) {
+		ops[i].kind = STORAGE_DELETE;
+		ops[i].key = pending->v[i];
+	}
+	r = s->ops->txn(s, ops, pending->n);
+	free(ops);
+	storage_keyvec_reset(pending);
+	return r;
+}
+
+/* Collects the keys under prefix into pending, flushing full batches. prefix is
+ * a malloc'd scratch buffer of size cap that may be reallocated. */
+static int
+storage_collect(struct storage *s, char **prefix, size_t *cap, size_t plen,
+                struct storage_keyvec *pending)
+{
+	char **keys = NULL;
+	size_t n = 0, i, klen;
+	int r;
+
+	r = s->ops->list(s, *prefix, &keys, &n);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		klen = strlen(keys[i]);
+		if (plen + klen + 1 > *cap) {
+			size_t ncap = (plen + klen + 1) * 2;
+			char *p = realloc(*prefix, ncap);
+			if (p == NULL) {
+				r = CF_ENOMEM;
+				goto out;
+			}
+			*prefix = p;
+			*cap = ncap;
+		}
+		memcpy(*prefix + plen, keys[i], klen + 1);
+		if (klen > 0 && keys[i][klen - 1] == '/') {
+			r = storage_collect(s, prefix, cap, plen + klen, pending);
+		} else {
+			r = storage_keyvec_push(pending, *prefix, plen + klen);
+			if (r == 0 && pending->n >= DELETE_PREFIX_BATCH)
+				r = storage_flush_deletes(s, pending);
+		}
+		(*prefix)[plen] = '\0';
+		if (r < 0)
+			goto out;
+	}
+out:
+	storage_keys_free(keys, n);
+	return r;
+}
+
+int
+storage_delete_prefix(struct storage *s, const char *prefix)
+{
+	struct storage_keyvec pending = {0};
+	size_t plen, cap;
+	char *buf;
+	int r;
+
+	if (prefix == NULL || strnlen(prefix, STORAGE_MAX_KEY + 1) > STORAGE_MAX_KEY)
+		return CF_EINVAL;
+	plen = strlen(prefix);
+	cap = plen + 256;
+	buf = malloc(cap);
+	if (buf == NULL)
+		return CF_ENOMEM;
+	memcpy(buf, prefix, plen + 1);
+	r = storage_collect(s, &buf, &cap, plen, &pending);
+	if (r == 0)
+		r = storage_flush_deletes(s, &pending);
+	storage_keyvec_reset(&pending);
+	free(buf);
+	return r;
+}
+
+int
+storage_keyvec_push(struct storage_keyvec *kv, const char *s, size_t len)
+{
+	char *c;
+
+	if (kv->n == kv->cap) {
+		size_t ncap = kv->cap ? kv->cap * 2 : 16;
+		char **v = realloc(kv->v, ncap * sizeof(*v));
+		if (v == NULL)
+			return CF_ENOMEM;
+		kv->v = v;
+		kv->cap = ncap;
+	}
+	c = malloc(len + 1);
+	if (c == NULL)
+		return CF_ENOMEM;
+	memcpy(c, s, len);
+	c[len] = '\0';
+	kv->v[kv->n++] = c;
+	return 0;
+}
+
+void
+storage_keyvec_reset(struct storage_keyvec *kv)
+{
+	storage_keys_free(kv->v, kv->n);
+	memset(kv, 0, sizeof(*kv));
+}
+
+int
+storage_list_add(struct storage_keyvec *kv, const char *key, size_t plen, size_t *ret_folder_len)
+{
+	const char *rest = key + plen, *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) + 1 : strlen(rest);
+	int r;
+
+	r = storage_keyvec_push(kv, rest, len);
+	if (r < 0)
+		return r;
+	*ret_folder_len = slash ? len : 0;
+	return 0;
+}
