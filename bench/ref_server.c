@@ -31,16 +31,16 @@ typedef enum MHD_Result MHD_RESULT;
 
 /* Shaped like a KV v2 read answer; 214 bytes. */
 static const char body[] =
-	"{\"request_id\":\"8c2f4d1e-5b7a-4e3c-9a10-2f6b8d4c1e77\",\"lease_id\":\"\","
-	"\"renewable\":false,\"lease_duration\":0,\"data\":{\"data\":{\"v\":\"benchmark-value\"},"
-	"\"metadata\":{\"version\":1}},\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
+        "{\"request_id\":\"8c2f4d1e-5b7a-4e3c-9a10-2f6b8d4c1e77\",\"lease_id\":\"\","
+        "\"renewable\":false,\"lease_duration\":0,\"data\":{\"data\":{\"v\":\"benchmark-value\"},"
+        "\"metadata\":{\"version\":1}},\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
 
 static struct MHD_Response *resp;
 static int marker;
 
 static MHD_RESULT
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	(void)cls;
 	(void)url;
@@ -90,7 +90,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	resp = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-	    MHD_RESPMEM_PERSISTENT);
+	                                       MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return 1;
 	MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -100,14 +100,11 @@ main(int argc, char **argv)
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
-	    (uint16_t)port, NULL, NULL, on_request, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)8192,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
+	                     NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	                     MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	                     (unsigned int)8192, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "ref_server: cannot listen on 127.0.0.1:%d\n", port);
 		return 1;

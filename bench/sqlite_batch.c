@@ -77,8 +77,9 @@ main(int argc, char **argv)
 	    exec(db, "CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"))
 		return 1;
 	if (sqlite3_prepare_v2(db,
-		"INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-		-1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET "
+	                       "v = excluded.v",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "sqlite_batch: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
@@ -111,6 +112,6 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s-shm", argv[1]);
 	unlink(path);
 	printf("rows_per_sec=%.1f commits_per_sec=%.1f\n", (double)rows / (t1 - t0),
-	    (double)commits / (t1 - t0));
+	       (double)commits / (t1 - t0));
 	return 0;
 }

@@ -59,7 +59,8 @@ probe(int port, const char *path)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		goto out;
 	len = snprintf(req, sizeof(req),
-	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
+	               "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
+	               port);
 	if (len < 0 || (size_t)len >= sizeof(req) || write(fd, req, (size_t)len) != len)
 		goto out;
 	pfd.fd = fd;
@@ -77,6 +78,25 @@ probe(int port, const char *path)
 out:
 	close(fd);
 	return ok;
+}
+
+/* 1 when something already accepts connections on the port. */
+static int
+port_taken(int port)
+{
+	struct sockaddr_in sa;
+	int fd, r;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return r;
 }
 
 static void
@@ -123,7 +143,7 @@ subst_port(const char *arg, int port)
 int
 main(int argc, char **argv)
 {
-	struct timespec half_ms = { 0, 500000 };
+	struct timespec half_ms = {0, 500000};
 	double *ms, t0, t;
 	int runs, port, i, j, quiet = 0, cmd, ok = 0, fail = 0, status;
 	const char *path;
@@ -131,7 +151,7 @@ main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 6) {
-usage:
+	usage:
 		fprintf(stderr, "usage: startup RUNS PORT PATH [-q] -- COMMAND [ARG...]\n");
 		return 2;
 	}
@@ -157,6 +177,12 @@ usage:
 	for (i = 0; i < runs; i++) {
 		int p = port + i;
 
+		/* Someone else's server on this port would answer for ours. */
+		if (probe(p, path) || port_taken(p)) {
+			fprintf(stderr, "run=%d failed (127.0.0.1:%d already in use)\n", i + 1, p);
+			fail++;
+			continue;
+		}
 		for (j = cmd; j < argc; j++)
 			av[j - cmd] = subst_port(argv[j], p);
 		t0 = now();
@@ -194,7 +220,8 @@ usage:
 		for (j = cmd; j < argc; j++)
 			free(av[j - cmd]);
 		if (t < 0) {
-			fprintf(stderr, "run=%d failed%s\n", i + 1, pid < 0 ? " (exited)" : " (timeout)");
+			fprintf(stderr, "run=%d failed%s\n", i + 1,
+			        pid < 0 ? " (exited)" : " (timeout)");
 			fail++;
 			continue;
 		}
@@ -207,6 +234,7 @@ usage:
 	}
 	qsort(ms, (size_t)ok, sizeof(*ms), cmp);
 	printf("startup_ms median=%.1f min=%.1f max=%.1f runs=%d failures=%d\n",
-	    ok % 2 ? ms[ok / 2] : (ms[ok / 2 - 1] + ms[ok / 2]) / 2, ms[0], ms[ok - 1], runs, fail);
+	       ok % 2 ? ms[ok / 2] : (ms[ok / 2 - 1] + ms[ok / 2]) / 2, ms[0], ms[ok - 1], runs,
+	       fail);
 	return fail ? 1 : 0;
 }

@@ -49,6 +49,24 @@ int audit_sys_enable(struct request *rq, struct response *rs);
 int audit_sys_disable(struct request *rq, struct response *rs);
 int audit_sys_hash(struct request *rq, struct response *rs);
 
+/* The operations behind the handlers, for callers that hold the broker (tests):
+ * enable: params is the request body ({type, description, options, local});
+ *   returns 0, CF_EINVAL / CF_EUNSUPPORTED with the reason in rs->errors (bad type
+ *   or option, path already in use, sink cannot be opened), CF_ENOMEM, or a
+ *   storage error from persisting the table.
+ * disable: 0 also when path is unknown; a storage error keeps the device.
+ * hash: *ret_hash is "hmac-sha256:<hex>" of input with the device's salt
+ *   (malloc'd, caller frees); CF_ENOTFOUND for an unknown device.
+ * list: a new object "<path>/" -> {type, description, options, local, path}, or
+ *   NULL on ENOMEM.
+ * path may be given with or without its trailing '/'. */
+int audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params,
+                        struct response *rs);
+int audit_broker_disable(struct audit_broker *ab, const char *path);
+int audit_broker_hash(struct audit_broker *ab, const char *path, const char *input,
+                      char **ret_hash);
+json_t *audit_broker_list(struct audit_broker *ab);
+
 /* Offline chain check. Returns 0 when intact (sets *ret_line to the number of
  * lines verified), else CF_EINVAL with *ret_line = first bad line (1-based) and a
  * message. CF_EIO when the file cannot be read. */

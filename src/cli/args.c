@@ -9,8 +9,7 @@
 #include <string.h>
 
 int
-args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *err,
-		 size_t errlen)
+args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *err, size_t errlen)
 {
 	size_t len = 0, cap = 4096, n;
 	char *buf, *nb;
@@ -22,7 +21,7 @@ args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *e
 		if (cap - len < 2) {
 			if (cap >= ARGS_MAX_FILE + 1) {
 				snprintf(err, errlen, "%s: larger than %u bytes", name,
-					 ARGS_MAX_FILE);
+				         ARGS_MAX_FILE);
 				explicit_bzero(buf, cap);
 				free(buf);
 				return CF_ETOOBIG;
@@ -132,7 +131,7 @@ merge_json(json_t *obj, const char *src, FILE *in, char *err, size_t errlen)
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j || !json_is_object(j)) {
 		snprintf(err, errlen, "%s: not a JSON object%s%s",
-			 strcmp(src, "-") == 0 ? "stdin" : src, j ? "" : ": ", j ? "" : jerr.text);
+		         strcmp(src, "-") == 0 ? "stdin" : src, j ? "" : ": ", j ? "" : jerr.text);
 		r = CF_EINVAL;
 		goto out;
 	}
@@ -305,4 +304,10 @@ args_parse_versions(const char *s, json_t **ret)
 fail:
 	json_decref(arr);
 	return CF_EINVAL;
+}
+
+int
+args_parse_bool(const char *s, bool *ret)
+{
+	return util_parse_bool(s, ret);
 }

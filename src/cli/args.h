@@ -17,7 +17,7 @@
 int args_read_file(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen);
 /* Same, from an open stream (name is only for messages). */
 int args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *err,
-		     size_t errlen);
+                     size_t errlen);
 
 /* Builds a JSON object from operands as `vault write` does (Vault's kvbuilder):
  *   key=value   a string value
@@ -28,8 +28,7 @@ int args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, cha
  * A key given twice becomes an array of its values. stdin may be used once.
  * in is where "-" reads from (stdin in the CLI). Returns 0 with a new object in
  * *ret, or CF_EINVAL / CF_EIO with a message in err. */
-int args_parse_kv(int argc, char *const *argv, FILE *in, json_t **ret, char *err,
-		  size_t errlen);
+int args_parse_kv(int argc, char *const *argv, FILE *in, json_t **ret, char *err, size_t errlen);
 
 /* Sets obj[key] = value for one "key=value" flag value (--metadata=k=v); the
  * last one given wins. Returns 0 or CF_EINVAL (no '=', empty key) / CF_ENOMEM. */
@@ -41,5 +40,8 @@ int args_parse_versions(const char *s, json_t **ret);
 
 /* Parses a non-negative decimal integer. Returns 0 or CF_EINVAL. */
 int args_parse_uint(const char *s, long long *ret);
+
+/* Parses a boolean as Go's strconv.ParseBool does. Returns 0 or CF_EINVAL. */
+int args_parse_bool(const char *s, bool *ret);
 
 #endif

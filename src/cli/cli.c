@@ -15,7 +15,7 @@ enum cli_format arg_format = CLI_FORMAT_TABLE;
 char *arg_address;
 char *arg_token;
 
-static char command_name[128] = "coffer";
+static char command_name[128]; /* "" before a command is chosen */
 
 void
 cli_set_command(const char *family, const char *sub)
@@ -38,7 +38,7 @@ cli_err(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "coffer: %s: ", command_name);
+	fprintf(stderr, "coffer: %s%s", command_name, command_name[0] ? ": " : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -51,11 +51,12 @@ cli_usage_err(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "coffer: %s: ", command_name);
+	fprintf(stderr, "coffer: %s%s", command_name, command_name[0] ? ": " : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nRun 'coffer %s --help' for usage.\n", command_name);
+	fprintf(stderr, "\nRun 'coffer %s%s--help' for usage.\n", command_name,
+	        command_name[0] ? " " : "");
 	return CLI_EXIT_ERROR;
 }
 
@@ -84,11 +85,11 @@ cli_cleanup(void)
 }
 
 static const char common_help[] =
-	"\nCommon options:\n"
-	"  --address=URL          server address (COFFER_ADDR, VAULT_ADDR)\n"
-	"  --token=TOKEN          client token (COFFER_TOKEN, VAULT_TOKEN, ~/.coffer-token)\n"
-	"  --format=table|json    output format (default table)\n"
-	"  -h, --help             this help\n";
+        "\nCommon options:\n"
+        "  --address=URL          server address (COFFER_ADDR, VAULT_ADDR)\n"
+        "  --token=TOKEN          client token (COFFER_TOKEN, VAULT_TOKEN, ~/.coffer-token)\n"
+        "  --format=table|json    output format (default table)\n"
+        "  -h, --help             this help\n";
 
 /* Applies one common option; returns false when c is not one. */
 static bool
@@ -124,7 +125,7 @@ common_option(int c, char *optval)
 
 static int
 getopt_impl(int argc, char **argv, const struct option *opts, const char *usage,
-	    const char *optstring)
+            const char *optstring)
 {
 	static char **last_argv;
 	int c;
@@ -168,11 +169,11 @@ int
 cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **argv)
 {
 	const struct cli_cmd *c;
+	FILE *f;
 	int help;
 
-	help = argc >= 2 &&
-	       (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-		strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "help") == 0);
+	help = argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	                     strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "help") == 0);
 	if (argc >= 2 && !help) {
 		for (c = cmds; c->name; c++) {
 			if (strcmp(argv[1], c->name) == 0) {
@@ -180,23 +181,19 @@ cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **ar
 				return c->fn(argc - 1, argv + 1);
 			}
 		}
+		cli_set_command(family, NULL);
+		return cli_usage_err("unknown subcommand \"%s\"", argv[1]);
 	}
-	fprintf(help ? stdout : stderr, "Usage: coffer %s <subcommand> [options] [args]\n\n",
-		family);
-	fputs("Subcommands:\n", help ? stdout : stderr);
+	f = help ? stdout : stderr;
+	fprintf(f, "Usage: coffer %s <subcommand> [options] [args]\n\nSubcommands:\n", family);
 	for (c = cmds; c->name; c++)
-		fprintf(help ? stdout : stderr, "  %-12s%s\n", c->name, c->summary);
-	fprintf(help ? stdout : stderr,
-		"\nRun 'coffer %s <subcommand> --help' for the options of a subcommand.\n",
-		family);
+		fprintf(f, "  %-12s%s\n", c->name, c->summary);
+	fprintf(f, "\nRun 'coffer %s <subcommand> --help' for the options of a subcommand.\n",
+	        family);
 	if (help)
 		return CLI_EXIT_OK;
 	cli_set_command(family, NULL);
-	fflush(stderr);
-	if (argc >= 2)
-		cli_err("unknown subcommand \"%s\"", argv[1]);
-	else
-		cli_err("missing subcommand");
+	cli_err("missing subcommand");
 	return CLI_EXIT_ERROR;
 }
 
@@ -239,8 +236,8 @@ status_code(long status)
 }
 
 int
-cli_call(struct client *c, const char *method, const char *path, const char *query,
-	 json_t *body, struct client_resp *resp)
+cli_call(struct client *c, const char *method, const char *path, const char *query, json_t *body,
+         struct client_resp *resp)
 {
 	char err[1024] = "";
 	int r;

@@ -90,7 +90,7 @@ int cli_client(struct client **ret);
  * client_resp_clear), else prints `coffer: cmd: <errors> (HTTP n)` and returns a
  * negative code (resp cleared). query may be NULL, body may be NULL. */
 int cli_call(struct client *c, const char *method, const char *path, const char *query,
-	     json_t *body, struct client_resp *resp);
+             json_t *body, struct client_resp *resp);
 /* Maps a command result (0 or negative CF_E*) to an exit status. */
 int cli_exit(int r);
 
@@ -121,11 +121,9 @@ int audit_main(int argc, char **argv);
 /* Written by the lead in src/cli/server.c; a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 
-#ifndef CF_HAVE_AUDIT_VERIFY
-/* Normally declared in audit/audit.h: verifies the hash chain of an audit log file.
- * Returns 0 when intact, else a negative code, the first bad 1-based line in
- * *ret_line and a message. Stubbed in src/cli/audit.c until src/audit provides it. */
-int audit_verify_file(const char *path, long *ret_line, char *msg, size_t msglen);
-#endif
+/* `coffer audit verify` calls int audit_verify_file(const char *path, long *ret_line,
+ * char *msg, size_t msglen) from "audit/audit.h" when src/audit provides it
+ * (CF_HAVE_AUDIT_VERIFY, set by src/cli/meson.build); until then a stub in
+ * src/cli/audit.c reports that verification is not built in. */
 
 #endif

@@ -142,7 +142,7 @@ client_new(const char *address, const char *token, struct client **ret, char *er
 	if (v) {
 		if (access(v, R_OK) != 0) {
 			snprintf(err, errlen, "cannot read CA certificate %s: %s", v,
-				 strerror(errno));
+			         strerror(errno));
 			r = CF_EINVAL;
 			goto fail;
 		}
@@ -162,7 +162,7 @@ client_new(const char *address, const char *token, struct client **ret, char *er
 	if (v) {
 		if (util_parse_int(v, &t) < 0 || t <= 0 || t > 86400) {
 			snprintf(err, errlen, "COFFER_CLIENT_TIMEOUT: not a number of seconds: %s",
-				 v);
+			         v);
 			r = CF_EINVAL;
 			goto fail;
 		}
@@ -245,8 +245,8 @@ encode_path(const char *path)
 	for (i = 0, s = (const unsigned char *)path; s[i]; i++) {
 		unsigned char ch = s[i];
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-		    ch == '~' || ch == '/') {
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' ||
+		    ch == '/') {
 			*o++ = (char)ch;
 		} else {
 			*o++ = '%';
@@ -272,11 +272,11 @@ headers_free(struct curl_slist *h)
 
 int
 client_request(struct client *c, const char *method, const char *path, const char *query,
-	       json_t *body, struct client_resp *resp, char *err, size_t errlen)
+               json_t *body, struct client_resp *resp, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL, *h;
-	struct body rb = { 0 };
+	struct body rb = {0};
 	char *epath = NULL, *url = NULL, *hdr = NULL, *payload = NULL;
 	bool sends_body;
 	json_error_t jerr;
@@ -288,7 +288,7 @@ client_request(struct client *c, const char *method, const char *path, const cha
 
 	memset(resp, 0, sizeof(*resp));
 	sends_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-		     strcmp(method, "PATCH") == 0;
+	             strcmp(method, "PATCH") == 0;
 
 	epath = encode_path(path);
 	if (!epath) {
@@ -319,9 +319,10 @@ client_request(struct client *c, const char *method, const char *path, const cha
 		headers = h;
 	}
 	if (sends_body) {
-		h = curl_slist_append(headers, strcmp(method, "PATCH") == 0
-							? "Content-Type: application/merge-patch+json"
-							: "Content-Type: application/json");
+		h = curl_slist_append(headers,
+		                      strcmp(method, "PATCH") == 0
+		                              ? "Content-Type: application/merge-patch+json"
+		                              : "Content-Type: application/json");
 		if (!h) {
 			r = CF_ENOMEM;
 			goto out;
@@ -364,7 +365,7 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	if (sends_body) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
-				 (long)(payload ? strlen(payload) : 0));
+		                 (long)(payload ? strlen(payload) : 0));
 	}
 	if (c->cacert)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
@@ -376,13 +377,13 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	cr = curl_easy_perform(curl);
 	if (rb.too_big) {
 		snprintf(err, errlen, "response from %s larger than %u bytes", c->address,
-			 CLIENT_MAX_BODY);
+		         CLIENT_MAX_BODY);
 		r = CF_ETOOBIG;
 		goto out;
 	}
 	if (cr != CURLE_OK) {
 		snprintf(err, errlen, "cannot reach %s: %s", c->address,
-			 curlerr[0] ? curlerr : curl_easy_strerror(cr));
+		         curlerr[0] ? curlerr : curl_easy_strerror(cr));
 		r = CF_EIO;
 		goto out;
 	}
@@ -438,6 +439,7 @@ client_resp_error(const struct client_resp *resp, const char *path, char *err, s
 {
 	json_t *errs = resp->json ? json_object_get(resp->json, "errors") : NULL;
 	size_t off = 0, i, k;
+	const char *s;
 	json_t *e;
 	int w;
 
@@ -445,8 +447,9 @@ client_resp_error(const struct client_resp *resp, const char *path, char *err, s
 		return;
 	err[0] = '\0';
 	if (json_is_array(errs)) {
-		json_array_foreach(errs, i, e) {
-			const char *s = json_string_value(e);
+		for (i = 0; i < json_array_size(errs); i++) {
+			e = json_array_get(errs, i);
+			s = json_string_value(e);
 			if (!s || !*s)
 				continue;
 			w = snprintf(err + off, errlen - off, "%s%s", off ? "; " : "", s);

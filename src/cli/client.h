@@ -31,7 +31,7 @@ struct client_resp {
  * Returns 0 and *ret, or CF_EINVAL with a message in err (bad CA file, bad
  * COFFER_SKIP_VERIFY) or CF_ENOMEM. */
 int client_new(const char *address, const char *token, struct client **ret, char *err,
-	       size_t errlen);
+               size_t errlen);
 void client_free(struct client *c);
 
 /* The address requests go to, without a trailing '/'. Borrowed. */
@@ -44,7 +44,7 @@ const char *client_address(const struct client *c);
  * answer arrived (whatever its status) with *resp filled, or CF_EIO (transport
  * failure, message in err) / CF_ETOOBIG / CF_ENOMEM. */
 int client_request(struct client *c, const char *method, const char *path, const char *query,
-		   json_t *body, struct client_resp *resp, char *err, size_t errlen);
+                   json_t *body, struct client_resp *resp, char *err, size_t errlen);
 
 /* Formats the error of a non-2xx answer into err: the errors[] joined with "; "
  * (newlines flattened), or a default text, and " (HTTP <status>)". */

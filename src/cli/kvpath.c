@@ -48,6 +48,7 @@ version_of(const json_t *m)
 int
 kvpath_mount_lookup(const json_t *mounts, const char *path, char **ret_mount, int *ret_version)
 {
+	void *it;
 	json_t *data = json_object_get(mounts, "data"), *m, *best = NULL;
 	const char *key, *best_key = NULL;
 	size_t plen = strlen(path), klen, best_len = 0;
@@ -55,7 +56,9 @@ kvpath_mount_lookup(const json_t *mounts, const char *path, char **ret_mount, in
 
 	if (!json_is_object(data))
 		data = (json_t *)mounts;
-	json_object_foreach(data, key, m) {
+	for (it = json_object_iter(data); it; it = json_object_iter_next(data, it)) {
+		key = json_object_iter_key(it);
+		m = json_object_iter_value(it);
 		klen = strlen(key);
 		if (!json_is_object(m) || klen == 0 || key[klen - 1] != '/')
 			continue;

@@ -15,8 +15,7 @@ char *kvpath_clean(const char *path, bool keep_trailing);
  * top-level copy): the longest mount path ("secret/") that prefixes path + "/".
  * Returns 0 with a new string in *ret_mount (ends in '/') and *ret_version (2 when
  * options.version is "2" or 2, else 1), or CF_ENOTFOUND / CF_ENOMEM. */
-int kvpath_mount_lookup(const json_t *mounts, const char *path, char **ret_mount,
-			int *ret_version);
+int kvpath_mount_lookup(const json_t *mounts, const char *path, char **ret_mount, int *ret_version);
 
 /* The path below the mount: path without the mount prefix (may be ""). Borrowed
  * from path; mount must prefix path + "/". */

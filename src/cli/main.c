@@ -8,18 +8,18 @@
 #include <string.h>
 
 static const struct cli_cmd commands[] = {
-	{ "server", server_main, "run the server" },
-	{ "operator", operator_main, "initialize, unseal, seal, rotate and inspect the server" },
-	{ "kv", kv_main, "read and write key/value secrets (KV v1 and v2)" },
-	{ "read", generic_read_main, "read data at any API path" },
-	{ "write", generic_write_main, "write data to any API path" },
-	{ "list", generic_list_main, "list keys at any API path" },
-	{ "delete", generic_delete_main, "delete data at any API path" },
-	{ "token", token_main, "create, look up, renew and revoke tokens" },
-	{ "policy", policy_main, "write, read, list and delete ACL policies" },
-	{ "secrets", secrets_main, "enable, disable, list and tune secrets engines" },
-	{ "audit", audit_main, "manage audit devices and verify audit logs" },
-	{ NULL, NULL, NULL },
+        {"server", server_main, "run the server"},
+        {"operator", operator_main, "initialize, unseal, seal, rotate and inspect the server"},
+        {"kv", kv_main, "read and write key/value secrets (KV v1 and v2)"},
+        {"read", generic_read_main, "read data at any API path"},
+        {"write", generic_write_main, "write data to any API path"},
+        {"list", generic_list_main, "list keys at any API path"},
+        {"delete", generic_delete_main, "delete data at any API path"},
+        {"token", token_main, "create, look up, renew and revoke tokens"},
+        {"policy", policy_main, "write, read, list and delete ACL policies"},
+        {"secrets", secrets_main, "enable, disable, list and tune secrets engines"},
+        {"audit", audit_main, "manage audit devices and verify audit logs"},
+        {NULL, NULL, NULL},
 };
 
 static void
@@ -66,9 +66,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "version", no_argument, NULL, OPT_VERSION },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
+	        {"version", no_argument, NULL, OPT_VERSION},
+	        CLI_COMMON_OPTIONS,
+	        {0},
 	};
 	static char main_usage[2048];
 	const struct cli_cmd *c;
@@ -110,8 +110,7 @@ main(int argc, char **argv)
 			break;
 	}
 	if (!c->name) {
-		fprintf(stderr, "coffer: unknown command \"%s\"\n", argv[optind]);
-		usage(stderr);
+		r = cli_usage_err("unknown command \"%s\"", argv[optind]);
 		goto out;
 	}
 	cli_set_command(c->name, NULL);

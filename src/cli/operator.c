@@ -13,7 +13,7 @@
 
 #define UNSEAL_KEY_MAX 1024
 
-static const char *const kv_headers[] = { "Key", "Value" };
+static const char *const kv_headers[] = {"Key", "Value"};
 
 static const char *
 str_or(const json_t *obj, const char *key, const char *dflt)
@@ -35,7 +35,7 @@ add_int(struct table *t, const char *name, const json_t *obj, const char *key)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-		 json_integer_value(json_object_get(obj, key)));
+	         json_integer_value(json_object_get(obj, key)));
 	table_add_kv(t, name, buf);
 }
 
@@ -54,13 +54,13 @@ print_seal_status(const json_t *st)
 	add_int(t, "Threshold", st, "t");
 	if (sealed) {
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-			 json_integer_value(json_object_get(st, "progress")),
-			 json_integer_value(json_object_get(st, "t")));
+		         json_integer_value(json_object_get(st, "progress")),
+		         json_integer_value(json_object_get(st, "t")));
 		table_add_kv(t, "Unseal Progress", buf);
 		table_add_kv(t, "Unseal Nonce", str_or(st, "nonce", ""));
 	}
 	table_add_kv(t, "Version", str_or(st, "version", ""));
-	if (json_object_get(st, "build_date"))
+	if (*str_or(st, "build_date", ""))
 		table_add_kv(t, "Build Date", str_or(st, "build_date", ""));
 	table_add_kv(t, "Storage Type", str_or(st, "storage_type", ""));
 	if (json_object_get(st, "cluster_name"))
@@ -82,14 +82,14 @@ print_status(const json_t *st)
 }
 
 static const char init_usage[] =
-	"Usage: coffer operator init [--key-shares=N] [--key-threshold=T]\n"
-	"       coffer operator init --status\n\n"
-	"Initializes the server: creates the root key, splits it into N unseal key\n"
-	"shares of which T unseal it, and prints the shares and the initial root token.\n\n"
-	"  --key-shares=N         number of unseal key shares (default 5)\n"
-	"  --key-threshold=T      shares needed to unseal (default 3)\n"
-	"  --status               only report whether the server is initialized\n"
-	"                         (exit 0 initialized, 2 not)\n";
+        "Usage: coffer operator init [--key-shares=N] [--key-threshold=T]\n"
+        "       coffer operator init --status\n\n"
+        "Initializes the server: creates the root key, splits it into N unseal key\n"
+        "shares of which T unseal it, and prints the shares and the initial root token.\n\n"
+        "  --key-shares=N         number of unseal key shares (default 5)\n"
+        "  --key-threshold=T      shares needed to unseal (default 3)\n"
+        "  --status               only report whether the server is initialized\n"
+        "                         (exit 0 initialized, 2 not)\n";
 
 enum {
 	OPT_SHARES = CLI_OPT_LOCAL,
@@ -101,7 +101,7 @@ enum {
 static int
 operator_init_status(struct client *c)
 {
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	bool init;
 	int r;
 
@@ -121,14 +121,14 @@ static int
 operator_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "key-shares", required_argument, NULL, OPT_SHARES },
-		{ "key-threshold", required_argument, NULL, OPT_THRESHOLD },
-		{ "status", no_argument, NULL, OPT_STATUS },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
+	        {"key-shares", required_argument, NULL, OPT_SHARES},
+	        {"key-threshold", required_argument, NULL, OPT_THRESHOLD},
+	        {"status", no_argument, NULL, OPT_STATUS},
+	        CLI_COMMON_OPTIONS,
+	        {0},
 	};
 	long long shares = 5, threshold = 3;
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	json_t *body = NULL, *keys, *k;
 	bool status = false;
@@ -163,7 +163,7 @@ operator_init(int argc, char **argv)
 		return r;
 	}
 	body = json_pack("{s:I, s:I}", "secret_shares", (json_int_t)shares, "secret_threshold",
-			 (json_int_t)threshold);
+	                 (json_int_t)threshold);
 	if (!body) {
 		r = CF_ENOMEM;
 		cli_err("out of memory");
@@ -179,8 +179,10 @@ operator_init(int argc, char **argv)
 	keys = json_object_get(resp.json, "keys_base64");
 	if (!json_is_array(keys))
 		keys = json_object_get(resp.json, "keys");
-	json_array_foreach(keys, i, k)
+	for (i = 0; i < json_array_size(keys); i++) {
+		k = json_array_get(keys, i);
 		printf("Unseal Key %zu: %s\n", i + 1, json_string_value(k));
+	}
 	printf("\nInitial Root Token: %s\n\n", str_or(resp.json, "root_token", ""));
 	printf("coffer initialized with %lld key shares and a key threshold of %lld. Please\n"
 	       "securely distribute the key shares printed above. When the server is\n"
@@ -197,21 +199,21 @@ out:
 }
 
 static const char unseal_usage[] =
-	"Usage: coffer operator unseal [KEY]\n"
-	"       coffer operator unseal --reset\n\n"
-	"Provides one unseal key share (hex or base64). Without KEY it is read from the\n"
-	"terminal without echo, or from stdin. Prints the seal status afterwards.\n\n"
-	"  --reset                discard the shares provided so far\n";
+        "Usage: coffer operator unseal [KEY]\n"
+        "       coffer operator unseal --reset\n\n"
+        "Provides one unseal key share (hex or base64). Without KEY it is read from the\n"
+        "terminal without echo, or from stdin. Prints the seal status afterwards.\n\n"
+        "  --reset                discard the shares provided so far\n";
 
 static int
 operator_unseal(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "reset", no_argument, NULL, OPT_RESET },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
+	        {"reset", no_argument, NULL, OPT_RESET},
+	        CLI_COMMON_OPTIONS,
+	        {0},
 	};
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	char key[UNSEAL_KEY_MAX];
 	json_t *body = NULL;
@@ -267,8 +269,8 @@ static int
 no_operands(int argc, char **argv, const char *usage)
 {
 	static const struct option opts[] = {
-		CLI_COMMON_OPTIONS,
-		{ 0 },
+	        CLI_COMMON_OPTIONS,
+	        {0},
 	};
 
 	while (cli_getopt(argc, argv, opts, usage) != -1)
@@ -279,13 +281,13 @@ no_operands(int argc, char **argv, const char *usage)
 }
 
 static const char seal_usage[] =
-	"Usage: coffer operator seal\n\n"
-	"Seals the server: it forgets its keys and answers 503 until unsealed again.\n";
+        "Usage: coffer operator seal\n\n"
+        "Seals the server: it forgets its keys and answers 503 until unsealed again.\n";
 
 static int
 operator_seal(int argc, char **argv)
 {
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	int r;
 
@@ -305,13 +307,13 @@ out:
 }
 
 static const char status_usage[] =
-	"Usage: coffer operator status\n\n"
-	"Prints the seal status. Exit status: 0 unsealed, 2 sealed or error.\n";
+        "Usage: coffer operator status\n\n"
+        "Prints the seal status. Exit status: 0 unsealed, 2 sealed or error.\n";
 
 static int
 operator_status(int argc, char **argv)
 {
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	bool sealed = true;
 	int r;
@@ -335,14 +337,14 @@ out:
 }
 
 static const char rotate_usage[] =
-	"Usage: coffer operator rotate\n\n"
-	"Adds a new barrier encryption key term (old terms still decrypt) and prints\n"
-	"the key status.\n";
+        "Usage: coffer operator rotate\n\n"
+        "Adds a new barrier encryption key term (old terms still decrypt) and prints\n"
+        "the key status.\n";
 
 static int
 operator_rotate(int argc, char **argv)
 {
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	struct table *t;
 	json_t *ks;
@@ -371,7 +373,7 @@ operator_rotate(int argc, char **argv)
 	add_int(t, "Key Term", ks, "term");
 	table_add_kv(t, "Install Time", str_or(ks, "install_time", ""));
 	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-		 json_integer_value(json_object_get(ks, "encryptions")));
+	         json_integer_value(json_object_get(ks, "encryptions")));
 	table_add_kv(t, "Encryption Count", buf);
 	table_print(t, stdout);
 	table_free(t);
@@ -382,13 +384,13 @@ out:
 }
 
 static const char step_down_usage[] =
-	"Usage: coffer operator step-down\n\n"
-	"Asks the active node to step down (a no-op on a single node).\n";
+        "Usage: coffer operator step-down\n\n"
+        "Asks the active node to step down (a no-op on a single node).\n";
 
 static int
 operator_step_down(int argc, char **argv)
 {
-	struct client_resp resp = { 0 };
+	struct client_resp resp = {0};
 	struct client *c = NULL;
 	int r;
 
@@ -408,13 +410,13 @@ out:
 }
 
 static const struct cli_cmd operator_cmds[] = {
-	{ "init", operator_init, "initialize the server, print unseal keys and root token" },
-	{ "unseal", operator_unseal, "provide an unseal key share" },
-	{ "seal", operator_seal, "seal the server" },
-	{ "status", operator_status, "print the seal status (exit 2 when sealed)" },
-	{ "rotate", operator_rotate, "rotate the barrier encryption key" },
-	{ "step-down", operator_step_down, "make the active node step down" },
-	{ NULL, NULL, NULL },
+        {"init", operator_init, "initialize the server, print unseal keys and root token"},
+        {"unseal", operator_unseal, "provide an unseal key share"},
+        {"seal", operator_seal, "seal the server"},
+        {"status", operator_status, "print the seal status (exit 2 when sealed)"},
+        {"rotate", operator_rotate, "rotate the barrier encryption key"},
+        {"step-down", operator_step_down, "make the active node step down"},
+        {NULL, NULL, NULL},
 };
 
 int

@@ -44,15 +44,16 @@ cmp_str(const void *a, const void *b)
 static const char **
 sorted_keys(const json_t *obj, size_t *n)
 {
-	const char **keys, *k;
+	const char **keys;
 	size_t i = 0;
-	json_t *v;
+	void *it;
 
 	keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
 	if (!keys)
 		die_oom();
-	json_object_foreach((json_t *)obj, k, v)
-		keys[i++] = k;
+	for (it = json_object_iter((json_t *)obj); it;
+	     it = json_object_iter_next((json_t *)obj, it))
+		keys[i++] = json_object_iter_key(it);
 	qsort(keys, i, sizeof(*keys), cmp_str);
 	*n = i;
 	return keys;
@@ -86,7 +87,8 @@ format_value(FILE *f, const json_t *v, int depth)
 		break;
 	case JSON_ARRAY:
 		fputc('[', f);
-		json_array_foreach((json_t *)v, i, e) {
+		for (i = 0; i < json_array_size((json_t *)v); i++) {
+			e = json_array_get((json_t *)v, i);
 			if (i > 0)
 				fputc(' ', f);
 			format_value(f, e, depth + 1);
@@ -141,7 +143,7 @@ add_value(struct table *t, const char *key, const json_t *v, unsigned flags)
 	wipe_free(s);
 }
 
-static const char *const kv_headers[] = { "Key", "Value" };
+static const char *const kv_headers[] = {"Key", "Value"};
 
 void
 output_kv(const json_t *obj, unsigned flags)
@@ -178,7 +180,8 @@ output_keys(const json_t *resp)
 		return;
 	puts("Keys");
 	puts("----");
-	json_array_foreach(keys, i, k) {
+	for (i = 0; i < json_array_size(keys); i++) {
+		k = json_array_get(keys, i);
 		if (json_is_string(k))
 			puts(json_string_value(k));
 	}
@@ -193,7 +196,8 @@ output_warnings(const json_t *resp)
 	if (!json_is_array(w) || json_array_size(w) == 0)
 		return;
 	fputs("WARNING! The following warnings were returned from the server:\n\n", stderr);
-	json_array_foreach(w, i, e) {
+	for (i = 0; i < json_array_size(w); i++) {
+		e = json_array_get(w, i);
 		if (json_is_string(e))
 			fprintf(stderr, "  * %s\n\n", json_string_value(e));
 	}
@@ -292,12 +296,17 @@ output_auth_fields(const json_t *auth)
 static void
 output_ordered(const json_t *obj)
 {
+	void *it;
 	struct table *t = table_new(2, kv_headers);
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, k, v)
+	for (it = json_object_iter((json_t *)obj); it;
+	     it = json_object_iter_next((json_t *)obj, it)) {
+		k = json_object_iter_key(it);
+		v = json_object_iter_value(it);
 		add_value(t, k, v, 0);
+	}
 	table_print(t, stdout);
 	table_free(t);
 }

@@ -24,13 +24,13 @@
 #include <sys/resource.h>
 
 static const char usage[] =
-	"Usage: coffer server --dev [--dev-root-token=TOKEN] [--listen=ADDR:PORT]\n"
-	"       coffer server --storage=sqlite:PATH [--listen=ADDR:PORT]\n"
-	"                     [--tls-cert=PEM --tls-key=PEM] [--max-request-size=BYTES]\n"
-	"                     [--api-addr=URL] [--log-level=LEVEL]\n"
-	"\n"
-	"Runs the coffer server. --dev starts initialized and unsealed on in-memory\n"
-	"storage with KV v2 at secret/ and prints the root token.\n";
+        "Usage: coffer server --dev [--dev-root-token=TOKEN] [--listen=ADDR:PORT]\n"
+        "       coffer server --storage=sqlite:PATH [--listen=ADDR:PORT]\n"
+        "                     [--tls-cert=PEM --tls-key=PEM] [--max-request-size=BYTES]\n"
+        "                     [--api-addr=URL] [--log-level=LEVEL]\n"
+        "\n"
+        "Runs the coffer server. --dev starts initialized and unsealed on in-memory\n"
+        "storage with KV v2 at secret/ and prints the root token.\n";
 
 enum {
 	OPT_DEV = CLI_OPT_LOCAL,
@@ -48,7 +48,7 @@ enum {
 static void
 harden_process(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 	struct rlimit nofile;
 
 	(void)setrlimit(RLIMIT_CORE, &rl);
@@ -64,21 +64,21 @@ int
 server_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "dev", no_argument, NULL, OPT_DEV },
-		{ "dev-root-token", required_argument, NULL, OPT_DEV_ROOT },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "storage", required_argument, NULL, OPT_STORAGE },
-		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
-		{ "max-request-size", required_argument, NULL, OPT_MAX_BODY },
-		{ "api-addr", required_argument, NULL, OPT_API_ADDR },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
+	        {"dev", no_argument, NULL, OPT_DEV},
+	        {"dev-root-token", required_argument, NULL, OPT_DEV_ROOT},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
+	        {"storage", required_argument, NULL, OPT_STORAGE},
+	        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	        {"max-request-size", required_argument, NULL, OPT_MAX_BODY},
+	        {"api-addr", required_argument, NULL, OPT_API_ADDR},
+	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	        {"config", required_argument, NULL, OPT_CONFIG},
+	        CLI_COMMON_OPTIONS,
+	        {0},
 	};
-	struct http_config hc = { .listen = "127.0.0.1:8200" };
-	struct core_config cc = { 0 };
+	struct http_config hc = {.listen = "127.0.0.1:8200"};
+	struct core_config cc = {0};
 	struct http_server *http = NULL;
 	struct core *core = NULL;
 	const char *storage = NULL, *dev_root = NULL;
@@ -112,7 +112,7 @@ server_main(int argc, char **argv)
 			int64_t n;
 			if (util_parse_int(optarg, &n) < 0 || n < 1024)
 				return cli_usage_err("--max-request-size must be a number of bytes "
-						     ">= 1024");
+				                     ">= 1024");
 			hc.max_body = (size_t)n;
 			break;
 		}
@@ -172,12 +172,13 @@ server_main(int argc, char **argv)
 	r = http_start(&hc, core, &http);
 	if (r < 0) {
 		cli_err("cannot listen on %s: %s", hc.listen,
-			r == CF_EINVAL ? "bad address or TLS files" : "address in use or not allowed");
+		        r == CF_EINVAL ? "bad address or TLS files"
+		                       : "address in use or not allowed");
 		core_free(core);
 		return CLI_EXIT_ERROR;
 	}
 	log_info("coffer %s listening on %s%s (storage %s)", COFFER_VERSION,
-		 hc.tls_cert ? "https://" : "http://", hc.listen, cc.storage_spec);
+	         hc.tls_cert ? "https://" : "http://", hc.listen, cc.storage_spec);
 	if (dev) {
 		printf("WARNING: dev mode: in-memory storage, unsealed, root token printed.\n\n"
 		       "Unseal Key: %s\nRoot Token: %s\n\n"

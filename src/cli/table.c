@@ -75,7 +75,7 @@ table_add(struct table *t, const char *const *cells)
 void
 table_add_kv(struct table *t, const char *key, const char *value)
 {
-	const char *cells[2] = { key, value };
+	const char *cells[2] = {key, value};
 
 	table_add(t, cells);
 }

@@ -36,7 +36,7 @@ core_new(const struct core_config *cfg, struct core **ret)
 	pthread_mutex_init(&c->unseal_mu, NULL);
 	pthread_mutex_init(&c->pol_mu, NULL);
 	snprintf(c->cluster_name, sizeof(c->cluster_name), "%s",
-		 cfg->cluster_name ? cfg->cluster_name : "coffer-cluster");
+	         cfg->cluster_name ? cfg->cluster_name : "coffer-cluster");
 	c->start_time = util_now();
 
 	r = storage_open(cfg->storage_spec, &c->storage);
@@ -204,7 +204,8 @@ acl_build(struct core *c, json_t *policies, struct acl **ret)
 
 	if (!pols)
 		return CF_ENOMEM;
-	json_array_foreach(policies, i, item) {
+	json_array_foreach(policies, i, item)
+	{
 		const char *name = json_string_value(item);
 		char *text = NULL, err[256];
 		if (!name)
@@ -372,8 +373,7 @@ authorize(struct request *rq, const struct route *rt)
 }
 
 static int
-ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke,
-       bool *ret_audited)
+ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke, bool *ret_audited)
 {
 	const struct route *rt;
 	const char *rel;
@@ -392,7 +392,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 		if (sealed)
 			return CF_ESEALED;
 		(void)response_errorf(rs, "no handler for route \"%s\". route entry not found.",
-				      rq->path);
+		                      rq->path);
 		return CF_ENOROUTE;
 	}
 	rq->route = rt;
@@ -479,7 +479,9 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 	r = ladder(c, rq, rs, &revoke, &audited);
 	if (r < 0) {
 		status = cf_http_status(r);
-		if (r == CF_ENOTFOUND && !rs->envelope_on_error) {
+		if (rs->raw && !rs->errors) {
+			/* a raw answer with its own status (sys/health) */
+		} else if (r == CF_ENOTFOUND && !rs->envelope_on_error) {
 			/* Plain not-found: {"errors":[]} */
 			if (!rs->errors)
 				rs->errors = json_array();

@@ -21,7 +21,7 @@ struct acl;
 struct core;
 
 struct core_config {
-	const char *storage_spec;  /* "memory:" / "sqlite:PATH" */
+	const char *storage_spec; /* "memory:" / "sqlite:PATH" */
 	const char *cluster_name;
 };
 
@@ -35,8 +35,7 @@ int core_handle(struct core *c, struct request *rq, struct response *rs);
 
 /* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
  * a root token with the given id (or a random one). *ret_root is malloc'd. */
-int core_dev_setup(struct core *c, const char *root_token, char **ret_root,
-		   char **ret_unseal_b64);
+int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **ret_unseal_b64);
 
 bool core_sealed(struct core *c);
 int core_seal(struct core *c);

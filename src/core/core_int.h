@@ -17,7 +17,7 @@ struct policy;
 struct acl_cache_entry {
 	char *key; /* policy names joined by ',' */
 	struct acl *acl;
-	int refs;  /* held by requests + 1 for the cache while cached */
+	int refs; /* held by requests + 1 for the cache while cached */
 	bool cached;
 	struct acl_cache_entry *next;
 };

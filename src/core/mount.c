@@ -93,19 +93,19 @@ mount_find(struct core *c, const char *path, const char **ret_rel)
 json_t *
 mount_entry_json(const struct mount *m)
 {
-	json_t *cfg = json_pack("{s:I, s:I, s:b}", "default_lease_ttl",
-				(json_int_t)m->default_lease_ttl, "max_lease_ttl",
-				(json_int_t)m->max_lease_ttl, "force_no_cache", 0);
+	json_t *cfg =
+	        json_pack("{s:I, s:I, s:b}", "default_lease_ttl", (json_int_t)m->default_lease_ttl,
+	                  "max_lease_ttl", (json_int_t)m->max_lease_ttl, "force_no_cache", 0);
 	if (cfg && m->extra_config)
 		json_object_update_missing(cfg, m->extra_config);
 	if (m->is_auth && cfg)
 		json_object_set_new(cfg, "token_type", json_string("default-service"));
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:b, s:b, s:b, s:s, s:s}", "type", m->type,
-			 "description", m->description ? m->description : "", "accessor",
-			 m->accessor, "uuid", m->uuid, "config", cfg ? cfg : json_object(),
-			 "options", m->options ? m->options : json_null(), "local", m->local,
-			 "seal_wrap", m->seal_wrap, "external_entropy_access", 0, "plugin_version",
-			 "", "running_plugin_version", "");
+	                 "description", m->description ? m->description : "", "accessor",
+	                 m->accessor, "uuid", m->uuid, "config", cfg ? cfg : json_object(),
+	                 "options", m->options ? m->options : json_null(), "local", m->local,
+	                 "seal_wrap", m->seal_wrap, "external_entropy_access", 0, "plugin_version",
+	                 "", "running_plugin_version", "");
 }
 
 /* Builds a mount from a stored or requested entry. Does not init the backend. */
@@ -132,12 +132,14 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 		/* options are strings; accept {"version": 2} too */
 		json_t *o = json_object(), *v;
 		const char *k;
-		json_object_foreach(opts, k, v) {
+		json_object_foreach(opts, k, v)
+		{
 			if (json_is_string(v))
 				json_object_set(o, k, v);
 			else if (json_is_integer(v))
-				json_object_set_new(o, k,
-						    json_sprintf("%lld", (long long)json_integer_value(v)));
+				json_object_set_new(
+				        o, k,
+				        json_sprintf("%lld", (long long)json_integer_value(v)));
 		}
 		opts = o;
 	} else {
@@ -168,7 +170,7 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 	} else {
 		util_random_base62(suffix, 8);
 		snprintf(m->accessor, sizeof(m->accessor), "%s%s_%s", is_auth ? "auth_" : "", type,
-			 suffix);
+		         suffix);
 	}
 	if (cfg) {
 		const char *k;
@@ -179,7 +181,8 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 			goto out;
 		}
 		m->extra_config = json_object();
-		json_object_foreach(cfg, k, v) {
+		json_object_foreach(cfg, k, v)
+		{
 			if (strcmp(k, "default_lease_ttl") && strcmp(k, "max_lease_ttl") &&
 			    !json_is_null(v))
 				json_object_set(m->extra_config, k, v);
@@ -218,7 +221,7 @@ mount_add(struct core *c, struct mount *m)
 
 static struct mount *
 builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
-	    const struct backend_type *bt, const char *desc)
+            const struct backend_type *bt, const char *desc)
 {
 	struct mount *m = calloc(1, sizeof(*m));
 	char suffix[9];
@@ -243,7 +246,7 @@ builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
 
 static int
 builtin(struct core *c, const char *path, const char *type, bool is_auth,
-	const struct backend_type *bt, const char *desc)
+        const struct backend_type *bt, const char *desc)
 {
 	struct mount *m = builtin_new(c, path, type, is_auth, bt, desc);
 	int r;
@@ -281,7 +284,8 @@ load_table(struct core *c, const char *key, bool is_auth)
 		return 0;
 	if (r < 0)
 		return r;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		struct mount *m;
 		const char *path = json_string_value(json_object_get(e, "path"));
 		if (!path)
@@ -361,7 +365,7 @@ mount_unload_all(struct core *c)
 static bool
 path_reserved(const char *path, bool is_auth)
 {
-	static const char *const reserved[] = { "sys/", "auth/", "cubbyhole/", "identity/" };
+	static const char *const reserved[] = {"sys/", "auth/", "cubbyhole/", "identity/"};
 	if (is_auth)
 		return strcmp(path, "auth/token/") == 0;
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)

@@ -17,7 +17,7 @@ struct view;
 struct mount;
 
 struct backend_type {
-	const char *type;      /* as listed in sys/mounts: "kv", "token", "system", ... */
+	const char *type; /* as listed in sys/mounts: "kv", "token", "system", ... */
 	const struct route *routes;
 	size_t nroutes;
 	/* Optional: create per-mount state (rq->mount->state in handlers). */
@@ -26,19 +26,19 @@ struct backend_type {
 };
 
 struct mount {
-	char *path;         /* "secret/" or "auth/token/" */
-	char *type;         /* "kv" */
+	char *path; /* "secret/" or "auth/token/" */
+	char *type; /* "kv" */
 	char *description;
 	char uuid[37];
-	char accessor[48];  /* "kv_1a2b3c4d" */
-	json_t *options;    /* object of strings (e.g. {"version":"2"}) or NULL */
+	char accessor[48];         /* "kv_1a2b3c4d" */
+	json_t *options;           /* object of strings (e.g. {"version":"2"}) or NULL */
 	int64_t default_lease_ttl; /* seconds, 0 = inherit system 768h */
 	int64_t max_lease_ttl;
 	bool local, seal_wrap, is_auth;
 	json_t *extra_config; /* other config keys kept for listing */
 	const struct backend_type *bt;
-	struct view *view;  /* logical/<uuid>/ or auth/<uuid>/ */
-	void *state;        /* backend's, from bt->init */
+	struct view *view; /* logical/<uuid>/ or auth/<uuid>/ */
+	void *state;       /* backend's, from bt->init */
 };
 
 /* Effective TTLs (mount's, else the system's 768h). */

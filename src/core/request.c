@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int append_fmt(json_t **arr, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
 static int
 append_fmt(json_t **arr, const char *fmt, va_list ap)
 {

@@ -32,12 +32,12 @@ struct acl;
 #define REQUEST_MAX_CAPTURES 4
 
 struct request {
-	char id[37];          /* uuid */
-	enum op op;           /* after the existence check: CREATE or UPDATE for writes */
-	char *path;           /* normalized, without "/v1/" or a leading '/'; owned */
-	json_t *data;         /* body object, never NULL (empty object); owned */
-	json_t *query;        /* query parameters, object of strings, never NULL; owned */
-	char *client_token;   /* raw token or NULL; owned; SECRET (never log) */
+	char id[37];        /* uuid */
+	enum op op;         /* after the existence check: CREATE or UPDATE for writes */
+	char *path;         /* normalized, without "/v1/" or a leading '/'; owned */
+	json_t *data;       /* body object, never NULL (empty object); owned */
+	json_t *query;      /* query parameters, object of strings, never NULL; owned */
+	char *client_token; /* raw token or NULL; owned; SECRET (never log) */
 	const char *remote_addr;
 	int remote_port;
 	const char *consumer; /* X-Coffer-Consumer header or NULL */
@@ -59,22 +59,23 @@ struct request {
 };
 
 struct response {
-	int status;          /* 0: 200 when data/auth/warnings are set, else 204 */
-	json_t *data;        /* owned; the envelope's "data" */
-	json_t *auth;        /* owned; the envelope's "auth" block */
-	json_t *warnings;    /* owned; array of strings */
-	json_t *raw;         /* owned; when set, the whole body, no envelope (raw sys endpoints) */
-	bool sys_inject;     /* copy data's keys to the top level (vault-api.md §1.5) */
+	int status;       /* 0: 200 when data/auth/warnings are set, else 204 */
+	json_t *data;     /* owned; the envelope's "data" */
+	json_t *auth;     /* owned; the envelope's "auth" block */
+	json_t *warnings; /* owned; array of strings */
+	json_t *raw;      /* owned; when set, the whole body, no envelope (raw sys endpoints) */
+	bool sys_inject;  /* copy data's keys to the top level (vault-api.md §1.5) */
 	bool envelope_on_error; /* KV v2 404 on deleted versions: full envelope, not errors */
-	char *lease_id;      /* owned */
+	char *lease_id;         /* owned */
 	int64_t lease_duration;
 	bool renewable;
-	json_t *errors;      /* owned; array of strings for status >= 400 */
+	json_t *errors; /* owned; array of strings for status >= 400 */
 	const char *mount_type;
 };
 
 /* Appends a formatted message to rs->errors. Returns 0 or CF_ENOMEM. */
-int response_errorf(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int response_errorf(struct response *rs, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 /* Appends a warning. */
 int response_warnf(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets rs->data (steals the reference; replaces what was there). */
@@ -92,13 +93,13 @@ typedef int (*exists_fn)(struct request *rq, bool *ret_exists);
 
 /* Route flags */
 enum {
-	R_NOAUTH = 1u << 0,    /* no token needed */
-	R_SEALED_OK = 1u << 1, /* served while sealed */
-	R_SUDO = 1u << 2,      /* root-protected: needs sudo as well */
-	R_NOAUDIT = 1u << 3,   /* not written to the audit log */
-	R_RAW = 1u << 4,       /* response is raw JSON (rs->raw), no envelope */
-	R_SYS_INJECT = 1u << 5,/* copy data keys to the top level */
-	R_EXCLUSIVE = 1u << 6, /* runs alone (changes seal state or the mount table) */
+	R_NOAUTH = 1u << 0,     /* no token needed */
+	R_SEALED_OK = 1u << 1,  /* served while sealed */
+	R_SUDO = 1u << 2,       /* root-protected: needs sudo as well */
+	R_NOAUDIT = 1u << 3,    /* not written to the audit log */
+	R_RAW = 1u << 4,        /* response is raw JSON (rs->raw), no envelope */
+	R_SYS_INJECT = 1u << 5, /* copy data keys to the top level */
+	R_EXCLUSIVE = 1u << 6,  /* runs alone (changes seal state or the mount table) */
 };
 
 /* A route of a backend, matched against the path relative to the mount.

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define SEAL_CONFIG_KEY "core/seal-config"
-#define SHARE_MAX (BARRIER_KEY_BYTES + 1)
+#define SHARE_MAX       (BARRIER_KEY_BYTES + 1)
 
 int
 seal_load_config(struct core *c)
@@ -69,10 +69,10 @@ seal_status_json(struct core *c)
 
 	pthread_mutex_lock(&c->unseal_mu);
 	j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:s}", "type",
-		      "shamir", "initialized", c->initialized, "sealed", sealed, "t", c->threshold,
-		      "n", c->shares, "progress", c->nprogress, "nonce", c->nonce, "version",
-		      COFFER_VERSION, "build_date", "", "migration", 0, "recovery_seal", 0,
-		      "storage_type", c->storage->ops->name);
+	              "shamir", "initialized", c->initialized, "sealed", sealed, "t", c->threshold,
+	              "n", c->shares, "progress", c->nprogress, "nonce", c->nonce, "version",
+	              COFFER_VERSION, "build_date", "", "migration", 0, "recovery_seal", 0,
+	              "storage_type", c->storage->ops->name);
 	pthread_mutex_unlock(&c->unseal_mu);
 	if (j && !sealed) {
 		json_object_set_new(j, "cluster_name", json_string(c->cluster_name));
@@ -90,7 +90,7 @@ load_cluster_id(struct core *c)
 	if (r < 0)
 		return r;
 	snprintf(c->cluster_id, sizeof(c->cluster_id), "%s",
-		 json_string_value(json_object_get(j, "id")) ?: "");
+	         json_string_value(json_object_get(j, "id")) ?: "");
 	json_decref(j);
 	return 0;
 }
@@ -118,6 +118,7 @@ core_pre_seal(struct core *c)
 {
 	mount_unload_all(c);
 	audit_broker_unload(c->audit);
+	token_store_flush(c->tokens);
 	core_acl_cache_clear(c);
 	barrier_seal(c->barrier);
 	log_info("sealed");
@@ -145,7 +146,7 @@ json_append_key(json_t *hex, json_t *b64, const uint8_t *key, size_t len)
 static int
 first_setup(struct core *c, const char *root_id, char **ret_root)
 {
-	struct token_params tp = { 0 };
+	struct token_params tp = {0};
 	json_t *pols, *cluster;
 	char uuid[37];
 	int r;
@@ -160,7 +161,7 @@ first_setup(struct core *c, const char *root_id, char **ret_root)
 		return r;
 	snprintf(c->cluster_id, sizeof(c->cluster_id), "%s", uuid);
 	r = view_put(c->policy_view, "default", (const uint8_t *)policy_default_text(),
-		     strlen(policy_default_text()));
+	             strlen(policy_default_text()));
 	if (r < 0)
 		return r;
 	r = mount_table_load(c);
@@ -181,9 +182,9 @@ first_setup(struct core *c, const char *root_id, char **ret_root)
 
 static int
 init_locked(struct core *c, int shares, int threshold, const char *root_id, json_t **ret,
-	    uint8_t *ret_key)
+            uint8_t *ret_key)
 {
-	uint8_t *key = sodium_malloc(BARRIER_KEY_BYTES), *sh[SHAMIR_MAX_SHARES] = { 0 };
+	uint8_t *key = sodium_malloc(BARRIER_KEY_BYTES), *sh[SHAMIR_MAX_SHARES] = {0};
 	json_t *hex = json_array(), *b64 = json_array(), *out = NULL;
 	char *root = NULL, cfg[96];
 	int r;
@@ -216,7 +217,7 @@ init_locked(struct core *c, int shares, int threshold, const char *root_id, json
 	if (r < 0)
 		goto out;
 	snprintf(cfg, sizeof(cfg), "{\"secret_shares\":%d,\"secret_threshold\":%d}", shares,
-		 threshold);
+	         threshold);
 	r = storage_put(c->storage, SEAL_CONFIG_KEY, (const uint8_t *)cfg, strlen(cfg));
 	if (r < 0)
 		goto out;
@@ -313,7 +314,7 @@ try_unseal(struct core *c)
 			goto out;
 		}
 		r = shamir_combine((const uint8_t *const *)c->progress, (unsigned)c->nprogress, len,
-				   key);
+		                   key);
 		if (r < 0) {
 			r = CF_EBADKEY;
 			goto out;
@@ -412,7 +413,7 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 	r = seal_submit(c, b64, false, &unsealed);
 	if (r == 0) {
 		kv = json_pack("{s:s, s:s, s:{s:s}}", "type", "kv", "description",
-			       "key/value secret storage", "options", "version", "2");
+		               "key/value secret storage", "options", "version", "2");
 		r = kv ? mount_enable(c, "secret/", "kv", kv, false) : CF_ENOMEM;
 		json_decref(kv);
 	}

@@ -51,11 +51,11 @@ sys_health(struct request *rq, struct response *rs)
 		return CF_EINVAL;
 	}
 	rs->raw = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "initialized",
-			    c->initialized, "sealed", sealed, "standby", 0, "performance_standby",
-			    0, "replication_performance_mode", "disabled", "replication_dr_mode",
-			    "disabled", "server_time_utc", (json_int_t)util_now(), "version",
-			    COFFER_VERSION, "cluster_name", c->cluster_name, "cluster_id",
-			    sealed ? "" : c->cluster_id);
+	                    c->initialized, "sealed", sealed, "standby", 0, "performance_standby",
+	                    0, "replication_performance_mode", "disabled", "replication_dr_mode",
+	                    "disabled", "server_time_utc", (json_int_t)util_now(), "version",
+	                    COFFER_VERSION, "cluster_name", c->cluster_name, "cluster_id",
+	                    sealed ? "" : c->cluster_id);
 	if (!rs->raw)
 		return CF_ENOMEM;
 	rs->status = !c->initialized ? uninit : sealed ? sealedc : active;
@@ -76,7 +76,8 @@ sys_init(struct request *rq, struct response *rs)
 	}
 	if (jsonx_int(rq->data, "secret_shares", &shares) < 0 ||
 	    jsonx_int(rq->data, "secret_threshold", &threshold) < 0) {
-		(void)response_errorf(rs, "secret_shares and secret_threshold are required integers");
+		(void)response_errorf(rs,
+		                      "secret_shares and secret_threshold are required integers");
 		return CF_EINVAL;
 	}
 	pgp = json_object_get(rq->data, "pgp_keys");
@@ -88,8 +89,8 @@ sys_init(struct request *rq, struct response *rs)
 	if (shares < 1 || shares > 255 || threshold < 1 || threshold > shares ||
 	    (shares > 1 && threshold < 2)) {
 		(void)response_errorf(rs, "invalid seal configuration: need 1 <= secret_threshold "
-					  "<= secret_shares <= 255, and a threshold of at least 2 "
-					  "when there is more than one share");
+		                          "<= secret_shares <= 255, and a threshold of at least 2 "
+		                          "when there is more than one share");
 		return CF_EINVAL;
 	}
 	r = seal_init(c, (int)shares, (int)threshold, &out);
@@ -120,9 +121,9 @@ sys_unseal(struct request *rq, struct response *rs)
 
 	(void)jsonx_str(rq->data, "key", &key);
 	(void)jsonx_bool(rq->data, "reset", &reset);
-	if (!key && !reset) {
+	if ((!key || !*key) && !reset) {
 		(void)response_errorf(rs, "'key' must be specified in request body as JSON, or "
-					  "'reset' set to true");
+		                          "'reset' set to true");
 		return CF_EINVAL;
 	}
 	r = seal_submit(rq->core, key, reset, &unsealed);
@@ -132,7 +133,7 @@ sys_unseal(struct request *rq, struct response *rs)
 	}
 	if (r == CF_EBADKEY || r == CF_ECRYPTO) {
 		(void)response_errorf(rs, "Error unsealing: cipher: message authentication failed "
-					  "(wrong key or share); unseal progress was reset");
+		                          "(wrong key or share); unseal progress was reset");
 		return CF_EINVAL;
 	}
 	if (r < 0)
@@ -158,10 +159,10 @@ static int
 sys_leader(struct request *rq, struct response *rs)
 {
 	rs->raw = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0,
-			    "is_self", 0, "active_time", "0001-01-01T00:00:00Z", "leader_address",
-			    "", "leader_cluster_address", "", "performance_standby", 0,
-			    "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
-			    "raft_applied_index", 0);
+	                    "is_self", 0, "active_time", "0001-01-01T00:00:00Z", "leader_address",
+	                    "", "leader_cluster_address", "", "performance_standby", 0,
+	                    "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
+	                    "raft_applied_index", 0);
 	return rs->raw ? 0 : CF_ENOMEM;
 }
 
@@ -220,10 +221,10 @@ static int
 tune_read(struct mount *m, struct response *rs)
 {
 	rs->data = json_pack("{s:I, s:I, s:b, s:s, s:O}", "default_lease_ttl",
-			     (json_int_t)mount_default_ttl(m), "max_lease_ttl",
-			     (json_int_t)mount_max_ttl(m), "force_no_cache", 0, "description",
-			     m->description ? m->description : "", "options",
-			     m->options ? m->options : json_null());
+	                     (json_int_t)mount_default_ttl(m), "max_lease_ttl",
+	                     (json_int_t)mount_max_ttl(m), "force_no_cache", 0, "description",
+	                     m->description ? m->description : "", "options",
+	                     m->options ? m->options : json_null());
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
@@ -253,7 +254,7 @@ tune_write(struct core *c, struct mount *m, struct request *rq, struct response 
 			snprintf(want, sizeof(want), "%s", json_string_value(v) ?: "");
 		if (!cur || strcmp(cur, want) != 0) {
 			(void)response_errorf(rs, "changing the KV version of a mount is not "
-						  "supported; enable a new kv-v2 mount instead");
+			                          "supported; enable a new kv-v2 mount instead");
 			return CF_EUNSUPPORTED;
 		}
 	}
@@ -341,7 +342,7 @@ mounts_one(struct request *rq, struct response *rs, bool is_auth)
 			(void)response_errorf(rs, "invalid mount configuration");
 		else if (r == 0)
 			log_info("enabled %s engine of type %s at %s", is_auth ? "auth" : "secrets",
-				 type, full);
+			         type, full);
 		break;
 	case OP_DELETE:
 		r = mount_disable(c, full, is_auth);
@@ -495,8 +496,8 @@ policy_one(struct request *rq, struct response *rs, bool acl_form)
 		r = policy_store_get(c, name, &text);
 		if (r < 0)
 			break;
-		rs->data = json_pack("{s:s, s:s}", "name", name, acl_form ? "policy" : "rules",
-				     text);
+		rs->data =
+		        json_pack("{s:s, s:s}", "name", name, acl_form ? "policy" : "rules", text);
 		r = rs->data ? 0 : CF_ENOMEM;
 		break;
 	case OP_CREATE:
@@ -525,7 +526,8 @@ policy_one(struct request *rq, struct response *rs, bool acl_form)
 			break;
 		core_acl_cache_clear(c);
 		if (legacy && !acl_form)
-			(void)response_warnf(rs, "'rules' is deprecated, please use 'policy' instead");
+			(void)response_warnf(rs,
+			                     "'rules' is deprecated, please use 'policy' instead");
 		break;
 	case OP_DELETE:
 		if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0) {
@@ -587,7 +589,8 @@ capabilities(struct request *rq, struct response *rs, struct acl *acl)
 		(void)response_errorf(rs, "missing paths");
 		return CF_EINVAL;
 	}
-	json_array_foreach(paths, i, item) {
+	json_array_foreach(paths, i, item)
+	{
 		const char *p = json_string_value(item);
 		unsigned caps;
 		while (*p == '/')
@@ -678,7 +681,7 @@ sys_key_status(struct request *rq, struct response *rs)
 		return r;
 	util_rfc3339(installed, ts, sizeof(ts));
 	rs->data = json_pack("{s:I, s:s, s:I}", "term", (json_int_t)term, "install_time", ts,
-			     "encryptions", (json_int_t)enc);
+	                     "encryptions", (json_int_t)enc);
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
@@ -728,7 +731,7 @@ sys_tools_random(struct request *rq, struct response *rs)
 		free(out);
 	} else {
 		(void)response_errorf(rs, "unsupported encoding format %s; must be hex or base64",
-				      fmt);
+		                      fmt);
 		return CF_EINVAL;
 	}
 	return rs->data ? 0 : CF_ENOMEM;
@@ -744,41 +747,41 @@ sys_audit_one(struct request *rq, struct response *rs)
 #define SEALMGMT (R_NOAUTH | R_SEALED_OK | R_RAW | R_NOAUDIT)
 
 static const struct route sys_routes[] = {
-	{ "health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL },
-	{ "init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL },
-	{ "seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL },
-	{ "unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL },
-	{ "seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE, sys_seal, NULL },
-	{ "step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL },
-	{ "leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL },
-	{ "mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL },
-	{ "mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCLUSIVE, sys_mounts_one,
-	  NULL },
-	{ "remount", OP_WRITE, R_SUDO | R_EXCLUSIVE, sys_remount, NULL },
-	{ "auth", OP_READ, R_SYS_INJECT, sys_auths, NULL },
-	{ "auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCLUSIVE,
-	  sys_auth_one, NULL },
-	{ "policy", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL },
-	{ "policy/", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL },
-	{ "policy/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policy_one, NULL },
-	{ "policies/acl", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL },
-	{ "policies/acl/", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL },
-	{ "policies/acl/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policies_acl_one,
-	  NULL },
-	{ "capabilities", OP_WRITE, R_SYS_INJECT, sys_capabilities, NULL },
-	{ "capabilities-self", OP_WRITE, R_SYS_INJECT, sys_capabilities_self, NULL },
-	{ "capabilities-accessor", OP_WRITE, R_SYS_INJECT, sys_capabilities_accessor, NULL },
-	{ "key-status", OP_READ, R_SYS_INJECT, sys_key_status, NULL },
-	{ "rotate", OP_WRITE, R_SUDO, sys_rotate, NULL },
-	{ "audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL },
-	{ "audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL },
-	{ "audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL },
-	{ "tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL },
-	{ "tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL },
+        {"health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL},
+        {"init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL},
+        {"seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL},
+        {"unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL},
+        {"seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE, sys_seal, NULL},
+        {"step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL},
+        {"leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL},
+        {"mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL},
+        {"mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCLUSIVE, sys_mounts_one,
+         NULL},
+        {"remount", OP_WRITE, R_SUDO | R_EXCLUSIVE, sys_remount, NULL},
+        {"auth", OP_READ, R_SYS_INJECT, sys_auths, NULL},
+        {"auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCLUSIVE,
+         sys_auth_one, NULL},
+        {"policy", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
+        {"policy/", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
+        {"policy/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policy_one, NULL},
+        {"policies/acl", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL},
+        {"policies/acl/", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL},
+        {"policies/acl/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policies_acl_one,
+         NULL},
+        {"capabilities", OP_WRITE, R_SYS_INJECT, sys_capabilities, NULL},
+        {"capabilities-self", OP_WRITE, R_SYS_INJECT, sys_capabilities_self, NULL},
+        {"capabilities-accessor", OP_WRITE, R_SYS_INJECT, sys_capabilities_accessor, NULL},
+        {"key-status", OP_READ, R_SYS_INJECT, sys_key_status, NULL},
+        {"rotate", OP_WRITE, R_SUDO, sys_rotate, NULL},
+        {"audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL},
+        {"audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL},
+        {"audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL},
+        {"tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
+        {"tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
 };
 
 const struct backend_type system_backend = {
-	.type = "system",
-	.routes = sys_routes,
-	.nroutes = sizeof(sys_routes) / sizeof(sys_routes[0]),
+        .type = "system",
+        .routes = sys_routes,
+        .nroutes = sizeof(sys_routes) / sizeof(sys_routes[0]),
 };

@@ -92,32 +92,34 @@ crypto_init(void)
 	crypto_ok = true;
 }
 
-/* This thread's context, created on first use. NULL on ENOMEM or if OpenSSL has
- * no AES-256-GCM. */
-static struct tctx *
-tctx_get(void)
+/* This thread's context, created on first use. Returns 0, CF_ENOMEM, or
+ * CF_EINTERNAL if OpenSSL has no AES-256-GCM. */
+static int
+tctx_get(struct tctx **ret)
 {
 	struct tctx *t;
 
-	if (tctx_self != NULL)
-		return tctx_self;
+	if (tctx_self != NULL) {
+		*ret = tctx_self;
+		return 0;
+	}
 	pthread_once(&crypto_once, crypto_init);
 	if (!crypto_ok)
-		return NULL;
+		return CF_EINTERNAL;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
-		return NULL;
+		return CF_ENOMEM;
 	t->ctx = EVP_CIPHER_CTX_new();
 	if (t->ctx == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
 		EVP_CIPHER_CTX_free(t->ctx);
 		free(t);
-		return NULL;
+		return CF_ENOMEM;
 	}
 	if (pthread_setspecific(tctx_key, t) != 0) {
 		EVP_CIPHER_CTX_free(t->ctx);
 		pthread_mutex_destroy(&t->mu);
 		free(t);
-		return NULL;
+		return CF_ENOMEM;
 	}
 	pthread_mutex_lock(&tctx_list_mu);
 	t->next = tctx_list;
@@ -126,7 +128,8 @@ tctx_get(void)
 	tctx_list = t;
 	pthread_mutex_unlock(&tctx_list_mu);
 	tctx_self = t;
-	return t;
+	*ret = t;
+	return 0;
 }
 
 /* Clears the expanded keys left in every thread's context. */
@@ -207,9 +210,9 @@ value_seal(const uint8_t *key, uint32_t term, const char *path, const uint8_t *p
 		return CF_EINVAL;
 	if (len > INT_MAX - BARRIER_OVERHEAD)
 		return CF_ETOOBIG;
-	t = tctx_get();
-	if (t == NULL)
-		return CF_ENOMEM;
+	r = tctx_get(&t);
+	if (r < 0)
+		return r;
 	put_be32(out, term);
 	out[4] = BARRIER_VERSION;
 	randombytes_buf(out + 5, BARRIER_NONCE_BYTES);
@@ -237,9 +240,9 @@ value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, 
 		return CF_ECRYPTO;
 	if (len > INT_MAX)
 		return CF_ETOOBIG;
-	t = tctx_get();
-	if (t == NULL)
-		return CF_ENOMEM;
+	r = tctx_get(&t);
+	if (r < 0)
+		return r;
 	memcpy(tag, ct + BARRIER_HDR_BYTES + ptlen, sizeof(tag));
 	pthread_mutex_lock(&t->mu);
 	r = gcm_run(t, 0, key, ct + 5, path, ct + BARRIER_HDR_BYTES, ptlen, out, tag);

@@ -39,7 +39,9 @@ int barrier_initialized(struct barrier *b, bool *ret);
  * Leaves the barrier unsealed. CF_EEXIST if already initialized. */
 int barrier_initialize(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
 /* Loads the keyring with unseal_key. CF_EBADKEY if the key is wrong,
- * CF_EUNINIT if not initialized. Unsealing an unsealed barrier is a no-op 0. */
+ * CF_EUNINIT if not initialized. Unsealing an unsealed barrier is a no-op 0.
+ * A keyring that fails authentication gives CF_ECRYPTO; a missing or unparsable
+ * one CF_EINTERNAL (damaged storage). */
 int barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
 /* Wipes every key from memory. */
 void barrier_seal(struct barrier *b);
@@ -51,11 +53,15 @@ int barrier_rotate(struct barrier *b, uint32_t *ret_term);
 /* Current term, its install time (unix ns) and the encryptions done with it
  * since unseal. */
 int barrier_key_status(struct barrier *b, uint32_t *ret_term, int64_t *ret_install_ns,
-		       uint64_t *ret_encryptions);
+                       uint64_t *ret_encryptions);
 
 /* Storage ops through the barrier. All return CF_ESEALED when sealed.
  * barrier_get returns CF_ENOTFOUND for missing keys and CF_ECRYPTO when a value
- * fails authentication (tampered, or moved from another path). */
+ * fails authentication (tampered, or moved from another path). Its *ret_val is
+ * malloc'd, followed by a NUL that *ret_len does not count, and owned by the
+ * caller (wipe it if it is secret). put, delete and txn refuse the barrier's own
+ * "core/root-key" and "core/keyring" with CF_EINVAL. Other errors come from
+ * storage (storage.h). */
 int barrier_get(struct barrier *b, const char *path, uint8_t **ret_val, size_t *ret_len);
 int barrier_put(struct barrier *b, const char *path, const uint8_t *val, size_t len);
 int barrier_delete(struct barrier *b, const char *path);
@@ -64,11 +70,13 @@ int barrier_list(struct barrier *b, const char *prefix, char ***ret_keys, size_t
 int barrier_txn(struct barrier *b, const struct storage_op *ops, size_t n);
 
 /* Pure helpers, exposed for unit tests and fuzzing: encrypt/decrypt one value with
- * an explicit key and term. */
+ * an explicit key and term. *ret_ct / *ret_pt are malloc'd and owned by the caller;
+ * *ret_pt is NUL-terminated (not counted). open_value returns CF_ECRYPTO for a
+ * short, unknown-version or unauthentic value (whatever its term prefix). */
 int barrier_seal_value(const uint8_t key[BARRIER_KEY_BYTES], uint32_t term, const char *path,
-		       const uint8_t *pt, size_t len, uint8_t **ret_ct, size_t *ret_len);
+                       const uint8_t *pt, size_t len, uint8_t **ret_ct, size_t *ret_len);
 int barrier_open_value(const uint8_t key[BARRIER_KEY_BYTES], const char *path, const uint8_t *ct,
-		       size_t len, uint8_t **ret_pt, size_t *ret_len);
+                       size_t len, uint8_t **ret_pt, size_t *ret_len);
 /* Term prefix of a stored value (for tests and re-encryption); CF_EINVAL if short. */
 int barrier_value_term(const uint8_t *ct, size_t len, uint32_t *ret_term);
 

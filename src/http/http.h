@@ -14,15 +14,15 @@ struct response;
 struct http_server;
 
 #define HTTP_DEFAULT_MAX_BODY (32u * 1024 * 1024)
-#define HTTP_MAX_PATH 4096
-#define HTTP_MAX_SEGMENTS 128
+#define HTTP_MAX_PATH         4096
+#define HTTP_MAX_SEGMENTS     128
 
 struct http_config {
-	const char *listen;     /* "127.0.0.1:8200" */
-	const char *tls_cert;   /* PEM file or NULL */
+	const char *listen;   /* "127.0.0.1:8200" */
+	const char *tls_cert; /* PEM file or NULL */
 	const char *tls_key;
-	size_t max_body;        /* bytes; 0 = default 32 MiB */
-	unsigned threads;       /* 0 = number of cores (at least 2) */
+	size_t max_body;  /* bytes; 0 = default 32 MiB */
+	unsigned threads; /* 0 = number of cores (at least 2) */
 };
 
 /* Starts serving. Returns 0, CF_EINVAL (bad listen address, unreadable TLS files)
@@ -43,6 +43,6 @@ int http_json_decode(const char *body, size_t len, json_t **ret, char *err, size
 
 /* Renders rs into a body (malloc'd, may be NULL for 204) and its status. */
 int http_render(const struct request *rq, const struct response *rs, char **ret_body,
-		size_t *ret_len);
+                size_t *ret_len);
 
 #endif

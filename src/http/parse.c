@@ -79,7 +79,7 @@ http_json_decode(const char *body, size_t len, json_t **ret, char *err, size_t e
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!j) {
 		snprintf(err, errlen, "failed to parse JSON input: %s (line %d, column %d)",
-			 jerr.text, jerr.line, jerr.column);
+		         jerr.text, jerr.line, jerr.column);
 		return CF_EINVAL;
 	}
 	if (json_is_null(j)) {

@@ -56,7 +56,7 @@ conn_ctx_free(struct conn_ctx *cc)
 
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-	     enum MHD_RequestTerminationCode toe)
+             enum MHD_RequestTerminationCode toe)
 {
 	conn_ctx_free(*con_cls);
 	*con_cls = NULL;
@@ -145,7 +145,7 @@ static void
 remote_addr(struct MHD_Connection *conn, char *buf, size_t len, int *ret_port)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	buf[0] = '\0';
@@ -167,8 +167,8 @@ static enum MHD_Result
 serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
       struct conn_ctx *cc)
 {
-	struct request rq = { 0 };
-	struct response rs = { 0 };
+	struct request rq = {0};
+	struct response rs = {0};
 	char err[256], addr[64], *body = NULL;
 	size_t len = 0;
 	int r, status;
@@ -236,14 +236,14 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+           const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	struct http_server *s = cls;
 	struct conn_ctx *cc = *con_cls;
 
 	if (!cc) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
 		cc = calloc(1, sizeof(*cc));
 		if (!cc)
@@ -365,20 +365,18 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		flags |= MHD_USE_TLS;
 	}
 	if (s->tls_cert)
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-					&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-					MHD_OPTION_CONNECTION_LIMIT, 4096,
-					MHD_OPTION_CONNECTION_TIMEOUT, 120,
-					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-					MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
-					MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+		s->d = MHD_start_daemon(
+		        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
+		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
+		        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+		        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
 	else
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-					&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-					MHD_OPTION_CONNECTION_LIMIT, 4096,
-					MHD_OPTION_CONNECTION_TIMEOUT, 120,
-					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-					MHD_OPTION_END);
+		s->d = MHD_start_daemon(
+		        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
+		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
+		        on_completed, s, MHD_OPTION_END);
 	if (!s->d) {
 		http_stop(s);
 		return CF_EIO;

@@ -9,25 +9,25 @@
 
 enum {
 	CF_OK = 0,
-	CF_ENOMEM = -1,       /* out of memory (500) */
-	CF_EINVAL = -2,       /* invalid or missing parameter (400) */
-	CF_ENOTFOUND = -3,    /* nothing at that path (404) */
-	CF_EDENIED = -4,      /* permission denied, bad or expired token (403) */
-	CF_ESEALED = -5,      /* the server is sealed (503) */
-	CF_EIO = -6,          /* storage or I/O failure (500) */
-	CF_EEXIST = -7,       /* already exists / already initialized (400) */
-	CF_ETOOBIG = -8,      /* request too large (413) */
-	CF_EMETHOD = -9,      /* operation not supported on this path (405) */
-	CF_ECRYPTO = -10,     /* authentication of ciphertext failed (500) */
-	CF_EUNINIT = -11,     /* not initialized (501 on health, 400 elsewhere) */
-	CF_ECAS = -12,        /* check-and-set mismatch (400) */
-	CF_EINTERNAL = -13,   /* a bug or impossible state (500) */
-	CF_EBADKEY = -14,     /* wrong unseal key or share (400) */
-	CF_EAUDIT = -15,      /* no audit device could record the request (500) */
+	CF_ENOMEM = -1,        /* out of memory (500) */
+	CF_EINVAL = -2,        /* invalid or missing parameter (400) */
+	CF_ENOTFOUND = -3,     /* nothing at that path (404) */
+	CF_EDENIED = -4,       /* permission denied, bad or expired token (403) */
+	CF_ESEALED = -5,       /* the server is sealed (503) */
+	CF_EIO = -6,           /* storage or I/O failure (500) */
+	CF_EEXIST = -7,        /* already exists / already initialized (400) */
+	CF_ETOOBIG = -8,       /* request too large (413) */
+	CF_EMETHOD = -9,       /* operation not supported on this path (405) */
+	CF_ECRYPTO = -10,      /* authentication of ciphertext failed (500) */
+	CF_EUNINIT = -11,      /* not initialized (501 on health, 400 elsewhere) */
+	CF_ECAS = -12,         /* check-and-set mismatch (400) */
+	CF_EINTERNAL = -13,    /* a bug or impossible state (500) */
+	CF_EBADKEY = -14,      /* wrong unseal key or share (400) */
+	CF_EAUDIT = -15,       /* no audit device could record the request (500) */
 	CF_EUNSUPPORTED = -16, /* feature not supported (400) */
-	CF_EUPSTREAM = -17,   /* third-party system failed (502) */
-	CF_ERANGE = -18,      /* number out of range (400) */
-	CF_ENOROUTE = -19,    /* no handler for the path (404) */
+	CF_EUPSTREAM = -17,    /* third-party system failed (502) */
+	CF_ERANGE = -18,       /* number out of range (400) */
+	CF_ENOROUTE = -19,     /* no handler for the path (404) */
 };
 
 /* Returns a static, human-readable text for a CF_E* code. */

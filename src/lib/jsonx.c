@@ -156,7 +156,8 @@ jsonx_strlist(json_t *obj, const char *key, json_t **ret)
 		if (r == 0)
 			r = append_trimmed(arr, s, strlen(s));
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			if (!json_is_string(item)) {
 				r = CF_EINVAL;
 				break;
@@ -191,7 +192,8 @@ jsonx_policies_normalize(json_t *arr)
 
 	if (!v || !out)
 		goto fail;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		const char *s = json_string_value(item);
 		size_t len;
 		if (!s)
@@ -258,7 +260,8 @@ jsonx_strmap(json_t *obj, const char *key, json_t **ret)
 	out = json_object();
 	if (!out)
 		return CF_ENOMEM;
-	json_object_foreach(v, k, val) {
+	json_object_foreach(v, k, val)
+	{
 		json_t *s;
 		if (json_is_string(val)) {
 			s = json_copy(val);
@@ -281,7 +284,8 @@ jsonx_array_has(json_t *arr, const char *s)
 {
 	size_t i;
 	json_t *item;
-	json_array_foreach(arr, i, item) {
+	json_array_foreach(arr, i, item)
+	{
 		if (json_is_string(item) && strcmp(json_string_value(item), s) == 0)
 			return true;
 	}

@@ -8,7 +8,8 @@
 #include <time.h>
 
 static enum log_level cur_level = LOG_INFO;
-static const char *const names[] = { "fatal", "error", "info", "verbose", "debug1", "debug2", "debug3" };
+static const char *const names[] = {"fatal",  "error",  "info",  "verbose",
+                                    "debug1", "debug2", "debug3"};
 
 void
 log_set_level(enum log_level l)

@@ -136,7 +136,7 @@ util_rfc3339(int64_t ns, char *out, size_t len)
 int
 util_parse_rfc3339(const char *s, int64_t *ret_ns)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	int64_t frac = 0;
 
@@ -164,8 +164,8 @@ util_parse_rfc3339(const char *s, int64_t *ret_ns)
 int
 util_parse_bool(const char *s, bool *ret)
 {
-	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+	static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
 	for (size_t i = 0; i < 6; i++) {
 		if (strcmp(s, t[i]) == 0) {
 			*ret = true;

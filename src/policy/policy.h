@@ -29,10 +29,15 @@ struct policy;
  * of either. name is lowercased and kept. Legacy `policy = "read|write|deny|sudo"`
  * is translated. Unknown capabilities, bad patterns and syntax errors return
  * CF_EINVAL with a message in err. */
-int policy_parse(const char *name, const char *text, struct policy **ret, char *err,
-		 size_t errlen);
+int policy_parse(const char *name, const char *text, struct policy **ret, char *err, size_t errlen);
 void policy_free(struct policy *p);
 const char *policy_name(const struct policy *p);
+/* The policy in canonical JSON form, {"path": {"<pattern>": {"capabilities": [...],
+ * ...}}}: one stanza per pattern (leading '/' removed, repeated stanzas merged),
+ * sorted capability names, legacy `policy =` translated, wrapping TTLs as integer
+ * seconds. Parsing its dump gives back the same policy. Returns a new reference,
+ * or NULL on ENOMEM. */
+json_t *policy_json(const struct policy *p);
 
 /* The text of the built-in default policy (vault-api.md §3.3). */
 const char *policy_default_text(void);

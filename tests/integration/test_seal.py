@@ -16,16 +16,41 @@ def assert_sealed_error(resp):
 
 def test_fresh_server_is_uninitialized_and_sealed(sqlite_server):
     srv = sqlite_server()
-    health = srv.raw("GET", "/v1/sys/health")
-    assert health.status == 501
-    assert health.json()["initialized"] is False
-    assert health.json()["sealed"] is True
+    assert srv.raw("GET", "/v1/sys/health").status == 501
 
     client = srv.client()
     assert client.sys.is_initialized() is False
     status = client.sys.read_seal_status()
     assert status["initialized"] is False
     assert status["sealed"] is True
+
+
+def test_health_body_on_every_code(sqlite_server):
+    srv = sqlite_server()
+
+    def body(expected_status):
+        resp = srv.raw("GET", "/v1/sys/health")
+        assert resp.status == expected_status, resp
+        assert resp.headers.get("content-type") == "application/json"
+        doc = resp.json()
+        for field in ("initialized", "sealed", "standby", "performance_standby", "server_time_utc", "version"):
+            assert field in doc, f"health body without {field}: {doc}"
+        assert doc["replication_dr_mode"] == "disabled"
+        assert doc["standby"] is False
+        assert isinstance(doc["server_time_utc"], int)
+        return doc
+
+    doc = body(501)
+    assert (doc["initialized"], doc["sealed"]) == (False, True)
+    srv.init()
+    doc = body(503)
+    assert (doc["initialized"], doc["sealed"]) == (True, True)
+    srv.unseal(srv.keys[:3])
+    doc = body(200)
+    assert (doc["initialized"], doc["sealed"]) == (True, False)
+    # HEAD: same code, no body
+    head = srv.raw("HEAD", "/v1/sys/health")
+    assert head.status == 200 and head.body == b""
 
 
 def test_uninitialized_server_answers_503_to_logical_requests(sqlite_server):
@@ -61,10 +86,7 @@ def test_init_5_of_3_then_unseal_with_3(sqlite_server):
     assert final["sealed"] is False
     assert final["progress"] == 0
 
-    health = srv.raw("GET", "/v1/sys/health")
-    assert health.status == 200
-    assert health.json()["initialized"] is True
-    assert health.json()["sealed"] is False
+    assert srv.raw("GET", "/v1/sys/health").status == 200
 
     root = srv.client(result["root_token"])
     mounts = root.sys.list_mounted_secrets_engines()
@@ -154,8 +176,7 @@ def test_sealed_server_answers_503(unsealed_sqlite):
     assert status.status == 200 and status.json()["sealed"] is True
     init = srv.raw("GET", "/v1/sys/init")
     assert init.status == 200 and init.json() == {"initialized": True}
-    health = srv.raw("GET", "/v1/sys/health")
-    assert health.status == 503 and health.json()["sealed"] is True
+    assert srv.raw("GET", "/v1/sys/health").status == 503
 
 
 def test_seal_needs_a_token(unsealed_sqlite):
@@ -225,10 +246,9 @@ def test_restart_comes_back_initialized_and_sealed(unsealed_sqlite):
 
     assert srv.stop() == 0, "SIGTERM should stop the server cleanly (exit 0)"
     srv.start()
-    health = srv.raw("GET", "/v1/sys/health")
-    assert health.status == 503
-    assert health.json()["initialized"] is True
+    assert srv.raw("GET", "/v1/sys/health").status == 503
     status = srv.client().sys.read_seal_status()
+    assert status["initialized"] is True
     assert status["sealed"] is True and (status["t"], status["n"]) == (3, 5)
 
     srv.unseal(srv.keys[1:4])

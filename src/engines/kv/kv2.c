@@ -217,6 +217,13 @@ kv2_unknown(struct request *rq, struct response *rs)
 	return 0;
 }
 
+/* LIST :mount/metadata (no trailing slash): the root folder. */
+static int
+kv2_meta_root(struct request *rq, struct response *rs)
+{
+	return kv_list(rq->mount->view, KV2_META_PREFIX, "", rs);
+}
+
 #define KV2_ALL_OPS (OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE)
 
 static const struct route kv2_routes[] = {
@@ -224,6 +231,7 @@ static const struct route kv2_routes[] = {
         {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_data_handle, kv2_data_exists},
         {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_meta_handle,
          kv2_meta_exists},
+        {"metadata", OP_LIST, 0, kv2_meta_root, NULL},
         {"delete/*", OP_UPDATE, 0, kv2_data_delete, NULL},
         {"undelete/*", OP_UPDATE, 0, kv2_data_undelete, NULL},
         {"destroy/*", OP_UPDATE, 0, kv2_data_destroy, NULL},

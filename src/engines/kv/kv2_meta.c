@@ -9,13 +9,9 @@
 #include "lib/jsonx.h"
 #include "lib/util.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KV2_META_PREFIX "meta/"
-#define KV2_VER_PREFIX  "ver/"
 
 int
 kv2_meta_load(struct view *v, const char *path, json_t **ret)

@@ -32,6 +32,8 @@ struct mount;
 #define KV_MAX_VERSIONS_ARG      1024 /* entries in one delete/undelete/destroy call */
 #define KV2_DEFAULT_MAX_VERSIONS 10
 #define KV2_STRIPES              64
+#define KV2_META_PREFIX          "meta/"
+#define KV2_VER_PREFIX           "ver/"
 
 /* ---- kv.c: shared helpers ---- */
 

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,9 +390,9 @@ test_barrier_encryption_count(void **state)
 	for (int i = 0; i < 5; i++)
 		put_str(f->b, "c", "x");
 	struct storage_op ops[] = {
-		{STORAGE_PUT, "t1", (const uint8_t *)"a", 1},
-		{STORAGE_PUT, "t2", (const uint8_t *)"b", 1},
-		{STORAGE_DELETE, "c", NULL, 0},
+	        {STORAGE_PUT, "t1", (const uint8_t *)"a", 1},
+	        {STORAGE_PUT, "t2", (const uint8_t *)"b", 1},
+	        {STORAGE_DELETE, "c", NULL, 0},
 	};
 	assert_int_equal(barrier_txn(f->b, ops, 3), 0);
 	assert_int_equal(barrier_key_status(f->b, &term, &installed, &enc), 0);
@@ -531,9 +532,9 @@ test_barrier_txn(void **state)
 	init_unsealed(f);
 	put_str(f->b, "gone", "x");
 	struct storage_op ops[] = {
-		{STORAGE_PUT, "sys/token/id/h1", (const uint8_t *)"tok1", 4},
-		{STORAGE_PUT, "sys/token/accessor/a1", (const uint8_t *)"acc1", 4},
-		{STORAGE_DELETE, "gone", NULL, 0},
+	        {STORAGE_PUT, "sys/token/id/h1", (const uint8_t *)"tok1", 4},
+	        {STORAGE_PUT, "sys/token/accessor/a1", (const uint8_t *)"acc1", 4},
+	        {STORAGE_DELETE, "gone", NULL, 0},
 	};
 	assert_int_equal(barrier_txn(f->b, ops, 3), 0);
 	assert_get_str(f->b, "sys/token/id/h1", "tok1");
@@ -548,8 +549,8 @@ test_barrier_txn(void **state)
 
 	/* A txn with a bad op applies nothing. */
 	struct storage_op bad[] = {
-		{STORAGE_PUT, "ok", (const uint8_t *)"v", 1},
-		{STORAGE_PUT, "", (const uint8_t *)"v", 1},
+	        {STORAGE_PUT, "ok", (const uint8_t *)"v", 1},
+	        {STORAGE_PUT, "", (const uint8_t *)"v", 1},
 	};
 	assert_int_not_equal(barrier_txn(f->b, bad, 2), 0);
 	val = NULL;
@@ -570,9 +571,9 @@ test_barrier_value_helpers(void **state)
 	randombytes_buf(key, sizeof(key));
 	memcpy(key2, key, sizeof(key));
 	key2[0] ^= 1;
-	assert_int_equal(
-		barrier_seal_value(key, 0x01020304, "a/b", (const uint8_t *)"hello", 5, &ct, &ct_len),
-		0);
+	assert_int_equal(barrier_seal_value(key, 0x01020304, "a/b", (const uint8_t *)"hello", 5,
+	                                    &ct, &ct_len),
+	                 0);
 	assert_int_equal(ct_len, 5 + OVERHEAD);
 	assert_int_equal(ct[0], 1);
 	assert_int_equal(ct[1], 2);
@@ -590,7 +591,7 @@ test_barrier_value_helpers(void **state)
 	assert_int_equal(barrier_open_value(key2, "a/b", ct, ct_len, &pt, &pt_len), CF_ECRYPTO);
 	assert_int_equal(barrier_open_value(key, "a/c", ct, ct_len, &pt, &pt_len), CF_ECRYPTO);
 	assert_int_equal(barrier_open_value(key, "a/b", ct, OVERHEAD - 1, &pt, &pt_len),
-			 CF_ECRYPTO);
+	                 CF_ECRYPTO);
 	ct[4] = 2; /* unknown version */
 	assert_int_equal(barrier_open_value(key, "a/b", ct, ct_len, &pt, &pt_len), CF_ECRYPTO);
 	assert_null(pt);
@@ -687,26 +688,26 @@ main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_barrier_initialize_seal_unseal),
-		T(test_barrier_initialize_twice),
-		T(test_barrier_unseal_uninitialized),
-		T(test_barrier_wrong_key),
-		T(test_barrier_restart),
-		T(test_barrier_moved_value_fails),
-		T(test_barrier_tampered_value_fails),
-		T(test_barrier_tampered_keys),
-		T(test_barrier_stores_ciphertext),
-		T(test_barrier_rotate_keeps_old_terms),
-		T(test_barrier_unknown_term_fails),
-		T(test_barrier_encryption_count),
-		T(test_barrier_sealed_ops_fail),
-		T(test_barrier_get_missing),
-		T(test_barrier_delete_and_list),
-		T(test_barrier_empty_and_binary_values),
-		T(test_barrier_reserved_paths),
-		T(test_barrier_txn),
-		T(test_barrier_value_helpers),
-		T(test_barrier_threads_seal_unseal),
+	        T(test_barrier_initialize_seal_unseal),
+	        T(test_barrier_initialize_twice),
+	        T(test_barrier_unseal_uninitialized),
+	        T(test_barrier_wrong_key),
+	        T(test_barrier_restart),
+	        T(test_barrier_moved_value_fails),
+	        T(test_barrier_tampered_value_fails),
+	        T(test_barrier_tampered_keys),
+	        T(test_barrier_stores_ciphertext),
+	        T(test_barrier_rotate_keeps_old_terms),
+	        T(test_barrier_unknown_term_fails),
+	        T(test_barrier_encryption_count),
+	        T(test_barrier_sealed_ops_fail),
+	        T(test_barrier_get_missing),
+	        T(test_barrier_delete_and_list),
+	        T(test_barrier_empty_and_binary_values),
+	        T(test_barrier_reserved_paths),
+	        T(test_barrier_txn),
+	        T(test_barrier_value_helpers),
+	        T(test_barrier_threads_seal_unseal),
 	};
 #undef T
 

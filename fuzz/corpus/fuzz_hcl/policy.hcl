@@ -1,0 +1,4 @@
+path "secret/data/*" {
+  capabilities = ["create", "read"]
+}
+path "secret/+/config" { capabilities = ["deny"] }

@@ -1,0 +1,283 @@
+/* generic.c - `coffer read|write|list|delete PATH`: any API path, as `vault read`
+ * and friends (vault-api.md §1.3: GET, PUT, LIST, DELETE). */
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/kvpath.h"
+#include "cli/output.h"
+#include "lib/err.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_FIELD = CLI_OPT_LOCAL,
+};
+
+static void
+oom(void)
+{
+	fputs("coffer: out of memory\n", stderr);
+	exit(CLI_EXIT_ERROR);
+}
+
+static char *
+clean(const char *path, bool dir)
+{
+	char *p = kvpath_clean(path, false), *d;
+	size_t n;
+
+	if (!p)
+		oom();
+	if (!dir || p[0] == '\0')
+		return p;
+	n = strlen(p) + 2;
+	d = malloc(n);
+	if (!d)
+		oom();
+	snprintf(d, n, "%s/", p);
+	free(p);
+	return d;
+}
+
+/* key=value operands as a query string for GET and DELETE ("a=1&b=2"). Returns a
+ * new string (NULL when there are no operands) or exits on a bad operand. */
+static char *
+query_of(int argc, char **argv)
+{
+	char *buf = NULL, *k, *v;
+	size_t len = 0;
+	FILE *f;
+	int i;
+
+	if (argc == 0)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		oom();
+	for (i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i]) {
+			fclose(f);
+			free(buf);
+			exit(cli_usage_err("expected key=value, got \"%s\"", argv[i]));
+		}
+		k = curl_easy_escape(NULL, argv[i], (int)(eq - argv[i]));
+		v = curl_easy_escape(NULL, eq + 1, 0);
+		if (!k || !v)
+			oom();
+		fprintf(f, "%s%s=%s", i ? "&" : "", k, v);
+		curl_free(k);
+		curl_free(v);
+	}
+	if (fclose(f) != 0 || !buf)
+		oom();
+	return buf;
+}
+
+/* Prints a read/write answer: one field, the JSON, or the table. */
+static int
+print_answer(const struct client_resp *resp, const char *field)
+{
+	json_t *auth, *fields;
+	int r;
+
+	if (field) {
+		auth = json_object_get(resp->json, "auth");
+		if (json_is_object(auth)) {
+			fields = output_auth_fields(auth);
+			r = output_field(fields, field);
+			json_decref(fields);
+		} else {
+			r = output_field(json_object_get(resp->json, "data"), field);
+		}
+		if (r < 0)
+			cli_err("field \"%s\" not present in the answer", field);
+		return r;
+	}
+	if (arg_format == CLI_FORMAT_JSON)
+		output_json(resp->json);
+	else
+		output_secret(resp->json);
+	return 0;
+}
+
+static const char read_usage[] =
+        "Usage: coffer read [--field=FIELD] PATH [key=value ...]\n\n"
+        "Reads PATH (GET /v1/PATH); key=value pairs become query parameters.\n\n"
+        "  --field=FIELD          print only this field of the data, raw\n";
+
+int
+generic_read_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"field", required_argument, NULL, OPT_FIELD},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	const char *field = NULL;
+	char *path = NULL, *query = NULL;
+	int o, r;
+
+	while ((o = cli_getopt(argc, argv, opts, read_usage)) != -1) {
+		if (o == OPT_FIELD)
+			field = optarg;
+	}
+	if (optind >= argc)
+		return cli_usage_err("missing PATH");
+	path = clean(argv[optind], false);
+	query = query_of(argc - optind - 1, argv + optind + 1);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "GET", path, query, NULL, &resp);
+	if (r < 0)
+		goto out;
+	if (!resp.json) {
+		cli_err("no value found at %s", path);
+		r = CF_ENOTFOUND;
+		goto out;
+	}
+	r = print_answer(&resp, field);
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	free(path);
+	free(query);
+	return cli_exit(r);
+}
+
+static const char write_usage[] =
+        "Usage: coffer write [--field=FIELD] PATH [key=value ...]\n\n"
+        "Writes to PATH (PUT /v1/PATH) with the pairs as a JSON object. A value may be\n"
+        "@FILE or - (stdin); an operand @FILE or - alone is a JSON object.\n\n"
+        "  --field=FIELD          print only this field of the answer, raw\n";
+
+int
+generic_write_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"field", required_argument, NULL, OPT_FIELD},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	const char *field = NULL;
+	json_t *body = NULL;
+	char *path = NULL;
+	char err[512];
+	int o, r;
+
+	while ((o = cli_getopt(argc, argv, opts, write_usage)) != -1) {
+		if (o == OPT_FIELD)
+			field = optarg;
+	}
+	if (optind >= argc)
+		return cli_usage_err("missing PATH");
+	path = clean(argv[optind], false);
+	if (argc - optind > 1) {
+		r = args_parse_kv(argc - optind - 1, argv + optind + 1, stdin, &body, err,
+		                  sizeof(err));
+		if (r < 0) {
+			cli_err("%s", err);
+			goto out;
+		}
+	}
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "PUT", path, NULL, body, &resp);
+	if (r < 0)
+		goto out;
+	if (resp.json)
+		r = print_answer(&resp, field);
+	else
+		cli_success("Success! Data written to: %s", path);
+out:
+	json_decref(body);
+	client_resp_clear(&resp);
+	client_free(c);
+	free(path);
+	return cli_exit(r);
+}
+
+static const char list_usage[] = "Usage: coffer list PATH\n\n"
+                                 "Lists the keys under PATH (LIST /v1/PATH/).\n";
+
+int
+generic_list_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	char *path = NULL;
+	int r;
+
+	while (cli_getopt(argc, argv, opts, list_usage) != -1)
+		;
+	if (argc - optind != 1)
+		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	path = clean(argv[optind], true);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "LIST", path, NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	if (arg_format == CLI_FORMAT_JSON)
+		output_json(resp.json);
+	else
+		output_keys(resp.json);
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	free(path);
+	return cli_exit(r);
+}
+
+static const char delete_usage[] =
+        "Usage: coffer delete PATH [key=value ...]\n\n"
+        "Deletes PATH (DELETE /v1/PATH); key=value pairs become query parameters.\n";
+
+int
+generic_delete_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	char *path = NULL, *query = NULL;
+	int r;
+
+	while (cli_getopt(argc, argv, opts, delete_usage) != -1)
+		;
+	if (optind >= argc)
+		return cli_usage_err("missing PATH");
+	path = clean(argv[optind], false);
+	query = query_of(argc - optind - 1, argv + optind + 1);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "DELETE", path, query, NULL, &resp);
+	if (r < 0)
+		goto out;
+	if (resp.json && arg_format == CLI_FORMAT_JSON)
+		output_json(resp.json);
+	else
+		cli_success("Success! Data deleted (if it existed) at: %s", path);
+out:
+	client_resp_clear(&resp);
+	client_free(c);
+	free(path);
+	free(query);
+	return cli_exit(r);
+}

@@ -1,0 +1,411 @@
+/* secrets.c - `coffer secrets enable|disable|list|tune` over sys/mounts
+ * (vault-api.md §2.2). */
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/kvpath.h"
+#include "cli/output.h"
+#include "cli/table.h"
+#include "lib/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_PATH = CLI_OPT_LOCAL,
+	OPT_DESCRIPTION,
+	OPT_VERSION,
+	OPT_DEFAULT_LEASE_TTL,
+	OPT_MAX_LEASE_TTL,
+	OPT_OPTIONS,
+	OPT_DETAILED,
+};
+
+static void
+oom(void)
+{
+	fputs("coffer: out of memory\n", stderr);
+	exit(CLI_EXIT_ERROR);
+}
+
+static void
+set(json_t *obj, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(obj, key, v) < 0)
+		oom();
+}
+
+/* obj[key], created as an empty object on first use. */
+static json_t *
+sub(json_t *obj, const char *key)
+{
+	json_t *o = json_object_get(obj, key);
+
+	if (o)
+		return o;
+	o = json_object();
+	set(obj, key, o);
+	return o;
+}
+
+/* "sys/mounts/<path>[/suffix]" for a user mount path, cleaned of slashes. */
+static char *
+mount_api(const char *path, const char *suffix)
+{
+	char *p = kvpath_clean(path, false), *out;
+	size_t n;
+
+	if (!p)
+		oom();
+	n = strlen(p) + strlen(suffix) + sizeof("sys/mounts/");
+	out = malloc(n);
+	if (!out)
+		oom();
+	snprintf(out, n, "sys/mounts/%s%s", p, suffix);
+	free(p);
+	return out;
+}
+
+/* The mount path as listed ("secret/"). */
+static char *
+mount_name(const char *path)
+{
+	char *p = kvpath_clean(path, false), *out;
+	size_t n;
+
+	if (!p)
+		oom();
+	n = strlen(p) + 2;
+	out = malloc(n);
+	if (!out)
+		oom();
+	snprintf(out, n, "%s/", p);
+	free(p);
+	return out;
+}
+
+static const char enable_usage[] =
+        "Usage: coffer secrets enable [--path=PATH] [--description=TEXT] [--version=N]\n"
+        "                             [--default-lease-ttl=DURATION]\n"
+        "                             [--max-lease-ttl=DURATION] [--options=KEY=VALUE ...] "
+        "TYPE\n\n"
+        "Mounts a secrets engine of TYPE (kv, kv-v2, transit, database, ...).\n\n"
+        "  --path=PATH                  where to mount it (default: TYPE)\n"
+        "  --description=TEXT           a human-readable description\n"
+        "  --version=N                  KV version (kv-v2 is kv with --version=2)\n"
+        "  --default-lease-ttl=DUR      default TTL of leases from this mount\n"
+        "  --max-lease-ttl=DUR          maximum TTL of leases from this mount\n"
+        "  --options=KEY=VALUE          an engine option (repeatable)\n";
+
+static int
+secrets_enable(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"path", required_argument, NULL, OPT_PATH},
+	        {"description", required_argument, NULL, OPT_DESCRIPTION},
+	        {"version", required_argument, NULL, OPT_VERSION},
+	        {"default-lease-ttl", required_argument, NULL, OPT_DEFAULT_LEASE_TTL},
+	        {"max-lease-ttl", required_argument, NULL, OPT_MAX_LEASE_TTL},
+	        {"options", required_argument, NULL, OPT_OPTIONS},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	const char *path = NULL, *type;
+	struct client *c = NULL;
+	char *api = NULL, *name = NULL;
+	json_t *body;
+	long long v;
+	int o, r;
+
+	body = json_object();
+	if (!body)
+		oom();
+	while ((o = cli_getopt(argc, argv, opts, enable_usage)) != -1) {
+		switch (o) {
+		case OPT_PATH:
+			path = optarg;
+			break;
+		case OPT_DESCRIPTION:
+			set(body, "description", json_string(optarg));
+			break;
+		case OPT_VERSION:
+			if (args_parse_uint(optarg, &v) < 0 || v < 1 || v > 2) {
+				json_decref(body);
+				return cli_usage_err("--version: 1 or 2, not %s", optarg);
+			}
+			set(sub(body, "options"), "version", json_string(optarg));
+			break;
+		case OPT_DEFAULT_LEASE_TTL:
+			set(sub(body, "config"), "default_lease_ttl", json_string(optarg));
+			break;
+		case OPT_MAX_LEASE_TTL:
+			set(sub(body, "config"), "max_lease_ttl", json_string(optarg));
+			break;
+		case OPT_OPTIONS:
+			if (args_set_pair(sub(body, "options"), optarg) < 0) {
+				json_decref(body);
+				return cli_usage_err("--options: expected KEY=VALUE, got %s",
+				                     optarg);
+			}
+			break;
+		}
+	}
+	if (argc - optind != 1) {
+		json_decref(body);
+		return cli_usage_err(optind >= argc ? "missing TYPE" : "too many arguments");
+	}
+	type = argv[optind];
+	if (!path)
+		path = type;
+	/* As vault does: kv-v2 is kv with options.version "2". */
+	if (strcmp(type, "kv-v2") == 0) {
+		type = "kv";
+		set(sub(body, "options"), "version", json_string("2"));
+	}
+	set(body, "type", json_string(type));
+	api = mount_api(path, "");
+	name = mount_name(path);
+	if (strcmp(name, "/") == 0) {
+		r = cli_usage_err("empty --path");
+		goto out;
+	}
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "POST", api, NULL, body, &resp);
+	if (r < 0)
+		goto out;
+	cli_success("Success! Enabled the %s secrets engine at: %s", argv[optind], name);
+out:
+	free(api);
+	free(name);
+	json_decref(body);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const char disable_usage[] = "Usage: coffer secrets disable PATH\n\n"
+                                    "Unmounts the secrets engine at PATH, revoking its leases\n"
+                                    "and deleting all of its data.\n";
+
+static int
+secrets_disable(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	char *api = NULL, *name = NULL;
+	int r;
+
+	while (cli_getopt(argc, argv, opts, disable_usage) != -1)
+		;
+	if (argc - optind != 1)
+		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	api = mount_api(argv[optind], "");
+	name = mount_name(argv[optind]);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "DELETE", api, NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	cli_success("Success! Disabled the secrets engine (if it existed) at: %s", name);
+out:
+	free(api);
+	free(name);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char list_usage[] = "Usage: coffer secrets list [--detailed]\n\n"
+                                 "Lists the mounted secrets engines.\n\n"
+                                 "  --detailed             also print TTLs and options\n";
+
+static void
+add_ttl(const char **cells, size_t i, char *buf, size_t len, const json_t *v)
+{
+	if (json_is_integer(v) && json_integer_value(v) != 0) {
+		output_duration(json_integer_value(v), buf, len);
+		cells[i] = buf;
+	} else {
+		cells[i] = "system";
+	}
+}
+
+static int
+secrets_list(int argc, char **argv)
+{
+	void *it;
+	static const struct option opts[] = {
+	        {"detailed", no_argument, NULL, OPT_DETAILED},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	static const char *const headers[] = {"Path", "Type", "Accessor", "Description"};
+	static const char *const dheaders[] = {"Path",    "Type",    "Accessor",   "Default TTL",
+	                                       "Max TTL", "Options", "Description"};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	struct table *t = NULL;
+	json_t *data, *m, *cfg;
+	const char **keys = NULL, *key, *cells[7];
+	char dttl[64], mttl[64], *optstr;
+	bool detailed = false;
+	size_t i = 0, n, kl;
+	int o, r;
+
+	while ((o = cli_getopt(argc, argv, opts, list_usage)) != -1) {
+		if (o == OPT_DETAILED)
+			detailed = true;
+	}
+	if (optind != argc)
+		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "GET", "sys/mounts", NULL, NULL, &resp);
+	if (r < 0)
+		goto out;
+	if (arg_format == CLI_FORMAT_JSON) {
+		output_json(resp.json);
+		goto out;
+	}
+	data = client_resp_data(&resp);
+	keys = calloc(json_object_size(data) + 1, sizeof(*keys));
+	if (!keys)
+		oom();
+	for (it = json_object_iter(data); it; it = json_object_iter_next(data, it)) {
+		key = json_object_iter_key(it);
+		m = json_object_iter_value(it);
+		kl = strlen(key);
+		if (json_is_object(m) && kl > 0 && key[kl - 1] == '/')
+			keys[i++] = key;
+	}
+	n = i;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	t = detailed ? table_new(7, dheaders) : table_new(4, headers);
+	for (i = 0; i < n; i++) {
+		m = json_object_get(data, keys[i]);
+		cells[0] = keys[i];
+		cells[1] = json_string_value(json_object_get(m, "type"));
+		cells[2] = json_string_value(json_object_get(m, "accessor"));
+		if (!detailed) {
+			cells[3] = json_string_value(json_object_get(m, "description"));
+			table_add(t, cells);
+			continue;
+		}
+		cfg = json_object_get(m, "config");
+		add_ttl(cells, 3, dttl, sizeof(dttl), json_object_get(cfg, "default_lease_ttl"));
+		add_ttl(cells, 4, mttl, sizeof(mttl), json_object_get(cfg, "max_lease_ttl"));
+		optstr = output_value(json_object_get(m, "options"));
+		cells[5] = optstr;
+		cells[6] = json_string_value(json_object_get(m, "description"));
+		table_add(t, cells);
+		free(optstr);
+	}
+	table_print(t, stdout);
+out:
+	table_free(t);
+	free(keys);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const char tune_usage[] =
+        "Usage: coffer secrets tune [--default-lease-ttl=DURATION]\n"
+        "                           [--max-lease-ttl=DURATION] [--description=TEXT]\n"
+        "                           [--options=KEY=VALUE ...] PATH\n\n"
+        "Changes the settings of the secrets engine mounted at PATH.\n\n"
+        "  --default-lease-ttl=DUR      default TTL of leases from this mount\n"
+        "  --max-lease-ttl=DUR          maximum TTL of leases from this mount\n"
+        "  --description=TEXT           a human-readable description\n"
+        "  --options=KEY=VALUE          an engine option, e.g. version=2 (repeatable)\n";
+
+static int
+secrets_tune(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"default-lease-ttl", required_argument, NULL, OPT_DEFAULT_LEASE_TTL},
+	        {"max-lease-ttl", required_argument, NULL, OPT_MAX_LEASE_TTL},
+	        {"description", required_argument, NULL, OPT_DESCRIPTION},
+	        {"options", required_argument, NULL, OPT_OPTIONS},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	struct client *c = NULL;
+	char *api = NULL, *name = NULL;
+	json_t *body;
+	int o, r;
+
+	body = json_object();
+	if (!body)
+		oom();
+	while ((o = cli_getopt(argc, argv, opts, tune_usage)) != -1) {
+		switch (o) {
+		case OPT_DEFAULT_LEASE_TTL:
+			set(body, "default_lease_ttl", json_string(optarg));
+			break;
+		case OPT_MAX_LEASE_TTL:
+			set(body, "max_lease_ttl", json_string(optarg));
+			break;
+		case OPT_DESCRIPTION:
+			set(body, "description", json_string(optarg));
+			break;
+		case OPT_OPTIONS:
+			if (args_set_pair(sub(body, "options"), optarg) < 0) {
+				json_decref(body);
+				return cli_usage_err("--options: expected KEY=VALUE, got %s",
+				                     optarg);
+			}
+			break;
+		}
+	}
+	if (argc - optind != 1) {
+		json_decref(body);
+		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	}
+	api = mount_api(argv[optind], "/tune");
+	name = mount_name(argv[optind]);
+	r = cli_client(&c);
+	if (r < 0)
+		goto out;
+	r = cli_call(c, "POST", api, NULL, body, &resp);
+	if (r < 0)
+		goto out;
+	cli_success("Success! Tuned the secrets engine at: %s", name);
+out:
+	free(api);
+	free(name);
+	json_decref(body);
+	client_resp_clear(&resp);
+	client_free(c);
+	return cli_exit(r);
+}
+
+static const struct cli_cmd secrets_cmds[] = {
+        {"enable", secrets_enable, "mount a secrets engine"},
+        {"disable", secrets_disable, "unmount a secrets engine and delete its data"},
+        {"list", secrets_list, "list mounted secrets engines"},
+        {"tune", secrets_tune, "change a mount's TTLs, description or options"},
+        {NULL, NULL, NULL},
+};
+
+int
+secrets_main(int argc, char **argv)
+{
+	return cli_dispatch("secrets", secrets_cmds, argc, argv);
+}
