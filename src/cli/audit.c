@@ -33,13 +33,6 @@ enum {
 	OPT_DETAILED,
 };
 
-static void
-oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
-}
-
 /* "sys/audit/<name>" and the listed name "<name>/". */
 static void
 device_paths(const char *name, char **ret_api, char **ret_name)
@@ -48,12 +41,12 @@ device_paths(const char *name, char **ret_api, char **ret_name)
 	size_t n;
 
 	if (!p)
-		oom();
+		cli_oom();
 	n = strlen(p) + sizeof("sys/audit/");
 	api = malloc(n);
 	nm = malloc(strlen(p) + 2);
 	if (!api || !nm)
-		oom();
+		cli_oom();
 	snprintf(api, n, "sys/audit/%s", p);
 	snprintf(nm, strlen(p) + 2, "%s/", p);
 	free(p);
@@ -84,7 +77,6 @@ audit_enable(int argc, char **argv)
 	};
 	struct client_resp resp = {0};
 	const char *path = NULL, *desc = NULL;
-	struct client *c = NULL;
 	char *api = NULL, *name = NULL;
 	json_t *body = NULL, *options;
 	bool local = false;
@@ -107,7 +99,7 @@ audit_enable(int argc, char **argv)
 		return cli_usage_err("missing TYPE");
 	options = json_object();
 	if (!options)
-		oom();
+		cli_oom();
 	for (i = optind + 1; i < argc; i++) {
 		if (args_set_pair(options, argv[i]) < 0) {
 			json_decref(options);
@@ -117,12 +109,9 @@ audit_enable(int argc, char **argv)
 	body = json_pack("{s:s, s:s, s:o, s:b}", "type", argv[optind], "description",
 	                 desc ? desc : "", "options", options, "local", local);
 	if (!body)
-		oom();
+		cli_oom();
 	device_paths(path ? path : argv[optind], &api, &name);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "PUT", api, NULL, body, &resp);
+	r = cli_request("PUT", api, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	cli_success("Success! Enabled the %s audit device at: %s", argv[optind], name);
@@ -131,7 +120,6 @@ out:
 	free(name);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -141,24 +129,15 @@ static const char disable_usage[] = "Usage: coffer audit disable NAME\n\n"
 static int
 audit_disable(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *api = NULL, *name = NULL;
 	int r;
 
-	while (cli_getopt(argc, argv, opts, disable_usage) != -1)
-		;
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing NAME" : "too many arguments");
+	cli_getopt_common(argc, argv, disable_usage);
+	if (cli_operand_one(argc, "NAME") != 0)
+		return CLI_EXIT_ERROR;
 	device_paths(argv[optind], &api, &name);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "DELETE", api, NULL, NULL, &resp);
+	r = cli_request("DELETE", api, NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	cli_success("Success! Disabled audit device (if it was enabled) at: %s", name);
@@ -166,14 +145,7 @@ out:
 	free(api);
 	free(name);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static const char list_usage[] = "Usage: coffer audit list [--detailed]\n\n"
@@ -183,7 +155,6 @@ static const char list_usage[] = "Usage: coffer audit list [--detailed]\n\n"
 static int
 audit_list(int argc, char **argv)
 {
-	void *it;
 	static const struct option opts[] = {
 	        {"detailed", no_argument, NULL, OPT_DETAILED},
 	        CLI_COMMON_OPTIONS,
@@ -191,12 +162,11 @@ audit_list(int argc, char **argv)
 	};
 	static const char *const headers[] = {"Path", "Type", "Description", "Options"};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	struct table *t = NULL;
-	const char **keys = NULL, *key, *cells[4];
+	const char **keys = NULL, *cells[4];
 	bool detailed = false;
 	json_t *data, *d;
-	size_t i = 0, n, kl;
+	size_t i, n;
 	char *optstr;
 	int o, r;
 
@@ -204,12 +174,9 @@ audit_list(int argc, char **argv)
 		if (o == OPT_DETAILED)
 			detailed = true;
 	}
-	if (optind != argc)
-		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "GET", "sys/audit", NULL, NULL, &resp);
+	if (cli_operand_none(argc, argv) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_request("GET", "sys/audit", NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON) {
@@ -217,22 +184,11 @@ audit_list(int argc, char **argv)
 		goto out;
 	}
 	data = client_resp_data(&resp);
-	keys = calloc(json_object_size(data) + 1, sizeof(*keys));
-	if (!keys)
-		oom();
-	for (it = json_object_iter(data); it; it = json_object_iter_next(data, it)) {
-		key = json_object_iter_key(it);
-		d = json_object_iter_value(it);
-		kl = strlen(key);
-		if (json_is_object(d) && kl > 0 && key[kl - 1] == '/')
-			keys[i++] = key;
-	}
-	n = i;
+	keys = output_mount_keys(data, &n);
 	if (n == 0) {
 		printf("No audit devices are enabled.\n");
 		goto out;
 	}
-	qsort(keys, n, sizeof(*keys), cmp_str);
 	t = table_new(detailed ? 4 : 3, headers);
 	for (i = 0; i < n; i++) {
 		d = json_object_get(data, keys[i]);
@@ -249,7 +205,6 @@ out:
 	table_free(t);
 	free(keys);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -289,18 +244,13 @@ count_lines(const char *path)
 static int
 audit_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
 	char msg[512] = "";
 	long line = -1, n;
 	int r;
 
-	while (cli_getopt(argc, argv, opts, verify_usage) != -1)
-		;
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing FILE" : "too many arguments");
+	cli_getopt_common(argc, argv, verify_usage);
+	if (cli_operand_one(argc, "FILE") != 0)
+		return CLI_EXIT_ERROR;
 	r = verify_log(argv[optind], &line, msg, sizeof(msg));
 	if (r < 0 && line > 0) {
 		if (arg_format == CLI_FORMAT_JSON)

@@ -2,6 +2,7 @@
  * (see cli.h). */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/output.h"
 #include "lib/err.h"
 
 #include <errno.h>
@@ -60,26 +61,44 @@ cli_usage_err(const char *fmt, ...)
 	return CLI_EXIT_ERROR;
 }
 
+void
+cli_oom(void)
+{
+	fputs("coffer: out of memory\n", stderr);
+	exit(CLI_EXIT_ERROR);
+}
+
 char *
 cli_strdup(const char *s)
 {
 	char *p = strdup(s);
 
-	if (!p) {
-		fputs("coffer: out of memory\n", stderr);
-		exit(CLI_EXIT_ERROR);
-	}
+	if (!p)
+		cli_oom();
 	return p;
+}
+
+void
+cli_json_set(json_t *obj, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(obj, key, v) < 0)
+		cli_oom();
+}
+
+void
+cli_wipe_free(char *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, strlen(p));
+	free(p);
 }
 
 void
 cli_cleanup(void)
 {
-	if (arg_token) {
-		explicit_bzero(arg_token, strlen(arg_token));
-		free(arg_token);
-		arg_token = NULL;
-	}
+	cli_wipe_free(arg_token);
+	arg_token = NULL;
 	free(arg_address);
 	arg_address = NULL;
 }
@@ -110,10 +129,7 @@ common_option(int c, char *optval)
 		arg_address = cli_strdup(optval);
 		return true;
 	case CLI_OPT_TOKEN:
-		if (arg_token) {
-			explicit_bzero(arg_token, strlen(arg_token));
-			free(arg_token);
-		}
+		cli_wipe_free(arg_token);
 		arg_token = cli_strdup(optval);
 		/* Keep the token out of ps(1) output from now on. */
 		explicit_bzero(optval, strlen(optval));
@@ -163,6 +179,36 @@ int
 cli_getopt_global(int argc, char **argv, const struct option *opts, const char *usage)
 {
 	return getopt_impl(argc, argv, opts, usage, "+:h");
+}
+
+void
+cli_getopt_common(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+
+	while (cli_getopt(argc, argv, opts, usage) != -1)
+		;
+}
+
+int
+cli_operand_one(int argc, const char *what)
+{
+	if (optind >= argc)
+		return cli_usage_err("missing %s", what);
+	if (argc - optind > 1)
+		return cli_usage_err("too many arguments");
+	return 0;
+}
+
+int
+cli_operand_none(int argc, char **argv)
+{
+	if (optind != argc)
+		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
+	return 0;
 }
 
 int
@@ -254,6 +300,29 @@ cli_call(struct client *c, const char *method, const char *path, const char *que
 	r = status_code(resp->status);
 	client_resp_clear(resp);
 	return r;
+}
+
+int
+cli_request(const char *method, const char *path, const char *query, json_t *body,
+            struct client_resp *resp)
+{
+	struct client *c = NULL;
+	int r;
+
+	r = cli_client(&c);
+	if (r == 0)
+		r = cli_call(c, method, path, query, body, resp);
+	client_free(c);
+	return r;
+}
+
+void
+cli_print(const json_t *resp, void (*print_table)(const json_t *))
+{
+	if (arg_format == CLI_FORMAT_JSON)
+		output_json(resp);
+	else
+		print_table(resp);
 }
 
 int

@@ -102,8 +102,31 @@ void cli_success(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stripped. Returns 0, or CF_EINVAL (empty, too long) / CF_EIO. */
 int cli_read_secret_line(const char *prompt, char *buf, size_t len);
 
-/* Copies s into a fresh buffer, dying on OOM (the CLI may: STYLE.md §4). */
+/* Prints "coffer: out of memory" and exits 2 (the CLI may die on OOM: STYLE.md §4). */
+void cli_oom(void) __attribute__((noreturn));
+/* Copies s into a fresh buffer, dying on OOM. */
 char *cli_strdup(const char *s);
+/* Sets obj[key] = v (stealing v), dying on OOM or when v is NULL. */
+void cli_json_set(json_t *obj, const char *key, json_t *v);
+
+/* For commands with only the common options: runs cli_getopt over argv with the
+ * common option table. */
+void cli_getopt_common(int argc, char **argv, const char *usage);
+/* Checks the operands left after option parsing (argv + optind). cli_operand_one
+ * wants exactly one, reporting "missing <what>" or "too many arguments";
+ * cli_operand_none wants none, reporting "unexpected argument". Return 0, or the
+ * CLI_EXIT_ERROR of cli_usage_err. */
+int cli_operand_one(int argc, const char *what);
+int cli_operand_none(int argc, char **argv);
+
+/* One API request on a fresh client (cli_client + cli_call), freeing the client
+ * again. Returns 0 with *resp filled, or a negative code (error printed). */
+int cli_request(const char *method, const char *path, const char *query, json_t *body,
+                struct client_resp *resp);
+/* Prints resp pretty with --format=json, else through print_table. */
+void cli_print(const json_t *resp, void (*print_table)(const json_t *));
+/* Wipes a NUL-terminated secret and frees it. Accepts NULL. */
+void cli_wipe_free(char *p);
 /* Wipes and frees the global token copy. */
 void cli_cleanup(void);
 

@@ -15,13 +15,6 @@ enum {
 	OPT_FIELD = CLI_OPT_LOCAL,
 };
 
-static void
-oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
-}
-
 static char *
 clean(const char *path, bool dir)
 {
@@ -29,13 +22,13 @@ clean(const char *path, bool dir)
 	size_t n;
 
 	if (!p)
-		oom();
+		cli_oom();
 	if (!dir || p[0] == '\0')
 		return p;
 	n = strlen(p) + 2;
 	d = malloc(n);
 	if (!d)
-		oom();
+		cli_oom();
 	snprintf(d, n, "%s/", p);
 	free(p);
 	return d;
@@ -55,7 +48,7 @@ query_of(int argc, char **argv)
 		return NULL;
 	f = open_memstream(&buf, &len);
 	if (!f)
-		oom();
+		cli_oom();
 	for (i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		if (!eq || eq == argv[i]) {
@@ -66,13 +59,13 @@ query_of(int argc, char **argv)
 		k = curl_easy_escape(NULL, argv[i], (int)(eq - argv[i]));
 		v = curl_easy_escape(NULL, eq + 1, 0);
 		if (!k || !v)
-			oom();
+			cli_oom();
 		fprintf(f, "%s%s=%s", i ? "&" : "", k, v);
 		curl_free(k);
 		curl_free(v);
 	}
 	if (fclose(f) != 0 || !buf)
-		oom();
+		cli_oom();
 	return buf;
 }
 
@@ -96,10 +89,7 @@ print_answer(const struct client_resp *resp, const char *field)
 			cli_err("field \"%s\" not present in the answer", field);
 		return r;
 	}
-	if (arg_format == CLI_FORMAT_JSON)
-		output_json(resp->json);
-	else
-		output_secret(resp->json);
+	cli_print(resp->json, output_secret);
 	return 0;
 }
 
@@ -117,7 +107,6 @@ generic_read_main(int argc, char **argv)
 	        {0},
 	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	const char *field = NULL;
 	char *path = NULL, *query = NULL;
 	int o, r;
@@ -130,10 +119,7 @@ generic_read_main(int argc, char **argv)
 		return cli_usage_err("missing PATH");
 	path = clean(argv[optind], false);
 	query = query_of(argc - optind - 1, argv + optind + 1);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "GET", path, query, NULL, &resp);
+	r = cli_request("GET", path, query, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (!resp.json) {
@@ -144,7 +130,6 @@ generic_read_main(int argc, char **argv)
 	r = print_answer(&resp, field);
 out:
 	client_resp_clear(&resp);
-	client_free(c);
 	free(path);
 	free(query);
 	return cli_exit(r);
@@ -165,7 +150,6 @@ generic_write_main(int argc, char **argv)
 	        {0},
 	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	const char *field = NULL;
 	json_t *body = NULL;
 	char *path = NULL;
@@ -187,10 +171,7 @@ generic_write_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "PUT", path, NULL, body, &resp);
+	r = cli_request("PUT", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	if (resp.json)
@@ -200,7 +181,6 @@ generic_write_main(int argc, char **argv)
 out:
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	free(path);
 	return cli_exit(r);
 }
@@ -211,33 +191,20 @@ static const char list_usage[] = "Usage: coffer list PATH\n\n"
 int
 generic_list_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *path = NULL;
 	int r;
 
-	while (cli_getopt(argc, argv, opts, list_usage) != -1)
-		;
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	cli_getopt_common(argc, argv, list_usage);
+	if (cli_operand_one(argc, "PATH") != 0)
+		return CLI_EXIT_ERROR;
 	path = clean(argv[optind], true);
-	r = cli_client(&c);
+	r = cli_request("LIST", path, NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
-	r = cli_call(c, "LIST", path, NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	if (arg_format == CLI_FORMAT_JSON)
-		output_json(resp.json);
-	else
-		output_keys(resp.json);
+	cli_print(resp.json, output_keys);
 out:
 	client_resp_clear(&resp);
-	client_free(c);
 	free(path);
 	return cli_exit(r);
 }
@@ -249,25 +216,16 @@ static const char delete_usage[] =
 int
 generic_delete_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *path = NULL, *query = NULL;
 	int r;
 
-	while (cli_getopt(argc, argv, opts, delete_usage) != -1)
-		;
+	cli_getopt_common(argc, argv, delete_usage);
 	if (optind >= argc)
 		return cli_usage_err("missing PATH");
 	path = clean(argv[optind], false);
 	query = query_of(argc - optind - 1, argv + optind + 1);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "DELETE", path, query, NULL, &resp);
+	r = cli_request("DELETE", path, query, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (resp.json && arg_format == CLI_FORMAT_JSON)
@@ -276,7 +234,6 @@ generic_delete_main(int argc, char **argv)
 		cli_success("Success! Data deleted (if it existed) at: %s", path);
 out:
 	client_resp_clear(&resp);
-	client_free(c);
 	free(path);
 	free(query);
 	return cli_exit(r);

@@ -34,22 +34,19 @@ struct kvctx {
 	char *path;  /* the user's path, cleaned: "secret/app/db" */
 	char *mount; /* "secret/" */
 	int version; /* 1 or 2 */
+	char *api;   /* the API path a command calls */
+	struct client_resp resp;
 };
 
 static void
 kvctx_free(struct kvctx *k)
 {
+	client_resp_clear(&k->resp);
 	client_free(k->c);
 	free(k->path);
 	free(k->mount);
+	free(k->api);
 	memset(k, 0, sizeof(*k));
-}
-
-static void
-oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
 }
 
 static char *
@@ -58,7 +55,7 @@ xjoin(const char *mount, const char *verb, const char *rest)
 	char *p = kvpath_join(mount, verb, rest);
 
 	if (!p)
-		oom();
+		cli_oom();
 	return p;
 }
 
@@ -70,7 +67,7 @@ first_segment(const char *path)
 	char *m = malloc(n + 2);
 
 	if (!m)
-		oom();
+		cli_oom();
 	memcpy(m, path, n);
 	m[n] = '/';
 	m[n + 1] = '\0';
@@ -92,14 +89,14 @@ kv_resolve(struct kvctx *k, const char *mount_flag, const char *user_path, bool 
 		size_t n = strlen(mount_flag) + strlen(user_path) + 2;
 		joined = malloc(n);
 		if (!joined)
-			oom();
+			cli_oom();
 		snprintf(joined, n, "%s/%s", mount_flag, user_path);
 		user_path = joined;
 	}
 	k->path = kvpath_clean(user_path, false);
 	free(joined);
 	if (!k->path)
-		oom();
+		cli_oom();
 	if (k->path[0] == '\0') {
 		cli_usage_err("empty path");
 		return CF_EINVAL;
@@ -127,7 +124,7 @@ kv_resolve(struct kvctx *k, const char *mount_flag, const char *user_path, bool 
 	}
 	r = kvpath_mount_lookup(resp.json, k->path, &k->mount, &k->version);
 	if (r == CF_ENOMEM)
-		oom();
+		cli_oom();
 	if (r < 0)
 		cli_err("no secrets engine is mounted at %s", k->path);
 out:
@@ -152,6 +149,42 @@ need_v2(const struct kvctx *k, const char *what)
 		return 0;
 	cli_err("%s is a KV version 1 mount: %s needs KV version 2", k->mount, what);
 	return CF_EUNSUPPORTED;
+}
+
+/* kv_resolve for a KV v2 only command (what names it in the error), then sets
+ * k->api to <mount><verb>/<rest>. */
+static int
+kv_open_v2(struct kvctx *k, const char *mount_flag, const char *user_path, const char *what,
+           const char *verb)
+{
+	int r;
+
+	r = kv_resolve(k, mount_flag, user_path, false);
+	if (r < 0)
+		return r;
+	r = need_v2(k, what);
+	if (r < 0)
+		return r;
+	k->api = xjoin(k->mount, verb, kv_rest(k));
+	return 0;
+}
+
+/* Parses the options of a command taking only --mount and one PATH. */
+static int
+kv_path_opts(int argc, char **argv, const char *usage, const char **ret_mount)
+{
+	static const struct option opts[] = {
+	        {"mount", required_argument, NULL, OPT_MOUNT},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	int o;
+
+	while ((o = cli_getopt(argc, argv, opts, usage)) != -1) {
+		if (o == OPT_MOUNT)
+			*ret_mount = optarg;
+	}
+	return cli_operand_one(argc, "PATH");
 }
 
 /* Parses PATH k=v... into k and a data object (at least one pair). */
@@ -199,7 +232,7 @@ set_cas(json_t *body, long long cas)
 	if (cas < 0)
 		return 0;
 	if (json_object_set_new(body, "options", json_pack("{s:I}", "cas", (json_int_t)cas)) < 0)
-		oom();
+		cli_oom();
 	return 0;
 }
 
@@ -219,12 +252,10 @@ kv_put(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct client_resp resp = {0};
 	json_t *data = NULL, *body = NULL;
 	const char *mount = NULL;
 	struct kvctx k = {0};
 	long long cas = -1;
-	char *api = NULL;
 	int o, r;
 
 	while ((o = cli_getopt(argc, argv, opts, put_usage)) != -1) {
@@ -247,35 +278,33 @@ kv_put(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (k.version == 2) {
-		api = xjoin(k.mount, "data", kv_rest(&k));
+		k.api = xjoin(k.mount, "data", kv_rest(&k));
 		body = json_pack("{s:O}", "data", data);
 		if (!body)
-			oom();
+			cli_oom();
 		set_cas(body, cas);
 	} else {
 		if (cas >= 0) {
 			r = need_v2(&k, "--cas");
 			goto out;
 		}
-		api = xjoin(k.mount, "", kv_rest(&k));
+		k.api = xjoin(k.mount, "", kv_rest(&k));
 		body = json_incref(data);
 	}
-	r = cli_call(k.c, "PUT", api, NULL, body, &resp);
+	r = cli_call(k.c, "PUT", k.api, NULL, body, &k.resp);
 	if (r < 0)
 		goto out;
 	if (k.version == 2)
-		print_written(api, &resp);
-	else if (resp.json && arg_format == CLI_FORMAT_JSON)
-		output_json(resp.json);
-	else if (resp.json)
-		output_secret(resp.json);
+		print_written(k.api, &k.resp);
+	else if (k.resp.json && arg_format == CLI_FORMAT_JSON)
+		output_json(k.resp.json);
+	else if (k.resp.json)
+		output_secret(k.resp.json);
 	else
-		cli_success("Success! Data written to: %s", api);
+		cli_success("Success! Data written to: %s", k.api);
 out:
 	json_decref(data);
 	json_decref(body);
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -321,11 +350,9 @@ kv_get(int argc, char **argv)
 	        {0},
 	};
 	const char *mount = NULL, *field = NULL, *version = NULL;
-	struct client_resp resp = {0};
 	char query[48], err[1024];
 	struct kvctx k = {0};
 	json_t *data, *secret;
-	char *api = NULL;
 	long long v;
 	int o, r;
 
@@ -344,8 +371,8 @@ kv_get(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	if (cli_operand_one(argc, "PATH") != 0)
+		return CLI_EXIT_ERROR;
 	r = kv_resolve(&k, mount, argv[optind], false);
 	if (r < 0)
 		goto out;
@@ -354,32 +381,32 @@ kv_get(int argc, char **argv)
 		goto out;
 	}
 	if (k.version == 2) {
-		api = xjoin(k.mount, "data", kv_rest(&k));
+		k.api = xjoin(k.mount, "data", kv_rest(&k));
 		snprintf(query, sizeof(query), "version=%s", version ? version : "");
-		r = client_request(k.c, "GET", api, version ? query : NULL, NULL, &resp, err,
+		r = client_request(k.c, "GET", k.api, version ? query : NULL, NULL, &k.resp, err,
 		                   sizeof(err));
 		if (r < 0) {
 			cli_err("%s", err);
 			goto out;
 		}
-		if (resp.status == 404) {
-			report_missing(api, &resp);
+		if (k.resp.status == 404) {
+			report_missing(k.api, &k.resp);
 			r = CF_ENOTFOUND;
 			goto out;
 		}
-		if (resp.status < 200 || resp.status >= 300) {
-			client_resp_error(&resp, api, err, sizeof(err));
+		if (k.resp.status < 200 || k.resp.status >= 300) {
+			client_resp_error(&k.resp, k.api, err, sizeof(err));
 			cli_err("%s", err);
 			r = CF_EIO;
 			goto out;
 		}
 	} else {
-		api = xjoin(k.mount, "", kv_rest(&k));
-		r = cli_call(k.c, "GET", api, NULL, NULL, &resp);
+		k.api = xjoin(k.mount, "", kv_rest(&k));
+		r = cli_call(k.c, "GET", k.api, NULL, NULL, &k.resp);
 		if (r < 0)
 			goto out;
 	}
-	data = json_object_get(resp.json, "data");
+	data = json_object_get(k.resp.json, "data");
 	secret = k.version == 2 ? json_object_get(data, "data") : data;
 	if (field) {
 		r = output_field(secret, field);
@@ -388,22 +415,20 @@ kv_get(int argc, char **argv)
 		goto out;
 	}
 	if (arg_format == CLI_FORMAT_JSON) {
-		output_json(resp.json);
+		output_json(k.resp.json);
 	} else if (k.version == 2) {
-		output_warnings(resp.json);
+		output_warnings(k.resp.json);
 		output_header("Secret Path");
-		printf("%s\n\n", api);
+		printf("%s\n\n", k.api);
 		output_header("Metadata");
 		output_kv(json_object_get(data, "metadata"), OUTPUT_NA_EMPTY);
 		printf("\n");
 		output_header("Data");
 		output_kv(secret, 0);
 	} else {
-		output_secret(resp.json);
+		output_secret(k.resp.json);
 	}
 out:
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -419,32 +444,32 @@ static const char patch_usage[] =
 
 /* --method=rw: GET the current version, merge, write with cas = that version. */
 static int
-patch_rw(struct kvctx *k, const char *api, json_t *data, long long cas, struct client_resp *resp)
+patch_rw(struct kvctx *k, json_t *data, long long cas)
 {
 	json_t *cur, *merged = NULL, *body = NULL;
 	long long version;
 	int r;
 
-	r = cli_call(k->c, "GET", api, NULL, NULL, resp);
+	r = cli_call(k->c, "GET", k->api, NULL, NULL, &k->resp);
 	if (r < 0)
 		return r;
-	cur = json_object_get(json_object_get(resp->json, "data"), "data");
+	cur = json_object_get(json_object_get(k->resp.json, "data"), "data");
 	version = json_integer_value(json_object_get(
-	        json_object_get(json_object_get(resp->json, "data"), "metadata"), "version"));
+	        json_object_get(json_object_get(k->resp.json, "data"), "metadata"), "version"));
 	if (!json_is_object(cur)) {
-		cli_err("no value found at %s", api);
-		client_resp_clear(resp);
+		cli_err("no value found at %s", k->api);
+		client_resp_clear(&k->resp);
 		return CF_ENOTFOUND;
 	}
 	merged = json_deep_copy(cur);
-	client_resp_clear(resp);
+	client_resp_clear(&k->resp);
 	if (!merged || json_object_update(merged, data) < 0)
-		oom();
+		cli_oom();
 	body = json_pack("{s:o}", "data", merged);
 	if (!body)
-		oom();
+		cli_oom();
 	set_cas(body, cas >= 0 ? cas : version);
-	r = cli_call(k->c, "PUT", api, NULL, body, resp);
+	r = cli_call(k->c, "PUT", k->api, NULL, body, &k->resp);
 	json_decref(body);
 	return r;
 }
@@ -459,13 +484,11 @@ kv_patch(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct client_resp resp = {0};
 	json_t *data = NULL, *body = NULL;
 	const char *mount = NULL;
 	struct kvctx k = {0};
 	long long cas = -1;
 	bool rw = false;
-	char *api = NULL;
 	int o, r;
 
 	while ((o = cli_getopt(argc, argv, opts, patch_usage)) != -1) {
@@ -490,30 +513,24 @@ kv_patch(int argc, char **argv)
 	r = parse_data(argc - optind - 1, argv + optind + 1, &data);
 	if (r < 0)
 		goto out;
-	r = kv_resolve(&k, mount, argv[optind], false);
+	r = kv_open_v2(&k, mount, argv[optind], "patch", "data");
 	if (r < 0)
 		goto out;
-	r = need_v2(&k, "patch");
-	if (r < 0)
-		goto out;
-	api = xjoin(k.mount, "data", kv_rest(&k));
 	if (rw) {
-		r = patch_rw(&k, api, data, cas, &resp);
+		r = patch_rw(&k, data, cas);
 	} else {
 		body = json_pack("{s:O}", "data", data);
 		if (!body)
-			oom();
+			cli_oom();
 		set_cas(body, cas);
-		r = cli_call(k.c, "PATCH", api, NULL, body, &resp);
+		r = cli_call(k.c, "PATCH", k.api, NULL, body, &k.resp);
 	}
 	if (r < 0)
 		goto out;
-	print_written(api, &resp);
+	print_written(k.api, &k.resp);
 out:
 	json_decref(data);
 	json_decref(body);
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -545,9 +562,9 @@ parse_versions_cmd(int argc, char **argv, const char *usage, const char **ret_mo
 			break;
 		}
 	}
-	if (argc - optind != 1) {
+	if (cli_operand_one(argc, "PATH") != 0) {
 		json_decref(versions);
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+		return CLI_EXIT_ERROR;
 	}
 	*ret_versions = versions;
 	return 0;
@@ -562,11 +579,9 @@ static const char delete_usage[] =
 static int
 kv_delete(int argc, char **argv)
 {
-	struct client_resp resp = {0};
 	const char *mount = NULL;
 	json_t *versions = NULL, *body = NULL;
 	struct kvctx k = {0};
-	char *api = NULL;
 	int r;
 
 	if (parse_versions_cmd(argc, argv, delete_usage, &mount, &versions) != 0)
@@ -575,28 +590,26 @@ kv_delete(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (k.version == 2 && versions) {
-		api = xjoin(k.mount, "delete", kv_rest(&k));
+		k.api = xjoin(k.mount, "delete", kv_rest(&k));
 		body = json_pack("{s:O}", "versions", versions);
 		if (!body)
-			oom();
-		r = cli_call(k.c, "PUT", api, NULL, body, &resp);
+			cli_oom();
+		r = cli_call(k.c, "PUT", k.api, NULL, body, &k.resp);
 	} else if (k.version == 2) {
-		api = xjoin(k.mount, "data", kv_rest(&k));
-		r = cli_call(k.c, "DELETE", api, NULL, NULL, &resp);
+		k.api = xjoin(k.mount, "data", kv_rest(&k));
+		r = cli_call(k.c, "DELETE", k.api, NULL, NULL, &k.resp);
 	} else if (versions) {
 		r = need_v2(&k, "--versions");
 	} else {
-		api = xjoin(k.mount, "", kv_rest(&k));
-		r = cli_call(k.c, "DELETE", api, NULL, NULL, &resp);
+		k.api = xjoin(k.mount, "", kv_rest(&k));
+		r = cli_call(k.c, "DELETE", k.api, NULL, NULL, &k.resp);
 	}
 	if (r < 0)
 		goto out;
-	cli_success("Success! Data deleted (if it existed) at: %s", api);
+	cli_success("Success! Data deleted (if it existed) at: %s", k.api);
 out:
 	json_decref(versions);
 	json_decref(body);
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -605,36 +618,28 @@ out:
 static int
 versions_op(int argc, char **argv, const char *verb, const char *usage)
 {
-	struct client_resp resp = {0};
 	const char *mount = NULL;
 	json_t *versions = NULL, *body = NULL;
 	struct kvctx k = {0};
-	char *api = NULL;
 	int r;
 
 	if (parse_versions_cmd(argc, argv, usage, &mount, &versions) != 0)
 		return CLI_EXIT_ERROR;
 	if (!versions)
 		return cli_usage_err("missing --versions");
-	r = kv_resolve(&k, mount, argv[optind], false);
+	r = kv_open_v2(&k, mount, argv[optind], verb, verb);
 	if (r < 0)
 		goto out;
-	r = need_v2(&k, verb);
-	if (r < 0)
-		goto out;
-	api = xjoin(k.mount, verb, kv_rest(&k));
 	body = json_pack("{s:O}", "versions", versions);
 	if (!body)
-		oom();
-	r = cli_call(k.c, "PUT", api, NULL, body, &resp);
+		cli_oom();
+	r = cli_call(k.c, "PUT", k.api, NULL, body, &k.resp);
 	if (r < 0)
 		goto out;
-	cli_success("Success! Data written to: %s", api);
+	cli_success("Success! Data written to: %s", k.api);
 out:
 	json_decref(versions);
 	json_decref(body);
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -668,48 +673,33 @@ static const char list_usage[] =
 static int
 kv_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"mount", required_argument, NULL, OPT_MOUNT},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
 	const char *mount = NULL;
 	struct kvctx k = {0};
-	char *api = NULL, *dir;
+	char *dir;
 	size_t n;
-	int o, r;
+	int r;
 
-	while ((o = cli_getopt(argc, argv, opts, list_usage)) != -1) {
-		if (o == OPT_MOUNT)
-			mount = optarg;
-	}
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	if (kv_path_opts(argc, argv, list_usage, &mount) != 0)
+		return CLI_EXIT_ERROR;
 	r = kv_resolve(&k, mount, argv[optind], true);
 	if (r < 0)
 		goto out;
-	api = xjoin(k.mount, k.version == 2 ? "metadata" : "", kv_rest(&k));
+	k.api = xjoin(k.mount, k.version == 2 ? "metadata" : "", kv_rest(&k));
 	/* LIST addresses a folder: always with a trailing '/'. */
-	n = strlen(api);
-	if (n == 0 || api[n - 1] != '/') {
+	n = strlen(k.api);
+	if (n == 0 || k.api[n - 1] != '/') {
 		dir = malloc(n + 2);
 		if (!dir)
-			oom();
-		snprintf(dir, n + 2, "%s/", api);
-		free(api);
-		api = dir;
+			cli_oom();
+		snprintf(dir, n + 2, "%s/", k.api);
+		free(k.api);
+		k.api = dir;
 	}
-	r = cli_call(k.c, "LIST", api, NULL, NULL, &resp);
+	r = cli_call(k.c, "LIST", k.api, NULL, NULL, &k.resp);
 	if (r < 0)
 		goto out;
-	if (arg_format == CLI_FORMAT_JSON)
-		output_json(resp.json);
-	else
-		output_keys(resp.json);
+	cli_print(k.resp.json, output_keys);
 out:
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -742,7 +732,7 @@ print_metadata(const json_t *data)
 
 	top = json_deep_copy(data);
 	if (!top)
-		oom();
+		cli_oom();
 	json_object_del(top, "versions");
 	output_header("Metadata");
 	output_kv(top, OUTPUT_NA_EMPTY);
@@ -752,7 +742,7 @@ print_metadata(const json_t *data)
 	n = json_object_size(versions);
 	keys = calloc(n + 1, sizeof(*keys));
 	if (!keys)
-		oom();
+		cli_oom();
 	for (it = json_object_iter(versions); it; it = json_object_iter_next(versions, it)) {
 		keys[i++] = json_object_iter_key(it);
 	}
@@ -769,40 +759,23 @@ print_metadata(const json_t *data)
 static int
 kv_metadata_get(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"mount", required_argument, NULL, OPT_MOUNT},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
 	const char *mount = NULL;
 	struct kvctx k = {0};
-	char *api = NULL;
-	int o, r;
+	int r;
 
-	while ((o = cli_getopt(argc, argv, opts, metadata_get_usage)) != -1) {
-		if (o == OPT_MOUNT)
-			mount = optarg;
-	}
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
-	r = kv_resolve(&k, mount, argv[optind], false);
+	if (kv_path_opts(argc, argv, metadata_get_usage, &mount) != 0)
+		return CLI_EXIT_ERROR;
+	r = kv_open_v2(&k, mount, argv[optind], "metadata", "metadata");
 	if (r < 0)
 		goto out;
-	r = need_v2(&k, "metadata");
-	if (r < 0)
-		goto out;
-	api = xjoin(k.mount, "metadata", kv_rest(&k));
-	r = cli_call(k.c, "GET", api, NULL, NULL, &resp);
+	r = cli_call(k.c, "GET", k.api, NULL, NULL, &k.resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON)
-		output_json(resp.json);
+		output_json(k.resp.json);
 	else
-		print_metadata(json_object_get(resp.json, "data"));
+		print_metadata(json_object_get(k.resp.json, "data"));
 out:
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -829,18 +802,16 @@ kv_metadata_put(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct client_resp resp = {0};
 	json_t *body, *custom = NULL;
 	const char *mount = NULL;
 	struct kvctx k = {0};
-	char *api = NULL;
 	long long n;
 	bool b;
 	int o, r;
 
 	body = json_object();
 	if (!body)
-		oom();
+		cli_oom();
 	while ((o = cli_getopt(argc, argv, opts, metadata_put_usage)) != -1) {
 		switch (o) {
 		case OPT_MAX_VERSIONS:
@@ -864,7 +835,7 @@ kv_metadata_put(int argc, char **argv)
 			if (!custom) {
 				custom = json_object();
 				if (!custom)
-					oom();
+					cli_oom();
 				json_object_set_new(body, "custom_metadata", custom);
 			}
 			if (args_set_pair(custom, optarg) < 0) {
@@ -878,25 +849,19 @@ kv_metadata_put(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 1) {
+	if (cli_operand_one(argc, "PATH") != 0) {
 		json_decref(body);
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+		return CLI_EXIT_ERROR;
 	}
-	r = kv_resolve(&k, mount, argv[optind], false);
+	r = kv_open_v2(&k, mount, argv[optind], "metadata", "metadata");
 	if (r < 0)
 		goto out;
-	r = need_v2(&k, "metadata");
+	r = cli_call(k.c, "PUT", k.api, NULL, body, &k.resp);
 	if (r < 0)
 		goto out;
-	api = xjoin(k.mount, "metadata", kv_rest(&k));
-	r = cli_call(k.c, "PUT", api, NULL, body, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Data written to: %s", api);
+	cli_success("Success! Data written to: %s", k.api);
 out:
 	json_decref(body);
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -908,37 +873,20 @@ static const char metadata_delete_usage[] =
 static int
 kv_metadata_delete(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"mount", required_argument, NULL, OPT_MOUNT},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
 	const char *mount = NULL;
 	struct kvctx k = {0};
-	char *api = NULL;
-	int o, r;
+	int r;
 
-	while ((o = cli_getopt(argc, argv, opts, metadata_delete_usage)) != -1) {
-		if (o == OPT_MOUNT)
-			mount = optarg;
-	}
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
-	r = kv_resolve(&k, mount, argv[optind], false);
+	if (kv_path_opts(argc, argv, metadata_delete_usage, &mount) != 0)
+		return CLI_EXIT_ERROR;
+	r = kv_open_v2(&k, mount, argv[optind], "metadata", "metadata");
 	if (r < 0)
 		goto out;
-	r = need_v2(&k, "metadata");
+	r = cli_call(k.c, "DELETE", k.api, NULL, NULL, &k.resp);
 	if (r < 0)
 		goto out;
-	api = xjoin(k.mount, "metadata", kv_rest(&k));
-	r = cli_call(k.c, "DELETE", api, NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Data deleted (if it existed) at: %s", api);
+	cli_success("Success! Data deleted (if it existed) at: %s", k.api);
 out:
-	client_resp_clear(&resp);
-	free(api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }

@@ -150,8 +150,8 @@ operator_init(int argc, char **argv)
 			break;
 		}
 	}
-	if (optind != argc)
-		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
+	if (cli_operand_none(argc, argv) != 0)
+		return CLI_EXIT_ERROR;
 	if (shares < 1 || shares > 255 || threshold < 1 || threshold > shares)
 		return cli_usage_err("need 1 <= key-threshold <= key-shares <= 255");
 	r = cli_client(&c);
@@ -268,16 +268,8 @@ out:
 static int
 no_operands(int argc, char **argv, const char *usage)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-
-	while (cli_getopt(argc, argv, opts, usage) != -1)
-		;
-	if (optind != argc)
-		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
-	return 0;
+	cli_getopt_common(argc, argv, usage);
+	return cli_operand_none(argc, argv);
 }
 
 static const char seal_usage[] =

@@ -9,22 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void
-die_oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
-}
-
-static void
-wipe_free(char *p)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
-
 void
 output_json(const json_t *v)
 {
@@ -50,7 +34,7 @@ sorted_keys(const json_t *obj, size_t *n)
 
 	keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
 	if (!keys)
-		die_oom();
+		cli_oom();
 	for (it = json_object_iter((json_t *)obj); it;
 	     it = json_object_iter_next((json_t *)obj, it))
 		keys[i++] = json_object_iter_key(it);
@@ -119,14 +103,31 @@ output_value(const json_t *v)
 
 	f = open_memstream(&buf, &len);
 	if (!f)
-		die_oom();
+		cli_oom();
 	if (v)
 		format_value(f, v, 0);
 	else
 		fputs("n/a", f);
 	if (fclose(f) != 0 || !buf)
-		die_oom();
+		cli_oom();
 	return buf;
+}
+
+const char **
+output_mount_keys(const json_t *data, size_t *ret_n)
+{
+	const char **keys, *key;
+	size_t i, all, n = 0, kl;
+
+	keys = sorted_keys(data, &all);
+	for (i = 0; i < all; i++) {
+		key = keys[i];
+		kl = strlen(key);
+		if (json_is_object(json_object_get(data, key)) && kl > 0 && key[kl - 1] == '/')
+			keys[n++] = key;
+	}
+	*ret_n = n;
+	return keys;
 }
 
 static void
@@ -140,7 +141,7 @@ add_value(struct table *t, const char *key, const json_t *v, unsigned flags)
 	}
 	s = output_value(v);
 	table_add_kv(t, key, s);
-	wipe_free(s);
+	cli_wipe_free(s);
 }
 
 static const char *const kv_headers[] = {"Key", "Value"};
@@ -258,7 +259,7 @@ set_copy(json_t *dst, const char *key, const json_t *v)
 	json_t *c = v ? json_deep_copy(v) : json_null();
 
 	if (!c || json_object_set_new(dst, key, c) < 0)
-		die_oom();
+		cli_oom();
 }
 
 json_t *
@@ -270,12 +271,12 @@ output_auth_fields(const json_t *auth)
 	size_t i, n;
 
 	if (!out)
-		die_oom();
+		cli_oom();
 	set_copy(out, "token", json_object_get(auth, "client_token"));
 	set_copy(out, "token_accessor", json_object_get(auth, "accessor"));
 	v = dur_value(json_object_get(auth, "lease_duration"), true);
 	if (!v || json_object_set_new(out, "token_duration", v) < 0)
-		die_oom();
+		cli_oom();
 	set_copy(out, "token_renewable", json_object_get(auth, "renewable"));
 	set_copy(out, "token_policies", json_object_get(auth, "token_policies"));
 	set_copy(out, "identity_policies", json_object_get(auth, "identity_policies"));
@@ -366,9 +367,9 @@ output_field(const json_t *obj, const char *field)
 	else {
 		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!s)
-			die_oom();
+			cli_oom();
 		fputs(s, stdout);
-		wipe_free(s);
+		cli_wipe_free(s);
 	}
 	if (isatty(STDOUT_FILENO))
 		fputc('\n', stdout);

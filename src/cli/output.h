@@ -23,6 +23,11 @@ char *output_value(const json_t *v);
 /* Prints obj as a Key/Value table with sorted keys. */
 void output_kv(const json_t *obj, unsigned flags);
 
+/* The keys of a sys/mounts or sys/audit answer that name entries (object values,
+ * keys ending in '/'), sorted. Returns a new array of borrowed strings (free it),
+ * the count in *ret_n. */
+const char **output_mount_keys(const json_t *data, size_t *ret_n);
+
 /* Prints a section title as "====== title ======". */
 void output_header(const char *title);
 

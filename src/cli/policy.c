@@ -15,10 +15,8 @@ policy_path(const char *name)
 	size_t n = strlen(name) + sizeof("sys/policy/");
 	char *p = malloc(n);
 
-	if (!p) {
-		fputs("coffer: out of memory\n", stderr);
-		exit(CLI_EXIT_ERROR);
-	}
+	if (!p)
+		cli_oom();
 	snprintf(p, n, "sys/policy/%s", name);
 	return p;
 }
@@ -27,13 +25,7 @@ policy_path(const char *name)
 static int
 operands(int argc, char **argv, const char *usage, int want, const char *missing)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-
-	while (cli_getopt(argc, argv, opts, usage) != -1)
-		;
+	cli_getopt_common(argc, argv, usage);
 	if (argc - optind < want)
 		return cli_usage_err("missing %s", missing);
 	if (argc - optind > want)
@@ -49,7 +41,6 @@ static int
 policy_write(int argc, char **argv)
 {
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	json_t *body = NULL;
 	char *text = NULL, *path = NULL, err[512];
 	size_t len = 0;
@@ -69,10 +60,7 @@ policy_write(int argc, char **argv)
 		goto out;
 	}
 	path = policy_path(argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "PUT", path, NULL, body, &resp);
+	r = cli_request("PUT", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	if (resp.json)
@@ -83,7 +71,6 @@ out:
 	free(path);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -94,7 +81,6 @@ static int
 policy_read(int argc, char **argv)
 {
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	const char *rules;
 	json_t *data;
 	char *path = NULL;
@@ -104,10 +90,7 @@ policy_read(int argc, char **argv)
 	if (operands(argc, argv, read_usage, 1, "NAME") != 0)
 		return CLI_EXIT_ERROR;
 	path = policy_path(argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "GET", path, NULL, NULL, &resp);
+	r = cli_request("GET", path, NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON) {
@@ -130,7 +113,6 @@ policy_read(int argc, char **argv)
 out:
 	free(path);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -141,17 +123,13 @@ static int
 policy_list(int argc, char **argv)
 {
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	json_t *data, *names, *v;
 	size_t i;
 	int r;
 
 	if (operands(argc, argv, list_usage, 0, "") != 0)
 		return CLI_EXIT_ERROR;
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "GET", "sys/policy", NULL, NULL, &resp);
+	r = cli_request("GET", "sys/policy", NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON) {
@@ -169,7 +147,6 @@ policy_list(int argc, char **argv)
 	}
 out:
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -180,24 +157,17 @@ static int
 policy_delete(int argc, char **argv)
 {
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *path = NULL;
 	int r;
 
 	if (operands(argc, argv, delete_usage, 1, "NAME") != 0)
 		return CLI_EXIT_ERROR;
 	path = policy_path(argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "DELETE", path, NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Deleted policy: %s", argv[optind]);
-out:
+	r = cli_request("DELETE", path, NULL, NULL, &resp);
+	if (r == 0)
+		cli_success("Success! Deleted policy: %s", argv[optind]);
 	free(path);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 

@@ -21,20 +21,6 @@ enum {
 	OPT_DETAILED,
 };
 
-static void
-oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
-}
-
-static void
-set(json_t *obj, const char *key, json_t *v)
-{
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		oom();
-}
-
 /* obj[key], created as an empty object on first use. */
 static json_t *
 sub(json_t *obj, const char *key)
@@ -44,7 +30,7 @@ sub(json_t *obj, const char *key)
 	if (o)
 		return o;
 	o = json_object();
-	set(obj, key, o);
+	cli_json_set(obj, key, o);
 	return o;
 }
 
@@ -56,11 +42,11 @@ mount_api(const char *path, const char *suffix)
 	size_t n;
 
 	if (!p)
-		oom();
+		cli_oom();
 	n = strlen(p) + strlen(suffix) + sizeof("sys/mounts/");
 	out = malloc(n);
 	if (!out)
-		oom();
+		cli_oom();
 	snprintf(out, n, "sys/mounts/%s%s", p, suffix);
 	free(p);
 	return out;
@@ -74,11 +60,11 @@ mount_name(const char *path)
 	size_t n;
 
 	if (!p)
-		oom();
+		cli_oom();
 	n = strlen(p) + 2;
 	out = malloc(n);
 	if (!out)
-		oom();
+		cli_oom();
 	snprintf(out, n, "%s/", p);
 	free(p);
 	return out;
@@ -112,7 +98,6 @@ secrets_enable(int argc, char **argv)
 	};
 	struct client_resp resp = {0};
 	const char *path = NULL, *type;
-	struct client *c = NULL;
 	char *api = NULL, *name = NULL;
 	json_t *body;
 	long long v;
@@ -120,27 +105,27 @@ secrets_enable(int argc, char **argv)
 
 	body = json_object();
 	if (!body)
-		oom();
+		cli_oom();
 	while ((o = cli_getopt(argc, argv, opts, enable_usage)) != -1) {
 		switch (o) {
 		case OPT_PATH:
 			path = optarg;
 			break;
 		case OPT_DESCRIPTION:
-			set(body, "description", json_string(optarg));
+			cli_json_set(body, "description", json_string(optarg));
 			break;
 		case OPT_VERSION:
 			if (args_parse_uint(optarg, &v) < 0 || v < 1 || v > 2) {
 				json_decref(body);
 				return cli_usage_err("--version: 1 or 2, not %s", optarg);
 			}
-			set(sub(body, "options"), "version", json_string(optarg));
+			cli_json_set(sub(body, "options"), "version", json_string(optarg));
 			break;
 		case OPT_DEFAULT_LEASE_TTL:
-			set(sub(body, "config"), "default_lease_ttl", json_string(optarg));
+			cli_json_set(sub(body, "config"), "default_lease_ttl", json_string(optarg));
 			break;
 		case OPT_MAX_LEASE_TTL:
-			set(sub(body, "config"), "max_lease_ttl", json_string(optarg));
+			cli_json_set(sub(body, "config"), "max_lease_ttl", json_string(optarg));
 			break;
 		case OPT_OPTIONS:
 			if (args_set_pair(sub(body, "options"), optarg) < 0) {
@@ -151,9 +136,9 @@ secrets_enable(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 1) {
+	if (cli_operand_one(argc, "TYPE") != 0) {
 		json_decref(body);
-		return cli_usage_err(optind >= argc ? "missing TYPE" : "too many arguments");
+		return CLI_EXIT_ERROR;
 	}
 	type = argv[optind];
 	if (!path)
@@ -161,19 +146,16 @@ secrets_enable(int argc, char **argv)
 	/* As vault does: kv-v2 is kv with options.version "2". */
 	if (strcmp(type, "kv-v2") == 0) {
 		type = "kv";
-		set(sub(body, "options"), "version", json_string("2"));
+		cli_json_set(sub(body, "options"), "version", json_string("2"));
 	}
-	set(body, "type", json_string(type));
+	cli_json_set(body, "type", json_string(type));
 	api = mount_api(path, "");
 	name = mount_name(path);
 	if (strcmp(name, "/") == 0) {
 		r = cli_usage_err("empty --path");
 		goto out;
 	}
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "POST", api, NULL, body, &resp);
+	r = cli_request("POST", api, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	cli_success("Success! Enabled the %s secrets engine at: %s", argv[optind], name);
@@ -182,7 +164,6 @@ out:
 	free(name);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -193,25 +174,16 @@ static const char disable_usage[] = "Usage: coffer secrets disable PATH\n\n"
 static int
 secrets_disable(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *api = NULL, *name = NULL;
 	int r;
 
-	while (cli_getopt(argc, argv, opts, disable_usage) != -1)
-		;
-	if (argc - optind != 1)
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+	cli_getopt_common(argc, argv, disable_usage);
+	if (cli_operand_one(argc, "PATH") != 0)
+		return CLI_EXIT_ERROR;
 	api = mount_api(argv[optind], "");
 	name = mount_name(argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "DELETE", api, NULL, NULL, &resp);
+	r = cli_request("DELETE", api, NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	cli_success("Success! Disabled the secrets engine (if it existed) at: %s", name);
@@ -219,14 +191,7 @@ out:
 	free(api);
 	free(name);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static const char list_usage[] = "Usage: coffer secrets list [--detailed]\n\n"
@@ -247,7 +212,6 @@ add_ttl(const char **cells, size_t i, char *buf, size_t len, const json_t *v)
 static int
 secrets_list(int argc, char **argv)
 {
-	void *it;
 	static const struct option opts[] = {
 	        {"detailed", no_argument, NULL, OPT_DETAILED},
 	        CLI_COMMON_OPTIONS,
@@ -257,25 +221,21 @@ secrets_list(int argc, char **argv)
 	static const char *const dheaders[] = {"Path",    "Type",    "Accessor",   "Default TTL",
 	                                       "Max TTL", "Options", "Description"};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	struct table *t = NULL;
 	json_t *data, *m, *cfg;
-	const char **keys = NULL, *key, *cells[7];
+	const char **keys = NULL, *cells[7];
 	char dttl[64], mttl[64], *optstr;
 	bool detailed = false;
-	size_t i = 0, n, kl;
+	size_t i, n;
 	int o, r;
 
 	while ((o = cli_getopt(argc, argv, opts, list_usage)) != -1) {
 		if (o == OPT_DETAILED)
 			detailed = true;
 	}
-	if (optind != argc)
-		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "GET", "sys/mounts", NULL, NULL, &resp);
+	if (cli_operand_none(argc, argv) != 0)
+		return CLI_EXIT_ERROR;
+	r = cli_request("GET", "sys/mounts", NULL, NULL, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON) {
@@ -283,18 +243,7 @@ secrets_list(int argc, char **argv)
 		goto out;
 	}
 	data = client_resp_data(&resp);
-	keys = calloc(json_object_size(data) + 1, sizeof(*keys));
-	if (!keys)
-		oom();
-	for (it = json_object_iter(data); it; it = json_object_iter_next(data, it)) {
-		key = json_object_iter_key(it);
-		m = json_object_iter_value(it);
-		kl = strlen(key);
-		if (json_is_object(m) && kl > 0 && key[kl - 1] == '/')
-			keys[i++] = key;
-	}
-	n = i;
-	qsort(keys, n, sizeof(*keys), cmp_str);
+	keys = output_mount_keys(data, &n);
 	t = detailed ? table_new(7, dheaders) : table_new(4, headers);
 	for (i = 0; i < n; i++) {
 		m = json_object_get(data, keys[i]);
@@ -320,7 +269,6 @@ out:
 	table_free(t);
 	free(keys);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -346,24 +294,23 @@ secrets_tune(int argc, char **argv)
 	        {0},
 	};
 	struct client_resp resp = {0};
-	struct client *c = NULL;
 	char *api = NULL, *name = NULL;
 	json_t *body;
 	int o, r;
 
 	body = json_object();
 	if (!body)
-		oom();
+		cli_oom();
 	while ((o = cli_getopt(argc, argv, opts, tune_usage)) != -1) {
 		switch (o) {
 		case OPT_DEFAULT_LEASE_TTL:
-			set(body, "default_lease_ttl", json_string(optarg));
+			cli_json_set(body, "default_lease_ttl", json_string(optarg));
 			break;
 		case OPT_MAX_LEASE_TTL:
-			set(body, "max_lease_ttl", json_string(optarg));
+			cli_json_set(body, "max_lease_ttl", json_string(optarg));
 			break;
 		case OPT_DESCRIPTION:
-			set(body, "description", json_string(optarg));
+			cli_json_set(body, "description", json_string(optarg));
 			break;
 		case OPT_OPTIONS:
 			if (args_set_pair(sub(body, "options"), optarg) < 0) {
@@ -374,16 +321,13 @@ secrets_tune(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 1) {
+	if (cli_operand_one(argc, "PATH") != 0) {
 		json_decref(body);
-		return cli_usage_err(optind >= argc ? "missing PATH" : "too many arguments");
+		return CLI_EXIT_ERROR;
 	}
 	api = mount_api(argv[optind], "/tune");
 	name = mount_name(argv[optind]);
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "POST", api, NULL, body, &resp);
+	r = cli_request("POST", api, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	cli_success("Success! Tuned the secrets engine at: %s", name);
@@ -392,7 +336,6 @@ out:
 	free(name);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 

@@ -32,29 +32,6 @@ enum {
 
 #define TOKEN_MAX 4096
 
-static void
-oom(void)
-{
-	fputs("coffer: out of memory\n", stderr);
-	exit(CLI_EXIT_ERROR);
-}
-
-static void
-set(json_t *obj, const char *key, json_t *v)
-{
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		oom();
-}
-
-static void
-wipe_free(char *p)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
-
 /* Takes a TOKEN (or accessor) operand: "-" reads one line from stdin. The argv
  * copy is wiped so the token does not linger in ps(1) output. Returns a new
  * string (wipe_free it), or NULL after reporting an error. */
@@ -93,10 +70,7 @@ print_auth(const struct client_resp *resp, const char *field)
 			cli_err("field \"%s\" not present in the answer", field);
 		return r;
 	}
-	if (arg_format == CLI_FORMAT_JSON)
-		output_json(resp->json);
-	else
-		output_secret(resp->json);
+	cli_print(resp->json, output_secret);
 	return r;
 }
 
@@ -147,7 +121,6 @@ token_create(int argc, char **argv)
 	struct client_resp resp = {0};
 	json_t *body, *policies = NULL, *meta = NULL;
 	const char *field = NULL, *role = NULL;
-	struct client *c = NULL;
 	char path[512];
 	bool orphan = false, b;
 	long long n;
@@ -155,54 +128,54 @@ token_create(int argc, char **argv)
 
 	body = json_object();
 	if (!body)
-		oom();
+		cli_oom();
 	while ((o = cli_getopt(argc, argv, opts, create_usage)) != -1) {
 		switch (o) {
 		case OPT_POLICY:
 			if (!policies) {
 				policies = json_array();
-				set(body, "policies", policies);
+				cli_json_set(body, "policies", policies);
 			}
 			/* "a,b" works too, as in vault's -policy flag. */
 			if (json_array_append_new(policies, json_string(optarg)) < 0)
-				oom();
+				cli_oom();
 			break;
 		case OPT_TTL:
-			set(body, "ttl", json_string(optarg));
+			cli_json_set(body, "ttl", json_string(optarg));
 			break;
 		case OPT_EXPLICIT_MAX_TTL:
-			set(body, "explicit_max_ttl", json_string(optarg));
+			cli_json_set(body, "explicit_max_ttl", json_string(optarg));
 			break;
 		case OPT_PERIOD:
-			set(body, "period", json_string(optarg));
+			cli_json_set(body, "period", json_string(optarg));
 			break;
 		case OPT_USE_LIMIT:
 			if (args_parse_uint(optarg, &n) < 0) {
 				json_decref(body);
 				return cli_usage_err("--use-limit: not a number: %s", optarg);
 			}
-			set(body, "num_uses", json_integer(n));
+			cli_json_set(body, "num_uses", json_integer(n));
 			break;
 		case OPT_ORPHAN:
 			orphan = true;
 			break;
 		case OPT_NO_DEFAULT_POLICY:
-			set(body, "no_default_policy", json_true());
+			cli_json_set(body, "no_default_policy", json_true());
 			break;
 		case OPT_RENEWABLE:
 			if (args_parse_bool(optarg, &b) < 0) {
 				json_decref(body);
 				return cli_usage_err("--renewable: not a boolean: %s", optarg);
 			}
-			set(body, "renewable", json_boolean(b));
+			cli_json_set(body, "renewable", json_boolean(b));
 			break;
 		case OPT_DISPLAY_NAME:
-			set(body, "display_name", json_string(optarg));
+			cli_json_set(body, "display_name", json_string(optarg));
 			break;
 		case OPT_METADATA:
 			if (!meta) {
 				meta = json_object();
-				set(body, "meta", meta);
+				cli_json_set(body, "meta", meta);
 			}
 			if (args_set_pair(meta, optarg) < 0) {
 				json_decref(body);
@@ -218,10 +191,10 @@ token_create(int argc, char **argv)
 				json_decref(body);
 				return cli_usage_err("--type: service or batch, not %s", optarg);
 			}
-			set(body, "type", json_string(optarg));
+			cli_json_set(body, "type", json_string(optarg));
 			break;
 		case OPT_ID:
-			set(body, "id", json_string(optarg));
+			cli_json_set(body, "id", json_string(optarg));
 			explicit_bzero(optarg, strlen(optarg));
 			break;
 		case OPT_FIELD:
@@ -242,17 +215,13 @@ token_create(int argc, char **argv)
 	else
 		snprintf(path, sizeof(path), "%s",
 		         orphan ? "auth/token/create-orphan" : "auth/token/create");
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "POST", path, NULL, body, &resp);
+	r = cli_request("POST", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	r = print_auth(&resp, field);
 out:
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -273,13 +242,13 @@ humanize_info(const json_t *data)
 	size_t i;
 
 	if (!out)
-		oom();
+		cli_oom();
 	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
 		v = json_object_get(out, durs[i]);
 		if (!json_is_integer(v))
 			continue;
 		output_duration(json_integer_value(v), d, sizeof(d));
-		set(out, durs[i], json_string(d));
+		cli_json_set(out, durs[i], json_string(d));
 	}
 	return out;
 }
@@ -295,7 +264,6 @@ token_lookup(int argc, char **argv)
 	};
 	struct client_resp resp = {0};
 	const char *field = NULL;
-	struct client *c = NULL;
 	json_t *body = NULL, *info;
 	bool accessor = false;
 	char *tok = NULL;
@@ -317,19 +285,16 @@ token_lookup(int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		body = json_pack("{s:s}", accessor ? "accessor" : "token", tok);
 		if (!body) {
-			wipe_free(tok);
+			cli_wipe_free(tok);
 			return cli_usage_err("token is not valid text");
 		}
 	}
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
 	if (!body)
-		r = cli_call(c, "GET", "auth/token/lookup-self", NULL, NULL, &resp);
+		r = cli_request("GET", "auth/token/lookup-self", NULL, NULL, &resp);
 	else if (accessor)
-		r = cli_call(c, "POST", "auth/token/lookup-accessor", NULL, body, &resp);
+		r = cli_request("POST", "auth/token/lookup-accessor", NULL, body, &resp);
 	else
-		r = cli_call(c, "POST", "auth/token/lookup", NULL, body, &resp);
+		r = cli_request("POST", "auth/token/lookup", NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	if (field) {
@@ -345,10 +310,9 @@ token_lookup(int argc, char **argv)
 		json_decref(info);
 	}
 out:
-	wipe_free(tok);
+	cli_wipe_free(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -372,7 +336,6 @@ token_renew(int argc, char **argv)
 	};
 	struct client_resp resp = {0};
 	const char *field = NULL, *path;
-	struct client *c = NULL;
 	bool accessor = false;
 	json_t *body;
 	char *tok = NULL;
@@ -380,11 +343,11 @@ token_renew(int argc, char **argv)
 
 	body = json_object();
 	if (!body)
-		oom();
+		cli_oom();
 	while ((o = cli_getopt(argc, argv, opts, renew_usage)) != -1) {
 		switch (o) {
 		case OPT_INCREMENT:
-			set(body, "increment", json_string(optarg));
+			cli_json_set(body, "increment", json_string(optarg));
 			break;
 		case OPT_ACCESSOR:
 			accessor = true;
@@ -409,21 +372,17 @@ token_renew(int argc, char **argv)
 			r = CF_EINVAL;
 			goto out;
 		}
-		set(body, accessor ? "accessor" : "token", json_string(tok));
+		cli_json_set(body, accessor ? "accessor" : "token", json_string(tok));
 		path = accessor ? "auth/token/renew-accessor" : "auth/token/renew";
 	}
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
-	r = cli_call(c, "POST", path, NULL, body, &resp);
+	r = cli_request("POST", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	r = print_auth(&resp, field);
 out:
-	wipe_free(tok);
+	cli_wipe_free(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 
@@ -449,7 +408,6 @@ token_revoke(int argc, char **argv)
 	};
 	struct client_resp resp = {0};
 	const char *mode = NULL;
-	struct client *c = NULL;
 	bool accessor = false, self = false;
 	json_t *body = NULL;
 	char *tok = NULL, path[1024];
@@ -491,16 +449,13 @@ token_revoke(int argc, char **argv)
 			                  : "auth/token/revoke");
 			body = json_pack("{s:s}", accessor ? "accessor" : "token", tok);
 			if (!body) {
-				wipe_free(tok);
+				cli_wipe_free(tok);
 				return cli_usage_err("token is not valid text");
 			}
 		}
 	}
-	r = cli_client(&c);
-	if (r < 0)
-		goto out;
 	/* auth/token/ endpoints are POST in the spec; sys/leases/ accepts PUT. */
-	r = cli_call(c, strncmp(path, "sys/", 4) == 0 ? "PUT" : "POST", path, NULL, body, &resp);
+	r = cli_request(strncmp(path, "sys/", 4) == 0 ? "PUT" : "POST", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
 	if (mode && strcmp(mode, "path") == 0)
@@ -508,10 +463,9 @@ token_revoke(int argc, char **argv)
 	else
 		cli_success("Success! Revoked token (if it existed)");
 out:
-	wipe_free(tok);
+	cli_wipe_free(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
-	client_free(c);
 	return cli_exit(r);
 }
 

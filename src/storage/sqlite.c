@@ -15,7 +15,14 @@
  * the WAL however many requests it carries, so 64 concurrent writers share fsyncs
  * instead of queueing for 64 of them. If the whole transaction is lost (COMMIT
  * fails, or SQLite rolled it back on an I/O error), each request is retried in a
- * transaction of its own. See docs/internals/storage.md. */
+ * transaction of its own.
+ *
+ * Read cache: a small direct-mapped table of key -> stored bytes (the same bytes
+ * that are in the file; the barrier encrypted them) answers repeated gets without
+ * a SQLite read transaction. The committer drops each key it wrote, and bumps a
+ * generation, before it wakes the writers, so a write answered is never followed
+ * by a stale read; a reader that missed fills a slot only if no write ended while
+ * it was reading. See docs/internals/storage.md. */
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 #include "lib/err.h"
@@ -35,6 +42,15 @@
 #define SQ_BUSY_TIMEOUT_MS  10000
 #define SQ_MAX_IDLE_READERS 32
 #define SQ_JOURNAL_LIMIT    "67108864" /* truncate the WAL back to 64 MiB after checkpoints */
+#define SQ_CACHE_SLOTS      1024       /* power of two */
+#define SQ_CACHE_MAX_VALUE  4096       /* larger values are not cached */
+
+/* One read-cache slot: a copy of key and of its stored value, or empty. */
+struct sq_slot {
+	char *key;
+	uint8_t *val;
+	size_t len;
+};
 
 /* One caller's write, queued for the committer. Lives on the caller's stack. */
 struct sq_req {
@@ -86,6 +102,11 @@ struct sq_storage {
 	pthread_mutex_t pool_mu;
 	struct sq_reader *idle;
 	size_t nidle;
+
+	/* cache_mu guards the read cache and cache_gen (bumped after every commit). */
+	pthread_mutex_t cache_mu;
+	uint64_t cache_gen;
+	struct sq_slot cache[SQ_CACHE_SLOTS];
 };
 
 static struct sq_storage *
@@ -209,6 +230,111 @@ sq_reader_put(struct sq_storage *q, struct sq_reader *rd)
 	sq_reader_free(rd);
 }
 
+static size_t
+sq_slot_of(const char *key)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h & (SQ_CACHE_SLOTS - 1);
+}
+
+static void
+sq_slot_clear(struct sq_slot *sl)
+{
+	free(sl->key);
+	if (sl->val != NULL)
+		explicit_bzero(sl->val, sl->len);
+	free(sl->val);
+	sl->key = NULL;
+	sl->val = NULL;
+	sl->len = 0;
+}
+
+/* Copies key's cached value into a new NUL-terminated buffer. Returns 0,
+ * CF_ENOTFOUND on a miss (setting *ret_gen for sq_cache_fill), or CF_ENOMEM. */
+static int
+sq_cache_get(struct sq_storage *q, const char *key, uint8_t **ret_val, size_t *ret_len,
+             uint64_t *ret_gen)
+{
+	struct sq_slot *sl = &q->cache[sq_slot_of(key)];
+	uint8_t *val;
+	int r = CF_ENOTFOUND;
+
+	pthread_mutex_lock(&q->cache_mu);
+	*ret_gen = q->cache_gen;
+	if (sl->key != NULL && strcmp(sl->key, key) == 0) {
+		val = malloc(sl->len + 1);
+		if (val == NULL) {
+			r = CF_ENOMEM;
+		} else {
+			if (sl->len > 0)
+				memcpy(val, sl->val, sl->len);
+			val[sl->len] = '\0';
+			*ret_val = val;
+			*ret_len = sl->len;
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&q->cache_mu);
+	return r;
+}
+
+/* Caches key -> val[0..len) read from SQLite, unless a commit ended since gen. */
+static void
+sq_cache_fill(struct sq_storage *q, const char *key, const uint8_t *val, size_t len, uint64_t gen)
+{
+	struct sq_slot *sl = &q->cache[sq_slot_of(key)];
+	char *kcopy;
+	uint8_t *vcopy;
+
+	if (len > SQ_CACHE_MAX_VALUE)
+		return;
+	kcopy = strdup(key);
+	vcopy = malloc(len ? len : 1);
+	if (kcopy == NULL || vcopy == NULL)
+		goto out;
+	if (len > 0)
+		memcpy(vcopy, val, len);
+	pthread_mutex_lock(&q->cache_mu);
+	if (q->cache_gen == gen) {
+		sq_slot_clear(sl);
+		sl->key = kcopy;
+		sl->val = vcopy;
+		sl->len = len;
+		kcopy = NULL;
+		vcopy = NULL;
+	}
+	pthread_mutex_unlock(&q->cache_mu);
+out:
+	free(kcopy);
+	if (vcopy != NULL)
+		explicit_bzero(vcopy, len);
+	free(vcopy);
+}
+
+/* Drops every key the n requests from first wrote; called after their
+ * transaction ended and before the writers are woken. */
+static void
+sq_cache_drop(struct sq_storage *q, const struct sq_req *first, size_t n)
+{
+	const struct sq_req *req;
+	struct sq_slot *sl;
+	size_t i, j;
+
+	pthread_mutex_lock(&q->cache_mu);
+	for (i = 0, req = first; i < n; i++, req = req->next) {
+		for (j = 0; j < req->n; j++) {
+			sl = &q->cache[sq_slot_of(req->ops[j].key)];
+			if (sl->key != NULL && strcmp(sl->key, req->ops[j].key) == 0)
+				sq_slot_clear(sl);
+		}
+	}
+	q->cache_gen++;
+	pthread_mutex_unlock(&q->cache_mu);
+}
+
 /* Is key the fault-injection key? (test hook; one relaxed load when unset) */
 static bool
 sq_fault(struct sq_storage *q, const char *key)
@@ -328,6 +454,7 @@ sq_committer(void *arg)
 				if (n == 1 || sq_batch(q, req, 1) < 0)
 					req->result = CF_EIO;
 		}
+		sq_cache_drop(q, first, n);
 
 		pthread_mutex_lock(&q->mu);
 		for (req = first; req != NULL; req = next) {
@@ -395,8 +522,12 @@ sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
 	const void *blob;
 	uint8_t *val = NULL;
 	size_t len = 0;
+	uint64_t gen;
 	int r, rc;
 
+	r = sq_cache_get(q, key, ret_val, ret_len, &gen);
+	if (r != CF_ENOTFOUND)
+		return r;
 	r = sq_reader_get(q, &rd);
 	if (r < 0)
 		return r;
@@ -419,6 +550,7 @@ sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
 			if (len > 0)
 				memcpy(val, blob, len);
 			val[len] = '\0';
+			sq_cache_fill(q, key, val, len, gen);
 		}
 	}
 out:
@@ -584,6 +716,8 @@ sq_close(struct storage *s)
 		q->idle = rd->next;
 		sq_reader_free(rd);
 	}
+	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++)
+		sq_slot_clear(&q->cache[i]);
 	sqlite3_finalize(q->put);
 	sqlite3_finalize(q->del);
 	sqlite3_finalize(q->begin);
@@ -596,6 +730,7 @@ sq_close(struct storage *s)
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->work);
 	pthread_mutex_destroy(&q->pool_mu);
+	pthread_mutex_destroy(&q->cache_mu);
 	free(q->fail_key);
 	free(q->path);
 	free(q);
@@ -633,6 +768,7 @@ sq_open(const char *url, struct storage **ret)
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->work, NULL);
 	pthread_mutex_init(&q->pool_mu, NULL);
+	pthread_mutex_init(&q->cache_mu, NULL);
 	atomic_init(&q->has_fail_key, false);
 	q->path = strdup(url);
 	if (q->path == NULL) {
