@@ -8,7 +8,7 @@
  * WAL lets readers run beside the writer, so reads never wait for a commit.
  *
  * Writes: group commit. put/delete/txn queue a request and sleep on their own
- * condition variable. One committer thread owns the write connection: it takes
+ * semaphore. One committer thread owns the write connection: it takes
  * everything queued, runs it in ONE transaction (BEGIN IMMEDIATE ... COMMIT, with a
  * SAVEPOINT around each request so a failing request is undone alone), and wakes
  * each caller with its own result. With synchronous=FULL the COMMIT is one fsync of
@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -52,13 +53,14 @@ struct sq_slot {
 	size_t len;
 };
 
-/* One caller's write, queued for the committer. Lives on the caller's stack. */
+/* One caller's write, queued for the committer. Lives on the caller's stack.
+ * Once taken off the queue only the committer touches it, until it posts done
+ * (which publishes result); the caller may return as soon as sem_wait does. */
 struct sq_req {
 	const struct storage_op *ops;
 	size_t n;
 	int result;
-	bool done;
-	pthread_cond_t cv;
+	sem_t done;
 	struct sq_req *next;
 };
 
@@ -456,12 +458,13 @@ sq_committer(void *arg)
 		}
 		sq_cache_drop(q, first, n);
 
-		pthread_mutex_lock(&q->mu);
+		/* Wake without holding mu, so a woken writer does not block on it at
+		 * once. req is gone once posted: read next first. */
 		for (req = first; req != NULL; req = next) {
 			next = req->next;
-			req->done = true;
-			pthread_cond_signal(&req->cv);
+			(void)sem_post(&req->done);
 		}
+		pthread_mutex_lock(&q->mu);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -473,29 +476,32 @@ sq_write(struct storage *s, const struct storage_op *ops, size_t n)
 {
 	struct sq_storage *q = sq_of(s);
 	struct sq_req req = {.ops = ops, .n = n};
-	int r;
+	bool wake;
 
 	if (n == 0)
 		return 0;
-	if (pthread_cond_init(&req.cv, NULL) != 0)
+	if (sem_init(&req.done, 0, 0) != 0)
 		return CF_ENOMEM;
 	pthread_mutex_lock(&q->mu);
 	if (q->stopping) {
-		r = CF_EIO;
-	} else {
-		if (q->tail != NULL)
-			q->tail->next = &req;
-		else
-			q->head = &req;
-		q->tail = &req;
-		pthread_cond_signal(&q->work);
-		while (!req.done)
-			pthread_cond_wait(&req.cv, &q->mu);
-		r = req.result;
+		pthread_mutex_unlock(&q->mu);
+		sem_destroy(&req.done);
+		return CF_EIO;
 	}
+	/* The committer waits on work only with an empty queue. */
+	wake = q->head == NULL;
+	if (q->tail != NULL)
+		q->tail->next = &req;
+	else
+		q->head = &req;
+	q->tail = &req;
 	pthread_mutex_unlock(&q->mu);
-	pthread_cond_destroy(&req.cv);
-	return r;
+	if (wake)
+		pthread_cond_signal(&q->work);
+	while (sem_wait(&req.done) != 0)
+		; /* EINTR */
+	sem_destroy(&req.done);
+	return req.result;
 }
 
 static int

@@ -39,6 +39,8 @@ kv2_init(struct mount *m, struct core *c)
 	for (i = 0; i < KV2_STRIPES; i++)
 		pthread_mutex_init(&st->stripes[i], NULL);
 	pthread_mutex_init(&st->cfg_lock, NULL);
+	if (m->view)
+		kv2_meta_cache_forget(m->view);
 	m->state = st;
 	return 0;
 }
@@ -50,6 +52,8 @@ kv2_cleanup(struct mount *m)
 
 	if (!st)
 		return;
+	if (m->view)
+		kv2_meta_cache_forget(m->view);
 	for (size_t i = 0; i < KV2_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
 	pthread_mutex_destroy(&st->cfg_lock);

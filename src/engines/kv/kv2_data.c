@@ -194,7 +194,7 @@ kv2_data_get(struct request *rq, struct response *rs, bool subkeys)
 		if (r < 0 && r != CF_ENOTFOUND)
 			return r;
 	}
-	r = kv2_meta_load(rq->mount->view, path, &meta);
+	r = kv2_meta_get(rq->mount->view, path, &meta); /* shared: read only */
 	if (r < 0)
 		return r;
 	if (version == 0)

@@ -13,6 +13,140 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Parsed-record cache for the read paths (kv2_meta_get): direct-mapped on a hash
+ * of (view, path), KV2_CACHE_SLOTS entries for the whole process. Cached records
+ * are shared and never modified. Every change of a record goes through
+ * kv2_meta_commit or kv2_meta_purge under the key's stripe lock, which drop the
+ * slot after the transaction and bump its generation; a reader only inserts what
+ * it loaded when the generation it saw before loading is unchanged, so a load
+ * that raced a write never re-inserts the old record. */
+#define KV2_CACHE_SLOTS 1024
+#define KV2_CACHE_LOCKS 64
+
+struct kv2_cache_slot {
+	const struct view *v;
+	char *path;
+	json_t *meta;
+	uint64_t gen;
+};
+
+static struct kv2_cache_slot kv2_cache[KV2_CACHE_SLOTS];
+static pthread_mutex_t kv2_cache_mu[KV2_CACHE_LOCKS];
+static pthread_once_t kv2_cache_once = PTHREAD_ONCE_INIT;
+
+static void
+kv2_cache_init(void)
+{
+	for (size_t i = 0; i < KV2_CACHE_LOCKS; i++)
+		pthread_mutex_init(&kv2_cache_mu[i], NULL);
+}
+
+static size_t
+kv2_cache_slot(const struct view *v, const char *path)
+{
+	uintptr_t vp = (uintptr_t)v;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < sizeof(vp); i++) {
+		h ^= (uint8_t)(vp >> (8 * i));
+		h *= 16777619u;
+	}
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h % KV2_CACHE_SLOTS;
+}
+
+static pthread_mutex_t *
+kv2_cache_lock(size_t slot)
+{
+	pthread_mutex_t *mu;
+
+	(void)pthread_once(&kv2_cache_once, kv2_cache_init);
+	mu = &kv2_cache_mu[slot % KV2_CACHE_LOCKS];
+	pthread_mutex_lock(mu);
+	return mu;
+}
+
+/* Empties slot s (its lock held); returns the record to release after unlocking. */
+static json_t *
+kv2_cache_clear(struct kv2_cache_slot *s)
+{
+	json_t *old = s->meta;
+
+	free(s->path);
+	s->path = NULL;
+	s->meta = NULL;
+	s->v = NULL;
+	s->gen++;
+	return old;
+}
+
+void
+kv2_meta_cache_drop(struct view *v, const char *path)
+{
+	size_t slot = kv2_cache_slot(v, path);
+	pthread_mutex_t *mu = kv2_cache_lock(slot);
+	json_t *old = kv2_cache_clear(&kv2_cache[slot]);
+
+	pthread_mutex_unlock(mu);
+	json_decref(old);
+}
+
+void
+kv2_meta_cache_forget(struct view *v)
+{
+	for (size_t i = 0; i < KV2_CACHE_SLOTS; i++) {
+		pthread_mutex_t *mu = kv2_cache_lock(i);
+		json_t *old = NULL;
+
+		if (kv2_cache[i].v == v)
+			old = kv2_cache_clear(&kv2_cache[i]);
+		pthread_mutex_unlock(mu);
+		json_decref(old);
+	}
+}
+
+int
+kv2_meta_get(struct view *v, const char *path, json_t **ret)
+{
+	size_t slot = kv2_cache_slot(v, path);
+	struct kv2_cache_slot *s = &kv2_cache[slot];
+	pthread_mutex_t *mu = kv2_cache_lock(slot);
+	json_t *j = NULL, *old = NULL;
+	char *p;
+	uint64_t gen;
+	int r;
+
+	if (s->meta && s->v == v && strcmp(s->path, path) == 0) {
+		*ret = json_incref(s->meta);
+		pthread_mutex_unlock(mu);
+		return 0;
+	}
+	gen = s->gen;
+	pthread_mutex_unlock(mu);
+
+	r = kv2_meta_load(v, path, &j);
+	if (r < 0)
+		return r;
+	p = strdup(path);
+	mu = kv2_cache_lock(slot);
+	if (p && s->gen == gen) {
+		old = s->meta;
+		free(s->path);
+		s->v = v;
+		s->path = p;
+		s->meta = json_incref(j);
+		p = NULL;
+	}
+	pthread_mutex_unlock(mu);
+	free(p);
+	json_decref(old);
+	*ret = j;
+	return 0;
+}
+
 int
 kv2_meta_load(struct view *v, const char *path, json_t **ret)
 {
@@ -268,6 +402,7 @@ kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver,
 		ops[k] = (struct storage_op){STORAGE_DELETE, keys[k], NULL, 0};
 	}
 	r = view_txn(v, ops, nops);
+	kv2_meta_cache_drop(v, path);
 out:
 	if (keys)
 		for (i = 0; i < nops; i++)
@@ -315,6 +450,7 @@ kv2_meta_purge(struct view *v, const char *path, json_t *meta)
 		goto out;
 	ops[n] = (struct storage_op){STORAGE_DELETE, keys[n], NULL, 0};
 	r = view_txn(v, ops, n + 1);
+	kv2_meta_cache_drop(v, path);
 out:
 	if (keys)
 		for (i = 0; i <= n; i++)
@@ -529,7 +665,7 @@ kv2_meta_read(struct request *rq, struct response *rs)
 
 	if (len == 0 || path[len - 1] == '/')
 		return CF_ENOTFOUND;
-	r = kv2_meta_load(rq->mount->view, path, &meta);
+	r = kv2_meta_get(rq->mount->view, path, &meta);
 	if (r < 0)
 		return r;
 	out = kv2_meta_render(meta);
@@ -594,7 +730,7 @@ kv2_meta_exists(struct request *rq, bool *ret_exists)
 		*ret_exists = false;
 		return 0;
 	}
-	r = kv2_meta_load(rq->mount->view, path, &meta);
+	r = kv2_meta_get(rq->mount->view, path, &meta);
 	if (r == CF_ENOTFOUND) {
 		*ret_exists = false;
 		return 0;

@@ -82,8 +82,17 @@ void kv2_unlock(pthread_mutex_t *mu);
  *    "versions": {"<n>": {"created_time": ns, "deletion_time": ns (0 none),
  *                         "destroyed": b}}} */
 
-/* Loads the record of path: 0 and a new reference, CF_ENOTFOUND, or storage errors. */
+/* Loads the record of path: 0 and a new reference, CF_ENOTFOUND, or storage errors.
+ * The record is the caller's own: writers load it this way (under kv2_lock). */
 int kv2_meta_load(struct view *v, const char *path, json_t **ret);
+/* As kv2_meta_load, through the parsed-record cache: the reference may be shared
+ * with other threads, so the caller must not modify it. For read paths. */
+int kv2_meta_get(struct view *v, const char *path, json_t **ret);
+/* Drops path's cached record; kv2_meta_commit and the purge call it after their
+ * transaction (under the key's stripe lock). */
+void kv2_meta_cache_drop(struct view *v, const char *path);
+/* Drops every cached record of view v (mount init and cleanup). */
+void kv2_meta_cache_forget(struct view *v);
 /* A fresh record (no versions) created now. NULL on ENOMEM. */
 json_t *kv2_meta_new(int64_t now);
 int64_t kv2_meta_int(json_t *obj, const char *key);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OVERHEAD (4 + 1 + 12 + 16)
 
@@ -641,7 +642,7 @@ worker_run(void *arg)
 			return (void *)1;
 		}
 		free(val);
-		w->ok++;
+		__atomic_fetch_add(&w->ok, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -669,6 +670,15 @@ test_barrier_threads_seal_unseal(void **state)
 		assert_int_equal(barrier_unseal(f->b, f->key), 0);
 		if (round % 10 == 0)
 			assert_int_equal(barrier_rotate(f->b, &term), 0);
+	}
+	/* The barrier is unsealed now: wait (bounded) until the workers got through. */
+	for (int spins = 0; spins < 5000; spins++) {
+		int sum = 0;
+		for (int i = 0; i < NT; i++)
+			sum += __atomic_load_n(&w[i].ok, __ATOMIC_RELAXED);
+		if (sum > 0)
+			break;
+		usleep(1000);
 	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < NT; i++) {
