@@ -27,7 +27,7 @@ static const char usage[] =
         "Usage: coffer server --dev [--dev-root-token=TOKEN] [--listen=ADDR:PORT]\n"
         "       coffer server --storage=sqlite:PATH [--listen=ADDR:PORT]\n"
         "                     [--tls-cert=PEM --tls-key=PEM] [--max-request-size=BYTES]\n"
-        "                     [--api-addr=URL] [--log-level=LEVEL]\n"
+        "                     [--http-threads=N] [--api-addr=URL] [--log-level=LEVEL]\n"
         "\n"
         "Runs the coffer server. --dev starts initialized and unsealed on in-memory\n"
         "storage with KV v2 at secret/ and prints the root token.\n";
@@ -43,6 +43,7 @@ enum {
 	OPT_API_ADDR,
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
+	OPT_THREADS,
 };
 
 static void
@@ -74,6 +75,7 @@ server_main(int argc, char **argv)
 	        {"api-addr", required_argument, NULL, OPT_API_ADDR},
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"config", required_argument, NULL, OPT_CONFIG},
+	        {"http-threads", required_argument, NULL, OPT_THREADS},
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
@@ -114,6 +116,13 @@ server_main(int argc, char **argv)
 				return cli_usage_err("--max-request-size must be a number of bytes "
 				                     ">= 1024");
 			hc.max_body = (size_t)n;
+			break;
+		}
+		case OPT_THREADS: {
+			int64_t n;
+			if (util_parse_int(optarg, &n) < 0 || n < 2 || n > 256)
+				return cli_usage_err("--http-threads must be between 2 and 256");
+			hc.threads = (unsigned)n;
 			break;
 		}
 		case OPT_API_ADDR:

@@ -353,8 +353,13 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		free(s);
 		return CF_EINVAL;
 	}
+	/* Durable writes block their thread until the group commit is on disk, so a
+	 * pool of one thread per core would cap commit batches at the core count;
+	 * 16 threads per core measured best for reads and writes (docs/BENCHMARKS.md). */
 	if (threads == 0)
-		threads = ncpu > 2 ? (unsigned)ncpu : 2;
+		threads = (unsigned)(ncpu > 1 ? ncpu : 1) * 16;
+	if (threads > 256)
+		threads = 256;
 	if (cfg->tls_cert || cfg->tls_key) {
 		s->tls_cert = cfg->tls_cert ? read_file(cfg->tls_cert) : NULL;
 		s->tls_key = cfg->tls_key ? read_file(cfg->tls_key) : NULL;
