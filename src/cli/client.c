@@ -1,9 +1,9 @@
 /* client.c - libcurl transport for the CLI (see client.h). */
 #include "cli/client.h"
+#include "cli/curl_dl.h"
 #include "lib/err.h"
 #include "lib/util.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -267,7 +267,7 @@ headers_free(struct curl_slist *h)
 	for (i = h; i; i = i->next)
 		if (i->data)
 			explicit_bzero(i->data, strlen(i->data));
-	curl_slist_free_all(h);
+	curl_dl.slist_free_all(h);
 }
 
 int
@@ -287,6 +287,10 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	int r;
 
 	memset(resp, 0, sizeof(*resp));
+	if (curl_dl_load() != 0) {
+		snprintf(err, errlen, "libcurl (%s) is not installed", CURL_DL_SONAME);
+		return CF_EUNSUPPORTED;
+	}
 	sends_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
 	             strcmp(method, "PATCH") == 0;
 
@@ -311,7 +315,7 @@ client_request(struct client *c, const char *method, const char *path, const cha
 			goto out;
 		}
 		snprintf(hdr, n, "X-Vault-Token: %s", c->token);
-		h = curl_slist_append(headers, hdr);
+		h = curl_dl.slist_append(headers, hdr);
 		if (!h) {
 			r = CF_ENOMEM;
 			goto out;
@@ -319,17 +323,17 @@ client_request(struct client *c, const char *method, const char *path, const cha
 		headers = h;
 	}
 	if (sends_body) {
-		h = curl_slist_append(headers,
-		                      strcmp(method, "PATCH") == 0
-		                              ? "Content-Type: application/merge-patch+json"
-		                              : "Content-Type: application/json");
+		h = curl_dl.slist_append(headers,
+		                         strcmp(method, "PATCH") == 0
+		                                 ? "Content-Type: application/merge-patch+json"
+		                                 : "Content-Type: application/json");
 		if (!h) {
 			r = CF_ENOMEM;
 			goto out;
 		}
 		headers = h;
 		/* No "Expect: 100-continue" round trip for large bodies. */
-		h = curl_slist_append(headers, "Expect:");
+		h = curl_dl.slist_append(headers, "Expect:");
 		if (!h) {
 			r = CF_ENOMEM;
 			goto out;
@@ -344,37 +348,37 @@ client_request(struct client *c, const char *method, const char *path, const cha
 		}
 	}
 
-	curl = curl_easy_init();
+	curl = curl_dl.easy_init();
 	if (!curl) {
 		r = CF_ENOMEM;
 		goto out;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
+	curl_dl.easy_setopt(curl, CURLOPT_URL, url);
+	curl_dl.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_dl.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_dl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_dl.easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
+	curl_dl.easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
+	curl_dl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_dl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_dl.easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout);
+	curl_dl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_dl.easy_setopt(curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
 	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+		curl_dl.easy_setopt(curl, CURLOPT_NOBODY, 1L);
 	if (sends_body) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
-		                 (long)(payload ? strlen(payload) : 0));
+		curl_dl.easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
+		curl_dl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+		                    (long)(payload ? strlen(payload) : 0));
 	}
 	if (c->cacert)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+		curl_dl.easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
 	if (c->skip_verify) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 
-	cr = curl_easy_perform(curl);
+	cr = curl_dl.easy_perform(curl);
 	if (rb.too_big) {
 		snprintf(err, errlen, "response from %s larger than %u bytes", c->address,
 		         CLIENT_MAX_BODY);
@@ -383,18 +387,18 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	}
 	if (cr != CURLE_OK) {
 		snprintf(err, errlen, "cannot reach %s: %s", c->address,
-		         curlerr[0] ? curlerr : curl_easy_strerror(cr));
+		         curlerr[0] ? curlerr : curl_dl.easy_strerror(cr));
 		r = CF_EIO;
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_dl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	resp->status = status;
 	if (rb.len > 0)
 		resp->json = json_loadb(rb.p, rb.len, 0, &jerr); /* NULL if not JSON */
 	r = 0;
 out:
 	if (curl)
-		curl_easy_cleanup(curl);
+		curl_dl.easy_cleanup(curl);
 	headers_free(headers);
 	wipe_free(hdr);
 	wipe_free(payload);

@@ -3,11 +3,11 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/curl_dl.h"
 #include "cli/kvpath.h"
 #include "cli/output.h"
 #include "lib/err.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,13 +56,13 @@ query_of(int argc, char **argv)
 			free(buf);
 			exit(cli_usage_err("expected key=value, got \"%s\"", argv[i]));
 		}
-		k = curl_easy_escape(NULL, argv[i], (int)(eq - argv[i]));
-		v = curl_easy_escape(NULL, eq + 1, 0);
+		k = curl_dl.easy_escape(NULL, argv[i], (int)(eq - argv[i]));
+		v = curl_dl.easy_escape(NULL, eq + 1, 0);
 		if (!k || !v)
 			cli_oom();
 		fprintf(f, "%s%s=%s", i ? "&" : "", k, v);
-		curl_free(k);
-		curl_free(v);
+		curl_dl.free(k);
+		curl_dl.free(v);
 	}
 	if (fclose(f) != 0 || !buf)
 		cli_oom();

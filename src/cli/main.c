@@ -1,9 +1,9 @@
 /* main.c - the coffer command table (spec/cli.md). Usage is printed by walking
  * the table; each command lives in its own file (wireguard-tools src/wg.c). */
 #include "cli/cli.h"
+#include "cli/curl_dl.h"
 #include "lib/jsonx.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,13 +114,20 @@ main(int argc, char **argv)
 		goto out;
 	}
 	cli_set_command(c->name, NULL);
-	if (strcmp(c->name, "server") != 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		cli_err("cannot initialize libcurl");
-		goto out;
+	if (strcmp(c->name, "server") != 0) {
+		/* Only client commands map libcurl; the server never loads it. */
+		if (curl_dl_load() != 0) {
+			cli_err("libcurl (%s) is not installed", CURL_DL_SONAME);
+			goto out;
+		}
+		if (curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			cli_err("cannot initialize libcurl");
+			goto out;
+		}
 	}
 	r = c->fn(argc - optind, argv + optind);
 	if (strcmp(c->name, "server") != 0)
-		curl_global_cleanup();
+		curl_dl.global_cleanup();
 out:
 	cli_cleanup();
 	fflush(stdout);
