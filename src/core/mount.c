@@ -21,6 +21,8 @@ engine_type(const char *type, json_t *options)
 		const char *v = json_string_value(json_object_get(options, "version"));
 		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;
 	}
+	if (strcmp(type, "database") == 0)
+		return &database_backend;
 	return NULL;
 }
 

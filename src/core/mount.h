@@ -23,6 +23,15 @@ struct backend_type {
 	/* Optional: create per-mount state (rq->mount->state in handlers). */
 	int (*init)(struct mount *m, struct core *c);
 	void (*cleanup)(struct mount *m);
+	/* Optional lease hooks, for backends that set rs->secret. internal is that
+	 * object as it was stored. Both are called by the expiration manager outside
+	 * any request, from its worker threads, with the core lock held for reading
+	 * (the mount and its state are valid). Return 0 or a CF_E* code; a failed
+	 * revoke is retried with backoff and the lease kept until it succeeds, so a
+	 * revoke must be idempotent (dropping an already dropped user succeeds). */
+	int (*lease_revoke)(struct mount *m, json_t *internal);
+	/* The lease now expires at new_expire (unix seconds): extend the secret. */
+	int (*lease_renew)(struct mount *m, json_t *internal, int64_t new_expire);
 };
 
 struct mount {
@@ -51,6 +60,7 @@ extern const struct backend_type kv_v1_backend;
 extern const struct backend_type kv_v2_backend;
 extern const struct backend_type token_backend;
 extern const struct backend_type system_backend;
+extern const struct backend_type database_backend;
 
 #define SYSTEM_DEFAULT_TTL 2764800 /* 768h */
 

@@ -66,7 +66,16 @@ struct response {
 	json_t *raw;      /* owned; when set, the whole body, no envelope (raw sys endpoints) */
 	bool sys_inject;  /* copy data's keys to the top level (vault-api.md §1.5) */
 	bool envelope_on_error; /* KV v2 404 on deleted versions: full envelope, not errors */
-	char *lease_id;         /* owned */
+	/* Leases. A handler that hands out a secret with a lifetime (database creds)
+	 * sets secret to the internal data its backend needs to renew or revoke it
+	 * later (never shown to the client; stored through the barrier), and
+	 * optionally lease_ttl / lease_max_ttl (seconds, 0 = the mount's) and
+	 * renewable. The core then registers the lease and fills lease_id and
+	 * lease_duration; if that fails it revokes the secret at once. */
+	json_t *secret; /* owned */
+	int64_t lease_ttl;
+	int64_t lease_max_ttl;
+	char *lease_id; /* owned */
 	int64_t lease_duration;
 	bool renewable;
 	json_t *errors; /* owned; array of strings for status >= 400 */
