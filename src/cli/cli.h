@@ -138,6 +138,7 @@ int generic_write_main(int argc, char **argv);
 int generic_list_main(int argc, char **argv);
 int generic_delete_main(int argc, char **argv);
 int token_main(int argc, char **argv);
+int lease_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int secrets_main(int argc, char **argv);
 int audit_main(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
         {"list", generic_list_main, "list keys at any API path"},
         {"delete", generic_delete_main, "delete data at any API path"},
         {"token", token_main, "create, look up, renew and revoke tokens"},
+        {"lease", lease_main, "look up, renew and revoke leases of dynamic secrets"},
         {"policy", policy_main, "write, read, list and delete ACL policies"},
         {"secrets", secrets_main, "enable, disable, list and tune secrets engines"},
         {"audit", audit_main, "manage audit devices and verify audit logs"},

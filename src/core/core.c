@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "audit/audit.h"
 #include "core/core_int.h"
+#include "core/expire.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -62,6 +63,10 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = audit_broker_new(c->audit_view, &c->audit);
 	if (r < 0)
 		goto fail;
+	r = expire_new(c, &c->expire);
+	if (r < 0)
+		goto fail;
+	token_store_set_revoke_hook(c->tokens, expire_token_revoked, c->expire);
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
@@ -82,6 +87,7 @@ core_free(struct core *c)
 	seal_reset_progress(c);
 	core_acl_cache_clear(c);
 	audit_broker_free(c->audit);
+	expire_free(c->expire);
 	token_store_free(c->tokens);
 	mount_system_free(c);
 	view_free(c->policy_view);
@@ -477,6 +483,8 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 	}
 
 	r = ladder(c, rq, rs, &revoke, &audited);
+	if (r >= 0 && rs->secret)
+		r = expire_register(c->expire, rq, rs);
 	if (r < 0) {
 		status = cf_http_status(r);
 		if (rs->raw && !rs->errors) {

@@ -53,6 +53,7 @@ struct core {
 	struct view *audit_view;
 	struct audit_broker *audit;
 	struct view *core_view; /* "core/": mounts, auth tables */
+	struct expiration *expire;
 
 	char cluster_name[64];
 	char cluster_id[37];

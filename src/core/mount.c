@@ -13,10 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Types registered at run time (unit tests; later, plugins). */
+#define MAX_EXTRA_TYPES 8
+static const struct backend_type *extra_types[MAX_EXTRA_TYPES];
+
+int
+mount_register_type(const struct backend_type *bt)
+{
+	for (size_t i = 0; i < MAX_EXTRA_TYPES; i++) {
+		if (!extra_types[i] || extra_types[i] == bt) {
+			extra_types[i] = bt;
+			return 0;
+		}
+	}
+	return CF_ENOMEM;
+}
+
 /* Secrets engines coffer knows, by type. "kv" resolves by options.version. */
 static const struct backend_type *
 engine_type(const char *type, json_t *options)
 {
+	for (size_t i = 0; i < MAX_EXTRA_TYPES && extra_types[i]; i++)
+		if (strcmp(extra_types[i]->type, type) == 0)
+			return extra_types[i];
 	if (strcmp(type, "kv") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;

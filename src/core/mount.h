@@ -62,6 +62,10 @@ extern const struct backend_type token_backend;
 extern const struct backend_type system_backend;
 extern const struct backend_type database_backend;
 
+/* Adds a secrets engine type at run time (before it is mounted; not thread-safe).
+ * For unit tests of the core; the built-in types are listed in mount.c. */
+int mount_register_type(const struct backend_type *bt);
+
 #define SYSTEM_DEFAULT_TTL 2764800 /* 768h */
 
 #endif

@@ -5,6 +5,7 @@
  * sealed server can report t and n. */
 #include "audit/audit.h"
 #include "core/core_int.h"
+#include "core/expire.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -110,12 +111,17 @@ core_post_unseal(struct core *c)
 	r = audit_broker_load(c->audit);
 	if (r < 0)
 		log_error("audit devices could not be loaded: %s", cf_strerror(r));
+	r = expire_start(c->expire);
+	if (r < 0)
+		log_error("the expiration manager could not start: %s", cf_strerror(r));
 	return 0;
 }
 
 void
 core_pre_seal(struct core *c)
 {
+	if (c->expire)
+		expire_stop(c->expire);
 	mount_unload_all(c);
 	audit_broker_unload(c->audit);
 	token_store_flush(c->tokens);

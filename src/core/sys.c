@@ -3,6 +3,7 @@
  * audit routes' handlers live in src/audit. */
 #include "audit/audit.h"
 #include "core/core_int.h"
+#include "core/expire.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -344,11 +345,20 @@ mounts_one(struct request *rq, struct response *rs, bool is_auth)
 			log_info("enabled %s engine of type %s at %s", is_auth ? "auth" : "secrets",
 			         type, full);
 		break;
-	case OP_DELETE:
+	case OP_DELETE: {
+		/* Its leases go first: nothing could revoke them once it is gone. */
+		char err[512] = "";
+		r = expire_revoke_prefix(c->expire, full, false, err, sizeof(err));
+		if (r < 0) {
+			(void)response_errorf(rs, "cannot unmount %s: %s", path, err);
+			r = CF_EINVAL;
+			break;
+		}
 		r = mount_disable(c, full, is_auth);
 		if (r == CF_EINVAL)
 			(void)response_errorf(rs, "cannot unmount %s", path);
 		break;
+	}
 	default:
 		r = CF_EMETHOD;
 	}
@@ -776,6 +786,21 @@ static const struct route sys_routes[] = {
         {"audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL},
         {"audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL},
         {"audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL},
+        {"leases/lookup", OP_WRITE, 0, expire_sys_lookup, NULL},
+        {"leases/lookup/*", OP_LIST, R_SUDO, expire_sys_list, NULL},
+        {"leases/renew", OP_WRITE, 0, expire_sys_renew, NULL},
+        {"leases/renew/*", OP_WRITE, 0, expire_sys_renew, NULL},
+        {"renew", OP_WRITE, 0, expire_sys_renew, NULL},
+        {"renew/*", OP_WRITE, 0, expire_sys_renew, NULL},
+        {"leases/revoke", OP_WRITE, 0, expire_sys_revoke, NULL},
+        {"leases/revoke/*", OP_WRITE, 0, expire_sys_revoke, NULL},
+        {"revoke", OP_WRITE, 0, expire_sys_revoke, NULL},
+        {"revoke/*", OP_WRITE, 0, expire_sys_revoke, NULL},
+        {"leases/revoke-prefix/*", OP_WRITE, R_SUDO, expire_sys_revoke_prefix, NULL},
+        {"revoke-prefix/*", OP_WRITE, R_SUDO, expire_sys_revoke_prefix, NULL},
+        {"leases/revoke-force/*", OP_WRITE, R_SUDO, expire_sys_revoke_force, NULL},
+        {"revoke-force/*", OP_WRITE, R_SUDO, expire_sys_revoke_force, NULL},
+        {"leases/tidy", OP_WRITE, R_SUDO, expire_sys_tidy, NULL},
         {"tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
         {"tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
 };

@@ -835,6 +835,12 @@ lookup_hash(struct token_store *ts, const char *hash, struct token_entry **ret)
 }
 
 int
+token_lookup_hash(struct token_store *ts, const char *hash, struct token_entry **ret)
+{
+	return lookup_hash(ts, hash, ret);
+}
+
+int
 token_lookup(struct token_store *ts, const char *token, struct token_entry **ret)
 {
 	char hash[65];

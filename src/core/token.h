@@ -68,6 +68,9 @@ int token_create(struct token_store *ts, const struct token_params *p, char **re
 /* Looks up by token string. Expired tokens are revoked (with their subtree) and
  * reported as CF_EDENIED, so are unknown ones and used-up ones (num_uses -1). */
 int token_lookup(struct token_store *ts, const char *token, struct token_entry **ret);
+/* The same by hash; CF_ENOTFOUND when gone. An expired token is revoked on sight
+ * (the revoke hook runs). */
+int token_lookup_hash(struct token_store *ts, const char *hash, struct token_entry **ret);
 /* Same by accessor; unknown, malformed, expired or used-up: CF_ENOTFOUND. */
 int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **ret);
 /* Consumes one use of a limited token (num_uses > 0; unlimited tokens cost nothing
