@@ -42,6 +42,8 @@ engine_type(const char *type, json_t *options)
 	}
 	if (strcmp(type, "database") == 0)
 		return &database_backend;
+	if (strcmp(type, "transit") == 0)
+		return &transit_backend;
 	return NULL;
 }
 

@@ -61,6 +61,7 @@ extern const struct backend_type kv_v2_backend;
 extern const struct backend_type token_backend;
 extern const struct backend_type system_backend;
 extern const struct backend_type database_backend;
+extern const struct backend_type transit_backend;
 
 /* Adds a secrets engine type at run time (before it is mounted; not thread-safe).
  * For unit tests of the core; the built-in types are listed in mount.c. */
