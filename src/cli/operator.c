@@ -96,6 +96,9 @@ enum {
 	OPT_THRESHOLD,
 	OPT_STATUS,
 	OPT_RESET,
+	OPT_RETIRE,
+	OPT_BATCH,
+	OPT_INTERVAL,
 };
 
 static int
@@ -375,6 +378,81 @@ out:
 	return cli_exit(r);
 }
 
+static const char reencrypt_usage[] =
+        "Usage: coffer operator reencrypt [--batch-size=N] [--interval=DUR]\n"
+        "       coffer operator reencrypt --status\n"
+        "       coffer operator reencrypt --retire\n\n"
+        "Re-encrypts every stored entry under the newest barrier key term, in the\n"
+        "background (sys/rotate/reencrypt); run `coffer operator rotate` first. The\n"
+        "job survives restarts. --status shows its progress; --retire drops the old\n"
+        "key terms once no entry uses them (sys/rotate/retire).\n\n"
+        "  --batch-size=N     entries per storage transaction (default 256)\n"
+        "  --interval=DUR     pause between batches, to spare a busy server (default 0)\n";
+
+static int
+operator_reencrypt(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"status", no_argument, NULL, OPT_STATUS},
+	        {"retire", no_argument, NULL, OPT_RETIRE},
+	        {"batch-size", required_argument, NULL, OPT_BATCH},
+	        {"interval", required_argument, NULL, OPT_INTERVAL},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct client_resp resp = {0};
+	bool status = false, retire = false;
+	json_t *body = json_object(), *data;
+	int o, r;
+
+	if (!body)
+		cli_oom();
+	while ((o = cli_getopt(argc, argv, opts, reencrypt_usage)) != -1) {
+		switch (o) {
+		case OPT_STATUS:
+			status = true;
+			break;
+		case OPT_RETIRE:
+			retire = true;
+			break;
+		case OPT_BATCH:
+			cli_json_set(body, "batch_size", json_string(optarg));
+			break;
+		case OPT_INTERVAL:
+			cli_json_set(body, "interval", json_string(optarg));
+			break;
+		}
+	}
+	if (optind != argc || (status && retire) ||
+	    ((status || retire) && json_object_size(body) > 0)) {
+		json_decref(body);
+		return cli_usage_err("--status and --retire take no other option or operand");
+	}
+	if (status)
+		r = cli_request("GET", "sys/rotate/reencrypt", NULL, NULL, &resp);
+	else
+		r = cli_request("PUT", retire ? "sys/rotate/retire" : "sys/rotate/reencrypt", NULL,
+		                body, &resp);
+	json_decref(body);
+	if (r < 0)
+		goto out;
+	data = client_resp_data(&resp);
+	if (arg_format == CLI_FORMAT_JSON) {
+		output_json(resp.json);
+	} else if (retire) {
+		printf("Success! retired %" JSON_INTEGER_FORMAT
+		       " key term(s); oldest term is now %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(json_object_get(data, "retired")),
+		       json_integer_value(json_object_get(data, "oldest_term")));
+	} else {
+		output_warnings(resp.json);
+		output_kv(data, 0);
+	}
+out:
+	client_resp_clear(&resp);
+	return cli_exit(r);
+}
+
 static const char step_down_usage[] =
         "Usage: coffer operator step-down\n\n"
         "Asks the active node to step down (a no-op on a single node).\n";
@@ -407,6 +485,8 @@ static const struct cli_cmd operator_cmds[] = {
         {"seal", operator_seal, "seal the server"},
         {"status", operator_status, "print the seal status (exit 2 when sealed)"},
         {"rotate", operator_rotate, "rotate the barrier encryption key"},
+        {"reencrypt", operator_reencrypt,
+         "re-encrypt all data under the newest key; retire old keys"},
         {"step-down", operator_step_down, "make the active node step down"},
         {NULL, NULL, NULL},
 };

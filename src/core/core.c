@@ -6,6 +6,7 @@
 #include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
+#include "core/reencrypt.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -67,6 +68,9 @@ core_new(const struct core_config *cfg, struct core **ret)
 	if (r < 0)
 		goto fail;
 	token_store_set_revoke_hook(c->tokens, expire_token_revoked, c->expire);
+	r = reencrypt_new(c, &c->reencrypt);
+	if (r < 0)
+		goto fail;
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
@@ -88,6 +92,7 @@ core_free(struct core *c)
 	core_acl_cache_clear(c);
 	audit_broker_free(c->audit);
 	expire_free(c->expire);
+	reencrypt_free(c->reencrypt);
 	token_store_free(c->tokens);
 	mount_system_free(c);
 	view_free(c->policy_view);

@@ -54,6 +54,7 @@ struct core {
 	struct audit_broker *audit;
 	struct view *core_view; /* "core/": mounts, auth tables */
 	struct expiration *expire;
+	struct reencrypt *reencrypt;
 
 	char cluster_name[64];
 	char cluster_id[37];

@@ -6,6 +6,7 @@
 #include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
+#include "core/reencrypt.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -114,6 +115,9 @@ core_post_unseal(struct core *c)
 	r = expire_start(c->expire);
 	if (r < 0)
 		log_error("the expiration manager could not start: %s", cf_strerror(r));
+	r = reencrypt_resume(c->reencrypt);
+	if (r < 0)
+		log_error("the re-encryption job could not resume: %s", cf_strerror(r));
 	return 0;
 }
 
@@ -122,6 +126,8 @@ core_pre_seal(struct core *c)
 {
 	if (c->expire)
 		expire_stop(c->expire);
+	if (c->reencrypt)
+		reencrypt_stop(c->reencrypt);
 	mount_unload_all(c);
 	audit_broker_unload(c->audit);
 	token_store_flush(c->tokens);

@@ -4,6 +4,7 @@
 #include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
+#include "core/reencrypt.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -783,6 +784,8 @@ static const struct route sys_routes[] = {
         {"capabilities-accessor", OP_WRITE, R_SYS_INJECT, sys_capabilities_accessor, NULL},
         {"key-status", OP_READ, R_SYS_INJECT, sys_key_status, NULL},
         {"rotate", OP_WRITE, R_SUDO, sys_rotate, NULL},
+        {"rotate/reencrypt", OP_READ | OP_WRITE, R_SUDO, reencrypt_sys, NULL},
+        {"rotate/retire", OP_WRITE, R_SUDO, reencrypt_sys_retire, NULL},
         {"audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL},
         {"audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL},
         {"audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL},

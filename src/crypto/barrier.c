@@ -772,3 +772,143 @@ out:
 	free(eops);
 	return r;
 }
+
+/* --- re-encryption ---------------------------------------------------------- */
+
+bool
+barrier_key_reserved(const char *path)
+{
+	return path_reserved(path);
+}
+
+int
+barrier_stored_term(struct barrier *b, const char *path, uint32_t *ret_term)
+{
+	uint8_t *ct = NULL;
+	size_t len;
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	r = b->sealed ? CF_ESEALED : storage_get(b->s, path, &ct, &len);
+	if (r == 0 && barrier_value_term(ct, len, ret_term) < 0)
+		r = CF_ECRYPTO;
+	pthread_rwlock_unlock(&b->lock);
+	free(ct);
+	return r;
+}
+
+int
+barrier_terms(struct barrier *b, uint32_t *ret_oldest, uint32_t *ret_active)
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+	} else {
+		*ret_oldest = keyring_term_at(b->kr, 0);
+		*ret_active = keyring_term_at(b->kr, keyring_count(b->kr) - 1);
+	}
+	pthread_rwlock_unlock(&b->lock);
+	return r;
+}
+
+int
+barrier_reencrypt(struct barrier *b, char *const *keys, size_t n, size_t *ret_rewrapped)
+{
+	struct storage_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	size_t nops = 0, active, idx;
+	uint32_t active_term, term;
+	int r = 0;
+
+	*ret_rewrapped = 0;
+	if (ops == NULL)
+		return CF_ENOMEM;
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	active = keyring_count(b->kr) - 1;
+	active_term = keyring_term_at(b->kr, active);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		uint8_t *ct = NULL, *pt = NULL, *nct = NULL;
+		size_t len, pt_len, nct_len;
+
+		if (path_reserved(keys[i]))
+			continue;
+		r = storage_get(b->s, keys[i], &ct, &len);
+		if (r == CF_ENOTFOUND) {
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		if (barrier_value_term(ct, len, &term) < 0 || term >= active_term ||
+		    keyring_find(b->kr, term, &idx) < 0) {
+			free(ct); /* current, or not ours: left alone */
+			continue;
+		}
+		r = barrier_open_value(keyring_key_at(b->kr, idx), keys[i], ct, len, &pt, &pt_len);
+		free(ct);
+		if (r < 0)
+			break;
+		r = barrier_seal_value(keyring_key_at(b->kr, active), active_term, keys[i], pt,
+		                       pt_len, &nct, &nct_len);
+		sodium_memzero(pt, pt_len);
+		free(pt);
+		if (r < 0)
+			break;
+		keyring_count_encryption(b->kr, active);
+		ops[nops].kind = STORAGE_PUT;
+		ops[nops].key = keys[i];
+		ops[nops].value = nct;
+		ops[nops].len = nct_len;
+		nops++;
+	}
+	if (r == 0 && nops > 0)
+		r = storage_txn(b->s, ops, nops);
+	if (r == 0)
+		*ret_rewrapped = nops;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	for (size_t i = 0; i < nops; i++)
+		free((uint8_t *)ops[i].value);
+	free(ops);
+	return r;
+}
+
+int
+barrier_retire_terms(struct barrier *b, uint32_t below, size_t *ret_removed)
+{
+	struct keyring *kr = NULL;
+	uint8_t *ct = NULL;
+	size_t len;
+	int r;
+
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	r = keyring_retire_below(b->kr, below, &kr);
+	if (r < 0)
+		goto out;
+	(void)sodium_mprotect_readonly(b->root_key);
+	r = keyring_seal(b->root_key, kr, &ct, &len);
+	(void)sodium_mprotect_noaccess(b->root_key);
+	if (r < 0)
+		goto out;
+	r = storage_put(b->s, KEYRING_PATH, ct, len);
+	if (r < 0)
+		goto out;
+	*ret_removed = keyring_count(b->kr) - keyring_count(kr);
+	keyring_free(b->kr);
+	b->kr = kr;
+	kr = NULL;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	keyring_free(kr);
+	free(ct);
+	return r;
+}

@@ -77,6 +77,24 @@ int barrier_seal_value(const uint8_t key[BARRIER_KEY_BYTES], uint32_t term, cons
                        const uint8_t *pt, size_t len, uint8_t **ret_ct, size_t *ret_len);
 int barrier_open_value(const uint8_t key[BARRIER_KEY_BYTES], const char *path, const uint8_t *ct,
                        size_t len, uint8_t **ret_pt, size_t *ret_len);
+/* Re-encryption (sys/rotate/reencrypt). barrier_reencrypt rewrites, under the
+ * active term, each value at keys[0..n) stored under an older term: it decrypts
+ * and encrypts again (never wraps twice) and writes them all in one storage
+ * transaction, holding the barrier's write lock so no concurrent write to the
+ * same key can be lost. Keys that are missing or already current are skipped;
+ * the caller must not pass keys the core stores plain (core/seal-config) or the
+ * barrier's own. *ret_rewrapped counts the values rewritten. */
+int barrier_reencrypt(struct barrier *b, char *const *keys, size_t n, size_t *ret_rewrapped);
+/* The term a stored value was written under, without decrypting it. */
+int barrier_stored_term(struct barrier *b, const char *path, uint32_t *ret_term);
+/* Oldest and active terms of the keyring. */
+int barrier_terms(struct barrier *b, uint32_t *ret_oldest, uint32_t *ret_active);
+/* Drops every term older than `below` from the keyring and persists it. The
+ * caller has checked that no stored value uses them: they become unreadable. */
+int barrier_retire_terms(struct barrier *b, uint32_t below, size_t *ret_removed);
+/* True for the keys the barrier does not encrypt with a term (its own). */
+bool barrier_key_reserved(const char *path);
+
 /* Term prefix of a stored value (for tests and re-encryption); CF_EINVAL if short. */
 int barrier_value_term(const uint8_t *ct, size_t len, uint32_t *ret_term);
 

@@ -138,6 +138,31 @@ keyring_add_term(const struct keyring *kr, int64_t install_ns, struct keyring **
 }
 
 int
+keyring_retire_below(const struct keyring *kr, uint32_t below, struct keyring **ret)
+{
+	struct keyring *nk;
+	size_t first = 0, n;
+	int r;
+
+	while (first < kr->n - 1 && kr->e[first].term < below)
+		first++;
+	n = kr->n - first;
+	r = keyring_alloc(n, &nk);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		nk->e[i].term = kr->e[first + i].term;
+		nk->e[i].install_ns = kr->e[first + i].install_ns;
+		atomic_store_explicit(&nk->e[i].encryptions, keyring_encryptions_at(kr, first + i),
+		                      memory_order_relaxed);
+	}
+	memcpy(nk->keys, kr->keys + first * KEYRING_KEY_BYTES, n * KEYRING_KEY_BYTES);
+	keyring_lock(nk);
+	*ret = nk;
+	return 0;
+}
+
+int
 keyring_encode(const struct keyring *kr, uint8_t **ret_buf, size_t *ret_len)
 {
 	size_t len = KEYRING_HDR_BYTES + kr->n * KEYRING_ENTRY_BYTES;

@@ -29,6 +29,9 @@ int keyring_generate(int64_t install_ns, struct keyring **ret);
  * carried over. kr is not changed. Returns 0, CF_ENOMEM, CF_ERANGE (too many
  * terms). The caller must keep kr from being counted into concurrently. */
 int keyring_add_term(const struct keyring *kr, int64_t install_ns, struct keyring **ret);
+/* A copy of kr without the terms older than `below` (the active term always
+ * stays). Returns 0, CF_ENOMEM. */
+int keyring_retire_below(const struct keyring *kr, uint32_t below, struct keyring **ret);
 /* Wipes and frees; accepts NULL. */
 void keyring_free(struct keyring *kr);
 

@@ -200,6 +200,52 @@ test_barrier_restart(void **state)
 	barrier_free(b2);
 }
 
+/* Re-encryption moves old-term values to the active term (from the plaintext,
+ * never wrapping twice), skips current and missing keys, and retiring the old
+ * terms keeps everything readable, also after a fresh unseal. */
+static void
+test_barrier_reencrypt_and_retire(void **state)
+{
+	struct fixture *f = *state;
+	char *keys[] = {"a", "b", "missing", "core/keyring", "c"};
+	struct barrier *b2;
+	uint32_t term = 0, oldest = 0, active = 0, t = 0;
+	size_t n = 0, removed = 0;
+
+	init_unsealed(f);
+	put_str(f->b, "a", "1");
+	put_str(f->b, "b", "2");
+	assert_int_equal(barrier_rotate(f->b, &term), 0);
+	assert_int_equal(barrier_rotate(f->b, &term), 0);
+	assert_int_equal(term, 3);
+	put_str(f->b, "c", "3");
+	assert_int_equal(barrier_terms(f->b, &oldest, &active), 0);
+	assert_int_equal(oldest, 1);
+	assert_int_equal(active, 3);
+
+	assert_int_equal(barrier_reencrypt(f->b, keys, 5, &n), 0);
+	assert_int_equal(n, 2); /* a and b; c is current, the rest skipped */
+	assert_int_equal(raw_term(f->s, "a"), 3);
+	assert_int_equal(raw_term(f->s, "b"), 3);
+	assert_int_equal(barrier_stored_term(f->b, "c", &t), 0);
+	assert_int_equal(t, 3);
+	assert_get_str(f->b, "a", "1");
+	assert_int_equal(barrier_reencrypt(f->b, keys, 5, &n), 0);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(barrier_retire_terms(f->b, 3, &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(barrier_terms(f->b, &oldest, &active), 0);
+	assert_int_equal(oldest, 3);
+	assert_get_str(f->b, "b", "2");
+
+	assert_int_equal(barrier_new(f->s, &b2), 0);
+	assert_int_equal(barrier_unseal(b2, f->key), 0);
+	assert_get_str(b2, "a", "1");
+	assert_get_str(b2, "c", "3");
+	barrier_free(b2);
+}
+
 /* --- authentication ------------------------------------------------------------- */
 
 /* A ciphertext copied to another path fails: the path is the AAD. */
@@ -708,6 +754,7 @@ main(void)
 	        T(test_barrier_tampered_keys),
 	        T(test_barrier_stores_ciphertext),
 	        T(test_barrier_rotate_keeps_old_terms),
+	        T(test_barrier_reencrypt_and_retire),
 	        T(test_barrier_unknown_term_fails),
 	        T(test_barrier_encryption_count),
 	        T(test_barrier_sealed_ops_fail),
