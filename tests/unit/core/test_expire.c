@@ -11,6 +11,7 @@
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/mount.h"
+#include "core/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"
@@ -321,10 +322,10 @@ test_leases_survive_seal_and_expire_after_unseal(void **state)
 }
 
 static void
-test_many_leases_load_in_background(void **state)
+test_leases_reload_list_and_revoke_by_prefix(void **state)
 {
 	struct fixture *f = *state;
-	const int n = 5000;
+	const int n = 2000;
 	size_t pending = 0;
 	bool loaded = false;
 	json_t *body = NULL;
@@ -344,6 +345,76 @@ test_many_leases_load_in_background(void **state)
 	assert_int_equal(call(f->c, OP_UPDATE, "sys/leases/revoke-prefix/lt/", f->root, NULL, NULL),
 	                 204);
 	assert_int_equal(atomic_load(&revoked), n);
+}
+
+/* 100,000 stored leases (written straight into the lease view, in batches, as a
+ * long-running server would have accumulated them) load in the background at
+ * unseal: unseal returns before the load is done and requests are answered while
+ * it runs. */
+static void
+test_100k_leases_load_while_serving(void **state)
+{
+	struct fixture *f = *state;
+	const int n = 100000, per_txn = 1000;
+	struct view *v = view_new(f->c->barrier, "sys/expire/");
+	int64_t now = util_now_ns(), exp = now + 3600 * 1000000000LL;
+	char mount_uuid[37] = "";
+	size_t pending = 0;
+	bool loaded = true;
+	json_t *body = NULL;
+
+	assert_non_null(v);
+	/* the lease must belong to the mounted engine */
+	assert_int_equal(call(f->c, OP_READ, "sys/mounts/lt", f->root, NULL, &body), 200);
+	snprintf(mount_uuid, sizeof(mount_uuid), "%s",
+	         json_string_value(json_object_get(json_object_get(body, "data"), "uuid")));
+	json_decref(body);
+	assert_int_equal(strlen(mount_uuid), 36);
+
+	for (int i = 0; i < n; i += per_txn) {
+		struct storage_op ops[1000];
+		char *keys[1000], *vals[1000];
+		for (int j = 0; j < per_txn; j++) {
+			char id[64];
+			snprintf(id, sizeof(id), "lt/creds/%07d", i + j);
+			json_t *rec =
+			        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, "
+			                  "s:{s:s}}",
+			                  "lease_id", id, "path", "lt/creds", "mount_path", "lt/",
+			                  "mount_uuid", mount_uuid, "token_hash", "", "issue_time",
+			                  (json_int_t)now, "expire_time", (json_int_t)exp,
+			                  "max_expire", (json_int_t)exp, "ttl", (json_int_t)3600,
+			                  "renewable", 1, "internal", "username", id);
+			assert_true(asprintf(&keys[j], "id/%s", id) > 0);
+			vals[j] = json_dumps(rec, JSON_COMPACT);
+			json_decref(rec);
+			ops[j] = (struct storage_op){.kind = STORAGE_PUT,
+			                             .key = keys[j],
+			                             .value = (uint8_t *)vals[j],
+			                             .len = strlen(vals[j])};
+		}
+		assert_int_equal(view_txn(v, ops, (size_t)per_txn), 0);
+		for (int j = 0; j < per_txn; j++) {
+			free(keys[j]);
+			free(vals[j]);
+		}
+	}
+	view_free(v);
+
+	reseal(f);
+	/* unseal did not wait for the load ... */
+	expire_stats(f->c->expire, &pending, &loaded);
+	assert_false(loaded);
+	/* ... and requests are answered while it runs */
+	for (int i = 0; i < 20; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "lt/creds/%07d", (i * 4999) % n);
+		assert_int_equal(lookup(f, id), 200);
+		assert_int_equal(call(f->c, OP_READ, "sys/mounts", f->root, NULL, NULL), 200);
+	}
+	WAIT_FOR((expire_stats(f->c->expire, &pending, &loaded), loaded), 120000);
+	assert_int_equal(pending, (size_t)n + 0);
+	assert_int_equal(atomic_load(&revoked), 0);
 }
 
 static void
@@ -373,7 +444,9 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_token_expiry_revokes_leases, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_leases_survive_seal_and_expire_after_unseal,
 	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_many_leases_load_in_background, setup,
+	        cmocka_unit_test_setup_teardown(test_leases_reload_list_and_revoke_by_prefix, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_100k_leases_load_while_serving, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_unmount_revokes_leases, setup, teardown),
 	};
