@@ -10,6 +10,7 @@
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
+#include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -358,6 +359,9 @@ authenticate(struct core *c, struct request *rq)
 		return CF_EDENIED;
 	r = token_lookup(c->tokens, rq->client_token, &rq->te);
 	if (r < 0)
+		return CF_EDENIED;
+	/* token_bound_cidrs: usable only from those addresses */
+	if (rq->te->bound_cidrs && !cidr_list_allows(rq->te->bound_cidrs, rq->remote_addr))
 		return CF_EDENIED;
 	r = core_acl_get(c, rq->te->policies, &rq->acl, &rq->acl_ref);
 	if (r < 0)

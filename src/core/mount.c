@@ -52,6 +52,14 @@ auth_type(const char *type)
 {
 	if (strcmp(type, "token") == 0)
 		return &token_backend;
+	if (strcmp(type, "userpass") == 0)
+		return &userpass_backend;
+	if (strcmp(type, "approle") == 0)
+		return &approle_backend;
+	if (strcmp(type, "jwt") == 0 || strcmp(type, "oidc") == 0)
+		return &jwt_backend;
+	if (strcmp(type, "srp") == 0)
+		return &srp_backend;
 	return NULL;
 }
 

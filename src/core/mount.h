@@ -62,6 +62,11 @@ extern const struct backend_type token_backend;
 extern const struct backend_type system_backend;
 extern const struct backend_type database_backend;
 extern const struct backend_type transit_backend;
+/* Auth methods (src/auth/<name>/). */
+extern const struct backend_type userpass_backend;
+extern const struct backend_type approle_backend;
+extern const struct backend_type jwt_backend;
+extern const struct backend_type srp_backend;
 
 /* Adds a secrets engine type at run time (before it is mounted; not thread-safe).
  * For unit tests of the core; the built-in types are listed in mount.c. */

@@ -78,7 +78,8 @@ struct response {
 	char *lease_id; /* owned */
 	int64_t lease_duration;
 	bool renewable;
-	json_t *errors; /* owned; array of strings for status >= 400 */
+	json_t *errors;      /* owned; array of strings for status >= 400 */
+	int64_t retry_after; /* seconds; > 0 adds a Retry-After header (429 answers) */
 	const char *mount_type;
 };
 

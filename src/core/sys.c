@@ -222,11 +222,15 @@ mount_by_path(struct core *c, const char *path, bool is_auth)
 static int
 tune_read(struct mount *m, struct response *rs)
 {
+	json_t *lock =
+	        m->extra_config ? json_object_get(m->extra_config, "user_lockout_config") : NULL;
 	rs->data = json_pack("{s:I, s:I, s:b, s:s, s:O}", "default_lease_ttl",
 	                     (json_int_t)mount_default_ttl(m), "max_lease_ttl",
 	                     (json_int_t)mount_max_ttl(m), "force_no_cache", 0, "description",
 	                     m->description ? m->description : "", "options",
 	                     m->options ? m->options : json_null());
+	if (rs->data && lock)
+		json_object_set(rs->data, "user_lockout_config", lock);
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
@@ -266,6 +270,17 @@ tune_write(struct core *c, struct mount *m, struct request *rq, struct response 
 			return CF_ENOMEM;
 		free(m->description);
 		m->description = d;
+	}
+	{
+		json_t *lock = json_object_get(rq->data, "user_lockout_config");
+		if (json_is_object(lock)) {
+			if (!m->extra_config)
+				m->extra_config = json_object();
+			json_object_set(m->extra_config, "user_lockout_config", lock);
+		} else if (lock && !json_is_null(lock)) {
+			(void)response_errorf(rs, "user_lockout_config must be an object");
+			return CF_EINVAL;
+		}
 	}
 	m->default_lease_ttl = def;
 	m->max_lease_ttl = max;

@@ -151,6 +151,7 @@ token_entry_free(struct token_entry *te)
 		return;
 	json_decref(te->policies);
 	json_decref(te->meta);
+	json_decref(te->bound_cidrs);
 	free(te->display_name);
 	free(te->path);
 	free(te->role);
@@ -185,6 +186,7 @@ token_entry_dup(const struct token_entry *te)
 	*d = *te;
 	d->policies = te->policies ? json_deep_copy(te->policies) : NULL;
 	d->meta = te->meta ? json_deep_copy(te->meta) : NULL;
+	d->bound_cidrs = te->bound_cidrs ? json_deep_copy(te->bound_cidrs) : NULL;
 	d->display_name = dup_or_null(te->display_name, &oom);
 	d->path = dup_or_null(te->path, &oom);
 	d->role = dup_or_null(te->role, &oom);
@@ -228,6 +230,8 @@ entry_encode(const struct token_entry *te, char **ret)
 		r = set_new(o, "policies", json_deep_copy(te->policies));
 	if (r == 0 && te->meta)
 		r = set_new(o, "meta", json_deep_copy(te->meta));
+	if (r == 0 && te->bound_cidrs)
+		r = set_new(o, "bound_cidrs", json_deep_copy(te->bound_cidrs));
 	if (r == 0)
 		r = set_str(o, "display_name", te->display_name);
 	if (r == 0)
@@ -317,6 +321,9 @@ entry_decode(const char *hash, const uint8_t *val, size_t len, struct token_entr
 	snprintf(te->type, sizeof(te->type), "%s", type ? type : "service");
 	te->policies = json_deep_copy(pol);
 	te->meta = json_is_object(meta) && json_object_size(meta) > 0 ? json_deep_copy(meta) : NULL;
+	if (json_is_array(json_object_get(o, "bound_cidrs")) &&
+	    json_array_size(json_object_get(o, "bound_cidrs")) > 0)
+		te->bound_cidrs = json_deep_copy(json_object_get(o, "bound_cidrs"));
 	te->display_name = dup_or_null(
 	        get_str(o, "display_name") ? get_str(o, "display_name") : "token", &oom);
 	te->path = dup_or_null(get_str(o, "path") ? get_str(o, "path") : "auth/token/create", &oom);
@@ -693,6 +700,8 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 	if (!te || !token)
 		goto out;
 	te->policies = json_deep_copy(p->policies);
+	if (json_is_array(p->bound_cidrs) && json_array_size(p->bound_cidrs) > 0)
+		te->bound_cidrs = json_deep_copy(p->bound_cidrs);
 	te->meta = json_is_object(p->meta) && json_object_size(p->meta) > 0
 	                   ? json_deep_copy(p->meta)
 	                   : NULL;

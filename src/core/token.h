@@ -24,6 +24,7 @@ struct token_entry {
 	char parent[65];       /* parent's hash, "" when orphan */
 	json_t *policies;      /* sorted array of strings; owned */
 	json_t *meta;          /* object string->string or NULL; owned */
+	json_t *bound_cidrs;   /* array of CIDR strings the token may be used from, or NULL */
 	char *display_name;    /* "token", "token-foo", "userpass-alice" */
 	char *path;            /* creation path: "auth/token/create" */
 	char *role;            /* token role name or NULL */
@@ -45,6 +46,7 @@ struct token_params {
 	const char *id;           /* custom token id (root only), or NULL */
 	json_t *policies;         /* final, normalized policy list (borrowed) */
 	json_t *meta;             /* borrowed, may be NULL */
+	json_t *bound_cidrs;      /* borrowed, may be NULL: CIDRs the token may be used from */
 	const char *display_name; /* already prefixed, e.g. "token-foo" or "userpass-alice" */
 	const char *path;         /* creation path */
 	const char *role;

@@ -62,8 +62,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* retry_after > 0 adds a Retry-After header (429 answers of the login limits). */
 static enum MHD_Result
-queue_json(struct MHD_Connection *conn, int status, char *body, size_t len)
+queue_json_retry(struct MHD_Connection *conn, int status, char *body, size_t len,
+                 int64_t retry_after)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -79,9 +81,20 @@ queue_json(struct MHD_Connection *conn, int status, char *body, size_t len)
 	if (body)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (retry_after > 0) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result
+queue_json(struct MHD_Connection *conn, int status, char *body, size_t len)
+{
+	return queue_json_retry(conn, status, body, len, 0);
 }
 
 static enum MHD_Result
@@ -167,6 +180,7 @@ static enum MHD_Result
 serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
       struct conn_ctx *cc)
 {
+	int64_t retry_after;
 	struct request rq = {0};
 	struct response rs = {0};
 	char err[256], addr[64], *body = NULL;
@@ -227,11 +241,12 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const
 
 	status = core_handle(s->core, &rq, &rs);
 	r = http_render(&rq, &rs, &body, &len);
+	retry_after = rs.retry_after;
 	response_reset(&rs);
 	request_free_fields(&rq);
 	if (r < 0)
 		return queue_error(conn, 500, "internal error rendering the response");
-	return queue_json(conn, status, body, len);
+	return queue_json_retry(conn, status, body, len, retry_after);
 }
 
 static enum MHD_Result

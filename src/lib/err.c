@@ -28,6 +28,7 @@ static const struct {
         {CF_EUPSTREAM, 502, "upstream failure"},
         {CF_ERANGE, 400, "value out of range"},
         {CF_ENOROUTE, 404, "unsupported path"},
+        {CF_ERATELIMIT, 429, "too many requests"},
 };
 
 const char *

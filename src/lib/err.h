@@ -28,6 +28,7 @@ enum {
 	CF_EUPSTREAM = -17,    /* third-party system failed (502) */
 	CF_ERANGE = -18,       /* number out of range (400) */
 	CF_ENOROUTE = -19,     /* no handler for the path (404) */
+	CF_ERATELIMIT = -20,   /* too many attempts; try again later (429) */
 };
 
 /* Returns a static, human-readable text for a CF_E* code. */
