@@ -7,6 +7,7 @@
 #include "core/mount.h"
 #include "core/request.h"
 #include "core/token.h"
+#include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -582,6 +583,8 @@ create_common(struct request *rq, struct response *rs, const char *role_name, bo
 	tp.renewable = renewable;
 	tp.no_default_policy = no_default;
 	tp.mount_accessor = rq->mount ? rq->mount->accessor : NULL;
+	if (role)
+		tp.bound_cidrs = json_object_get(role, "token_bound_cidrs");
 	r = token_create(ts, &tp, &token, &te);
 	if (r == CF_EEXIST) {
 		r = errf_invalid(rs, "cannot create a token with a duplicate ID");
@@ -1119,12 +1122,16 @@ h_role_write(struct request *rq, struct response *rs)
 			goto out;
 		}
 	}
-	/* Bound CIDRs would need the core to check the client address on every
-	 * request; refuse rather than store a restriction nobody enforces. */
-	if (json_array_size(json_object_get(role, "token_bound_cidrs")) > 0) {
-		(void)response_errorf(rs, "token_bound_cidrs is not supported by coffer");
-		r = CF_EUNSUPPORTED;
-		goto out;
+	/* Bound CIDRs: the core checks the client address on every request. */
+	{
+		const char *bad_cidr = NULL;
+		json_t *cidrs = json_object_get(role, "token_bound_cidrs");
+		if (json_is_array(cidrs) && cidr_list_validate(cidrs, &bad_cidr) < 0) {
+			(void)response_errorf(rs, "invalid CIDR block in token_bound_cidrs: %s",
+			                      bad_cidr);
+			r = CF_EINVAL;
+			goto out;
+		}
 	}
 	if (role_int(role, "token_explicit_max_ttl") > max_ttl(rq))
 		(void)response_warnf(

@@ -232,3 +232,16 @@ def test_default_policy_cannot_create_tokens(dev_server):
 def test_is_authenticated(dev_server):
     assert dev_server.client.is_authenticated() is True
     assert dev_server.server.client("hvs.bogus0000000000000000000000").is_authenticated() is False
+
+
+def test_role_token_bound_cidrs_enforced(dev_server):
+    adapter = dev_server.client.adapter
+    adapter.post("/v1/auth/token/roles/local", json={"token_bound_cidrs": ["127.0.0.1/32"]})
+    adapter.post("/v1/auth/token/roles/far", json={"token_bound_cidrs": "10.0.0.0/8,192.168.0.0/16"})
+    local = dev_server.client.auth.token.create(role_name="local", policies=["default"])["auth"]
+    far = dev_server.client.auth.token.create(role_name="far", policies=["default"])["auth"]
+    # the test talks from 127.0.0.1: inside the first role's block only
+    assert token_works(dev_server, local["client_token"])
+    assert not token_works(dev_server, far["client_token"])
+    resp = dev_server.raw("POST", "/v1/auth/token/roles/bad", {"token_bound_cidrs": ["10.0.0.0/33"]})
+    assert resp.status == 400 and "10.0.0.0/33" in resp.errors()[0]
