@@ -547,12 +547,32 @@ barrier_sealed(struct barrier *b)
 	return sealed;
 }
 
+/* Seals kr with the root key, stores it and makes it the barrier's keyring
+ * (write lock held, unsealed). On success kr belongs to the barrier. */
+static int
+keyring_install(struct barrier *b, struct keyring *kr)
+{
+	uint8_t *ct = NULL;
+	size_t len;
+	int r;
+
+	(void)sodium_mprotect_readonly(b->root_key);
+	r = keyring_seal(b->root_key, kr, &ct, &len);
+	(void)sodium_mprotect_noaccess(b->root_key);
+	if (r == 0)
+		r = storage_put(b->s, KEYRING_PATH, ct, len);
+	free(ct);
+	if (r < 0)
+		return r;
+	keyring_free(b->kr);
+	b->kr = kr;
+	return 0;
+}
+
 int
 barrier_rotate(struct barrier *b, uint32_t *ret_term)
 {
 	struct keyring *kr = NULL;
-	uint8_t *ct = NULL;
-	size_t len;
 	int r;
 
 	pthread_rwlock_wrlock(&b->lock);
@@ -561,24 +581,15 @@ barrier_rotate(struct barrier *b, uint32_t *ret_term)
 		goto out;
 	}
 	r = keyring_add_term(b->kr, util_now_ns(), &kr);
-	if (r < 0)
-		goto out;
-	(void)sodium_mprotect_readonly(b->root_key);
-	r = keyring_seal(b->root_key, kr, &ct, &len);
-	(void)sodium_mprotect_noaccess(b->root_key);
-	if (r < 0)
-		goto out;
-	r = storage_put(b->s, KEYRING_PATH, ct, len);
-	if (r < 0)
-		goto out;
-	keyring_free(b->kr);
-	b->kr = kr;
-	kr = NULL;
-	*ret_term = keyring_term_at(b->kr, keyring_count(b->kr) - 1);
+	if (r == 0)
+		r = keyring_install(b, kr);
+	if (r == 0) {
+		kr = NULL;
+		*ret_term = keyring_term_at(b->kr, keyring_count(b->kr) - 1);
+	}
 out:
 	pthread_rwlock_unlock(&b->lock);
 	keyring_free(kr);
-	free(ct);
 	return r;
 }
 
@@ -882,8 +893,7 @@ int
 barrier_retire_terms(struct barrier *b, uint32_t below, size_t *ret_removed)
 {
 	struct keyring *kr = NULL;
-	uint8_t *ct = NULL;
-	size_t len;
+	size_t before;
 	int r;
 
 	pthread_rwlock_wrlock(&b->lock);
@@ -891,24 +901,16 @@ barrier_retire_terms(struct barrier *b, uint32_t below, size_t *ret_removed)
 		r = CF_ESEALED;
 		goto out;
 	}
+	before = keyring_count(b->kr);
 	r = keyring_retire_below(b->kr, below, &kr);
-	if (r < 0)
-		goto out;
-	(void)sodium_mprotect_readonly(b->root_key);
-	r = keyring_seal(b->root_key, kr, &ct, &len);
-	(void)sodium_mprotect_noaccess(b->root_key);
-	if (r < 0)
-		goto out;
-	r = storage_put(b->s, KEYRING_PATH, ct, len);
-	if (r < 0)
-		goto out;
-	*ret_removed = keyring_count(b->kr) - keyring_count(kr);
-	keyring_free(b->kr);
-	b->kr = kr;
-	kr = NULL;
+	if (r == 0)
+		r = keyring_install(b, kr);
+	if (r == 0) {
+		kr = NULL;
+		*ret_removed = before - keyring_count(b->kr);
+	}
 out:
 	pthread_rwlock_unlock(&b->lock);
 	keyring_free(kr);
-	free(ct);
 	return r;
 }
