@@ -384,6 +384,13 @@ authorize(struct request *rq, const struct route *rt)
 		return CF_EDENIED;
 	if ((rt->flags & R_SUDO) && !(caps & CAP_SUDO))
 		return CF_EDENIED;
+	if (rq->op & (OP_CREATE | OP_UPDATE | OP_PATCH)) {
+		char err[256];
+		if (acl_check_params(rq->acl, rq->path, rq->data, err, sizeof(err)) < 0) {
+			log_verbose("request %s denied: %s", rq->id, err);
+			return CF_EDENIED;
+		}
+	}
 	return 0;
 }
 
@@ -458,14 +465,9 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	return rt->fn(rq, rs);
 }
 
-int
-core_handle(struct core *c, struct request *rq, struct response *rs)
+static void
+request_prepare(struct core *c, struct request *rq)
 {
-	bool revoke = false, audited = false, excl = false;
-	const struct route *peek = NULL;
-	int r, status;
-	const char *rel;
-
 	rq->core = c;
 	if (!rq->id[0])
 		util_uuid(rq->id);
@@ -473,23 +475,29 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 		rq->data = json_object();
 	if (!rq->query)
 		rq->query = json_object();
+}
 
-	/* Routes that change the seal state or the mount table run alone. */
-	pthread_rwlock_rdlock(&c->lock);
-	{
-		struct mount *m = mount_find(c, rq->path, &rel);
-		for (size_t i = 0; m && i < m->bt->nroutes; i++) {
-			if (route_match(m->bt->routes[i].pattern, rel, NULL)) {
-				peek = &m->bt->routes[i];
-				break;
-			}
-		}
-	}
-	excl = peek && (peek->flags & R_EXCLUSIVE);
-	if (excl) {
-		pthread_rwlock_unlock(&c->lock);
-		pthread_rwlock_wrlock(&c->lock);
-	}
+/* The route path selects, without filling rq (NULL when there is none).
+ * Caller holds c->lock. */
+static const struct route *
+route_peek(struct core *c, struct request *rq)
+{
+	const char *rel;
+	struct mount *m = mount_find(c, rq->path, &rel);
+
+	for (size_t i = 0; m && i < m->bt->nroutes; i++)
+		if (route_match(m->bt->routes[i].pattern, rel, NULL))
+			return &m->bt->routes[i];
+	return NULL;
+}
+
+/* The ladder and the answer's status, audit and num_uses revocation. Caller
+ * holds c->lock (for writing on R_EXCLUSIVE routes). */
+static void
+handle_locked(struct core *c, struct request *rq, struct response *rs)
+{
+	bool revoke = false, audited = false;
+	int r, status;
 
 	r = ladder(c, rq, rs, &revoke, &audited);
 	if (r >= 0 && rs->secret)
@@ -514,8 +522,12 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 		(void)audit_log_response(c->audit, rq, rs);
 	if (revoke && rq->te)
 		(void)token_revoke_tree(c->tokens, rq->te->hash);
-	pthread_rwlock_unlock(&c->lock);
+}
 
+/* After the lock is released: drop the ACL and token references. */
+static int
+request_finish(struct core *c, struct request *rq, struct response *rs)
+{
 	if (rq->acl_ref) {
 		core_acl_put(c, rq->acl_ref);
 		rq->acl_ref = NULL;
@@ -526,4 +538,40 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 		rq->te = NULL;
 	}
 	return rs->status;
+}
+
+int
+core_handle(struct core *c, struct request *rq, struct response *rs)
+{
+	const struct route *peek;
+
+	request_prepare(c, rq);
+	/* Routes that change the seal state or the mount table run alone. */
+	pthread_rwlock_rdlock(&c->lock);
+	peek = route_peek(c, rq);
+	if (peek && (peek->flags & R_EXCLUSIVE)) {
+		pthread_rwlock_unlock(&c->lock);
+		pthread_rwlock_wrlock(&c->lock);
+	}
+	handle_locked(c, rq, rs);
+	pthread_rwlock_unlock(&c->lock);
+	return request_finish(c, rq, rs);
+}
+
+int
+core_handle_nested(struct core *c, struct request *rq, struct response *rs)
+{
+	const struct route *peek;
+
+	request_prepare(c, rq);
+	/* The calling request holds c->lock for reading: taking it again would
+	 * deadlock against a writer queued in between (the lock prefers writers). */
+	peek = route_peek(c, rq);
+	if (peek && (peek->flags & R_EXCLUSIVE)) {
+		(void)response_errorf(rs, "not allowed in a nested request");
+		rs->status = 405;
+		return request_finish(c, rq, rs);
+	}
+	handle_locked(c, rq, rs);
+	return request_finish(c, rq, rs);
 }

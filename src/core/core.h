@@ -32,6 +32,10 @@ void core_free(struct core *c);
 /* Runs one request through the ladder. Always fills rs (errors included).
  * Never fails: the return value is the HTTP status to answer with. */
 int core_handle(struct core *c, struct request *rq, struct response *rs);
+/* The same, for a handler that issues requests of its own while serving one
+ * (transit rewrap-kv): runs under the core lock the calling request already
+ * holds. R_EXCLUSIVE routes (seal, mounts) are refused with 405. */
+int core_handle_nested(struct core *c, struct request *rq, struct response *rs);
 
 /* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
  * a root token with the given id (or a random one). *ret_root is malloc'd. */

@@ -22,7 +22,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 /* Literal-prefix groups remembered per lookup before falling back. */
@@ -40,6 +42,8 @@ struct acl_rule {
 	bool prefix;    /* ends in '*' */
 	bool plus;      /* has a '+' segment */
 	unsigned caps;
+	/* Parameter constraints (merged over the policies; owned, NULL = none). */
+	json_t *allowed, *denied, *required;
 };
 
 /* Globs sharing one literal prefix: globs[first .. first + count). */
@@ -71,12 +75,14 @@ struct acl {
 	size_t max_lit;
 	const struct acl_rule **by_priority; /* all globs, highest priority first */
 	char *strings;
+	bool has_params; /* some rule has parameter constraints */
 };
 
 /* A merged rule while building: pattern borrowed from the policies. */
 struct acl_src {
 	const char *pat;
 	unsigned caps;
+	json_t *allowed, *denied, *required; /* new references or NULL */
 };
 
 static uint32_t
@@ -206,11 +212,23 @@ glob_match(const struct acl_rule *g, const char *path, size_t plen)
 	return glob_match_rest(g, path, plen);
 }
 
+static void
+rule_params_free(struct acl_rule *r)
+{
+	json_decref(r->allowed);
+	json_decref(r->denied);
+	json_decref(r->required);
+}
+
 void
 acl_free(struct acl *a)
 {
 	if (a == NULL)
 		return;
+	for (size_t i = 0; a->exact && i < a->nexact; i++)
+		rule_params_free(&a->exact[i]);
+	for (size_t i = 0; a->globs && i < a->nglobs; i++)
+		rule_params_free(&a->globs[i]);
 	free(a->exact);
 	free(a->exact_tab.slots);
 	free(a->globs);
@@ -316,6 +334,59 @@ acl_index_globs(struct acl *a)
 	return 0;
 }
 
+/* Merges map b (param -> list) into *a as Vault does: keys are unioned; for a
+ * key in both, an empty list (any value) wins, else the lists are joined. */
+static int
+params_union(json_t **a, json_t *b)
+{
+	const char *k;
+	json_t *v;
+
+	if (!b)
+		return 0;
+	if (!*a) {
+		*a = json_deep_copy(b);
+		return *a ? 0 : CF_ENOMEM;
+	}
+	json_object_foreach(b, k, v)
+	{
+		json_t *cur = json_object_get(*a, k);
+		if (!cur) {
+			if (json_object_set_new(*a, k, json_deep_copy(v)) != 0)
+				return CF_ENOMEM;
+		} else if (json_array_size(cur) > 0) {
+			if (json_array_size(v) == 0)
+				json_array_clear(cur);
+			else if (json_array_extend(cur, v) != 0)
+				return CF_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+list_union(json_t **a, json_t *b)
+{
+	if (!b)
+		return 0;
+	if (!*a) {
+		*a = json_deep_copy(b);
+		return *a ? 0 : CF_ENOMEM;
+	}
+	return json_array_extend(*a, b) == 0 ? 0 : CF_ENOMEM;
+}
+
+static int
+src_params_merge(struct acl_src *dst, const struct acl_src *s)
+{
+	int r = params_union(&dst->allowed, s->allowed);
+	if (r == 0)
+		r = params_union(&dst->denied, s->denied);
+	if (r == 0)
+		r = list_union(&dst->required, s->required);
+	return r;
+}
+
 int
 acl_new(struct policy *const *policies, size_t n, bool root, struct acl **ret)
 {
@@ -340,20 +411,35 @@ acl_new(struct policy *const *policies, size_t n, bool root, struct acl **ret)
 		goto out;
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < policies[i]->nrules; j++) {
-			src[nsrc].pat = policies[i]->rules[j].pattern;
-			src[nsrc].caps = policies[i]->rules[j].caps;
+			const struct policy_rule *pr = &policies[i]->rules[j];
+			src[nsrc].pat = pr->pattern;
+			src[nsrc].caps = pr->caps;
+			src[nsrc].allowed = pr->allowed ? json_deep_copy(pr->allowed) : NULL;
+			src[nsrc].denied = pr->denied ? json_deep_copy(pr->denied) : NULL;
+			src[nsrc].required = pr->required ? json_deep_copy(pr->required) : NULL;
 			nsrc++;
 		}
 	}
 	/* Identical patterns are unioned; deny absorbs. */
 	qsort(src, nsrc, sizeof(*src), src_cmp);
 	for (i = 1, j = 0; i < nsrc; i++) {
-		if (strcmp(src[j].pat, src[i].pat) == 0)
+		if (strcmp(src[j].pat, src[i].pat) == 0) {
 			src[j].caps = policy_caps_union(src[j].caps, src[i].caps);
-		else
+			r = src_params_merge(&src[j], &src[i]);
+			json_decref(src[i].allowed);
+			json_decref(src[i].denied);
+			json_decref(src[i].required);
+			memset(&src[i], 0, sizeof(src[i]));
+			if (r < 0)
+				goto out;
+		} else {
 			src[++j] = src[i];
+			if (j != i)
+				memset(&src[i], 0, sizeof(src[i]));
+		}
 	}
 	nsrc = j + 1;
+	r = CF_ENOMEM;
 
 	for (i = 0; i < nsrc; i++)
 		bytes += strlen(src[i].pat) + 1;
@@ -370,6 +456,12 @@ acl_new(struct policy *const *policies, size_t n, bool root, struct acl **ret)
 		rule.pat = a->strings + off;
 		rule.len = len;
 		rule.caps = src[i].caps;
+		rule.allowed = src[i].allowed;
+		rule.denied = src[i].denied;
+		rule.required = src[i].required;
+		src[i].allowed = src[i].denied = src[i].required = NULL;
+		if (rule.allowed || rule.denied || rule.required)
+			a->has_params = true;
 		off += len + 1;
 		if (rule_classify(&rule)) {
 			rule.hash = fnv1a(rule.pat, rule.lit);
@@ -390,6 +482,11 @@ done:
 	a = NULL;
 	r = 0;
 out:
+	for (i = 0; src && i < nsrc; i++) {
+		json_decref(src[i].allowed);
+		json_decref(src[i].denied);
+		json_decref(src[i].required);
+	}
 	free(src);
 	acl_free(a);
 	return r;
@@ -414,29 +511,25 @@ group_find(const struct acl *a, const char *path, size_t len, uint32_t h)
 	return NULL;
 }
 
-static unsigned
+static const struct acl_rule *
 acl_scan_all(const struct acl *a, const char *path, size_t plen)
 {
 	for (size_t i = 0; i < a->nglobs; i++) {
 		const struct acl_rule *g = a->by_priority[i];
 		if (glob_match(g, path, plen))
-			return rule_caps(g);
+			return g;
 	}
-	return CAP_DENY;
+	return NULL;
 }
 
-unsigned
-acl_capabilities(const struct acl *a, const char *path)
+/* The one rule that decides for path, or NULL when none matches. */
+static const struct acl_rule *
+acl_find(const struct acl *a, const char *path)
 {
 	const struct acl_group *hits[ACL_MAX_HITS];
 	size_t nhits = 0, plen = 0;
 	bool overflow = false;
 	uint32_t h = FNV_OFFSET;
-
-	if (a == NULL || path == NULL)
-		return CAP_DENY;
-	if (a->root)
-		return CAP_ROOT | CAP_ALL;
 
 	/* One pass: the FNV hash of every prefix is at hand when we reach it. */
 	for (;; plen++) {
@@ -457,7 +550,7 @@ acl_capabilities(const struct acl *a, const char *path)
 		     s = (s + 1) & a->exact_tab.mask) {
 			const struct acl_rule *e = &a->exact[a->exact_tab.slots[s] - 1];
 			if (e->hash == h && e->len == plen && memcmp(e->pat, path, plen) == 0)
-				return rule_caps(e);
+				return e;
 		}
 	}
 	if (overflow)
@@ -467,8 +560,183 @@ acl_capabilities(const struct acl *a, const char *path)
 		for (uint32_t i = 0; i < g->count; i++) {
 			const struct acl_rule *r = &a->globs[g->first + i];
 			if (glob_match_rest(r, path, plen))
-				return rule_caps(r);
+				return r;
 		}
 	}
-	return CAP_DENY;
+	return NULL;
+}
+
+unsigned
+acl_capabilities(const struct acl *a, const char *path)
+{
+	const struct acl_rule *r;
+
+	if (a == NULL || path == NULL)
+		return CAP_DENY;
+	if (a->root)
+		return CAP_ROOT | CAP_ALL;
+	r = acl_find(a, path);
+	return r ? rule_caps(r) : CAP_DENY;
+}
+
+/* Text form of a scalar for comparison ("true", "42", the string itself). */
+static const char *
+scalar_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+	else
+		return NULL;
+	return buf;
+}
+
+/* Vault's value match: equal, or a string item with a leading or trailing '*'
+ * matching as a suffix or prefix glob. */
+static bool
+item_matches(json_t *item, json_t *v)
+{
+	char b1[64], b2[64];
+	const char *pat = scalar_text(item, b1, sizeof(b1)), *s = scalar_text(v, b2, sizeof(b2));
+	size_t pl, sl;
+
+	if (!pat || !s)
+		return json_equal(item, v);
+	pl = strlen(pat);
+	sl = strlen(s);
+	if (pl > 0 && pat[pl - 1] == '*' && (pl == 1 || pat[0] != '*'))
+		return sl >= pl - 1 && memcmp(s, pat, pl - 1) == 0;
+	if (pl > 0 && pat[0] == '*')
+		return sl >= pl - 1 && memcmp(s + sl - (pl - 1), pat + 1, pl - 1) == 0;
+	return strcmp(pat, s) == 0;
+}
+
+static bool
+in_list(json_t *list, json_t *v)
+{
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(list, i, item)
+	{
+		if (item_matches(item, v))
+			return true;
+	}
+	return false;
+}
+
+/* allowed: a value passes when the list is empty or holds it (every element of
+ * an array value must pass). */
+static bool
+value_allowed(json_t *list, json_t *v)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_array_size(list) == 0)
+		return true;
+	if (!json_is_array(v))
+		return in_list(list, v);
+	json_array_foreach(v, i, e)
+	{
+		if (!in_list(list, e))
+			return false;
+	}
+	return true;
+}
+
+/* denied: a value is refused when the list is empty or holds it (or holds any
+ * element of an array value). */
+static bool
+value_denied(json_t *list, json_t *v)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_array_size(list) == 0)
+		return true;
+	if (!json_is_array(v))
+		return in_list(list, v);
+	json_array_foreach(v, i, e)
+	{
+		if (in_list(list, e))
+			return true;
+	}
+	return false;
+}
+
+static json_t *
+get_ci(json_t *map, const char *key)
+{
+	char lk[256];
+	size_t n = strlen(key);
+
+	if (n >= sizeof(lk))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		lk[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i]);
+	return json_object_get(map, lk);
+}
+
+int
+acl_check_params(const struct acl *a, const char *path, json_t *data, char *err, size_t errlen)
+{
+	const struct acl_rule *r;
+	const char *k;
+	json_t *v;
+
+	if (a == NULL || a->root || !a->has_params || path == NULL)
+		return 0;
+	r = acl_find(a, path);
+	if (!r)
+		return 0;
+	if (r->denied) {
+		if (json_object_get(r->denied, "*")) {
+			snprintf(err, errlen, "every parameter is denied on this path");
+			return CF_EDENIED;
+		}
+		json_object_foreach(data, k, v)
+		{
+			json_t *list = get_ci(r->denied, k);
+			if (list && value_denied(list, v)) {
+				snprintf(err, errlen, "parameter \"%s\" is denied", k);
+				return CF_EDENIED;
+			}
+		}
+	}
+	if (r->allowed && json_object_size(r->allowed) > 0) {
+		json_t *any = json_object_get(r->allowed, "*");
+		json_object_foreach(data, k, v)
+		{
+			json_t *list = get_ci(r->allowed, k);
+			if (list ? !value_allowed(list, v) : !any) {
+				snprintf(err, errlen, "parameter \"%s\" is not allowed", k);
+				return CF_EDENIED;
+			}
+		}
+	}
+	if (r->required) {
+		size_t i;
+		json_array_foreach(r->required, i, v)
+		{
+			const char *name = json_string_value(v);
+			bool found = false;
+			json_t *dv;
+			json_object_foreach(data, k, dv)
+			{
+				if (name && strcasecmp(k, name) == 0)
+					found = true;
+			}
+			if (name && !found) {
+				snprintf(err, errlen, "missing required parameter \"%s\"", name);
+				return CF_EDENIED;
+			}
+		}
+	}
+	return 0;
 }

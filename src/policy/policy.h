@@ -55,6 +55,14 @@ bool acl_is_root(const struct acl *a);
  * For a root ACL returns CAP_ROOT | every capability. path is without "/v1/". */
 unsigned acl_capabilities(const struct acl *a, const char *path);
 
+/* Parameter constraints of the rule chosen for path (allowed_parameters,
+ * denied_parameters, required_parameters; Vault's semantics: keys compared
+ * case-insensitively, an empty value list means any value, list items may end
+ * or start with '*' as a glob, "*" as a key means every parameter). Checked for
+ * writes (create, update, patch) against the request's body. Returns 0, or
+ * CF_EDENIED with the reason in err. */
+int acl_check_params(const struct acl *a, const char *path, json_t *data, char *err, size_t errlen);
+
 /* Sorted capability names of caps as a new JSON array ("deny" when none,
  * ["root"] for root). */
 json_t *acl_caps_json(unsigned caps);

@@ -215,3 +215,45 @@ def test_capabilities_self(dev_server):
 def test_default_policy_text_is_readable(dev_server):
     rules = dev_server.client.sys.read_policy("default")["data"]["rules"]
     assert "auth/token/lookup-self" in rules
+
+
+def test_parameter_constraints_enforced(dev_server):
+    """allowed_parameters, denied_parameters and required_parameters restrict the
+    body of writes on the path the rule selects (Vault's semantics)."""
+    client = dev_server.client
+    client.sys.enable_secrets_engine("kv", path="p1")
+    client.sys.create_or_update_policy("params", """
+path "p1/allowed" {
+  capabilities = ["create", "update"]
+  allowed_parameters = { "color" = ["red", "blu*"], "size" = [] }
+}
+path "p1/denied" {
+  capabilities = ["create", "update"]
+  denied_parameters = { "admin" = [], "level" = ["9"] }
+}
+path "p1/required" {
+  capabilities = ["create", "update"]
+  required_parameters = ["owner"]
+}
+path "p1/nothing" {
+  capabilities = ["create", "update"]
+  denied_parameters = { "*" = [] }
+}
+""")
+    tok = client.auth.token.create(policies=["params"])["auth"]["client_token"]
+
+    def put(path, body):
+        return dev_server.raw("PUT", f"/v1/p1/{path}", body, token=tok).status
+
+    assert put("allowed", {"color": "red", "size": "xl"}) == 204
+    assert put("allowed", {"color": "blue"}) == 204
+    assert put("allowed", {"color": "green"}) == 403
+    assert put("allowed", {"shape": "round"}) == 403
+    assert put("denied", {"level": "3"}) == 204
+    assert put("denied", {"level": "9"}) == 403
+    assert put("denied", {"Admin": "yes"}) == 403
+    assert put("required", {"x": "1"}) == 403
+    assert put("required", {"owner": "me", "x": "1"}) == 204
+    assert put("nothing", {"x": "1"}) == 403
+    # the root token is not constrained
+    assert dev_server.raw("PUT", "/v1/p1/allowed", {"shape": "round"}).status == 204

@@ -266,6 +266,55 @@ test_policy_merge_two(void **state)
 	acl_free(a);
 }
 
+/* Parameter constraints are merged across policies like Vault's: allowed keys
+ * and values are unioned, an empty list (any value) wins; checked on the rule
+ * chosen for the path (here a glob). */
+static void
+test_policy_params_merged_and_checked(void **state)
+{
+	const char *t[] = {
+	        "path \"kv/*\" { capabilities = [\"update\"]\n"
+	        "  allowed_parameters = { \"color\" = [\"red\"] \"n\" = [1, 2] }\n"
+	        "  required_parameters = [\"color\"] }\n",
+	        "path \"kv/*\" { capabilities = [\"create\"]\n"
+	        "  allowed_parameters = { \"color\" = [\"gr*\"] \"tags\" = [] }\n"
+	        "  denied_parameters = { \"tags\" = [\"admin\"] } }\n",
+	};
+	struct acl *a;
+	char err[128];
+	json_t *ok1 = json_pack("{s:s, s:i}", "color", "red", "n", 2);
+	json_t *ok2 = json_pack("{s:s, s:[s,s]}", "Color", "green", "tags", "x", "y");
+	json_t *bad_value = json_pack("{s:s}", "color", "blue");
+	json_t *bad_key = json_pack("{s:s, s:s}", "color", "red", "size", "xl");
+	json_t *bad_num = json_pack("{s:s, s:i}", "color", "red", "n", 3);
+	json_t *denied = json_pack("{s:s, s:[s,s]}", "color", "red", "tags", "x", "admin");
+	json_t *missing = json_pack("{s:[s]}", "tags", "x");
+
+	(void)state;
+	a = acl_of(t, 2);
+	assert_int_equal(acl_capabilities(a, "kv/x"), CAP_CREATE | CAP_UPDATE);
+	assert_int_equal(acl_check_params(a, "kv/x", ok1, err, sizeof(err)), 0);
+	assert_int_equal(acl_check_params(a, "kv/x", ok2, err, sizeof(err)), 0);
+	assert_int_equal(acl_check_params(a, "kv/x", bad_value, err, sizeof(err)), CF_EDENIED);
+	assert_non_null(strstr(err, "color"));
+	assert_int_equal(acl_check_params(a, "kv/x", bad_key, err, sizeof(err)), CF_EDENIED);
+	assert_non_null(strstr(err, "size"));
+	assert_int_equal(acl_check_params(a, "kv/x", bad_num, err, sizeof(err)), CF_EDENIED);
+	assert_int_equal(acl_check_params(a, "kv/x", denied, err, sizeof(err)), CF_EDENIED);
+	assert_int_equal(acl_check_params(a, "kv/x", missing, err, sizeof(err)), CF_EDENIED);
+	assert_non_null(strstr(err, "required"));
+	/* another path has no constraints */
+	assert_int_equal(acl_check_params(a, "other", bad_key, err, sizeof(err)), 0);
+	acl_free(a);
+	json_decref(ok1);
+	json_decref(ok2);
+	json_decref(bad_value);
+	json_decref(bad_key);
+	json_decref(bad_num);
+	json_decref(denied);
+	json_decref(missing);
+}
+
 static void
 test_policy_merge_within_policy(void **state)
 {
@@ -826,6 +875,7 @@ main(void)
 	        cmocka_unit_test(test_policy_caps_json),
 	        cmocka_unit_test(test_policy_cap_from_name),
 	        cmocka_unit_test(test_policy_json_canonical),
+	        cmocka_unit_test(test_policy_params_merged_and_checked),
 	        cmocka_unit_test(test_policy_default),
 	        cmocka_unit_test(test_policy_random_vs_reference),
 	};
