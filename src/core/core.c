@@ -7,6 +7,7 @@
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
+#include "events/events.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -72,6 +73,9 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = reencrypt_new(c, &c->reencrypt);
 	if (r < 0)
 		goto fail;
+	r = events_new(c, &c->events);
+	if (r < 0)
+		goto fail;
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
@@ -94,6 +98,7 @@ core_free(struct core *c)
 	audit_broker_free(c->audit);
 	expire_free(c->expire);
 	reencrypt_free(c->reencrypt);
+	events_free(c->events);
 	token_store_free(c->tokens);
 	mount_system_free(c);
 	view_free(c->policy_view);
@@ -112,6 +117,12 @@ struct barrier *
 core_barrier(struct core *c)
 {
 	return c->barrier;
+}
+
+struct events *
+core_events(struct core *c)
+{
+	return c->events;
 }
 
 struct token_store *

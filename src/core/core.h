@@ -45,6 +45,7 @@ bool core_sealed(struct core *c);
 int core_seal(struct core *c);
 
 /* For backends: */
+struct events *core_events(struct core *c);
 struct barrier *core_barrier(struct core *c);
 struct token_store *core_tokens(struct core *c);
 struct audit_broker *core_audit(struct core *c);

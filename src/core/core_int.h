@@ -55,6 +55,7 @@ struct core {
 	struct view *core_view; /* "core/": mounts, auth tables */
 	struct expiration *expire;
 	struct reencrypt *reencrypt;
+	struct events *events;
 
 	char cluster_name[64];
 	char cluster_id[37];

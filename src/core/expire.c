@@ -15,6 +15,7 @@
 #include "core/core_int.h"
 #include "core/token.h"
 #include "core/view.h"
+#include "events/events.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -363,7 +364,7 @@ lease_mount(struct core *c, json_t *rec)
 /* Revokes one lease (core lock held). Returns 0 when the lease is gone
  * (revoked now or before), else the backend's or storage's error. */
 static int
-revoke_one(struct expiration *e, const char *id, bool force)
+revoke_one(struct expiration *e, const char *id, bool force, const char *event_type)
 {
 	json_t *rec = NULL;
 	struct mount *m;
@@ -387,11 +388,17 @@ revoke_one(struct expiration *e, const char *id, bool force)
 			         id, cf_strerror(r));
 	}
 	r = record_delete(e, id, rec);
-	json_decref(rec);
 	if (r == 0) {
+		struct event ev = {.type = event_type,
+		                   .mount = rec_str(rec, "mount_path"),
+		                   .path = id,
+		                   .severity = EV_INFO};
 		forget(e, id);
 		log_verbose("lease %s revoked", id);
+		if (events_emit(core_events(e->c), &ev, NULL) < 0)
+			log_error("lease %s: the %s event could not be stored", id, event_type);
 	}
+	json_decref(rec);
 	return r;
 }
 
@@ -495,7 +502,7 @@ worker_main(void *arg)
 			if (strncmp(id, WATCH_PREFIX, WATCH_LEN) == 0)
 				r = watch_token(e, id);
 			else
-				r = revoke_one(e, id, false);
+				r = revoke_one(e, id, false, "lease.expired");
 			pthread_rwlock_unlock(&e->c->lock);
 		}
 
@@ -842,7 +849,7 @@ expire_revoke_prefix(struct expiration *e, const char *prefix, bool force, char 
 	{
 		if (r < 0)
 			break;
-		int rr = revoke_one(e, json_string_value(v), force);
+		int rr = revoke_one(e, json_string_value(v), force, "lease.revoked");
 		if (rr < 0) {
 			if (!failed++)
 				first = rr;

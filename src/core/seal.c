@@ -7,6 +7,7 @@
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
+#include "events/events.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -115,6 +116,9 @@ core_post_unseal(struct core *c)
 	r = expire_start(c->expire);
 	if (r < 0)
 		log_error("the expiration manager could not start: %s", cf_strerror(r));
+	r = events_start(c->events);
+	if (r < 0)
+		log_error("event delivery could not start: %s", cf_strerror(r));
 	r = reencrypt_resume(c->reencrypt);
 	if (r < 0)
 		log_error("the re-encryption job could not resume: %s", cf_strerror(r));
@@ -128,6 +132,8 @@ core_pre_seal(struct core *c)
 		expire_stop(c->expire);
 	if (c->reencrypt)
 		reencrypt_stop(c->reencrypt);
+	if (c->events)
+		events_stop(c->events);
 	mount_unload_all(c);
 	audit_broker_unload(c->audit);
 	token_store_flush(c->tokens);

@@ -1,0 +1,41 @@
+/* events.h - coffer's event bus (spec/rotation.md "Events and notifications"):
+ * a durable outbox in storage, webhook delivery with retries, and the
+ * server-sent event stream sys/events/subscribe.
+ *
+ * Producers (rotation manager, expiration manager) call events_emit(); it stores
+ * the event in the outbox (through the barrier) before returning, so a restart
+ * loses none, and wakes the delivery worker. Events never carry secret values. */
+#ifndef CF_EVENTS_H
+#define CF_EVENTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct core;
+struct events;
+
+enum event_severity { EV_INFO, EV_WARNING, EV_CRITICAL };
+
+/* One event. Strings may be NULL (omitted); version numbers 0 = omitted. */
+struct event {
+	const char *type; /* "rotation.completed", "lease.revoked", ... (required) */
+	const char *job, *mount, *path, *reason;
+	int64_t version, previous_version;
+	enum event_severity severity;
+	bool force;    /* secret.compromised: consumers must re-read now */
+	json_t *extra; /* more fields (borrowed, may be NULL): e.g. "laggards" */
+};
+
+int events_new(struct core *c, struct events **ret);
+void events_free(struct events *ev);
+/* After unseal / before seal (core lock held for writing). */
+int events_start(struct events *ev);
+void events_stop(struct events *ev);
+
+/* Stores the event in the outbox and schedules its delivery. Fills ret_id (the
+ * event's uuid) when not NULL. Returns 0 or a CF_E* code (storage). Safe from any
+ * thread; never called with the events lock held. */
+int events_emit(struct events *ev, const struct event *e, char ret_id[37]);
+
+#endif
