@@ -27,6 +27,10 @@ def pytest_runtest_makereport(item, call):
             if len(text) > 20000:
                 text = "...(truncated)...\n" + text[-20000:]
             rep.sections.append((f"coffer server log: {srv.name} ({srv.log_path})", text))
+        for pgsrv, offset in getattr(item, "_pg_servers", []):
+            text = pgsrv.log_text()[offset:][-8000:]  # what this test logged, tail
+            if text.strip():
+                rep.sections.append((f"postgresql log ({pgsrv.log_path})", text))
 
 
 def _register(request, srv):
@@ -115,3 +119,75 @@ def run_cli(tmp_path):
         )
 
     return run
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL (database secrets engine, leases): see pglib.py and dblib.py
+
+
+def _pg_or_fail():
+    import pglib
+
+    ok, why = pglib.available()
+    if not ok:
+        pytest.fail(f"PostgreSQL 15 is needed for this test: {why}")
+    return pglib
+
+
+@pytest.fixture(scope="session")
+def pg_session():
+    """One PostgreSQL 15 server for the whole run (fsync off, temp dir, free port)."""
+    pglib = _pg_or_fail()
+    srv = pglib.PostgresServer(fast=True)
+    try:
+        srv.start()
+    except Exception as exc:  # noqa: BLE001
+        srv.cleanup()
+        pytest.fail(f"could not start PostgreSQL: {exc}")
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def pg(request, pg_session):
+    """The shared PostgreSQL server; restarted if an earlier test left it stopped.
+    Tests isolate themselves with their own database (pg_db) and unique role names."""
+    if not pg_session.running():
+        pg_session.start()
+    request.node.__dict__.setdefault("_pg_servers", []).append((pg_session, len(pg_session.log_text())))
+    return pg_session
+
+
+@pytest.fixture
+def pg_private(request):
+    """A PostgreSQL server of this test's own (for tests that stop it)."""
+    pglib = _pg_or_fail()
+    srv = pglib.PostgresServer(fast=True)
+    request.node.__dict__.setdefault("_pg_servers", []).append((srv, 0))
+    srv.start()
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def pg_db(pg):
+    """A fresh database in the shared server, dropped (with its sessions) afterwards."""
+    name = "t_" + os.urandom(6).hex()
+    pg.create_database(name)
+    yield name
+    try:
+        pg.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+@pytest.fixture
+def dbe(dev_server, pg, pg_db):
+    """A dev server with the database engine mounted at database/ and a verified
+    connection `pg` (allowed_roles "*") to the fresh database pg_db as `postgres`."""
+    from dblib import DbEngine
+
+    eng = DbEngine(dev_server.server, dev_server.token, pg, db=pg_db)
+    eng.enable()
+    eng.configure()
+    return eng

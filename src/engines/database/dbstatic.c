@@ -1,0 +1,706 @@
+/* dbstatic.c - static roles: existing database users whose password coffer
+ * rotates on a period or a cron schedule, with optional dual credentials
+ * (vault-api.md §6; rotation.md "Dual credentials"; docs/internals/database.md).
+ *
+ * Record static-role/<name> (through the barrier):
+ *   db_name, username, alternate_username, rotation_period (s) | rotation_schedule
+ *   + rotation_window (s), rotation_statements, credential_type, grace (s, 0 =
+ *   default), and the rotation state: password (SECRET), active (the user whose
+ *   password static-creds returns), last_vault_rotation (unix ns), next_rotation
+ *   (unix s), previous_username + grace_ends (unix s) while a grace runs.
+ *
+ * Locking: st->rot_mu serializes every change of a static role (writes,
+ * rotate-role, the scheduler). The scheduler thread sleeps on st->sched_cv until
+ * the earliest due time (rotation, grace end or retry) or a kick. */
+#include "engines/database/database_int.h"
+
+#include "core/view.h"
+#include "lib/cron.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DB_DEFAULT_ROTATION   "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';"
+#define DB_MIN_PERIOD         5
+#define DB_MIN_WINDOW         3600
+#define DB_DEFAULT_GRACE_CRON 3600
+#define DB_RETRY_MIN          5
+#define DB_RETRY_MAX          300
+
+static int64_t
+grace_secs(json_t *rec)
+{
+	int64_t g = db_jint(rec, "grace"), p = db_jint(rec, "rotation_period");
+
+	if (g > 0)
+		return g;
+	return p > 0 ? p : DB_DEFAULT_GRACE_CRON;
+}
+
+/* The first rotation time after t. Returns 0 or CF_EINVAL (no next time). */
+static int
+next_after(json_t *rec, int64_t t, int64_t *ret)
+{
+	int64_t p = db_jint(rec, "rotation_period");
+	struct cron *c = NULL;
+	int64_t n;
+	int r;
+
+	if (p > 0) {
+		*ret = t + p;
+		return 0;
+	}
+	r = cron_parse(db_jstr(rec, "rotation_schedule"), &c, NULL, 0);
+	if (r < 0)
+		return r;
+	n = cron_next(c, t);
+	cron_free(c);
+	if (n < 0)
+		return CF_EINVAL;
+	*ret = n;
+	return 0;
+}
+
+/* Sets a new password on the user not in use (or on username without an
+ * alternate) and updates rec; the caller stores it. initial: the role is new,
+ * so the alternate user (if any) also gets an unknown random password.
+ * Returns 0 or a CF_E* code with the scrubbed driver message in *ret_err. */
+static int
+rotate(struct db_state *st, json_t *rec, bool initial, char **ret_err)
+{
+	const char *user = db_jstr(rec, "username"), *alt = db_jstr(rec, "alternate_username");
+	const char *active = db_jstr(rec, "active"), *target = user;
+	char pw[DB_PASSWORD_LEN + 1], scramble[DB_PASSWORD_LEN + 1];
+	char h1[DB_SCRAM_LEN], h2[DB_SCRAM_LEN];
+	const char *secrets[2] = {pw, scramble};
+	json_t *cfg = NULL, *stmts, *def = NULL;
+	struct db_plan pl = {0};
+	struct dbtext_vars v = {0};
+	int64_t now = util_now(), next = 0;
+	char *prev = NULL;
+	int r;
+
+	scramble[0] = '\0';
+	r = db_config_load(st, db_jstr(rec, "db_name"), &cfg);
+	if (r < 0) {
+		if (r == CF_ENOTFOUND) {
+			*ret_err = strdup("the role's database configuration does not exist");
+			r = CF_EINVAL;
+		}
+		return r;
+	}
+	if (*alt && !initial && strcmp(active, user) == 0)
+		target = alt;
+	dbtext_password(pw);
+	stmts = json_object_get(rec, "rotation_statements");
+	if (json_array_size(stmts) == 0)
+		stmts = def = json_pack("[s]", DB_DEFAULT_ROTATION);
+	v.name = v.username = target;
+	v.password = db_password_value(cfg, pw, h1, sizeof(h1));
+	pl.check_user = target;
+	r = db_plan_add(&pl, stmts, &v);
+	if (r == 0 && initial && *alt) {
+		dbtext_password(scramble);
+		v.name = v.username = alt;
+		v.password = db_password_value(cfg, scramble, h2, sizeof(h2));
+		r = db_plan_add(&pl, stmts, &v);
+	}
+	if (r == 0)
+		r = next_after(rec, now, &next);
+	if (r == 0)
+		r = db_plan_run(st, db_jstr(rec, "db_name"), cfg, &pl, secrets, 2, ret_err);
+	if (r < 0)
+		goto out;
+	/* Dual credentials: the user in use until now keeps working for the grace. */
+	if (*alt && !initial && *active && strcmp(active, target) != 0)
+		prev = strdup(active);
+	if (prev) {
+		json_object_set_new(rec, "previous_username", json_string(prev));
+		json_object_set_new(rec, "grace_ends", json_integer(now + grace_secs(rec)));
+	} else {
+		json_object_del(rec, "previous_username");
+		json_object_del(rec, "grace_ends");
+	}
+	json_object_set_new(rec, "active", json_string(target));
+	json_object_set_new(rec, "password", json_string(pw));
+	json_object_set_new(rec, "last_vault_rotation", json_integer(util_now_ns()));
+	json_object_set_new(rec, "next_rotation", json_integer(next));
+out:
+	free(prev);
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(scramble, sizeof(scramble));
+	db_plan_free(&pl);
+	json_decref(def);
+	json_decref(cfg);
+	return r;
+}
+
+/* The grace of previous_username is over: give it an unknown password. */
+static int
+grace_end(struct db_state *st, json_t *rec, char **ret_err)
+{
+	const char *prev = db_jstr(rec, "previous_username");
+	char pw[DB_PASSWORD_LEN + 1], h[DB_SCRAM_LEN];
+	const char *secrets[1] = {pw};
+	json_t *cfg = NULL, *stmts, *def = NULL;
+	struct db_plan pl = {0};
+	struct dbtext_vars v = {0};
+	int r;
+
+	if (*prev == '\0' || strcmp(prev, db_jstr(rec, "active")) == 0)
+		goto done;
+	r = db_config_load(st, db_jstr(rec, "db_name"), &cfg);
+	if (r < 0)
+		return r;
+	dbtext_password(pw);
+	stmts = json_object_get(rec, "rotation_statements");
+	if (json_array_size(stmts) == 0)
+		stmts = def = json_pack("[s]", DB_DEFAULT_ROTATION);
+	v.name = v.username = prev;
+	v.password = db_password_value(cfg, pw, h, sizeof(h));
+	pl.check_user = prev;
+	pl.missing_ok = true;
+	r = db_plan_add(&pl, stmts, &v);
+	if (r == 0)
+		r = db_plan_run(st, db_jstr(rec, "db_name"), cfg, &pl, secrets, 1, ret_err);
+	sodium_memzero(pw, sizeof(pw));
+	db_plan_free(&pl);
+	json_decref(def);
+	json_decref(cfg);
+	if (r < 0)
+		return r;
+done:
+	json_object_del(rec, "previous_username");
+	json_object_del(rec, "grace_ends");
+	return 0;
+}
+
+/* ---- scheduler ---- */
+
+static void
+retry_later(struct db_state *st, const char *name, int64_t now)
+{
+	json_t *e = json_object_get(st->retry, name);
+	int64_t backoff = e ? db_jint(e, "backoff") * 2 : DB_RETRY_MIN;
+
+	if (backoff > DB_RETRY_MAX)
+		backoff = DB_RETRY_MAX;
+	json_object_set_new(st->retry, name,
+	                    json_pack("{s:I, s:I}", "at", (json_int_t)(now + backoff), "backoff",
+	                              (json_int_t)backoff));
+}
+
+static void
+due_min(int64_t *min, int64_t t)
+{
+	if (t > 0 && (*min == 0 || t < *min))
+		*min = t;
+}
+
+/* Does what is due for one role; returns its next due time (0: none). */
+static int64_t
+sched_one(struct db_state *st, const char *name)
+{
+	json_t *rec = NULL, *e;
+	int64_t now = util_now(), due = 0, at;
+	bool changed = false;
+	char *err = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->rot_mu);
+	if (db_load(st, "static-role/", name, &rec) < 0)
+		goto out;
+	e = json_object_get(st->retry, name);
+	at = e ? db_jint(e, "at") : 0;
+	if (at > now) {
+		due = at;
+		goto out;
+	}
+	if (db_jint(rec, "grace_ends") > 0 && db_jint(rec, "grace_ends") <= now) {
+		r = grace_end(st, rec, &err);
+		if (r < 0) {
+			log_error(
+			        "database: static role %s: ending the grace of the previous user: "
+			        "%s",
+			        name, err ? err : cf_strerror(r));
+			retry_later(st, name, now);
+			goto retry;
+		}
+		log_info("database: static role %s: grace ended", name);
+		changed = true;
+	}
+	if (db_jint(rec, "next_rotation") > 0 && db_jint(rec, "next_rotation") <= now) {
+		int64_t win = db_jint(rec, "rotation_window"), next;
+		if (*db_jstr(rec, "rotation_schedule") && win > 0 &&
+		    now > db_jint(rec, "next_rotation") + win && next_after(rec, now, &next) == 0) {
+			/* Missed its window: wait for the next scheduled time. */
+			log_info("database: static role %s: rotation window missed", name);
+			json_object_set_new(rec, "next_rotation", json_integer(next));
+			changed = true;
+		} else {
+			dbtext_free_secret(err);
+			err = NULL;
+			r = rotate(st, rec, false, &err);
+			if (r < 0) {
+				log_error("database: static role %s: rotation failed: %s", name,
+				          err ? err : cf_strerror(r));
+				retry_later(st, name, now);
+				goto retry;
+			}
+			log_info("database: static role %s: password rotated", name);
+			changed = true;
+		}
+	}
+	json_object_del(st->retry, name);
+	goto store;
+retry:
+	due = db_jint(json_object_get(st->retry, name), "at");
+store:
+	if (changed) {
+		r = db_store(st, "static-role/", name, rec);
+		if (r < 0)
+			log_error_r(r, "database: static role %s: storing the rotation", name);
+	}
+	due_min(&due, db_jint(rec, "next_rotation"));
+	due_min(&due, db_jint(rec, "grace_ends"));
+out:
+	pthread_mutex_unlock(&st->rot_mu);
+	dbtext_free_secret(err);
+	json_decref(rec);
+	return due;
+}
+
+static int64_t
+sched_scan(struct db_state *st)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	int64_t next = 0;
+
+	if (view_list(st->m->view, "static-role/", &keys, &n) < 0)
+		return util_now() + DB_RETRY_MAX;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&st->sched_mu);
+		bool stop = st->sched_stop;
+		pthread_mutex_unlock(&st->sched_mu);
+		if (stop)
+			break;
+		due_min(&next, sched_one(st, keys[i]));
+	}
+	storage_keys_free(keys, n);
+	return next;
+}
+
+static void *
+sched_main(void *arg)
+{
+	struct db_state *st = arg;
+
+	pthread_mutex_lock(&st->sched_mu);
+	while (!st->sched_stop) {
+		struct timespec ts = {0};
+		bool kicked = st->sched_kick;
+		int64_t next;
+
+		st->sched_kick = false;
+		pthread_mutex_unlock(&st->sched_mu);
+		if (kicked)
+			json_object_clear(st->retry); /* a change: try failing roles again now */
+		next = sched_scan(st);
+		pthread_mutex_lock(&st->sched_mu);
+		if (st->sched_stop || st->sched_kick)
+			continue;
+		/* Nothing due: sleep until a static-role write kicks us. */
+		ts.tv_sec = (time_t)(next > 0 ? next : util_now() + 86400);
+		while (!st->sched_stop && !st->sched_kick &&
+		       pthread_cond_timedwait(&st->sched_cv, &st->sched_mu, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&st->sched_mu);
+	return NULL;
+}
+
+int
+db_static_start(struct db_state *st)
+{
+	if (pthread_create(&st->sched, NULL, sched_main, st) != 0)
+		return CF_ENOMEM;
+	st->sched_running = true;
+	return 0;
+}
+
+void
+db_static_stop(struct db_state *st)
+{
+	if (!st->sched_running)
+		return;
+	pthread_mutex_lock(&st->sched_mu);
+	st->sched_stop = true;
+	pthread_cond_broadcast(&st->sched_cv);
+	pthread_mutex_unlock(&st->sched_mu);
+	pthread_join(st->sched, NULL);
+	st->sched_running = false;
+}
+
+void
+db_static_kick(struct db_state *st)
+{
+	pthread_mutex_lock(&st->sched_mu);
+	st->sched_kick = true;
+	pthread_cond_broadcast(&st->sched_cv);
+	pthread_mutex_unlock(&st->sched_mu);
+}
+
+/* ---- static-roles/:name ---- */
+
+static int
+static_write(struct request *rq, struct response *rs)
+{
+	struct db_state *st = rq->mount->state;
+	const char *name = rq->cap[0], *s;
+	json_t *rec = NULL, *cfg = NULL;
+	bool create = false, has_period, has_sched, timing = false;
+	int64_t period = 0, window = 0, grace = 0;
+	struct cron *c = NULL;
+	char cerr[160] = "", *err = NULL;
+	int r, rp, rsch;
+
+	pthread_mutex_lock(&st->rot_mu);
+	r = db_load(st, "static-role/", name, &rec);
+	if (r == CF_ENOTFOUND) {
+		create = true;
+		rec = json_object();
+		r = rec ? 0 : CF_ENOMEM;
+	}
+	if (r < 0)
+		goto out;
+	/* db_name, username: set once (Vault refuses to change them) */
+	if (jsonx_str(rq->data, "db_name", &s) == 0 && *s) {
+		if (!create && strcmp(s, db_jstr(rec, "db_name")) != 0) {
+			r = db_fail(rs, CF_EINVAL, "cannot update static role db_name");
+			goto out;
+		}
+		json_object_set_new(rec, "db_name", json_string(s));
+	}
+	if (jsonx_str(rq->data, "username", &s) == 0 && *s) {
+		if (!create && strcmp(s, db_jstr(rec, "username")) != 0) {
+			r = db_fail(rs, CF_EINVAL, "cannot update static account username");
+			goto out;
+		}
+		json_object_set_new(rec, "username", json_string(s));
+	}
+	if (*db_jstr(rec, "db_name") == '\0') {
+		r = db_fail(rs, CF_EINVAL, "database name is required");
+		goto out;
+	}
+	if (*db_jstr(rec, "username") == '\0') {
+		r = db_fail(rs, CF_EINVAL,
+		            "username is a required field to create a static account");
+		goto out;
+	}
+	if (jsonx_str(rq->data, "alternate_username", &s) == 0) {
+		if (!create && *db_jstr(rec, "alternate_username") &&
+		    strcmp(s, db_jstr(rec, "alternate_username")) != 0) {
+			r = db_fail(rs, CF_EINVAL, "cannot update static role alternate_username");
+			goto out;
+		}
+		if (strcmp(s, db_jstr(rec, "username")) == 0) {
+			r = db_fail(rs, CF_EINVAL, "alternate_username must differ from username");
+			goto out;
+		}
+		if (*s)
+			json_object_set_new(rec, "alternate_username", json_string(s));
+	}
+	rp = jsonx_duration(rq->data, "rotation_period", &period);
+	rsch = jsonx_str(rq->data, "rotation_schedule", &s);
+	if ((rp < 0 && rp != CF_ENOTFOUND) || (rsch < 0 && rsch != CF_ENOTFOUND)) {
+		r = db_fail(rs, CF_EINVAL, "invalid rotation_period or rotation_schedule");
+		goto out;
+	}
+	has_period = rp == 0 && period > 0;
+	has_sched = rsch == 0 && *s;
+	if (has_period && has_sched) {
+		r = db_fail(rs, CF_EINVAL,
+		            "mutually exclusive fields rotation_period and "
+		            "rotation_schedule were both specified");
+		goto out;
+	}
+	if (has_period) {
+		if (period < DB_MIN_PERIOD) {
+			r = db_fail(rs, CF_EINVAL, "rotation_period must be %d seconds or more",
+			            DB_MIN_PERIOD);
+			goto out;
+		}
+		json_object_set_new(rec, "rotation_period", json_integer(period));
+		json_object_del(rec, "rotation_schedule");
+		json_object_del(rec, "rotation_window");
+		timing = true;
+	} else if (has_sched) {
+		r = cron_parse(s, &c, cerr, sizeof(cerr));
+		if (r < 0) {
+			r = db_fail(rs, CF_EINVAL, "could not parse rotation_schedule: %s", cerr);
+			goto out;
+		}
+		json_object_set_new(rec, "rotation_schedule", json_string(s));
+		json_object_del(rec, "rotation_period");
+		timing = true;
+	}
+	r = jsonx_duration(rq->data, "rotation_window", &window);
+	if (r == 0 && window > 0) {
+		if (!*db_jstr(rec, "rotation_schedule")) {
+			r = db_fail(rs, CF_EINVAL,
+			            "rotation_window is invalid with use of "
+			            "rotation_period");
+			goto out;
+		}
+		if (window < DB_MIN_WINDOW) {
+			r = db_fail(rs, CF_EINVAL, "rotation_window must be %d seconds or more",
+			            DB_MIN_WINDOW);
+			goto out;
+		}
+		json_object_set_new(rec, "rotation_window", json_integer(window));
+	} else if (r == CF_EINVAL) {
+		r = db_fail(rs, r, "invalid rotation_window");
+		goto out;
+	}
+	if (!db_jint(rec, "rotation_period") && !*db_jstr(rec, "rotation_schedule")) {
+		r = db_fail(rs, CF_EINVAL,
+		            "one of rotation_schedule or rotation_period must be "
+		            "provided to create a static account");
+		goto out;
+	}
+	r = jsonx_duration(rq->data, "grace", &grace);
+	if (r == 0)
+		json_object_set_new(rec, "grace", json_integer(grace));
+	else if (r == CF_EINVAL) {
+		r = db_fail(rs, r, "invalid grace");
+		goto out;
+	}
+	if ((r = db_stmt_param(rq->data, "rotation_statements", rec, "rotation_statements", rs)) <
+	    0)
+		goto out;
+	if (jsonx_str(rq->data, "credential_type", &s) == 0 && *s && strcmp(s, "password") != 0) {
+		r = db_fail(rs, CF_EINVAL, "credential_type %s is not supported", s);
+		goto out;
+	}
+	json_object_set_new(rec, "credential_type", json_string("password"));
+	r = db_config_load(st, db_jstr(rec, "db_name"), &cfg);
+	if (r == CF_ENOTFOUND) {
+		r = db_fail(rs, CF_EINVAL, "unknown database \"%s\"", db_jstr(rec, "db_name"));
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (!db_role_allowed(cfg, name)) {
+		r = db_fail(rs, CF_EINVAL, "\"%s\" is not an allowed role", name);
+		goto out;
+	}
+	if (*db_jstr(rec, "alternate_username") && (create || !*db_jstr(rec, "active"))) {
+		/* the alternate must exist before it can take over */
+		struct db_plan pl = {.check_user = db_jstr(rec, "alternate_username")};
+		r = db_plan_run(st, db_jstr(rec, "db_name"), cfg, &pl, NULL, 0, &err);
+		if (r < 0) {
+			r = db_fail(rs, r == CF_EINVAL ? CF_EINVAL : CF_EIO, "%s",
+			            err ? err : cf_strerror(r));
+			goto out;
+		}
+	}
+	if (create) {
+		r = rotate(st, rec, true, &err);
+		if (r < 0) {
+			r = db_fail(rs, r == CF_EINVAL ? CF_EINVAL : CF_EIO,
+			            "error setting credentials: %s", err ? err : cf_strerror(r));
+			goto out;
+		}
+	} else if (timing) {
+		int64_t last = db_jint(rec, "last_vault_rotation") / 1000000000, next;
+		r = next_after(rec, last, &next);
+		if (r < 0) {
+			r = db_fail(rs, CF_EINVAL, "rotation_schedule has no next time");
+			goto out;
+		}
+		json_object_set_new(rec, "next_rotation", json_integer(next));
+	}
+	r = db_store(st, "static-role/", name, rec);
+	if (r == 0 && create)
+		log_info("database: static role %s created, password rotated", name);
+out:
+	pthread_mutex_unlock(&st->rot_mu);
+	if (r == 0)
+		db_static_kick(st);
+	cron_free(c);
+	dbtext_free_secret(err);
+	json_decref(cfg);
+	json_decref(rec);
+	return r;
+}
+
+static int
+timing_fields(json_t *rec, json_t *data)
+{
+	if (db_jint(rec, "rotation_period") > 0)
+		return json_object_set_new(data, "rotation_period",
+		                           json_integer(db_jint(rec, "rotation_period")));
+	if (json_object_set_new(data, "rotation_schedule",
+	                        json_string(db_jstr(rec, "rotation_schedule"))) < 0)
+		return -1;
+	return json_object_set_new(data, "rotation_window",
+	                           json_integer(db_jint(rec, "rotation_window")));
+}
+
+static int64_t
+ttl_of(json_t *rec)
+{
+	int64_t ttl = db_jint(rec, "next_rotation") - util_now();
+	return ttl > 0 ? ttl : 0;
+}
+
+static int
+static_read(struct request *rq, struct response *rs)
+{
+	json_t *rec = NULL, *data;
+	char last[48];
+	int r;
+
+	r = db_load(rq->mount->state, "static-role/", rq->cap[0], &rec);
+	if (r < 0)
+		return r;
+	util_rfc3339(db_jint(rec, "last_vault_rotation"), last, sizeof(last));
+	data = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:I}", "db_name", db_jstr(rec, "db_name"),
+	                 "username", db_jstr(rec, "username"), "rotation_statements",
+	                 db_arr_or_empty(rec, "rotation_statements"), "credential_type", "password",
+	                 "last_vault_rotation", last, "ttl", (json_int_t)ttl_of(rec), "grace",
+	                 (json_int_t)grace_secs(rec));
+	if (data && *db_jstr(rec, "alternate_username"))
+		json_object_set_new(data, "alternate_username",
+		                    json_string(db_jstr(rec, "alternate_username")));
+	if (data && timing_fields(rec, data) < 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	json_decref(rec);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+int
+db_static_role_handle(struct request *rq, struct response *rs)
+{
+	struct db_state *st = rq->mount->state;
+	int r;
+
+	switch (rq->op) {
+	case OP_READ:
+		return static_read(rq, rs);
+	case OP_CREATE:
+	case OP_UPDATE:
+		return static_write(rq, rs);
+	case OP_DELETE:
+		/* the database user stays (vault-api.md §6) */
+		pthread_mutex_lock(&st->rot_mu);
+		r = db_remove(st, "static-role/", rq->cap[0]);
+		pthread_mutex_unlock(&st->rot_mu);
+		db_static_kick(st);
+		return r;
+	default:
+		return CF_EMETHOD;
+	}
+}
+
+int
+db_static_role_list(struct request *rq, struct response *rs)
+{
+	return db_list(rq, rs, "static-role/");
+}
+
+int
+db_static_role_exists(struct request *rq, bool *ret_exists)
+{
+	json_t *rec = NULL;
+	int r = db_load(rq->mount->state, "static-role/", rq->cap[0], &rec);
+
+	json_decref(rec);
+	if (r < 0 && r != CF_ENOTFOUND)
+		return r;
+	*ret_exists = r == 0;
+	return 0;
+}
+
+/* ---- static-creds/:name, rotate-role/:name ---- */
+
+int
+db_static_creds(struct request *rq, struct response *rs)
+{
+	json_t *rec = NULL, *data;
+	char last[48], ends[48];
+	int r;
+
+	r = db_load(rq->mount->state, "static-role/", rq->cap[0], &rec);
+	if (r == CF_ENOTFOUND)
+		return db_fail(rs, CF_EINVAL, "unknown role: %s", rq->cap[0]);
+	if (r < 0)
+		return r;
+	util_rfc3339(db_jint(rec, "last_vault_rotation"), last, sizeof(last));
+	data = json_pack("{s:s, s:s, s:s, s:I}", "username", db_jstr(rec, "active"), "password",
+	                 db_jstr(rec, "password"), "last_vault_rotation", last, "ttl",
+	                 (json_int_t)ttl_of(rec));
+	if (data && timing_fields(rec, data) < 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	if (data && *db_jstr(rec, "previous_username") && db_jint(rec, "grace_ends") > util_now()) {
+		util_rfc3339(db_jint(rec, "grace_ends") * 1000000000, ends, sizeof(ends));
+		json_object_set_new(data, "previous_username",
+		                    json_string(db_jstr(rec, "previous_username")));
+		json_object_set_new(data, "grace_ends", json_string(ends));
+	}
+	json_decref(rec);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+int
+db_static_rotate_role(struct request *rq, struct response *rs)
+{
+	struct db_state *st = rq->mount->state;
+	json_t *rec = NULL;
+	char *err = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->rot_mu);
+	r = db_load(st, "static-role/", rq->cap[0], &rec);
+	if (r == CF_ENOTFOUND) {
+		r = db_fail(rs, CF_EINVAL, "unknown role: %s", rq->cap[0]);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = rotate(st, rec, false, &err);
+	if (r < 0) {
+		r = db_fail(rs, r == CF_EINVAL ? CF_EINVAL : CF_EIO,
+		            "error rotating credentials: %s", err ? err : cf_strerror(r));
+		goto out;
+	}
+	r = db_store(st, "static-role/", rq->cap[0], rec);
+	if (r == 0)
+		log_info("database: static role %s rotated on request", rq->cap[0]);
+out:
+	pthread_mutex_unlock(&st->rot_mu);
+	if (r == 0)
+		db_static_kick(st);
+	dbtext_free_secret(err);
+	json_decref(rec);
+	return r;
+}
