@@ -61,6 +61,16 @@ harden_process(void)
 	}
 }
 
+/* Wipes and frees a secret string; accepts NULL. */
+static void
+wipe_free_str(char *s)
+{
+	if (!s)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
 int
 server_main(int argc, char **argv)
 {
@@ -183,6 +193,8 @@ server_main(int argc, char **argv)
 		cli_err("cannot listen on %s: %s", hc.listen,
 		        r == CF_EINVAL ? "bad address or TLS files"
 		                       : "address in use or not allowed");
+		wipe_free_str(unseal);
+		wipe_free_str(root);
 		core_free(core);
 		return CLI_EXIT_ERROR;
 	}
@@ -194,10 +206,8 @@ server_main(int argc, char **argv)
 		       "    export COFFER_ADDR='%s%s'\n    export COFFER_TOKEN='%s'\n",
 		       unseal, root, hc.tls_cert ? "https://" : "http://", hc.listen, root);
 		fflush(stdout);
-		sodium_memzero(unseal, strlen(unseal));
-		sodium_memzero(root, strlen(root));
-		free(unseal);
-		free(root);
+		wipe_free_str(unseal);
+		wipe_free_str(root);
 	}
 
 	for (;;) {
