@@ -1,6 +1,6 @@
 /* client.c - libcurl transport for the CLI (see client.h). */
 #include "cli/client.h"
-#include "cli/curl_dl.h"
+#include "lib/curl_dl.h"
 #include "lib/err.h"
 #include "lib/util.h"
 

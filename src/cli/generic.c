@@ -3,13 +3,14 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
-#include "cli/curl_dl.h"
+#include "lib/curl_dl.h"
 #include "cli/kvpath.h"
 #include "cli/output.h"
 #include "lib/err.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	OPT_FIELD = CLI_OPT_LOCAL,
@@ -135,10 +136,46 @@ out:
 	return cli_exit(r);
 }
 
+#define SECRET_LINE_MAX 16384
+
+/* Where a key=- operand reads from: stdin, unless stdin is a terminal; then the
+ * value is typed at a prompt without echo (`coffer write auth/userpass/users/bob
+ * password=-`) and served from buf. Returns the stream (fclose it unless it is
+ * stdin; wipe buf after), or NULL after an error was printed. */
+static FILE *
+secret_stdin(int argc, char **argv, char *buf, size_t len)
+{
+	char prompt[160];
+	const char *key = NULL;
+	FILE *f;
+
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		if (eq && eq != argv[i] && strcmp(eq + 1, "-") == 0) {
+			key = argv[i];
+			snprintf(prompt, sizeof(prompt), "%.*s (will be hidden): ",
+			         (int)(eq - argv[i] > 100 ? 100 : eq - argv[i]), argv[i]);
+			break;
+		}
+	}
+	if (!key || !isatty(STDIN_FILENO))
+		return stdin;
+	if (cli_read_secret_line(prompt, buf, len) < 0) {
+		cli_err("no value typed at the prompt");
+		return NULL;
+	}
+	f = fmemopen(buf, strlen(buf), "r");
+	if (!f)
+		cli_oom();
+	(void)setvbuf(f, NULL, _IONBF, 0); /* no stdio copy of the secret */
+	return f;
+}
+
 static const char write_usage[] =
         "Usage: coffer write [--field=FIELD] PATH [key=value ...]\n\n"
         "Writes to PATH (PUT /v1/PATH) with the pairs as a JSON object. A value may be\n"
-        "@FILE or - (stdin); an operand @FILE or - alone is a JSON object.\n\n"
+        "@FILE or - (stdin; typed without echo when stdin is a terminal); an operand\n"
+        "@FILE or - alone is a JSON object.\n\n"
         "  --field=FIELD          print only this field of the answer, raw\n";
 
 int
@@ -153,7 +190,8 @@ generic_write_main(int argc, char **argv)
 	const char *field = NULL;
 	json_t *body = NULL;
 	char *path = NULL;
-	char err[512];
+	char err[512], secret[SECRET_LINE_MAX];
+	FILE *in;
 	int o, r;
 
 	while ((o = cli_getopt(argc, argv, opts, write_usage)) != -1) {
@@ -164,8 +202,16 @@ generic_write_main(int argc, char **argv)
 		return cli_usage_err("missing PATH");
 	path = clean(argv[optind], false);
 	if (argc - optind > 1) {
-		r = args_parse_kv(argc - optind - 1, argv + optind + 1, stdin, &body, err,
+		in = secret_stdin(argc - optind - 1, argv + optind + 1, secret, sizeof(secret));
+		if (!in) {
+			r = CF_EINVAL;
+			goto out;
+		}
+		r = args_parse_kv(argc - optind - 1, argv + optind + 1, in, &body, err,
 		                  sizeof(err));
+		if (in != stdin)
+			fclose(in);
+		explicit_bzero(secret, sizeof(secret));
 		if (r < 0) {
 			cli_err("%s", err);
 			goto out;

@@ -1,7 +1,7 @@
 /* main.c - the coffer command table (spec/cli.md). Usage is printed by walking
  * the table; each command lives in its own file (wireguard-tools src/wg.c). */
 #include "cli/cli.h"
-#include "cli/curl_dl.h"
+#include "lib/curl_dl.h"
 #include "lib/jsonx.h"
 
 #include <stdlib.h>
@@ -17,9 +17,13 @@ static const struct cli_cmd commands[] = {
         {"delete", generic_delete_main, "delete data at any API path"},
         {"token", token_main, "create, look up, renew and revoke tokens"},
         {"lease", lease_main, "look up, renew and revoke leases of dynamic secrets"},
+        {"transit", transit_main, "encrypt, decrypt and rotate with transit keys"},
         {"policy", policy_main, "write, read, list and delete ACL policies"},
         {"secrets", secrets_main, "enable, disable, list and tune secrets engines"},
         {"audit", audit_main, "manage audit devices and verify audit logs"},
+        {"auth", auth_main, "enable, disable, list and tune auth methods"},
+        {"login", login_main, "log in with an auth method and store the token"},
+        {"srp", srp_main, "register users of the srp auth method (zero-knowledge)"},
         {NULL, NULL, NULL},
 };
 

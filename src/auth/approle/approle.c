@@ -1,12 +1,1209 @@
-/* approle.c - the approle auth method (placeholder until its routes land). */
+/* approle.c - the AppRole auth method (vault-api.md §8.2): roles with a role ID
+ * and secret IDs, and login with both. See approle.h and docs/internals/auth.md.
+ *
+ * Storage (the mount's view, encrypted by the barrier; keys are not encrypted,
+ * so no key holds a role ID or secret ID, only their HMACs):
+ *   config/hmac_key                 {"key": hex}: the mount's HMAC-SHA256 key
+ *   role/<name>                     the role (role_id, bind_secret_id, ..., token_*)
+ *   role_id/<hmac(role_id)>         {"name": <role>}: the role ID index
+ *   secret_id/<role>/<hmac(id)>     a secret ID's entry (never the ID itself)
+ *   accessor/<role>/<accessor>      {"secret_id_hmac": hex}
+ *
+ * Locking: a per-mount rwlock, taken for writing by role changes (write,
+ * delete, role-id) and for reading by everything else; secret-ID entries of one
+ * role are changed under one of APPROLE_STRIPES mutexes picked by the role
+ * name, so uses are counted exactly under concurrent logins. */
+#include "auth/approle/approle.h"
+
+#include "auth/auth.h"
 #include "core/mount.h"
+#include "core/request.h"
+#include "core/view.h"
+#include "lib/cidr.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define APPROLE_STRIPES 16
+#define KEY_LEN         (APPROLE_NAME_MAX + APPROLE_HMAC_HEX + 32)
+#define BAD_LOGIN       "invalid role_id or secret_id"
+#define NS              1000000000LL
+
+struct approle {
+	struct auth_limiter *lim;
+	pthread_rwlock_t rw;
+	pthread_mutex_t stripe[APPROLE_STRIPES];
+	unsigned char *key; /* APPROLE_KEY_BYTES, sodium_malloc'd, read-only */
+};
+
+/* ---- mount state ---- */
+
+static int
+key_load(struct mount *m, unsigned char *key)
+{
+	json_t *o = NULL;
+	const char *hex;
+	char buf[2 * APPROLE_KEY_BYTES + 1];
+	size_t n = 0;
+	int r = view_get_json(m->view, "config/hmac_key", &o);
+
+	if (r == CF_ENOTFOUND) {
+		randombytes_buf(key, APPROLE_KEY_BYTES);
+		util_hex(key, APPROLE_KEY_BYTES, buf);
+		o = json_pack("{s:s}", "key", buf);
+		sodium_memzero(buf, sizeof(buf));
+		r = o ? view_put_json(m->view, "config/hmac_key", o) : CF_ENOMEM;
+		json_decref(o);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	hex = json_string_value(json_object_get(o, "key"));
+	r = hex ? util_unhex(hex, key, APPROLE_KEY_BYTES, &n) : CF_EIO;
+	json_decref(o);
+	if (r == 0 && n != APPROLE_KEY_BYTES)
+		r = CF_EIO;
+	return r;
+}
+
+static void
+ar_cleanup(struct mount *m)
+{
+	struct approle *s = m->state;
+
+	if (!s)
+		return;
+	auth_limiter_free(s->lim);
+	pthread_rwlock_destroy(&s->rw);
+	for (int i = 0; i < APPROLE_STRIPES; i++)
+		pthread_mutex_destroy(&s->stripe[i]);
+	sodium_free(s->key);
+	free(s);
+	m->state = NULL;
+}
+
+static int
+ar_init(struct mount *m, struct core *c)
+{
+	struct approle *s = calloc(1, sizeof(*s));
+	int r;
+
+	(void)c;
+	if (!s)
+		return CF_ENOMEM;
+	pthread_rwlock_init(&s->rw, NULL);
+	for (int i = 0; i < APPROLE_STRIPES; i++)
+		pthread_mutex_init(&s->stripe[i], NULL);
+	m->state = s;
+	s->key = sodium_malloc(APPROLE_KEY_BYTES);
+	r = s->key ? auth_limiter_new(&s->lim) : CF_ENOMEM;
+	if (r == 0)
+		r = key_load(m, s->key);
+	if (r < 0) {
+		ar_cleanup(m);
+		return r;
+	}
+	(void)sodium_mprotect_readonly(s->key);
+	return 0;
+}
+
+static struct approle *
+state(struct request *rq)
+{
+	return rq->mount->state;
+}
+
+static pthread_mutex_t *
+stripe(struct approle *s, const char *name)
+{
+	unsigned h = 5381;
+
+	for (; *name; name++)
+		h = h * 33 + (unsigned char)*name;
+	return &s->stripe[h % APPROLE_STRIPES];
+}
+
+/* ---- helpers ---- */
+
+static int
+bad(struct response *rs, const char *msg)
+{
+	(void)response_errorf(rs, "%s", msg);
+	return CF_EINVAL;
+}
+
+static bool
+has(json_t *data, const char *key)
+{
+	json_t *v = json_object_get(data, key);
+	return v && !json_is_null(v);
+}
+
+static int
+role_get(struct mount *m, const char *name, json_t **ret)
+{
+	char key[KEY_LEN];
+	json_t *o = NULL;
+	int r;
+
+	snprintf(key, sizeof(key), "role/%s", name);
+	r = view_get_json(m->view, key, &o);
+	if (r < 0)
+		return r;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return CF_EIO;
+	}
+	*ret = o;
+	return 0;
+}
+
+/* The role named by the first capture, or a 400 naming it (Vault's answer for
+ * secret-ID operations on a missing role). */
+static int
+role_arg(struct request *rq, struct response *rs, char *name, json_t **ret)
+{
+	int r;
+
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return bad(rs, "invalid role name");
+	r = role_get(rq->mount, name, ret);
+	if (r == CF_ENOTFOUND) {
+		(void)response_errorf(rs, "role \"%s\" does not exist", name);
+		return CF_EINVAL;
+	}
+	return r;
+}
+
+static int64_t
+int_of(json_t *o, const char *key)
+{
+	int64_t v = 0;
+	(void)jsonx_int(o, key, &v);
+	return v;
+}
+
+static bool
+bool_of(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+static json_t *
+array_of(json_t *o, const char *key)
+{
+	json_t *a = json_object_get(o, key);
+	return json_is_array(a) ? a : NULL;
+}
+
+/* A new reference to a, or a new empty array: for json_pack's "o". */
+static json_t *
+ref_or_array(json_t *a)
+{
+	return a ? json_incref(a) : json_array();
+}
+
+static bool
+accessor_ok(const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *a; a++)
+		if (!((*a >= '0' && *a <= '9') || (*a >= 'a' && *a <= 'z') ||
+		      (*a >= 'A' && *a <= 'Z') || *a == '-'))
+			return false;
+	return true;
+}
+
+static void
+put_time(json_t *o, const char *key, int64_t ns)
+{
+	char buf[64];
+
+	if (ns > 0)
+		util_rfc3339(ns, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "0001-01-01T00:00:00Z");
+	json_object_set_new(o, key, json_string(buf));
+}
+
+/* ---- roles ---- */
+
+static int
+role_exists(struct request *rq, bool *ret_exists)
+{
+	char name[APPROLE_NAME_MAX + 1];
+	json_t *o = NULL;
+	int r;
+
+	*ret_exists = false;
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return 0;
+	r = role_get(rq->mount, name, &o);
+	json_decref(o);
+	if (r == CF_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	*ret_exists = true;
+	return 0;
+}
+
+static int
+h_role_read(struct request *rq, struct response *rs)
+{
+	char name[APPROLE_NAME_MAX + 1];
+	struct auth_token_cfg cfg;
+	json_t *role = NULL, *out = NULL;
+	int r;
+
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return CF_ENOTFOUND;
+	pthread_rwlock_rdlock(&state(rq)->rw);
+	r = role_get(rq->mount, name, &role);
+	pthread_rwlock_unlock(&state(rq)->rw);
+	if (r < 0)
+		return r;
+	r = auth_token_cfg_init(&cfg);
+	if (r == 0)
+		r = auth_token_cfg_load(&cfg, role);
+	if (r == 0) {
+		json_t *sc = array_of(role, "secret_id_bound_cidrs");
+		out = json_pack("{s:b, s:b, s:o, s:I, s:I}", "bind_secret_id",
+		                bool_of(role, "bind_secret_id"), "local_secret_ids",
+		                bool_of(role, "local_secret_ids"), "secret_id_bound_cidrs",
+		                ref_or_array(sc), "secret_id_num_uses",
+		                (json_int_t)int_of(role, "secret_id_num_uses"), "secret_id_ttl",
+		                (json_int_t)int_of(role, "secret_id_ttl"));
+		r = out ? auth_token_cfg_show(&cfg, out) : CF_ENOMEM;
+	}
+	if (r == 0) {
+		response_set_data(rs, out);
+		out = NULL;
+	}
+	json_decref(out);
+	json_decref(role);
+	auth_token_cfg_clear(&cfg);
+	return r;
+}
+
+/* Points role_id at name: 400 when another role has it. Appends the storage
+ * ops (put new index, delete old) to ops; keys are written into kbuf. */
+static int
+role_id_claim(struct request *rq, struct response *rs, const char *name, const char *old_id,
+              const char *new_id, char idx_new[KEY_LEN], char idx_old[KEY_LEN], bool *ret_changed)
+{
+	struct approle *s = state(rq);
+	char h[APPROLE_HMAC_HEX];
+	json_t *o = NULL;
+	const char *owner;
+	int r;
+
+	*ret_changed = false;
+	if (old_id && strcmp(old_id, new_id) == 0)
+		return 0;
+	if (!*new_id || strlen(new_id) > APPROLE_SECRET_ID_MAX)
+		return bad(rs, "invalid role_id");
+	approle_hmac(s->key, new_id, h);
+	snprintf(idx_new, KEY_LEN, "role_id/%s", h);
+	r = view_get_json(rq->mount->view, idx_new, &o);
+	if (r == 0) {
+		owner = json_string_value(json_object_get(o, "name"));
+		r = owner && strcmp(owner, name) == 0 ? 0 : bad(rs, "role_id already in use");
+		json_decref(o);
+		if (r < 0)
+			return r;
+	} else if (r != CF_ENOTFOUND) {
+		return r;
+	}
+	idx_old[0] = '\0';
+	if (old_id) {
+		approle_hmac(s->key, old_id, h);
+		snprintf(idx_old, KEY_LEN, "role_id/%s", h);
+	}
+	*ret_changed = true;
+	return 0;
+}
+
+/* Writes role (and, when changed, the role ID index) in one transaction. */
+static int
+role_save(struct request *rq, const char *name, json_t *role, bool changed, const char *idx_new,
+          const char *idx_old)
+{
+	char key[KEY_LEN], *rtxt = NULL, *itxt = NULL;
+	struct storage_op ops[3];
+	size_t n = 0;
+	json_t *idx = NULL;
+	int r = CF_ENOMEM;
+
+	snprintf(key, sizeof(key), "role/%s", name);
+	rtxt = json_dumps(role, JSON_COMPACT);
+	if (!rtxt)
+		goto out;
+	ops[n++] = (struct storage_op){STORAGE_PUT, key, (const uint8_t *)rtxt, strlen(rtxt)};
+	if (changed) {
+		idx = json_pack("{s:s}", "name", name);
+		itxt = idx ? json_dumps(idx, JSON_COMPACT) : NULL;
+		if (!itxt)
+			goto out;
+		ops[n++] = (struct storage_op){STORAGE_PUT, idx_new, (const uint8_t *)itxt,
+		                               strlen(itxt)};
+		if (idx_old && *idx_old)
+			ops[n++] = (struct storage_op){STORAGE_DELETE, idx_old, NULL, 0};
+	}
+	r = view_txn(rq->mount->view, ops, n);
+out:
+	free(rtxt);
+	free(itxt);
+	json_decref(idx);
+	return r;
+}
+
+static int
+set_dur(json_t *role, json_t *data, struct response *rs, const char *key)
+{
+	int64_t v;
+
+	if (!has(data, key))
+		return 0;
+	if (jsonx_duration(data, key, &v) < 0 || v < 0) {
+		(void)response_errorf(rs, "invalid value for %s", key);
+		return CF_EINVAL;
+	}
+	return json_object_set_new(role, key, json_integer(v)) == 0 ? 0 : CF_ENOMEM;
+}
+
+static int
+h_role_write(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], idx_new[KEY_LEN], idx_old[KEY_LEN], uuid[37];
+	struct auth_token_cfg cfg;
+	json_t *role = NULL, *data = rq->data, *l = NULL;
+	const char *rid = NULL, *old_id = NULL, *bad_cidr = NULL;
+	bool created = false, changed = false, b;
+	int64_t v;
+	int r;
+
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return bad(rs, "invalid role name");
+	r = auth_token_cfg_init(&cfg);
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&s->rw);
+	r = role_get(rq->mount, name, &role);
+	if (r == CF_ENOTFOUND) {
+		created = true;
+		role = json_pack("{s:b, s:[], s:I, s:I, s:b}", "bind_secret_id", 1,
+		                 "secret_id_bound_cidrs", "secret_id_num_uses", (json_int_t)0,
+		                 "secret_id_ttl", (json_int_t)0, "local_secret_ids", 0);
+		r = role ? 0 : CF_ENOMEM;
+	} else if (r == 0) {
+		r = auth_token_cfg_load(&cfg, role);
+	}
+	if (r < 0)
+		goto out;
+	r = auth_token_cfg_update(&cfg, data, rs, "bound_cidr_list");
+	if (r == 0)
+		r = auth_token_cfg_store(&cfg, role);
+	if (r < 0)
+		goto out;
+	if (has(data, "bind_secret_id")) {
+		if (jsonx_bool(data, "bind_secret_id", &b) < 0) {
+			r = bad(rs, "invalid value for bind_secret_id");
+			goto out;
+		}
+		json_object_set_new(role, "bind_secret_id", json_boolean(b));
+	}
+	if (has(data, "secret_id_bound_cidrs")) {
+		if (jsonx_strlist(data, "secret_id_bound_cidrs", &l) < 0) {
+			r = bad(rs, "invalid value for secret_id_bound_cidrs");
+			goto out;
+		}
+		if (cidr_list_validate(l, &bad_cidr) < 0) {
+			(void)response_errorf(rs, "invalid CIDR block in secret_id_bound_cidrs: %s",
+			                      bad_cidr);
+			json_decref(l);
+			r = CF_EINVAL;
+			goto out;
+		}
+		json_object_set_new(role, "secret_id_bound_cidrs", l);
+	}
+	if (has(data, "secret_id_num_uses")) {
+		if (jsonx_int(data, "secret_id_num_uses", &v) < 0 || v < 0) {
+			r = bad(rs, "secret_id_num_uses cannot be negative");
+			goto out;
+		}
+		json_object_set_new(role, "secret_id_num_uses", json_integer(v));
+	}
+	r = set_dur(role, data, rs, "secret_id_ttl");
+	if (r < 0)
+		goto out;
+	/* local_secret_ids is create-only; hvac 0.11.2 sends enable_local_secret_ids */
+	if (created) {
+		const char *k = has(data, "local_secret_ids")          ? "local_secret_ids"
+		                : has(data, "enable_local_secret_ids") ? "enable_local_secret_ids"
+		                                                       : NULL;
+		if (k) {
+			if (jsonx_bool(data, k, &b) < 0) {
+				r = bad(rs, "invalid value for local_secret_ids");
+				goto out;
+			}
+			json_object_set_new(role, "local_secret_ids", json_boolean(b));
+		}
+	}
+	if (!bool_of(role, "bind_secret_id") &&
+	    json_array_size(json_object_get(role, "secret_id_bound_cidrs")) == 0 &&
+	    json_array_size(cfg.bound_cidrs) == 0) {
+		r = bad(rs, "at least one constraint should be enabled on the role");
+		goto out;
+	}
+	old_id = json_string_value(json_object_get(role, "role_id"));
+	if (has(data, "role_id")) {
+		if (jsonx_str(data, "role_id", &rid) < 0) {
+			r = bad(rs, "invalid role_id");
+			goto out;
+		}
+	} else if (!old_id) {
+		util_uuid(uuid);
+		rid = uuid;
+	}
+	if (rid) {
+		r = role_id_claim(rq, rs, name, old_id, rid, idx_new, idx_old, &changed);
+		if (r < 0)
+			goto out;
+		if (changed)
+			json_object_set_new(role, "role_id", json_string(rid));
+	}
+	r = role_save(rq, name, role, changed, idx_new, idx_old);
+out:
+	pthread_rwlock_unlock(&s->rw);
+	json_decref(role);
+	auth_token_cfg_clear(&cfg);
+	return r;
+}
+
+static int
+h_role_delete(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], key[KEY_LEN], h[APPROLE_HMAC_HEX];
+	json_t *role = NULL;
+	const char *rid;
+	int r;
+
+	(void)rs;
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return 0;
+	pthread_rwlock_wrlock(&s->rw);
+	r = role_get(rq->mount, name, &role);
+	if (r == CF_ENOTFOUND) {
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	snprintf(key, sizeof(key), "secret_id/%s/", name);
+	r = view_delete_prefix(rq->mount->view, key);
+	snprintf(key, sizeof(key), "accessor/%s/", name);
+	if (r == 0)
+		r = view_delete_prefix(rq->mount->view, key);
+	rid = json_string_value(json_object_get(role, "role_id"));
+	if (r == 0 && rid) {
+		approle_hmac(s->key, rid, h);
+		snprintf(key, sizeof(key), "role_id/%s", h);
+		r = view_delete(rq->mount->view, key);
+	}
+	snprintf(key, sizeof(key), "role/%s", name);
+	if (r == 0)
+		r = view_delete(rq->mount->view, key);
+out:
+	pthread_rwlock_unlock(&s->rw);
+	json_decref(role);
+	return r;
+}
+
+static int
+h_role(struct request *rq, struct response *rs)
+{
+	switch (rq->op) {
+	case OP_READ:
+		return h_role_read(rq, rs);
+	case OP_DELETE:
+		return h_role_delete(rq, rs);
+	default:
+		return h_role_write(rq, rs);
+	}
+}
+
+static int
+list_keys(struct view *v, const char *prefix, struct response *rs)
+{
+	char **keys = NULL;
+	size_t n = 0;
+	json_t *arr = NULL;
+	int r = view_list(v, prefix, &keys, &n);
+
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		r = CF_ENOTFOUND;
+		goto out;
+	}
+	r = CF_ENOMEM;
+	arr = json_array();
+	if (!arr)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(keys[i]);
+		/* role names never hold '/', so folders are not roles */
+		if (len && keys[i][len - 1] == '/')
+			continue;
+		if (json_array_append_new(arr, json_string(keys[i])) != 0)
+			goto out;
+	}
+	response_set_data(rs, json_pack("{s:O}", "keys", arr));
+	r = rs->data ? 0 : CF_ENOMEM;
+out:
+	json_decref(arr);
+	storage_keys_free(keys, n);
+	return r;
+}
+
+static int
+h_roles_list(struct request *rq, struct response *rs)
+{
+	return list_keys(rq->mount->view, "role/", rs);
+}
+
+/* GET/POST role/:name/role-id */
+static int
+h_role_id(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], idx_new[KEY_LEN], idx_old[KEY_LEN];
+	json_t *role = NULL;
+	const char *rid = NULL, *old_id;
+	bool changed = false;
+	int r;
+
+	if (rq->op == OP_READ) {
+		if (approle_name_normalize(rq->cap[0], name) < 0)
+			return CF_ENOTFOUND;
+		pthread_rwlock_rdlock(&s->rw);
+		r = role_get(rq->mount, name, &role);
+		pthread_rwlock_unlock(&s->rw);
+		if (r < 0)
+			return r;
+		response_set_data(
+		        rs, json_pack("{s:s}", "role_id",
+		                      json_string_value(json_object_get(role, "role_id")) ?: ""));
+		json_decref(role);
+		return rs->data ? 0 : CF_ENOMEM;
+	}
+	if (jsonx_str(rq->data, "role_id", &rid) < 0 || !*rid)
+		return bad(rs, "missing role_id");
+	pthread_rwlock_wrlock(&s->rw);
+	r = role_arg(rq, rs, name, &role);
+	if (r < 0)
+		goto out;
+	old_id = json_string_value(json_object_get(role, "role_id"));
+	r = role_id_claim(rq, rs, name, old_id, rid, idx_new, idx_old, &changed);
+	if (r < 0 || !changed)
+		goto out;
+	json_object_set_new(role, "role_id", json_string(rid));
+	r = role_save(rq, name, role, true, idx_new, idx_old);
+out:
+	pthread_rwlock_unlock(&s->rw);
+	json_decref(role);
+	return r;
+}
+
+/* ---- secret IDs ---- */
+
+static void
+sid_key(char *out, const char *name, const char *hmac)
+{
+	snprintf(out, KEY_LEN, "secret_id/%s/%s", name, hmac);
+}
+
+static void
+acc_key(char *out, const char *name, const char *accessor)
+{
+	snprintf(out, KEY_LEN, "accessor/%s/%s", name, accessor);
+}
+
+/* Deletes a secret-ID entry and its accessor together. */
+static int
+sid_delete(struct mount *m, const char *name, const char *hmac, json_t *entry)
+{
+	char k1[KEY_LEN], k2[KEY_LEN];
+	const char *acc = json_string_value(json_object_get(entry, "secret_id_accessor"));
+	struct storage_op ops[2] = {{STORAGE_DELETE, k1, NULL, 0}, {STORAGE_DELETE, k2, NULL, 0}};
+
+	sid_key(k1, name, hmac);
+	if (!acc || !accessor_ok(acc))
+		return view_delete(m->view, k1);
+	acc_key(k2, name, acc);
+	return view_txn(m->view, ops, 2);
+}
+
+/* The live entry of a secret ID (by its HMAC), deleting it when expired.
+ * CF_ENOTFOUND when there is none. Call with the role's stripe held. */
+static int
+sid_get(struct mount *m, const char *name, const char *hmac, json_t **ret)
+{
+	char key[KEY_LEN];
+	json_t *e = NULL;
+	int r;
+
+	sid_key(key, name, hmac);
+	r = view_get_json(m->view, key, &e);
+	if (r < 0)
+		return r;
+	if (!json_is_object(e)) {
+		json_decref(e);
+		return CF_EIO;
+	}
+	if (approle_expired(int_of(e, "expiration_time"), util_now_ns())) {
+		r = sid_delete(m, name, hmac, e);
+		json_decref(e);
+		return r < 0 ? r : CF_ENOTFOUND;
+	}
+	*ret = e;
+	return 0;
+}
+
+/* The lookup view of an entry (vault-api.md §8.2). */
+static json_t *
+sid_show(json_t *e)
+{
+	json_t *md = json_object_get(e, "metadata");
+	json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:I, s:I}", "cidr_list",
+	                      ref_or_array(array_of(e, "cidr_list")), "token_bound_cidrs",
+	                      ref_or_array(array_of(e, "token_bound_cidrs")), "metadata",
+	                      json_is_object(md) ? json_incref(md) : json_object(),
+	                      "secret_id_accessor",
+	                      json_string_value(json_object_get(e, "secret_id_accessor")) ?: "",
+	                      "secret_id_num_uses", (json_int_t)int_of(e, "secret_id_num_uses"),
+	                      "secret_id_ttl", (json_int_t)int_of(e, "secret_id_ttl"));
+	if (!o)
+		return NULL;
+	put_time(o, "creation_time", int_of(e, "creation_time"));
+	put_time(o, "expiration_time", int_of(e, "expiration_time"));
+	put_time(o, "last_updated_time", int_of(e, "last_updated_time"));
+	return o;
+}
+
+static int
+opt_list(json_t *data, struct response *rs, const char *key, json_t **ret)
+{
+	const char *bad_cidr = NULL;
+	json_t *l = NULL;
+
+	*ret = NULL;
+	if (!has(data, key))
+		return 0;
+	if (jsonx_strlist(data, key, &l) < 0) {
+		(void)response_errorf(rs, "invalid value for %s", key);
+		return CF_EINVAL;
+	}
+	if (cidr_list_validate(l, &bad_cidr) < 0) {
+		(void)response_errorf(rs, "invalid CIDR block in %s: %s", key, bad_cidr);
+		json_decref(l);
+		return CF_EINVAL;
+	}
+	*ret = l;
+	return 0;
+}
+
+/* POST role/:name/secret-id and role/:name/custom-secret-id */
+static int
+issue(struct request *rq, struct response *rs, bool custom)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], uuid[37], acc[37], h[APPROLE_HMAC_HEX];
+	char k1[KEY_LEN], k2[KEY_LEN];
+	json_t *role = NULL, *meta = NULL, *cidrs = NULL, *tcidrs = NULL, *e = NULL, *ae = NULL;
+	json_t *old = NULL;
+	char *t1 = NULL, *t2 = NULL;
+	const char *sid = NULL, *err = NULL;
+	int64_t uses, ttl, v, now = util_now_ns();
+	pthread_mutex_t *mu;
+	int r;
+
+	if (custom) {
+		if (jsonx_str(rq->data, "secret_id", &sid) < 0 || !*sid)
+			return bad(rs, "missing secret_id");
+		if (strlen(sid) > APPROLE_SECRET_ID_MAX)
+			return bad(rs, "secret_id too long");
+	}
+	pthread_rwlock_rdlock(&s->rw);
+	r = role_arg(rq, rs, name, &role);
+	if (r < 0)
+		goto out;
+	if (!bool_of(role, "bind_secret_id")) {
+		r = bad(rs, "bind_secret_id is not set on the role");
+		goto out;
+	}
+	r = approle_metadata_parse(json_object_get(rq->data, "metadata"), &meta, &err);
+	if (r < 0) {
+		r = bad(rs, err);
+		goto out;
+	}
+	r = opt_list(rq->data, rs, "cidr_list", &cidrs);
+	if (r == 0)
+		r = opt_list(rq->data, rs, "token_bound_cidrs", &tcidrs);
+	if (r < 0)
+		goto out;
+	if (cidrs && !approle_cidr_subset(cidrs, array_of(role, "secret_id_bound_cidrs"))) {
+		r = bad(rs, "cidr_list must be a subset of the role's secret_id_bound_cidrs");
+		goto out;
+	}
+	if (tcidrs && !approle_cidr_subset(tcidrs, array_of(role, "token_bound_cidrs"))) {
+		r = bad(rs, "token_bound_cidrs must be a subset of the role's token_bound_cidrs");
+		goto out;
+	}
+	uses = int_of(role, "secret_id_num_uses");
+	ttl = int_of(role, "secret_id_ttl");
+	if (has(rq->data, "num_uses")) {
+		if (jsonx_int(rq->data, "num_uses", &v) < 0 || v < 0) {
+			r = bad(rs, "num_uses cannot be negative");
+			goto out;
+		}
+		if (uses > 0 && (v == 0 || v > uses)) {
+			r = bad(rs, "num_uses cannot be higher than the role's secret_id_num_uses");
+			goto out;
+		}
+		uses = v;
+	}
+	if (has(rq->data, "ttl")) {
+		if (jsonx_duration(rq->data, "ttl", &v) < 0 || v < 0) {
+			r = bad(rs, "invalid value for ttl");
+			goto out;
+		}
+		if (ttl > 0 && (v == 0 || v > ttl)) {
+			r = bad(rs, "ttl cannot be longer than the role's secret_id_ttl");
+			goto out;
+		}
+		ttl = v;
+	}
+	if (!custom) {
+		util_uuid(uuid);
+		sid = uuid;
+	}
+	util_uuid(acc);
+	approle_hmac(s->key, sid, h);
+	e = json_pack("{s:s, s:o, s:o, s:O, s:I, s:I, s:I, s:I, s:I}", "secret_id_accessor", acc,
+	              "cidr_list", ref_or_array(cidrs), "token_bound_cidrs", ref_or_array(tcidrs),
+	              "metadata", meta, "secret_id_num_uses", (json_int_t)uses, "secret_id_ttl",
+	              (json_int_t)ttl, "creation_time", (json_int_t)now, "expiration_time",
+	              (json_int_t)(ttl > 0 ? now + ttl * NS : 0), "last_updated_time",
+	              (json_int_t)now);
+	ae = json_pack("{s:s}", "secret_id_hmac", h);
+	t1 = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	t2 = ae ? json_dumps(ae, JSON_COMPACT) : NULL;
+	if (!t1 || !t2) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	sid_key(k1, name, h);
+	acc_key(k2, name, acc);
+	mu = stripe(s, name);
+	pthread_mutex_lock(mu);
+	r = sid_get(rq->mount, name, h, &old);
+	if (r == 0) {
+		r = bad(rs, "SecretID is already registered");
+	} else if (r == CF_ENOTFOUND) {
+		struct storage_op ops[2] = {
+		        {STORAGE_PUT, k1, (const uint8_t *)t1, strlen(t1)},
+		        {STORAGE_PUT, k2, (const uint8_t *)t2, strlen(t2)},
+		};
+		r = view_txn(rq->mount->view, ops, 2);
+	}
+	pthread_mutex_unlock(mu);
+	if (r < 0)
+		goto out;
+	response_set_data(rs, json_pack("{s:s, s:s, s:I, s:I}", "secret_id", sid,
+	                                "secret_id_accessor", acc, "secret_id_ttl", (json_int_t)ttl,
+	                                "secret_id_num_uses", (json_int_t)uses));
+	r = rs->data ? 0 : CF_ENOMEM;
+out:
+	pthread_rwlock_unlock(&s->rw);
+	sodium_memzero(uuid, sizeof(uuid));
+	json_decref(role);
+	json_decref(meta);
+	json_decref(cidrs);
+	json_decref(tcidrs);
+	json_decref(e);
+	json_decref(ae);
+	json_decref(old);
+	free(t1);
+	free(t2);
+	return r;
+}
+
+static int
+h_secret_id(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], key[KEY_LEN];
+	json_t *role = NULL;
+	int r;
+
+	if (rq->op != OP_LIST)
+		return issue(rq, rs, false);
+	pthread_rwlock_rdlock(&s->rw);
+	r = role_arg(rq, rs, name, &role);
+	if (r == 0) {
+		snprintf(key, sizeof(key), "accessor/%s/", name);
+		r = list_keys(rq->mount->view, key, rs);
+	}
+	pthread_rwlock_unlock(&s->rw);
+	json_decref(role);
+	return r;
+}
+
+static int
+h_custom_secret_id(struct request *rq, struct response *rs)
+{
+	return issue(rq, rs, true);
+}
+
+/* The HMAC of the secret ID a request names: by "secret_id" or, when
+ * by_accessor, through "secret_id_accessor". CF_ENOTFOUND when the accessor is
+ * unknown. */
+static int
+target_hmac(struct request *rq, struct response *rs, const char *name, bool by_accessor, char *out)
+{
+	struct approle *s = state(rq);
+	char key[KEY_LEN];
+	const char *v = NULL, *h;
+	json_t *o = NULL;
+	int r;
+
+	if (!by_accessor) {
+		if (jsonx_str(rq->data, "secret_id", &v) < 0 || !*v)
+			return bad(rs, "missing secret_id");
+		approle_hmac(s->key, v, out);
+		return 0;
+	}
+	if (jsonx_str(rq->data, "secret_id_accessor", &v) < 0 || !*v)
+		return bad(rs, "missing secret_id_accessor");
+	if (!accessor_ok(v))
+		return CF_ENOTFOUND;
+	acc_key(key, name, v);
+	r = view_get_json(rq->mount->view, key, &o);
+	if (r < 0)
+		return r;
+	h = json_string_value(json_object_get(o, "secret_id_hmac"));
+	if (h && strlen(h) == APPROLE_HMAC_HEX - 1)
+		memcpy(out, h, APPROLE_HMAC_HEX);
+	else
+		r = CF_EIO;
+	json_decref(o);
+	return r;
+}
+
+/* secret-id/lookup|destroy and secret-id-accessor/lookup|destroy. An unknown
+ * secret ID is 204 (Vault); an unknown accessor is 400. */
+static int
+sid_op(struct request *rq, struct response *rs, bool by_accessor, bool destroy)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1], h[APPROLE_HMAC_HEX];
+	json_t *role = NULL, *e = NULL;
+	pthread_mutex_t *mu;
+	int r;
+
+	pthread_rwlock_rdlock(&s->rw);
+	r = role_arg(rq, rs, name, &role);
+	if (r == 0)
+		r = target_hmac(rq, rs, name, by_accessor, h);
+	if (r < 0)
+		goto notfound;
+	mu = stripe(s, name);
+	pthread_mutex_lock(mu);
+	r = sid_get(rq->mount, name, h, &e);
+	if (r == 0 && destroy)
+		r = sid_delete(rq->mount, name, h, e);
+	pthread_mutex_unlock(mu);
+	if (r == 0 && !destroy) {
+		response_set_data(rs, sid_show(e));
+		r = rs->data ? 0 : CF_ENOMEM;
+	}
+notfound:
+	if (r == CF_ENOTFOUND) {
+		if (by_accessor) {
+			(void)response_errorf(rs, "failed to find accessor entry for "
+			                          "secret_id_accessor");
+			r = CF_EINVAL;
+		} else {
+			r = 0; /* 204 */
+		}
+	}
+	pthread_rwlock_unlock(&s->rw);
+	json_decref(role);
+	json_decref(e);
+	return r;
+}
+
+static int
+h_sid_lookup(struct request *rq, struct response *rs)
+{
+	return sid_op(rq, rs, false, false);
+}
+
+static int
+h_sid_destroy(struct request *rq, struct response *rs)
+{
+	return sid_op(rq, rs, false, true);
+}
+
+static int
+h_acc_lookup(struct request *rq, struct response *rs)
+{
+	return sid_op(rq, rs, true, false);
+}
+
+static int
+h_acc_destroy(struct request *rq, struct response *rs)
+{
+	return sid_op(rq, rs, true, true);
+}
+
+/* POST tidy/secret-id: deletes expired secret IDs and accessors whose secret
+ * ID is gone. Runs synchronously (the answer is 200 with a warning). */
+static int
+h_tidy(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char **roles = NULL, **ids = NULL, key[KEY_LEN], h[APPROLE_HMAC_HEX];
+	size_t nroles = 0, nids = 0;
+	int removed = 0, r;
+
+	pthread_rwlock_rdlock(&s->rw);
+	r = view_list(rq->mount->view, "accessor/", &roles, &nroles);
+	for (size_t i = 0; r == 0 && i < nroles; i++) {
+		char name[APPROLE_NAME_MAX + 2];
+		size_t len = strlen(roles[i]);
+		pthread_mutex_t *mu;
+
+		if (len < 2 || len > APPROLE_NAME_MAX + 1 || roles[i][len - 1] != '/')
+			continue;
+		memcpy(name, roles[i], len - 1);
+		name[len - 1] = '\0';
+		snprintf(key, sizeof(key), "accessor/%s/", name);
+		r = view_list(rq->mount->view, key, &ids, &nids);
+		mu = stripe(s, name);
+		for (size_t j = 0; r == 0 && j < nids; j++) {
+			json_t *a = NULL, *e = NULL;
+			const char *hm;
+
+			if (!accessor_ok(ids[j]))
+				continue;
+			pthread_mutex_lock(mu);
+			acc_key(key, name, ids[j]);
+			r = view_get_json(rq->mount->view, key, &a);
+			hm = json_string_value(json_object_get(a, "secret_id_hmac"));
+			if (r == 0 && hm && strlen(hm) == APPROLE_HMAC_HEX - 1) {
+				memcpy(h, hm, APPROLE_HMAC_HEX);
+				r = sid_get(rq->mount, name, h, &e);
+				if (r == CF_ENOTFOUND) {
+					/* expired (just deleted) or dangling */
+					r = view_delete(rq->mount->view, key);
+					removed++;
+				}
+			} else if (r == CF_ENOTFOUND) {
+				r = 0;
+			}
+			pthread_mutex_unlock(mu);
+			json_decref(a);
+			json_decref(e);
+		}
+		storage_keys_free(ids, nids);
+		ids = NULL;
+		nids = 0;
+	}
+	pthread_rwlock_unlock(&s->rw);
+	storage_keys_free(roles, nroles);
+	if (r < 0) {
+		log_error_r(r, "%s: secret ID tidy failed", rq->mount->path);
+		return r;
+	}
+	log_info("%s: secret ID tidy removed %d entries", rq->mount->path, removed);
+	(void)response_warnf(rs, "Tidy operation successfully started. Any information from the "
+	                         "operation will be printed to coffer's server logs.");
+	return 0;
+}
+
+/* ---- login ---- */
+
+/* Spends one use of a secret ID: the last use deletes it. Call with the role's
+ * stripe held; e is the live entry. */
+static int
+sid_spend(struct mount *m, const char *name, const char *hmac, json_t *e)
+{
+	char key[KEY_LEN];
+	int64_t uses = int_of(e, "secret_id_num_uses");
+
+	if (uses <= 0)
+		return 0;
+	if (uses == 1)
+		return sid_delete(m, name, hmac, e);
+	json_object_set_new(e, "secret_id_num_uses", json_integer(uses - 1));
+	json_object_set_new(e, "last_updated_time", json_integer(util_now_ns()));
+	sid_key(key, name, hmac);
+	return view_put_json(m->view, key, e);
+}
+
+static int
+login_fail(struct request *rq, struct response *rs, const struct auth_limits *lim, const char *who,
+           const char *msg)
+{
+	auth_limiter_failed(state(rq)->lim, lim, who, rq->remote_addr);
+	return bad(rs, msg);
+}
+
+/* POST login (unauthenticated): role_id, and secret_id when the role binds one. */
+static int
+h_login(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char rh[APPROLE_HMAC_HEX], sh[APPROLE_HMAC_HEX], key[KEY_LEN];
+	char name[APPROLE_NAME_MAX + 1];
+	struct auth_token_cfg cfg;
+	struct auth_limits lim;
+	json_t *idx = NULL, *role = NULL, *e = NULL, *meta = NULL;
+	const char *rid = NULL, *sid = NULL, *n;
+	bool locked_rw = false, have_cfg = false;
+	int64_t retry = 0;
+	int r;
+
+	if (jsonx_str(rq->data, "role_id", &rid) < 0 || !*rid)
+		return bad(rs, "missing role_id");
+	if (strlen(rid) > APPROLE_SECRET_ID_MAX)
+		return bad(rs, BAD_LOGIN);
+	/* Limits are per role ID (its HMAC, so the table holds no IDs) and address. */
+	approle_hmac(s->key, rid, rh);
+	auth_limits_of(rq->mount, &lim);
+	if (auth_limiter_check(s->lim, &lim, rh, rq->remote_addr, &retry) < 0) {
+		log_verbose("%s: login refused for a while (%lld s): too many failures",
+		            rq->mount->path, (long long)retry);
+		return auth_too_many(rs, retry);
+	}
+
+	pthread_rwlock_rdlock(&s->rw);
+	locked_rw = true;
+	snprintf(key, sizeof(key), "role_id/%s", rh);
+	r = view_get_json(rq->mount->view, key, &idx);
+	n = r == 0 ? json_string_value(json_object_get(idx, "name")) : NULL;
+	if (r == 0 && (!n || approle_name_normalize(n, name) < 0))
+		r = CF_EIO;
+	if (r == 0)
+		r = role_get(rq->mount, name, &role);
+	if (r == CF_ENOTFOUND) {
+		r = login_fail(rq, rs, &lim, rh, BAD_LOGIN);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (!cidr_list_allows(array_of(role, "secret_id_bound_cidrs"), rq->remote_addr)) {
+		r = login_fail(rq, rs, &lim, rh,
+		               "source address unauthorized through CIDR restrictions on the role");
+		goto out;
+	}
+	if (bool_of(role, "bind_secret_id")) {
+		pthread_mutex_t *mu = stripe(s, name);
+
+		if (jsonx_str(rq->data, "secret_id", &sid) < 0 || !*sid ||
+		    strlen(sid) > APPROLE_SECRET_ID_MAX) {
+			r = login_fail(rq, rs, &lim, rh, BAD_LOGIN);
+			goto out;
+		}
+		approle_hmac(s->key, sid, sh);
+		pthread_mutex_lock(mu);
+		r = sid_get(rq->mount, name, sh, &e);
+		if (r == 0 && !cidr_list_allows(array_of(e, "cidr_list"), rq->remote_addr)) {
+			pthread_mutex_unlock(mu);
+			r = login_fail(rq, rs, &lim, rh,
+			               "source address unauthorized through CIDR restrictions on "
+			               "the secret ID");
+			goto out;
+		}
+		if (r == 0)
+			r = sid_spend(rq->mount, name, sh, e);
+		pthread_mutex_unlock(mu);
+		if (r == CF_ENOTFOUND) {
+			r = login_fail(rq, rs, &lim, rh, BAD_LOGIN);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	r = auth_token_cfg_init(&cfg);
+	if (r < 0)
+		goto out;
+	have_cfg = true;
+	r = auth_token_cfg_load(&cfg, role);
+	if (r == 0 && e && json_array_size(array_of(e, "token_bound_cidrs")) > 0) {
+		json_decref(cfg.bound_cidrs);
+		cfg.bound_cidrs = json_deep_copy(array_of(e, "token_bound_cidrs"));
+		r = cfg.bound_cidrs ? 0 : CF_ENOMEM;
+	}
+	if (r == 0) {
+		json_t *sm = json_object_get(e, "metadata");
+		meta = json_is_object(sm) ? json_deep_copy(sm) : json_object();
+		if (!meta || json_object_set_new(meta, "role_name", json_string(name)) != 0)
+			r = CF_ENOMEM;
+	}
+	pthread_rwlock_unlock(&s->rw);
+	locked_rw = false;
+	if (r < 0)
+		goto out;
+	auth_limiter_succeeded(s->lim, rh);
+	r = auth_login_token(rq, rs, &cfg, name, meta);
+out:
+	if (locked_rw)
+		pthread_rwlock_unlock(&s->rw);
+	if (have_cfg)
+		auth_token_cfg_clear(&cfg);
+	json_decref(idx);
+	json_decref(role);
+	json_decref(e);
+	json_decref(meta);
+	return r;
+}
 
 static const struct route approle_routes[] = {
-        {"+", 0, 0, NULL, NULL},
+        {"login", OP_WRITE, R_NOAUTH, h_login, NULL},
+        {"role", OP_LIST, 0, h_roles_list, NULL},
+        {"role/", OP_LIST, 0, h_roles_list, NULL},
+        {"role/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
+        {"role/+/role-id", OP_READ | OP_WRITE, 0, h_role_id, NULL},
+        {"role/+/secret-id", OP_WRITE | OP_LIST, 0, h_secret_id, NULL},
+        {"role/+/secret-id/", OP_LIST, 0, h_secret_id, NULL},
+        {"role/+/custom-secret-id", OP_WRITE, 0, h_custom_secret_id, NULL},
+        {"role/+/secret-id/lookup", OP_WRITE, 0, h_sid_lookup, NULL},
+        {"role/+/secret-id/destroy", OP_WRITE, 0, h_sid_destroy, NULL},
+        {"role/+/secret-id-accessor/lookup", OP_WRITE, 0, h_acc_lookup, NULL},
+        {"role/+/secret-id-accessor/destroy", OP_WRITE, 0, h_acc_destroy, NULL},
+        {"tidy/secret-id", OP_WRITE, 0, h_tidy, NULL},
 };
 
 const struct backend_type approle_backend = {
         .type = "approle",
         .routes = approle_routes,
-        .nroutes = 0,
+        .nroutes = sizeof(approle_routes) / sizeof(approle_routes[0]),
+        .init = ar_init,
+        .cleanup = ar_cleanup,
 };

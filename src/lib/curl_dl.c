@@ -1,7 +1,8 @@
 /* curl_dl.c - run-time loading of libcurl (see curl_dl.h). */
-#include "cli/curl_dl.h"
+#include "lib/curl_dl.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 
 struct curl_dl curl_dl;
@@ -44,4 +45,24 @@ fail:
 	lib = NULL;
 	curl_dl = (struct curl_dl){0};
 	return -1;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result = -1;
+
+static void
+init_run(void)
+{
+	if (curl_dl_load() != 0)
+		return;
+	if (curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return;
+	init_result = 0;
+}
+
+int
+curl_dl_init(void)
+{
+	(void)pthread_once(&init_once, init_run);
+	return init_result;
 }

@@ -1,9 +1,11 @@
-/* curl_dl.h - libcurl loaded at run time (dlopen) so the server process never
- * maps libcurl and its dependency tree. <curl/curl.h> is used for types and
- * constants only; calls go through the curl_dl function-pointer table, which
- * curl_dl_load() fills in when a client command runs. */
-#ifndef COFFER_CLI_CURL_DL_H
-#define COFFER_CLI_CURL_DL_H
+/* curl_dl.h - libcurl loaded at run time (dlopen) so a process maps libcurl
+ * and its dependency tree only when it makes outgoing HTTP requests: the CLI's
+ * client commands, and in the server the JWT auth method's JWKS and OIDC
+ * discovery fetches. <curl/curl.h> is used for types and constants only; calls
+ * go through the curl_dl function-pointer table, which curl_dl_load() (CLI,
+ * single-threaded start-up) or curl_dl_init() (server threads) fills in. */
+#ifndef CF_CURL_DL_H
+#define CF_CURL_DL_H
 
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -31,5 +33,10 @@ extern struct curl_dl curl_dl;
 /* Load CURL_DL_SONAME and resolve every entry of curl_dl (idempotent).
  * Returns 0, or -1 when the library or one of its symbols is missing. */
 int curl_dl_load(void);
+
+/* Thread-safe, idempotent: curl_dl_load() and curl_global_init() once per
+ * process (pthread_once), for callers on server threads. Never cleaned up.
+ * Returns 0, or -1 when libcurl is missing or cannot be initialized. */
+int curl_dl_init(void);
 
 #endif
