@@ -322,9 +322,10 @@ static void
 test_audit_hash_is_hmac_sha256_of_salt(void **state)
 {
 	struct fx *f = *state;
+	/* parenthesized: one string on purpose (clang -Wstring-concatenation) */
 	static const char *inputs[] = {"", "x", "hunter2",
-	                               "a longer input that spans more than "
-	                               "one SHA-256 block of sixty-four bytes, easily"};
+	                               ("a longer input that spans more than "
+	                                "one SHA-256 block of sixty-four bytes, easily")};
 	uint8_t salt[32], mac[32], *raw;
 	char hex[65], want[80], *h;
 	const char *salthex;
