@@ -741,6 +741,40 @@ audit_log_response(struct audit_broker *ab, struct request *rq, struct response 
 	return 0;
 }
 
+int
+audit_log_record(struct audit_broker *ab, const char *type, json_t *fields)
+{
+	char when[40], stackbuf[2048];
+	struct audit_json w;
+	const char *k;
+	json_t *v;
+	size_t ok = 0, n;
+
+	pthread_rwlock_rdlock(&ab->lock);
+	n = ab->ndevs;
+	if (n > 0)
+		format_time(util_now_ns(), when);
+	for (size_t i = 0; i < n; i++) {
+		audit_json_init(&w, stackbuf, sizeof(stackbuf));
+		audit_json_open(&w, '{');
+		audit_json_key(&w, "time");
+		audit_json_safe(&w, when, strlen(when));
+		audit_json_key(&w, "type");
+		audit_json_cstr(&w, type);
+		json_object_foreach(fields, k, v)
+		{
+			audit_json_key(&w, k);
+			audit_json_value(&w, v);
+		}
+		audit_json_close(&w, '}');
+		if (!w.oom && audit_file_append(ab->devs[i]->sink, w.p, w.len, false) == 0)
+			ok++;
+		audit_json_free(&w, false);
+	}
+	pthread_rwlock_unlock(&ab->lock);
+	return n > 0 && ok == 0 ? CF_EAUDIT : 0;
+}
+
 /* ---- the broker and its table ---- */
 
 int

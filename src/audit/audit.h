@@ -67,6 +67,13 @@ int audit_broker_hash(struct audit_broker *ab, const char *path, const char *inp
                       char **ret_hash);
 json_t *audit_broker_list(struct audit_broker *ab);
 
+/* An extra record that is not a request or a response (rotation.compromise):
+ * {"time": ..., "type": type, <fields>...} written to every device, the fields
+ * as given (not HMAC'd: the caller passes nothing secret, e.g. a compromise
+ * reason). Returns 0 when a device recorded it or none is enabled, CF_EAUDIT
+ * when devices are enabled and none could. */
+int audit_log_record(struct audit_broker *ab, const char *type, json_t *fields);
+
 /* Offline chain check. Returns 0 when intact (sets *ret_line to the number of
  * lines verified), else CF_EINVAL with *ret_line = first bad line (1-based) and a
  * message. CF_EIO when the file cannot be read. */

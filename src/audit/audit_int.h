@@ -20,9 +20,10 @@
 #define AUDIT_LINE_MAX (64u << 20)
 /* Interval of the background fdatasync, in milliseconds. */
 #define AUDIT_SYNC_MS 100
-/* Deferred lines are written by the next append or by the background thread,
+/* Deferred lines are written by the next batch or by the background thread,
  * which looks every AUDIT_FLUSH_MS while the file is busy (AUDIT_SYNC_MS when
- * idle); at most AUDIT_PEND_MAX bytes wait. */
+ * idle); a deferred line that finds more than AUDIT_PEND_MAX bytes pending (and
+ * no write in progress) writes them at once. */
 #define AUDIT_FLUSH_MS 10
 #define AUDIT_PEND_MAX (256u << 10)
 
@@ -46,8 +47,10 @@ int audit_file_open(struct audit_file *f, char *err, size_t errlen);
 /* Appends one entry. body is a compact JSON object ("{...}", n bytes, no newline);
  * the line written is prefix + {"seq":N,"prev_hash":"<hex>", + the rest of body.
  * Returns 0 once write(2) accepted the whole line, CF_EIO when the sink is broken
- * (a sink that failed is reopened on the next append). Serialized by the sink's
- * mutex; the line is hashed and written under it.
+ * (a sink that failed is reopened on the next append), CF_ENOMEM. The line is
+ * hashed into the chain under the sink's mutex and written by a group write:
+ * concurrent appenders share one write(2) (see audit_file.c); the call blocks
+ * until the batch carrying its line was written.
  * defer (best-effort entries only): the line joins the chain at once but may be
  * written later, with the next append or by the background thread (within
  * AUDIT_SYNC_MS); 0 then means only "queued". */

@@ -139,6 +139,7 @@ int generic_list_main(int argc, char **argv);
 int generic_delete_main(int argc, char **argv);
 int token_main(int argc, char **argv);
 int lease_main(int argc, char **argv);
+int rotation_main(int argc, char **argv);
 int transit_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int secrets_main(int argc, char **argv);
@@ -146,6 +147,8 @@ int audit_main(int argc, char **argv);
 int auth_main(int argc, char **argv);
 int login_main(int argc, char **argv);
 int srp_main(int argc, char **argv);
+int notify_main(int argc, char **argv);
+int events_main(int argc, char **argv);
 /* Written by the lead in src/cli/server.c; a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 

@@ -498,3 +498,151 @@ client_resp_clear(struct client_resp *resp)
 	json_decref(resp->json);
 	memset(resp, 0, sizeof(*resp));
 }
+
+/* ---- streaming (server-sent events) ---- */
+
+struct stream_ctx {
+	CURL *curl;
+	long status;
+	bool (*on_data)(void *arg, const char *p, size_t n);
+	void *arg;
+	bool stopped;
+	struct body err; /* the body of a non-2xx answer */
+};
+
+static size_t
+on_stream(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_ctx *sc = arg;
+	size_t n = size * nmemb;
+
+	if (sc->status == 0)
+		curl_dl.easy_getinfo(sc->curl, CURLINFO_RESPONSE_CODE, &sc->status);
+	if (sc->status < 200 || sc->status > 299) {
+		if (n > 65536 - sc->err.len)
+			return n; /* an error body: the start is enough */
+		return on_body(data, size, nmemb, &sc->err);
+	}
+	if (!sc->on_data(sc->arg, data, n)) {
+		sc->stopped = true;
+		return 0; /* aborts the transfer */
+	}
+	return n;
+}
+
+int
+client_stream(struct client *c, const char *path, const char *query, const char *last_event_id,
+              bool (*on_data)(void *arg, const char *p, size_t n), void *arg,
+              struct client_resp *resp, char *err, size_t errlen)
+{
+	char curlerr[CURL_ERROR_SIZE] = "", leid[64];
+	struct curl_slist *headers = NULL, *h;
+	struct stream_ctx sc = {0};
+	char *epath = NULL, *url = NULL, *hdr = NULL;
+	json_error_t jerr;
+	CURLcode cr;
+	size_t n;
+	int r;
+
+	memset(resp, 0, sizeof(*resp));
+	if (curl_dl_load() != 0) {
+		snprintf(err, errlen, "libcurl (%s) is not installed", CURL_DL_SONAME);
+		return CF_EUNSUPPORTED;
+	}
+	epath = encode_path(path);
+	n = epath ? strlen(c->address) + strlen(epath) + (query ? strlen(query) : 0) + 8 : 0;
+	url = epath ? malloc(n) : NULL;
+	if (!url) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	snprintf(url, n, "%s/v1/%s%s%s", c->address, epath, query ? "?" : "", query ? query : "");
+	if (c->token && *c->token) {
+		n = strlen(c->token) + sizeof("X-Vault-Token: ");
+		hdr = malloc(n);
+		if (!hdr) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		snprintf(hdr, n, "X-Vault-Token: %s", c->token);
+		h = curl_dl.slist_append(headers, hdr);
+		if (!h) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		headers = h;
+	}
+	h = curl_dl.slist_append(headers, "Accept: text/event-stream");
+	if (!h) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	headers = h;
+	if (last_event_id) {
+		snprintf(leid, sizeof(leid), "Last-Event-ID: %s", last_event_id);
+		h = curl_dl.slist_append(headers, leid);
+		if (!h) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		headers = h;
+	}
+	sc.curl = curl_dl.easy_init();
+	if (!sc.curl) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	sc.on_data = on_data;
+	sc.arg = arg;
+	curl_dl.easy_setopt(sc.curl, CURLOPT_URL, url);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_HTTPGET, 1L);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_HTTPHEADER, headers);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_WRITEDATA, &sc);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_ERRORBUFFER, curlerr);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_NOSIGNAL, 1L);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* No overall timeout: the server sends a keepalive every 15 s, so a minute
+	 * without a byte means the connection is dead. */
+	curl_dl.easy_setopt(sc.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_dl.easy_setopt(sc.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_dl.easy_setopt(sc.curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
+	if (c->cacert)
+		curl_dl.easy_setopt(sc.curl, CURLOPT_CAINFO, c->cacert);
+	if (c->skip_verify) {
+		curl_dl.easy_setopt(sc.curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_dl.easy_setopt(sc.curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	cr = curl_dl.easy_perform(sc.curl);
+	if (sc.status == 0)
+		curl_dl.easy_getinfo(sc.curl, CURLINFO_RESPONSE_CODE, &sc.status);
+	if (cr != CURLE_OK && !sc.stopped &&
+	    (sc.status < 200 || sc.status > 299 || cr != CURLE_PARTIAL_FILE)) {
+		if (sc.status >= 200 && sc.status <= 299)
+			snprintf(err, errlen, "the event stream from %s broke: %s", c->address,
+			         curlerr[0] ? curlerr : curl_dl.easy_strerror(cr));
+		else
+			snprintf(err, errlen, "cannot reach %s: %s", c->address,
+			         curlerr[0] ? curlerr : curl_dl.easy_strerror(cr));
+		resp->status = sc.status;
+		r = CF_EIO;
+		goto out;
+	}
+	resp->status = sc.status;
+	if (sc.err.len > 0)
+		resp->json = json_loadb(sc.err.p, sc.err.len, 0, &jerr);
+	r = 0;
+out:
+	if (sc.curl)
+		curl_dl.easy_cleanup(sc.curl);
+	headers_free(headers);
+	wipe_free(hdr);
+	if (sc.err.p) {
+		explicit_bzero(sc.err.p, sc.err.cap);
+		free(sc.err.p);
+	}
+	free(url);
+	free(epath);
+	return r;
+}

@@ -13,6 +13,7 @@
 #define CF_CLI_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Largest response body accepted (a bigger one fails with CF_ETOOBIG). */
@@ -45,6 +46,17 @@ const char *client_address(const struct client *c);
  * failure, message in err) / CF_ETOOBIG / CF_ENOMEM. */
 int client_request(struct client *c, const char *method, const char *path, const char *query,
                    json_t *body, struct client_resp *resp, char *err, size_t errlen);
+
+/* Streams GET /v1/<path>[?query] (server-sent events): on_data gets each piece
+ * of a 2xx body as it arrives (return false to stop). last_event_id (NULL: none)
+ * is sent as Last-Event-ID. No overall timeout; a minute without a byte (the
+ * server sends keepalives every 15 s) counts as a broken connection. Returns 0
+ * when an answer arrived and ended (resp->status; the JSON of a non-2xx answer in
+ * resp->json), or CF_EIO (unreachable, or the stream broke: resp->status says
+ * whether it had started) / CF_ENOMEM with a message in err. */
+int client_stream(struct client *c, const char *path, const char *query, const char *last_event_id,
+                  bool (*on_data)(void *arg, const char *p, size_t n), void *arg,
+                  struct client_resp *resp, char *err, size_t errlen);
 
 /* Formats the error of a non-2xx answer into err: the errors[] joined with "; "
  * (newlines flattened), or a default text, and " (HTTP <status>)". */

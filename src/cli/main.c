@@ -24,6 +24,9 @@ static const struct cli_cmd commands[] = {
         {"auth", auth_main, "enable, disable, list and tune auth methods"},
         {"login", login_main, "log in with an auth method and store the token"},
         {"srp", srp_main, "register users of the srp auth method (zero-knowledge)"},
+        {"rotation", rotation_main, "create, inspect and run secret rotation jobs"},
+        {"notify", notify_main, "manage webhooks that receive events and alerts"},
+        {"events", events_main, "follow the server's event stream"},
         {NULL, NULL, NULL},
 };
 

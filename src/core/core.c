@@ -8,6 +8,7 @@
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "events/events.h"
+#include "rotation/rotation.h"
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int
 core_new(const struct core_config *cfg, struct core **ret)
@@ -39,6 +41,7 @@ core_new(const struct core_config *cfg, struct core **ret)
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&c->unseal_mu, NULL);
 	pthread_mutex_init(&c->pol_mu, NULL);
+	pthread_mutex_init(&c->mount_mu, NULL);
 	snprintf(c->cluster_name, sizeof(c->cluster_name), "%s",
 	         cfg->cluster_name ? cfg->cluster_name : "coffer-cluster");
 	c->start_time = util_now();
@@ -76,6 +79,9 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = events_new(c, &c->events);
 	if (r < 0)
 		goto fail;
+	r = rotation_new(c, &c->rotation);
+	if (r < 0)
+		goto fail;
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
@@ -91,13 +97,16 @@ core_free(struct core *c)
 {
 	if (!c)
 		return;
-	if (c->barrier && !barrier_sealed(c->barrier))
+	if (c->barrier && !barrier_sealed(c->barrier)) {
+		mount_interrupt_all(c);
 		core_pre_seal(c);
+	}
 	seal_reset_progress(c);
 	core_acl_cache_clear(c);
 	audit_broker_free(c->audit);
 	expire_free(c->expire);
 	reencrypt_free(c->reencrypt);
+	rotation_free(c->rotation);
 	events_free(c->events);
 	token_store_free(c->tokens);
 	mount_system_free(c);
@@ -123,6 +132,33 @@ struct events *
 core_events(struct core *c)
 {
 	return c->events;
+}
+
+struct rotation *
+core_rotation(struct core *c)
+{
+	return c->rotation;
+}
+
+bool
+core_lock_shared(struct core *c, int timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_rwlock_timedrdlock(&c->lock, &ts) == 0;
+}
+
+void
+core_unlock_shared(struct core *c)
+{
+	pthread_rwlock_unlock(&c->lock);
 }
 
 struct token_store *
@@ -405,6 +441,26 @@ authorize(struct request *rq, const struct route *rt)
 	return 0;
 }
 
+/* The identity of a request the server issues itself: audited with display
+ * name "coffer-rotation" and no accessor. */
+static int
+internal_identity(struct request *rq)
+{
+	struct token_entry *te = calloc(1, sizeof(*te));
+
+	if (!te)
+		return CF_ENOMEM;
+	te->display_name = strdup("coffer-rotation");
+	te->policies = json_pack("[s]", "root");
+	if (!te->display_name || !te->policies) {
+		token_entry_free(te);
+		return CF_ENOMEM;
+	}
+	snprintf(te->type, sizeof(te->type), "service");
+	rq->te = te;
+	return 0;
+}
+
 static int
 ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke, bool *ret_audited)
 {
@@ -436,7 +492,12 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 		return CF_EMETHOD;
 	}
 
-	if (!(rt->flags & R_NOAUTH)) {
+	if (rq->internal) {
+		/* Issued by the server itself (request.h): no token, no ACL. */
+		r = internal_identity(rq);
+		if (r < 0)
+			return r;
+	} else if (!(rt->flags & R_NOAUTH)) {
 		r = authenticate(c, rq);
 		if (r < 0)
 			return fail(rs, r, "permission denied");
@@ -513,6 +574,10 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	r = ladder(c, rq, rs, &revoke, &audited);
 	if (r >= 0 && rs->secret)
 		r = expire_register(c->expire, rq, rs);
+	/* Adoption tracking: returns at once unless this read is of a rotated
+	 * secret's data (rotation.h). */
+	if (r >= 0 && rq->op == OP_READ && (rs->status == 0 || rs->status == 200) && rs->data)
+		rotation_observe(c->rotation, rq, rs);
 	if (r < 0) {
 		status = cf_http_status(r);
 		if (rs->raw && !rs->errors) {
@@ -551,6 +616,27 @@ request_finish(struct core *c, struct request *rq, struct response *rs)
 	return rs->status;
 }
 
+/* Whether the request must run alone (the core lock held for writing): routes
+ * that change the seal state, and mount-table changes other than enabling a
+ * mount (which publishes the new entry under the read lock, see mount.c). */
+static bool
+needs_exclusive(const struct route *rt, const struct request *rq)
+{
+	size_t n;
+
+	if (!rt)
+		return false;
+	if (rt->flags & R_EXCLUSIVE)
+		return true;
+	if (!(rt->flags & R_EXCL_CHANGES))
+		return false;
+	if (rq->op == OP_DELETE)
+		return true;
+	n = strlen(rq->path);
+	return (rq->op & (OP_CREATE | OP_UPDATE)) && n >= 5 &&
+	       strcmp(rq->path + n - 5, "/tune") == 0;
+}
+
 int
 core_handle(struct core *c, struct request *rq, struct response *rs)
 {
@@ -560,7 +646,10 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 	/* Routes that change the seal state or the mount table run alone. */
 	pthread_rwlock_rdlock(&c->lock);
 	peek = route_peek(c, rq);
-	if (peek && (peek->flags & R_EXCLUSIVE)) {
+	if (needs_exclusive(peek, rq)) {
+		/* A seal must not wait for requests stuck on an external system. */
+		if (peek->flags & R_INTERRUPT)
+			mount_interrupt_all(c);
 		pthread_rwlock_unlock(&c->lock);
 		pthread_rwlock_wrlock(&c->lock);
 	}
@@ -578,7 +667,7 @@ core_handle_nested(struct core *c, struct request *rq, struct response *rs)
 	/* The calling request holds c->lock for reading: taking it again would
 	 * deadlock against a writer queued in between (the lock prefers writers). */
 	peek = route_peek(c, rq);
-	if (peek && (peek->flags & R_EXCLUSIVE)) {
+	if (needs_exclusive(peek, rq)) {
 		(void)response_errorf(rs, "not allowed in a nested request");
 		rs->status = 405;
 		return request_finish(c, rq, rs);

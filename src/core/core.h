@@ -44,7 +44,15 @@ int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char
 bool core_sealed(struct core *c);
 int core_seal(struct core *c);
 
+/* For subsystems outside src/core that run their own threads (rotation): take
+ * the core lock for reading, waiting at most timeout_ms (false on timeout, so a
+ * thread can look at its stop flag while a seal waits for the lock), and
+ * release it. While held, issue requests with core_handle_nested. */
+bool core_lock_shared(struct core *c, int timeout_ms);
+void core_unlock_shared(struct core *c);
+
 /* For backends: */
+struct rotation *core_rotation(struct core *c);
 struct events *core_events(struct core *c);
 struct barrier *core_barrier(struct core *c);
 struct token_store *core_tokens(struct core *c);

@@ -38,10 +38,15 @@ struct core {
 	int nprogress;
 	char nonce[37];
 
-	/* Mount table (under lock). */
+	/* Mount table. Readers hold lock (read). Enabling a mount holds lock (read)
+	 * and mount_mu: the new entry is written past the end and published by the
+	 * atomic increment of nmounts, so concurrent readers see the old or the new
+	 * table, never a half-built one. Every other change (disable, tune, remount,
+	 * unseal) holds lock for writing. */
 	struct mount *sys_mount; /* permanent, not in the table */
 	struct mount *mounts[CORE_MAX_MOUNTS];
-	size_t nmounts;
+	_Atomic size_t nmounts;
+	pthread_mutex_t mount_mu;
 
 	/* Policies and ACL cache (under pol_mu). */
 	pthread_mutex_t pol_mu;
@@ -56,6 +61,7 @@ struct core {
 	struct expiration *expire;
 	struct reencrypt *reencrypt;
 	struct events *events;
+	struct rotation *rotation;
 
 	char cluster_name[64];
 	char cluster_id[37];
@@ -78,6 +84,8 @@ int mount_table_save(struct core *c);
 int mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth);
 int mount_disable(struct core *c, const char *path, bool is_auth);
 void mount_unload_all(struct core *c);
+/* Calls every mounted backend's interrupt hook (core lock held). */
+void mount_interrupt_all(struct core *c);
 json_t *mount_entry_json(const struct mount *m);
 int mount_system_new(struct core *c);
 void mount_system_free(struct core *c);

@@ -361,10 +361,16 @@ lease_mount(struct core *c, json_t *rec)
 	return m;
 }
 
-/* Revokes one lease (core lock held). Returns 0 when the lease is gone
- * (revoked now or before), else the backend's or storage's error. */
+static bool core_rdlock(struct expiration *e);
+
+/* Revokes one lease. Returns 0 when the lease is gone (revoked now or before),
+ * else the backend's or storage's error. holds_lock: the caller holds the core
+ * lock (a request); otherwise (a worker) the lock is taken only to find the
+ * mount and take a reference on it, and the backend runs without it, so a
+ * revocation waiting on a database never holds up seal or mount changes. */
 static int
-revoke_one(struct expiration *e, const char *id, bool force, const char *event_type)
+revoke_one(struct expiration *e, const char *id, bool force, const char *event_type,
+           bool holds_lock)
 {
 	json_t *rec = NULL;
 	struct mount *m;
@@ -376,10 +382,19 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 	}
 	if (r < 0)
 		return r;
+	if (!holds_lock && !core_rdlock(e)) {
+		json_decref(rec);
+		return CF_ESEALED;
+	}
 	m = lease_mount(e->c, rec);
+	if (m)
+		mount_ref(m);
+	if (!holds_lock)
+		pthread_rwlock_unlock(&e->c->lock);
 	if (m && m->bt->lease_revoke) {
 		r = m->bt->lease_revoke(m, json_object_get(rec, "internal"));
 		if (r < 0 && !force) {
+			mount_unref(m);
 			json_decref(rec);
 			return r;
 		}
@@ -387,6 +402,7 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 			log_info("lease %s: backend revocation failed (%s); record removed (force)",
 			         id, cf_strerror(r));
 	}
+	mount_unref(m);
 	r = record_delete(e, id, rec);
 	if (r == 0) {
 		struct event ev = {.type = event_type,
@@ -498,11 +514,10 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&e->mu);
 
 		int r = CF_ESEALED;
-		if (core_rdlock(e)) {
-			if (strncmp(id, WATCH_PREFIX, WATCH_LEN) == 0)
-				r = watch_token(e, id);
-			else
-				r = revoke_one(e, id, false, "lease.expired");
+		if (strncmp(id, WATCH_PREFIX, WATCH_LEN) != 0) {
+			r = revoke_one(e, id, false, "lease.expired", false);
+		} else if (core_rdlock(e)) {
+			r = watch_token(e, id);
 			pthread_rwlock_unlock(&e->c->lock);
 		}
 
@@ -849,7 +864,7 @@ expire_revoke_prefix(struct expiration *e, const char *prefix, bool force, char 
 	{
 		if (r < 0)
 			break;
-		int rr = revoke_one(e, json_string_value(v), force, "lease.revoked");
+		int rr = revoke_one(e, json_string_value(v), force, "lease.revoked", true);
 		if (rr < 0) {
 			if (!failed++)
 				first = rr;

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,23 @@ mount_max_ttl(const struct mount *m)
 	return m->max_lease_ttl > 0 ? m->max_lease_ttl : SYSTEM_DEFAULT_TTL;
 }
 
+void
+mount_ref(struct mount *m)
+{
+	atomic_fetch_add(&m->refs, 1);
+}
+
+static void mount_destroy(struct mount *m);
+
+void
+mount_unref(struct mount *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		mount_destroy(m);
+}
+
 static void
-mount_free(struct mount *m)
+mount_destroy(struct mount *m)
 {
 	if (!m)
 		return;
@@ -151,6 +167,7 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 
 	if (!m)
 		return CF_ENOMEM;
+	m->refs = 1;
 	m->is_auth = is_auth;
 	if (jsonx_str(e, "type", &type) < 0 || !*type) {
 		r = CF_EINVAL;
@@ -227,7 +244,7 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 		r = CF_ENOMEM;
 out:
 	if (r < 0) {
-		mount_free(m);
+		mount_unref(m);
 		return r;
 	}
 	*ret = m;
@@ -259,6 +276,7 @@ builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
 
 	if (!m)
 		return NULL;
+	m->refs = 1;
 	m->path = strdup(path);
 	m->type = strdup(type);
 	m->description = strdup(desc);
@@ -269,7 +287,7 @@ builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
 	snprintf(m->accessor, sizeof(m->accessor), "%s%s_%s", is_auth ? "auth_" : "", type, suffix);
 	m->view = view_new(c->barrier, is_auth ? "auth/token-store/" : "sys/data/");
 	if (!m->path || !m->type || !m->description || !m->view) {
-		mount_free(m);
+		mount_unref(m);
 		return NULL;
 	}
 	return m;
@@ -286,7 +304,7 @@ builtin(struct core *c, const char *path, const char *type, bool is_auth,
 		return CF_ENOMEM;
 	r = mount_add(c, m);
 	if (r < 0)
-		mount_free(m);
+		mount_unref(m);
 	return r;
 }
 
@@ -300,7 +318,7 @@ mount_system_new(struct core *c)
 void
 mount_system_free(struct core *c)
 {
-	mount_free(c->sys_mount);
+	mount_unref(c->sys_mount);
 	c->sys_mount = NULL;
 }
 
@@ -329,7 +347,7 @@ load_table(struct core *c, const char *key, bool is_auth)
 		r = mount_add(c, m);
 		if (r < 0) {
 			log_error("mount %s could not start: %s", path, cf_strerror(r));
-			mount_free(m);
+			mount_unref(m);
 		}
 	}
 	json_decref(arr);
@@ -350,15 +368,16 @@ mount_table_load(struct core *c)
 	return r;
 }
 
+/* Stores the first n entries of the table (n may include one not yet published). */
 static int
-save_table(struct core *c, const char *key, bool is_auth)
+save_table(struct core *c, const char *key, bool is_auth, size_t n)
 {
 	json_t *arr = json_array();
 	int r;
 
 	if (!arr)
 		return CF_ENOMEM;
-	for (size_t i = 0; i < c->nmounts; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct mount *m = c->mounts[i];
 		json_t *e;
 		if (m->is_auth != is_auth || m->bt == &system_backend || m->bt == &token_backend)
@@ -379,17 +398,26 @@ save_table(struct core *c, const char *key, bool is_auth)
 int
 mount_table_save(struct core *c)
 {
-	int r = save_table(c, "mounts", false);
+	size_t n = c->nmounts;
+	int r = save_table(c, "mounts", false, n);
 	if (r == 0)
-		r = save_table(c, "auth", true);
+		r = save_table(c, "auth", true, n);
 	return r;
+}
+
+void
+mount_interrupt_all(struct core *c)
+{
+	for (size_t i = 0; i < c->nmounts; i++)
+		if (c->mounts[i]->bt->interrupt)
+			c->mounts[i]->bt->interrupt(c->mounts[i]);
 }
 
 void
 mount_unload_all(struct core *c)
 {
 	for (size_t i = 0; i < c->nmounts; i++)
-		mount_free(c->mounts[i]);
+		mount_unref(c->mounts[i]);
 	c->nmounts = 0;
 }
 
@@ -405,10 +433,11 @@ path_reserved(const char *path, bool is_auth)
 	return false;
 }
 
+static int enable_locked(struct core *c, const char *path, json_t *e, bool is_auth);
+
 int
 mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth)
 {
-	struct mount *m;
 	json_t *e = json_deep_copy(data);
 	int r;
 
@@ -419,6 +448,20 @@ mount_enable(struct core *c, const char *path, const char *type, json_t *data, b
 		json_decref(e);
 		return CF_EEXIST;
 	}
+	pthread_mutex_lock(&c->mount_mu);
+	r = enable_locked(c, path, e, is_auth);
+	pthread_mutex_unlock(&c->mount_mu);
+	return r;
+}
+
+/* mount_enable's work, with mount_mu held (e is consumed). */
+static int
+enable_locked(struct core *c, const char *path, json_t *e, bool is_auth)
+{
+	struct mount *m;
+	size_t n;
+	int r;
+
 	for (size_t i = 0; i < c->nmounts; i++) {
 		const char *mp = c->mounts[i]->path;
 		if (c->mounts[i]->is_auth != is_auth)
@@ -433,17 +476,31 @@ mount_enable(struct core *c, const char *path, const char *type, json_t *data, b
 	json_decref(e);
 	if (r < 0)
 		return r;
-	r = mount_add(c, m);
+	/* Built and stored before it is published: a reader never sees a mount
+	 * that could still be taken back. */
+	n = c->nmounts;
+	if (n == CORE_MAX_MOUNTS) {
+		mount_unref(m);
+		return CF_ERANGE;
+	}
+	if (m->bt->init) {
+		r = m->bt->init(m, c);
+		if (r < 0) {
+			mount_unref(m);
+			return r;
+		}
+	}
+	c->mounts[n] = m;
+	r = save_table(c, "mounts", false, n + 1);
+	if (r == 0)
+		r = save_table(c, "auth", true, n + 1);
 	if (r < 0) {
-		mount_free(m);
+		c->mounts[n] = NULL;
+		mount_unref(m);
 		return r;
 	}
-	r = mount_table_save(c);
-	if (r < 0) {
-		c->nmounts--;
-		mount_free(m);
-	}
-	return r;
+	c->nmounts = n + 1; /* publish (atomic store) */
+	return 0;
 }
 
 int
@@ -462,7 +519,7 @@ mount_disable(struct core *c, const char *path, bool is_auth)
 		if (r < 0)
 			return r;
 		(void)view_delete_prefix(m->view, "");
-		mount_free(m);
+		mount_unref(m);
 		return 0;
 	}
 	return 0; /* Vault ignores unknown mounts */

@@ -32,6 +32,10 @@ struct backend_type {
 	int (*lease_revoke)(struct mount *m, json_t *internal);
 	/* The lease now expires at new_expire (unix seconds): extend the secret. */
 	int (*lease_renew)(struct mount *m, json_t *internal, int64_t new_expire);
+	/* Optional: the server is about to seal; make every operation in flight on
+	 * an external system (a database) give up quickly. Later calls work again.
+	 * Called with the core lock held for reading. */
+	void (*interrupt)(struct mount *m);
 };
 
 struct mount {
@@ -48,7 +52,14 @@ struct mount {
 	const struct backend_type *bt;
 	struct view *view; /* logical/<uuid>/ or auth/<uuid>/ */
 	void *state;       /* backend's, from bt->init */
+	/* References: the mount table holds one; code that uses the mount without
+	 * the core lock (lease revocation) holds another. The last one frees it. */
+	_Atomic int refs;
 };
+
+void mount_ref(struct mount *m);
+/* Drops a reference; the last one runs the backend's cleanup and frees. */
+void mount_unref(struct mount *m);
 
 /* Effective TTLs (mount's, else the system's 768h). */
 int64_t mount_default_ttl(const struct mount *m);

@@ -68,6 +68,10 @@ response_reset(struct response *rs)
 	json_decref(rs->errors);
 	json_decref(rs->secret);
 	free(rs->lease_id);
+	if (rs->stream) {
+		rs->stream->free(rs->stream->arg);
+		free(rs->stream);
+	}
 	memset(rs, 0, sizeof(*rs));
 }
 

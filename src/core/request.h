@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Logical operations (vault-api.md §1.3). Bit values so routes can list a set. */
@@ -42,6 +43,12 @@ struct request {
 	int remote_port;
 	const char *consumer; /* X-Coffer-Consumer header or NULL */
 	bool wrap_requested;  /* X-Vault-Wrap-TTL was sent */
+	/* A request the server issues itself (the rotation manager writing a KV
+	 * version): the ladder skips token lookup and ACL and audits it with
+	 * display name "coffer-rotation". Only C code sets it; the HTTP layer
+	 * zero-initializes every request and has no way to turn it on. */
+	bool internal;
+	const char *last_event_id; /* Last-Event-ID header (SSE resume) or NULL */
 
 	/* Set by the core before the handler runs. */
 	struct core *core;
@@ -56,6 +63,22 @@ struct request {
 	const char *cap[REQUEST_MAX_CAPTURES];
 	int ncap;
 	char *capbuf; /* owned storage for cap[] */
+};
+
+/* A streamed body (the server-sent events of sys/events/subscribe). The HTTP
+ * layer sends the status and content_type, then what read() yields until it
+ * returns RESPONSE_STREAM_END, without holding a thread while the stream is idle:
+ * read() returns 0 when nothing is ready, and the stream then calls the wake
+ * function it was given by set_wake() (from any thread) once more data, or the
+ * end, is ready. set_wake() is called once, before the first read(); free() once,
+ * when the connection is done (after it, the stream never calls wake). */
+#define RESPONSE_STREAM_END (-1L)
+struct response_stream {
+	const char *content_type; /* static */
+	long (*read)(void *arg, char *buf, size_t max);
+	void (*set_wake)(void *arg, void (*wake)(void *wake_arg), void *wake_arg);
+	void (*free)(void *arg);
+	void *arg;
 };
 
 struct response {
@@ -81,6 +104,9 @@ struct response {
 	json_t *errors;      /* owned; array of strings for status >= 400 */
 	int64_t retry_after; /* seconds; > 0 adds a Retry-After header (429 answers) */
 	const char *mount_type;
+	/* owned (malloc'd, freed with stream->free(stream->arg) then free()): when
+	 * set with a 2xx status, the body is streamed and data/raw are ignored */
+	struct response_stream *stream;
 };
 
 /* Appends a formatted message to rs->errors. Returns 0 or CF_ENOMEM. */
@@ -103,13 +129,17 @@ typedef int (*exists_fn)(struct request *rq, bool *ret_exists);
 
 /* Route flags */
 enum {
-	R_NOAUTH = 1u << 0,     /* no token needed */
-	R_SEALED_OK = 1u << 1,  /* served while sealed */
-	R_SUDO = 1u << 2,       /* root-protected: needs sudo as well */
-	R_NOAUDIT = 1u << 3,    /* not written to the audit log */
-	R_RAW = 1u << 4,        /* response is raw JSON (rs->raw), no envelope */
-	R_SYS_INJECT = 1u << 5, /* copy data keys to the top level */
-	R_EXCLUSIVE = 1u << 6,  /* runs alone (changes seal state or the mount table) */
+	R_NOAUTH = 1u << 0,       /* no token needed */
+	R_SEALED_OK = 1u << 1,    /* served while sealed */
+	R_SUDO = 1u << 2,         /* root-protected: needs sudo as well */
+	R_NOAUDIT = 1u << 3,      /* not written to the audit log */
+	R_RAW = 1u << 4,          /* response is raw JSON (rs->raw), no envelope */
+	R_SYS_INJECT = 1u << 5,   /* copy data keys to the top level */
+	R_EXCLUSIVE = 1u << 6,    /* runs alone (changes seal state or the mount table) */
+	R_EXCL_CHANGES = 1u << 7, /* mount routes: DELETE and tune writes run alone;
+	                           * reads and enabling a mount run shared */
+	R_INTERRUPT = 1u << 8,    /* before waiting for the exclusive lock, make backends
+	                           * abandon work on external systems (seal) */
 };
 
 /* A route of a backend, matched against the path relative to the mount.

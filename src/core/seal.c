@@ -7,6 +7,7 @@
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
+#include "rotation/rotation.h"
 #include "events/events.h"
 #include "core/token.h"
 #include "core/view.h"
@@ -122,12 +123,17 @@ core_post_unseal(struct core *c)
 	r = reencrypt_resume(c->reencrypt);
 	if (r < 0)
 		log_error("the re-encryption job could not resume: %s", cf_strerror(r));
+	r = rotation_start(c->rotation);
+	if (r < 0)
+		log_error("the rotation manager could not start: %s", cf_strerror(r));
 	return 0;
 }
 
 void
 core_pre_seal(struct core *c)
 {
+	if (c->rotation)
+		rotation_stop(c->rotation);
 	if (c->expire)
 		expire_stop(c->expire);
 	if (c->reencrypt)

@@ -8,11 +8,13 @@
 #include "core/token.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
+#include "events/events.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "policy/policy.h"
+#include "rotation/rotation.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -777,15 +779,15 @@ static const struct route sys_routes[] = {
         {"init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL},
         {"seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL},
         {"unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL},
-        {"seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE, sys_seal, NULL},
+        {"seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE | R_INTERRUPT, sys_seal, NULL},
         {"step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL},
         {"leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL},
         {"mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL},
-        {"mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCLUSIVE, sys_mounts_one,
+        {"mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCL_CHANGES, sys_mounts_one,
          NULL},
         {"remount", OP_WRITE, R_SUDO | R_EXCLUSIVE, sys_remount, NULL},
         {"auth", OP_READ, R_SYS_INJECT, sys_auths, NULL},
-        {"auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCLUSIVE,
+        {"auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCL_CHANGES,
          sys_auth_one, NULL},
         {"policy", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
         {"policy/", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
@@ -821,6 +823,21 @@ static const struct route sys_routes[] = {
         {"leases/tidy", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_tidy, NULL},
         {"tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
         {"tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
+        {"rotation/jobs", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
+        {"rotation/jobs/", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
+        {"rotation/jobs/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, rotation_sys_job,
+         rotation_sys_job_exists},
+        {"rotation/jobs/+/rotate", OP_WRITE, R_SYS_INJECT, rotation_sys_job_rotate, NULL},
+        {"rotation/jobs/+/compromise", OP_WRITE, R_SYS_INJECT, rotation_sys_job_compromise, NULL},
+        {"rotation/jobs/+/ack", OP_WRITE, R_SYS_INJECT, rotation_sys_job_ack, NULL},
+        {"rotation/jobs/+/history", OP_READ, R_SYS_INJECT, rotation_sys_job_history, NULL},
+        {"rotation/verify/+", OP_WRITE, R_SYS_INJECT, rotation_sys_verify, NULL},
+        {"notify/webhooks", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
+        {"notify/webhooks/", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
+        {"notify/webhooks/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, events_sys_webhook,
+         events_sys_webhook_exists},
+        {"events/subscribe", OP_READ, 0, events_sys_subscribe, NULL},
+        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_sys_test, NULL},
 };
 
 const struct backend_type system_backend = {

@@ -38,4 +38,21 @@ void events_stop(struct events *ev);
  * thread; never called with the events lock held. */
 int events_emit(struct events *ev, const struct event *e, char ret_id[37]);
 
+/* Handlers of the sys routes (src/core/sys.c's table; the core has checked
+ * token, policy and seal state):
+ *   notify/webhooks, notify/webhooks/    LIST: data.keys
+ *   notify/webhooks/+                    PUT/GET/DELETE {url, secret, types, jobs,
+ *                                        min_severity, format}; GET never returns the
+ *                                        secret (has_secret instead)
+ *   events/subscribe                     GET: the SSE stream (rs->stream)
+ *   events/test                          POST {type: "test.*", ...}: emits a test event
+ *                                        (sudo: an operator's check of webhook wiring) */
+struct request;
+struct response;
+int events_sys_webhooks_list(struct request *rq, struct response *rs);
+int events_sys_webhook(struct request *rq, struct response *rs);
+int events_sys_webhook_exists(struct request *rq, bool *ret_exists);
+int events_sys_subscribe(struct request *rq, struct response *rs);
+int events_sys_test(struct request *rq, struct response *rs);
+
 #endif

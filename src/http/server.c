@@ -14,17 +14,22 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+struct stream_conn;
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct core *core;
 	size_t max_body;
 	char *tls_cert, *tls_key;
+	pthread_mutex_t streams_mu; /* open streamed responses (SSE) */
+	struct stream_conn *streams;
 };
 
 struct conn_ctx {
@@ -176,6 +181,102 @@ remote_addr(struct MHD_Connection *conn, char *buf, size_t len, int *ret_port)
 	}
 }
 
+/* ---- streamed responses (struct response_stream: the SSE of sys/events/subscribe).
+ * An idle stream must not hold a pool thread: when the stream has nothing, the
+ * reader suspends the connection and the stream's wake function resumes it
+ * (MHD_ALLOW_SUSPEND_RESUME). A resume that races ahead of the suspend is safe:
+ * MHD then cancels the suspend. http_stop() ends every stream before stopping
+ * the daemon, which refuses to stop with suspended connections. */
+struct stream_conn {
+	struct http_server *s;
+	struct MHD_Connection *conn;
+	struct response_stream *st;
+	int closing; /* atomic: answer end-of-stream */
+	struct stream_conn *next, *prev;
+};
+
+static void
+stream_wake(void *arg)
+{
+	struct stream_conn *sc = arg;
+
+	MHD_resume_connection(sc->conn);
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream_conn *sc = cls;
+	long n;
+
+	(void)pos;
+	if (__atomic_load_n(&sc->closing, __ATOMIC_ACQUIRE))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = sc->st->read(sc->st->arg, buf, max);
+	if (n > 0)
+		return (ssize_t)n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	MHD_suspend_connection(sc->conn);
+	return 0;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream_conn *sc = cls;
+	struct http_server *s = sc->s;
+
+	pthread_mutex_lock(&s->streams_mu);
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else
+		s->streams = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	pthread_mutex_unlock(&s->streams_mu);
+	sc->st->free(sc->st->arg); /* after this the stream never calls stream_wake */
+	free(sc->st);
+	free(sc);
+}
+
+/* Queues rs->stream (taking it over) as a chunked response of unknown size. */
+static enum MHD_Result
+queue_stream(struct http_server *s, struct MHD_Connection *conn, int status, struct response *rs)
+{
+	struct stream_conn *sc = calloc(1, sizeof(*sc));
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!sc)
+		return queue_error(conn, 500, "out of memory");
+	sc->s = s;
+	sc->conn = conn;
+	sc->st = rs->stream;
+	rs->stream = NULL;
+	sc->st->set_wake(sc->st->arg, stream_wake, sc);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, sc,
+	                                         stream_free);
+	if (!resp) {
+		sc->st->free(sc->st->arg);
+		free(sc->st);
+		free(sc);
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&s->streams_mu);
+	sc->next = s->streams;
+	if (s->streams)
+		s->streams->prev = sc;
+	s->streams = sc;
+	pthread_mutex_unlock(&s->streams_mu);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, sc->st->content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	ret = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp); /* frees sc through stream_free if not queued */
+	return ret;
+}
+
 static enum MHD_Result
 serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
       struct conn_ctx *cc)
@@ -238,8 +339,15 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const
 	remote_addr(conn, addr, sizeof(addr), &rq.remote_port);
 	rq.remote_addr = addr;
 	rq.consumer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Coffer-Consumer");
+	rq.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
 
 	status = core_handle(s->core, &rq, &rs);
+	if (rs.stream && status >= 200 && status < 300) {
+		enum MHD_Result ret = queue_stream(s, conn, status, &rs);
+		response_reset(&rs);
+		request_free_fields(&rq);
+		return ret;
+	}
 	r = http_render(&rq, &rs, &body, &len);
 	retry_after = rs.retry_after;
 	response_reset(&rs);
@@ -357,11 +465,13 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in sa;
 	unsigned threads = cfg->threads;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags =
+	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (!s)
 		return CF_ENOMEM;
+	pthread_mutex_init(&s->streams_mu, NULL);
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
 	if (parse_listen(cfg->listen, &sa) < 0) {
@@ -408,10 +518,21 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 void
 http_stop(struct http_server *s)
 {
+	struct stream_conn *sc;
+
 	if (!s)
 		return;
-	if (s->d)
+	if (s->d) {
+		/* End the streams first: MHD refuses to stop with suspended connections. */
+		pthread_mutex_lock(&s->streams_mu);
+		for (sc = s->streams; sc; sc = sc->next) {
+			__atomic_store_n(&sc->closing, 1, __ATOMIC_RELEASE);
+			MHD_resume_connection(sc->conn);
+		}
+		pthread_mutex_unlock(&s->streams_mu);
 		MHD_stop_daemon(s->d);
+	}
+	pthread_mutex_destroy(&s->streams_mu);
 	if (s->tls_key) {
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
 		free(s->tls_key);

@@ -7,8 +7,11 @@
  * reader pops an idle connection (or opens one), runs its query and pushes it back;
  * WAL lets readers run beside the writer, so reads never wait for a commit.
  *
- * Writes: group commit. put/delete/txn queue a request and sleep on their own
- * semaphore. One committer thread owns the write connection: it takes
+ * Writes: group commit. A lone writer (nothing queued, write connection idle)
+ * runs its own transaction in its own thread, with no hand-off. Otherwise
+ * put/delete/txn queue a request and sleep on their own semaphore, and the
+ * committer thread, which owns the write connection whenever no lone writer
+ * does, takes
  * everything queued, runs it in ONE transaction (BEGIN IMMEDIATE ... COMMIT, with a
  * SAVEPOINT around each request so a failing request is undone alone), and wakes
  * each caller with its own result. With synchronous=FULL the COMMIT is one fsync of
@@ -90,11 +93,13 @@ struct sq_storage {
 	pthread_t committer;
 	bool committer_started;
 
-	/* mu guards the queue, stopping, stats and fail_key. */
+	/* mu guards the queue, busy, stopping, stats and fail_key. */
 	pthread_mutex_t mu;
 	pthread_cond_t work;
 	struct sq_req *head;
 	struct sq_req *tail;
+	bool busy;        /* a thread (the committer or a lone caller) is using wdb */
+	size_t last_size; /* requests in the last transaction (1: writers are alone) */
 	bool stopping;
 	struct storage_sqlite_stats stats;
 	atomic_bool has_fail_key;
@@ -431,32 +436,48 @@ lost:
 	return CF_EIO;
 }
 
+/* Runs the n requests starting at first as one batch (retrying each alone if the
+ * batch is lost) and drops their keys from the read cache. Called by whoever set
+ * busy: the committer thread, or a lone caller. */
+static void
+sq_run(struct sq_storage *q, struct sq_req *first, size_t n)
+{
+	struct sq_req *req;
+	size_t i;
+
+	if (sq_batch(q, first, n) < 0) {
+		/* retry alone, so one bad request cannot fail the others */
+		for (i = 0, req = first; i < n; i++, req = req->next)
+			if (n == 1 || sq_batch(q, req, 1) < 0)
+				req->result = CF_EIO;
+	}
+	sq_cache_drop(q, first, n);
+}
+
 static void *
 sq_committer(void *arg)
 {
 	struct sq_storage *q = arg;
 	struct sq_req *first, *req, *next;
-	size_t n, i;
+	size_t n;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (q->head == NULL && !q->stopping)
+		/* Work is a non-empty queue while nobody else uses wdb; stop once
+		 * stopping, drained and idle. */
+		while ((q->head == NULL || q->busy) &&
+		       !(q->stopping && q->head == NULL && !q->busy))
 			pthread_cond_wait(&q->work, &q->mu);
 		if (q->head == NULL)
 			break; /* stopping, and the queue is drained */
 		first = q->head;
 		q->head = q->tail = NULL;
+		q->busy = true;
 		pthread_mutex_unlock(&q->mu);
 
 		for (n = 0, req = first; req != NULL; req = req->next)
 			n++;
-		if (sq_batch(q, first, n) < 0) {
-			/* retry alone, so one bad request cannot fail the others */
-			for (i = 0, req = first; i < n; i++, req = req->next)
-				if (n == 1 || sq_batch(q, req, 1) < 0)
-					req->result = CF_EIO;
-		}
-		sq_cache_drop(q, first, n);
+		sq_run(q, first, n);
 
 		/* Wake without holding mu, so a woken writer does not block on it at
 		 * once. req is gone once posted: read next first. */
@@ -465,12 +486,17 @@ sq_committer(void *arg)
 			(void)sem_post(&req->done);
 		}
 		pthread_mutex_lock(&q->mu);
+		q->busy = false;
+		q->last_size = n;
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }
 
-/* Queues ops for the committer and waits until they are durable (or failed). */
+/* Queues ops for the committer and waits until they are durable (or failed).
+ * A lone writer (queue empty, wdb idle, and the last transaction carried a
+ * single request) commits in its own thread instead: two thread hand-offs less
+ * on the path of a single client's write. */
 static int
 sq_write(struct storage *s, const struct storage_op *ops, size_t n)
 {
@@ -480,16 +506,34 @@ sq_write(struct storage *s, const struct storage_op *ops, size_t n)
 
 	if (n == 0)
 		return 0;
-	if (sem_init(&req.done, 0, 0) != 0)
-		return CF_ENOMEM;
 	pthread_mutex_lock(&q->mu);
 	if (q->stopping) {
 		pthread_mutex_unlock(&q->mu);
-		sem_destroy(&req.done);
 		return CF_EIO;
 	}
-	/* The committer waits on work only with an empty queue. */
-	wake = q->head == NULL;
+	/* Only while writers come one at a time: after a batch of several, the
+	 * others are about to come back, and the committer gathers them (a lone
+	 * commit then would make them all wait behind a transaction of one). */
+	if (!q->busy && q->head == NULL && q->last_size <= 1) {
+		q->busy = true;
+		pthread_mutex_unlock(&q->mu);
+		sq_run(q, &req, 1);
+		pthread_mutex_lock(&q->mu);
+		q->busy = false;
+		q->last_size = 1;
+		/* Writers that queued meanwhile (or close) are the committer's. */
+		wake = q->head != NULL || q->stopping;
+		pthread_mutex_unlock(&q->mu);
+		if (wake)
+			pthread_cond_signal(&q->work);
+		return req.result;
+	}
+	if (sem_init(&req.done, 0, 0) != 0) {
+		pthread_mutex_unlock(&q->mu);
+		return CF_ENOMEM;
+	}
+	/* The committer waits on work only with an empty queue or while busy. */
+	wake = q->head == NULL && !q->busy;
 	if (q->tail != NULL)
 		q->tail->next = &req;
 	else

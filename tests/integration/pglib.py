@@ -121,6 +121,11 @@ def _clean_env(extra=None):
     return env
 
 
+def _conn_value(value):
+    """A libpq conninfo value, quoted (user names may hold spaces and quotes)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def sql_literal(value):
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -356,7 +361,7 @@ class PostgresServer:
     # -- logins as somebody else, over TCP with a password -------------------------
 
     def _user_argv(self, user, db):
-        conninfo = (f"host={LOOPBACK} port={self.port} user={user} dbname={db} "
+        conninfo = (f"host={LOOPBACK} port={self.port} user={_conn_value(user)} dbname={_conn_value(db)} "
                     "sslmode=disable connect_timeout=5")
         return [psql_path(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
 

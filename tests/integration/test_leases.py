@@ -1,7 +1,9 @@
 """Leases (spec vault-api.md §2.6, issue 3): the expiration manager seen through
-hvac, the legacy routes, token revocation, restart after kill -9, PostgreSQL outages,
-1,000 leases expiring at once, and the `coffer lease` commands. The secrets are
-PostgreSQL users from the database engine (a real PostgreSQL 15, see pglib.py)."""
+hvac, the legacy routes, token revocation, restart after kill -9, PostgreSQL down,
+hung (SIGSTOP) or slow (a statement waiting on a lock), 1,000 leases expiring at
+once, a large lease table loading after unseal, and the `coffer lease` commands. The
+secrets are PostgreSQL users from the database engine (a real PostgreSQL 15 started
+by the run itself, see pglib.py)."""
 
 import json
 import math
@@ -15,7 +17,7 @@ import hvac.exceptions
 import pytest
 
 from cofferlib import make_client, wait_until
-from dblib import DbEngine, parse_time
+from dblib import CREATE_SQL, DbEngine, parse_time
 
 # Revocation statements that also record every revocation, so a test can tell that
 # each lease was revoked exactly once. They run in one transaction with the DROP.
@@ -142,6 +144,27 @@ def test_disabling_the_mount_revokes_its_leases(dbe, pg):
     assert dbe.lease_keys("database/") == []
 
 
+def test_remount_revokes_the_old_mounts_leases(dbe, pg):
+    """`vault secrets move`: "any leases from the old secrets engine are revoked, but
+    all configuration associated with the engine is preserved"."""
+    dbe.create_role("mv", default_ttl=3600)
+    old = [dbe.creds("mv") for _ in range(2)]
+    r = dbe.raw("POST", "/v1/sys/remount", {"from": "database", "to": "moved"})
+    assert r.status in (200, 204), r
+    wait_until(lambda: not pg.existing_roles(c.username for c in old), timeout=10,
+               what="the leases of the moved engine to be revoked (their users dropped)")
+    assert dbe.lease_keys("database/") == []
+    for c in old:
+        assert not dbe.lease_known(c.lease_id)
+    # the configuration moved with it: creds issue at the new path, with leases there
+    moved = DbEngine(dbe.server, dbe.token, pg, db=dbe.db, mount="moved")
+    c = moved.creds("mv")
+    assert c.lease_id.startswith("moved/creds/mv/")
+    assert pg.psql_login(c.username, c.password, db=dbe.db)
+    moved.client.sys.revoke_lease(c.lease_id)
+    assert not pg.role_exists(c.username)
+
+
 def test_revoke_prefix_new_and_legacy(dbe, pg):
     dbe.create_role("pfx", default_ttl=600)
     dbe.create_role("pfx2", default_ttl=600)
@@ -207,6 +230,21 @@ def test_lease_list_and_force_need_sudo(dbe, pg):
     assert dbe.raw("PUT", "/v1/sys/leases/lookup", {"lease_id": c.lease_id}, token=tok).status == 200
     assert dbe.raw("PUT", "/v1/sys/leases/revoke", {"lease_id": c.lease_id}, token=tok).status == 204
     assert not pg.role_exists(c.username)
+
+
+def test_default_policy_can_lookup_and_renew_but_not_revoke(dbe, pg):
+    """Vault's default policy grants update on sys/leases/lookup and sys/leases/renew
+    (and legacy sys/renew), not on revoke (spec §2.6 capability column)."""
+    tok = dbe.client.auth.token.create(policies=["default"], ttl="10m")["auth"]["client_token"]
+    dbe.create_role("dflt", default_ttl=600)
+    c = dbe.creds("dflt")
+    assert dbe.raw("PUT", "/v1/sys/leases/lookup", {"lease_id": c.lease_id}, token=tok).status == 200
+    r = dbe.raw("PUT", "/v1/sys/leases/renew", {"lease_id": c.lease_id, "increment": 300}, token=tok)
+    assert r.status == 200, r
+    assert dbe.raw("PUT", "/v1/sys/renew", {"lease_id": c.lease_id, "increment": 300}, token=tok).status == 200
+    assert dbe.raw("PUT", "/v1/sys/leases/revoke", {"lease_id": c.lease_id}, token=tok).status == 403
+    assert dbe.raw("LIST", "/v1/sys/leases/lookup/database/", token=tok).status == 403
+    assert pg.role_exists(c.username) and dbe.lease_known(c.lease_id)
 
 
 # ---------------------------------------------------------------------------
@@ -472,24 +510,39 @@ def test_hung_database_does_not_delay_other_databases_leases(dbe, pg, pg_private
                what="the hung database's leases to be revoked once it answers again")
 
 
-def test_revocation_waiting_on_a_lock_does_not_stall_the_server(dbe, pg):
-    """PostgreSQL is alive but a revocation statement waits on a lock held by some
-    other session (ordinary lock contention). Requests that do not touch
-    PostgreSQL, and a mount change meanwhile, must not wait for it."""
+@pytest.mark.parametrize("waiting", ["revocation", "creation"])
+def test_statement_waiting_on_a_lock_does_not_stall_the_server(dbe, pg, waiting):
+    """PostgreSQL is alive but a statement coffer runs (a lease's revocation, or a
+    creds request's creation) waits on a lock held by some other session: ordinary
+    lock contention. Requests that do not touch PostgreSQL, and a mount change
+    meanwhile, must not wait for it."""
     pg.query("CREATE TABLE blocker(i int)", db=dbe.db)
-    dbe.create_role("locked", default_ttl=2, revocation=[
-        "LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE;", 'DROP ROLE IF EXISTS "{{name}}";'])
+    lock = "LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE;"
+    if waiting == "revocation":
+        dbe.create_role("locked", default_ttl=2, revocation=[lock, 'DROP ROLE IF EXISTS "{{name}}";'])
+    else:
+        dbe.create_role("locked", default_ttl=600, creation=CREATE_SQL + [lock])
     dbe.client.secrets.kv.v2.create_or_update_secret("lock/check", secret={"v": "1"})
     holder = pg.open_session(pg.superuser, pg.password, db=dbe.db)
+    pending = {}
     try:
         holder.send("BEGIN; LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
         wait_until(lambda: "locked" in holder.output().split("session-open", 1)[-1], timeout=5,
                    what="the other session to hold the lock")
-        c = dbe.creds("locked")
-        # the revocation is now due and waits on the lock
+        if waiting == "revocation":
+            c = dbe.creds("locked")  # its revocation will be due in 2 s and wait
+        else:
+            def blocked_creds():
+                try:
+                    pending["resp"] = dbe.raw("GET", "/v1/database/creds/locked", timeout=60)
+                except Exception as exc:  # noqa: BLE001
+                    pending["exc"] = exc
+
+            ct = threading.Thread(target=blocked_creds, daemon=True)
+            ct.start()
         wait_until(lambda: pg.query(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            f"AND datname = '{dbe.db}'") != "0", timeout=2 + 5, what="the revocation to wait on the lock")
+            f"AND datname = '{dbe.db}'") != "0", timeout=2 + 5, what=f"the {waiting} to wait on the lock")
         mounted = {}
 
         def mount():
@@ -509,15 +562,52 @@ def test_revocation_waiting_on_a_lock_does_not_stall_the_server(dbe, pg):
                 r = exc
             took = time.time() - s
             assert getattr(r, "status", None) == 200 and took < 1.0, \
-                f"a KV read while a revocation waits on a database lock: {r!r} after {took:.1f}s"
+                f"a KV read while a {waiting} waits on a database lock: {r!r} after {took:.1f}s"
         mt.join(timeout=5)
         assert mounted.get("resp") is not None and mounted["resp"].status == 204, \
-            f"enabling a mount while a revocation waits on a database lock: {mounted or 'still waiting'}"
-        assert pg.role_exists(c.username)
+            f"enabling a mount while a {waiting} waits on a database lock: {mounted or 'still waiting'}"
     finally:
         holder.send("COMMIT;\n")
         holder.close()
-    wait_until(lambda: not pg.role_exists(c.username), timeout=10, what="the revocation once the lock is free")
+    if waiting == "revocation":
+        wait_until(lambda: not pg.role_exists(c.username), timeout=10, what="the revocation once the lock is free")
+    else:
+        ct.join(timeout=30)
+        assert pending.get("resp") is not None and pending["resp"].status == 200, pending
+
+
+def test_seal_does_not_wait_for_a_revocation_waiting_on_a_lock(sqlite_server, pg, pg_db):
+    srv = sqlite_server()
+    token = srv.init_unseal()
+    eng = DbEngine(srv, token, pg, db=pg_db)
+    eng.enable()
+    eng.configure()
+    pg.query("CREATE TABLE blocker(i int)", db=pg_db)
+    eng.create_role("locked", default_ttl=2, revocation=[
+        "LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE;", 'DROP ROLE IF EXISTS "{{name}}";'])
+    holder = pg.open_session(pg.superuser, pg.password, db=pg_db)
+    try:
+        holder.send("BEGIN; LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+        wait_until(lambda: "locked" in holder.output().split("session-open", 1)[-1], timeout=5,
+                   what="the other session to hold the lock")
+        c = eng.creds("locked")
+        wait_until(lambda: pg.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            f"AND datname = '{pg_db}'") != "0", timeout=2 + 5, what="the revocation to wait on the lock")
+        s = time.time()
+        try:
+            r = srv.raw("PUT", "/v1/sys/seal", token=token, timeout=10)
+        except OSError as exc:
+            r = exc
+        took = time.time() - s
+        assert getattr(r, "status", None) == 204 and took < 5.0, \
+            f"sys/seal while a revocation waits on a database lock: {r!r} after {took:.1f}s"
+        assert srv.raw("GET", "/v1/sys/seal-status", timeout=5).json()["sealed"] is True
+    finally:
+        holder.send("COMMIT;\n")
+        holder.close()
+    srv.unseal(srv.keys[:3])
+    wait_until(lambda: not pg.role_exists(c.username), timeout=15, what="the revocation after unseal")
 
 
 def test_seal_does_not_wait_for_a_hung_database(sqlite_server, pg_private):
@@ -569,6 +659,43 @@ def test_unmount_refused_while_leases_cannot_be_revoked(dev_server, pg_private):
     assert eng.lease_keys("database/") == []
 
 
+def test_renew_and_creds_with_postgres_down(dev_server, pg_private):
+    """With PostgreSQL down: a renewal whose renew statements cannot run fails and
+    leaves the lease as it was (else the lease would outlive VALID UNTIL); creds
+    fail without a lease; a config saved with verify_connection=false works later."""
+    pg = pg_private
+    eng = DbEngine(dev_server.server, dev_server.token, pg, db="postgres")
+    eng.enable()
+    eng.configure()
+    eng.create_role("rn", default_ttl=600, max_ttl=3600, renew=[
+        "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"])
+    c = eng.creds("rn")
+    before = parse_time(eng.client.sys.read_lease(c.lease_id)["data"]["expire_time"])
+    pg.stop(mode="fast")
+    try:
+        r = eng.raw("PUT", "/v1/sys/leases/renew", {"lease_id": c.lease_id, "increment": 1800}, timeout=30)
+        assert r.status >= 400, f"renew with the database down: {r}"
+        after = parse_time(eng.client.sys.read_lease(c.lease_id)["data"]["expire_time"])
+        assert abs(after - before) < 1, "a failed renewal must not extend the lease"
+        r = eng.raw("GET", "/v1/database/creds/rn", timeout=30)
+        assert r.status >= 400, r
+        assert eng.role_lease_ids("rn") == [c.lease_id], "a failed creds request must not leave a lease"
+        r = eng.raw("POST", "/v1/database/config/later", {
+            "plugin_name": "postgresql-database-plugin", "connection_url": pg.connection_url("postgres"),
+            "username": pg.superuser, "password": pg.password, "allowed_roles": "*",
+            "verify_connection": False}, timeout=30)
+        assert r.status in (200, 204), r
+    finally:
+        pg.start()
+    eng.create_role("late", db_name="later", default_ttl=600)
+    c2 = eng.creds("late")
+    assert pg.psql_login(c2.username, c2.password)
+    r = eng.client.sys.renew_lease(c.lease_id, increment=1800)
+    assert 1790 <= r["lease_duration"] <= 1800
+    vu = pg.role_valid_until(c.username)
+    assert vu is not None and abs(vu - (time.time() + 1800)) < 30
+
+
 # ---------------------------------------------------------------------------
 # load
 
@@ -588,14 +715,17 @@ def test_1000_leases_expiring_in_the_same_second(dbe, pg):
     def issue(_):
         return dbe.creds("load", client=client())
 
+    t_issue = time.time()
     with ThreadPoolExecutor(max_workers=8) as ex:
         creds = list(ex.map(issue, range(N)))
+    issue_secs = time.time() - t_issue
     names = [c.username for c in creds]
     assert len(set(names)) == N
     assert len(pg.existing_roles(names)) == N
 
     # make all of them expire in the same second: renew each to that instant
-    target = math.ceil(time.time()) + 8
+    # (renewing is cheaper than issuing: leave as long as issuing took, at least 4 s)
+    target = math.ceil(time.time() + max(4.0, issue_secs) + 2)
 
     def renew(c):
         inc = max(1, round(target - time.time()))

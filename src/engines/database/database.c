@@ -1081,6 +1081,21 @@ db_lease_renew(struct mount *m, json_t *internal, int64_t new_expire)
 
 /* ---- mount state ---- */
 
+/* Seal is coming: every operation in flight on this mount's pools gives up. */
+static void
+db_interrupt(struct mount *m)
+{
+	struct db_state *st = m->state;
+	struct db_pool_ent *e;
+
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->pool_mu);
+	for (e = st->pools; e; e = e->next)
+		dbpool_interrupt(e->pool);
+	pthread_mutex_unlock(&st->pool_mu);
+}
+
 static void
 db_cleanup(struct mount *m)
 {
@@ -1163,6 +1178,7 @@ const struct backend_type database_backend = {
         .nroutes = sizeof(database_routes) / sizeof(database_routes[0]),
         .init = db_init,
         .cleanup = db_cleanup,
+        .interrupt = db_interrupt,
         .lease_revoke = db_lease_revoke,
         .lease_renew = db_lease_renew,
 };

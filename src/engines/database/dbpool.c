@@ -36,6 +36,7 @@ struct dbpool {
 	int nidle;
 	struct dbconn *idle; /* most recently used first */
 	int64_t down_since;  /* monotonic ms of the last hang detected, 0 = never */
+	int64_t abort_at;    /* monotonic ms of the last interrupt (seal), 0 = never */
 	int64_t down_until;  /* monotonic ms: fail at once until then */
 };
 
@@ -113,9 +114,19 @@ pool_down_after(struct dbpool *p, int64_t start)
 	bool down;
 
 	pthread_mutex_lock(&p->mu);
-	down = p->down_since > 0 && p->down_since >= start;
+	down = (p->down_since > 0 && p->down_since >= start) ||
+	       (p->abort_at > 0 && p->abort_at >= start);
 	pthread_mutex_unlock(&p->mu);
 	return down;
+}
+
+void
+dbpool_interrupt(struct dbpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->abort_at = mono_ms();
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* ---- lifetime ---- */
@@ -370,6 +381,11 @@ pool_acquire(struct dbpool *p, int64_t start, struct dbconn **ret, bool *ret_reu
 		if (now < p->down_until || (p->down_since > 0 && p->down_since >= start)) {
 			pthread_mutex_unlock(&p->mu);
 			set_err(ret_err, "the database is not responding");
+			return CF_EUPSTREAM;
+		}
+		if (p->abort_at > 0 && p->abort_at >= start) {
+			pthread_mutex_unlock(&p->mu);
+			set_err(ret_err, "interrupted: the server is sealing");
 			return CF_EUPSTREAM;
 		}
 		while (p->idle) {

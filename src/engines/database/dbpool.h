@@ -56,6 +56,10 @@ void dbpool_ref(struct dbpool *p);
 void dbpool_unref(struct dbpool *p);
 /* Refuses new operations; idle connections close now, busy ones when released. */
 void dbpool_close(struct dbpool *p);
+/* Makes the operations in flight give up within a wait slice (100 ms) and the
+ * waiters for a connection return; operations started later are not affected.
+ * Called when the server seals, so no thread stays in the database. */
+void dbpool_interrupt(struct dbpool *p);
 /* True once dbpool_close ran: the caller should get the current pool again. */
 bool dbpool_closed(struct dbpool *p);
 

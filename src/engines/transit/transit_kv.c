@@ -53,6 +53,8 @@ internal(struct rewrap *w, enum op op, const char *path, json_t *body, struct re
 	rq.remote_addr = w->outer->remote_addr;
 	rq.remote_port = w->outer->remote_port;
 	rq.consumer = w->outer->consumer;
+	/* a request the server made itself (the rotation manager) stays one */
+	rq.internal = w->outer->internal;
 	if (!rq.path || !rq.data || (w->outer->client_token && !rq.client_token)) {
 		request_free_fields(&rq);
 		return 500;

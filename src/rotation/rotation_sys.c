@@ -1,0 +1,274 @@
+/* rotation_sys.c - the sys/rotation/ endpoints (spec/rotation.md "HTTP API").
+ * The core's ladder has checked the token and the ACL; these handlers parse,
+ * call the manager and shape the answer. No answer ever carries a secret
+ * value: status and history show versions, times and errors only. */
+#include "rotation/rotation_int.h"
+
+#include "audit/audit.h"
+#include "core/core.h"
+#include "core/token.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct rotation *
+manager(struct request *rq)
+{
+	return rotation_of(rq->core);
+}
+
+static int
+bad(struct response *rs, int r, const char *msg)
+{
+	(void)response_errorf(rs, "%s", msg);
+	return r;
+}
+
+int
+rotation_sys_jobs_list(struct request *rq, struct response *rs)
+{
+	json_t *keys = rotation_job_names(manager(rq));
+
+	if (!keys)
+		return CF_ENOMEM;
+	if (json_array_size(keys) == 0) {
+		json_decref(keys);
+		return CF_ENOTFOUND;
+	}
+	response_set_data(rs, json_pack("{s:o}", "keys", keys));
+	return 0;
+}
+
+int
+rotation_sys_job_exists(struct request *rq, bool *ret_exists)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j = rotation_job_get(rm, rq->cap[0]);
+
+	*ret_exists = j != NULL;
+	rotation_job_put(rm, j);
+	return 0;
+}
+
+static struct rjob *
+job_or_404(struct request *rq)
+{
+	if (!rotation_job_name_ok(rq->cap[0]))
+		return NULL;
+	return rotation_job_get(manager(rq), rq->cap[0]);
+}
+
+static int
+job_write(struct request *rq, struct response *rs)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j;
+	json_t *cfg = NULL, *old = NULL;
+	char err[512] = "";
+	bool created = false;
+	int r;
+
+	if (!rotation_job_name_ok(rq->cap[0]))
+		return bad(rs, CF_EINVAL,
+		           "invalid job name: use 1-128 letters, digits, '-', '_' or '.'");
+	j = rotation_job_get(rm, rq->cap[0]);
+	if (j) {
+		old = rotation_job_cfg(rm, j);
+		rotation_job_put(rm, j);
+	}
+	r = rotation_job_config(rq->cap[0], rq->data, old, &cfg, err, sizeof(err));
+	json_decref(old);
+	if (r < 0)
+		return bad(rs, r, err);
+	r = rotation_job_create(rm, rq, rq->cap[0], cfg, &created, err, sizeof(err));
+	json_decref(cfg);
+	if (r == CF_EINVAL)
+		return bad(rs, r, err);
+	if (r < 0) {
+		if (err[0])
+			(void)response_errorf(rs, "%s", err);
+		return r;
+	}
+	j = rotation_job_get(rm, rq->cap[0]);
+	if (j) {
+		response_set_data(rs, rotation_job_status(rm, j));
+		rotation_job_put(rm, j);
+	}
+	return 0;
+}
+
+int
+rotation_sys_job(struct request *rq, struct response *rs)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j;
+	json_t *st;
+	int r;
+
+	switch (rq->op) {
+	case OP_READ:
+		j = job_or_404(rq);
+		if (!j)
+			return CF_ENOTFOUND;
+		st = rotation_job_status(rm, j);
+		rotation_job_put(rm, j);
+		if (!st)
+			return CF_ENOMEM;
+		response_set_data(rs, st);
+		return 0;
+	case OP_CREATE:
+	case OP_UPDATE:
+		return job_write(rq, rs);
+	case OP_DELETE:
+		if (!rotation_job_name_ok(rq->cap[0]))
+			return 0;
+		r = rotation_job_delete(rm, rq, rq->cap[0]);
+		return r;
+	default:
+		return CF_EMETHOD;
+	}
+}
+
+static int
+reason_of(struct request *rq, struct response *rs, const char **ret)
+{
+	const char *reason = "";
+	int r = jsonx_str(rq->data, "reason", &reason);
+
+	if (r == CF_EINVAL || strlen(reason) > 1024)
+		return bad(rs, CF_EINVAL, "reason must be a string of at most 1024 bytes");
+	*ret = reason;
+	return 0;
+}
+
+static int
+rotate_common(struct request *rq, struct response *rs, const char *trigger)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j;
+	const char *reason = "";
+	int64_t v = 0, prev = 0;
+	char err[512] = "";
+	int r;
+
+	r = reason_of(rq, rs, &reason);
+	if (r < 0)
+		return r;
+	j = job_or_404(rq);
+	if (!j)
+		return CF_ENOTFOUND;
+	r = rotation_job_rotate(rm, rq, j, trigger, reason, &v, &prev, err, sizeof(err));
+	if (r == 0 && strcmp(trigger, "compromise") == 0) {
+		json_t *cfg = rotation_job_cfg(rm, j), *f;
+		f = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:s, s:s}", "job", j->name, "mount",
+		              json_string_value(json_object_get(cfg, "mount")), "path",
+		              json_string_value(json_object_get(cfg, "path")), "reason", reason,
+		              "version", (json_int_t)v, "request_id", rq->id, "accessor",
+		              rq->te ? rq->te->accessor : "");
+		if (!f || audit_log_record(core_audit(rq->core), "rotation.compromise", f) < 0)
+			log_error("rotation: job %s: the compromise could not be audited", j->name);
+		json_decref(f);
+		json_decref(cfg);
+	}
+	rotation_job_put(rm, j);
+	if (r < 0) {
+		(void)response_errorf(rs, "rotation failed: %s", err);
+		if (r == CF_ENOTFOUND || r == CF_EINVAL || r == CF_ERATELIMIT)
+			return r;
+		return CF_EUPSTREAM;
+	}
+	response_set_data(rs, json_pack("{s:I, s:o}", "version", (json_int_t)v, "previous_version",
+	                                prev > 0 ? json_integer(prev) : json_null()));
+	return 0;
+}
+
+int
+rotation_sys_job_rotate(struct request *rq, struct response *rs)
+{
+	return rotate_common(rq, rs, "manual");
+}
+
+int
+rotation_sys_job_compromise(struct request *rq, struct response *rs)
+{
+	return rotate_common(rq, rs, "compromise");
+}
+
+int
+rotation_sys_job_ack(struct request *rq, struct response *rs)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j;
+	const char *consumer = NULL;
+	char id[512];
+	int64_t v = 0;
+	int r;
+
+	r = jsonx_int(rq->data, "version", &v);
+	if (r < 0 || v < 1)
+		return bad(rs, CF_EINVAL, "version is required (a version number)");
+	r = jsonx_str(rq->data, "consumer", &consumer);
+	if (r == CF_EINVAL || (consumer && (strlen(consumer) == 0 || strlen(consumer) > 256)))
+		return bad(rs, CF_EINVAL, "consumer must be a string of 1-256 bytes");
+	j = job_or_404(rq);
+	if (!j)
+		return CF_ENOTFOUND;
+	if (!consumer) {
+		rotation_consumer_id(rq, id, sizeof(id));
+		consumer = id;
+	}
+	r = rotation_job_ack(rm, j, consumer, v);
+	rotation_job_put(rm, j);
+	return r;
+}
+
+int
+rotation_sys_job_history(struct request *rq, struct response *rs)
+{
+	struct rotation *rm = manager(rq);
+	struct rjob *j = job_or_404(rq);
+	json_t *h;
+
+	if (!j)
+		return CF_ENOTFOUND;
+	h = rotation_job_history(rm, j);
+	rotation_job_put(rm, j);
+	if (!h)
+		return CF_ENOMEM;
+	response_set_data(rs, json_pack("{s:o}", "rotations", h));
+	return 0;
+}
+
+int
+rotation_sys_verify(struct request *rq, struct response *rs)
+{
+	struct rotation *rm = manager(rq);
+	const char *value = NULL, *key = NULL, *state;
+	struct rjob *j;
+	char field[ROT_NAME_MAX + 1] = "";
+	int64_t version;
+	int r;
+
+	r = jsonx_str(rq->data, "value", &value);
+	if (r < 0)
+		return bad(rs, CF_EINVAL, "value is required");
+	if (jsonx_str(rq->data, "key", &key) == CF_EINVAL)
+		return bad(rs, CF_EINVAL, "key must be a string");
+	j = job_or_404(rq);
+	if (!j)
+		return CF_ENOTFOUND;
+	r = rotation_job_verify(rm, j, value, key, &state, &version, field, sizeof(field));
+	rotation_job_put(rm, j);
+	if (r < 0)
+		return r;
+	if (state)
+		response_set_data(rs, json_pack("{s:b, s:s, s:I, s:s}", "valid", 1, "state", state,
+		                                "version", (json_int_t)version, "key", field));
+	else
+		response_set_data(rs, json_pack("{s:b, s:s, s:n, s:n}", "valid", 0, "state",
+		                                "invalid", "version", "key"));
+	return 0;
+}
