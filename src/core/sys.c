@@ -441,6 +441,16 @@ sys_remount(struct request *rq, struct response *rs)
 			goto out;
 		}
 	}
+	{
+		/* As Vault: the engine's leases are revoked, its configuration moves. */
+		char err[512] = "";
+		r = expire_revoke_prefix(c->expire, f, false, err, sizeof(err));
+		if (r < 0) {
+			(void)response_errorf(rs, "cannot remount %s: %s", f, err);
+			r = CF_EINVAL;
+			goto out;
+		}
+	}
 	free(m->path);
 	m->path = t;
 	t = NULL;
