@@ -2,12 +2,13 @@
 # on a fresh Debian machine (scripts/bootstrap installs what is missing).
 
 BUILD      ?= build
+TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECS  ?= 5
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all build run test bootstrap unit asan fuzz integration node-tests format format-check bench clean
+.PHONY: all build build-test run test bootstrap unit asan fuzz integration node-tests format format-check bench clean
 
 all: build
 
@@ -23,8 +24,16 @@ build: $(BUILD)/build.ninja
 run: bootstrap build
 	$(BUILD)/coffer server --dev
 
-unit: build
-	meson test -C $(BUILD) --print-errorlogs --suite unit
+# The tests run a build with -Dtest_hooks=true: only there do environment
+# variables reach the fault-injection points and short timers the tests use.
+$(TEST_BUILD)/build.ninja:
+	meson setup $(TEST_BUILD) --buildtype=debugoptimized -Dtest_hooks=true
+
+build-test: $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+
+unit: build-test
+	meson test -C $(TEST_BUILD) --print-errorlogs --suite unit
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
@@ -42,11 +51,11 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECS)
 
-integration: build
-	COFFER_BIN=$(abspath $(BUILD)/coffer) $(PYTHON) -m pytest -q tests/integration
+integration: build-test
+	COFFER_BIN=$(abspath $(TEST_BUILD)/coffer) $(PYTHON) -m pytest -q tests/integration
 
-node-tests: build
-	cd tests/integration/node && COFFER_BIN=$(abspath $(BUILD)/coffer) node --test
+node-tests: build-test
+	cd tests/integration/node && COFFER_BIN=$(abspath $(TEST_BUILD)/coffer) node --test
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
@@ -54,10 +63,10 @@ format:
 format-check:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
-test: bootstrap build format-check unit asan fuzz integration node-tests
+test: bootstrap build-test format-check unit asan fuzz integration node-tests
 
 bench: bootstrap build
 	bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

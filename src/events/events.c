@@ -21,7 +21,7 @@ int
 events_new(struct core *c, struct events **ret)
 {
 	struct events *ev = calloc(1, sizeof(*ev));
-	const char *ka = getenv("COFFER_EVENTS_KEEPALIVE"); /* tests: shorter heartbeats */
+	const char *ka = util_test_hook("COFFER_EVENTS_KEEPALIVE"); /* tests: shorter heartbeats */
 	int64_t n;
 
 	if (!ev)

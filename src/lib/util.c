@@ -228,3 +228,14 @@ util_streq_ct(const char *a, const char *b)
 		return false;
 	return sodium_memcmp(a, b, la) == 0;
 }
+
+const char *
+util_test_hook(const char *name)
+{
+#ifdef COFFER_TEST_HOOKS
+	return getenv(name);
+#else
+	(void)name;
+	return NULL;
+#endif
+}

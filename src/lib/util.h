@@ -25,6 +25,10 @@ void util_sha256_hex(const void *in, size_t n, char out[65]);
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t util_now_ns(void);
+/* Test-only knobs (fault injection, short timers) come from the environment only
+ * in builds configured with -Dtest_hooks=true (make test's build-test); in every
+ * other build this returns NULL, so no environment variable can change them. */
+const char *util_test_hook(const char *name);
 /* Unix seconds. */
 int64_t util_now(void);
 /* RFC3339 with nanoseconds, UTC: "2018-03-22T02:24:06.945319214Z" (out >= 40). */

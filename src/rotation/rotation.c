@@ -97,10 +97,10 @@ rotation_new(struct core *c, struct rotation **ret)
 	pthread_rwlock_init(&rm->wlock, NULL);
 	/* Test hooks (docs/internals/rotation.md): a shorter first backoff, and a
 	 * crash (_exit) right after a step's effect, before its progress is saved. */
-	e = getenv("COFFER_ROTATION_TEST_BACKOFF");
+	e = util_test_hook("COFFER_ROTATION_TEST_BACKOFF");
 	if (e && util_parse_int(e, &v) == 0 && v > 0)
 		rm->backoff_base_s = v;
-	e = getenv("COFFER_ROTATION_CRASH_AFTER");
+	e = util_test_hook("COFFER_ROTATION_CRASH_AFTER");
 	if (e)
 		snprintf(rm->crash_after, sizeof(rm->crash_after), "%s", e);
 	*ret = rm;

@@ -327,7 +327,7 @@ static int
 transit_init(struct mount *m, struct core *c)
 {
 	struct transit_state *st = calloc(1, sizeof(*st));
-	const char *floor_env = getenv("COFFER_TRANSIT_MIN_ROTATE_PERIOD");
+	const char *floor_env = util_test_hook("COFFER_TRANSIT_MIN_ROTATE_PERIOD");
 	pthread_condattr_t ca;
 
 	(void)c;
