@@ -586,8 +586,14 @@ db_rotate_role(struct rctx *x, json_t *cfg)
 	char path[2048];
 	int status, r = 0;
 
+	json_t *body = json_object(), *grace = json_object_get(cfg, "grace");
+
+	/* the job's grace governs the static role's previous user */
+	if (body && grace)
+		json_object_set(body, "grace", grace);
 	path2(path, sizeof(path), cfg, "rotate-role/", NULL);
-	status = rotation_call(x, OP_UPDATE, path, NULL, &rs);
+	status = rotation_call(x, OP_UPDATE, path, body, &rs);
+	json_decref(body);
 	if (status >= 300)
 		r = call_fail(x, &rs, status, "rotating the static role");
 	response_reset(&rs);

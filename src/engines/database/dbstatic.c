@@ -687,6 +687,18 @@ db_static_rotate_role(struct request *rq, struct response *rs)
 	}
 	if (r < 0)
 		goto out;
+	{
+		/* coffer extension: the rotation manager passes its job's grace, which
+		 * then governs how long the previous user of a pair keeps working */
+		int64_t g = 0;
+		int gr = jsonx_duration(rq->data, "grace", &g);
+		if (gr == CF_EINVAL || (gr == 0 && g < 0)) {
+			r = db_fail(rs, CF_EINVAL, "invalid grace");
+			goto out;
+		}
+		if (gr == 0 && g > 0)
+			json_object_set_new(rec, "grace", json_integer(g));
+	}
 	r = rotate(st, rec, false, &err);
 	if (r < 0) {
 		r = db_fail(rs, r == CF_EINVAL ? CF_EINVAL : CF_EIO,
