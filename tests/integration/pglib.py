@@ -109,6 +109,19 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _children(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def _clean_env(extra=None):
     """Environment for client programs: no PG* variable from the caller leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -267,6 +280,12 @@ class PostgresServer:
     def cleanup(self):
         """Stop immediately and delete the temporary directory."""
         try:
+            try:  # a test that froze the server (SIGSTOP) and failed must not hang us
+                master = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+                for pid in [master] + _children(master):
+                    os.kill(pid, signal.SIGCONT)
+            except (OSError, ValueError, TypeError, IndexError):
+                pass
             self.stop(mode="immediate")
         finally:
             if self.dir is not None:

@@ -85,6 +85,7 @@ def test_lookup_list_renew_shapes(dbe, pg):
     r = dbe.raw("PUT", "/v1/sys/leases/renew", {"lease_id": c.lease_id, "increment": 5000})
     assert r.status == 200, r
     assert r.json()["lease_duration"] <= 1200, "renew is capped by the role's max_ttl"
+    assert r.json().get("warnings"), "a capped renewal says so in a warning (as Vault does)"
     r = dbe.raw("PUT", "/v1/sys/leases/renew", {"lease_id": "database/creds/shape/nope"})
     assert r.status == 400, r
     # no increment (hvac sends null): the backend's default, the role's default_ttl
@@ -371,6 +372,76 @@ def test_leases_survive_kill9_and_expire_after_unseal(sqlite_server, pg, pg_db):
     counts = revoked_counts(pg, pg_db)
     assert counts == {c.username: 1 for c in gone + later}, counts
     assert len(all_ids) == 10
+
+
+def test_seal_and_unmount_while_revocations_run(sqlite_server, pg, pg_db):
+    """Seal in the middle of a burst of revocations, unseal, then disable the mount
+    while the rest expire: every user dropped, each exactly once, nothing left."""
+    srv = sqlite_server()
+    token = srv.init_unseal()
+    eng = DbEngine(srv, token, pg, db=pg_db)
+    eng.enable()
+    eng.configure()
+    make_revoked_log(pg, pg_db)
+    slow = ["SELECT pg_sleep(0.02);"] + LOGGED_REVOKE  # about 1.5 s of work for 4 workers
+    eng.create_role("burst", default_ttl=3, revocation=slow)
+    eng.create_role("tail", default_ttl=3600, revocation=slow)
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        burst = list(ex.map(lambda _: eng.creds("burst", client=make_client(srv.addr, token)), range(300)))
+        tail = list(ex.map(lambda _: eng.creds("tail", client=make_client(srv.addr, token)), range(100)))
+    t_last = time.time()
+    # seal while the burst is being revoked
+    wait_until(lambda: len(revoked_counts(pg, pg_db)) >= 20, timeout=(t_last + 3 + 5) - time.time(),
+               interval=0.02, what="the burst's revocations to start")
+    r = srv.raw("PUT", "/v1/sys/seal", token=token, timeout=15)
+    assert r.status == 204, r
+    at_seal = len(revoked_counts(pg, pg_db))
+    srv.unseal(srv.keys[:3])
+    eng.client = make_client(srv.addr, token)
+    # disable the mount while the rest of the burst is still being revoked
+    r = eng.raw("DELETE", "/v1/sys/mounts/database", timeout=60)
+    assert r.status == 204, r
+    everyone = [c.username for c in burst + tail]
+    wait_until(lambda: not pg.existing_roles(everyone), timeout=30, interval=0.2,
+               what="every user to be dropped after seal, unseal and unmount")
+    counts = revoked_counts(pg, pg_db)
+    twice = {k: v for k, v in counts.items() if v != 1}
+    assert not twice, f"revoked more than once: {list(twice.items())[:5]} ({len(twice)} users)"
+    assert set(counts) == set(everyone)
+    assert eng.lease_keys("database/") == []
+    print(f"{at_seal} of 300 revoked when sealed")
+
+
+def test_api_revoke_racing_expiry_revokes_once(dbe, pg):
+    """Revoke and renew requests arriving while the same leases expire: each user is
+    revoked exactly once and nothing is left."""
+    make_revoked_log(pg, dbe.db)
+    dbe.create_role("race", default_ttl=2, revocation=LOGGED_REVOKE)
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        creds = list(ex.map(lambda _: dbe.creds("race", client=make_client(dbe.server.addr, dbe.token)),
+                            range(200)))
+    t_last = time.time()
+    wait_until(lambda: time.time() > t_last + 1.9, timeout=5, what="the expiry to come near")
+
+    def poke(i_c):
+        i, c = i_c
+        cl = make_client(dbe.server.addr, dbe.token)
+        try:
+            if i % 2:
+                cl.sys.revoke_lease(c.lease_id)
+            else:
+                cl.sys.renew_lease(c.lease_id, increment=1)
+        except hvac.exceptions.InvalidRequest:
+            pass  # already gone: fine
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        list(ex.map(poke, enumerate(creds)))
+    wait_until(lambda: not pg.existing_roles(c.username for c in creds), timeout=15, interval=0.2,
+               what="all racing leases to be revoked")
+    counts = revoked_counts(pg, dbe.db)
+    assert counts == {c.username: 1 for c in creds}, \
+        {k: v for k, v in counts.items() if v != 1} or f"{len(counts)} of {len(creds)} logged"
+    wait_until(lambda: dbe.lease_keys("database/creds/race/") == [], timeout=5, what="the lease table to empty")
 
 
 def test_postgres_down_revocations_retried(dev_server, pg_private):
