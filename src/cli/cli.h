@@ -139,6 +139,9 @@ int generic_list_main(int argc, char **argv);
 int generic_delete_main(int argc, char **argv);
 int token_main(int argc, char **argv);
 int lease_main(int argc, char **argv);
+/* `secrets list` and `auth list`: the mount table at api (sys/mounts or sys/auth)
+ * as a table, or JSON with --format=json; --detailed adds TTLs and options. */
+int cli_mount_list(int argc, char **argv, const char *api, const char *usage);
 int rotation_main(int argc, char **argv);
 int transit_main(int argc, char **argv);
 int policy_main(int argc, char **argv);

@@ -18,7 +18,6 @@ enum {
 	OPT_DEFAULT_LEASE_TTL,
 	OPT_MAX_LEASE_TTL,
 	OPT_OPTIONS,
-	OPT_DETAILED,
 };
 
 /* obj[key], created as an empty object on first use. */
@@ -198,78 +197,10 @@ static const char list_usage[] = "Usage: coffer secrets list [--detailed]\n\n"
                                  "Lists the mounted secrets engines.\n\n"
                                  "  --detailed             also print TTLs and options\n";
 
-static void
-add_ttl(const char **cells, size_t i, char *buf, size_t len, const json_t *v)
-{
-	if (json_is_integer(v) && json_integer_value(v) != 0) {
-		output_duration(json_integer_value(v), buf, len);
-		cells[i] = buf;
-	} else {
-		cells[i] = "system";
-	}
-}
-
 static int
 secrets_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"detailed", no_argument, NULL, OPT_DETAILED},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	static const char *const headers[] = {"Path", "Type", "Accessor", "Description"};
-	static const char *const dheaders[] = {"Path",    "Type",    "Accessor",   "Default TTL",
-	                                       "Max TTL", "Options", "Description"};
-	struct client_resp resp = {0};
-	struct table *t = NULL;
-	json_t *data, *m, *cfg;
-	const char **keys = NULL, *cells[7];
-	char dttl[64], mttl[64], *optstr;
-	bool detailed = false;
-	size_t i, n;
-	int o, r;
-
-	while ((o = cli_getopt(argc, argv, opts, list_usage)) != -1) {
-		if (o == OPT_DETAILED)
-			detailed = true;
-	}
-	if (cli_operand_none(argc, argv) != 0)
-		return CLI_EXIT_ERROR;
-	r = cli_request("GET", "sys/mounts", NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	if (arg_format == CLI_FORMAT_JSON) {
-		output_json(resp.json);
-		goto out;
-	}
-	data = client_resp_data(&resp);
-	keys = output_mount_keys(data, &n);
-	t = detailed ? table_new(7, dheaders) : table_new(4, headers);
-	for (i = 0; i < n; i++) {
-		m = json_object_get(data, keys[i]);
-		cells[0] = keys[i];
-		cells[1] = json_string_value(json_object_get(m, "type"));
-		cells[2] = json_string_value(json_object_get(m, "accessor"));
-		if (!detailed) {
-			cells[3] = json_string_value(json_object_get(m, "description"));
-			table_add(t, cells);
-			continue;
-		}
-		cfg = json_object_get(m, "config");
-		add_ttl(cells, 3, dttl, sizeof(dttl), json_object_get(cfg, "default_lease_ttl"));
-		add_ttl(cells, 4, mttl, sizeof(mttl), json_object_get(cfg, "max_lease_ttl"));
-		optstr = output_value(json_object_get(m, "options"));
-		cells[5] = optstr;
-		cells[6] = json_string_value(json_object_get(m, "description"));
-		table_add(t, cells);
-		free(optstr);
-	}
-	table_print(t, stdout);
-out:
-	table_free(t);
-	free(keys);
-	client_resp_clear(&resp);
-	return cli_exit(r);
+	return cli_mount_list(argc, argv, "sys/mounts", list_usage);
 }
 
 static const char tune_usage[] =

@@ -209,3 +209,18 @@ def test_write_password_prompt_has_no_echo(dev_server, tmp_path):
     assert "tty-secret-pw" not in out
     # echo is back on after the prompt (the terminal was restored)
     dev_server.server.client().auth.userpass.login("erin", "tty-secret-pw")
+
+
+def test_auth_list_and_secrets_list_tables(dev_server, run_cli):
+    srv = dev_server
+    r = run_cli("auth", "enable", "userpass", addr=srv.addr, token=srv.token)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("auth", "list", "--detailed", addr=srv.addr, token=srv.token)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()[2:]]
+    assert ["token/", "token"] in [row[:2] for row in rows]
+    assert ["userpass/", "userpass"] in [row[:2] for row in rows]
+    r = run_cli("secrets", "list", addr=srv.addr, token=srv.token)
+    assert r.returncode == 0, r.stderr
+    assert any(line.startswith("secret/") for line in r.stdout.splitlines())
+    assert not any(line.startswith("userpass/") for line in r.stdout.splitlines())
