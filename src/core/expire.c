@@ -60,10 +60,21 @@ struct expiration {
 	size_t hlen, hcap;
 
 	bool running, stop, loaded;
+	/* Leases being revoked right now (by a worker or a request): a second
+	 * revoker waits, then finds the record gone, so a backend never revokes
+	 * the same lease twice at once. Under claim_mu. */
+	pthread_mutex_t claim_mu;
+	pthread_cond_t claim_cv;
+	struct claim *claims;
 	pthread_t workers[EXPIRE_WORKERS];
 	pthread_t loader;
 	int nworkers;
 	bool have_loader;
+};
+
+struct claim {
+	char *id;
+	struct claim *next;
 };
 
 /* ---- hash table and heap (under mu) ---- */
@@ -363,6 +374,51 @@ lease_mount(struct core *c, json_t *rec)
 
 static bool core_rdlock(struct expiration *e);
 
+static bool
+claimed(struct expiration *e, const char *id)
+{
+	for (struct claim *c = e->claims; c; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Waits until no one else revokes id, then claims it. */
+static int
+claim(struct expiration *e, const char *id)
+{
+	struct claim *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->id = strdup(id))) {
+		free(c);
+		return CF_ENOMEM;
+	}
+	pthread_mutex_lock(&e->claim_mu);
+	while (claimed(e, id))
+		pthread_cond_wait(&e->claim_cv, &e->claim_mu);
+	c->next = e->claims;
+	e->claims = c;
+	pthread_mutex_unlock(&e->claim_mu);
+	return 0;
+}
+
+static void
+unclaim(struct expiration *e, const char *id)
+{
+	pthread_mutex_lock(&e->claim_mu);
+	for (struct claim **pp = &e->claims; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct claim *c = *pp;
+			*pp = c->next;
+			free(c->id);
+			free(c);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&e->claim_cv);
+	pthread_mutex_unlock(&e->claim_mu);
+}
+
 /* Revokes one lease. Returns 0 when the lease is gone (revoked now or before),
  * else the backend's or storage's error. holds_lock: the caller holds the core
  * lock (a request); otherwise (a worker) the lock is taken only to find the
@@ -391,9 +447,28 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 		mount_ref(m);
 	if (!holds_lock)
 		pthread_rwlock_unlock(&e->c->lock);
+	/* One revoker at a time per lease; whoever comes second finds it gone.
+	 * Claimed only after the core lock phase: a claim holder never waits for
+	 * the core lock, so a request holding it may wait for the claim. */
+	json_decref(rec);
+	rec = NULL;
+	r = claim(e, id);
+	if (r == 0)
+		r = record_get(e, id, &rec);
+	if (r < 0) {
+		if (r != CF_ENOMEM)
+			unclaim(e, id);
+		mount_unref(m);
+		if (r == CF_ENOTFOUND) {
+			forget(e, id);
+			return 0;
+		}
+		return r;
+	}
 	if (m && m->bt->lease_revoke) {
 		r = m->bt->lease_revoke(m, json_object_get(rec, "internal"));
 		if (r < 0 && !force) {
+			unclaim(e, id);
 			mount_unref(m);
 			json_decref(rec);
 			return r;
@@ -414,6 +489,7 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 		if (events_emit(core_events(e->c), &ev, NULL) < 0)
 			log_error("lease %s: the %s event could not be stored", id, event_type);
 	}
+	unclaim(e, id);
 	json_decref(rec);
 	return r;
 }
@@ -627,6 +703,10 @@ expire_new(struct core *c, struct expiration **ret)
 	if (!e)
 		return CF_ENOMEM;
 	e->c = c;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	pthread_mutex_init(&e->claim_mu, NULL);
+	pthread_cond_init(&e->claim_cv, NULL);
 	e->nbuckets = 1024;
 	e->buckets = calloc(e->nbuckets, sizeof(*e->buckets));
 	e->view = view_new(c->barrier, "sys/expire/");
@@ -634,8 +714,6 @@ expire_new(struct core *c, struct expiration **ret)
 		expire_free(e);
 		return CF_ENOMEM;
 	}
-	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
 	*ret = e;
 	return 0;
 }
@@ -646,11 +724,12 @@ expire_free(struct expiration *e)
 	if (!e)
 		return;
 	expire_stop(e);
-	if (e->buckets) {
+	if (e->buckets)
 		table_clear_locked(e);
-		pthread_mutex_destroy(&e->mu);
-		pthread_cond_destroy(&e->cv);
-	}
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->claim_mu);
+	pthread_cond_destroy(&e->claim_cv);
 	free(e->buckets);
 	free(e->heap);
 	view_free(e->view);
