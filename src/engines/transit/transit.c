@@ -1062,6 +1062,20 @@ op_key(struct request *rq, struct response *rs, const char *missing, struct tkey
 	return r;
 }
 
+/* The named key's operation on the body or on every batch item. */
+static int
+keyed_items(struct request *rq, struct response *rs, const char *missing, item_fn fn)
+{
+	struct tkey *k = NULL;
+	int r = op_key(rq, rs, missing, &k);
+
+	if (r < 0)
+		return r;
+	r = run_items(rq, rs, k, fn);
+	tkey_unref(k);
+	return r;
+}
+
 static int
 encrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *err)
 {
@@ -1181,14 +1195,7 @@ decrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, cha
 static int
 tr_decrypt(struct request *rq, struct response *rs)
 {
-	struct tkey *k = NULL;
-	int r = op_key(rq, rs, "encryption key not found", &k);
-
-	if (r < 0)
-		return r;
-	r = run_items(rq, rs, k, decrypt_item);
-	tkey_unref(k);
-	return r;
+	return keyed_items(rq, rs, "encryption key not found", decrypt_item);
 }
 
 static int
@@ -1227,14 +1234,7 @@ rewrap_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char
 static int
 tr_rewrap(struct request *rq, struct response *rs)
 {
-	struct tkey *k = NULL;
-	int r = op_key(rq, rs, "encryption key not found", &k);
-
-	if (r < 0)
-		return r;
-	r = run_items(rq, rs, k, rewrap_item);
-	tkey_unref(k);
-	return r;
+	return keyed_items(rq, rs, "encryption key not found", rewrap_item);
 }
 
 /* datakey/:kind/:name: a fresh random key, returned wrapped (and in the clear
@@ -1455,14 +1455,7 @@ hmac_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 static int
 tr_hmac(struct request *rq, struct response *rs)
 {
-	struct tkey *k = NULL;
-	int r = op_key(rq, rs, "encryption key not found", &k);
-
-	if (r < 0)
-		return r;
-	r = run_items(rq, rs, k, hmac_item);
-	tkey_unref(k);
-	return r;
+	return keyed_items(rq, rs, "encryption key not found", hmac_item);
 }
 
 static int
@@ -1523,14 +1516,7 @@ sign_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 static int
 tr_sign(struct request *rq, struct response *rs)
 {
-	struct tkey *k = NULL;
-	int r = op_key(rq, rs, "signing key not found", &k);
-
-	if (r < 0)
-		return r;
-	r = run_items(rq, rs, k, sign_item);
-	tkey_unref(k);
-	return r;
+	return keyed_items(rq, rs, "signing key not found", sign_item);
 }
 
 static int
@@ -1572,14 +1558,7 @@ verify_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char
 static int
 tr_verify(struct request *rq, struct response *rs)
 {
-	struct tkey *k = NULL;
-	int r = op_key(rq, rs, "signature verification key not found", &k);
-
-	if (r < 0)
-		return r;
-	r = run_items(rq, rs, k, verify_item);
-	tkey_unref(k);
-	return r;
+	return keyed_items(rq, rs, "signature verification key not found", verify_item);
 }
 
 /* ---- export / backup / restore ---- */
