@@ -58,6 +58,7 @@ struct audit_device {
 	 * contexts when they are freed. */
 	EVP_MD_CTX *hm_in, *hm_out;
 	struct audit_file *sink;
+	uint64_t id; /* unique in the process: names the device in request tickets */
 };
 
 struct audit_broker {
@@ -212,6 +213,8 @@ opt_bool(json_t *opts, const char *key, bool def, bool *ret, struct response *rs
 
 /* Builds a device from its path, type and options; salt NULL makes a new random
  * one. Does not open the sink. rs (may be NULL) gets the reason of a CF_EINVAL. */
+static atomic_uint_fast64_t next_device_id = 1;
+
 static int
 device_new(const char *path, const char *type, const char *description, json_t *options, bool local,
            const uint8_t *salt, struct response *rs, struct audit_device **ret)
@@ -254,6 +257,7 @@ device_new(const char *path, const char *type, const char *description, json_t *
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return CF_ENOMEM;
+	d->id = atomic_fetch_add(&next_device_id, 1);
 	r = opt_bool(options, "log_raw", false, &d->log_raw, rs);
 	if (r == 0)
 		r = opt_bool(options, "hmac_accessor", true, &d->hmac_accessor, rs);
@@ -277,7 +281,7 @@ device_new(const char *path, const char *type, const char *description, json_t *
 	r = device_hmac_init(d);
 	if (r < 0)
 		goto fail;
-	r = audit_file_new(file_path, mode, prefix, &d->sink);
+	r = audit_file_new(file_path, mode, prefix, d->log_raw, &d->sink);
 	if (r < 0)
 		goto fail;
 	*ret = d;
@@ -470,8 +474,7 @@ entry_auth(struct audit_json *w, const struct audit_device *d, const struct entr
 			audit_json_key(w, "num_uses");
 			audit_json_int(w, te->num_uses);
 		}
-		audit_json_key(w, "entity_id");
-		audit_json_cstr(w, "");
+		/* entity_id is left out while empty, as Vault leaves it out */
 		audit_json_key(w, "token_type");
 		audit_json_cstr(w, te->type[0] ? te->type : "service");
 		if (te->creation_ttl > 0) {
@@ -604,10 +607,18 @@ entry_response(struct audit_json *w, const struct audit_device *d, const struct 
 	audit_json_close(w, '}');
 }
 
+/* How device_log hands an entry to the sink. */
+enum log_mode {
+	LOG_WRITE,   /* written before returning */
+	LOG_DEFER,   /* best effort: may ride along with a later write */
+	LOG_PENDING, /* queued; *ret_batch tells audit_file_wait what to wait for */
+};
+
 /* Builds the entry for one device (in the caller's thread) and appends it to the
  * device's sink. */
 static int
-device_log(const struct audit_device *d, struct entry_ctx *c, bool defer)
+device_log(const struct audit_device *d, struct entry_ctx *c, enum log_mode mode,
+           uint64_t *ret_batch)
 {
 	char stackbuf[4096];
 	struct audit_json w;
@@ -635,7 +646,12 @@ device_log(const struct audit_device *d, struct entry_ctx *c, bool defer)
 		}
 	}
 	audit_json_close(&w, '}');
-	r = w.oom ? CF_ENOMEM : audit_file_append(d->sink, w.p, w.len, defer);
+	if (w.oom)
+		r = CF_ENOMEM;
+	else if (mode == LOG_PENDING)
+		r = audit_file_append_pending(d->sink, w.p, w.len, ret_batch);
+	else
+		r = audit_file_append(d->sink, w.p, w.len, mode == LOG_DEFER);
 	audit_json_free(&w, d->log_raw);
 	return r;
 }
@@ -689,40 +705,88 @@ format_time(int64_t ns, char out[40])
 	out[n + 10] = '\0';
 }
 
-/* Logs to every device; returns how many recorded the entry, and the number of
- * devices in *ret_ndevs. Takes the table lock shared. */
+/* Logs to every device; returns how many recorded (or, LOG_PENDING, queued) the
+ * entry, and the number of devices in *ret_ndevs. LOG_PENDING with more devices
+ * than rq has tickets for writes instead. Takes the table lock shared. */
 static size_t
-broker_log(struct audit_broker *ab, struct request *rq, struct response *rs, bool defer,
+broker_log(struct audit_broker *ab, struct request *rq, struct response *rs, enum log_mode mode,
            size_t *ret_ndevs)
 {
 	struct entry_ctx c = {.rq = rq, .rs = rs};
 	size_t ok = 0, n;
+	uint64_t batch;
 
 	pthread_rwlock_rdlock(&ab->lock);
 	n = ab->ndevs;
+	if (mode == LOG_PENDING && n > REQUEST_AUDIT_TICKETS)
+		mode = LOG_WRITE;
 	if (n > 0) {
 		format_time(util_now_ns(), c.when);
 		if (rq->te && rq->te->creation_time > 0)
 			format_seconds(rq->te->creation_time, 1, c.issued);
-		for (size_t i = 0; i < n; i++)
-			ok += device_log(ab->devs[i], &c, defer) == 0;
+		for (size_t i = 0; i < n; i++) {
+			if (device_log(ab->devs[i], &c, mode, &batch) < 0)
+				continue;
+			ok++;
+			if (mode == LOG_PENDING) {
+				rq->audit_ticket[rq->naudit_tickets].dev = ab->devs[i]->id;
+				rq->audit_ticket[rq->naudit_tickets].batch = batch;
+				rq->naudit_tickets++;
+			}
+		}
 	}
 	pthread_rwlock_unlock(&ab->lock);
 	*ret_ndevs = n;
 	return ok;
 }
 
-int
-audit_log_request(struct audit_broker *ab, struct request *rq)
+static int
+log_request(struct audit_broker *ab, struct request *rq, enum log_mode mode)
 {
 	size_t n, ok;
 
-	ok = broker_log(ab, rq, NULL, false, &n);
+	rq->naudit_tickets = 0;
+	ok = broker_log(ab, rq, NULL, mode, &n);
 	if (n > 0 && ok == 0)
 		return CF_EAUDIT;
 	/* The core logs a response for every request that got 0 here. */
 	atomic_fetch_add(&ab->inflight, 1);
 	return 0;
+}
+
+int
+audit_log_request(struct audit_broker *ab, struct request *rq)
+{
+	return log_request(ab, rq, LOG_WRITE);
+}
+
+int
+audit_log_request_pending(struct audit_broker *ab, struct request *rq)
+{
+	return log_request(ab, rq, LOG_PENDING);
+}
+
+int
+audit_confirm_request(struct audit_broker *ab, struct request *rq)
+{
+	size_t ok = 0, want = rq->naudit_tickets;
+
+	if (want == 0)
+		return 0;
+	pthread_rwlock_rdlock(&ab->lock);
+	for (size_t t = 0; t < want; t++) {
+		for (size_t i = 0; i < ab->ndevs; i++) {
+			if (ab->devs[i]->id != rq->audit_ticket[t].dev)
+				continue;
+			/* A device disabled meanwhile is not found: its entry counts as
+			 * unrecorded. */
+			ok += audit_file_wait(ab->devs[i]->sink, rq->audit_ticket[t].batch) == 0;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&ab->lock);
+	rq->naudit_tickets = 0;
+	return ok > 0 ? 0 : CF_EAUDIT;
 }
 
 int
@@ -732,7 +796,7 @@ audit_log_response(struct audit_broker *ab, struct request *rq, struct response 
 	long others;
 
 	others = atomic_fetch_sub(&ab->inflight, 1) - 1;
-	ok = broker_log(ab, rq, rs, others > 0, &n);
+	ok = broker_log(ab, rq, rs, others > 0 ? LOG_DEFER : LOG_WRITE, &n);
 	if (n > 0 && ok == 0) {
 		log_error("response of request %s could not be written to any audit device",
 		          rq->id);

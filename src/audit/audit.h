@@ -35,6 +35,15 @@ void audit_broker_unload(struct audit_broker *ab);
 bool audit_broker_enabled(struct audit_broker *ab);
 
 int audit_log_request(struct audit_broker *ab, struct request *rq);
+/* For a request that changes nothing (route flag R_PURE_READ): the request entry
+ * is queued on every device without waiting for its write, so the handler runs
+ * while other requests' writes carry it; audit_confirm_request must then be
+ * called before any of the answer leaves the server. It returns 0 once at least
+ * one device wrote the entry (writing or waiting as needed), CF_EAUDIT when none
+ * did: the caller then answers 500 instead of the handler's answer, so nothing
+ * is disclosed that the audit log does not show. Returns as audit_log_request. */
+int audit_log_request_pending(struct audit_broker *ab, struct request *rq);
+int audit_confirm_request(struct audit_broker *ab, struct request *rq);
 int audit_log_response(struct audit_broker *ab, struct request *rq, struct response *rs);
 
 /* Handlers of the system backend's audit routes (the core's sys.c routes them;

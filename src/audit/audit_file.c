@@ -58,6 +58,7 @@ struct audit_file {
 	char *prefix; /* "" when none */
 	size_t prefix_len;
 	unsigned mode;
+	bool wipe; /* lines may hold plaintext secrets (log_raw): wipe buffers */
 
 	pthread_mutex_t mu;  /* everything below */
 	pthread_cond_t cv;   /* wakes the sync thread (stop) */
@@ -201,7 +202,8 @@ sync_main(void *arg)
 }
 
 int
-audit_file_new(const char *file_path, unsigned mode, const char *prefix, struct audit_file **ret)
+audit_file_new(const char *file_path, unsigned mode, const char *prefix, bool wipe,
+               struct audit_file **ret)
 {
 	struct audit_file *f;
 	pthread_condattr_t ca;
@@ -212,6 +214,7 @@ audit_file_new(const char *file_path, unsigned mode, const char *prefix, struct 
 		return CF_ENOMEM;
 	f->fd = -1;
 	f->mode = mode;
+	f->wipe = wipe;
 	if (strcmp(file_path, "stdout") == 0)
 		f->kind = SINK_STDOUT;
 	else if (strcmp(file_path, "discard") == 0)
@@ -583,7 +586,8 @@ flush_locked(struct audit_file *f, struct waiter **ret_wake)
 	f->writing = true;
 	pthread_mutex_unlock(&f->mu);
 	done = write_all(fd, buf, len);
-	sodium_memzero(buf, len);
+	if (f->wipe)
+		sodium_memzero(buf, len);
 	pthread_mutex_lock(&f->mu);
 	f->writing = false;
 	/* Lines that arrived meanwhile are in f->pend; buf is the spare now. */
@@ -660,88 +664,76 @@ pend_locked(struct audit_file *f, const struct iovec *iov, int cnt, size_t total
 	return true;
 }
 
-int
-audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer)
+/* Chains one line (body is a JSON object) into the pending buffer: opens the
+ * file if needed, writes the seq/prev_hash header, hashes the line. Called with
+ * f->mu held; *ret_batch is the number of the batch that will carry the line. */
+static int
+append_locked(struct audit_file *f, const char *body, size_t n, uint64_t *ret_batch)
 {
 	char hdr[128], err[256], next[65];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	struct iovec iov[4];
-	struct waiter self, *wake = NULL;
-	uint64_t batch;
 	size_t total = 0;
-	int hl, r = 0, cnt = 0;
+	int hl, cnt = 0;
 
-	if (n < 2 || body[0] != '{' || body[n - 1] != '}')
-		return CF_EINVAL;
-	if (f->kind == SINK_DISCARD)
-		return 0;
-
-	pthread_mutex_lock(&f->mu);
-	if (f->fd < 0) {
-		r = file_open_locked(f, err, sizeof(err));
-		if (r < 0) {
-			r = CF_EIO;
-			goto out;
-		}
-	}
+	if (f->fd < 0 && file_open_locked(f, err, sizeof(err)) < 0)
+		return CF_EIO;
 	hl = format_header(hdr, f->seq + 1, f->prev, n > 2);
 	if (f->prefix_len)
 		iov[cnt++] = (struct iovec){f->prefix, f->prefix_len};
 	iov[cnt++] = (struct iovec){hdr, (size_t)hl};
 	iov[cnt++] = (struct iovec){(void *)(body + 1), n - 1}; /* drops body's '{' */
-	if (EVP_DigestInit_ex(f->md, sha256_md(), NULL) != 1) {
-		r = CF_EINTERNAL;
-		goto out;
-	}
+	if (EVP_DigestInit_ex(f->md, sha256_md(), NULL) != 1)
+		return CF_EINTERNAL;
 	for (int i = 0; i < cnt; i++) {
 		total += iov[i].iov_len;
-		if (EVP_DigestUpdate(f->md, iov[i].iov_base, iov[i].iov_len) != 1) {
-			r = CF_EINTERNAL;
-			goto out;
-		}
+		if (EVP_DigestUpdate(f->md, iov[i].iov_base, iov[i].iov_len) != 1)
+			return CF_EINTERNAL;
 	}
-	if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1 || mdlen != 32) {
-		r = CF_EINTERNAL;
-		goto out;
-	}
+	if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1 || mdlen != 32)
+		return CF_EINTERNAL;
 	util_hex(md, mdlen, next);
 	iov[cnt++] = (struct iovec){"\n", 1};
 	total++;
-	if (!pend_locked(f, iov, cnt, total)) {
-		r = CF_ENOMEM;
-		goto out;
-	}
+	if (!pend_locked(f, iov, cnt, total))
+		return CF_ENOMEM;
 	f->seq++;
 	memcpy(f->prev, next, sizeof(next));
-	batch = f->batches + 1;
+	*ret_batch = f->batches + 1;
+	return 0;
+}
 
-	/* A deferred line rides along with the next batch (or the background
-	 * flush); only a pile-up past AUDIT_PEND_MAX is written now. */
-	if (defer && f->kind == SINK_FILE && (f->pend_len <= AUDIT_PEND_MAX || f->writing))
-		goto out;
+/* Returns once the batch numbered batch was written (0) or lost (CF_EIO):
+ * writes it itself when nobody is writing, else waits for the write in
+ * progress. Called with f->mu held (released while writing or waiting); the
+ * waiters to post after unlocking are added to *wake. */
+static int
+wait_locked(struct audit_file *f, uint64_t batch, struct waiter **wake)
+{
+	struct waiter self;
+	int r;
+
 	for (;;) {
 		if (f->batches >= batch && !f->writing) {
-			/* Woken to write, but another writer (the background flush, or
-			 * a close) took the batch meanwhile and is done with it. */
-			r = batch <= f->lost ? CF_EIO : 0;
-			break;
+			/* Written meanwhile: by another writer (a request, the
+			 * background flush, or a close). */
+			return batch <= f->lost ? CF_EIO : 0;
 		}
 		if (!f->writing) {
 			/* Nobody writes: this caller writes the batch carrying its line
 			 * (and everything pending with it). */
-			r = flush_locked(f, &wake);
-			break;
+			if (f->fd < 0)
+				return CF_EIO;
+			return flush_locked(f, wake);
 		}
 		/* Wait for the write in progress: the waiters it carried are woken
 		 * with its result, and one waiter of the next batch to write it. */
 		self.batch = batch;
 		self.result = 0;
 		self.lead = false;
-		if (sem_init(&self.sem, 0, 0) < 0) {
-			r = CF_EINTERNAL;
-			break;
-		}
+		if (sem_init(&self.sem, 0, 0) < 0)
+			return CF_EINTERNAL;
 		self.next = f->waiters;
 		f->waiters = &self;
 		pthread_mutex_unlock(&f->mu);
@@ -751,10 +743,67 @@ audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer)
 		pthread_mutex_lock(&f->mu);
 		if (!self.lead) {
 			r = self.result;
-			break;
+			return r;
 		}
 	}
-out:
+}
+
+int
+audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer)
+{
+	struct waiter *wake = NULL;
+	uint64_t batch;
+	int r;
+
+	if (n < 2 || body[0] != '{' || body[n - 1] != '}')
+		return CF_EINVAL;
+	if (f->kind == SINK_DISCARD)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	r = append_locked(f, body, n, &batch);
+	/* A deferred line rides along with the next batch (or the background
+	 * flush); only a pile-up past AUDIT_PEND_MAX is written now. */
+	if (r == 0 &&
+	    !(defer && f->kind == SINK_FILE && (f->pend_len <= AUDIT_PEND_MAX || f->writing)))
+		r = wait_locked(f, batch, &wake);
+	pthread_mutex_unlock(&f->mu);
+	wake_all(wake);
+	return r;
+}
+
+int
+audit_file_append_pending(struct audit_file *f, const char *body, size_t n, uint64_t *ret_batch)
+{
+	struct waiter *wake = NULL;
+	int r;
+
+	*ret_batch = 0;
+	if (n < 2 || body[0] != '{' || body[n - 1] != '}')
+		return CF_EINVAL;
+	if (f->kind == SINK_DISCARD)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	r = append_locked(f, body, n, ret_batch);
+	/* Not a file, or a pile-up: written now, as audit_file_append does. */
+	if (r == 0 && (f->kind != SINK_FILE || (f->pend_len > AUDIT_PEND_MAX && !f->writing))) {
+		r = wait_locked(f, *ret_batch, &wake);
+		*ret_batch = 0;
+	}
+	pthread_mutex_unlock(&f->mu);
+	wake_all(wake);
+	return r;
+}
+
+int
+audit_file_wait(struct audit_file *f, uint64_t batch)
+{
+	struct waiter *wake = NULL;
+	int r;
+
+	if (batch == 0)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	r = wait_locked(f, batch, &wake);
 	pthread_mutex_unlock(&f->mu);
 	wake_all(wake);
 	return r;

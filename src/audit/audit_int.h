@@ -31,9 +31,11 @@ struct audit_file;
 
 /* Creates a sink for file_path ("stdout" and "discard" are special) without opening
  * it. mode 0 leaves the file's mode alone. prefix (may be NULL) is written before
- * each JSON object and is part of the hashed line. *ret is owned by the caller
- * (audit_file_free). Returns 0 or CF_ENOMEM. */
-int audit_file_new(const char *file_path, unsigned mode, const char *prefix,
+ * each JSON object and is part of the hashed line. wipe: the lines may carry
+ * plaintext secrets (log_raw), so written batches are wiped from memory at once;
+ * otherwise they hold only HMACs and metadata and the per-batch wipe is skipped.
+ * *ret is owned by the caller (audit_file_free). Returns 0 or CF_ENOMEM. */
+int audit_file_new(const char *file_path, unsigned mode, const char *prefix, bool wipe,
                    struct audit_file **ret);
 /* Closes the file, stops its sync thread and frees f. Accepts NULL. */
 void audit_file_free(struct audit_file *f);
@@ -55,6 +57,17 @@ int audit_file_open(struct audit_file *f, char *err, size_t errlen);
  * written later, with the next append or by the background thread (within
  * AUDIT_SYNC_MS); 0 then means only "queued". */
 int audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer) CF_WARN_UNUSED;
+/* Two-step append, for an entry that must be recorded before its request's
+ * answer leaves the server but need not hold up the work in between:
+ * audit_file_append_pending chains the line into the pending buffer and sets
+ * *ret_batch (0 when the line was already written, or the sink discards);
+ * audit_file_wait(f, batch) returns 0 once that batch was written (writing it
+ * itself when nobody else is) or CF_EIO when it was lost. The work done between
+ * the two steps overlaps other requests' writes, so the wait is usually over at
+ * once. Returns as audit_file_append. */
+int audit_file_append_pending(struct audit_file *f, const char *body, size_t n,
+                              uint64_t *ret_batch) CF_WARN_UNUSED;
+int audit_file_wait(struct audit_file *f, uint64_t batch) CF_WARN_UNUSED;
 
 /* Sequence number of the last line written (0 = none). For tests. */
 uint64_t audit_file_seq(struct audit_file *f);

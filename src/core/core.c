@@ -525,7 +525,10 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	}
 
 	if (!(rt->flags & R_NOAUDIT) && !sealed) {
-		r = audit_log_request(c->audit, rq);
+		if ((rt->flags & R_PURE_READ) && (rq->op == OP_READ || rq->op == OP_LIST))
+			r = audit_log_request_pending(c->audit, rq);
+		else
+			r = audit_log_request(c->audit, rq);
 		if (r < 0) {
 			log_error("request %s refused: no audit device could record it", rq->id);
 			return fail(rs, CF_EAUDIT, "failed to log request to any audit device");
@@ -542,7 +545,7 @@ request_prepare(struct core *c, struct request *rq)
 {
 	rq->core = c;
 	if (!rq->id[0])
-		util_uuid(rq->id);
+		util_request_id(rq->id);
 	if (!rq->data)
 		rq->data = json_object();
 	if (!rq->query)
@@ -572,6 +575,13 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	int r, status;
 
 	r = ladder(c, rq, rs, &revoke, &audited);
+	if (rq->naudit_tickets > 0 && audit_confirm_request(c->audit, rq) < 0) {
+		/* The handler ran (it changes nothing) but its request entry was
+		 * never written: its answer must not leave the server. */
+		log_error("request %s refused: no audit device could record it", rq->id);
+		response_reset(rs);
+		r = fail(rs, CF_EAUDIT, "failed to log request to any audit device");
+	}
 	if (r >= 0 && rs->secret)
 		r = expire_register(c->expire, rq, rs);
 	/* Adoption tracking: returns at once unless this read is of a rotated

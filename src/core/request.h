@@ -32,6 +32,10 @@ struct acl;
 
 #define REQUEST_MAX_CAPTURES 4
 
+/* At most this many audit devices get a request entry whose write overlaps the
+ * handler (R_PURE_READ); with more, every entry is written before the handler. */
+#define REQUEST_AUDIT_TICKETS 4
+
 struct request {
 	char id[37];        /* uuid */
 	enum op op;         /* after the existence check: CREATE or UPDATE for writes */
@@ -63,6 +67,13 @@ struct request {
 	const char *cap[REQUEST_MAX_CAPTURES];
 	int ncap;
 	char *capbuf; /* owned storage for cap[] */
+	/* Request entries queued but not yet confirmed written, one per audit
+	 * device (audit_log_request_pending / audit_confirm_request). */
+	struct {
+		uint64_t dev;   /* the device's id */
+		uint64_t batch; /* its sink's batch carrying the entry (0: written) */
+	} audit_ticket[REQUEST_AUDIT_TICKETS];
+	unsigned naudit_tickets;
 };
 
 /* A streamed body (the server-sent events of sys/events/subscribe). The HTTP
@@ -140,6 +151,10 @@ enum {
 	                           * reads and enabling a mount run shared */
 	R_INTERRUPT = 1u << 8,    /* before waiting for the exclusive lock, make backends
 	                           * abandon work on external systems (seal) */
+	R_PURE_READ = 1u << 9,    /* its READ and LIST change nothing (no storage write,
+	                           * no external effect): the request entry's audit write
+	                           * may overlap the handler, and is confirmed before the
+	                           * answer is sent (audit_log_request_pending) */
 };
 
 /* A route of a backend, matched against the path relative to the mount.

@@ -28,16 +28,15 @@ util_random_base62(char *out, size_t n)
 	out[n] = '\0';
 }
 
-void
-util_uuid(char out[37])
+/* Formats 16 random bytes as a version-4 UUID. */
+static void
+uuid_format(uint8_t b[16], char out[37])
 {
-	uint8_t b[16];
 	char h[33];
 
-	randombytes_buf(b, sizeof(b));
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	util_hex(b, sizeof(b), h);
+	util_hex(b, 16, h);
 	/* 8-4-4-4-12, without the cost of snprintf on every request */
 	memcpy(out, h, 8);
 	out[8] = '-';
@@ -49,6 +48,37 @@ util_uuid(char out[37])
 	out[23] = '-';
 	memcpy(out + 24, h + 20, 12);
 	out[36] = '\0';
+}
+
+void
+util_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	randombytes_buf(b, sizeof(b));
+	uuid_format(b, out);
+	sodium_memzero(b, sizeof(b));
+}
+
+/* Request IDs are public (they appear in audit logs and responses), so they
+ * come from a per-thread buffer of CSPRNG output refilled 64 IDs at a time:
+ * one getrandom(2) per 64 requests instead of one per request. Never use this
+ * for anything secret (util_uuid draws fresh bytes each call). */
+#define REQID_BATCH 64
+void
+util_request_id(char out[37])
+{
+	static __thread uint8_t pool[REQID_BATCH * 16];
+	static __thread unsigned left;
+	uint8_t b[16];
+
+	if (left == 0) {
+		randombytes_buf(pool, sizeof(pool));
+		left = REQID_BATCH;
+	}
+	left--;
+	memcpy(b, pool + left * 16, 16);
+	uuid_format(b, out);
 }
 
 void

@@ -12,6 +12,8 @@ void util_random(void *buf, size_t n);
 void util_random_base62(char *out, size_t n);
 /* Writes a random RFC 4122 v4 UUID (36 chars + NUL) into out[37]. */
 void util_uuid(char out[37]);
+/* A v4 UUID for public identifiers such as request IDs (buffered randomness). */
+void util_request_id(char out[37]);
 /* Lowercase hex of n bytes into out (size >= 2n+1). */
 void util_hex(const void *in, size_t n, char *out);
 /* Decodes hex; returns 0, or CF_EINVAL on bad input or if it does not fit. */

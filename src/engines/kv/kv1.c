@@ -123,7 +123,7 @@ kv1_exists(struct request *rq, bool *ret_exists)
 }
 
 static const struct route kv1_routes[] = {
-        {"*", OP_READ | OP_LIST | OP_WRITE | OP_DELETE, 0, kv1_handle, kv1_exists},
+        {"*", OP_READ | OP_LIST | OP_WRITE | OP_DELETE, R_PURE_READ, kv1_handle, kv1_exists},
 };
 
 const struct backend_type kv_v1_backend = {

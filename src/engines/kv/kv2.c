@@ -231,15 +231,16 @@ kv2_meta_root(struct request *rq, struct response *rs)
 #define KV2_ALL_OPS (OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE)
 
 static const struct route kv2_routes[] = {
-        {"config", OP_READ | OP_UPDATE, 0, kv2_config, NULL},
-        {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_data_handle, kv2_data_exists},
-        {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, 0, kv2_meta_handle,
-         kv2_meta_exists},
-        {"metadata", OP_LIST, 0, kv2_meta_root, NULL},
+        {"config", OP_READ | OP_UPDATE, R_PURE_READ, kv2_config, NULL},
+        {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ, kv2_data_handle,
+         kv2_data_exists},
+        {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ,
+         kv2_meta_handle, kv2_meta_exists},
+        {"metadata", OP_LIST, R_PURE_READ, kv2_meta_root, NULL},
         {"delete/*", OP_UPDATE, 0, kv2_data_delete, NULL},
         {"undelete/*", OP_UPDATE, 0, kv2_data_undelete, NULL},
         {"destroy/*", OP_UPDATE, 0, kv2_data_destroy, NULL},
-        {"subkeys/*", OP_READ, 0, kv2_data_subkeys, NULL},
+        {"subkeys/*", OP_READ, R_PURE_READ, kv2_data_subkeys, NULL},
         {"*", KV2_ALL_OPS, 0, kv2_unknown, NULL},
 };
 

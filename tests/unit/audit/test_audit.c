@@ -683,6 +683,56 @@ test_audit_deferred_response_entries(void **state)
 	assert_int_equal(audit_log_response(f->ab, &f->rq, &rs), 0);
 }
 
+/* A pure read's request entry is queued, not written, until confirmed; the
+ * confirmation writes it (or finds it written by another request's batch); a
+ * device that cannot write fails the confirmation, and a device disabled in
+ * between does not count as having recorded the entry. */
+static void
+test_audit_pending_request_entries(void **state)
+{
+	struct fx *f = *state;
+	struct request rq2 = f->rq;
+	struct response rs = {.status = 200};
+	char msg[256];
+	int r;
+
+	enable_ok(f, "file", f->log);
+	snprintf(rq2.id, sizeof(rq2.id), "7f1c0000-0000-4000-8000-000000000003");
+	assert_int_equal(audit_log_request_pending(f->ab, &f->rq), 0);
+	assert_int_equal(f->rq.naudit_tickets, 1);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 0); /* queued only */
+	/* another request's write carries it */
+	assert_int_equal(audit_log_request(f->ab, &rq2), 0);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 2);
+	assert_int_equal(audit_confirm_request(f->ab, &f->rq), 0);
+	assert_int_equal(f->rq.naudit_tickets, 0);
+	assert_int_equal(audit_log_response(f->ab, &f->rq, &rs), 0);
+	assert_int_equal(audit_log_response(f->ab, &rq2, &rs), 0);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 4);
+	assert_int_equal(r, 0);
+	/* alone: the confirmation writes it */
+	assert_int_equal(audit_log_request_pending(f->ab, &f->rq), 0);
+	assert_int_equal(audit_confirm_request(f->ab, &f->rq), 0);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 5);
+	assert_int_equal(audit_log_response(f->ab, &f->rq, &rs), 0);
+	/* disabled in between: not recorded as far as the request knows */
+	assert_int_equal(audit_log_request_pending(f->ab, &f->rq), 0);
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	assert_int_equal(audit_confirm_request(f->ab, &f->rq), CF_EAUDIT);
+	assert_int_equal(audit_log_response(f->ab, &f->rq, &rs), 0);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 7);
+	assert_int_equal(r, 0);
+	/* a device that cannot write: queued fine, the confirmation fails */
+	if (access("/dev/full", W_OK) != 0)
+		return;
+	enable_ok(f, "full", "/dev/full");
+	r = audit_log_request_pending(f->ab, &f->rq);
+	if (r == 0)
+		assert_int_equal(audit_confirm_request(f->ab, &f->rq), CF_EAUDIT);
+	else
+		assert_int_equal(r, CF_EAUDIT);
+}
+
 /* Logs n lines, request/response pairs ending with a response (an odd n starts
  * with a lone response), so no response entry is deferred. */
 static void
@@ -1018,6 +1068,8 @@ main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_device_recovers_after_file_removed,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_pending_request_entries, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_deferred_response_entries, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_chain_continues_across_reload, setup,
