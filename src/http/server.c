@@ -24,7 +24,17 @@
 struct stream_conn;
 
 struct http_server {
+	/* The pool is two daemons sharing one listening socket: d with two
+	 * threads starts first, so the server answers at once; d2 with the rest of
+	 * the threads is started by the grow thread right after (a pool of 32
+	 * threads takes about 1 ms to create, docs/BENCHMARKS.md "start-to-ready"). */
 	struct MHD_Daemon *d;
+	struct MHD_Daemon *d2;
+	int lfd;
+	unsigned flags;
+	unsigned more; /* threads for d2 */
+	pthread_t grow;
+	bool grow_started;
 	struct core *core;
 	size_t max_body;
 	char *tls_cert, *tls_key;
@@ -459,23 +469,68 @@ read_file(const char *path)
 	return buf;
 }
 
+static struct MHD_Daemon *
+start_daemon(struct http_server *s, unsigned threads)
+{
+	if (s->tls_cert)
+		return MHD_start_daemon(
+		        s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
+		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
+		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
+		        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+		        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+	return MHD_start_daemon(s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+	                        s->lfd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	                        MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
+	                        120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+}
+
+/* Starts the rest of the thread pool beside the first daemon. */
+static void *
+grow_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	s->d2 = start_daemon(s, s->more);
+	if (!s->d2)
+		log_error("could not start %u more HTTP threads; serving with 2", s->more);
+	return NULL;
+}
+
+static int
+listen_socket(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 http_start(const struct http_config *cfg, struct core *core, struct http_server **ret)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in sa;
 	unsigned threads = cfg->threads;
-	unsigned flags =
-	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (!s)
 		return CF_ENOMEM;
 	pthread_mutex_init(&s->streams_mu, NULL);
+	s->lfd = -1;
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	/* ITC: MHD_quiesce_daemon needs it (http_stop). */
+	s->flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+	           MHD_USE_ITC;
 	if (parse_listen(cfg->listen, &sa) < 0) {
-		free(s);
+		http_stop(s);
 		return CF_EINVAL;
 	}
 	/* Durable writes block their thread until the group commit is on disk, so a
@@ -492,25 +547,22 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 			http_stop(s);
 			return CF_EINVAL;
 		}
-		flags |= MHD_USE_TLS;
+		s->flags |= MHD_USE_TLS;
 	}
-	if (s->tls_cert)
-		s->d = MHD_start_daemon(
-		        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
-		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
-		        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
-		        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
-	else
-		s->d = MHD_start_daemon(
-		        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
-		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
-		        on_completed, s, MHD_OPTION_END);
+	s->lfd = listen_socket(&sa);
+	if (s->lfd < 0) {
+		http_stop(s);
+		return CF_EIO;
+	}
+	/* Never fewer than two threads per daemon (PERFORMANCE.md pitfall 2). */
+	s->more = threads >= 4 ? threads - 2 : 0;
+	s->d = start_daemon(s, s->more ? 2 : threads);
 	if (!s->d) {
 		http_stop(s);
 		return CF_EIO;
 	}
+	if (s->more)
+		s->grow_started = pthread_create(&s->grow, NULL, grow_main, s) == 0;
 	*ret = s;
 	return 0;
 }
@@ -522,6 +574,8 @@ http_stop(struct http_server *s)
 
 	if (!s)
 		return;
+	if (s->grow_started)
+		pthread_join(s->grow, NULL);
 	if (s->d) {
 		/* End the streams first: MHD refuses to stop with suspended connections. */
 		pthread_mutex_lock(&s->streams_mu);
@@ -530,7 +584,14 @@ http_stop(struct http_server *s)
 			MHD_resume_connection(sc->conn);
 		}
 		pthread_mutex_unlock(&s->streams_mu);
+		/* d2 gives the shared socket back (quiesce) so only d closes it. */
+		if (s->d2) {
+			(void)MHD_quiesce_daemon(s->d2);
+			MHD_stop_daemon(s->d2);
+		}
 		MHD_stop_daemon(s->d);
+	} else if (s->lfd >= 0) {
+		close(s->lfd);
 	}
 	pthread_mutex_destroy(&s->streams_mu);
 	if (s->tls_key) {
