@@ -190,3 +190,37 @@ def test_sigterm_while_requests_are_in_flight(sqlite_server):
     for t in threads:
         t.join(timeout=10)
     assert status == 0, f"exit status after SIGTERM under load: {status}"
+
+
+def test_barrier_paths_read_each_others_values(sqlite_server):
+    """The barrier seals with libsodium's AES-256-GCM where the CPU has AES-NI and
+    with OpenSSL's elsewhere (COFFER_BARRIER_OPENSSL=1 forces that path in the
+    test build): the stored format is one, so values written by either path are
+    read by the other, keyring and root key included."""
+    srv = sqlite_server()
+    token = prepare(srv)
+    kv = srv.client(token).secrets.kv.v2
+    kv.create_or_update_secret("paths/a", {"v": "written-by-default"}, mount_point=MOUNT)
+
+    srv.stop()
+    srv.extra_env["COFFER_BARRIER_OPENSSL"] = "1"
+    srv.args.append("--log-level=verbose")
+    srv.start()
+    srv.unseal(srv.keys[:3])
+    assert "AES-256-GCM by OpenSSL" in srv.log_text().rsplit("==== start", 1)[1]
+    kv = srv.client(srv.root_token).secrets.kv.v2
+    assert kv.read_secret_version("paths/a", mount_point=MOUNT)["data"]["data"] == {"v": "written-by-default"}
+    kv.create_or_update_secret("paths/b", {"v": "written-by-openssl"}, mount_point=MOUNT)
+    srv.client(srv.root_token).sys.rotate_encryption_key()
+    kv.create_or_update_secret("paths/c", {"v": "new-term-openssl"}, mount_point=MOUNT)
+
+    srv.stop()
+    del srv.extra_env["COFFER_BARRIER_OPENSSL"]
+    srv.start()
+    srv.unseal(srv.keys[:3])
+    if "AES-256-GCM by libsodium" not in srv.log_text().rsplit("==== start", 1)[1]:
+        assert "aes" not in open("/proc/cpuinfo").read().split(), "AES-NI present but not used"
+    kv = srv.client(srv.root_token).secrets.kv.v2
+    for path, value in (("paths/a", "written-by-default"), ("paths/b", "written-by-openssl"),
+                        ("paths/c", "new-term-openssl")):
+        assert kv.read_secret_version(path, mount_point=MOUNT)["data"]["data"] == {"v": value}, path
