@@ -4,6 +4,7 @@
 #include "core/core.h"
 #include "core/mount.h"
 #include "core/token.h"
+#include "core/view.h"
 #include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -262,6 +263,22 @@ auth_login_token(struct request *rq, struct response *rs, const struct auth_toke
 		log_verbose("login on %s: token accessor %s", m->path, te->accessor);
 	token_entry_free(te);
 	return rs->auth ? 0 : CF_ENOMEM;
+}
+
+/* ---- stored records ---- */
+
+int
+auth_record_exists(struct mount *m, const char *key, bool *ret_exists)
+{
+	json_t *o = NULL;
+	int r;
+
+	r = view_get_object(m->view, key, &o);
+	json_decref(o);
+	if (r < 0 && r != CF_ENOTFOUND)
+		return r;
+	*ret_exists = r == 0;
+	return 0;
 }
 
 /* ---- limits ---- */

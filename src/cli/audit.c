@@ -4,7 +4,6 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
-#include "cli/kvpath.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
@@ -33,26 +32,8 @@ enum {
 	OPT_DETAILED,
 };
 
-/* "sys/audit/<name>" and the listed name "<name>/". */
-static void
-device_paths(const char *name, char **ret_api, char **ret_name)
-{
-	char *p = kvpath_clean(name, false), *api, *nm;
-	size_t n;
-
-	if (!p)
-		cli_oom();
-	n = strlen(p) + sizeof("sys/audit/");
-	api = malloc(n);
-	nm = malloc(strlen(p) + 2);
-	if (!api || !nm)
-		cli_oom();
-	snprintf(api, n, "sys/audit/%s", p);
-	snprintf(nm, strlen(p) + 2, "%s/", p);
-	free(p);
-	*ret_api = api;
-	*ret_name = nm;
-}
+/* For the paths of a device (sys/audit/<name>, listed as "<name>/"). */
+static const struct cli_mount_cmd device_cmd = {.api = "sys/audit"};
 
 static const char enable_usage[] =
         "Usage: coffer audit enable [--path=NAME] [--description=TEXT] [--local] TYPE "
@@ -110,7 +91,7 @@ audit_enable(int argc, char **argv)
 	                 desc ? desc : "", "options", options, "local", local);
 	if (!body)
 		cli_oom();
-	device_paths(path ? path : argv[optind], &api, &name);
+	cli_mount_paths(&device_cmd, path ? path : argv[optind], "", &api, &name);
 	r = cli_request("PUT", api, NULL, body, &resp);
 	if (r < 0)
 		goto out;
@@ -126,25 +107,22 @@ out:
 static const char disable_usage[] = "Usage: coffer audit disable NAME\n\n"
                                     "Disables the audit device NAME.\n";
 
+static const struct cli_mount_cmd disable_cmd = {
+        .api = "sys/audit",
+        .operand = "NAME",
+        .usage = disable_usage,
+};
+
 static int
 audit_disable(int argc, char **argv)
 {
-	struct client_resp resp = {0};
-	char *api = NULL, *name = NULL;
+	char *name = NULL;
 	int r;
 
-	cli_getopt_common(argc, argv, disable_usage);
-	if (cli_operand_one(argc, "NAME") != 0)
-		return CLI_EXIT_ERROR;
-	device_paths(argv[optind], &api, &name);
-	r = cli_request("DELETE", api, NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Disabled audit device (if it was enabled) at: %s", name);
-out:
-	free(api);
+	r = cli_mount_disable(argc, argv, &disable_cmd, &name);
+	if (r == 0)
+		cli_success("Success! Disabled audit device (if it was enabled) at: %s", name);
 	free(name);
-	client_resp_clear(&resp);
 	return cli_exit(r);
 }
 

@@ -2,6 +2,7 @@
  * (see cli.h). */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/kvpath.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
@@ -85,6 +86,18 @@ cli_json_set(json_t *obj, const char *key, json_t *v)
 {
 	if (!v || json_object_set_new(obj, key, v) < 0)
 		cli_oom();
+}
+
+json_t *
+cli_json_sub(json_t *obj, const char *key)
+{
+	json_t *o = json_object_get(obj, key);
+
+	if (o)
+		return o;
+	o = json_object();
+	cli_json_set(obj, key, o);
+	return o;
 }
 
 void
@@ -387,7 +400,7 @@ out:
 	return r;
 }
 
-/* ---- mount tables (secrets list, auth list) ---- */
+/* ---- mount tables (secrets, auth, audit) ---- */
 
 static void
 mount_ttl_cell(const char **cells, size_t i, char *buf, size_t len, const json_t *v)
@@ -462,4 +475,144 @@ out:
 	free(keys);
 	client_resp_clear(&resp);
 	return cli_exit(r);
+}
+
+void
+cli_mount_paths(const struct cli_mount_cmd *cmd, const char *path, const char *suffix,
+                char **ret_api, char **ret_name)
+{
+	char *p = kvpath_clean(path, false), *api, *name;
+	size_t an, nn;
+
+	if (!p)
+		cli_oom();
+	/* Auth methods are routed under auth/, and users name them either way. */
+	if (cmd->auth && strncmp(p, "auth/", 5) == 0)
+		memmove(p, p + 5, strlen(p + 5) + 1);
+	an = strlen(cmd->api) + strlen(p) + strlen(suffix) + 2;
+	nn = strlen(p) + 2;
+	api = malloc(an);
+	name = malloc(nn);
+	if (!api || !name)
+		cli_oom();
+	snprintf(api, an, "%s/%s%s", cmd->api, p, suffix);
+	snprintf(name, nn, "%s/", p);
+	free(p);
+	*ret_api = api;
+	*ret_name = name;
+}
+
+/* Sends body (NULL for none) to api with method, after cmd->prepare. */
+static int
+mount_request(const struct cli_mount_cmd *cmd, const char *method, const char *api, json_t *body)
+{
+	struct client_resp resp = {0};
+	int r;
+
+	if (cmd->prepare) {
+		r = cmd->prepare(api, body);
+		if (r < 0)
+			return r;
+	}
+	r = cli_request(method, api, NULL, body, &resp);
+	client_resp_clear(&resp);
+	return r;
+}
+
+/* enable (TYPE; the TTLs under "config", Vault's mount input) or tune (PATH; the
+ * TTLs at the top): the options into a body POSTed to the mount. */
+static int
+mount_post(int argc, char **argv, const struct cli_mount_cmd *cmd, bool enable, char **ret_name)
+{
+	const char *path = NULL, *key;
+	char *api = NULL, *name = NULL;
+	json_t *body;
+	int o, r;
+
+	body = json_object();
+	if (!body)
+		cli_oom();
+	while ((o = cli_getopt(argc, argv, cmd->opts, cmd->usage)) != -1) {
+		switch (o) {
+		case CLI_MOUNT_OPT_PATH:
+			path = optarg;
+			break;
+		case CLI_MOUNT_OPT_DESCRIPTION:
+			cli_json_set(body, "description", json_string(optarg));
+			break;
+		case CLI_MOUNT_OPT_DEFAULT_LEASE_TTL:
+		case CLI_MOUNT_OPT_MAX_LEASE_TTL:
+			key = o == CLI_MOUNT_OPT_MAX_LEASE_TTL ? "max_lease_ttl"
+			                                       : "default_lease_ttl";
+			cli_json_set(enable ? cli_json_sub(body, "config") : body, key,
+			             json_string(optarg));
+			break;
+		default:
+			if (cmd->option && cmd->option(o, body) != 0) {
+				r = CF_EINVAL;
+				goto out;
+			}
+			break;
+		}
+	}
+	if (cli_operand_one(argc, enable ? "TYPE" : "PATH") != 0) {
+		r = CF_EINVAL;
+		goto out;
+	}
+	if (enable)
+		cli_json_set(body, "type", json_string(argv[optind]));
+	cli_mount_paths(cmd, path ? path : argv[optind], enable ? "" : "/tune", &api, &name);
+	if (enable && strcmp(name, "/") == 0) {
+		(void)cli_usage_err("empty --path");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = mount_request(cmd, "POST", api, body);
+	if (r < 0)
+		goto out;
+	*ret_name = name;
+	name = NULL;
+out:
+	free(api);
+	free(name);
+	json_decref(body);
+	return r;
+}
+
+int
+cli_mount_enable(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name)
+{
+	return mount_post(argc, argv, cmd, true, ret_name);
+}
+
+int
+cli_mount_tune(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name)
+{
+	return mount_post(argc, argv, cmd, false, ret_name);
+}
+
+int
+cli_mount_disable(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name)
+{
+	char *api = NULL, *name = NULL;
+	int r;
+
+	cli_getopt_common(argc, argv, cmd->usage);
+	if (cli_operand_one(argc, cmd->operand ? cmd->operand : "PATH") != 0)
+		return CF_EINVAL;
+	cli_mount_paths(cmd, argv[optind], "", &api, &name);
+	if (cmd->auth && (strcmp(name, "/") == 0 || strcmp(name, "token/") == 0)) {
+		(void)cli_usage_err("cannot disable \"%s\"", argv[optind]);
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = mount_request(cmd, "DELETE", api, NULL);
+	if (r < 0)
+		goto out;
+	*ret_name = name;
+	name = NULL;
+out:
+	free(api);
+	free(name);
+	return r;
 }

@@ -108,6 +108,8 @@ void cli_oom(void) __attribute__((noreturn));
 char *cli_strdup(const char *s);
 /* Sets obj[key] = v (stealing v), dying on OOM or when v is NULL. */
 void cli_json_set(json_t *obj, const char *key, json_t *v);
+/* obj[key] (borrowed), created as an empty object on first use; dies on OOM. */
+json_t *cli_json_sub(json_t *obj, const char *key);
 
 /* For commands with only the common options: runs cli_getopt over argv with the
  * common option table. */
@@ -130,6 +132,61 @@ void cli_wipe_free(char *p);
 /* Wipes and frees the global token copy. */
 void cli_cleanup(void);
 
+/* ---- mount tables: `secrets` (sys/mounts), `auth` (sys/auth), `audit` (sys/audit) ---- */
+
+/* `secrets list` and `auth list`: the mount table at api (sys/mounts or sys/auth)
+ * as a table, or JSON with --format=json; --detailed adds TTLs and options. */
+int cli_mount_list(int argc, char **argv, const char *api, const char *usage);
+
+/* Codes of the options enable and tune share; a command's own options start at
+ * CLI_MOUNT_OPT_LOCAL. */
+enum {
+	CLI_MOUNT_OPT_PATH = CLI_OPT_LOCAL,
+	CLI_MOUNT_OPT_DESCRIPTION,
+	CLI_MOUNT_OPT_DEFAULT_LEASE_TTL,
+	CLI_MOUNT_OPT_MAX_LEASE_TTL,
+	CLI_MOUNT_OPT_LOCAL,
+};
+
+/* --description, --default-lease-ttl and --max-lease-ttl, for an enable or tune
+ * option table (enable adds --path). */
+/* clang-format off */
+#define CLI_MOUNT_OPTIONS \
+	{ "description", required_argument, NULL, CLI_MOUNT_OPT_DESCRIPTION }, \
+	{ "default-lease-ttl", required_argument, NULL, CLI_MOUNT_OPT_DEFAULT_LEASE_TTL }, \
+	{ "max-lease-ttl", required_argument, NULL, CLI_MOUNT_OPT_MAX_LEASE_TTL }
+/* clang-format on */
+
+/* One enable, tune or disable command of a mount table. */
+struct cli_mount_cmd {
+	const char *api;     /* the table: "sys/mounts", "sys/auth" or "sys/audit" */
+	bool auth;           /* auth methods: a leading "auth/" is dropped from a path,
+	                      * and disable refuses the token method and "" */
+	const char *operand; /* what disable calls its operand (NULL: "PATH") */
+	const char *usage;
+	const struct option *opts; /* enable and tune: the whole option table */
+	/* Puts the command's own option o (its value in optarg) into body. Returns 0,
+	 * or nonzero after printing a usage error. NULL when there are none. */
+	int (*option)(int o, json_t *body);
+	/* Last changes to body before it is sent to api. Returns 0, or a negative
+	 * code with the error printed. NULL when there are none. */
+	int (*prepare)(const char *api, json_t *body);
+};
+
+/* "<family> enable [options] TYPE": POST {type, description, config{TTLs}, own
+ * options} to <api>/<path, default TYPE>. "<family> tune [options] PATH": POST
+ * {description, TTLs, own options} to <api>/<path>/tune. "<family> disable PATH":
+ * DELETE <api>/<path>. Each parses argv itself and returns 0 with *ret_name set to
+ * the mount as listed ("secret/", free it; TYPE is argv[optind]), or a negative
+ * code with the error printed; the caller prints the success line. */
+int cli_mount_enable(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name);
+int cli_mount_tune(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name);
+int cli_mount_disable(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name);
+/* The API path "<api>/<mount><suffix>" and the listed name "<mount>/" of the mount
+ * a user named path (cleaned of slashes). Both are new strings; dies on OOM. */
+void cli_mount_paths(const struct cli_mount_cmd *cmd, const char *path, const char *suffix,
+                     char **ret_api, char **ret_name);
+
 /* Command families (one file each). */
 int operator_main(int argc, char **argv);
 int kv_main(int argc, char **argv);
@@ -139,9 +196,6 @@ int generic_list_main(int argc, char **argv);
 int generic_delete_main(int argc, char **argv);
 int token_main(int argc, char **argv);
 int lease_main(int argc, char **argv);
-/* `secrets list` and `auth list`: the mount table at api (sys/mounts or sys/auth)
- * as a table, or JSON with --format=json; --detailed adds TTLs and options. */
-int cli_mount_list(int argc, char **argv, const char *api, const char *usage);
 int rotation_main(int argc, char **argv);
 int transit_main(int argc, char **argv);
 int policy_main(int argc, char **argv);

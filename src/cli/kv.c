@@ -756,26 +756,33 @@ print_metadata(const json_t *data)
 	free(keys);
 }
 
+/* metadata get and delete: method on <mount>metadata/<rest> of a KV v2 PATH.
+ * Returns 0 with k's answer, or a negative code (error printed). */
+static int
+metadata_call(int argc, char **argv, const char *usage, const char *method, struct kvctx *k)
+{
+	const char *mount = NULL;
+	int r;
+
+	if (kv_path_opts(argc, argv, usage, &mount) != 0)
+		return CF_EINVAL;
+	r = kv_open_v2(k, mount, argv[optind], "metadata", "metadata");
+	if (r < 0)
+		return r;
+	return cli_call(k->c, method, k->api, NULL, NULL, &k->resp);
+}
+
 static int
 kv_metadata_get(int argc, char **argv)
 {
-	const char *mount = NULL;
 	struct kvctx k = {0};
 	int r;
 
-	if (kv_path_opts(argc, argv, metadata_get_usage, &mount) != 0)
-		return CLI_EXIT_ERROR;
-	r = kv_open_v2(&k, mount, argv[optind], "metadata", "metadata");
-	if (r < 0)
-		goto out;
-	r = cli_call(k.c, "GET", k.api, NULL, NULL, &k.resp);
-	if (r < 0)
-		goto out;
-	if (arg_format == CLI_FORMAT_JSON)
+	r = metadata_call(argc, argv, metadata_get_usage, "GET", &k);
+	if (r == 0 && arg_format == CLI_FORMAT_JSON)
 		output_json(k.resp.json);
-	else
+	else if (r == 0)
 		print_metadata(json_object_get(k.resp.json, "data"));
-out:
 	kvctx_free(&k);
 	return cli_exit(r);
 }
@@ -802,8 +809,8 @@ kv_metadata_put(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	json_t *body, *custom = NULL;
 	const char *mount = NULL;
+	json_t *body;
 	struct kvctx k = {0};
 	long long n;
 	bool b;
@@ -832,13 +839,7 @@ kv_metadata_put(int argc, char **argv)
 			json_object_set_new(body, "delete_version_after", json_string(optarg));
 			break;
 		case OPT_CUSTOM_METADATA:
-			if (!custom) {
-				custom = json_object();
-				if (!custom)
-					cli_oom();
-				json_object_set_new(body, "custom_metadata", custom);
-			}
-			if (args_set_pair(custom, optarg) < 0) {
+			if (args_set_pair(cli_json_sub(body, "custom_metadata"), optarg) < 0) {
 				json_decref(body);
 				return cli_usage_err(
 				        "--custom-metadata: expected KEY=VALUE, got %s", optarg);
@@ -873,20 +874,12 @@ static const char metadata_delete_usage[] =
 static int
 kv_metadata_delete(int argc, char **argv)
 {
-	const char *mount = NULL;
 	struct kvctx k = {0};
 	int r;
 
-	if (kv_path_opts(argc, argv, metadata_delete_usage, &mount) != 0)
-		return CLI_EXIT_ERROR;
-	r = kv_open_v2(&k, mount, argv[optind], "metadata", "metadata");
-	if (r < 0)
-		goto out;
-	r = cli_call(k.c, "DELETE", k.api, NULL, NULL, &k.resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Data deleted (if it existed) at: %s", k.api);
-out:
+	r = metadata_call(argc, argv, metadata_delete_usage, "DELETE", &k);
+	if (r == 0)
+		cli_success("Success! Data deleted (if it existed) at: %s", k.api);
 	kvctx_free(&k);
 	return cli_exit(r);
 }

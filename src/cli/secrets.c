@@ -2,71 +2,33 @@
  * (vault-api.md §2.2). */
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "cli/client.h"
-#include "cli/kvpath.h"
-#include "cli/output.h"
-#include "cli/table.h"
-#include "lib/err.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum {
-	OPT_PATH = CLI_OPT_LOCAL,
-	OPT_DESCRIPTION,
-	OPT_VERSION,
-	OPT_DEFAULT_LEASE_TTL,
-	OPT_MAX_LEASE_TTL,
+	OPT_VERSION = CLI_MOUNT_OPT_LOCAL,
 	OPT_OPTIONS,
 };
 
-/* obj[key], created as an empty object on first use. */
-static json_t *
-sub(json_t *obj, const char *key)
+/* --version and --options, into body.options. */
+static int
+secrets_option(int o, json_t *body)
 {
-	json_t *o = json_object_get(obj, key);
+	long long v;
 
-	if (o)
-		return o;
-	o = json_object();
-	cli_json_set(obj, key, o);
-	return o;
-}
-
-/* "sys/mounts/<path>[/suffix]" for a user mount path, cleaned of slashes. */
-static char *
-mount_api(const char *path, const char *suffix)
-{
-	char *p = kvpath_clean(path, false), *out;
-	size_t n;
-
-	if (!p)
-		cli_oom();
-	n = strlen(p) + strlen(suffix) + sizeof("sys/mounts/");
-	out = malloc(n);
-	if (!out)
-		cli_oom();
-	snprintf(out, n, "sys/mounts/%s%s", p, suffix);
-	free(p);
-	return out;
-}
-
-/* The mount path as listed ("secret/"). */
-static char *
-mount_name(const char *path)
-{
-	char *p = kvpath_clean(path, false), *out;
-	size_t n;
-
-	if (!p)
-		cli_oom();
-	n = strlen(p) + 2;
-	out = malloc(n);
-	if (!out)
-		cli_oom();
-	snprintf(out, n, "%s/", p);
-	free(p);
-	return out;
+	switch (o) {
+	case OPT_VERSION:
+		if (args_parse_uint(optarg, &v) < 0 || v < 1 || v > 2)
+			return cli_usage_err("--version: 1 or 2, not %s", optarg);
+		cli_json_set(cli_json_sub(body, "options"), "version", json_string(optarg));
+		break;
+	case OPT_OPTIONS:
+		if (args_set_pair(cli_json_sub(body, "options"), optarg) < 0)
+			return cli_usage_err("--options: expected KEY=VALUE, got %s", optarg);
+		break;
+	}
+	return 0;
 }
 
 static const char enable_usage[] =
@@ -82,87 +44,44 @@ static const char enable_usage[] =
         "  --max-lease-ttl=DUR          maximum TTL of leases from this mount\n"
         "  --options=KEY=VALUE          an engine option (repeatable)\n";
 
+static const struct option enable_opts[] = {
+        {"path", required_argument, NULL, CLI_MOUNT_OPT_PATH},
+        CLI_MOUNT_OPTIONS,
+        {"version", required_argument, NULL, OPT_VERSION},
+        {"options", required_argument, NULL, OPT_OPTIONS},
+        CLI_COMMON_OPTIONS,
+        {0},
+};
+
+/* As vault does: kv-v2 is kv with options.version "2". */
+static int
+enable_prepare(const char *api, json_t *body)
+{
+	if (strcmp(json_string_value(json_object_get(body, "type")), "kv-v2") == 0) {
+		cli_json_set(body, "type", json_string("kv"));
+		cli_json_set(cli_json_sub(body, "options"), "version", json_string("2"));
+	}
+	return 0;
+}
+
+static const struct cli_mount_cmd enable_cmd = {
+        .api = "sys/mounts",
+        .usage = enable_usage,
+        .opts = enable_opts,
+        .option = secrets_option,
+        .prepare = enable_prepare,
+};
+
 static int
 secrets_enable(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"path", required_argument, NULL, OPT_PATH},
-	        {"description", required_argument, NULL, OPT_DESCRIPTION},
-	        {"version", required_argument, NULL, OPT_VERSION},
-	        {"default-lease-ttl", required_argument, NULL, OPT_DEFAULT_LEASE_TTL},
-	        {"max-lease-ttl", required_argument, NULL, OPT_MAX_LEASE_TTL},
-	        {"options", required_argument, NULL, OPT_OPTIONS},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
-	const char *path = NULL, *type;
-	char *api = NULL, *name = NULL;
-	json_t *body;
-	long long v;
-	int o, r;
+	char *name = NULL;
+	int r;
 
-	body = json_object();
-	if (!body)
-		cli_oom();
-	while ((o = cli_getopt(argc, argv, opts, enable_usage)) != -1) {
-		switch (o) {
-		case OPT_PATH:
-			path = optarg;
-			break;
-		case OPT_DESCRIPTION:
-			cli_json_set(body, "description", json_string(optarg));
-			break;
-		case OPT_VERSION:
-			if (args_parse_uint(optarg, &v) < 0 || v < 1 || v > 2) {
-				json_decref(body);
-				return cli_usage_err("--version: 1 or 2, not %s", optarg);
-			}
-			cli_json_set(sub(body, "options"), "version", json_string(optarg));
-			break;
-		case OPT_DEFAULT_LEASE_TTL:
-			cli_json_set(sub(body, "config"), "default_lease_ttl", json_string(optarg));
-			break;
-		case OPT_MAX_LEASE_TTL:
-			cli_json_set(sub(body, "config"), "max_lease_ttl", json_string(optarg));
-			break;
-		case OPT_OPTIONS:
-			if (args_set_pair(sub(body, "options"), optarg) < 0) {
-				json_decref(body);
-				return cli_usage_err("--options: expected KEY=VALUE, got %s",
-				                     optarg);
-			}
-			break;
-		}
-	}
-	if (cli_operand_one(argc, "TYPE") != 0) {
-		json_decref(body);
-		return CLI_EXIT_ERROR;
-	}
-	type = argv[optind];
-	if (!path)
-		path = type;
-	/* As vault does: kv-v2 is kv with options.version "2". */
-	if (strcmp(type, "kv-v2") == 0) {
-		type = "kv";
-		cli_json_set(sub(body, "options"), "version", json_string("2"));
-	}
-	cli_json_set(body, "type", json_string(type));
-	api = mount_api(path, "");
-	name = mount_name(path);
-	if (strcmp(name, "/") == 0) {
-		r = cli_usage_err("empty --path");
-		goto out;
-	}
-	r = cli_request("POST", api, NULL, body, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Enabled the %s secrets engine at: %s", argv[optind], name);
-out:
-	free(api);
+	r = cli_mount_enable(argc, argv, &enable_cmd, &name);
+	if (r == 0)
+		cli_success("Success! Enabled the %s secrets engine at: %s", argv[optind], name);
 	free(name);
-	json_decref(body);
-	client_resp_clear(&resp);
 	return cli_exit(r);
 }
 
@@ -170,26 +89,21 @@ static const char disable_usage[] = "Usage: coffer secrets disable PATH\n\n"
                                     "Unmounts the secrets engine at PATH, revoking its leases\n"
                                     "and deleting all of its data.\n";
 
+static const struct cli_mount_cmd disable_cmd = {
+        .api = "sys/mounts",
+        .usage = disable_usage,
+};
+
 static int
 secrets_disable(int argc, char **argv)
 {
-	struct client_resp resp = {0};
-	char *api = NULL, *name = NULL;
+	char *name = NULL;
 	int r;
 
-	cli_getopt_common(argc, argv, disable_usage);
-	if (cli_operand_one(argc, "PATH") != 0)
-		return CLI_EXIT_ERROR;
-	api = mount_api(argv[optind], "");
-	name = mount_name(argv[optind]);
-	r = cli_request("DELETE", api, NULL, NULL, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Disabled the secrets engine (if it existed) at: %s", name);
-out:
-	free(api);
+	r = cli_mount_disable(argc, argv, &disable_cmd, &name);
+	if (r == 0)
+		cli_success("Success! Disabled the secrets engine (if it existed) at: %s", name);
 	free(name);
-	client_resp_clear(&resp);
 	return cli_exit(r);
 }
 
@@ -213,60 +127,30 @@ static const char tune_usage[] =
         "  --description=TEXT           a human-readable description\n"
         "  --options=KEY=VALUE          an engine option, e.g. version=2 (repeatable)\n";
 
+static const struct option tune_opts[] = {
+        CLI_MOUNT_OPTIONS,
+        {"options", required_argument, NULL, OPT_OPTIONS},
+        CLI_COMMON_OPTIONS,
+        {0},
+};
+
+static const struct cli_mount_cmd tune_cmd = {
+        .api = "sys/mounts",
+        .usage = tune_usage,
+        .opts = tune_opts,
+        .option = secrets_option,
+};
+
 static int
 secrets_tune(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"default-lease-ttl", required_argument, NULL, OPT_DEFAULT_LEASE_TTL},
-	        {"max-lease-ttl", required_argument, NULL, OPT_MAX_LEASE_TTL},
-	        {"description", required_argument, NULL, OPT_DESCRIPTION},
-	        {"options", required_argument, NULL, OPT_OPTIONS},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
-	char *api = NULL, *name = NULL;
-	json_t *body;
-	int o, r;
+	char *name = NULL;
+	int r;
 
-	body = json_object();
-	if (!body)
-		cli_oom();
-	while ((o = cli_getopt(argc, argv, opts, tune_usage)) != -1) {
-		switch (o) {
-		case OPT_DEFAULT_LEASE_TTL:
-			cli_json_set(body, "default_lease_ttl", json_string(optarg));
-			break;
-		case OPT_MAX_LEASE_TTL:
-			cli_json_set(body, "max_lease_ttl", json_string(optarg));
-			break;
-		case OPT_DESCRIPTION:
-			cli_json_set(body, "description", json_string(optarg));
-			break;
-		case OPT_OPTIONS:
-			if (args_set_pair(sub(body, "options"), optarg) < 0) {
-				json_decref(body);
-				return cli_usage_err("--options: expected KEY=VALUE, got %s",
-				                     optarg);
-			}
-			break;
-		}
-	}
-	if (cli_operand_one(argc, "PATH") != 0) {
-		json_decref(body);
-		return CLI_EXIT_ERROR;
-	}
-	api = mount_api(argv[optind], "/tune");
-	name = mount_name(argv[optind]);
-	r = cli_request("POST", api, NULL, body, &resp);
-	if (r < 0)
-		goto out;
-	cli_success("Success! Tuned the secrets engine at: %s", name);
-out:
-	free(api);
+	r = cli_mount_tune(argc, argv, &tune_cmd, &name);
+	if (r == 0)
+		cli_success("Success! Tuned the secrets engine at: %s", name);
 	free(name);
-	json_decref(body);
-	client_resp_clear(&resp);
 	return cli_exit(r);
 }
 

@@ -178,6 +178,22 @@ view_get_json(struct view *v, const char *key, json_t **ret)
 }
 
 int
+view_get_object(struct view *v, const char *key, json_t **ret)
+{
+	json_t *j = NULL;
+	int r = view_get_json(v, key, &j);
+
+	if (r < 0)
+		return r;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return CF_EIO;
+	}
+	*ret = j;
+	return 0;
+}
+
+int
 view_put_json(struct view *v, const char *key, json_t *val)
 {
 	char *txt = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -30,5 +30,9 @@ int view_delete_prefix(struct view *v, const char *prefix);
 /* JSON convenience: the stored value is compact JSON text. get returns a new ref. */
 int view_get_json(struct view *v, const char *key, json_t **ret);
 int view_put_json(struct view *v, const char *key, json_t *val);
+/* view_get_json for a record that must be an object: 0 with *ret (a new ref),
+ * CF_ENOTFOUND, CF_EIO when the stored value is not a JSON object, or a storage
+ * error. */
+int view_get_object(struct view *v, const char *key, json_t **ret);
 
 #endif

@@ -150,19 +150,9 @@ static int
 role_get(struct mount *m, const char *name, json_t **ret)
 {
 	char key[KEY_LEN];
-	json_t *o = NULL;
-	int r;
 
 	snprintf(key, sizeof(key), "role/%s", name);
-	r = view_get_json(m->view, key, &o);
-	if (r < 0)
-		return r;
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return CF_EIO;
-	}
-	*ret = o;
-	return 0;
+	return view_get_object(m->view, key, ret);
 }
 
 /* The role named by the first capture, or a 400 naming it (Vault's answer for
@@ -241,21 +231,14 @@ put_time(json_t *o, const char *key, int64_t ns)
 static int
 role_exists(struct request *rq, bool *ret_exists)
 {
-	char name[APPROLE_NAME_MAX + 1];
-	json_t *o = NULL;
-	int r;
+	char name[APPROLE_NAME_MAX + 1], key[KEY_LEN];
 
-	*ret_exists = false;
-	if (approle_name_normalize(rq->cap[0], name) < 0)
+	if (approle_name_normalize(rq->cap[0], name) < 0) {
+		*ret_exists = false;
 		return 0;
-	r = role_get(rq->mount, name, &o);
-	json_decref(o);
-	if (r == CF_ENOTFOUND)
-		return 0;
-	if (r < 0)
-		return r;
-	*ret_exists = true;
-	return 0;
+	}
+	snprintf(key, sizeof(key), "role/%s", name);
+	return auth_record_exists(rq->mount, key, ret_exists);
 }
 
 static int
@@ -667,13 +650,9 @@ sid_get(struct mount *m, const char *name, const char *hmac, json_t **ret)
 	int r;
 
 	sid_key(key, name, hmac);
-	r = view_get_json(m->view, key, &e);
+	r = view_get_object(m->view, key, &e);
 	if (r < 0)
 		return r;
-	if (!json_is_object(e)) {
-		json_decref(e);
-		return CF_EIO;
-	}
 	if (approle_expired(int_of(e, "expiration_time"), util_now_ns())) {
 		r = sid_delete(m, name, hmac, e);
 		json_decref(e);

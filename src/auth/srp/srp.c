@@ -168,21 +168,13 @@ static int
 user_load(struct mount *m, const char *name, json_t **ret)
 {
 	char *k = user_key(name);
-	json_t *rec = NULL;
 	int r;
 
 	if (!k)
 		return CF_ENOMEM;
-	r = view_get_json(m->view, k, &rec);
+	r = view_get_object(m->view, k, ret);
 	free(k);
-	if (r < 0)
-		return r;
-	if (!json_is_object(rec)) {
-		json_decref(rec);
-		return CF_EIO;
-	}
-	*ret = rec;
-	return 0;
+	return r;
 }
 
 /* The salt and verifier of a stored record. */
@@ -226,19 +218,19 @@ srp_params(struct request *rq, struct response *rs)
 static int
 srp_user_exists(struct request *rq, bool *ret_exists)
 {
-	json_t *rec = NULL;
+	char *k;
 	int r;
 
 	if (!srp_parse_username(rq->cap[0])) {
 		*ret_exists = false;
 		return 0;
 	}
-	r = user_load(rq->mount, rq->cap[0], &rec);
-	json_decref(rec);
-	if (r < 0 && r != CF_ENOTFOUND)
-		return r;
-	*ret_exists = r == 0;
-	return 0;
+	k = user_key(rq->cap[0]);
+	if (!k)
+		return CF_ENOMEM;
+	r = auth_record_exists(rq->mount, k, ret_exists);
+	free(k);
+	return r;
 }
 
 static int

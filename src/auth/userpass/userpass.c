@@ -182,19 +182,9 @@ static int
 user_get(struct mount *m, const char *name, json_t **ret)
 {
 	char key[KEY_MAX];
-	json_t *u = NULL;
-	int r;
 
 	user_key(name, key);
-	r = view_get_json(m->view, key, &u);
-	if (r < 0)
-		return r;
-	if (!json_is_object(u)) {
-		json_decref(u);
-		return CF_EIO;
-	}
-	*ret = u;
-	return 0;
+	return view_get_object(m->view, key, ret);
 }
 
 static int
@@ -233,21 +223,14 @@ password_arg(struct request *rq, struct response *rs, const char **ret, size_t *
 static int
 user_exists(struct request *rq, bool *ret_exists)
 {
-	char name[USERPASS_NAME_MAX + 1];
-	json_t *u = NULL;
-	int r;
+	char name[USERPASS_NAME_MAX + 1], key[KEY_MAX];
 
-	*ret_exists = false;
-	if (userpass_name_normalize(rq->cap[0], name) < 0)
+	if (userpass_name_normalize(rq->cap[0], name) < 0) {
+		*ret_exists = false;
 		return 0;
-	r = user_get(rq->mount, name, &u);
-	json_decref(u);
-	if (r == CF_ENOTFOUND)
-		return 0;
-	if (r < 0)
-		return r;
-	*ret_exists = true;
-	return 0;
+	}
+	user_key(name, key);
+	return auth_record_exists(rq->mount, key, ret_exists);
 }
 
 /* Applies data (token fields, optional password hash) to the user, creating it

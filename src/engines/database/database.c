@@ -67,21 +67,13 @@ int
 db_load(struct db_state *st, const char *prefix, const char *name, json_t **ret)
 {
 	char *key = db_key(prefix, name);
-	json_t *v = NULL;
 	int r;
 
 	if (!key)
 		return CF_ENOMEM;
-	r = view_get_json(st->m->view, key, &v);
+	r = view_get_object(st->m->view, key, ret);
 	free(key);
-	if (r < 0)
-		return r;
-	if (!json_is_object(v)) {
-		json_decref(v);
-		return CF_EIO;
-	}
-	*ret = v;
-	return 0;
+	return r;
 }
 
 int

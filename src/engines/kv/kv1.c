@@ -37,13 +37,9 @@ kv1_read(struct request *rq, struct response *rs)
 
 	if (len == 0 || path[len - 1] == '/')
 		return CF_ENOTFOUND;
-	r = view_get_json(rq->mount->view, path, &secret);
+	r = view_get_object(rq->mount->view, path, &secret);
 	if (r < 0)
 		return r;
-	if (!json_is_object(secret)) {
-		json_decref(secret);
-		return CF_EIO;
-	}
 	rs->lease_duration = kv1_lease_duration(rq->mount, secret);
 	rs->renewable = false;
 	response_set_data(rs, secret);

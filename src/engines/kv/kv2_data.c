@@ -17,21 +17,13 @@ static int
 kv2_data_load(struct view *v, const char *path, int64_t n, json_t **ret)
 {
 	char *key = kv2_meta_version_key(path, n);
-	json_t *j = NULL;
 	int r;
 
 	if (!key)
 		return CF_ENOMEM;
-	r = view_get_json(v, key, &j);
+	r = view_get_object(v, key, ret);
 	free(key);
-	if (r < 0)
-		return r;
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return CF_EIO;
-	}
-	*ret = j;
-	return 0;
+	return r;
 }
 
 static bool

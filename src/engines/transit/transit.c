@@ -93,12 +93,8 @@ record_load(struct mount *m, const char *name, json_t **ret)
 
 	if (!key)
 		return CF_ENOMEM;
-	r = view_get_json(m->view, key, ret);
+	r = view_get_object(m->view, key, ret);
 	free(key);
-	if (r == 0 && !json_is_object(*ret)) {
-		json_decref(*ret);
-		return CF_EIO;
-	}
 	return r;
 }
 
@@ -1076,6 +1072,14 @@ keyed_items(struct request *rq, struct response *rs, const char *missing, item_f
 	return r;
 }
 
+/* An item's answer: {<field>: value, key_version: the version that was used}. */
+static int
+versioned(json_t **ret, const char *field, const char *value, int64_t used)
+{
+	*ret = json_pack("{s:s, s:I}", field, value, "key_version", (json_int_t)used);
+	return *ret ? 0 : CF_ENOMEM;
+}
+
 static int
 encrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *err)
 {
@@ -1100,11 +1104,8 @@ encrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, cha
 	if (r == 0)
 		r = tkey_encrypt(k, ver, ctx, ctxlen, nonce, noncelen, pt, ptlen, &ct, &used, err,
 		                 ERRLEN);
-	if (r == 0) {
-		*ret = json_pack("{s:s, s:I}", "ciphertext", ct, "key_version", (json_int_t)used);
-		if (!*ret)
-			r = CF_ENOMEM;
-	}
+	if (r == 0)
+		r = versioned(ret, "ciphertext", ct, used);
 	free(ct);
 	tkey_secret_free(pt, ptlen);
 	tkey_secret_free(ctx, ctxlen);
@@ -1220,11 +1221,8 @@ rewrap_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char
 	if (r == 0)
 		r = tkey_encrypt(k, want, ctx, ctxlen, NULL, 0, pt, ptlen, &nct, &used, err,
 		                 ERRLEN);
-	if (r == 0) {
-		*ret = json_pack("{s:s, s:I}", "ciphertext", nct, "key_version", (json_int_t)used);
-		if (!*ret)
-			r = CF_ENOMEM;
-	}
+	if (r == 0)
+		r = versioned(ret, "ciphertext", nct, used);
 	free(nct);
 	tkey_secret_free(pt, ptlen);
 	tkey_secret_free(ctx, ctxlen);
@@ -1442,11 +1440,8 @@ hmac_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 		r = int_param(item, rq->data, "key_version", 0, &ver, err);
 	if (r == 0)
 		r = tkey_hmac(k, ver, alg, in, inlen, &mac, &used, err, ERRLEN);
-	if (r == 0) {
-		*ret = json_pack("{s:s, s:I}", "hmac", mac, "key_version", (json_int_t)used);
-		if (!*ret)
-			r = CF_ENOMEM;
-	}
+	if (r == 0)
+		r = versioned(ret, "hmac", mac, used);
 	free(mac);
 	tkey_secret_free(in, inlen);
 	return r;
@@ -1502,11 +1497,8 @@ sign_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 		r = int_param(item, rq->data, "key_version", 0, &ver, err);
 	if (r == 0)
 		r = tkey_sign(k, ver, &o, in, inlen, &sig, &used, err, ERRLEN);
-	if (r == 0) {
-		*ret = json_pack("{s:s, s:I}", "signature", sig, "key_version", (json_int_t)used);
-		if (!*ret)
-			r = CF_ENOMEM;
-	}
+	if (r == 0)
+		r = versioned(ret, "signature", sig, used);
 	free(sig);
 	tkey_secret_free(in, inlen);
 	tkey_secret_free(ctx, ctxlen);
