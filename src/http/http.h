@@ -31,6 +31,9 @@ int http_start(const struct http_config *cfg, struct core *core, struct http_ser
 /* Stops accepting, finishes in-flight requests, frees. */
 void http_stop(struct http_server *s);
 
+/* Whether GnuTLS has been loaded (gnutls_dl.c): only a server with TLS loads it. */
+bool http_tls_loaded(void);
+
 /* Normalizes a decoded URL path: it must start with "/v1/"; the prefix is removed,
  * runs of '/' collapse, "." and ".." segments and control characters are rejected.
  * A trailing '/' is kept. *ret is malloc'd. Returns 0, CF_ENOROUTE (not under

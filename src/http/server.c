@@ -561,6 +561,8 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		http_stop(s);
 		return CF_EIO;
 	}
+	if (s->tls_cert)
+		log_verbose("TLS: GnuTLS %s", http_tls_loaded() ? "loaded" : "not loaded");
 	if (s->more)
 		s->grow_started = pthread_create(&s->grow, NULL, grow_main, s) == 0;
 	*ret = s;

@@ -54,6 +54,20 @@ def test_tls_serves_https_and_hvac_verifies_the_cert(tmp_path):
         # plain HTTP on the TLS port does not get an answer with data
         with pytest.raises(Exception):
             urllib.request.urlopen(f"http://{LOOPBACK}:{port}/v1/sys/health", timeout=2).read()
+        # GnuTLS was loaded for it (src/http/gnutls_dl.c)
+        assert "libgnutls" in open(f"/proc/{proc.pid}/maps").read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_plain_http_never_loads_gnutls(tmp_path):
+    """GnuTLS is loaded on first use only: a server without TLS never maps it."""
+    proc, port = _start(["--dev", "--dev-root-token=root"], tmp_path)
+    try:
+        wait_until(lambda: _http_ok(f"http://{LOOPBACK}:{port}"), 15, what="http health")
+        maps = open(f"/proc/{proc.pid}/maps").read()
+        assert "libgnutls" not in maps and "libnettle" not in maps
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
