@@ -748,33 +748,15 @@ wait_locked(struct audit_file *f, uint64_t batch, struct waiter **wake)
 	}
 }
 
-int
-audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer)
+/* Chains a line and writes it now when wait is set, the sink is not a file, or
+ * lines piled up past AUDIT_PEND_MAX with no write in progress; otherwise it
+ * stays pending and *ret_batch names the batch that will carry it (0 when it
+ * was written here or the sink discards). */
+static int
+append_line(struct audit_file *f, const char *body, size_t n, bool wait, uint64_t *ret_batch)
 {
 	struct waiter *wake = NULL;
-	uint64_t batch;
-	int r;
-
-	if (n < 2 || body[0] != '{' || body[n - 1] != '}')
-		return CF_EINVAL;
-	if (f->kind == SINK_DISCARD)
-		return 0;
-	pthread_mutex_lock(&f->mu);
-	r = append_locked(f, body, n, &batch);
-	/* A deferred line rides along with the next batch (or the background
-	 * flush); only a pile-up past AUDIT_PEND_MAX is written now. */
-	if (r == 0 &&
-	    !(defer && f->kind == SINK_FILE && (f->pend_len <= AUDIT_PEND_MAX || f->writing)))
-		r = wait_locked(f, batch, &wake);
-	pthread_mutex_unlock(&f->mu);
-	wake_all(wake);
-	return r;
-}
-
-int
-audit_file_append_pending(struct audit_file *f, const char *body, size_t n, uint64_t *ret_batch)
-{
-	struct waiter *wake = NULL;
+	uint64_t batch = 0;
 	int r;
 
 	*ret_batch = 0;
@@ -783,15 +765,32 @@ audit_file_append_pending(struct audit_file *f, const char *body, size_t n, uint
 	if (f->kind == SINK_DISCARD)
 		return 0;
 	pthread_mutex_lock(&f->mu);
-	r = append_locked(f, body, n, ret_batch);
-	/* Not a file, or a pile-up: written now, as audit_file_append does. */
-	if (r == 0 && (f->kind != SINK_FILE || (f->pend_len > AUDIT_PEND_MAX && !f->writing))) {
-		r = wait_locked(f, *ret_batch, &wake);
-		*ret_batch = 0;
+	r = append_locked(f, body, n, &batch);
+	if (r == 0 &&
+	    (wait || f->kind != SINK_FILE || (f->pend_len > AUDIT_PEND_MAX && !f->writing))) {
+		r = wait_locked(f, batch, &wake);
+		batch = 0;
 	}
 	pthread_mutex_unlock(&f->mu);
 	wake_all(wake);
+	*ret_batch = batch;
 	return r;
+}
+
+int
+audit_file_append(struct audit_file *f, const char *body, size_t n, bool defer)
+{
+	uint64_t batch;
+
+	/* A deferred line rides along with the next batch (or the background
+	 * flush). */
+	return append_line(f, body, n, !defer, &batch);
+}
+
+int
+audit_file_append_pending(struct audit_file *f, const char *body, size_t n, uint64_t *ret_batch)
+{
+	return append_line(f, body, n, false, ret_batch);
 }
 
 int

@@ -502,20 +502,26 @@ cli_mount_paths(const struct cli_mount_cmd *cmd, const char *path, const char *s
 	*ret_name = name;
 }
 
-/* Sends body (NULL for none) to api with method, after cmd->prepare. */
+/* Sends body (NULL for none) to api with method, after cmd->prepare; frees api,
+ * and hands name to *ret_name on success (frees it otherwise). */
 static int
-mount_request(const struct cli_mount_cmd *cmd, const char *method, const char *api, json_t *body)
+mount_send(const struct cli_mount_cmd *cmd, const char *method, char *api, char *name, json_t *body,
+           char **ret_name)
 {
 	struct client_resp resp = {0};
-	int r;
+	int r = 0;
 
-	if (cmd->prepare) {
+	if (cmd->prepare)
 		r = cmd->prepare(api, body);
-		if (r < 0)
-			return r;
-	}
-	r = cli_request(method, api, NULL, body, &resp);
+	if (r == 0)
+		r = cli_request(method, api, NULL, body, &resp);
 	client_resp_clear(&resp);
+	if (r == 0) {
+		*ret_name = name;
+		name = NULL;
+	}
+	free(api);
+	free(name);
 	return r;
 }
 
@@ -564,17 +570,13 @@ mount_post(int argc, char **argv, const struct cli_mount_cmd *cmd, bool enable, 
 	cli_mount_paths(cmd, path ? path : argv[optind], enable ? "" : "/tune", &api, &name);
 	if (enable && strcmp(name, "/") == 0) {
 		(void)cli_usage_err("empty --path");
+		free(api);
+		free(name);
 		r = CF_EINVAL;
 		goto out;
 	}
-	r = mount_request(cmd, "POST", api, body);
-	if (r < 0)
-		goto out;
-	*ret_name = name;
-	name = NULL;
+	r = mount_send(cmd, "POST", api, name, body, ret_name);
 out:
-	free(api);
-	free(name);
 	json_decref(body);
 	return r;
 }
@@ -595,7 +597,6 @@ int
 cli_mount_disable(int argc, char **argv, const struct cli_mount_cmd *cmd, char **ret_name)
 {
 	char *api = NULL, *name = NULL;
-	int r;
 
 	cli_getopt_common(argc, argv, cmd->usage);
 	if (cli_operand_one(argc, cmd->operand ? cmd->operand : "PATH") != 0)
@@ -603,16 +604,9 @@ cli_mount_disable(int argc, char **argv, const struct cli_mount_cmd *cmd, char *
 	cli_mount_paths(cmd, argv[optind], "", &api, &name);
 	if (cmd->auth && (strcmp(name, "/") == 0 || strcmp(name, "token/") == 0)) {
 		(void)cli_usage_err("cannot disable \"%s\"", argv[optind]);
-		r = CF_EINVAL;
-		goto out;
+		free(api);
+		free(name);
+		return CF_EINVAL;
 	}
-	r = mount_request(cmd, "DELETE", api, NULL);
-	if (r < 0)
-		goto out;
-	*ret_name = name;
-	name = NULL;
-out:
-	free(api);
-	free(name);
-	return r;
+	return mount_send(cmd, "DELETE", api, name, NULL, ret_name);
 }
