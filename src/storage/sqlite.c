@@ -5,7 +5,9 @@
  *
  * Reads: a pool of read connections, each with its statements prepared once. A
  * reader pops an idle connection (or opens one), runs its query and pushes it back;
- * WAL lets readers run beside the writer, so reads never wait for a commit.
+ * WAL lets readers run beside the writer, so reads never wait for a commit. A get
+ * uses the write connection instead while nobody does (it never waits for it):
+ * that connection's page cache survives commits, a pooled one's does not.
  *
  * Writes: group commit. A lone writer (nothing queued, write connection idle)
  * runs its own transaction in its own thread, with no hand-off. Otherwise
@@ -20,18 +22,24 @@
  * fails, or SQLite rolled it back on an I/O error), each request is retried in a
  * transaction of its own.
  *
+ * Checkpoints: never inside a commit. The WAL hook wakes a checkpointer thread,
+ * which copies the WAL into the database file on its own connection beside the
+ * writers, then hands the committer a last short step that lets the next commit
+ * start the WAL over (sq_checkpointer).
+ *
  * Read cache: a small direct-mapped table of key -> stored bytes (the same bytes
  * that are in the file; the barrier encrypted them) answers repeated gets without
  * a SQLite read transaction. The committer drops each key it wrote, and bumps a
  * generation, before it wakes the writers, so a write answered is never followed
  * by a stale read; a reader that missed fills a slot only if no write ended while
- * it was reading. See docs/internals/storage.md. */
+ * it was reading. A slot may also say "not found". See docs/internals/storage.md. */
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 #include "lib/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -46,10 +54,26 @@
 #define SQ_BUSY_TIMEOUT_MS  10000
 #define SQ_MAX_IDLE_READERS 32
 #define SQ_JOURNAL_LIMIT    "67108864" /* truncate the WAL back to 64 MiB after checkpoints */
+#define SQ_WRITE_CACHE      "-16384"   /* the write connection's page cache: 16 MiB */
 #define SQ_CACHE_SLOTS      1024       /* power of two */
 #define SQ_CACHE_MAX_VALUE  4096       /* larger values are not cached */
+#define SQ_CKPT_FRAMES      256        /* checkpoint once the WAL holds this many new frames */
+#define SQ_CKPT_COMMITS     32         /* ... and this many commits went by */
+#define SQ_CKPT_TAIL        64         /* frames left to the committer (plus one commit's) */
+#define SQ_CKPT_PASSES      4          /* concurrent passes per checkpoint, at most */
+#define SQ_CKPT_HARD        16384      /* frames (64 MiB of 4 KiB pages): then RESTART */
 
-/* One read-cache slot: a copy of key and of its stored value, or empty. */
+/* What the committer does for the checkpointer when it next owns the write
+ * connection (ck_finish). */
+enum sq_finish {
+	SQ_FINISH_NONE,
+	SQ_FINISH_REARM,   /* only re-arm the WAL hook */
+	SQ_FINISH_PASSIVE, /* copy the last few frames, so the next commit restarts the WAL */
+	SQ_FINISH_RESTART, /* the same, waiting for readers: the WAL is past SQ_CKPT_HARD */
+};
+
+/* One read-cache slot: a copy of key and of its stored value (val NULL: the key
+ * is not in the database), or empty (key NULL). */
 struct sq_slot {
 	char *key;
 	uint8_t *val;
@@ -90,16 +114,32 @@ struct sq_storage {
 	sqlite3_stmt *sp;
 	sqlite3_stmt *sp_rollback;
 	sqlite3_stmt *sp_release;
+	sqlite3_stmt *get; /* reads on wdb while it is idle (sq_wdb_try) */
 	pthread_t committer;
 	bool committer_started;
+	/* Owned, like wdb, by whoever set busy (the WAL hook runs there too). */
+	int ck_next;              /* the WAL hook wakes the checkpointer at this many frames */
+	int ck_commits;           /* commits since it last did */
+	atomic_int wal_frames;    /* frames in the WAL after the last commit */
+	atomic_int commit_frames; /* frames the last commit added */
 
-	/* mu guards the queue, busy, stopping, stats and fail_key. */
+	/* The checkpointer thread and its connection; see sq_checkpointer. */
+	sqlite3 *ckdb;
+	pthread_t ckpt;
+	bool ckpt_started;
+	pthread_mutex_t ck_mu; /* guards ck_want and ck_stop */
+	pthread_cond_t ck_cond;
+	bool ck_want;
+	bool ck_stop;
+
+	/* mu guards the queue, busy, ck_finish, stopping, stats and fail_key. */
 	pthread_mutex_t mu;
 	pthread_cond_t work;
 	struct sq_req *head;
 	struct sq_req *tail;
-	bool busy;        /* a thread (the committer or a lone caller) is using wdb */
-	size_t last_size; /* requests in the last transaction (1: writers are alone) */
+	bool busy;                /* a thread (the committer or a lone caller) is using wdb */
+	size_t last_size;         /* requests in the last transaction (1: writers are alone) */
+	enum sq_finish ck_finish; /* a checkpoint step the committer owes */
 	bool stopping;
 	struct storage_sqlite_stats stats;
 	atomic_bool has_fail_key;
@@ -259,19 +299,22 @@ sq_slot_clear(struct sq_slot *sl)
 	sl->len = 0;
 }
 
-/* Copies key's cached value into a new NUL-terminated buffer. Returns 0,
- * CF_ENOTFOUND on a miss (setting *ret_gen for sq_cache_fill), or CF_ENOMEM. */
-static int
+/* Looks key up in the read cache. Returns false on a miss (setting *ret_gen for
+ * sq_cache_fill); else true with *ret_r set to what a get answers: 0 with a copy
+ * of the value in a new NUL-terminated buffer, CF_ENOTFOUND, or CF_ENOMEM. */
+static bool
 sq_cache_get(struct sq_storage *q, const char *key, uint8_t **ret_val, size_t *ret_len,
-             uint64_t *ret_gen)
+             uint64_t *ret_gen, int *ret_r)
 {
 	struct sq_slot *sl = &q->cache[sq_slot_of(key)];
 	uint8_t *val;
+	bool hit;
 	int r = CF_ENOTFOUND;
 
 	pthread_mutex_lock(&q->cache_mu);
 	*ret_gen = q->cache_gen;
-	if (sl->key != NULL && strcmp(sl->key, key) == 0) {
+	hit = sl->key != NULL && strcmp(sl->key, key) == 0;
+	if (hit && sl->val != NULL) {
 		val = malloc(sl->len + 1);
 		if (val == NULL) {
 			r = CF_ENOMEM;
@@ -285,25 +328,32 @@ sq_cache_get(struct sq_storage *q, const char *key, uint8_t **ret_val, size_t *r
 		}
 	}
 	pthread_mutex_unlock(&q->cache_mu);
-	return r;
+	if (hit)
+		*ret_r = r;
+	return hit;
 }
 
-/* Caches key -> val[0..len) read from SQLite, unless a commit ended since gen. */
+/* Caches key -> val[0..len) read from SQLite (val NULL: key is not there),
+ * unless a commit ended since gen. */
 static void
 sq_cache_fill(struct sq_storage *q, const char *key, const uint8_t *val, size_t len, uint64_t gen)
 {
 	struct sq_slot *sl = &q->cache[sq_slot_of(key)];
 	char *kcopy;
-	uint8_t *vcopy;
+	uint8_t *vcopy = NULL;
 
 	if (len > SQ_CACHE_MAX_VALUE)
 		return;
 	kcopy = strdup(key);
-	vcopy = malloc(len ? len : 1);
-	if (kcopy == NULL || vcopy == NULL)
+	if (kcopy == NULL)
 		goto out;
-	if (len > 0)
-		memcpy(vcopy, val, len);
+	if (val != NULL) {
+		vcopy = malloc(len ? len : 1);
+		if (vcopy == NULL)
+			goto out;
+		if (len > 0)
+			memcpy(vcopy, val, len);
+	}
 	pthread_mutex_lock(&q->cache_mu);
 	if (q->cache_gen == gen) {
 		sq_slot_clear(sl);
@@ -454,20 +504,141 @@ sq_run(struct sq_storage *q, struct sq_req *first, size_t n)
 	sq_cache_drop(q, first, n);
 }
 
+/* The WAL hook: SQLite calls it on the write connection after each commit, with
+ * the number of frames now in the WAL (so it runs in whichever thread owns wdb).
+ * It wakes the checkpointer once the WAL holds SQ_CKPT_FRAMES frames more than
+ * the last checkpoint left behind and SQ_CKPT_COMMITS commits went by (a batch of
+ * many writers adds many frames at once), and then not again until that
+ * checkpoint is finished: sq_ckpt_finish re-arms it. */
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	struct sq_storage *q = arg;
+	int last;
+
+	(void)db;
+	(void)name;
+	last = atomic_exchange_explicit(&q->wal_frames, nframes, memory_order_relaxed);
+	atomic_store_explicit(&q->commit_frames, nframes > last ? nframes - last : nframes,
+	                      memory_order_relaxed);
+	if (nframes < last && q->ck_next != INT_MAX)
+		q->ck_next = SQ_CKPT_FRAMES; /* this commit restarted the WAL */
+	q->ck_commits++;
+	if (nframes < q->ck_next || q->ck_commits < SQ_CKPT_COMMITS)
+		return SQLITE_OK;
+	q->ck_next = INT_MAX;
+	q->ck_commits = 0;
+	pthread_mutex_lock(&q->ck_mu);
+	q->ck_want = true;
+	pthread_mutex_unlock(&q->ck_mu);
+	pthread_cond_signal(&q->ck_cond);
+	return SQLITE_OK;
+}
+
+/* The checkpointer thread. Woken by the WAL hook, it copies the WAL back into the
+ * database file on its own connection with PASSIVE checkpoints, which take no
+ * lock a writer needs, so commits go on meanwhile and none of them waits for the
+ * copy or its fsync. It repeats while that goes on (each pass copies what was
+ * committed during the last one) until at most SQ_CKPT_TAIL frames (plus one
+ * commit's) are left, and then asks the committer for the last step (ck_finish),
+ * run while no commit can land: copy the tail, so that the WAL is wholly in the database file and
+ * the next commit starts the WAL over from its beginning. A WAL that restarts stays small, and is
+ * rewritten in place (an fdatasync that changes no file size). */
+static void *
+sq_checkpointer(void *arg)
+{
+	struct sq_storage *q = arg;
+	int rc, log, done, prev, now, pass;
+	enum sq_finish mode;
+	bool wake;
+
+	pthread_mutex_lock(&q->ck_mu);
+	for (;;) {
+		while (!q->ck_want && !q->ck_stop)
+			pthread_cond_wait(&q->ck_cond, &q->ck_mu);
+		if (q->ck_stop)
+			break;
+		q->ck_want = false;
+		pthread_mutex_unlock(&q->ck_mu);
+
+		mode = SQ_FINISH_REARM;
+		prev = -1;
+		for (pass = 0; pass < SQ_CKPT_PASSES; pass++) {
+			rc = sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
+			                               &log, &done);
+			if (rc != SQLITE_OK || log < 0)
+				break;
+			now = atomic_load_explicit(&q->wal_frames, memory_order_relaxed);
+			if (log >= SQ_CKPT_HARD) {
+				mode = SQ_FINISH_RESTART;
+				break;
+			}
+			if (now < done)
+				break; /* the WAL restarted meanwhile */
+			if (now - done <=
+			    SQ_CKPT_TAIL +
+			            atomic_load_explicit(&q->commit_frames, memory_order_relaxed)) {
+				mode = SQ_FINISH_PASSIVE;
+				break;
+			}
+			if (done == prev)
+				break; /* readers on older snapshots hold it back */
+			prev = done;
+		}
+		pthread_mutex_lock(&q->mu);
+		q->ck_finish = mode;
+		wake = !q->busy; /* else the owner of wdb sees ck_finish when it is done */
+		pthread_mutex_unlock(&q->mu);
+		if (wake)
+			pthread_cond_signal(&q->work);
+		pthread_mutex_lock(&q->ck_mu);
+	}
+	pthread_mutex_unlock(&q->ck_mu);
+	return NULL;
+}
+
+/* The committer's share of a checkpoint, run while it owns wdb so that no commit
+ * lands meanwhile: copy the tail the checkpointer left (PASSIVE), or at the hard
+ * limit wait for readers too (RESTART), then re-arm the WAL hook. */
+static void
+sq_ckpt_finish(struct sq_storage *q, enum sq_finish mode)
+{
+	int log, done;
+
+	if (mode == SQ_FINISH_PASSIVE || mode == SQ_FINISH_RESTART)
+		(void)sqlite3_wal_checkpoint_v2(q->wdb, NULL,
+		                                mode == SQ_FINISH_RESTART
+		                                        ? SQLITE_CHECKPOINT_RESTART
+		                                        : SQLITE_CHECKPOINT_PASSIVE,
+		                                &log, &done);
+	q->ck_next = atomic_load_explicit(&q->wal_frames, memory_order_relaxed) + SQ_CKPT_FRAMES;
+}
+
 static void *
 sq_committer(void *arg)
 {
 	struct sq_storage *q = arg;
 	struct sq_req *first, *req, *next;
+	enum sq_finish mode;
 	size_t n;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		/* Work is a non-empty queue while nobody else uses wdb; stop once
-		 * stopping, drained and idle. */
-		while ((q->head == NULL || q->busy) &&
-		       !(q->stopping && q->head == NULL && !q->busy))
+		/* Work is a non-empty queue or a checkpoint step, while nobody else
+		 * uses wdb; stop once stopping, drained and idle. */
+		while (q->busy ||
+		       (q->head == NULL && q->ck_finish == SQ_FINISH_NONE && !q->stopping))
 			pthread_cond_wait(&q->work, &q->mu);
+		if (q->ck_finish != SQ_FINISH_NONE) {
+			mode = q->ck_finish;
+			q->ck_finish = SQ_FINISH_NONE;
+			q->busy = true;
+			pthread_mutex_unlock(&q->mu);
+			sq_ckpt_finish(q, mode);
+			pthread_mutex_lock(&q->mu);
+			q->busy = false;
+			continue;
+		}
 		if (q->head == NULL)
 			break; /* stopping, and the queue is drained */
 		first = q->head;
@@ -493,6 +664,39 @@ sq_committer(void *arg)
 	return NULL;
 }
 
+/* Takes the write connection for one lookup if nobody uses it and nothing waits
+ * for it. Its page cache outlives its own commits, while a pooled reader's is
+ * dropped after every commit, so a lookup there reads its pages from memory
+ * rather than from the files. Returns whether it did; sq_wdb_release gives it
+ * back. */
+static bool
+sq_wdb_try(struct sq_storage *q)
+{
+	bool ok;
+
+	pthread_mutex_lock(&q->mu);
+	ok = !q->busy && q->head == NULL && q->ck_finish == SQ_FINISH_NONE && !q->stopping;
+	if (ok)
+		q->busy = true;
+	pthread_mutex_unlock(&q->mu);
+	return ok;
+}
+
+static void
+sq_wdb_release(struct sq_storage *q)
+{
+	bool wake;
+
+	pthread_mutex_lock(&q->mu);
+	q->busy = false;
+	/* Writers that queued meanwhile, a checkpoint step (or close) are the
+	 * committer's. */
+	wake = q->head != NULL || q->ck_finish != SQ_FINISH_NONE || q->stopping;
+	pthread_mutex_unlock(&q->mu);
+	if (wake)
+		pthread_cond_signal(&q->work);
+}
+
 /* Queues ops for the committer and waits until they are durable (or failed).
  * A lone writer (queue empty, wdb idle, and the last transaction carried a
  * single request) commits in its own thread instead: two thread hand-offs less
@@ -514,15 +718,16 @@ sq_write(struct storage *s, const struct storage_op *ops, size_t n)
 	/* Only while writers come one at a time: after a batch of several, the
 	 * others are about to come back, and the committer gathers them (a lone
 	 * commit then would make them all wait behind a transaction of one). */
-	if (!q->busy && q->head == NULL && q->last_size <= 1) {
+	if (!q->busy && q->head == NULL && q->last_size <= 1 && q->ck_finish == SQ_FINISH_NONE) {
 		q->busy = true;
 		pthread_mutex_unlock(&q->mu);
 		sq_run(q, &req, 1);
 		pthread_mutex_lock(&q->mu);
 		q->busy = false;
 		q->last_size = 1;
-		/* Writers that queued meanwhile (or close) are the committer's. */
-		wake = q->head != NULL || q->stopping;
+		/* Writers that queued meanwhile, a checkpoint step (or close) are
+		 * the committer's. */
+		wake = q->head != NULL || q->ck_finish != SQ_FINISH_NONE || q->stopping;
 		pthread_mutex_unlock(&q->mu);
 		if (wake)
 			pthread_cond_signal(&q->work);
@@ -564,35 +769,31 @@ sq_del(struct storage *s, const char *key)
 	return sq_write(s, &op, 1);
 }
 
+/* Runs st (a get statement) for key and caches the answer. Returns 0 with the
+ * value in a new NUL-terminated buffer, CF_ENOTFOUND, CF_EIO or CF_ENOMEM. */
 static int
-sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
+sq_lookup(struct sq_storage *q, sqlite3_stmt *st, const char *key, uint64_t gen, uint8_t **ret_val,
+          size_t *ret_len)
 {
-	struct sq_storage *q = sq_of(s);
-	struct sq_reader *rd;
 	const void *blob;
-	uint8_t *val = NULL;
-	size_t len = 0;
-	uint64_t gen;
+	uint8_t *val;
+	size_t len;
 	int r, rc;
 
-	r = sq_cache_get(q, key, ret_val, ret_len, &gen);
-	if (r != CF_ENOTFOUND)
-		return r;
-	r = sq_reader_get(q, &rd);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_text(rd->get, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = CF_EIO;
-		goto out;
+	if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+		(void)sqlite3_reset(st);
+		return CF_EIO;
 	}
-	rc = sqlite3_step(rd->get);
+	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		r = CF_ENOTFOUND;
+		/* KV v2 looks a new secret's metadata up twice before writing it */
+		sq_cache_fill(q, key, NULL, 0, gen);
 	} else if (rc != SQLITE_ROW) {
 		r = CF_EIO;
 	} else {
-		blob = sqlite3_column_blob(rd->get, 0);
-		len = (size_t)sqlite3_column_bytes(rd->get, 0);
+		blob = sqlite3_column_blob(st, 0);
+		len = (size_t)sqlite3_column_bytes(st, 0);
 		val = malloc(len + 1);
 		if (val == NULL) {
 			r = CF_ENOMEM;
@@ -601,11 +802,37 @@ sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
 				memcpy(val, blob, len);
 			val[len] = '\0';
 			sq_cache_fill(q, key, val, len, gen);
+			*ret_val = val;
+			*ret_len = len;
+			r = 0;
 		}
 	}
-out:
-	(void)sqlite3_reset(rd->get);
-	sq_reader_put(q, rd);
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+static int
+sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
+{
+	struct sq_storage *q = sq_of(s);
+	struct sq_reader *rd;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	uint64_t gen;
+	int r;
+
+	if (sq_cache_get(q, key, ret_val, ret_len, &gen, &r))
+		return r;
+	if (sq_wdb_try(q)) {
+		r = sq_lookup(q, q->get, key, gen, &val, &len);
+		sq_wdb_release(q);
+	} else {
+		r = sq_reader_get(q, &rd);
+		if (r < 0)
+			return r;
+		r = sq_lookup(q, rd->get, key, gen, &val, &len);
+		sq_reader_put(q, rd);
+	}
 	if (r < 0)
 		return r;
 	*ret_val = val;
@@ -755,6 +982,13 @@ sq_close(struct storage *s)
 	if (s == NULL)
 		return;
 	q = sq_of(s);
+	if (q->ckpt_started) {
+		pthread_mutex_lock(&q->ck_mu);
+		q->ck_stop = true;
+		pthread_mutex_unlock(&q->ck_mu);
+		pthread_cond_signal(&q->ck_cond);
+		pthread_join(q->ckpt, NULL);
+	}
 	if (q->committer_started) {
 		pthread_mutex_lock(&q->mu);
 		q->stopping = true;
@@ -768,6 +1002,7 @@ sq_close(struct storage *s)
 	}
 	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++)
 		sq_slot_clear(&q->cache[i]);
+	sqlite3_close(q->ckdb);
 	sqlite3_finalize(q->put);
 	sqlite3_finalize(q->del);
 	sqlite3_finalize(q->begin);
@@ -776,9 +1011,13 @@ sq_close(struct storage *s)
 	sqlite3_finalize(q->sp);
 	sqlite3_finalize(q->sp_rollback);
 	sqlite3_finalize(q->sp_release);
+	sqlite3_finalize(q->get);
+	/* The last connection to close checkpoints the WAL and removes it. */
 	sqlite3_close(q->wdb);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->work);
+	pthread_mutex_destroy(&q->ck_mu);
+	pthread_cond_destroy(&q->ck_cond);
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->cache_mu);
 	free(q->fail_key);
@@ -802,6 +1041,7 @@ sq_open(const char *url, struct storage **ret)
 	        {offsetof(struct sq_storage, sp), "SAVEPOINT req"},
 	        {offsetof(struct sq_storage, sp_rollback), "ROLLBACK TO req"},
 	        {offsetof(struct sq_storage, sp_release), "RELEASE req"},
+	        {offsetof(struct sq_storage, get), "SELECT value FROM kv WHERE key = ?1"},
 	};
 	struct sq_storage *q;
 	sqlite3_stmt *st = NULL;
@@ -819,7 +1059,12 @@ sq_open(const char *url, struct storage **ret)
 	pthread_cond_init(&q->work, NULL);
 	pthread_mutex_init(&q->pool_mu, NULL);
 	pthread_mutex_init(&q->cache_mu, NULL);
+	pthread_mutex_init(&q->ck_mu, NULL);
+	pthread_cond_init(&q->ck_cond, NULL);
 	atomic_init(&q->has_fail_key, false);
+	atomic_init(&q->wal_frames, 0);
+	atomic_init(&q->commit_frames, 0);
+	q->ck_next = SQ_CKPT_FRAMES;
 	q->path = strdup(url);
 	if (q->path == NULL) {
 		r = CF_ENOMEM;
@@ -839,12 +1084,32 @@ sq_open(const char *url, struct storage **ret)
 	if (sqlite3_step(st) != SQLITE_ROW ||
 	    sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") != 0)
 		goto out;
+	/* Until it is reset, the statement keeps the locks of the switch to WAL,
+	 * and the checkpointer's connection below would wait for them. */
+	sqlite3_finalize(st);
+	st = NULL;
 	if (sqlite3_exec(q->wdb,
 	                 "PRAGMA synchronous=FULL;"
 	                 "PRAGMA journal_size_limit=" SQ_JOURNAL_LIMIT ";"
+	                 "PRAGMA wal_autocheckpoint=0;"
+	                 "PRAGMA cache_size=" SQ_WRITE_CACHE ";"
+	                 "PRAGMA temp_store=MEMORY;" /* a batch's savepoint journal */
 	                 "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value BLOB) WITHOUT "
 	                 "ROWID;",
 	                 NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	/* Commits never checkpoint: the hook hands that to the checkpointer. (Set
+	 * after wal_autocheckpoint, which installs a hook of its own.) */
+	(void)sqlite3_wal_hook(q->wdb, sq_wal_hook, q);
+
+	/* The checkpointer's connection syncs the database file before the WAL can
+	 * be reused (synchronous=FULL), as the writer's own checkpoints did. */
+	r = sq_connect(q->path, SQLITE_OPEN_READWRITE, &q->ckdb);
+	if (r < 0)
+		goto out;
+	r = CF_EIO;
+	if (sqlite3_exec(q->ckdb, "PRAGMA synchronous=FULL; PRAGMA schema_version;", NULL, NULL,
+	                 NULL) != SQLITE_OK) /* a first read opens its WAL handle */
 		goto out;
 	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		r = sq_prepare(q->wdb, stmts[i].sql, (sqlite3_stmt **)((char *)q + stmts[i].off));
@@ -862,6 +1127,15 @@ sq_open(const char *url, struct storage **ret)
 	}
 	(void)pthread_setname_np(q->committer, "coffer-commit");
 	q->committer_started = true;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->ckpt, NULL, sq_checkpointer, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	(void)pthread_setname_np(q->ckpt, "coffer-ckpt");
+	q->ckpt_started = true;
 	r = 0;
 out:
 	sqlite3_finalize(st);

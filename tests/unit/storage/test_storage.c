@@ -12,6 +12,7 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -668,6 +669,133 @@ test_storage_sqlite_reopen(void **state)
 		assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+/* A get that found nothing may be remembered, but never past the write that
+ * creates the key (KV v2 looks a new secret's metadata up twice, then writes). */
+static void
+test_storage_missing_then_written(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_op ops[] = {
+	        {STORAGE_PUT, "n/t1", (const uint8_t *)"t1", 2},
+	        {STORAGE_PUT, "n/k", (const uint8_t *)"v2", 2},
+	};
+
+	assert_missing(f->s, "n/k");
+	assert_missing(f->s, "n/k");
+	put_str(f->s, "n/k", "v1");
+	assert_value(f->s, "n/k", "v1");
+	assert_int_equal(storage_delete(f->s, "n/k"), 0);
+	assert_missing(f->s, "n/k");
+	assert_missing(f->s, "n/t1");
+	assert_int_equal(storage_txn(f->s, ops, 2), 0);
+	assert_value(f->s, "n/k", "v2");
+	assert_value(f->s, "n/t1", "t1");
+}
+
+#define WAL_KEYS 4000
+
+struct wal_reader {
+	struct storage *s;
+	atomic_int *stop;
+	int failures;
+};
+
+static void *
+wal_reader_main(void *arg)
+{
+	struct wal_reader *w = arg;
+	char key[64], **keys;
+	uint8_t *val;
+	size_t len, n;
+	int i, r;
+
+	for (i = 0; !atomic_load(w->stop); i++) {
+		(void)snprintf(key, sizeof(key), "w/%05d", (i * 7919) % WAL_KEYS);
+		r = storage_get(w->s, key, &val, &len);
+		if (r == 0)
+			free(val);
+		else if (r != CF_ENOTFOUND)
+			w->failures++;
+		if (i % 64 == 0) {
+			if (storage_list(w->s, "w/", &keys, &n) != 0)
+				w->failures++;
+			else
+				storage_keys_free(keys, n);
+		}
+	}
+	return NULL;
+}
+
+/* Writes n puts of 1 KiB values (a few 4 KiB WAL frames each) with nreaders
+ * threads reading and listing meanwhile; returns the largest size the WAL file
+ * had (after a checkpoint SQLite rewrites the WAL from its start, and truncates
+ * the file back to journal_size_limit, 64 MiB). */
+static off_t
+wal_after_writes(struct fixture *f, int n, int nreaders)
+{
+	struct wal_reader rd[2];
+	pthread_t th[2];
+	atomic_int stop;
+	char key[64], path[400], val[1024];
+	struct stat sb;
+	off_t max = 0;
+	int i;
+
+	assert_true(nreaders <= 2);
+	atomic_init(&stop, 0);
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	for (i = 0; i < nreaders; i++) {
+		rd[i] = (struct wal_reader){.s = f->s, .stop = &stop};
+		assert_int_equal(pthread_create(&th[i], NULL, wal_reader_main, &rd[i]), 0);
+	}
+	assert_true(snprintf(path, sizeof(path), "%s/coffer.db-wal", f->dir) > 0);
+	for (i = 0; i < n; i++) {
+		(void)snprintf(key, sizeof(key), "w/%05d", (i * 7919) % WAL_KEYS);
+		put_str(f->s, key, val);
+		if (i % 16 == 0 && stat(path, &sb) == 0 && sb.st_size > max)
+			max = sb.st_size;
+	}
+	atomic_store(&stop, 1);
+	for (i = 0; i < nreaders; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(rd[i].failures, 0);
+	}
+	return max;
+}
+
+/* Checkpoints run beside the writes and keep the WAL small: each ends with the
+ * WAL wholly in the database file, so the next commit starts it over. Readers on
+ * older snapshots can keep it from starting over (both with checkpoints in the
+ * writer, as before, and beside it); then the WAL grows, until it reaches 64 MiB,
+ * where a RESTART checkpoint waits for those readers. Without checkpoints, the
+ * first part alone would grow the WAL past 16 MiB, the second past 100 MiB. */
+static void
+test_storage_sqlite_wal_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char path[400];
+	struct stat sb;
+	off_t wal;
+
+	wal = wal_after_writes(f, WAL_KEYS, 0);
+	print_message("sqlite: WAL at most %lld KiB in %d writes\n", (long long)wal / 1024,
+	              WAL_KEYS);
+	assert_true(wal < 4 * 1024 * 1024);
+	wal = wal_after_writes(f, 3 * WAL_KEYS, 2);
+	print_message("sqlite: WAL at most %lld KiB in %d more, with 2 readers always active\n",
+	              (long long)wal / 1024, 3 * WAL_KEYS);
+	assert_true(wal < 72 * 1024 * 1024);
+
+	/* closing checkpoints everything and removes the WAL */
+	storage_close(f->s);
+	f->s = NULL;
+	assert_true(snprintf(path, sizeof(path), "%s/coffer.db-wal", f->dir) > 0);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(storage_open(f->spec, &f->s), 0);
+	assert_int_equal(count_keys(f->s, "w/"), WAL_KEYS);
+}
+
 static void
 test_storage_open_specs(void **state)
 {
@@ -712,11 +840,13 @@ main(void)
 	        BOTH(test_storage_binary_values),
 	        BOTH(test_storage_delete_prefix),
 	        BOTH(test_storage_concurrent_writers),
+	        BOTH(test_storage_missing_then_written),
 	        SQLITE(test_storage_sqlite_batching_64),
 	        SQLITE(test_storage_sqlite_single_writer_commits),
 	        SQLITE(test_storage_sqlite_fault_fails_txn_alone),
 	        SQLITE(test_storage_sqlite_fault_isolated_in_batch),
 	        SQLITE(test_storage_sqlite_reopen),
+	        SQLITE(test_storage_sqlite_wal_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
