@@ -1,7 +1,7 @@
 """Helpers for the coffer integration suite (imported by conftest.py and the tests).
 
 Every test drives the real `coffer` binary over HTTP on 127.0.0.1. The binary comes
-from $COFFER_BIN (default: build/coffer under the repository root). Servers are
+from $COFFER_BIN (default: build-test/coffer under the repository root). Servers are
 started in a per-test temporary directory with stdout/stderr going to a log file;
 the logs of every server a test started are attached to its report when it fails.
 
@@ -41,8 +41,10 @@ for _var in ("VAULT_ADDR", "VAULT_TOKEN", "COFFER_ADDR", "COFFER_TOKEN"):
 
 
 def coffer_bin():
+    # Default: the test build (-Dtest_hooks=true), which `make test` builds and
+    # which tests that shorten timers or inject faults need.
     value = os.environ.get("COFFER_BIN")
-    path = Path(value) if value else REPO_ROOT / "build" / "coffer"
+    path = Path(value) if value else REPO_ROOT / "build-test" / "coffer"
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path

@@ -1,6 +1,6 @@
 'use strict';
 // Starts the real coffer binary for the node-vault tests. The binary comes from
-// $COFFER_BIN (default: build/coffer at the repository root). Readiness is a poll of
+// $COFFER_BIN (default: build-test/coffer at the repository root). Readiness is a poll of
 // GET /v1/sys/health with a deadline, never a blind sleep. Loopback only.
 
 const { spawn } = require('node:child_process');
@@ -25,7 +25,7 @@ const START_DEADLINE_MS = 15000;
 
 function cofferBin() {
   const value = process.env.COFFER_BIN;
-  if (!value) return path.join(REPO_ROOT, 'build', 'coffer');
+  if (!value) return path.join(REPO_ROOT, 'build-test', 'coffer');
   return path.isAbsolute(value) ? value : path.join(REPO_ROOT, value);
 }
 
