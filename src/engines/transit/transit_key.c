@@ -1274,6 +1274,25 @@ marshal_check(const struct tkey *k, const struct tk_sign_opts *o, bool *ret_jws,
 	return CF_EINVAL;
 }
 
+/* What sign and verify check first: the key type signs, the context fits the
+ * key's derivation, and the marshaling algorithm (sets *ret_jws). what names the
+ * operation in the error ("signing", "verification"). */
+static int
+sign_checks(const struct tkey *k, const struct tk_sign_opts *o, const char *what, bool *ret_jws,
+            char *err, size_t errlen)
+{
+	int r;
+
+	if (!k->type->sign) {
+		errf(err, errlen, "key type %s does not support %s", k->type->name, what);
+		return CF_EINVAL;
+	}
+	r = context_check(k, o->ctxlen, o->ctx != NULL, err, errlen);
+	if (r < 0)
+		return r;
+	return marshal_check(k, o, ret_jws, err, errlen);
+}
+
 int
 tkey_sign(const struct tkey *k, int64_t version, const struct tk_sign_opts *o, const uint8_t *in,
           size_t inlen, char **ret_sig, int64_t *ret_version, char *err, size_t errlen)
@@ -1287,14 +1306,7 @@ tkey_sign(const struct tkey *k, int64_t version, const struct tk_sign_opts *o, c
 	bool owned = false, usejws = false;
 	int r;
 
-	if (!k->type->sign) {
-		errf(err, errlen, "key type %s does not support signing", k->type->name);
-		return CF_EINVAL;
-	}
-	r = context_check(k, o->ctxlen, o->ctx != NULL, err, errlen);
-	if (r < 0)
-		return r;
-	r = marshal_check(k, o, &usejws, err, errlen);
+	r = sign_checks(k, o, "signing", &usejws, err, errlen);
 	if (r < 0)
 		return r;
 	r = enc_version(k, version, &v, err, errlen);
@@ -1357,14 +1369,7 @@ tkey_verify(const struct tkey *k, const struct tk_sign_opts *o, const uint8_t *i
 	int64_t n;
 	int r;
 
-	if (!k->type->sign) {
-		errf(err, errlen, "key type %s does not support verification", k->type->name);
-		return CF_EINVAL;
-	}
-	r = context_check(k, o->ctxlen, o->ctx != NULL, err, errlen);
-	if (r < 0)
-		return r;
-	r = marshal_check(k, o, &usejws, err, errlen);
+	r = sign_checks(k, o, "verification", &usejws, err, errlen);
 	if (r < 0)
 		return r;
 	r = transit_ct_parse(sigstr, &n, &payload, &perr);
