@@ -785,6 +785,31 @@ dec_version(const struct tkey *k, int64_t n, const struct tk_version **ret, char
 	return 0;
 }
 
+/* Opens a "vault:vN:<base64>" value (ciphertext, HMAC or signature; what names
+ * it in the base64 error): the key version it names, which must still be
+ * allowed, and its decoded bytes (*ret, malloc'd). url: base64url (JWS). */
+static int
+ct_open(const struct tkey *k, const char *s, bool url, const char *what,
+        const struct tk_version **ret_v, uint8_t **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	const char *payload, *perr = NULL;
+	int64_t n;
+	int r;
+
+	r = transit_ct_parse(s, &n, &payload, &perr);
+	if (r < 0) {
+		errf(err, errlen, "%s", perr);
+		return r;
+	}
+	r = dec_version(k, n, ret_v, err, errlen);
+	if (r < 0)
+		return r;
+	r = transit_ct_decode(payload, url, ret, ret_len);
+	if (r == CF_EINVAL)
+		errf(err, errlen, "invalid %s: could not decode base64", what);
+	return r;
+}
+
 static int
 context_check(const struct tkey *k, size_t ctxlen, bool given, char *err, size_t errlen)
 {
@@ -951,10 +976,8 @@ tkey_decrypt(const struct tkey *k, const char *ct, const uint8_t *ctx, size_t ct
              uint8_t **ret_pt, size_t *ret_len, int64_t *ret_version, char *err, size_t errlen)
 {
 	const struct tk_version *v;
-	const char *payload, *perr = NULL;
 	uint8_t key[32], *raw = NULL, *pt = NULL;
 	size_t rawlen = 0, ptlen = 0;
-	int64_t n;
 	int r;
 
 	if (!k->type->enc) {
@@ -964,20 +987,9 @@ tkey_decrypt(const struct tkey *k, const char *ct, const uint8_t *ctx, size_t ct
 	r = context_check(k, ctxlen, ctx != NULL, err, errlen);
 	if (r < 0)
 		return r;
-	r = transit_ct_parse(ct, &n, &payload, &perr);
-	if (r < 0) {
-		errf(err, errlen, "%s", perr);
-		return r;
-	}
-	r = dec_version(k, n, &v, err, errlen);
+	r = ct_open(k, ct, false, "ciphertext", &v, &raw, &rawlen, err, errlen);
 	if (r < 0)
 		return r;
-	r = transit_ct_decode(payload, false, &raw, &rawlen);
-	if (r < 0) {
-		if (r == CF_EINVAL)
-			errf(err, errlen, "invalid ciphertext: could not decode base64");
-		return r;
-	}
 	if (tk_is_rsa(k->type)) {
 		r = rsa_crypt(v->pkey, 0, raw, rawlen, &pt, &ptlen);
 		if (r == CF_ECRYPTO)
@@ -1008,7 +1020,7 @@ tkey_decrypt(const struct tkey *k, const char *ct, const uint8_t *ctx, size_t ct
 	}
 	*ret_pt = pt;
 	*ret_len = ptlen;
-	*ret_version = n;
+	*ret_version = v->version;
 	pt = NULL;
 	r = 0;
 out:
@@ -1074,27 +1086,14 @@ tkey_hmac_verify(const struct tkey *k, const char *alg, const uint8_t *in, size_
                  const char *macstr, bool *ret_valid, char *err, size_t errlen)
 {
 	const struct tk_version *v;
-	const char *payload, *perr = NULL;
 	uint8_t mac[EVP_MAX_MD_SIZE], *got = NULL;
 	size_t glen = 0;
 	unsigned ml = 0;
-	int64_t n;
 	int r;
 
-	r = transit_ct_parse(macstr, &n, &payload, &perr);
-	if (r < 0) {
-		errf(err, errlen, "%s", perr);
-		return r;
-	}
-	r = dec_version(k, n, &v, err, errlen);
+	r = ct_open(k, macstr, false, "HMAC", &v, &got, &glen, err, errlen);
 	if (r < 0)
 		return r;
-	r = transit_ct_decode(payload, false, &got, &glen);
-	if (r < 0) {
-		if (r == CF_EINVAL)
-			errf(err, errlen, "invalid HMAC: could not decode base64");
-		return r;
-	}
 	r = hmac_raw(v, alg, in, inlen, mac, &ml, err, errlen);
 	if (r == 0)
 		*ret_valid = glen == ml && CRYPTO_memcmp(got, mac, ml) == 0;
@@ -1359,33 +1358,20 @@ tkey_verify(const struct tkey *k, const struct tk_sign_opts *o, const uint8_t *i
             const char *sigstr, bool *ret_valid, char *err, size_t errlen)
 {
 	const struct tk_version *v;
-	const char *payload, *perr = NULL;
 	uint8_t dig[EVP_MAX_MD_SIZE], *sig = NULL, *der = NULL;
 	size_t diglen = 0, siglen = 0, dlen = 0;
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MD_CTX *mc = NULL;
 	EVP_PKEY *pk = NULL;
 	bool owned = false, usejws = false;
-	int64_t n;
 	int r;
 
 	r = sign_checks(k, o, "verification", &usejws, err, errlen);
 	if (r < 0)
 		return r;
-	r = transit_ct_parse(sigstr, &n, &payload, &perr);
-	if (r < 0) {
-		errf(err, errlen, "%s", perr);
-		return r;
-	}
-	r = dec_version(k, n, &v, err, errlen);
+	r = ct_open(k, sigstr, usejws, "signature", &v, &sig, &siglen, err, errlen);
 	if (r < 0)
 		return r;
-	r = transit_ct_decode(payload, usejws, &sig, &siglen);
-	if (r < 0) {
-		if (r == CF_EINVAL)
-			errf(err, errlen, "invalid signature: could not decode base64");
-		return r;
-	}
 	*ret_valid = false;
 	if (k->type->kind == TK_ED25519) {
 		r = ed_key(k, v, o, &pk, &owned);
