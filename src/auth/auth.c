@@ -265,22 +265,6 @@ auth_login_token(struct request *rq, struct response *rs, const struct auth_toke
 	return rs->auth ? 0 : CF_ENOMEM;
 }
 
-/* ---- stored records ---- */
-
-int
-auth_record_exists(struct mount *m, const char *key, bool *ret_exists)
-{
-	json_t *o = NULL;
-	int r;
-
-	r = view_get_object(m->view, key, &o);
-	json_decref(o);
-	if (r < 0 && r != CF_ENOTFOUND)
-		return r;
-	*ret_exists = r == 0;
-	return 0;
-}
-
 /* ---- limits ---- */
 
 #define LIMITER_SLOTS    8 /* failures remembered per key; thresholds above are capped */

@@ -59,11 +59,6 @@ int auth_login_token(struct request *rq, struct response *rs, const struct auth_
 
 /* ---- stored users and roles ---- */
 
-/* For a route's exists_fn (CREATE vs UPDATE): whether the JSON object at key in
- * m's view is there. Returns 0 with *ret_exists, or the error of view_get_object
- * (CF_EIO for a record that is not an object). */
-int auth_record_exists(struct mount *m, const char *key, bool *ret_exists);
-
 /* ---- brute-force protection ---- */
 
 struct auth_limits {

@@ -194,6 +194,19 @@ view_get_object(struct view *v, const char *key, json_t **ret)
 }
 
 int
+view_object_exists(struct view *v, const char *key, bool *ret_exists)
+{
+	json_t *o = NULL;
+	int r = view_get_object(v, key, &o);
+
+	json_decref(o);
+	if (r < 0 && r != CF_ENOTFOUND)
+		return r;
+	*ret_exists = r == 0;
+	return 0;
+}
+
+int
 view_put_json(struct view *v, const char *key, json_t *val)
 {
 	char *txt = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);

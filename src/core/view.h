@@ -34,5 +34,8 @@ int view_put_json(struct view *v, const char *key, json_t *val);
  * CF_ENOTFOUND, CF_EIO when the stored value is not a JSON object, or a storage
  * error. */
 int view_get_object(struct view *v, const char *key, json_t **ret);
+/* Whether view_get_object would find key: 0 with *ret_exists, or its error
+ * (CF_EIO for a record that is not an object, a storage error). */
+int view_object_exists(struct view *v, const char *key, bool *ret_exists);
 
 #endif

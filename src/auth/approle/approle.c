@@ -238,7 +238,7 @@ role_exists(struct request *rq, bool *ret_exists)
 		return 0;
 	}
 	snprintf(key, sizeof(key), "role/%s", name);
-	return auth_record_exists(rq->mount, key, ret_exists);
+	return view_object_exists(rq->mount->view, key, ret_exists);
 }
 
 static int

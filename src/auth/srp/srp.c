@@ -228,7 +228,7 @@ srp_user_exists(struct request *rq, bool *ret_exists)
 	k = user_key(rq->cap[0]);
 	if (!k)
 		return CF_ENOMEM;
-	r = auth_record_exists(rq->mount, k, ret_exists);
+	r = view_object_exists(rq->mount->view, k, ret_exists);
 	free(k);
 	return r;
 }

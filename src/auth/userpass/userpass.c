@@ -230,7 +230,7 @@ user_exists(struct request *rq, bool *ret_exists)
 		return 0;
 	}
 	user_key(name, key);
-	return auth_record_exists(rq->mount, key, ret_exists);
+	return view_object_exists(rq->mount->view, key, ret_exists);
 }
 
 /* Applies data (token fields, optional password hash) to the user, creating it

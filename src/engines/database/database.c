@@ -77,6 +77,19 @@ db_load(struct db_state *st, const char *prefix, const char *name, json_t **ret)
 }
 
 int
+db_exists(struct request *rq, const char *prefix, bool *ret_exists)
+{
+	char *key = db_key(prefix, rq->cap[0]);
+	int r;
+
+	if (!key)
+		return CF_ENOMEM;
+	r = view_object_exists(rq->mount->view, key, ret_exists);
+	free(key);
+	return r;
+}
+
+int
 db_store(struct db_state *st, const char *prefix, const char *name, json_t *v)
 {
 	char *key = db_key(prefix, name);
@@ -672,14 +685,7 @@ config_list(struct request *rq, struct response *rs)
 static int
 config_exists(struct request *rq, bool *ret_exists)
 {
-	json_t *rec = NULL;
-	int r = db_config_load(rq->mount->state, rq->cap[0], &rec);
-
-	json_decref(rec);
-	if (r < 0 && r != CF_ENOTFOUND)
-		return r;
-	*ret_exists = r == 0;
-	return 0;
+	return db_exists(rq, "config/", ret_exists);
 }
 
 /* ---- reset/:name, rotate-root/:name ---- */
@@ -881,14 +887,7 @@ role_list(struct request *rq, struct response *rs)
 static int
 role_exists(struct request *rq, bool *ret_exists)
 {
-	json_t *rec = NULL;
-	int r = db_load(rq->mount->state, "role/", rq->cap[0], &rec);
-
-	json_decref(rec);
-	if (r < 0 && r != CF_ENOTFOUND)
-		return r;
-	*ret_exists = r == 0;
-	return 0;
+	return db_exists(rq, "role/", ret_exists);
 }
 
 /* ---- creds/:name ---- */

@@ -83,6 +83,8 @@ int db_static_rotate_role(struct request *rq, struct response *rs);
 
 /* Shared helpers (database.c). Records live at <prefix><name> in the view. */
 int db_load(struct db_state *st, const char *prefix, const char *name, json_t **ret);
+/* exists_fn for a route whose record is prefix + rq->cap[0]. */
+int db_exists(struct request *rq, const char *prefix, bool *ret_exists);
 int db_store(struct db_state *st, const char *prefix, const char *name, json_t *v);
 int db_remove(struct db_state *st, const char *prefix, const char *name);
 /* A string member or "" / an integer member or 0. */

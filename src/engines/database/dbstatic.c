@@ -626,14 +626,7 @@ db_static_role_list(struct request *rq, struct response *rs)
 int
 db_static_role_exists(struct request *rq, bool *ret_exists)
 {
-	json_t *rec = NULL;
-	int r = db_load(rq->mount->state, "static-role/", rq->cap[0], &rec);
-
-	json_decref(rec);
-	if (r < 0 && r != CF_ENOTFOUND)
-		return r;
-	*ret_exists = r == 0;
-	return 0;
+	return db_exists(rq, "static-role/", ret_exists);
 }
 
 /* ---- static-creds/:name, rotate-role/:name ---- */
