@@ -179,6 +179,12 @@ core_sealed(struct core *c)
 	return barrier_sealed(c->barrier);
 }
 
+bool
+core_write_busy(struct core *c)
+{
+	return storage_write_busy(c->storage);
+}
+
 int
 core_seal(struct core *c)
 {

@@ -23,6 +23,8 @@
 
 struct stream_conn;
 
+#define HTTP_MAX_WORKERS 256 /* deferral workers, at most (see defer) */
+
 struct http_server {
 	/* The pool is two daemons sharing one listening socket: d with two
 	 * threads starts first, so the server answers at once; d2 with the rest of
@@ -40,12 +42,27 @@ struct http_server {
 	char *tls_cert, *tls_key;
 	pthread_mutex_t streams_mu; /* open streamed responses (SSE) */
 	struct stream_conn *streams;
+	/* Deferred requests (see defer). jobs_mu guards the rest. */
+	pthread_mutex_t jobs_mu;
+	pthread_cond_t jobs_cond; /* workers wait here for jobs */
+	pthread_cond_t jobs_done; /* http_stop waits here for jobs_live == 0 */
+	struct job *jobs_head, *jobs_tail;
+	unsigned jobs_queued;  /* jobs no worker has taken yet */
+	unsigned jobs_live;    /* jobs not yet freed */
+	bool jobs_stop;        /* http_stop began: defer no more */
+	bool workers_stop;     /* workers exit once the queue is empty */
+	unsigned workers_idle; /* workers waiting on jobs_cond */
+	unsigned nworkers;
+	pthread_t workers[HTTP_MAX_WORKERS];
 };
+
+struct job;
 
 struct conn_ctx {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	struct job *job; /* a deferred request (see defer), until its answer is queued */
 };
 
 static void
@@ -69,11 +86,17 @@ conn_ctx_free(struct conn_ctx *cc)
 	free(cc);
 }
 
+static void job_free(struct http_server *s, struct job *j);
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
-	conn_ctx_free(*con_cls);
+	struct conn_ctx *cc = *con_cls;
+
+	if (cc && cc->job) /* the client went away before its deferred answer was queued */
+		job_free(cls, cc->job);
+	conn_ctx_free(cc);
 	*con_cls = NULL;
 }
 
@@ -287,17 +310,195 @@ queue_stream(struct http_server *s, struct MHD_Connection *conn, int status, str
 	return ret;
 }
 
+/* A request's outcome, computed by whichever thread ran it (pool thread or
+ * deferral worker) and queued on the connection by its pool thread. */
+struct answer {
+	int status;
+	char *body; /* owned until queued; wiped when freed */
+	size_t len;
+	int64_t retry_after;
+	struct response_stream *stream; /* owned: a 2xx streamed answer */
+	bool render_failed;
+};
+
+static void
+answer_free(struct answer *a)
+{
+	wipe_free(a->body);
+	a->body = NULL;
+	if (a->stream) {
+		a->stream->free(a->stream->arg);
+		free(a->stream);
+		a->stream = NULL;
+	}
+}
+
+/* Runs rq through the core and renders the outcome into a; frees rq's fields. */
+static void
+run_request(struct http_server *s, struct request *rq, struct answer *a)
+{
+	struct response rs = {0};
+
+	a->status = core_handle(s->core, rq, &rs);
+	if (rs.stream && a->status >= 200 && a->status < 300) {
+		a->stream = rs.stream;
+		rs.stream = NULL;
+	} else {
+		a->render_failed = http_render(rq, &rs, &a->body, &a->len) < 0;
+		a->retry_after = rs.retry_after;
+	}
+	response_reset(&rs);
+	request_free_fields(rq);
+}
+
+/* Queues a on conn, handing its body or stream over. */
+static enum MHD_Result
+queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *a)
+{
+	struct response rs = {0};
+	enum MHD_Result ret;
+	char *body = a->body;
+
+	a->body = NULL;
+	if (a->stream) {
+		rs.stream = a->stream;
+		a->stream = NULL;
+		ret = queue_stream(s, conn, a->status, &rs);
+		response_reset(&rs);
+		return ret;
+	}
+	if (a->render_failed)
+		return queue_error(conn, 500, "internal error rendering the response");
+	return queue_json_retry(conn, a->status, body, a->len, a->retry_after);
+}
+
+/* ---- deferred requests. A durable write waits until its group commit is on
+ * disk; done on the pool thread, that wait also holds up every other connection
+ * the thread serves, so the commit batches could never hold more writes than
+ * the pool has threads (and fewer, as connections spread unevenly). When the
+ * storage reports a commit in progress (core_write_busy), a request that may
+ * write is handed to a deferral worker instead: its connection is suspended,
+ * the worker runs it, stores the answer and resumes the connection, and MHD
+ * calls the access handler again, which queues the answer (serve). Workers are
+ * started on demand, up to HTTP_MAX_WORKERS; an idle or read-only server starts
+ * none. http_stop waits for every deferred request to be answered first. */
+
+struct job {
+	struct MHD_Connection *conn;
+	struct request rq;
+	char addr[64];
+	struct answer a;
+	struct job *next;
+};
+
+static void
+job_free(struct http_server *s, struct job *j)
+{
+	answer_free(&j->a);
+	free(j);
+	pthread_mutex_lock(&s->jobs_mu);
+	if (--s->jobs_live == 0)
+		pthread_cond_broadcast(&s->jobs_done);
+	pthread_mutex_unlock(&s->jobs_mu);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct job *j;
+
+	pthread_mutex_lock(&s->jobs_mu);
+	for (;;) {
+		while (!s->jobs_head && !s->workers_stop) {
+			s->workers_idle++;
+			pthread_cond_wait(&s->jobs_cond, &s->jobs_mu);
+			s->workers_idle--;
+		}
+		if (!s->jobs_head)
+			break;
+		j = s->jobs_head;
+		s->jobs_head = j->next;
+		if (!s->jobs_head)
+			s->jobs_tail = NULL;
+		s->jobs_queued--;
+		pthread_mutex_unlock(&s->jobs_mu);
+		run_request(s, &j->rq, &j->a);
+		/* After this the connection's pool thread owns j (serve frees it). */
+		MHD_resume_connection(j->conn);
+		pthread_mutex_lock(&s->jobs_mu);
+	}
+	pthread_mutex_unlock(&s->jobs_mu);
+	return NULL;
+}
+
+/* Hands rq (taken over on success) to a worker and suspends conn. Returns false,
+ * leaving rq to the caller, when deferring is not possible. */
+static bool
+defer(struct http_server *s, struct MHD_Connection *conn, struct conn_ctx *cc, struct request *rq)
+{
+	struct job *j;
+	bool ok = false;
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return false;
+	pthread_mutex_lock(&s->jobs_mu);
+	if (s->jobs_stop)
+		goto out;
+	if (s->jobs_queued >= s->workers_idle && s->nworkers < HTTP_MAX_WORKERS &&
+	    pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) == 0)
+		s->nworkers++;
+	if (s->nworkers == 0)
+		goto out;
+	j->conn = conn;
+	j->rq = *rq;
+	snprintf(j->addr, sizeof(j->addr), "%s", rq->remote_addr ? rq->remote_addr : "");
+	j->rq.remote_addr = j->addr;
+	cc->job = j;
+	s->jobs_live++;
+	/* Suspended before any worker can see the job: its resume cannot come first. */
+	MHD_suspend_connection(conn);
+	if (s->jobs_tail)
+		s->jobs_tail->next = j;
+	else
+		s->jobs_head = j;
+	s->jobs_tail = j;
+	s->jobs_queued++;
+	pthread_cond_signal(&s->jobs_cond);
+	ok = true;
+out:
+	pthread_mutex_unlock(&s->jobs_mu);
+	if (!ok)
+		free(j);
+	return ok;
+}
+
+/* Whether rq should run on a deferral worker: it may write, and a write now
+ * would wait behind a commit in progress. */
+static bool
+should_defer(struct http_server *s, const struct request *rq)
+{
+	return (rq->op == OP_UPDATE || rq->op == OP_PATCH || rq->op == OP_DELETE) &&
+	       core_write_busy(s->core);
+}
+
 static enum MHD_Result
 serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
       struct conn_ctx *cc)
 {
-	int64_t retry_after;
 	struct request rq = {0};
-	struct response rs = {0};
+	struct answer a = {0};
+	enum MHD_Result ret;
 	char err[256], addr[64], *body = NULL;
-	size_t len = 0;
-	int r, status;
+	int r;
 
+	if (cc->job) { /* resumed: a worker ran it */
+		ret = queue_answer(s, conn, &cc->job->a);
+		job_free(s, cc->job);
+		cc->job = NULL;
+		return ret;
+	}
 	if (cc->too_big)
 		return queue_error(conn, 413, "http: request body too large");
 	rq.query = json_object();
@@ -351,20 +552,12 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const
 	rq.consumer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Coffer-Consumer");
 	rq.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
 
-	status = core_handle(s->core, &rq, &rs);
-	if (rs.stream && status >= 200 && status < 300) {
-		enum MHD_Result ret = queue_stream(s, conn, status, &rs);
-		response_reset(&rs);
-		request_free_fields(&rq);
-		return ret;
-	}
-	r = http_render(&rq, &rs, &body, &len);
-	retry_after = rs.retry_after;
-	response_reset(&rs);
-	request_free_fields(&rq);
-	if (r < 0)
-		return queue_error(conn, 500, "internal error rendering the response");
-	return queue_json_retry(conn, status, body, len, retry_after);
+	if (should_defer(s, &rq) && defer(s, conn, cc, &rq))
+		return MHD_YES;
+	run_request(s, &rq, &a);
+	ret = queue_answer(s, conn, &a);
+	answer_free(&a);
+	return ret;
 }
 
 static enum MHD_Result
@@ -523,6 +716,9 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	if (!s)
 		return CF_ENOMEM;
 	pthread_mutex_init(&s->streams_mu, NULL);
+	pthread_mutex_init(&s->jobs_mu, NULL);
+	pthread_cond_init(&s->jobs_cond, NULL);
+	pthread_cond_init(&s->jobs_done, NULL);
 	s->lfd = -1;
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
@@ -569,6 +765,25 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	return 0;
 }
 
+/* Stops deferring, waits until every deferred request has been answered (the
+ * pool threads queue the answers meanwhile), then stops the workers. */
+static void
+workers_stop(struct http_server *s)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&s->jobs_mu);
+	s->jobs_stop = true;
+	while (s->jobs_live > 0)
+		pthread_cond_wait(&s->jobs_done, &s->jobs_mu);
+	s->workers_stop = true;
+	pthread_cond_broadcast(&s->jobs_cond);
+	pthread_mutex_unlock(&s->jobs_mu);
+	for (i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	s->nworkers = 0;
+}
+
 void
 http_stop(struct http_server *s)
 {
@@ -578,6 +793,7 @@ http_stop(struct http_server *s)
 		return;
 	if (s->grow_started)
 		pthread_join(s->grow, NULL);
+	workers_stop(s);
 	if (s->d) {
 		/* End the streams first: MHD refuses to stop with suspended connections. */
 		pthread_mutex_lock(&s->streams_mu);
@@ -596,6 +812,9 @@ http_stop(struct http_server *s)
 		close(s->lfd);
 	}
 	pthread_mutex_destroy(&s->streams_mu);
+	pthread_mutex_destroy(&s->jobs_mu);
+	pthread_cond_destroy(&s->jobs_cond);
+	pthread_cond_destroy(&s->jobs_done);
 	if (s->tls_key) {
 		explicit_bzero(s->tls_key, strlen(s->tls_key));
 		free(s->tls_key);

@@ -62,6 +62,12 @@ storage_close(struct storage *s)
 	s->ops->close(s);
 }
 
+bool
+storage_write_busy(struct storage *s)
+{
+	return s->ops->write_busy != NULL && s->ops->write_busy(s);
+}
+
 static bool
 storage_key_ok(const char *key)
 {

@@ -55,6 +55,10 @@ struct storage_ops {
 	 * which are always active. */
 	int (*lock_acquire)(struct storage *s, bool *ret_acquired);
 	void (*lock_release)(struct storage *s);
+	/* Whether a write started now would wait behind a commit in progress (a
+	 * hint for the HTTP front end, which then runs the request off its pool
+	 * thread). NULL: never. */
+	bool (*write_busy)(struct storage *s);
 };
 
 /* Every backend struct starts with this header. */
@@ -86,6 +90,10 @@ int storage_delete_prefix(struct storage *s, const char *prefix);
  * lock). Returns 0 or CF_EIO. storage_lock_release() gives the lock up. */
 int storage_lock_acquire(struct storage *s, bool *ret_acquired);
 void storage_lock_release(struct storage *s);
+
+/* Whether a write started now would wait behind a commit in progress (sqlite's
+ * committer is busy or has writers queued). A hint, read without waiting. */
+bool storage_write_busy(struct storage *s);
 
 extern const struct storage_ops storage_memory_ops;
 extern const struct storage_ops storage_sqlite_ops;

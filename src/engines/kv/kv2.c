@@ -1,4 +1,4 @@
-/* kv2.c - KV version 2: mount state (stripe locks, cached config), config/,
+/* kv2.c - KV version 2: mount state (path locks, cached config), config/,
  * the route table and the backend (vault-api.md §5.1). */
 #include "engines/kv/kv_int.h"
 
@@ -13,9 +13,20 @@
 
 #define KV2_CONFIG_KEY "config"
 
+/* A path being written: the table holds it while a writer holds it or waits. */
+struct kv2_pathlock {
+	struct kv2_pathlock *next; /* in its bucket */
+	pthread_cond_t turn;       /* signalled when the holder lets go */
+	unsigned users;            /* the holder and the waiters */
+	unsigned bucket;
+	bool held;
+	char path[];
+};
+
 struct kv2_state {
-	pthread_mutex_t stripes[KV2_STRIPES];
-	pthread_mutex_t cfg_lock; /* guards cfg and cfg_loaded; taken after a stripe */
+	pthread_mutex_t locks_mu; /* guards locks and every kv2_pathlock in it */
+	struct kv2_pathlock *locks[KV2_LOCK_BUCKETS];
+	pthread_mutex_t cfg_lock; /* guards cfg and cfg_loaded; taken after a path lock */
 	bool cfg_loaded;
 	struct kv2_config cfg;
 };
@@ -31,13 +42,11 @@ static int
 kv2_init(struct mount *m, struct core *c)
 {
 	struct kv2_state *st = calloc(1, sizeof(*st));
-	size_t i;
 
 	(void)c;
 	if (!st)
 		return CF_ENOMEM;
-	for (i = 0; i < KV2_STRIPES; i++)
-		pthread_mutex_init(&st->stripes[i], NULL);
+	pthread_mutex_init(&st->locks_mu, NULL);
 	pthread_mutex_init(&st->cfg_lock, NULL);
 	if (m->view)
 		kv2_meta_cache_forget(m->view);
@@ -54,33 +63,69 @@ kv2_cleanup(struct mount *m)
 		return;
 	if (m->view)
 		kv2_meta_cache_forget(m->view);
-	for (size_t i = 0; i < KV2_STRIPES; i++)
-		pthread_mutex_destroy(&st->stripes[i]);
+	pthread_mutex_destroy(&st->locks_mu); /* no request runs: the table is empty */
 	pthread_mutex_destroy(&st->cfg_lock);
 	free(st);
 	m->state = NULL;
 }
 
-pthread_mutex_t *
+struct kv2_pathlock *
 kv2_lock(struct mount *m, const char *path)
 {
 	struct kv2_state *st = kv2_state(m);
+	struct kv2_pathlock *l;
 	uint32_t h = 2166136261u; /* FNV-1a */
-	pthread_mutex_t *mu;
+	size_t n = strlen(path);
 
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
 		h ^= *p;
 		h *= 16777619u;
 	}
-	mu = &st->stripes[h % KV2_STRIPES];
-	pthread_mutex_lock(mu);
-	return mu;
+	h %= KV2_LOCK_BUCKETS;
+	pthread_mutex_lock(&st->locks_mu);
+	for (l = st->locks[h]; l && strcmp(l->path, path) != 0; l = l->next)
+		;
+	if (!l) {
+		l = malloc(sizeof(*l) + n + 1);
+		if (!l) {
+			pthread_mutex_unlock(&st->locks_mu);
+			return NULL;
+		}
+		pthread_cond_init(&l->turn, NULL);
+		l->users = 0;
+		l->bucket = h;
+		l->held = false;
+		memcpy(l->path, path, n + 1);
+		l->next = st->locks[h];
+		st->locks[h] = l;
+	}
+	l->users++;
+	while (l->held)
+		pthread_cond_wait(&l->turn, &st->locks_mu);
+	l->held = true;
+	pthread_mutex_unlock(&st->locks_mu);
+	return l;
 }
 
 void
-kv2_unlock(pthread_mutex_t *mu)
+kv2_unlock(struct mount *m, struct kv2_pathlock *l)
 {
-	pthread_mutex_unlock(mu);
+	struct kv2_state *st = kv2_state(m);
+	struct kv2_pathlock **p;
+
+	pthread_mutex_lock(&st->locks_mu);
+	l->held = false;
+	if (--l->users > 0) {
+		pthread_cond_signal(&l->turn);
+		pthread_mutex_unlock(&st->locks_mu);
+		return;
+	}
+	for (p = &st->locks[l->bucket]; *p != l; p = &(*p)->next)
+		;
+	*p = l->next;
+	pthread_mutex_unlock(&st->locks_mu);
+	pthread_cond_destroy(&l->turn);
+	free(l);
 }
 
 /* Caller holds cfg_lock. */

@@ -86,7 +86,7 @@ kv2_data_write(struct request *rq, struct response *rs, bool patch)
 	const char *path = rq->cap[0];
 	json_t *body_data = json_object_get(rq->data, "data");
 	json_t *meta = NULL, *cur = NULL, *newdata = NULL, *out;
-	pthread_mutex_t *mu = NULL;
+	struct kv2_pathlock *lk = NULL;
 	struct kv2_config cfg;
 	int64_t cas = 0, n = 0, now, *trim = NULL;
 	size_t ntrim = 0;
@@ -108,7 +108,11 @@ kv2_data_write(struct request *rq, struct response *rs, bool patch)
 	if (r < 0)
 		return r;
 
-	mu = kv2_lock(rq->mount, path);
+	lk = kv2_lock(rq->mount, path);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto out;
+	}
 	r = kv2_config_get(rq->mount, &cfg);
 	if (r < 0)
 		goto out;
@@ -155,8 +159,8 @@ kv2_data_write(struct request *rq, struct response *rs, bool patch)
 	}
 	response_set_data(rs, out);
 out:
-	if (mu)
-		kv2_unlock(mu);
+	if (lk)
+		kv2_unlock(rq->mount, lk);
 	free(trim);
 	json_decref(newdata);
 	json_decref(cur);
@@ -269,14 +273,18 @@ static int
 kv2_data_delete_latest(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
-	pthread_mutex_t *mu;
+	struct kv2_pathlock *lk = NULL;
 	json_t *meta = NULL, *vm;
 	int64_t now;
 	int r;
 
 	if (!kv2_data_path_readable(path))
 		return 0;
-	mu = kv2_lock(rq->mount, path);
+	lk = kv2_lock(rq->mount, path);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto out;
+	}
 	r = kv2_meta_load(rq->mount->view, path, &meta);
 	if (r < 0) {
 		if (r == CF_ENOTFOUND)
@@ -293,7 +301,8 @@ kv2_data_delete_latest(struct request *rq, struct response *rs)
 	}
 	r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, NULL, 0);
 out:
-	kv2_unlock(mu);
+	if (lk)
+		kv2_unlock(rq->mount, lk);
 	json_decref(meta);
 	return r;
 }
@@ -436,7 +445,7 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 	const char *path = rq->cap[0];
 	int64_t *vers = NULL, *del = NULL, now;
 	size_t nvers = 0, ndel = 0, i;
-	pthread_mutex_t *mu = NULL;
+	struct kv2_pathlock *lk = NULL;
 	json_t *meta = NULL;
 	bool changed = false;
 	int r;
@@ -452,7 +461,11 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 		r = CF_ENOMEM;
 		goto out;
 	}
-	mu = kv2_lock(rq->mount, path);
+	lk = kv2_lock(rq->mount, path);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto out;
+	}
 	r = kv2_meta_load(rq->mount->view, path, &meta);
 	if (r < 0) {
 		if (r == CF_ENOTFOUND)
@@ -494,8 +507,8 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 	if (changed)
 		r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, del, ndel);
 out:
-	if (mu)
-		kv2_unlock(mu);
+	if (lk)
+		kv2_unlock(rq->mount, lk);
 	json_decref(meta);
 	free(vers);
 	free(del);

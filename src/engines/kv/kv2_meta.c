@@ -16,7 +16,7 @@
 /* Parsed-record cache for the read paths (kv2_meta_get): direct-mapped on a hash
  * of (view, path), KV2_CACHE_SLOTS entries for the whole process. Cached records
  * are shared and never modified. Every change of a record goes through
- * kv2_meta_commit or kv2_meta_purge under the key's stripe lock, which drop the
+ * kv2_meta_commit or kv2_meta_purge under the key's path lock, which drop the
  * slot after the transaction and bump its generation; a reader only inserts what
  * it loaded when the generation it saw before loading is unchanged, so a load
  * that raced a write never re-inserts the old record. */
@@ -623,7 +623,7 @@ kv2_meta_write(struct request *rq, struct response *rs, bool patch)
 {
 	const char *path = rq->cap[0];
 	struct kv2_meta_args a;
-	pthread_mutex_t *mu = NULL;
+	struct kv2_pathlock *lk = NULL;
 	json_t *meta = NULL;
 	int64_t now;
 	int r;
@@ -634,7 +634,11 @@ kv2_meta_write(struct request *rq, struct response *rs, bool patch)
 	r = kv2_meta_args_parse(rq->data, patch, &a, rs);
 	if (r < 0)
 		goto out;
-	mu = kv2_lock(rq->mount, path);
+	lk = kv2_lock(rq->mount, path);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto out;
+	}
 	now = util_now_ns();
 	r = kv2_meta_load(rq->mount->view, path, &meta);
 	if (r == CF_ENOTFOUND && !patch) {
@@ -648,8 +652,8 @@ kv2_meta_write(struct request *rq, struct response *rs, bool patch)
 		goto out;
 	r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, NULL, 0);
 out:
-	if (mu)
-		kv2_unlock(mu);
+	if (lk)
+		kv2_unlock(rq->mount, lk);
 	json_decref(meta);
 	json_decref(a.cm);
 	return r;
@@ -680,20 +684,22 @@ static int
 kv2_meta_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
-	pthread_mutex_t *mu;
+	struct kv2_pathlock *lk;
 	json_t *meta = NULL;
 	int r;
 
 	/* Nothing can live at an empty or folder path; DELETE stays idempotent. */
 	if (*path == '\0' || path[strlen(path) - 1] == '/')
 		return 0;
-	mu = kv2_lock(rq->mount, path);
+	lk = kv2_lock(rq->mount, path);
+	if (!lk)
+		return CF_ENOMEM;
 	r = kv2_meta_load(rq->mount->view, path, &meta);
 	if (r == CF_ENOTFOUND)
 		r = 0;
 	else if (r == 0)
 		r = kv2_meta_purge(rq->mount->view, path, meta);
-	kv2_unlock(mu);
+	kv2_unlock(rq->mount, lk);
 	json_decref(meta);
 	return r;
 }

@@ -8,8 +8,8 @@
  *        meta/<path>                     key metadata record (kv2_meta.c)
  *        ver/<sha256hex(path)>/<n>       data of version n, compact JSON object
  *
- * Locking (v2): every mutation of a key runs under the stripe mutex picked by a
- * hash of its path (kv2_lock), reads take no lock. Version and metadata records
+ * Locking (v2): every mutation of a key runs under the lock of its path
+ * (kv2_lock), reads take no lock. Version and metadata records
  * are written in one view_txn, so a reader sees either the old or the new pair. */
 #ifndef CF_KV_INT_H
 #define CF_KV_INT_H
@@ -31,7 +31,7 @@ struct mount;
 #define KV_CUSTOM_META_MAX_VAL   512
 #define KV_MAX_VERSIONS_ARG      1024 /* entries in one delete/undelete/destroy call */
 #define KV2_DEFAULT_MAX_VERSIONS 10
-#define KV2_STRIPES              64
+#define KV2_LOCK_BUCKETS         64
 #define KV2_META_PREFIX          "meta/"
 #define KV2_VER_PREFIX           "ver/"
 
@@ -69,9 +69,13 @@ struct kv2_config {
 /* Current mount configuration (cached in the mount state, loaded lazily).
  * Returns 0 or a storage error. */
 int kv2_config_get(struct mount *m, struct kv2_config *ret);
-/* Locks the stripe of path and returns it; pass it to kv2_unlock. Never fails. */
-pthread_mutex_t *kv2_lock(struct mount *m, const char *path);
-void kv2_unlock(pthread_mutex_t *mu);
+/* Waits for and takes the lock of path, returning it for kv2_unlock, or NULL
+ * when out of memory. A writer holds it until its change is durable, so writers
+ * of different paths never wait for each other (a fixed set of stripes would make
+ * unrelated writes queue behind one another's commits). */
+struct kv2_pathlock;
+struct kv2_pathlock *kv2_lock(struct mount *m, const char *path);
+void kv2_unlock(struct mount *m, struct kv2_pathlock *l);
 
 /* ---- kv2_meta.c: the key metadata record and the metadata/ endpoints ----
  *

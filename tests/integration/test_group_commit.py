@@ -1,0 +1,154 @@
+"""Group commit on SQLite with more writers than HTTP threads.
+
+A durable write waits for its commit's fsync. The server runs a write that would
+wait behind a commit in progress off its HTTP pool thread (the connection is
+suspended meanwhile), so one commit can carry more writes than the pool has
+threads, and writers of different paths never wait for each other's commits.
+
+To make that visible, the server runs with a two-thread HTTP pool on a disk whose
+flushes take 20 ms: bench/slow_fsync.c, preloaded, makes every fsync/fdatasync last
+that long (the same library bench/run uses to emulate a slow disk). The server
+logs, when it stops, how many commits carried how many writes."""
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+from cofferlib import REPO_ROOT, raw_request, wait_until
+
+MOUNT = "kv"
+FSYNC_US = 20000
+WRITERS = 24
+WRITES_EACH = 6
+
+
+@pytest.fixture(scope="module")
+def slow_fsync_lib(tmp_path_factory):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed to build bench/slow_fsync.c"
+    out = tmp_path_factory.mktemp("slowfsync") / "slow_fsync.so"
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-pthread", "-o", str(out),
+                    str(REPO_ROOT / "bench" / "slow_fsync.c"), "-ldl"], check=True)
+    return out
+
+
+@pytest.fixture
+def slow_server(server_factory, tmp_path, slow_fsync_lib):
+    env = {"LD_PRELOAD": str(slow_fsync_lib), "SLOW_FSYNC_US": str(FSYNC_US)}
+    srv = server_factory([f"--storage=sqlite:{tmp_path / 'slow.db'}", "--http-threads=2"],
+                         name="slow", ready="any", extra_env=env)
+    token = srv.init_unseal()
+    resp = srv.raw("POST", f"/v1/sys/mounts/{MOUNT}", {"type": "kv", "options": {"version": "2"}},
+                   token=token)
+    assert resp.status in (200, 204), resp.text
+    return srv, token
+
+
+def commit_stats(srv):
+    m = re.findall(r"sqlite: (\d+) commits carried (\d+) writes", srv.log_text())
+    assert m, "the server logs its commit counts when it stops"
+    commits, writes = map(int, m[-1])
+    return commits, writes
+
+
+def run_writers(srv, token, path_of, n_threads=WRITERS, each=WRITES_EACH):
+    """n_threads threads write `each` times; returns (acknowledged, errors)."""
+    acked, errors, lock = [], [], threading.Lock()
+    barrier = threading.Barrier(n_threads)
+
+    def writer(t):
+        barrier.wait()
+        for i in range(each):
+            path = path_of(t, i)
+            value = f"{t}-{i}-{os.urandom(4).hex()}"
+            try:
+                r = raw_request(srv.addr, "POST", f"/v1/{MOUNT}/data/{path}", {"data": {"v": value}},
+                                token=token, timeout=30)
+            except OSError as exc:
+                with lock:
+                    errors.append(repr(exc))
+                return
+            with lock:
+                if r.status == 200:
+                    acked.append((path, r.json()["data"]["version"], value))
+                else:
+                    errors.append(f"{r.status} {r.text}")
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return acked, errors
+
+
+def test_one_commit_carries_more_writes_than_http_threads(slow_server):
+    srv, token = slow_server
+    acked, errors = run_writers(srv, token, lambda t, i: f"w{t}/{i}")
+    assert not errors, errors[:5]
+    assert len(acked) == WRITERS * WRITES_EACH
+    assert srv.stop() == 0
+    commits, writes = commit_stats(srv)
+    assert writes >= WRITERS * WRITES_EACH
+    # Two HTTP threads that each waited for their own write's commit would put at
+    # most two writes in a commit; set-up writes (init, unseal, mount) come alone.
+    assert writes / commits >= 3, f"{writes} writes in {commits} commits"
+    srv.start()
+    srv.unseal(srv.keys[:3])
+    for path, version, value in acked[:: max(1, len(acked) // 20)]:
+        r = srv.raw("GET", f"/v1/{MOUNT}/data/{path}?version={version}", token=token)
+        assert r.status == 200 and r.json()["data"]["data"] == {"v": value}, path
+
+
+def test_concurrent_writers_of_one_path_get_distinct_versions(slow_server):
+    srv, token = slow_server
+    acked, errors = run_writers(srv, token, lambda t, i: "shared", n_threads=12, each=2)
+    assert not errors, errors[:5]
+    versions = sorted(v for _, v, _ in acked)
+    assert versions == list(range(1, 25)), versions
+    meta = srv.raw("GET", f"/v1/{MOUNT}/metadata/shared", token=token).json()["data"]
+    assert meta["current_version"] == 24
+    by_version = {v: value for _, v, value in acked}
+    for v in (15, 20, 24):  # max_versions 10 keeps 15..24
+        r = srv.raw("GET", f"/v1/{MOUNT}/data/shared?version={v}", token=token)
+        assert r.json()["data"]["data"] == {"v": by_version[v]}
+
+
+def test_sigterm_answers_deferred_writes_first(slow_server):
+    srv, token = slow_server
+    results = {}
+    started = threading.Event()
+    result_lock = threading.Lock()
+
+    def writer(t):
+        for i in range(40):
+            started.set()
+            try:
+                r = raw_request(srv.addr, "POST", f"/v1/{MOUNT}/data/s{t}-{i}", {"data": {"i": i}},
+                                token=token, timeout=30)
+            except OSError:
+                return  # the server stopped accepting
+            with result_lock:
+                results[f"s{t}-{i}"] = r.status
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(16)]
+    for t in threads:
+        t.start()
+    assert started.wait(10)
+    # Stop while writes are queued behind commits that each take 20 ms.
+    wait_until(lambda: sum(1 for s in list(results.values()) if s == 200) >= 16, 30,
+               what="some writes answered")
+    assert srv.stop() == 0
+    for t in threads:
+        t.join(timeout=30)
+    assert "stopped" in srv.log_text()
+    ok = [p for p, s in results.items() if s == 200]
+    assert ok
+    srv.start()
+    srv.unseal(srv.keys[:3])
+    for p in ok:
+        assert srv.raw("GET", f"/v1/{MOUNT}/data/{p}", token=token).status == 200, p
