@@ -12,6 +12,7 @@
 #include "lib/util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -19,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct stream_conn;
 
 #define HTTP_MAX_WORKERS 256 /* deferral workers, at most (see defer) */
+#define HTTP_WORKER_IDLE 10  /* seconds a deferral worker waits for a job before it exits */
 
 struct http_server {
 	/* The pool is two daemons sharing one listening socket: d with two
@@ -45,6 +48,7 @@ struct http_server {
 	/* Deferred requests (see defer). jobs_mu guards the rest. */
 	pthread_mutex_t jobs_mu;
 	pthread_cond_t jobs_cond; /* workers wait here for jobs */
+	pthread_cond_t gone;      /* http_stop waits here for nworkers == 0 */
 	pthread_cond_t jobs_done; /* http_stop waits here for jobs_live == 0 */
 	struct job *jobs_head, *jobs_tail;
 	unsigned jobs_queued;  /* jobs no worker has taken yet */
@@ -52,8 +56,7 @@ struct http_server {
 	bool jobs_stop;        /* http_stop began: defer no more */
 	bool workers_stop;     /* workers exit once the queue is empty */
 	unsigned workers_idle; /* workers waiting on jobs_cond */
-	unsigned nworkers;
-	pthread_t workers[HTTP_MAX_WORKERS];
+	unsigned nworkers;     /* running (detached) workers */
 };
 
 struct job;
@@ -380,8 +383,9 @@ queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *
  * write is handed to a deferral worker instead: its connection is suspended,
  * the worker runs it, stores the answer and resumes the connection, and MHD
  * calls the access handler again, which queues the answer (serve). Workers are
- * started on demand, up to HTTP_MAX_WORKERS; an idle or read-only server starts
- * none. http_stop waits for every deferred request to be answered first. */
+ * started on demand, up to HTTP_MAX_WORKERS, and exit after HTTP_WORKER_IDLE
+ * seconds without work; an idle or read-only server starts none. http_stop waits for every deferred
+ * request to be answered first. */
 
 struct job {
 	struct MHD_Connection *conn;
@@ -402,17 +406,25 @@ job_free(struct http_server *s, struct job *j)
 	pthread_mutex_unlock(&s->jobs_mu);
 }
 
+/* A deferral worker: runs queued jobs; exits after HTTP_WORKER_IDLE seconds
+ * without one (a burst of writes leaves no threads behind) or at stop. */
 static void *
 worker_main(void *arg)
 {
 	struct http_server *s = arg;
+	struct timespec until;
 	struct job *j;
+	bool timed_out;
 
 	pthread_mutex_lock(&s->jobs_mu);
 	for (;;) {
-		while (!s->jobs_head && !s->workers_stop) {
+		timed_out = false;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += HTTP_WORKER_IDLE;
+		while (!s->jobs_head && !s->workers_stop && !timed_out) {
 			s->workers_idle++;
-			pthread_cond_wait(&s->jobs_cond, &s->jobs_mu);
+			timed_out = pthread_cond_timedwait(&s->jobs_cond, &s->jobs_mu, &until) ==
+			            ETIMEDOUT;
 			s->workers_idle--;
 		}
 		if (!s->jobs_head)
@@ -428,8 +440,25 @@ worker_main(void *arg)
 		MHD_resume_connection(j->conn);
 		pthread_mutex_lock(&s->jobs_mu);
 	}
+	if (--s->nworkers == 0)
+		pthread_cond_broadcast(&s->gone);
 	pthread_mutex_unlock(&s->jobs_mu);
 	return NULL;
+}
+
+/* Starts a detached worker; caller holds jobs_mu. */
+static void
+worker_start(struct http_server *s)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+	    pthread_create(&t, &attr, worker_main, s) == 0)
+		s->nworkers++;
+	pthread_attr_destroy(&attr);
 }
 
 /* Hands rq (taken over on success) to a worker and suspends conn. Returns false,
@@ -446,9 +475,8 @@ defer(struct http_server *s, struct MHD_Connection *conn, struct conn_ctx *cc, s
 	pthread_mutex_lock(&s->jobs_mu);
 	if (s->jobs_stop)
 		goto out;
-	if (s->jobs_queued >= s->workers_idle && s->nworkers < HTTP_MAX_WORKERS &&
-	    pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) == 0)
-		s->nworkers++;
+	if (s->jobs_queued >= s->workers_idle && s->nworkers < HTTP_MAX_WORKERS)
+		worker_start(s);
 	if (s->nworkers == 0)
 		goto out;
 	j->conn = conn;
@@ -710,6 +738,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in sa;
+	pthread_condattr_t ca;
 	unsigned threads = cfg->threads;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -717,7 +746,12 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		return CF_ENOMEM;
 	pthread_mutex_init(&s->streams_mu, NULL);
 	pthread_mutex_init(&s->jobs_mu, NULL);
-	pthread_cond_init(&s->jobs_cond, NULL);
+	/* workers wait for jobs with a CLOCK_MONOTONIC deadline */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->jobs_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->gone, NULL);
 	pthread_cond_init(&s->jobs_done, NULL);
 	s->lfd = -1;
 	s->core = core;
@@ -770,18 +804,15 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 static void
 workers_stop(struct http_server *s)
 {
-	unsigned i;
-
 	pthread_mutex_lock(&s->jobs_mu);
 	s->jobs_stop = true;
 	while (s->jobs_live > 0)
 		pthread_cond_wait(&s->jobs_done, &s->jobs_mu);
 	s->workers_stop = true;
 	pthread_cond_broadcast(&s->jobs_cond);
+	while (s->nworkers > 0)
+		pthread_cond_wait(&s->gone, &s->jobs_mu);
 	pthread_mutex_unlock(&s->jobs_mu);
-	for (i = 0; i < s->nworkers; i++)
-		pthread_join(s->workers[i], NULL);
-	s->nworkers = 0;
 }
 
 void
@@ -814,6 +845,7 @@ http_stop(struct http_server *s)
 	pthread_mutex_destroy(&s->streams_mu);
 	pthread_mutex_destroy(&s->jobs_mu);
 	pthread_cond_destroy(&s->jobs_cond);
+	pthread_cond_destroy(&s->gone);
 	pthread_cond_destroy(&s->jobs_done);
 	if (s->tls_key) {
 		explicit_bzero(s->tls_key, strlen(s->tls_key));

@@ -436,16 +436,23 @@ fail:
 	return CF_EIO;
 }
 
+/* sq_batch without savepoints found a failing request among several: run the
+ * batch again with them. */
+#define SQ_NEED_SAVEPOINTS 1
+
 /* Runs the n requests starting at first in one transaction and sets each result.
+ * With sp, each request runs inside a savepoint, so a failing one is undone alone
+ * while the others commit; without, a failure among several rolls everything
+ * back and returns SQ_NEED_SAVEPOINTS (failures are I/O errors, so batches
+ * normally go without: two statements less per request on the committer).
  * Returns 0 if the transaction ended as planned (committed, or for a single failed
  * request rolled back), or CF_EIO if it was lost as a whole: then no request's
  * results are set and none of their writes is in the database. */
 static int
-sq_batch(struct sq_storage *q, struct sq_req *first, size_t n)
+sq_batch(struct sq_storage *q, struct sq_req *first, size_t n, bool sp)
 {
 	struct sq_req *req;
 	size_t i, nops = 0, nisolated = 0;
-	bool sp = n > 1;
 	int r;
 
 	if (sq_exec(q->begin) < 0)
@@ -459,6 +466,8 @@ sq_batch(struct sq_storage *q, struct sq_req *first, size_t n)
 				goto lost; /* SQLite rolled everything back */
 			if (!sp) {
 				(void)sq_exec(q->rollback);
+				if (n > 1)
+					return SQ_NEED_SAVEPOINTS;
 				req->result = r;
 				return 0;
 			}
@@ -495,11 +504,14 @@ sq_run(struct sq_storage *q, struct sq_req *first, size_t n)
 {
 	struct sq_req *req;
 	size_t i;
+	int r = sq_batch(q, first, n, false);
 
-	if (sq_batch(q, first, n) < 0) {
+	if (r == SQ_NEED_SAVEPOINTS)
+		r = sq_batch(q, first, n, true);
+	if (r < 0) {
 		/* retry alone, so one bad request cannot fail the others */
 		for (i = 0, req = first; i < n; i++, req = req->next)
-			if (n == 1 || sq_batch(q, req, 1) < 0)
+			if (n == 1 || sq_batch(q, req, 1, false) < 0)
 				req->result = CF_EIO;
 	}
 	sq_cache_drop(q, first, n);
