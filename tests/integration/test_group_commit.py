@@ -10,9 +10,11 @@ flushes take 20 ms: bench/slow_fsync.c, preloaded, makes every fsync/fdatasync l
 that long (the same library bench/run uses to emulate a slow disk). The server
 logs, when it stops, how many commits carried how many writes."""
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 
@@ -152,3 +154,31 @@ def test_sigterm_answers_deferred_writes_first(slow_server):
     srv.unseal(srv.keys[:3])
     for p in ok:
         assert srv.raw("GET", f"/v1/{MOUNT}/data/{p}", token=token).status == 200, p
+
+
+def test_client_gone_while_its_write_waits(slow_server):
+    """Clients that hang up right after sending a write while commits are in
+    progress (so their writes are deferred): the server goes on serving, and
+    SIGTERM, which waits for every deferred request, still ends."""
+    srv, token = slow_server
+    host, port = srv.addr.replace("http://", "").split(":")
+    # Keep the committer busy so that the next writes are deferred.
+    acked, errors = [], []
+    busy = threading.Thread(target=lambda: acked.extend(
+        run_writers(srv, token, lambda t, i: f"busy{t}/{i}", n_threads=8, each=6)[0]))
+    busy.start()
+    wait_until(lambda: srv.raw("GET", f"/v1/{MOUNT}/data/busy0/0", token=token).status == 200, 30,
+               what="the first busy write")
+    body = json.dumps({"data": {"v": "left"}}).encode()
+    for i in range(8):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST /v1/{MOUNT}/data/gone{i} HTTP/1.1\r\nHost: x\r\n"
+                         f"X-Vault-Token: {token}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        # closed at once, before any answer
+    busy.join(timeout=60)
+    assert len(acked) == 48
+    r = srv.raw("POST", f"/v1/{MOUNT}/data/after", {"data": {"v": "1"}}, token=token)
+    assert r.status == 200, r.text
+    assert srv.stop() == 0
+    assert "stopped" in srv.log_text()
