@@ -133,15 +133,6 @@ file_close_locked(struct audit_file *f)
 		close(fd);
 }
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int flush_locked(struct audit_file *f, struct waiter **ret_wake);
 static void wake_all(struct waiter *w);
 
@@ -159,7 +150,7 @@ sync_main(void *arg)
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop) {
 		wait_ms = f->pend_len || f->dirty ? AUDIT_FLUSH_MS : AUDIT_SYNC_MS;
-		deadline = mono_ns() + wait_ms * 1000000LL;
+		deadline = util_mono_ns() + wait_ms * 1000000LL;
 		ts.tv_sec = (time_t)(deadline / 1000000000LL);
 		ts.tv_nsec = (long)(deadline % 1000000000LL);
 		(void)pthread_cond_timedwait(&f->cv, &f->mu, &ts);
@@ -175,7 +166,7 @@ sync_main(void *arg)
 			}
 		}
 		if (!f->dirty || f->fd < 0 || !f->regular || f->syncing ||
-		    mono_ns() - f->last_sync < AUDIT_SYNC_MS * 1000000LL)
+		    util_mono_ns() - f->last_sync < AUDIT_SYNC_MS * 1000000LL)
 			continue;
 		fd = f->fd;
 		f->dirty = false;
@@ -194,7 +185,7 @@ sync_main(void *arg)
 		}
 		pthread_mutex_lock(&f->mu);
 		f->syncing = false;
-		f->last_sync = mono_ns();
+		f->last_sync = util_mono_ns();
 		pthread_cond_broadcast(&f->idle);
 	}
 	pthread_mutex_unlock(&f->mu);

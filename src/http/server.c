@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,8 @@ struct http_server {
 	pthread_cond_t jobs_done; /* http_stop waits here for jobs_live == 0 */
 	struct job *jobs_head, *jobs_tail;
 	unsigned jobs_queued;  /* jobs no worker has taken yet */
-	unsigned jobs_live;    /* jobs not yet freed */
-	bool jobs_stop;        /* http_stop began: defer no more */
+	atomic_uint jobs_live; /* jobs not yet freed (job_free runs without jobs_mu) */
+	atomic_bool jobs_stop; /* http_stop began: defer no more (set under jobs_mu) */
 	bool workers_stop;     /* workers exit once the queue is empty */
 	unsigned workers_idle; /* workers waiting on jobs_cond */
 	unsigned nworkers;     /* running (detached) workers */
@@ -400,10 +401,14 @@ job_free(struct http_server *s, struct job *j)
 {
 	answer_free(&j->a);
 	free(j);
-	pthread_mutex_lock(&s->jobs_mu);
-	if (--s->jobs_live == 0)
+	/* jobs_mu only for the last job once http_stop waits: it sets jobs_stop
+	 * before it reads jobs_live (both sequentially consistent), so either it
+	 * sees 0 or this sees jobs_stop. */
+	if (atomic_fetch_sub(&s->jobs_live, 1) == 1 && atomic_load(&s->jobs_stop)) {
+		pthread_mutex_lock(&s->jobs_mu);
 		pthread_cond_broadcast(&s->jobs_done);
-	pthread_mutex_unlock(&s->jobs_mu);
+		pthread_mutex_unlock(&s->jobs_mu);
+	}
 }
 
 /* A deferral worker: runs queued jobs; exits after HTTP_WORKER_IDLE seconds
@@ -473,7 +478,7 @@ defer(struct http_server *s, struct MHD_Connection *conn, struct conn_ctx *cc, s
 	if (!j)
 		return false;
 	pthread_mutex_lock(&s->jobs_mu);
-	if (s->jobs_stop)
+	if (atomic_load(&s->jobs_stop))
 		goto out;
 	if (s->jobs_queued >= s->workers_idle && s->nworkers < HTTP_MAX_WORKERS)
 		worker_start(s);
@@ -484,7 +489,7 @@ defer(struct http_server *s, struct MHD_Connection *conn, struct conn_ctx *cc, s
 	snprintf(j->addr, sizeof(j->addr), "%s", rq->remote_addr ? rq->remote_addr : "");
 	j->rq.remote_addr = j->addr;
 	cc->job = j;
-	s->jobs_live++;
+	atomic_fetch_add(&s->jobs_live, 1);
 	/* Suspended before any worker can see the job: its resume cannot come first. */
 	MHD_suspend_connection(conn);
 	if (s->jobs_tail)
@@ -805,8 +810,8 @@ static void
 workers_stop(struct http_server *s)
 {
 	pthread_mutex_lock(&s->jobs_mu);
-	s->jobs_stop = true;
-	while (s->jobs_live > 0)
+	atomic_store(&s->jobs_stop, true);
+	while (atomic_load(&s->jobs_live) > 0)
 		pthread_cond_wait(&s->jobs_done, &s->jobs_mu);
 	s->workers_stop = true;
 	pthread_cond_broadcast(&s->jobs_cond);

@@ -181,6 +181,14 @@ util_now_ns(void)
 }
 
 int64_t
+util_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t
 util_now(void)
 {
 	return (int64_t)time(NULL);

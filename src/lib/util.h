@@ -27,6 +27,8 @@ void util_sha256_hex(const void *in, size_t n, char out[65]);
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t util_now_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds: for durations. */
+int64_t util_mono_ns(void);
 /* Test-only knobs (fault injection, short timers) come from the environment only
  * in builds configured with -Dtest_hooks=true (make test's build-test); in every
  * other build this returns NULL, so no environment variable can change them. */

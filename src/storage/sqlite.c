@@ -37,6 +37,7 @@
 #include "storage/storage_int.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,7 @@
 #define SQ_CKPT_TAIL        64         /* frames left to the committer (plus one commit's) */
 #define SQ_CKPT_PASSES      4          /* concurrent passes per checkpoint, at most */
 #define SQ_CKPT_HARD        16384      /* frames (64 MiB of 4 KiB pages): then RESTART */
+#define SQ_SLOW_COMMIT_NS   1000000    /* commits this long make writers worth deferring */
 
 /* What the committer does for the checkpointer when it next owns the write
  * connection (ck_finish). */
@@ -123,6 +125,7 @@ struct sq_storage {
 	int ck_commits;           /* commits since it last did */
 	atomic_int wal_frames;    /* frames in the WAL after the last commit */
 	atomic_int commit_frames; /* frames the last commit added */
+	atomic_llong commit_ns;   /* moving average of a batch's time, fsync included */
 
 	/* The checkpointer thread and its connection; see sq_checkpointer. */
 	sqlite3 *ckdb;
@@ -504,6 +507,7 @@ sq_run(struct sq_storage *q, struct sq_req *first, size_t n)
 {
 	struct sq_req *req;
 	size_t i;
+	int64_t t0 = util_mono_ns(), avg;
 	int r = sq_batch(q, first, n, false);
 
 	if (r == SQ_NEED_SAVEPOINTS)
@@ -515,6 +519,9 @@ sq_run(struct sq_storage *q, struct sq_req *first, size_t n)
 				req->result = CF_EIO;
 	}
 	sq_cache_drop(q, first, n);
+	avg = atomic_load_explicit(&q->commit_ns, memory_order_relaxed);
+	avg += (util_mono_ns() - t0 - avg) / 8;
+	atomic_store_explicit(&q->commit_ns, avg, memory_order_relaxed);
 }
 
 /* The WAL hook: SQLite calls it on the write connection after each commit, with
@@ -772,6 +779,10 @@ sq_write_busy(struct storage *s)
 	struct sq_storage *q = sq_of(s);
 	bool busy;
 
+	/* Holding a thread through a commit of a few hundred µs costs less than
+	 * handing the request over (docs/internals/http.md "Deferred writes"). */
+	if (atomic_load_explicit(&q->commit_ns, memory_order_relaxed) < SQ_SLOW_COMMIT_NS)
+		return false;
 	pthread_mutex_lock(&q->mu);
 	busy = q->busy || q->head != NULL;
 	pthread_mutex_unlock(&q->mu);
