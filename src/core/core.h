@@ -42,7 +42,7 @@ int core_handle_nested(struct core *c, struct request *rq, struct response *rs);
 int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **ret_unseal_b64);
 
 bool core_sealed(struct core *c);
-/* Whether a write started now would wait behind a storage commit in progress
+/* Whether a write started now would wait behind a slow storage commit in progress
  * (storage_write_busy): the HTTP front end then runs it off its pool thread. */
 bool core_write_busy(struct core *c);
 int core_seal(struct core *c);

@@ -380,13 +380,13 @@ queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *
  * disk; done on the pool thread, that wait also holds up every other connection
  * the thread serves, so the commit batches could never hold more writes than
  * the pool has threads (and fewer, as connections spread unevenly). When the
- * storage reports a commit in progress (core_write_busy), a request that may
- * write is handed to a deferral worker instead: its connection is suspended,
+ * storage reports a slow commit in progress (core_write_busy), a request that
+ * may write is handed to a deferral worker instead: its connection is suspended,
  * the worker runs it, stores the answer and resumes the connection, and MHD
  * calls the access handler again, which queues the answer (serve). Workers are
  * started on demand, up to HTTP_MAX_WORKERS, and exit after HTTP_WORKER_IDLE
- * seconds without work; an idle or read-only server starts none. http_stop waits for every deferred
- * request to be answered first. */
+ * seconds without work; an idle or read-only server starts none. http_stop
+ * waits for every deferred request to be answered first. */
 
 struct job {
 	struct MHD_Connection *conn;
@@ -508,7 +508,7 @@ out:
 }
 
 /* Whether rq should run on a deferral worker: it may write, and a write now
- * would wait behind a commit in progress. */
+ * would wait behind a slow commit in progress. */
 static bool
 should_defer(struct http_server *s, const struct request *rq)
 {

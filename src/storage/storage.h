@@ -55,9 +55,10 @@ struct storage_ops {
 	 * which are always active. */
 	int (*lock_acquire)(struct storage *s, bool *ret_acquired);
 	void (*lock_release)(struct storage *s);
-	/* Whether a write started now would wait behind a commit in progress (a
-	 * hint for the HTTP front end, which then runs the request off its pool
-	 * thread). NULL: never. */
+	/* Whether a write started now would wait behind a commit in progress, and
+	 * commits are slow enough (sqlite: 1 ms or more on average) that a caller
+	 * should not hold a shared thread through the wait (a hint for the HTTP
+	 * front end, which then runs the request off its pool thread). NULL: never. */
 	bool (*write_busy)(struct storage *s);
 };
 
@@ -91,8 +92,9 @@ int storage_delete_prefix(struct storage *s, const char *prefix);
 int storage_lock_acquire(struct storage *s, bool *ret_acquired);
 void storage_lock_release(struct storage *s);
 
-/* Whether a write started now would wait behind a commit in progress (sqlite's
- * committer is busy or has writers queued). A hint, read without waiting. */
+/* Whether a write started now would wait behind a slow commit in progress (sqlite:
+ * its committer is busy or has writers queued, and its batches take 1 ms or more
+ * on average). A hint, read without waiting. */
 bool storage_write_busy(struct storage *s);
 
 extern const struct storage_ops storage_memory_ops;
