@@ -48,4 +48,29 @@ int util_parse_int(const char *s, int64_t *ret);
 /* Constant-time comparison of two NUL-terminated strings (lengths may leak). */
 bool util_streq_ct(const char *a, const char *b) __attribute__((warn_unused_result));
 
+/* FNV-1a, for hash tables: continue h (UTIL_FNV1A_INIT to start) over n bytes.
+ * Not a defence against keys chosen to collide. */
+#define UTIL_FNV1A_INIT  2166136261u
+#define UTIL_FNV1A_PRIME 16777619u
+static inline uint32_t
+util_fnv1a(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * UTIL_FNV1A_PRIME;
+	return h;
+}
+
+/* FNV-1a of a C string. */
+static inline uint32_t
+util_fnv1a_str(const char *s)
+{
+	uint32_t h = UTIL_FNV1A_INIT;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * UTIL_FNV1A_PRIME;
+	return h;
+}
+
 #endif

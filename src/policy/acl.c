@@ -19,6 +19,7 @@
  *   a linear scan of all globs in priority order, which gives the same answer. */
 #include "policy/policy_int.h"
 #include "lib/err.h"
+#include "lib/util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,9 +30,6 @@
 
 /* Literal-prefix groups remembered per lookup before falling back. */
 #define ACL_MAX_HITS 64
-
-#define FNV_OFFSET 2166136261u
-#define FNV_PRIME  16777619u
 
 struct acl_rule {
 	const char *pat; /* into acl->strings, NUL-terminated */
@@ -84,18 +82,6 @@ struct acl_src {
 	unsigned caps;
 	json_t *allowed, *denied, *required; /* new references or NULL */
 };
-
-static uint32_t
-fnv1a(const char *s, size_t n)
-{
-	uint32_t h = FNV_OFFSET;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
 
 static bool
 plus_segment(const char *p, size_t len, size_t i)
@@ -464,10 +450,10 @@ acl_new(struct policy *const *policies, size_t n, bool root, struct acl **ret)
 			a->has_params = true;
 		off += len + 1;
 		if (rule_classify(&rule)) {
-			rule.hash = fnv1a(rule.pat, rule.lit);
+			rule.hash = util_fnv1a(UTIL_FNV1A_INIT, rule.pat, rule.lit);
 			a->globs[a->nglobs++] = rule;
 		} else {
-			rule.hash = fnv1a(rule.pat, rule.len);
+			rule.hash = util_fnv1a(UTIL_FNV1A_INIT, rule.pat, rule.len);
 			a->exact[a->nexact++] = rule;
 		}
 	}
@@ -529,7 +515,7 @@ acl_find(const struct acl *a, const char *path)
 	const struct acl_group *hits[ACL_MAX_HITS];
 	size_t nhits = 0, plen = 0;
 	bool overflow = false;
-	uint32_t h = FNV_OFFSET;
+	uint32_t h = UTIL_FNV1A_INIT;
 
 	/* One pass: the FNV hash of every prefix is at hand when we reach it. */
 	for (;; plen++) {
@@ -543,7 +529,7 @@ acl_find(const struct acl *a, const char *path)
 		if (path[plen] == '\0')
 			break;
 		h ^= (unsigned char)path[plen];
-		h *= FNV_PRIME;
+		h *= UTIL_FNV1A_PRIME;
 	}
 	if (a->nexact > 0) {
 		for (size_t s = h & a->exact_tab.mask; a->exact_tab.slots[s] != 0;

@@ -153,15 +153,6 @@ rotation_job_get(struct rotation *rm, const char *name)
 	return j;
 }
 
-static uint32_t
-fnv(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 static void
 watch_add(struct rotation *rm, struct rjob *j)
 {
@@ -171,7 +162,7 @@ watch_add(struct rotation *rm, struct rjob *j)
 		return;
 	snprintf(j->watch, sizeof(j->watch), "%sdata/%s", jstr(j->cfg, "mount"),
 	         jstr(j->cfg, "path"));
-	b = fnv(j->watch) % ROT_WATCH_BUCKETS;
+	b = util_fnv1a_str(j->watch) % ROT_WATCH_BUCKETS;
 	pthread_rwlock_wrlock(&rm->wlock);
 	j->wnext = rm->watch[b];
 	rm->watch[b] = j;
@@ -187,7 +178,7 @@ watch_remove(struct rotation *rm, struct rjob *j)
 
 	if (!j->watch[0])
 		return;
-	b = fnv(j->watch) % ROT_WATCH_BUCKETS;
+	b = util_fnv1a_str(j->watch) % ROT_WATCH_BUCKETS;
 	pthread_rwlock_wrlock(&rm->wlock);
 	for (pp = &rm->watch[b]; *pp; pp = &(*pp)->wnext) {
 		if (*pp == j) {
@@ -1026,7 +1017,7 @@ rotation_observe(struct rotation *rm, const struct request *rq, const struct res
 	    rq->op != OP_READ || !rq->path || !strstr(rq->path, "/data/"))
 		return;
 	pthread_rwlock_rdlock(&rm->wlock);
-	for (j = rm->watch[fnv(rq->path) % ROT_WATCH_BUCKETS]; j; j = j->wnext)
+	for (j = rm->watch[util_fnv1a_str(rq->path) % ROT_WATCH_BUCKETS]; j; j = j->wnext)
 		if (strcmp(j->watch, rq->path) == 0)
 			break;
 	if (j) {

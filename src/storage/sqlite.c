@@ -284,11 +284,7 @@ sq_reader_put(struct sq_storage *q, struct sq_reader *rd)
 static size_t
 sq_slot_of(const char *key)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (uint8_t)*key) * 16777619u;
-	return h & (SQ_CACHE_SLOTS - 1);
+	return util_fnv1a_str(key) & (SQ_CACHE_SLOTS - 1);
 }
 
 static void

@@ -9,6 +9,7 @@
  * Both tables are bounded. When one is full, entries that no longer matter
  * (nothing recent, no lock) go first, then the least recently active one. */
 #include "auth/srp/srp_int.h"
+#include "lib/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -79,13 +80,7 @@ srp_guard_free(struct srp_guard *g)
 static size_t
 str_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h % GUARD_BUCKETS;
+	return util_fnv1a_str(s) % GUARD_BUCKETS;
 }
 
 /* ---- usernames ---- */

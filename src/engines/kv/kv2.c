@@ -7,6 +7,7 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,14 +75,8 @@ kv2_lock(struct mount *m, const char *path)
 {
 	struct kv2_state *st = kv2_state(m);
 	struct kv2_pathlock *l;
-	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t n = strlen(path);
-
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		h ^= *p;
-		h *= 16777619u;
-	}
-	h %= KV2_LOCK_BUCKETS;
+	uint32_t h = util_fnv1a(UTIL_FNV1A_INIT, path, n) % KV2_LOCK_BUCKETS;
 	pthread_mutex_lock(&st->locks_mu);
 	for (l = st->locks[h]; l && strcmp(l->path, path) != 0; l = l->next)
 		;

@@ -44,18 +44,9 @@ kv2_cache_init(void)
 static size_t
 kv2_cache_slot(const struct view *v, const char *path)
 {
-	uintptr_t vp = (uintptr_t)v;
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint32_t h = util_fnv1a(UTIL_FNV1A_INIT, &v, sizeof(v));
 
-	for (size_t i = 0; i < sizeof(vp); i++) {
-		h ^= (uint8_t)(vp >> (8 * i));
-		h *= 16777619u;
-	}
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		h ^= *p;
-		h *= 16777619u;
-	}
-	return h % KV2_CACHE_SLOTS;
+	return util_fnv1a(h, path, strlen(path)) % KV2_CACHE_SLOTS;
 }
 
 static pthread_mutex_t *

@@ -63,13 +63,7 @@ tstate(struct mount *m)
 static uint32_t
 name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h % CACHE_BUCKETS;
+	return util_fnv1a_str(s) % CACHE_BUCKETS;
 }
 
 /* ---- cache ---- */
