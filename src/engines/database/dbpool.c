@@ -50,10 +50,7 @@ struct dbtx {
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_mono_ns() / 1000000;
 }
 
 static void
