@@ -182,3 +182,45 @@ def test_client_gone_while_its_write_waits(slow_server):
     assert r.status == 200, r.text
     assert srv.stop() == 0
     assert "stopped" in srv.log_text()
+
+
+def test_approle_secret_id_uses_are_exact_under_concurrent_logins(slow_server):
+    """A secret ID's uses are spent under its own lock, held until the commit is
+    on disk: of 16 concurrent logins with a 5-use secret ID exactly 5 succeed,
+    while logins with another secret ID of the same role all succeed beside them."""
+    srv, token = slow_server
+    r = srv.raw("POST", "/v1/sys/auth/approle", {"type": "approle"}, token=token)
+    assert r.status in (200, 204), r.text
+    # 11 logins fail by design: the per-role lockout (5 a minute) would refuse the rest
+    r = srv.raw("POST", "/v1/sys/auth/approle/tune", {"user_lockout_config": {"disable_lockout": True}},
+                token=token)
+    assert r.status in (200, 204), r.text
+    r = srv.raw("POST", "/v1/auth/approle/role/busy", {"token_policies": ["default"]}, token=token)
+    assert r.status in (200, 204), r.text
+    rid = srv.raw("GET", "/v1/auth/approle/role/busy/role-id", token=token).json()["data"]["role_id"]
+    sids = []
+    for body in ({"num_uses": 5}, {}):
+        r = srv.raw("POST", "/v1/auth/approle/role/busy/secret-id", body, token=token)
+        assert r.status == 200, r.text
+        sids.append(r.json()["data"]["secret_id"])
+    five, free = sids
+    results, lock = [], threading.Lock()
+    barrier = threading.Barrier(24)
+
+    def login(sid):
+        barrier.wait()
+        res = raw_request(srv.addr, "POST", "/v1/auth/approle/login", {"role_id": rid, "secret_id": sid},
+                          timeout=30)
+        with lock:
+            results.append((sid, res.status))
+
+    threads = [threading.Thread(target=login, args=(five if i < 16 else free,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 24
+    assert sum(1 for sid, st in results if sid == five and st == 200) == 5, results
+    assert all(st == 200 for sid, st in results if sid == free), results
+    r = srv.raw("POST", "/v1/auth/approle/role/busy/secret-id/lookup", {"secret_id": five}, token=token)
+    assert r.status == 204, r.text

@@ -10,9 +10,10 @@
  *   accessor/<role>/<accessor>      {"secret_id_hmac": hex}
  *
  * Locking: a per-mount rwlock, taken for writing by role changes (write,
- * delete, role-id) and for reading by everything else; secret-ID entries of one
- * role are changed under one of APPROLE_STRIPES mutexes picked by the role
- * name, so uses are counted exactly under concurrent logins. */
+ * delete, role-id) and for reading by everything else; the entries of one secret
+ * ID (its record and accessor) change only under its own lock (sid_lock, keyed by
+ * role name and HMAC), so uses are counted exactly under concurrent logins while
+ * logins with other secret IDs, of the same role too, share their commits. */
 #include "auth/approle/approle.h"
 
 #include "auth/auth.h"
@@ -22,6 +23,7 @@
 #include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
+#include "lib/keylock.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -31,16 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define APPROLE_STRIPES 16
-#define KEY_LEN         (APPROLE_NAME_MAX + APPROLE_HMAC_HEX + 32)
-#define BAD_LOGIN       "invalid role_id or secret_id"
-#define NS              1000000000LL
+#define KEY_LEN   (APPROLE_NAME_MAX + APPROLE_HMAC_HEX + 32)
+#define BAD_LOGIN "invalid role_id or secret_id"
+#define NS        1000000000LL
 
 struct approle {
 	struct auth_limiter *lim;
 	pthread_rwlock_t rw;
-	pthread_mutex_t stripe[APPROLE_STRIPES];
-	unsigned char *key; /* APPROLE_KEY_BYTES, sodium_malloc'd, read-only */
+	struct keylocks locks; /* secret IDs being changed (sid_lock) */
+	unsigned char *key;    /* APPROLE_KEY_BYTES, sodium_malloc'd, read-only */
 };
 
 /* ---- mount state ---- */
@@ -82,8 +83,7 @@ ar_cleanup(struct mount *m)
 		return;
 	auth_limiter_free(s->lim);
 	pthread_rwlock_destroy(&s->rw);
-	for (int i = 0; i < APPROLE_STRIPES; i++)
-		pthread_mutex_destroy(&s->stripe[i]);
+	keylocks_destroy(&s->locks);
 	sodium_free(s->key);
 	free(s);
 	m->state = NULL;
@@ -99,8 +99,7 @@ ar_init(struct mount *m, struct core *c)
 	if (!s)
 		return CF_ENOMEM;
 	pthread_rwlock_init(&s->rw, NULL);
-	for (int i = 0; i < APPROLE_STRIPES; i++)
-		pthread_mutex_init(&s->stripe[i], NULL);
+	keylocks_init(&s->locks);
 	m->state = s;
 	s->key = sodium_malloc(APPROLE_KEY_BYTES);
 	r = s->key ? auth_limiter_new(&s->lim) : CF_ENOMEM;
@@ -120,14 +119,15 @@ state(struct request *rq)
 	return rq->mount->state;
 }
 
-static pthread_mutex_t *
-stripe(struct approle *s, const char *name)
+/* Takes the lock of one secret ID of role name (by its HMAC); NULL when out of
+ * memory. Give it back with keylock_give(&s->locks, l). */
+static struct keylock *
+sid_lock(struct approle *s, const char *name, const char *hmac)
 {
-	unsigned h = 5381;
+	char key[APPROLE_NAME_MAX + 1 + APPROLE_HMAC_HEX];
 
-	for (; *name; name++)
-		h = h * 33 + (unsigned char)*name;
-	return &s->stripe[h % APPROLE_STRIPES];
+	snprintf(key, sizeof(key), "%s/%s", name, hmac);
+	return keylock_take(&s->locks, key);
 }
 
 /* ---- helpers ---- */
@@ -641,7 +641,7 @@ sid_delete(struct mount *m, const char *name, const char *hmac, json_t *entry)
 }
 
 /* The live entry of a secret ID (by its HMAC), deleting it when expired.
- * CF_ENOTFOUND when there is none. Call with the role's stripe held. */
+ * CF_ENOTFOUND when there is none. Call with its sid_lock held. */
 static int
 sid_get(struct mount *m, const char *name, const char *hmac, json_t **ret)
 {
@@ -717,7 +717,7 @@ issue(struct request *rq, struct response *rs, bool custom)
 	char *t1 = NULL, *t2 = NULL;
 	const char *sid = NULL, *err = NULL;
 	int64_t uses, ttl, v, now = util_now_ns();
-	pthread_mutex_t *mu;
+	struct keylock *lk;
 	int r;
 
 	if (custom) {
@@ -797,8 +797,11 @@ issue(struct request *rq, struct response *rs, bool custom)
 	}
 	sid_key(k1, name, h);
 	acc_key(k2, name, acc);
-	mu = stripe(s, name);
-	pthread_mutex_lock(mu);
+	lk = sid_lock(s, name, h);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto out;
+	}
 	r = sid_get(rq->mount, name, h, &old);
 	if (r == 0) {
 		r = bad(rs, "SecretID is already registered");
@@ -809,7 +812,7 @@ issue(struct request *rq, struct response *rs, bool custom)
 		};
 		r = view_txn(rq->mount->view, ops, 2);
 	}
-	pthread_mutex_unlock(mu);
+	keylock_give(&s->locks, lk);
 	if (r < 0)
 		goto out;
 	response_set_data(rs, json_pack("{s:s, s:s, s:I, s:I}", "secret_id", sid,
@@ -901,7 +904,7 @@ sid_op(struct request *rq, struct response *rs, bool by_accessor, bool destroy)
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], h[APPROLE_HMAC_HEX];
 	json_t *role = NULL, *e = NULL;
-	pthread_mutex_t *mu;
+	struct keylock *lk;
 	int r;
 
 	pthread_rwlock_rdlock(&s->rw);
@@ -910,12 +913,15 @@ sid_op(struct request *rq, struct response *rs, bool by_accessor, bool destroy)
 		r = target_hmac(rq, rs, name, by_accessor, h);
 	if (r < 0)
 		goto notfound;
-	mu = stripe(s, name);
-	pthread_mutex_lock(mu);
+	lk = sid_lock(s, name, h);
+	if (!lk) {
+		r = CF_ENOMEM;
+		goto notfound;
+	}
 	r = sid_get(rq->mount, name, h, &e);
 	if (r == 0 && destroy)
 		r = sid_delete(rq->mount, name, h, e);
-	pthread_mutex_unlock(mu);
+	keylock_give(&s->locks, lk);
 	if (r == 0 && !destroy) {
 		response_set_data(rs, sid_show(e));
 		r = rs->data ? 0 : CF_ENOMEM;
@@ -960,13 +966,50 @@ h_acc_destroy(struct request *rq, struct response *rs)
 	return sid_op(rq, rs, true, true);
 }
 
+/* Tidies the secret ID behind accessor acc of role name: sid_get deletes it when
+ * expired, and the accessor goes when its secret ID is gone (expired just now or
+ * dangling). The accessor is read before the secret ID's lock is taken (it names
+ * the HMAC the lock is keyed by); a login that spends the last use meanwhile
+ * leaves nothing behind either. Returns 0 or a storage error. */
+static int
+tidy_one(struct approle *s, struct mount *m, const char *name, const char *acc, int *removed)
+{
+	char key[KEY_LEN], h[APPROLE_HMAC_HEX];
+	json_t *a = NULL, *e = NULL;
+	struct keylock *lk;
+	const char *hm;
+	int r;
+
+	acc_key(key, name, acc);
+	r = view_get_json(m->view, key, &a);
+	hm = json_string_value(json_object_get(a, "secret_id_hmac"));
+	if (r == 0 && hm && strlen(hm) == APPROLE_HMAC_HEX - 1)
+		memcpy(h, hm, APPROLE_HMAC_HEX);
+	else
+		h[0] = '\0';
+	json_decref(a);
+	if (r < 0 || !h[0])
+		return r == CF_ENOTFOUND ? 0 : r;
+	lk = sid_lock(s, name, h);
+	if (!lk)
+		return CF_ENOMEM;
+	r = sid_get(m, name, h, &e);
+	if (r == CF_ENOTFOUND) {
+		r = view_delete(m->view, key);
+		(*removed)++;
+	}
+	keylock_give(&s->locks, lk);
+	json_decref(e);
+	return r;
+}
+
 /* POST tidy/secret-id: deletes expired secret IDs and accessors whose secret
  * ID is gone. Runs synchronously (the answer is 200 with a warning). */
 static int
 h_tidy(struct request *rq, struct response *rs)
 {
 	struct approle *s = state(rq);
-	char **roles = NULL, **ids = NULL, key[KEY_LEN], h[APPROLE_HMAC_HEX];
+	char **roles = NULL, **ids = NULL, key[KEY_LEN];
 	size_t nroles = 0, nids = 0;
 	int removed = 0, r;
 
@@ -975,7 +1018,6 @@ h_tidy(struct request *rq, struct response *rs)
 	for (size_t i = 0; r == 0 && i < nroles; i++) {
 		char name[APPROLE_NAME_MAX + 2];
 		size_t len = strlen(roles[i]);
-		pthread_mutex_t *mu;
 
 		if (len < 2 || len > APPROLE_NAME_MAX + 1 || roles[i][len - 1] != '/')
 			continue;
@@ -983,32 +1025,9 @@ h_tidy(struct request *rq, struct response *rs)
 		name[len - 1] = '\0';
 		snprintf(key, sizeof(key), "accessor/%s/", name);
 		r = view_list(rq->mount->view, key, &ids, &nids);
-		mu = stripe(s, name);
-		for (size_t j = 0; r == 0 && j < nids; j++) {
-			json_t *a = NULL, *e = NULL;
-			const char *hm;
-
-			if (!accessor_ok(ids[j]))
-				continue;
-			pthread_mutex_lock(mu);
-			acc_key(key, name, ids[j]);
-			r = view_get_json(rq->mount->view, key, &a);
-			hm = json_string_value(json_object_get(a, "secret_id_hmac"));
-			if (r == 0 && hm && strlen(hm) == APPROLE_HMAC_HEX - 1) {
-				memcpy(h, hm, APPROLE_HMAC_HEX);
-				r = sid_get(rq->mount, name, h, &e);
-				if (r == CF_ENOTFOUND) {
-					/* expired (just deleted) or dangling */
-					r = view_delete(rq->mount->view, key);
-					removed++;
-				}
-			} else if (r == CF_ENOTFOUND) {
-				r = 0;
-			}
-			pthread_mutex_unlock(mu);
-			json_decref(a);
-			json_decref(e);
-		}
+		for (size_t j = 0; r == 0 && j < nids; j++)
+			if (accessor_ok(ids[j]))
+				r = tidy_one(s, rq->mount, name, ids[j], &removed);
 		storage_keys_free(ids, nids);
 		ids = NULL;
 		nids = 0;
@@ -1027,8 +1046,8 @@ h_tidy(struct request *rq, struct response *rs)
 
 /* ---- login ---- */
 
-/* Spends one use of a secret ID: the last use deletes it. Call with the role's
- * stripe held; e is the live entry. */
+/* Spends one use of a secret ID: the last use deletes it. Call with its sid_lock
+ * held; e is the live entry. */
 static int
 sid_spend(struct mount *m, const char *name, const char *hmac, json_t *e)
 {
@@ -1102,7 +1121,7 @@ h_login(struct request *rq, struct response *rs)
 		goto out;
 	}
 	if (bool_of(role, "bind_secret_id")) {
-		pthread_mutex_t *mu = stripe(s, name);
+		struct keylock *lk;
 
 		if (jsonx_str(rq->data, "secret_id", &sid) < 0 || !*sid ||
 		    strlen(sid) > APPROLE_SECRET_ID_MAX) {
@@ -1110,10 +1129,14 @@ h_login(struct request *rq, struct response *rs)
 			goto out;
 		}
 		approle_hmac(s->key, sid, sh);
-		pthread_mutex_lock(mu);
+		lk = sid_lock(s, name, sh);
+		if (!lk) {
+			r = CF_ENOMEM;
+			goto out;
+		}
 		r = sid_get(rq->mount, name, sh, &e);
 		if (r == 0 && !cidr_list_allows(array_of(e, "cidr_list"), rq->remote_addr)) {
-			pthread_mutex_unlock(mu);
+			keylock_give(&s->locks, lk);
 			r = login_fail(rq, rs, &lim, rh,
 			               "source address unauthorized through CIDR restrictions on "
 			               "the secret ID");
@@ -1121,7 +1144,7 @@ h_login(struct request *rq, struct response *rs)
 		}
 		if (r == 0)
 			r = sid_spend(rq->mount, name, sh, e);
-		pthread_mutex_unlock(mu);
+		keylock_give(&s->locks, lk);
 		if (r == CF_ENOTFOUND) {
 			r = login_fail(rq, rs, &lim, rh, BAD_LOGIN);
 			goto out;

@@ -7,26 +7,15 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
-#include "lib/util.h"
+#include "lib/keylock.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define KV2_CONFIG_KEY "config"
 
-/* A path being written: the table holds it while a writer holds it or waits. */
-struct kv2_pathlock {
-	struct kv2_pathlock *next; /* in its bucket */
-	pthread_cond_t turn;       /* signalled when the holder lets go */
-	unsigned users;            /* the holder and the waiters */
-	unsigned bucket;
-	bool held;
-	char path[];
-};
-
 struct kv2_state {
-	pthread_mutex_t locks_mu; /* guards locks and every kv2_pathlock in it */
-	struct kv2_pathlock *locks[KV2_LOCK_BUCKETS];
+	struct keylocks locks;    /* the paths being written (kv2_lock) */
 	pthread_mutex_t cfg_lock; /* guards cfg and cfg_loaded; taken after a path lock */
 	bool cfg_loaded;
 	struct kv2_config cfg;
@@ -47,7 +36,7 @@ kv2_init(struct mount *m, struct core *c)
 	(void)c;
 	if (!st)
 		return CF_ENOMEM;
-	pthread_mutex_init(&st->locks_mu, NULL);
+	keylocks_init(&st->locks);
 	pthread_mutex_init(&st->cfg_lock, NULL);
 	if (m->view)
 		kv2_meta_cache_forget(m->view);
@@ -64,63 +53,22 @@ kv2_cleanup(struct mount *m)
 		return;
 	if (m->view)
 		kv2_meta_cache_forget(m->view);
-	pthread_mutex_destroy(&st->locks_mu); /* no request runs: the table is empty */
+	keylocks_destroy(&st->locks); /* no request runs: no path is locked */
 	pthread_mutex_destroy(&st->cfg_lock);
 	free(st);
 	m->state = NULL;
 }
 
-struct kv2_pathlock *
+struct keylock *
 kv2_lock(struct mount *m, const char *path)
 {
-	struct kv2_state *st = kv2_state(m);
-	struct kv2_pathlock *l;
-	size_t n = strlen(path);
-	uint32_t h = util_fnv1a(UTIL_FNV1A_INIT, path, n) % KV2_LOCK_BUCKETS;
-	pthread_mutex_lock(&st->locks_mu);
-	for (l = st->locks[h]; l && strcmp(l->path, path) != 0; l = l->next)
-		;
-	if (!l) {
-		l = malloc(sizeof(*l) + n + 1);
-		if (!l) {
-			pthread_mutex_unlock(&st->locks_mu);
-			return NULL;
-		}
-		pthread_cond_init(&l->turn, NULL);
-		l->users = 0;
-		l->bucket = h;
-		l->held = false;
-		memcpy(l->path, path, n + 1);
-		l->next = st->locks[h];
-		st->locks[h] = l;
-	}
-	l->users++;
-	while (l->held)
-		pthread_cond_wait(&l->turn, &st->locks_mu);
-	l->held = true;
-	pthread_mutex_unlock(&st->locks_mu);
-	return l;
+	return keylock_take(&kv2_state(m)->locks, path);
 }
 
 void
-kv2_unlock(struct mount *m, struct kv2_pathlock *l)
+kv2_unlock(struct mount *m, struct keylock *l)
 {
-	struct kv2_state *st = kv2_state(m);
-	struct kv2_pathlock **p;
-
-	pthread_mutex_lock(&st->locks_mu);
-	l->held = false;
-	if (--l->users > 0) {
-		pthread_cond_signal(&l->turn);
-		pthread_mutex_unlock(&st->locks_mu);
-		return;
-	}
-	for (p = &st->locks[l->bucket]; *p != l; p = &(*p)->next)
-		;
-	*p = l->next;
-	pthread_mutex_unlock(&st->locks_mu);
-	pthread_cond_destroy(&l->turn);
-	free(l);
+	keylock_give(&kv2_state(m)->locks, l);
 }
 
 /* Caller holds cfg_lock. */

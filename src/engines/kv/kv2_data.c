@@ -86,7 +86,7 @@ kv2_data_write(struct request *rq, struct response *rs, bool patch)
 	const char *path = rq->cap[0];
 	json_t *body_data = json_object_get(rq->data, "data");
 	json_t *meta = NULL, *cur = NULL, *newdata = NULL, *out;
-	struct kv2_pathlock *lk = NULL;
+	struct keylock *lk = NULL;
 	struct kv2_config cfg;
 	int64_t cas = 0, n = 0, now, *trim = NULL;
 	size_t ntrim = 0;
@@ -273,7 +273,7 @@ static int
 kv2_data_delete_latest(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
-	struct kv2_pathlock *lk = NULL;
+	struct keylock *lk = NULL;
 	json_t *meta = NULL, *vm;
 	int64_t now;
 	int r;
@@ -445,7 +445,7 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 	const char *path = rq->cap[0];
 	int64_t *vers = NULL, *del = NULL, now;
 	size_t nvers = 0, ndel = 0, i;
-	struct kv2_pathlock *lk = NULL;
+	struct keylock *lk = NULL;
 	json_t *meta = NULL;
 	bool changed = false;
 	int r;

@@ -614,7 +614,7 @@ kv2_meta_write(struct request *rq, struct response *rs, bool patch)
 {
 	const char *path = rq->cap[0];
 	struct kv2_meta_args a;
-	struct kv2_pathlock *lk = NULL;
+	struct keylock *lk = NULL;
 	json_t *meta = NULL;
 	int64_t now;
 	int r;
@@ -675,7 +675,7 @@ static int
 kv2_meta_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
-	struct kv2_pathlock *lk;
+	struct keylock *lk;
 	json_t *meta = NULL;
 	int r;
 

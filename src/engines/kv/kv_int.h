@@ -31,7 +31,6 @@ struct mount;
 #define KV_CUSTOM_META_MAX_VAL   512
 #define KV_MAX_VERSIONS_ARG      1024 /* entries in one delete/undelete/destroy call */
 #define KV2_DEFAULT_MAX_VERSIONS 10
-#define KV2_LOCK_BUCKETS         64
 #define KV2_META_PREFIX          "meta/"
 #define KV2_VER_PREFIX           "ver/"
 
@@ -69,13 +68,12 @@ struct kv2_config {
 /* Current mount configuration (cached in the mount state, loaded lazily).
  * Returns 0 or a storage error. */
 int kv2_config_get(struct mount *m, struct kv2_config *ret);
-/* Waits for and takes the lock of path, returning it for kv2_unlock, or NULL
- * when out of memory. A writer holds it until its change is durable, so writers
- * of different paths never wait for each other (a fixed set of stripes would make
- * unrelated writes queue behind one another's commits). */
-struct kv2_pathlock;
-struct kv2_pathlock *kv2_lock(struct mount *m, const char *path);
-void kv2_unlock(struct mount *m, struct kv2_pathlock *l);
+/* Waits for and takes the lock of path (lib/keylock.h), returning it for
+ * kv2_unlock, or NULL when out of memory. A writer holds it until its change is
+ * durable; writers of different paths never wait for each other. */
+struct keylock;
+struct keylock *kv2_lock(struct mount *m, const char *path);
+void kv2_unlock(struct mount *m, struct keylock *l);
 
 /* ---- kv2_meta.c: the key metadata record and the metadata/ endpoints ----
  *
