@@ -158,7 +158,6 @@ def test_secret_id_num_uses(ar):
     assert res.status == 400, res
 
 
-
 def test_secret_id_ttl(ar):
     c = ar.client
     c.auth.approle.create_or_update_approle("brief", token_policies=["kv-app"], secret_id_ttl="2s")
