@@ -381,3 +381,11 @@ def json_body_of_size(size, key="blob", stored=True):
     body = skeleton[:-3] + b"x" * pad + skeleton[-3:]
     assert len(body) == size
     return body
+
+
+def commit_stats(log_text):
+    """(commits, writes) from the line a sqlite server logs when it stops."""
+    m = re.findall(r"sqlite: (\d+) commits carried (\d+) writes", log_text)
+    assert m, "the server logs its commit counts when it stops"
+    commits, writes = map(int, m[-1])
+    return commits, writes

@@ -5,12 +5,13 @@ The logs of every server a test started are attached to its report when it fails
 """
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from cofferlib import CofferServer, Dev, coffer_bin
+from cofferlib import REPO_ROOT, CofferServer, Dev, coffer_bin
 
 
 # ---------------------------------------------------------------------------
@@ -191,3 +192,16 @@ def dbe(dev_server, pg, pg_db):
     eng.enable()
     eng.configure()
     return eng
+
+
+@pytest.fixture(scope="session")
+def slow_fsync_lib(tmp_path_factory):
+    """bench/slow_fsync.c built as an LD_PRELOAD library: with SLOW_FSYNC_US=N in
+    its environment every fsync/fdatasync of a server takes at least N µs, so that
+    commits last long enough for concurrent writes to meet in them."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed to build bench/slow_fsync.c"
+    out = tmp_path_factory.mktemp("slowfsync") / "slow_fsync.so"
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-pthread", "-o", str(out),
+                    str(REPO_ROOT / "bench" / "slow_fsync.c"), "-ldl"], check=True)
+    return out

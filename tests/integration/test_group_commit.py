@@ -12,30 +12,17 @@ logs, when it stops, how many commits carried how many writes."""
 
 import json
 import os
-import re
-import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
-from cofferlib import REPO_ROOT, raw_request, wait_until
+from cofferlib import commit_stats, raw_request, wait_until
 
 MOUNT = "kv"
 FSYNC_US = 20000
 WRITERS = 24
 WRITES_EACH = 6
-
-
-@pytest.fixture(scope="module")
-def slow_fsync_lib(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    assert cc, "a C compiler is needed to build bench/slow_fsync.c"
-    out = tmp_path_factory.mktemp("slowfsync") / "slow_fsync.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-pthread", "-o", str(out),
-                    str(REPO_ROOT / "bench" / "slow_fsync.c"), "-ldl"], check=True)
-    return out
 
 
 @pytest.fixture
@@ -48,13 +35,6 @@ def slow_server(server_factory, tmp_path, slow_fsync_lib):
                    token=token)
     assert resp.status in (200, 204), resp.text
     return srv, token
-
-
-def commit_stats(srv):
-    m = re.findall(r"sqlite: (\d+) commits carried (\d+) writes", srv.log_text())
-    assert m, "the server logs its commit counts when it stops"
-    commits, writes = map(int, m[-1])
-    return commits, writes
 
 
 def run_writers(srv, token, path_of, n_threads=WRITERS, each=WRITES_EACH):
@@ -94,7 +74,7 @@ def test_one_commit_carries_more_writes_than_http_threads(slow_server):
     assert not errors, errors[:5]
     assert len(acked) == WRITERS * WRITES_EACH
     assert srv.stop() == 0
-    commits, writes = commit_stats(srv)
+    commits, writes = commit_stats(srv.log_text())
     assert writes >= WRITERS * WRITES_EACH
     # Two HTTP threads that each waited for their own write's commit would put at
     # most two writes in a commit; set-up writes (init, unseal, mount) come alone.

@@ -1,5 +1,6 @@
 """TLS with --tls-cert/--tls-key, and a clean stop on SIGTERM/SIGINT."""
 
+import os
 import signal
 import ssl
 import subprocess
@@ -9,7 +10,7 @@ import urllib.request
 import hvac
 import pytest
 
-from cofferlib import LOOPBACK, coffer_bin, free_port, wait_until
+from cofferlib import LOOPBACK, coffer_bin, commit_stats, free_port, wait_until
 
 
 def _cert(tmp_path):
@@ -113,4 +114,58 @@ def _http_ok(url):
         with urllib.request.urlopen(url + "/v1/sys/health", timeout=2) as r:
             return r.status == 200
     except OSError:
+        return False
+
+
+def test_tls_writes_waiting_for_a_commit_are_deferred(tmp_path, slow_fsync_lib):
+    """Over TLS, writes that wait for a commit run off the two HTTP threads with
+    their connections suspended (as over plain HTTP), so a commit carries more
+    writes than there are threads, and every write is answered."""
+    cert, key = _cert(tmp_path)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    env = dict(os.environ, LD_PRELOAD=str(slow_fsync_lib), SLOW_FSYNC_US="20000")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([str(coffer_bin()), "server", f"--storage=sqlite:{tmp_path / 't.db'}",
+                                 f"--tls-cert={cert}", f"--tls-key={key}", "--http-threads=2",
+                                 f"--listen={LOOPBACK}:{port}"],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    try:
+        url = f"https://{LOOPBACK}:{port}"
+        client = hvac.Client(url=url, verify=str(cert))
+        wait_until(lambda: _answers(client), 15, what="https")
+        init = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        client.sys.submit_unseal_key(init["keys"][0])
+        client.token = init["root_token"]
+        client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+        errors = []
+
+        def writer(i):
+            try:
+                c = hvac.Client(url=url, token=init["root_token"], verify=str(cert))
+                for j in range(3):
+                    c.secrets.kv.v2.create_or_update_secret(f"w{i}/{j}", {"v": str(j)})
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors[:3]
+        assert client.secrets.kv.v2.read_secret_version("w15/2")["data"]["data"] == {"v": "2"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    commits, writes = commit_stats(log_path.read_text())
+    assert writes >= 48
+    assert writes / commits >= 3, f"{writes} writes in {commits} commits"
+
+
+def _answers(client):
+    try:
+        client.sys.is_initialized()
+        return True
+    except Exception:  # noqa: BLE001
         return False
