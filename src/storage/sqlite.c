@@ -698,13 +698,17 @@ sq_wdb_try(struct sq_storage *q)
 	return ok;
 }
 
+/* Gives wdb back after sq_wdb_try, or after a lone writer's commit (wrote: the
+ * last transaction then carried a single request). */
 static void
-sq_wdb_release(struct sq_storage *q)
+sq_wdb_release(struct sq_storage *q, bool wrote)
 {
 	bool wake;
 
 	pthread_mutex_lock(&q->mu);
 	q->busy = false;
+	if (wrote)
+		q->last_size = 1;
 	/* Writers that queued meanwhile, a checkpoint step (or close) are the
 	 * committer's. */
 	wake = q->head != NULL || q->ck_finish != SQ_FINISH_NONE || q->stopping;
@@ -738,15 +742,7 @@ sq_write(struct storage *s, const struct storage_op *ops, size_t n)
 		q->busy = true;
 		pthread_mutex_unlock(&q->mu);
 		sq_run(q, &req, 1);
-		pthread_mutex_lock(&q->mu);
-		q->busy = false;
-		q->last_size = 1;
-		/* Writers that queued meanwhile, a checkpoint step (or close) are
-		 * the committer's. */
-		wake = q->head != NULL || q->ck_finish != SQ_FINISH_NONE || q->stopping;
-		pthread_mutex_unlock(&q->mu);
-		if (wake)
-			pthread_cond_signal(&q->work);
+		sq_wdb_release(q, true);
 		return req.result;
 	}
 	if (sem_init(&req.done, 0, 0) != 0) {
@@ -857,7 +853,7 @@ sq_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
 		return r;
 	if (sq_wdb_try(q)) {
 		r = sq_lookup(q, q->get, key, gen, &val, &len);
-		sq_wdb_release(q);
+		sq_wdb_release(q, false);
 	} else {
 		r = sq_reader_get(q, &rd);
 		if (r < 0)
