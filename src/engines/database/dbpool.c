@@ -45,6 +45,7 @@ struct dbtx {
 	struct dbconn *c;
 	int64_t start; /* monotonic ms */
 	bool broken;
+	bool committing; /* its COMMIT is in flight: a seal does not interrupt it */
 };
 
 static int64_t
@@ -104,17 +105,35 @@ pool_mark_down(struct dbpool *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* True when a hang was detected after start (the operation should give up). */
+/* True when a hang was detected after start, or (with interruptible) a seal
+ * interrupted the pool since: the operation should give up. */
 static bool
-pool_down_after(struct dbpool *p, int64_t start)
+pool_gives_up(struct dbpool *p, int64_t start, bool interruptible)
 {
 	bool down;
 
 	pthread_mutex_lock(&p->mu);
 	down = (p->down_since > 0 && p->down_since >= start) ||
-	       (p->abort_at > 0 && p->abort_at >= start);
+	       (interruptible && p->abort_at > 0 && p->abort_at >= start);
 	pthread_mutex_unlock(&p->mu);
 	return down;
+}
+
+static bool
+pool_down_after(struct dbpool *p, int64_t start)
+{
+	return pool_gives_up(p, start, true);
+}
+
+/* Whether tx should give up. A COMMIT in flight is not interrupted by a seal:
+ * giving up then would leave its outcome unknown, and a revocation that
+ * PostgreSQL committed would count as failed and run again after unseal. It is
+ * one short round trip, still bounded by the hang probe and the statement
+ * timeout. */
+static bool
+tx_gives_up(const struct dbtx *tx)
+{
+	return pool_gives_up(tx->p, tx->start, !tx->committing);
 }
 
 void
@@ -526,7 +545,7 @@ run_async(struct dbtx *tx, const char *sql, const char *param, PGresult **ret_re
 			goto broken;
 		if ((ev & POLLIN) && !pg_dl.consume_input(pg))
 			goto broken;
-		if (pool_down_after(tx->p, tx->start))
+		if (tx_gives_up(tx))
 			goto hung;
 		if (mono_ms() - t0 > DBPOOL_STMT_MAX_MS)
 			goto timeout;
@@ -557,7 +576,7 @@ run_async(struct dbtx *tx, const char *sql, const char *param, PGresult **ret_re
 			}
 		}
 		now = mono_ms();
-		if (pool_down_after(tx->p, tx->start))
+		if (tx_gives_up(tx))
 			goto hung;
 		if (now - t0 > DBPOOL_STMT_MAX_MS)
 			goto timeout;
@@ -660,8 +679,10 @@ dbpool_txn(struct dbpool *p, dbpool_txn_fn fn, void *arg, const char *const *sec
 			break;
 		}
 		r = fn(&tx, arg, &err);
-		if (r == 0)
+		if (r == 0) {
+			tx.committing = true;
 			r = dbpool_exec(&tx, "COMMIT", &err);
+		}
 		if (r < 0 && !tx.broken) {
 			char *ignored = NULL;
 			if (pg_dl.status(tx.c->pg) != CONNECTION_OK ||
