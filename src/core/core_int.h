@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "core/mount.h"
+#include "crypto/share.h"
 
 #define CORE_MAX_MOUNTS 256
 
@@ -33,10 +34,13 @@ struct core {
 	pthread_mutex_t unseal_mu;
 	bool initialized;
 	int shares, threshold;
-	uint8_t *progress[16]; /* sodium_malloc'd shares received */
-	size_t progress_len[16];
-	int nprogress;
+	struct share_set unseal_shares; /* shares received while sealed */
 	char nonce[37];
+	/* Rekey and root token generation in progress, NULL when none (rekey.c,
+	 * genroot.c). Handlers change them under unseal_mu while holding lock for
+	 * reading; core_pre_seal (lock held for writing) wipes them. */
+	struct rekey *rekey;
+	struct genroot *genroot;
 
 	/* Mount table. Readers hold lock (read). Enabling a mount holds lock (read)
 	 * and mount_mu: the new entry is written past the end and published by the
@@ -69,11 +73,43 @@ struct core {
 };
 
 /* seal.c */
+#define SEAL_CONFIG_KEY "core/seal-config"
 int seal_load_config(struct core *c);
+/* The stored text of core/seal-config (plain JSON) into buf (96 bytes suffice). */
+void seal_config_text(int shares, int threshold, char *buf, size_t len);
+/* Splits key (SHARE_KEY_BYTES) into shares with threshold (the key itself when
+ * shares is 1) and returns them as two new JSON arrays, hex and base64, as
+ * sys/init answers them. Every intermediate copy is wiped. 0, CF_EINVAL, CF_ENOMEM. */
+int seal_make_shares(const uint8_t *key, int shares, int threshold, json_t **ret_hex,
+                     json_t **ret_b64);
 int seal_init(struct core *c, int shares, int threshold, json_t **ret);
-int seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed);
+/* One sys/unseal call. A malformed share is refused with CF_EINVAL and the
+ * reason in why, and is not counted; a share already given counts once. When
+ * the threshold is reached the shares are combined and the progress is reset;
+ * a wrong key gives CF_EBADKEY. */
+int seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed, char *why,
+                size_t whylen);
 json_t *seal_status_json(struct core *c);
 void seal_reset_progress(struct core *c);
+/* Parses one share given as text (share_parse) and adds it to set (share_set_add).
+ * Returns 0; CF_EINVAL for a malformed share, with the reason in why; CF_EEXIST
+ * when the set holds it already, or another error of share_set_add. The set is
+ * unchanged on error. */
+int seal_share_collect(struct share_set *set, const char *text, size_t want, char *why,
+                       size_t whylen);
+
+/* rekey.c: sys/rekey/init, update and verify (Vault's /sys/rekey API). */
+int rekey_sys_init(struct request *rq, struct response *rs);
+int rekey_sys_update(struct request *rq, struct response *rs);
+int rekey_sys_verify(struct request *rq, struct response *rs);
+/* Drops a rekey in progress, wiping its shares and keys (lock held for writing). */
+void rekey_cancel(struct core *c);
+
+/* genroot.c: sys/generate-root/attempt and update (Vault's /sys/generate-root). */
+int genroot_sys_attempt(struct request *rq, struct response *rs);
+int genroot_sys_update(struct request *rq, struct response *rs);
+/* Drops a root token generation in progress (lock held for writing). */
+void genroot_cancel(struct core *c);
 int core_post_unseal(struct core *c);
 void core_pre_seal(struct core *c);
 

@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "storage/storage.h"
@@ -25,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEAL_CONFIG_KEY "core/seal-config"
-#define SHARE_MAX       (BARRIER_KEY_BYTES + 1)
+void
+seal_config_text(int shares, int threshold, char *buf, size_t len)
+{
+	snprintf(buf, len, "{\"secret_shares\":%d,\"secret_threshold\":%d}", shares, threshold);
+}
 
 int
 seal_load_config(struct core *c)
@@ -59,10 +63,25 @@ seal_load_config(struct core *c)
 void
 seal_reset_progress(struct core *c)
 {
-	for (int i = 0; i < c->nprogress; i++)
-		sodium_free(c->progress[i]);
-	c->nprogress = 0;
+	share_set_clear(&c->unseal_shares);
 	c->nonce[0] = '\0';
+}
+
+int
+seal_share_collect(struct share_set *set, const char *text, size_t want, char *why, size_t whylen)
+{
+	uint8_t *share = sodium_malloc(SHARE_BYTES);
+	int r;
+
+	if (!share)
+		return CF_ENOMEM;
+	r = share_parse(text, share, want, why, whylen);
+	if (r == 0)
+		r = share_set_add(set, share, want);
+	if (r == CF_EINVAL && *why == '\0')
+		snprintf(why, whylen, "its x coordinate is that of a share already provided");
+	sodium_free(share);
+	return r;
 }
 
 json_t *
@@ -74,9 +93,9 @@ seal_status_json(struct core *c)
 	pthread_mutex_lock(&c->unseal_mu);
 	j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:s}", "type",
 	              "shamir", "initialized", c->initialized, "sealed", sealed, "t", c->threshold,
-	              "n", c->shares, "progress", c->nprogress, "nonce", c->nonce, "version",
-	              COFFER_VERSION, "build_date", "", "migration", 0, "recovery_seal", 0,
-	              "storage_type", c->storage->ops->name);
+	              "n", c->shares, "progress", (int)c->unseal_shares.n, "nonce", c->nonce,
+	              "version", COFFER_VERSION, "build_date", "", "migration", 0, "recovery_seal",
+	              0, "storage_type", c->storage->ops->name);
 	pthread_mutex_unlock(&c->unseal_mu);
 	if (j && !sealed) {
 		json_object_set_new(j, "cluster_name", json_string(c->cluster_name));
@@ -140,6 +159,8 @@ core_pre_seal(struct core *c)
 		reencrypt_stop(c->reencrypt);
 	if (c->events)
 		events_stop(c->events);
+	rekey_cancel(c);
+	genroot_cancel(c);
 	mount_unload_all(c);
 	audit_broker_unload(c->audit);
 	token_store_flush(c->tokens);
@@ -151,17 +172,56 @@ core_pre_seal(struct core *c)
 static int
 json_append_key(json_t *hex, json_t *b64, const uint8_t *key, size_t len)
 {
-	char h[2 * SHARE_MAX + 1];
+	char h[2 * SHARE_BYTES + 1];
 	char *b = util_b64_encode(key, len);
+	int r = 0;
 
 	if (!b)
 		return CF_ENOMEM;
 	util_hex(key, len, h);
-	json_array_append_new(hex, json_string(h));
-	json_array_append_new(b64, json_string(b));
-	sodium_memzero(h, sizeof(h));
-	sodium_memzero(b, strlen(b));
-	free(b);
+	if (json_array_append_new(hex, json_string(h)) < 0 ||
+	    json_array_append_new(b64, json_string(b)) < 0)
+		r = CF_ENOMEM;
+	secmem_wipe(h, sizeof(h));
+	secmem_free_str(b);
+	return r;
+}
+
+int
+seal_make_shares(const uint8_t *key, int shares, int threshold, json_t **ret_hex, json_t **ret_b64)
+{
+	uint8_t *sh[SHAMIR_MAX_SHARES] = {0};
+	json_t *hex = json_array(), *b64 = json_array();
+	int r = 0;
+
+	if (!hex || !b64 || shares < 1 || shares > SHAMIR_MAX_SHARES) {
+		r = hex && b64 ? CF_EINVAL : CF_ENOMEM;
+		goto out;
+	}
+	if (shares == 1) {
+		r = json_append_key(hex, b64, key, SHARE_KEY_BYTES);
+		goto out;
+	}
+	for (int i = 0; i < shares; i++) {
+		sh[i] = sodium_malloc(SHARE_BYTES);
+		if (!sh[i]) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+	}
+	r = shamir_split(key, SHARE_KEY_BYTES, (unsigned)shares, (unsigned)threshold, sh);
+	for (int i = 0; r == 0 && i < shares; i++)
+		r = json_append_key(hex, b64, sh[i], SHARE_BYTES);
+out:
+	for (int i = 0; i < SHAMIR_MAX_SHARES; i++)
+		sodium_free(sh[i]); /* wipes; NULL is fine */
+	if (r < 0) {
+		json_decref(hex);
+		json_decref(b64);
+		return r;
+	}
+	*ret_hex = hex;
+	*ret_b64 = b64;
 	return 0;
 }
 
@@ -208,12 +268,12 @@ static int
 init_locked(struct core *c, int shares, int threshold, const char *root_id, json_t **ret,
             uint8_t *ret_key)
 {
-	uint8_t *key = sodium_malloc(BARRIER_KEY_BYTES), *sh[SHAMIR_MAX_SHARES] = {0};
-	json_t *hex = json_array(), *b64 = json_array(), *out = NULL;
+	uint8_t *key = sodium_malloc(BARRIER_KEY_BYTES);
+	json_t *hex = NULL, *b64 = NULL, *out = NULL;
 	char *root = NULL, cfg[96];
 	int r;
 
-	if (!key || !hex || !b64) {
+	if (!key) {
 		r = CF_ENOMEM;
 		goto out;
 	}
@@ -224,24 +284,10 @@ init_locked(struct core *c, int shares, int threshold, const char *root_id, json
 	r = first_setup(c, root_id, &root);
 	if (r < 0)
 		goto out;
-	if (shares == 1) {
-		r = json_append_key(hex, b64, key, BARRIER_KEY_BYTES);
-	} else {
-		for (int i = 0; i < shares; i++) {
-			sh[i] = sodium_malloc(SHARE_MAX);
-			if (!sh[i]) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-		}
-		r = shamir_split(key, BARRIER_KEY_BYTES, (unsigned)shares, (unsigned)threshold, sh);
-		for (int i = 0; r == 0 && i < shares; i++)
-			r = json_append_key(hex, b64, sh[i], SHARE_MAX);
-	}
+	r = seal_make_shares(key, shares, threshold, &hex, &b64);
 	if (r < 0)
 		goto out;
-	snprintf(cfg, sizeof(cfg), "{\"secret_shares\":%d,\"secret_threshold\":%d}", shares,
-	         threshold);
+	seal_config_text(shares, threshold, cfg, sizeof(cfg));
 	r = storage_put(c->storage, SEAL_CONFIG_KEY, (const uint8_t *)cfg, strlen(cfg));
 	if (r < 0)
 		goto out;
@@ -260,13 +306,8 @@ out:
 	/* Vault leaves a freshly initialized server sealed. */
 	if (!barrier_sealed(c->barrier))
 		core_pre_seal(c);
-	for (int i = 0; i < shares && i < SHAMIR_MAX_SHARES; i++)
-		sodium_free(sh[i]);
 	sodium_free(key);
-	if (root) {
-		sodium_memzero(root, strlen(root));
-		free(root);
-	}
+	secmem_free_str(root);
 	json_decref(hex);
 	json_decref(b64);
 	return r;
@@ -288,29 +329,6 @@ seal_init(struct core *c, int shares, int threshold, json_t **ret)
 	return r;
 }
 
-/* Decodes a share given as hex or base64. */
-static int
-decode_share(const char *key, uint8_t *out, size_t *ret_len)
-{
-	uint8_t *b = NULL;
-	size_t n;
-
-	if (util_unhex(key, out, SHARE_MAX, ret_len) == 0)
-		return 0;
-	if (util_b64_decode(key, &b, &n) < 0)
-		return CF_EINVAL;
-	if (n == 0 || n > SHARE_MAX) {
-		sodium_memzero(b, n);
-		free(b);
-		return CF_EINVAL;
-	}
-	memcpy(out, b, n);
-	sodium_memzero(b, n);
-	free(b);
-	*ret_len = n;
-	return 0;
-}
-
 static int
 try_unseal(struct core *c)
 {
@@ -319,30 +337,10 @@ try_unseal(struct core *c)
 
 	if (!key)
 		return CF_ENOMEM;
-	if (c->threshold == 1) {
-		if (c->progress_len[0] != BARRIER_KEY_BYTES) {
-			r = CF_EBADKEY;
-			goto out;
-		}
-		memcpy(key, c->progress[0], BARRIER_KEY_BYTES);
-	} else {
-		size_t len = c->progress_len[0];
-		for (int i = 1; i < c->nprogress; i++) {
-			if (c->progress_len[i] != len) {
-				r = CF_EBADKEY;
-				goto out;
-			}
-		}
-		if (len != SHARE_MAX) {
-			r = CF_EBADKEY;
-			goto out;
-		}
-		r = shamir_combine((const uint8_t *const *)c->progress, (unsigned)c->nprogress, len,
-		                   key);
-		if (r < 0) {
-			r = CF_EBADKEY;
-			goto out;
-		}
+	r = share_set_combine(&c->unseal_shares, key);
+	if (r < 0) {
+		r = CF_EBADKEY;
+		goto out;
 	}
 	r = barrier_unseal(c->barrier, key);
 	if (r == 0)
@@ -353,13 +351,13 @@ out:
 }
 
 int
-seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed)
+seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed, char *why,
+            size_t whylen)
 {
-	uint8_t share[SHARE_MAX];
-	size_t len = 0;
 	int r = 0;
 
 	*ret_unsealed = false;
+	why[0] = '\0';
 	pthread_mutex_lock(&c->unseal_mu);
 	if (!c->initialized) {
 		r = CF_EUNINIT;
@@ -371,30 +369,16 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed)
 	}
 	if (!barrier_sealed(c->barrier))
 		goto out;
-	r = decode_share(key, share, &len);
-	if (r < 0) {
-		r = CF_EBADKEY;
+	r = seal_share_collect(&c->unseal_shares, key, share_len_for(c->threshold), why, whylen);
+	if (r == CF_EEXIST) {
+		r = 0; /* the same share twice does not count twice */
 		goto out;
 	}
-	for (int i = 0; i < c->nprogress; i++) {
-		if (c->progress_len[i] == len && sodium_memcmp(c->progress[i], share, len) == 0)
-			goto out; /* the same share twice does not count twice */
-	}
-	if (c->nprogress >= (int)(sizeof(c->progress) / sizeof(c->progress[0]))) {
-		r = CF_ERANGE;
+	if (r < 0)
 		goto out;
-	}
-	c->progress[c->nprogress] = sodium_malloc(SHARE_MAX);
-	if (!c->progress[c->nprogress]) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	memcpy(c->progress[c->nprogress], share, len);
-	c->progress_len[c->nprogress] = len;
-	c->nprogress++;
 	if (c->nonce[0] == '\0')
 		util_uuid(c->nonce);
-	if (c->nprogress >= c->threshold) {
+	if ((int)c->unseal_shares.n >= c->threshold) {
 		r = try_unseal(c);
 		seal_reset_progress(c);
 		if (r == 0) {
@@ -403,7 +387,6 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed)
 		}
 	}
 out:
-	sodium_memzero(share, sizeof(share));
 	pthread_mutex_unlock(&c->unseal_mu);
 	return r;
 }
@@ -413,7 +396,7 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 {
 	uint8_t key[BARRIER_KEY_BYTES];
 	json_t *out = NULL, *kv;
-	char *root, *b64;
+	char *root, *b64, why[128];
 	bool unsealed;
 	int r;
 
@@ -434,7 +417,7 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 		return CF_ENOMEM;
 	}
 	pthread_rwlock_wrlock(&c->lock);
-	r = seal_submit(c, b64, false, &unsealed);
+	r = seal_submit(c, b64, false, &unsealed, why, sizeof(why));
 	if (r == 0) {
 		kv = json_pack("{s:s, s:s, s:{s:s}}", "type", "kv", "description",
 		               "key/value secret storage", "options", "version", "2");

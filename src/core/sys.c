@@ -116,23 +116,46 @@ sys_seal_status(struct request *rq, struct response *rs)
 	return rs->raw ? 0 : CF_ENOMEM;
 }
 
+/* Vault's sys/unseal (api-docs/system/unseal): key, reset, migrate. */
 static int
 sys_unseal(struct request *rq, struct response *rs)
 {
 	const char *key = NULL;
-	bool reset = false, unsealed;
+	bool reset = false, migrate = false, unsealed;
+	char why[128];
+	json_t *st;
 	int r;
 
 	(void)jsonx_str(rq->data, "key", &key);
 	(void)jsonx_bool(rq->data, "reset", &reset);
+	(void)jsonx_bool(rq->data, "migrate", &migrate);
+	if (migrate) {
+		/* Seal migration needs an auto-unseal, which coffer has not. */
+		(void)response_errorf(rs, "'migrate' parameter set true in JSON body when not in "
+		                          "seal migration mode");
+		return CF_EINVAL;
+	}
 	if ((!key || !*key) && !reset) {
 		(void)response_errorf(rs, "'key' must be specified in request body as JSON, or "
 		                          "'reset' set to true");
 		return CF_EINVAL;
 	}
-	r = seal_submit(rq->core, key, reset, &unsealed);
+	r = seal_submit(rq->core, key, reset, &unsealed, why, sizeof(why));
 	if (r == CF_EUNINIT) {
 		(void)response_errorf(rs, "Vault is not initialized");
+		return CF_EINVAL;
+	}
+	if (r == CF_EINVAL || r == CF_ERANGE) {
+		/* Not counted: the progress reported is the one seal-status shows. */
+		st = seal_status_json(rq->core);
+		(void)response_errorf(rs,
+		                      "invalid unseal key share: %s; it was not counted (unseal "
+		                      "progress %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+		                      ")",
+		                      *why ? why : "too many shares",
+		                      json_integer_value(json_object_get(st, "progress")),
+		                      json_integer_value(json_object_get(st, "t")));
+		json_decref(st);
 		return CF_EINVAL;
 	}
 	if (r == CF_EBADKEY || r == CF_ECRYPTO) {
@@ -783,6 +806,10 @@ sys_audit_one(struct request *rq, struct response *rs)
 
 /* Flags for the unauthenticated seal-management routes. */
 #define SEALMGMT (R_NOAUTH | R_SEALED_OK | R_RAW | R_NOAUDIT)
+/* Rekey and root token generation: unauthenticated as in Vault (a quorum of
+ * unseal key shares is the credential), served only while unsealed, and kept
+ * out of the audit log as the shares in their bodies are. */
+#define KEYOPS (R_NOAUTH | R_RAW | R_NOAUDIT)
 
 static const struct route sys_routes[] = {
         {"health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL},
@@ -790,6 +817,12 @@ static const struct route sys_routes[] = {
         {"seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL},
         {"unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL},
         {"seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE | R_INTERRUPT, sys_seal, NULL},
+        {"rekey/init", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_init, NULL},
+        {"rekey/update", OP_WRITE, KEYOPS, rekey_sys_update, NULL},
+        {"rekey/verify", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_verify, NULL},
+        {"generate-root/attempt", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, genroot_sys_attempt,
+         NULL},
+        {"generate-root/update", OP_WRITE, KEYOPS, genroot_sys_update, NULL},
         {"step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL},
         {"leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL},
         {"mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL},

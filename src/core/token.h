@@ -63,6 +63,10 @@ struct token_params {
 int token_store_new(struct view *v, struct token_store **ret);
 void token_store_free(struct token_store *ts);
 
+/* Length of the tokens the store mints without a custom id ("hvs." + 24 base62):
+ * the OTP length of sys/generate-root. */
+#define TOKEN_GENERATED_LEN 28
+
 /* Creates and persists a token; *ret_token is the new token string ("hvs." +
  * 24+ base62), malloc'd, SECRET: wipe and free it. *ret_entry (optional) is a copy. */
 int token_create(struct token_store *ts, const struct token_params *p, char **ret_token,

@@ -571,6 +571,86 @@ out:
 	return r;
 }
 
+int
+barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES])
+{
+	uint8_t *ct = NULL, *root = NULL;
+	size_t len;
+	int r;
+
+	pthread_rwlock_rdlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	r = storage_get(b->s, ROOT_KEY_PATH, &ct, &len);
+	if (r == CF_ENOTFOUND)
+		r = CF_EINTERNAL; /* unsealed without a root key: storage damaged */
+	if (r < 0)
+		goto out;
+	if (len != BARRIER_KEY_BYTES + BARRIER_OVERHEAD) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	root = sodium_malloc(BARRIER_KEY_BYTES);
+	if (root == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = value_open(key, ROOT_KEY_PATH, ct, len, root);
+	if (r == CF_ECRYPTO)
+		r = CF_EBADKEY;
+	if (r < 0)
+		goto out;
+	/* The stored root key must be the one in use (it is, unless storage was
+	 * replaced under a running server). */
+	(void)sodium_mprotect_readonly(b->root_key);
+	if (sodium_memcmp(root, b->root_key, BARRIER_KEY_BYTES) != 0)
+		r = CF_EBADKEY;
+	(void)sodium_mprotect_noaccess(b->root_key);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	sodium_free(root);
+	free(ct);
+	return r;
+}
+
+int
+barrier_rekey(struct barrier *b, const uint8_t new_key[BARRIER_KEY_BYTES],
+              const struct storage_op *extra, size_t nextra)
+{
+	struct storage_op ops[1 + BARRIER_REKEY_EXTRA_MAX];
+	uint8_t *ct = NULL;
+	size_t len;
+	int r;
+
+	if (nextra > BARRIER_REKEY_EXTRA_MAX)
+		return CF_EINVAL;
+	for (size_t i = 0; i < nextra; i++)
+		if (barrier_key_reserved(extra[i].key))
+			return CF_EINVAL;
+	/* The write lock: no unseal or seal reads the root key while it changes. */
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	(void)sodium_mprotect_readonly(b->root_key);
+	r = barrier_seal_value(new_key, ROOT_TERM, ROOT_KEY_PATH, b->root_key, BARRIER_KEY_BYTES,
+	                       &ct, &len);
+	(void)sodium_mprotect_noaccess(b->root_key);
+	if (r < 0)
+		goto out;
+	ops[0] = (struct storage_op){STORAGE_PUT, ROOT_KEY_PATH, ct, len};
+	for (size_t i = 0; i < nextra; i++)
+		ops[1 + i] = extra[i];
+	r = storage_txn(b->s, ops, 1 + nextra);
+out:
+	pthread_rwlock_unlock(&b->lock);
+	free(ct);
+	return r;
+}
+
 void
 barrier_seal(struct barrier *b)
 {

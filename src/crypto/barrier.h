@@ -45,6 +45,20 @@ int barrier_initialize(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_B
 int barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
 /* Wipes every key from memory. */
 void barrier_seal(struct barrier *b);
+/* Whether key is the unseal key the stored root key is sealed with (and that
+ * root key is the one in use). Returns 0, CF_EBADKEY, CF_ESEALED, or a storage
+ * error. For the quorum checks of rekey and root token generation. */
+int barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES])
+        __attribute__((warn_unused_result));
+/* Rekey: seals the root key in use under new_key and writes it, together with
+ * the caller's extra ops (at most BARRIER_REKEY_EXTRA_MAX, written as given:
+ * core/seal-config), in one storage transaction, so storage holds either the
+ * old wrapping and old extras or the new ones, never a mix. The keyring and
+ * every stored value are untouched. Returns 0, CF_ESEALED, CF_EINVAL (too many
+ * extras, or one names a barrier key), or a storage error (nothing changed). */
+#define BARRIER_REKEY_EXTRA_MAX 4
+int barrier_rekey(struct barrier *b, const uint8_t new_key[BARRIER_KEY_BYTES],
+                  const struct storage_op *extra, size_t nextra);
 bool barrier_sealed(struct barrier *b);
 
 /* Adds a new key term, used for all new writes; old terms still decrypt.
