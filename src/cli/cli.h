@@ -189,6 +189,9 @@ void cli_mount_paths(const struct cli_mount_cmd *cmd, const char *path, const ch
 
 /* Command families (one file each). */
 int operator_main(int argc, char **argv);
+/* operator_keys.c: `operator rekey` and `operator generate-root`. */
+int operator_rekey_main(int argc, char **argv);
+int operator_generate_root_main(int argc, char **argv);
 int kv_main(int argc, char **argv);
 int generic_read_main(int argc, char **argv);
 int generic_write_main(int argc, char **argv);

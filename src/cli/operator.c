@@ -1,5 +1,6 @@
 /* operator.c - `coffer operator`: init, unseal, seal, status, rotate, step-down
- * (vault-api.md §2.1, §2.8). These sys/ endpoints answer raw JSON, no envelope. */
+ * (vault-api.md §2.1, §2.8); rekey and generate-root are in operator_keys.c.
+ * These sys/ endpoints answer raw JSON, no envelope. */
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "cli/client.h"
@@ -191,8 +192,10 @@ operator_init(int argc, char **argv)
 	       "securely distribute the key shares printed above. When the server is\n"
 	       "re-sealed, restarted, or stopped, you must supply at least %lld of these keys\n"
 	       "to unseal it before it can start servicing requests.\n\n"
-	       "It is not possible to generate new unseal keys unless the server is unsealed\n"
-	       "and at least %lld of them are provided (rekey).\n",
+	       "coffer does not store the unseal key. New unseal key shares can be made,\n"
+	       "while the server is unsealed, from at least %lld of these keys: see\n"
+	       "`coffer operator rekey`. A lost root token is replaced with `coffer\n"
+	       "operator generate-root`, which needs the same quorum.\n",
 	       shares, threshold, threshold, threshold);
 out:
 	json_decref(body);
@@ -488,6 +491,9 @@ static const struct cli_cmd operator_cmds[] = {
         {"reencrypt", operator_reencrypt,
          "re-encrypt all data under the newest key; retire old keys"},
         {"step-down", operator_step_down, "make the active node step down"},
+        {"rekey", operator_rekey_main, "replace the unseal key shares using a quorum of them"},
+        {"generate-root", operator_generate_root_main,
+         "generate a new root token from a quorum of unseal key shares"},
         {NULL, NULL, NULL},
 };
 

@@ -739,6 +739,51 @@ test_barrier_threads_seal_unseal(void **state)
 	assert_get_str(f->b, "end", "ok");
 }
 
+/* Rekey: the root key is re-wrapped under a new unseal key together with the
+ * caller's extra writes; old key refused afterwards, data untouched; a refused
+ * transaction changes nothing. */
+static void
+test_barrier_rekey(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fresh[BARRIER_KEY_BYTES], other[BARRIER_KEY_BYTES], *val = NULL;
+	struct storage_op cfg = {STORAGE_PUT, "core/seal-config", (const uint8_t *)"new", 3};
+	struct storage_op bad = {STORAGE_PUT, "", (const uint8_t *)"x", 1};
+	struct storage_op reserved = {STORAGE_PUT, "core/keyring", (const uint8_t *)"x", 1};
+	size_t len = 0;
+
+	randombytes_buf(fresh, sizeof(fresh));
+	randombytes_buf(other, sizeof(other));
+	assert_int_equal(barrier_rekey(f->b, fresh, &cfg, 1), CF_ESEALED);
+	init_unsealed(f);
+	put_str(f->b, "logical/a", "kept");
+	assert_int_equal(barrier_check_unseal_key(f->b, f->key), 0);
+	assert_int_equal(barrier_check_unseal_key(f->b, other), CF_EBADKEY);
+
+	/* refused: nothing written, the old key still opens */
+	assert_int_equal(barrier_rekey(f->b, fresh, &bad, 1), CF_EINVAL);
+	assert_int_equal(barrier_rekey(f->b, fresh, &reserved, 1), CF_EINVAL);
+	assert_int_equal(storage_get(f->s, "core/seal-config", &val, &len), CF_ENOTFOUND);
+	assert_int_equal(barrier_check_unseal_key(f->b, f->key), 0);
+
+	assert_int_equal(barrier_rekey(f->b, fresh, &cfg, 1), 0);
+	assert_int_equal(storage_get(f->s, "core/seal-config", &val, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(val, "new", 3);
+	free(val);
+	assert_int_equal(barrier_check_unseal_key(f->b, fresh), 0);
+	assert_int_equal(barrier_check_unseal_key(f->b, f->key), CF_EBADKEY);
+
+	barrier_seal(f->b);
+	assert_int_equal(barrier_check_unseal_key(f->b, fresh), CF_ESEALED);
+	assert_int_equal(barrier_unseal(f->b, f->key), CF_EBADKEY);
+	assert_true(barrier_sealed(f->b));
+	assert_int_equal(barrier_unseal(f->b, fresh), 0);
+	assert_get_str(f->b, "logical/a", "kept");
+	put_str(f->b, "logical/b", "after");
+	assert_get_str(f->b, "logical/b", "after");
+}
+
 int
 main(void)
 {
@@ -765,6 +810,7 @@ main(void)
 	        T(test_barrier_txn),
 	        T(test_barrier_value_helpers),
 	        T(test_barrier_threads_seal_unseal),
+	        T(test_barrier_rekey),
 	};
 #undef T
 
