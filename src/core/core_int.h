@@ -74,6 +74,9 @@ struct core {
 
 /* seal.c */
 #define SEAL_CONFIG_KEY "core/seal-config"
+/* Reads core/seal-config: shares, threshold, initialized (c changes only on
+ * success; not found = not initialized). At start, and before the first share
+ * of an unseal, so a rekey made by another node sharing the storage is seen. */
 int seal_load_config(struct core *c);
 /* The stored text of core/seal-config (plain JSON) into buf (96 bytes suffice). */
 void seal_config_text(int shares, int threshold, char *buf, size_t len);

@@ -2,7 +2,9 @@
  *
  * The unseal key is 32 random bytes; init splits it into Shamir shares (a 1-of-1
  * "share" is the key itself, as Vault). core/seal-config is stored plain so a
- * sealed server can report t and n. */
+ * sealed server can report t and n. Every share given to the server (unseal,
+ * rekey, generate-root) goes through seal_share_collect: a malformed one is
+ * refused with its reason and never counted (docs/internals/core.md, "Shares"). */
 #include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
@@ -39,6 +41,7 @@ seal_load_config(struct core *c)
 	size_t len;
 	json_t *j;
 	json_error_t jerr;
+	json_int_t shares, threshold;
 	int r = storage_get(c->storage, SEAL_CONFIG_KEY, &val, &len);
 
 	if (r == CF_ENOTFOUND) {
@@ -51,11 +54,13 @@ seal_load_config(struct core *c)
 	free(val);
 	if (!j)
 		return CF_EIO;
-	c->shares = (int)json_integer_value(json_object_get(j, "secret_shares"));
-	c->threshold = (int)json_integer_value(json_object_get(j, "secret_threshold"));
+	shares = json_integer_value(json_object_get(j, "secret_shares"));
+	threshold = json_integer_value(json_object_get(j, "secret_threshold"));
 	json_decref(j);
-	if (c->shares < 1 || c->threshold < 1 || c->threshold > c->shares)
+	if (shares < 1 || shares > SHAMIR_MAX_SHARES || threshold < 1 || threshold > shares)
 		return CF_EIO;
+	c->shares = (int)shares;
+	c->threshold = (int)threshold;
 	c->initialized = true;
 	return 0;
 }
@@ -369,6 +374,12 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed, cha
 	}
 	if (!barrier_sealed(c->barrier))
 		goto out;
+	if (c->unseal_shares.n == 0) {
+		/* A rekey done by another node sharing this storage changed it. */
+		r = seal_load_config(c);
+		if (r < 0)
+			goto out;
+	}
 	r = seal_share_collect(&c->unseal_shares, key, share_len_for(c->threshold), why, whylen);
 	if (r == CF_EEXIST) {
 		r = 0; /* the same share twice does not count twice */
