@@ -482,3 +482,24 @@ def test_operator_init_mentions_only_commands_that_exist(run_cli, sqlite_server)
         help_ = run_cli(*cmd.split(), "--help")
         assert help_.returncode == 0, (cmd, help_.stderr)
         assert "Usage: coffer " + " ".join(cmd.split()) in help_.stdout
+
+
+def test_rekey_from_and_to_a_single_key(sqlite_server):
+    """1-of-1 seals use the 32-byte key itself as the only "share", as Vault."""
+    srv = sqlite_server()
+    srv.init(1, 1)
+    srv.unseal(srv.keys)
+    client = srv.client(srv.root_token)
+    nonce = client.sys.start_rekey(secret_shares=3, secret_threshold=2)["nonce"]
+    resp = srv.raw("PUT", "/v1/sys/rekey/update", {"key": srv.keys[0][:-2], "nonce": nonce})
+    assert resp.status == 400 and "31 bytes" in " ".join(resp.errors())
+    three = client.sys.rekey(srv.keys_base64[0], nonce=nonce)["keys"]
+    assert len(three) == 3 and all(len(bytes.fromhex(k)) == 33 for k in three)
+
+    nonce = client.sys.start_rekey(secret_shares=1, secret_threshold=1, require_verification=True)["nonce"]
+    result = client.sys.rekey_multi(three[:2], nonce=nonce)
+    assert len(result["keys"]) == 1 and len(bytes.fromhex(result["keys"][0])) == 32
+    assert client.sys.rekey_verify(result["keys_base64"][0], result["verification_nonce"])["complete"] is True
+    client.sys.seal()
+    unseal_refused(srv, [three[0]])
+    srv.unseal(result["keys"])
