@@ -231,7 +231,7 @@ cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **ar
 {
 	const struct cli_cmd *c;
 	FILE *f;
-	int help;
+	int help, width = 12; /* the name column: names and two spaces */
 
 	help = argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	                     strcmp(argv[1], "-help") == 0 || strcmp(argv[1], "help") == 0);
@@ -248,7 +248,10 @@ cli_dispatch(const char *family, const struct cli_cmd *cmds, int argc, char **ar
 	f = help ? stdout : stderr;
 	fprintf(f, "Usage: coffer %s <subcommand> [options] [args]\n\nSubcommands:\n", family);
 	for (c = cmds; c->name; c++)
-		fprintf(f, "  %-12s%s\n", c->name, c->summary);
+		if ((int)strlen(c->name) + 2 > width)
+			width = (int)strlen(c->name) + 2;
+	for (c = cmds; c->name; c++)
+		fprintf(f, "  %-*s%s\n", width, c->name, c->summary);
 	fprintf(f, "\nRun 'coffer %s <subcommand> --help' for the options of a subcommand.\n",
 	        family);
 	if (help)

@@ -503,3 +503,10 @@ def test_rekey_from_and_to_a_single_key(sqlite_server):
     client.sys.seal()
     unseal_refused(srv, [three[0]])
     srv.unseal(result["keys"])
+
+
+def test_operator_help_lists_rekey_and_generate_root(run_cli):
+    out = ok(run_cli("operator", "--help")).stdout
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "rekey" in rows and "generate-root" in rows, out
+    assert re.match(r"  generate-root +generate a new root token", rows["generate-root"]), out
