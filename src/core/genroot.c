@@ -203,7 +203,7 @@ out:
 	if (r < 0 && token && te)
 		(void)token_revoke_tree(c->tokens, te->hash); /* never handed out */
 	secmem_free_str(token);
-	free(enc);
+	secmem_free_str(enc);
 	token_entry_free(te);
 	json_decref(pols);
 	return r;
@@ -243,7 +243,7 @@ finish(struct core *c, struct response *rs)
 	r = rs->raw ? 0 : CF_ENOMEM;
 out:
 	sodium_free(key);
-	free(enc);
+	secmem_free_str(enc);
 	return r;
 }
 
