@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -132,7 +133,7 @@ up_init(struct mount *m, struct core *c)
 	}
 	randombytes_buf(pw, sizeof(pw));
 	r = userpass_hash((const char *)pw, sizeof(pw), s->dummy);
-	sodium_memzero(pw, sizeof(pw));
+	secmem_wipe(pw, sizeof(pw));
 	if (r < 0) {
 		auth_limiter_free(s->lim);
 		free(s);
@@ -301,7 +302,7 @@ h_user_write(struct request *rq, struct response *rs)
 			return r;
 	}
 	r = user_update(rq, rs, name, rq->data, pw ? hash : NULL, true);
-	sodium_memzero(hash, sizeof(hash));
+	secmem_wipe(hash, sizeof(hash));
 	return r;
 }
 
@@ -414,7 +415,7 @@ h_password(struct request *rq, struct response *rs)
 	none = json_object();
 	r = none ? user_update(rq, rs, name, none, hash, false) : CF_ENOMEM;
 	json_decref(none);
-	sodium_memzero(hash, sizeof(hash));
+	secmem_wipe(hash, sizeof(hash));
 	return r;
 }
 
