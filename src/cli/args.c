@@ -71,6 +71,7 @@ args_read_file(const char *path, char **ret, size_t *ret_len, char *err, size_t 
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return CF_EIO;
 	}
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of a secret */
 	r = args_read_stream(f, path, ret, ret_len, err, errlen);
 	fclose(f);
 	return r;
