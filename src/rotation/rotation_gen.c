@@ -307,7 +307,9 @@ out:
 static int
 pem_of(EVP_PKEY *pk, bool priv, const char *field, json_t *out)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
+	/* A private key goes to a secure-memory BIO: it grows without leaving
+	 * copies behind and is cleared when freed, a half-written PEM included. */
+	BIO *bio = BIO_new(priv ? BIO_s_secmem() : BIO_s_mem());
 	char *p = NULL;
 	long n;
 	int r = CF_ECRYPTO;

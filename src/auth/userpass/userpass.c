@@ -296,12 +296,10 @@ h_user_write(struct request *rq, struct response *rs)
 		r = password_arg(rq, rs, &pw, &len);
 	if (r < 0)
 		return r;
-	if (pw) {
+	if (pw)
 		r = userpass_hash(pw, len, hash);
-		if (r < 0)
-			return r;
-	}
-	r = user_update(rq, rs, name, rq->data, pw ? hash : NULL, true);
+	if (r == 0)
+		r = user_update(rq, rs, name, rq->data, pw ? hash : NULL, true);
 	secmem_wipe(hash, sizeof(hash));
 	return r;
 }
@@ -410,11 +408,11 @@ h_password(struct request *rq, struct response *rs)
 		return CF_EINVAL;
 	}
 	r = userpass_hash(pw, len, hash);
-	if (r < 0)
-		return r;
-	none = json_object();
-	r = none ? user_update(rq, rs, name, none, hash, false) : CF_ENOMEM;
-	json_decref(none);
+	if (r == 0) {
+		none = json_object();
+		r = none ? user_update(rq, rs, name, none, hash, false) : CF_ENOMEM;
+		json_decref(none);
+	}
 	secmem_wipe(hash, sizeof(hash));
 	return r;
 }

@@ -775,6 +775,7 @@ rotate_root_handle(struct request *rq, struct response *rs)
 out:
 	pthread_mutex_unlock(&st->cfg_mu);
 	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(scram, sizeof(scram));
 	db_plan_free(&pl);
 	secmem_free_str(err);
 	json_decref(def);
@@ -974,6 +975,7 @@ creds_read(struct request *rq, struct response *rs)
 	r = 0;
 out:
 	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(scram, sizeof(scram));
 	db_plan_free(&pl);
 	secmem_free_str(err);
 	json_decref(data);

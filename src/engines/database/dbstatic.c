@@ -138,6 +138,8 @@ out:
 	free(prev);
 	secmem_wipe(pw, sizeof(pw));
 	secmem_wipe(scramble, sizeof(scramble));
+	secmem_wipe(h1, sizeof(h1));
+	secmem_wipe(h2, sizeof(h2));
 	db_plan_free(&pl);
 	json_decref(def);
 	json_decref(cfg);
@@ -173,6 +175,7 @@ grace_end(struct db_state *st, json_t *rec, char **ret_err)
 	if (r == 0)
 		r = db_plan_run(st, db_jstr(rec, "db_name"), cfg, &pl, secrets, 1, ret_err);
 	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(h, sizeof(h));
 	db_plan_free(&pl);
 	json_decref(def);
 	json_decref(cfg);
