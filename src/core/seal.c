@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "storage/storage.h"
@@ -159,9 +160,8 @@ json_append_key(json_t *hex, json_t *b64, const uint8_t *key, size_t len)
 	util_hex(key, len, h);
 	json_array_append_new(hex, json_string(h));
 	json_array_append_new(b64, json_string(b));
-	sodium_memzero(h, sizeof(h));
-	sodium_memzero(b, strlen(b));
-	free(b);
+	secmem_wipe(h, sizeof(h));
+	secmem_free_str(b);
 	return 0;
 }
 
@@ -263,10 +263,7 @@ out:
 	for (int i = 0; i < shares && i < SHAMIR_MAX_SHARES; i++)
 		sodium_free(sh[i]);
 	sodium_free(key);
-	if (root) {
-		sodium_memzero(root, strlen(root));
-		free(root);
-	}
+	secmem_free_str(root);
 	json_decref(hex);
 	json_decref(b64);
 	return r;
@@ -300,13 +297,11 @@ decode_share(const char *key, uint8_t *out, size_t *ret_len)
 	if (util_b64_decode(key, &b, &n) < 0)
 		return CF_EINVAL;
 	if (n == 0 || n > SHARE_MAX) {
-		sodium_memzero(b, n);
-		free(b);
+		secmem_free(b, n);
 		return CF_EINVAL;
 	}
 	memcpy(out, b, n);
-	sodium_memzero(b, n);
-	free(b);
+	secmem_free(b, n);
 	*ret_len = n;
 	return 0;
 }
@@ -403,7 +398,7 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed)
 		}
 	}
 out:
-	sodium_memzero(share, sizeof(share));
+	secmem_wipe(share, sizeof(share));
 	pthread_mutex_unlock(&c->unseal_mu);
 	return r;
 }
@@ -427,10 +422,10 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 	root = strdup(json_string_value(json_object_get(out, "root_token")));
 	json_decref(out);
 	b64 = util_b64_encode(key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
+	secmem_wipe(key, sizeof(key));
 	if (!root || !b64) {
-		free(root);
-		free(b64);
+		secmem_free_str(root);
+		secmem_free_str(b64);
 		return CF_ENOMEM;
 	}
 	pthread_rwlock_wrlock(&c->lock);
@@ -443,8 +438,8 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 	}
 	pthread_rwlock_unlock(&c->lock);
 	if (r < 0) {
-		free(root);
-		free(b64);
+		secmem_free_str(root);
+		secmem_free_str(b64);
 		return r;
 	}
 	*ret_root = root;
