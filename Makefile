@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECS  ?= 5
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all build build-test run test bootstrap unit asan fuzz integration node-tests format format-check bench clean
+.PHONY: all build build-test run test bootstrap unit asan fuzz integration node-tests format format-check check-secrets bench clean
 
 all: build
 
@@ -63,7 +63,13 @@ format:
 format-check:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
-test: bootstrap build-test format-check unit asan fuzz integration node-tests
+# Every free() of a name that looks like a secret must wipe it first
+# (docs/internals/secrets.md); the self-test proves the check still finds one.
+check-secrets:
+	$(PYTHON) scripts/check-secrets --self-test
+	$(PYTHON) scripts/check-secrets
+
+test: bootstrap build-test format-check check-secrets unit asan fuzz integration node-tests
 
 bench: bootstrap build
 	bench/run

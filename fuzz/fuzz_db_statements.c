@@ -4,6 +4,7 @@
  * replaces every known placeholder; scrubbing leaves no copy of the secret. */
 #include "engines/database/dbtext.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -53,7 +54,7 @@ check_render(const char *tmpl)
 		assert(strstr(scrubbed, "Secret") == NULL);
 		free(scrubbed);
 	}
-	dbtext_free_secret(out);
+	secmem_free_str(out);
 }
 
 int

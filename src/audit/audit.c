@@ -30,6 +30,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #define AUDIT_SALT_BYTES  32
 #define AUDIT_TABLE_KEY   "devices"
@@ -149,7 +150,7 @@ device_hmac_init(struct audit_device *d)
 	     EVP_DigestUpdate(d->hm_in, pad[0], 64) == 1 &&
 	     EVP_DigestInit_ex(d->hm_out, hmac_md, NULL) == 1 &&
 	     EVP_DigestUpdate(d->hm_out, pad[1], 64) == 1;
-	sodium_memzero(pad, sizeof(pad));
+	secmem_wipe(pad, sizeof(pad));
 	return ok ? 0 : CF_EINTERNAL;
 }
 
@@ -170,12 +171,12 @@ device_hmac(const struct audit_device *d, const char *s, size_t n, char out[AUDI
 		crypto_auth_hmacsha256_init(&st, d->sec->salt, AUDIT_SALT_BYTES);
 		crypto_auth_hmacsha256_update(&st, (const unsigned char *)s, n);
 		crypto_auth_hmacsha256_final(&st, mac);
-		sodium_memzero(&st, sizeof(st));
+		secmem_wipe(&st, sizeof(st));
 	}
 	memcpy(out, AUDIT_HMAC_PREFIX, sizeof(AUDIT_HMAC_PREFIX) - 1);
 	util_hex(mac, sizeof(mac), out + sizeof(AUDIT_HMAC_PREFIX) - 1);
-	sodium_memzero(inner, sizeof(inner));
-	sodium_memzero(mac, sizeof(mac));
+	secmem_wipe(inner, sizeof(inner));
+	secmem_wipe(mac, sizeof(mac));
 }
 
 static int
@@ -329,8 +330,7 @@ put_hashed(struct audit_json *w, const struct audit_device *d, json_t *v, int de
 			return;
 		}
 		put_secret(w, d, text, strlen(text));
-		sodium_memzero(text, strlen(text));
-		free(text);
+		secmem_free_str(text);
 		return;
 	}
 	if (json_is_string(v)) {
@@ -907,7 +907,7 @@ device_table_entry(const struct audit_device *d, bool with_salt)
 	if (with_salt) {
 		util_hex(d->sec->salt, AUDIT_SALT_BYTES, hex);
 		put(o, "salt", json_string(hex), &bad);
-		sodium_memzero(hex, sizeof(hex));
+		secmem_wipe(hex, sizeof(hex));
 	}
 	if (bad) {
 		json_decref(o);
@@ -1028,7 +1028,7 @@ audit_broker_load(struct audit_broker *ab)
 			continue;
 		}
 		r = device_new(path, type, desc, opts, local, salt, NULL, &d);
-		sodium_memzero(salt, sizeof(salt));
+		secmem_wipe(salt, sizeof(salt));
 		if (r < 0) {
 			log_error("audit device %s cannot be loaded: %s", path, cf_strerror(r));
 			rr = r;

@@ -40,6 +40,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 enum audit_sink { SINK_FILE, SINK_STDOUT, SINK_DISCARD };
 
@@ -118,7 +119,7 @@ file_close_locked(struct audit_file *f)
 
 	f->fd = -1;
 	if (f->pend_len)
-		sodium_memzero(f->pend, f->pend_len);
+		secmem_wipe(f->pend, f->pend_len);
 	f->pend_len = 0;
 	f->lost = ++f->batches;
 	for (w = f->waiters; w; w = next) {
@@ -273,14 +274,8 @@ audit_file_free(struct audit_file *f)
 		(void)fdatasync(f->fd);
 	file_close_locked(f);
 	pthread_mutex_unlock(&f->mu);
-	if (f->pend) {
-		sodium_memzero(f->pend, f->pend_cap);
-		free(f->pend);
-	}
-	if (f->wbuf) {
-		sodium_memzero(f->wbuf, f->wbuf_cap);
-		free(f->wbuf);
-	}
+	secmem_free(f->pend, f->pend_cap);
+	secmem_free(f->wbuf, f->wbuf_cap);
 	pthread_cond_destroy(&f->idle);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
@@ -426,10 +421,7 @@ file_resync(struct audit_file *f, char *err, size_t errlen)
 	r = 0;
 out:
 	json_decref(j);
-	if (line) {
-		sodium_memzero(line, len);
-		free(line);
-	}
+	secmem_free(line, len);
 	return r;
 }
 
@@ -578,7 +570,7 @@ flush_locked(struct audit_file *f, struct waiter **ret_wake)
 	pthread_mutex_unlock(&f->mu);
 	done = write_all(fd, buf, len);
 	if (f->wipe)
-		sodium_memzero(buf, len);
+		secmem_wipe(buf, len);
 	pthread_mutex_lock(&f->mu);
 	f->writing = false;
 	/* Lines that arrived meanwhile are in f->pend; buf is the spare now. */
@@ -642,8 +634,7 @@ pend_locked(struct audit_file *f, const struct iovec *iov, int cnt, size_t total
 			return false;
 		if (f->pend) {
 			memcpy(p, f->pend, f->pend_len);
-			sodium_memzero(f->pend, f->pend_cap);
-			free(f->pend);
+			secmem_free(f->pend, f->pend_cap);
 		}
 		f->pend = p;
 		f->pend_cap = cap;

@@ -6,6 +6,7 @@
  * JSON, strings are valid UTF-8 (invalid bytes become U+FFFD) so that every line
  * parses with a strict parser. */
 #include "audit/audit_int.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ void
 audit_json_free(struct audit_json *w, bool wipe)
 {
 	if (wipe && w->p)
-		sodium_memzero(w->p, w->len);
+		secmem_wipe(w->p, w->len);
 	if (w->heap)
 		free(w->p);
 	w->p = NULL;
@@ -58,8 +59,7 @@ grow(struct audit_json *w, size_t n)
 	memcpy(p, w->p, w->len);
 	if (w->heap) {
 		/* the old buffer may hold log_raw plaintext */
-		sodium_memzero(w->p, w->len);
-		free(w->p);
+		secmem_free(w->p, w->len);
 	}
 	w->p = p;
 	w->cap = cap;

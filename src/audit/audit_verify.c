@@ -23,6 +23,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -144,10 +145,7 @@ fail:
 	r = CF_EINVAL;
 out:
 	json_decref(j);
-	if (line) {
-		explicit_bzero(line, cap);
-		free(line);
-	}
+	secmem_free(line, cap);
 	fclose(fp);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -257,8 +258,7 @@ auth_login_token(struct request *rq, struct response *rs, const struct auth_toke
 	if (r < 0)
 		return r;
 	rs->auth = token_auth_json(te, token);
-	explicit_bzero(token, strlen(token));
-	free(token);
+	secmem_free_str(token);
 	if (rs->auth)
 		log_verbose("login on %s: token accessor %s", m->path, te->accessor);
 	token_entry_free(te);
@@ -331,7 +331,7 @@ auth_limiter_free(struct auth_limiter *l)
 		struct lim_entry *e = l->b[i], *n;
 		for (; e; e = n) {
 			n = e->next;
-			free(e->key);
+			free(e->key); /* not secret: a user name or client address */
 			free(e);
 		}
 	}
@@ -360,7 +360,7 @@ prune(struct auth_limiter *l)
 			struct lim_entry *e = *pp;
 			if (e->last < cutoff) {
 				*pp = e->next;
-				free(e->key);
+				free(e->key); /* not secret: a user name or client address */
 				free(e);
 				l->count--;
 			} else {

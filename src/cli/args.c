@@ -2,6 +2,7 @@
 #include "cli/args.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -22,20 +23,17 @@ args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *e
 			if (cap >= ARGS_MAX_FILE + 1) {
 				snprintf(err, errlen, "%s: larger than %u bytes", name,
 				         ARGS_MAX_FILE);
-				explicit_bzero(buf, cap);
-				free(buf);
+				secmem_free(buf, cap);
 				return CF_ETOOBIG;
 			}
 			/* Copy and wipe rather than realloc: values may be secret. */
 			nb = malloc(cap * 2);
 			if (!nb) {
-				explicit_bzero(buf, cap);
-				free(buf);
+				secmem_free(buf, cap);
 				return CF_ENOMEM;
 			}
 			memcpy(nb, buf, len);
-			explicit_bzero(buf, cap);
-			free(buf);
+			secmem_free(buf, cap);
 			buf = nb;
 			cap *= 2;
 		}
@@ -46,14 +44,12 @@ args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *e
 	}
 	if (ferror(f)) {
 		snprintf(err, errlen, "%s: read error", name);
-		explicit_bzero(buf, cap);
-		free(buf);
+		secmem_free(buf, cap);
 		return CF_EIO;
 	}
 	if (len > ARGS_MAX_FILE) {
 		snprintf(err, errlen, "%s: larger than %u bytes", name, ARGS_MAX_FILE);
-		explicit_bzero(buf, cap);
-		free(buf);
+		secmem_free(buf, cap);
 		return CF_ETOOBIG;
 	}
 	buf[len] = '\0';
@@ -75,18 +71,10 @@ args_read_file(const char *path, char **ret, size_t *ret_len, char *err, size_t 
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return CF_EIO;
 	}
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of a secret */
 	r = args_read_stream(f, path, ret, ret_len, err, errlen);
 	fclose(f);
 	return r;
-}
-
-static void
-wipe_free(char *p, size_t n)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, n);
-	free(p);
 }
 
 /* Adds key=v to obj; a repeated key turns into an array of all its values. */
@@ -139,7 +127,7 @@ merge_json(json_t *obj, const char *src, FILE *in, char *err, size_t errlen)
 		r = CF_ENOMEM;
 out:
 	json_decref(j);
-	wipe_free(text, len);
+	secmem_free(text, len);
 	return r;
 }
 
@@ -194,7 +182,7 @@ args_parse_kv(int argc, char *const *argv, FILE *in, json_t **ret, char *err, si
 		if (strcmp(val, "-") == 0) {
 			if (used_stdin) {
 				snprintf(err, errlen, "stdin can be read only once");
-				free(key);
+				free(key); /* not secret: the name of a KEY=VALUE operand */
 				r = CF_EINVAL;
 				goto out;
 			}
@@ -204,19 +192,19 @@ args_parse_kv(int argc, char *const *argv, FILE *in, json_t **ret, char *err, si
 			r = args_read_file(val + 1, &text, &len, err, errlen);
 		}
 		if (r < 0) {
-			free(key);
+			free(key); /* not secret: the name of a KEY=VALUE operand */
 			goto out;
 		}
 		v = text ? json_stringn(text, len) : json_string(val);
-		wipe_free(text, len);
+		secmem_free(text, len);
 		if (!v) {
 			snprintf(err, errlen, "value of %s is not valid UTF-8", key);
-			free(key);
+			free(key); /* not secret: the name of a KEY=VALUE operand */
 			r = CF_EINVAL;
 			goto out;
 		}
 		r = add_value(obj, key, v);
-		free(key);
+		free(key); /* not secret: the name of a KEY=VALUE operand */
 		if (r < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
@@ -244,11 +232,11 @@ args_set_pair(json_t *obj, const char *pair)
 		return CF_ENOMEM;
 	v = json_string(eq + 1);
 	if (!v) {
-		free(key);
+		free(key);        /* not secret: the name of a KEY=VALUE operand */
 		return CF_EINVAL; /* not UTF-8 */
 	}
 	r = json_object_set_new(obj, key, v) < 0 ? CF_ENOMEM : 0;
-	free(key);
+	free(key); /* not secret: the name of a KEY=VALUE operand */
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -101,18 +102,9 @@ cli_json_sub(json_t *obj, const char *key)
 }
 
 void
-cli_wipe_free(char *p)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
-
-void
 cli_cleanup(void)
 {
-	cli_wipe_free(arg_token);
+	secmem_free_str(arg_token);
 	arg_token = NULL;
 	free(arg_address);
 	arg_address = NULL;
@@ -144,10 +136,10 @@ common_option(int c, char *optval)
 		arg_address = cli_strdup(optval);
 		return true;
 	case CLI_OPT_TOKEN:
-		cli_wipe_free(arg_token);
+		secmem_free_str(arg_token);
 		arg_token = cli_strdup(optval);
 		/* Keep the token out of ps(1) output from now on. */
-		explicit_bzero(optval, strlen(optval));
+		secmem_wipe(optval, strlen(optval));
 		return true;
 	default:
 		return false;
@@ -389,7 +381,7 @@ cli_read_secret_line(const char *prompt, char *buf, size_t len)
 	n = strcspn(buf, "\r\n");
 	if (buf[n] == '\0' && n == len - 1) {
 		r = CF_EINVAL; /* longer than the buffer */
-		explicit_bzero(buf, len);
+		secmem_wipe(buf, len);
 		goto out;
 	}
 	buf[n] = '\0';

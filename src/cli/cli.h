@@ -127,8 +127,6 @@ int cli_request(const char *method, const char *path, const char *query, json_t 
                 struct client_resp *resp);
 /* Prints resp pretty with --format=json, else through print_table. */
 void cli_print(const json_t *resp, void (*print_table)(const json_t *));
-/* Wipes a NUL-terminated secret and frees it. Accepts NULL. */
-void cli_wipe_free(char *p);
 /* Wipes and frees the global token copy. */
 void cli_cleanup(void);
 

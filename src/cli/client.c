@@ -3,6 +3,7 @@
 #include "lib/curl_dl.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -33,15 +34,6 @@ struct body {
 	size_t cap;
 	bool too_big;
 };
-
-static void
-wipe_free(char *p)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
 
 static const char *
 env2(const char *a, const char *b)
@@ -80,6 +72,7 @@ token_from_file(void)
 	f = fopen(path, "re");
 	if (!f)
 		return NULL;
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of the token */
 	if (!fgets(line, sizeof(line), f))
 		goto out;
 	n = strcspn(line, "\r\n");
@@ -89,7 +82,7 @@ token_from_file(void)
 	if (n > 0)
 		tok = strdup(line);
 out:
-	explicit_bzero(line, sizeof(line));
+	secmem_wipe(line, sizeof(line));
 	fclose(f);
 	return tok;
 }
@@ -181,7 +174,7 @@ client_free(struct client *c)
 	if (!c)
 		return;
 	free(c->address);
-	wipe_free(c->token);
+	secmem_free_str(c->token);
 	free(c->cacert);
 	free(c);
 }
@@ -212,8 +205,7 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 			return 0;
 		if (b->p) {
 			memcpy(p, b->p, b->len);
-			explicit_bzero(b->p, b->cap);
-			free(b->p);
+			secmem_free(b->p, b->cap);
 		}
 		b->p = p;
 		b->cap = cap;
@@ -266,7 +258,7 @@ headers_free(struct curl_slist *h)
 
 	for (i = h; i; i = i->next)
 		if (i->data)
-			explicit_bzero(i->data, strlen(i->data));
+			secmem_wipe(i->data, strlen(i->data));
 	curl_dl.slist_free_all(h);
 }
 
@@ -400,12 +392,9 @@ out:
 	if (curl)
 		curl_dl.easy_cleanup(curl);
 	headers_free(headers);
-	wipe_free(hdr);
-	wipe_free(payload);
-	if (rb.p) {
-		explicit_bzero(rb.p, rb.cap);
-		free(rb.p);
-	}
+	secmem_free_str(hdr);
+	secmem_free_str(payload);
+	secmem_free(rb.p, rb.cap);
 	free(url);
 	free(epath);
 	return r;
@@ -637,11 +626,8 @@ out:
 	if (sc.curl)
 		curl_dl.easy_cleanup(sc.curl);
 	headers_free(headers);
-	wipe_free(hdr);
-	if (sc.err.p) {
-		explicit_bzero(sc.err.p, sc.err.cap);
-		free(sc.err.p);
-	}
+	secmem_free_str(hdr);
+	secmem_free(sc.err.p, sc.err.cap);
 	free(url);
 	free(epath);
 	return r;

@@ -7,6 +7,7 @@
 #include "cli/kvpath.h"
 #include "cli/output.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -211,7 +212,7 @@ generic_write_main(int argc, char **argv)
 		                  sizeof(err));
 		if (in != stdin)
 			fclose(in);
-		explicit_bzero(secret, sizeof(secret));
+		secmem_wipe(secret, sizeof(secret));
 		if (r < 0) {
 			cli_err("%s", err);
 			goto out;

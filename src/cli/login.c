@@ -10,6 +10,7 @@
 #include "cli/login.h"
 #include "cli/output.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,12 +64,12 @@ prompt_secret(const char *what)
 
 	snprintf(prompt, sizeof(prompt), "%s (will be hidden): ", what);
 	if (cli_read_secret_line(prompt, buf, sizeof(buf)) < 0) {
-		explicit_bzero(buf, sizeof(buf));
+		secmem_wipe(buf, sizeof(buf));
 		cli_err("no %s given", what);
 		return NULL;
 	}
 	v = json_string(buf);
-	explicit_bzero(buf, sizeof(buf));
+	secmem_wipe(buf, sizeof(buf));
 	if (!v)
 		cli_err("%s is not valid UTF-8", what);
 	return v;
@@ -98,14 +99,13 @@ parse_operands(int argc, char **argv, json_t *params)
 		} else if (val[0] == '@') {
 			if (args_read_file(val + 1, &text, &len, err, sizeof(err)) < 0) {
 				cli_err("%s", err);
-				free(key);
+				free(key); /* not secret: the name of a KEY=VALUE operand */
 				return CLI_EXIT_ERROR;
 			}
 			while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 				text[--len] = '\0';
 			v = json_stringn(text, len);
-			explicit_bzero(text, len);
-			free(text);
+			secmem_free(text, len);
 			if (!v)
 				cli_err("%s: not valid UTF-8", val + 1);
 		} else {
@@ -114,13 +114,13 @@ parse_operands(int argc, char **argv, json_t *params)
 				cli_err("value of %s is not valid UTF-8", key);
 		}
 		if (secret_key(key))
-			explicit_bzero(eq + 1, strlen(eq + 1));
+			secmem_wipe(eq + 1, strlen(eq + 1));
 		if (!v) {
-			free(key);
+			free(key); /* not secret: the name of a KEY=VALUE operand */
 			return CLI_EXIT_ERROR;
 		}
 		cli_json_set(params, key, v);
-		free(key);
+		free(key); /* not secret: the name of a KEY=VALUE operand */
 	}
 	return 0;
 }
@@ -370,7 +370,7 @@ login_main(int argc, char **argv)
 			optind++;
 		} else {
 			cli_json_set(params, "token", json_string(argv[optind]));
-			explicit_bzero(argv[optind], strlen(argv[optind]));
+			secmem_wipe(argv[optind], strlen(argv[optind]));
 			optind++;
 		}
 	}

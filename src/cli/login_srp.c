@@ -11,6 +11,7 @@
 #include "cli/login.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -142,8 +143,6 @@ out:
 	client_resp_clear(&verify);
 	free(init_path);
 	free(verify_path);
-	if (c)
-		OPENSSL_cleanse(c, sizeof(*c));
-	free(c);
+	secmem_free(c, sizeof(*c));
 	return r;
 }

@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -240,7 +241,7 @@ operator_unseal(int argc, char **argv)
 			if (strlen(argv[optind]) >= sizeof(key))
 				return cli_usage_err("unseal key too long");
 			snprintf(key, sizeof(key), "%s", argv[optind]);
-			explicit_bzero(argv[optind], strlen(argv[optind]));
+			secmem_wipe(argv[optind], strlen(argv[optind]));
 		} else {
 			r = cli_read_secret_line("Unseal Key (will be hidden): ", key, sizeof(key));
 			if (r < 0) {
@@ -263,7 +264,7 @@ operator_unseal(int argc, char **argv)
 		goto out;
 	print_status(resp.json);
 out:
-	explicit_bzero(key, sizeof(key));
+	secmem_wipe(key, sizeof(key));
 	json_decref(body);
 	client_resp_clear(&resp);
 	client_free(c);

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/table.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ add_value(struct table *t, const char *key, const json_t *v, unsigned flags)
 	}
 	s = output_value(v);
 	table_add_kv(t, key, s);
-	cli_wipe_free(s);
+	secmem_free_str(s);
 }
 
 static const char *const kv_headers[] = {"Key", "Value"};
@@ -369,7 +370,7 @@ output_field(const json_t *obj, const char *field)
 		if (!s)
 			cli_oom();
 		fputs(s, stdout);
-		cli_wipe_free(s);
+		secmem_free_str(s);
 	}
 	if (isatty(STDOUT_FILENO))
 		fputc('\n', stdout);

@@ -14,6 +14,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -59,16 +60,6 @@ harden_process(void)
 		nofile.rlim_cur = nofile.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-}
-
-/* Wipes and frees a secret string; accepts NULL. */
-static void
-wipe_free_str(char *s)
-{
-	if (!s)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
 }
 
 int
@@ -193,8 +184,8 @@ server_main(int argc, char **argv)
 		cli_err("cannot listen on %s: %s", hc.listen,
 		        r == CF_EINVAL ? "bad address or TLS files"
 		                       : "address in use or not allowed");
-		wipe_free_str(unseal);
-		wipe_free_str(root);
+		secmem_free_str(unseal);
+		secmem_free_str(root);
 		core_free(core);
 		return CLI_EXIT_ERROR;
 	}
@@ -206,8 +197,8 @@ server_main(int argc, char **argv)
 		       "    export COFFER_ADDR='%s%s'\n    export COFFER_TOKEN='%s'\n",
 		       unseal, root, hc.tls_cert ? "https://" : "http://", hc.listen, root);
 		fflush(stdout);
-		wipe_free_str(unseal);
-		wipe_free_str(root);
+		secmem_free_str(unseal);
+		secmem_free_str(root);
 	}
 
 	for (;;) {

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -67,7 +68,7 @@ read_password(char *buf, size_t len)
 	r = cli_read_secret_line("Password again: ", again, sizeof(again));
 	if (r == 0 && strcmp(again, buf) != 0)
 		r = CF_EINVAL;
-	explicit_bzero(again, sizeof(again));
+	secmem_wipe(again, sizeof(again));
 	if (r < 0)
 		cli_err("the passwords do not match");
 	return r;
@@ -115,12 +116,12 @@ srp_register(int argc, char **argv)
 		key = cli_strdup(argv[i]);
 		key[eq - argv[i]] = '\0';
 		if (strcmp(key, "salt") == 0 || strcmp(key, "verifier") == 0) {
-			free(key);
+			free(key); /* not secret: the name of a KEY=VALUE operand */
 			json_decref(body);
 			return cli_usage_err("the salt and verifier are computed here");
 		}
 		cli_json_set(body, key, json_string(eq + 1));
-		free(key);
+		free(key); /* not secret: the name of a KEY=VALUE operand */
 	}
 
 	r = read_password(password, sizeof(password));
@@ -134,7 +135,7 @@ srp_register(int argc, char **argv)
 		cli_err("cannot compute the SRP verifier");
 		goto out;
 	}
-	explicit_bzero(password, sizeof(password));
+	secmem_wipe(password, sizeof(password));
 	util_hex(salt, sizeof(salt), hex);
 	cli_json_set(body, "salt", json_string(hex));
 	util_hex(v, sizeof(v), hex);
@@ -151,10 +152,10 @@ srp_register(int argc, char **argv)
 		cli_success("Success! Registered %s at auth/%s/ (the password stayed here)", user,
 		            bare);
 out:
-	explicit_bzero(password, sizeof(password));
-	OPENSSL_cleanse(x, sizeof(x));
-	OPENSSL_cleanse(v, sizeof(v));
-	OPENSSL_cleanse(hex, sizeof(hex));
+	secmem_wipe(password, sizeof(password));
+	secmem_wipe(x, sizeof(x));
+	secmem_wipe(v, sizeof(v));
+	secmem_wipe(hex, sizeof(hex));
 	json_decref(body);
 	client_resp_clear(&resp);
 	free(bare);

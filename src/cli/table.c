@@ -1,6 +1,7 @@
 /* table.c - aligned text tables (see table.h). */
 #include "cli/table.h"
 #include "cli/cli.h"
+#include "lib/secmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,7 @@ table_free(struct table *t)
 	if (!t)
 		return;
 	for (i = 0; i < t->nrows * t->ncols; i++) {
-		if (t->cells[i]) {
-			explicit_bzero(t->cells[i], strlen(t->cells[i]));
-			free(t->cells[i]);
-		}
+		secmem_free_str(t->cells[i]);
 	}
 	free(t->cells);
 	free(t);

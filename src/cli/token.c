@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/output.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ enum {
 
 /* Takes a TOKEN (or accessor) operand: "-" reads one line from stdin. The argv
  * copy is wiped so the token does not linger in ps(1) output. Returns a new
- * string (wipe_free it), or NULL after reporting an error. */
+ * string (secmem_free_str it), or NULL after reporting an error. */
 static char *
 token_operand(char *arg)
 {
@@ -47,11 +48,11 @@ token_operand(char *arg)
 			return NULL;
 		}
 		t = cli_strdup(buf);
-		explicit_bzero(buf, sizeof(buf));
+		secmem_wipe(buf, sizeof(buf));
 		return t;
 	}
 	t = cli_strdup(arg);
-	explicit_bzero(arg, strlen(arg));
+	secmem_wipe(arg, strlen(arg));
 	return t;
 }
 
@@ -195,7 +196,7 @@ token_create(int argc, char **argv)
 			break;
 		case OPT_ID:
 			cli_json_set(body, "id", json_string(optarg));
-			explicit_bzero(optarg, strlen(optarg));
+			secmem_wipe(optarg, strlen(optarg));
 			break;
 		case OPT_FIELD:
 			field = optarg;
@@ -285,7 +286,7 @@ token_lookup(int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		body = json_pack("{s:s}", accessor ? "accessor" : "token", tok);
 		if (!body) {
-			cli_wipe_free(tok);
+			secmem_free_str(tok);
 			return cli_usage_err("token is not valid text");
 		}
 	}
@@ -310,7 +311,7 @@ token_lookup(int argc, char **argv)
 		json_decref(info);
 	}
 out:
-	cli_wipe_free(tok);
+	secmem_free_str(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
 	return cli_exit(r);
@@ -380,7 +381,7 @@ token_renew(int argc, char **argv)
 		goto out;
 	r = print_auth(&resp, field);
 out:
-	cli_wipe_free(tok);
+	secmem_free_str(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
 	return cli_exit(r);
@@ -449,7 +450,7 @@ token_revoke(int argc, char **argv)
 			                  : "auth/token/revoke");
 			body = json_pack("{s:s}", accessor ? "accessor" : "token", tok);
 			if (!body) {
-				cli_wipe_free(tok);
+				secmem_free_str(tok);
 				return cli_usage_err("token is not valid text");
 			}
 		}
@@ -463,7 +464,7 @@ token_revoke(int argc, char **argv)
 	else
 		cli_success("Success! Revoked token (if it existed)");
 out:
-	cli_wipe_free(tok);
+	secmem_free_str(tok);
 	json_decref(body);
 	client_resp_clear(&resp);
 	return cli_exit(r);

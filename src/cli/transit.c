@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/output.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -81,23 +82,20 @@ read_stdin(size_t *ret_len)
 		if (n == cap) {
 			uint8_t *nb;
 			if (cap >= TRANSIT_CLI_MAX_INPUT) {
-				sodium_memzero(buf, n);
-				free(buf);
+				secmem_free(buf, n);
 				return NULL;
 			}
 			nb = malloc(cap * 2);
 			if (!nb)
 				cli_oom();
 			memcpy(nb, buf, n);
-			sodium_memzero(buf, n);
-			free(buf);
+			secmem_free(buf, n);
 			buf = nb;
 			cap *= 2;
 		}
 		got = read(STDIN_FILENO, buf + n, cap - n);
 		if (got < 0) {
-			sodium_memzero(buf, n);
-			free(buf);
+			secmem_free(buf, n);
 			return NULL;
 		}
 		if (got == 0)
@@ -145,18 +143,17 @@ transit_encrypt(int argc, char **argv)
 	} else {
 		ptlen = strlen(argv[optind + 1]);
 		pt = (uint8_t *)cli_strdup(argv[optind + 1]);
-		explicit_bzero(argv[optind + 1], ptlen);
+		secmem_wipe(argv[optind + 1], ptlen);
 	}
 	b64 = util_b64_encode(pt, ptlen);
-	sodium_memzero(pt, ptlen);
-	free(pt);
+	secmem_free(pt, ptlen);
 	if (!b64)
 		cli_oom();
 	body = json_object();
 	if (!body)
 		cli_oom();
 	cli_json_set(body, "plaintext", json_string(b64));
-	cli_wipe_free(b64);
+	secmem_free_str(b64);
 	transit_add_context(body);
 	transit_path(path, sizeof(path), "encrypt", argv[optind], "");
 	r = cli_request("POST", path, NULL, body, &resp);
@@ -243,8 +240,7 @@ transit_decrypt(int argc, char **argv)
 				fwrite(pt, 1, ptlen, stdout);
 				if (isatty(STDOUT_FILENO))
 					fputc('\n', stdout);
-				sodium_memzero(pt, ptlen);
-				free(pt);
+				secmem_free(pt, ptlen);
 			}
 		}
 	}

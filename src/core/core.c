@@ -239,7 +239,7 @@ acl_entry_release(struct acl_cache_entry *e)
 	if (--e->refs > 0)
 		return;
 	acl_free(e->acl);
-	free(e->key);
+	free(e->key); /* not secret: a list of policy names */
 	free(e);
 }
 
@@ -320,7 +320,7 @@ core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref)
 			*ret = e->acl;
 			*ret_ref = e;
 			pthread_mutex_unlock(&c->pol_mu);
-			free(key);
+			free(key); /* not secret: a list of policy names */
 			return 0;
 		}
 	}
@@ -330,13 +330,13 @@ core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref)
 	 * ACL at once; both entries are valid, the list just holds two. */
 	r = acl_build(c, policies, &acl);
 	if (r < 0) {
-		free(key);
+		free(key); /* not secret: a list of policy names */
 		return r;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		acl_free(acl);
-		free(key);
+		free(key); /* not secret: a list of policy names */
 		return CF_ENOMEM;
 	}
 	e->key = key;

@@ -1,6 +1,7 @@
 /* request.c - response helpers and route pattern matching. */
 #include "core/request.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,10 +82,7 @@ request_free_fields(struct request *rq)
 	free(rq->path);
 	json_decref(rq->data);
 	json_decref(rq->query);
-	if (rq->client_token) {
-		explicit_bzero(rq->client_token, strlen(rq->client_token));
-		free(rq->client_token);
-	}
+	secmem_free_str(rq->client_token);
 	free(rq->capbuf);
 	rq->path = NULL;
 	rq->data = rq->query = NULL;

@@ -421,10 +421,10 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 	root = strdup(json_string_value(json_object_get(out, "root_token")));
 	json_decref(out);
 	b64 = util_b64_encode(key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
+	secmem_wipe(key, sizeof(key));
 	if (!root || !b64) {
-		free(root);
-		free(b64);
+		secmem_free_str(root);
+		secmem_free_str(b64);
 		return CF_ENOMEM;
 	}
 	pthread_rwlock_wrlock(&c->lock);
@@ -437,8 +437,8 @@ core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **r
 	}
 	pthread_rwlock_unlock(&c->lock);
 	if (r < 0) {
-		free(root);
-		free(b64);
+		secmem_free_str(root);
+		secmem_free_str(b64);
 		return r;
 	}
 	*ret_root = root;

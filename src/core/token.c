@@ -19,6 +19,7 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -664,15 +665,6 @@ token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void 
 	pthread_rwlock_unlock(&ts->lock);
 }
 
-static void
-wipe_free(char *s)
-{
-	if (!s)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 int
 token_create(struct token_store *ts, const struct token_params *p, char **ret_token,
              struct token_entry **ret_entry)
@@ -811,7 +803,7 @@ out:
 	if (locked)
 		pthread_rwlock_unlock(&ts->lock);
 	free(blob);
-	wipe_free(token);
+	secmem_free_str(token);
 	token_entry_free(te);
 	token_entry_free(parent);
 	return r;

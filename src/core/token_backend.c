@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "policy/policy.h"
+#include "lib/secmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,10 +612,7 @@ create_common(struct request *rq, struct response *rs, const char *role_name, bo
 	log_verbose("token created: accessor %s, path %s", te->accessor, path);
 	r = 0;
 out:
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
+	secmem_free_str(token);
 	token_entry_free(te);
 	json_decref(role);
 	json_decref(req_pol);

@@ -2,6 +2,7 @@
 #include "core/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,7 @@ view_txn(struct view *v, const struct storage_op *ops, size_t n)
 	r = barrier_txn(v->b, full, n);
 out:
 	for (size_t j = 0; j < i; j++)
-		free((char *)full[j].key);
+		free((char *)full[j].key); /* not secret: a storage path */
 	free(full);
 	return r;
 }
@@ -169,8 +170,7 @@ view_get_json(struct view *v, const char *key, json_t **ret)
 	if (r < 0)
 		return r;
 	j = json_loadb((const char *)val, len, JSON_DECODE_ANY, &jerr);
-	explicit_bzero(val, len);
-	free(val);
+	secmem_free(val, len);
 	if (!j)
 		return CF_EIO;
 	*ret = j;
@@ -215,7 +215,6 @@ view_put_json(struct view *v, const char *key, json_t *val)
 	if (!txt)
 		return CF_ENOMEM;
 	r = view_put(v, key, (const uint8_t *)txt, strlen(txt));
-	explicit_bzero(txt, strlen(txt));
-	free(txt);
+	secmem_free_str(txt);
 	return r;
 }

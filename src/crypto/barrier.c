@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <limits.h>
 #include <openssl/evp.h>
@@ -284,7 +285,7 @@ value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, 
 		            ? 0
 		            : CF_ECRYPTO;
 		if (r < 0)
-			sodium_memzero(out, ptlen);
+			secmem_wipe(out, ptlen);
 		return r;
 	}
 	r = tctx_get(&t);
@@ -294,7 +295,7 @@ value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, 
 	r = gcm_run(t, 0, key, ct + 5, path, ct + BARRIER_HDR_BYTES, ptlen, out, tag);
 	pthread_mutex_unlock(&t->mu);
 	if (r < 0)
-		sodium_memzero(out, ptlen);
+		secmem_wipe(out, ptlen);
 	return r;
 }
 
@@ -992,8 +993,7 @@ barrier_reencrypt(struct barrier *b, char *const *keys, size_t n, size_t *ret_re
 			break;
 		r = barrier_seal_value(keyring_key_at(b->kr, active), active_term, keys[i], pt,
 		                       pt_len, &nct, &nct_len);
-		sodium_memzero(pt, pt_len);
-		free(pt);
+		secmem_free(pt, pt_len);
 		if (r < 0)
 			break;
 		keyring_count_encryption(b->kr, active);

@@ -8,6 +8,7 @@
  * on a secret byte. See docs/internals/crypto.md. */
 #include "crypto/shamir.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -95,7 +96,7 @@ shamir_split(const uint8_t *secret, size_t len, unsigned n, unsigned t, uint8_t 
 	}
 	r = 0;
 out:
-	sodium_memzero(coeffs, sizeof(coeffs));
+	secmem_wipe(coeffs, sizeof(coeffs));
 	return r;
 }
 
@@ -144,6 +145,6 @@ shamir_combine(const uint8_t *const *shares, unsigned k, size_t share_len, uint8
 	acc = 0;
 	r = 0;
 out:
-	sodium_memzero(&acc, sizeof(acc));
+	secmem_wipe(&acc, sizeof(acc));
 	return r;
 }

@@ -5,6 +5,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -258,7 +259,7 @@ out:
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	HMAC_CTX_free(h);
 #pragma GCC diagnostic pop
-	explicit_bzero(mac, sizeof(mac));
+	secmem_wipe(mac, sizeof(mac));
 	return r;
 }
 

@@ -16,6 +16,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,10 +33,7 @@ hook_free(struct hook *h)
 		return;
 	free(h->name);
 	free(h->url);
-	if (h->secret) {
-		explicit_bzero(h->secret, strlen(h->secret));
-		free(h->secret);
-	}
+	secmem_free_str(h->secret);
 	json_decref(h->types);
 	json_decref(h->jobs);
 	free(h);
@@ -268,10 +266,7 @@ post_job_clear(struct post_job *pj)
 {
 	free(pj->hook);
 	free(pj->url);
-	if (pj->secret) {
-		explicit_bzero(pj->secret, strlen(pj->secret));
-		free(pj->secret);
-	}
+	secmem_free_str(pj->secret);
 	json_decref(pj->event);
 	memset(pj, 0, sizeof(*pj));
 }
@@ -366,10 +361,10 @@ out:
 		curl_dl.easy_cleanup(c);
 	if (headers) {
 		for (h = headers; h; h = h->next)
-			explicit_bzero(h->data, strlen(h->data));
+			secmem_wipe(h->data, strlen(h->data));
 		curl_dl.slist_free_all(headers);
 	}
-	explicit_bzero(sig, sizeof(sig));
+	secmem_wipe(sig, sizeof(sig));
 	free(body);
 	free(text);
 	if (r == CF_ENOMEM)
@@ -840,7 +835,7 @@ out:
 	if (cfg) {
 		json_t *sv = json_object_get(cfg, "secret");
 		if (sv)
-			explicit_bzero((char *)json_string_value(sv), json_string_length(sv));
+			secmem_wipe((char *)json_string_value(sv), json_string_length(sv));
 	}
 	json_decref(cfg);
 	json_decref(old);

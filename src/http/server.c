@@ -10,6 +10,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,13 +70,11 @@ struct conn_ctx {
 	struct job *job; /* a deferred request (see defer), until its answer is queued */
 };
 
+/* The free callback of response bodies (they may hold secrets). */
 static void
 wipe_free(void *p)
 {
-	if (!p)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
+	secmem_free_str(p);
 }
 
 static void
@@ -83,10 +82,7 @@ conn_ctx_free(struct conn_ctx *cc)
 {
 	if (!cc)
 		return;
-	if (cc->body) {
-		explicit_bzero(cc->body, cc->cap);
-		free(cc->body);
-	}
+	secmem_free(cc->body, cc->cap);
 	free(cc);
 }
 
@@ -117,7 +113,7 @@ queue_json_retry(struct MHD_Connection *conn, int status, char *body, size_t len
 	else
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
-		wipe_free(body);
+		secmem_free_str(body);
 		return MHD_NO;
 	}
 	if (body)
@@ -328,7 +324,7 @@ struct answer {
 static void
 answer_free(struct answer *a)
 {
-	wipe_free(a->body);
+	secmem_free_str(a->body);
 	a->body = NULL;
 	if (a->stream) {
 		a->stream->free(a->stream->arg);
@@ -633,8 +629,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 				return MHD_NO;
 			if (cc->body) {
 				memcpy(b, cc->body, cc->len);
-				explicit_bzero(cc->body, cc->cap);
-				free(cc->body);
+				secmem_free(cc->body, cc->cap);
 			}
 			cc->body = b;
 			cc->cap = cap;
@@ -681,13 +676,14 @@ read_file(const char *path)
 
 	if (!f)
 		return NULL;
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of the key */
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
 	    fseek(f, 0, SEEK_SET) == 0) {
 		buf = malloc((size_t)n + 1);
 		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
 			buf[n] = '\0';
 		} else {
-			free(buf);
+			secmem_free(buf, (size_t)n + 1); /* a partly read TLS key */
 			buf = NULL;
 		}
 	}
@@ -852,10 +848,7 @@ http_stop(struct http_server *s)
 	pthread_cond_destroy(&s->jobs_cond);
 	pthread_cond_destroy(&s->gone);
 	pthread_cond_destroy(&s->jobs_done);
-	if (s->tls_key) {
-		explicit_bzero(s->tls_key, strlen(s->tls_key));
-		free(s->tls_key);
-	}
+	secmem_free_str(s->tls_key);
 	free(s->tls_cert);
 	free(s);
 }

@@ -813,7 +813,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 			r = CF_EINVAL;
 			goto out;
 		}
-		free(key);
+		free(key); /* not secret: an HCL attribute name */
 		key = NULL;
 		while (nlabels > 0)
 			free(labels[--nlabels]);
@@ -827,7 +827,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 	r = 0;
 out:
 	json_decref(val);
-	free(key);
+	free(key); /* not secret: an HCL attribute name */
 	while (nlabels > 0)
 		free(labels[--nlabels]);
 	return r;

@@ -3,6 +3,7 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <ctype.h>
 #include <malloc.h>
@@ -18,8 +19,7 @@ zfree(void *ptr)
 {
 	if (!ptr)
 		return;
-	sodium_memzero(ptr, malloc_usable_size(ptr));
-	free(ptr);
+	secmem_free(ptr, malloc_usable_size(ptr));
 }
 
 void

@@ -3,6 +3,7 @@
  * want it; the last to let go frees it. */
 #include "lib/keylock.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -79,6 +80,6 @@ keylock_give(struct keylocks *t, struct keylock *l)
 	*p = l->next;
 	pthread_mutex_unlock(&t->mu);
 	pthread_cond_destroy(&l->turn);
-	explicit_bzero(l->key, strlen(l->key)); /* names of secrets or secret-ID HMACs */
+	secmem_wipe(l->key, strlen(l->key)); /* names of secrets or secret-ID HMACs */
 	free(l);
 }

@@ -3,7 +3,22 @@
  * Every buffer that held key material, a token, a password, a share or a
  * plaintext is released through these, on success and error paths alike, so
  * that a freed heap chunk never keeps a secret. The wipe is explicit_bzero:
- * the compiler may not drop it as a dead store. */
+ * the compiler may not drop it as a dead store.
+ *
+ * Which to use when:
+ *   - a stack buffer or a struct field going out of use: secmem_wipe(p, n);
+ *   - a malloc'd buffer of known size: secmem_free(p, n), with n the size
+ *     allocated (or at least every byte written, a partial decode included);
+ *   - a malloc'd NUL-terminated string: secmem_free_str(s);
+ *   - sodium_malloc'd memory (long-lived keys: guard pages, mlock): sodium_free,
+ *     never these; libsodium wipes it itself, read-only regions included;
+ *   - OpenSSL objects: their own free functions, the clearing ones for secret
+ *     material (BN_clear_free, OPENSSL_clear_free, EVP_PKEY_free,
+ *     EVP_CIPHER_CTX_free), never these;
+ *   - jansson values: json_decref; the allocator lib/jsonx installs wipes every
+ *     block jansson frees.
+ * scripts/check-secrets (run by make test) flags a plain free() of a name that
+ * looks like a secret; docs/internals/secrets.md has the details. */
 #ifndef CF_SECMEM_H
 #define CF_SECMEM_H
 

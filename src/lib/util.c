@@ -1,6 +1,7 @@
 /* util.c - small helpers shared by every layer. */
 #include "lib/util.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -57,7 +58,7 @@ util_uuid(char out[37])
 
 	randombytes_buf(b, sizeof(b));
 	uuid_format(b, out);
-	sodium_memzero(b, sizeof(b));
+	secmem_wipe(b, sizeof(b));
 }
 
 /* Request IDs are public (they appear in audit logs and responses), so they
@@ -100,8 +101,10 @@ util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len)
 
 	if (n % 2 != 0 || n / 2 > cap)
 		return CF_EINVAL;
-	if (sodium_hex2bin(out, cap, hex, n, NULL, &bin_len, NULL) != 0 || bin_len != n / 2)
+	if (sodium_hex2bin(out, cap, hex, n, NULL, &bin_len, NULL) != 0 || bin_len != n / 2) {
+		secmem_wipe(out, cap); /* the part decoded before the bad digit */
 		return CF_EINVAL;
+	}
 	*ret_len = bin_len;
 	return 0;
 }
@@ -120,18 +123,19 @@ util_b64_encode(const void *in, size_t n)
 int
 util_b64_decode(const char *in, uint8_t **ret, size_t *ret_len)
 {
-	size_t n = strlen(in), out_len;
+	size_t n = strlen(in), cap = n / 4 * 3 + 4, out_len;
 	const char *end;
-	uint8_t *out = malloc(n / 4 * 3 + 4);
+	uint8_t *out = malloc(cap);
 	int variant = sodium_base64_VARIANT_ORIGINAL;
 
 	if (!out)
 		return CF_ENOMEM;
 	if (n % 4 != 0)
 		variant = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
-	if (sodium_base642bin(out, n / 4 * 3 + 4, in, n, NULL, &out_len, &end, variant) != 0 ||
+	if (sodium_base642bin(out, cap, in, n, NULL, &out_len, &end, variant) != 0 ||
 	    *end != '\0') {
-		free(out);
+		/* a valid prefix was decoded already: it may be a piece of a key */
+		secmem_free(out, cap);
 		return CF_EINVAL;
 	}
 	*ret = out;

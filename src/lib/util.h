@@ -16,11 +16,14 @@ void util_uuid(char out[37]);
 void util_request_id(char out[37]);
 /* Lowercase hex of n bytes into out (size >= 2n+1). */
 void util_hex(const void *in, size_t n, char *out);
-/* Decodes hex; returns 0, or CF_EINVAL on bad input or if it does not fit. */
+/* Decodes hex; returns 0, or CF_EINVAL on bad input or if it does not fit (then
+ * the cap bytes of out are wiped: a prefix may have been decoded into them). */
 int util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len);
 /* Base64 (standard, padded). util_b64_encode returns a malloc'd string or NULL. */
 char *util_b64_encode(const void *in, size_t n);
-/* Decodes standard base64 (padding optional); returns malloc'd bytes in *ret. */
+/* Decodes standard base64 (padding optional); returns malloc'd bytes in *ret
+ * (secret material: free with secmem_free), CF_ENOMEM, or CF_EINVAL; on failure
+ * the partly decoded output is wiped before it is freed. */
 int util_b64_decode(const char *in, uint8_t **ret, size_t *ret_len);
 /* SHA-256 as lowercase hex (65 bytes with NUL). */
 void util_sha256_hex(const void *in, size_t n, char out[65]);

@@ -29,6 +29,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -1154,12 +1155,12 @@ initial_state(struct rctx *x, json_t *cfg, json_t **ret, bool *ret_missing)
 
 	randombytes_buf(salt, sizeof(salt));
 	util_hex(salt, sizeof(salt), hex);
-	sodium_memzero(salt, sizeof(salt));
+	secmem_wipe(salt, sizeof(salt));
 	st = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:[], s:{}, s:n}", "salt", hex,
 	               "created", (json_int_t)now, "current_since", (json_int_t)now,
 	               "current_version", 0, "previous_version", 0, "grace_ends", 0, "failures", 0,
 	               "history", "hashes", "last_error");
-	sodium_memzero(hex, sizeof(hex));
+	secmem_wipe(hex, sizeof(hex));
 	if (!st)
 		return CF_ENOMEM;
 	hashes = json_object_get(st, "hashes");
@@ -1487,7 +1488,7 @@ rotation_job_verify(struct rotation *rm, struct rjob *j, const char *value, cons
 		}
 	}
 out:
-	sodium_memzero(h, sizeof(h));
+	secmem_wipe(h, sizeof(h));
 	json_decref(st);
 	return r;
 }

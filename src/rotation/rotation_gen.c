@@ -8,6 +8,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -267,8 +268,7 @@ gen_password(json_t *g, const char *field, json_t *out)
 	}
 	pw[len] = '\0';
 	r = set_secret(out, field, pw, len);
-	sodium_memzero(pw, len);
-	free(pw);
+	secmem_free(pw, len);
 	return r;
 }
 
@@ -298,12 +298,8 @@ gen_bytes(json_t *g, const char *field, json_t *out, int kind)
 		r = set_secret(out, field, s, plen + nb * 2);
 	}
 out:
-	if (b)
-		sodium_memzero(b, nb);
-	if (s)
-		sodium_memzero(s, cap);
-	free(b);
-	free(s);
+	secmem_free(b, nb);
+	secmem_free(s, cap);
 	return r;
 }
 
@@ -311,7 +307,9 @@ out:
 static int
 pem_of(EVP_PKEY *pk, bool priv, const char *field, json_t *out)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
+	/* A private key goes to a secure-memory BIO: it grows without leaving
+	 * copies behind and is cleared when freed, a half-written PEM included. */
+	BIO *bio = BIO_new(priv ? BIO_s_secmem() : BIO_s_mem());
 	char *p = NULL;
 	long n;
 	int r = CF_ECRYPTO;
@@ -326,7 +324,7 @@ pem_of(EVP_PKEY *pk, bool priv, const char *field, json_t *out)
 		goto out;
 	r = set_secret(out, field, p, (size_t)n);
 	if (priv)
-		OPENSSL_cleanse(p, (size_t)n);
+		secmem_wipe(p, (size_t)n);
 out:
 	BIO_free(bio);
 	return r;

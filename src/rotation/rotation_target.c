@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -98,7 +99,7 @@ rotation_hash_value(json_t *st, const char *value, uint8_t out[32])
 	if (!salt || util_unhex(salt, key, sizeof(key), &n) < 0 || n != sizeof(key))
 		return CF_EINTERNAL;
 	crypto_auth_hmacsha256(out, (const uint8_t *)value, strlen(value), key);
-	sodium_memzero(key, sizeof(key));
+	secmem_wipe(key, sizeof(key));
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -40,8 +41,7 @@ mem_free_val(uint8_t *val, size_t len)
 {
 	if (val == NULL)
 		return;
-	explicit_bzero(val, len);
-	free(val);
+	secmem_free(val, len);
 }
 
 /* First index whose key is >= key. Caller holds the lock. */
@@ -125,7 +125,7 @@ mem_apply(struct mem_storage *m, enum storage_op_kind kind, struct mem_entry *e,
 			garbage->key = m->v[i].key;
 			garbage->val = m->v[i].val;
 			garbage->len = m->v[i].len;
-			free(e->key);
+			free(e->key); /* not secret: a storage path */
 			memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof(m->v[0]));
 			m->n--;
 		}
@@ -143,7 +143,7 @@ mem_copy_op(const struct storage_op *op, struct mem_entry *e)
 	if (op->kind == STORAGE_PUT) {
 		e->val = malloc(op->len ? op->len : 1);
 		if (e->val == NULL) {
-			free(e->key);
+			free(e->key); /* not secret: a storage path */
 			e->key = NULL;
 			return CF_ENOMEM;
 		}
@@ -180,7 +180,7 @@ mem_close(struct storage *s)
 		return;
 	m = mem_of(s);
 	for (size_t i = 0; i < m->n; i++) {
-		free(m->v[i].key);
+		free(m->v[i].key); /* not secret: a storage path */
 		mem_free_val(m->v[i].val, m->v[i].len);
 	}
 	free(m->v);
@@ -252,12 +252,12 @@ mem_txn(struct storage *s, const struct storage_op *ops, size_t n)
 	pthread_rwlock_unlock(&m->lock);
 out:
 	for (i = 0; i < done; i++) {
-		free(prep[i].key);
+		free(prep[i].key); /* not secret: a storage path */
 		mem_free_val(prep[i].val, prep[i].len);
 	}
 	if (garbage != NULL && r == 0) {
 		for (i = 0; i < n; i++) {
-			free(garbage[i].key);
+			free(garbage[i].key); /* not secret: a storage path */
 			mem_free_val(garbage[i].val, garbage[i].len);
 		}
 	}

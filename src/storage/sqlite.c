@@ -38,6 +38,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -290,10 +291,8 @@ sq_slot_of(const char *key)
 static void
 sq_slot_clear(struct sq_slot *sl)
 {
-	free(sl->key);
-	if (sl->val != NULL)
-		explicit_bzero(sl->val, sl->len);
-	free(sl->val);
+	free(sl->key); /* not secret: a storage path */
+	secmem_free(sl->val, sl->len);
 	sl->key = NULL;
 	sl->val = NULL;
 	sl->len = 0;
@@ -366,9 +365,7 @@ sq_cache_fill(struct sq_storage *q, const char *key, const uint8_t *val, size_t 
 	pthread_mutex_unlock(&q->cache_mu);
 out:
 	free(kcopy);
-	if (vcopy != NULL)
-		explicit_bzero(vcopy, len);
-	free(vcopy);
+	secmem_free(vcopy, len);
 }
 
 /* Drops every key the n requests from first wrote; called after their
@@ -1051,7 +1048,7 @@ sq_close(struct storage *s)
 	pthread_cond_destroy(&q->ck_cond);
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->cache_mu);
-	free(q->fail_key);
+	free(q->fail_key); /* not secret: a storage path */
 	free(q->path);
 	free(q);
 }

@@ -26,6 +26,7 @@
 #include "lib/keylock.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -59,7 +60,7 @@ key_load(struct mount *m, unsigned char *key)
 		randombytes_buf(key, APPROLE_KEY_BYTES);
 		util_hex(key, APPROLE_KEY_BYTES, buf);
 		o = json_pack("{s:s}", "key", buf);
-		sodium_memzero(buf, sizeof(buf));
+		secmem_wipe(buf, sizeof(buf));
 		r = o ? view_put_json(m->view, "config/hmac_key", o) : CF_ENOMEM;
 		json_decref(o);
 		return r;
@@ -821,7 +822,7 @@ issue(struct request *rq, struct response *rs, bool custom)
 	r = rs->data ? 0 : CF_ENOMEM;
 out:
 	pthread_rwlock_unlock(&s->rw);
-	sodium_memzero(uuid, sizeof(uuid));
+	secmem_wipe(uuid, sizeof(uuid));
 	json_decref(role);
 	json_decref(meta);
 	json_decref(cidrs);

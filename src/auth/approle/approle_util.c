@@ -3,6 +3,7 @@
 
 #include "lib/cidr.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -142,7 +143,7 @@ approle_hmac(const unsigned char *key, const char *s, char *out)
 
 	crypto_auth_hmacsha256(mac, (const unsigned char *)s, strlen(s), key);
 	util_hex(mac, sizeof(mac), out);
-	sodium_memzero(mac, sizeof(mac));
+	secmem_wipe(mac, sizeof(mac));
 }
 
 bool

@@ -1,5 +1,6 @@
 /* jws.c - compact JWS parsing and signature checks; see jws.h. */
 #include "auth/jwt/jws.h"
+#include "lib/secmem.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -55,7 +56,7 @@ jws_b64url_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
 	for (size_t i = 0; i < len; i++) {
 		int v = b64url_value((unsigned char)in[i]);
 		if (v < 0) {
-			free(out);
+			secmem_free(out, o);
 			return CF_EINVAL;
 		}
 		acc = (acc << 6) | (uint32_t)v;
@@ -68,7 +69,7 @@ jws_b64url_decode(const char *in, size_t len, uint8_t **ret, size_t *ret_len)
 	}
 	/* leftover bits (2 or 4) must be zero: one encoding per byte string */
 	if (acc != 0) {
-		free(out);
+		secmem_free(out, o);
 		return CF_EINVAL;
 	}
 	out[o] = '\0';
@@ -140,10 +141,7 @@ jws_free(struct jws *j)
 		return;
 	json_decref(j->header);
 	json_decref(j->claims);
-	if (j->signing_input) {
-		explicit_bzero(j->signing_input, j->signing_len);
-		free(j->signing_input);
-	}
+	secmem_free(j->signing_input, j->signing_len);
 	free(j->sig);
 	free(j);
 }
@@ -160,8 +158,7 @@ part_json(const char *p, size_t n, json_t **ret)
 	if (r < 0)
 		return r;
 	j = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
-	explicit_bzero(raw, rawlen);
-	free(raw);
+	secmem_free(raw, rawlen);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return CF_EINVAL;

@@ -22,6 +22,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -1134,10 +1135,7 @@ out:
 	json_decref(role);
 	json_decref(cfg);
 	free(disc_issuer);
-	if (user) {
-		explicit_bzero(user, strlen(user));
-		free(user);
-	}
+	secmem_free_str(user);
 	return r;
 }
 

@@ -16,6 +16,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -76,8 +77,7 @@ srp_cleanup(struct mount *m)
 	srp_sessions_free(st->sessions); /* wipes b and v of every open session */
 	srp_guard_free(st->guard);
 	pthread_mutex_destroy(&st->mu);
-	OPENSSL_cleanse(st, sizeof(*st));
-	free(st);
+	secmem_free(st, sizeof(*st));
 	m->state = NULL;
 }
 
@@ -107,7 +107,7 @@ fake_key_get(struct mount *m, uint8_t out[SRP_FAKE_KEY_BYTES])
 		}
 		util_hex(st->fake_key, SRP_FAKE_KEY_BYTES, hx);
 		rec = json_pack("{s:s}", "key", hx);
-		OPENSSL_cleanse(hx, sizeof(hx));
+		secmem_wipe(hx, sizeof(hx));
 		r = rec ? view_put_json(m->view, "fake_key", rec) : CF_ENOMEM;
 	}
 	if (r < 0)
@@ -117,7 +117,7 @@ done:
 	memcpy(out, st->fake_key, SRP_FAKE_KEY_BYTES);
 out:
 	if (r < 0)
-		OPENSSL_cleanse(st->fake_key, sizeof(st->fake_key));
+		secmem_wipe(st->fake_key, sizeof(st->fake_key));
 	pthread_mutex_unlock(&st->mu);
 	json_decref(rec);
 	return r;
@@ -279,12 +279,12 @@ srp_user_write(struct request *rq, struct response *rs)
 	if (r == 0)
 		log_info("srp: user %s registered on %s", name, rq->mount->path);
 out:
-	OPENSSL_cleanse(v, sizeof(v));
-	OPENSSL_cleanse(vx, sizeof(vx));
+	secmem_wipe(v, sizeof(v));
+	secmem_wipe(vx, sizeof(vx));
 	auth_token_cfg_clear(&cfg);
 	json_decref(old);
 	json_decref(rec);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -337,7 +337,7 @@ srp_user_delete(struct request *rq, struct response *rs)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_delete(rq->mount->view, key);
-	free(key);
+	free(key); /* not secret: a storage path */
 	if (r == CF_ENOTFOUND)
 		r = 0;
 	if (r == 0)
@@ -517,9 +517,9 @@ out:
 		log_error_r(r, "srp: login init on %s failed", rq->mount->path);
 	srp_session_free(s);
 	json_decref(rec);
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(fv, sizeof(fv));
-	OPENSSL_cleanse(sid, sizeof(sid));
+	secmem_wipe(key, sizeof(key));
+	secmem_wipe(fv, sizeof(fv));
+	secmem_wipe(sid, sizeof(sid));
 	return r;
 }
 
@@ -536,7 +536,7 @@ still_registered(struct mount *m, const struct srp_session *s)
 		same = CRYPTO_memcmp(salt, s->salt, sizeof(salt)) == 0 &&
 		       CRYPTO_memcmp(v, s->v, sizeof(v)) == 0;
 	json_decref(rec);
-	OPENSSL_cleanse(v, sizeof(v));
+	secmem_wipe(v, sizeof(v));
 	return same;
 }
 
@@ -616,7 +616,7 @@ out:
 	json_decref(meta);
 	json_decref(d);
 	srp_session_free(s);
-	OPENSSL_cleanse(m2, sizeof(m2));
+	secmem_wipe(m2, sizeof(m2));
 	return r;
 }
 

@@ -1,5 +1,6 @@
 /* srp6a.c - SRP-6a arithmetic (spec/srp.md §2) on OpenSSL BIGNUMs; see srp6a.h. */
 #include "auth/srp/srp6a.h"
+#include "lib/secmem.h"
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -239,7 +240,7 @@ srp6a_x(const struct srp6a_group *grp, const uint8_t *salt, size_t slen, const v
 	/* the salt is hashed as the bytes it is (trap 2) */
 	if (r == 0)
 		r = HASH(grp, out, {salt, slen}, {inner, grp->hlen});
-	OPENSSL_cleanse(inner, sizeof(inner));
+	secmem_wipe(inner, sizeof(inner));
 	return r;
 }
 

@@ -2,6 +2,7 @@
  * (spec/srp.md §2, "Unknown users"): a stable salt and a verifier derived from
  * the mount's fake_key, so the answer and the work match a known user's. */
 #include "auth/srp/srp_int.h"
+#include "lib/secmem.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -26,7 +27,7 @@ fake_hmac(const uint8_t key[SRP_FAKE_KEY_BYTES], const char *label, const char *
 	if (!HMAC(EVP_sha256(), key, SRP_FAKE_KEY_BYTES, msg, ll + 1 + ul, out, &olen) ||
 	    olen != 32)
 		r = CF_EINTERNAL;
-	OPENSSL_cleanse(msg, sizeof(msg));
+	secmem_wipe(msg, sizeof(msg));
 	return r;
 }
 
@@ -46,6 +47,6 @@ srp_fake_verifier(const struct srp6a_group *grp, const uint8_t key[SRP_FAKE_KEY_
 	r = fake_hmac(key, "verifier", user, e);
 	if (r == 0)
 		r = srp6a_pow_g(grp, e, sizeof(e), out);
-	OPENSSL_cleanse(e, sizeof(e));
+	secmem_wipe(e, sizeof(e));
 	return r;
 }

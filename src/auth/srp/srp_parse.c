@@ -1,5 +1,6 @@
 /* srp_parse.c - input checks of the srp auth method (spec/srp.md §2, §3). */
 #include "auth/srp/srp_int.h"
+#include "lib/secmem.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -94,6 +95,6 @@ srp_parse_verifier(const struct srp6a_group *grp, const char *hex, uint8_t *out)
 	if (r == 0 && srp6a_verifier_check(grp, out, n) != 0)
 		r = CF_EINVAL;
 	if (r < 0)
-		OPENSSL_cleanse(out, n);
+		secmem_wipe(out, n);
 	return r;
 }

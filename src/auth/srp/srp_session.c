@@ -3,6 +3,7 @@
  * overall (the oldest is dropped first). Freed sessions are wiped: b, v and the
  * rest never outlive the login. */
 #include "auth/srp/srp_int.h"
+#include "lib/secmem.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -29,8 +30,7 @@ srp_session_free(struct srp_session *s)
 {
 	if (!s)
 		return;
-	OPENSSL_cleanse(s, sizeof(*s));
-	free(s);
+	secmem_free(s, sizeof(*s));
 }
 
 int
@@ -208,8 +208,8 @@ srp_session_check(const struct srp6a_group *grp, const struct srp_session *s,
 	}
 	r = srp6a_M2(grp, s->A, m1, K, ret_m2);
 out:
-	OPENSSL_cleanse(S, sizeof(S));
-	OPENSSL_cleanse(K, sizeof(K));
-	OPENSSL_cleanse(want, sizeof(want));
+	secmem_wipe(S, sizeof(S));
+	secmem_wipe(K, sizeof(K));
+	secmem_wipe(want, sizeof(want));
 	return r;
 }

@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -132,7 +133,7 @@ up_init(struct mount *m, struct core *c)
 	}
 	randombytes_buf(pw, sizeof(pw));
 	r = userpass_hash((const char *)pw, sizeof(pw), s->dummy);
-	sodium_memzero(pw, sizeof(pw));
+	secmem_wipe(pw, sizeof(pw));
 	if (r < 0) {
 		auth_limiter_free(s->lim);
 		free(s);
@@ -295,13 +296,11 @@ h_user_write(struct request *rq, struct response *rs)
 		r = password_arg(rq, rs, &pw, &len);
 	if (r < 0)
 		return r;
-	if (pw) {
+	if (pw)
 		r = userpass_hash(pw, len, hash);
-		if (r < 0)
-			return r;
-	}
-	r = user_update(rq, rs, name, rq->data, pw ? hash : NULL, true);
-	sodium_memzero(hash, sizeof(hash));
+	if (r == 0)
+		r = user_update(rq, rs, name, rq->data, pw ? hash : NULL, true);
+	secmem_wipe(hash, sizeof(hash));
 	return r;
 }
 
@@ -409,12 +408,12 @@ h_password(struct request *rq, struct response *rs)
 		return CF_EINVAL;
 	}
 	r = userpass_hash(pw, len, hash);
-	if (r < 0)
-		return r;
-	none = json_object();
-	r = none ? user_update(rq, rs, name, none, hash, false) : CF_ENOMEM;
-	json_decref(none);
-	sodium_memzero(hash, sizeof(hash));
+	if (r == 0) {
+		none = json_object();
+		r = none ? user_update(rq, rs, name, none, hash, false) : CF_ENOMEM;
+		json_decref(none);
+	}
+	secmem_wipe(hash, sizeof(hash));
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <fnmatch.h>
 #include <sodium.h>
@@ -48,7 +49,7 @@ db_fail(struct response *rs, int code, const char *fmt, ...)
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	(void)response_errorf(rs, "%s", msg);
-	sodium_memzero(msg, sizeof(msg));
+	secmem_wipe(msg, sizeof(msg));
 	return code;
 }
 
@@ -72,7 +73,7 @@ db_load(struct db_state *st, const char *prefix, const char *name, json_t **ret)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_get_object(st->m->view, key, ret);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -85,7 +86,7 @@ db_exists(struct request *rq, const char *prefix, bool *ret_exists)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_object_exists(rq->mount->view, key, ret_exists);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -98,7 +99,7 @@ db_store(struct db_state *st, const char *prefix, const char *name, json_t *v)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_put_json(st->m->view, key, v);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -111,7 +112,7 @@ db_remove(struct db_state *st, const char *prefix, const char *name)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_delete(st->m->view, key);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r == CF_ENOTFOUND ? 0 : r;
 }
 
@@ -200,7 +201,7 @@ plan_push(struct db_plan *pl, char *sql)
 		size_t cap = pl->cap ? pl->cap * 2 : 8;
 		char **n = realloc(pl->sql, cap * sizeof(*n));
 		if (!n) {
-			dbtext_free_secret(sql);
+			secmem_free_str(sql);
 			return CF_ENOMEM;
 		}
 		pl->sql = n;
@@ -246,7 +247,7 @@ void
 db_plan_free(struct db_plan *pl)
 {
 	for (size_t i = 0; i < pl->n; i++)
-		dbtext_free_secret(pl->sql[i]);
+		secmem_free_str(pl->sql[i]);
 	free(pl->sql);
 	pl->sql = NULL;
 	pl->n = pl->cap = 0;
@@ -317,8 +318,8 @@ pool_open(json_t *cfg, struct dbpool **ret, char **ret_err)
 	if (r == CF_EUNSUPPORTED && ret_err)
 		*ret_err = strdup("libpq (" PG_DL_SONAME ") could not be loaded");
 out:
-	dbtext_free_secret(conninfo);
-	dbtext_free_secret(literal);
+	secmem_free_str(conninfo);
+	secmem_free_str(literal);
 	return r;
 }
 
@@ -433,7 +434,7 @@ db_plan_run(struct db_state *st, const char *db_name, json_t *cfg, struct db_pla
 			dbpool_unref(p);
 			p = NULL;
 			if (ret_err) {
-				dbtext_free_secret(*ret_err);
+				secmem_free_str(*ret_err);
 				*ret_err = NULL;
 			}
 			continue;
@@ -609,8 +610,8 @@ config_write(struct request *rq, struct response *rs)
 out:
 	pthread_mutex_unlock(&st->cfg_mu);
 	dbpool_unref(probe);
-	dbtext_free_secret(err);
-	dbtext_free_secret(literal);
+	secmem_free_str(err);
+	secmem_free_str(literal);
 	json_decref(rec);
 	return r;
 }
@@ -712,7 +713,7 @@ reset_handle(struct request *rq, struct response *rs)
 		r = db_fail(rs, CF_EIO, "error reopening the connection: %s",
 		            err ? err : cf_strerror(r));
 	dbpool_unref(p);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(cfg);
 	return r;
 }
@@ -773,9 +774,10 @@ rotate_root_handle(struct request *rq, struct response *rs)
 	log_info("database %s: root credentials rotated", name);
 out:
 	pthread_mutex_unlock(&st->cfg_mu);
-	sodium_memzero(pw, sizeof(pw));
+	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(scram, sizeof(scram));
 	db_plan_free(&pl);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(def);
 	json_decref(cfg);
 	return r;
@@ -972,9 +974,10 @@ creds_read(struct request *rq, struct response *rs)
 	log_verbose("database: issued %s for role %s", user, role_name);
 	r = 0;
 out:
-	sodium_memzero(pw, sizeof(pw));
+	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(scram, sizeof(scram));
 	db_plan_free(&pl);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(data);
 	json_decref(secret);
 	json_decref(cfg);
@@ -1027,7 +1030,7 @@ db_lease_revoke(struct mount *m, json_t *internal)
 	else
 		log_verbose("database: revoked %s", user);
 	db_plan_free(&pl);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(def);
 	json_decref(role);
 	json_decref(cfg);
@@ -1063,7 +1066,7 @@ db_lease_renew(struct mount *m, json_t *internal, int64_t new_expire)
 	if (r < 0)
 		log_error("database: renewing %s: %s", user, err ? err : cf_strerror(r));
 	db_plan_free(&pl);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(def);
 	json_decref(role);
 	json_decref(cfg);

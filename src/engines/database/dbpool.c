@@ -5,6 +5,7 @@
 #include "engines/database/dbtext.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -87,7 +88,7 @@ set_err(char **ret_err, const char *msg)
 {
 	if (!ret_err)
 		return;
-	dbtext_free_secret(*ret_err);
+	secmem_free_str(*ret_err);
 	*ret_err = strdup(msg);
 }
 
@@ -214,9 +215,9 @@ dbpool_unref(struct dbpool *p)
 		next = c->next;
 		conn_free(c);
 	}
-	dbtext_free_secret(p->conninfo);
-	dbtext_free_secret(p->secrets[0]);
-	dbtext_free_secret(p->secrets[1]);
+	secmem_free_str(p->conninfo);
+	secmem_free_str(p->secrets[0]);
+	secmem_free_str(p->secrets[1]);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -308,7 +309,7 @@ conn_open(struct dbpool *p, int64_t abort_start, struct dbconn **ret, bool *ret_
 
 		if (st == PGRES_POLLING_FAILED) {
 			if (ret_err) {
-				dbtext_free_secret(*ret_err);
+				secmem_free_str(*ret_err);
 				*ret_err = scrubbed(p, pg_dl.error_message(c->pg), NULL, 0);
 			}
 			conn_free(c);
@@ -369,7 +370,7 @@ probe_alive(struct dbpool *p)
 
 	if (conn_open(p, 0, &c, &hung, &err) == 0)
 		conn_free(c);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	return !hung;
 }
 
@@ -621,7 +622,7 @@ dbpool_exec(struct dbtx *tx, const char *sql, char **ret_err)
 	if (r < 0)
 		return r;
 	if (!result_ok(res)) {
-		dbtext_free_secret(*ret_err);
+		secmem_free_str(*ret_err);
 		*ret_err = result_message(tx->c->pg, res, "statement failed");
 		r = pg_dl.status(tx->c->pg) == CONNECTION_OK ? CF_EINVAL : CF_EUPSTREAM;
 	}
@@ -639,7 +640,7 @@ dbpool_query(struct dbtx *tx, const char *sql, const char *param, int *ret_rows,
 	if (r < 0)
 		return r;
 	if (pg_dl.result_status(res) != PGRES_TUPLES_OK) {
-		dbtext_free_secret(*ret_err);
+		secmem_free_str(*ret_err);
 		*ret_err = result_message(tx->c->pg, res, "query failed");
 		r = pg_dl.status(tx->c->pg) == CONNECTION_OK ? CF_EINVAL : CF_EUPSTREAM;
 	} else {
@@ -670,7 +671,7 @@ dbpool_txn(struct dbpool *p, dbpool_txn_fn fn, void *arg, const char *const *sec
 			 * drop it and try again on another one. */
 			pool_release(p, tx.c, true);
 			if (reused && attempts++ < p->max_open + 1 && !pool_down_after(p, start)) {
-				dbtext_free_secret(err);
+				secmem_free_str(err);
 				err = NULL;
 				continue;
 			}
@@ -688,7 +689,7 @@ dbpool_txn(struct dbpool *p, dbpool_txn_fn fn, void *arg, const char *const *sec
 			if (pg_dl.status(tx.c->pg) != CONNECTION_OK ||
 			    dbpool_exec(&tx, "ROLLBACK", &ignored) < 0)
 				tx.broken = true;
-			dbtext_free_secret(ignored);
+			secmem_free_str(ignored);
 		}
 		pool_release(p, tx.c, tx.broken);
 		break;
@@ -696,6 +697,6 @@ dbpool_txn(struct dbpool *p, dbpool_txn_fn fn, void *arg, const char *const *sec
 	if (r < 0 && ret_err) {
 		*ret_err = scrubbed(p, err ? err : cf_strerror(r), secrets, n);
 	}
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	return r;
 }

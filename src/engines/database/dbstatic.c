@@ -20,6 +20,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -135,8 +136,10 @@ rotate(struct db_state *st, json_t *rec, bool initial, char **ret_err)
 	json_object_set_new(rec, "next_rotation", json_integer(next));
 out:
 	free(prev);
-	sodium_memzero(pw, sizeof(pw));
-	sodium_memzero(scramble, sizeof(scramble));
+	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(scramble, sizeof(scramble));
+	secmem_wipe(h1, sizeof(h1));
+	secmem_wipe(h2, sizeof(h2));
 	db_plan_free(&pl);
 	json_decref(def);
 	json_decref(cfg);
@@ -171,7 +174,8 @@ grace_end(struct db_state *st, json_t *rec, char **ret_err)
 	r = db_plan_add(&pl, stmts, &v);
 	if (r == 0)
 		r = db_plan_run(st, db_jstr(rec, "db_name"), cfg, &pl, secrets, 1, ret_err);
-	sodium_memzero(pw, sizeof(pw));
+	secmem_wipe(pw, sizeof(pw));
+	secmem_wipe(h, sizeof(h));
 	db_plan_free(&pl);
 	json_decref(def);
 	json_decref(cfg);
@@ -246,7 +250,7 @@ sched_one(struct db_state *st, const char *name)
 			json_object_set_new(rec, "next_rotation", json_integer(next));
 			changed = true;
 		} else {
-			dbtext_free_secret(err);
+			secmem_free_str(err);
 			err = NULL;
 			r = rotate(st, rec, false, &err);
 			if (r < 0) {
@@ -273,7 +277,7 @@ store:
 	due_min(&due, db_jint(rec, "grace_ends"));
 out:
 	pthread_mutex_unlock(&st->rot_mu);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(rec);
 	return due;
 }
@@ -537,7 +541,7 @@ out:
 	if (r == 0)
 		db_static_kick(st);
 	cron_free(c);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(cfg);
 	json_decref(rec);
 	return r;
@@ -705,7 +709,7 @@ out:
 	pthread_mutex_unlock(&st->rot_mu);
 	if (r == 0)
 		db_static_kick(st);
-	dbtext_free_secret(err);
+	secmem_free_str(err);
 	json_decref(rec);
 	return r;
 }

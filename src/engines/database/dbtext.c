@@ -4,6 +4,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -42,8 +43,7 @@ sb_reserve(struct sb *b, size_t more)
 	}
 	if (b->p) {
 		memcpy(n, b->p, b->len);
-		sodium_memzero(b->p, b->cap);
-		free(b->p);
+		secmem_free(b->p, b->cap);
 	}
 	b->p = n;
 	b->cap = cap;
@@ -78,7 +78,7 @@ static char *
 sb_finish(struct sb *b)
 {
 	if (b->oom) {
-		dbtext_free_secret(b->p);
+		secmem_free_str(b->p);
 		b->p = NULL;
 		return NULL;
 	}
@@ -88,15 +88,6 @@ sb_finish(struct sb *b)
 			return NULL;
 	}
 	return b->p;
-}
-
-void
-dbtext_free_secret(char *s)
-{
-	if (!s)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
 }
 
 /* ---- statement inputs ---- */
@@ -515,8 +506,8 @@ dbtext_scram_verifier(const char *pw, const uint8_t *salt, char *out, size_t len
 	w = snprintf(out, len, "SCRAM-SHA-256$4096:%s$%s:%s", b_salt, b_stored, b_server);
 	r = w > 0 && (size_t)w < len ? 0 : CF_EINVAL;
 out:
-	sodium_memzero(salted, sizeof(salted));
-	sodium_memzero(client, sizeof(client));
+	secmem_wipe(salted, sizeof(salted));
+	secmem_wipe(client, sizeof(client));
 	free(b_salt);
 	free(b_stored);
 	free(b_server);
@@ -821,10 +812,10 @@ dbtext_scrub(const char *msg, const char *const *secrets, size_t n)
 		}
 	}
 	for (size_t i = 0; i < nn; i++)
-		dbtext_free_secret(needles[i]);
+		secmem_free_str(needles[i]);
 	free(needles);
 	if (oom) {
-		dbtext_free_secret(sb_finish(&b));
+		secmem_free_str(sb_finish(&b));
 		return NULL;
 	}
 	return sb_finish(&b);

@@ -5,7 +5,7 @@
  *
  * Strings returned through ret are malloc'd and owned by the caller. Those that
  * may hold a password (rendered statements, rendered connection strings) must be
- * freed with dbtext_free_secret(), which wipes them first. */
+ * freed with secmem_free_str() (lib/secmem.h), which wipes them first. */
 #ifndef CF_DB_TEXT_H
 #define CF_DB_TEXT_H
 
@@ -49,7 +49,7 @@ struct dbtext_vars {
 /* Replaces {{name}}, {{username}}, {{password}} and {{expiration}} in one SQL
  * statement. A value placed inside '...' has its ' doubled, inside "..." its "
  * doubled, so a value cannot end the literal or identifier it sits in. Returns 0
- * and a new string in *ret (free with dbtext_free_secret), or CF_ENOMEM. */
+ * and a new string in *ret (free with secmem_free_str), or CF_ENOMEM. */
 int dbtext_render(const char *tmpl, const struct dbtext_vars *v, char **ret);
 
 /* Formats unix seconds as PostgreSQL's timestamptz input "YYYY-MM-DD HH:MM:SS+0000"
@@ -86,7 +86,7 @@ bool dbtext_conn_is_url(const char *url);
 /* Replaces {{username}} and {{password}} in a connection string: percent-encoded
  * in URL form; in DSN form backslash-escaped inside '...' and wrapped in quotes
  * outside them. raw (disable_escaping) substitutes the values as they are.
- * Returns 0 and *ret (free with dbtext_free_secret), or CF_ENOMEM. */
+ * Returns 0 and *ret (free with secmem_free_str), or CF_ENOMEM. */
 int dbtext_conn_render(const char *url, const char *username, const char *password, bool raw,
                        char **ret);
 /* A password written literally in the connection string (URL userinfo or
@@ -102,8 +102,5 @@ char *dbtext_conn_mask(const char *url);
  * DB_SCRUB_MIN characters that is a piece of one, is replaced by "*****"
  * (drivers quote statement fragments). Returns NULL on ENOMEM. */
 char *dbtext_scrub(const char *msg, const char *const *secrets, size_t n);
-
-/* Wipes and frees a string that may hold a secret; accepts NULL. */
-void dbtext_free_secret(char *s);
 
 #endif

@@ -4,6 +4,7 @@
 #include "core/view.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,15 +120,6 @@ kv_json_bytes(json_t *val, char **ret_buf, size_t *ret_len)
 	*ret_buf = txt;
 	*ret_len = strlen(txt);
 	return 0;
-}
-
-void
-kv_buf_free(char *buf)
-{
-	if (!buf)
-		return;
-	explicit_bzero(buf, strlen(buf));
-	free(buf);
 }
 
 json_t *

@@ -6,6 +6,7 @@
 #include "core/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
+#include "lib/secmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +113,7 @@ kv1_exists(struct request *rq, bool *ret_exists)
 	}
 	if (r < 0)
 		return r;
-	explicit_bzero(val, len);
-	free(val);
+	secmem_free(val, len);
 	*ret_exists = true;
 	return 0;
 }

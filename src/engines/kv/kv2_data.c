@@ -22,7 +22,7 @@ kv2_data_load(struct view *v, const char *path, int64_t n, json_t **ret)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_get_object(v, key, ret);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ kv2_meta_load(struct view *v, const char *path, json_t **ret)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_get_json(v, key, &j);
-	free(key);
+	free(key); /* not secret: a storage path */
 	if (r < 0)
 		return r;
 	if (!json_is_object(j) || !json_is_object(json_object_get(j, "versions"))) {
@@ -400,8 +401,8 @@ out:
 			free(keys[i]);
 	free(keys);
 	free(ops);
-	kv_buf_free(meta_txt);
-	kv_buf_free(data_txt);
+	secmem_free_str(meta_txt);
+	secmem_free_str(data_txt);
 	return r;
 }
 

@@ -50,9 +50,8 @@ int kv_list(struct view *v, const char *base, const char *folder, struct respons
  * non-negative integer. */
 int kv_query_int(struct request *rq, const char *name, int64_t *ret, struct response *rs);
 /* Stores val as compact JSON through a txn op: *ret_buf receives the text (owned by
- * the caller, free with kv_buf_free which wipes it). */
+ * the caller, free with secmem_free_str which wipes it). */
 int kv_json_bytes(json_t *val, char **ret_buf, size_t *ret_len);
-void kv_buf_free(char *buf);
 /* RFC 7386 merge patch: returns a new reference (target is not modified),
  * NULL on ENOMEM. */
 json_t *kv_merge_patch(json_t *target, json_t *patch);

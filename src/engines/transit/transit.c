@@ -10,6 +10,7 @@
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -88,7 +89,7 @@ record_load(struct mount *m, const char *name, json_t **ret)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_get_object(m->view, key, ret);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -101,7 +102,7 @@ record_store(struct mount *m, const char *name, json_t *rec)
 	if (!key)
 		return CF_ENOMEM;
 	r = view_put_json(m->view, key, rec);
-	free(key);
+	free(key); /* not secret: a storage path */
 	return r;
 }
 
@@ -746,7 +747,7 @@ key_delete(struct request *rq, struct response *rs)
 	sched_set(st, name, 0, 0);
 out:
 	pthread_mutex_unlock(&st->wmu);
-	free(key);
+	free(key); /* not secret: a storage path */
 	json_decref(rec);
 	return r;
 }
@@ -1101,9 +1102,9 @@ encrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, cha
 	if (r == 0)
 		r = versioned(ret, "ciphertext", ct, used);
 	free(ct);
-	tkey_secret_free(pt, ptlen);
-	tkey_secret_free(ctx, ctxlen);
-	tkey_secret_free(nonce, noncelen);
+	secmem_free(pt, ptlen);
+	secmem_free(ctx, ctxlen);
+	secmem_free(nonce, noncelen);
 	return r;
 }
 
@@ -1178,12 +1179,9 @@ decrypt_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, cha
 		if (!*ret)
 			r = CF_ENOMEM;
 	}
-	if (b64) {
-		sodium_memzero(b64, strlen(b64));
-		free(b64);
-	}
-	tkey_secret_free(pt, ptlen);
-	tkey_secret_free(ctx, ctxlen);
+	secmem_free_str(b64);
+	secmem_free(pt, ptlen);
+	secmem_free(ctx, ctxlen);
 	return r;
 }
 
@@ -1218,8 +1216,8 @@ rewrap_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char
 	if (r == 0)
 		r = versioned(ret, "ciphertext", nct, used);
 	free(nct);
-	tkey_secret_free(pt, ptlen);
-	tkey_secret_free(ctx, ctxlen);
+	secmem_free(pt, ptlen);
+	secmem_free(ctx, ctxlen);
 	return r;
 }
 
@@ -1280,14 +1278,11 @@ tr_datakey(struct request *rq, struct response *rs)
 	response_set_data(rs, out);
 	r = 0;
 out:
-	sodium_memzero(dk, sizeof(dk));
-	if (b64) {
-		sodium_memzero(b64, strlen(b64));
-		free(b64);
-	}
+	secmem_wipe(dk, sizeof(dk));
+	secmem_free_str(b64);
 	free(ct);
-	tkey_secret_free(ctx, ctxlen);
-	tkey_secret_free(nonce, noncelen);
+	secmem_free(ctx, ctxlen);
+	secmem_free(nonce, noncelen);
 	tkey_unref(k);
 	return r;
 }
@@ -1342,12 +1337,11 @@ tr_random(struct request *rq, struct response *rs)
 	} else {
 		out = util_b64_encode(buf, (size_t)bytes);
 	}
-	tkey_secret_free(buf, (size_t)bytes);
+	secmem_free(buf, (size_t)bytes);
 	if (!out)
 		return CF_ENOMEM;
 	response_set_data(rs, json_pack("{s:s}", "random_bytes", out));
-	sodium_memzero(out, strlen(out));
-	free(out);
+	secmem_free_str(out);
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
@@ -1437,7 +1431,7 @@ hmac_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 	if (r == 0)
 		r = versioned(ret, "hmac", mac, used);
 	free(mac);
-	tkey_secret_free(in, inlen);
+	secmem_free(in, inlen);
 	return r;
 }
 
@@ -1494,8 +1488,8 @@ sign_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char *
 	if (r == 0)
 		r = versioned(ret, "signature", sig, used);
 	free(sig);
-	tkey_secret_free(in, inlen);
-	tkey_secret_free(ctx, ctxlen);
+	secmem_free(in, inlen);
+	secmem_free(ctx, ctxlen);
 	return r;
 }
 
@@ -1536,8 +1530,8 @@ verify_item(struct request *rq, struct tkey *k, json_t *item, json_t **ret, char
 		if (!*ret)
 			r = CF_ENOMEM;
 	}
-	tkey_secret_free(in, inlen);
-	tkey_secret_free(ctx, ctxlen);
+	secmem_free(in, inlen);
+	secmem_free(ctx, ctxlen);
 	return r;
 }
 
@@ -1591,8 +1585,7 @@ tr_export(struct request *rq, struct response *rs)
 		}
 		snprintf(num, sizeof(num), "%lld", (long long)v->version);
 		r = json_object_set_new(keys, num, json_string(mat)) == 0 ? 0 : CF_ENOMEM;
-		sodium_memzero(mat, strlen(mat));
-		free(mat);
+		secmem_free_str(mat);
 		if (r < 0)
 			goto out;
 	}
@@ -1635,14 +1628,8 @@ tr_backup(struct request *rq, struct response *rs)
 	response_set_data(rs, json_pack("{s:s}", "backup", b64));
 	r = rs->data ? 0 : CF_ENOMEM;
 out:
-	if (text) {
-		sodium_memzero(text, strlen(text));
-		free(text);
-	}
-	if (b64) {
-		sodium_memzero(b64, strlen(b64));
-		free(b64);
-	}
+	secmem_free_str(text);
+	secmem_free_str(b64);
 	json_decref(wrap);
 	json_decref(rec);
 	return r;
@@ -1667,7 +1654,7 @@ tr_restore(struct request *rq, struct response *rs)
 	if (util_b64_decode(b64, &raw, &rawlen) < 0)
 		return fail(rs, "failed to base64-decode backup");
 	wrap = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
-	tkey_secret_free(raw, rawlen);
+	secmem_free(raw, rawlen);
 	rec = json_object_get(wrap, "policy");
 	if (!name)
 		name = json_string_value(json_object_get(wrap, "name"));

@@ -4,6 +4,7 @@
 #include "engines/transit/transit_int.h"
 
 #include "lib/err.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -70,7 +71,7 @@ transit_ct_decode(const char *payload, bool url, uint8_t **ret, size_t *ret_len)
 		return CF_ENOMEM;
 	if (sodium_base642bin(out, cap, payload, n, NULL, &out_len, &end, variant) != 0 ||
 	    *end != '\0') {
-		free(out);
+		secmem_free(out, cap);
 		return CF_EINVAL;
 	}
 	*ret = out;

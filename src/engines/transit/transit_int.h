@@ -137,10 +137,9 @@ json_t *tkey_info(const struct tkey *k);
 int tkey_encrypt(const struct tkey *k, int64_t version, const uint8_t *ctx, size_t ctxlen,
                  const uint8_t *nonce, size_t noncelen, const uint8_t *pt, size_t ptlen,
                  char **ret_ct, int64_t *ret_version, char *err, size_t errlen);
-/* Plaintext into *ret_pt (sodium_malloc'd; free with tkey_secret_free). */
+/* Plaintext into *ret_pt (malloc'd; free with secmem_free(pt, len)). */
 int tkey_decrypt(const struct tkey *k, const char *ct, const uint8_t *ctx, size_t ctxlen,
                  uint8_t **ret_pt, size_t *ret_len, int64_t *ret_version, char *err, size_t errlen);
-void tkey_secret_free(uint8_t *p, size_t len);
 
 struct tk_sign_opts {
 	const char *hash;    /* "sha2-256" default */

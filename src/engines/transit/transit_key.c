@@ -9,6 +9,7 @@
 
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -317,7 +318,7 @@ tk_version_clear(struct tk_version *v)
 	if (v->hmac_key)
 		sodium_free(v->hmac_key);
 	EVP_PKEY_free(v->pkey);
-	free(v->public_key);
+	free(v->public_key); /* not secret: the public half */
 	memset(v, 0, sizeof(*v));
 }
 
@@ -375,19 +376,16 @@ secret_field(json_t *kv, const char *field, size_t want, uint8_t **ret)
 	if (r < 0)
 		return r == CF_ENOMEM ? r : CF_EIO;
 	if (want && n != want) {
-		sodium_memzero(raw, n);
-		free(raw);
+		secmem_free(raw, n);
 		return CF_EIO;
 	}
 	sec = sodium_malloc(n ? n : 1);
 	if (!sec) {
-		sodium_memzero(raw, n);
-		free(raw);
+		secmem_free(raw, n);
 		return CF_ENOMEM;
 	}
 	memcpy(sec, raw, n);
-	sodium_memzero(raw, n);
-	free(raw);
+	secmem_free(raw, n);
 	*ret = sec;
 	return 0;
 }
@@ -457,8 +455,7 @@ version_parse(const struct tk_type *t, json_t *kv, int64_t n, struct tk_version 
 		const unsigned char *p = der;
 		pk = d2i_AutoPrivateKey(NULL, &p, (long)dlen);
 	}
-	sodium_memzero(der, dlen);
-	free(der);
+	secmem_free(der, dlen);
 	if (!pk)
 		return CF_EIO;
 	v->pkey = pk;
@@ -534,8 +531,7 @@ set_b64(json_t *obj, const char *key, const uint8_t *in, size_t n)
 	if (!s)
 		return CF_ENOMEM;
 	r = json_object_set_new(obj, key, json_string(s)) == 0 ? 0 : CF_ENOMEM;
-	sodium_memzero(s, strlen(s));
-	free(s);
+	secmem_free_str(s);
 	return r;
 }
 
@@ -553,7 +549,7 @@ asym_generate(const struct tk_type *t, uint8_t **ret, size_t *ret_len)
 		size_t sl = 32;
 		pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		if (!seed || !pk || EVP_PKEY_get_raw_private_key(pk, seed, &sl) != 1 || sl != 32) {
-			free(seed);
+			secmem_free(seed, 32);
 			EVP_PKEY_free(pk);
 			return CF_EINTERNAL;
 		}
@@ -635,11 +631,8 @@ tkey_record_rotate(json_t *rec, int64_t now)
 	}
 	r = 0;
 out:
-	sodium_memzero(hk, sizeof(hk));
-	if (mat) {
-		sodium_memzero(mat, matlen);
-		free(mat);
-	}
+	secmem_wipe(hk, sizeof(hk));
+	secmem_free(mat, matlen);
 	json_decref(kv);
 	return r;
 }
@@ -868,8 +861,7 @@ rsa_crypt(EVP_PKEY *pk, int enc, const uint8_t *in, size_t inlen, uint8_t **ret,
 	}
 	if ((enc ? EVP_PKEY_encrypt(pc, out, &outlen, in, inlen)
 	         : EVP_PKEY_decrypt(pc, out, &outlen, in, inlen)) != 1) {
-		sodium_memzero(out, outlen);
-		free(out);
+		secmem_free(out, outlen);
 		out = NULL;
 		goto out;
 	}
@@ -936,7 +928,7 @@ tkey_encrypt(const struct tkey *k, int64_t version, const uint8_t *ctx, size_t c
 				goto out;
 			}
 			memcpy(buf, mac, TRANSIT_NONCE_BYTES);
-			sodium_memzero(mac, sizeof(mac));
+			secmem_wipe(mac, sizeof(mac));
 		} else {
 			util_random(buf, TRANSIT_NONCE_BYTES);
 		}
@@ -954,21 +946,9 @@ tkey_encrypt(const struct tkey *k, int64_t version, const uint8_t *ctx, size_t c
 	*ret_version = v->version;
 	r = 0;
 out:
-	sodium_memzero(key, sizeof(key));
-	if (buf) {
-		sodium_memzero(buf, blen);
-		free(buf);
-	}
+	secmem_wipe(key, sizeof(key));
+	secmem_free(buf, blen);
 	return r;
-}
-
-void
-tkey_secret_free(uint8_t *p, size_t len)
-{
-	if (!p)
-		return;
-	sodium_memzero(p, len);
-	free(p);
 }
 
 int
@@ -1024,9 +1004,9 @@ tkey_decrypt(const struct tkey *k, const char *ct, const uint8_t *ctx, size_t ct
 	pt = NULL;
 	r = 0;
 out:
-	sodium_memzero(key, sizeof(key));
-	tkey_secret_free(pt, ptlen);
-	tkey_secret_free(raw, rawlen);
+	secmem_wipe(key, sizeof(key));
+	secmem_free(pt, ptlen);
+	secmem_free(raw, rawlen);
 	return r;
 }
 
@@ -1182,14 +1162,16 @@ ed_key(const struct tkey *k, const struct tk_version *v, const struct tk_sign_op
 		*ret = v->pkey;
 		return 0;
 	}
-	if (EVP_PKEY_get_raw_private_key(v->pkey, seed, &sl) != 1)
+	if (EVP_PKEY_get_raw_private_key(v->pkey, seed, &sl) != 1) {
+		secmem_wipe(seed, sizeof(seed));
 		return CF_EINTERNAL;
+	}
 	r = derive(seed, sl, o->ctx, o->ctxlen, dseed, sizeof(dseed));
-	sodium_memzero(seed, sizeof(seed));
+	secmem_wipe(seed, sizeof(seed));
 	if (r < 0)
 		return r;
 	*ret = ed25519_from_seed(dseed);
-	sodium_memzero(dseed, sizeof(dseed));
+	secmem_wipe(dseed, sizeof(dseed));
 	if (!*ret)
 		return CF_EINTERNAL;
 	*ret_owned = true;
@@ -1457,10 +1439,12 @@ tkey_export(const struct tkey *k, const struct tk_version *v, const char *what, 
 			uint8_t raw[64];
 			size_t sl = 32, pl = 32;
 			if (EVP_PKEY_get_raw_private_key(v->pkey, raw, &sl) != 1 ||
-			    EVP_PKEY_get_raw_public_key(v->pkey, raw + 32, &pl) != 1)
+			    EVP_PKEY_get_raw_public_key(v->pkey, raw + 32, &pl) != 1) {
+				secmem_wipe(raw, sizeof(raw));
 				return CF_EINTERNAL;
+			}
 			out = util_b64_encode(raw, sizeof(raw));
-			sodium_memzero(raw, sizeof(raw));
+			secmem_wipe(raw, sizeof(raw));
 		} else {
 			out = private_pem(v->pkey);
 		}

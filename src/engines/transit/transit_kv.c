@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -134,7 +135,7 @@ rewrap_one(struct rewrap *w, const char *path)
 		if (r == 0)
 			r = tkey_encrypt(w->k, 0, w->ctx, w->ctxlen, NULL, 0, pt, ptlen, &nct,
 			                 &used, err, sizeof(err));
-		tkey_secret_free(pt, ptlen);
+		secmem_free(pt, ptlen);
 		if (r < 0) {
 			fail_item(w, path, *err ? err : cf_strerror(r));
 			response_reset(&rs);
@@ -314,7 +315,7 @@ transit_rewrap_kv(struct request *rq, struct response *rs)
 	r = 0;
 out:
 	json_decref(w.failures);
-	tkey_secret_free(w.ctx, w.ctxlen);
+	secmem_free(w.ctx, w.ctxlen);
 	tkey_unref(w.k);
 	return r;
 }

@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/util.h"
 #include "storage/storage.h"
+#include "lib/secmem.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -170,17 +171,17 @@ test_database_render(void **state)
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		assert_int_equal(dbtext_render(v[i].tmpl, &vars, &out), 0);
 		assert_string_equal(out, v[i].want);
-		dbtext_free_secret(out);
+		secmem_free_str(out);
 	}
 	/* values cannot end the identifier or literal they sit in */
 	assert_int_equal(
 	        dbtext_render("\"{{name}}\" '{{name}}' {{name}} {{username}}", &evil, &out), 0);
 	assert_string_equal(out, "\"a\"\"b'c\" 'a\"b''c' a\"b'c u");
-	dbtext_free_secret(out);
+	secmem_free_str(out);
 	/* a doubled quote in the template keeps the literal open */
 	assert_int_equal(dbtext_render("'it''s {{name}}'", &evil, &out), 0);
 	assert_string_equal(out, "'it''s a\"b''c'");
-	dbtext_free_secret(out);
+	secmem_free_str(out);
 }
 
 static void
@@ -322,7 +323,7 @@ test_database_conn_render(void **state)
 		assert_int_equal(dbtext_conn_render(v[i].url, v[i].user, v[i].pw, v[i].raw, &out),
 		                 0);
 		assert_string_equal(out, v[i].want);
-		dbtext_free_secret(out);
+		secmem_free_str(out);
 	}
 	assert_true(dbtext_conn_is_url("postgresql://x"));
 	assert_true(dbtext_conn_is_url("postgres://x"));
@@ -359,7 +360,7 @@ test_database_conn_literal_password(void **state)
 			assert_null(pw);
 			assert_string_equal(m, v[i].url);
 		}
-		dbtext_free_secret(pw);
+		secmem_free_str(pw);
 		free(m);
 	}
 }

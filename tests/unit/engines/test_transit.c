@@ -10,6 +10,7 @@
 #include "engines/transit/transit_int.h"
 #include "lib/err.h"
 #include "lib/util.h"
+#include "lib/secmem.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -188,7 +189,7 @@ test_transit_encrypt_each_type(void **state)
 		                 0);
 		assert_int_equal(blen, sizeof(pt));
 		assert_memory_equal(back, pt, sizeof(pt));
-		tkey_secret_free(back, blen);
+		secmem_free(back, blen);
 		/* every flipped bit of the payload is caught */
 		assert_int_equal(transit_ct_parse(ct, &v, &p, &e), 0);
 		assert_int_equal(transit_ct_decode(p, false, &raw, &rawlen), 0);
@@ -249,7 +250,7 @@ test_transit_derived_and_convergent(void **state)
 	        tkey_decrypt(k, a, (const uint8_t *)"ctx1", 4, &back, &blen, &v, err, sizeof(err)),
 	        0);
 	assert_memory_equal(back, "same", 4);
-	tkey_secret_free(back, blen);
+	secmem_free(back, blen);
 	free(a);
 	free(b);
 	free(c);
@@ -282,7 +283,7 @@ test_transit_rotation_and_min_versions(void **state)
 	                 0);
 	assert_int_equal(v, 2);
 	assert_int_equal(tkey_decrypt(k, c1, NULL, 0, &back, &blen, &v, err, sizeof(err)), 0);
-	tkey_secret_free(back, blen);
+	secmem_free(back, blen);
 	assert_int_equal(tkey_encrypt(k, 3, NULL, 0, NULL, 0, (const uint8_t *)"b", 1, &c2, &v, err,
 	                              sizeof(err)),
 	                 CF_EINVAL);
@@ -293,7 +294,7 @@ test_transit_rotation_and_min_versions(void **state)
 	                 CF_EINVAL);
 	assert_non_null(strstr(err, "disallowed by policy"));
 	assert_int_equal(tkey_decrypt(k, c2, NULL, 0, &back, &blen, &v, err, sizeof(err)), 0);
-	tkey_secret_free(back, blen);
+	secmem_free(back, blen);
 	tkey_unref(k);
 	/* a damaged record does not parse */
 	json_object_set_new(rec, "latest_version", json_integer(5));
