@@ -523,7 +523,8 @@ kv2_meta_args_parse(json_t *body, bool patch, struct kv2_meta_args *a, struct re
 	a->has_cas = r == 0;
 	r = jsonx_duration(body, "delete_version_after", &a->dva);
 	if (r < 0 && r != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid delete_version_after: must be a duration");
+		(void)response_errorf(rs, "invalid value for delete_version_after: %s",
+		                      duration_strerror(r));
 		return CF_EINVAL;
 	}
 	a->has_dva = r == 0;
