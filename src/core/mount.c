@@ -31,14 +31,16 @@ mount_register_type(const struct backend_type *bt)
 	return CF_ENOMEM;
 }
 
-/* Secrets engines coffer knows, by type. "kv" resolves by options.version. */
+/* Secrets engines coffer knows, by type. "kv" resolves by options.version;
+ * "generic", KV's name before Vault 0.8, is an alias of "kv" (Vault's
+ * mountAliases): the entry keeps the type it was enabled with. */
 static const struct backend_type *
 engine_type(const char *type, json_t *options)
 {
 	for (size_t i = 0; i < MAX_EXTRA_TYPES && extra_types[i]; i++)
 		if (strcmp(extra_types[i]->type, type) == 0)
 			return extra_types[i];
-	if (strcmp(type, "kv") == 0) {
+	if (strcmp(type, "kv") == 0 || strcmp(type, "generic") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;
 	}
