@@ -330,6 +330,15 @@ def test_rotation_job_durations_refused(dev_server):
     assert dev.raw("GET", "/v1/sys/rotation/jobs/api").status == 404
 
 
+def test_reencrypt_interval_in_seconds_cannot_wrap(dev_server):
+    # 18446744073709552 s is 384 ms once multiplied by 1000 in 64 bits
+    for value in (18446744073709552, 9223372036854775807, 61, -1, "876001h"):
+        r = dev_server.raw("POST", "/v1/sys/rotate/reencrypt", {"interval": value})
+        assert r.status == 400 and "interval" in " ".join(r.errors()), (value, r)
+    st = data_of(dev_server.raw("GET", "/v1/sys/rotate/reencrypt"))
+    assert st.get("state") in (None, "", "idle", "none"), st
+
+
 # ---------------------------------------------------------------- hvac fidelity
 
 
