@@ -330,6 +330,38 @@ def test_rotation_job_durations_refused(dev_server):
     assert dev.raw("GET", "/v1/sys/rotation/jobs/api").status == 404
 
 
+def test_database_role_durations_refused(dbe, pg):
+    from dblib import ROTATE_SQL, unique
+
+    dbe.create_role("dyn", default_ttl=600, max_ttl=3600)
+    before = data_of(dbe.raw("GET", "/v1/database/roles/dyn"))
+    for field in ("default_ttl", "max_ttl"):
+        for value in BAD:
+            refused(dbe.raw("POST", "/v1/database/roles/dyn", {"db_name": "pg", field: value,
+                                                               "creation_statements": before["creation_statements"]}),
+                    field)
+            refused(dbe.raw("POST", "/v1/database/roles/fresh", {"db_name": "pg", field: value,
+                                                                 "creation_statements": before["creation_statements"]}),
+                    field)
+    assert data_of(dbe.raw("GET", "/v1/database/roles/dyn")) == before
+    assert dbe.raw("GET", "/v1/database/roles/fresh").status == 404
+
+    user = unique("dur_")
+    pg.create_role(user, password="p0-" + user)
+    base = {"db_name": "pg", "username": user, "rotation_statements": ROTATE_SQL}
+    for field, extra in (("rotation_period", {}), ("grace", {"rotation_period": 3600}),
+                         ("rotation_window", {"rotation_schedule": "0 0 * * *"})):
+        for value in TOO_LONG + [-1, "-1h"]:
+            refused(dbe.raw("POST", "/v1/database/static-roles/st", dict(base, **extra, **{field: value})), field)
+    assert dbe.raw("GET", "/v1/database/static-roles/st").status == 404
+    assert dbe.raw("POST", "/v1/database/static-roles/st", dict(base, rotation_period=3600)).status in (200, 204)
+    before = data_of(dbe.raw("GET", "/v1/database/static-roles/st"))
+    for value in TOO_LONG + [-1]:
+        refused(dbe.raw("POST", "/v1/database/rotate-role/st", {"grace": value}), "grace")
+    after = data_of(dbe.raw("GET", "/v1/database/static-roles/st"))
+    assert after == before
+
+
 def test_reencrypt_interval_in_seconds_cannot_wrap(dev_server):
     # 18446744073709552 s is 384 ms once multiplied by 1000 in 64 bits
     for value in (18446744073709552, 9223372036854775807, 61, -1, "876001h"):
