@@ -379,8 +379,17 @@ test_kv_cas(void **state)
 	                      "{\"options\": {\"cas\": 0}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
 	                 0);
 	assert_int_equal(jint(rs.data, "version"), 1);
+	/* as Vault: any integer that is not the current version is a mismatch */
 	assert_int_equal(call(f, OP_UPDATE, "data/c",
 	                      "{\"options\": {\"cas\": -1}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
+	                 CF_ECAS);
+	assert_int_equal(call(f, OP_UPDATE, "data/c",
+	                      "{\"options\": {\"cas\": 4}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
+	                 CF_ECAS);
+	assert_data(f, "c", 0, "{\"v\": \"3\"}");
+	assert_int_equal(call(f, OP_UPDATE, "data/c",
+	                      "{\"options\": {\"cas\": \"three\"}, \"data\": {\"v\": \"1\"}}", NULL,
+	                      &rs),
 	                 CF_EINVAL);
 	assert_int_equal(call(f, OP_UPDATE, "data/c", "{\"options\": 7, \"data\": {\"v\": \"1\"}}",
 	                      NULL, &rs),
