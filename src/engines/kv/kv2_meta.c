@@ -271,15 +271,17 @@ kv2_meta_render(json_t *meta)
 	return out;
 }
 
-/* min of the positive settings (vault-api.md §5.1 delete_version_after). */
+/* min of the positive settings (vault-api.md §5.1 delete_version_after). A
+ * value stored before the duration limit existed counts as the limit, so that
+ * now + dva in nanoseconds cannot overflow into the past. */
 static int64_t
 kv2_meta_effective_dva(int64_t key, int64_t mount)
 {
-	if (key > 0 && mount > 0)
-		return key < mount ? key : mount;
-	if (key > 0)
-		return key;
-	return mount > 0 ? mount : 0;
+	int64_t dva = mount > 0 ? mount : 0;
+
+	if (key > 0 && (dva == 0 || key < dva))
+		dva = key;
+	return dva > DURATION_MAX_SECS ? DURATION_MAX_SECS : dva;
 }
 
 int
