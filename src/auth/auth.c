@@ -6,6 +6,7 @@
 #include "core/token.h"
 #include "core/view.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -63,10 +64,17 @@ static int
 upd_dur(json_t *data, struct response *rs, const char *name, const char *legacy, int64_t *v)
 {
 	const char *k = pick(data, name, legacy);
+	int64_t secs = 0;
+	int r;
+
 	if (!k || json_is_null(json_object_get(data, k)))
 		return 0;
-	if (jsonx_duration(data, k, v) < 0 || *v < 0)
-		return bad(rs, k);
+	r = jsonx_duration(data, k, &secs);
+	if (r < 0) {
+		(void)response_errorf(rs, "invalid value for %s: %s", k, duration_strerror(r));
+		return CF_EINVAL;
+	}
+	*v = secs;
 	return 0;
 }
 

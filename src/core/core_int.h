@@ -121,6 +121,19 @@ struct mount *mount_find(struct core *c, const char *path, const char **ret_rel)
 int mount_table_load(struct core *c);
 int mount_table_save(struct core *c);
 int mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth);
+/* Reads a mount TTL (default_lease_ttl, max_lease_ttl) from cfg: seconds, a
+ * duration, or "system" (0, the system default). Returns 0 with *ret set,
+ * CF_ENOTFOUND when absent, null or "" (*ret untouched), else jsonx_duration's
+ * CF_EINVAL or CF_ERANGE. */
+int mount_ttl_param(json_t *cfg, const char *key, int64_t *ret);
+/* Checks a mount's requested config object (sys/mounts and sys/auth enable) as
+ * Vault does (api-docs/system/mounts): each TTL in range, default <= max, and
+ * without a max, default <= the system max. Returns 0, or CF_EINVAL with the
+ * message in rs. Nothing is changed. */
+int mount_config_check(json_t *cfg, struct response *rs);
+/* Checks the durations of a user_lockout_config object (enable and tune):
+ * 0, or CF_EINVAL with a message naming the field in rs. */
+int mount_lockout_check(json_t *lock, struct response *rs);
 int mount_disable(struct core *c, const char *path, bool is_auth);
 void mount_unload_all(struct core *c);
 /* Calls every mounted backend's interrupt hook (core lock held). */

@@ -16,6 +16,7 @@
 #include "core/token.h"
 #include "core/view.h"
 #include "events/events.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -1060,8 +1061,11 @@ expire_sys_renew(struct request *rq, struct response *rs)
 	if (strncmp(id, "auth/", 5) == 0)
 		return bad(rs,
 		           "tokens cannot be renewed through this endpoint; use auth/token/renew");
-	if (jsonx_duration(rq->data, "increment", &inc) == CF_EINVAL || inc < 0)
-		return bad(rs, "increment must be a duration or a number of seconds");
+	r = jsonx_duration(rq->data, "increment", &inc);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid value for increment: %s", duration_strerror(r));
+		return CF_EINVAL;
+	}
 	r = record_get(e, id, &rec);
 	if (r == CF_ENOTFOUND)
 		return bad(rs, "lease not found");

@@ -4,6 +4,7 @@
 #include "core/core_int.h"
 #include "core/view.h"
 #include "crypto/barrier.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -30,14 +31,16 @@ mount_register_type(const struct backend_type *bt)
 	return CF_ENOMEM;
 }
 
-/* Secrets engines coffer knows, by type. "kv" resolves by options.version. */
+/* Secrets engines coffer knows, by type. "kv" resolves by options.version;
+ * "generic", KV's name before Vault 0.8, is an alias of "kv" (Vault's
+ * mountAliases): the entry keeps the type it was enabled with. */
 static const struct backend_type *
 engine_type(const char *type, json_t *options)
 {
 	for (size_t i = 0; i < MAX_EXTRA_TYPES && extra_types[i]; i++)
 		if (strcmp(extra_types[i]->type, type) == 0)
 			return extra_types[i];
-	if (strcmp(type, "kv") == 0) {
+	if (strcmp(type, "kv") == 0 || strcmp(type, "generic") == 0) {
 		const char *v = json_string_value(json_object_get(options, "version"));
 		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;
 	}
@@ -155,6 +158,81 @@ mount_entry_json(const struct mount *m)
 	                 "", "running_plugin_version", "");
 }
 
+int
+mount_ttl_param(json_t *cfg, const char *key, int64_t *ret)
+{
+	const char *s = NULL;
+
+	if (jsonx_str(cfg, key, &s) == 0 && json_is_string(json_object_get(cfg, key))) {
+		if (*s == '\0')
+			return CF_ENOTFOUND;
+		if (strcmp(s, "system") == 0) {
+			*ret = 0;
+			return 0;
+		}
+	}
+	return jsonx_duration(cfg, key, ret);
+}
+
+int
+mount_lockout_check(json_t *lock, struct response *rs)
+{
+	static const char *const keys[] = {"lockout_duration", "lockout_counter_reset"};
+	int64_t v;
+	int r;
+
+	if (!json_is_object(lock))
+		return 0;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		r = jsonx_duration(lock, keys[i], &v);
+		if (r < 0 && r != CF_ENOTFOUND) {
+			(void)response_errorf(rs, "invalid value for user_lockout_config.%s: %s",
+			                      keys[i], duration_strerror(r));
+			return CF_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+mount_config_check(json_t *cfg, struct response *rs)
+{
+	int64_t def = 0, max = 0;
+	int r;
+
+	if (!cfg || json_is_null(cfg))
+		return 0;
+	if (!json_is_object(cfg)) {
+		(void)response_errorf(rs, "invalid value for config: must be an object");
+		return CF_EINVAL;
+	}
+	r = mount_ttl_param(cfg, "default_lease_ttl", &def);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid value for default_lease_ttl: %s",
+		                      duration_strerror(r));
+		return CF_EINVAL;
+	}
+	r = mount_ttl_param(cfg, "max_lease_ttl", &max);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid value for max_lease_ttl: %s",
+		                      duration_strerror(r));
+		return CF_EINVAL;
+	}
+	if (max != 0 && def > max) {
+		(void)response_errorf(rs,
+		                      "given default lease TTL greater than given max lease TTL");
+		return CF_EINVAL;
+	}
+	if (max == 0 && def > SYSTEM_DEFAULT_TTL) {
+		(void)response_errorf(rs,
+		                      "given default lease TTL greater than system max lease TTL "
+		                      "of %d",
+		                      SYSTEM_DEFAULT_TTL);
+		return CF_EINVAL;
+	}
+	return mount_lockout_check(json_object_get(cfg, "user_lockout_config"), rs);
+}
+
 /* Builds a mount from a stored or requested entry. Does not init the backend. */
 static int
 mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struct mount **ret)
@@ -223,8 +301,11 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 	if (cfg) {
 		const char *k;
 		json_t *v;
-		if (jsonx_duration(cfg, "default_lease_ttl", &m->default_lease_ttl) == CF_EINVAL ||
-		    jsonx_duration(cfg, "max_lease_ttl", &m->max_lease_ttl) == CF_EINVAL) {
+		/* sys/mounts checked a requested config (mount_config_check); a
+		 * stored TTL beyond the limit, written before there was one, falls
+		 * back to the system default rather than losing the mount. */
+		if (mount_ttl_param(cfg, "default_lease_ttl", &m->default_lease_ttl) == CF_EINVAL ||
+		    mount_ttl_param(cfg, "max_lease_ttl", &m->max_lease_ttl) == CF_EINVAL) {
 			r = CF_EINVAL;
 			goto out;
 		}

@@ -402,7 +402,10 @@ reencrypt_sys(struct request *rq, struct response *rs)
 			}
 			interval_ms = ns / 1000000;
 		} else if (jsonx_int(rq->data, "interval", &interval_s) == 0) {
-			interval_ms = interval_s * 1000;
+			/* range first: the product of a huge number would overflow */
+			interval_ms = interval_s < 0 || interval_s > MAX_INTERVAL_MS / 1000
+			                      ? -1
+			                      : interval_s * 1000;
 		}
 		if (interval_ms < 0 || interval_ms > MAX_INTERVAL_MS) {
 			(void)response_errorf(rs, "interval must be between 0 and 60s");

@@ -9,6 +9,7 @@
 #include "core/view.h"
 #include "crypto/barrier.h"
 #include "events/events.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -266,15 +267,32 @@ tune_write(struct core *c, struct mount *m, struct request *rq, struct response 
 	const char *desc;
 	json_t *opts = json_object_get(rq->data, "options");
 
-	if (jsonx_duration(rq->data, "default_lease_ttl", &def) == CF_EINVAL ||
-	    jsonx_duration(rq->data, "max_lease_ttl", &max) == CF_EINVAL) {
-		(void)response_errorf(rs, "invalid lease TTL");
+	int r;
+
+	/* Each TTL in range, then Vault's one cross-field rule (tuneMountTTLs):
+	 * when both are set, the max may not be below the default. */
+	r = mount_ttl_param(rq->data, "default_lease_ttl", &def);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid value for default_lease_ttl: %s",
+		                      duration_strerror(r));
 		return CF_EINVAL;
 	}
-	if (max > 0 && def > max) {
-		(void)response_errorf(rs, "default_lease_ttl cannot exceed max_lease_ttl");
+	r = mount_ttl_param(rq->data, "max_lease_ttl", &max);
+	if (r < 0 && r != CF_ENOTFOUND) {
+		(void)response_errorf(rs, "invalid value for max_lease_ttl: %s",
+		                      duration_strerror(r));
 		return CF_EINVAL;
 	}
+	if (def > 0 && max > 0 && max < def) {
+		(void)response_errorf(rs,
+		                      "backend max lease TTL of %lld would be less than backend "
+		                      "default lease TTL of %lld",
+		                      (long long)max, (long long)def);
+		return CF_EINVAL;
+	}
+	r = mount_lockout_check(json_object_get(rq->data, "user_lockout_config"), rs);
+	if (r < 0)
+		return r;
 	if (json_is_object(opts) && json_object_get(opts, "version")) {
 		json_t *v = json_object_get(opts, "version");
 		const char *cur = json_string_value(json_object_get(m->options, "version"));
@@ -375,6 +393,9 @@ mounts_one(struct request *rq, struct response *rs, bool is_auth)
 			r = CF_EINVAL;
 			break;
 		}
+		r = mount_config_check(json_object_get(rq->data, "config"), rs);
+		if (r < 0)
+			break;
 		r = mount_enable(c, full, type, rq->data, is_auth);
 		if (r == CF_EEXIST)
 			(void)response_errorf(rs, "path is already in use at %s", path);

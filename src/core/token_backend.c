@@ -8,6 +8,7 @@
 #include "core/request.h"
 #include "core/token.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -102,7 +103,11 @@ static int
 opt_dur(struct request *rq, struct response *rs, const char *key, int64_t *ret)
 {
 	int r = jsonx_duration(rq->data, key, ret);
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
+
+	if (r == 0 || r == CF_ENOTFOUND)
+		return 0;
+	(void)response_errorf(rs, "invalid value for \"%s\": %s", key, duration_strerror(r));
+	return CF_EINVAL;
 }
 
 /* For lists and maps *ret is a new reference (replacing nothing: must be NULL). */

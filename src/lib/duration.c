@@ -2,9 +2,9 @@
  *
  * Vault (go-secure-stdlib parseutil.ParseDurationSecond) reads a bare integer as
  * seconds and anything else with Go's time.ParseDuration plus a "d" unit. We
- * accumulate in 128-bit nanoseconds so that every whole-second value that fits
- * an int64 can be parsed back from what duration_format() writes, even beyond
- * the ~292 years a Go time.Duration holds. */
+ * accumulate in 128-bit nanoseconds, so no input can overflow on the way, and
+ * refuse any total beyond DURATION_MAX_SECS (100 years, far inside both Go's
+ * 292-year time.Duration and an int64 of nanoseconds). */
 #include "lib/duration.h"
 #include "lib/err.h"
 
@@ -14,8 +14,8 @@
 
 #define NS_PER_SEC 1000000000LL
 
-/* Largest total accepted: INT64_MAX whole seconds. */
-#define DURATION_MAX_NS ((unsigned __int128)INT64_MAX * NS_PER_SEC + (NS_PER_SEC - 1))
+/* Largest total accepted: exactly DURATION_MAX_SECS. */
+#define DURATION_MAX_NS ((unsigned __int128)DURATION_MAX_SECS * NS_PER_SEC)
 
 /* clang-format off */
 static const struct {
@@ -59,7 +59,7 @@ parse_bare(const char *s, unsigned __int128 *ret_ns)
 	}
 	for (; *p; p++) {
 		unsigned d = (unsigned)(*p - '0');
-		if (v > ((uint64_t)INT64_MAX - d) / 10)
+		if (v > ((uint64_t)DURATION_MAX_SECS - d) / 10)
 			return CF_ERANGE;
 		v = v * 10 + d;
 	}
@@ -160,9 +160,7 @@ duration_parse_ns(const char *s, int64_t *ret_ns)
 
 	if (r < 0)
 		return r;
-	if (ns > (unsigned __int128)INT64_MAX)
-		return CF_ERANGE;
-	*ret_ns = (int64_t)ns;
+	*ret_ns = (int64_t)ns; /* <= DURATION_MAX_NS, which fits an int64 */
 	return 0;
 }
 
@@ -174,8 +172,25 @@ duration_parse(const char *s, int64_t *ret_secs)
 
 	if (r < 0)
 		return r;
-	*ret_secs = (int64_t)(ns / NS_PER_SEC); /* <= INT64_MAX by DURATION_MAX_NS */
+	*ret_secs = (int64_t)(ns / NS_PER_SEC);
 	return 0;
+}
+
+int
+duration_check(int64_t secs)
+{
+	if (secs < 0)
+		return CF_EINVAL;
+	return secs > DURATION_MAX_SECS ? CF_ERANGE : 0;
+}
+
+const char *
+duration_strerror(int r)
+{
+	if (r == CF_ERANGE)
+		return "out of range: a duration may be at most " DURATION_MAX_TEXT;
+	return "not a duration: want seconds or a number with a unit (s, m, h, d), "
+	       "such as 90 or 1h30m";
 }
 
 void

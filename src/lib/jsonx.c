@@ -102,18 +102,26 @@ int
 jsonx_duration(json_t *obj, const char *key, int64_t *ret_secs)
 {
 	json_t *v = get(obj, key);
+	int r;
+
 	if (!v)
 		return CF_ENOTFOUND;
 	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 0)
-			return CF_EINVAL;
+		r = duration_check(json_integer_value(v));
+		if (r < 0)
+			return r;
 		*ret_secs = json_integer_value(v);
 		return 0;
 	}
 	if (json_is_real(v)) {
-		if (json_real_value(v) < 0)
+		double d = json_real_value(v);
+		/* NaN fails both comparisons; the range test precedes the cast,
+		 * which would be undefined for a value beyond int64. */
+		if (!(d >= 0))
 			return CF_EINVAL;
-		*ret_secs = (int64_t)json_real_value(v);
+		if (!(d < (double)DURATION_MAX_SECS + 1))
+			return CF_ERANGE;
+		*ret_secs = (int64_t)d;
 		return 0;
 	}
 	if (json_is_string(v))

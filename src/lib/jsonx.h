@@ -20,7 +20,9 @@ int jsonx_str(json_t *obj, const char *key, const char **ret);
 int jsonx_int(json_t *obj, const char *key, int64_t *ret);
 /* Bools: true/false, or strings accepted by util_parse_bool, or 0/1 numbers. */
 int jsonx_bool(json_t *obj, const char *key, bool *ret);
-/* Durations: integer seconds or duration strings (duration_parse). */
+/* Durations: integer seconds or duration strings (duration_parse), from 0 to
+ * DURATION_MAX_SECS. A negative number or a string that is not a duration is
+ * CF_EINVAL, a longer one CF_ERANGE; duration_strerror() words either. */
 int jsonx_duration(json_t *obj, const char *key, int64_t *ret_secs);
 /* Comma lists: JSON array of strings or one comma-separated string; items trimmed,
  * empties dropped. Returns a new JSON array reference in *ret. */

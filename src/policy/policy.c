@@ -516,7 +516,7 @@ parse_ttl(const char *pat, const char *what, json_t *v, int64_t *ret, char *err,
 	int64_t secs = 0;
 	int r = CF_EINVAL;
 
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+	if (json_is_integer(v) && duration_check(json_integer_value(v)) == 0) {
 		secs = json_integer_value(v);
 		r = 0;
 	} else if (json_is_string(v)) {

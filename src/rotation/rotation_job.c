@@ -76,6 +76,7 @@ duration_field(json_t *cfg, const char *key, int64_t min, char *err, size_t errl
 	json_t *v = json_object_get(cfg, key);
 	char k2[32];
 	int64_t s;
+	int r;
 
 	snprintf(k2, sizeof(k2), "%s_s", key);
 	if (!v || json_is_null(v)) {
@@ -83,9 +84,13 @@ duration_field(json_t *cfg, const char *key, int64_t min, char *err, size_t errl
 		json_object_del(cfg, k2);
 		return 0;
 	}
-	if (jsonx_duration(cfg, key, &s) < 0 || s < min) {
-		snprintf(err, errlen, "invalid %s: %s", key,
-		         min > 0 ? "want a duration of at least 1s" : "want a duration");
+	r = jsonx_duration(cfg, key, &s);
+	if (r < 0) {
+		snprintf(err, errlen, "invalid value for %s: %s", key, duration_strerror(r));
+		return CF_EINVAL;
+	}
+	if (s < min) {
+		snprintf(err, errlen, "invalid %s: want a duration of at least 1s", key);
 		return CF_EINVAL;
 	}
 	json_object_set_new(cfg, k2, json_integer(s));

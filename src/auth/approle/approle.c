@@ -21,6 +21,7 @@
 #include "core/request.h"
 #include "core/view.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/keylock.h"
@@ -356,11 +357,13 @@ static int
 set_dur(json_t *role, json_t *data, struct response *rs, const char *key)
 {
 	int64_t v;
+	int r;
 
 	if (!has(data, key))
 		return 0;
-	if (jsonx_duration(data, key, &v) < 0 || v < 0) {
-		(void)response_errorf(rs, "invalid value for %s", key);
+	r = jsonx_duration(data, key, &v);
+	if (r < 0) {
+		(void)response_errorf(rs, "invalid value for %s: %s", key, duration_strerror(r));
 		return CF_EINVAL;
 	}
 	return json_object_set_new(role, key, json_integer(v)) == 0 ? 0 : CF_ENOMEM;
@@ -767,8 +770,11 @@ issue(struct request *rq, struct response *rs, bool custom)
 		uses = v;
 	}
 	if (has(rq->data, "ttl")) {
-		if (jsonx_duration(rq->data, "ttl", &v) < 0 || v < 0) {
-			r = bad(rs, "invalid value for ttl");
+		r = jsonx_duration(rq->data, "ttl", &v);
+		if (r < 0) {
+			(void)response_errorf(rs, "invalid value for ttl: %s",
+			                      duration_strerror(r));
+			r = CF_EINVAL;
 			goto out;
 		}
 		if (ttl > 0 && (v == 0 || v > ttl)) {

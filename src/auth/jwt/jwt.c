@@ -18,6 +18,7 @@
 #include "core/request.h"
 #include "core/view.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -568,13 +569,14 @@ set_leeway(struct request *rq, struct response *rs, json_t *role, const char *ke
 {
 	json_t *v = json_object_get(rq->data, key);
 	int64_t s = 0;
+	int r;
 
 	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_integer(v))
 		s = json_integer_value(v);
-	else if (jsonx_duration(rq->data, key, &s) < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s", key);
+	else if ((r = jsonx_duration(rq->data, key, &s)) < 0)
+		return errf(rs, CF_EINVAL, "invalid value for %s: %s", key, duration_strerror(r));
 	if (s < -1 || s > 365 * 86400)
 		return errf(rs, CF_EINVAL, "invalid value for %s: -1, 0 or seconds expected", key);
 	return json_object_set_new(role, key, json_integer(s)) == 0 ? 0 : CF_ENOMEM;
@@ -717,8 +719,10 @@ h_role_write(struct request *rq, struct response *rs)
 		r = set_claim_mappings(rq, rs, role);
 	if (r == 0 && has(rq, "max_age")) {
 		int64_t ma = 0;
-		if (jsonx_duration(rq->data, "max_age", &ma) < 0 || ma < 0)
-			r = errf(rs, CF_EINVAL, "invalid value for max_age");
+		int rd = jsonx_duration(rq->data, "max_age", &ma);
+		if (rd < 0)
+			r = errf(rs, CF_EINVAL, "invalid value for max_age: %s",
+			         duration_strerror(rd));
 		else
 			json_object_set_new(role, "max_age", json_integer(ma));
 	}

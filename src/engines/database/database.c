@@ -491,6 +491,9 @@ db_int_param(json_t *data, const char *key, json_t *rec, bool duration, struct r
 
 	if (r == CF_ENOTFOUND)
 		return 0;
+	if (r < 0 && duration)
+		return db_fail(rs, CF_EINVAL, "invalid value for %s: %s", key,
+		               duration_strerror(r));
 	if (r < 0 || v < 0)
 		return db_fail(rs, CF_EINVAL, "invalid %s", key);
 	return json_object_set_new(rec, key, json_integer(v)) < 0 ? CF_ENOMEM : 0;

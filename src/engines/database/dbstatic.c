@@ -16,6 +16,7 @@
 
 #include "core/view.h"
 #include "lib/cron.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -425,7 +426,12 @@ static_write(struct request *rq, struct response *rs)
 	}
 	rp = jsonx_duration(rq->data, "rotation_period", &period);
 	rsch = jsonx_str(rq->data, "rotation_schedule", &s);
-	if ((rp < 0 && rp != CF_ENOTFOUND) || (rsch < 0 && rsch != CF_ENOTFOUND)) {
+	if (rp < 0 && rp != CF_ENOTFOUND) {
+		r = db_fail(rs, CF_EINVAL, "invalid value for rotation_period: %s",
+		            duration_strerror(rp));
+		goto out;
+	}
+	if (rsch < 0 && rsch != CF_ENOTFOUND) {
 		r = db_fail(rs, CF_EINVAL, "invalid rotation_period or rotation_schedule");
 		goto out;
 	}
@@ -471,8 +477,9 @@ static_write(struct request *rq, struct response *rs)
 			goto out;
 		}
 		json_object_set_new(rec, "rotation_window", json_integer(window));
-	} else if (r == CF_EINVAL) {
-		r = db_fail(rs, r, "invalid rotation_window");
+	} else if (r < 0 && r != CF_ENOTFOUND) {
+		r = db_fail(rs, CF_EINVAL, "invalid value for rotation_window: %s",
+		            duration_strerror(r));
 		goto out;
 	}
 	if (!db_jint(rec, "rotation_period") && !*db_jstr(rec, "rotation_schedule")) {
@@ -484,8 +491,8 @@ static_write(struct request *rq, struct response *rs)
 	r = jsonx_duration(rq->data, "grace", &grace);
 	if (r == 0)
 		json_object_set_new(rec, "grace", json_integer(grace));
-	else if (r == CF_EINVAL) {
-		r = db_fail(rs, r, "invalid grace");
+	else if (r != CF_ENOTFOUND) {
+		r = db_fail(rs, CF_EINVAL, "invalid value for grace: %s", duration_strerror(r));
 		goto out;
 	}
 	if ((r = db_stmt_param(rq->data, "rotation_statements", rec, "rotation_statements", rs)) <
@@ -689,8 +696,9 @@ db_static_rotate_role(struct request *rq, struct response *rs)
 		 * then governs how long the previous user of a pair keeps working */
 		int64_t g = 0;
 		int gr = jsonx_duration(rq->data, "grace", &g);
-		if (gr == CF_EINVAL || (gr == 0 && g < 0)) {
-			r = db_fail(rs, CF_EINVAL, "invalid grace");
+		if (gr < 0 && gr != CF_ENOTFOUND) {
+			r = db_fail(rs, CF_EINVAL, "invalid value for grace: %s",
+			            duration_strerror(gr));
 			goto out;
 		}
 		if (gr == 0 && g > 0)

@@ -152,7 +152,8 @@ kv2_config_write(struct request *rq, struct response *rs)
 	}
 	rdva = jsonx_duration(rq->data, "delete_version_after", &dva);
 	if (rdva < 0 && rdva != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid delete_version_after: must be a duration");
+		(void)response_errorf(rs, "invalid value for delete_version_after: %s",
+		                      duration_strerror(rdva));
 		return CF_EINVAL;
 	}
 

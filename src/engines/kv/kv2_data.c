@@ -52,8 +52,10 @@ kv2_data_options(json_t *body, bool *ret_has_cas, int64_t *ret_cas, struct respo
 	r = jsonx_int(opt, "cas", &cas);
 	if (r == CF_ENOTFOUND)
 		return 0;
-	if (r < 0 || cas < 0) {
-		(void)response_errorf(rs, "invalid cas: must be a non-negative integer");
+	/* Any integer is a version to compare: a negative one, like one past the
+	 * current version, matches nothing and is Vault's CAS mismatch. */
+	if (r < 0) {
+		(void)response_errorf(rs, "invalid cas: must be an integer");
 		return CF_EINVAL;
 	}
 	*ret_has_cas = true;

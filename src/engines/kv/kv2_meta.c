@@ -272,15 +272,17 @@ kv2_meta_render(json_t *meta)
 	return out;
 }
 
-/* min of the positive settings (vault-api.md §5.1 delete_version_after). */
+/* min of the positive settings (vault-api.md §5.1 delete_version_after). A
+ * value stored before the duration limit existed counts as the limit, so that
+ * now + dva in nanoseconds cannot overflow into the past. */
 static int64_t
 kv2_meta_effective_dva(int64_t key, int64_t mount)
 {
-	if (key > 0 && mount > 0)
-		return key < mount ? key : mount;
-	if (key > 0)
-		return key;
-	return mount > 0 ? mount : 0;
+	int64_t dva = mount > 0 ? mount : 0;
+
+	if (key > 0 && (dva == 0 || key < dva))
+		dva = key;
+	return dva > DURATION_MAX_SECS ? DURATION_MAX_SECS : dva;
 }
 
 int
@@ -524,7 +526,8 @@ kv2_meta_args_parse(json_t *body, bool patch, struct kv2_meta_args *a, struct re
 	a->has_cas = r == 0;
 	r = jsonx_duration(body, "delete_version_after", &a->dva);
 	if (r < 0 && r != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid delete_version_after: must be a duration");
+		(void)response_errorf(rs, "invalid value for delete_version_after: %s",
+		                      duration_strerror(r));
 		return CF_EINVAL;
 	}
 	a->has_dva = r == 0;

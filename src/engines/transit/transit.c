@@ -600,8 +600,11 @@ period_param(json_t *body, int64_t floor, int64_t *ret, bool *ret_set, struct re
 	*ret_set = false;
 	if (r == CF_ENOTFOUND)
 		return 0;
-	if (r < 0)
-		return fail(rs, "invalid auto_rotate_period: must be a duration");
+	if (r < 0) {
+		(void)response_errorf(rs, "invalid value for auto_rotate_period: %s",
+		                      duration_strerror(r));
+		return CF_EINVAL;
+	}
 	if (*ret != 0 && *ret < floor) {
 		if (floor == TRANSIT_ROTATE_MIN)
 			return fail(rs,

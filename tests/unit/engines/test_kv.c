@@ -11,6 +11,7 @@
 #include "core/view.h"
 #include "crypto/barrier.h"
 #include "engines/kv/kv_int.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "storage/storage.h"
@@ -379,8 +380,17 @@ test_kv_cas(void **state)
 	                      "{\"options\": {\"cas\": 0}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
 	                 0);
 	assert_int_equal(jint(rs.data, "version"), 1);
+	/* as Vault: any integer that is not the current version is a mismatch */
 	assert_int_equal(call(f, OP_UPDATE, "data/c",
 	                      "{\"options\": {\"cas\": -1}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
+	                 CF_ECAS);
+	assert_int_equal(call(f, OP_UPDATE, "data/c",
+	                      "{\"options\": {\"cas\": 4}, \"data\": {\"v\": \"1\"}}", NULL, &rs),
+	                 CF_ECAS);
+	assert_data(f, "c", 0, "{\"v\": \"3\"}");
+	assert_int_equal(call(f, OP_UPDATE, "data/c",
+	                      "{\"options\": {\"cas\": \"three\"}, \"data\": {\"v\": \"1\"}}", NULL,
+	                      &rs),
 	                 CF_EINVAL);
 	assert_int_equal(call(f, OP_UPDATE, "data/c", "{\"options\": 7, \"data\": {\"v\": \"1\"}}",
 	                      NULL, &rs),
@@ -833,6 +843,34 @@ rfc3339_ns(const char *s)
 	return ns;
 }
 
+/* A delete_version_after stored before the 100-year limit (2200000h, which
+ * overflowed now + dva in nanoseconds into 1693) counts as the limit: the new
+ * version is alive, with a deletion time a century ahead. */
+static void
+test_kv_delete_version_after_legacy_overflow(void **state)
+{
+	struct fx *f = *state;
+	struct response rs = {0};
+	json_t *meta = NULL;
+	int64_t c, d;
+
+	put(f, "old", "{\"a\": \"1\"}", 1);
+	assert_int_equal(kv2_meta_load(f->m.view, "old", &meta), 0);
+	assert_int_equal(
+	        json_object_set_new(meta, "delete_version_after", json_integer(2200000LL * 3600)),
+	        0);
+	assert_int_equal(kv2_meta_commit(f->m.view, "old", meta, 0, NULL, NULL, 0), 0);
+	json_decref(meta);
+
+	assert_int_equal(call(f, OP_UPDATE, "data/old", "{\"data\": {\"a\": \"2\"}}", NULL, &rs),
+	                 0);
+	c = rfc3339_ns(jstr(rs.data, "created_time"));
+	d = rfc3339_ns(jstr(rs.data, "deletion_time"));
+	assert_true(d - c == DURATION_MAX_SECS * 1000000000LL);
+	assert_data(f, "old", 2, "{\"a\": \"2\"}");
+	response_reset(&rs);
+}
+
 static void
 test_kv_delete_version_after(void **state)
 {
@@ -1130,6 +1168,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_kv_metadata, setup_v2, teardown),
 	        cmocka_unit_test_setup_teardown(test_kv_custom_metadata_limits, setup_v2, teardown),
 	        cmocka_unit_test_setup_teardown(test_kv_list, setup_v2, teardown),
+	        cmocka_unit_test_setup_teardown(test_kv_delete_version_after_legacy_overflow,
+	                                        setup_v2, teardown),
 	        cmocka_unit_test_setup_teardown(test_kv_delete_version_after, setup_v2, teardown),
 	        cmocka_unit_test_setup_teardown(test_kv_subkeys, setup_v2, teardown),
 	        cmocka_unit_test_setup_teardown(test_kv_config, setup_v2, teardown),

@@ -6,6 +6,9 @@
 
 #include "lib/duration.h"
 #include "lib/err.h"
+#include "lib/jsonx.h"
+
+#include <jansson.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -41,8 +44,12 @@ static const struct {
 	{ "1\xce\xbcs", 0, 0 },
 	{ "3h25m19s", 0, 12319 },
 	{ "1s1s1s", 0, 3 },
-	{ "9223372036854775807", 0, INT64_MAX },
-	{ "2562047788015215h30m7s", 0, INT64_MAX },
+	/* the limit, DURATION_MAX_SECS: 100 years of 365 days */
+	{ "3153600000", 0, 3153600000LL },
+	{ "876000h", 0, 3153600000LL },
+	{ "36500d", 0, 3153600000LL },
+	{ "875999h59m59.999999999s", 0, 3153599999LL },
+	{ "+876000h0s", 0, 3153600000LL },
 	/* errors */
 	{ "-1", CF_EINVAL, 0 },
 	{ "-5s", CF_EINVAL, 0 },
@@ -58,8 +65,19 @@ static const struct {
 	{ "1h ", CF_EINVAL, 0 },
 	{ "abc", CF_EINVAL, 0 },
 	{ "1.2.3s", CF_EINVAL, 0 },
+	/* past the limit, and past what seconds or nanoseconds can hold */
+	{ "3153600001", CF_ERANGE, 0 },
+	{ "876000h1ns", CF_ERANGE, 0 },
+	{ "876001h", CF_ERANGE, 0 },
+	{ "36501d", CF_ERANGE, 0 },
+	{ "2200000h", CF_ERANGE, 0 },
+	{ "9999999999999h", CF_ERANGE, 0 },
+	{ "9223372036854775807", CF_ERANGE, 0 },
 	{ "9223372036854775808", CF_ERANGE, 0 },
-	{ "2562047788015215h30m8s", CF_ERANGE, 0 },
+	{ "18446744073709551616", CF_ERANGE, 0 },
+	{ "2562047788015215h30m7s", CF_ERANGE, 0 },
+	{ "2562047h47m16.854775808s", CF_ERANGE, 0 },
+	{ "438000h438000h1s", CF_ERANGE, 0 },
 	{ "99999999999999999999999999999999999h", CF_ERANGE, 0 },
 	{ "106751991167300d1d", CF_ERANGE, 0 },
 };
@@ -99,10 +117,13 @@ test_duration_parse_ns(void **state)
 	assert_int_equal(ns, 360000000000LL);
 	assert_int_equal(duration_parse_ns("300", &ns), 0);
 	assert_int_equal(ns, 300000000000LL);
-	/* Go's limit: about 292 years of nanoseconds. */
-	assert_int_equal(duration_parse_ns("2562047h47m16.854775807s", &ns), 0);
-	assert_int_equal(ns, INT64_MAX);
-	assert_int_equal(duration_parse_ns("2562047h47m16.854775808s", &ns), CF_ERANGE);
+	/* The 100-year limit holds in nanoseconds too, far inside an int64. */
+	assert_int_equal(duration_parse_ns("876000h", &ns), 0);
+	assert_int_equal(ns, DURATION_MAX_SECS * 1000000000LL);
+	assert_int_equal(duration_parse_ns("875999h59m59.999999999s", &ns), 0);
+	assert_int_equal(ns, DURATION_MAX_SECS * 1000000000LL - 1);
+	assert_int_equal(duration_parse_ns("876000h1ns", &ns), CF_ERANGE);
+	assert_int_equal(duration_parse_ns("2562047h47m16.854775807s", &ns), CF_ERANGE);
 	assert_int_equal(duration_parse_ns("9223372037", &ns), CF_ERANGE);
 	assert_int_equal(duration_parse_ns(NULL, &ns), CF_EINVAL);
 }
@@ -153,8 +174,17 @@ test_duration_format_truncates(void **state)
 static void
 test_duration_roundtrip(void **state)
 {
-	static const int64_t v[] = {
-	        0, 1, 59, 60, 3599, 3600, 86399, 2764800, 31536000000LL, INT64_MAX - 1, INT64_MAX};
+	static const int64_t v[] = {0,
+	                            1,
+	                            59,
+	                            60,
+	                            3599,
+	                            3600,
+	                            86399,
+	                            2764800,
+	                            31536000,
+	                            DURATION_MAX_SECS - 1,
+	                            DURATION_MAX_SECS};
 	char buf[64];
 	int64_t back;
 
@@ -163,6 +193,82 @@ test_duration_roundtrip(void **state)
 		duration_format(v[i], buf, sizeof(buf));
 		assert_int_equal(duration_parse(buf, &back), 0);
 		assert_int_equal(back, v[i]);
+	}
+}
+
+static void
+test_duration_check(void **state)
+{
+	(void)state;
+	assert_int_equal(duration_check(0), 0);
+	assert_int_equal(duration_check(DURATION_MAX_SECS), 0);
+	assert_int_equal(duration_check(DURATION_MAX_SECS + 1), CF_ERANGE);
+	assert_int_equal(duration_check(INT64_MAX), CF_ERANGE);
+	assert_int_equal(duration_check(-1), CF_EINVAL);
+	assert_int_equal(duration_check(INT64_MIN), CF_EINVAL);
+	assert_non_null(strstr(duration_strerror(CF_ERANGE), DURATION_MAX_TEXT));
+	assert_non_null(strstr(duration_strerror(CF_EINVAL), "not a duration"));
+}
+
+/* Formatting still covers every int64 (stored values predating the limit),
+ * but past the limit the text no longer parses. */
+static void
+test_duration_format_beyond_limit(void **state)
+{
+	char buf[64];
+	int64_t back = -42;
+
+	(void)state;
+	duration_format(DURATION_MAX_SECS + 1, buf, sizeof(buf));
+	assert_string_equal(buf, "876000h0m1s");
+	assert_int_equal(duration_parse(buf, &back), CF_ERANGE);
+	assert_int_equal(back, -42);
+}
+
+/* Request parameters: numbers are checked as strictly as strings. */
+static void
+test_duration_jsonx_numbers(void **state)
+{
+	/* clang-format off */
+	static const struct {
+		const char *json;
+		int r;
+		int64_t secs;
+	} v[] = {
+		{ "{\"t\": 0}", 0, 0 },
+		{ "{\"t\": 3153600000}", 0, 3153600000LL },
+		{ "{\"t\": 3153600000.9}", 0, 3153600000LL },
+		{ "{\"t\": 1.5}", 0, 1 },
+		{ "{\"t\": \"876000h\"}", 0, 3153600000LL },
+		{ "{\"t\": 3153600001}", CF_ERANGE, 0 },
+		{ "{\"t\": 3153600001.0}", CF_ERANGE, 0 },
+		{ "{\"t\": 9223372036854775807}", CF_ERANGE, 0 },
+		{ "{\"t\": 1e300}", CF_ERANGE, 0 },
+		{ "{\"t\": 9.3e18}", CF_ERANGE, 0 },
+		{ "{\"t\": \"2200000h\"}", CF_ERANGE, 0 },
+		{ "{\"t\": -1}", CF_EINVAL, 0 },
+		{ "{\"t\": -9223372036854775808}", CF_EINVAL, 0 },
+		{ "{\"t\": -0.5}", CF_EINVAL, 0 },
+		{ "{\"t\": -1e300}", CF_EINVAL, 0 },
+		{ "{\"t\": true}", CF_EINVAL, 0 },
+		{ "{\"t\": \"-1h\"}", CF_EINVAL, 0 },
+		{ "{\"t\": null}", CF_ENOTFOUND, 0 },
+		{ "{}", CF_ENOTFOUND, 0 },
+	};
+	/* clang-format on */
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		json_t *o = json_loads(v[i].json, 0, NULL);
+		int64_t secs = -42;
+		int r;
+
+		assert_non_null(o);
+		r = jsonx_duration(o, "t", &secs);
+		if (r != v[i].r)
+			fail_msg("%s: r=%d, want %d", v[i].json, r, v[i].r);
+		assert_int_equal(secs, r == 0 ? v[i].secs : -42);
+		json_decref(o);
 	}
 }
 
@@ -175,6 +281,9 @@ main(void)
 	        cmocka_unit_test(test_duration_format_vectors),
 	        cmocka_unit_test(test_duration_format_truncates),
 	        cmocka_unit_test(test_duration_roundtrip),
+	        cmocka_unit_test(test_duration_check),
+	        cmocka_unit_test(test_duration_format_beyond_limit),
+	        cmocka_unit_test(test_duration_jsonx_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -472,6 +472,11 @@ static const struct {
 	{ "path = \"x\"", "\"path\" must be an object" },
 	{ "path \"x\" { min_wrapping_ttl = \"soon\" }", "invalid min_wrapping_ttl" },
 	{ "path \"x\" { max_wrapping_ttl = -1 }", "invalid max_wrapping_ttl" },
+	/* the 100-year duration limit holds for numbers and strings alike */
+	{ "path \"x\" { max_wrapping_ttl = 3153600001 }", "invalid max_wrapping_ttl" },
+	{ "path \"x\" { max_wrapping_ttl = \"2200000h\" }", "invalid max_wrapping_ttl" },
+	{ "{\"path\": {\"x\": {\"min_wrapping_ttl\": 9223372036854775807}}}",
+	  "invalid min_wrapping_ttl" },
 	{ "path \"x\" { min_wrapping_ttl = \"1h\"\n max_wrapping_ttl = \"1m\" }",
 	 "max_wrapping_ttl cannot be less than min_wrapping_ttl"},
 	{ "path \"x\" { allowed_parameters = [\"a\"] }", "allowed_parameters must be a map" },
