@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "rotation/rotation.h"
@@ -610,6 +611,35 @@ sys_policies_acl_one(struct request *rq, struct response *rs)
 
 /* ---- capabilities ---- */
 
+/* What acl allows on path p, judged as a request on it would be: p normalised
+ * as the HTTP edge normalises request paths (lib/path.h), so "a//b" is "a/b";
+ * a path the edge refuses ("a/../b", bytes that are not UTF-8) allows nothing,
+ * and one that names a stored entry through \xHH escapes allows at most read,
+ * list and delete, as the edge accepts escapes only for those. */
+static int
+path_caps(struct acl *acl, const char *p, unsigned *ret_caps)
+{
+	char *norm = NULL, err[200];
+	unsigned caps;
+	int r = path_normalize(p, strlen(p), PATH_ESCAPES, &norm, err, sizeof(err));
+
+	if (r == CF_ENOMEM)
+		return r;
+	if (r < 0) {
+		*ret_caps = CAP_DENY;
+		return 0;
+	}
+	caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, norm);
+	if (strchr(norm, '\\') && !(caps & CAP_DENY) && !acl_is_root(acl)) {
+		caps &= CAP_READ | CAP_LIST | CAP_DELETE | CAP_SUDO;
+		if (!(caps & (CAP_READ | CAP_LIST | CAP_DELETE)))
+			caps = CAP_DENY;
+	}
+	free(norm);
+	*ret_caps = caps;
+	return 0;
+}
+
 static int
 capabilities(struct request *rq, struct response *rs, struct acl *acl)
 {
@@ -633,7 +663,12 @@ capabilities(struct request *rq, struct response *rs, struct acl *acl)
 		unsigned caps;
 		while (*p == '/')
 			p++;
-		caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, p);
+		r = path_caps(acl, p, &caps);
+		if (r < 0) {
+			json_decref(out);
+			json_decref(paths);
+			return r;
+		}
 		last = acl_caps_json(caps);
 		json_object_set_new(out, p, last);
 	}

@@ -1,7 +1,14 @@
-/* view.c - prefixed window on the barrier. */
+/* view.c - prefixed window on the barrier.
+ *
+ * Keys are text: a stored name that is not valid UTF-8 (older versions stored
+ * whatever a client sent) is spelled with \xHH escapes (lib/path.h). The view
+ * turns the escapes of a key into bytes before it reaches the barrier, and
+ * escapes the names view_list returns, so such an entry can be listed, read
+ * and deleted like any other and one bad name never breaks a list. */
 #include "core/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
+#include "lib/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +51,8 @@ view_prefix(const struct view *v)
 	return v->prefix;
 }
 
-/* Full key into buf (stack for short keys, heap otherwise). */
+/* Full key into buf (stack for short keys, heap otherwise), escapes turned
+ * back into the bytes they stand for. */
 static char *
 full_key(const struct view *v, const char *key, char *stack, size_t cap)
 {
@@ -58,6 +66,8 @@ full_key(const struct view *v, const char *key, char *stack, size_t cap)
 	}
 	memcpy(out, v->prefix, v->plen);
 	memcpy(out + v->plen, key, klen + 1);
+	if (memchr(key, '\\', klen))
+		path_unescape(out + v->plen);
 	return out;
 }
 
@@ -99,9 +109,28 @@ view_delete(struct view *v, const char *key)
 int
 view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n)
 {
+	char **keys = NULL;
+	size_t n = 0;
 	int r;
-	WITH_KEY(v, prefix, barrier_list(v->b, k_, ret_keys, ret_n));
-	return r;
+
+	WITH_KEY(v, prefix, barrier_list(v->b, k_, &keys, &n));
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *esc;
+		if (path_is_plain(keys[i]))
+			continue;
+		r = path_escape(keys[i], &esc);
+		if (r == 0) {
+			free(keys[i]);
+			keys[i] = esc;
+		}
+	}
+	if (r < 0) {
+		storage_keys_free(keys, n);
+		return r;
+	}
+	*ret_keys = keys;
+	*ret_n = n;
+	return 0;
 }
 
 int
