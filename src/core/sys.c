@@ -348,6 +348,12 @@ mounts_one(struct request *rq, struct response *rs, bool is_auth)
 		break;
 	case OP_CREATE:
 	case OP_UPDATE:
+		/* \xHH escapes only name stored entries (lib/path.h), never a new mount */
+		if (strchr(path, '\\')) {
+			(void)response_errorf(rs, "a mount path cannot hold a backslash");
+			r = CF_EINVAL;
+			break;
+		}
 		if (jsonx_str(rq->data, "type", &type) < 0 || !*type) {
 			(void)response_errorf(rs, "missing or invalid 'type'");
 			r = CF_EINVAL;
@@ -612,16 +618,14 @@ sys_policies_acl_one(struct request *rq, struct response *rs)
 /* ---- capabilities ---- */
 
 /* What acl allows on path p, judged as a request on it would be: p normalised
- * as the HTTP edge normalises request paths (lib/path.h), so "a//b" is "a/b";
- * a path the edge refuses ("a/../b", bytes that are not UTF-8) allows nothing,
- * and one that names a stored entry through \xHH escapes allows at most read,
- * list and delete, as the edge accepts escapes only for those. */
+ * as the HTTP edge normalises request paths (lib/path.h), so "a//b" is judged
+ * as "a/b", and a path the edge refuses ("a/../b", a backslash outside a \xHH
+ * escape) allows nothing, whatever the policy says. */
 static int
 path_caps(struct acl *acl, const char *p, unsigned *ret_caps)
 {
 	char *norm = NULL, err[200];
-	unsigned caps;
-	int r = path_normalize(p, strlen(p), PATH_ESCAPES, &norm, err, sizeof(err));
+	int r = path_normalize(p, strlen(p), 0, &norm, err, sizeof(err));
 
 	if (r == CF_ENOMEM)
 		return r;
@@ -629,14 +633,8 @@ path_caps(struct acl *acl, const char *p, unsigned *ret_caps)
 		*ret_caps = CAP_DENY;
 		return 0;
 	}
-	caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, norm);
-	if (strchr(norm, '\\') && !(caps & CAP_DENY) && !acl_is_root(acl)) {
-		caps &= CAP_READ | CAP_LIST | CAP_DELETE | CAP_SUDO;
-		if (!(caps & (CAP_READ | CAP_LIST | CAP_DELETE)))
-			caps = CAP_DENY;
-	}
+	*ret_caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, norm);
 	free(norm);
-	*ret_caps = caps;
 	return 0;
 }
 

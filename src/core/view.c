@@ -90,11 +90,38 @@ view_get(struct view *v, const char *key, uint8_t **ret_val, size_t *ret_len)
 	return r;
 }
 
+/* A key spelled with escapes names an entry an older version stored under a
+ * name that is not UTF-8: it may be rewritten (a KV version, a soft delete, a
+ * transit key's config), never created, so no new such name is ever stored.
+ * Returns 0 when the entry at full (the unescaped key) exists, CF_EINVAL when
+ * it does not, or a storage error. */
+static int
+escaped_key_exists(struct view *v, const char *full)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int r = barrier_get(v->b, full, &val, &len);
+
+	if (val) {
+		explicit_bzero(val, len);
+		free(val);
+	}
+	return r == CF_ENOTFOUND ? CF_EINVAL : r;
+}
+
+static int
+put_full(struct view *v, const char *key, const char *full, const uint8_t *val, size_t len)
+{
+	int r = strchr(key, '\\') ? escaped_key_exists(v, full) : 0;
+
+	return r < 0 ? r : barrier_put(v->b, full, val, len);
+}
+
 int
 view_put(struct view *v, const char *key, const uint8_t *val, size_t len)
 {
 	int r;
-	WITH_KEY(v, key, barrier_put(v->b, k_, val, len));
+	WITH_KEY(v, key, put_full(v, key, k_, val, len));
 	return r;
 }
 
@@ -150,6 +177,13 @@ view_txn(struct view *v, const struct storage_op *ops, size_t n)
 		}
 		full[i] = ops[i];
 		full[i].key = k;
+		if (ops[i].kind == STORAGE_PUT && strchr(ops[i].key, '\\')) {
+			r = escaped_key_exists(v, k);
+			if (r < 0) {
+				i++;
+				goto out;
+			}
+		}
 	}
 	r = barrier_txn(v->b, full, n);
 out:

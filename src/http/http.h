@@ -34,10 +34,9 @@ bool http_tls_loaded(void);
 
 /* Normalizes the path of a request as the client sent it (percent-encoded,
  * without the query): decodes it, requires "/v1/", and runs path_normalize
- * (lib/path.h) on the rest with flags (PATH_ESCAPES for reads, lists and
- * deletes). *ret is malloc'd, without "/v1/". Returns 0, CF_ENOROUTE (not under
- * /v1/, or empty), CF_EINVAL with the reason in err ("%00", a '%' without two
- * hex digits, and every problem path_normalize names) or CF_ENOMEM. */
+ * (lib/path.h) on the rest with flags. *ret is malloc'd, without "/v1/". Returns 0, CF_ENOROUTE
+ * (not under /v1/, or empty), CF_EINVAL with the reason in err ("%00", a '%' without two hex
+ * digits, and every problem path_normalize names) or CF_ENOMEM. */
 int http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size_t errlen);
 
 /* Decodes a request body: empty or JSON null -> {}, else must be a JSON object

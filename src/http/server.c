@@ -653,13 +653,13 @@ should_defer(struct http_server *s, const struct request *rq)
 	       core_write_busy(s->core);
 }
 
-/* \xHH escapes in a path address stored names that are not UTF-8 (lib/path.h):
- * to read, list and delete them, never to write one. */
+/* Paths may spell stored names that are not UTF-8 with \xHH escapes
+ * (lib/path.h); the storage view lets such a name be read, rewritten and
+ * deleted, never created. */
 static unsigned
-path_flags(const struct http_server *s, enum op op)
+path_flags(const struct http_server *s)
 {
-	return s->path_flags |
-	       (op == OP_READ || op == OP_LIST || op == OP_DELETE ? PATH_ESCAPES : 0);
+	return s->path_flags;
 }
 
 /* Whether the request's media type is JSON merge patch, which a PATCH must
@@ -711,7 +711,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		request_free_fields(&rq);
 		return queue_error(conn, 400, "invalid value for the list parameter");
 	}
-	r = http_path_normalize(cc->raw_path, path_flags(s, rq.op), &rq.path, err, sizeof(err));
+	r = http_path_normalize(cc->raw_path, path_flags(s), &rq.path, err, sizeof(err));
 	if (r < 0) {
 		request_free_fields(&rq);
 		if (r == CF_EINVAL)

@@ -201,14 +201,6 @@ check_segment(const char *seg, size_t len, size_t off, unsigned flags, char *err
 		}
 		if (c == '\\') {
 			int b = i + 4 <= len ? escape_at(seg + i) : -1;
-			if (!(flags & PATH_ESCAPES)) {
-				snprintf(err, errlen,
-				         "a backslash at byte %zu (\\xHH escapes of stored names "
-				         "are "
-				         "accepted only to read, list or delete)",
-				         off + i);
-				return CF_EINVAL;
-			}
 			if (b <= 0) {
 				snprintf(err, errlen,
 				         "a backslash at byte %zu that does not start a \\xHH "

@@ -14,7 +14,8 @@
  * listed form is the name's only spelling: a path may hold an escape only where
  * a list would write one (path_normalize refuses "\x41" for "A"), so a policy
  * never sees two spellings of one name. The storage view (core/view.c) turns
- * the escapes back into bytes on every access and escapes the names it lists.
+ * the escapes back into bytes on every access and escapes the names it lists;
+ * it lets such an entry be read, rewritten and deleted, never created.
  * docs/internals/http.md "Paths and stored names" has the whole story. */
 #ifndef CF_PATH_H
 #define CF_PATH_H
@@ -26,13 +27,10 @@
 #define PATH_MAX_SEGMENTS 128
 
 enum {
-	/* \xHH escapes are accepted: only to read, list and delete (a write must
-	 * never create a name that needs one). */
-	PATH_ESCAPES = 1u << 0,
 	/* Bytes that are not UTF-8 pass unchanged, as before this check existed.
 	 * Only the test hook COFFER_TEST_LEGACY_PATHS sets it, so tests can store
 	 * the names older versions stored. */
-	PATH_LEGACY_BYTES = 1u << 1,
+	PATH_LEGACY_BYTES = 1u << 0,
 };
 
 /* Normalises the len bytes at in (a path without "/v1/", already
