@@ -419,6 +419,31 @@ sys_auth_one(struct request *rq, struct response *rs)
 	return mounts_one(rq, rs, true);
 }
 
+/* The mount path "to" of sys/remount names (malloc'd, with its trailing '/'):
+ * to normalised as the HTTP edge normalises request paths. Returns 0, CF_EINVAL
+ * with a message in rs, or CF_ENOMEM. */
+static int
+remount_target(const char *to, char **ret, struct response *rs)
+{
+	char *norm = NULL, err[200] = "it is empty";
+	int r = path_normalize(to, strlen(to), 0, &norm, err, sizeof(err));
+
+	if (r == CF_ENOMEM)
+		return r;
+	if (r == 0 && strchr(norm, '\\')) {
+		snprintf(err, sizeof(err), "a mount path cannot hold a backslash");
+		r = CF_EINVAL;
+	}
+	if (r < 0) {
+		free(norm);
+		(void)response_errorf(rs, "invalid 'to' path: %s", err);
+		return CF_EINVAL;
+	}
+	*ret = mount_path_arg(norm);
+	free(norm);
+	return *ret ? 0 : CF_ENOMEM;
+}
+
 static int
 sys_remount(struct request *rq, struct response *rs)
 {
@@ -432,8 +457,13 @@ sys_remount(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "'from' and 'to' are required");
 		return CF_EINVAL;
 	}
+	/* "to" names a mount as a request path would: normalised and checked the same
+	 * way (no "..", no bytes that are not UTF-8, no backslash). */
+	r = remount_target(to, &t, rs);
+	if (r < 0)
+		goto out;
+	r = CF_EINVAL;
 	f = mount_path_arg(from);
-	t = mount_path_arg(to);
 	if (!f || !t)
 		goto out;
 	m = mount_by_path(c, f, false);

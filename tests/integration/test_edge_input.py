@@ -138,6 +138,22 @@ def test_nul_in_json_names_is_refused(dev_server):
     assert "nulmount/" not in dev_server.client.sys.list_mounted_secrets_engines()["data"]
 
 
+def test_remount_target_is_checked_like_a_path(dev_server):
+    """sys/remount's "to" names a mount from a JSON body: it is normalised and
+    checked as a request path is, so no mount is made that no path can reach."""
+    dev_server.client.sys.enable_secrets_engine("kv", path="movable", options={"version": "1"})
+    for to, says in [("x/../y", '".." segment'), ("x/./y", '"." segment'),
+                     ("bad\\xffname", "backslash"), ("tab\there", "control character"), ("/", "empty")]:
+        resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": to})
+        errors = assert_json_error(resp, 400)
+        assert any(says in e for e in errors), (to, errors)
+    mounts = dev_server.client.sys.list_mounted_secrets_engines()["data"]
+    assert "movable/" in mounts and not any(".." in m or "\\" in m for m in mounts), mounts
+    resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": "moved//here"})
+    assert resp.status in (200, 204), resp
+    assert "moved/here/" in dev_server.client.sys.list_mounted_secrets_engines()["data"]
+
+
 # ---------------------------------------------------------------- legacy entries
 
 # (write, list, listed name, read, delete) per kind of object, with {} for the
