@@ -154,6 +154,22 @@ def test_remount_target_is_checked_like_a_path(dev_server):
     assert "moved/here/" in dev_server.client.sys.list_mounted_secrets_engines()["data"]
 
 
+def test_rotation_job_path_is_checked_like_a_path(dev_server):
+    """A rotation job's path becomes the path of the job's own requests, which
+    skip the HTTP edge: it is checked the same way when the job is written."""
+    for path, says in [("app/../other", '".." segment'), ("app/bad\\x41", "escape"),
+                       ("app\u0001x", "control character")]:
+        resp = dev_server.raw("POST", "/v1/sys/rotation/jobs/bad",
+                              {"template": "api-key", "mount": "secret", "path": path, "keys": {"key": {}}})
+        errors = assert_json_error(resp, 400)
+        assert any(says in e for e in errors), (path, errors)
+    assert dev_server.raw("GET", "/v1/sys/rotation/jobs/bad").status == 404
+    resp = dev_server.raw("POST", "/v1/sys/rotation/jobs/good", {"template": "api-key", "mount": "secret",
+                                                                "path": "app//api", "keys": {"key": {}}})
+    assert resp.status == 200, resp
+    assert resp.json()["data"]["path"] == "app/api", resp.json()
+
+
 # ---------------------------------------------------------------- legacy entries
 
 # (write, list, listed name, read, delete) per kind of object, with {} for the
