@@ -174,7 +174,11 @@ html_text(const char *in, size_t n, char *out, size_t cap)
 /* MHD_OPTION_EXTERNAL_LOGGER: libmicrohttpd's own messages (a client that sent
  * a malformed request, a failed accept) as one timestamped line of ours instead
  * of raw text, sometimes HTML, on stderr. */
-static void __attribute__((format(printf, 2, 0))) on_mhd_log(void *cls, const char *fmt, va_list ap)
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[1024], text[1024];
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
