@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/path.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "rotation/rotation.h"
@@ -388,6 +389,12 @@ mounts_one(struct request *rq, struct response *rs, bool is_auth)
 		break;
 	case OP_CREATE:
 	case OP_UPDATE:
+		/* \xHH escapes only name stored entries (lib/path.h), never a new mount */
+		if (strchr(path, '\\')) {
+			(void)response_errorf(rs, "a mount path cannot hold a backslash");
+			r = CF_EINVAL;
+			break;
+		}
 		if (jsonx_str(rq->data, "type", &type) < 0 || !*type) {
 			(void)response_errorf(rs, "missing or invalid 'type'");
 			r = CF_EINVAL;
@@ -456,6 +463,31 @@ sys_auth_one(struct request *rq, struct response *rs)
 	return mounts_one(rq, rs, true);
 }
 
+/* The mount path "to" of sys/remount names (malloc'd, with its trailing '/'):
+ * to normalised as the HTTP edge normalises request paths. Returns 0, CF_EINVAL
+ * with a message in rs, or CF_ENOMEM. */
+static int
+remount_target(const char *to, char **ret, struct response *rs)
+{
+	char *norm = NULL, err[200] = "it is empty";
+	int r = path_normalize(to, strlen(to), 0, &norm, err, sizeof(err));
+
+	if (r == CF_ENOMEM)
+		return r;
+	if (r == 0 && strchr(norm, '\\')) {
+		snprintf(err, sizeof(err), "a mount path cannot hold a backslash");
+		r = CF_EINVAL;
+	}
+	if (r < 0) {
+		free(norm);
+		(void)response_errorf(rs, "invalid 'to' path: %s", err);
+		return CF_EINVAL;
+	}
+	*ret = mount_path_arg(norm);
+	free(norm);
+	return *ret ? 0 : CF_ENOMEM;
+}
+
 static int
 sys_remount(struct request *rq, struct response *rs)
 {
@@ -469,8 +501,13 @@ sys_remount(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "'from' and 'to' are required");
 		return CF_EINVAL;
 	}
+	/* "to" names a mount as a request path would: normalised and checked the same
+	 * way (no "..", no bytes that are not UTF-8, no backslash). */
+	r = remount_target(to, &t, rs);
+	if (r < 0)
+		goto out;
+	r = CF_EINVAL;
 	f = mount_path_arg(from);
-	t = mount_path_arg(to);
 	if (!f || !t)
 		goto out;
 	m = mount_by_path(c, f, false);
@@ -654,6 +691,27 @@ sys_policies_acl_one(struct request *rq, struct response *rs)
 
 /* ---- capabilities ---- */
 
+/* What acl allows on path p, judged as a request on it would be: p normalised
+ * as the HTTP edge normalises request paths (lib/path.h), so "a//b" is judged
+ * as "a/b", and a path the edge refuses ("a/../b", a backslash outside a \xHH
+ * escape) allows nothing, whatever the policy says. */
+static int
+path_caps(struct acl *acl, const char *p, unsigned *ret_caps)
+{
+	char *norm = NULL, err[200];
+	int r = path_normalize(p, strlen(p), 0, &norm, err, sizeof(err));
+
+	if (r == CF_ENOMEM)
+		return r;
+	if (r < 0) {
+		*ret_caps = CAP_DENY;
+		return 0;
+	}
+	*ret_caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, norm);
+	free(norm);
+	return 0;
+}
+
 static int
 capabilities(struct request *rq, struct response *rs, struct acl *acl)
 {
@@ -677,7 +735,12 @@ capabilities(struct request *rq, struct response *rs, struct acl *acl)
 		unsigned caps;
 		while (*p == '/')
 			p++;
-		caps = acl_is_root(acl) ? CAP_ROOT : acl_capabilities(acl, p);
+		r = path_caps(acl, p, &caps);
+		if (r < 0) {
+			json_decref(out);
+			json_decref(paths);
+			return r;
+		}
 		last = acl_caps_json(caps);
 		json_object_set_new(out, p, last);
 	}

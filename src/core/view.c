@@ -1,7 +1,14 @@
-/* view.c - prefixed window on the barrier. */
+/* view.c - prefixed window on the barrier.
+ *
+ * Keys are text: a stored name that is not valid UTF-8 (older versions stored
+ * whatever a client sent) is spelled with \xHH escapes (lib/path.h). The view
+ * turns the escapes of a key into bytes before it reaches the barrier, and
+ * escapes the names view_list returns, so such an entry can be listed, read
+ * and deleted like any other and one bad name never breaks a list. */
 #include "core/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
+#include "lib/path.h"
 #include "lib/secmem.h"
 
 #include <stdio.h>
@@ -45,7 +52,8 @@ view_prefix(const struct view *v)
 	return v->prefix;
 }
 
-/* Full key into buf (stack for short keys, heap otherwise). */
+/* Full key into buf (stack for short keys, heap otherwise), escapes turned
+ * back into the bytes they stand for. */
 static char *
 full_key(const struct view *v, const char *key, char *stack, size_t cap)
 {
@@ -59,6 +67,8 @@ full_key(const struct view *v, const char *key, char *stack, size_t cap)
 	}
 	memcpy(out, v->prefix, v->plen);
 	memcpy(out + v->plen, key, klen + 1);
+	if (memchr(key, '\\', klen))
+		path_unescape(out + v->plen);
 	return out;
 }
 
@@ -81,11 +91,35 @@ view_get(struct view *v, const char *key, uint8_t **ret_val, size_t *ret_len)
 	return r;
 }
 
+/* A key spelled with escapes names an entry an older version stored under a
+ * name that is not UTF-8: it may be rewritten (a KV version, a soft delete, a
+ * transit key's config), never created, so no new such name is ever stored.
+ * Returns 0 when the entry at full (the unescaped key) exists, CF_EINVAL when
+ * it does not, or a storage error. */
+static int
+escaped_key_exists(struct view *v, const char *full)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int r = barrier_get(v->b, full, &val, &len);
+
+	secmem_free(val, len);
+	return r == CF_ENOTFOUND ? CF_EINVAL : r;
+}
+
+static int
+put_full(struct view *v, const char *key, const char *full, const uint8_t *val, size_t len)
+{
+	int r = strchr(key, '\\') ? escaped_key_exists(v, full) : 0;
+
+	return r < 0 ? r : barrier_put(v->b, full, val, len);
+}
+
 int
 view_put(struct view *v, const char *key, const uint8_t *val, size_t len)
 {
 	int r;
-	WITH_KEY(v, key, barrier_put(v->b, k_, val, len));
+	WITH_KEY(v, key, put_full(v, key, k_, val, len));
 	return r;
 }
 
@@ -100,9 +134,28 @@ view_delete(struct view *v, const char *key)
 int
 view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n)
 {
+	char **keys = NULL;
+	size_t n = 0;
 	int r;
-	WITH_KEY(v, prefix, barrier_list(v->b, k_, ret_keys, ret_n));
-	return r;
+
+	WITH_KEY(v, prefix, barrier_list(v->b, k_, &keys, &n));
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *esc;
+		if (path_is_plain(keys[i]))
+			continue;
+		r = path_escape(keys[i], &esc);
+		if (r == 0) {
+			free(keys[i]);
+			keys[i] = esc;
+		}
+	}
+	if (r < 0) {
+		storage_keys_free(keys, n);
+		return r;
+	}
+	*ret_keys = keys;
+	*ret_n = n;
+	return 0;
 }
 
 int
@@ -122,6 +175,13 @@ view_txn(struct view *v, const struct storage_op *ops, size_t n)
 		}
 		full[i] = ops[i];
 		full[i].key = k;
+		if (ops[i].kind == STORAGE_PUT && strchr(ops[i].key, '\\')) {
+			r = escaped_key_exists(v, k);
+			if (r < 0) {
+				i++;
+				goto out;
+			}
+		}
 	}
 	r = barrier_txn(v->b, full, n);
 out:

@@ -14,8 +14,6 @@ struct response;
 struct http_server;
 
 #define HTTP_DEFAULT_MAX_BODY (32u * 1024 * 1024)
-#define HTTP_MAX_PATH         4096
-#define HTTP_MAX_SEGMENTS     128
 
 struct http_config {
 	const char *listen;   /* "127.0.0.1:8200" */
@@ -34,11 +32,12 @@ void http_stop(struct http_server *s);
 /* Whether GnuTLS has been loaded (gnutls_dl.c): only a server with TLS loads it. */
 bool http_tls_loaded(void);
 
-/* Normalizes a decoded URL path: it must start with "/v1/"; the prefix is removed,
- * runs of '/' collapse, "." and ".." segments and control characters are rejected.
- * A trailing '/' is kept. *ret is malloc'd. Returns 0, CF_ENOROUTE (not under
- * /v1/, or empty) or CF_EINVAL (traversal, bad characters, too long or deep). */
-int http_path_normalize(const char *url, char **ret);
+/* Normalizes the path of a request as the client sent it (percent-encoded,
+ * without the query): decodes it, requires "/v1/", and runs path_normalize
+ * (lib/path.h) on the rest with flags. *ret is malloc'd, without "/v1/". Returns 0, CF_ENOROUTE
+ * (not under /v1/, or empty), CF_EINVAL with the reason in err ("%00", a '%' without two hex
+ * digits, and every problem path_normalize names) or CF_ENOMEM. */
+int http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size_t errlen);
 
 /* Decodes a request body: empty or JSON null -> {}, else must be a JSON object
  * (duplicate keys rejected). On error returns CF_EINVAL with a message in err. */

@@ -2,65 +2,68 @@
  * (fuzz/fuzz_path.c, fuzz/fuzz_json.c). */
 #include "http/http.h"
 #include "lib/err.h"
+#include "lib/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int
-http_path_normalize(const char *url, char **ret)
+static int
+hex_digit(char c)
 {
-	size_t n = strlen(url), depth = 0;
-	const char *p;
-	char *out, *w;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
-	if (n > HTTP_MAX_PATH)
-		return CF_EINVAL;
-	if (strncmp(url, "/v1/", 4) != 0)
-		return CF_ENOROUTE;
-	out = malloc(n + 1);
-	if (!out)
+int
+http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size_t errlen)
+{
+	size_t n = strlen(url), len = 0;
+	char *dec, *path = NULL, msg[200];
+	int r = CF_EINVAL;
+
+	dec = malloc(n + 1);
+	if (!dec)
 		return CF_ENOMEM;
-	w = out;
-	p = url + 4;
-	while (*p) {
-		const char *e;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		e = strchr(p, '/');
-		len = e ? (size_t)(e - p) : strlen(p);
-		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			goto bad;
-		for (size_t i = 0; i < len; i++) {
-			unsigned char ch = (unsigned char)p[i];
-			if (ch < 0x20 || ch == 0x7f || ch == '\\')
-				goto bad;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (url[i] != '%') {
+			dec[len++] = url[i];
+			continue;
 		}
-		if (++depth > HTTP_MAX_SEGMENTS)
-			goto bad;
-		if (w != out)
-			*w++ = '/';
-		memcpy(w, p, len);
-		w += len;
-		p += len;
+		hi = i + 2 < n ? hex_digit(url[i + 1]) : -1;
+		lo = hi < 0 ? -1 : hex_digit(url[i + 2]);
+		if (lo < 0) {
+			snprintf(err, errlen,
+			         "invalid request path: a '%%' not followed by two hex "
+			         "digits");
+			goto out;
+		}
+		if (hi == 0 && lo == 0) {
+			snprintf(err, errlen, "invalid request path: a NUL byte (%%00)");
+			goto out;
+		}
+		dec[len++] = (char)(hi << 4 | lo);
+		i += 2;
 	}
-	if (w == out) {
-		free(out);
-		return CF_ENOROUTE;
+	dec[len] = '\0';
+	if (len < 4 || memcmp(dec, "/v1/", 4) != 0) {
+		r = CF_ENOROUTE;
+		goto out;
 	}
-	/* A trailing '/' is significant for LIST. */
-	if (n > 4 && url[n - 1] == '/')
-		*w++ = '/';
-	*w = '\0';
-	*ret = out;
-	return 0;
-bad:
-	free(out);
-	return CF_EINVAL;
+	r = path_normalize(dec + 4, len - 4, flags, &path, msg, sizeof(msg));
+	if (r == CF_EINVAL)
+		snprintf(err, errlen, "invalid request path: %s", msg);
+	if (r == 0)
+		*ret = path;
+out:
+	free(dec);
+	return r;
 }
 
 int

@@ -9,14 +9,16 @@
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "lib/util.h"
+#include "lib/path.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ struct http_server {
 	bool grow_started;
 	struct core *core;
 	size_t max_body;
+	unsigned path_flags; /* PATH_LEGACY_BYTES under the test hook, else 0 */
 	char *tls_cert, *tls_key;
 	pthread_mutex_t streams_mu; /* open streamed responses (SSE) */
 	struct stream_conn *streams;
@@ -64,6 +67,8 @@ struct http_server {
 struct job;
 
 struct conn_ctx {
+	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
+	bool started;   /* on_request has seen the headers */
 	char *body;
 	size_t len, cap;
 	bool too_big;
@@ -83,7 +88,143 @@ conn_ctx_free(struct conn_ctx *cc)
 	if (!cc)
 		return;
 	secmem_free(cc->body, cc->cap);
+	free(cc->raw_path);
 	free(cc);
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: MHD calls this with the request target as the
+ * client sent it, before it percent-decodes the path into a C string (where
+ * "%00" would silently cut it short). The path is kept for http_path_normalize,
+ * which decodes and checks it itself. The return value becomes the request's
+ * context (on_request, on_completed; NULL when out of memory). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct conn_ctx *cc = calloc(1, sizeof(*cc));
+
+	if (!cc)
+		return NULL;
+	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+	if (!cc->raw_path) {
+		free(cc);
+		return NULL;
+	}
+	return cc;
+}
+
+/* Copies the text of an HTML fragment (libmicrohttpd's error pages and log
+ * lines that quote them) into out: tags dropped, a title ends with ": ", the
+ * few entities MHD uses decoded, and control characters and bytes that are not
+ * ASCII written as \xHH, so a log line stays one printable line. */
+static void
+html_text(const char *in, size_t n, char *out, size_t cap)
+{
+	static const struct {
+		const char *ent, *ch;
+	} ents[] = {{"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&#39;", "'"}};
+	size_t w = 0, i = 0;
+
+	while (i < n && in[i] && w + 5 < cap) {
+		unsigned char c = (unsigned char)in[i];
+		bool done = false;
+		if (c == '<') {
+			const char *e = memchr(in + i, '>', n - i);
+			if (e) {
+				if ((size_t)(e - (in + i)) == 7 &&
+				    strncasecmp(in + i, "</title", 7) == 0) {
+					out[w++] = ':';
+					out[w++] = ' ';
+				}
+				i = (size_t)(e - in) + 1;
+				continue;
+			}
+		}
+		if (c == '&') {
+			for (size_t k = 0; k < sizeof(ents) / sizeof(ents[0]) && !done; k++) {
+				size_t el = strlen(ents[k].ent);
+				if (n - i >= el && strncmp(in + i, ents[k].ent, el) == 0) {
+					out[w++] = ents[k].ch[0];
+					i += el;
+					done = true;
+				}
+			}
+			if (done)
+				continue;
+		}
+		if (c == '\n' || c == '\r' || c == '\t') {
+			if (w > 0 && out[w - 1] != ' ')
+				out[w++] = ' ';
+		} else if (c < 0x20 || c >= 0x7f) {
+			snprintf(out + w, cap - w, "\\x%02x", c);
+			w += 4;
+		} else {
+			out[w++] = (char)c;
+		}
+		i++;
+	}
+	while (w > 0 && out[w - 1] == ' ')
+		w--;
+	out[w] = '\0';
+}
+
+/* MHD_OPTION_EXTERNAL_LOGGER: libmicrohttpd's own messages (a client that sent
+ * a malformed request, a failed accept) as one timestamped line of ours instead
+ * of raw text, sometimes HTML, on stderr. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024], text[1024];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+	if (n < 0)
+		return;
+	html_text(msg, strlen(msg), text, sizeof(text));
+	log_info("http: %s", text);
+}
+
+/* libmicrohttpd answers some requests itself (a request line or headers too
+ * large for its per-connection memory, a malformed request, a missing Host, an
+ * unsupported HTTP version, a bad chunked body) with a static HTML page, and
+ * 0.9.75 has no option to replace those. Each page is built by a call
+ * MHD_create_response_from_buffer(len, page, MHD_RESPMEM_PERSISTENT) inside the
+ * library; the link wraps that function (-Wl,--wrap in meson.build), so a page
+ * becomes our {"errors":[...]} envelope with the usual headers. Every other
+ * call, ours included, goes straight through. */
+struct MHD_Response *__real_MHD_create_response_from_buffer(size_t size, void *buffer,
+                                                            enum MHD_ResponseMemoryMode mode);
+struct MHD_Response *__wrap_MHD_create_response_from_buffer(size_t size, void *buffer,
+                                                            enum MHD_ResponseMemoryMode mode);
+
+struct MHD_Response *
+__wrap_MHD_create_response_from_buffer(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode)
+{
+	static const char page[] = "<html><head><title>";
+	struct MHD_Response *resp;
+	char text[512];
+	json_t *j;
+	char *body;
+
+	if (mode != MHD_RESPMEM_PERSISTENT || size < sizeof(page) - 1 ||
+	    memcmp(buffer, page, sizeof(page) - 1) != 0)
+		return __real_MHD_create_response_from_buffer(size, buffer, mode);
+	html_text(buffer, size, text, sizeof(text));
+	j = json_pack("{s:[s]}", "errors", text);
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!body)
+		return __real_MHD_create_response_from_buffer(0, (void *)"",
+		                                              MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer_with_free_callback(strlen(body), body, free);
+	if (!resp) {
+		free(body);
+		return NULL;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return resp;
 }
 
 static void job_free(struct http_server *s, struct job *j);
@@ -512,9 +653,36 @@ should_defer(struct http_server *s, const struct request *rq)
 	       core_write_busy(s->core);
 }
 
+/* Paths may spell stored names that are not UTF-8 with \xHH escapes
+ * (lib/path.h); the storage view lets such a name be read, rewritten and
+ * deleted, never created. */
+static unsigned
+path_flags(const struct http_server *s)
+{
+	return s->path_flags;
+}
+
+/* Whether the request's media type is JSON merge patch, which a PATCH must
+ * carry (Vault answers 415 otherwise; RFC 7396). Parameters such as
+ * "; charset=utf-8" are allowed. */
+static bool
+is_merge_patch(struct MHD_Connection *conn)
+{
+	static const char want[] = "application/merge-patch+json";
+	const char *ct =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n;
+
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
+}
+
 static enum MHD_Result
-serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
-      struct conn_ctx *cc)
+serve(struct http_server *s, struct MHD_Connection *conn, const char *method, struct conn_ctx *cc)
 {
 	struct request rq = {0};
 	struct answer a = {0};
@@ -543,12 +711,19 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *url, const
 		request_free_fields(&rq);
 		return queue_error(conn, 400, "invalid value for the list parameter");
 	}
-	r = http_path_normalize(url, &rq.path);
+	r = http_path_normalize(cc->raw_path, path_flags(s), &rq.path, err, sizeof(err));
 	if (r < 0) {
 		request_free_fields(&rq);
 		if (r == CF_EINVAL)
-			return queue_error(conn, 400, "invalid request path");
+			return queue_error(conn, 400, err);
+		if (r == CF_ENOMEM)
+			return queue_error(conn, 500, "out of memory");
 		return queue_json(conn, 404, strdup("{\"errors\":[]}"), 13);
+	}
+	if (rq.op == OP_PATCH && !is_merge_patch(conn)) {
+		request_free_fields(&rq);
+		return queue_error(conn, 415,
+		                   "PATCH requires Content-Type application/merge-patch+json");
 	}
 	if (rq.op == OP_LIST && rq.path[strlen(rq.path) - 1] != '/') {
 		size_t n = strlen(rq.path);
@@ -594,18 +769,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
            const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	struct http_server *s = cls;
-	struct conn_ctx *cc = *con_cls;
+	struct conn_ctx *cc = *con_cls; /* made by on_uri */
 
-	if (!cc) {
+	if (!cc)
+		return MHD_NO; /* on_uri ran out of memory */
+	if (!cc->started) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
-		cc = calloc(1, sizeof(*cc));
-		if (!cc)
-			return MHD_NO;
+		cc->started = true;
 		if (cl && util_parse_int(cl, &n) == 0 && (n < 0 || (uint64_t)n > s->max_body))
 			cc->too_big = true;
-		*con_cls = cc;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -639,7 +813,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		cc->body[cc->len] = '\0';
 		return MHD_YES;
 	}
-	return serve(s, conn, url, method, cc);
+	return serve(s, conn, method, cc);
 }
 
 static int
@@ -694,17 +868,21 @@ read_file(const char *path)
 static struct MHD_Daemon *
 start_daemon(struct http_server *s, unsigned threads)
 {
+	/* The logger first: MHD may log while it starts. */
 	if (s->tls_cert)
 		return MHD_start_daemon(
-		        s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
+		        s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+		        on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
 		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
-		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_NOTIFY_COMPLETED,
-		        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
-		        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
-	return MHD_start_daemon(s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-	                        s->lfd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	                        MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
-	                        120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_HTTPS_MEM_CERT,
+		        s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+	return MHD_start_daemon(s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+	                        on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
+	                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	                        4096, MHD_OPTION_CONNECTION_TIMEOUT, 120,
+	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+	                        on_completed, s, MHD_OPTION_END);
 }
 
 /* Starts the rest of the thread pool beside the first daemon. */
@@ -757,6 +935,9 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	s->lfd = -1;
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	/* tests: store names that are not UTF-8, as versions before the check did */
+	if (util_test_hook("COFFER_TEST_LEGACY_PATHS"))
+		s->path_flags = PATH_LEGACY_BYTES;
 	/* ITC: MHD_quiesce_daemon needs it (http_stop). */
 	s->flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
 	           MHD_USE_ITC;

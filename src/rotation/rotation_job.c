@@ -6,6 +6,7 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
+#include "lib/path.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -243,7 +244,22 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		                                           : "key name");
 		goto fail;
 	}
-	json_object_set_new(cfg, "path", json_string(s));
+	/* The path becomes a request path (the job's internal requests skip the
+	 * HTTP edge): normalised and checked the same way (lib/path.h). */
+	{
+		char *norm = NULL, perr[200];
+		int pr = path_normalize(s, strlen(s), 0, &norm, perr, sizeof(perr));
+		if (pr == CF_ENOMEM) {
+			r = pr;
+			goto fail;
+		}
+		if (pr < 0) {
+			snprintf(err, errlen, "invalid path: %s", perr);
+			goto fail;
+		}
+		json_object_set_new(cfg, "path", json_string(norm));
+		free(norm);
+	}
 
 	/* keys */
 	keys = json_object_get(cfg, "keys");

@@ -7,6 +7,7 @@
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
+#include "lib/path.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
 
@@ -347,9 +348,15 @@ kv2_meta_add_version(json_t *meta, int64_t now, const struct kv2_config *cfg, in
 char *
 kv2_meta_version_key(const char *path, int64_t n)
 {
-	char h[65];
+	char h[65], *raw = strdup(path);
 
-	util_sha256_hex(path, strlen(path), h);
+	if (!raw)
+		return NULL;
+	/* The hash is of the name as stored: a \xHH escape in a path stands for
+	 * its byte (lib/path.h), as the storage view reads it. */
+	path_unescape(raw);
+	util_sha256_hex(raw, strlen(raw), h);
+	free(raw);
 	if (n < 0)
 		return kv_keyf(KV2_VER_PREFIX "%s/", h);
 	return kv_keyf(KV2_VER_PREFIX "%s/%lld", h, (long long)n);
