@@ -99,6 +99,29 @@ load_cluster_id(struct core *c)
 	return 0;
 }
 
+/* Audit devices whose file was truncated or altered while the server was down
+ * (found by audit_broker_load) raise a critical audit.tampered event. */
+static void
+report_tampered_audit(struct core *c)
+{
+	json_t *t = audit_broker_tampered(c->audit), *e;
+	size_t i;
+
+	json_array_foreach(t, i, e)
+	{
+		struct event ev = {
+		        .type = "audit.tampered",
+		        .path = json_string_value(json_object_get(e, "path")),
+		        .reason = json_string_value(json_object_get(e, "error")),
+		        .severity = EV_CRITICAL,
+		};
+		int r = events_emit(c->events, &ev, NULL);
+		if (r < 0)
+			log_error("the audit.tampered event could not be stored: %s", cf_strerror(r));
+	}
+	json_decref(t);
+}
+
 int
 core_post_unseal(struct core *c)
 {
@@ -120,6 +143,8 @@ core_post_unseal(struct core *c)
 	r = events_start(c->events);
 	if (r < 0)
 		log_error("event delivery could not start: %s", cf_strerror(r));
+	else
+		report_tampered_audit(c);
 	r = reencrypt_resume(c->reencrypt);
 	if (r < 0)
 		log_error("the re-encryption job could not resume: %s", cf_strerror(r));
