@@ -90,7 +90,8 @@ struct audit_file {
 	struct audit_mac mac; /* keyed with sec->seg, reused for every line */
 	uint64_t base;        /* the current segment follows line base */
 	uint64_t logical;     /* file size once every chained line is written */
-	struct audit_cp anchor; /* the last anchor line chained */
+	struct audit_cp anchor;    /* the last anchor line chained */
+	struct audit_cp anchor_ok; /* the last one known written (a reopen checks it) */
 	uint64_t cp_lines;
 	int64_t cp_interval_ns, last_cp_ns;
 	bool cp_wake;       /* the sync thread was woken for a checkpoint */
@@ -619,6 +620,7 @@ tail_check(struct audit_file *f, const struct audit_cp *a, off_t size, char *err
 	memcpy(f->sec->seg, res->seg_key, AUDIT_KEY_BYTES);
 	r = audit_mac_key(&f->mac, f->sec->seg);
 	f->anchor = res->cp.seq ? res->cp : *a;
+	f->anchor_ok = f->anchor;
 out:
 	if (res) {
 		secmem_wipe(res->seg_key, sizeof(res->seg_key));
@@ -734,10 +736,16 @@ audit_file_open(struct audit_file *f, const struct audit_cp *stored, char *err, 
 		f->start_pending = false;
 		cp = f->anchor;
 		r = f->pend_len ? wait_locked(f, f->batches + 1, &wake) : 0;
-		if (r < 0)
-			snprintf(err, errlen, "cannot write to the file");
-		else if (f->regular)
-			hook = f->on_anchor;
+		if (r == 0) {
+			f->anchor_ok = cp;
+			if (f->regular)
+				hook = f->on_anchor;
+		} else {
+			/* Opened but not writable (a full disk, /dev/full): the device
+			 * stays in the failed state, refusing requests until a reopen
+			 * can write (no unaudited access). */
+			r = 0;
+		}
 	}
 	pthread_mutex_unlock(&f->mu);
 	wake_all(wake);
@@ -928,6 +936,7 @@ append_locked(struct audit_file *f, enum line_kind kind, const char *body, size_
               uint64_t *ret_batch)
 {
 	char hdr[128], err[256], next[65];
+	struct audit_cp a;
 	struct iovec iov[4];
 	size_t total = 0;
 	int hl, cnt = 0, r;
@@ -936,7 +945,8 @@ append_locked(struct audit_file *f, enum line_kind kind, const char *body, size_
 		return CF_EIO;
 	if (f->fd < 0) {
 		/* A reopen after a failure: the file must still end as written. */
-		if (file_open_locked(f, f->anchor.seq ? &f->anchor : NULL, err, sizeof(err)) < 0)
+		a = f->anchor_ok;
+		if (file_open_locked(f, a.seq ? &a : NULL, err, sizeof(err)) < 0)
 			return CF_EIO;
 		f->start_pending = false;
 	}
@@ -1039,6 +1049,8 @@ checkpoint_locked(struct audit_file *f, bool final, struct audit_cp *ret_cp, str
 	f->last_cp_ns = util_mono_ns();
 	*ret_cp = f->anchor;
 	r = wait_locked(f, batch, wake);
+	if (r == 0)
+		f->anchor_ok = *ret_cp;
 out:
 	secmem_wipe(key_hex, sizeof(key_hex));
 	secmem_wipe(msg, sizeof(msg));
