@@ -122,13 +122,13 @@ audit_chain_segment_key(const uint8_t master[AUDIT_KEY_BYTES], uint64_t base,
 
 size_t
 audit_chain_cp_message(char *buf, size_t cap, uint64_t seq, uint64_t base, const char *head,
-                       const char *key_hex, bool final)
+                       const char *key_hex, bool final, const char *time)
 {
 	int n = snprintf(buf, cap,
 	                 "coffer audit checkpoint v1\nseq=%llu\nbase=%llu\nhead=%s\nkey=%s\n"
-	                 "final=%d\n",
+	                 "final=%d\ntime=%s\n",
 	                 (unsigned long long)seq, (unsigned long long)base, head, key_hex,
-	                 final ? 1 : 0);
+	                 final ? 1 : 0, time);
 
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

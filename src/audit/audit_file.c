@@ -712,6 +712,10 @@ file_open_locked(struct audit_file *f, const struct audit_cp *stored, char *err,
 
 	file_close_locked(f);
 	f->start_pending = false;
+	/* Kept even if this open fails: a later reopen must still find the file
+	 * ending as stored (a file removed meanwhile is one cut to nothing). */
+	if (stored && stored->seq)
+		f->anchor_ok = *stored;
 	if (f->tampered) {
 		snprintf(err, errlen, "%s", f->tamper_msg);
 		return CF_ECRYPTO;
@@ -1059,8 +1063,9 @@ chain_cp_locked(struct audit_file *f, bool final, uint64_t *ret_batch)
 	if (f->fd < 0 || f->tampered || f->kind == SINK_DISCARD)
 		return CF_EIO;
 	util_hex(f->sec->seg, AUDIT_KEY_BYTES, key_hex);
+	util_rfc3339(util_now_ns(), when, sizeof(when));
 	mlen = audit_chain_cp_message(msg, sizeof(msg), f->seq + 1, f->base, f->prev, key_hex,
-	                              final);
+	                              final, when);
 	r = mlen ? audit_chain_sign(f->sec->sk, msg, mlen, sig) : CF_EINTERNAL;
 	if (r < 0)
 		goto out;
@@ -1069,7 +1074,6 @@ chain_cp_locked(struct audit_file *f, bool final, uint64_t *ret_batch)
 		r = CF_ENOMEM;
 		goto out;
 	}
-	util_rfc3339(util_now_ns(), when, sizeof(when));
 	n = snprintf(body, sizeof(body),
 	             "{\"time\":\"%s\",\"type\":\"checkpoint\",\"base\":%llu,\"key\":\"%s\","
 	             "\"final\":%s,\"signature\":\"%s\"}",

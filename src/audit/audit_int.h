@@ -59,9 +59,11 @@ int audit_mac_line_hex(struct audit_mac *m, const char *line, size_t n, char out
 /* K(base) = HMAC-SHA256(master, "coffer audit segment <base>"). */
 void audit_chain_segment_key(const uint8_t master[AUDIT_KEY_BYTES], uint64_t base,
                              uint8_t out[AUDIT_KEY_BYTES]);
-/* The text a checkpoint signs; returns its length (0 when cap is too small). */
+/* The text a checkpoint signs: its seq, base, head (its own prev_hash), the key
+ * it reveals, final and time. Returns its length (0 when cap is too small). */
 size_t audit_chain_cp_message(char *buf, size_t cap, uint64_t seq, uint64_t base,
-                              const char *head, const char *key_hex, bool final);
+                              const char *head, const char *key_hex, bool final,
+                              const char *time);
 int audit_chain_keypair(const uint8_t seed[AUDIT_KEY_BYTES], uint8_t pk[AUDIT_PK_BYTES],
                         uint8_t sk[AUDIT_SK_BYTES]);
 int audit_chain_sign(const uint8_t sk[AUDIT_SK_BYTES], const char *msg, size_t n,

@@ -204,13 +204,14 @@ checkpoint(struct vstate *v, json_t *j, const char *line, size_t len, long k, of
 	const char *key_hex = json_string_value(json_object_get(j, "key"));
 	const char *sig64 = json_string_value(json_object_get(j, "signature"));
 	const char *ph = json_string_value(json_object_get(j, "prev_hash"));
+	const char *when = json_string_value(json_object_get(j, "time"));
 	uint8_t key[AUDIT_KEY_BYTES], *sig = NULL;
 	char msg[512];
 	size_t klen = 0, slen = 0, mlen;
 	bool final;
 	int r;
 
-	if (!json_is_integer(jb) || !json_is_boolean(jf) || !key_hex || !sig64 ||
+	if (!json_is_integer(jb) || !json_is_boolean(jf) || !key_hex || !sig64 || !when ||
 	    util_unhex(key_hex, key, sizeof(key), &klen) < 0 || klen != AUDIT_KEY_BYTES)
 		return fail(v, k, "line %ld: a malformed checkpoint (line %ld edited)", k, k);
 	final = json_is_true(jf);
@@ -223,7 +224,8 @@ checkpoint(struct vstate *v, json_t *j, const char *line, size_t len, long k, of
 		            "(line %ld edited)",
 		            k, k);
 	if (v->o->pk) {
-		mlen = audit_chain_cp_message(msg, sizeof(msg), v->seq, v->base, ph, key_hex, final);
+		mlen = audit_chain_cp_message(msg, sizeof(msg), v->seq, v->base, ph, key_hex, final,
+		                              when);
 		if (util_b64_decode(sig64, &sig, &slen) < 0 || slen != AUDIT_SIG_BYTES || mlen == 0 ||
 		    !audit_chain_sig_ok(v->o->pk, msg, mlen, sig)) {
 			free(sig);
