@@ -36,13 +36,13 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 
-#define AUDIT_SALT_BYTES  32
+#define AUDIT_SALT_BYTES   32
 #define AUDIT_STATE_PREFIX "chain/"
 /* Bounds of the checkpoint options. */
 #define AUDIT_CP_LINES_MAX    100000000
 #define AUDIT_CP_INTERVAL_MAX (24 * 3600)
-#define AUDIT_TABLE_KEY   "devices"
-#define AUDIT_HMAC_PREFIX "hmac-sha256:"
+#define AUDIT_TABLE_KEY       "devices"
+#define AUDIT_HMAC_PREFIX     "hmac-sha256:"
 /* "hmac-sha256:" + 64 hex + NUL */
 #define AUDIT_HASH_LEN (sizeof(AUDIT_HMAC_PREFIX) - 1 + 64 + 1)
 /* Deeper values are hashed whole (as their JSON text) instead of leaf by leaf. */
@@ -69,7 +69,7 @@ struct audit_device {
 	 * contexts when they are freed. */
 	EVP_MD_CTX *hm_in, *hm_out;
 	struct audit_file *sink;
-	uint64_t id; /* unique in the process: names the device in request tickets */
+	uint64_t id;       /* unique in the process: names the device in request tickets */
 	struct view *view; /* the broker's: anchors are stored there */
 	char *state_key;   /* "chain/<path>" */
 };
@@ -256,8 +256,7 @@ device_load_anchor(struct audit_device *d, struct audit_cp *cp)
 	if (r < 0)
 		return r;
 	digest = json_string_value(json_object_get(j, "digest"));
-	if (!digest || strlen(digest) != 64 ||
-	    json_integer_value(json_object_get(j, "seq")) <= 0 ||
+	if (!digest || strlen(digest) != 64 || json_integer_value(json_object_get(j, "seq")) <= 0 ||
 	    json_integer_value(json_object_get(j, "offset")) <= 0) {
 		json_decref(j);
 		return CF_EINTERNAL;
@@ -281,10 +280,11 @@ opt_checkpoints(json_t *opts, uint64_t *ret_lines, int64_t *ret_ms, struct respo
 	if (jsonx_str(opts, "checkpoint_lines", &s) == 0 && *s) {
 		if (util_parse_int(s, &v) < 0 || v < 1 || v > AUDIT_CP_LINES_MAX) {
 			if (rs)
-				(void)response_errorf(rs,
-				                      "invalid value for option checkpoint_lines: %s "
-				                      "(1 to %d)",
-				                      s, AUDIT_CP_LINES_MAX);
+				(void)response_errorf(
+				        rs,
+				        "invalid value for option checkpoint_lines: %s "
+				        "(1 to %d)",
+				        s, AUDIT_CP_LINES_MAX);
 			return CF_EINVAL;
 		}
 		*ret_lines = (uint64_t)v;
@@ -292,10 +292,11 @@ opt_checkpoints(json_t *opts, uint64_t *ret_lines, int64_t *ret_ms, struct respo
 	if (jsonx_str(opts, "checkpoint_interval", &s) == 0 && *s) {
 		if (duration_parse(s, &v) < 0 || v < 1 || v > AUDIT_CP_INTERVAL_MAX) {
 			if (rs)
-				(void)response_errorf(rs,
-				                      "invalid value for option checkpoint_interval: %s "
-				                      "(1s to 24h)",
-				                      s);
+				(void)response_errorf(
+				        rs,
+				        "invalid value for option checkpoint_interval: %s "
+				        "(1s to 24h)",
+				        s);
 			return CF_EINVAL;
 		}
 		*ret_ms = v * 1000;
@@ -467,8 +468,7 @@ put_hashed(struct audit_json *w, const struct audit_device *d, json_t *v, int de
 }
 
 static int device_path(const char *in, char *out, size_t outlen);
-static struct audit_device *find_locked(struct audit_broker *ab, const char *path,
-                                        size_t *ret_i);
+static struct audit_device *find_locked(struct audit_broker *ab, const char *path, size_t *ret_i);
 
 /* ---- entries ---- */
 
@@ -837,8 +837,7 @@ format_time(int64_t ns, char out[40])
  * entry, and the number of devices in *ret_ndevs. LOG_PENDING with more devices
  * than rq has tickets for writes instead. Takes the table lock shared. */
 static size_t
-broker_log_ctx(struct audit_broker *ab, struct entry_ctx *cp, enum log_mode mode,
-               size_t *ret_ndevs)
+broker_log_ctx(struct audit_broker *ab, struct entry_ctx *cp, enum log_mode mode, size_t *ret_ndevs)
 {
 	struct entry_ctx c = *cp;
 	struct request *rq = c.rq;
@@ -1247,8 +1246,8 @@ audit_broker_load(struct audit_broker *ab)
 		}
 		r = device_load_anchor(d, &cp);
 		if (r < 0) {
-			log_error("audit device %s: its stored checkpoint cannot be read: %s", d->path,
-			          cf_strerror(r));
+			log_error("audit device %s: its stored checkpoint cannot be read: %s",
+			          d->path, cf_strerror(r));
 			memset(&cp, 0, sizeof(cp));
 		}
 		/* A device that cannot open stays enabled but failed: requests are
@@ -1410,8 +1409,8 @@ audit_broker_disable(struct audit_broker *ab, const char *path)
 		if (r == CF_ENOTFOUND)
 			r = 0;
 		if (r < 0)
-			log_error("audit device %s: its stored checkpoint could not be removed: %s", p,
-			          cf_strerror(r));
+			log_error("audit device %s: its stored checkpoint could not be removed: %s",
+			          p, cf_strerror(r));
 		r = 0;
 	}
 	return r;
@@ -1539,7 +1538,8 @@ audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret, str
 			(void)response_errorf(rs, "the device is tampered: %s", msg);
 			r = CF_EINVAL;
 		} else if (!file || strcmp(file, "stdout") == 0 || strcmp(file, "discard") == 0) {
-			(void)response_errorf(rs, "only a device writing to a file can be verified");
+			(void)response_errorf(rs,
+			                      "only a device writing to a file can be verified");
 			r = CF_EINVAL;
 		} else {
 			r = audit_file_head(d->sink, &seq, prev);

@@ -117,16 +117,16 @@ int audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret,
 
 /* What the offline check found. */
 struct audit_verify_report {
-	long lines;            /* lines read */
-	long bad_line;         /* the first bad line on failure */
-	bool authenticated;    /* a public key was given and every checkpoint verified */
-	long preamble;         /* lines before the first chain start (not verified) */
-	long other;            /* lines of chains of another key (not verified) */
-	long unverified;       /* lines after the last checkpoint (not covered) */
+	long lines;         /* lines read */
+	long bad_line;      /* the first bad line on failure */
+	bool authenticated; /* a public key was given and every checkpoint verified */
+	long preamble;      /* lines before the first chain start (not verified) */
+	long other;         /* lines of chains of another key (not verified) */
+	long unverified;    /* lines after the last checkpoint (not covered) */
 	long first_unverified;
-	long last_cp_line;     /* position of the last checkpoint (0: none) */
+	long last_cp_line; /* position of the last checkpoint (0: none) */
 	uint64_t last_cp_seq;
-	bool last_cp_final;    /* the chain ends with a final checkpoint */
+	bool last_cp_final; /* the chain ends with a final checkpoint */
 	char msg[512];
 };
 

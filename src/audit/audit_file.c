@@ -87,14 +87,14 @@ struct audit_file {
 	char prev[65];       /* chain value the next line carries as prev_hash */
 	struct chain_secret *sec;
 	uint8_t pk[AUDIT_PK_BYTES];
-	struct audit_mac mac; /* keyed with sec->seg, reused for every line */
-	uint64_t base;        /* the current segment follows line base */
-	uint64_t logical;     /* file size once every chained line is written */
+	struct audit_mac mac;      /* keyed with sec->seg, reused for every line */
+	uint64_t base;             /* the current segment follows line base */
+	uint64_t logical;          /* file size once every chained line is written */
 	struct audit_cp anchor;    /* the last anchor line chained */
 	struct audit_cp anchor_ok; /* the last one known written (a reopen checks it) */
 	uint64_t cp_lines;
 	int64_t cp_interval_ns, last_cp_ns;
-	bool cp_report;        /* a checkpoint chained by an append, to report once written */
+	bool cp_report; /* a checkpoint chained by an append, to report once written */
 	uint64_t cp_report_batch;
 	struct audit_cp cp_report_anchor;
 	bool start_pending; /* a chain start chained at open, to report once written */
@@ -102,7 +102,7 @@ struct audit_file {
 	char tamper_msg[256];
 	void (*on_anchor)(void *arg, const struct audit_cp *cp);
 	void *anchor_arg;
-	char *pend;          /* lines hashed into the chain, not yet written */
+	char *pend; /* lines hashed into the chain, not yet written */
 	size_t pend_len, pend_cap;
 	char *wbuf; /* the batch being written (owned by the writer while writing) */
 	size_t wbuf_cap;

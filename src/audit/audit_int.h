@@ -61,9 +61,8 @@ void audit_chain_segment_key(const uint8_t master[AUDIT_KEY_BYTES], uint64_t bas
                              uint8_t out[AUDIT_KEY_BYTES]);
 /* The text a checkpoint signs: its seq, base, head (its own prev_hash), the key
  * it reveals, final and time. Returns its length (0 when cap is too small). */
-size_t audit_chain_cp_message(char *buf, size_t cap, uint64_t seq, uint64_t base,
-                              const char *head, const char *key_hex, bool final,
-                              const char *time);
+size_t audit_chain_cp_message(char *buf, size_t cap, uint64_t seq, uint64_t base, const char *head,
+                              const char *key_hex, bool final, const char *time);
 int audit_chain_keypair(const uint8_t seed[AUDIT_KEY_BYTES], uint8_t pk[AUDIT_PK_BYTES],
                         uint8_t sk[AUDIT_SK_BYTES]);
 int audit_chain_sign(const uint8_t sk[AUDIT_SK_BYTES], const char *msg, size_t n,
@@ -84,9 +83,9 @@ struct audit_cp {
 /* ---- the verifier (audit_verify.c) ---- */
 
 struct audit_verify_opts {
-	const char *path;  /* the file (ignored when fd >= 0) */
-	int fd;            /* -1, or an open file to read from offset `from` */
-	off_t from;        /* with fd: the tail after a known anchor line */
+	const char *path;      /* the file (ignored when fd >= 0) */
+	int fd;                /* -1, or an open file to read from offset `from` */
+	off_t from;            /* with fd: the tail after a known anchor line */
 	const uint8_t *master; /* the chain's master key (the server), or NULL */
 	const uint8_t *pk;     /* the Ed25519 public key, or NULL (not authenticated) */
 	bool allow_partial;    /* lines after the last checkpoint are not a failure */
@@ -102,23 +101,23 @@ struct audit_verify_opts {
 };
 
 struct audit_verify_result {
-	long lines;       /* lines read */
-	long bad_line;    /* first bad line (1-based position), 0 when none */
+	long lines;    /* lines read */
+	long bad_line; /* first bad line (1-based position), 0 when none */
 	char msg[512];
-	bool authenticated;   /* a public key was given and every checkpoint verified */
-	long preamble;        /* lines before the first chain start (not verified) */
-	long other;           /* lines of chains signed by another key (not verified) */
-	long unverified;      /* lines after the last checkpoint, not covered */
+	bool authenticated;    /* a public key was given and every checkpoint verified */
+	long preamble;         /* lines before the first chain start (not verified) */
+	long other;            /* lines of chains signed by another key (not verified) */
+	long unverified;       /* lines after the last checkpoint, not covered */
 	long first_unverified; /* position of the first of them */
-	long last_cp_line;    /* position of the last checkpoint of the chain, 0: none */
+	long last_cp_line;     /* position of the last checkpoint of the chain, 0: none */
 	uint64_t last_cp_seq;
-	bool last_cp_final;   /* the chain ends with a final checkpoint */
-	long chains;          /* chain starts seen */
+	bool last_cp_final; /* the chain ends with a final checkpoint */
+	long chains;        /* chain starts seen */
 	/* The chain state after the last line read (for continuing a chain). */
 	uint64_t seq, base;
 	char prev[65];
-	off_t end;            /* offset after the last line read (fd mode) */
-	struct audit_cp cp;   /* the last anchor line read (fd mode; seq 0: none) */
+	off_t end;                        /* offset after the last line read (fd mode) */
+	struct audit_cp cp;               /* the last anchor line read (fd mode; seq 0: none) */
 	uint8_t seg_key[AUDIT_KEY_BYTES]; /* K(base), with master (fd mode) */
 };
 
@@ -137,9 +136,9 @@ struct audit_file;
  * from the thread that wrote it (enable/unseal, the sink's background thread,
  * or the one freeing the sink). */
 struct audit_file_chain {
-	const uint8_t *master; /* AUDIT_KEY_BYTES */
-	const uint8_t *seed;   /* AUDIT_KEY_BYTES: the Ed25519 seed */
-	uint64_t cp_lines;     /* checkpoint after this many lines */
+	const uint8_t *master;  /* AUDIT_KEY_BYTES */
+	const uint8_t *seed;    /* AUDIT_KEY_BYTES: the Ed25519 seed */
+	uint64_t cp_lines;      /* checkpoint after this many lines */
 	int64_t cp_interval_ms; /* or after this long (with lines since the last one) */
 	void (*on_anchor)(void *arg, const struct audit_cp *cp);
 	void *arg;

@@ -191,8 +191,10 @@ chain_start(struct vstate *v, json_t *j, const char *line, size_t len, long k)
 		if (r < 0)
 			return r;
 		if (strcmp(want, ph) != 0)
-			return fail(v, k, "line %ld: its prev_hash does not open a chain (line %ld edited)",
-			            k, k);
+			return fail(
+			        v, k,
+			        "line %ld: its prev_hash does not open a chain (line %ld edited)",
+			        k, k);
 	}
 	return chain_value(v, line, len);
 }
@@ -216,23 +218,27 @@ checkpoint(struct vstate *v, json_t *j, const char *line, size_t len, long k, of
 		return fail(v, k, "line %ld: a malformed checkpoint (line %ld edited)", k, k);
 	final = json_is_true(jf);
 	if ((uint64_t)json_integer_value(jb) != v->base)
-		return fail(v, k, "line %ld: the checkpoint's base is %lld, expected %llu (line %ld edited)",
-		            k, (long long)json_integer_value(jb), (unsigned long long)v->base, k);
+		return fail(
+		        v, k,
+		        "line %ld: the checkpoint's base is %lld, expected %llu (line %ld edited)",
+		        k, (long long)json_integer_value(jb), (unsigned long long)v->base, k);
 	if (!v->key_known || sodium_memcmp(key, v->key, AUDIT_KEY_BYTES) != 0)
-		return fail(v, k,
-		            "line %ld: the checkpoint reveals a key that does not match its segment "
-		            "(line %ld edited)",
-		            k, k);
+		return fail(
+		        v, k,
+		        "line %ld: the checkpoint reveals a key that does not match its segment "
+		        "(line %ld edited)",
+		        k, k);
 	if (v->o->pk) {
 		mlen = audit_chain_cp_message(msg, sizeof(msg), v->seq, v->base, ph, key_hex, final,
 		                              when);
-		if (util_b64_decode(sig64, &sig, &slen) < 0 || slen != AUDIT_SIG_BYTES || mlen == 0 ||
-		    !audit_chain_sig_ok(v->o->pk, msg, mlen, sig)) {
+		if (util_b64_decode(sig64, &sig, &slen) < 0 || slen != AUDIT_SIG_BYTES ||
+		    mlen == 0 || !audit_chain_sig_ok(v->o->pk, msg, mlen, sig)) {
 			free(sig);
-			return fail(v, k,
-			            "line %ld: the checkpoint's signature does not verify with this "
-			            "public key (lines up to %ld forged or altered)",
-			            k, k);
+			return fail(
+			        v, k,
+			        "line %ld: the checkpoint's signature does not verify with this "
+			        "public key (lines up to %ld forged or altered)",
+			        k, k);
 		}
 		free(sig);
 	}
@@ -306,11 +312,14 @@ verify_line(struct vstate *v, const char *line, size_t len, long k, off_t end)
 	ph = json_string_value(json_object_get(j, "prev_hash"));
 	if (v->key_known && strcmp(ph, v->prev) != 0) {
 		if (k == 1)
-			r = fail(v, k, "line %ld: its prev_hash does not follow the chain (line %ld edited)",
+			r = fail(v, k,
+			         "line %ld: its prev_hash does not follow the chain (line %ld "
+			         "edited)",
 			         k, k);
 		else
 			r = fail(v, k - 1,
-			         "line %ld edited: its keyed hash does not match the prev_hash of line "
+			         "line %ld edited: its keyed hash does not match the prev_hash of "
+			         "line "
 			         "%ld (or lines were removed between them and renumbered)",
 			         k - 1, k);
 		goto out;
@@ -326,8 +335,9 @@ verify_line(struct vstate *v, const char *line, size_t len, long k, off_t end)
 	if (r == 0 && v->o->stop_seq && v->seq == v->o->stop_seq) {
 		v->done = true;
 		if (strcmp(v->prev, v->o->stop_prev) != 0)
-			r = fail(v, k, "line %ld: the server's chain head differs: line %ld was altered", k,
-			         k);
+			r = fail(v, k,
+			         "line %ld: the server's chain head differs: line %ld was altered",
+			         k, k);
 	}
 out:
 	json_decref(j);
@@ -393,7 +403,8 @@ collect(struct vstate *v, FILE *fp)
 			e.kind = EV_CP;
 			e.base = (uint64_t)json_integer_value(json_object_get(j, "base"));
 			key_hex = json_string_value(json_object_get(j, "key"));
-			e.key_ok = key_hex && util_unhex(key_hex, e.key, sizeof(e.key), &klen) == 0 &&
+			e.key_ok = key_hex &&
+			           util_unhex(key_hex, e.key, sizeof(e.key), &klen) == 0 &&
 			           klen == AUDIT_KEY_BYTES;
 		} else {
 			json_decref(j);
@@ -447,10 +458,11 @@ finish(struct vstate *v)
 	}
 	close_chain(v);
 	if (res->unverified > 0 && !o->allow_partial)
-		return fail(v, res->first_unverified,
-		            "lines %ld-%ld come after the last checkpoint: no signature covers them, "
-		            "and lines may have been cut from the end (--allow-partial accepts this)",
-		            res->first_unverified, res->first_unverified + res->unverified - 1);
+		return fail(
+		        v, res->first_unverified,
+		        "lines %ld-%ld come after the last checkpoint: no signature covers them, "
+		        "and lines may have been cut from the end (--allow-partial accepts this)",
+		        res->first_unverified, res->first_unverified + res->unverified - 1);
 	res->authenticated = o->pk && v->ours_seen;
 	return 0;
 }

@@ -117,7 +117,8 @@ report_tampered_audit(struct core *c)
 		};
 		int r = events_emit(c->events, &ev, NULL);
 		if (r < 0)
-			log_error("the audit.tampered event could not be stored: %s", cf_strerror(r));
+			log_error("the audit.tampered event could not be stored: %s",
+			          cf_strerror(r));
 	}
 	json_decref(t);
 }

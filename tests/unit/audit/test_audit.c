@@ -410,7 +410,8 @@ test_audit_request_entry_hmacs_nested_data(void **state)
 
 	e = line_json(f->log, 1);
 	assert_string_equal(json_string_value(json_object_get(e, "type")), "request");
-	assert_int_equal(json_integer_value(json_object_get(e, "seq")), 2); /* after the chain start */
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")),
+	                 2); /* after the chain start */
 	assert_non_null(json_object_get(e, "prev_hash"));
 	assert_null(json_object_get(e, "response"));
 	assert_null(json_object_get(e, "error"));
@@ -671,8 +672,9 @@ test_audit_device_recovers_after_file_removed(void **state)
 	{
 		json_t *t = audit_broker_tampered(f->ab);
 		assert_int_equal(json_array_size(t), 1);
-		assert_non_null(strstr(json_string_value(json_object_get(json_array_get(t, 0), "error")),
-		                       "truncated"));
+		assert_non_null(
+		        strstr(json_string_value(json_object_get(json_array_get(t, 0), "error")),
+		               "truncated"));
 		json_decref(t);
 	}
 	/* disabled and enabled again, a new chain starts */
@@ -1090,7 +1092,8 @@ test_audit_checkpoints_sign_the_chain(void **state)
 	/* option bounds */
 	assert_int_equal(enable(f, "b1", f->log, &rs, "checkpoint_lines", "0", NULL), CF_EINVAL);
 	response_reset(&rs);
-	assert_int_equal(enable(f, "b2", f->log, &rs, "checkpoint_interval", "48h", NULL), CF_EINVAL);
+	assert_int_equal(enable(f, "b2", f->log, &rs, "checkpoint_interval", "48h", NULL),
+	                 CF_EINVAL);
 	response_reset(&rs);
 	free(pk);
 }
@@ -1117,7 +1120,8 @@ test_audit_truncated_file_is_refused_at_load(void **state)
 	assert_int_equal(audit_log_request(f->ab, &f->rq), CF_EAUDIT);
 	t = audit_broker_tampered(f->ab);
 	assert_int_equal(json_array_size(t), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "path")), "file/");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "path")),
+	                    "file/");
 	json_decref(t);
 	l = audit_broker_list(f->ab);
 	assert_true(json_is_true(json_object_get(json_object_get(l, "file/"), "tampered")));
@@ -1271,10 +1275,12 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_verify_deleted_line, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_verify_reordered_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_verify_foreign_files, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_audit_checkpoints_sign_the_chain, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_checkpoints_sign_the_chain, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_truncated_file_is_refused_at_load, setup,
 	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_audit_refused_request_entries, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_refused_request_entries, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_live_verify, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_concurrent_writers_keep_the_chain, setup,
 	                                        teardown),
