@@ -1174,6 +1174,45 @@ test_audit_refused_request_entries(void **state)
 	assert_int_equal(audit_log_refused(f->ab, &f->rq, &rs, false), CF_EAUDIT);
 }
 
+/* A table written by an older coffer (no chain keys): the device gets them at
+ * load, stores them, and a new chain starts after the file's lines. */
+static void
+test_audit_upgrade_gives_chain_keys(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_report rep;
+	json_t *t = NULL, *d;
+	char *pk = NULL;
+
+	spit(f->log, "{\"seq\":1,\"prev_hash\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca"
+	             "495991b7852b855\",\"type\":\"request\"}\n");
+	enable_ok(f, "file", f->log);
+	audit_broker_unload(f->ab);
+	assert_int_equal(view_get_json(f->v, "devices", &t), 0);
+	d = json_array_get(json_object_get(t, "devices"), 0);
+	json_object_del(d, "chain_key");
+	json_object_del(d, "sign_seed");
+	assert_int_equal(view_put_json(f->v, "devices", t), 0);
+	json_decref(t);
+	assert_int_equal(view_delete(f->v, "chain/file"), 0);
+	assert_int_equal(audit_broker_load(f->ab), 0);
+	assert_null(audit_broker_tampered(f->ab));
+	assert_int_equal(view_get_json(f->v, "devices", &t), 0);
+	d = json_array_get(json_object_get(t, "devices"), 0);
+	assert_true(json_is_string(json_object_get(d, "chain_key")));
+	assert_true(json_is_string(json_object_get(d, "sign_seed")));
+	json_decref(t);
+	log_n(f, 2);
+	assert_int_equal(audit_broker_public_key(f->ab, "file", &pk), 0);
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	/* the old line and the first chain are not this key's: reported, not failed */
+	assert_int_equal(audit_verify_file(f->log, pk, false, &rep), 0);
+	assert_true(rep.authenticated);
+	assert_int_equal(rep.preamble, 1);
+	assert_int_equal(rep.other, 2); /* its chain start and the final checkpoint of the unload */
+	free(pk);
+}
+
 /* sys/audit-verify: the live file against the head the server holds. */
 static void
 test_audit_live_verify(void **state)
@@ -1282,6 +1321,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_refused_request_entries, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_live_verify, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_upgrade_gives_chain_keys, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_concurrent_writers_keep_the_chain, setup,
 	                                        teardown),
 	};
