@@ -149,6 +149,7 @@ static int checkpoint_locked(struct audit_file *f, bool final, struct audit_cp *
                              struct waiter **wake);
 
 static int chain_cp_locked(struct audit_file *f, bool final, uint64_t *ret_batch);
+static int sync_for_anchor_locked(struct audit_file *f);
 
 /* Whether a timed checkpoint is due: lines were chained since the last anchor
  * and cp_interval passed (every cp_lines lines, the append chains one itself). */
@@ -177,11 +178,38 @@ report_written_cp_locked(struct audit_file *f)
 		return; /* the line was lost with its batch (the file is reopened) */
 	cp = f->cp_report_anchor;
 	f->anchor_ok = cp;
-	if (!hook)
+	if (!hook || sync_for_anchor_locked(f) < 0)
 		return;
 	pthread_mutex_unlock(&f->mu);
 	hook(arg, &cp);
 	pthread_mutex_lock(&f->mu);
+}
+
+/* fdatasync()s the file before an anchor is reported: the broker stores it in
+ * durable storage, which must never hold an anchor that a power loss could take
+ * from the file (the next start would call the file tampered). Once per anchor,
+ * off the request path. Called with f->mu held (released during the sync). */
+static int
+sync_for_anchor_locked(struct audit_file *f)
+{
+	int fd = f->fd, r = 0;
+
+	if (fd < 0 || !f->regular)
+		return 0;
+	while (f->syncing)
+		pthread_cond_wait(&f->idle, &f->mu);
+	if (f->fd != fd)
+		return CF_EIO;
+	f->syncing = true;
+	f->dirty = false;
+	pthread_mutex_unlock(&f->mu);
+	if (fdatasync(fd) < 0 && errno != EINVAL && errno != EROFS)
+		r = CF_EIO;
+	pthread_mutex_lock(&f->mu);
+	f->syncing = false;
+	f->last_sync = util_mono_ns();
+	pthread_cond_broadcast(&f->idle);
+	return r;
 }
 
 /* Writes a checkpoint and reports it (outside the mutex). Called with f->mu
@@ -196,10 +224,17 @@ checkpoint_and_report(struct audit_file *f, bool final)
 	int r;
 
 	r = checkpoint_locked(f, final, &cp, &wake);
+	if (wake) {
+		pthread_mutex_unlock(&f->mu);
+		wake_all(wake);
+		pthread_mutex_lock(&f->mu);
+	}
+	if (r == 0)
+		r = sync_for_anchor_locked(f);
+	if (r < 0 || !hook)
+		return;
 	pthread_mutex_unlock(&f->mu);
-	wake_all(wake);
-	if (r == 0 && hook)
-		hook(arg, &cp);
+	hook(arg, &cp);
 	pthread_mutex_lock(&f->mu);
 }
 
@@ -771,7 +806,7 @@ audit_file_open(struct audit_file *f, const struct audit_cp *stored, char *err, 
 		r = f->pend_len ? wait_locked(f, f->batches + 1, &wake) : 0;
 		if (r == 0) {
 			f->anchor_ok = cp;
-			if (f->regular)
+			if (f->regular && sync_for_anchor_locked(f) == 0)
 				hook = f->on_anchor;
 		} else {
 			/* Opened but not writable (a full disk, /dev/full): the device
