@@ -1566,8 +1566,17 @@ audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret, str
 		(void)response_errorf(rs, "cannot read the file: %s", res->msg);
 		goto out;
 	}
-	out = json_pack("{s:b, s:I, s:I, s:I}", "ok", r == 0, "lines", (json_int_t)res->lines,
-	                "seq", (json_int_t)seq, "last_checkpoint_seq",
+	if (r == CF_EINVAL) {
+		/* The file no longer holds what was written: append no more to it. */
+		log_error("audit device %s: TAMPERED: its live file %s", p, res->msg);
+		pthread_rwlock_rdlock(&ab->lock);
+		d = find_locked(ab, p, NULL);
+		if (d)
+			audit_file_set_tampered(d->sink, res->msg);
+		pthread_rwlock_unlock(&ab->lock);
+	}
+	out = json_pack("{s:s, s:b, s:I, s:I, s:I}", "device", p, "ok", r == 0, "lines",
+	                (json_int_t)res->lines, "seq", (json_int_t)seq, "last_checkpoint_seq",
 	                (json_int_t)res->last_cp_seq);
 	if (out && r < 0) {
 		json_object_set_new(out, "line", json_integer(res->bad_line));

@@ -110,8 +110,9 @@ int audit_broker_public_key(struct audit_broker *ab, const char *path, char **re
 /* Verifies the device's live file with its keys, up to the last line written,
  * whose chain value must be the one the server holds: so lines removed from the
  * end are found even after the last checkpoint. *ret is {"ok": bool, "lines",
- * "last_checkpoint_seq", "error", "line"}. CF_ENOTFOUND for an unknown device,
- * CF_EINVAL (reason in rs) for a device that cannot be checked. */
+ * "last_checkpoint_seq", "error", "line"}; when not ok the device is marked
+ * tampered (nothing more is appended to the file). CF_ENOTFOUND for an unknown
+ * device, CF_EINVAL (reason in rs) for a device that cannot be checked. */
 int audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret,
                         struct response *rs);
 

@@ -150,6 +150,8 @@ static int checkpoint_locked(struct audit_file *f, bool final, struct audit_cp *
 
 static int chain_cp_locked(struct audit_file *f, bool final, uint64_t *ret_batch);
 static int sync_for_anchor_locked(struct audit_file *f);
+static int set_tampered(struct audit_file *f, char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* Whether a timed checkpoint is due: lines were chained since the last anchor
  * and cp_interval passed (every cp_lines lines, the append chains one itself). */
@@ -424,6 +426,19 @@ audit_file_tampered(struct audit_file *f, char *msg, size_t msglen)
 }
 
 void
+audit_file_set_tampered(struct audit_file *f, const char *msg)
+{
+	char err[8];
+
+	pthread_mutex_lock(&f->mu);
+	if (!f->tampered) {
+		(void)set_tampered(f, err, sizeof(err), "%s", msg);
+		file_close_locked(f); /* drops what is pending: it would follow the cut */
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void
 audit_file_forget_anchor(struct audit_file *f)
 {
 	pthread_mutex_lock(&f->mu);
@@ -499,9 +514,6 @@ count_lines(int fd, off_t size, uint64_t *ret)
 static int append_locked(struct audit_file *f, enum line_kind kind, const char *body, size_t n,
                          uint64_t *ret_batch);
 static int wait_locked(struct audit_file *f, uint64_t batch, struct waiter **wake);
-
-static int set_tampered(struct audit_file *f, char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
 
 /* Marks the sink tampered with a reason (also copied to err); returns CF_ECRYPTO. */
 static int

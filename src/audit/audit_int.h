@@ -167,6 +167,9 @@ void audit_file_free(struct audit_file *f);
 int audit_file_open(struct audit_file *f, const struct audit_cp *stored, char *err, size_t errlen);
 /* Whether the sink refused its file as tampered (the reason in msg). */
 bool audit_file_tampered(struct audit_file *f, char *msg, size_t msglen);
+/* Marks the sink tampered (a live check found its file altered): nothing more is
+ * appended to it. */
+void audit_file_set_tampered(struct audit_file *f, const char *msg);
 /* Stops the on_anchor calls (a device being disabled). */
 void audit_file_forget_anchor(struct audit_file *f);
 /* Writes everything pending and returns the seq of the last line written and

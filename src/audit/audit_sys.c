@@ -103,6 +103,9 @@ audit_sys_verify(struct request *rq, struct response *rs)
 	}
 	if (r < 0)
 		return r;
+	if (json_is_false(json_object_get(data, "ok")))
+		core_audit_tampered(rq->core, json_string_value(json_object_get(data, "device")),
+		                    json_string_value(json_object_get(data, "error")));
 	response_set_data(rs, data);
 	return 0;
 }

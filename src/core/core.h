@@ -64,6 +64,10 @@ int core_seal(struct core *c);
 bool core_lock_shared(struct core *c, int timeout_ms);
 void core_unlock_shared(struct core *c);
 
+/* Raises the critical audit.tampered event for an audit device whose file was
+ * found truncated or altered (path "<name>/", reason). Logs when it cannot. */
+void core_audit_tampered(struct core *c, const char *path, const char *reason);
+
 /* For backends: */
 struct rotation *core_rotation(struct core *c);
 struct events *core_events(struct core *c);

@@ -99,6 +99,21 @@ load_cluster_id(struct core *c)
 	return 0;
 }
 
+void
+core_audit_tampered(struct core *c, const char *path, const char *reason)
+{
+	struct event ev = {
+	        .type = "audit.tampered",
+	        .path = path,
+	        .reason = reason,
+	        .severity = EV_CRITICAL,
+	};
+	int r = events_emit(c->events, &ev, NULL);
+
+	if (r < 0)
+		log_error("the audit.tampered event could not be stored: %s", cf_strerror(r));
+}
+
 /* Audit devices whose file was truncated or altered while the server was down
  * (found by audit_broker_load) raise a critical audit.tampered event. */
 static void
@@ -109,16 +124,8 @@ report_tampered_audit(struct core *c)
 
 	json_array_foreach(t, i, e)
 	{
-		struct event ev = {
-		        .type = "audit.tampered",
-		        .path = json_string_value(json_object_get(e, "path")),
-		        .reason = json_string_value(json_object_get(e, "error")),
-		        .severity = EV_CRITICAL,
-		};
-		int r = events_emit(c->events, &ev, NULL);
-		if (r < 0)
-			log_error("the audit.tampered event could not be stored: %s",
-			          cf_strerror(r));
+		core_audit_tampered(c, json_string_value(json_object_get(e, "path")),
+		                    json_string_value(json_object_get(e, "error")));
 	}
 	json_decref(t);
 }

@@ -190,10 +190,14 @@ def test_verify_without_public_key_says_so(chained, run_cli, tmp_path):
 # ------------------------------------------------------------ the live file
 
 
-def test_audit_verify_catches_truncation_after_the_last_checkpoint(dev_server, tmp_path, run_cli):
+def test_audit_verify_catches_truncation_after_the_last_checkpoint(dev_server, tmp_path, run_cli, receiver):
+    put_hook(dev_server, "ops", url=receiver.url("/ops"), types="audit.*")
     log = tmp_path / "live.log"
     enable(dev_server, log)  # default checkpoints: none during this test
     traffic(dev_server, 5)
+    # sudo only
+    child = dev_server.client.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"]
+    assert dev_server.raw("GET", "/v1/sys/audit-verify/file", token=child).status == 403
     r = dev_server.raw("GET", "/v1/sys/audit-verify/file")
     assert r.status == 200, r
     assert r.json()["data"]["ok"] is True, r.json()
@@ -203,14 +207,18 @@ def test_audit_verify_catches_truncation_after_the_last_checkpoint(dev_server, t
     log.write_text("".join(lines[:-2]))
     offline, out = verify(run_cli, log, "--allow-partial")
     assert offline.returncode == 0, out  # offline, nothing can tell
-    r = dev_server.raw("GET", "/v1/sys/audit-verify/file")
+    r = dev_server.raw("POST", "/v1/sys/audit-verify/file")
     assert r.status == 200, r
     data = r.json()["data"]
     assert data["ok"] is False, data
     assert "removed" in data["error"], data
-    # sudo only
-    child = dev_server.client.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"]
-    assert dev_server.raw("GET", "/v1/sys/audit-verify/file", token=child).status == 403
+    # the device is now refused as tampered: its only device, so no more access
+    size = log.stat().st_size
+    assert dev_server.raw("GET", "/v1/secret/data/chain/0").status == 500
+    assert log.stat().st_size == size
+    wait_until(lambda: receiver.events("/ops"), 20, interval=0.1, what="the audit.tampered event")
+    event = receiver.events("/ops")[0]
+    assert (event["type"], event["severity"], event["path"]) == ("audit.tampered", "critical", "file/")
 
 
 def test_audit_verify_catches_an_edit_in_the_open_segment(dev_server, tmp_path):
