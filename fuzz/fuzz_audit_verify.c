@@ -1,6 +1,8 @@
-/* fuzz_audit_verify.c - audit_verify_file() on arbitrary file contents: it must
- * never crash, and a failure must name a line within the file.
- * Build: CC=clang meson setup build-fuzz -Dfuzz=true && ninja -C build-fuzz */
+/* fuzz_audit_verify.c - audit_verify_file() on arbitrary file contents, without
+ * and with a public key, with and without --allow-partial: it must never crash,
+ * a failure must name a line within the file, and every line read is accounted
+ * for. Build: CC=clang meson setup build-fuzz -Dfuzz=true && ninja -C build-fuzz */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,12 +15,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Any 32 bytes are a syntactically valid Ed25519 public key for the verifier. */
+static const char pk_b64[] = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char path[64];
-	char msg[256];
-	long line = -1, nl = 0;
+	struct audit_verify_report rep;
+	long nl = 0;
 	FILE *fp;
 	int r;
 
@@ -42,14 +47,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nl += data[i] == '\n';
 	if (size && data[size - 1] != '\n')
 		nl++;
-	r = audit_verify_file(path, &line, msg, sizeof(msg));
-	if (r == 0 && line != nl)
-		abort();
-	if (r == CF_EINVAL && (line < 1 || line > nl))
-		abort();
-	if (r != 0 && r != CF_EINVAL)
-		abort();
-	if (strlen(msg) >= sizeof(msg))
-		abort();
+	for (int mode = 0; mode < 4; mode++) {
+		r = audit_verify_file(path, mode & 1 ? pk_b64 : NULL, mode & 2, &rep);
+		if (r == 0 && (rep.lines != nl || rep.unverified + rep.preamble + rep.other > nl))
+			abort();
+		if (r == 0 && (mode & 1) == 0 && rep.authenticated)
+			abort();
+		if (r == CF_EINVAL && (rep.bad_line < 1 || rep.bad_line > nl))
+			abort();
+		if (r != 0 && r != CF_EINVAL)
+			abort();
+		if (strnlen(rep.msg, sizeof(rep.msg)) >= sizeof(rep.msg))
+			abort();
+	}
 	return 0;
 }

@@ -10,7 +10,10 @@
  *
  * The persisted table (view key "devices", encrypted by the barrier) is
  *   {"devices":[{"path":"file/","type":"file","description":"","local":false,
- *                "options":{...},"salt":"<hex>"}]} */
+ *                "options":{...},"salt":"<hex>","chain_key":"<hex>",
+ *                "sign_seed":"<hex>"}]}
+ * and each device's last anchor line (chain start or checkpoint) is stored under
+ * "chain/<path without its '/'>" as {"seq", "offset", "digest"}. */
 #include "audit/audit.h"
 #include "audit/audit_int.h"
 
@@ -26,15 +29,20 @@
 #include "core/mount.h"
 #include "core/token.h"
 #include "core/view.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
-#include "lib/util.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 
-#define AUDIT_SALT_BYTES  32
-#define AUDIT_TABLE_KEY   "devices"
-#define AUDIT_HMAC_PREFIX "hmac-sha256:"
+#define AUDIT_SALT_BYTES   32
+#define AUDIT_STATE_PREFIX "chain/"
+/* Bounds of the checkpoint options. */
+#define AUDIT_CP_LINES_MAX    100000000
+#define AUDIT_CP_INTERVAL_MAX (24 * 3600)
+#define AUDIT_TABLE_KEY       "devices"
+#define AUDIT_HMAC_PREFIX     "hmac-sha256:"
 /* "hmac-sha256:" + 64 hex + NUL */
 #define AUDIT_HASH_LEN (sizeof(AUDIT_HMAC_PREFIX) - 1 + 64 + 1)
 /* Deeper values are hashed whole (as their JSON text) instead of leaf by leaf. */
@@ -43,6 +51,8 @@
 
 struct audit_secret {
 	uint8_t salt[AUDIT_SALT_BYTES];
+	uint8_t chain_key[AUDIT_KEY_BYTES]; /* master of the chain's segment keys */
+	uint8_t sign_seed[AUDIT_KEY_BYTES]; /* the checkpoints' Ed25519 seed */
 };
 
 struct audit_device {
@@ -59,7 +69,9 @@ struct audit_device {
 	 * contexts when they are freed. */
 	EVP_MD_CTX *hm_in, *hm_out;
 	struct audit_file *sink;
-	uint64_t id; /* unique in the process: names the device in request tickets */
+	uint64_t id;       /* unique in the process: names the device in request tickets */
+	struct view *view; /* the broker's: anchors are stored there */
+	char *state_key;   /* "chain/<path>" */
 };
 
 struct audit_broker {
@@ -86,6 +98,7 @@ device_free(struct audit_device *d)
 	if (d->sec)
 		sodium_free(d->sec); /* wipes */
 	json_decref(d->options);
+	free(d->state_key); /* not secret: a storage path */
 	free(d->description);
 	free(d->type);
 	free(d->path);
@@ -212,14 +225,97 @@ opt_bool(json_t *opts, const char *key, bool def, bool *ret, struct response *rs
 	return 0;
 }
 
-/* Builds a device from its path, type and options; salt NULL makes a new random
- * one. Does not open the sink. rs (may be NULL) gets the reason of a CF_EINVAL. */
+/* Stores an anchor line of the device's chain (the sink's on_anchor hook):
+ * one storage write per checkpoint, not per line. */
+static void
+device_anchor(void *arg, const struct audit_cp *cp)
+{
+	struct audit_device *d = arg;
+	json_t *j = json_pack("{s:I, s:I, s:s}", "seq", (json_int_t)cp->seq, "offset",
+	                      (json_int_t)cp->offset, "digest", cp->digest);
+	int r = j ? view_put_json(d->view, d->state_key, j) : CF_ENOMEM;
+
+	json_decref(j);
+	if (r < 0)
+		log_error("audit device %s: its checkpoint of seq %llu could not be stored: %s",
+		          d->path, (unsigned long long)cp->seq, cf_strerror(r));
+}
+
+/* The stored anchor of a device; 0 with cp->seq = 0 when there is none. */
+static int
+device_load_anchor(struct audit_device *d, struct audit_cp *cp)
+{
+	json_t *j = NULL;
+	const char *digest;
+	int r;
+
+	memset(cp, 0, sizeof(*cp));
+	r = view_get_json(d->view, d->state_key, &j);
+	if (r == CF_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	digest = json_string_value(json_object_get(j, "digest"));
+	if (!digest || strlen(digest) != 64 || json_integer_value(json_object_get(j, "seq")) <= 0 ||
+	    json_integer_value(json_object_get(j, "offset")) <= 0) {
+		json_decref(j);
+		return CF_EINTERNAL;
+	}
+	cp->seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+	cp->offset = (uint64_t)json_integer_value(json_object_get(j, "offset"));
+	memcpy(cp->digest, digest, 65);
+	json_decref(j);
+	return 0;
+}
+
+/* checkpoint_lines and checkpoint_interval. */
+static int
+opt_checkpoints(json_t *opts, uint64_t *ret_lines, int64_t *ret_ms, struct response *rs)
+{
+	const char *s = NULL;
+	int64_t v;
+
+	*ret_lines = AUDIT_CP_LINES;
+	*ret_ms = AUDIT_CP_INTERVAL_MS;
+	if (jsonx_str(opts, "checkpoint_lines", &s) == 0 && *s) {
+		if (util_parse_int(s, &v) < 0 || v < 1 || v > AUDIT_CP_LINES_MAX) {
+			if (rs)
+				(void)response_errorf(
+				        rs,
+				        "invalid value for option checkpoint_lines: %s "
+				        "(1 to %d)",
+				        s, AUDIT_CP_LINES_MAX);
+			return CF_EINVAL;
+		}
+		*ret_lines = (uint64_t)v;
+	}
+	if (jsonx_str(opts, "checkpoint_interval", &s) == 0 && *s) {
+		if (duration_parse(s, &v) < 0 || v < 1 || v > AUDIT_CP_INTERVAL_MAX) {
+			if (rs)
+				(void)response_errorf(
+				        rs,
+				        "invalid value for option checkpoint_interval: %s "
+				        "(1s to 24h)",
+				        s);
+			return CF_EINVAL;
+		}
+		*ret_ms = v * 1000;
+	}
+	return 0;
+}
+
+/* Builds a device from its path, type and options; keys NULL makes new random
+ * ones (salt, chain key, signing seed). Does not open the sink. rs (may be NULL)
+ * gets the reason of a CF_EINVAL. */
 static atomic_uint_fast64_t next_device_id = 1;
 
 static int
 device_new(const char *path, const char *type, const char *description, json_t *options, bool local,
-           const uint8_t *salt, struct response *rs, struct audit_device **ret)
+           const struct audit_secret *keys, struct view *view, struct response *rs,
+           struct audit_device **ret)
 {
+	struct audit_file_chain chain = {0};
+	size_t plen;
 	struct audit_device *d;
 	const char *file_path = NULL, *format = NULL, *mode_s = NULL, *prefix = NULL;
 	unsigned mode = AUDIT_FILE_DEFAULT_MODE;
@@ -254,6 +350,9 @@ device_new(const char *path, const char *type, const char *description, json_t *
 			(void)response_errorf(rs, "prefix may not contain a newline or '{'");
 		return CF_EINVAL;
 	}
+	r = opt_checkpoints(options, &chain.cp_lines, &chain.cp_interval_ms, rs);
+	if (r < 0)
+		return r;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -272,17 +371,27 @@ device_new(const char *path, const char *type, const char *description, json_t *
 	d->description = strdup(description ? description : "");
 	d->options = json_deep_copy(options);
 	d->local = local;
+	d->view = view;
+	plen = strlen(path);
+	d->state_key = malloc(sizeof(AUDIT_STATE_PREFIX) + plen);
 	d->sec = sodium_malloc(sizeof(*d->sec));
-	if (!d->path || !d->type || !d->description || !d->options || !d->sec)
+	if (!d->path || !d->type || !d->description || !d->options || !d->sec || !d->state_key)
 		goto fail;
-	if (salt)
-		memcpy(d->sec->salt, salt, AUDIT_SALT_BYTES);
+	/* "chain/<path>" without the path's trailing '/' */
+	snprintf(d->state_key, sizeof(AUDIT_STATE_PREFIX) + plen, "%s%.*s", AUDIT_STATE_PREFIX,
+	         (int)(plen - 1), path);
+	if (keys)
+		memcpy(d->sec, keys, sizeof(*d->sec));
 	else
-		util_random(d->sec->salt, AUDIT_SALT_BYTES);
+		util_random(d->sec, sizeof(*d->sec));
 	r = device_hmac_init(d);
 	if (r < 0)
 		goto fail;
-	r = audit_file_new(file_path, mode, prefix, d->log_raw, &d->sink);
+	chain.master = d->sec->chain_key;
+	chain.seed = d->sec->sign_seed;
+	chain.on_anchor = device_anchor;
+	chain.arg = d;
+	r = audit_file_new(file_path, mode, prefix, d->log_raw, &chain, &d->sink);
 	if (r < 0)
 		goto fail;
 	*ret = d;
@@ -357,6 +466,9 @@ put_hashed(struct audit_json *w, const struct audit_device *d, json_t *v, int de
 	}
 }
 
+static int device_path(const char *in, char *out, size_t outlen);
+static struct audit_device *find_locked(struct audit_broker *ab, const char *path, size_t *ret_i);
+
 /* ---- entries ---- */
 
 /* What every device's entry for one call shares. */
@@ -369,6 +481,10 @@ struct entry_ctx {
 	 * computed once per entry (they appear twice). */
 	char tok[AUDIT_HASH_LEN];
 	char acc[AUDIT_HASH_LEN];
+	/* A request refused before its handler (audit_log_refused): its error goes
+	 * into the request entry too, and "allowed" is false when it was denied. */
+	bool refused, denied;
+	bool rs_entry; /* refused: writing the response entry (else the request's) */
 };
 
 static const char *
@@ -489,7 +605,7 @@ entry_auth(struct audit_json *w, const struct audit_device *d, const struct entr
 	audit_json_key(w, "policy_results");
 	audit_json_open(w, '{');
 	audit_json_key(w, "allowed");
-	audit_json_bool(w, true);
+	audit_json_bool(w, !c->denied);
 	audit_json_close(w, '}');
 	audit_json_close(w, '}');
 }
@@ -540,7 +656,7 @@ entry_request(struct audit_json *w, const struct audit_device *d, const struct e
 	audit_json_close(w, '}');
 	if (rq->path) {
 		audit_json_key(w, "path");
-		audit_json_cstr(w, rq->path);
+		audit_json_path(w, rq->path);
 	}
 	if (nonempty(rq->data)) {
 		audit_json_key(w, "data");
@@ -634,15 +750,26 @@ device_log(const struct audit_device *d, struct entry_ctx *c, enum log_mode mode
 	audit_json_key(&w, "time");
 	audit_json_safe(&w, c->when, strlen(c->when));
 	audit_json_key(&w, "type");
-	audit_json_cstr(&w, c->rs ? "response" : "request");
+	audit_json_cstr(&w, c->rs && (!c->refused || c->rs_entry) ? "response" : "request");
 	entry_auth(&w, d, c);
 	entry_request(&w, d, c);
-	if (c->rs) {
+	if (c->rs && c->refused && !c->rs_entry) {
+		/* The request entry of a refused request carries its error. */
+		err = json_is_array(c->rs->errors) ? json_array_get(c->rs->errors, 0) : NULL;
+		audit_json_key(&w, "error");
+		if (json_is_string(err) && json_string_length(err) > 0)
+			audit_json_str(&w, json_string_value(err), json_string_length(err));
+		else
+			audit_json_cstr(&w, "request refused");
+	} else if (c->rs) {
 		entry_response(&w, d, c);
 		err = json_is_array(c->rs->errors) ? json_array_get(c->rs->errors, 0) : NULL;
 		if (c->rs->status >= 400 && json_is_string(err) && json_string_length(err) > 0) {
 			audit_json_key(&w, "error");
 			audit_json_str(&w, json_string_value(err), json_string_length(err));
+		} else if (c->refused) {
+			audit_json_key(&w, "error");
+			audit_json_cstr(&w, "request refused");
 		}
 	}
 	audit_json_close(&w, '}');
@@ -709,10 +836,10 @@ format_time(int64_t ns, char out[40])
  * entry, and the number of devices in *ret_ndevs. LOG_PENDING with more devices
  * than rq has tickets for writes instead. Takes the table lock shared. */
 static size_t
-broker_log(struct audit_broker *ab, struct request *rq, struct response *rs, enum log_mode mode,
-           size_t *ret_ndevs)
+broker_log_ctx(struct audit_broker *ab, struct entry_ctx *cp, enum log_mode mode, size_t *ret_ndevs)
 {
-	struct entry_ctx c = {.rq = rq, .rs = rs};
+	struct entry_ctx c = *cp;
+	struct request *rq = c.rq;
 	size_t ok = 0, n;
 	uint64_t batch;
 
@@ -740,6 +867,59 @@ broker_log(struct audit_broker *ab, struct request *rq, struct response *rs, enu
 	return ok;
 }
 
+static size_t
+broker_log(struct audit_broker *ab, struct request *rq, struct response *rs, enum log_mode mode,
+           size_t *ret_ndevs)
+{
+	struct entry_ctx c = {.rq = rq, .rs = rs};
+
+	return broker_log_ctx(ab, &c, mode, ret_ndevs);
+}
+
+int
+audit_log_refused(struct audit_broker *ab, struct request *rq, struct response *rs, bool denied)
+{
+	struct entry_ctx c = {.rq = rq, .rs = rs, .refused = true, .denied = denied};
+	size_t n, ok;
+
+	/* Request entry, then response entry: written as the two entries of an
+	 * audited request are, so that monitoring sees refused access the same way. */
+	ok = broker_log_ctx(ab, &c, LOG_WRITE, &n);
+	if (n == 0)
+		return 0;
+	if (ok == 0)
+		return CF_EAUDIT;
+	c.rs_entry = true;
+	(void)broker_log_ctx(ab, &c, LOG_WRITE, &n);
+	return 0;
+}
+
+/* The one request that runs when no device can record it: an authorized
+ * DELETE sys/audit/<path> of a device refused as tampered. Without it, a server
+ * whose only device was tampered with could never be brought back (every
+ * request, the disable included, would fail); the disable is logged to the
+ * server log instead (docs/internals/audit.md "Recovering a tampered device"). */
+static bool
+disables_tampered(struct audit_broker *ab, struct request *rq)
+{
+	struct audit_device *d;
+	char p[512];
+	bool yes = false;
+
+	if (rq->op != OP_DELETE || !rq->path || strncmp(rq->path, "sys/audit/", 10) != 0 ||
+	    device_path(rq->path + 10, p, sizeof(p)) < 0)
+		return false;
+	pthread_rwlock_rdlock(&ab->lock);
+	d = find_locked(ab, p, NULL);
+	yes = d && audit_file_tampered(d->sink, NULL, 0);
+	pthread_rwlock_unlock(&ab->lock);
+	if (yes)
+		log_error("request %s disables the tampered audit device %s; no audit device "
+		          "could record it",
+		          rq->id, p);
+	return yes;
+}
+
 static int
 log_request(struct audit_broker *ab, struct request *rq, enum log_mode mode)
 {
@@ -747,7 +927,7 @@ log_request(struct audit_broker *ab, struct request *rq, enum log_mode mode)
 
 	rq->naudit_tickets = 0;
 	ok = broker_log(ab, rq, NULL, mode, &n);
-	if (n > 0 && ok == 0)
+	if (n > 0 && ok == 0 && !disables_tampered(ab, rq))
 		return CF_EAUDIT;
 	/* The core logs a response for every request that got 0 here. */
 	atomic_fetch_add(&ab->inflight, 1);
@@ -907,7 +1087,18 @@ device_table_entry(const struct audit_device *d, bool with_salt)
 	if (with_salt) {
 		util_hex(d->sec->salt, AUDIT_SALT_BYTES, hex);
 		put(o, "salt", json_string(hex), &bad);
+		util_hex(d->sec->chain_key, AUDIT_KEY_BYTES, hex);
+		put(o, "chain_key", json_string(hex), &bad);
+		util_hex(d->sec->sign_seed, AUDIT_KEY_BYTES, hex);
+		put(o, "sign_seed", json_string(hex), &bad);
 		secmem_wipe(hex, sizeof(hex));
+	} else {
+		char msg[256];
+		if (audit_file_tampered(d->sink, msg, sizeof(msg))) {
+			/* Not persisted: the state of this run (docs/internals/audit.md). */
+			put(o, "tampered", json_true(), &bad);
+			put(o, "error", json_string(msg), &bad);
+		}
 	}
 	if (bad) {
 		json_decref(o);
@@ -992,9 +1183,11 @@ audit_broker_load(struct audit_broker *ab)
 {
 	json_t *t = NULL, *arr, *e;
 	struct audit_device *d;
+	struct audit_secret *keys;
+	struct audit_cp cp;
 	char err[256];
-	uint8_t salt[AUDIT_SALT_BYTES];
 	size_t i, slen;
+	bool upgrade = false;
 	int r, rr = 0;
 
 	audit_broker_unload(ab);
@@ -1004,14 +1197,18 @@ audit_broker_load(struct audit_broker *ab)
 	if (r < 0)
 		return r;
 	arr = json_object_get(t, "devices");
-	if (!json_is_array(arr)) {
-		r = CF_EINTERNAL;
+	keys = sodium_malloc(sizeof(*keys));
+	if (!json_is_array(arr) || !keys) {
+		r = keys ? CF_EINTERNAL : CF_ENOMEM;
+		if (keys)
+			sodium_free(keys);
 		goto out;
 	}
 	pthread_rwlock_wrlock(&ab->lock);
 	json_array_foreach(arr, i, e)
 	{
 		const char *path = NULL, *type = NULL, *desc = NULL, *salthex = NULL;
+		const char *chainhex = NULL, *seedhex = NULL;
 		bool local = false;
 		json_t *opts = json_object_get(e, "options");
 
@@ -1020,23 +1217,48 @@ audit_broker_load(struct audit_broker *ab)
 		(void)jsonx_str(e, "description", &desc);
 		(void)jsonx_str(e, "salt", &salthex);
 		(void)jsonx_bool(e, "local", &local);
+		(void)jsonx_str(e, "chain_key", &chainhex);
+		(void)jsonx_str(e, "sign_seed", &seedhex);
 		if (!path || !type || !salthex || !json_is_object(opts) ||
-		    util_unhex(salthex, salt, sizeof(salt), &slen) < 0 ||
+		    util_unhex(salthex, keys->salt, sizeof(keys->salt), &slen) < 0 ||
 		    slen != AUDIT_SALT_BYTES) {
 			log_error("audit table entry %zu is malformed", i);
 			rr = CF_EINTERNAL;
 			continue;
 		}
-		r = device_new(path, type, desc, opts, local, salt, NULL, &d);
-		secmem_wipe(salt, sizeof(salt));
+		if (!chainhex || !seedhex ||
+		    util_unhex(chainhex, keys->chain_key, AUDIT_KEY_BYTES, &slen) < 0 ||
+		    slen != AUDIT_KEY_BYTES ||
+		    util_unhex(seedhex, keys->sign_seed, AUDIT_KEY_BYTES, &slen) < 0 ||
+		    slen != AUDIT_KEY_BYTES) {
+			/* A device enabled by an older coffer: it gets its chain keys
+			 * now, and a new chain starts after the file's lines. */
+			util_random(keys->chain_key, AUDIT_KEY_BYTES);
+			util_random(keys->sign_seed, AUDIT_KEY_BYTES);
+			upgrade = true;
+		}
+		r = device_new(path, type, desc, opts, local, keys, ab->view, NULL, &d);
 		if (r < 0) {
 			log_error("audit device %s cannot be loaded: %s", path, cf_strerror(r));
 			rr = r;
 			continue;
 		}
+		r = device_load_anchor(d, &cp);
+		if (r < 0) {
+			log_error("audit device %s: its stored checkpoint cannot be read: %s",
+			          d->path, cf_strerror(r));
+			memset(&cp, 0, sizeof(cp));
+		}
 		/* A device that cannot open stays enabled but failed: requests are
-		 * refused until it can write again (no unaudited access). */
-		if (audit_file_open(d->sink, err, sizeof(err)) < 0)
+		 * refused until it can write again (no unaudited access). One whose
+		 * file no longer ends as stored stays enabled, tampered: nothing more is
+		 * appended to it (an operator disables it, docs/internals/audit.md). */
+		r = audit_file_open(d->sink, &cp, err, sizeof(err));
+		if (r == CF_ECRYPTO)
+			log_error("audit device %s: TAMPERED: its file %s; nothing more is "
+			          "appended to it",
+			          d->path, err);
+		else if (r < 0)
 			log_error("audit device %s cannot be opened: %s", d->path, err);
 		r = add_locked(ab, d);
 		if (r < 0) {
@@ -1044,7 +1266,10 @@ audit_broker_load(struct audit_broker *ab)
 			rr = r;
 		}
 	}
+	if (upgrade && table_persist(ab, NULL, NULL) < 0)
+		log_error("the audit device table could not be stored with its new chain keys");
 	pthread_rwlock_unlock(&ab->lock);
+	sodium_free(keys); /* wipes */
 	r = rr;
 out:
 	json_decref(t);
@@ -1116,11 +1341,12 @@ audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, s
 		r = CF_EINVAL;
 		goto out;
 	}
-	r = device_new(p, type, desc, opts, local, NULL, rs, &d);
+	r = device_new(p, type, desc, opts, local, NULL, ab->view, rs, &d);
 	if (r < 0)
 		goto out;
-	/* Test-open the sink now, so a bad path fails the enable (§2.7). */
-	r = audit_file_open(d->sink, err, sizeof(err));
+	/* Test-open the sink now, so a bad path fails the enable (§2.7). A new
+	 * chain starts after whatever the file holds. */
+	r = audit_file_open(d->sink, NULL, err, sizeof(err));
 	if (r < 0) {
 		(void)response_errorf(rs, "sink cannot be opened: %s", err);
 		r = CF_EINVAL;
@@ -1154,12 +1380,13 @@ int
 audit_broker_disable(struct audit_broker *ab, const char *path)
 {
 	struct audit_device *d;
-	char p[512];
+	char p[512], p_state[sizeof(AUDIT_STATE_PREFIX) + 512];
 	size_t i;
 	int r = 0;
 
 	if (device_path(path, p, sizeof(p)) < 0)
 		return 0;
+	snprintf(p_state, sizeof(p_state), "%s%.*s", AUDIT_STATE_PREFIX, (int)(strlen(p) - 1), p);
 	pthread_rwlock_wrlock(&ab->lock);
 	d = find_locked(ab, p, &i);
 	if (d) {
@@ -1173,7 +1400,17 @@ audit_broker_disable(struct audit_broker *ab, const char *path)
 	pthread_rwlock_unlock(&ab->lock);
 	if (d && r == 0) {
 		log_info("audit device %s disabled", p);
+		/* The final checkpoint is written; the stored one goes with the device. */
+		audit_file_forget_anchor(d->sink);
 		device_free(d);
+		d = NULL;
+		r = view_delete(ab->view, p_state);
+		if (r == CF_ENOTFOUND)
+			r = 0;
+		if (r < 0)
+			log_error("audit device %s: its stored checkpoint could not be removed: %s",
+			          p, cf_strerror(r));
+		r = 0;
 	}
 	return r;
 }
@@ -1219,4 +1456,139 @@ audit_broker_list(struct audit_broker *ab)
 	}
 	pthread_rwlock_unlock(&ab->lock);
 	return out;
+}
+
+json_t *
+audit_broker_tampered(struct audit_broker *ab)
+{
+	json_t *out = NULL, *e;
+	char msg[256];
+
+	pthread_rwlock_rdlock(&ab->lock);
+	for (size_t i = 0; i < ab->ndevs; i++) {
+		if (!audit_file_tampered(ab->devs[i]->sink, msg, sizeof(msg)))
+			continue;
+		if (!out)
+			out = json_array();
+		e = json_pack("{s:s, s:s}", "path", ab->devs[i]->path, "error", msg);
+		if (!out || !e || json_array_append_new(out, e) < 0)
+			break;
+	}
+	pthread_rwlock_unlock(&ab->lock);
+	return out;
+}
+
+int
+audit_broker_public_key(struct audit_broker *ab, const char *path, char **ret_b64)
+{
+	uint8_t pk[AUDIT_PK_BYTES];
+	struct audit_device *d;
+	char p[512], *s;
+
+	if (device_path(path, p, sizeof(p)) < 0)
+		return CF_ENOTFOUND;
+	pthread_rwlock_rdlock(&ab->lock);
+	d = find_locked(ab, p, NULL);
+	if (d)
+		audit_file_public_key(d->sink, pk);
+	pthread_rwlock_unlock(&ab->lock);
+	if (!d)
+		return CF_ENOTFOUND;
+	s = util_b64_encode(pk, sizeof(pk));
+	if (!s)
+		return CF_ENOMEM;
+	*ret_b64 = s;
+	return 0;
+}
+
+int
+audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret, struct response *rs)
+{
+	struct audit_verify_opts o = {.fd = -1};
+	struct audit_verify_result *res = NULL;
+	struct audit_device *d;
+	uint8_t pk[AUDIT_PK_BYTES], *master = NULL;
+	char p[512], prev[65], msg[256], *file = NULL;
+	const char *fp = NULL;
+	uint64_t seq = 0;
+	json_t *out;
+	int r = 0;
+
+	if (device_path(path, p, sizeof(p)) < 0)
+		return CF_ENOTFOUND;
+	master = sodium_malloc(AUDIT_KEY_BYTES);
+	res = calloc(1, sizeof(*res));
+	if (!master || !res) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	/* Copy what the check needs, then read the file without the table lock
+	 * (a long read must not hold up a disable, nor the requests behind it). */
+	pthread_rwlock_rdlock(&ab->lock);
+	d = find_locked(ab, p, NULL);
+	if (d) {
+		(void)jsonx_str(d->options, "file_path", &fp);
+		if (!fp || !*fp)
+			(void)jsonx_str(d->options, "path", &fp);
+		file = fp ? strdup(fp) : NULL;
+		memcpy(master, d->sec->chain_key, AUDIT_KEY_BYTES);
+		audit_file_public_key(d->sink, pk);
+		if (audit_file_tampered(d->sink, msg, sizeof(msg))) {
+			(void)response_errorf(rs, "the device is tampered: %s", msg);
+			r = CF_EINVAL;
+		} else if (!file || strcmp(file, "stdout") == 0 || strcmp(file, "discard") == 0) {
+			(void)response_errorf(rs,
+			                      "only a device writing to a file can be verified");
+			r = CF_EINVAL;
+		} else {
+			r = audit_file_head(d->sink, &seq, prev);
+			if (r < 0) {
+				(void)response_errorf(rs, "the device's file is not open");
+				r = CF_EINVAL;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&ab->lock);
+	if (!d) {
+		r = CF_ENOTFOUND;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	o.path = file;
+	o.master = master;
+	o.pk = pk;
+	o.stop_seq = seq;
+	o.stop_prev = prev;
+	r = audit_verify_run(&o, res);
+	if (r < 0 && r != CF_EINVAL) {
+		(void)response_errorf(rs, "cannot read the file: %s", res->msg);
+		goto out;
+	}
+	if (r == CF_EINVAL) {
+		/* The file no longer holds what was written: append no more to it. */
+		log_error("audit device %s: TAMPERED: its live file %s", p, res->msg);
+		pthread_rwlock_rdlock(&ab->lock);
+		d = find_locked(ab, p, NULL);
+		if (d)
+			audit_file_set_tampered(d->sink, res->msg);
+		pthread_rwlock_unlock(&ab->lock);
+	}
+	out = json_pack("{s:s, s:b, s:I, s:I, s:I}", "device", p, "ok", r == 0, "lines",
+	                (json_int_t)res->lines, "seq", (json_int_t)seq, "last_checkpoint_seq",
+	                (json_int_t)res->last_cp_seq);
+	if (out && r < 0) {
+		json_object_set_new(out, "line", json_integer(res->bad_line));
+		json_object_set_new(out, "error", json_string(res->msg));
+	}
+	r = out ? 0 : CF_ENOMEM;
+	if (out)
+		*ret = out;
+out:
+	if (master)
+		sodium_free(master);
+	if (res)
+		secmem_free(res, sizeof(*res));
+	free(file);
+	return r;
 }

@@ -5,10 +5,15 @@
  * request entry, the request fails with CF_EAUDIT (no unaudited access).
  * Sensitive strings are written as "hmac-sha256:<hex>" with the device's salt.
  *
- * Beyond Vault: each line of a file device carries "prev_hash": the hex SHA-256 of
- * the previous line (without its trailing newline) — the first line of a file
- * carries the hash of "" — and "seq" (1-based), so `coffer audit verify FILE`
- * reports the first edited, removed or reordered line.
+ * Requests refused before their handler (no token, bad token, denied, unknown
+ * path, malformed input) are logged too, with their error (audit_log_refused).
+ *
+ * Beyond Vault: each line of a file device carries "seq" (1-based) and
+ * "prev_hash", a keyed HMAC-SHA-256 of the previous line; signed checkpoint lines
+ * let `coffer audit verify --public-key=KEY FILE` prove offline that no line up to
+ * the last checkpoint was edited, removed or reordered (docs/internals/audit.md).
+ * The server stores each device's last checkpoint and refuses to append to a file
+ * whose tail no longer matches it (the device is then "tampered").
  *
  * Thread safety: all functions may be called concurrently. */
 #ifndef CF_AUDIT_H
@@ -17,6 +22,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/request.h"
 
@@ -45,6 +51,17 @@ int audit_log_request(struct audit_broker *ab, struct request *rq);
 int audit_log_request_pending(struct audit_broker *ab, struct request *rq);
 int audit_confirm_request(struct audit_broker *ab, struct request *rq);
 int audit_log_response(struct audit_broker *ab, struct request *rq, struct response *rs);
+/* A request refused before its handler ran (rs holds the status and error):
+ * its request entry and its response entry, both with the error, on every
+ * device; the caller's token HMAC'd as usual, "policy_results" "allowed": false
+ * when the refusal is CF_EDENIED (denied). Returns 0 when a device recorded them
+ * or none is enabled, CF_EAUDIT when devices are enabled and none could (the
+ * caller then answers 500: no unaudited access). */
+int audit_log_refused(struct audit_broker *ab, struct request *rq, struct response *rs,
+                      bool denied);
+/* The tampered devices found at load: [{"path": "<path>/", "error": "..."}], or
+ * NULL when there are none (caller frees). */
+json_t *audit_broker_tampered(struct audit_broker *ab);
 
 /* Handlers of the system backend's audit routes (the core's sys.c routes them;
  * rq->cap[0] is the device path without its trailing '/'):
@@ -52,7 +69,11 @@ int audit_log_response(struct audit_broker *ab, struct request *rq, struct respo
  *   PUT  sys/audit/<path>       -> audit_sys_enable (type, description, options, local)
  *   DELETE sys/audit/<path>     -> audit_sys_disable
  *   POST sys/audit-hash/<path>  -> audit_sys_hash   ({"hash":"hmac-sha256:<hex>"})
+ *   GET  sys/audit/<path>/public-key -> audit_sys_public_key (no token needed)
+ *   GET|POST sys/audit-verify/<path> -> audit_sys_verify (sudo)
  * The broker is core_audit(rq->core). */
+int audit_sys_public_key(struct request *rq, struct response *rs);
+int audit_sys_verify(struct request *rq, struct response *rs);
 int audit_sys_list(struct request *rq, struct response *rs);
 int audit_sys_enable(struct request *rq, struct response *rs);
 int audit_sys_disable(struct request *rq, struct response *rs);
@@ -83,9 +104,39 @@ json_t *audit_broker_list(struct audit_broker *ab);
  * when devices are enabled and none could. */
 int audit_log_record(struct audit_broker *ab, const char *type, json_t *fields);
 
-/* Offline chain check. Returns 0 when intact (sets *ret_line to the number of
- * lines verified), else CF_EINVAL with *ret_line = first bad line (1-based) and a
- * message. CF_EIO when the file cannot be read. */
-int audit_verify_file(const char *path, long *ret_line, char *msg, size_t msglen);
+/* The device's Ed25519 public key, base64 (malloc'd, caller frees);
+ * CF_ENOTFOUND for an unknown device. */
+int audit_broker_public_key(struct audit_broker *ab, const char *path, char **ret_b64);
+/* Verifies the device's live file with its keys, up to the last line written,
+ * whose chain value must be the one the server holds: so lines removed from the
+ * end are found even after the last checkpoint. *ret is {"ok": bool, "lines",
+ * "last_checkpoint_seq", "error", "line"}; when not ok the device is marked
+ * tampered (nothing more is appended to the file). CF_ENOTFOUND for an unknown
+ * device, CF_EINVAL (reason in rs) for a device that cannot be checked. */
+int audit_broker_verify(struct audit_broker *ab, const char *path, json_t **ret,
+                        struct response *rs);
+
+/* What the offline check found. */
+struct audit_verify_report {
+	long lines;         /* lines read */
+	long bad_line;      /* the first bad line on failure */
+	bool authenticated; /* a public key was given and every checkpoint verified */
+	long preamble;      /* lines before the first chain start (not verified) */
+	long other;         /* lines of chains of another key (not verified) */
+	long unverified;    /* lines after the last checkpoint (not covered) */
+	long first_unverified;
+	long last_cp_line; /* position of the last checkpoint (0: none) */
+	uint64_t last_cp_seq;
+	bool last_cp_final; /* the chain ends with a final checkpoint */
+	char msg[512];
+};
+
+/* Offline check of a file device's log (audit_verify.c). public_key (base64 or
+ * hex, may be NULL) authenticates the checkpoints; allow_partial accepts lines
+ * after the last checkpoint. Returns 0 when intact, CF_EINVAL with bad_line and
+ * msg on the first failure, CF_EIO when the file cannot be read (msg), and
+ * CF_EUNSUPPORTED for a malformed public key. */
+int audit_verify_file(const char *path, const char *public_key, bool allow_partial,
+                      struct audit_verify_report *ret);
 
 #endif

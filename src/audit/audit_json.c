@@ -251,6 +251,47 @@ audit_json_cstr(struct audit_json *w, const char *s)
 }
 
 void
+audit_json_path(struct audit_json *w, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)path;
+	size_t n = strlen(path), i, l;
+	char *esc, *q;
+
+	for (i = 0; i < n; i += l) {
+		l = s[i] >= 0x80 ? utf8_len(s + i, n - i) : (s[i] >= 0x20 && s[i] != 0x7f);
+		if (l == 0)
+			break;
+	}
+	if (i == n) {
+		audit_json_str(w, path, n);
+		return;
+	}
+	/* Bytes that are not UTF-8, and controls, as %XX: the path stays readable
+	 * and nothing of it is lost (U+FFFD would lose the byte). */
+	esc = malloc(3 * n + 1);
+	if (!esc) {
+		w->oom = true;
+		return;
+	}
+	q = esc;
+	for (i = 0; i < n; i += l) {
+		l = s[i] >= 0x80 ? utf8_len(s + i, n - i) : (s[i] >= 0x20 && s[i] != 0x7f);
+		if (l > 0) {
+			memcpy(q, s + i, l);
+			q += l;
+			continue;
+		}
+		*q++ = '%';
+		*q++ = hex[s[i] >> 4];
+		*q++ = hex[s[i] & 15];
+		l = 1;
+	}
+	audit_json_str(w, esc, (size_t)(q - esc));
+	free(esc);
+}
+
+void
 audit_json_int(struct audit_json *w, int64_t v)
 {
 	char buf[24], *e = buf + sizeof(buf), *p = e;

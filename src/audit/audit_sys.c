@@ -63,3 +63,49 @@ audit_sys_hash(struct request *rq, struct response *rs)
 	response_set_data(rs, data);
 	return 0;
 }
+
+int
+audit_sys_public_key(struct request *rq, struct response *rs)
+{
+	char *pk = NULL;
+	json_t *data;
+	int r;
+
+	if (rq->ncap < 1)
+		return CF_EINVAL;
+	r = audit_broker_public_key(core_audit(rq->core), rq->cap[0], &pk);
+	if (r == CF_ENOTFOUND) {
+		(void)response_errorf(rs, "unknown audit device %s", rq->cap[0]);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	data = json_pack("{s:s, s:s}", "public_key", pk, "algorithm", "ed25519");
+	free(pk);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+int
+audit_sys_verify(struct request *rq, struct response *rs)
+{
+	json_t *data = NULL;
+	int r;
+
+	if (rq->ncap < 1)
+		return CF_EINVAL;
+	r = audit_broker_verify(core_audit(rq->core), rq->cap[0], &data, rs);
+	if (r == CF_ENOTFOUND) {
+		(void)response_errorf(rs, "unknown audit device %s", rq->cap[0]);
+		return CF_EINVAL;
+	}
+	if (r < 0)
+		return r;
+	if (json_is_false(json_object_get(data, "ok")))
+		core_audit_tampered(rq->core, json_string_value(json_object_get(data, "device")),
+		                    json_string_value(json_object_get(data, "error")));
+	response_set_data(rs, data);
+	return 0;
+}

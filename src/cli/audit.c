@@ -1,6 +1,6 @@
 /* audit.c - `coffer audit enable|disable|list` over sys/audit (vault-api.md
- * §2.7), and `coffer audit verify`, an offline check of a file device's hash
- * chain. */
+ * §2.7), and `coffer audit verify`, an offline check of a file device's keyed
+ * chain and signed checkpoints (docs/internals/audit.md). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -12,24 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef CF_HAVE_AUDIT_VERIFY
 #include "audit/audit.h"
-#define verify_log audit_verify_file
-#else
-/* src/audit does not provide audit_verify_file() yet. */
-static int
-verify_log(const char *path, long *ret_line, char *msg, size_t msglen)
-{
-	snprintf(msg, msglen, "audit log verification is not built into this binary");
-	return CF_EUNSUPPORTED;
-}
-#endif
 
 enum {
 	OPT_PATH = CLI_OPT_LOCAL,
 	OPT_DESCRIPTION,
 	OPT_LOCAL,
 	OPT_DETAILED,
+	OPT_PUBLIC_KEY,
+	OPT_ALLOW_PARTIAL,
 };
 
 /* For the paths of a device (sys/audit/<name>, listed as "<name>/"). */
@@ -187,73 +178,84 @@ out:
 }
 
 static const char verify_usage[] =
-        "Usage: coffer audit verify FILE\n\n"
-        "Checks the hash chain of a file audit device's log, offline. Exit status: 0\n"
-        "intact, 1 tampered (the first bad line is reported), 2 cannot check.\n";
-
-/* Non-empty lines of path, or -1 when it cannot be read. */
-static long
-count_lines(const char *path)
-{
-	char buf[65536];
-	bool empty = true;
-	long lines = 0;
-	size_t n, i;
-	FILE *f;
-
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				lines += !empty;
-				empty = true;
-			} else if (buf[i] != '\r') {
-				empty = false;
-			}
-		}
-	}
-	lines += !empty;
-	fclose(f);
-	return lines;
-}
+        "Usage: coffer audit verify [--public-key=KEY] [--allow-partial] FILE\n\n"
+        "Checks a file audit device's log offline: every line's seq and keyed\n"
+        "prev_hash, and every checkpoint. With --public-key (the base64 key of\n"
+        "sys/audit/NAME/public-key) each checkpoint's signature is checked, which\n"
+        "proves every line up to the last checkpoint authentic and complete.\n\n"
+        "  --public-key=KEY   the device's Ed25519 public key (base64 or hex)\n"
+        "  --allow-partial    accept lines after the last checkpoint (a live file);\n"
+        "                     they are reported as unverified\n\n"
+        "Exit status: 0 intact, 1 tampered or cut short (the first bad line is\n"
+        "reported), 2 cannot check.\n";
 
 static int
 audit_verify(int argc, char **argv)
 {
-	char msg[512] = "";
-	long line = -1, n;
-	int r;
+	static const struct option opts[] = {
+	        {"public-key", required_argument, NULL, OPT_PUBLIC_KEY},
+	        {"allow-partial", no_argument, NULL, OPT_ALLOW_PARTIAL},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	struct audit_verify_report rep;
+	const char *pk = NULL;
+	bool partial = false;
+	int o, r;
 
-	cli_getopt_common(argc, argv, verify_usage);
+	while ((o = cli_getopt(argc, argv, opts, verify_usage)) != -1) {
+		if (o == OPT_PUBLIC_KEY)
+			pk = optarg;
+		else if (o == OPT_ALLOW_PARTIAL)
+			partial = true;
+	}
 	if (cli_operand_one(argc, "FILE") != 0)
 		return CLI_EXIT_ERROR;
-	r = verify_log(argv[optind], &line, msg, sizeof(msg));
-	if (r < 0 && line > 0) {
+	r = audit_verify_file(argv[optind], pk, partial, &rep);
+	if (r == CF_EINVAL) {
 		if (arg_format == CLI_FORMAT_JSON)
-			printf("{\"ok\": false, \"line\": %ld}\n", line);
-		cli_err("line %ld: %s", line, msg[0] ? msg : cf_strerror(r));
+			printf("{\"ok\": false, \"line\": %ld}\n", rep.bad_line);
+		/* The verifier's message names the line. */
+		if (rep.msg[0])
+			cli_err("%s", rep.msg);
+		else
+			cli_err("line %ld: %s", rep.bad_line, cf_strerror(r));
 		return CLI_EXIT_FINDING;
 	}
 	if (r < 0) {
 		/* The verifier's messages name the file already. */
-		if (msg[0])
-			cli_err("%s", msg);
+		if (rep.msg[0])
+			cli_err("%s", rep.msg);
 		else
 			cli_err("%s: %s", argv[optind], cf_strerror(r));
 		return CLI_EXIT_ERROR;
 	}
-	/* The verifier reports the lines it checked; the stub does not. */
-	n = line >= 0 ? line : count_lines(argv[optind]);
-	if (n < 0) {
-		cli_err("%s: %s", argv[optind], strerror(errno));
-		return CLI_EXIT_ERROR;
+	if (arg_format == CLI_FORMAT_JSON) {
+		printf("{\"ok\": true, \"lines\": %ld, \"authenticated\": %s, "
+		       "\"last_checkpoint_line\": %ld, \"unverified\": %ld}\n",
+		       rep.lines, rep.authenticated ? "true" : "false", rep.last_cp_line,
+		       rep.unverified);
+		return CLI_EXIT_OK;
 	}
-	if (arg_format == CLI_FORMAT_JSON)
-		printf("{\"ok\": true, \"lines\": %ld}\n", n);
+	printf("ok: %ld lines verified\n", rep.lines - rep.unverified - rep.preamble - rep.other);
+	if (rep.authenticated)
+		printf("authentic and complete up to line %ld (checkpoint seq %llu%s)\n",
+		       rep.last_cp_line, (unsigned long long)rep.last_cp_seq,
+		       rep.last_cp_final ? ", final" : "");
 	else
-		printf("ok: %ld lines verified\n", n);
+		printf("authenticity NOT proven: no --public-key given (the chain is only "
+		       "consistent)\n");
+	if (rep.unverified > 0)
+		printf("unverified: lines %ld-%ld come after the last checkpoint\n",
+		       rep.first_unverified, rep.first_unverified + rep.unverified - 1);
+	else if (rep.last_cp_line > 0 && !rep.last_cp_final)
+		printf("note: the log ends at a periodic checkpoint; lines cut after it show only "
+		       "against the server (sys/audit-verify)\n");
+	if (rep.preamble > 0)
+		printf("not verified: %ld lines before the chain starts (an older log)\n",
+		       rep.preamble);
+	if (rep.other > 0)
+		printf("not verified: %ld lines of chains signed by another key\n", rep.other);
 	return CLI_EXIT_OK;
 }
 

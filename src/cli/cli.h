@@ -210,9 +210,6 @@ int events_main(int argc, char **argv);
 /* Written by the lead in src/cli/server.c; a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 
-/* `coffer audit verify` calls int audit_verify_file(const char *path, long *ret_line,
- * char *msg, size_t msglen) from "audit/audit.h" when src/audit provides it
- * (CF_HAVE_AUDIT_VERIFY, set by src/cli/meson.build); until then a stub in
- * src/cli/audit.c reports that verification is not built in. */
+/* `coffer audit verify` calls audit_verify_file() from "audit/audit.h". */
 
 #endif

@@ -572,6 +572,22 @@ route_peek(struct core *c, struct request *rq)
 	return NULL;
 }
 
+/* A request refused before its handler (no mount or route, bad method, no or
+ * bad token, denied, malformed input) is audited with its error, as Vault does,
+ * so that failed access can be monitored. While sealed nothing is audited (the
+ * devices and their keys are not loaded). If devices are enabled and none can
+ * record it, the answer becomes a 500 (no unaudited access). */
+static void
+audit_refused(struct core *c, struct request *rq, struct response *rs, bool denied)
+{
+	if (audit_log_refused(c->audit, rq, rs, denied) == 0)
+		return;
+	log_error("request %s refused: no audit device could record it", rq->id);
+	response_reset(rs);
+	(void)fail(rs, CF_EAUDIT, "failed to log request to any audit device");
+	rs->status = cf_http_status(CF_EAUDIT);
+}
+
 /* The ladder and the answer's status, audit and num_uses revocation. Caller
  * holds c->lock (for writing on R_EXCLUSIVE routes). */
 static void
@@ -612,6 +628,9 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	}
 	if (audited)
 		(void)audit_log_response(c->audit, rq, rs);
+	else if (r < 0 && r != CF_EAUDIT && !barrier_sealed(c->barrier) &&
+	         !(rq->route && (rq->route->flags & R_NOAUDIT)))
+		audit_refused(c, rq, rs, r == CF_EDENIED);
 	if (revoke && rq->te)
 		(void)token_revoke_tree(c->tokens, rq->te->hash);
 }
@@ -670,6 +689,23 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 		pthread_rwlock_wrlock(&c->lock);
 	}
 	handle_locked(c, rq, rs);
+	pthread_rwlock_unlock(&c->lock);
+	return request_finish(c, rq, rs);
+}
+
+int
+core_refuse(struct core *c, struct request *rq, struct response *rs, int status, const char *msg)
+{
+	request_prepare(c, rq);
+	if (msg)
+		(void)response_errorf(rs, "%s", msg);
+	else if (!rs->errors)
+		rs->errors = json_array();
+	rs->status = status;
+	/* Shared: the seal state and the audit table stay as they are meanwhile. */
+	pthread_rwlock_rdlock(&c->lock);
+	if (!barrier_sealed(c->barrier))
+		audit_refused(c, rq, rs, false);
 	pthread_rwlock_unlock(&c->lock);
 	return request_finish(c, rq, rs);
 }

@@ -37,6 +37,16 @@ int core_handle(struct core *c, struct request *rq, struct response *rs);
  * holds. R_EXCLUSIVE routes (seal, mounts) are refused with 405. */
 int core_handle_nested(struct core *c, struct request *rq, struct response *rs);
 
+/* Answers a request that the front end refuses before the ladder (a malformed
+ * path, body or header, an unsupported method): rs gets status and the error msg
+ * (NULL: an empty error list), and the request and its error are audited like
+ * any refused request (token HMAC'd; not while sealed). Returns the status to
+ * answer with: status, or 500 when audit devices are enabled and none could
+ * record the refusal. rq->path may be the raw path (the audit log escapes bytes
+ * that are not UTF-8). */
+int core_refuse(struct core *c, struct request *rq, struct response *rs, int status,
+                const char *msg);
+
 /* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
  * a root token with the given id (or a random one). *ret_root is malloc'd. */
 int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **ret_unseal_b64);
@@ -53,6 +63,10 @@ int core_seal(struct core *c);
  * release it. While held, issue requests with core_handle_nested. */
 bool core_lock_shared(struct core *c, int timeout_ms);
 void core_unlock_shared(struct core *c);
+
+/* Raises the critical audit.tampered event for an audit device whose file was
+ * found truncated or altered (path "<name>/", reason). Logs when it cannot. */
+void core_audit_tampered(struct core *c, const char *path, const char *reason);
 
 /* For backends: */
 struct rotation *core_rotation(struct core *c);

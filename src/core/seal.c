@@ -123,6 +123,37 @@ load_cluster_id(struct core *c)
 	return 0;
 }
 
+void
+core_audit_tampered(struct core *c, const char *path, const char *reason)
+{
+	struct event ev = {
+	        .type = "audit.tampered",
+	        .path = path,
+	        .reason = reason,
+	        .severity = EV_CRITICAL,
+	};
+	int r = events_emit(c->events, &ev, NULL);
+
+	if (r < 0)
+		log_error("the audit.tampered event could not be stored: %s", cf_strerror(r));
+}
+
+/* Audit devices whose file was truncated or altered while the server was down
+ * (found by audit_broker_load) raise a critical audit.tampered event. */
+static void
+report_tampered_audit(struct core *c)
+{
+	json_t *t = audit_broker_tampered(c->audit), *e;
+	size_t i;
+
+	json_array_foreach(t, i, e)
+	{
+		core_audit_tampered(c, json_string_value(json_object_get(e, "path")),
+		                    json_string_value(json_object_get(e, "error")));
+	}
+	json_decref(t);
+}
+
 int
 core_post_unseal(struct core *c)
 {
@@ -144,6 +175,8 @@ core_post_unseal(struct core *c)
 	r = events_start(c->events);
 	if (r < 0)
 		log_error("event delivery could not start: %s", cf_strerror(r));
+	else
+		report_tampered_audit(c);
 	r = reencrypt_resume(c->reencrypt);
 	if (r < 0)
 		log_error("the re-encryption job could not resume: %s", cf_strerror(r));

@@ -681,6 +681,34 @@ is_merge_patch(struct MHD_Connection *conn)
 	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
 }
 
+/* Answers a request refused before the core (bad path, malformed body, method,
+ * parameter or header): the core audits it with its error like any refused
+ * request (core_refuse), then the answer is rendered as usual. status is the HTTP
+ * status, msg the error (NULL: an empty error list). rq's fields are freed. */
+static enum MHD_Result
+refuse(struct http_server *s, struct MHD_Connection *conn, struct request *rq, const char *url,
+       int status, const char *msg)
+{
+	struct response rs = {0};
+	struct answer a = {0};
+	enum MHD_Result ret;
+	char addr[64];
+
+	if (!rq->path)
+		rq->path = strdup(url ? url : "");
+	if (!rq->client_token)
+		rq->client_token = request_token(conn);
+	remote_addr(conn, addr, sizeof(addr), &rq->remote_port);
+	rq->remote_addr = addr;
+	a.status = core_refuse(s->core, rq, &rs, status, msg);
+	a.render_failed = http_render(rq, &rs, &a.body, &a.len) < 0;
+	response_reset(&rs);
+	request_free_fields(rq);
+	ret = queue_answer(s, conn, &a);
+	answer_free(&a);
+	return ret;
+}
+
 static enum MHD_Result
 serve(struct http_server *s, struct MHD_Connection *conn, const char *method, struct conn_ctx *cc)
 {
@@ -697,34 +725,28 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		return ret;
 	}
 	if (cc->too_big)
-		return queue_error(conn, 413, "http: request body too large");
+		return refuse(s, conn, &rq, cc->raw_path, 413, "http: request body too large");
 	rq.query = json_object();
 	if (!rq.query)
 		return queue_error(conn, 500, "out of memory");
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, rq.query);
 	r = method_op(method, rq.query, &rq.op);
-	if (r == CF_EMETHOD) {
-		request_free_fields(&rq);
-		return queue_error(conn, 405, "unsupported method");
-	}
-	if (r < 0) {
-		request_free_fields(&rq);
-		return queue_error(conn, 400, "invalid value for the list parameter");
-	}
+	if (r == CF_EMETHOD)
+		return refuse(s, conn, &rq, cc->raw_path, 405, "unsupported method");
+	if (r < 0)
+		return refuse(s, conn, &rq, cc->raw_path, 400,
+		              "invalid value for the list parameter");
 	r = http_path_normalize(cc->raw_path, path_flags(s), &rq.path, err, sizeof(err));
 	if (r < 0) {
-		request_free_fields(&rq);
 		if (r == CF_EINVAL)
-			return queue_error(conn, 400, err);
+			return refuse(s, conn, &rq, cc->raw_path, 400, err);
 		if (r == CF_ENOMEM)
-			return queue_error(conn, 500, "out of memory");
-		return queue_json(conn, 404, strdup("{\"errors\":[]}"), 13);
+			return refuse(s, conn, &rq, cc->raw_path, 500, "out of memory");
+		return refuse(s, conn, &rq, cc->raw_path, 404, NULL);
 	}
-	if (rq.op == OP_PATCH && !is_merge_patch(conn)) {
-		request_free_fields(&rq);
-		return queue_error(conn, 415,
-		                   "PATCH requires Content-Type application/merge-patch+json");
-	}
+	if (rq.op == OP_PATCH && !is_merge_patch(conn))
+		return refuse(s, conn, &rq, cc->raw_path, 415,
+		              "PATCH requires Content-Type application/merge-patch+json");
 	if (rq.op == OP_LIST && rq.path[strlen(rq.path) - 1] != '/') {
 		size_t n = strlen(rq.path);
 		char *p = realloc(rq.path, n + 2);
@@ -737,19 +759,16 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		rq.path = p;
 	}
 	r = http_json_decode(cc->body ? cc->body : "", cc->len, &rq.data, err, sizeof(err));
-	if (r < 0) {
-		request_free_fields(&rq);
-		return queue_error(conn, 400, err);
-	}
+	if (r < 0)
+		return refuse(s, conn, &rq, cc->raw_path, 400, err);
 	if (json_object_get(rq.query, "help")) {
 		request_free_fields(&rq);
 		body = strdup("{\"help\":\"\"}");
 		return queue_json(conn, 200, body, body ? strlen(body) : 0);
 	}
-	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL")) {
-		request_free_fields(&rq);
-		return queue_error(conn, 400, "response wrapping is not supported");
-	}
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL"))
+		return refuse(s, conn, &rq, cc->raw_path, 400,
+		              "response wrapping is not supported");
 	rq.client_token = request_token(conn);
 	remote_addr(conn, addr, sizeof(addr), &rq.remote_port);
 	rq.remote_addr = addr;

@@ -1,5 +1,7 @@
 """File audit device (spec §2.7, §9): JSON lines, HMAC'd secrets, sys/audit-hash,
-`coffer audit verify`, and no unaudited access when the device cannot write."""
+refused requests audited with their errors, `coffer audit verify`, and no
+unaudited access when the device cannot write. The keyed chain, checkpoints and
+tamper detection are in test_audit_chain.py."""
 
 import json
 import os
@@ -7,6 +9,8 @@ import re
 import shutil
 
 import pytest
+
+from cofferlib import wait_until
 
 HASH_RE = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 
@@ -17,15 +21,22 @@ def enable_file_audit(dev, path, name="file", **options):
     dev.client.sys.enable_audit_device("file", options=opts, path=name)
 
 
-def read_entries(path):
+CHAIN_TYPES = ("chain_start", "checkpoint")
+
+
+def read_entries(path, chain_lines=False):
+    """The request and response entries of the log (every line must be JSON);
+    with chain_lines, the chain's own lines (chain_start, checkpoint) too."""
     lines = path.read_text().splitlines()
     assert lines, "audit log is empty"
     entries = []
     for n, line in enumerate(lines, start=1):
         try:
-            entries.append(json.loads(line))
+            e = json.loads(line)
         except ValueError as exc:
             raise AssertionError(f"audit line {n} is not JSON: {line[:200]!r}") from exc
+        if chain_lines or e.get("type") not in CHAIN_TYPES:
+            entries.append(e)
     return entries
 
 
@@ -38,7 +49,8 @@ def entries_for(entries, path, kind=None):
 def audited(dev_server, tmp_path):
     """A dev server with a file audit device at `file/`, plus a secret written and read."""
     log = tmp_path / "audit.log"
-    enable_file_audit(dev_server, log)
+    # short segments, so that the verify tests below find closed ones
+    enable_file_audit(dev_server, log, checkpoint_lines="4")
     secret = "s3cr3t-" + os.urandom(12).hex()
     kv = dev_server.client.secrets.kv.v2
     kv.create_or_update_secret("app/db", {"password": secret, "user": "app"})
@@ -57,15 +69,19 @@ def test_device_is_listed(audited):
     device = listing["data"]["file/"]
     assert device["type"] == "file"
     assert device["options"]["file_path"] == str(audited.log)
+    assert "tampered" not in device
     assert listing["file/"] == device  # top-level copy of data
 
 
 def test_every_line_is_json(audited):
-    entries = read_entries(audited.log)
+    entries = read_entries(audited.log, chain_lines=True)
+    assert entries[0]["type"] == "chain_start"
     for e in entries:
-        assert e["type"] in ("request", "response"), e
+        assert e["type"] in ("request", "response") + CHAIN_TYPES, e
         assert e["time"].endswith("Z")
-        assert e["request"]["id"]
+        assert e["seq"] > 0 and re.fullmatch(r"[0-9a-f]{64}", e["prev_hash"])
+        if e["type"] in ("request", "response"):
+            assert e["request"]["id"]
 
 
 def test_requests_and_responses_are_paired(audited):
@@ -154,6 +170,104 @@ def test_second_device_gets_the_same_requests(audited, tmp_path):
     assert audited.secret not in log2.read_text()
 
 
+# ---------------------------------------------------------------- refused requests
+
+
+def refused_pair(log, path, request_id=None):
+    """The request and response entries of a refused request to path (the last
+    ones logged), checked to carry the same id and an error."""
+    entries = [e for e in entries_for(read_entries(log), path) if e.get("error")]
+    assert len(entries) >= 2, f"refused request to {path} not audited: {entries_for(read_entries(log), path)}"
+    req, resp = entries[-2], entries[-1]
+    assert (req["type"], resp["type"]) == ("request", "response")
+    assert req["request"]["id"] == resp["request"]["id"]
+    assert req["error"] == resp["error"]
+    return req, resp
+
+
+def test_unauthenticated_request_is_audited(audited):
+    r = audited.raw("GET", "/v1/secret/data/app/db", token=None)
+    assert r.status == 403, r
+    req, resp = refused_pair(audited.log, "secret/data/app/db")
+    assert req["error"] == "permission denied"
+    assert "client_token" not in req.get("auth", {}) and "client_token" not in req["request"]
+    assert req["request"]["operation"] == "read"
+    assert req["request"]["remote_address"] == "127.0.0.1"
+
+
+def test_invalid_token_is_audited_hashed(audited):
+    bogus = "hvs.not-a-token-" + os.urandom(6).hex()
+    r = audited.raw("GET", "/v1/secret/data/app/db", token=bogus)
+    assert r.status == 403, r
+    req, resp = refused_pair(audited.log, "secret/data/app/db")
+    assert req["error"] == "permission denied"
+    want = audited.client.sys.calculate_hash("file", bogus)["data"]["hash"]
+    assert req["auth"]["client_token"] == want == req["request"]["client_token"]
+    assert bogus not in audited.log.read_text()
+
+
+def test_denied_request_is_audited(audited):
+    child = audited.server.client(audited.child["client_token"])
+    with pytest.raises(Exception):
+        child.secrets.kv.v2.read_secret_version("app/db")
+    req, resp = refused_pair(audited.log, "secret/data/app/db")
+    assert req["error"] == "permission denied"
+    assert req["auth"]["policy_results"]["allowed"] is False
+    assert req["auth"]["policies"] == ["default"]
+    accessor = audited.client.sys.calculate_hash("file", audited.child["accessor"])["data"]["hash"]
+    assert req["auth"]["accessor"] == accessor
+    # an allowed request says so
+    ok = entries_for(read_entries(audited.log), "auth/token/lookup-self", "request")
+    assert ok and ok[-1]["auth"]["policy_results"]["allowed"] is True
+
+
+def test_malformed_json_is_audited(audited):
+    r = audited.raw("POST", "/v1/secret/data/app/db", "{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400, r
+    req, resp = refused_pair(audited.log, "secret/data/app/db")
+    assert "JSON" in req["error"] and req["error"] == r.errors()[0]
+    assert req["request"]["operation"] == "update"
+    assert HASH_RE.match(req["auth"]["client_token"])
+
+
+@pytest.mark.parametrize("method,path,want,status", [
+    ("GET", "/v1/no-such-mount/x", "no-such-mount/x", 404),
+    ("GET", "/v1/sys/no-such-route", "sys/no-such-route", 404),
+    ("GET", "/v2/elsewhere", "/v2/elsewhere", 404),
+    ("BREW", "/v1/secret/data/app/db", "/v1/secret/data/app/db", 405),
+    ("GET", "/v1/secret/data/app/db?list=maybe", "/v1/secret/data/app/db", 400),
+])
+def test_unknown_path_and_bad_method_are_audited(audited, method, path, want, status):
+    r = audited.raw(method, path)
+    assert r.status == status, r
+    req, resp = refused_pair(audited.log, want)
+    assert resp["response"] is not None
+    if r.errors():
+        assert req["error"] == r.errors()[0]
+
+
+def test_wrapping_header_refusal_is_audited(audited):
+    r = audited.raw("GET", "/v1/secret/data/app/db", headers={"X-Vault-Wrap-TTL": "60s"})
+    assert r.status == 400, r
+    req, _ = refused_pair(audited.log, "secret/data/app/db")
+    assert req["error"] == "response wrapping is not supported"
+
+
+def test_path_bytes_are_escaped_in_the_log(audited):
+    audited.raw("GET", "/v1/no-mount/a%FFb%01c")
+    text = audited.log.read_text()
+    assert "no-mount/a%FFb%01c" in text
+    assert "\ufffd" not in text and "\u0001" not in text
+
+
+def test_sealed_server_does_not_audit(audited):
+    audited.client.sys.seal()
+    size = audited.log.stat().st_size  # after the final checkpoint of the seal
+    assert audited.raw("GET", "/v1/secret/data/app/db").status == 503
+    assert audited.raw("GET", "/v1/secret/data/app/db", token="bogus").status == 503
+    assert audited.log.stat().st_size == size
+
+
 # ---------------------------------------------------------------- coffer audit verify
 
 
@@ -161,26 +275,36 @@ def line_number_named(output, n):
     return re.search(rf"(?i)(\bline\W{{0,3}}{n}\b|:{n}\b)", output) is not None
 
 
+def last_checkpoint_line(path):
+    lines = path.read_text().splitlines()
+    found = [n for n, line in enumerate(lines, start=1) if '"type":"checkpoint"' in line]
+    return found[-1] if found else 0
+
+
 @pytest.fixture
 def audit_copy(audited, tmp_path):
     # a few more requests so the file has lines before and after the one we touch
     for i in range(3):
         audited.client.secrets.kv.v2.read_secret_version("app/db")
+    # the lines touched below must lie in a segment closed by a checkpoint: the
+    # checkpoint reveals the segment's key, so that the offline check can see them
+    wait_until(lambda: last_checkpoint_line(audited.log) >= 8, 10, what="a checkpoint after line 8")
     copy = tmp_path / "audit-copy.log"
     shutil.copyfile(audited.log, copy)
     assert len(copy.read_text().splitlines()) >= 8
     return copy
 
 
-def verify(run_cli, audited, path):
-    res = run_cli("audit", "verify", path, addr=audited.addr, token=audited.token)
+def verify(run_cli, audited, path, *opts):
+    res = run_cli("audit", "verify", *opts, path, addr=audited.addr, token=audited.token)
     return res, res.stdout + res.stderr
 
 
 def test_verify_accepts_the_file_as_written(run_cli, audited, audit_copy):
-    res, out = verify(run_cli, audited, audit_copy)
+    res, out = verify(run_cli, audited, audit_copy, "--allow-partial")
     assert res.returncode == 0, out
-    res, out = verify(run_cli, audited, audited.log)  # the live file too
+    assert "authenticity NOT proven" in out  # no --public-key
+    res, out = verify(run_cli, audited, audited.log, "--allow-partial")  # the live file too
     assert res.returncode == 0, out
 
 
@@ -232,6 +356,10 @@ def test_unwritable_device_means_no_access(dev_server):
     create = dev_server.raw("POST", "/v1/auth/token/create", {"policies": ["default"]})
     assert create.status == 500, create
     assert b"hvs." not in create.body
+    # refused requests cannot be recorded either: 500, not their own answer
+    assert dev_server.raw("GET", "/v1/secret/data/app/db", token="bogus").status == 500
+    assert dev_server.raw("POST", "/v1/secret/data/x", "{bad").status == 500
+    assert dev_server.raw("GET", "/v1/no-such-mount/x").status == 500
     # unaudited endpoints keep answering
     assert dev_server.raw("GET", "/v1/sys/health").status == 200
     assert dev_server.server.alive()

@@ -1,4 +1,4 @@
-/* test_audit.c - the audit broker and the file device's hash chain.
+/* test_audit.c - the audit broker and the file device's keyed chain.
  *
  * The broker runs over a view on a barrier on memory storage; each test gets a
  * fresh mkdtemp directory for its log files. */
@@ -177,27 +177,50 @@ spit(const char *path, const char *text)
 	fclose(fp);
 }
 
-/* The JSON object of line k (1-based) of path. */
+/* Whether a line is one of the chain's own (chain start, checkpoint). */
+static bool
+chain_line(const char *line)
+{
+	return strstr(line, "\"type\":\"chain_start\"") || strstr(line, "\"type\":\"checkpoint\"");
+}
+
+/* The JSON object of the k-th (1-based) request or response entry of path. */
 static json_t *
 line_json(const char *path, int k)
 {
-	char *text = slurp(path), *p = text, *nl;
+	char *text = slurp(path), *p = text, *nl, *b;
 	json_t *j;
 
-	for (int i = 1; i < k; i++) {
-		p = strchr(p, '\n');
-		assert_non_null(p);
-		p++;
+	for (;;) {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		if (!chain_line(p) && --k == 0)
+			break;
+		p = nl + 1;
 	}
-	nl = strchr(p, '\n');
-	assert_non_null(nl);
-	*nl = '\0';
-	p = strchr(p, '{');
-	assert_non_null(p);
-	j = json_loads(p, 0, NULL);
+	b = strchr(p, '{');
+	assert_non_null(b);
+	j = json_loads(b, 0, NULL);
 	assert_non_null(j);
 	free(text);
 	return j;
+}
+
+/* The number of chain lines (chain start, checkpoints) of path. */
+static long
+chain_lines(const char *path)
+{
+	char *text = slurp(path), *p = text, *nl;
+	long n = 0;
+
+	while ((nl = strchr(p, '\n')) != NULL) {
+		*nl = '\0';
+		n += chain_line(p);
+		p = nl + 1;
+	}
+	free(text);
+	return n;
 }
 
 static char *
@@ -218,12 +241,23 @@ assert_hash(struct fx *f, json_t *v, const char *plain)
 	free(h);
 }
 
+/* Offline check without a public key, lines after the last checkpoint
+ * accepted. Returns the number of entries (lines that are not the chain's own)
+ * when intact, else the first bad line (a position in the file). */
 static long
 verify(const char *path, char *msg, size_t msglen, int *ret_r)
 {
-	long line = -1;
-	*ret_r = audit_verify_file(path, &line, msg, msglen);
-	return line;
+	struct audit_verify_report rep;
+
+	*ret_r = audit_verify_file(path, NULL, true, &rep);
+	if (msg && msglen) {
+		/* truncation only shortens the message */
+		memcpy(msg, rep.msg, msglen);
+		msg[msglen - 1] = '\0';
+	}
+	if (*ret_r == 0)
+		return rep.lines - chain_lines(path);
+	return *ret_r == CF_EINVAL ? rep.bad_line : -1;
 }
 
 /* ---- device table ---- */
@@ -376,7 +410,8 @@ test_audit_request_entry_hmacs_nested_data(void **state)
 
 	e = line_json(f->log, 1);
 	assert_string_equal(json_string_value(json_object_get(e, "type")), "request");
-	assert_int_equal(json_integer_value(json_object_get(e, "seq")), 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")),
+	                 2); /* after the chain start */
 	assert_non_null(json_object_get(e, "prev_hash"));
 	assert_null(json_object_get(e, "response"));
 	assert_null(json_object_get(e, "error"));
@@ -575,8 +610,7 @@ test_audit_escaping_keeps_lines_parseable(void **state)
 	e = line_json(f->log, 1);
 	assert_string_equal(
 	        json_string_value(json_object_get(json_object_get(e, "request"), "path")),
-	        "secret/data/q\"u\\o\te\n\r\x01\x7f/\xc3\xa9/\xef\xbf\xbd\xef\xbf\xbd(/"
-	        "\xef\xbf\xbd\xef\xbf\xbd");
+	        "secret/data/q\"u\\o%09e%0A%0D%01%7F/\xc3\xa9/%FF%C3(/%E2%82");
 	assert_non_null(json_object_get(json_object_get(json_object_get(e, "request"), "data"),
 	                                "we\"ird\nkey\xc3\xa9"));
 	json_decref(e);
@@ -631,8 +665,21 @@ test_audit_device_recovers_after_file_removed(void **state)
 	assert_int_equal(audit_broker_load(f->ab), 0);
 	assert_true(audit_broker_enabled(f->ab));
 	assert_int_equal(audit_log_request(f->ab, &f->rq), CF_EAUDIT);
-	/* the directory comes back: logging resumes with a new chain */
+	/* the directory comes back, without the file: that is a file cut to
+	 * nothing, so the device is tampered and nothing is appended */
 	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(audit_log_request(f->ab, &f->rq), CF_EAUDIT);
+	{
+		json_t *t = audit_broker_tampered(f->ab);
+		assert_int_equal(json_array_size(t), 1);
+		assert_non_null(
+		        strstr(json_string_value(json_object_get(json_array_get(t, 0), "error")),
+		               "truncated"));
+		json_decref(t);
+	}
+	/* disabled and enabled again, a new chain starts */
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	enable_ok(f, "file", file);
 	assert_int_equal(audit_log_request(f->ab, &f->rq), 0);
 	assert_int_equal(verify(file, msg, sizeof(msg), &r), 1);
 	assert_int_equal(r, 0);
@@ -772,8 +819,9 @@ test_audit_chain_continues_across_reload(void **state)
 	log_n(f, 4);
 	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 7);
 	assert_int_equal(r, 0);
+	/* chain start, 3 entries, the final checkpoint of the unload, then on */
 	e = line_json(f->log, 4);
-	assert_int_equal(json_integer_value(json_object_get(e, "seq")), 4);
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")), 6);
 	json_decref(e);
 
 	/* a new broker on the same storage (a restart) continues too */
@@ -814,6 +862,8 @@ make_log(struct fx *f, int n)
 
 	enable_ok(f, "file", f->log);
 	log_n(f, n);
+	/* closed by a final checkpoint: every line is checkable offline */
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
 	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), n);
 	assert_int_equal(r, 0);
 }
@@ -894,10 +944,11 @@ test_audit_verify_edited_line(void **state)
 	int n, r;
 
 	make_log(f, 10);
-	/* every position but the last is detectable by the next line's prev_hash */
-	for (int k = 1; k <= 9; k++) {
+	/* chain start, 10 entries, final checkpoint: every position but the last
+	 * is detectable by the next line's prev_hash */
+	for (int k = 1; k <= 11; k++) {
 		n = split_lines(f->log, &lines);
-		assert_int_equal(n, 10);
+		assert_int_equal(n, 12);
 		p = strstr(lines[k - 1], "\"time\":\"");
 		assert_non_null(p);
 		p += 8 + 3; /* a digit of the year */
@@ -916,12 +967,12 @@ test_audit_verify_edited_line(void **state)
 	}
 	/* an edit that breaks the JSON is caught at the line itself, also the last */
 	n = split_lines(f->log, &lines);
-	lines[9][3] = '#';
+	lines[11][3] = '#';
 	join_lines(f->log, lines, n);
 	free_lines(lines, n);
-	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 10);
+	assert_int_equal(verify(f->log, msg, sizeof(msg), &r), 12);
 	assert_int_equal(r, CF_EINVAL);
-	assert_true(names_line(msg, 10));
+	assert_true(names_line(msg, 12));
 }
 
 static void
@@ -933,7 +984,7 @@ test_audit_verify_deleted_line(void **state)
 
 	make_log(f, 10);
 	n = split_lines(f->log, &lines);
-	for (int k = 1; k <= 9; k++) {
+	for (int k = 2; k <= 11; k++) {
 		char *saved = lines[k - 1];
 		lines[k - 1] = NULL;
 		join_lines(f->log, lines, n);
@@ -973,10 +1024,12 @@ test_audit_verify_foreign_files(void **state)
 		const char *text;
 		long line;
 	} cases[] = {
+	        /* no chain start: nothing is keyed, the file proves nothing */
 	        {"not json\n", 1},
 	        {"{\"type\":\"request\"}\n", 1},
 	        {"{\"seq\":1,\"prev_hash\":\"00\"}\n", 1},
 	        {"\n", 1},
+	        /* a log of the older, unkeyed format */
 	        {"{\"seq\":1,\"prev_hash\":"
 	         "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7"
 	         "852b855\"}\n{\"seq\":1}\n",
@@ -984,11 +1037,11 @@ test_audit_verify_foreign_files(void **state)
 	        {"{\"seq\":1,\"prev_hash\":"
 	         "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7"
 	         "852b855\"}\n",
-	         0},
-	        {"{\"seq\":1,\"prev_hash\":"
-	         "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7"
-	         "852b855\",\"seq\":1}\n",
 	         1},
+	        /* a checkpoint without its chain start */
+	        {"{\"seq\":1,\"prev_hash\":\"00\",\"type\":\"checkpoint\"}\n", 1},
+	        {"x\n{\"seq\":1,\"prev_hash\":\"00\",\"type\":\"chain_start\"}\nnot json\n", 3},
+	        {"", 0},
 	};
 	char msg[256];
 	int r;
@@ -998,12 +1051,191 @@ test_audit_verify_foreign_files(void **state)
 		long line = verify(f->log, msg, sizeof(msg), &r);
 		if (cases[i].line == 0) {
 			assert_int_equal(r, 0);
-			assert_int_equal(line, 1);
+			assert_int_equal(line, 0);
 		} else {
 			assert_int_equal(r, CF_EINVAL);
 			assert_int_equal(line, cases[i].line);
 		}
 	}
+}
+
+/* ---- checkpoints, stored anchors, refused requests ---- */
+
+/* Every checkpoint_lines lines a signed checkpoint follows; with the device's
+ * public key the whole file verifies as authentic, with another it does not. */
+static void
+test_audit_checkpoints_sign_the_chain(void **state)
+{
+	struct fx *f = *state;
+	struct response rs = {0};
+	struct audit_verify_report rep;
+	char *pk = NULL;
+	long cps;
+
+	assert_int_equal(enable(f, "file", f->log, &rs, "checkpoint_lines", "3", NULL), 0);
+	assert_int_equal(audit_broker_public_key(f->ab, "file", &pk), 0);
+	log_n(f, 10);
+	cps = chain_lines(f->log) - 1;
+	assert_true(cps >= 3);
+	assert_int_equal(audit_verify_file(f->log, pk, true, &rep), 0);
+	assert_true(rep.authenticated);
+	assert_true(rep.last_cp_line > 0);
+	/* closed by the final checkpoint: complete without --allow-partial */
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	assert_int_equal(audit_verify_file(f->log, pk, false, &rep), 0);
+	assert_true(rep.authenticated && rep.last_cp_final);
+	assert_int_equal(rep.unverified, 0);
+	assert_int_equal(audit_verify_file(f->log, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+	                                   true, &rep),
+	                 CF_EINVAL);
+	assert_int_equal(audit_verify_file(f->log, "short", true, &rep), CF_EUNSUPPORTED);
+	/* option bounds */
+	assert_int_equal(enable(f, "b1", f->log, &rs, "checkpoint_lines", "0", NULL), CF_EINVAL);
+	response_reset(&rs);
+	assert_int_equal(enable(f, "b2", f->log, &rs, "checkpoint_interval", "48h", NULL),
+	                 CF_EINVAL);
+	response_reset(&rs);
+	free(pk);
+}
+
+/* The stored anchor is checked at load: a file cut short while the device was
+ * unloaded is refused (tampered), listed so, and nothing is appended to it. */
+static void
+test_audit_truncated_file_is_refused_at_load(void **state)
+{
+	struct fx *f = *state;
+	char **lines;
+	json_t *l, *t;
+	struct stat st;
+	int n;
+
+	enable_ok(f, "file", f->log);
+	log_n(f, 6);
+	audit_broker_unload(f->ab); /* seal: a final checkpoint, stored */
+	n = split_lines(f->log, &lines);
+	join_lines(f->log, lines, n - 2);
+	free_lines(lines, n);
+	assert_int_equal(audit_broker_load(f->ab), 0);
+	assert_int_equal(stat(f->log, &st), 0);
+	assert_int_equal(audit_log_request(f->ab, &f->rq), CF_EAUDIT);
+	t = audit_broker_tampered(f->ab);
+	assert_int_equal(json_array_size(t), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "path")),
+	                    "file/");
+	json_decref(t);
+	l = audit_broker_list(f->ab);
+	assert_true(json_is_true(json_object_get(json_object_get(l, "file/"), "tampered")));
+	json_decref(l);
+	{
+		struct stat st2;
+		assert_int_equal(stat(f->log, &st2), 0);
+		assert_int_equal(st2.st_size, st.st_size);
+	}
+	/* an intact restart is not tampered */
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	enable_ok(f, "file", f->log);
+	log_n(f, 2);
+	audit_broker_unload(f->ab);
+	assert_int_equal(audit_broker_load(f->ab), 0);
+	assert_null(audit_broker_tampered(f->ab));
+	assert_int_equal(audit_log_request(f->ab, &f->rq), 0);
+}
+
+/* A refused request: request and response entries with the error, the token
+ * HMAC'd, "allowed": false when denied. */
+static void
+test_audit_refused_request_entries(void **state)
+{
+	struct fx *f = *state;
+	struct response rs = {.status = 403};
+	json_t *e;
+
+	assert_int_equal(audit_log_refused(f->ab, &f->rq, &rs, true), 0); /* no device */
+	enable_ok(f, "file", f->log);
+	(void)response_errorf(&rs, "permission denied");
+	assert_int_equal(audit_log_refused(f->ab, &f->rq, &rs, true), 0);
+	e = line_json(f->log, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "type")), "request");
+	assert_string_equal(json_string_value(json_object_get(e, "error")), "permission denied");
+	assert_true(json_is_false(json_object_get(
+	        json_object_get(json_object_get(e, "auth"), "policy_results"), "allowed")));
+	assert_hash(f, json_object_get(json_object_get(e, "auth"), "client_token"), ROOT_TOKEN);
+	json_decref(e);
+	e = line_json(f->log, 2);
+	assert_string_equal(json_string_value(json_object_get(e, "type")), "response");
+	assert_string_equal(json_string_value(json_object_get(e, "error")), "permission denied");
+	json_decref(e);
+	response_reset(&rs);
+	if (access("/dev/full", W_OK) != 0)
+		return;
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	enable_ok(f, "full", "/dev/full");
+	rs.status = 400;
+	assert_int_equal(audit_log_refused(f->ab, &f->rq, &rs, false), CF_EAUDIT);
+}
+
+/* A table written by an older coffer (no chain keys): the device gets them at
+ * load, stores them, and a new chain starts after the file's lines. */
+static void
+test_audit_upgrade_gives_chain_keys(void **state)
+{
+	struct fx *f = *state;
+	struct audit_verify_report rep;
+	json_t *t = NULL, *d;
+	char *pk = NULL;
+
+	spit(f->log, "{\"seq\":1,\"prev_hash\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca"
+	             "495991b7852b855\",\"type\":\"request\"}\n");
+	enable_ok(f, "file", f->log);
+	audit_broker_unload(f->ab);
+	assert_int_equal(view_get_json(f->v, "devices", &t), 0);
+	d = json_array_get(json_object_get(t, "devices"), 0);
+	json_object_del(d, "chain_key");
+	json_object_del(d, "sign_seed");
+	assert_int_equal(view_put_json(f->v, "devices", t), 0);
+	json_decref(t);
+	assert_int_equal(view_delete(f->v, "chain/file"), 0);
+	assert_int_equal(audit_broker_load(f->ab), 0);
+	assert_null(audit_broker_tampered(f->ab));
+	assert_int_equal(view_get_json(f->v, "devices", &t), 0);
+	d = json_array_get(json_object_get(t, "devices"), 0);
+	assert_true(json_is_string(json_object_get(d, "chain_key")));
+	assert_true(json_is_string(json_object_get(d, "sign_seed")));
+	json_decref(t);
+	log_n(f, 2);
+	assert_int_equal(audit_broker_public_key(f->ab, "file", &pk), 0);
+	assert_int_equal(audit_broker_disable(f->ab, "file"), 0);
+	/* the old line and the first chain are not this key's: reported, not failed */
+	assert_int_equal(audit_verify_file(f->log, pk, false, &rep), 0);
+	assert_true(rep.authenticated);
+	assert_int_equal(rep.preamble, 1);
+	assert_int_equal(rep.other, 2); /* its chain start and the final checkpoint of the unload */
+	free(pk);
+}
+
+/* sys/audit-verify: the live file against the head the server holds. */
+static void
+test_audit_live_verify(void **state)
+{
+	struct fx *f = *state;
+	struct response rs = {0};
+	json_t *out = NULL;
+	char **lines;
+	int n;
+
+	enable_ok(f, "file", f->log);
+	log_n(f, 6);
+	assert_int_equal(audit_broker_verify(f->ab, "file", &out, &rs), 0);
+	assert_true(json_is_true(json_object_get(out, "ok")));
+	json_decref(out);
+	n = split_lines(f->log, &lines);
+	join_lines(f->log, lines, n - 1);
+	free_lines(lines, n);
+	assert_int_equal(audit_broker_verify(f->ab, "file", &out, &rs), 0);
+	assert_true(json_is_false(json_object_get(out, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(out, "error")), "removed"));
+	json_decref(out);
+	assert_int_equal(audit_broker_verify(f->ab, "nope", &out, &rs), CF_ENOTFOUND);
 }
 
 struct worker {
@@ -1082,6 +1314,15 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_verify_deleted_line, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_verify_reordered_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_verify_foreign_files, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_checkpoints_sign_the_chain, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_truncated_file_is_refused_at_load, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_refused_request_entries, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_live_verify, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_upgrade_gives_chain_keys, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_concurrent_writers_keep_the_chain, setup,
 	                                        teardown),
 	};
