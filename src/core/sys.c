@@ -891,9 +891,11 @@ sys_audit_one(struct request *rq, struct response *rs)
 /* Flags for the unauthenticated seal-management routes. */
 #define SEALMGMT (R_NOAUTH | R_SEALED_OK | R_RAW | R_NOAUDIT)
 /* Rekey and root token generation: unauthenticated as in Vault (a quorum of
- * unseal key shares is the credential), served only while unsealed, and kept
- * out of the audit log as the shares in their bodies are. */
-#define KEYOPS (R_NOAUTH | R_RAW | R_NOAUDIT)
+ * unseal key shares is the credential) and served only while unsealed. Unlike
+ * Vault they are audited: who started a root token generation and when is what
+ * a compromise review looks for first. Shares, nonces, the OTP and the encoded
+ * token are strings, so the audit log holds only their HMACs. */
+#define KEYOPS (R_NOAUTH | R_RAW)
 
 static const struct route sys_routes[] = {
         {"health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL},

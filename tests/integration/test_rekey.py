@@ -510,3 +510,26 @@ def test_operator_help_lists_rekey_and_generate_root(run_cli):
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert "rekey" in rows and "generate-root" in rows, out
     assert re.match(r"  generate-root +generate a new root token", rows["generate-root"]), out
+
+
+def test_rekey_and_generate_root_are_audited_without_their_secrets(unsealed_sqlite, tmp_path):
+    srv = unsealed_sqlite
+    log = tmp_path / "keyops-audit.log"
+    srv.client(srv.root_token).sys.enable_audit_device("file", options={"file_path": str(log)})
+    client = srv.client()
+
+    start = client.sys.start_root_token_generation()
+    for k in srv.keys[:3]:
+        done = client.sys.generate_root(k, start["nonce"])
+    token = decode_root(done["encoded_token"], start["otp"])
+    rk = client.sys.start_rekey(secret_shares=3, secret_threshold=2)
+    client.sys.cancel_rekey()
+
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines()]
+    paths = [(e.get("type"), e.get("request", {}).get("path")) for e in entries]
+    for p in ("sys/generate-root/attempt", "sys/generate-root/update", "sys/rekey/init"):
+        assert ("request", p) in paths and ("response", p) in paths, (p, paths)
+    for secret in [*srv.keys[:3], start["otp"], done["encoded_token"], token]:
+        assert secret not in text
+    assert rk["nonce"] not in text
