@@ -902,7 +902,7 @@ static const struct route sys_routes[] = {
         {"init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL},
         {"seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL},
         {"unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL},
-        {"seal", OP_WRITE, R_SUDO | R_NOAUDIT | R_EXCLUSIVE | R_INTERRUPT, sys_seal, NULL},
+        {"seal", OP_WRITE, R_SUDO | R_EXCLUSIVE | R_INTERRUPT, sys_seal, NULL},
         {"rekey/init", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_init, NULL},
         {"rekey/update", OP_WRITE, KEYOPS, rekey_sys_update, NULL},
         {"rekey/verify", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_verify, NULL},

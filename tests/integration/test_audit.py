@@ -266,6 +266,11 @@ def test_path_bytes_are_escaped_in_the_log(audited):
 def test_sealed_server_does_not_audit(audited):
     audited.client.sys.seal()
     size = audited.log.stat().st_size  # after the final checkpoint of the seal
+    # the seal itself is audited (who sealed), before the chain's final checkpoint
+    tail = read_entries(audited.log, chain_lines=True)
+    seal_req = [n for n, e in enumerate(tail)
+                if e.get("type") == "request" and e["request"].get("path") == "sys/seal"]
+    assert seal_req and tail[-1].get("type") == "checkpoint" and seal_req[-1] < len(tail) - 1
     assert audited.raw("GET", "/v1/secret/data/app/db").status == 503
     assert audited.raw("GET", "/v1/secret/data/app/db", token="bogus").status == 503
     assert audited.log.stat().st_size == size
