@@ -649,6 +649,24 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return serve(s, conn, url, method, cc);
 }
 
+/* Whether host is shaped like a host name (RFC 1123: letters, digits, '-' and
+ * '.', not starting with either), so nothing else is sent to a resolver. */
+static bool
+host_name_ok(const char *host)
+{
+	size_t i, n = strlen(host);
+
+	if (n == 0 || n > 253 || host[0] == '-' || host[0] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = host[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
 /* Parses "HOST:PORT" (HOST an IPv4 address, a host name resolved to its first
  * IPv4 address, or empty for every address). Returns 0, or CF_EINVAL with a
  * message naming what is wrong in err. */
@@ -695,6 +713,12 @@ parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errle
 		snprintf(host, sizeof(host), "127.0.0.1");
 	if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
 		return 0;
+	if (!host_name_ok(host)) {
+		snprintf(err, errlen,
+		         "--listen=%s: \"%s\" is neither an IPv4 address nor a host name", listen,
+		         host);
+		return CF_EINVAL;
+	}
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc != 0 || res == NULL || res->ai_addrlen < sizeof(*sa)) {
 		snprintf(err, errlen, "--listen=%s: cannot resolve host \"%s\": %s", listen, host,
