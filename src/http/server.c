@@ -740,21 +740,24 @@ http_listen_check(const char *listen, char *err, size_t errlen)
 	return parse_listen(listen, &sa, err, errlen);
 }
 
-/* Says why the TLS file of option opt (read_file gave NULL) cannot be used. */
+/* Says why the TLS file of option opt (what, read_file gave NULL) cannot be
+ * used. */
 static void
-tls_file_error(const char *opt, const char *path, char *err, size_t errlen)
+tls_file_error(const char *opt, const char *what, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		snprintf(err, errlen, "%s=%s: %s", opt, path, strerror(errno));
+		snprintf(err, errlen, "%s=%s: cannot open the TLS %s: %s", opt, path, what,
+		         strerror(errno));
 	else if (!S_ISREG(st.st_mode) || st.st_size == 0 || st.st_size >= (1 << 20))
 		snprintf(err, errlen,
-		         "%s=%s: not a PEM file (empty, not a regular file or 1 MiB "
-		         "or more)",
-		         opt, path);
+		         "%s=%s: the TLS %s is not a PEM file (empty, not a regular file or "
+		         "1 MiB or more)",
+		         opt, path, what);
 	else
-		snprintf(err, errlen, "%s=%s: cannot read it: %s", opt, path, strerror(errno));
+		snprintf(err, errlen, "%s=%s: cannot read the TLS %s: %s", opt, path, what,
+		         strerror(errno));
 }
 
 static char *
@@ -866,11 +869,11 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		s->tls_key = cfg->tls_key ? read_file(cfg->tls_key) : NULL;
 		if (!s->tls_cert || !s->tls_key) {
 			if (!s->tls_cert)
-				tls_file_error("--tls-cert", cfg->tls_cert ? cfg->tls_cert : "",
-				               err, errlen);
+				tls_file_error("--tls-cert", "certificate",
+				               cfg->tls_cert ? cfg->tls_cert : "", err, errlen);
 			else
-				tls_file_error("--tls-key", cfg->tls_key ? cfg->tls_key : "", err,
-				               errlen);
+				tls_file_error("--tls-key", "key", cfg->tls_key ? cfg->tls_key : "",
+				               err, errlen);
 			http_stop(s);
 			return CF_EINVAL;
 		}

@@ -234,9 +234,11 @@ def start_plain(tmp_path, env, *args):
     return proc
 
 
-def test_listen_takes_a_host_name(tmp_path, clean_env):
+# LOCALHOST: a name the resolver answers from /etc/hosts like any other host name
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST"])
+def test_listen_takes_a_host_name(tmp_path, clean_env, host):
     port = free_port()
-    proc = start_plain(tmp_path, clean_env, "--dev", f"--listen=localhost:{port}")
+    proc = start_plain(tmp_path, clean_env, "--dev", f"--listen={host}:{port}")
     try:
         wait_until(lambda: health(port) == 200 or proc.poll() is not None, START_DEADLINE,
                    what="the server on localhost")
@@ -270,13 +272,13 @@ def test_tls_file_errors_name_the_file(run_cli, tmp_path):
     missing = tmp_path / "missing.pem"
     r = run_cli("server", "--dev", f"--listen={LOOPBACK}:{port}", f"--tls-cert={missing}", f"--tls-key={key}")
     assert r.returncode == 2
-    assert f"--tls-cert={missing}: No such file or directory" in r.stderr, r.stderr
+    assert f"--tls-cert={missing}: cannot open the TLS certificate: No such file or directory" in r.stderr, r.stderr
     assert "address" not in r.stderr
 
     empty = tmp_path / "empty.pem"
     empty.write_text("")
     r = run_cli("server", "--dev", f"--listen={LOOPBACK}:{port}", f"--tls-cert={key}", f"--tls-key={empty}")
-    assert r.returncode == 2 and f"--tls-key={empty}: not a PEM file" in r.stderr, r.stderr
+    assert r.returncode == 2 and f"--tls-key={empty}: the TLS key is not a PEM file" in r.stderr, r.stderr
 
 
 def test_listen_on_a_port_in_use(run_cli):
