@@ -37,18 +37,24 @@ struct mem_entry {
 	char key[];
 };
 
-/* A leaf (ntwigs 0) points to its entry; a branch (2..256 twigs) to its twigs,
- * one per byte value present at byte `index` of the keys below it, in byte
- * order (bit c of bm says whether byte c has one). Every key below a branch has
- * the same bytes before index. */
+/* A leaf (ntwigs 0) points to its entry; a branch (2..256 twigs) to its twig
+ * block: one twig per byte value present at byte `index` of the keys below it,
+ * in byte order, after a bitmap (bit c says whether byte c has one). Every key
+ * below a branch has the same bytes before index. 16 bytes a node, so the
+ * trie's upper levels stay in the caches. */
+struct mem_twigs;
 struct mem_node {
 	union {
 		struct mem_entry *leaf;
-		struct mem_node *twigs;
+		struct mem_twigs *tw;
 	} p;
 	uint32_t index;
 	uint32_t ntwigs;
+};
+
+struct mem_twigs {
 	uint64_t bm[4];
+	struct mem_node t[];
 };
 
 struct mem_storage {
@@ -108,7 +114,7 @@ mem_popcount64(uint64_t x)
 static bool
 mem_has(const struct mem_node *n, unsigned c)
 {
-	return (n->bm[c >> 6] >> (c & 63)) & 1;
+	return (n->p.tw->bm[c >> 6] >> (c & 63)) & 1;
 }
 
 /* Position in the twigs of the twig for byte c (present or not). */
@@ -118,8 +124,8 @@ mem_pos(const struct mem_node *n, unsigned c)
 	unsigned w = c >> 6, pos = 0, i;
 
 	for (i = 0; i < w; i++)
-		pos += mem_popcount64(n->bm[i]);
-	return pos + mem_popcount64(n->bm[w] & ((1ull << (c & 63)) - 1));
+		pos += mem_popcount64(n->p.tw->bm[i]);
+	return pos + mem_popcount64(n->p.tw->bm[w] & ((1ull << (c & 63)) - 1));
 }
 
 /* The first byte value above c that has a twig; false when none. */
@@ -127,7 +133,7 @@ static bool
 mem_above(const struct mem_node *n, unsigned c, unsigned *ret)
 {
 	unsigned w = c >> 6;
-	uint64_t x = (c & 63) == 63 ? 0 : n->bm[w] & ~((2ull << (c & 63)) - 1);
+	uint64_t x = (c & 63) == 63 ? 0 : n->p.tw->bm[w] & ~((2ull << (c & 63)) - 1);
 
 	for (;;) {
 		if (x) {
@@ -136,14 +142,29 @@ mem_above(const struct mem_node *n, unsigned c, unsigned *ret)
 		}
 		if (++w == 4)
 			return false;
-		x = n->bm[w];
+		x = n->p.tw->bm[w];
 	}
 }
 
 static void
-mem_flip(struct mem_node *n, unsigned c)
+mem_flip(struct mem_twigs *tw, unsigned c)
 {
-	n->bm[c >> 6] ^= 1ull << (c & 63);
+	tw->bm[c >> 6] ^= 1ull << (c & 63);
+}
+
+/* A twig block with room for n twigs (bitmap copied from from, or zero). */
+static struct mem_twigs *
+mem_twigs_new(unsigned n, const struct mem_twigs *from)
+{
+	struct mem_twigs *tw = malloc(sizeof(*tw) + n * sizeof(struct mem_node));
+
+	if (tw == NULL)
+		return NULL;
+	if (from)
+		memcpy(tw->bm, from->bm, sizeof(tw->bm));
+	else
+		memset(tw->bm, 0, sizeof(tw->bm));
+	return tw;
 }
 
 /* A leaf below n: the one on key's path as far as it goes, then the first twig.
@@ -155,7 +176,7 @@ mem_best_leaf(const struct mem_node *n, const char *key, size_t klen)
 {
 	while (n->ntwigs) {
 		unsigned c = mem_byte(key, klen, n->index);
-		n = &n->p.twigs[mem_has(n, c) ? mem_pos(n, c) : 0];
+		n = &n->p.tw->t[mem_has(n, c) ? mem_pos(n, c) : 0];
 	}
 	return n->p.leaf;
 }
@@ -176,7 +197,7 @@ static struct mem_entry *
 mem_leftmost(const struct mem_node *n)
 {
 	while (n->ntwigs)
-		n = &n->p.twigs[0];
+		n = &n->p.tw->t[0];
 	return n->p.leaf;
 }
 
@@ -194,7 +215,7 @@ mem_find(struct mem_storage *m, const char *key, size_t klen, struct mem_node **
 		if (!mem_has(n, c))
 			return NULL;
 		parent = n;
-		n = &n->p.twigs[mem_pos(n, c)];
+		n = &n->p.tw->t[mem_pos(n, c)];
 	}
 	if (strcmp(n->p.leaf->key, key) != 0)
 		return NULL;
@@ -211,7 +232,8 @@ static int
 mem_insert(struct mem_storage *m, struct mem_prep *p)
 {
 	struct mem_entry *e = p->entry, *near;
-	struct mem_node *n = &m->root, *t, leaf = {.p.leaf = e, .ntwigs = 0};
+	struct mem_node *n = &m->root, leaf = {.p.leaf = e, .ntwigs = 0};
+	struct mem_twigs *t;
 	uint32_t idx;
 	unsigned pos, k, c;
 	bool equal;
@@ -231,37 +253,36 @@ mem_insert(struct mem_storage *m, struct mem_prep *p)
 	}
 	/* Down the common path to where the new key branches off at byte idx. */
 	while (n->ntwigs && n->index < idx)
-		n = &n->p.twigs[mem_pos(n, mem_byte(e->key, e->klen, n->index))];
+		n = &n->p.tw->t[mem_pos(n, mem_byte(e->key, e->klen, n->index))];
 	c = mem_byte(e->key, e->klen, idx);
 	if (n->ntwigs && n->index == idx) {
 		/* one more twig in an existing branch */
 		k = n->ntwigs;
 		pos = mem_pos(n, c);
-		t = malloc((k + 1) * sizeof(*t));
+		t = mem_twigs_new(k + 1, n->p.tw);
 		if (t == NULL)
 			return CF_ENOMEM;
-		memcpy(t, n->p.twigs, pos * sizeof(*t));
-		t[pos] = leaf;
-		memcpy(t + pos + 1, n->p.twigs + pos, (k - pos) * sizeof(*t));
-		free(n->p.twigs);
-		n->p.twigs = t;
+		memcpy(t->t, n->p.tw->t, pos * sizeof(t->t[0]));
+		t->t[pos] = leaf;
+		memcpy(t->t + pos + 1, n->p.tw->t + pos, (k - pos) * sizeof(t->t[0]));
+		mem_flip(t, c);
+		free(n->p.tw);
+		n->p.tw = t;
 		n->ntwigs = k + 1;
-		mem_flip(n, c);
 	} else {
 		/* n and everything below it share byte idx (near's); a new branch
 		 * at idx takes n and the new leaf as its two twigs */
 		unsigned oc = mem_byte(near->key, near->klen, idx);
-		t = malloc(2 * sizeof(*t));
+		t = mem_twigs_new(2, NULL);
 		if (t == NULL)
 			return CF_ENOMEM;
-		t[oc < c ? 0 : 1] = *n;
-		t[oc < c ? 1 : 0] = leaf;
-		memset(n, 0, sizeof(*n));
-		n->p.twigs = t;
+		t->t[oc < c ? 0 : 1] = *n;
+		t->t[oc < c ? 1 : 0] = leaf;
+		mem_flip(t, oc);
+		mem_flip(t, c);
+		n->p.tw = t;
 		n->index = idx;
 		n->ntwigs = 2;
-		mem_flip(n, oc);
-		mem_flip(n, c);
 	}
 created:
 	if (e->klen > m->max_klen)
@@ -278,7 +299,8 @@ created:
 static struct mem_entry *
 mem_unlink(struct mem_storage *m, const char *key)
 {
-	struct mem_node *parent = NULL, *n, *t, *old;
+	struct mem_node *parent = NULL, *n;
+	struct mem_twigs *t, *old;
 	size_t klen = strlen(key);
 	struct mem_entry *e;
 	unsigned k, pos;
@@ -291,23 +313,23 @@ mem_unlink(struct mem_storage *m, const char *key)
 	if (parent == NULL)
 		return e; /* it was the only key */
 	k = parent->ntwigs;
-	pos = (unsigned)(n - parent->p.twigs);
-	old = parent->p.twigs;
-	mem_flip(parent, mem_byte(key, klen, parent->index));
-	parent->ntwigs = k - 1;
+	old = parent->p.tw;
+	pos = (unsigned)(n - old->t);
+	mem_flip(old, mem_byte(key, klen, parent->index));
 	if (k == 2) {
-		*parent = old[1 - pos]; /* a branch of one twig is that twig */
+		*parent = old->t[1 - pos]; /* a branch of one twig is that twig */
 		free(old);
 		return e;
 	}
-	t = malloc((k - 1) * sizeof(*t));
+	parent->ntwigs = k - 1;
+	t = mem_twigs_new(k - 1, old);
 	if (t == NULL) {
-		memmove(old + pos, old + pos + 1, (k - 1 - pos) * sizeof(*t));
+		memmove(old->t + pos, old->t + pos + 1, (k - 1 - pos) * sizeof(old->t[0]));
 		return e;
 	}
-	memcpy(t, old, pos * sizeof(*t));
-	memcpy(t + pos, old + pos + 1, (k - 1 - pos) * sizeof(*t));
-	parent->p.twigs = t;
+	memcpy(t->t, old->t, pos * sizeof(t->t[0]));
+	memcpy(t->t + pos, old->t + pos + 1, (k - 1 - pos) * sizeof(t->t[0]));
+	parent->p.tw = t;
 	free(old);
 	return e;
 }
@@ -385,13 +407,13 @@ mem_seek(const struct mem_storage *m, const char *s, const struct mem_node **pat
 		return near;
 	while (n->ntwigs && n->index < idx) {
 		path[depth++] = n;
-		n = &n->p.twigs[mem_pos(n, mem_byte(s, slen, n->index))];
+		n = &n->p.tw->t[mem_pos(n, mem_byte(s, slen, n->index))];
 	}
 	c = mem_byte(s, slen, idx);
 	if (n->ntwigs && n->index == idx) {
 		/* s's byte is not here: the first twig above it, if any */
 		if (mem_above(n, c, &above))
-			return mem_leftmost(&n->p.twigs[mem_pos(n, above)]);
+			return mem_leftmost(&n->p.tw->t[mem_pos(n, above)]);
 	} else if (c < mem_byte(near->key, near->klen, idx)) {
 		return mem_leftmost(n); /* every key below n sorts after s */
 	}
@@ -399,7 +421,7 @@ mem_seek(const struct mem_storage *m, const char *s, const struct mem_node **pat
 	while (depth > 0) {
 		n = path[--depth];
 		if (mem_above(n, mem_byte(s, slen, n->index), &above))
-			return mem_leftmost(&n->p.twigs[mem_pos(n, above)]);
+			return mem_leftmost(&n->p.tw->t[mem_pos(n, above)]);
 	}
 	return NULL;
 }
@@ -458,8 +480,8 @@ mem_free_tree(struct mem_node *n)
 	}
 	k = n->ntwigs;
 	for (i = 0; i < k; i++)
-		mem_free_tree(&n->p.twigs[i]);
-	free(n->p.twigs);
+		mem_free_tree(&n->p.tw->t[i]);
+	free(n->p.tw);
 }
 
 static void
