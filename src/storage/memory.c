@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One key and its value. */
+/* One key and its value, in one allocation: the key, its NUL, the value. */
 struct mem_entry {
-	uint8_t *val; /* wiped on free */
+	uint8_t *val; /* after the key; wiped on free */
 	size_t len;
 	size_t klen;
 	bool dead; /* deleted by the txn being applied (write lock held) */
@@ -88,7 +88,7 @@ mem_entry_free(struct mem_entry *e)
 {
 	if (e == NULL)
 		return;
-	secmem_free(e->val, e->len);
+	secmem_wipe(e->val, e->len);
 	free(e);
 }
 
@@ -433,18 +433,14 @@ mem_entry_new(const struct storage_op *op, struct mem_entry **ret)
 	size_t klen = strlen(op->key);
 	struct mem_entry *e;
 
-	e = malloc(sizeof(*e) + klen + 1);
+	e = malloc(sizeof(*e) + klen + 1 + op->len);
 	if (e == NULL)
 		return CF_ENOMEM;
 	memcpy(e->key, op->key, klen + 1);
 	e->klen = klen;
 	e->dead = false;
 	e->len = op->len;
-	e->val = malloc(op->len ? op->len : 1);
-	if (e->val == NULL) {
-		free(e);
-		return CF_ENOMEM;
-	}
+	e->val = (uint8_t *)e->key + klen + 1;
 	if (op->len)
 		memcpy(e->val, op->value, op->len);
 	*ret = e;
@@ -533,13 +529,16 @@ static int
 mem_txn(struct storage *s, const struct storage_op *ops, size_t n)
 {
 	struct mem_storage *m = mem_of(s);
-	struct mem_prep *prep = NULL;
+	struct mem_prep local[4], *prep = local;
 	size_t i;
 	int r = 0;
 
 	if (n == 0)
 		return 0;
-	prep = calloc(n, sizeof(*prep));
+	if (n > sizeof(local) / sizeof(local[0]))
+		prep = calloc(n, sizeof(*prep));
+	else
+		memset(local, 0, sizeof(local));
 	if (prep == NULL)
 		return CF_ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -574,7 +573,8 @@ out:
 		mem_entry_free(prep[i].entry);
 		mem_entry_free(prep[i].garbage);
 	}
-	free(prep);
+	if (prep != local)
+		free(prep);
 	return r;
 }
 

@@ -353,8 +353,9 @@ test_memory_txn_fails_whole(void **state)
 		free(after);
 	}
 	assert_non_null(want);
-	/* the allocations before the lock and the ones under it both failed */
-	assert_true(failures > 2 * 5);
+	/* more failures than puts (one allocation each before the lock): the
+	 * allocations under the lock failed too, and were undone */
+	assert_true(failures > 5);
 	free(want);
 }
 
