@@ -32,7 +32,7 @@
 #define LARGE  100000L
 #define TARGET 0.8
 
-static const char *const key_fmt = "logical/6f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5/data/%016llx";
+#define KEY_FMT "logical/6f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5/data/%016llx"
 
 static double
 now(void)
@@ -60,7 +60,7 @@ put_range(struct storage *s, long from, long to, unsigned char *val, long vbytes
 	long i;
 
 	for (i = from; i < to; i++) {
-		snprintf(key, sizeof(key), key_fmt, (unsigned long long)mix((uint64_t)i));
+		snprintf(key, sizeof(key), KEY_FMT, (unsigned long long)mix((uint64_t)i));
 		val[i % vbytes] ^= 1;
 		if (storage_put(s, key, val, (size_t)vbytes) != 0) {
 			fprintf(stderr, "memory_write: put %s failed\n", key);
@@ -77,7 +77,7 @@ del_range(struct storage *s, long from, long to)
 	long i;
 
 	for (i = from; i < to; i++) {
-		snprintf(key, sizeof(key), key_fmt, (unsigned long long)mix((uint64_t)i));
+		snprintf(key, sizeof(key), KEY_FMT, (unsigned long long)mix((uint64_t)i));
 		if (storage_delete(s, key) != 0) {
 			fprintf(stderr, "memory_write: delete %s failed\n", key);
 			return -1;
