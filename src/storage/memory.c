@@ -176,6 +176,9 @@ mem_best_leaf(const struct mem_node *n, const char *key, size_t klen)
 {
 	while (n->ntwigs) {
 		unsigned c = mem_byte(key, klen, n->index);
+		/* the block's last line along with its bitmap's: small blocks, the
+		 * common case low in the trie, then cost one miss, not two */
+		__builtin_prefetch(&n->p.tw->t[n->ntwigs - 1]);
 		n = &n->p.tw->t[mem_has(n, c) ? mem_pos(n, c) : 0];
 	}
 	return n->p.leaf;
@@ -187,6 +190,11 @@ mem_first_diff(const struct mem_entry *e, const char *key, bool *ret_equal)
 {
 	size_t j = 0;
 
+	/* The key spans two cache lines or more: ask for them all at once rather
+	 * than one miss after the other. */
+	for (j = 64; j < e->klen; j += 64)
+		__builtin_prefetch(e->key + j);
+	j = 0;
 	while (e->key[j] != '\0' && e->key[j] == key[j])
 		j++;
 	*ret_equal = e->key[j] == key[j];
@@ -212,6 +220,7 @@ mem_find(struct mem_storage *m, const char *key, size_t klen, struct mem_node **
 		return NULL;
 	while (n->ntwigs) {
 		unsigned c = mem_byte(key, klen, n->index);
+		__builtin_prefetch(&n->p.tw->t[n->ntwigs - 1]); /* as in mem_best_leaf */
 		if (!mem_has(n, c))
 			return NULL;
 		parent = n;
