@@ -48,26 +48,37 @@ env2(const char *a, const char *b)
 	return NULL;
 }
 
-/* Reads the first line of ~/.coffer-token into a new buffer; NULL when absent. */
-static char *
-token_from_file(void)
+/* The path of ~/.coffer-token ($HOME, else the password database). Returns 0,
+ * or CF_ENOTFOUND when there is no home directory or the path does not fit. */
+static int
+token_file_path(char *path, size_t size)
 {
-	char path[4096], line[CLIENT_TOKEN_MAX];
 	const char *home = getenv("HOME");
 	struct passwd *pw;
-	char *tok = NULL;
-	FILE *f = NULL;
-	size_t n;
 	int w;
 
 	if (!home || !*home) {
 		pw = getpwuid(getuid());
 		if (!pw)
-			return NULL;
+			return CF_ENOTFOUND;
 		home = pw->pw_dir;
 	}
-	w = snprintf(path, sizeof(path), "%s/%s", home, CLIENT_TOKEN_FILE);
-	if (w < 0 || (size_t)w >= sizeof(path))
+	w = snprintf(path, size, "%s/%s", home, CLIENT_TOKEN_FILE);
+	if (w < 0 || (size_t)w >= size)
+		return CF_ENOTFOUND;
+	return 0;
+}
+
+/* Reads the first line of ~/.coffer-token into a new buffer; NULL when absent. */
+static char *
+token_from_file(void)
+{
+	char path[4096], line[CLIENT_TOKEN_MAX];
+	char *tok = NULL;
+	FILE *f = NULL;
+	size_t n;
+
+	if (token_file_path(path, sizeof(path)) < 0)
 		return NULL;
 	f = fopen(path, "re");
 	if (!f)
@@ -385,6 +396,7 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	}
 	curl_dl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	resp->status = status;
+	resp->no_token = c->token == NULL;
 	if (rb.len > 0)
 		resp->json = json_loadb(rb.p, rb.len, 0, &jerr); /* NULL if not JSON */
 	r = 0;
@@ -466,6 +478,17 @@ client_resp_error(const struct client_resp *resp, const char *path, char *err, s
 			err[k] = ' ';
 	if (off < errlen)
 		snprintf(err + off, errlen - off, " (HTTP %ld)", resp->status);
+	/* The usual reason for a 403 on a new setup: say so, and where we looked. */
+	if (resp->no_token && (resp->status == 401 || resp->status == 403)) {
+		char file[4096];
+		off = strlen(err);
+		if (token_file_path(file, sizeof(file)) < 0)
+			snprintf(file, sizeof(file), "~/%s", CLIENT_TOKEN_FILE);
+		snprintf(err + off, errlen - off,
+		         ": no token is set (looked at --token, COFFER_TOKEN, VAULT_TOKEN and %s; "
+		         "run coffer login or export COFFER_TOKEN)",
+		         file);
+	}
 }
 
 json_t *
@@ -619,6 +642,7 @@ client_stream(struct client *c, const char *path, const char *query, const char 
 		goto out;
 	}
 	resp->status = sc.status;
+	resp->no_token = c->token == NULL;
 	if (sc.err.len > 0)
 		resp->json = json_loadb(sc.err.p, sc.err.len, 0, &jerr);
 	r = 0;

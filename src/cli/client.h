@@ -26,6 +26,7 @@ struct client;
 struct client_resp {
 	long status;
 	json_t *json;
+	bool no_token; /* the request carried no token (client_resp_error says so) */
 };
 
 /* Creates a client. address/token may be NULL (then the environment is used).
@@ -59,7 +60,9 @@ int client_stream(struct client *c, const char *path, const char *query, const c
                   struct client_resp *resp, char *err, size_t errlen);
 
 /* Formats the error of a non-2xx answer into err: the errors[] joined with "; "
- * (newlines flattened), or a default text, and " (HTTP <status>)". */
+ * (newlines flattened), or a default text, and " (HTTP <status>)"; a 401 or 403
+ * to a request sent without a token adds that no token is set and where the
+ * client looked for one. */
 void client_resp_error(const struct client_resp *resp, const char *path, char *err, size_t errlen);
 
 /* Returns resp->json's "data" object when it has one, else resp->json itself

@@ -1,9 +1,9 @@
 /* server.c - `coffer server`: storage, core, HTTP front end, signals.
  *
- *   coffer server --dev [--dev-root-token=TOKEN] [--listen=ADDR:PORT]
+ *   coffer server --dev [--dev-root-token=TOKEN] [--listen=HOST:PORT]
  *   coffer server --storage=sqlite:PATH | --storage=memory:
- *                 [--listen=ADDR:PORT] [--tls-cert=PEM --tls-key=PEM]
- *                 [--max-request-size=BYTES] [--log-level=LEVEL]
+ *                 [--listen=HOST:PORT] [--tls-cert=PEM --tls-key=PEM]
+ *                 [--max-request-size=BYTES] [--http-threads=N] [--log-level=LEVEL]
  *
  * SIGTERM/SIGINT stop accepting, finish in-flight requests, seal and close
  * storage. The process refuses core dumps: keys live in its memory. */
@@ -23,15 +23,46 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
-static const char usage[] =
-        "Usage: coffer server --dev [--dev-root-token=TOKEN] [--listen=ADDR:PORT]\n"
-        "       coffer server --storage=sqlite:PATH [--listen=ADDR:PORT]\n"
-        "                     [--tls-cert=PEM --tls-key=PEM] [--max-request-size=BYTES]\n"
-        "                     [--http-threads=N] [--api-addr=URL] [--log-level=LEVEL]\n"
-        "\n"
-        "Runs the coffer server. --dev starts initialized and unsealed on in-memory\n"
-        "storage with KV v2 at secret/ and prints the root token.\n";
+#define SERVER_DEFAULT_LISTEN "127.0.0.1:8200"
+
+/* The usage text, with the defaults this machine gets (the thread count
+ * depends on its cores). */
+static void
+server_usage(char *buf, size_t size)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = (unsigned)(ncpu > 1 ? ncpu : 1) * HTTP_THREADS_PER_CORE;
+
+	if (threads > HTTP_MAX_THREADS)
+		threads = HTTP_MAX_THREADS;
+	snprintf(buf, size,
+	         "Usage: coffer server --dev [--dev-root-token=TOKEN] [--listen=HOST:PORT]\n"
+	         "       coffer server --storage=sqlite:PATH [options]\n"
+	         "\n"
+	         "Runs the coffer server. --dev starts initialized and unsealed on in-memory\n"
+	         "storage with KV v2 at secret/ and prints the root token. Otherwise the server\n"
+	         "starts sealed: coffer operator init once, then coffer operator unseal.\n"
+	         "\n"
+	         "  --storage=sqlite:PATH    a SQLite file (created with mode 0600), or memory:\n"
+	         "                           (kept in memory only); required without --dev\n"
+	         "  --listen=HOST:PORT       where to listen (default %s); HOST is an IPv4\n"
+	         "                           address, a host name, or empty for all addresses\n"
+	         "  --tls-cert=PEM --tls-key=PEM\n"
+	         "                           serve HTTPS with this certificate and key\n"
+	         "                           (default: plain HTTP)\n"
+	         "  --max-request-size=BYTES largest request body, at least 1024\n"
+	         "                           (default %u = %u MiB)\n"
+	         "  --http-threads=N         HTTP threads, 2 to %u (default %u per core: %u here)\n"
+	         "  --log-level=LEVEL        error, info, verbose, debug1, debug2 or debug3\n"
+	         "                           (default info)\n"
+	         "  --dev                    dev mode, as above (default off)\n"
+	         "  --dev-root-token=TOKEN   with --dev: the root token (default: a random one)\n"
+	         "  --api-addr=URL           accepted and ignored (single node)\n",
+	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
+	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
+}
 
 enum {
 	OPT_DEV = CLI_OPT_LOCAL,
@@ -80,16 +111,18 @@ server_main(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct http_config hc = {.listen = "127.0.0.1:8200"};
+	struct http_config hc = {.listen = SERVER_DEFAULT_LISTEN};
 	struct core_config cc = {0};
 	struct http_server *http = NULL;
 	struct core *core = NULL;
 	const char *storage = NULL, *dev_root = NULL;
 	bool dev = false;
 	char *root = NULL, *unseal = NULL;
+	char usage[2048], err[512];
 	sigset_t sigs;
 	int opt, sig, r;
 
+	server_usage(usage, sizeof(usage));
 	cli_set_command("server", NULL);
 	while ((opt = cli_getopt(argc, argv, opts, usage)) != -1) {
 		switch (opt) {
@@ -121,8 +154,9 @@ server_main(int argc, char **argv)
 		}
 		case OPT_THREADS: {
 			int64_t n;
-			if (util_parse_int(optarg, &n) < 0 || n < 2 || n > 256)
-				return cli_usage_err("--http-threads must be between 2 and 256");
+			if (util_parse_int(optarg, &n) < 0 || n < 2 || n > HTTP_MAX_THREADS)
+				return cli_usage_err("--http-threads must be between 2 and %u",
+				                     HTTP_MAX_THREADS);
 			hc.threads = (unsigned)n;
 			break;
 		}
@@ -149,6 +183,9 @@ server_main(int argc, char **argv)
 		return cli_usage_err("--dev-root-token must be non-empty and contain no '.'");
 	if ((hc.tls_cert == NULL) != (hc.tls_key == NULL))
 		return cli_usage_err("--tls-cert and --tls-key go together");
+	/* Before storage is opened (a SQLite file would be created for nothing). */
+	if (http_listen_check(hc.listen, err, sizeof(err)) < 0)
+		return cli_usage_err("%s", err);
 
 	harden_process();
 	if (sodium_init() < 0) {
@@ -179,11 +216,9 @@ server_main(int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		}
 	}
-	r = http_start(&hc, core, &http);
+	r = http_start(&hc, core, &http, err, sizeof(err));
 	if (r < 0) {
-		cli_err("cannot listen on %s: %s", hc.listen,
-		        r == CF_EINVAL ? "bad address or TLS files"
-		                       : "address in use or not allowed");
+		cli_err("%s", err);
 		secmem_free_str(unseal);
 		secmem_free_str(root);
 		core_free(core);

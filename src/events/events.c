@@ -158,6 +158,12 @@ type_ok(const char *t)
 int
 events_emit(struct events *ev, const struct event *e, char ret_id[37])
 {
+	return events_emit_queued(ev, e, ret_id, NULL);
+}
+
+int
+events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], size_t *ret_queued)
+{
 	char id[37], key[EVENTS_SEQ_KEY_LEN + 1];
 	json_t *event = NULL, *rec = NULL, *targets = NULL, *deliveries = NULL, *v;
 	int64_t now = util_now_ns();
@@ -212,6 +218,8 @@ events_emit(struct events *ev, const struct event *e, char ret_id[37])
 	            json_array_size(targets));
 	if (ret_id)
 		memcpy(ret_id, id, sizeof(id));
+	if (ret_queued)
+		*ret_queued = json_array_size(targets);
 out:
 	pthread_mutex_unlock(&ev->mu);
 	json_decref(rec);

@@ -37,6 +37,10 @@ void events_stop(struct events *ev);
  * event's uuid) when not NULL. Returns 0 or a CF_E* code (storage). Safe from any
  * thread; never called with the events lock held. */
 int events_emit(struct events *ev, const struct event *e, char ret_id[37]);
+/* events_emit, and sets *ret_queued (when not NULL) to the number of webhooks
+ * whose filters the event matched, each with a delivery queued. */
+int events_emit_queued(struct events *ev, const struct event *e, char ret_id[37],
+                       size_t *ret_queued);
 
 /* Handlers of the sys routes (src/core/sys.c's table; the core has checked
  * token, policy and seal state):
@@ -46,7 +50,8 @@ int events_emit(struct events *ev, const struct event *e, char ret_id[37]);
  *                                        secret (has_secret instead)
  *   events/subscribe                     GET: the SSE stream (rs->stream)
  *   events/test                          POST {type: "test.*", ...}: emits a test event
- *                                        (sudo: an operator's check of webhook wiring) */
+ *                                        (sudo: an operator's check of webhook wiring);
+ *                                        answers {id, type, queued: webhooks matched} */
 struct request;
 struct response;
 int events_sys_webhooks_list(struct request *rq, struct response *rs);

@@ -2,7 +2,9 @@
  * type through the whole pipeline (outbox, webhooks, SSE), so an operator can
  * check that a receiver is wired up and verifies signatures, the way
  * notification systems offer a "send test notification" button. It can never
- * forge a rotation, lease or compromise event. */
+ * forge a rotation, lease or compromise event. The answer says how many
+ * webhooks it was queued for: a test event goes through the same filters
+ * (types, jobs, min_severity) as every other event. */
 #include "core/core.h"
 #include "core/request.h"
 #include "events/events_int.h"
@@ -20,8 +22,8 @@ events_sys_test(struct request *rq, struct response *rs)
 	struct event e = {.type = "test.ping", .severity = EV_INFO};
 	const char *sev = NULL, *k;
 	char id[37];
+	size_t i, queued = 0;
 	json_t *v;
-	size_t i;
 	int r;
 
 	json_object_foreach(rq->data, k, v)
@@ -59,7 +61,7 @@ events_sys_test(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "reason: at most 64 KiB");
 		return CF_EINVAL;
 	}
-	r = events_emit(core_events(rq->core), &e, id);
+	r = events_emit_queued(core_events(rq->core), &e, id, &queued);
 	if (r == CF_EINVAL) {
 		(void)response_errorf(rs, "type must be test.<name> of lowercase letters, digits, "
 		                          "'.', '_' and '-'");
@@ -67,7 +69,10 @@ events_sys_test(struct request *rq, struct response *rs)
 	}
 	if (r < 0)
 		return r;
-	log_info("test event %s (%s) emitted", id, e.type);
-	rs->data = json_pack("{s:s, s:s}", "id", id, "type", e.type);
+	log_info("test event %s (%s) emitted, queued for %zu webhooks", id, e.type, queued);
+	/* queued: how many webhooks matched, so a wiring check that reaches none
+	 * (a types, jobs or min_severity filter) shows it. */
+	rs->data = json_pack("{s:s, s:s, s:I}", "id", id, "type", e.type, "queued",
+	                     (json_int_t)queued);
 	return rs->data ? 0 : CF_ENOMEM;
 }

@@ -14,18 +14,26 @@ struct response;
 struct http_server;
 
 #define HTTP_DEFAULT_MAX_BODY (32u * 1024 * 1024)
+#define HTTP_THREADS_PER_CORE 16u /* the default pool: per core, at most HTTP_MAX_THREADS */
+#define HTTP_MAX_THREADS      256u
 
 struct http_config {
-	const char *listen;   /* "127.0.0.1:8200" */
+	const char *listen;   /* "HOST:PORT": an IPv4 address, a host name or "" (all) */
 	const char *tls_cert; /* PEM file or NULL */
 	const char *tls_key;
 	size_t max_body;  /* bytes; 0 = default 32 MiB */
-	unsigned threads; /* 0 = number of cores (at least 2) */
+	unsigned threads; /* 0 = HTTP_THREADS_PER_CORE per core, at most HTTP_MAX_THREADS */
 };
 
-/* Starts serving. Returns 0, CF_EINVAL (bad listen address, unreadable TLS files)
- * or CF_EIO (bind failed). */
-int http_start(const struct http_config *cfg, struct core *core, struct http_server **ret);
+/* Checks a listen address ("HOST:PORT") without binding: 0, or CF_EINVAL with a
+ * message saying what is wrong (no port, a bad port, IPv6, a host that does not
+ * resolve) in err. */
+int http_listen_check(const char *listen, char *err, size_t errlen);
+/* Starts serving. Returns 0, CF_EINVAL (bad listen address; TLS file missing,
+ * unreadable or empty) or CF_EIO (bind failed, or the daemon did not start),
+ * with a message naming the option or address and the reason in err. */
+int http_start(const struct http_config *cfg, struct core *core, struct http_server **ret,
+               char *err, size_t errlen);
 /* Stops accepting, finishes in-flight requests, frees. */
 void http_stop(struct http_server *s);
 

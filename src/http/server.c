@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -835,29 +837,115 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return serve(s, conn, method, cc);
 }
 
-static int
-parse_listen(const char *listen, struct sockaddr_in *sa)
+/* Whether host is shaped like a host name (RFC 1123: letters, digits, '-' and
+ * '.', not starting with either), so nothing else is sent to a resolver. */
+static bool
+host_name_ok(const char *host)
 {
-	char host[64];
+	size_t i, n = strlen(host);
+
+	if (n == 0 || n > 253 || host[0] == '-' || host[0] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = host[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Parses "HOST:PORT" (HOST an IPv4 address, a host name resolved to its first
+ * IPv4 address, or empty for every address). Returns 0, or CF_EINVAL with a
+ * message naming what is wrong in err. */
+static int
+parse_listen(const char *listen, struct sockaddr_in *sa, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	const char *colon = strrchr(listen, ':');
+	char host[256];
 	int64_t port;
+	int rc;
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+	if (!colon) {
+		snprintf(err, errlen, "--listen=%s: expected HOST:PORT, as 127.0.0.1:8200", listen);
 		return CF_EINVAL;
+	}
+	if (listen[0] == '[' || memchr(listen, ':', (size_t)(colon - listen))) {
+		snprintf(err, errlen,
+		         "--listen=%s: IPv6 addresses are not supported; use an IPv4 address or a "
+		         "host name",
+		         listen);
+		return CF_EINVAL;
+	}
+	if ((size_t)(colon - listen) >= sizeof(host)) {
+		snprintf(err, errlen, "--listen: host name longer than %zu bytes",
+		         sizeof(host) - 1);
+		return CF_EINVAL;
+	}
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
-	if (util_parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535)
+	if (util_parse_int(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+		snprintf(err, errlen, "--listen=%s: the port must be a number from 1 to 65535",
+		         listen);
 		return CF_EINVAL;
+	}
 	sa->sin_port = htons((uint16_t)port);
+	if (host[0] == '\0') {
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+		return 0;
+	}
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (host[0] == '\0')
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+	if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
+		return 0;
+	if (!host_name_ok(host)) {
+		snprintf(err, errlen,
+		         "--listen=%s: \"%s\" is neither an IPv4 address nor a host name", listen,
+		         host);
 		return CF_EINVAL;
+	}
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL || res->ai_addrlen < sizeof(*sa)) {
+		snprintf(err, errlen, "--listen=%s: cannot resolve host \"%s\": %s", listen, host,
+		         rc != 0 ? gai_strerror(rc) : "no IPv4 address");
+		if (res)
+			freeaddrinfo(res);
+		return CF_EINVAL;
+	}
+	sa->sin_addr = ((const struct sockaddr_in *)(const void *)res->ai_addr)->sin_addr;
+	freeaddrinfo(res);
 	return 0;
+}
+
+int
+http_listen_check(const char *listen, char *err, size_t errlen)
+{
+	struct sockaddr_in sa;
+
+	return parse_listen(listen, &sa, err, errlen);
+}
+
+/* Says why the TLS file of option opt (what, read_file gave NULL) cannot be
+ * used. */
+static void
+tls_file_error(const char *opt, const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		snprintf(err, errlen, "%s=%s: cannot open the TLS %s: %s", opt, path, what,
+		         strerror(errno));
+	else if (!S_ISREG(st.st_mode) || st.st_size == 0 || st.st_size >= (1 << 20))
+		snprintf(err, errlen,
+		         "%s=%s: the TLS %s is not a PEM file (empty, not a regular file or "
+		         "1 MiB or more)",
+		         opt, path, what);
+	else
+		snprintf(err, errlen, "%s=%s: cannot read the TLS %s: %s", opt, path, what,
+		         strerror(errno));
 }
 
 static char *
@@ -932,7 +1020,8 @@ listen_socket(const struct sockaddr_in *sa)
 }
 
 int
-http_start(const struct http_config *cfg, struct core *core, struct http_server **ret)
+http_start(const struct http_config *cfg, struct core *core, struct http_server **ret, char *err,
+           size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in sa;
@@ -960,7 +1049,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	/* ITC: MHD_quiesce_daemon needs it (http_stop). */
 	s->flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
 	           MHD_USE_ITC;
-	if (parse_listen(cfg->listen, &sa) < 0) {
+	if (parse_listen(cfg->listen, &sa, err, errlen) < 0) {
 		http_stop(s);
 		return CF_EINVAL;
 	}
@@ -968,13 +1057,19 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	 * pool of one thread per core would cap commit batches at the core count;
 	 * 16 threads per core measured best for reads and writes (docs/BENCHMARKS.md). */
 	if (threads == 0)
-		threads = (unsigned)(ncpu > 1 ? ncpu : 1) * 16;
-	if (threads > 256)
-		threads = 256;
+		threads = (unsigned)(ncpu > 1 ? ncpu : 1) * HTTP_THREADS_PER_CORE;
+	if (threads > HTTP_MAX_THREADS)
+		threads = HTTP_MAX_THREADS;
 	if (cfg->tls_cert || cfg->tls_key) {
 		s->tls_cert = cfg->tls_cert ? read_file(cfg->tls_cert) : NULL;
 		s->tls_key = cfg->tls_key ? read_file(cfg->tls_key) : NULL;
 		if (!s->tls_cert || !s->tls_key) {
+			if (!s->tls_cert)
+				tls_file_error("--tls-cert", "certificate",
+				               cfg->tls_cert ? cfg->tls_cert : "", err, errlen);
+			else
+				tls_file_error("--tls-key", "key", cfg->tls_key ? cfg->tls_key : "",
+				               err, errlen);
 			http_stop(s);
 			return CF_EINVAL;
 		}
@@ -982,6 +1077,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	}
 	s->lfd = listen_socket(&sa);
 	if (s->lfd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
 		http_stop(s);
 		return CF_EIO;
 	}
@@ -989,6 +1085,10 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	s->more = threads >= 4 ? threads - 2 : 0;
 	s->d = start_daemon(s, s->more ? 2 : threads);
 	if (!s->d) {
+		snprintf(err, errlen, "cannot start the HTTP server on %s%s", cfg->listen,
+		         s->tls_cert ? " (is GnuTLS installed, and do the certificate and key "
+		                       "match?)"
+		                     : "");
 		http_stop(s);
 		return CF_EIO;
 	}
