@@ -68,6 +68,7 @@ struct job;
 
 struct conn_ctx {
 	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
+	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
 	bool started;   /* on_request has seen the headers */
 	char *body;
 	size_t len, cap;
@@ -105,6 +106,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!cc)
 		return NULL;
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
+	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
 	if (!cc->raw_path) {
 		free(cc);
 		return NULL;
@@ -286,12 +289,26 @@ queue_error(struct MHD_Connection *conn, int status, const char *msg)
 	return queue_json(conn, status, body, body ? strlen(body) : 0);
 }
 
+struct query_ctx {
+	json_t *q;
+	bool bad;
+};
+
+/* MHD_get_connection_values callback for the query: the first value of each
+ * key goes into q. A key or value that is not UTF-8 (which jansson refuses)
+ * sets bad and stops, so it is a 400 rather than a parameter silently left
+ * out (a "?version=%ff" that read the latest version). */
 static enum MHD_Result
 add_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	json_t *q = cls;
-	if (key && !json_object_get(q, key))
-		json_object_set_new(q, key, json_string(value ? value : ""));
+	struct query_ctx *qc = cls;
+
+	if (!key || json_object_get(qc->q, key))
+		return MHD_YES;
+	if (json_object_set_new(qc->q, key, json_string(value ? value : "")) < 0) {
+		qc->bad = true;
+		return MHD_NO;
+	}
 	return MHD_YES;
 }
 
@@ -701,7 +718,16 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	rq.query = json_object();
 	if (!rq.query)
 		return queue_error(conn, 500, "out of memory");
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, rq.query);
+	{
+		struct query_ctx qc = {rq.query, false};
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &qc);
+		if (qc.bad || cc->query_nul) {
+			request_free_fields(&rq);
+			return queue_error(conn, 400,
+			                   "invalid query string: a parameter that is not valid "
+			                   "UTF-8 or holds a NUL byte (%00)");
+		}
+	}
 	r = method_op(method, rq.query, &rq.op);
 	if (r == CF_EMETHOD) {
 		request_free_fields(&rq);

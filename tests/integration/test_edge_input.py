@@ -114,6 +114,25 @@ def test_bad_percent_encoding_is_400(dev_server):
         assert "two hex digits" in errors[0], errors
 
 
+def test_bad_query_parameters_are_400(dev_server):
+    """A query value or key that is not UTF-8, or that holds %00, is refused:
+    it was silently dropped ("?version=%ff" read the latest version, "?list=%ff"
+    read instead of listing) or cut at the NUL ("?version=1%002" read version 1)."""
+    kv = dev_server.client.secrets.kv.v2
+    kv.create_or_update_secret("q", {"v": "1"})
+    kv.create_or_update_secret("q", {"v": "2"})
+    for query in ("version=%ff", "version=1%002", "%ff=1", "list=%c0%80", "version=%ed%a0%80",
+                  "version=1&x=a%00b"):
+        errors = assert_json_error(dev_server.raw("GET", "/v1/secret/data/q?" + query), 400)
+        assert "query" in errors[0], (query, errors)
+    assert_json_error(dev_server.raw("GET", "/v1/secret/metadata/?list=%ff"), 400)
+    # good ones still work, UTF-8 included
+    resp = dev_server.raw("GET", "/v1/secret/data/q?version=1")
+    assert resp.status == 200 and json.loads(resp.body)["data"]["data"] == {"v": "1"}
+    assert dev_server.raw("GET", "/v1/secret/data/q?version=2&note=caf%c3%a9").status == 200
+    assert dev_server.raw("GET", "/v1/secret/metadata/?list=true").status == 200
+
+
 def test_utf8_names_still_work(dev_server):
     kv = dev_server.client.secrets.kv.v2
     for name in ("café", "ключ", "🔑-emoji", "日本"):
