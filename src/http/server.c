@@ -69,7 +69,13 @@ struct job;
 struct conn_ctx {
 	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
 	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
-	bool started;   /* on_request has seen the headers */
+	/* where MHD's copy of the request target starts and its length up to the
+	 * first NUL (on_uri); on_request compares them with where the version
+	 * starts, so only to spot a NUL byte sent raw in the target (target_nul) */
+	const char *target;
+	size_t target_len;
+	bool target_nul;
+	bool started; /* on_request has seen the headers */
 	char *body;
 	size_t len, cap;
 	bool too_big;
@@ -108,6 +114,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
 	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
 	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
+	cc->target = uri;
+	cc->target_len = uri ? strlen(uri) : 0;
 	if (!cc->raw_path) {
 		free(cc);
 		return NULL;
@@ -721,6 +729,10 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	{
 		struct query_ctx qc = {rq.query, false};
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &qc);
+		if (cc->target_nul) {
+			request_free_fields(&rq);
+			return queue_error(conn, 400, "invalid request path: a NUL byte");
+		}
 		if (qc.bad || cc->query_nul) {
 			request_free_fields(&rq);
 			return queue_error(conn, 400,
@@ -804,6 +816,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
 		cc->started = true;
+		/* MHD hands the target on as a C string, so a NUL byte sent raw in it
+		 * ("POST /v1/secret/data/a<NUL>b HTTP/1.1") would cut it short: the
+		 * request would be served as secret/data/a. MHD ends the target just
+		 * before the HTTP version, in the same buffer; when the target is
+		 * shorter than that span, it held a NUL. (Checked only where that
+		 * layout holds: url is the target on_uri saw, a version follows it.) */
+		if (url == cc->target && version && version[0] && version > url &&
+		    (size_t)(version - url) != cc->target_len + 1)
+			cc->target_nul = true;
 		if (cl && util_parse_int(cl, &n) == 0 && (n < 0 || (uint64_t)n > s->max_body))
 			cc->too_big = true;
 		return MHD_YES;

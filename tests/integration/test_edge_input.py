@@ -341,6 +341,29 @@ def raw_exchange(addr, data):
     return status, headers, body
 
 
+def test_raw_nul_in_the_request_target_is_400(dev_server):
+    """A NUL byte sent raw (not as %00) in the request line: libmicrohttpd hands
+    the target on as a C string, so "secret/data/nul<NUL>zzz" was served as
+    secret/data/nul (a write to another name than the one sent)."""
+    tok = dev_server.token.encode()
+    body = b'{"data":{"k":"v"}}'
+    for target in (b"/v1/secret/data/nul\x00zzz", b"/v1/secret/data/nul?x=1\x00y"):
+        status, _, answer = raw_exchange(
+            dev_server.addr,
+            b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: " + tok +
+            b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        assert status == 400, (target, answer)
+        assert "NUL" in json.loads(answer)["errors"][0], answer
+    assert dev_server.raw("GET", "/v1/secret/data/nul").status == 404
+    # a request line without a NUL, query string included, still works
+    status, _, answer = raw_exchange(
+        dev_server.addr,
+        b"POST /v1/secret/data/nul?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: " + tok +
+        b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    assert status == 200, answer
+    assert dev_server.raw("GET", "/v1/secret/data/nul").status == 200
+
+
 MHD_CASES = [
     (414, b"GET /v1/" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
     (431, b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n"),
