@@ -689,7 +689,8 @@ path_flags(const struct http_server *s)
 
 /* Whether the request's media type is JSON merge patch, which a PATCH must
  * carry (Vault answers 415 otherwise; RFC 7396). Parameters such as
- * "; charset=utf-8" are allowed. */
+ * "; charset=utf-8" are allowed; anything else after the type
+ * ("application/merge-patch+json garbage") is not. */
 static bool
 is_merge_patch(struct MHD_Connection *conn)
 {
@@ -703,7 +704,12 @@ is_merge_patch(struct MHD_Connection *conn)
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	n = strcspn(ct, "; \t");
-	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
+	if (n != sizeof(want) - 1 || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
 }
 
 static enum MHD_Result

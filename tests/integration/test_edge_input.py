@@ -305,13 +305,18 @@ def test_patch_requires_merge_patch_content_type(dev_server, run_cli):
     kv.create_or_update_secret("p", {"a": "1", "b": "2"})
     body = b'{"data": {"a": "changed"}}'
     for headers in ({}, {"Content-Type": "application/json"}, {"Content-Type": "text/plain"},
-                    {"Content-Type": "application/merge-patch+jsonx"}):
+                    {"Content-Type": "application/merge-patch+jsonx"},
+                    {"Content-Type": "application/merge-patch+json garbage"},
+                    {"Content-Type": "application/merge-patch+json, application/json"}):
         errors = assert_json_error(dev_server.raw("PATCH", "/v1/secret/data/p", body, headers=headers), 415)
         assert "application/merge-patch+json" in errors[0], errors
     assert kv.read_secret_version("p")["data"]["data"] == {"a": "1", "b": "2"}
     assert kv.read_secret_version("p")["data"]["metadata"]["version"] == 1
     resp = dev_server.raw("PATCH", "/v1/secret/data/p", body,
                           headers={"Content-Type": "Application/Merge-Patch+JSON; charset=utf-8"})
+    assert resp.status == 200, resp
+    resp = dev_server.raw("PATCH", "/v1/secret/data/p", body,
+                          headers={"Content-Type": " application/merge-patch+json ;charset=utf-8"})
     assert resp.status == 200, resp
     assert kv.read_secret_version("p")["data"]["data"] == {"a": "changed", "b": "2"}
     # hvac's patch (read, then write) and our CLI's (HTTP PATCH) still work
