@@ -166,8 +166,13 @@ def test_remount_target_is_checked_like_a_path(dev_server):
         resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": to})
         errors = assert_json_error(resp, 400)
         assert any(says in e for e in errors), (to, errors)
+    # the paths sys/mounts keeps for coffer's own use are refused here too
+    for to in ("sys", "sys/x", "auth/x", "cubbyhole", "identity", "cubbyhole/deeper"):
+        resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": to})
+        assert_json_error(resp, 400)
     mounts = dev_server.client.sys.list_mounted_secrets_engines()["data"]
     assert "movable/" in mounts and not any(".." in m or "\\" in m for m in mounts), mounts
+    assert "cubbyhole/" not in mounts and "identity/" not in mounts, mounts
     resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": "moved//here"})
     assert resp.status in (200, 204), resp
     assert "moved/here/" in dev_server.client.sys.list_mounted_secrets_engines()["data"]
