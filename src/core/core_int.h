@@ -121,6 +121,10 @@ struct mount *mount_find(struct core *c, const char *path, const char **ret_rel)
 int mount_table_load(struct core *c);
 int mount_table_save(struct core *c);
 int mount_enable(struct core *c, const char *path, const char *type, json_t *data, bool is_auth);
+/* Whether path (with its trailing '/') is kept for coffer's own use, so that
+ * no engine may be mounted or remounted there: sys/, auth/, cubbyhole/ and
+ * identity/ for engines, auth/token/ for auth methods. */
+bool mount_path_reserved(const char *path, bool is_auth);
 /* Reads a mount TTL (default_lease_ttl, max_lease_ttl) from cfg: seconds, a
  * duration, or "system" (0, the system default). Returns 0 with *ret set,
  * CF_ENOTFOUND when absent, null or "" (*ret untouched), else jsonx_duration's

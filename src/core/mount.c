@@ -502,8 +502,8 @@ mount_unload_all(struct core *c)
 	c->nmounts = 0;
 }
 
-static bool
-path_reserved(const char *path, bool is_auth)
+bool
+mount_path_reserved(const char *path, bool is_auth)
 {
 	static const char *const reserved[] = {"sys/", "auth/", "cubbyhole/", "identity/"};
 	if (is_auth)
@@ -525,7 +525,7 @@ mount_enable(struct core *c, const char *path, const char *type, json_t *data, b
 	if (!e)
 		return CF_ENOMEM;
 	json_object_set_new(e, "type", json_string(type));
-	if (path_reserved(path, is_auth)) {
+	if (mount_path_reserved(path, is_auth)) {
 		json_decref(e);
 		return CF_EEXIST;
 	}

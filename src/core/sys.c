@@ -511,7 +511,7 @@ sys_remount(struct request *rq, struct response *rs)
 	if (!f || !t)
 		goto out;
 	m = mount_by_path(c, f, false);
-	if (!m || m == c->sys_mount || strncmp(t, "sys/", 4) == 0 || strncmp(t, "auth/", 5) == 0) {
+	if (!m || m == c->sys_mount || mount_path_reserved(t, false)) {
 		(void)response_errorf(rs, "cannot remount %s to %s", f, t);
 		goto out;
 	}

@@ -48,7 +48,8 @@ bool http_tls_loaded(void);
 int http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size_t errlen);
 
 /* Decodes a request body: empty or JSON null -> {}, else must be a JSON object
- * (duplicate keys rejected). On error returns CF_EINVAL with a message in err. */
+ * (duplicate keys rejected). On error returns CF_EINVAL with a message in err
+ * that quotes no part of the body. */
 int http_json_decode(const char *body, size_t len, json_t **ret, char *err, size_t errlen);
 
 /* Renders rs into a body (malloc'd, may be NULL for 204) and its status. */

@@ -3,6 +3,7 @@
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/path.h"
+#include "lib/secmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +82,15 @@ http_json_decode(const char *body, size_t len, json_t **ret, char *err, size_t e
 	}
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!j) {
+		/* jansson ends its message with the text it stopped at ("near
+		 * '\"hunter2'"): a piece of the body, which may be a password or a
+		 * token, so the answer (and the audit log) get line and column only. */
+		char *near = strstr(jerr.text, " near '");
+		if (near)
+			*near = '\0';
 		snprintf(err, errlen, "failed to parse JSON input: %s (line %d, column %d)",
 		         jerr.text, jerr.line, jerr.column);
+		secmem_wipe(&jerr, sizeof(jerr));
 		return CF_EINVAL;
 	}
 	if (json_is_null(j)) {

@@ -70,7 +70,14 @@ struct job;
 
 struct conn_ctx {
 	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
-	bool started;   /* on_request has seen the headers */
+	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
+	/* where MHD's copy of the request target starts and its length up to the
+	 * first NUL (on_uri); on_request compares them with where the version
+	 * starts, so only to spot a NUL byte sent raw in the target (target_nul) */
+	const char *target;
+	size_t target_len;
+	bool target_nul;
+	bool started; /* on_request has seen the headers */
 	char *body;
 	size_t len, cap;
 	bool too_big;
@@ -107,6 +114,10 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!cc)
 		return NULL;
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
+	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
+	cc->target = uri;
+	cc->target_len = uri ? strlen(uri) : 0;
 	if (!cc->raw_path) {
 		free(cc);
 		return NULL;
@@ -288,12 +299,26 @@ queue_error(struct MHD_Connection *conn, int status, const char *msg)
 	return queue_json(conn, status, body, body ? strlen(body) : 0);
 }
 
+struct query_ctx {
+	json_t *q;
+	bool bad;
+};
+
+/* MHD_get_connection_values callback for the query: the first value of each
+ * key goes into q. A key or value that is not UTF-8 (which jansson refuses)
+ * sets bad and stops, so it is a 400 rather than a parameter silently left
+ * out (a "?version=%ff" that read the latest version). */
 static enum MHD_Result
 add_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	json_t *q = cls;
-	if (key && !json_object_get(q, key))
-		json_object_set_new(q, key, json_string(value ? value : ""));
+	struct query_ctx *qc = cls;
+
+	if (!key || json_object_get(qc->q, key))
+		return MHD_YES;
+	if (json_object_set_new(qc->q, key, json_string(value ? value : "")) < 0) {
+		qc->bad = true;
+		return MHD_NO;
+	}
 	return MHD_YES;
 }
 
@@ -666,7 +691,8 @@ path_flags(const struct http_server *s)
 
 /* Whether the request's media type is JSON merge patch, which a PATCH must
  * carry (Vault answers 415 otherwise; RFC 7396). Parameters such as
- * "; charset=utf-8" are allowed. */
+ * "; charset=utf-8" are allowed; anything else after the type
+ * ("application/merge-patch+json garbage") is not. */
 static bool
 is_merge_patch(struct MHD_Connection *conn)
 {
@@ -680,7 +706,12 @@ is_merge_patch(struct MHD_Connection *conn)
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	n = strcspn(ct, "; \t");
-	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
+	if (n != sizeof(want) - 1 || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
 }
 
 /* Answers a request refused before the core (bad path, malformed body, method,
@@ -731,7 +762,20 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	rq.query = json_object();
 	if (!rq.query)
 		return queue_error(conn, 500, "out of memory");
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, rq.query);
+	{
+		struct query_ctx qc = {rq.query, false};
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &qc);
+		if (cc->target_nul) {
+			request_free_fields(&rq);
+			return queue_error(conn, 400, "invalid request path: a NUL byte");
+		}
+		if (qc.bad || cc->query_nul) {
+			request_free_fields(&rq);
+			return queue_error(conn, 400,
+			                   "invalid query string: a parameter that is not valid "
+			                   "UTF-8 or holds a NUL byte (%00)");
+		}
+	}
 	r = method_op(method, rq.query, &rq.op);
 	if (r == CF_EMETHOD)
 		return refuse(s, conn, &rq, cc->raw_path, 405, "unsupported method");
@@ -799,6 +843,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t n;
 		cc->started = true;
+		/* MHD hands the target on as a C string, so a NUL byte sent raw in it
+		 * ("POST /v1/secret/data/a<NUL>b HTTP/1.1") would cut it short: the
+		 * request would be served as secret/data/a. MHD ends the target just
+		 * before the HTTP version, in the same buffer; when the target is
+		 * shorter than that span, it held a NUL. (Checked only where that
+		 * layout holds: url is the target on_uri saw, a version follows it.) */
+		if (url == cc->target && version && version[0] && version > url &&
+		    (size_t)(version - url) != cc->target_len + 1)
+			cc->target_nul = true;
 		if (cl && util_parse_int(cl, &n) == 0 && (n < 0 || (uint64_t)n > s->max_body))
 			cc->too_big = true;
 		return MHD_YES;

@@ -114,6 +114,25 @@ def test_bad_percent_encoding_is_400(dev_server):
         assert "two hex digits" in errors[0], errors
 
 
+def test_bad_query_parameters_are_400(dev_server):
+    """A query value or key that is not UTF-8, or that holds %00, is refused:
+    it was silently dropped ("?version=%ff" read the latest version, "?list=%ff"
+    read instead of listing) or cut at the NUL ("?version=1%002" read version 1)."""
+    kv = dev_server.client.secrets.kv.v2
+    kv.create_or_update_secret("q", {"v": "1"})
+    kv.create_or_update_secret("q", {"v": "2"})
+    for query in ("version=%ff", "version=1%002", "%ff=1", "list=%c0%80", "version=%ed%a0%80",
+                  "version=1&x=a%00b"):
+        errors = assert_json_error(dev_server.raw("GET", "/v1/secret/data/q?" + query), 400)
+        assert "query" in errors[0], (query, errors)
+    assert_json_error(dev_server.raw("GET", "/v1/secret/metadata/?list=%ff"), 400)
+    # good ones still work, UTF-8 included
+    resp = dev_server.raw("GET", "/v1/secret/data/q?version=1")
+    assert resp.status == 200 and json.loads(resp.body)["data"]["data"] == {"v": "1"}
+    assert dev_server.raw("GET", "/v1/secret/data/q?version=2&note=caf%c3%a9").status == 200
+    assert dev_server.raw("GET", "/v1/secret/metadata/?list=true").status == 200
+
+
 def test_utf8_names_still_work(dev_server):
     kv = dev_server.client.secrets.kv.v2
     for name in ("café", "ключ", "🔑-emoji", "日本"):
@@ -147,8 +166,13 @@ def test_remount_target_is_checked_like_a_path(dev_server):
         resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": to})
         errors = assert_json_error(resp, 400)
         assert any(says in e for e in errors), (to, errors)
+    # the paths sys/mounts keeps for coffer's own use are refused here too
+    for to in ("sys", "sys/x", "auth/x", "cubbyhole", "identity", "cubbyhole/deeper"):
+        resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": to})
+        assert_json_error(resp, 400)
     mounts = dev_server.client.sys.list_mounted_secrets_engines()["data"]
     assert "movable/" in mounts and not any(".." in m or "\\" in m for m in mounts), mounts
+    assert "cubbyhole/" not in mounts and "identity/" not in mounts, mounts
     resp = dev_server.raw("POST", "/v1/sys/remount", {"from": "movable", "to": "moved//here"})
     assert resp.status in (200, 204), resp
     assert "moved/here/" in dev_server.client.sys.list_mounted_secrets_engines()["data"]
@@ -286,13 +310,18 @@ def test_patch_requires_merge_patch_content_type(dev_server, run_cli):
     kv.create_or_update_secret("p", {"a": "1", "b": "2"})
     body = b'{"data": {"a": "changed"}}'
     for headers in ({}, {"Content-Type": "application/json"}, {"Content-Type": "text/plain"},
-                    {"Content-Type": "application/merge-patch+jsonx"}):
+                    {"Content-Type": "application/merge-patch+jsonx"},
+                    {"Content-Type": "application/merge-patch+json garbage"},
+                    {"Content-Type": "application/merge-patch+json, application/json"}):
         errors = assert_json_error(dev_server.raw("PATCH", "/v1/secret/data/p", body, headers=headers), 415)
         assert "application/merge-patch+json" in errors[0], errors
     assert kv.read_secret_version("p")["data"]["data"] == {"a": "1", "b": "2"}
     assert kv.read_secret_version("p")["data"]["metadata"]["version"] == 1
     resp = dev_server.raw("PATCH", "/v1/secret/data/p", body,
                           headers={"Content-Type": "Application/Merge-Patch+JSON; charset=utf-8"})
+    assert resp.status == 200, resp
+    resp = dev_server.raw("PATCH", "/v1/secret/data/p", body,
+                          headers={"Content-Type": " application/merge-patch+json ;charset=utf-8"})
     assert resp.status == 200, resp
     assert kv.read_secret_version("p")["data"]["data"] == {"a": "changed", "b": "2"}
     # hvac's patch (read, then write) and our CLI's (HTTP PATCH) still work
@@ -320,6 +349,29 @@ def raw_exchange(addr, data):
     status = int(lines[0].split()[1])
     headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
     return status, headers, body
+
+
+def test_raw_nul_in_the_request_target_is_400(dev_server):
+    """A NUL byte sent raw (not as %00) in the request line: libmicrohttpd hands
+    the target on as a C string, so "secret/data/nul<NUL>zzz" was served as
+    secret/data/nul (a write to another name than the one sent)."""
+    tok = dev_server.token.encode()
+    body = b'{"data":{"k":"v"}}'
+    for target in (b"/v1/secret/data/nul\x00zzz", b"/v1/secret/data/nul?x=1\x00y"):
+        status, _, answer = raw_exchange(
+            dev_server.addr,
+            b"POST " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: " + tok +
+            b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        assert status == 400, (target, answer)
+        assert "NUL" in json.loads(answer)["errors"][0], answer
+    assert dev_server.raw("GET", "/v1/secret/data/nul").status == 404
+    # a request line without a NUL, query string included, still works
+    status, _, answer = raw_exchange(
+        dev_server.addr,
+        b"POST /v1/secret/data/nul?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Vault-Token: " + tok +
+        b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    assert status == 200, answer
+    assert dev_server.raw("GET", "/v1/secret/data/nul").status == 200
 
 
 MHD_CASES = [

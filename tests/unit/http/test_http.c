@@ -191,6 +191,19 @@ test_http_json_decode(void **state)
 	assert_non_null(strstr(err, "object"));
 	assert_int_equal(http_json_decode("{\"a\":1,\"a\":2}", 13, &j, err, sizeof(err)),
 	                 CF_EINVAL);
+	/* the message never quotes the body: it may hold a password */
+	assert_int_equal(
+	        http_json_decode("{\"password\":\"hunter2\x01x\"}", 24, &j, err, sizeof(err)),
+	        CF_EINVAL);
+	assert_null(strstr(err, "hunter"));
+	assert_non_null(strstr(err, "control character"));
+	assert_int_equal(http_json_decode("{\"password\":\"hunter2", 20, &j, err, sizeof(err)),
+	                 CF_EINVAL);
+	assert_null(strstr(err, "hunter"));
+	assert_int_equal(http_json_decode("{\"token\":hunter2}", 17, &j, err, sizeof(err)),
+	                 CF_EINVAL);
+	assert_null(strstr(err, "hun"));
+	assert_non_null(strstr(err, "column"));
 }
 
 static void
