@@ -765,16 +765,13 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	{
 		struct query_ctx qc = {rq.query, false};
 		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &qc);
-		if (cc->target_nul) {
-			request_free_fields(&rq);
-			return queue_error(conn, 400, "invalid request path: a NUL byte");
-		}
-		if (qc.bad || cc->query_nul) {
-			request_free_fields(&rq);
-			return queue_error(conn, 400,
-			                   "invalid query string: a parameter that is not valid "
-			                   "UTF-8 or holds a NUL byte (%00)");
-		}
+		if (cc->target_nul)
+			return refuse(s, conn, &rq, cc->raw_path, 400,
+			              "invalid request path: a NUL byte");
+		if (qc.bad || cc->query_nul)
+			return refuse(s, conn, &rq, cc->raw_path, 400,
+			              "invalid query string: a parameter that is not valid "
+			              "UTF-8 or holds a NUL byte (%00)");
 	}
 	r = method_op(method, rq.query, &rq.op);
 	if (r == CF_EMETHOD)

@@ -239,6 +239,7 @@ def test_malformed_json_is_audited(audited):
     ("GET", "/v1/secret/data/a%ffb", "/v1/secret/data/a%ffb", 400),
     ("GET", "/v1/secret/data/a%00b", "/v1/secret/data/a%00b", 400),
     ("PATCH", "/v1/secret/data/app/db", "secret/data/app/db", 415),
+    ("GET", "/v1/secret/data/app/db?version=%ff", "/v1/secret/data/app/db", 400),
 ])
 def test_unknown_path_and_bad_method_are_audited(audited, method, path, want, status):
     r = audited.raw(method, path)
