@@ -151,6 +151,14 @@ def test_tune_default_above_max_is_refused(dev_server):
     after = tune_of(dev, "sys/mounts/secret")
     assert (after["default_lease_ttl"], after["max_lease_ttl"]) == (2764800, 2764800)
 
+    # with the max left to the system, the default is held to the system max
+    assert dev.raw("POST", "/v1/sys/mounts/secret/tune", {"max_lease_ttl": 0}).status == 204
+    r = dev.raw("POST", "/v1/sys/mounts/secret/tune", {"default_lease_ttl": "800000h"})
+    assert r.status == 400, r
+    assert "system max lease TTL of 2764800" in r.errors()[0]
+    after = tune_of(dev, "sys/mounts/secret")
+    assert after["default_lease_ttl"] <= after["max_lease_ttl"] == 2764800
+
 
 def test_tune_through_hvac(dev_server):
     sys = dev_server.client.sys
