@@ -421,6 +421,14 @@ genroot_decode(const char *encoded, const char *otp)
 	for (size_t i = 0; i < len; i++)
 		token[i] = (char)(raw[i] ^ (uint8_t)otp[i]);
 	token[len] = '\0';
+	/* A wrong OTP gives bytes, not a token: never print them (they could hold
+	 * terminal control sequences). Tokens are "hvs." and base62. */
+	if (strspn(token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") !=
+	    len) {
+		cli_err("--decode: the result is not a token: was the OTP the one printed by "
+		        "--init for this attempt?");
+		goto out;
+	}
 	if (arg_format == CLI_FORMAT_JSON) {
 		json_t *j = json_pack("{s:s}", "token", token);
 		if (!j)

@@ -460,6 +460,9 @@ def test_generate_root_through_the_cli(run_cli, unsealed_sqlite):
 
     bad = cli("operator", "generate-root", f"-decode={encoded}", "-otp=short")
     assert bad.returncode == 2 and "OTP" in bad.stderr
+    # an OTP of the right length but the wrong attempt: refused, no bytes printed
+    wrong = cli("operator", "generate-root", f"-decode={encoded}", "-otp=" + "z" * len(otp))
+    assert wrong.returncode != 0 and wrong.stdout == "" and "not a token" in wrong.stderr
 
     # an OTP chosen beforehand (-generate-otp, then -init -otp=...), and -cancel
     mine = ok(cli("operator", "generate-root", "-generate-otp")).stdout.strip()
