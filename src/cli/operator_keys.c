@@ -75,6 +75,37 @@ current_nonce(struct client *c, const char *status_path, const char *hint)
 	return nonce;
 }
 
+/* Sends one share with its nonce to api (PUT) and leaves the answer in resp.
+ * Without nonce_arg the nonce is read from status_path; hint is the error when
+ * no operation is in progress there. 0, or a negative CF_E* code (printed). */
+static int
+share_put(struct client *c, const char *api, const char *status_path, const char *hint,
+          const char *key, const char *nonce_arg, struct client_resp *resp)
+{
+	char *nonce = NULL;
+	json_t *body = NULL;
+	int r;
+
+	if (nonce_arg) {
+		nonce = cli_strdup(nonce_arg);
+	} else {
+		nonce = current_nonce(c, status_path, hint);
+		if (!nonce)
+			return CF_EINVAL;
+	}
+	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
+	if (!body) {
+		cli_err("unseal key is not valid text");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = cli_call(c, "PUT", api, NULL, body, resp);
+out:
+	json_decref(body); /* jansson frees with the zeroing allocator */
+	free(nonce);
+	return r;
+}
+
 /* ---- operator rekey ---- */
 
 static const char rekey_usage[] =
@@ -153,27 +184,12 @@ print_rekey_done(const json_t *res)
 static int
 rekey_submit(struct client *c, const char *key, const char *nonce_arg, bool verify)
 {
-	const char *api = verify ? "sys/rekey/verify" : "sys/rekey/update";
 	struct client_resp resp = {0};
-	char *nonce = NULL;
-	json_t *body = NULL;
 	int r;
 
-	if (nonce_arg) {
-		nonce = cli_strdup(nonce_arg);
-	} else {
-		nonce = current_nonce(c, verify ? "sys/rekey/verify" : "sys/rekey/init",
-		                      "no rekey in progress: start one with --init");
-		if (!nonce)
-			return CF_EINVAL;
-	}
-	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
-	if (!body) {
-		cli_err("unseal key is not valid text");
-		r = CF_EINVAL;
-		goto out;
-	}
-	r = cli_call(c, "PUT", api, NULL, body, &resp);
+	r = share_put(c, verify ? "sys/rekey/verify" : "sys/rekey/update",
+	              verify ? "sys/rekey/verify" : "sys/rekey/init",
+	              "no rekey in progress: start one with --init", key, nonce_arg, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON)
@@ -187,9 +203,7 @@ rekey_submit(struct client *c, const char *key, const char *nonce_arg, bool veri
 	else
 		print_rekey_done(resp.json);
 out:
-	json_decref(body); /* jansson frees with the zeroing allocator */
 	client_resp_clear(&resp);
-	free(nonce);
 	return r;
 }
 
@@ -405,26 +419,11 @@ static int
 genroot_submit(struct client *c, const char *key, const char *nonce_arg)
 {
 	struct client_resp resp = {0};
-	char *nonce = NULL;
-	json_t *body = NULL;
 	int r;
 
-	if (nonce_arg) {
-		nonce = cli_strdup(nonce_arg);
-	} else {
-		nonce = current_nonce(
-		        c, "sys/generate-root/attempt",
-		        "no root token generation in progress: start one with --init");
-		if (!nonce)
-			return CF_EINVAL;
-	}
-	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
-	if (!body) {
-		cli_err("unseal key is not valid text");
-		r = CF_EINVAL;
-		goto out;
-	}
-	r = cli_call(c, "PUT", "sys/generate-root/update", NULL, body, &resp);
+	r = share_put(c, "sys/generate-root/update", "sys/generate-root/attempt",
+	              "no root token generation in progress: start one with --init", key, nonce_arg,
+	              &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON)
@@ -436,9 +435,7 @@ genroot_submit(struct client *c, const char *key, const char *nonce_arg)
 		       "--decode=%s --otp=<OTP from --init>\n",
 		       operator_str(resp.json, "encoded_token", ""));
 out:
-	json_decref(body);
 	client_resp_clear(&resp);
-	free(nonce);
 	return r;
 }
 
