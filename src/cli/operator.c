@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "cli/client.h"
+#include "cli/operator.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
@@ -17,28 +18,48 @@
 
 static const char *const kv_headers[] = {"Key", "Value"};
 
-static const char *
-str_or(const json_t *obj, const char *key, const char *dflt)
+const char *
+operator_str(const json_t *obj, const char *key, const char *dflt)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
 
 	return s ? s : dflt;
 }
 
-static void
-add_bool(struct table *t, const char *name, const json_t *obj, const char *key)
+void
+operator_add_bool(struct table *t, const char *name, const json_t *obj, const char *key)
 {
 	table_add_kv(t, name, json_is_true(json_object_get(obj, key)) ? "true" : "false");
 }
 
-static void
-add_int(struct table *t, const char *name, const json_t *obj, const char *key)
+void
+operator_add_int(struct table *t, const char *name, const json_t *obj, const char *key)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
 	         json_integer_value(json_object_get(obj, key)));
 	table_add_kv(t, name, buf);
+}
+
+int
+operator_read_key(int argc, char **argv, char *key, size_t len)
+{
+	int r;
+
+	if (optind < argc && strcmp(argv[optind], "-") != 0) {
+		if (strlen(argv[optind]) >= len) {
+			(void)cli_usage_err("unseal key too long");
+			return CF_EINVAL;
+		}
+		snprintf(key, len, "%s", argv[optind]);
+		secmem_wipe(argv[optind], strlen(argv[optind]));
+		return 0;
+	}
+	r = cli_read_secret_line("Unseal Key (will be hidden): ", key, len);
+	if (r < 0)
+		cli_err("no unseal key given");
+	return r;
 }
 
 /* Prints a seal-status object as `vault status` does. */
@@ -49,26 +70,26 @@ print_seal_status(const json_t *st)
 	bool sealed = json_is_true(json_object_get(st, "sealed"));
 	char buf[64];
 
-	table_add_kv(t, "Seal Type", str_or(st, "type", "shamir"));
-	add_bool(t, "Initialized", st, "initialized");
-	add_bool(t, "Sealed", st, "sealed");
-	add_int(t, "Total Shares", st, "n");
-	add_int(t, "Threshold", st, "t");
+	table_add_kv(t, "Seal Type", operator_str(st, "type", "shamir"));
+	operator_add_bool(t, "Initialized", st, "initialized");
+	operator_add_bool(t, "Sealed", st, "sealed");
+	operator_add_int(t, "Total Shares", st, "n");
+	operator_add_int(t, "Threshold", st, "t");
 	if (sealed) {
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
 		         json_integer_value(json_object_get(st, "progress")),
 		         json_integer_value(json_object_get(st, "t")));
 		table_add_kv(t, "Unseal Progress", buf);
-		table_add_kv(t, "Unseal Nonce", str_or(st, "nonce", ""));
+		table_add_kv(t, "Unseal Nonce", operator_str(st, "nonce", ""));
 	}
-	table_add_kv(t, "Version", str_or(st, "version", ""));
-	if (*str_or(st, "build_date", ""))
-		table_add_kv(t, "Build Date", str_or(st, "build_date", ""));
-	table_add_kv(t, "Storage Type", str_or(st, "storage_type", ""));
+	table_add_kv(t, "Version", operator_str(st, "version", ""));
+	if (*operator_str(st, "build_date", ""))
+		table_add_kv(t, "Build Date", operator_str(st, "build_date", ""));
+	table_add_kv(t, "Storage Type", operator_str(st, "storage_type", ""));
 	if (json_object_get(st, "cluster_name"))
-		table_add_kv(t, "Cluster Name", str_or(st, "cluster_name", ""));
+		table_add_kv(t, "Cluster Name", operator_str(st, "cluster_name", ""));
 	if (json_object_get(st, "cluster_id"))
-		table_add_kv(t, "Cluster ID", str_or(st, "cluster_id", ""));
+		table_add_kv(t, "Cluster ID", operator_str(st, "cluster_id", ""));
 	table_add_kv(t, "HA Enabled", "false");
 	table_print(t, stdout);
 	table_free(t);
@@ -188,7 +209,7 @@ operator_init(int argc, char **argv)
 		k = json_array_get(keys, i);
 		printf("Unseal Key %zu: %s\n", i + 1, json_string_value(k));
 	}
-	printf("\nInitial Root Token: %s\n\n", str_or(resp.json, "root_token", ""));
+	printf("\nInitial Root Token: %s\n\n", operator_str(resp.json, "root_token", ""));
 	printf("coffer initialized with %lld key shares and a key threshold of %lld. Please\n"
 	       "securely distribute the key shares printed above. When the server is\n"
 	       "re-sealed, restarted, or stopped, you must supply at least %lld of these keys\n"
@@ -237,18 +258,9 @@ operator_unseal(int argc, char **argv)
 	if (reset && optind < argc)
 		return cli_usage_err("--reset takes no KEY");
 	if (!reset) {
-		if (optind < argc) {
-			if (strlen(argv[optind]) >= sizeof(key))
-				return cli_usage_err("unseal key too long");
-			snprintf(key, sizeof(key), "%s", argv[optind]);
-			secmem_wipe(argv[optind], strlen(argv[optind]));
-		} else {
-			r = cli_read_secret_line("Unseal Key (will be hidden): ", key, sizeof(key));
-			if (r < 0) {
-				cli_err("no unseal key given");
-				goto out;
-			}
-		}
+		r = operator_read_key(argc, argv, key, sizeof(key));
+		if (r < 0)
+			goto out;
 	}
 	r = cli_client(&c);
 	if (r < 0)
@@ -369,8 +381,8 @@ operator_rotate(int argc, char **argv)
 	ks = client_resp_data(&resp);
 	printf("Success! Rotated key\n\n");
 	t = table_new(2, kv_headers);
-	add_int(t, "Key Term", ks, "term");
-	table_add_kv(t, "Install Time", str_or(ks, "install_time", ""));
+	operator_add_int(t, "Key Term", ks, "term");
+	table_add_kv(t, "Install Time", operator_str(ks, "install_time", ""));
 	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
 	         json_integer_value(json_object_get(ks, "encryptions")));
 	table_add_kv(t, "Encryption Count", buf);

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "cli/client.h"
+#include "cli/operator.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "lib/err.h"
@@ -37,34 +38,10 @@ enum {
 	OPT_PGP,
 };
 
-static const char *
-str_or(const json_t *obj, const char *key, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s ? s : dflt;
-}
-
 static void
 add_str(struct table *t, const char *name, const json_t *obj, const char *key)
 {
-	table_add_kv(t, name, str_or(obj, key, ""));
-}
-
-static void
-add_bool(struct table *t, const char *name, const json_t *obj, const char *key)
-{
-	table_add_kv(t, name, json_is_true(json_object_get(obj, key)) ? "true" : "false");
-}
-
-static void
-add_int(struct table *t, const char *name, const json_t *obj, const char *key)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-	         json_integer_value(json_object_get(obj, key)));
-	table_add_kv(t, name, buf);
+	table_add_kv(t, name, operator_str(obj, key, ""));
 }
 
 static void
@@ -78,27 +55,6 @@ add_progress(struct table *t, const char *name, const json_t *obj, const char *o
 	table_add_kv(t, name, buf);
 }
 
-/* Reads the share: operand, or prompt / stdin for "-" or none. 0 or -1 (error
- * printed). The operand is wiped from argv. */
-static int
-read_key(int argc, char **argv, char *key, size_t len)
-{
-	if (optind < argc && strcmp(argv[optind], "-") != 0) {
-		if (strlen(argv[optind]) >= len) {
-			cli_err("unseal key too long");
-			return -1;
-		}
-		snprintf(key, len, "%s", argv[optind]);
-		secmem_wipe(argv[optind], strlen(argv[optind]));
-		return 0;
-	}
-	if (cli_read_secret_line("Unseal Key (will be hidden): ", key, len) < 0) {
-		cli_err("no unseal key given");
-		return -1;
-	}
-	return 0;
-}
-
 /* The nonce of the operation in progress at status_path (field), when the user
  * gave none. Returns a new string, or NULL with the error printed. */
 static char *
@@ -110,13 +66,44 @@ current_nonce(struct client *c, const char *status_path, const char *hint)
 
 	if (cli_call(c, "GET", status_path, NULL, NULL, &resp) < 0)
 		return NULL;
-	n = str_or(resp.json, "nonce", "");
+	n = operator_str(resp.json, "nonce", "");
 	if (!*n || json_is_false(json_object_get(resp.json, "started")))
 		cli_err("%s", hint);
 	else
 		nonce = cli_strdup(n);
 	client_resp_clear(&resp);
 	return nonce;
+}
+
+/* Sends one share with its nonce to api (PUT) and leaves the answer in resp.
+ * Without nonce_arg the nonce is read from status_path; hint is the error when
+ * no operation is in progress there. 0, or a negative CF_E* code (printed). */
+static int
+share_put(struct client *c, const char *api, const char *status_path, const char *hint,
+          const char *key, const char *nonce_arg, struct client_resp *resp)
+{
+	char *nonce = NULL;
+	json_t *body = NULL;
+	int r;
+
+	if (nonce_arg) {
+		nonce = cli_strdup(nonce_arg);
+	} else {
+		nonce = current_nonce(c, status_path, hint);
+		if (!nonce)
+			return CF_EINVAL;
+	}
+	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
+	if (!body) {
+		cli_err("unseal key is not valid text");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = cli_call(c, "PUT", api, NULL, body, resp);
+out:
+	json_decref(body); /* jansson frees with the zeroing allocator */
+	free(nonce);
+	return r;
 }
 
 /* ---- operator rekey ---- */
@@ -149,16 +136,16 @@ print_rekey_status(const json_t *st, bool verify)
 
 	add_str(t, "Nonce", st, "nonce");
 	if (verify) {
-		add_bool(t, "Started", st, "started");
-		add_int(t, "New Shares", st, "n");
-		add_int(t, "New Threshold", st, "t");
+		operator_add_bool(t, "Started", st, "started");
+		operator_add_int(t, "New Shares", st, "n");
+		operator_add_int(t, "New Threshold", st, "t");
 		add_progress(t, "Verification Progress", st, "t");
 	} else {
-		add_bool(t, "Started", st, "started");
+		operator_add_bool(t, "Started", st, "started");
 		add_progress(t, "Rekey Progress", st, "required");
-		add_int(t, "New Shares", st, "n");
-		add_int(t, "New Threshold", st, "t");
-		add_bool(t, "Verification Required", st, "verification_required");
+		operator_add_int(t, "New Shares", st, "n");
+		operator_add_int(t, "New Threshold", st, "t");
+		operator_add_bool(t, "Verification Required", st, "verification_required");
 		if (json_object_get(st, "verification_nonce"))
 			add_str(t, "Verification Nonce", st, "verification_nonce");
 	}
@@ -176,14 +163,14 @@ print_rekey_done(const json_t *res)
 		keys = json_object_get(res, "keys");
 	for (i = 0; i < json_array_size(keys); i++)
 		printf("Key %zu: %s\n", i + 1, json_string_value(json_array_get(keys, i)));
-	printf("\nOperation nonce: %s\n\n", str_or(res, "nonce", ""));
+	printf("\nOperation nonce: %s\n\n", operator_str(res, "nonce", ""));
 	if (json_is_true(json_object_get(res, "verification_required"))) {
 		printf("coffer has created %zu new key shares, but they are NOT active yet: the\n"
 		       "current shares still unseal the server. Give a threshold of the NEW "
 		       "shares\n"
 		       "back with `coffer operator rekey --verify --nonce=%s`\n"
 		       "to make them take effect.\n",
-		       json_array_size(keys), str_or(res, "verification_nonce", ""));
+		       json_array_size(keys), operator_str(res, "verification_nonce", ""));
 	} else {
 		printf("coffer unseal keys rekeyed with %zu key shares. Please securely "
 		       "distribute\n"
@@ -197,27 +184,12 @@ print_rekey_done(const json_t *res)
 static int
 rekey_submit(struct client *c, const char *key, const char *nonce_arg, bool verify)
 {
-	const char *api = verify ? "sys/rekey/verify" : "sys/rekey/update";
 	struct client_resp resp = {0};
-	char *nonce = NULL;
-	json_t *body = NULL;
 	int r;
 
-	if (nonce_arg) {
-		nonce = cli_strdup(nonce_arg);
-	} else {
-		nonce = current_nonce(c, verify ? "sys/rekey/verify" : "sys/rekey/init",
-		                      "no rekey in progress: start one with --init");
-		if (!nonce)
-			return CF_EINVAL;
-	}
-	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
-	if (!body) {
-		cli_err("unseal key is not valid text");
-		r = CF_EINVAL;
-		goto out;
-	}
-	r = cli_call(c, "PUT", api, NULL, body, &resp);
+	r = share_put(c, verify ? "sys/rekey/verify" : "sys/rekey/update",
+	              verify ? "sys/rekey/verify" : "sys/rekey/init",
+	              "no rekey in progress: start one with --init", key, nonce_arg, &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON)
@@ -227,13 +199,11 @@ rekey_submit(struct client *c, const char *key, const char *nonce_arg, bool veri
 	else if (verify)
 		cli_success("Success! Rekey verified: the new unseal key shares are now in use "
 		            "(nonce %s).",
-		            str_or(resp.json, "nonce", ""));
+		            operator_str(resp.json, "nonce", ""));
 	else
 		print_rekey_done(resp.json);
 out:
-	json_decref(body); /* jansson frees with the zeroing allocator */
 	client_resp_clear(&resp);
-	free(nonce);
 	return r;
 }
 
@@ -303,7 +273,7 @@ operator_rekey_main(int argc, char **argv)
 	             (shares > 1 && threshold < 2)))
 		return cli_usage_err("need 1 <= key-threshold <= key-shares <= 255, and a "
 		                     "threshold of at least 2 when there is more than one share");
-	if (modes == 0 && read_key(argc, argv, key, sizeof(key)) < 0) {
+	if (modes == 0 && operator_read_key(argc, argv, key, sizeof(key)) < 0) {
 		r = CF_EINVAL;
 		goto out;
 	}
@@ -382,14 +352,14 @@ print_genroot_status(const json_t *st)
 	struct table *t = table_new(2, kv_headers);
 
 	add_str(t, "Nonce", st, "nonce");
-	add_bool(t, "Started", st, "started");
+	operator_add_bool(t, "Started", st, "started");
 	add_progress(t, "Progress", st, "required");
-	add_bool(t, "Complete", st, "complete");
-	if (*str_or(st, "encoded_token", ""))
+	operator_add_bool(t, "Complete", st, "complete");
+	if (*operator_str(st, "encoded_token", ""))
 		add_str(t, "Encoded Token", st, "encoded_token");
-	if (*str_or(st, "otp", ""))
+	if (*operator_str(st, "otp", ""))
 		add_str(t, "OTP", st, "otp");
-	add_int(t, "OTP Length", st, "otp_length");
+	operator_add_int(t, "OTP Length", st, "otp_length");
 	table_print(t, stdout);
 	table_free(t);
 }
@@ -449,26 +419,11 @@ static int
 genroot_submit(struct client *c, const char *key, const char *nonce_arg)
 {
 	struct client_resp resp = {0};
-	char *nonce = NULL;
-	json_t *body = NULL;
 	int r;
 
-	if (nonce_arg) {
-		nonce = cli_strdup(nonce_arg);
-	} else {
-		nonce = current_nonce(
-		        c, "sys/generate-root/attempt",
-		        "no root token generation in progress: start one with --init");
-		if (!nonce)
-			return CF_EINVAL;
-	}
-	body = json_pack("{s:s, s:s}", "key", key, "nonce", nonce);
-	if (!body) {
-		cli_err("unseal key is not valid text");
-		r = CF_EINVAL;
-		goto out;
-	}
-	r = cli_call(c, "PUT", "sys/generate-root/update", NULL, body, &resp);
+	r = share_put(c, "sys/generate-root/update", "sys/generate-root/attempt",
+	              "no root token generation in progress: start one with --init", key, nonce_arg,
+	              &resp);
 	if (r < 0)
 		goto out;
 	if (arg_format == CLI_FORMAT_JSON)
@@ -478,11 +433,9 @@ genroot_submit(struct client *c, const char *key, const char *nonce_arg)
 	if (arg_format != CLI_FORMAT_JSON && json_is_true(json_object_get(resp.json, "complete")))
 		printf("\nDecode the token with: coffer operator generate-root "
 		       "--decode=%s --otp=<OTP from --init>\n",
-		       str_or(resp.json, "encoded_token", ""));
+		       operator_str(resp.json, "encoded_token", ""));
 out:
-	json_decref(body);
 	client_resp_clear(&resp);
-	free(nonce);
 	return r;
 }
 
@@ -569,7 +522,7 @@ operator_generate_root_main(int argc, char **argv)
 		secmem_wipe(key, sizeof(key));
 		return cli_exit(r);
 	}
-	if (modes == 0 && read_key(argc, argv, key, sizeof(key)) < 0) {
+	if (modes == 0 && operator_read_key(argc, argv, key, sizeof(key)) < 0) {
 		r = CF_EINVAL;
 		goto out;
 	}

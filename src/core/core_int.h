@@ -100,6 +100,18 @@ void seal_reset_progress(struct core *c);
  * unchanged on error. */
 int seal_share_collect(struct share_set *set, const char *text, size_t want, char *why,
                        size_t whylen);
+/* Takes one share of a quorum operation (rekey, generate-root) from the request's
+ * "key", after checking its "nonce" against want_nonce, into set as
+ * seal_share_collect does (len: share_len_for). Returns 0 (counted), or an error
+ * with rs filled; what names the operation in the duplicate-share message. */
+int seal_share_take(struct request *rq, struct response *rs, struct share_set *set, size_t len,
+                    const char *want_nonce, const char *what);
+/* Combines a quorum of shares into key (BARRIER_KEY_BYTES) and checks it is the
+ * unseal key in use (barrier_check_unseal_key). Returns 0; CF_EBADKEY when it is
+ * not, after clearing set and filling rs ("<what> progress was reset"); or
+ * another error. */
+int seal_share_unseal_key(struct core *c, struct response *rs, struct share_set *set, uint8_t *key,
+                          const char *what);
 
 /* rekey.c: sys/rekey/init, update and verify (Vault's /sys/rekey API). */
 int rekey_sys_init(struct request *rq, struct response *rs);

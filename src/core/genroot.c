@@ -220,16 +220,7 @@ finish(struct core *c, struct response *rs)
 
 	if (!key)
 		return CF_ENOMEM;
-	r = share_set_combine(&g->shares, key);
-	if (r == 0)
-		r = barrier_check_unseal_key(c->barrier, key);
-	if (r == CF_EINVAL || r == CF_EBADKEY) {
-		share_set_clear(&g->shares);
-		(void)response_errorf(rs, "the key shares do not combine to the unseal key (wrong "
-		                          "key or share); root generation progress was reset");
-		r = CF_EBADKEY;
-		goto out;
-	}
+	r = seal_share_unseal_key(c, rs, &g->shares, key, "root generation");
 	if (r < 0)
 		goto out;
 	r = mint(c, g->otp, &enc);
@@ -251,13 +242,9 @@ int
 genroot_sys_update(struct request *rq, struct response *rs)
 {
 	struct core *c = rq->core;
-	const char *key = NULL, *nonce = NULL;
 	struct genroot *g;
-	char why[128] = "";
 	int r;
 
-	(void)jsonx_str(rq->data, "key", &key);
-	(void)jsonx_str(rq->data, "nonce", &nonce);
 	pthread_mutex_lock(&c->unseal_mu);
 	g = c->genroot;
 	if (!g) {
@@ -265,29 +252,8 @@ genroot_sys_update(struct request *rq, struct response *rs)
 		r = CF_EINVAL;
 		goto out;
 	}
-	if (!key || !*key) {
-		(void)response_errorf(rs, "'key' must be specified in request body as JSON");
-		r = CF_EINVAL;
-		goto out;
-	}
-	if (!nonce || strcmp(nonce, g->nonce) != 0) {
-		(void)response_errorf(rs, "incorrect nonce");
-		r = CF_EINVAL;
-		goto out;
-	}
-	r = seal_share_collect(&g->shares, key, share_len_for(c->threshold), why, sizeof(why));
-	if (r == CF_EEXIST) {
-		(void)response_errorf(rs, "given key has already been provided during this "
-		                          "generation operation");
-		r = CF_EINVAL;
-		goto out;
-	}
-	if (r == CF_EINVAL || r == CF_ERANGE) {
-		(void)response_errorf(rs, "invalid key share: %s; it was not counted (progress %u)",
-		                      *why ? why : "too many shares", g->shares.n);
-		r = CF_EINVAL;
-		goto out;
-	}
+	r = seal_share_take(rq, rs, &g->shares, share_len_for(c->threshold), g->nonce,
+	                    "generation operation");
 	if (r < 0)
 		goto out;
 	if ((int)g->shares.n >= c->threshold) {

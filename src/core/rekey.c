@@ -192,44 +192,6 @@ commit(struct core *c, const uint8_t *new_key, int shares, int threshold)
 	return 0;
 }
 
-/* Collects one share from the request's "key" into set, checking the request's
- * nonce against want_nonce. Returns 0 (counted), or an error with rs filled. */
-static int
-collect(struct request *rq, struct response *rs, struct share_set *set, size_t len,
-        const char *want_nonce, const char *what)
-{
-	const char *key = NULL, *nonce = NULL;
-	char why[128] = "";
-	int r;
-
-	(void)jsonx_str(rq->data, "key", &key);
-	(void)jsonx_str(rq->data, "nonce", &nonce);
-	if (!key || !*key) {
-		(void)response_errorf(rs, "'key' must be specified in request body as JSON");
-		return CF_EINVAL;
-	}
-	if (!nonce || !*nonce) {
-		(void)response_errorf(rs, "'nonce' must be specified in request body as JSON");
-		return CF_EINVAL;
-	}
-	if (strcmp(nonce, want_nonce) != 0) {
-		(void)response_errorf(rs, "incorrect nonce");
-		return CF_EINVAL;
-	}
-	r = seal_share_collect(set, key, len, why, sizeof(why));
-	if (r == CF_EEXIST) {
-		(void)response_errorf(rs, "given key has already been provided during this %s",
-		                      what);
-		return CF_EINVAL;
-	}
-	if (r == CF_EINVAL || r == CF_ERANGE) {
-		(void)response_errorf(rs, "invalid key share: %s; it was not counted (progress %u)",
-		                      *why ? why : "too many shares", set->n);
-		return CF_EINVAL;
-	}
-	return r;
-}
-
 /* Quorum of current shares reached: check them, draw the new key and shares,
  * and either commit or enter verification (unseal_mu held). */
 static int
@@ -245,16 +207,7 @@ finish_update(struct core *c, struct response *rs)
 		r = CF_ENOMEM;
 		goto out;
 	}
-	r = share_set_combine(&k->cur, key);
-	if (r == 0)
-		r = barrier_check_unseal_key(c->barrier, key);
-	if (r == CF_EINVAL || r == CF_EBADKEY) {
-		share_set_clear(&k->cur);
-		(void)response_errorf(rs, "the key shares do not combine to the unseal key (wrong "
-		                          "key or share); rekey progress was reset");
-		r = CF_EBADKEY;
-		goto out;
-	}
+	r = seal_share_unseal_key(c, rs, &k->cur, key, "rekey");
 	if (r < 0)
 		goto out;
 	randombytes_buf(fresh, BARRIER_KEY_BYTES);
@@ -310,7 +263,8 @@ rekey_sys_update(struct request *rq, struct response *rs)
 		r = CF_EINVAL;
 		goto out;
 	}
-	r = collect(rq, rs, &k->cur, share_len_for(c->threshold), k->nonce, "rekey operation");
+	r = seal_share_take(rq, rs, &k->cur, share_len_for(c->threshold), k->nonce,
+	                    "rekey operation");
 	if (r < 0)
 		goto out;
 	if ((int)k->cur.n < c->threshold) {
@@ -379,8 +333,8 @@ rekey_sys_verify(struct request *rq, struct response *rs)
 		util_uuid(k->verify_nonce);
 		break;
 	default:
-		r = collect(rq, rs, &k->fresh, share_len_for(k->threshold), k->verify_nonce,
-		            "rekey verification");
+		r = seal_share_take(rq, rs, &k->fresh, share_len_for(k->threshold), k->verify_nonce,
+		                    "rekey verification");
 		if (r < 0)
 			goto out;
 		if ((int)k->fresh.n >= k->threshold) {

@@ -89,6 +89,62 @@ seal_share_collect(struct share_set *set, const char *text, size_t want, char *w
 	return r;
 }
 
+int
+seal_share_take(struct request *rq, struct response *rs, struct share_set *set, size_t len,
+                const char *want_nonce, const char *what)
+{
+	const char *key = NULL, *nonce = NULL;
+	char why[128] = "";
+	int r;
+
+	(void)jsonx_str(rq->data, "key", &key);
+	(void)jsonx_str(rq->data, "nonce", &nonce);
+	if (!key || !*key) {
+		(void)response_errorf(rs, "'key' must be specified in request body as JSON");
+		return CF_EINVAL;
+	}
+	if (!nonce || !*nonce) {
+		(void)response_errorf(rs, "'nonce' must be specified in request body as JSON");
+		return CF_EINVAL;
+	}
+	if (strcmp(nonce, want_nonce) != 0) {
+		(void)response_errorf(rs, "incorrect nonce");
+		return CF_EINVAL;
+	}
+	r = seal_share_collect(set, key, len, why, sizeof(why));
+	if (r == CF_EEXIST) {
+		(void)response_errorf(rs, "given key has already been provided during this %s",
+		                      what);
+		return CF_EINVAL;
+	}
+	if (r == CF_EINVAL || r == CF_ERANGE) {
+		(void)response_errorf(rs, "invalid key share: %s; it was not counted (progress %u)",
+		                      *why ? why : "too many shares", set->n);
+		return CF_EINVAL;
+	}
+	return r;
+}
+
+int
+seal_share_unseal_key(struct core *c, struct response *rs, struct share_set *set, uint8_t *key,
+                      const char *what)
+{
+	int r;
+
+	r = share_set_combine(set, key);
+	if (r == 0)
+		r = barrier_check_unseal_key(c->barrier, key);
+	if (r == CF_EINVAL || r == CF_EBADKEY) {
+		share_set_clear(set);
+		(void)response_errorf(rs,
+		                      "the key shares do not combine to the unseal key (wrong "
+		                      "key or share); %s progress was reset",
+		                      what);
+		r = CF_EBADKEY;
+	}
+	return r;
+}
+
 json_t *
 seal_status_json(struct core *c)
 {

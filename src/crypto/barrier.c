@@ -498,6 +498,43 @@ out:
 	return r;
 }
 
+/* Reads the stored root key and opens it with unseal_key (b->lock held).
+ * Returns 0 with *ret_root a new sodium_malloc'd BARRIER_KEY_BYTES copy,
+ * CF_ENOTFOUND when none is stored, CF_EBADKEY for a wrong unseal key (a
+ * failed tag), CF_ECRYPTO for a stored value of the wrong size, or a storage
+ * error. */
+static int
+root_key_open(struct barrier *b, const uint8_t *unseal_key, uint8_t **ret_root)
+{
+	uint8_t *ct = NULL, *root = NULL;
+	size_t len;
+	int r;
+
+	r = storage_get(b->s, ROOT_KEY_PATH, &ct, &len);
+	if (r < 0)
+		goto out;
+	if (len != BARRIER_KEY_BYTES + BARRIER_OVERHEAD) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	root = sodium_malloc(BARRIER_KEY_BYTES);
+	if (root == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = value_open(unseal_key, ROOT_KEY_PATH, ct, len, root);
+	if (r == CF_ECRYPTO)
+		r = CF_EBADKEY;
+	if (r < 0)
+		goto out;
+	*ret_root = root;
+	root = NULL;
+out:
+	sodium_free(root);
+	free(ct);
+	return r;
+}
+
 int
 barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES])
 {
@@ -510,28 +547,11 @@ barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES])
 	if (!b->sealed)
 		goto out;
 
-	r = storage_get(b->s, ROOT_KEY_PATH, &ct, &len);
+	r = root_key_open(b, unseal_key, &root);
 	if (r == CF_ENOTFOUND)
 		r = CF_EUNINIT;
 	if (r < 0)
 		goto out;
-	if (len != BARRIER_KEY_BYTES + BARRIER_OVERHEAD) {
-		r = CF_ECRYPTO;
-		goto out;
-	}
-	root = sodium_malloc(BARRIER_KEY_BYTES);
-	if (root == NULL) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	/* A wrong unseal key shows as a failed tag on the root key. */
-	r = value_open(unseal_key, ROOT_KEY_PATH, ct, len, root);
-	if (r == CF_ECRYPTO)
-		r = CF_EBADKEY;
-	if (r < 0)
-		goto out;
-	free(ct);
-	ct = NULL;
 
 	r = storage_get(b->s, KEYRING_PATH, &ct, &len);
 	if (r == CF_ENOTFOUND)
@@ -575,8 +595,7 @@ out:
 int
 barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES])
 {
-	uint8_t *ct = NULL, *root = NULL;
-	size_t len;
+	uint8_t *root = NULL;
 	int r;
 
 	pthread_rwlock_rdlock(&b->lock);
@@ -584,23 +603,9 @@ barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES]
 		r = CF_ESEALED;
 		goto out;
 	}
-	r = storage_get(b->s, ROOT_KEY_PATH, &ct, &len);
+	r = root_key_open(b, key, &root);
 	if (r == CF_ENOTFOUND)
 		r = CF_EINTERNAL; /* unsealed without a root key: storage damaged */
-	if (r < 0)
-		goto out;
-	if (len != BARRIER_KEY_BYTES + BARRIER_OVERHEAD) {
-		r = CF_ECRYPTO;
-		goto out;
-	}
-	root = sodium_malloc(BARRIER_KEY_BYTES);
-	if (root == NULL) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	r = value_open(key, ROOT_KEY_PATH, ct, len, root);
-	if (r == CF_ECRYPTO)
-		r = CF_EBADKEY;
 	if (r < 0)
 		goto out;
 	/* The stored root key must be the one in use (it is, unless storage was
@@ -612,7 +617,6 @@ barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES]
 out:
 	pthread_rwlock_unlock(&b->lock);
 	sodium_free(root);
-	free(ct);
 	return r;
 }
 

@@ -4,22 +4,11 @@
 #include "lib/err.h"
 #include "lib/path.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size_t errlen)
@@ -37,8 +26,8 @@ http_path_normalize(const char *url, unsigned flags, char **ret, char *err, size
 			dec[len++] = url[i];
 			continue;
 		}
-		hi = i + 2 < n ? hex_digit(url[i + 1]) : -1;
-		lo = hi < 0 ? -1 : hex_digit(url[i + 2]);
+		hi = i + 2 < n ? util_hex_digit(url[i + 1]) : -1;
+		lo = hi < 0 ? -1 : util_hex_digit(url[i + 2]);
 		if (lo < 0) {
 			snprintf(err, errlen,
 			         "invalid request path: a '%%' not followed by two hex "

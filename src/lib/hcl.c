@@ -6,6 +6,7 @@
  * (1-based, columns counted in bytes) where it was noticed. */
 #include "lib/hcl.h"
 #include "lib/err.h"
+#include "lib/util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -272,18 +273,6 @@ is_ident(int c)
 	return is_ident_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
-static int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the bare identifier at the cursor into a new string. */
 static int
 hcl_ident(struct hcl *h, char **ret)
@@ -354,7 +343,7 @@ hcl_quoted(struct hcl *h, struct sbuf *b)
 			size_t ndig = c == 'u' ? 4 : 8;
 			uint32_t cp = 0;
 			for (size_t i = 1; i <= ndig; i++) {
-				int d = hex_value(hcl_peek_at(h, i));
+				int d = util_hex_digit(hcl_peek_at(h, i));
 				if (d < 0)
 					return hcl_fail(h, "invalid \\%c escape", c);
 				cp = cp << 4 | (uint32_t)d;

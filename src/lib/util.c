@@ -95,6 +95,18 @@ util_hex(const void *in, size_t n, char *out)
 }
 
 int
+util_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	size_t n = strlen(hex), bin_len;

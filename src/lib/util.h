@@ -16,6 +16,8 @@ void util_uuid(char out[37]);
 void util_request_id(char out[37]);
 /* Lowercase hex of n bytes into out (size >= 2n+1). */
 void util_hex(const void *in, size_t n, char *out);
+/* The value 0-15 of the hex digit c (either case), or -1 when c is none. */
+int util_hex_digit(int c);
 /* Decodes hex; returns 0, or CF_EINVAL on bad input or if it does not fit (then
  * the cap bytes of out are wiped: a prefix may have been decoded into them). */
 int util_unhex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len);

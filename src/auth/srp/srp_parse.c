@@ -1,6 +1,7 @@
 /* srp_parse.c - input checks of the srp auth method (spec/srp.md §2, §3). */
 #include "auth/srp/srp_int.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -24,18 +25,6 @@ srp_parse_username(const char *s)
 	return true;
 }
 
-static int
-nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 srp_parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len)
 {
@@ -48,14 +37,14 @@ srp_parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len)
 	if (n == 0 || len > cap)
 		return CF_EINVAL;
 	if (n % 2) {
-		int lo = nibble(hex[0]);
+		int lo = util_hex_digit(hex[0]);
 		if (lo < 0)
 			return CF_EINVAL;
 		out[o++] = (uint8_t)lo;
 		i = 1;
 	}
 	for (; i < n; i += 2) {
-		int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+		int hi = util_hex_digit(hex[i]), lo = util_hex_digit(hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return CF_EINVAL;
 		out[o++] = (uint8_t)(hi << 4 | lo);

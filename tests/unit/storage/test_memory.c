@@ -10,6 +10,7 @@
 
 #include "storage/storage.h"
 #include "lib/err.h"
+#include "storage_assert.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -47,33 +48,6 @@ teardown(void **state)
 {
 	storage_close(*state);
 	return 0;
-}
-
-static void
-put_str(struct storage *s, const char *key, const char *val)
-{
-	assert_int_equal(storage_put(s, key, (const uint8_t *)val, strlen(val)), 0);
-}
-
-static void
-assert_value(struct storage *s, const char *key, const char *want)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-
-	assert_int_equal(storage_get(s, key, &val, &len), 0);
-	assert_int_equal(len, strlen(want));
-	assert_memory_equal(val, want, len);
-	free(val);
-}
-
-static void
-assert_missing(struct storage *s, const char *key)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-
-	assert_int_equal(storage_get(s, key, &val, &len), CF_ENOTFOUND);
 }
 
 static int

@@ -9,6 +9,7 @@
 
 #include "storage/storage.h"
 #include "lib/err.h"
+#include "storage_assert.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -68,35 +69,6 @@ teardown(void **state)
 		f->dir[0] = '\0';
 	}
 	return 0;
-}
-
-static void
-put_str(struct storage *s, const char *key, const char *val)
-{
-	assert_int_equal(storage_put(s, key, (const uint8_t *)val, strlen(val)), 0);
-}
-
-static void
-assert_value(struct storage *s, const char *key, const char *want)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-
-	assert_int_equal(storage_get(s, key, &val, &len), 0);
-	assert_int_equal(len, strlen(want));
-	assert_memory_equal(val, want, len);
-	assert_int_equal(val[len], '\0');
-	free(val);
-}
-
-static void
-assert_missing(struct storage *s, const char *key)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-
-	assert_int_equal(storage_get(s, key, &val, &len), CF_ENOTFOUND);
-	assert_null(val);
 }
 
 /* want is a NULL-terminated list of the expected entries, in order. */
