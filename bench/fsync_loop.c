@@ -1,6 +1,6 @@
 /*
  * fsync_loop.c - the disk's durable-commit rate: the ceiling for one-at-a-time
- * durable writes (PERFORMANCE.md: ~250-310/s, ~4 ms each on the project machine).
+ * durable writes (docs/BENCHMARKS.md: ~250-310/s, ~4 ms each on the project machine).
  *
  * usage: fsync_loop FILE [ITERATIONS]
  * Overwrites the same 4 KiB block of FILE and fdatasync()s it ITERATIONS times

@@ -3,7 +3,7 @@
  *
  * A minimal libmicrohttpd program set up the way coffer's front end should be:
  * epoll with internal polling, a thread pool of 2 (single-thread epoll mode
- * collapses at >= 128 connections in 0.9.75, PERFORMANCE.md pitfall 2), and the
+ * collapses at >= 128 connections in 0.9.75), and the
  * response queued on the *last* call of the access handler so keep-alive works
  * (pitfall 1).  Every request, any method and path, gets 200 with the same
  * ~200-byte JSON body from memory.

@@ -1,7 +1,7 @@
 /*
  * slow_fsync.c - an LD_PRELOAD library that makes fsync() and fdatasync() take at
  * least SLOW_FSYNC_US microseconds (default 4000), to measure durable writes on a
- * disk of the class PERFORMANCE.md describes (≈ 250-310 flushes/s) when the disk
+ * disk of the class the targets were written for (≈ 250-310 flushes/s) when the disk
  * at hand acknowledges a flush in well under a millisecond.
  *
  * Each call does the real flush, then sleeps out the rest of the delay. Calls are

@@ -1,6 +1,6 @@
 /*
  * sqlite_batch.c - what group commit can reach on this disk: SQLite in WAL mode
- * with synchronous=FULL, upserting BATCH rows per transaction (PERFORMANCE.md:
+ * with synchronous=FULL, upserting BATCH rows per transaction (docs/BENCHMARKS.md:
  * ~20k rows/s at 64 per transaction).  The target for coffer's durable writes at
  * 64 connections is a fraction of this figure.
  *

@@ -140,7 +140,7 @@ ref_match(const char *pat, const char *path)
 	return ok;
 }
 
-/* vault-api.md §3.2: true when a has lower priority than b. */
+/* Vault's policy path matching: true when a has lower priority than b. */
 static bool
 ref_lower(const char *a, const char *b)
 {

@@ -1,5 +1,5 @@
 /* audit.c - the audit broker: the device table, entry building with HMAC'd
- * secrets, and the sys/audit handlers (vault-api.md §2.7, §9).
+ * secrets, and the sys/audit handlers (Vault's sys/audit, Vault's file audit device format).
  *
  * The table lives under a rwlock: logging takes it shared, enable/disable/load/
  * unload exclusive (writer-preferring, so a busy server cannot starve a disable).
@@ -64,7 +64,7 @@ struct audit_device {
 	bool log_raw, hmac_accessor, elide_list;
 	struct audit_secret *sec; /* sodium_malloc'd */
 	/* HMAC-SHA256 keyed with the salt, precomputed: SHA-256 states after
-	 * absorbing salt^ipad and salt^opad. Each HMAC copies them (PERFORMANCE.md
+	 * absorbing salt^ipad and salt^opad. Each HMAC copies them (docs/BENCHMARKS.md
 	 * pitfall 3: one-shot HMAC() is set-up dominated). OpenSSL clears digest
 	 * contexts when they are freed. */
 	EVP_MD_CTX *hm_in, *hm_out;
@@ -421,7 +421,7 @@ put_secret_c(struct audit_json *w, const struct audit_device *d, const char *s)
 	put_secret(w, d, s, strlen(s));
 }
 
-/* Writes v with every string leaf HMAC'd (vault-api.md §9): keys are kept,
+/* Writes v with every string leaf HMAC'd (Vault's file audit device format): keys are kept,
  * numbers, bools and null stay as they are. With log_raw, v unchanged. A list
  * response's keys / key_info become their counts when elide is set. */
 static void
@@ -808,7 +808,7 @@ format_seconds(int64_t secs, int slot, char out[32])
 	memcpy(out, c->text, sizeof(c->text));
 }
 
-/* RFC3339 with nanoseconds, UTC (vault-api.md §1.8), out >= 31. */
+/* RFC3339 with nanoseconds, UTC (Vault's duration format), out >= 31. */
 static void
 format_time(int64_t ns, char out[40])
 {

@@ -1,4 +1,5 @@
-/* audit.h - the audit broker and the file device (vault-api.md §2.7, §9).
+/* audit.h - the audit broker and the file device (Vault's sys/audit, Vault's file audit device
+ * format).
  *
  * Every audited request gets a "request" entry before it is executed and a
  * "response" entry after; if devices are enabled and none could record the

@@ -1,4 +1,4 @@
-/* audit_sys.c - the sys/audit and sys/audit-hash handlers (vault-api.md §2.7):
+/* audit_sys.c - the sys/audit and sys/audit-hash handlers (Vault's sys/audit):
  * thin wrappers that find the broker with core_audit() and call audit.c. */
 #include "audit/audit.h"
 

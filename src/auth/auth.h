@@ -1,4 +1,5 @@
-/* auth.h - what every login method shares (vault-api.md §8.4, §8.5):
+/* auth.h - what every login method shares (Vault's common token fields of auth roles, Vault's auth
+ * block):
  *
  *  - the common token fields of users and roles (token_ttl, token_policies, ...,
  *    with the legacy aliases the clients still send), parsed, stored and shown

@@ -1,4 +1,4 @@
-/* audit.c - `coffer audit enable|disable|list` over sys/audit (vault-api.md
+/* audit.c - `coffer audit enable|disable|list` over sys/audit (Vault's API docs
  * §2.7), and `coffer audit verify`, an offline check of a file device's keyed
  * chain and signed checkpoints (docs/internals/audit.md). */
 #include "cli/args.h"

@@ -1,4 +1,4 @@
-/* auth.c - `coffer auth enable|disable|list|tune` over sys/auth (vault-api.md
+/* auth.c - `coffer auth enable|disable|list|tune` over sys/auth (Vault's API docs
  * §2.3), including the login lockout settings of a mount (user_lockout_config). */
 #include "cli/args.h"
 #include "cli/cli.h"

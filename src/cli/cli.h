@@ -1,5 +1,5 @@
 /* cli.h - the coffer command line: command table, shared option handling and
- * the error/exit conventions (spec/cli.md).
+ * the error/exit conventions (docs/cli.md).
  *
  * Every command is a `x_main(argc, argv)` in its own file, listed in a table of
  * struct cli_cmd (wireguard-tools src/wg.c). argv[0] is the command's own name.
@@ -102,7 +102,7 @@ void cli_success(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stripped. Returns 0, or CF_EINVAL (empty, too long) / CF_EIO. */
 int cli_read_secret_line(const char *prompt, char *buf, size_t len);
 
-/* Prints "coffer: out of memory" and exits 2 (the CLI may die on OOM: STYLE.md §4). */
+/* Prints "coffer: out of memory" and exits 2 (a CLI may die on OOM; the server never does). */
 void cli_oom(void) __attribute__((noreturn));
 /* Copies s into a fresh buffer, dying on OOM. */
 char *cli_strdup(const char *s);

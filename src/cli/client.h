@@ -1,4 +1,4 @@
-/* client.h - the CLI's HTTP client for the Vault-compatible API (vault-api.md §1).
+/* client.h - the CLI's HTTP client for the Vault-compatible API (Vault's API conventions).
  *
  * Address: the explicit one, else COFFER_ADDR, else VAULT_ADDR, else
  * http://127.0.0.1:8200. Token: the explicit one, else COFFER_TOKEN, else
@@ -66,7 +66,7 @@ int client_stream(struct client *c, const char *path, const char *query, const c
 void client_resp_error(const struct client_resp *resp, const char *path, char *err, size_t errlen);
 
 /* Returns resp->json's "data" object when it has one, else resp->json itself
- * (sys/ endpoints copy data to the top level, vault-api.md §1.5). May be NULL. */
+ * (sys/ endpoints copy data to the top level, Vault's response shapes). May be NULL. */
 json_t *client_resp_data(const struct client_resp *resp);
 
 /* Frees the JSON and zeroes the struct. Accepts a zeroed struct. */

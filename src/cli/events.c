@@ -1,5 +1,5 @@
 /* events.c - coffer events: follows the server-sent event stream
- * sys/events/subscribe (spec/rotation.md "SSE"). One line per event: the event
+ * sys/events/subscribe (docs/internals/rotation.md "SSE"). One line per event: the event
  * JSON with --format=json, else a readable summary. When the stream breaks it
  * reconnects with Last-Event-ID, so nothing retained is missed. */
 #include "cli/cli.h"

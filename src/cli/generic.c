@@ -1,5 +1,5 @@
 /* generic.c - `coffer read|write|list|delete PATH`: any API path, as `vault read`
- * and friends (vault-api.md §1.3: GET, PUT, LIST, DELETE). */
+ * and friends (Vault's method-to-operation mapping: GET, PUT, LIST, DELETE). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"

@@ -1,5 +1,5 @@
 /* kv.c - `coffer kv`: the KV secrets engine, version 2 and version 1
- * (vault-api.md §5). The mount and its version come from GET sys/mounts; a token
+ * (Vault's KV API). The mount and its version come from GET sys/mounts; a token
  * that may not read sys/mounts gets KV v2 at the path's first segment, as the
  * server's default `secret/` mount is v2. */
 #include "cli/args.h"

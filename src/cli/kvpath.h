@@ -1,5 +1,5 @@
 /* kvpath.h - KV path arithmetic for `coffer kv`: which mount a path is on, its KV
- * version, and the API path of an operation (vault-api.md §5). Pure functions. */
+ * version, and the API path of an operation (Vault's KV API). Pure functions. */
 #ifndef CF_CLI_KVPATH_H
 #define CF_CLI_KVPATH_H
 

@@ -1,4 +1,4 @@
-/* lease.c - coffer lease lookup|renew|revoke (sys/leases/, vault-api.md §2.6). */
+/* lease.c - coffer lease lookup|renew|revoke (sys/leases/, Vault's sys/leases). */
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/output.h"

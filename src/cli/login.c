@@ -1,6 +1,6 @@
 /* login.c - `coffer login --method=userpass|approle|jwt|srp`: logs in with an
- * auth method (vault-api.md §8), prints the token as `coffer token create`
- * does and stores it in ~/.coffer-token (spec/cli.md), where every client
+ * auth method (Vault's auth method APIs), prints the token as `coffer token create`
+ * does and stores it in ~/.coffer-token (docs/cli.md), where every client
  * command finds it. Secret operands given as "-" are read from the terminal
  * without echo (or as one line of a non-terminal stdin); argv copies of secrets
  * are wiped so they vanish from ps(1). */

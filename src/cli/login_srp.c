@@ -1,4 +1,4 @@
-/* login_srp.c - the client side of the SRP-6a login (spec/srp.md §4) for
+/* login_srp.c - the client side of the SRP-6a login (docs/internals/auth.md, SRP) for
  * `coffer login --method=srp` (login.h): a and A, then login/init, then x, u,
  * S, K and M1 from the server's salt and B, then login/verify, and the token is
  * accepted only when the server's M2 matches ours (so only a server holding
@@ -122,7 +122,7 @@ login_srp(const char *mount, const char *username, const char *password, json_t 
 	if (r < 0)
 		goto out;
 
-	/* spec/srp.md §3: check M2 before trusting the token */
+	/* docs/internals/auth.md, SRP: check M2 before trusting the token */
 	m2_hex = data_str(&verify, "M2");
 	r = CF_EDENIED;
 	if (!m2_hex || srp_parse_hex_exact(m2_hex, raw, SRP_HASH_BYTES) < 0 ||

@@ -1,4 +1,4 @@
-/* main.c - the coffer command table (spec/cli.md). Usage is printed by walking
+/* main.c - the coffer command table (docs/cli.md). Usage is printed by walking
  * the table; each command lives in its own file (wireguard-tools src/wg.c). */
 #include "cli/cli.h"
 #include "lib/curl_dl.h"

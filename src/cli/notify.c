@@ -1,5 +1,5 @@
 /* notify.c - coffer notify webhook write|read|list|delete
- * (sys/notify/webhooks/:name, spec/rotation.md "Events and notifications"). */
+ * (sys/notify/webhooks/:name, docs/internals/rotation.md "Events and notifications"). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"

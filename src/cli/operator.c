@@ -1,6 +1,6 @@
 /* operator.c - `coffer operator`: init, unseal, seal, status, rotate, step-down
- * (vault-api.md §2.1, §2.8); rekey and generate-root are in operator_keys.c.
- * These sys/ endpoints answer raw JSON, no envelope. */
+ * (Vault's sys/health, init and seal, Vault's sys/rotate and key-status); rekey and generate-root
+ * are in operator_keys.c. These sys/ endpoints answer raw JSON, no envelope. */
 #include "cli/cli.h"
 #include "cli/args.h"
 #include "cli/client.h"

@@ -1,5 +1,5 @@
 /* policy.c - `coffer policy write|read|list|delete` over sys/policy
- * (vault-api.md §2.4). */
+ * (Vault's sys/policy). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"

@@ -1,5 +1,5 @@
 /* rotation.c - coffer rotation create|status|list|delete|rotate|compromise|history
- * over sys/rotation/ (spec/rotation.md "HTTP API"). */
+ * over sys/rotation/ (docs/internals/rotation.md "HTTP API"). */
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/output.h"

@@ -1,5 +1,5 @@
 /* secrets.c - `coffer secrets enable|disable|list|tune` over sys/mounts
- * (vault-api.md §2.2). */
+ * (Vault's sys/mounts). */
 #include "cli/args.h"
 #include "cli/cli.h"
 

@@ -1,5 +1,5 @@
 /* srp.c - coffer srp register: enrols a user of the srp auth method
- * (spec/srp.md §3, §4) without the password ever reaching the server. The CLI
+ * (docs/internals/auth.md, SRP) without the password ever reaching the server. The CLI
  * draws the salt, computes the verifier from the password typed here and posts
  * only the pair to auth/<path>/users/<name>. */
 #include "auth/srp/srp6a.h"

@@ -1,7 +1,7 @@
 /* table.h - aligned text tables as `vault` prints them: a header row, a row of
  * dashes under each header, columns padded to the widest cell plus four spaces,
  * no trailing blanks. Cells are copied; the copies are wiped on free (they may
- * be secret values). Allocation failure kills the CLI (STYLE.md §4). */
+ * be secret values). Allocation failure kills the CLI. */
 #ifndef CF_CLI_TABLE_H
 #define CF_CLI_TABLE_H
 

@@ -1,5 +1,5 @@
 /* token.c - `coffer token create|lookup|renew|revoke` over auth/token/
- * (vault-api.md §4). */
+ * (Vault's token auth API). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"

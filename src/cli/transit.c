@@ -1,5 +1,5 @@
 /* transit.c - `coffer transit encrypt|decrypt|rotate KEY` over a transit mount
- * (vault-api.md §7). The commands do the base64 the API wants: encrypt takes the
+ * (Vault's transit API). The commands do the base64 the API wants: encrypt takes the
  * plaintext as given, decrypt prints it decoded. */
 #include "cli/cli.h"
 #include "cli/client.h"

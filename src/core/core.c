@@ -1,6 +1,6 @@
 /* core.c - the request ladder: sealed? -> token -> ACL -> audit -> route.
  *
- * One function runs every check before any handler (STYLE.md §2); handlers
+ * One function runs every check before any handler (docs/internals/core.md); handlers
  * never repeat them. */
 #include "core/core.h"
 #include "audit/audit.h"

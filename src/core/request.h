@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Logical operations (vault-api.md §1.3). Bit values so routes can list a set. */
+/* Logical operations (Vault's method-to-operation mapping). Bit values so routes can list a set. */
 enum op {
 	OP_READ = 1u << 0,
 	OP_LIST = 1u << 1,
@@ -98,7 +98,7 @@ struct response {
 	json_t *auth;     /* owned; the envelope's "auth" block */
 	json_t *warnings; /* owned; array of strings */
 	json_t *raw;      /* owned; when set, the whole body, no envelope (raw sys endpoints) */
-	bool sys_inject;  /* copy data's keys to the top level (vault-api.md §1.5) */
+	bool sys_inject;  /* copy data's keys to the top level (Vault's response shapes) */
 	bool envelope_on_error; /* KV v2 404 on deleted versions: full envelope, not errors */
 	/* Leases. A handler that hands out a secret with a lifetime (database creds)
 	 * sets secret to the internal data its backend needs to renew or revoke it

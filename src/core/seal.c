@@ -1,4 +1,4 @@
-/* seal.c - init, unseal progress, seal (vault-api.md §2.1).
+/* seal.c - init, unseal progress, seal (Vault's sys/health, init and seal).
  *
  * The unseal key is 32 random bytes; init splits it into Shamir shares (a 1-of-1
  * "share" is the key itself, as Vault). core/seal-config is stored plain so a

@@ -1,4 +1,4 @@
-/* sys.c - the system backend (vault-api.md §2): health, init, seal, unseal,
+/* sys.c - the system backend (Vault's sys API): health, init, seal, unseal,
  * mounts, auth mounts, policies, capabilities, key status and rotation. The
  * audit routes' handlers live in src/audit. */
 #include "audit/audit.h"

@@ -1,4 +1,4 @@
-/* token.c - the token store (vault-api.md §1.7, §4.5).
+/* token.c - the token store (Vault's tokens and accessors, Vault's token TTL and revocation rules).
  *
  * Layout inside the view (prefix "sys/token/"):
  *     id/<sha256 hex>            the entry, compact JSON

@@ -1,4 +1,4 @@
-/* token.h - the token store (vault-api.md §1.7, §4).
+/* token.h - the token store (Vault's tokens and accessors, Vault's token auth API).
  *
  * Tokens are stored only as hashes: "sys/token/id/<sha256 hex of token>" holds the
  * entry (JSON), "sys/token/accessor/<accessor>" maps to the hash,
@@ -94,7 +94,7 @@ int token_revoke_tree(struct token_store *ts, const char *hash);
 int token_revoke_accessor(struct token_store *ts, const char *accessor);
 /* Revokes only this token; its children become orphans. Unknown hash: 0. */
 int token_revoke_orphan(struct token_store *ts, const char *hash);
-/* Renews per vault-api.md §4.5; increment 0 = the original TTL. Updates te.
+/* Renews per Vault's token TTL and revocation rules; increment 0 = the original TTL. Updates te.
  * max_ttl is the mount's (or system's) max TTL in seconds. Tokens without a TTL:
  * no-op 0. Not renewable, or past the max: CF_EINVAL. Gone or expired: CF_EDENIED. */
 int token_renew(struct token_store *ts, struct token_entry *te, int64_t increment, int64_t max_ttl);
@@ -109,8 +109,8 @@ int token_list_accessors(struct token_store *ts, json_t **ret);
  * (optional) = how many tokens were revoked. */
 int token_tidy(struct token_store *ts, int *ret_n);
 
-/* Vault's TTL rule (framework.CalculateTTL; vault-api.md §4.5), all in seconds.
- * now, start: unix seconds (start = the token's creation time). The effective max is
+/* Vault's TTL rule (framework.CalculateTTL; Vault's token TTL and revocation rules), all in
+ * seconds. now, start: unix seconds (start = the token's creation time). The effective max is
  * min(max_ttl, explicit_max_ttl) (either may be 0 = unset, not both). Periodic:
  * ttl = min(period, max), capped at start + explicit_max_ttl. Otherwise ttl =
  * increment, else backend_ttl, else default_ttl, capped at start + max. Returns 0
@@ -123,7 +123,7 @@ int token_calculate_ttl(int64_t now, int64_t start, int64_t increment, int64_t b
 /* The storage hash of a token string (sha256 hex), as in te->hash. */
 void token_hash(const char *token, char out[65]);
 
-/* Token roles (vault-api.md §4.4), stored as JSON objects under "roles/<name>";
+/* Token roles (Vault's token roles), stored as JSON objects under "roles/<name>";
  * the format is token_backend.c's. Names: [A-Za-z0-9_.-], no "..", not ending
  * in '.', at most 128 bytes (others: CF_ENOTFOUND on get, CF_EINVAL on put).
  * get returns a new reference; list a new array (possibly empty). */
@@ -139,9 +139,9 @@ void token_store_flush(struct token_store *ts);
  * the wall clock. */
 void token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void *arg);
 
-/* Token info for lookups (vault-api.md §4.3); id is the token string or "". */
+/* Token info for lookups (Vault's token lookup fields); id is the token string or "". */
 json_t *token_info_json(const struct token_entry *te, const char *id);
-/* The auth block (vault-api.md §8.5) for a new/renewed token. */
+/* The auth block (Vault's auth block) for a new/renewed token. */
 json_t *token_auth_json(const struct token_entry *te, const char *token);
 /* Remaining TTL in seconds (0 when no expiry). */
 int64_t token_ttl_remaining(const struct token_entry *te);

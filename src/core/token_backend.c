@@ -1,4 +1,4 @@
-/* token_backend.c - the token auth method, mounted at auth/token/ (vault-api.md §4).
+/* token_backend.c - the token auth method, mounted at auth/token/ (Vault's token auth API).
  *
  * Handlers only: the store (hashing, tree, expiry, TTL arithmetic) is token.c.
  * Policy and parent rules of token creation follow Vault's token store
@@ -38,7 +38,7 @@ caller_is_root(const struct request *rq)
 	       (rq->acl && acl_is_root(rq->acl));
 }
 
-/* Root, or sudo on the path being called (vault-api.md §4.2). */
+/* Root, or sudo on the path being called (Vault's token create parameters). */
 static bool
 caller_is_sudo(const struct request *rq)
 {
@@ -473,7 +473,7 @@ create_common(struct request *rq, struct response *rs, const char *role_name, bo
 	if (r < 0)
 		goto out;
 	if (id && *id) {
-		/* vault-api.md §4.2: root only (Vault also lets sudo callers). */
+		/* Vault's token create parameters: root only (Vault also lets sudo callers). */
 		if (!root) {
 			r = errf_invalid(rs, "root privileges required to specify token id");
 			goto out;
@@ -537,7 +537,8 @@ create_common(struct request *rq, struct response *rs, const char *role_name, bo
 			num_uses = rn;
 	}
 
-	/* TTL (vault-api.md §4.5): root-policy tokens without ttl/period never expire. */
+	/* TTL (Vault's token TTL and revocation rules): root-policy tokens without ttl/period never
+	 * expire. */
 	if (period > 0 || ttl > 0 || !jsonx_array_has(policies, "root")) {
 		int64_t now = util_now();
 		r = token_calculate_ttl(now, now, 0, ttl, period, max_ttl(rq), emax,
@@ -815,7 +816,7 @@ h_renew_accessor(struct request *rq, struct response *rs)
 	return r;
 }
 
-/* ---- revoke (unknown tokens: 204, vault-api.md §4.1) ---- */
+/* ---- revoke (unknown tokens: 204, Vault's token endpoints) ---- */
 
 static int
 h_revoke(struct request *rq, struct response *rs)
@@ -902,7 +903,7 @@ h_roles_list(struct request *rq, struct response *rs)
 	return keys_response(rs, keys);
 }
 
-/* ---- roles (vault-api.md §4.4) ---- */
+/* ---- roles (Vault's token roles) ---- */
 
 static int
 role_exists(struct request *rq, bool *ret_exists)

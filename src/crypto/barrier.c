@@ -7,7 +7,7 @@
  * in-flight operations and is not starved by a stream of new ones.
  *
  * Cipher contexts: AES-256-GCM is fetched once, and every thread keeps one
- * EVP_CIPHER_CTX (PERFORMANCE.md pitfall 3: a fresh context per op is 15x
+ * EVP_CIPHER_CTX (a fresh crypto context per operation is 15x slower: a fresh context per op is 15x
  * slower). A context keeps the expanded AES key of its last operation, so all
  * contexts are registered in a list, and barrier_seal() resets each of them
  * (OpenSSL clears the key schedule on reset). A per-context mutex, uncontended

@@ -6,13 +6,13 @@
  * moved between paths). Layout of a stored value:
  *     term (4, BE) | version (1, = 1) | nonce (12) | ciphertext | tag (16)
  *
- * Key hierarchy (DESIGN.md): the unseal key (32 bytes, reconstructed from Shamir
+ * Key hierarchy (docs/internals/crypto.md): the unseal key (32 bytes, reconstructed from Shamir
  * shares) decrypts "core/root-key"; the root key decrypts "core/keyring", which
  * holds the data-encryption key of every term. "core/seal-config" is stored
  * plain by the caller (core), not through the barrier.
  *
  * Keys live in sodium_malloc'd memory (guard pages, mlock), wiped on seal.
- * Encryption contexts are reused per thread (PERFORMANCE.md pitfall 3).
+ * Encryption contexts are reused per thread (a fresh crypto context per operation is 15x slower).
  *
  * Thread safety: get/put/delete/list may be called from many threads; seal,
  * unseal, initialize and rotate take an internal write lock. */

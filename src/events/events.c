@@ -1,4 +1,4 @@
-/* events.c - the event bus and its durable outbox (spec/rotation.md "Events and
+/* events.c - the event bus and its durable outbox (docs/internals/rotation.md "Events and
  * notifications"; docs/internals/events.md).
  *
  * events_emit() writes the event, with the list of webhooks it is due to, to

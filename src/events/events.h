@@ -1,4 +1,4 @@
-/* events.h - coffer's event bus (spec/rotation.md "Events and notifications"):
+/* events.h - coffer's event bus (docs/internals/rotation.md "Events and notifications"):
  * a durable outbox in storage, webhook delivery with retries, and the
  * server-sent event stream sys/events/subscribe.
  *

@@ -1,5 +1,5 @@
 /* sse.c - GET sys/events/subscribe: the server-sent event stream
- * (spec/rotation.md "SSE"; docs/internals/events.md).
+ * (docs/internals/rotation.md "SSE"; docs/internals/events.md).
  *
  * Each subscriber is a bounded byte queue of ready SSE frames. events_emit()
  * appends to it under ev->mu (so frames are in sequence order) and never

@@ -1,5 +1,5 @@
 /* webhook.c - sys/notify/webhooks/:name and the delivery workers
- * (spec/rotation.md "Webhook delivery"; docs/internals/events.md).
+ * (docs/internals/rotation.md "Webhook delivery"; docs/internals/events.md).
  *
  * Configs live behind the barrier in sys/notify/webhooks/<name> (the secret
  * with them: write-only, never returned) and are cached in ev->hooks. Each

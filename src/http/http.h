@@ -1,5 +1,5 @@
 /* http.h - the libmicrohttpd front end: request parsing, limits, TLS, the JSON
- * envelope and status codes (vault-api.md §1). Knows nothing about secrets. */
+ * envelope and status codes (Vault's API conventions). Knows nothing about secrets. */
 #ifndef CF_HTTP_H
 #define CF_HTTP_H
 

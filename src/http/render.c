@@ -1,4 +1,4 @@
-/* render.c - the response envelope (vault-api.md §1.5, §1.6). */
+/* render.c - the response envelope (Vault's response shapes, Vault's errors and status codes). */
 #include "core/request.h"
 #include "http/http.h"
 #include "lib/err.h"

@@ -2,8 +2,8 @@
  *
  * The response is queued on the LAST call of the access handler, after the
  * upload is drained, or MHD closes the connection after each request
- * (PERFORMANCE.md pitfall 1). Bodies are capped (413 past the limit) and wiped
- * when freed: they carry secrets. */
+ * (the libmicrohttpd keep-alive pitfall: answer only after the upload is drained). Bodies are
+ * capped (413 past the limit) and wiped when freed: they carry secrets. */
 #include "core/core.h"
 #include "core/request.h"
 #include "http/http.h"
@@ -1131,7 +1131,8 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		http_stop(s);
 		return CF_EIO;
 	}
-	/* Never fewer than two threads per daemon (PERFORMANCE.md pitfall 2). */
+	/* Never fewer than two threads per daemon (libmicrohttpd's single-thread epoll mode
+	 * collapses at 128+ connections). */
 	s->more = threads >= 4 ? threads - 2 : 0;
 	s->d = start_daemon(s, s->more ? 2 : threads);
 	if (!s->d) {

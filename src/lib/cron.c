@@ -1,4 +1,4 @@
-/* cron.c - 5-field cron expressions in UTC (rotation.md, job field `schedule`).
+/* cron.c - 5-field cron expressions in UTC (docs/internals/rotation.md, job field `schedule`).
  *
  * The grammar and the day rule follow Vixie cron's entry.c and cron.c: a day
  * field that begins with `*`, stepped or not, counts as unrestricted, and only

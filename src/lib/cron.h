@@ -1,4 +1,4 @@
-/* cron.h - 5-field cron expressions in UTC (rotation.md, job field `schedule`).
+/* cron.h - 5-field cron expressions in UTC (docs/internals/rotation.md, job field `schedule`).
  *
  * Vixie cron syntax: "minute hour day-of-month month day-of-week", each field a
  * comma list of `*`, `N` or `N-M`, each with an optional `/step` (`10-50/5`; on a

@@ -1,4 +1,4 @@
-/* duration.c - Vault/Go duration strings (vault-api.md §1.8).
+/* duration.c - Vault/Go duration strings (Vault's duration format).
  *
  * Vault (go-secure-stdlib parseutil.ParseDurationSecond) reads a bare integer as
  * seconds and anything else with Go's time.ParseDuration plus a "d" unit. We

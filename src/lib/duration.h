@@ -1,4 +1,4 @@
-/* duration.h - Vault/Go duration strings (vault-api.md §1.8).
+/* duration.h - Vault/Go duration strings (Vault's duration format).
  *
  * Input: an integer number of seconds ("300"), or a Go-style duration: one or more
  * <decimal number><unit> groups, units ns, us, µs, ms, s, m, h, d (d = 24h), e.g.

@@ -1,4 +1,4 @@
-/* jsonx.h - reading request parameters with Vault's weak typing (vault-api.md §1.4).
+/* jsonx.h - reading request parameters with Vault's weak typing (Vault's request body rules).
  *
  * Every getter returns 0 and writes *ret when the key is present and valid,
  * CF_ENOTFOUND when the key is absent or JSON null (out untouched), and CF_EINVAL

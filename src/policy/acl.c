@@ -1,5 +1,5 @@
 /* acl.c - merged policies and the per-request capability lookup
- * (vault-api.md §3.2).
+ * (Vault's policy path matching).
  *
  * acl_new does all the work up front so acl_capabilities (run on every request)
  * reads the path once and does a few hash probes:
@@ -110,7 +110,7 @@ rule_classify(struct acl_rule *r)
 	return r->prefix || r->plus;
 }
 
-/* Vault's order between two matching globs (vault-api.md §3.2): negative when a
+/* Vault's order between two matching globs (Vault's policy path matching): negative when a
  * has LOWER priority than b. Checked in order: the first wildcard appears
  * earlier; it ends in '*' and the other does not; more '+' segments; shorter;
  * lexicographically smaller. */

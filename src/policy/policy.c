@@ -1,4 +1,4 @@
-/* policy.c - parsing ACL policies (vault-api.md §3.1, §3.3).
+/* policy.c - parsing ACL policies (Vault's policy syntax, Vault's built-in policies).
  *
  * Text is HCL (lib/hcl) or JSON, or the base64 of either; both become the same
  * JSON shape, {"path": {"<pattern>": {<stanza>}}}, which is then checked key by
@@ -47,7 +47,7 @@ static const char *const ignored_keys[] = {
 };
 /* clang-format on */
 
-/* vault-api.md §3.3; the text follows Vault's own default policy. */
+/* Vault's built-in policies; the text follows Vault's own default policy. */
 /* clang-format off */
 static const char default_policy[] =
 	"# Allow tokens to look up their own properties\n"
@@ -410,7 +410,7 @@ parse_caps(const char *pat, json_t *v, unsigned *caps, char *err, size_t errlen)
 	return 0;
 }
 
-/* Legacy policy = "read|write|deny|sudo" (vault-api.md §3.1). */
+/* Legacy policy = "read|write|deny|sudo" (Vault's policy syntax). */
 static int
 parse_legacy(const char *pat, json_t *v, unsigned *caps, char *err, size_t errlen)
 {
@@ -585,7 +585,7 @@ add_pattern(struct rules *rs, const char *pattern, json_t *body, char *err, size
 	int r = 0;
 
 	while (*pattern == '/')
-		pattern++; /* vault-api.md §3.2: a leading '/' is ignored */
+		pattern++; /* Vault's policy path matching: a leading '/' is ignored */
 	if (strstr(pattern, "+*") != NULL) {
 		perr(err, errlen, "path \"%s\": invalid use of wildcards ('+*' is forbidden)",
 		     pattern);

@@ -1,5 +1,5 @@
 /* policy.h - ACL policies: parsing (HCL and JSON) and evaluation
- * (vault-api.md §3, Vault docs/concepts/policies.mdx).
+ * (Vault's policy language, Vault docs/concepts/policies.mdx).
  *
  * Thread safety: a struct acl is immutable after acl_new and may be shared by
  * many threads. */
@@ -39,7 +39,7 @@ const char *policy_name(const struct policy *p);
  * or NULL on ENOMEM. */
 json_t *policy_json(const struct policy *p);
 
-/* The text of the built-in default policy (vault-api.md §3.3). */
+/* The text of the built-in default policy (Vault's built-in policies). */
 const char *policy_default_text(void);
 
 struct acl;

@@ -17,7 +17,7 @@
 	 CAP_SUBSCRIBE)
 
 /* One path stanza. pattern has no leading '/'. Parameter constraints are kept
- * (validated, Vault-merged) but not enforced (vault-api.md §3.1 makes them optional). */
+ * (validated, Vault-merged) but not enforced (Vault's policy syntax makes them optional). */
 struct policy_rule {
 	char *pattern;
 	unsigned caps;    /* CAP_DENY alone when denied */

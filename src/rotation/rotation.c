@@ -1,6 +1,6 @@
 /* rotation.c - the rotation manager: the job table, the scheduler thread and
  * the persisted step machine create -> set -> test -> finish -> revoke
- * (spec/rotation.md "One rotation, step by step"; docs/internals/rotation.md).
+ * (docs/internals/rotation.md "One rotation, step by step"; docs/internals/rotation.md).
  *
  * Storage (view sys/rotation/, through the barrier):
  *   jobs/<name>       {"config": {...}, "state": {...}}; state.pending holds a

@@ -1,4 +1,4 @@
-/* rotation.h - the rotation manager (spec/rotation.md): jobs that rotate a KV
+/* rotation.h - the rotation manager (docs/internals/rotation.md): jobs that rotate a KV
  * secret, a database static role or a transit key on a schedule, with grace,
  * verification, adoption tracking and one-step compromise response.
  *

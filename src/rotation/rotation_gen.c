@@ -1,4 +1,4 @@
-/* rotation_gen.c - value generators for rotated fields (spec/rotation.md
+/* rotation_gen.c - value generators for rotated fields (docs/internals/rotation.md
  * "Generators"): password, hex, base64, api-key, uuid and the key pairs
  * ed25519, ecdsa-p256, rsa-2048, rsa-4096. Every byte comes from the OS CSPRNG
  * (libsodium randombytes; OpenSSL's DRBG for key pairs). Scratch buffers that

@@ -1,5 +1,5 @@
 /* rotation_job.c - a job's configuration: templates, validation and the
- * normalized form that is stored (spec/rotation.md "Objects", "Details"). */
+ * normalized form that is stored (docs/internals/rotation.md "Objects", "Details"). */
 #include "rotation/rotation_int.h"
 
 #include "lib/cron.h"

@@ -1,4 +1,4 @@
-/* rotation_sys.c - the sys/rotation/ endpoints (spec/rotation.md "HTTP API").
+/* rotation_sys.c - the sys/rotation/ endpoints (docs/internals/rotation.md "HTTP API").
  * The core's ladder has checked the token and the ACL; these handlers parse,
  * call the manager and shape the answer. No answer ever carries a secret
  * value: status and history show versions, times and errors only. */

@@ -2,7 +2,7 @@
 
 `DbEngine` wraps one coffer server + one PostgreSQL database: mounts the engine,
 configures a connection, creates roles and issues credentials through hvac exactly
-as an application would (spec vault-api.md §6 and §2.6).
+as an application would (spec Vault's database secrets API, Vault's sys/leases).
 """
 
 import os

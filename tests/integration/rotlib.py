@@ -1,5 +1,5 @@
 """Helpers for the rotation tests: job calls and a webhook receiver that checks
-every delivery's signature (spec/rotation.md "Events and notifications")."""
+every delivery's signature (docs/internals/rotation.md "Events and notifications")."""
 
 import hashlib
 import hmac

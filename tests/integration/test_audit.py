@@ -1,4 +1,4 @@
-"""File audit device (spec §2.7, §9): JSON lines, HMAC'd secrets, sys/audit-hash,
+"""File audit device (Vault's sys/audit, Vault's file audit device format): JSON lines, HMAC'd secrets, sys/audit-hash,
 refused requests audited with their errors, `coffer audit verify`, and no
 unaudited access when the device cannot write. The keyed chain, checkpoints and
 tamper detection are in test_audit_chain.py."""

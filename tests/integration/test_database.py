@@ -1,4 +1,4 @@
-"""Database secrets engine, PostgreSQL plugin (spec vault-api.md §6, issue 3), through
+"""Database secrets engine, PostgreSQL plugin (spec Vault's database secrets API, issue 3), through
 hvac 0.11.2 against a real PostgreSQL 15 that the run starts itself (pglib.py).
 
 Every login check is a real psql connection over 127.0.0.1 with password
@@ -307,7 +307,7 @@ def test_static_role_rotation_period_rotates_by_itself(dbe, pg):
 
 
 def test_static_role_alternate_username_grace(dbe, pg):
-    """Dual credentials (rotation.md): rotation switches to the other user; during
+    """Dual credentials (docs/internals/rotation.md): rotation switches to the other user; during
     `grace` both log in, after it only the current one."""
     users = [unique("dua_"), unique("dub_")]
     for u in users:
@@ -701,7 +701,7 @@ def test_rotations_with_postgres_down_keep_working_credentials(dev_server, pg_pr
 
 
 def test_username_template_and_password_policy_are_honoured_or_refused(dbe, pg):
-    """spec §6 lists username_template and password_policy; coffer may refuse them
+    """Vault's database secrets API lists username_template and password_policy; coffer may refuse them
     (docs/internals/database.md), but never accept and silently ignore them."""
     try:
         dbe.configure(name="tmpl", username_template="myapp-{{.RoleName}}-{{random 6}}")

@@ -1,4 +1,4 @@
-"""Events (spec/rotation.md "Events and notifications"): the durable outbox, signed
+"""Events (docs/internals/rotation.md "Events and notifications"): the durable outbox, signed
 webhooks with retries (also across kill -9), webhook filters and the Slack format,
 the server-sent event stream (filters, order, Last-Event-ID replay, keepalives,
 many idle subscribers, a slow one dropped), bad input, and the CLI

@@ -1,4 +1,4 @@
-"""HTTP conventions the clients rely on (spec §1): response headers, 200 vs 204,
+"""HTTP conventions the clients rely on (Vault's API conventions): response headers, 200 vs 204,
 LIST verb, tolerant request bodies."""
 
 import pytest

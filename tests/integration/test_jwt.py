@@ -1,4 +1,4 @@
-"""JWT auth method (vault-api.md §8.3): hvac 0.11.2's auth.jwt against coffer.
+"""JWT auth method (Vault's JWT/OIDC API): hvac 0.11.2's auth.jwt against coffer.
 
 Tokens are signed here with keys generated per test (python3-cryptography):
 RSA (RS256, PS256), EC P-256 (ES256) and Ed25519 (EdDSA). JWKS and OIDC

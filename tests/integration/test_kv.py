@@ -1,4 +1,4 @@
-"""KV version 2 (spec §5.1) with hvac's real API against a dev server, on a kv-v2
+"""KV version 2 (Vault's KV v2 API) with hvac's real API against a dev server, on a kv-v2
 mount enabled at `app/`."""
 
 import hvac

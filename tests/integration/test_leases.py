@@ -1,4 +1,4 @@
-"""Leases (spec vault-api.md §2.6, issue 3): the expiration manager seen through
+"""Leases (spec Vault's sys/leases, issue 3): the expiration manager seen through
 hvac, the legacy routes, token revocation, restart after kill -9, PostgreSQL down,
 hung (SIGSTOP) or slow (a statement waiting on a lock), 1,000 leases expiring at
 once, a large lease table loading after unseal, and the `coffer lease` commands. The
@@ -235,7 +235,7 @@ def test_lease_list_and_force_need_sudo(dbe, pg):
 
 def test_default_policy_can_lookup_and_renew_but_not_revoke(dbe, pg):
     """Vault's default policy grants update on sys/leases/lookup and sys/leases/renew
-    (and legacy sys/renew), not on revoke (spec §2.6 capability column)."""
+    (and legacy sys/renew), not on revoke (Vault's sys/leases capability column)."""
     tok = dbe.client.auth.token.create(policies=["default"], ttl="10m")["auth"]["client_token"]
     dbe.create_role("dflt", default_ttl=600)
     c = dbe.creds("dflt")

@@ -1,4 +1,4 @@
-"""Secrets engine mounts (spec §2.2, §5.2) with hvac against a dev server."""
+"""Secrets engine mounts (Vault's sys/mounts, Vault's KV v1 API) with hvac against a dev server."""
 
 import hvac
 import pytest

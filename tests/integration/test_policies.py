@@ -1,4 +1,4 @@
-"""ACL policies (spec §2.4, §3) with hvac against a dev server (KV v2 at secret/)."""
+"""ACL policies (Vault's sys/policy, Vault's policy language) with hvac against a dev server (KV v2 at secret/)."""
 
 import hvac
 import pytest

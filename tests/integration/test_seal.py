@@ -1,4 +1,4 @@
-"""Init, unseal, seal and the sealed state (spec §2.1, §1.6) with hvac against a
+"""Init, unseal, seal and the sealed state (Vault's sys/health, init and seal, Vault's errors and status codes) with hvac against a
 sqlite-backed server."""
 
 import hvac

@@ -1,4 +1,4 @@
-"""`coffer srp register` and `coffer login --method=srp` (spec/srp.md §4): the CLI
+"""`coffer srp register` and `coffer login --method=srp` (docs/internals/auth.md, SRP): the CLI
 computes the salt, the verifier and every login value itself, so the password
 never reaches the server; neither it nor the verifier may appear in the server's
 log or the audit file."""
@@ -26,7 +26,7 @@ N = int(N_HEX, 16)
 
 
 def verifier_hex(salt_hex, user, password):
-    """PAD(g^x mod N) as spec/srp.md §2 computes it (independently of coffer)."""
+    """PAD(g^x mod N) as docs/internals/auth.md, SRP computes it (independently of coffer)."""
     inner = hashlib.sha256(f"{user}:{password}".encode()).digest()
     x = int.from_bytes(hashlib.sha256(bytes.fromhex(salt_hex) + inner).digest(), "big")
     return format(pow(5, x, N), "0768x")
@@ -133,7 +133,7 @@ def test_register_with_path_and_password_change(dev_server, run_cli, tmp_path):
 
 
 def test_verifier_helper_matches_the_spec_vector():
-    """The log check above is only as good as verifier_hex: spec/srp.md §5.2 vector 1."""
+    """The log check above is only as good as verifier_hex: docs/internals/auth.md, SRP vector 1."""
     v = verifier_hex("beb25379d1a8581eb5a727673a2441ee", "alice", "password123")
     assert v.startswith("ebe52c3cac712e0be1ba08d4dae9d38c")
     assert v.endswith("e6c38756c84b271a")

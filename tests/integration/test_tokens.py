@@ -1,4 +1,4 @@
-"""Token auth method (spec §4) with hvac's auth.token API against a dev server."""
+"""Token auth method (Vault's token auth API) with hvac's auth.token API against a dev server."""
 
 import hvac
 import pytest

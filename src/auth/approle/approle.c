@@ -1,4 +1,4 @@
-/* approle.c - the AppRole auth method (vault-api.md §8.2): roles with a role ID
+/* approle.c - the AppRole auth method (Vault's AppRole API): roles with a role ID
  * and secret IDs, and login with both. See approle.h and docs/internals/auth.md.
  *
  * Storage (the mount's view, encrypted by the barrier; keys are not encrypted,
@@ -666,7 +666,7 @@ sid_get(struct mount *m, const char *name, const char *hmac, json_t **ret)
 	return 0;
 }
 
-/* The lookup view of an entry (vault-api.md §8.2). */
+/* The lookup view of an entry (Vault's AppRole API). */
 static json_t *
 sid_show(json_t *e)
 {

@@ -1,4 +1,4 @@
-/* approle.h - the pure parts of the AppRole auth method (vault-api.md §8.2),
+/* approle.h - the pure parts of the AppRole auth method (Vault's AppRole API),
  * exposed for the unit tests. See docs/internals/auth.md. */
 #ifndef CF_APPROLE_H
 #define CF_APPROLE_H
@@ -20,7 +20,7 @@
  * long name or one with a control character or '/'. */
 int approle_name_normalize(const char *name, char *out);
 
-/* Secret-ID metadata (vault-api.md §8.2): absent or null -> empty object; a
+/* Secret-ID metadata (Vault's AppRole API): absent or null -> empty object; a
  * string holding a JSON object, or an object; every value must be a string, at
  * most APPROLE_META_MAX keys. Returns 0 with a new reference in *ret, or
  * CF_EINVAL with a static message in *ret_err. */

@@ -1,5 +1,5 @@
 /* jwt.c - the jwt (and oidc) auth method: login with a signed JWT
- * (vault-api.md §8.3). No browser flow: oidc roles and the oidc/ routes are
+ * (Vault's JWT/OIDC API). No browser flow: oidc roles and the oidc/ routes are
  * refused with a 400 that says so.
  *
  * Storage (the mount's view, encrypted): "config" and "role/<name>", compact

@@ -1,4 +1,4 @@
-/* jwt_claims.h - the claim checks of a JWT login (vault-api.md §8.3), as the
+/* jwt_claims.h - the claim checks of a JWT login (Vault's JWT/OIDC API), as the
  * Vault JWT plugin does them: exp/nbf/iat with leeways, iss, aud, sub and the
  * role's bound_claims (exact or glob, nested claims by JSON pointer), plus
  * reading claims for user_claim, groups_claim and claim_mappings.

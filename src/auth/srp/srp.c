@@ -1,5 +1,5 @@
 /* srp.c - the srp auth method: zero-knowledge password login with SRP-6a
- * (spec/srp.md §3). The server stores a salt and a verifier per user, never a
+ * (docs/internals/auth.md, SRP). The server stores a salt and a verifier per user, never a
  * password; login is init (A -> session, salt, B) then verify (M1 -> M2 and a
  * token). Arithmetic in srp6a.c, sessions in srp_session.c, brute-force limits
  * in srp_guard.c, unknown-user stand-ins in srp_fake.c. See
@@ -81,7 +81,7 @@ srp_cleanup(struct mount *m)
 	m->state = NULL;
 }
 
-/* The mount's fake_key (spec/srp.md §2): created on first use, kept in the
+/* The mount's fake_key (docs/internals/auth.md, SRP): created on first use, kept in the
  * barrier, cached in memory. */
 static int
 fake_key_get(struct mount *m, uint8_t out[SRP_FAKE_KEY_BYTES])
@@ -473,7 +473,7 @@ srp_login_init(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	/* Every init derives the fake salt and verifier, known user or not, so
-	 * both cost the same (spec/srp.md §2, "Unknown users"). */
+	 * both cost the same (docs/internals/auth.md, SRP, "Unknown users"). */
 	r = srp_fake_salt(key, user, fsalt);
 	if (r == 0)
 		r = srp_fake_verifier(grp, key, user, fv);
@@ -620,7 +620,7 @@ out:
 	return r;
 }
 
-/* spec/srp.md §3 */
+/* docs/internals/auth.md, SRP */
 static const struct route srp_routes[] = {
         {"params", OP_READ, R_NOAUTH, srp_params, NULL},
         {"login/init", OP_UPDATE, R_NOAUTH, srp_login_init, NULL},

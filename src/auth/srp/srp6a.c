@@ -1,4 +1,4 @@
-/* srp6a.c - SRP-6a arithmetic (spec/srp.md §2) on OpenSSL BIGNUMs; see srp6a.h. */
+/* srp6a.c - SRP-6a arithmetic (docs/internals/auth.md, SRP) on OpenSSL BIGNUMs; see srp6a.h. */
 #include "auth/srp/srp6a.h"
 #include "lib/secmem.h"
 

@@ -1,4 +1,4 @@
-/* srp6a.h - the SRP-6a arithmetic of spec/srp.md §2, for any group and hash.
+/* srp6a.h - the SRP-6a arithmetic of docs/internals/auth.md, SRP, for any group and hash.
  *
  * Used by the server (src/auth/srp/srp.c) and by the CLI (src/cli/login_srp.c,
  * src/cli/srp.c), so both sides compute exactly one profile. The group (N, g,
@@ -26,7 +26,7 @@
 #define SRP6A_MAX_N    512 /* bytes: groups up to 4096 bits */
 #define SRP6A_MAX_HASH EVP_MAX_MD_SIZE
 
-/* The coffer profile (spec/srp.md §1). */
+/* The coffer profile (docs/internals/auth.md, SRP). */
 #define SRP_GROUP_ID   "rfc5054-3072"
 #define SRP_N_BYTES    384
 #define SRP_HASH_BYTES 32

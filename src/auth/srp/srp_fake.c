@@ -1,5 +1,5 @@
 /* srp_fake.c - what init answers for a username nobody registered
- * (spec/srp.md §2, "Unknown users"): a stable salt and a verifier derived from
+ * (docs/internals/auth.md, SRP, "Unknown users"): a stable salt and a verifier derived from
  * the mount's fake_key, so the answer and the work match a known user's. */
 #include "auth/srp/srp_int.h"
 #include "lib/secmem.h"

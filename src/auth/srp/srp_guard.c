@@ -1,4 +1,4 @@
-/* srp_guard.c - brute-force limits of the srp auth method (spec/srp.md §2):
+/* srp_guard.c - brute-force limits of the srp auth method (docs/internals/auth.md, SRP):
  *
  *  - per username (known or not): the last SRP_LOCK_THRESHOLD failed verifies
  *    are remembered; when they fall within SRP_LOCK_WINDOW, the name is locked

@@ -1,4 +1,4 @@
-/* srp_int.h - the pieces of the srp auth method (spec/srp.md) below its HTTP
+/* srp_int.h - the pieces of the srp auth method (docs/internals/auth.md, SRP) below its HTTP
  * handlers, exposed for the unit tests (tests/unit/auth/test_srp.c) and the
  * fuzzer (fuzz/fuzz_srp.c):
  *

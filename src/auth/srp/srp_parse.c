@@ -1,4 +1,4 @@
-/* srp_parse.c - input checks of the srp auth method (spec/srp.md §2, §3). */
+/* srp_parse.c - input checks of the srp auth method (docs/internals/auth.md, SRP). */
 #include "auth/srp/srp_int.h"
 #include "lib/secmem.h"
 #include "lib/util.h"

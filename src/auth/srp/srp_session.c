@@ -1,4 +1,4 @@
-/* srp_session.c - login sessions between init and verify (spec/srp.md §2,
+/* srp_session.c - login sessions between init and verify (docs/internals/auth.md, SRP,
  * "Sessions"): in memory only, single use, expiring, capped per username and
  * overall (the oldest is dropped first). Freed sessions are wiped: b, v and the
  * rest never outlive the login. */
@@ -190,7 +190,7 @@ srp_session_check(const struct srp6a_group *grp, const struct srp_session *s,
 	if (srp6a_nlen(grp) != SRP_N_BYTES || srp6a_hlen(grp) != SRP_HASH_BYTES)
 		return CF_EINVAL;
 	if (srp6a_u(grp, s->A, s->B, u) < 0) {
-		ok = 0; /* u = 0 fails like a wrong password (spec/srp.md §2) */
+		ok = 0; /* u = 0 fails like a wrong password (docs/internals/auth.md, SRP) */
 		memset(u, 0, sizeof(u));
 	}
 	r = srp6a_server_S(grp, s->A, s->v, u, s->b, sizeof(s->b), S);

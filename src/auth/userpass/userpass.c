@@ -1,11 +1,11 @@
-/* userpass.c - the userpass auth method (vault-api.md §8.1): users with an
+/* userpass.c - the userpass auth method (Vault's userpass API): users with an
  * argon2id password hash and the common token fields, and login by name and
  * password. See userpass.h and docs/internals/auth.md.
  *
  * Storage (the mount's view, encrypted by the barrier):
  *   user/<lowercased name>  {"password_hash": "$argon2id$...", token_* fields}
  *
- * Deviation from Vault (issue 6 wins over vault-api.md): argon2id, not bcrypt. */
+ * Deviation from Vault (issue 6 wins over Vault's API docs): argon2id, not bcrypt. */
 #include "auth/userpass/userpass.h"
 
 #include "auth/auth.h"

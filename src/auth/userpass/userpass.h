@@ -1,4 +1,4 @@
-/* userpass.h - the pure parts of the userpass auth method (vault-api.md §8.1),
+/* userpass.h - the pure parts of the userpass auth method (Vault's userpass API),
  * exposed for the unit tests: user names and password hashing.
  *
  * Passwords are argon2id strings from libsodium's crypto_pwhash_str with

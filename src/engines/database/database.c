@@ -1,4 +1,4 @@
-/* database.c - the database secrets engine, PostgreSQL plugin (vault-api.md §6):
+/* database.c - the database secrets engine, PostgreSQL plugin (Vault's database secrets API):
  * connection configs, pools, dynamic roles, creds and their lease hooks. Static
  * roles live in dbstatic.c. See docs/internals/database.md.
  *

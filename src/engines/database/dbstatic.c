@@ -1,6 +1,6 @@
 /* dbstatic.c - static roles: existing database users whose password coffer
  * rotates on a period or a cron schedule, with optional dual credentials
- * (vault-api.md §6; rotation.md "Dual credentials"; docs/internals/database.md).
+ * (Vault's database secrets API; rotation.md "Dual credentials"; docs/internals/database.md).
  *
  * Record static-role/<name> (through the barrier):
  *   db_name, username, alternate_username, rotation_period (s) | rotation_schedule
@@ -617,7 +617,7 @@ db_static_role_handle(struct request *rq, struct response *rs)
 	case OP_UPDATE:
 		return static_write(rq, rs);
 	case OP_DELETE:
-		/* the database user stays (vault-api.md §6) */
+		/* the database user stays (Vault's database secrets API) */
 		pthread_mutex_lock(&st->rot_mu);
 		r = db_remove(st, "static-role/", rq->cap[0]);
 		pthread_mutex_unlock(&st->rot_mu);

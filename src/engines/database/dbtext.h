@@ -1,7 +1,7 @@
 /* dbtext.h - the pure text work of the database engine: statement inputs,
  * placeholder templating, the expiration format, the default username template
  * and password policy, connection-string templating and scrubbing secrets out
- * of driver messages (vault-api.md §6). No I/O, no locks: safe from any thread.
+ * of driver messages (Vault's database secrets API). No I/O, no locks: safe from any thread.
  *
  * Strings returned through ret are malloc'd and owned by the caller. Those that
  * may hold a password (rendered statements, rendered connection strings) must be

@@ -1,5 +1,5 @@
 /* kv1.c - KV version 1: unversioned secrets stored at their path
- * (vault-api.md §5.2). */
+ * (Vault's KV v1 API). */
 #include "engines/kv/kv_int.h"
 
 #include "core/mount.h"

@@ -1,5 +1,5 @@
 /* kv2.c - KV version 2: mount state (path locks, cached config), config/,
- * the route table and the backend (vault-api.md §5.1). */
+ * the route table and the backend (Vault's KV v2 API). */
 #include "engines/kv/kv_int.h"
 
 #include "core/mount.h"
@@ -193,7 +193,7 @@ kv2_config(struct request *rq, struct response *rs)
 }
 
 /* Anything outside the v2 API (e.g. "GET secret/foo"): 404 with an envelope and
- * a warning naming the right path (vault-api.md §5.1). */
+ * a warning naming the right path (Vault's KV v2 API). */
 static int
 kv2_unknown(struct request *rq, struct response *rs)
 {

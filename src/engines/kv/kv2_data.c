@@ -1,5 +1,5 @@
 /* kv2_data.c - KV v2 secret versions: data/ (read, write, patch, delete latest),
- * delete/, undelete/, destroy/ and subkeys/ (vault-api.md §5.1). */
+ * delete/, undelete/, destroy/ and subkeys/ (Vault's KV v2 API). */
 #include "engines/kv/kv_int.h"
 
 #include "core/mount.h"
@@ -208,7 +208,7 @@ kv2_data_get(struct request *rq, struct response *rs, bool subkeys)
 		goto out;
 	}
 	if (kv2_meta_version_gone(vm, util_now_ns())) {
-		/* vault-api.md §5.1: 404 with a normal envelope, data null. */
+		/* Vault's KV v2 API: 404 with a normal envelope, data null. */
 		out = json_pack("{s:n, s:O}", subkeys ? "subkeys" : "data", "metadata", md);
 		if (!out) {
 			r = CF_ENOMEM;

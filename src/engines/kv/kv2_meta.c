@@ -1,5 +1,5 @@
 /* kv2_meta.c - the KV v2 key metadata record and the metadata/ endpoints
- * (vault-api.md §5.1: GET/LIST/POST/PUT/PATCH/DELETE :mount/metadata/:path). */
+ * (Vault's KV v2 API: GET/LIST/POST/PUT/PATCH/DELETE :mount/metadata/:path). */
 #include "engines/kv/kv_int.h"
 
 #include "core/mount.h"
@@ -273,7 +273,7 @@ kv2_meta_render(json_t *meta)
 	return out;
 }
 
-/* min of the positive settings (vault-api.md §5.1 delete_version_after). A
+/* min of the positive settings (Vault's KV v2 API delete_version_after). A
  * value stored before the duration limit existed counts as the limit, so that
  * now + dva in nanoseconds cannot overflow into the past. */
 static int64_t
@@ -462,7 +462,7 @@ out:
 	return r;
 }
 
-/* Checks the custom_metadata limits (vault-api.md §5.1). */
+/* Checks the custom_metadata limits (Vault's KV v2 API). */
 static int
 kv2_meta_custom_check(json_t *cm, struct response *rs)
 {

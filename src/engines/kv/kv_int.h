@@ -25,7 +25,7 @@
 struct view;
 struct mount;
 
-/* Limits on what clients control (vault-api.md §5.1). */
+/* Limits on what clients control (Vault's KV v2 API). */
 #define KV_CUSTOM_META_MAX_KEYS  64
 #define KV_CUSTOM_META_MAX_KEY   128
 #define KV_CUSTOM_META_MAX_VAL   512

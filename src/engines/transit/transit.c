@@ -1,6 +1,6 @@
 /* transit.c - the transit secrets engine: mount state (parsed-key cache,
  * auto-rotation scheduler), the route table and the handlers
- * (vault-api.md §7). Cryptography lives in transit_key.c. */
+ * (Vault's transit API). Cryptography lives in transit_key.c. */
 #include "engines/transit/transit_int.h"
 
 #include "core/mount.h"

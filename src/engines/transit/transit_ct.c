@@ -1,5 +1,5 @@
 /* transit_ct.c - the "vault:v<N>:<base64>" strings of ciphertexts, HMACs and
- * signatures, and the shape of batch answers (vault-api.md §7 "Formats and
+ * signatures, and the shape of batch answers (Vault's transit API "Formats and
  * rules"). Pure: no storage, no keys. */
 #include "engines/transit/transit_int.h"
 

@@ -1,4 +1,4 @@
-/* transit_int.h - internals of the transit secrets engine (vault-api.md §7).
+/* transit_int.h - internals of the transit secrets engine (Vault's transit API).
  * Not a public interface: other modules use transit_backend (core/mount.h).
  *
  * Files:
@@ -53,7 +53,7 @@ int transit_ct_decode(const char *payload, bool url, uint8_t **ret, size_t *ret_
 /* "vault:v<N>:" + base64(in) (url: unpadded URL alphabet). malloc'd, NULL on ENOMEM. */
 char *transit_ct_format(int64_t version, const uint8_t *in, size_t n, bool url);
 
-/* Batch results (vault-api.md §7 "Batch"): an item that failed is
+/* Batch results (Vault's transit API "Batch"): an item that failed is
  * {"error": msg} (plus "reference" when the input had one). */
 json_t *transit_batch_error(const char *msg, json_t *input);
 /* Copies input's "reference" (when a string) into item. Returns 0 or CF_ENOMEM. */
@@ -127,7 +127,7 @@ int tkey_record_new(const struct tk_type *t, bool derived, bool convergent, bool
 /* Adds version latest+1 (created now) to rec. Returns 0 or CF_ENOMEM/CF_EINTERNAL. */
 int tkey_record_rotate(json_t *rec, int64_t now);
 
-/* The key's read answer (vault-api.md §7 GET keys/:name). NULL on ENOMEM. */
+/* The key's read answer (Vault's transit API GET keys/:name). NULL on ENOMEM. */
 json_t *tkey_info(const struct tkey *k);
 
 /* Operations. Errors: CF_EINVAL with a message written to err (errlen bytes),

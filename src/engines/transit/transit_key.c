@@ -1,9 +1,9 @@
 /* transit_key.c - named transit keys: the stored record, the parsed snapshot
- * (struct tkey) and every cryptographic operation on it (vault-api.md §7).
+ * (struct tkey) and every cryptographic operation on it (Vault's transit API).
  *
  * Symmetric versions keep their key in sodium-guarded memory; asymmetric ones
  * an EVP_PKEY (OpenSSL's own secure handling). AEAD operations run on
- * per-thread EVP_CIPHER_CTXs whose ciphers are fetched once (PERFORMANCE.md
+ * per-thread EVP_CIPHER_CTXs whose ciphers are fetched once (docs/BENCHMARKS.md
  * pitfall 3); digests are fetched once as well. */
 #include "engines/transit/transit_int.h"
 

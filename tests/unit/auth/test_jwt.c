@@ -1,6 +1,6 @@
 /* test_jwt.c - the jwt auth method's pure parts: base64url, strict JWS parsing,
  * ECDSA raw -> DER, key/alg matching and signature checks with keys made
- * here, JWKs, bound-claim globs and the claim checks (vault-api.md §8.3). */
+ * here, JWKs, bound-claim globs and the claim checks (Vault's JWT/OIDC API). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

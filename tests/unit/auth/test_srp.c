@@ -1,5 +1,5 @@
 /* test_srp.c - the SRP-6a core and the srp auth method's internals
- * (spec/srp.md §5): the RFC 5054 Appendix B vectors (1024-bit group, SHA-1)
+ * (docs/internals/auth.md, SRP): the RFC 5054 Appendix B vectors (1024-bit group, SHA-1)
  * and the coffer profile vectors (3072-bit group, g = 5, SHA-256) through the
  * same code, then the negative cases of §5.3, sessions, lockout and the
  * per-address limit with an injected clock. */
@@ -25,7 +25,7 @@ struct vec {
 	const char *s, *N, *k, *x, *v, *a, *b, *A, *B, *u, *S, *K, *M1, *M2;
 };
 
-/* RFC 5054 Appendix B (spec/srp.md §5.1), generated from the spec table. */
+/* RFC 5054 Appendix B (docs/internals/auth.md, SRP), generated from the spec table. */
 static const struct vec rfc5054 = {
         .I = "alice",
         .P = "password123",
@@ -57,7 +57,7 @@ static const struct vec rfc5054 = {
              "3cd67fc88a2f39a4be5bec4ec0a3212dc346d7e474b29ede8a469ffeca686e5a",
 };
 
-/* The coffer profile (spec/srp.md §5.2), generated from the spec tables. */
+/* The coffer profile (docs/internals/auth.md, SRP), generated from the spec tables. */
 static const struct vec profile[] = {
         {
                 .I = "alice",
@@ -370,7 +370,7 @@ test_srp_session_check(void **state)
 	assert_false(ok);
 }
 
-/* ---- negative cases (spec/srp.md §5.3) ---- */
+/* ---- negative cases (docs/internals/auth.md, SRP) ---- */
 
 static char *
 bn_hex(const BIGNUM *n)

@@ -241,7 +241,7 @@ test_cli_mount_lookup(void **state)
 		assert_int_equal(ver, v[i].version);
 		free(mount);
 	}
-	/* Without "data", the top-level copy is used (vault-api.md §1.5). */
+	/* Without "data", the top-level copy is used (Vault's response shapes). */
 	top = json_deep_copy(json_object_get(m, "data"));
 	assert_int_equal(kvpath_mount_lookup(top, "secret/x", &mount, &ver), 0);
 	assert_string_equal(mount, "secret/");

@@ -1,4 +1,4 @@
-/* test_duration.c - Vault/Go duration parsing and formatting (vault-api.md §1.8). */
+/* test_duration.c - Vault/Go duration parsing and formatting (Vault's duration format). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* test_policy.c - ACL policies: parsing (HCL, JSON, base64, legacy), merging and
- * the choice of one rule per path (vault-api.md §3). */
+ * the choice of one rule per path (Vault's policy language). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -649,7 +649,7 @@ test_policy_json_canonical(void **state)
 	policy_free(p);
 }
 
-/* ---- the built-in default policy (vault-api.md §3.3) ---- */
+/* ---- the built-in default policy (Vault's built-in policies) ---- */
 
 static void
 test_policy_default(void **state)

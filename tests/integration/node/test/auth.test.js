@@ -1,5 +1,5 @@
 'use strict';
-// userpass and AppRole with node-vault (spec vault-api.md §10.4): enableAuth,
+// userpass and AppRole with node-vault (spec node-vault's commands): enableAuth,
 // userpassLogin, addApproleRole (legacy field names), getApproleRoleId,
 // getApproleRoleSecret, approleSecret* and approleLogin.
 const { test } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// Database credentials and leases with node-vault (spec vault-api.md §10.4):
+// Database credentials and leases with node-vault (spec node-vault's commands):
 // generateDatabaseCredentials, renew, revoke, revokePrefix (legacy path), against a
 // real PostgreSQL 15 (lib/pg.js).
 const { test, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// auth/srp (spec/srp.md) driven by a third-party SRP-6a client: npm fast-srp-hap
+// auth/srp (docs/internals/auth.md, SRP) driven by a third-party SRP-6a client: npm fast-srp-hap
 // 2.0.4 with SRP.params[3072] (RFC 5054 3072-bit group, g = 5, SHA-256, RFC 2945
 // M1/M2). It computes salts and verifiers for registration and every login value;
 // coffer's own code is only on the server side here.

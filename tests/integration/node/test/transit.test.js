@@ -1,5 +1,5 @@
 'use strict';
-// Transit through node-vault 0.12.0's schema-less commands (vault-api.md §10.4):
+// Transit through node-vault 0.12.0's schema-less commands (node-vault's commands):
 // they send the whole args object as the body, name included, at the fixed mount transit/.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
