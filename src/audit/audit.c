@@ -28,7 +28,7 @@
 
 #include "core/mount.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

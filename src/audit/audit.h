@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct request;
 struct response;

@@ -2,9 +2,9 @@
  * methods; see auth.h and docs/internals/auth.md. */
 #include "auth/auth.h"
 #include "core/core.h"
-#include "core/mount.h"
+#include "backend/backend.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
 #include "lib/err.h"

@@ -10,7 +10,7 @@
 #include "events/events.h"
 #include "rotation/rotation.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/cidr.h"
 #include "lib/err.h"

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct storage;
 struct barrier;

@@ -14,7 +14,7 @@
 #include "core/expire.h"
 #include "core/core_int.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "events/events.h"
 #include "lib/duration.h"
 #include "lib/err.h"

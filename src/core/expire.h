@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct core;
 struct expiration;

@@ -2,7 +2,7 @@
  * through sys/mounts and sys/auth, persisted as JSON in core/mounts and core/auth.
  * All functions are called with the core lock held (write lock for changes). */
 #include "core/core_int.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/duration.h"
 #include "lib/err.h"
@@ -65,49 +65,6 @@ auth_type(const char *type)
 	if (strcmp(type, "srp") == 0)
 		return &srp_backend;
 	return NULL;
-}
-
-int64_t
-mount_default_ttl(const struct mount *m)
-{
-	return m->default_lease_ttl > 0 ? m->default_lease_ttl : SYSTEM_DEFAULT_TTL;
-}
-
-int64_t
-mount_max_ttl(const struct mount *m)
-{
-	return m->max_lease_ttl > 0 ? m->max_lease_ttl : SYSTEM_DEFAULT_TTL;
-}
-
-void
-mount_ref(struct mount *m)
-{
-	atomic_fetch_add(&m->refs, 1);
-}
-
-static void mount_destroy(struct mount *m);
-
-void
-mount_unref(struct mount *m)
-{
-	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
-		mount_destroy(m);
-}
-
-static void
-mount_destroy(struct mount *m)
-{
-	if (!m)
-		return;
-	if (m->bt && m->bt->cleanup && m->state)
-		m->bt->cleanup(m);
-	view_free(m->view);
-	free(m->path);
-	free(m->type);
-	free(m->description);
-	json_decref(m->options);
-	json_decref(m->extra_config);
-	free(m);
 }
 
 struct mount *

@@ -17,7 +17,7 @@
  * See docs/internals/crypto.md. */
 #include "core/core_int.h"
 #include "core/reencrypt.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/duration.h"
 #include "lib/err.h"

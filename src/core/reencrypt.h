@@ -3,7 +3,7 @@
 #ifndef CF_REENCRYPT_H
 #define CF_REENCRYPT_H
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct core;
 struct reencrypt;

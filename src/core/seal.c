@@ -12,7 +12,7 @@
 #include "rotation/rotation.h"
 #include "events/events.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "crypto/shamir.h"
 #include "lib/err.h"

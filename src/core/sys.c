@@ -6,7 +6,7 @@
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "events/events.h"
 #include "lib/duration.h"

@@ -15,7 +15,7 @@
  * revoke hook runs after the write lock is released (it revokes leases, which may
  * be slow and must not block every token lookup). */
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/util.h"

@@ -5,7 +5,7 @@
  * (handleCreateCommon), see docs/internals/tokens.md. */
 #include "core/core.h"
 #include "core/mount.h"
-#include "core/request.h"
+#include "backend/request.h"
 #include "core/token.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"

@@ -8,7 +8,7 @@
  * in order; the next one is recovered at start from the highest key. */
 #include "events/events_int.h"
 #include "core/core_int.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"

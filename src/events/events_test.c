@@ -6,7 +6,7 @@
  * webhooks it was queued for: a test event goes through the same filters
  * (types, jobs, min_severity) as every other event. */
 #include "core/core.h"
-#include "core/request.h"
+#include "backend/request.h"
 #include "events/events_int.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

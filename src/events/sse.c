@@ -10,8 +10,8 @@
  * ticker thread queues a ": keepalive" comment every 15 s, which also finds
  * subscribers that went away. */
 #include "core/core.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "events/events_int.h"
 #include "lib/err.h"
 #include "lib/log.h"

@@ -8,8 +8,8 @@
  * in flight is due, POST it (short timeouts, outside every lock), and store the
  * outcome in the event's outbox record, so a restart resumes the retries. */
 #include "core/core.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "events/events_int.h"
 #include "lib/curl_dl.h"
 #include "lib/err.h"

@@ -1,5 +1,5 @@
 /* render.c - the response envelope (Vault's response shapes, Vault's errors and status codes). */
-#include "core/request.h"
+#include "backend/request.h"
 #include "http/http.h"
 #include "lib/err.h"
 

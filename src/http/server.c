@@ -5,7 +5,7 @@
  * (the libmicrohttpd keep-alive pitfall: answer only after the upload is drained). Bodies are
  * capped (413 past the limit) and wiped when freed: they carry secrets. */
 #include "core/core.h"
-#include "core/request.h"
+#include "backend/request.h"
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/log.h"

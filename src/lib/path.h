@@ -13,7 +13,7 @@
  * lowercase hex digits), e.g. "caf\xe9" for the Latin-1 bytes of "café". The
  * listed form is the name's only spelling: a path may hold an escape only where
  * a list would write one (path_normalize refuses "\x41" for "A"), so a policy
- * never sees two spellings of one name. The storage view (core/view.c) turns
+ * never sees two spellings of one name. The storage view (backend/view.c) turns
  * the escapes back into bytes on every access and escapes the names it lists;
  * it lets such an entry be read, rewritten and deleted, never created.
  * docs/internals/http.md "Paths and stored names" has the whole story. */

@@ -23,7 +23,7 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "events/events.h"
 #include "lib/cron.h"
 #include "lib/err.h"

@@ -12,7 +12,7 @@
 #ifndef CF_ROTATION_H
 #define CF_ROTATION_H
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct core;
 struct rotation;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 #include "rotation/rotation.h"
 
 #define ROT_NAME_MAX       128

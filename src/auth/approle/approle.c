@@ -17,9 +17,9 @@
 #include "auth/approle/approle.h"
 
 #include "auth/auth.h"
-#include "core/mount.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
 #include "lib/err.h"

@@ -9,9 +9,9 @@
 #include "auth/userpass/userpass.h"
 
 #include "auth/auth.h"
-#include "core/mount.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"

@@ -8,7 +8,7 @@
 #include "engines/database/database_int.h"
 
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

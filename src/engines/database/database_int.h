@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/mount.h"
-#include "core/request.h"
+#include "backend/backend.h"
+#include "backend/request.h"
 #include "engines/database/dbpool.h"
 #include "engines/database/dbtext.h"
 

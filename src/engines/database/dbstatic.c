@@ -14,7 +14,7 @@
  * the earliest due time (rotation, grace end or retry) or a kick. */
 #include "engines/database/database_int.h"
 
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/cron.h"
 #include "lib/duration.h"
 #include "lib/err.h"

@@ -1,7 +1,7 @@
 /* kv.c - helpers shared by KV v1 and v2: paths, listing, query ints, merge patch. */
 #include "engines/kv/kv_int.h"
 
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "lib/secmem.h"

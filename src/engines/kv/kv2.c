@@ -2,8 +2,8 @@
  * the route table and the backend (Vault's KV v2 API). */
 #include "engines/kv/kv_int.h"
 
-#include "core/mount.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

@@ -2,8 +2,8 @@
  * delete/, undelete/, destroy/ and subkeys/ (Vault's KV v2 API). */
 #include "engines/kv/kv_int.h"
 
-#include "core/mount.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"

@@ -2,8 +2,8 @@
  * (Vault's KV v2 API: GET/LIST/POST/PUT/PATCH/DELETE :mount/metadata/:path). */
 #include "engines/kv/kv_int.h"
 
-#include "core/mount.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

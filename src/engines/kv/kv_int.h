@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 
 struct view;
 struct mount;

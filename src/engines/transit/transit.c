@@ -3,8 +3,8 @@
  * (Vault's transit API). Cryptography lives in transit_key.c. */
 #include "engines/transit/transit_int.h"
 
-#include "core/mount.h"
-#include "core/view.h"
+#include "backend/backend.h"
+#include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"

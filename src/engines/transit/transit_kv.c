@@ -10,7 +10,7 @@
 #include "engines/transit/transit_int.h"
 
 #include "core/core.h"
-#include "core/mount.h"
+#include "backend/backend.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"

@@ -9,9 +9,9 @@
 
 #include "audit/audit.h"
 #include "core/mount.h"
-#include "core/request.h"
+#include "backend/request.h"
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
 #include "lib/util.h"

@@ -11,7 +11,7 @@
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/mount.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"

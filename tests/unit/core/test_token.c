@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "core/token.h"
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
 #include "lib/util.h"

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
 #include "storage/storage.h"

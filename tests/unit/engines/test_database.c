@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "core/mount.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "engines/database/dbtext.h"
 #include "lib/err.h"

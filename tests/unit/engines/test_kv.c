@@ -7,8 +7,8 @@
 #include <cmocka.h>
 
 #include "core/mount.h"
-#include "core/request.h"
-#include "core/view.h"
+#include "backend/request.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "engines/kv/kv_int.h"
 #include "lib/duration.h"

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/request.h"
+#include "backend/request.h"
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/path.h"

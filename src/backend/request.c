@@ -1,5 +1,5 @@
 /* request.c - response helpers and route pattern matching. */
-#include "core/request.h"
+#include "backend/request.h"
 #include "lib/err.h"
 #include "lib/secmem.h"
 

@@ -5,7 +5,7 @@
  * turns the escapes of a key into bytes before it reaches the barrier, and
  * escapes the names view_list returns, so such an entry can be listed, read
  * and deleted like any other and one bad name never breaks a list. */
-#include "core/view.h"
+#include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
 #include "lib/path.h"
