@@ -1,4 +1,4 @@
-"""The `coffer` client commands (spec cli.md) against a real server, configured
+"""The `coffer` client commands (docs/cli.md) against a real server, configured
 through COFFER_ADDR / COFFER_TOKEN (falling back to VAULT_ADDR / VAULT_TOKEN)."""
 
 import json

@@ -1,0 +1,2 @@
+#include "auth/auth.h"
+#include "auth/srp/srp_int.h"

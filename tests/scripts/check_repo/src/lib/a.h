@@ -1,0 +1,1 @@
+/* a.h - the lowest layer includes nothing of coffer. */

@@ -1,0 +1,2 @@
+#include "lib/a.h"
+#include "lib/nothere.h" // FLAG: no such header

@@ -1,0 +1,2 @@
+#include "events/events.h"
+#include "audit/audit.h"

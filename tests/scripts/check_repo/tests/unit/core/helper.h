@@ -1,0 +1,1 @@
+/* helper.h - beside the test that includes it */
