@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECS  ?= 5
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all build build-test run test bootstrap unit asan fuzz integration node-tests format format-check check-secrets bench clean
+.PHONY: all build build-test run test bootstrap unit asan fuzz integration node-tests format format-check check-secrets check-repo apidoc bench clean
 
 all: build
 
@@ -69,7 +69,19 @@ check-secrets:
 	$(PYTHON) scripts/check-secrets --self-test
 	$(PYTHON) scripts/check-secrets
 
-test: bootstrap build-test format-check check-secrets unit asan fuzz integration node-tests
+# Layers only look down, nothing cites a document outside the repository, and
+# docs/api.md is what tools/apidoc prints (docs/ARCHITECTURE.md); the
+# self-test proves each rule still fires.
+check-repo: build-test
+	$(PYTHON) scripts/check-repo --self-test
+	$(PYTHON) scripts/check-repo --apidoc $(TEST_BUILD)/tools/apidoc/apidoc
+
+# Regenerates docs/api.md from the route tables and docs/api-deviations.md.
+apidoc: build-test
+	$(TEST_BUILD)/tools/apidoc/apidoc docs/api-deviations.md > docs/api.md.tmp
+	mv docs/api.md.tmp docs/api.md
+
+test: bootstrap build-test format-check check-secrets check-repo unit asan fuzz integration node-tests
 
 bench: bootstrap build
 	bench/run

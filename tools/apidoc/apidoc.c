@@ -1,0 +1,186 @@
+/* apidoc.c - prints docs/api.md: every route coffer serves, read from the
+ * backend types' route tables, then the hand-written deviations from Vault.
+ *
+ * Usage: apidoc [DEVIATIONS] > docs/api.md   (make apidoc)
+ *
+ * scripts/check-repo runs it and fails when docs/api.md differs from what it
+ * prints, so the document cannot drift from the tables: change a route, run
+ * `make apidoc`, commit both. Nothing here is hand-kept per route; a row shows
+ * the route's pattern, the operations its ops bits accept (as HTTP methods),
+ * and the flags a caller sees (no token, sudo, served while sealed ...). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "core/mount.h"
+
+/* One section of the document: a backend type and where it is mounted. */
+struct apidoc_section {
+	const char *title;
+	const char *types; /* what sys/mounts or sys/auth accept as its type */
+	const char *path;  /* the fixed or the usual mount path */
+	int fixed;         /* 1: always mounted there */
+	const struct backend_type *bt;
+};
+
+/* XXX: after the subsystems export their own sys route tables (audit,
+ * rotation, events) and sys chains them, list each table here as a section of
+ * its own (mount "sys/"), or walk the chain, so that every table reaches the
+ * document; and take the types from the backend-type registry in src/backend/
+ * instead of the externs of core/mount.h. */
+static const struct apidoc_section sections[] = {
+        {"System", "system", "sys/", 1, &system_backend},
+        {"Token auth method", "token", "auth/token/", 1, &token_backend},
+        {"KV version 1", "kv (options.version 1, the default), generic", "secret/", 0,
+         &kv_v1_backend},
+        {"KV version 2", "kv-v2, kv with options.version 2", "secret/", 0, &kv_v2_backend},
+        {"Database", "database", "database/", 0, &database_backend},
+        {"Transit", "transit", "transit/", 0, &transit_backend},
+        {"Userpass auth method", "userpass", "auth/userpass/", 0, &userpass_backend},
+        {"AppRole auth method", "approle", "auth/approle/", 0, &approle_backend},
+        {"JWT/OIDC auth method", "jwt, oidc", "auth/jwt/", 0, &jwt_backend},
+        {"SRP auth method", "srp", "auth/srp/", 0, &srp_backend},
+};
+
+/* The HTTP methods that reach the operations in ops (the HTTP layer maps
+ * GET to read, or to list with ?list=true; POST and PUT to create/update). */
+static void
+print_methods(unsigned ops)
+{
+	static const struct {
+		unsigned op;
+		const char *text;
+	} names[] = {
+	        {OP_READ, "GET"},    {OP_LIST, "LIST"},     {OP_CREATE | OP_UPDATE, "POST/PUT"},
+	        {OP_PATCH, "PATCH"}, {OP_DELETE, "DELETE"}, {OP_HEAD, "HEAD"},
+	};
+	const char *sep = "";
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(ops & names[i].op))
+			continue;
+		printf("%s%s", sep, names[i].text);
+		sep = ", ";
+	}
+}
+
+/* The flags a caller can observe; the others (audit overlap, exclusive
+ * locking) are the core's business and stay out of the user's document. */
+static void
+print_flags(unsigned flags)
+{
+	static const struct {
+		unsigned flag;
+		const char *text;
+	} names[] = {
+	        {R_SUDO, "sudo"},
+	        {R_SEALED_OK, "while sealed"},
+	        {R_NOAUDIT, "not audited"},
+	        {R_RAW, "raw body"},
+	};
+
+	printf("%s", flags & R_NOAUTH ? "no token" : "token");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & names[i].flag)
+			printf(", %s", names[i].text);
+}
+
+/* A route's parameters. XXX: once route rows carry a field schema
+ * (src/backend/field.h), print here, under the route, one line per field:
+ * name, type, default, required/secret/deprecated, range; routes without a
+ * schema print nothing, as today. */
+static void
+print_fields(const struct route *rt)
+{
+	(void)rt;
+}
+
+/* The pattern as a path: '+' stays (one segment), a trailing '*' stays (the
+ * rest); the legend above the tables says so. */
+static void
+print_section(const struct apidoc_section *s)
+{
+	const struct backend_type *bt = s->bt;
+
+	printf("## %s\n\n", s->title);
+	if (s->fixed)
+		printf("Always mounted at `/v1/%s`. Type `%s`.\n\n", s->path, s->types);
+	else
+		printf("Mounted where it is enabled (`/v1/%s` below is an example). Type: %s.\n\n",
+		       s->path, s->types);
+	printf("| Path | Methods | Access |\n|---|---|---|\n");
+	for (size_t i = 0; i < bt->nroutes; i++) {
+		const struct route *rt = &bt->routes[i];
+		const struct route *next = i + 1 < bt->nroutes ? &bt->routes[i + 1] : NULL;
+		size_t n = strlen(rt->pattern);
+
+		printf("| `%s%s`", s->path, rt->pattern);
+		/* "roles" followed by "roles/" with the same operations: one row. */
+		if (next && strncmp(next->pattern, rt->pattern, n) == 0 &&
+		    strcmp(next->pattern + n, "/") == 0 && next->ops == rt->ops &&
+		    next->flags == rt->flags) {
+			printf(", `%s%s`", s->path, next->pattern);
+			i++;
+		}
+		printf(" | ");
+		print_methods(rt->ops);
+		printf(" | ");
+		print_flags(rt->flags);
+		printf(" |\n");
+		print_fields(rt);
+	}
+	printf("\n");
+}
+
+static int
+copy_file(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "apidoc: cannot open %s\n", path);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(f);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 2) {
+		fprintf(stderr, "usage: apidoc [DEVIATIONS] > docs/api.md\n");
+		return 2;
+	}
+	printf("# coffer's HTTP API\n\n"
+	       "<!-- Generated by tools/apidoc/apidoc.c from the route tables: do not edit.\n"
+	       "     Change a route table or docs/api-deviations.md, then run `make apidoc`. "
+	       "-->\n\n"
+	       "Every route coffer serves, per backend, as the route tables in the source\n"
+	       "declare it. The requests and responses follow Vault's HTTP API (Vault's API\n"
+	       "docs, per backend); where coffer differs, the last section says how.\n\n"
+	       "Reading the tables:\n\n"
+	       "- Paths are under `/v1/`. In a path, `+` is exactly one segment (a name) and a\n"
+	       "  trailing `*` is the rest of the path, possibly empty. The first row that\n"
+	       "  matches wins; a method the row does not list answers 405.\n"
+	       "- Methods: `GET` reads; `LIST` (or `GET` with `?list=true`) lists; `POST` and\n"
+	       "  `PUT` are the same write; `PATCH` takes `application/merge-patch+json`.\n"
+	       "- Access: *token* routes need a token (`X-Vault-Token` or `Authorization: "
+	       "Bearer`)\n"
+	       "  whose policies allow the operation on the path; *no token* routes do not; "
+	       "*sudo*\n"
+	       "  needs the `sudo` capability as well; *while sealed* routes answer while the\n"
+	       "  server is sealed (every other route answers 503 then); *not audited*\n"
+	       "  requests are not written to the audit log; a *raw body* is the JSON object\n"
+	       "  itself, without Vault's response envelope.\n\n");
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		print_section(&sections[i]);
+	if (argc == 2 && copy_file(argv[1]) < 0)
+		return 1;
+	return fflush(stdout) == 0 ? 0 : 1;
+}
