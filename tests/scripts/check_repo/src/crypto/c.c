@@ -1,4 +1,4 @@
 #include <stdio.h>
 #include "lib/a.h"
-#include "storage/s.h"  /* same layer, allowed: the barrier over storage */
-#include "backend/b.h"  // FLAG: a higher layer
+#include "storage/s.h" /* same layer, allowed: the barrier over storage */
+#include "backend/b.h" // FLAG: a higher layer

@@ -1,2 +1,2 @@
 #include "events/events.h"
-#include "rotation/r.h"  // FLAG: events does not include rotation
+#include "rotation/r.h" // FLAG: events does not include rotation

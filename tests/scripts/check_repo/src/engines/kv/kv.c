@@ -1,3 +1,3 @@
 #include "engines/kv/kv_int.h"
-#include "engines/transit/t.h"  // FLAG: another engine
-#include "core/core.h"          // FLAG: core is a sibling of the engines
+#include "engines/transit/t.h" // FLAG: another engine
+#include "core/core.h"         // FLAG: core is a sibling of the engines
