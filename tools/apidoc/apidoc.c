@@ -86,13 +86,16 @@ print_flags(unsigned flags)
 			printf(", %s", names[i].text);
 }
 
-/* A route's parameters. XXX: once route rows carry a field schema
- * (src/backend/field.h), print here, under the route, one line per field:
- * name, type, default, required/secret/deprecated, range; routes without a
- * schema print nothing, as today. */
+/* A route's parameters, printed under the section's table (a markdown table
+ * cannot nest one per row). XXX: once route rows carry a field schema
+ * (src/backend/field.h), print here, for a route that has one, a heading
+ * "### `<path>`" and a table with one row per field: name, type, default,
+ * required/secret/deprecated, range. A route without a schema prints nothing,
+ * as every route does today. */
 static void
-print_fields(const struct route *rt)
+print_fields(const struct apidoc_section *s, const struct route *rt)
 {
+	(void)s;
 	(void)rt;
 }
 
@@ -128,9 +131,10 @@ print_section(const struct apidoc_section *s)
 		printf(" | ");
 		print_flags(rt->flags);
 		printf(" |\n");
-		print_fields(rt);
 	}
 	printf("\n");
+	for (size_t i = 0; i < bt->nroutes; i++)
+		print_fields(s, &bt->routes[i]);
 }
 
 static int
