@@ -1,6 +1,6 @@
 /* fuzz_srp.c - the untrusted inputs of auth/srp login/init and login/verify
  * (docs/internals/auth.md, SRP): usernames, the hex of A, session ids and M1, and
- * registered verifiers. Nothing crashes; what parses obeys the spec's rules
+ * registered verifiers. Nothing crashes; what parses obeys the documented rules
  * (1..384 bytes, 0 < A < N; 1 < v < N; exact lengths), and a parsed A, written
  * back as lowercase hex, parses to the same PAD(A). */
 #include "auth/srp/srp6a.h"

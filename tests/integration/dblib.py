@@ -2,7 +2,7 @@
 
 `DbEngine` wraps one coffer server + one PostgreSQL database: mounts the engine,
 configures a connection, creates roles and issues credentials through hvac exactly
-as an application would (spec Vault's database secrets API, Vault's sys/leases).
+as an application would (Vault's database secrets API, Vault's sys/leases).
 """
 
 import os

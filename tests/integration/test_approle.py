@@ -1,4 +1,4 @@
-"""AppRole auth method (Vault's AppRole API, issue 6 items 3 and 6) with hvac: roles,
+"""AppRole auth method (Vault's AppRole API) with hvac: roles,
 role IDs, secret IDs (generated, custom, by accessor, used up, expired, CIDR
 bound), login, tokens within their policies, TTLs and bound CIDRs, brute-force
 limits, secret IDs stored only as HMACs, and no secret ID in any log."""

@@ -1,5 +1,5 @@
 """`coffer auth enable|disable|list|tune`, `coffer login --method=...` and
-`coffer write ... password=-` (issue 6 item 7) against a dev server. HOME is the
+`coffer write ... password=-` against a dev server. HOME is the
 test's temporary directory (run_cli), so ~/.coffer-token is the test's own."""
 
 import json

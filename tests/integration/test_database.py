@@ -1,4 +1,4 @@
-"""Database secrets engine, PostgreSQL plugin (spec Vault's database secrets API, issue 3), through
+"""Database secrets engine, PostgreSQL plugin (Vault's database secrets API), through
 hvac 0.11.2 against a real PostgreSQL 15 that the run starts itself (pglib.py).
 
 Every login check is a real psql connection over 127.0.0.1 with password

@@ -1,4 +1,4 @@
-"""Leases (spec Vault's sys/leases, issue 3): the expiration manager seen through
+"""Leases (Vault's sys/leases): the expiration manager seen through
 hvac, the legacy routes, token revocation, restart after kill -9, PostgreSQL down,
 hung (SIGSTOP) or slow (a statement waiting on a lock), 1,000 leases expiring at
 once, a large lease table loading after unseal, and the `coffer lease` commands. The

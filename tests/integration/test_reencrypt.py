@@ -1,4 +1,4 @@
-"""Barrier re-encryption (issue 4 item 2): sys/rotate/reencrypt moves every stored
+"""Barrier re-encryption (docs/internals/crypto.md): sys/rotate/reencrypt moves every stored
 entry to the newest key term, survives kill -9, and sys/rotate/retire drops the old
 terms once nothing uses them. Runs on SQLite and reads the raw file to check every
 ciphertext's term prefix."""

@@ -1,4 +1,4 @@
-"""Rotation manager (issue 5 items 1-5, docs/internals/rotation.md): KV jobs with templates
+"""Rotation manager (docs/internals/rotation.md): KV jobs with templates
 and generators, grace and verification, schedules, adoption tracking, compromise,
 history, bad input and capabilities, against the real binary with real clients.
 Crash safety is in test_rotation_crash.py, transit and database targets in

@@ -1,4 +1,4 @@
-"""Rotation crash safety (issue 5, "Crash safety"): the test hook
+"""Rotation crash safety (docs/internals/rotation.md, "Crash safety"): the test hook
 COFFER_ROTATION_CRASH_AFTER=<step> makes the server _exit right after that step's
 effect and before its progress is stored. After restart and unseal every job ends
 with exactly one new version and a consistent state."""

@@ -1,4 +1,4 @@
-"""Rotation of transit keys and database static roles (issue 5 items 1-2):
+"""Rotation of transit keys and database static roles (docs/internals/rotation.md):
 transit adds a key version, rewraps the data the job names at grace end and only
 then raises min_decryption_version; database static roles with alternating users
 keep both users working during grace and only the current one after it."""

@@ -1,4 +1,4 @@
-"""Transit secrets engine (spec Vault's transit API, issue 4 items 1, 3 and 4): hvac
+"""Transit secrets engine (Vault's transit API): hvac
 against every key type, batches, derivation, rotation and rewrap, min versions,
 sign/verify and hmac/verify, datakeys, the openssl CLI cross-check of signatures,
 bad input, auto-rotation, keys/:name/rewrap-kv over KV v2, persistence across a

@@ -1,4 +1,4 @@
-"""userpass auth method (Vault's userpass API, issue 6 items 2 and 6) with hvac:
+"""userpass auth method (Vault's userpass API) with hvac:
 users, login, tokens within their policies and TTLs, the same answer and the
 same time for unknown users, brute-force limits (429 + Retry-After), and no
 password in the server log or the audit file."""

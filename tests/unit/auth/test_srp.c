@@ -1,7 +1,7 @@
 /* test_srp.c - the SRP-6a core and the srp auth method's internals
  * (docs/internals/auth.md, SRP): the RFC 5054 Appendix B vectors (1024-bit group, SHA-1)
  * and the coffer profile vectors (3072-bit group, g = 5, SHA-256) through the
- * same code, then the negative cases of §5.3, sessions, lockout and the
+ * same code, then the negative cases, sessions, lockout and the
  * per-address limit with an injected clock. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +25,7 @@ struct vec {
 	const char *s, *N, *k, *x, *v, *a, *b, *A, *B, *u, *S, *K, *M1, *M2;
 };
 
-/* RFC 5054 Appendix B (docs/internals/auth.md, SRP), generated from the spec table. */
+/* RFC 5054 Appendix B (docs/internals/auth.md, SRP), generated from the RFC's table. */
 static const struct vec rfc5054 = {
         .I = "alice",
         .P = "password123",
@@ -57,7 +57,7 @@ static const struct vec rfc5054 = {
              "3cd67fc88a2f39a4be5bec4ec0a3212dc346d7e474b29ede8a469ffeca686e5a",
 };
 
-/* The coffer profile (docs/internals/auth.md, SRP), generated from the spec tables. */
+/* The coffer profile (docs/internals/auth.md, SRP), generated from the tables there. */
 static const struct vec profile[] = {
         {
                 .I = "alice",
@@ -293,7 +293,7 @@ test_srp_profile_vectors(void **state)
 		run_vector(grp, &profile[i], true);
 }
 
-/* The same group built from the spec's text equals the built-in one. */
+/* The same group built from RFC 5054's text equals the built-in one. */
 static void
 test_srp_default_group(void **state)
 {

@@ -752,7 +752,7 @@ ref_is_glob(const char *pat)
 	return (len > 0 && pat[len - 1] == '*') || strstr(pat, "+") != NULL;
 }
 
-/* The spec's comparator: true when a has lower priority than b. */
+/* The priority rule of docs/internals/policy.md: true when a has lower priority than b. */
 static bool
 ref_lower(const char *a, const char *b)
 {
