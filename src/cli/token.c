@@ -455,7 +455,7 @@ token_revoke(int argc, char **argv)
 			}
 		}
 	}
-	/* auth/token/ endpoints are POST in the spec; sys/leases/ accepts PUT. */
+	/* auth/token/ endpoints are POST in Vault's token API; sys/leases/ accepts PUT. */
 	r = cli_request(strncmp(path, "sys/", 4) == 0 ? "PUT" : "POST", path, NULL, body, &resp);
 	if (r < 0)
 		goto out;
