@@ -48,6 +48,13 @@ struct buf {
 	unsigned flags; /* BUF_* */
 };
 
+/* The value of a buffer just initialised, for declarations and arrays:
+ * struct buf b = BUF_INIT(4096, 0); is the same as buf_init(&b, 4096, 0). */
+#define BUF_INIT(max_, flags_)                                                                     \
+	{                                                                                          \
+		.p = NULL, .len = 0, .alloc = 0, .max = (max_), .flags = (flags_)                  \
+	}
+
 /* Makes b an empty buffer holding at most max bytes (max > 0). Allocates
  * nothing, so it cannot fail. */
 void buf_init(struct buf *b, size_t max, unsigned flags);
