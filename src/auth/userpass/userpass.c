@@ -5,7 +5,7 @@
  * Storage (the mount's view, encrypted by the barrier):
  *   user/<lowercased name>  {"password_hash": "$argon2id$...", token_* fields}
  *
- * Deviation from Vault (issue 6 wins over Vault's API docs): argon2id, not bcrypt. */
+ * Deviation from Vault: argon2id, not bcrypt (docs/internals/auth.md). */
 #include "auth/userpass/userpass.h"
 
 #include "auth/auth.h"

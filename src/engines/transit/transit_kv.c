@@ -1,6 +1,6 @@
 /* transit_kv.c - POST :mount/keys/:name/rewrap-kv {mount, prefix, field}:
  * moves the transit ciphertexts an application keeps in one field of its KV v2
- * secrets to the newest version of the key (coffer's own endpoint, issue 4).
+ * secrets to the newest version of the key (coffer's own endpoint).
  *
  * It never touches KV storage: every LIST, read and write is an internal
  * request through the core with the caller's token, so the caller's ACL
