@@ -102,7 +102,7 @@ format_value(struct buf *b, const json_t *v, int depth)
 			put_check(buf_printf(b, "%s:", keys[i]));
 			format_value(b, json_object_get(v, keys[i]), depth + 1);
 		}
-		free(keys);
+		free(keys); /* not secret: JSON key names */
 		put_check(buf_append_char(b, ']'));
 		break;
 	}
@@ -169,7 +169,7 @@ output_kv(const json_t *obj, unsigned flags)
 	keys = sorted_keys(obj, &n);
 	for (i = 0; i < n; i++)
 		add_value(t, keys[i], json_object_get(obj, keys[i]), flags);
-	free(keys);
+	free(keys); /* not secret: JSON key names */
 	table_print(t, stdout);
 	table_free(t);
 }
@@ -298,7 +298,7 @@ output_auth_fields(const json_t *auth)
 			snprintf(name, sizeof(name), "token_meta_%s", keys[i]);
 			set_copy(out, name, json_object_get(meta, keys[i]));
 		}
-		free(keys);
+		free(keys); /* not secret: JSON key names */
 	}
 	return out;
 }
@@ -357,7 +357,7 @@ output_secret(const json_t *resp)
 		keys = sorted_keys(data, &n);
 		for (i = 0; i < n; i++)
 			add_value(t, keys[i], json_object_get(data, keys[i]), 0);
-		free(keys);
+		free(keys); /* not secret: JSON key names */
 	}
 	if (table_rows(t) > 0)
 		table_print(t, stdout);

@@ -142,8 +142,8 @@ storage_keys_free(char **keys, size_t n)
 	if (keys == NULL)
 		return;
 	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage key names */
+	free(keys);            /* not secret: storage key names */
 }
 
 int
