@@ -84,8 +84,7 @@ walk(struct barrier *b, const char *prefix, char ***keys, size_t *n, size_t *cap
 		}
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 1024;
-			char **nk = realloc(*keys,
-			                    nc * sizeof(*nk)); /* not secret: storage key names */
+			char **nk = realloc(*keys, nc * sizeof(*nk)); /* not secret: key names */
 			if (!nk) {
 				free(k);
 				r = CF_ENOMEM;

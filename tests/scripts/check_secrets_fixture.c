@@ -47,9 +47,6 @@ fixture(struct entry *e, char *token, char *api_key, char **shares, char *seed, 
 	free(key_name);
 	free(keyring);
 	free(keys); /* not secret: the names of keys */
-	free(       /* not secret: the comment may be on either line */
-	     keys);
-	free(keys); /* not secret: or on the argument's line */
 	grown = realloc(names, 64);
 	grown = realloc(keys, 64); /* not secret: names */
 	CRYPTO_free(e->name, __FILE__, __LINE__);
@@ -63,4 +60,19 @@ fixture(struct entry *e, char *token, char *api_key, char **shares, char *seed, 
 	/* a comment over lines
 	   free(password);
 	*/
+
+	/* Calls over several lines, as clang-format leaves long ones. */
+	/* clang-format off */
+	CRYPTO_free(   // FLAG
+	        token, __FILE__,
+	        __LINE__);
+	free(          // FLAG
+	        e->secrets[1]);
+	free(          /* not secret: the comment may be on the first line */
+	        keys);
+	free(
+	        keys); /* not secret: or on the argument's line */
+	grown = realloc(keys,
+	                64); /* not secret: or on any other line of the call */
+	/* clang-format on */
 }
