@@ -11,6 +11,7 @@
 #include "auth/jwt/jws.h"
 #include "auth/jwt/jwt_claims.h"
 #include "lib/err.h"
+#include "lib/glob.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -76,7 +77,7 @@ claims_checks(json_t *claims)
 		(void)jwt_claims_get(claims, k, false);
 		(void)jwt_claims_get(claims, k, true);
 		if (json_is_string(v))
-			(void)jwt_claims_glob(k, json_string_value(v));
+			(void)glob_match(k, json_string_value(v));
 	}
 	json_decref(bc);
 	json_decref(bg);

@@ -3,7 +3,7 @@
  * registered verifiers. Nothing crashes; what parses obeys the documented rules
  * (1..384 bytes, 0 < A < N; 1 < v < N; exact lengths), and a parsed A, written
  * back as lowercase hex, parses to the same PAD(A). */
-#include "auth/srp/srp6a.h"
+#include "crypto/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "lib/err.h"
 #include "lib/util.h"

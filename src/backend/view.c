@@ -145,7 +145,7 @@ view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n)
 			continue;
 		r = path_escape(keys[i], &esc);
 		if (r == 0) {
-			free(keys[i]);
+			free(keys[i]); /* not secret: storage key names */
 			keys[i] = esc;
 		}
 	}

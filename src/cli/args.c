@@ -1,5 +1,6 @@
 /* args.c - operands to request bodies (see args.h). */
 #include "cli/args.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
@@ -12,50 +13,35 @@
 int
 args_read_stream(FILE *f, const char *name, char **ret, size_t *ret_len, char *err, size_t errlen)
 {
-	size_t len = 0, cap = 4096, n;
-	char *buf, *nb;
+	struct buf b = BUF_INIT(ARGS_MAX_FILE, BUF_SECRET); /* values may be secret */
+	char chunk[4096];
+	size_t n;
+	int r = 0;
 
-	buf = malloc(cap);
-	if (!buf)
-		return CF_ENOMEM;
 	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= ARGS_MAX_FILE + 1) {
-				snprintf(err, errlen, "%s: larger than %u bytes", name,
-				         ARGS_MAX_FILE);
-				secmem_free(buf, cap);
-				return CF_ETOOBIG;
-			}
-			/* Copy and wipe rather than realloc: values may be secret. */
-			nb = malloc(cap * 2);
-			if (!nb) {
-				secmem_free(buf, cap);
-				return CF_ENOMEM;
-			}
-			memcpy(nb, buf, len);
-			secmem_free(buf, cap);
-			buf = nb;
-			cap *= 2;
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
+		n = fread(chunk, 1, sizeof(chunk), f);
 		if (n == 0)
 			break;
+		r = buf_append(&b, chunk, n);
+		if (r < 0)
+			break;
 	}
+	secmem_wipe(chunk, sizeof(chunk));
+	if (r == CF_ETOOBIG) {
+		snprintf(err, errlen, "%s: larger than %u bytes", name, ARGS_MAX_FILE);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
 	if (ferror(f)) {
 		snprintf(err, errlen, "%s: read error", name);
-		secmem_free(buf, cap);
-		return CF_EIO;
+		r = CF_EIO;
+		goto out;
 	}
-	if (len > ARGS_MAX_FILE) {
-		snprintf(err, errlen, "%s: larger than %u bytes", name, ARGS_MAX_FILE);
-		secmem_free(buf, cap);
-		return CF_ETOOBIG;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
+	r = buf_detach(&b, ret, ret_len);
+out:
+	buf_free(&b);
+	return r;
 }
 
 int

@@ -172,7 +172,7 @@ audit_list(int argc, char **argv)
 	table_print(t, stdout);
 out:
 	table_free(t);
-	free(keys);
+	free(keys); /* not secret: JSON key names */
 	client_resp_clear(&resp);
 	return cli_exit(r);
 }

@@ -467,7 +467,7 @@ cli_mount_list(int argc, char **argv, const char *api, const char *usage)
 	table_print(t, stdout);
 out:
 	table_free(t);
-	free(keys);
+	free(keys); /* not secret: JSON key names */
 	client_resp_clear(&resp);
 	return cli_exit(r);
 }

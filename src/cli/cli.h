@@ -207,7 +207,7 @@ int login_main(int argc, char **argv);
 int srp_main(int argc, char **argv);
 int notify_main(int argc, char **argv);
 int events_main(int argc, char **argv);
-/* Written by the lead in src/cli/server.c; a stub answers when it is not built. */
+/* `coffer server` (src/cli/server.c); a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 
 /* `coffer audit verify` calls audit_verify_file() from "audit/audit.h". */

@@ -1,5 +1,6 @@
 /* client.c - libcurl transport for the CLI (see client.h). */
 #include "cli/client.h"
+#include "lib/buf.h"
 #include "lib/curl_dl.h"
 #include "lib/err.h"
 #include "lib/util.h"
@@ -26,12 +27,10 @@ struct client {
 	long timeout;
 };
 
-/* A growing response buffer. Growth copies and wipes, never realloc, so no stale
- * copy of a secret is left in freed memory. */
+/* A response body. The buffer is BUF_SECRET: an answer may carry a secret, so
+ * no stale copy is left in freed memory. */
 struct body {
-	char *p;
-	size_t len;
-	size_t cap;
+	struct buf b;
 	bool too_big;
 };
 
@@ -200,31 +199,13 @@ static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
-	size_t n = size * nmemb, cap;
-	char *p;
+	size_t n = size * nmemb;
+	int r;
 
-	if (n > CLIENT_MAX_BODY - b->len) {
+	r = buf_append(&b->b, data, n);
+	if (r == CF_ETOOBIG)
 		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = malloc(cap);
-		if (!p)
-			return 0;
-		if (b->p) {
-			memcpy(p, b->p, b->len);
-			secmem_free(b->p, b->cap);
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	return r < 0 ? 0 : n;
 }
 
 /* Percent-encodes path (keeping '/' and RFC 3986 unreserved characters) after
@@ -289,6 +270,7 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	long status = 0;
 	int r;
 
+	buf_init(&rb.b, CLIENT_MAX_BODY, BUF_SECRET);
 	memset(resp, 0, sizeof(*resp));
 	if (curl_dl_load() != 0) {
 		snprintf(err, errlen, "libcurl (%s) is not installed", CURL_DL_SONAME);
@@ -397,8 +379,9 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	curl_dl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	resp->status = status;
 	resp->no_token = c->token == NULL;
-	if (rb.len > 0)
-		resp->json = json_loadb(rb.p, rb.len, 0, &jerr); /* NULL if not JSON */
+	if (buf_len(&rb.b) > 0)
+		resp->json =
+		        json_loadb(buf_str(&rb.b), buf_len(&rb.b), 0, &jerr); /* NULL if not JSON */
 	r = 0;
 out:
 	if (curl)
@@ -406,7 +389,7 @@ out:
 	headers_free(headers);
 	secmem_free_str(hdr);
 	secmem_free_str(payload);
-	secmem_free(rb.p, rb.cap);
+	buf_free(&rb.b);
 	free(url);
 	free(epath);
 	return r;
@@ -527,13 +510,15 @@ on_stream(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct stream_ctx *sc = arg;
 	size_t n = size * nmemb;
+	int r;
 
 	if (sc->status == 0)
 		curl_dl.easy_getinfo(sc->curl, CURLINFO_RESPONSE_CODE, &sc->status);
 	if (sc->status < 200 || sc->status > 299) {
-		if (n > 65536 - sc->err.len)
+		r = buf_append(&sc->err.b, data, n);
+		if (r == CF_ETOOBIG)
 			return n; /* an error body: the start is enough */
-		return on_body(data, size, nmemb, &sc->err);
+		return r < 0 ? 0 : n;
 	}
 	if (!sc->on_data(sc->arg, data, n)) {
 		sc->stopped = true;
@@ -556,6 +541,7 @@ client_stream(struct client *c, const char *path, const char *query, const char 
 	size_t n;
 	int r;
 
+	buf_init(&sc.err.b, 65536, BUF_SECRET);
 	memset(resp, 0, sizeof(*resp));
 	if (curl_dl_load() != 0) {
 		snprintf(err, errlen, "libcurl (%s) is not installed", CURL_DL_SONAME);
@@ -643,15 +629,15 @@ client_stream(struct client *c, const char *path, const char *query, const char 
 	}
 	resp->status = sc.status;
 	resp->no_token = c->token == NULL;
-	if (sc.err.len > 0)
-		resp->json = json_loadb(sc.err.p, sc.err.len, 0, &jerr);
+	if (buf_len(&sc.err.b) > 0)
+		resp->json = json_loadb(buf_str(&sc.err.b), buf_len(&sc.err.b), 0, &jerr);
 	r = 0;
 out:
 	if (sc.curl)
 		curl_dl.easy_cleanup(sc.curl);
 	headers_free(headers);
 	secmem_free_str(hdr);
-	secmem_free(sc.err.p, sc.err.cap);
+	buf_free(&sc.err.b);
 	free(url);
 	free(epath);
 	return r;

@@ -4,6 +4,7 @@
  * reconnects with Last-Event-ID, so nothing retained is missed. */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 
 #include <getopt.h>
@@ -18,7 +19,8 @@ enum {
 	OPT_NO_RECONNECT,
 };
 
-#define LINE_MAX_BYTES (1u << 20)
+#define LINE_MAX_BYTES  (1u << 20)
+#define EVENT_MAX_BYTES (16u << 20) /* the data: lines of one event together */
 
 static const char events_usage[] =
         "Usage: coffer events [--types=GLOB,...] [--last-event-id=N] [--no-reconnect]\n\n"
@@ -31,12 +33,11 @@ static const char events_usage[] =
         "  --no-reconnect     exit when the stream ends instead of resuming it\n";
 
 struct parser {
-	char *line; /* the current, incomplete line */
-	size_t len, cap;
+	struct buf line; /* the current, incomplete line */
 	char id[32];
 	char last_id[32]; /* of the last complete event */
-	char *data;       /* data: lines of the current event */
-	size_t dlen;
+	struct buf data;  /* data: lines of the current event */
+	bool has_data;    /* the event had a data: line (perhaps empty) */
 	bool failed;
 };
 
@@ -89,15 +90,14 @@ on_line(struct parser *p, const char *l)
 	const char *v;
 
 	if (*l == '\0') { /* end of an event */
-		if (p->data) {
-			print_event(p->data);
+		if (p->has_data) {
+			print_event(buf_str(&p->data));
 			if (fflush(stdout) != 0)
 				p->failed = true;
 			snprintf(p->last_id, sizeof(p->last_id), "%s", p->id);
 		}
-		free(p->data);
-		p->data = NULL;
-		p->dlen = 0;
+		buf_reset(&p->data);
+		p->has_data = false;
 		return;
 	}
 	if (*l == ':')
@@ -109,15 +109,17 @@ on_line(struct parser *p, const char *l)
 	if (strncmp(l, "id:", 3) == 0) {
 		snprintf(p->id, sizeof(p->id), "%s", v);
 	} else if (strncmp(l, "data:", 5) == 0) {
-		size_t n = strlen(v);
-		char *d = realloc(p->data, p->dlen + n + 2);
-		if (!d)
+		int r = 0;
+
+		if (buf_len(&p->data) > 0)
+			r = buf_append_char(&p->data, '\n');
+		if (r == 0)
+			r = buf_append_str(&p->data, v);
+		if (r == CF_ENOMEM)
 			cli_oom();
-		if (p->dlen)
-			d[p->dlen++] = '\n';
-		memcpy(d + p->dlen, v, n + 1);
-		p->dlen += n;
-		p->data = d;
+		if (r < 0)
+			p->failed = true; /* an event past EVENT_MAX_BYTES */
+		p->has_data = true;
 	}
 	/* event: is in the JSON as "type" as well; retry: is not used */
 }
@@ -127,35 +129,26 @@ on_data(void *arg, const char *buf, size_t n)
 {
 	struct parser *p = arg;
 	size_t i;
+	int r;
 
 	for (i = 0; i < n; i++) {
 		char ch = buf[i];
 		if (ch == '\r')
 			continue;
 		if (ch == '\n') {
-			if (p->len + 1 > p->cap) {
-				p->line = realloc(p->line, p->cap = p->len + 1);
-				if (!p->line)
-					cli_oom();
-			}
-			p->line[p->len] = '\0';
-			on_line(p, p->line);
-			p->len = 0;
+			on_line(p, buf_str(&p->line));
+			buf_reset(&p->line);
 			if (p->failed)
 				return false;
 			continue;
 		}
-		if (p->len + 2 > p->cap) {
-			if (p->cap >= LINE_MAX_BYTES) {
-				p->failed = true;
-				return false;
-			}
-			p->cap = p->cap ? p->cap * 2 : 256;
-			p->line = realloc(p->line, p->cap);
-			if (!p->line)
-				cli_oom();
+		r = buf_append_char(&p->line, ch);
+		if (r == CF_ENOMEM)
+			cli_oom();
+		if (r < 0) {
+			p->failed = true; /* a line past LINE_MAX_BYTES */
+			return false;
 		}
-		p->line[p->len++] = ch;
 	}
 	return true;
 }
@@ -170,7 +163,10 @@ events_main(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct parser p = {0};
+	struct parser p = {
+	        .line = BUF_INIT(LINE_MAX_BYTES - 1, 0),
+	        .data = BUF_INIT(EVENT_MAX_BYTES, 0),
+	};
 	struct client_resp resp = {0};
 	struct client *c = NULL;
 	char *query = NULL, err[512];
@@ -221,14 +217,13 @@ events_main(int argc, char **argv)
 		return cli_exit(r);
 	}
 	for (;;) {
-		p.len = 0;
-		free(p.data);
-		p.data = NULL;
-		p.dlen = 0;
+		buf_reset(&p.line);
+		buf_reset(&p.data);
+		p.has_data = false;
 		r = client_stream(c, "sys/events/subscribe", query, p.last_id[0] ? p.last_id : NULL,
 		                  on_data, &p, &resp, err, sizeof(err));
 		if (p.failed) {
-			r = 0; /* stdout closed, or a line past 1 MiB */
+			r = 0; /* stdout closed, or a line past 1 MiB or an event past 16 MiB */
 			break;
 		}
 		if (r == 0 && (resp.status < 200 || resp.status > 299)) {
@@ -261,7 +256,7 @@ events_main(int argc, char **argv)
 	client_resp_clear(&resp);
 	client_free(c);
 	free(query);
-	free(p.line);
-	free(p.data);
+	buf_free(&p.line);
+	buf_free(&p.data);
 	return cli_exit(r);
 }

@@ -6,6 +6,7 @@
 #include "lib/curl_dl.h"
 #include "cli/kvpath.h"
 #include "cli/output.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/secmem.h"
 
@@ -38,37 +39,33 @@ clean(const char *path, bool dir)
 
 /* key=value operands as a query string for GET and DELETE ("a=1&b=2"). Returns a
  * new string (NULL when there are no operands) or exits on a bad operand. */
+#define CLI_QUERY_MAX (1u << 20) /* far more than any URL a server accepts */
 static char *
 query_of(int argc, char **argv)
 {
-	char *buf = NULL, *k, *v;
-	size_t len = 0;
-	FILE *f;
+	struct buf q = BUF_INIT(CLI_QUERY_MAX, 0);
+	char *k, *v, *s;
 	int i;
 
 	if (argc == 0)
 		return NULL;
-	f = open_memstream(&buf, &len);
-	if (!f)
-		cli_oom();
 	for (i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 		if (!eq || eq == argv[i]) {
-			fclose(f);
-			free(buf);
+			buf_free(&q);
 			exit(cli_usage_err("expected key=value, got \"%s\"", argv[i]));
 		}
 		k = curl_dl.easy_escape(NULL, argv[i], (int)(eq - argv[i]));
 		v = curl_dl.easy_escape(NULL, eq + 1, 0);
-		if (!k || !v)
+		if (!k || !v || buf_printf(&q, "%s%s=%s", i ? "&" : "", k, v) < 0)
 			cli_oom();
-		fprintf(f, "%s%s=%s", i ? "&" : "", k, v);
 		curl_dl.free(k);
 		curl_dl.free(v);
 	}
-	if (fclose(f) != 0 || !buf)
+	if (buf_detach(&q, &s, NULL) < 0)
 		cli_oom();
-	return buf;
+	buf_free(&q);
+	return s;
 }
 
 /* Prints a read/write answer: one field, the JSON, or the table. */

@@ -753,7 +753,7 @@ print_metadata(const json_t *data)
 		output_header(title);
 		output_kv(json_object_get(versions, keys[i]), OUTPUT_NA_EMPTY);
 	}
-	free(keys);
+	free(keys); /* not secret: JSON key names */
 }
 
 /* metadata get and delete: method on <mount>metadata/<rest> of a KV v2 PATH.

@@ -4,8 +4,8 @@
  * accepted only when the server's M2 matches ours (so only a server holding
  * the verifier can hand us a token). The password, a, x, S and K never leave
  * this process and are wiped before returning. */
-#include "auth/srp/srp6a.h"
-#include "auth/srp/srp_int.h"
+#include "crypto/srp6a.h"
+#include "auth/srp/srp.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/login.h"

@@ -2,6 +2,7 @@
 #include "cli/output.h"
 #include "cli/cli.h"
 #include "cli/table.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/secmem.h"
 
@@ -44,8 +45,20 @@ sorted_keys(const json_t *obj, size_t *n)
 	return keys;
 }
 
+/* The longest value output_value formats: far past any answer the client
+ * accepts (CLIENT_MAX_BODY), so only a runaway would meet it. */
+#define OUTPUT_VALUE_MAX (256u << 20)
+
+/* Dies on a failed append, as the CLI does when memory runs out. */
 static void
-format_value(FILE *f, const json_t *v, int depth)
+put_check(int r)
+{
+	if (r < 0)
+		cli_oom();
+}
+
+static void
+format_value(struct buf *b, const json_t *v, int depth)
 {
 	const char **keys;
 	size_t i, n;
@@ -53,44 +66,44 @@ format_value(FILE *f, const json_t *v, int depth)
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		fwrite(json_string_value(v), 1, json_string_length(v), f);
+		put_check(buf_append(b, json_string_value(v), json_string_length(v)));
 		break;
 	case JSON_INTEGER:
-		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		put_check(buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
 		break;
 	case JSON_REAL:
-		fprintf(f, "%g", json_real_value(v));
+		put_check(buf_printf(b, "%g", json_real_value(v)));
 		break;
 	case JSON_TRUE:
-		fputs("true", f);
+		put_check(buf_append_str(b, "true"));
 		break;
 	case JSON_FALSE:
-		fputs("false", f);
+		put_check(buf_append_str(b, "false"));
 		break;
 	case JSON_NULL:
-		fputs(depth == 0 ? "n/a" : "<nil>", f);
+		put_check(buf_append_str(b, depth == 0 ? "n/a" : "<nil>"));
 		break;
 	case JSON_ARRAY:
-		fputc('[', f);
+		put_check(buf_append_char(b, '['));
 		for (i = 0; i < json_array_size((json_t *)v); i++) {
 			e = json_array_get((json_t *)v, i);
 			if (i > 0)
-				fputc(' ', f);
-			format_value(f, e, depth + 1);
+				put_check(buf_append_char(b, ' '));
+			format_value(b, e, depth + 1);
 		}
-		fputc(']', f);
+		put_check(buf_append_char(b, ']'));
 		break;
 	case JSON_OBJECT:
-		fputs("map[", f);
+		put_check(buf_append_str(b, "map["));
 		keys = sorted_keys(v, &n);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
-				fputc(' ', f);
-			fprintf(f, "%s:", keys[i]);
-			format_value(f, json_object_get(v, keys[i]), depth + 1);
+				put_check(buf_append_char(b, ' '));
+			put_check(buf_printf(b, "%s:", keys[i]));
+			format_value(b, json_object_get(v, keys[i]), depth + 1);
 		}
-		free(keys);
-		fputc(']', f);
+		free(keys); /* not secret: JSON key names */
+		put_check(buf_append_char(b, ']'));
 		break;
 	}
 }
@@ -98,20 +111,16 @@ format_value(FILE *f, const json_t *v, int depth)
 char *
 output_value(const json_t *v)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct buf b = BUF_INIT(OUTPUT_VALUE_MAX, BUF_SECRET); /* values may be secrets */
+	char *s;
 
-	f = open_memstream(&buf, &len);
-	if (!f)
-		cli_oom();
 	if (v)
-		format_value(f, v, 0);
+		format_value(&b, v, 0);
 	else
-		fputs("n/a", f);
-	if (fclose(f) != 0 || !buf)
-		cli_oom();
-	return buf;
+		put_check(buf_append_str(&b, "n/a"));
+	put_check(buf_detach(&b, &s, NULL));
+	buf_free(&b);
+	return s;
 }
 
 const char **
@@ -160,7 +169,7 @@ output_kv(const json_t *obj, unsigned flags)
 	keys = sorted_keys(obj, &n);
 	for (i = 0; i < n; i++)
 		add_value(t, keys[i], json_object_get(obj, keys[i]), flags);
-	free(keys);
+	free(keys); /* not secret: JSON key names */
 	table_print(t, stdout);
 	table_free(t);
 }
@@ -289,7 +298,7 @@ output_auth_fields(const json_t *auth)
 			snprintf(name, sizeof(name), "token_meta_%s", keys[i]);
 			set_copy(out, name, json_object_get(meta, keys[i]));
 		}
-		free(keys);
+		free(keys); /* not secret: JSON key names */
 	}
 	return out;
 }
@@ -348,7 +357,7 @@ output_secret(const json_t *resp)
 		keys = sorted_keys(data, &n);
 		for (i = 0; i < n; i++)
 			add_value(t, keys[i], json_object_get(data, keys[i]), 0);
-		free(keys);
+		free(keys); /* not secret: JSON key names */
 	}
 	if (table_rows(t) > 0)
 		table_print(t, stdout);

@@ -2,8 +2,8 @@
  * (docs/internals/auth.md, SRP) without the password ever reaching the server. The CLI
  * draws the salt, computes the verifier from the password typed here and posts
  * only the pair to auth/<path>/users/<name>. */
-#include "auth/srp/srp6a.h"
-#include "auth/srp/srp_int.h"
+#include "crypto/srp6a.h"
+#include "auth/srp/srp.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "lib/util.h"

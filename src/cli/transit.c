@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/output.h"
+#include "lib/buf.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
 
@@ -68,42 +69,34 @@ transit_add_context(json_t *body)
 	free(b64);
 }
 
-/* Reads all of stdin (up to the body cap). Returns a malloc'd buffer. */
+/* Reads all of stdin (less than TRANSIT_CLI_MAX_INPUT bytes). Returns a malloc'd
+ * buffer, or NULL on a read error or when the input is too long. */
 static uint8_t *
 read_stdin(size_t *ret_len)
 {
-	size_t cap = 4096, n = 0;
-	uint8_t *buf = malloc(cap);
+	struct buf b = BUF_INIT(TRANSIT_CLI_MAX_INPUT - 1, BUF_SECRET);
+	uint8_t chunk[4096];
+	char *p = NULL;
 	ssize_t got;
+	int r = 0;
 
-	if (!buf)
-		cli_oom();
 	for (;;) {
-		if (n == cap) {
-			uint8_t *nb;
-			if (cap >= TRANSIT_CLI_MAX_INPUT) {
-				secmem_free(buf, n);
-				return NULL;
-			}
-			nb = malloc(cap * 2);
-			if (!nb)
-				cli_oom();
-			memcpy(nb, buf, n);
-			secmem_free(buf, n);
-			buf = nb;
-			cap *= 2;
-		}
-		got = read(STDIN_FILENO, buf + n, cap - n);
-		if (got < 0) {
-			secmem_free(buf, n);
-			return NULL;
-		}
-		if (got == 0)
+		got = read(STDIN_FILENO, chunk, sizeof(chunk));
+		if (got < 0)
+			r = CF_EIO;
+		if (got <= 0)
 			break;
-		n += (size_t)got;
+		r = buf_append(&b, chunk, (size_t)got);
+		if (r == CF_ENOMEM)
+			cli_oom();
+		if (r < 0)
+			break;
 	}
-	*ret_len = n;
-	return buf;
+	secmem_wipe(chunk, sizeof(chunk));
+	if (r == 0 && buf_detach(&b, &p, ret_len) < 0)
+		cli_oom();
+	buf_free(&b);
+	return (uint8_t *)p;
 }
 
 static const char encrypt_usage[] =

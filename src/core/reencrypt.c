@@ -84,7 +84,7 @@ walk(struct barrier *b, const char *prefix, char ***keys, size_t *n, size_t *cap
 		}
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 1024;
-			char **nk = realloc(*keys, nc * sizeof(*nk));
+			char **nk = realloc(*keys, nc * sizeof(*nk)); /* not secret: key names */
 			if (!nk) {
 				free(k);
 				r = CF_ENOMEM;
@@ -103,8 +103,8 @@ static void
 keys_free(char **keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage key names */
+	free(keys);            /* not secret: storage key names */
 }
 
 static int

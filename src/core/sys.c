@@ -978,7 +978,7 @@ static const struct route sys_routes[] = {
         {"notify/webhooks/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, events_sys_webhook,
          events_sys_webhook_exists},
         {"events/subscribe", OP_READ, 0, events_sys_subscribe, NULL},
-        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_sys_test, NULL},
+        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_send_test, NULL},
 };
 
 const struct backend_type system_backend = {

@@ -10,6 +10,7 @@
 #include "lib/cidr.h"
 #include "lib/duration.h"
 #include "lib/err.h"
+#include "lib/glob.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -173,31 +174,6 @@ display_name_make(const char *name, char *out, size_t len)
 	while (w > 0 && out[w - 1] == '-')
 		w--;
 	out[w] = '\0';
-}
-
-/* '*' matches any run of characters (go-glob, as Vault's *_glob role fields). */
-static bool
-glob_match(const char *pat, const char *s)
-{
-	const char *star = NULL, *mark = NULL;
-
-	while (*s) {
-		if (*pat == '*') {
-			star = pat++;
-			mark = s;
-		} else if (*pat == *s) {
-			pat++;
-			s++;
-		} else if (star) {
-			pat = star + 1;
-			s = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
 }
 
 static bool

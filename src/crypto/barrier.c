@@ -6,12 +6,10 @@
  * operation, seal/unseal/initialize/rotate hold the write lock, so seal waits for
  * in-flight operations and is not starved by a stream of new ones.
  *
- * Cipher contexts: AES-256-GCM is fetched once, and every thread keeps one
- * EVP_CIPHER_CTX (a fresh crypto context per operation is 15x slower: a fresh context per op is 15x
- * slower). A context keeps the expanded AES key of its last operation, so all
- * contexts are registered in a list, and barrier_seal() resets each of them
- * (OpenSSL clears the key schedule on reset). A per-context mutex, uncontended
- * except during that wipe, keeps the reset from racing a thread's own use.
+ * Cipher contexts: the OpenSSL path runs on the per-thread contexts of
+ * crypto/cipher_cache.h (a fresh context per operation is 15x slower). A
+ * context keeps the expanded AES key of its last operation, so barrier_seal()
+ * resets every thread's contexts (cipher_cache_wipe).
  *
  * Where the CPU has AES-NI and carry-less multiplication (libsodium's
  * crypto_aead_aes256gcm_is_available), libsodium does the GCM instead: the same
@@ -20,6 +18,7 @@
  * costs about 1 ms the first time (docs/BENCHMARKS.md "start-to-ready"). The
  * OpenSSL path above serves every other CPU. */
 #include "crypto/barrier.h"
+#include "crypto/cipher_cache.h"
 #include "crypto/keyring.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -27,7 +26,6 @@
 #include "lib/secmem.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -52,109 +50,6 @@ struct barrier {
 	struct keyring *kr; /* NULL if sealed */
 };
 
-/* --- per-thread cipher contexts --------------------------------------------- */
-
-struct tctx {
-	pthread_mutex_t mu;
-	EVP_CIPHER_CTX *ctx;
-	bool ready; /* cipher set on ctx */
-	struct tctx *prev, *next;
-};
-
-static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *aes_gcm; /* fetched once, lives for the process */
-static pthread_key_t tctx_key;
-static bool crypto_ok;
-static pthread_mutex_t tctx_list_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct tctx *tctx_list;
-static __thread struct tctx *tctx_self;
-
-/* pthread_key destructor: runs when a thread that used the barrier exits. */
-static void
-tctx_destroy(void *p)
-{
-	struct tctx *t = p;
-
-	pthread_mutex_lock(&tctx_list_mu);
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		tctx_list = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	pthread_mutex_unlock(&tctx_list_mu);
-	EVP_CIPHER_CTX_free(t->ctx); /* clears the key schedule */
-	pthread_mutex_destroy(&t->mu);
-	free(t);
-}
-
-static void
-crypto_init(void)
-{
-	aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	if (aes_gcm == NULL)
-		return;
-	if (pthread_key_create(&tctx_key, tctx_destroy) != 0)
-		return;
-	if (sodium_init() < 0)
-		return;
-	crypto_ok = true;
-}
-
-/* This thread's context, created on first use. Returns 0, CF_ENOMEM, or
- * CF_EINTERNAL if OpenSSL has no AES-256-GCM. */
-static int
-tctx_get(struct tctx **ret)
-{
-	struct tctx *t;
-
-	if (tctx_self != NULL) {
-		*ret = tctx_self;
-		return 0;
-	}
-	pthread_once(&crypto_once, crypto_init);
-	if (!crypto_ok)
-		return CF_EINTERNAL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return CF_ENOMEM;
-	t->ctx = EVP_CIPHER_CTX_new();
-	if (t->ctx == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
-		EVP_CIPHER_CTX_free(t->ctx);
-		free(t);
-		return CF_ENOMEM;
-	}
-	if (pthread_setspecific(tctx_key, t) != 0) {
-		EVP_CIPHER_CTX_free(t->ctx);
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return CF_ENOMEM;
-	}
-	pthread_mutex_lock(&tctx_list_mu);
-	t->next = tctx_list;
-	if (tctx_list != NULL)
-		tctx_list->prev = t;
-	tctx_list = t;
-	pthread_mutex_unlock(&tctx_list_mu);
-	tctx_self = t;
-	*ret = t;
-	return 0;
-}
-
-/* Clears the expanded keys left in every thread's context. */
-static void
-tctx_wipe_all(void)
-{
-	pthread_mutex_lock(&tctx_list_mu);
-	for (struct tctx *t = tctx_list; t != NULL; t = t->next) {
-		pthread_mutex_lock(&t->mu);
-		(void)EVP_CIPHER_CTX_reset(t->ctx);
-		t->ready = false;
-		pthread_mutex_unlock(&t->mu);
-	}
-	pthread_mutex_unlock(&tctx_list_mu);
-}
-
 /* --- one value ------------------------------------------------------------ */
 
 static void
@@ -170,41 +65,6 @@ static uint32_t
 get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Runs one GCM operation on t's context, which the caller holds locked. The
- * header (and so the nonce) of out/in is already in place. */
-static int
-gcm_run(struct tctx *t, int enc, const uint8_t *key, const uint8_t *nonce, const char *path,
-        const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
-{
-	EVP_CIPHER_CTX *c = t->ctx;
-	size_t plen = strlen(path);
-	int outl, r = CF_ECRYPTO;
-
-	if (plen > INT_MAX || len > INT_MAX)
-		return CF_ETOOBIG;
-	/* Passing the cipher only the first time keeps the provider context (and
-	 * skips the fetch) on later calls. */
-	if (EVP_CipherInit_ex2(c, t->ready ? NULL : aes_gcm, key, nonce, enc, NULL) != 1) {
-		t->ready = false;
-		return CF_EINTERNAL;
-	}
-	t->ready = true;
-	if (EVP_CipherUpdate(c, NULL, &outl, (const uint8_t *)path, (int)plen) != 1)
-		goto out;
-	if (len > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1)
-		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, BARRIER_TAG_BYTES, tag) != 1)
-		goto out;
-	/* GCM is a stream mode: Final writes nothing, it computes or checks the tag. */
-	if (EVP_CipherFinal_ex(c, out + len, &outl) != 1)
-		goto out;
-	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, BARRIER_TAG_BYTES, tag) != 1)
-		goto out;
-	r = 0;
-out:
-	return r;
 }
 
 static pthread_once_t sodium_gcm_once = PTHREAD_ONCE_INIT;
@@ -231,9 +91,6 @@ static int
 value_seal(const uint8_t *key, uint32_t term, const char *path, const uint8_t *pt, size_t len,
            uint8_t *out)
 {
-	struct tctx *t;
-	int r;
-
 	if (path == NULL || (pt == NULL && len > 0))
 		return CF_EINVAL;
 	if (len > INT_MAX - BARRIER_OVERHEAD)
@@ -250,14 +107,9 @@ value_seal(const uint8_t *key, uint32_t term, const char *path, const uint8_t *p
 		               ? 0
 		               : CF_ECRYPTO;
 	}
-	r = tctx_get(&t);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&t->mu);
-	r = gcm_run(t, 1, key, out + 5, path, pt, len, out + BARRIER_HDR_BYTES,
-	            out + BARRIER_HDR_BYTES + len);
-	pthread_mutex_unlock(&t->mu);
-	return r;
+	return cipher_cache_aead(CIPHER_AES256_GCM, 1, key, out + 5, (const uint8_t *)path,
+	                         strlen(path), pt, len, out + BARRIER_HDR_BYTES,
+	                         out + BARRIER_HDR_BYTES + len, BARRIER_TAG_BYTES);
 }
 
 /* Decrypts ct (len >= BARRIER_OVERHEAD, version checked) into out, which has room
@@ -268,7 +120,6 @@ value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, 
 {
 	size_t ptlen = len - BARRIER_OVERHEAD;
 	uint8_t tag[BARRIER_TAG_BYTES];
-	struct tctx *t;
 	int r;
 
 	if (path == NULL || ct == NULL)
@@ -288,12 +139,9 @@ value_open(const uint8_t *key, const char *path, const uint8_t *ct, size_t len, 
 			secmem_wipe(out, ptlen);
 		return r;
 	}
-	r = tctx_get(&t);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&t->mu);
-	r = gcm_run(t, 0, key, ct + 5, path, ct + BARRIER_HDR_BYTES, ptlen, out, tag);
-	pthread_mutex_unlock(&t->mu);
+	r = cipher_cache_aead(CIPHER_AES256_GCM, 0, key, ct + 5, (const uint8_t *)path,
+	                      strlen(path), ct + BARRIER_HDR_BYTES, ptlen, out, tag,
+	                      BARRIER_TAG_BYTES);
 	if (r < 0)
 		secmem_wipe(out, ptlen);
 	return r;
@@ -661,9 +509,9 @@ barrier_seal(struct barrier *b)
 {
 	pthread_rwlock_wrlock(&b->lock);
 	barrier_drop_keys(b);
-	/* No barrier op runs now, but the pure helpers may: the per-context mutexes
-	 * cover those. */
-	tctx_wipe_all();
+	/* No barrier op runs now, but the pure helpers and transit may: the
+	 * cache's per-thread mutexes cover those. */
+	cipher_cache_wipe();
 	pthread_rwlock_unlock(&b->lock);
 }
 

@@ -76,8 +76,8 @@ events_keys_free(char **keys, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage key names */
+	free(keys);            /* not secret: storage key names */
 }
 
 static int

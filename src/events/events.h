@@ -58,6 +58,7 @@ int events_sys_webhooks_list(struct request *rq, struct response *rs);
 int events_sys_webhook(struct request *rq, struct response *rs);
 int events_sys_webhook_exists(struct request *rq, bool *ret_exists);
 int events_sys_subscribe(struct request *rq, struct response *rs);
-int events_sys_test(struct request *rq, struct response *rs);
+/* POST sys/events/test (events_send_test.c): emits a test.* event. */
+int events_send_test(struct request *rq, struct response *rs);
 
 #endif

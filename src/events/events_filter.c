@@ -3,6 +3,7 @@
  * the JSON / text / SSE renderings of an event. No state, no locks, no I/O. */
 #include "events/events_int.h"
 #include "lib/err.h"
+#include "lib/glob.h"
 #include "lib/jsonx.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
@@ -14,32 +15,6 @@
 #include <string.h>
 
 #define COMPROMISED "secret.compromised"
-
-bool
-events_glob_match(const char *pat, const char *s)
-{
-	const char *star = NULL, *resume = NULL;
-
-	/* Iterative wildcard match with one backtrack point: linear in practice,
-	 * never exponential (the fuzz target checks that). */
-	while (*s) {
-		if (*pat == '*') {
-			star = pat++;
-			resume = s;
-		} else if (*pat == *s) {
-			pat++;
-			s++;
-		} else if (star) {
-			pat = star + 1;
-			s = ++resume;
-		} else {
-			return false;
-		}
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
 
 int
 events_glob_check(const char *pat)
@@ -149,7 +124,7 @@ events_types_match(json_t *globs, const char *type)
 	json_array_foreach(globs, i, v)
 	{
 		const char *g = json_string_value(v);
-		if (g && events_glob_match(g, type))
+		if (g && glob_match(g, type))
 			return true;
 	}
 	return false;

@@ -112,9 +112,8 @@ struct task {
 
 /* ---- events_filter.c (pure) ---- */
 
-/* Shell-style glob over event types: '*' matches any run of characters (dots
- * included); everything else matches itself. */
-bool events_glob_match(const char *pat, const char *s);
+/* Event type globs are matched with glob_match (lib/glob.h): '*' matches any
+ * run of characters, dots included; everything else matches itself. */
 /* A glob is 1..EVENTS_GLOB_MAX characters of [A-Za-z0-9._*-]. Returns 0 or
  * CF_EINVAL. */
 int events_glob_check(const char *pat) CF_WARN_UNUSED;

@@ -13,6 +13,7 @@
 #include "backend/request.h"
 #include "backend/view.h"
 #include "events/events_int.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -205,29 +206,13 @@ sub_free(void *arg)
 
 /* ---- replay ---- */
 
-static int
-replay_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 4096;
-		char *nb;
-		while (c < *len + n + 1)
-			c *= 2;
-		nb = realloc(*buf, c);
-		if (!nb)
-			return CF_ENOMEM;
-		*buf = nb;
-		*cap = c;
-	}
-	memcpy(*buf + *len, p, n);
-	*len += n;
-	return 0;
-}
+/* A backstop on the bytes one replay may hold; EVENTS_REPLAY_MAX (a count)
+ * is the limit that binds in practice. */
+#define SSE_REPLAY_BYTES_MAX (256u << 20)
 
 /* Frames of the retained events with after < seq < before that match s. */
 static int
-replay_fill(struct events *ev, struct sub *s, uint64_t after, uint64_t before, char **buf,
-            size_t *len, size_t *cap)
+replay_fill(struct events *ev, struct sub *s, uint64_t after, uint64_t before, struct buf *out)
 {
 	char **keys = NULL;
 	size_t n = 0, i, count = 0;
@@ -252,7 +237,7 @@ replay_fill(struct events *ev, struct sub *s, uint64_t after, uint64_t before, c
 		if (events_types_match(s->types,
 		                       json_string_value(json_object_get(event, "type")))) {
 			frame = events_sse_frame(seq, event, &fl);
-			r = frame ? replay_append(buf, len, cap, frame, fl) : CF_ENOMEM;
+			r = frame ? buf_append(out, frame, fl) : CF_ENOMEM;
 			free(frame);
 			count++;
 		}
@@ -275,8 +260,7 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 	uint64_t after = 0, before;
 	bool resume = false;
 	char err[160];
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	struct buf replay = BUF_INIT(SSE_REPLAY_BYTES_MAX, 0);
 	int r;
 
 	if (!last)
@@ -305,7 +289,7 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 		r = CF_ENOMEM;
 		goto fail_unlinked;
 	}
-	r = replay_append(&buf, &len, &cap, ": subscribed\n\n", 14);
+	r = buf_append_str(&replay, ": subscribed\n\n");
 	if (r < 0)
 		goto fail_unlinked;
 
@@ -338,18 +322,19 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 	pthread_mutex_unlock(&ev->mu);
 
 	if (resume && after + 1 < before) {
-		r = replay_fill(ev, s, after, before, &buf, &len, &cap);
+		r = replay_fill(ev, s, after, before, &replay);
 		if (r < 0) {
-			free(buf);
+			buf_free(&replay);
 			free(st);
 			sub_free(s);
 			return r;
 		}
 	}
 	pthread_mutex_lock(&s->mu);
-	s->replay = buf;
-	s->replay_len = len;
+	/* cannot fail: the buffer holds at least the ": subscribed" comment */
+	r = buf_detach(&replay, &s->replay, &s->replay_len);
 	pthread_mutex_unlock(&s->mu);
+	(void)CF_NEVER(r < 0);
 
 	st->content_type = "text/event-stream";
 	st->read = sub_read;
@@ -361,7 +346,7 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 	return 0;
 
 fail_unlinked:
-	free(buf);
+	buf_free(&replay);
 	free(st);
 	json_decref(s->types);
 	pthread_mutex_destroy(&s->mu);

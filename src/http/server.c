@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "backend/request.h"
 #include "http/http.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/path.h"
@@ -77,9 +78,8 @@ struct conn_ctx {
 	const char *target;
 	size_t target_len;
 	bool target_nul;
-	bool started; /* on_request has seen the headers */
-	char *body;
-	size_t len, cap;
+	bool started;    /* on_request has seen the headers */
+	struct buf body; /* BUF_SECRET: a request body may carry secrets */
 	bool too_big;
 	struct job *job; /* a deferred request (see defer), until its answer is queued */
 };
@@ -96,7 +96,7 @@ conn_ctx_free(struct conn_ctx *cc)
 {
 	if (!cc)
 		return;
-	secmem_free(cc->body, cc->cap);
+	buf_free(&cc->body);
 	free(cc->raw_path);
 	free(cc);
 }
@@ -109,10 +109,12 @@ conn_ctx_free(struct conn_ctx *cc)
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	struct http_server *s = cls;
 	struct conn_ctx *cc = calloc(1, sizeof(*cc));
 
 	if (!cc)
 		return NULL;
+	buf_init(&cc->body, s->max_body, BUF_SECRET);
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
 	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
 	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
@@ -801,7 +803,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		p[n + 1] = '\0';
 		rq.path = p;
 	}
-	r = http_json_decode(cc->body ? cc->body : "", cc->len, &rq.data, err, sizeof(err));
+	r = http_json_decode(buf_str(&cc->body), buf_len(&cc->body), &rq.data, err, sizeof(err));
 	if (r < 0)
 		return refuse(s, conn, &rq, cc->raw_path, 400, err);
 	if (json_object_get(rq.query, "help")) {
@@ -855,34 +857,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
+		int r;
+
 		*upload_size = 0;
 		if (cc->too_big)
 			return MHD_YES; /* drain and discard */
-		if (cc->len + n > s->max_body) {
+		r = buf_append(&cc->body, upload_data, n);
+		if (r == CF_ETOOBIG)
 			cc->too_big = true;
-			return MHD_YES;
-		}
-		if (cc->len + n + 1 > cc->cap) {
-			size_t cap = cc->cap ? cc->cap : 1024;
-			char *b;
-			while (cap < cc->len + n + 1)
-				cap *= 2;
-			if (cap > s->max_body + 1)
-				cap = s->max_body + 1;
-			b = malloc(cap);
-			if (!b)
-				return MHD_NO;
-			if (cc->body) {
-				memcpy(b, cc->body, cc->len);
-				secmem_free(cc->body, cc->cap);
-			}
-			cc->body = b;
-			cc->cap = cap;
-		}
-		memcpy(cc->body + cc->len, upload_data, n);
-		cc->len += n;
-		cc->body[cc->len] = '\0';
-		return MHD_YES;
+		return r == CF_ENOMEM ? MHD_NO : MHD_YES;
 	}
 	return serve(s, conn, method, cc);
 }

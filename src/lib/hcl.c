@@ -5,6 +5,7 @@
  * input cannot exhaust the stack. Every error carries the line and column
  * (1-based, columns counted in bytes) where it was noticed. */
 #include "lib/hcl.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/util.h"
 
@@ -18,6 +19,9 @@
 
 #define HCL_MAX_DEPTH  32
 #define HCL_MAX_NUMBER 64 /* longest numeric literal we accept, in bytes */
+/* A decoded string literal is never longer than the input it came from (an
+ * escape is shorter than what it stands for), so that bounds its buffer. */
+#define HCL_STRING_MAX(h) ((h)->len + 1)
 
 struct hcl {
 	const char *s;
@@ -33,13 +37,6 @@ struct hcl {
 struct hcl_mark {
 	unsigned line;
 	unsigned col;
-};
-
-/* Growable byte string for string literals. */
-struct sbuf {
-	char *p;
-	size_t n;
-	size_t cap;
 };
 
 static int hcl_value(struct hcl *h, unsigned depth, json_t **ret);
@@ -108,37 +105,9 @@ hcl_advance(struct hcl *h)
 	h->pos++;
 }
 
-static int
-sbuf_put(struct sbuf *b, const char *p, size_t n)
-{
-	if (n > SIZE_MAX - b->n - 1)
-		return CF_ENOMEM;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 32;
-		char *np;
-		while (cap < b->n + n + 1)
-			cap = cap > SIZE_MAX / 2 ? b->n + n + 1 : cap * 2;
-		np = realloc(b->p, cap);
-		if (np == NULL)
-			return CF_ENOMEM;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return 0;
-}
-
-static int
-sbuf_putc(struct sbuf *b, char c)
-{
-	return sbuf_put(b, &c, 1);
-}
-
 /* UTF-8 encoding of one code point (already checked to be a scalar value). */
 static int
-sbuf_put_utf8(struct sbuf *b, uint32_t cp)
+put_utf8(struct buf *b, uint32_t cp)
 {
 	char u[4];
 	size_t n;
@@ -162,7 +131,7 @@ sbuf_put_utf8(struct sbuf *b, uint32_t cp)
 		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	return sbuf_put(b, u, n);
+	return buf_append(b, u, n);
 }
 
 /* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
@@ -212,15 +181,15 @@ utf8_valid(const char *s, size_t n)
 
 /* Wraps a finished byte string as a JSON string. */
 static int
-hcl_string_json(struct hcl *h, const struct hcl_mark *m, struct sbuf *b, json_t **ret)
+hcl_string_json(struct hcl *h, const struct hcl_mark *m, struct buf *b, json_t **ret)
 {
 	json_t *j;
 
-	if (!utf8_valid(b->p ? b->p : "", b->n)) {
+	if (!utf8_valid(buf_str(b), buf_len(b))) {
 		hcl_error_at(h, m, "string is not valid UTF-8");
 		return CF_EINVAL;
 	}
-	j = json_stringn(b->p ? b->p : "", b->n);
+	j = json_stringn(buf_str(b), buf_len(b));
 	if (j == NULL)
 		return CF_ENOMEM;
 	*ret = j;
@@ -294,7 +263,7 @@ hcl_ident(struct hcl *h, char **ret)
 
 /* A quoted string; the cursor is on the opening quote. Result is NUL-free UTF-8. */
 static int
-hcl_quoted(struct hcl *h, struct sbuf *b)
+hcl_quoted(struct hcl *h, struct buf *b)
 {
 	struct hcl_mark start = hcl_mark(h);
 	int r;
@@ -311,11 +280,10 @@ hcl_quoted(struct hcl *h, struct sbuf *b)
 			return hcl_fail(h, "NUL byte in string");
 		if (c == '"') {
 			hcl_advance(h);
-			/* An empty string still needs a buffer. */
-			return b->p ? 0 : sbuf_put(b, "", 0);
+			return 0;
 		}
 		if (c != '\\') {
-			r = sbuf_putc(b, (char)c);
+			r = buf_append_char(b, (char)c);
 			if (r < 0)
 				return r;
 			hcl_advance(h);
@@ -327,16 +295,16 @@ hcl_quoted(struct hcl *h, struct sbuf *b)
 		case '"':
 		case '\\':
 		case '/':
-			r = sbuf_putc(b, (char)c);
+			r = buf_append_char(b, (char)c);
 			break;
 		case 'n':
-			r = sbuf_putc(b, '\n');
+			r = buf_append_char(b, '\n');
 			break;
 		case 't':
-			r = sbuf_putc(b, '\t');
+			r = buf_append_char(b, '\t');
 			break;
 		case 'r':
-			r = sbuf_putc(b, '\r');
+			r = buf_append_char(b, '\r');
 			break;
 		case 'u':
 		case 'U': {
@@ -352,7 +320,7 @@ hcl_quoted(struct hcl *h, struct sbuf *b)
 				return hcl_fail(h, "invalid code point in \\%c escape", c);
 			for (size_t i = 0; i < ndig; i++)
 				hcl_advance(h);
-			r = sbuf_put_utf8(b, cp);
+			r = put_utf8(b, cp);
 			break;
 		}
 		default:
@@ -368,7 +336,7 @@ hcl_quoted(struct hcl *h, struct sbuf *b)
  * alone on a line, optionally indented. With '-', the closing marker's
  * indentation is removed from every line when all lines carry it (as HCL 1). */
 static int
-hcl_heredoc(struct hcl *h, struct sbuf *b)
+hcl_heredoc(struct hcl *h, struct buf *b)
 {
 	struct hcl_mark start = hcl_mark(h);
 	const char *marker, *indent = NULL;
@@ -446,18 +414,18 @@ hcl_heredoc(struct hcl *h, struct sbuf *b)
 				size_t le = p;
 				while (le < body_end && h->s[le] != '\n')
 					le++;
-				r = sbuf_put(b, h->s + p + indent_len, le - p - indent_len);
+				r = buf_append(b, h->s + p + indent_len, le - p - indent_len);
 				if (r < 0)
 					return r;
-				r = sbuf_putc(b, '\n');
+				r = buf_append_char(b, '\n');
 				if (r < 0)
 					return r;
 				p = le + 1;
 			}
-			return b->p ? 0 : sbuf_put(b, "", 0);
+			return 0;
 		}
 	}
-	r = sbuf_put(b, h->s + body, body_end - body);
+	r = buf_append(b, h->s + body, body_end - body);
 	return r;
 }
 
@@ -585,7 +553,7 @@ static int
 hcl_value(struct hcl *h, unsigned depth, json_t **ret)
 {
 	struct hcl_mark m;
-	struct sbuf b = {0};
+	struct buf b;
 	json_t *obj;
 	char *id = NULL;
 	int c, r;
@@ -596,10 +564,11 @@ hcl_value(struct hcl *h, unsigned depth, json_t **ret)
 	m = hcl_mark(h);
 	c = hcl_peek(h);
 	if (c == '"' || (c == '<' && hcl_peek_at(h, 1) == '<')) {
+		buf_init(&b, HCL_STRING_MAX(h), 0);
 		r = c == '"' ? hcl_quoted(h, &b) : hcl_heredoc(h, &b);
 		if (r == 0)
 			r = hcl_string_json(h, &m, &b, ret);
-		free(b.p);
+		buf_free(&b);
 		return r;
 	}
 	if (c == '[')
@@ -698,28 +667,28 @@ static int
 hcl_key(struct hcl *h, char **ret)
 {
 	struct hcl_mark m = hcl_mark(h);
-	struct sbuf b = {0};
+	struct buf b;
 	int r;
 
+	buf_init(&b, HCL_STRING_MAX(h), 0);
 	if (hcl_peek(h) == '"') {
 		r = hcl_quoted(h, &b);
 		if (r < 0)
 			goto out;
-		if (!utf8_valid(b.p, b.n)) {
+		if (!utf8_valid(buf_str(&b), buf_len(&b))) {
 			hcl_error_at(h, &m, "string is not valid UTF-8");
 			r = CF_EINVAL;
 			goto out;
 		}
-		*ret = b.p;
-		b.p = NULL;
-		return 0;
+		r = buf_detach(&b, ret, NULL);
+		goto out;
 	}
 	if (is_ident_start(hcl_peek(h)))
 		return hcl_ident(h, ret);
 	r = hcl_fail(h, hcl_peek(h) == -1 ? "unexpected end of input"
 	                                  : "expected a key (identifier or string)");
 out:
-	free(b.p);
+	buf_free(&b);
 	return r;
 }
 

@@ -35,6 +35,7 @@
  * it was reading. A slot may also say "not found". See docs/internals/storage.md. */
 #include "storage/storage.h"
 #include "storage/storage_int.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -891,8 +892,9 @@ sq_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n)
 	struct sq_reader *rd = NULL;
 	sqlite3_stmt *st;
 	const char *key;
-	char *ub = NULL, *seek = NULL;
-	size_t plen = strlen(prefix), ublen, klen, flen, seekcap = 0;
+	struct buf seek = BUF_INIT(STORAGE_MAX_KEY + 1, 0);
+	char *ub = NULL;
+	size_t plen = strlen(prefix), ublen, klen, flen;
 	int r, rc;
 
 	ub = malloc(plen + 1);
@@ -933,19 +935,14 @@ sq_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n)
 			continue;
 		/* Skip the folder: every key under prefix+"name/" sorts below
 		 * prefix+"name0", since '0' is '/' + 1. */
-		if (plen + flen > seekcap) {
-			char *p = realloc(seek, plen + flen);
-			if (p == NULL) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-			seek = p;
-			seekcap = plen + flen;
-		}
-		memcpy(seek, key, plen + flen);
-		seek[plen + flen - 1] = '/' + 1;
+		buf_reset(&seek);
+		r = buf_append(&seek, key, plen + flen - 1);
+		if (r == 0)
+			r = buf_append_char(&seek, '/' + 1);
+		if (r < 0)
+			goto out;
 		(void)sqlite3_reset(st);
-		if (sqlite3_bind_text(st, 1, seek, (int)(plen + flen), SQLITE_STATIC) !=
+		if (sqlite3_bind_text(st, 1, buf_str(&seek), (int)(plen + flen), SQLITE_STATIC) !=
 		    SQLITE_OK) {
 			r = CF_EIO;
 			goto out;
@@ -960,7 +957,7 @@ out:
 		sq_reader_put(q, rd);
 	}
 	free(ub);
-	free(seek);
+	buf_free(&seek);
 	if (r < 0) {
 		storage_keyvec_reset(&kv);
 		return r;

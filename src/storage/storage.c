@@ -4,6 +4,7 @@
  * valid input; then they call through the ops table (curl's protocol vtables). */
 #include "storage/storage.h"
 #include "storage/storage_int.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 
 #include <stdlib.h>
@@ -17,6 +18,9 @@ static const struct storage_ops *const backends[] = {
 
 /* Ops per txn when storage_delete_prefix() flushes its deletes. */
 #define DELETE_PREFIX_BATCH 256
+/* The prefix plus a listed key is a stored key (at most STORAGE_MAX_KEY bytes);
+ * twice that is slack, not a limit callers meet. */
+#define DELETE_PREFIX_PATH_MAX (2 * STORAGE_MAX_KEY)
 
 int
 storage_open(const char *spec, struct storage **ret)
@@ -138,8 +142,8 @@ storage_keys_free(char **keys, size_t n)
 	if (keys == NULL)
 		return;
 	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage key names */
+	free(keys);            /* not secret: storage key names */
 }
 
 int
@@ -183,39 +187,32 @@ storage_flush_deletes(struct storage *s, struct storage_keyvec *pending)
 }
 
 /* Collects the keys under prefix into pending, flushing full batches. prefix is
- * a malloc'd scratch buffer of size cap that may be reallocated. */
+ * a scratch buffer: each key is appended for the recursion and cut off again. */
 static int
-storage_collect(struct storage *s, char **prefix, size_t *cap, size_t plen,
-                struct storage_keyvec *pending)
+storage_collect(struct storage *s, struct buf *prefix, struct storage_keyvec *pending)
 {
+	size_t plen = buf_len(prefix);
 	char **keys = NULL;
 	size_t n = 0, i, klen;
 	int r;
 
-	r = s->ops->list(s, *prefix, &keys, &n);
+	r = s->ops->list(s, buf_str(prefix), &keys, &n);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
 		klen = strlen(keys[i]);
-		if (plen + klen + 1 > *cap) {
-			size_t ncap = (plen + klen + 1) * 2;
-			char *p = realloc(*prefix, ncap);
-			if (p == NULL) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-			*prefix = p;
-			*cap = ncap;
-		}
-		memcpy(*prefix + plen, keys[i], klen + 1);
+		r = buf_append(prefix, keys[i], klen);
+		if (r < 0)
+			goto out;
 		if (klen > 0 && keys[i][klen - 1] == '/') {
-			r = storage_collect(s, prefix, cap, plen + klen, pending);
+			r = storage_collect(s, prefix, pending);
 		} else {
-			r = storage_keyvec_push(pending, *prefix, plen + klen);
+			r = storage_keyvec_push(pending, buf_str(prefix), plen + klen);
 			if (r == 0 && pending->n >= DELETE_PREFIX_BATCH)
 				r = storage_flush_deletes(s, pending);
 		}
-		(*prefix)[plen] = '\0';
+		if (buf_truncate(prefix, plen) < 0 && r == 0)
+			r = CF_EINTERNAL;
 		if (r < 0)
 			goto out;
 	}
@@ -228,23 +225,18 @@ int
 storage_delete_prefix(struct storage *s, const char *prefix)
 {
 	struct storage_keyvec pending = {0};
-	size_t plen, cap;
-	char *buf;
+	struct buf path = BUF_INIT(DELETE_PREFIX_PATH_MAX, 0);
 	int r;
 
 	if (prefix == NULL || strnlen(prefix, STORAGE_MAX_KEY + 1) > STORAGE_MAX_KEY)
 		return CF_EINVAL;
-	plen = strlen(prefix);
-	cap = plen + 256;
-	buf = malloc(cap);
-	if (buf == NULL)
-		return CF_ENOMEM;
-	memcpy(buf, prefix, plen + 1);
-	r = storage_collect(s, &buf, &cap, plen, &pending);
+	r = buf_append_str(&path, prefix);
+	if (r == 0)
+		r = storage_collect(s, &path, &pending);
 	if (r == 0)
 		r = storage_flush_deletes(s, &pending);
 	storage_keyvec_reset(&pending);
-	free(buf);
+	buf_free(&path);
 	return r;
 }
 

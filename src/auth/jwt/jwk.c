@@ -259,7 +259,7 @@ jwk_set_free(struct jwk_set *s)
 		free(s->keys[i].kid);
 		EVP_PKEY_free(s->keys[i].pk);
 	}
-	free(s->keys);
+	free(s->keys); /* not secret: an array of public keys */
 	free(s->issuer);
 	free(s);
 }

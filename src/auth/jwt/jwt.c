@@ -841,7 +841,7 @@ h_role_list(struct request *rq, struct response *rs)
 	int r = view_list(rq->mount->view, "role/", &keys, &n);
 
 	if (r == CF_ENOTFOUND || (r == 0 && n == 0)) {
-		free(keys);
+		free(keys); /* not secret: role names */
 		return CF_ENOTFOUND;
 	}
 	if (r < 0)
@@ -852,9 +852,9 @@ h_role_list(struct request *rq, struct response *rs)
 			json_decref(arr);
 			arr = NULL;
 		}
-		free(keys[i]);
+		free(keys[i]); /* not secret: role names */
 	}
-	free(keys);
+	free(keys); /* not secret: role names */
 	d = arr ? json_pack("{s:o}", "keys", arr) : NULL;
 	if (!d)
 		return CF_ENOMEM;

@@ -3,6 +3,7 @@
  * messages are Vault's. */
 #include "auth/jwt/jwt_claims.h"
 #include "lib/err.h"
+#include "lib/glob.h"
 #include "lib/util.h"
 
 #include <stdarg.h>
@@ -103,34 +104,6 @@ jwt_claims_get(json_t *claims, const char *name, bool pointer)
 	return json_is_null(v) ? NULL : v;
 }
 
-/* ---- globs ---- */
-
-bool
-jwt_claims_glob(const char *pat, const char *s)
-{
-	const char *star = NULL, *resume = NULL;
-
-	/* Iterative wildcard match with one backtrack point: linear-ish, no
-	 * recursion, so hostile patterns or values cannot blow the stack. */
-	while (*s) {
-		if (*pat == '*') {
-			star = pat++;
-			resume = s;
-		} else if (*pat == *s) {
-			pat++;
-			s++;
-		} else if (star) {
-			pat = star + 1;
-			s = ++resume;
-		} else {
-			return false;
-		}
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
-
 /* ---- value comparisons ---- */
 
 static bool
@@ -195,7 +168,7 @@ match_found(json_t *exp, json_t *act, bool glob)
 			if (glob) {
 				if (json_is_string(e) && json_is_string(a) &&
 				    strlen(json_string_value(a)) == json_string_length(a) &&
-				    jwt_claims_glob(json_string_value(e), json_string_value(a)))
+				    glob_match(json_string_value(e), json_string_value(a)))
 					return true;
 			} else if (scalar_equal(e, a)) {
 				return true;

@@ -42,10 +42,6 @@ int jwt_claims_check(json_t *claims, const struct jwt_bounds *b, int64_t now, ch
  * or NULL. */
 json_t *jwt_claims_get(json_t *claims, const char *name, bool pointer);
 
-/* Vault's bound_claims glob (ryanuber/go-glob): '*' matches any run of
- * characters, everything else literally. */
-bool jwt_claims_glob(const char *pattern, const char *s) __attribute__((warn_unused_result));
-
 /* Validates a bound_claims object for a role: values string, number, bool or a
  * non-empty list of those; with glob only strings. Returns 0 or CF_EINVAL with
  * a reason in why. */

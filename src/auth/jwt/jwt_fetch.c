@@ -1,5 +1,6 @@
 /* jwt_fetch.c - JWKS and OIDC discovery fetches with libcurl; see jwt_fetch.h. */
 #include "auth/jwt/jwt_fetch.h"
+#include "lib/buf.h"
 #include "lib/curl_dl.h"
 #include "lib/err.h"
 
@@ -13,8 +14,7 @@
 #define URL_MAX          2048
 
 struct body {
-	char *p;
-	size_t n;
+	struct buf b;
 	bool too_big;
 };
 
@@ -23,20 +23,12 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
 	size_t len = size * nmemb;
-	char *np;
+	int r;
 
-	if (len > JWT_FETCH_MAX_BYTES - b->n) {
+	r = buf_append(&b->b, data, len);
+	if (r == CF_ETOOBIG)
 		b->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	np = realloc(b->p, b->n + len + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->n, data, len);
-	b->p = np;
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
+	return r < 0 ? 0 : len; /* 0 aborts the transfer */
 }
 
 static int fail(char *err, size_t errlen, int r, const char *fmt, ...)
@@ -73,6 +65,7 @@ jwt_fetch(const char *url, const char *ca_pem, char **ret_body, size_t *ret_len,
 	int r;
 
 	err[0] = '\0';
+	buf_init(&b.b, JWT_FETCH_MAX_BYTES, 0);
 	if (!url_ok(url))
 		return fail(err, errlen, CF_EINVAL, "URL must start with https:// or http://");
 	if (curl_dl_init() != 0)
@@ -113,17 +106,12 @@ jwt_fetch(const char *url, const char *ca_pem, char **ret_body, size_t *ret_len,
 		         curlerr[0] ? curlerr : curl_dl.easy_strerror(cr));
 	else if (status != 200)
 		r = fail(err, errlen, CF_EUPSTREAM, "HTTP status %ld", status);
-	else if (!b.p)
+	else if (buf_len(&b.b) == 0)
 		r = fail(err, errlen, CF_EUPSTREAM, "empty response");
 	else
-		r = 0;
-	if (r < 0) {
-		free(b.p);
-		return r;
-	}
-	*ret_body = b.p;
-	*ret_len = b.n;
-	return 0;
+		r = buf_detach(&b.b, ret_body, ret_len);
+	buf_free(&b.b);
+	return r;
 }
 
 /* "a" and "a/" name the same issuer. */

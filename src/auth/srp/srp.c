@@ -1,14 +1,14 @@
 /* srp.c - the srp auth method: zero-knowledge password login with SRP-6a
  * (docs/internals/auth.md, SRP). The server stores a salt and a verifier per user, never a
  * password; login is init (A -> session, salt, B) then verify (M1 -> M2 and a
- * token). Arithmetic in srp6a.c, sessions in srp_session.c, brute-force limits
+ * token). Arithmetic in crypto/srp6a.c, sessions in srp_session.c, brute-force limits
  * in srp_guard.c, unknown-user stand-ins in srp_fake.c. See
  * docs/internals/auth.md §srp.
  *
  * Storage (the mount's view, so inside the barrier): users/<name> = {salt,
  * verifier, token_*}, fake_key = {key}, config = {session_ttl}. */
 #include "auth/auth.h"
-#include "auth/srp/srp6a.h"
+#include "crypto/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "backend/backend.h"
 #include "backend/view.h"

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/srp/srp6a.h"
+#include "auth/srp/srp.h"
+#include "crypto/srp6a.h"
 #include "lib/err.h"
 
 #define SRP_SESSION_ID_BYTES      32
@@ -34,13 +35,7 @@
 
 /* ---- parsing (srp_parse.c) ---- */
 
-/* True when s matches ^[a-z0-9][a-z0-9._@+-]{0,127}$. */
-bool srp_parse_username(const char *s) CF_WARN_UNUSED;
-/* Hex (either case; an odd digit count reads as if a 0 led) into out: 1..cap
- * bytes. Returns 0 and *ret_len, or CF_EINVAL. */
-int srp_parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *ret_len) CF_WARN_UNUSED;
-/* Exactly len bytes as 2*len hex digits, else CF_EINVAL. */
-int srp_parse_hex_exact(const char *hex, uint8_t *out, size_t len) CF_WARN_UNUSED;
+/* srp_parse_username, srp_parse_hex and srp_parse_hex_exact: auth/srp/srp.h. */
 /* A from the client: 1..nlen bytes of hex with 0 < A < N (rule A). Writes
  * PAD(A), nlen bytes. CF_EINVAL otherwise. */
 int srp_parse_A(const struct srp6a_group *grp, const char *hex, uint8_t *out) CF_WARN_UNUSED;

@@ -2,6 +2,7 @@
  * strings for the database engine (see dbtext.h). */
 #include "engines/database/dbtext.h"
 
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
@@ -16,49 +17,25 @@
 #include <string.h>
 #include <time.h>
 
-/* A growable string. Secret-safe: growing copies and wipes the old block. */
+/* A string under construction. It holds passwords, so its buffer is
+ * BUF_SECRET; the first failed append (no memory, or past DBTEXT_MAX) is
+ * remembered and sb_finish then returns NULL, so callers check once. */
+#define DBTEXT_MAX (32u * 1024 * 1024)
+#define SB_INIT                                                                                    \
+	{                                                                                          \
+		BUF_INIT(DBTEXT_MAX, BUF_SECRET), false                                            \
+	}
+
 struct sb {
-	char *p;
-	size_t len, cap;
+	struct buf b;
 	bool oom;
 };
 
 static void
-sb_reserve(struct sb *b, size_t more)
-{
-	size_t cap;
-	char *n;
-
-	if (b->oom)
-		return;
-	if (b->len + more + 1 <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 64;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	n = malloc(cap);
-	if (!n) {
-		b->oom = true;
-		return;
-	}
-	if (b->p) {
-		memcpy(n, b->p, b->len);
-		secmem_free(b->p, b->cap);
-	}
-	b->p = n;
-	b->cap = cap;
-	b->p[b->len] = '\0';
-}
-
-static void
 sb_add(struct sb *b, const char *s, size_t n)
 {
-	sb_reserve(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->oom && buf_append(&b->b, s, n) < 0)
+		b->oom = true;
 }
 
 static void
@@ -73,21 +50,17 @@ sb_adds(struct sb *b, const char *s)
 	sb_add(b, s, strlen(s));
 }
 
-/* Returns the string (owned by the caller) or NULL after an allocation failure. */
+/* Returns the string (owned by the caller, freed with secmem_free_str) or NULL
+ * after a failed append or allocation; b is left empty either way. */
 static char *
 sb_finish(struct sb *b)
 {
-	if (b->oom) {
-		secmem_free_str(b->p);
-		b->p = NULL;
-		return NULL;
-	}
-	if (!b->p) {
-		sb_reserve(b, 0);
-		if (b->oom)
-			return NULL;
-	}
-	return b->p;
+	char *s = NULL;
+
+	if (b->oom || buf_detach(&b->b, &s, NULL) < 0)
+		s = NULL;
+	buf_free(&b->b);
+	return s;
 }
 
 /* ---- statement inputs ---- */
@@ -365,7 +338,7 @@ add_escaped(struct sb *b, const char *val, char quote)
 int
 dbtext_render(const char *tmpl, const struct dbtext_vars *v, char **ret)
 {
-	struct sb b = {0};
+	struct sb b = SB_INIT;
 	const char *p = tmpl;
 	char quote = 0; /* ', " or 0 */
 	char *s;
@@ -553,7 +526,7 @@ dbtext_conn_render(const char *url, const char *username, const char *password, 
 {
 	struct dbtext_vars v = {.username = username, .password = password};
 	bool is_url = dbtext_conn_is_url(url);
-	struct sb b = {0};
+	struct sb b = SB_INIT;
 	bool inq = false;
 	const char *p = url;
 	char *s;
@@ -737,7 +710,7 @@ dbtext_conn_literal_password(const char *url, char **ret)
 char *
 dbtext_conn_mask(const char *url)
 {
-	struct sb b = {0};
+	struct sb b = SB_INIT;
 	size_t off, len;
 	bool quoted;
 
@@ -770,14 +743,14 @@ match_in(const char *m, const char *secret)
 char *
 dbtext_scrub(const char *msg, const char *const *secrets, size_t n)
 {
-	struct sb b = {0};
+	struct sb b = SB_INIT;
 	char **needles = calloc(n * SCRUB_FORMS + 1, sizeof(*needles));
 	size_t nn = 0;
 	const char *p = msg ? msg : "";
 	bool oom = needles == NULL;
 
 	for (size_t i = 0; i < n && !oom; i++) {
-		struct sb f[SCRUB_FORMS] = {{0}};
+		struct sb f[SCRUB_FORMS] = {SB_INIT, SB_INIT, SB_INIT, SB_INIT};
 
 		if (!secrets[i] || !*secrets[i])
 			continue;

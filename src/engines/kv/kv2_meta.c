@@ -407,8 +407,8 @@ kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver,
 out:
 	if (keys)
 		for (i = 0; i < nops; i++)
-			free(keys[i]);
-	free(keys);
+			free(keys[i]); /* not secret: storage key names */
+	free(keys);                    /* not secret: storage key names */
 	free(ops);
 	secmem_free_str(meta_txt);
 	secmem_free_str(data_txt);
@@ -455,8 +455,8 @@ kv2_meta_purge(struct view *v, const char *path, json_t *meta)
 out:
 	if (keys)
 		for (i = 0; i <= n; i++)
-			free(keys[i]);
-	free(keys);
+			free(keys[i]); /* not secret: storage key names */
+	free(keys);                    /* not secret: storage key names */
 	free(ops);
 	free(del);
 	return r;

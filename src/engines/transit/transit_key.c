@@ -2,10 +2,12 @@
  * (struct tkey) and every cryptographic operation on it (Vault's transit API).
  *
  * Symmetric versions keep their key in sodium-guarded memory; asymmetric ones
- * an EVP_PKEY (OpenSSL's own secure handling). AEAD operations run on
- * per-thread EVP_CIPHER_CTXs whose ciphers are fetched once (docs/BENCHMARKS.md
+ * an EVP_PKEY (OpenSSL's own secure handling). AEAD operations run on the
+ * per-thread cipher contexts of crypto/cipher_cache.h (docs/BENCHMARKS.md
  * pitfall 3); digests are fetched once as well. */
 #include "engines/transit/transit_int.h"
+
+#include "crypto/cipher_cache.h"
 
 #include "lib/err.h"
 #include "lib/util.h"
@@ -84,9 +86,7 @@ errf(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- fetched once: ciphers, digests, HKDF ---- */
-
-enum { AEAD_AES128, AEAD_AES256, AEAD_CHACHA, AEAD_N };
+/* ---- fetched once: digests, HKDF (ciphers: crypto/cipher_cache.c) ---- */
 
 static const struct {
 	const char *vault; /* Vault's name */
@@ -99,57 +99,20 @@ static const struct {
 #define MD_N (sizeof(md_names) / sizeof(md_names[0]))
 
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
-static EVP_CIPHER *aead_ciphers[AEAD_N];
 static EVP_MD *mds[MD_N];
 static EVP_KDF *hkdf;
-static pthread_key_t tctx_key;
 static bool fetch_ok;
-
-struct tctx {
-	pthread_mutex_t mu;
-	EVP_CIPHER_CTX *ctx[AEAD_N];
-	bool ready[AEAD_N];
-	struct tctx *prev, *next;
-};
-static pthread_mutex_t tctx_list_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct tctx *tctx_list;
-static __thread struct tctx *tctx_self;
-
-static void
-tctx_destroy(void *p)
-{
-	struct tctx *t = p;
-
-	pthread_mutex_lock(&tctx_list_mu);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		tctx_list = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	pthread_mutex_unlock(&tctx_list_mu);
-	for (int i = 0; i < AEAD_N; i++)
-		EVP_CIPHER_CTX_free(t->ctx[i]);
-	pthread_mutex_destroy(&t->mu);
-	free(t);
-}
 
 static void
 fetch_all(void)
 {
-	aead_ciphers[AEAD_AES128] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
-	aead_ciphers[AEAD_AES256] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	aead_ciphers[AEAD_CHACHA] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 	for (size_t i = 0; i < MD_N; i++)
 		mds[i] = EVP_MD_fetch(NULL, md_names[i].ossl, NULL);
 	hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	for (int i = 0; i < AEAD_N; i++)
-		if (!aead_ciphers[i])
-			return;
 	for (size_t i = 0; i < MD_N; i++)
 		if (!mds[i])
 			return;
-	if (!hkdf || pthread_key_create(&tctx_key, tctx_destroy) != 0)
+	if (!hkdf)
 		return;
 	fetch_ok = sodium_init() >= 0;
 }
@@ -172,107 +135,39 @@ md_find(const char *vault_name)
 	return NULL;
 }
 
-static int
-tctx_get(struct tctx **ret)
-{
-	struct tctx *t;
-	int r;
-
-	if (tctx_self) {
-		*ret = tctx_self;
-		return 0;
-	}
-	r = fetch_check();
-	if (r < 0)
-		return r;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return CF_ENOMEM;
-	for (int i = 0; i < AEAD_N; i++)
-		t->ctx[i] = EVP_CIPHER_CTX_new();
-	if (!t->ctx[0] || !t->ctx[1] || !t->ctx[2] || pthread_mutex_init(&t->mu, NULL) != 0 ||
-	    pthread_setspecific(tctx_key, t) != 0) {
-		for (int i = 0; i < AEAD_N; i++)
-			EVP_CIPHER_CTX_free(t->ctx[i]);
-		free(t);
-		return CF_ENOMEM;
-	}
-	pthread_mutex_lock(&tctx_list_mu);
-	t->next = tctx_list;
-	if (tctx_list)
-		tctx_list->prev = t;
-	tctx_list = t;
-	pthread_mutex_unlock(&tctx_list_mu);
-	tctx_self = t;
-	*ret = t;
-	return 0;
-}
-
 void
 transit_crypto_wipe(void)
 {
-	pthread_mutex_lock(&tctx_list_mu);
-	for (struct tctx *t = tctx_list; t; t = t->next) {
-		pthread_mutex_lock(&t->mu);
-		for (int i = 0; i < AEAD_N; i++) {
-			(void)EVP_CIPHER_CTX_reset(t->ctx[i]);
-			t->ready[i] = false;
-		}
-		pthread_mutex_unlock(&t->mu);
-	}
-	pthread_mutex_unlock(&tctx_list_mu);
+	cipher_cache_wipe();
 }
 
-static int
+static enum cipher_cache_alg
 aead_index(const struct tk_type *t)
 {
 	switch (t->kind) {
 	case TK_AES128_GCM:
-		return AEAD_AES128;
+		return CIPHER_AES128_GCM;
 	case TK_AES256_GCM:
-		return AEAD_AES256;
+		return CIPHER_AES256_GCM;
 	default:
-		return AEAD_CHACHA;
+		return CIPHER_CHACHA20_POLY1305;
 	}
 }
 
-/* One AEAD operation (no AAD) on this thread's context. enc: out = ct, tag
- * written; !enc: tag checked, CF_ECRYPTO when it does not match. */
+/* One AEAD operation (no AAD) on this thread's context (crypto/cipher_cache.h).
+ * enc: out = ct, tag written; !enc: tag checked, CF_ECRYPTO when it does not
+ * match. */
 static int
-aead_run(int idx, int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *in, size_t len,
-         uint8_t *out, uint8_t *tag)
+aead_run(enum cipher_cache_alg alg, int enc, const uint8_t *key, const uint8_t *nonce,
+         const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
-	struct tctx *t;
-	EVP_CIPHER_CTX *c;
-	int outl, r;
+	int r;
 
-	if (len > INT_MAX)
-		return CF_ETOOBIG;
-	r = tctx_get(&t);
+	r = fetch_check();
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&t->mu);
-	c = t->ctx[idx];
-	r = CF_ECRYPTO;
-	if (EVP_CipherInit_ex2(c, t->ready[idx] ? NULL : aead_ciphers[idx], key, nonce, enc,
-	                       NULL) != 1) {
-		t->ready[idx] = false;
-		r = CF_EINTERNAL;
-		goto out;
-	}
-	t->ready[idx] = true;
-	if (len > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1)
-		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TRANSIT_TAG_BYTES, tag) != 1)
-		goto out;
-	if (EVP_CipherFinal_ex(c, out + len, &outl) != 1)
-		goto out;
-	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TRANSIT_TAG_BYTES, tag) != 1)
-		goto out;
-	r = 0;
-out:
-	pthread_mutex_unlock(&t->mu);
-	return r;
+	return cipher_cache_aead(alg, enc, key, nonce, NULL, 0, in, len, out, tag,
+	                         TRANSIT_TAG_BYTES);
 }
 
 /* HKDF-SHA256(ikm = key, no salt, info = context), as Vault's kdf

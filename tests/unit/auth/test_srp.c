@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "auth/srp/srp6a.h"
+#include "crypto/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "lib/err.h"
 

@@ -8,6 +8,7 @@
 
 #include "events/events_int.h"
 #include "lib/err.h"
+#include "lib/glob.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ test_events_glob_match(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(glob_vectors) / sizeof(glob_vectors[0]); i++) {
-		bool m = events_glob_match(glob_vectors[i].pat, glob_vectors[i].s);
+		bool m = glob_match(glob_vectors[i].pat, glob_vectors[i].s);
 		if (m != glob_vectors[i].match)
 			fail_msg("glob %s vs %s: got %d", glob_vectors[i].pat, glob_vectors[i].s,
 			         m);

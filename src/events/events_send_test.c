@@ -1,4 +1,4 @@
-/* events_test.c - POST sys/events/test (sudo): emits an event of a `test.*`
+/* events_send_test.c - POST sys/events/test (sudo): emits an event of a `test.*`
  * type through the whole pipeline (outbox, webhooks, SSE), so an operator can
  * check that a receiver is wired up and verifies signatures, the way
  * notification systems offer a "send test notification" button. It can never
@@ -15,7 +15,7 @@
 #include <string.h>
 
 int
-events_sys_test(struct request *rq, struct response *rs)
+events_send_test(struct request *rq, struct response *rs)
 {
 	static const char *const known[] = {"type", "severity", "job",     "mount",
 	                                    "path", "reason",   "version", "previous_version"};

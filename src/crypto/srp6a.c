@@ -1,5 +1,5 @@
 /* srp6a.c - SRP-6a arithmetic (docs/internals/auth.md, SRP) on OpenSSL BIGNUMs; see srp6a.h. */
-#include "auth/srp/srp6a.h"
+#include "crypto/srp6a.h"
 #include "lib/secmem.h"
 
 #include <openssl/bn.h>
