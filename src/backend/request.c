@@ -148,3 +148,14 @@ route_match(const char *pattern, const char *path, struct request *rq)
 	}
 	return true;
 }
+
+int
+request_nested(const struct request *outer, struct request *rq, struct response *rs)
+{
+	if (!outer->nested || !outer->core) {
+		(void)response_errorf(rs, "internal requests are not available here");
+		rs->status = 500;
+		return rs->status;
+	}
+	return outer->nested(outer->core, rq, rs);
+}
