@@ -97,6 +97,26 @@ struct response_stream {
 	void *arg;
 };
 
+/* What a login handler authenticated (auth_login_token in src/auth/auth.h
+ * fills it): the core's ladder mints the token from it after the handler
+ * returns, and answers the auth block (token, accessor, policies,
+ * lease_duration, ...). Values are final: TTLs already bounded by the mount's. */
+struct auth_result {
+	char *display_name;  /* "<mount path>-<name>", e.g. "userpass-alice"; owned */
+	json_t *policies;    /* normalized list, "default" included unless refused; owned */
+	json_t *metadata;    /* object or NULL; owned */
+	json_t *bound_cidrs; /* array of CIDR strings or NULL; owned */
+	int64_t ttl;         /* seconds */
+	int64_t explicit_max_ttl;
+	int64_t period;
+	int64_t num_uses;
+	bool renewable;
+	bool no_default_policy;
+};
+
+/* Frees a and what it owns. Accepts NULL. */
+void auth_result_free(struct auth_result *a);
+
 struct response {
 	int status;       /* 0: 200 when data/auth/warnings are set, else 204 */
 	json_t *data;     /* owned; the envelope's "data" */
@@ -123,6 +143,9 @@ struct response {
 	/* owned (malloc'd, freed with stream->free(stream->arg) then free()): when
 	 * set with a 2xx status, the body is streamed and data/raw are ignored */
 	struct response_stream *stream;
+	/* owned: set by a login handler; the core mints the token from it, fills
+	 * auth and frees it before the answer leaves the ladder */
+	struct auth_result *login;
 };
 
 /* Appends a formatted message to rs->errors. Returns 0 or CF_ENOMEM. */

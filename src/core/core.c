@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "storage/storage.h"
@@ -268,7 +269,7 @@ core_policy_exists(struct core *c, const char *name)
 }
 
 static void
-acl_entry_release(struct acl_cache_entry *e)
+core_acl_release_entry(struct acl_cache_entry *e)
 {
 	if (--e->refs > 0)
 		return;
@@ -286,14 +287,14 @@ core_acl_cache_clear(struct core *c)
 	for (e = c->acls; e; e = next) {
 		next = e->next;
 		e->cached = false;
-		acl_entry_release(e); /* requests still holding it free it later */
+		core_acl_release_entry(e); /* requests still holding it free it later */
 	}
 	c->acls = NULL;
 	pthread_mutex_unlock(&c->pol_mu);
 }
 
 static int
-acl_build(struct core *c, json_t *policies, struct acl **ret)
+core_acl_build(struct core *c, json_t *policies, struct acl **ret)
 {
 	struct policy **pols = calloc(json_array_size(policies) + 1, sizeof(*pols));
 	size_t i, n = 0;
@@ -362,7 +363,7 @@ core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref)
 
 	/* Build outside the lock: it reads storage. Two threads may build the same
 	 * ACL at once; both entries are valid, the list just holds two. */
-	r = acl_build(c, policies, &acl);
+	r = core_acl_build(c, policies, &acl);
 	if (r < 0) {
 		free(key); /* not secret: a list of policy names */
 		return r;
@@ -392,7 +393,7 @@ core_acl_put(struct core *c, void *ref)
 	if (!ref)
 		return;
 	pthread_mutex_lock(&c->pol_mu);
-	acl_entry_release(ref);
+	core_acl_release_entry(ref);
 	pthread_mutex_unlock(&c->pol_mu);
 }
 
@@ -634,6 +635,45 @@ audit_refused(struct core *c, struct request *rq, struct response *rs, bool deni
 	rs->status = cf_http_status(CF_EAUDIT);
 }
 
+/* Mints the token of a login (rs->login, filled by the login handler through
+ * auth_login_token) and answers its auth block; rs->login is freed. */
+static int
+mint_login_token(struct core *c, struct request *rq, struct response *rs)
+{
+	struct auth_result *a = rs->login;
+	struct token_params tp = {
+	        .policies = a->policies,
+	        .meta = a->metadata,
+	        .bound_cidrs = a->bound_cidrs,
+	        .display_name = a->display_name,
+	        .path = rq->path,
+	        .ttl = a->ttl,
+	        .explicit_max_ttl = a->explicit_max_ttl,
+	        .period = a->period,
+	        .num_uses = a->num_uses,
+	        .renewable = a->renewable,
+	        .no_default_policy = a->no_default_policy,
+	        .mount_accessor = rq->mount ? rq->mount->accessor : NULL,
+	};
+	struct token_entry *te = NULL;
+	char *token = NULL;
+	int r = token_create(c->tokens, &tp, &token, &te);
+
+	rs->login = NULL;
+	if (r == 0) {
+		json_decref(rs->auth);
+		rs->auth = token_auth_json(te, token);
+		if (rs->auth)
+			log_verbose("login on %s: token accessor %s", rq->mount->path,
+			            te->accessor);
+		r = rs->auth ? 0 : CF_ENOMEM;
+	}
+	secmem_free_str(token);
+	token_entry_free(te);
+	auth_result_free(a);
+	return r;
+}
+
 /* The ladder and the answer's status, audit and num_uses revocation. Caller
  * holds c->lock (for writing on R_EXCLUSIVE routes). */
 static void
@@ -650,6 +690,14 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 		log_error("request %s refused: no audit device could record it", rq->id);
 		response_reset(rs);
 		r = fail(rs, CF_EAUDIT, "failed to log request to any audit device");
+	}
+	/* A login handler returns what it authenticated; the token is minted
+	 * here, once the handler succeeded. */
+	if (rs->login) {
+		if (r >= 0)
+			r = mint_login_token(c, rq, rs);
+		auth_result_free(rs->login);
+		rs->login = NULL;
 	}
 	if (r >= 0 && rs->secret)
 		r = expire_register(c->expire, rq, rs);
