@@ -117,7 +117,9 @@ int core_audit_record(struct core *c, const char *type, json_t *fields);
 /* start runs after every unseal, once the mounts are loaded and the core's own
  * workers (expiration, re-encryption) run; a failure is logged and the unseal
  * goes on. stop runs before every seal, before the core's own workers stop.
- * Both run with the core lock held for writing. Subsystems start in the order
+ * Both run with the core lock held for writing; stop must also work on a
+ * subsystem that never started (sys/init seals the barrier it has just set
+ * up). Subsystems start in the order
  * they were registered and stop in the reverse order. free (optional) runs at
  * core_free, after the last stop. */
 struct core_subsystem {
