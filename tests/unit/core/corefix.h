@@ -22,7 +22,7 @@
 static atomic_int fake_writes; /* handler effects: item writes that ran */
 static atomic_int fake_reads;
 
-static int
+static inline int
 fake_item(struct request *rq, struct response *rs)
 {
 	uint8_t *v = NULL;
@@ -44,7 +44,7 @@ fake_item(struct request *rq, struct response *rs)
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
-static int
+static inline int
 fake_pure(struct request *rq, struct response *rs)
 {
 	atomic_fetch_add(&fake_reads, 1);
@@ -71,7 +71,7 @@ static const struct backend_entry fake_entry[] = {
 
 /* Runs one request; returns the status and, when ret is not NULL, leaves the
  * response there (the caller resets it). data is stolen. */
-static int
+static inline int
 corefix_call(struct core *c, enum op op, const char *path, const char *token, json_t *data,
              struct response *ret)
 {
@@ -94,7 +94,7 @@ corefix_call(struct core *c, enum op op, const char *path, const char *token, js
 }
 
 /* The first error message of rs, or "". */
-static const char *
+static inline const char *
 corefix_error(const struct response *rs)
 {
 	const char *e = json_string_value(json_array_get(rs->errors, 0));
@@ -104,7 +104,7 @@ corefix_error(const struct response *rs)
 
 /* sys/init with shares/threshold; the unseal keys (hex) and the root token are
  * returned (malloc'd). Returns the status of sys/init. */
-static int
+static inline int
 corefix_init(struct core *c, int shares, int threshold, char **keys, char **ret_root)
 {
 	struct response rs = {0};
@@ -123,7 +123,7 @@ corefix_init(struct core *c, int shares, int threshold, char **keys, char **ret_
 }
 
 /* One sys/unseal share; returns the status and sets *ret_sealed. */
-static int
+static inline int
 corefix_unseal(struct core *c, const char *key, bool *ret_sealed)
 {
 	struct response rs = {0};
@@ -142,7 +142,7 @@ struct corefix {
 	char *key, *root;
 };
 
-static int
+static inline int
 corefix_setup(struct corefix *f)
 {
 	struct core_config cfg = {.storage_spec = "memory:"};
@@ -154,7 +154,7 @@ corefix_setup(struct corefix *f)
 	return 0;
 }
 
-static int
+static inline int
 corefix_unseal_new(struct corefix *f)
 {
 	bool sealed = true;
@@ -166,7 +166,7 @@ corefix_unseal_new(struct corefix *f)
 	return 0;
 }
 
-static void
+static inline void
 corefix_teardown(struct corefix *f)
 {
 	core_free(f->c);
