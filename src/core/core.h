@@ -54,7 +54,9 @@ int core_refuse(struct core *c, struct request *rq, struct response *rs, int sta
                 const char *msg);
 
 /* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
- * a root token with the given id (or a random one). *ret_root is malloc'd. */
+ * a root token with the given id (or a random one). *ret_root is malloc'd. The
+ * "kv" type must be in the mount-type registry (server_core_new registers it),
+ * else CF_EUNSUPPORTED. */
 int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **ret_unseal_b64);
 
 bool core_sealed(struct core *c);
