@@ -150,6 +150,7 @@ int core_register_sys_routes(struct core *c, const struct route *routes, size_t 
 
 /* The barrier (storage through encryption), for the subsystems' own views. */
 struct barrier *core_barrier(struct core *c);
+/* The token store (the token backend and the sys/ token handlers). */
 struct token_store *core_tokens(struct core *c);
 /* Builds (or returns a cached) ACL for a normalized policy list. The result is
  * reference counted: *ret_ref is the reference to give back to core_acl_put. */

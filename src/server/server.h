@@ -14,10 +14,11 @@
  * Returns 0 or CF_ENOMEM. */
 int server_register_backends(void);
 
-/* core_new, then server_register_backends and the subsystems (in this order:
- * events, audit, rotation; see core.h for the start and stop order). The core
- * owns the subsystems: core_free frees them. Returns 0 with *ret set, or a
- * CF_E* code with nothing left allocated. */
+/* server_register_backends, core_new, then the subsystems in this order:
+ * events, audit, rotation (each with its hooks and sys route table; core.h
+ * gives the start and stop order). The core owns the subsystems: core_free
+ * frees them. Returns 0 with *ret set, or a CF_E* code with nothing left
+ * allocated. */
 int server_core_new(const struct core_config *cfg, struct core **ret);
 
 #endif
