@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/mount.h"
+#include "backend/backend.h"
 #include "core/token.h"
 #include "backend/view.h"
 #include "lib/duration.h"

@@ -64,7 +64,23 @@ int audit_log_refused(struct audit_broker *ab, struct request *rq, struct respon
  * NULL when there are none (caller frees). */
 json_t *audit_broker_tampered(struct audit_broker *ab);
 
-/* Handlers of the system backend's audit routes (the core's sys.c routes them;
+struct core;
+struct core_hooks;
+struct core_subsystem;
+struct route;
+
+/* The audit broker as a core subsystem (audit_sys.c): creates a broker on the
+ * core's "core/audit/" view, fills *ret (name "audit": loads the devices at
+ * unseal, raising audit.tampered for a device found altered, closes them at
+ * seal, frees the broker at core_free) and the audit hooks of *hooks (the
+ * other hooks untouched). The caller registers both with the core; until
+ * *ret is registered, free it with ret->free(ret->arg). 0 or CF_ENOMEM. */
+int audit_subsystem_new(struct core *c, struct core_subsystem *ret, struct core_hooks *hooks);
+/* The sys/ routes below, for core_register_sys_routes. */
+extern const struct route audit_sys_routes[];
+extern const size_t audit_sys_nroutes;
+
+/* Handlers of the audit routes of sys/ (audit_sys_routes;
  * rq->cap[0] is the device path without its trailing '/'):
  *   GET  sys/audit              -> audit_sys_list   (map "<path>/" -> device info)
  *   PUT  sys/audit/<path>       -> audit_sys_enable (type, description, options, local)
@@ -72,7 +88,7 @@ json_t *audit_broker_tampered(struct audit_broker *ab);
  *   POST sys/audit-hash/<path>  -> audit_sys_hash   ({"hash":"hmac-sha256:<hex>"})
  *   GET  sys/audit/<path>/public-key -> audit_sys_public_key (no token needed)
  *   GET|POST sys/audit-verify/<path> -> audit_sys_verify (sudo)
- * The broker is core_audit(rq->core). */
+ * The broker is the one of the "audit" subsystem registered with the core. */
 int audit_sys_public_key(struct request *rq, struct response *rs);
 int audit_sys_verify(struct request *rq, struct response *rs);
 int audit_sys_list(struct request *rq, struct response *rs);

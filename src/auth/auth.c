@@ -1,9 +1,7 @@
 /* auth.c - token fields, login tokens and login limits shared by the auth
  * methods; see auth.h and docs/internals/auth.md. */
 #include "auth/auth.h"
-#include "core/core.h"
 #include "backend/backend.h"
-#include "core/token.h"
 #include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
@@ -204,13 +202,11 @@ auth_login_token(struct request *rq, struct response *rs, const struct auth_toke
                  const char *name, json_t *metadata)
 {
 	struct mount *m = rq->mount;
-	struct token_params tp = {0};
-	struct token_entry *te = NULL;
-	char *token = NULL, display[160], mname[96];
+	struct auth_result *a;
+	char display[160], mname[96];
 	int64_t mmax = mount_max_ttl(m), ttl, max, emax;
 	json_t *pols;
 	size_t ml;
-	int r;
 
 	/* "auth/userpass/" -> "userpass" */
 	snprintf(mname, sizeof(mname), "%s",
@@ -248,29 +244,28 @@ auth_login_token(struct request *rq, struct response *rs, const struct auth_toke
 		emax = max;
 	}
 
-	tp.policies = pols;
-	tp.meta = metadata;
-	tp.bound_cidrs = cfg->bound_cidrs;
-	tp.display_name = display;
-	tp.path = rq->path;
-	tp.parent_hash = NULL;
-	tp.ttl = ttl;
-	tp.explicit_max_ttl = emax;
-	tp.period = cfg->period;
-	tp.num_uses = cfg->num_uses;
-	tp.renewable = true;
-	tp.no_default_policy = cfg->no_default_policy;
-	tp.mount_accessor = m->accessor;
-	r = token_create(core_tokens(rq->core), &tp, &token, &te);
-	json_decref(pols);
-	if (r < 0)
-		return r;
-	rs->auth = token_auth_json(te, token);
-	secmem_free_str(token);
-	if (rs->auth)
-		log_verbose("login on %s: token accessor %s", m->path, te->accessor);
-	token_entry_free(te);
-	return rs->auth ? 0 : CF_ENOMEM;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		json_decref(pols);
+		return CF_ENOMEM;
+	}
+	a->policies = pols;
+	a->display_name = strdup(display);
+	a->metadata = json_incref(metadata);
+	a->bound_cidrs = json_incref(cfg->bound_cidrs);
+	a->ttl = ttl;
+	a->explicit_max_ttl = emax;
+	a->period = cfg->period;
+	a->num_uses = cfg->num_uses;
+	a->renewable = true;
+	a->no_default_policy = cfg->no_default_policy;
+	if (!a->display_name) {
+		auth_result_free(a);
+		return CF_ENOMEM;
+	}
+	auth_result_free(rs->login);
+	rs->login = a;
+	return 0;
 }
 
 /* ---- limits ---- */

@@ -4,13 +4,15 @@
  *  - the common token fields of users and roles (token_ttl, token_policies, ...,
  *    with the legacy aliases the clients still send), parsed, stored and shown
  *    the same way everywhere;
- *  - issuing the login token and the `auth` block of the answer;
+ *  - what a login authenticated (struct auth_result), from which the core
+ *    mints the login token and the `auth` block of the answer;
  *  - brute-force protection: failed logins counted per username and per client
  *    address, answered 429 with Retry-After once over the limit (the limits are
  *    the mount's `user_lockout_config`, set with sys/auth/<path>/tune).
  *
- * The methods themselves live in src/auth/<name>/ and are registered in
- * src/core/mount.c (auth_type). See docs/internals/auth.md. */
+ * The methods themselves live in src/auth/<name>/ and are registered with the
+ * mount-type registry by the server's wiring (src/server/server.c). See
+ * docs/internals/auth.md. */
 #ifndef CF_AUTH_H
 #define CF_AUTH_H
 
@@ -50,11 +52,13 @@ int auth_token_cfg_load(struct auth_token_cfg *cfg, json_t *obj);
  * plus the legacy names (policies, ttl, max_ttl, period, num_uses, bound_cidrs). */
 int auth_token_cfg_show(const struct auth_token_cfg *cfg, json_t *out);
 
-/* Issues the token of a successful login on rq->mount and fills rs->auth:
- * an orphan service token with cfg's policies (plus "default" unless
- * no_default_policy), TTLs bounded by the mount's, bound_cidrs, display name
- * "<mount path without auth/ and />-<name>" and the metadata (borrowed, may be
- * NULL). Returns 0 or a CF_E* code. */
+/* Ends a successful login on rq->mount: sets rs->login to what it
+ * authenticated, from which the core's ladder mints the token after the
+ * handler returns and fills rs->auth: an orphan service token with cfg's
+ * policies (plus "default" unless no_default_policy), TTLs bounded by the
+ * mount's, bound_cidrs, display name "<mount path without auth/ and />-<name>"
+ * and the metadata (borrowed, may be NULL; a reference is kept). Returns 0 or
+ * CF_ENOMEM. */
 int auth_login_token(struct request *rq, struct response *rs, const struct auth_token_cfg *cfg,
                      const char *name, json_t *metadata);
 

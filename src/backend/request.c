@@ -64,6 +64,7 @@ response_reset(struct response *rs)
 {
 	json_decref(rs->data);
 	json_decref(rs->auth);
+	auth_result_free(rs->login);
 	json_decref(rs->warnings);
 	json_decref(rs->raw);
 	json_decref(rs->errors);
@@ -147,4 +148,27 @@ route_match(const char *pattern, const char *path, struct request *rq)
 		rq->ncap = n;
 	}
 	return true;
+}
+
+int
+request_nested(const struct request *outer, struct request *rq, struct response *rs)
+{
+	if (!outer->nested || !outer->core) {
+		(void)response_errorf(rs, "internal requests are not available here");
+		rs->status = 500;
+		return rs->status;
+	}
+	return outer->nested(outer->core, rq, rs);
+}
+
+void
+auth_result_free(struct auth_result *a)
+{
+	if (!a)
+		return;
+	free(a->display_name); /* not secret: "<mount>-<user>" */
+	json_decref(a->policies);
+	json_decref(a->metadata);
+	json_decref(a->bound_cidrs);
+	free(a);
 }

@@ -27,6 +27,7 @@ enum op {
 struct core;
 struct mount;
 struct route;
+struct response;
 struct token_entry;
 struct acl;
 
@@ -56,11 +57,15 @@ struct request {
 
 	/* Set by the core before the handler runs. */
 	struct core *core;
-	struct token_entry *te; /* the caller's token (NULL on unauthenticated routes) */
-	struct acl *acl;        /* the caller's ACL (NULL on unauthenticated routes) */
-	void *acl_ref;          /* the core's reference on acl */
-	struct mount *mount;    /* the mount the path selected */
-	const char *rel;        /* path relative to the mount ("data/app/db") */
+	struct token_entry *te;   /* the caller's token (NULL on unauthenticated routes) */
+	const char *display_name; /* te's display name, or NULL (backends use this, not te) */
+	/* Runs another request through the ladder under the core lock this one
+	 * holds (request_nested); the core sets it. */
+	int (*nested)(struct core *c, struct request *rq, struct response *rs);
+	struct acl *acl;     /* the caller's ACL (NULL on unauthenticated routes) */
+	void *acl_ref;       /* the core's reference on acl */
+	struct mount *mount; /* the mount the path selected */
+	const char *rel;     /* path relative to the mount ("data/app/db") */
 	const struct route *route;
 	/* Captures of the route pattern, in order: one per '+', then the '*' rest
 	 * (the rest may be ""). Point into rel's copy; valid during the request. */
@@ -92,6 +97,26 @@ struct response_stream {
 	void *arg;
 };
 
+/* What a login handler authenticated (auth_login_token in src/auth/auth.h
+ * fills it): the core's ladder mints the token from it after the handler
+ * returns, and answers the auth block (token, accessor, policies,
+ * lease_duration, ...). Values are final: TTLs already bounded by the mount's. */
+struct auth_result {
+	char *display_name;  /* "<mount path>-<name>", e.g. "userpass-alice"; owned */
+	json_t *policies;    /* normalized list, "default" included unless refused; owned */
+	json_t *metadata;    /* object or NULL; owned */
+	json_t *bound_cidrs; /* array of CIDR strings or NULL; owned */
+	int64_t ttl;         /* seconds */
+	int64_t explicit_max_ttl;
+	int64_t period;
+	int64_t num_uses;
+	bool renewable;
+	bool no_default_policy;
+};
+
+/* Frees a and what it owns. Accepts NULL. */
+void auth_result_free(struct auth_result *a);
+
 struct response {
 	int status;       /* 0: 200 when data/auth/warnings are set, else 204 */
 	json_t *data;     /* owned; the envelope's "data" */
@@ -118,6 +143,9 @@ struct response {
 	/* owned (malloc'd, freed with stream->free(stream->arg) then free()): when
 	 * set with a 2xx status, the body is streamed and data/raw are ignored */
 	struct response_stream *stream;
+	/* owned: set by a login handler; the core mints the token from it, fills
+	 * auth and frees it before the answer leaves the ladder */
+	struct auth_result *login;
 };
 
 /* Appends a formatted message to rs->errors. Returns 0 or CF_ENOMEM. */
@@ -130,6 +158,10 @@ void response_set_data(struct response *rs, json_t *data);
 /* Frees everything the response owns and zeroes it. */
 void response_reset(struct response *rs);
 void request_free_fields(struct request *rq);
+/* Runs rq through the core's ladder from within the handler of outer (same
+ * core, under the lock outer holds; rq's own token, ACL and audit apply).
+ * Returns the HTTP status, with rs filled; 500 when outer came from no core. */
+int request_nested(const struct request *outer, struct request *rq, struct response *rs);
 
 /* Handler convention: return 0 with rs filled, or a negative CF_E* code; the core
  * then answers cf_http_status(code) with rs->errors if the handler added any,

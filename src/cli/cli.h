@@ -9,8 +9,6 @@
 #ifndef CF_CLI_H
 #define CF_CLI_H
 
-#include "cli/cli-config.h"
-
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>

@@ -45,16 +45,6 @@ usage(FILE *f)
 	fputs("\nRun 'coffer <command> --help' for the options of a command.\n", f);
 }
 
-#ifndef CF_HAVE_SERVER
-/* Until src/cli/server.c is built in, `coffer server` says so. */
-int
-server_main(int argc, char **argv)
-{
-	cli_err("the server is not built into this binary");
-	return CLI_EXIT_ERROR;
-}
-#endif
-
 static void
 set_format_from_env(void)
 {

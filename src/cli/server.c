@@ -9,6 +9,7 @@
  * storage. The process refuses core dumps: keys live in its memory. */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "server/server.h"
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -203,7 +204,7 @@ server_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	cc.storage_spec = dev ? (storage ? storage : "memory:") : storage;
-	r = core_new(&cc, &core);
+	r = server_core_new(&cc, &core);
 	if (r < 0) {
 		cli_err("cannot open storage %s: %s", cc.storage_spec, cf_strerror(r));
 		return CLI_EXIT_ERROR;

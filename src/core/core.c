@@ -3,19 +3,18 @@
  * One function runs every check before any handler (docs/internals/core.md); handlers
  * never repeat them. */
 #include "core/core.h"
-#include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
-#include "events/events.h"
-#include "rotation/rotation.h"
 #include "core/token.h"
+#include "backend/registry.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "policy/policy.h"
 #include "storage/storage.h"
@@ -26,6 +25,11 @@
 #include <string.h>
 #include <time.h>
 
+/* The core's own type in the mount-type registry (sys/ is not mountable). */
+static const struct backend_entry core_types[] = {
+        {"token", BACKEND_AUTH, &token_backend, NULL, NULL},
+};
+
 int
 core_new(const struct core_config *cfg, struct core **ret)
 {
@@ -35,6 +39,11 @@ core_new(const struct core_config *cfg, struct core **ret)
 
 	if (!c)
 		return CF_ENOMEM;
+	r = backend_register(core_types, sizeof(core_types) / sizeof(core_types[0]));
+	if (r < 0) {
+		free(c);
+		return r;
+	}
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&c->lock, &attr);
@@ -54,9 +63,8 @@ core_new(const struct core_config *cfg, struct core **ret)
 		goto fail;
 	c->policy_view = view_new(c->barrier, "sys/policy/");
 	c->token_view = view_new(c->barrier, "sys/token/");
-	c->audit_view = view_new(c->barrier, "core/audit/");
 	c->core_view = view_new(c->barrier, "core/");
-	if (!c->policy_view || !c->token_view || !c->audit_view || !c->core_view) {
+	if (!c->policy_view || !c->token_view || !c->core_view) {
 		r = CF_ENOMEM;
 		goto fail;
 	}
@@ -66,20 +74,11 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = token_store_new(c->token_view, &c->tokens);
 	if (r < 0)
 		goto fail;
-	r = audit_broker_new(c->audit_view, &c->audit);
-	if (r < 0)
-		goto fail;
 	r = expire_new(c, &c->expire);
 	if (r < 0)
 		goto fail;
 	token_store_set_revoke_hook(c->tokens, expire_token_revoked, c->expire);
 	r = reencrypt_new(c, &c->reencrypt);
-	if (r < 0)
-		goto fail;
-	r = events_new(c, &c->events);
-	if (r < 0)
-		goto fail;
-	r = rotation_new(c, &c->rotation);
 	if (r < 0)
 		goto fail;
 	r = seal_load_config(c);
@@ -103,16 +102,15 @@ core_free(struct core *c)
 	}
 	seal_reset_progress(c);
 	core_acl_cache_clear(c);
-	audit_broker_free(c->audit);
+	for (size_t i = c->nsubsystems; i-- > 0;)
+		if (c->subsystems[i].free)
+			c->subsystems[i].free(c->subsystems[i].arg);
 	expire_free(c->expire);
 	reencrypt_free(c->reencrypt);
-	rotation_free(c->rotation);
-	events_free(c->events);
 	token_store_free(c->tokens);
 	mount_system_free(c);
 	view_free(c->policy_view);
 	view_free(c->token_view);
-	view_free(c->audit_view);
 	view_free(c->core_view);
 	barrier_free(c->barrier);
 	storage_close(c->storage);
@@ -128,16 +126,59 @@ core_barrier(struct core *c)
 	return c->barrier;
 }
 
-struct events *
-core_events(struct core *c)
+/* ---- what the layers above register ---- */
+
+void
+core_set_hooks(struct core *c, const struct core_hooks *h)
 {
-	return c->events;
+	c->hooks = *h;
 }
 
-struct rotation *
-core_rotation(struct core *c)
+int
+core_emit_event(struct core *c, const struct event *e, char ret_id[37])
 {
-	return c->rotation;
+	if (!c->hooks.event_emit)
+		return 0;
+	return c->hooks.event_emit(c->hooks.events, e, ret_id);
+}
+
+int
+core_audit_record(struct core *c, const char *type, json_t *fields)
+{
+	if (!c->hooks.audit_record)
+		return 0;
+	return c->hooks.audit_record(c->hooks.audit, type, fields);
+}
+
+int
+core_register_subsystem(struct core *c, const struct core_subsystem *s)
+{
+	if (core_subsystem(c, s->name))
+		return CF_EEXIST;
+	if (c->nsubsystems == CORE_MAX_SUBSYSTEMS)
+		return CF_ENOMEM;
+	c->subsystems[c->nsubsystems++] = *s;
+	return 0;
+}
+
+void *
+core_subsystem(struct core *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsubsystems; i++)
+		if (strcmp(c->subsystems[i].name, name) == 0)
+			return c->subsystems[i].arg;
+	return NULL;
+}
+
+int
+core_register_sys_routes(struct core *c, const struct route *routes, size_t n)
+{
+	if (c->nsys_tables == CORE_MAX_SYS_TABLES)
+		return CF_ENOMEM;
+	c->sys_tables[c->nsys_tables].routes = routes;
+	c->sys_tables[c->nsys_tables].n = n;
+	c->nsys_tables++;
+	return 0;
 }
 
 bool
@@ -165,12 +206,6 @@ struct token_store *
 core_tokens(struct core *c)
 {
 	return c->tokens;
-}
-
-struct audit_broker *
-core_audit(struct core *c)
-{
-	return c->audit;
 }
 
 bool
@@ -234,7 +269,7 @@ core_policy_exists(struct core *c, const char *name)
 }
 
 static void
-acl_entry_release(struct acl_cache_entry *e)
+core_acl_release_entry(struct acl_cache_entry *e)
 {
 	if (--e->refs > 0)
 		return;
@@ -252,14 +287,14 @@ core_acl_cache_clear(struct core *c)
 	for (e = c->acls; e; e = next) {
 		next = e->next;
 		e->cached = false;
-		acl_entry_release(e); /* requests still holding it free it later */
+		core_acl_release_entry(e); /* requests still holding it free it later */
 	}
 	c->acls = NULL;
 	pthread_mutex_unlock(&c->pol_mu);
 }
 
 static int
-acl_build(struct core *c, json_t *policies, struct acl **ret)
+core_acl_build(struct core *c, json_t *policies, struct acl **ret)
 {
 	struct policy **pols = calloc(json_array_size(policies) + 1, sizeof(*pols));
 	size_t i, n = 0;
@@ -328,7 +363,7 @@ core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref)
 
 	/* Build outside the lock: it reads storage. Two threads may build the same
 	 * ACL at once; both entries are valid, the list just holds two. */
-	r = acl_build(c, policies, &acl);
+	r = core_acl_build(c, policies, &acl);
 	if (r < 0) {
 		free(key); /* not secret: a list of policy names */
 		return r;
@@ -358,7 +393,7 @@ core_acl_put(struct core *c, void *ref)
 	if (!ref)
 		return;
 	pthread_mutex_lock(&c->pol_mu);
-	acl_entry_release(ref);
+	core_acl_release_entry(ref);
 	pthread_mutex_unlock(&c->pol_mu);
 }
 
@@ -386,12 +421,22 @@ op_cap(enum op op)
 }
 
 static const struct route *
-route_find(const struct backend_type *bt, struct request *rq)
+table_find(const struct route *routes, size_t n, const char *rel, struct request *rq)
 {
-	for (size_t i = 0; i < bt->nroutes; i++)
-		if (route_match(bt->routes[i].pattern, rq->rel, rq))
-			return &bt->routes[i];
+	for (size_t i = 0; i < n; i++)
+		if (route_match(routes[i].pattern, rel, rq))
+			return &routes[i];
 	return NULL;
+}
+
+const struct route *
+core_route_find(struct core *c, const struct mount *m, const char *rel, struct request *rq)
+{
+	const struct route *rt = table_find(m->bt->routes, m->bt->nroutes, rel, rq);
+
+	for (size_t i = 0; !rt && m == c->sys_mount && i < c->nsys_tables; i++)
+		rt = table_find(c->sys_tables[i].routes, c->sys_tables[i].n, rel, rq);
+	return rt;
 }
 
 static int
@@ -482,7 +527,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	rq->mount = m;
 	rq->rel = rel;
 	rs->mount_type = m->type;
-	rt = route_find(m->bt, rq);
+	rt = core_route_find(c, m, rel, rq);
 	if (!rt) {
 		if (sealed)
 			return CF_ESEALED;
@@ -531,10 +576,13 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	}
 
 	if (!(rt->flags & R_NOAUDIT) && !sealed) {
-		if ((rt->flags & R_PURE_READ) && (rq->op == OP_READ || rq->op == OP_LIST))
-			r = audit_log_request_pending(c->audit, rq);
-		else
-			r = audit_log_request(c->audit, rq);
+		const struct core_hooks *h = &c->hooks;
+		r = 0;
+		if ((rt->flags & R_PURE_READ) && (rq->op == OP_READ || rq->op == OP_LIST) &&
+		    h->audit_request_pending)
+			r = h->audit_request_pending(h->audit, rq);
+		else if (h->audit_request)
+			r = h->audit_request(h->audit, rq);
 		if (r < 0) {
 			log_error("request %s refused: no audit device could record it", rq->id);
 			return fail(rs, CF_EAUDIT, "failed to log request to any audit device");
@@ -543,6 +591,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	}
 	if (rt->flags & R_SYS_INJECT)
 		rs->sys_inject = true;
+	rq->display_name = rq->te ? rq->te->display_name : NULL;
 	return rt->fn(rq, rs);
 }
 
@@ -550,6 +599,7 @@ static void
 request_prepare(struct core *c, struct request *rq)
 {
 	rq->core = c;
+	rq->nested = core_handle_nested;
 	if (!rq->id[0])
 		util_request_id(rq->id);
 	if (!rq->data)
@@ -566,10 +616,7 @@ route_peek(struct core *c, struct request *rq)
 	const char *rel;
 	struct mount *m = mount_find(c, rq->path, &rel);
 
-	for (size_t i = 0; m && i < m->bt->nroutes; i++)
-		if (route_match(m->bt->routes[i].pattern, rel, NULL))
-			return &m->bt->routes[i];
-	return NULL;
+	return m ? core_route_find(c, m, rel, NULL) : NULL;
 }
 
 /* A request refused before its handler (no mount or route, bad method, no or
@@ -580,12 +627,51 @@ route_peek(struct core *c, struct request *rq)
 static void
 audit_refused(struct core *c, struct request *rq, struct response *rs, bool denied)
 {
-	if (audit_log_refused(c->audit, rq, rs, denied) == 0)
+	if (!c->hooks.audit_refused || c->hooks.audit_refused(c->hooks.audit, rq, rs, denied) == 0)
 		return;
 	log_error("request %s refused: no audit device could record it", rq->id);
 	response_reset(rs);
 	(void)fail(rs, CF_EAUDIT, "failed to log request to any audit device");
 	rs->status = cf_http_status(CF_EAUDIT);
+}
+
+/* Mints the token of a login (rs->login, filled by the login handler through
+ * auth_login_token) and answers its auth block; rs->login is freed. */
+static int
+mint_login_token(struct core *c, struct request *rq, struct response *rs)
+{
+	struct auth_result *a = rs->login;
+	struct token_params tp = {
+	        .policies = a->policies,
+	        .meta = a->metadata,
+	        .bound_cidrs = a->bound_cidrs,
+	        .display_name = a->display_name,
+	        .path = rq->path,
+	        .ttl = a->ttl,
+	        .explicit_max_ttl = a->explicit_max_ttl,
+	        .period = a->period,
+	        .num_uses = a->num_uses,
+	        .renewable = a->renewable,
+	        .no_default_policy = a->no_default_policy,
+	        .mount_accessor = rq->mount ? rq->mount->accessor : NULL,
+	};
+	struct token_entry *te = NULL;
+	char *token = NULL;
+	int r = token_create(c->tokens, &tp, &token, &te);
+
+	rs->login = NULL;
+	if (r == 0) {
+		json_decref(rs->auth);
+		rs->auth = token_auth_json(te, token);
+		if (rs->auth)
+			log_verbose("login on %s: token accessor %s", rq->mount->path,
+			            te->accessor);
+		r = rs->auth ? 0 : CF_ENOMEM;
+	}
+	secmem_free_str(token);
+	token_entry_free(te);
+	auth_result_free(a);
+	return r;
 }
 
 /* The ladder and the answer's status, audit and num_uses revocation. Caller
@@ -597,19 +683,29 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	int r, status;
 
 	r = ladder(c, rq, rs, &revoke, &audited);
-	if (rq->naudit_tickets > 0 && audit_confirm_request(c->audit, rq) < 0) {
+	if (rq->naudit_tickets > 0 && c->hooks.audit_confirm &&
+	    c->hooks.audit_confirm(c->hooks.audit, rq) < 0) {
 		/* The handler ran (it changes nothing) but its request entry was
 		 * never written: its answer must not leave the server. */
 		log_error("request %s refused: no audit device could record it", rq->id);
 		response_reset(rs);
 		r = fail(rs, CF_EAUDIT, "failed to log request to any audit device");
 	}
+	/* A login handler returns what it authenticated; the token is minted
+	 * here, once the handler succeeded. */
+	if (rs->login) {
+		if (r >= 0)
+			r = mint_login_token(c, rq, rs);
+		auth_result_free(rs->login);
+		rs->login = NULL;
+	}
 	if (r >= 0 && rs->secret)
 		r = expire_register(c->expire, rq, rs);
-	/* Adoption tracking: returns at once unless this read is of a rotated
-	 * secret's data (rotation.h). */
-	if (r >= 0 && rq->op == OP_READ && (rs->status == 0 || rs->status == 200) && rs->data)
-		rotation_observe(c->rotation, rq, rs);
+	/* Adoption tracking (the rotation manager's read hook): returns at once
+	 * unless this read is of a rotated secret's data. */
+	if (r >= 0 && rq->op == OP_READ && (rs->status == 0 || rs->status == 200) && rs->data &&
+	    c->hooks.read_observed)
+		c->hooks.read_observed(c->hooks.observer, rq, rs);
 	if (r < 0) {
 		status = cf_http_status(r);
 		if (rs->raw && !rs->errors) {
@@ -626,8 +722,8 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	} else if (rs->status == 0) {
 		rs->status = (rs->data || rs->auth || rs->warnings || rs->raw) ? 200 : 204;
 	}
-	if (audited)
-		(void)audit_log_response(c->audit, rq, rs);
+	if (audited && c->hooks.audit_response)
+		(void)c->hooks.audit_response(c->hooks.audit, rq, rs);
 	else if (r < 0 && r != CF_EAUDIT && !barrier_sealed(c->barrier) &&
 	         !(rq->route && (rq->route->flags & R_NOAUDIT)))
 		audit_refused(c, rq, rs, r == CF_EDENIED);
@@ -648,6 +744,7 @@ request_finish(struct core *c, struct request *rq, struct response *rs)
 		token_entry_free(rq->te);
 		rq->te = NULL;
 	}
+	rq->display_name = NULL;
 	return rs->status;
 }
 

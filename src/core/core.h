@@ -1,6 +1,12 @@
-/* core.h - the coffer core: seal state, mounts, policies, tokens, audit, and the
+/* core.h - the coffer core: seal state, mounts, policies, tokens, and the
  * request ladder: sealed? -> token -> ACL -> audit(request) -> route ->
  * audit(response).
+ *
+ * The core knows nothing of the layers above it (audit, events, rotation): they
+ * register hooks, subsystems and sys route tables with it (core_set_hooks,
+ * core_register_subsystem, core_register_sys_routes), and the core calls only
+ * what was registered. The server's wiring (src/server/) does the registering;
+ * see docs/internals/core.md "Hooks and subsystems".
  *
  * Thread safety: core_handle may be called from many threads at once. */
 #ifndef CF_CORE_H
@@ -11,11 +17,11 @@
 #include <stdint.h>
 
 #include "backend/request.h"
+#include "core/event.h"
 
 struct storage;
 struct barrier;
 struct token_store;
-struct audit_broker;
 struct acl;
 
 struct core;
@@ -48,7 +54,9 @@ int core_refuse(struct core *c, struct request *rq, struct response *rs, int sta
                 const char *msg);
 
 /* Dev mode: initialize with one share, unseal, mount kv v2 at secret/, and create
- * a root token with the given id (or a random one). *ret_root is malloc'd. */
+ * a root token with the given id (or a random one). *ret_root is malloc'd. The
+ * "kv" type must be in the mount-type registry (server_core_new registers it),
+ * else CF_EUNSUPPORTED. */
 int core_dev_setup(struct core *c, const char *root_token, char **ret_root, char **ret_unseal_b64);
 
 bool core_sealed(struct core *c);
@@ -64,21 +72,95 @@ int core_seal(struct core *c);
 bool core_lock_shared(struct core *c, int timeout_ms);
 void core_unlock_shared(struct core *c);
 
-/* Raises the critical audit.tampered event for an audit device whose file was
- * found truncated or altered (path "<name>/", reason). Logs when it cannot. */
-void core_audit_tampered(struct core *c, const char *path, const char *reason);
+/* ---- hooks: what the core calls in the layers above it ---- */
 
-/* For backends: */
-struct rotation *core_rotation(struct core *c);
-struct events *core_events(struct core *c);
+/* Every hook is optional: a NULL hook does nothing and succeeds, so a core with
+ * nothing registered serves requests unaudited and drops events. Each group
+ * has its own argument (the audit broker, the event bus, the rotation manager).
+ * Hooks are called with the core lock held (for reading, or for writing on
+ * R_EXCLUSIVE routes) and must not take it. */
+struct core_hooks {
+	void *audit;
+	/* The request entry, before the handler. 0, or CF_EAUDIT when devices are
+	 * enabled and none could record it (the core then answers 500). */
+	int (*audit_request)(void *audit, struct request *rq);
+	/* The same for an R_PURE_READ read: may return before the entry is
+	 * written; audit_confirm must then succeed before the answer is sent. */
+	int (*audit_request_pending)(void *audit, struct request *rq);
+	int (*audit_confirm)(void *audit, struct request *rq);
+	/* The response entry (its result is not checked: the handler ran). */
+	int (*audit_response)(void *audit, struct request *rq, struct response *rs);
+	/* A request refused before its handler; CF_EAUDIT as audit_request. */
+	int (*audit_refused)(void *audit, struct request *rq, struct response *rs, bool denied);
+	/* A record that is not a request (rotation.compromise); as audit_request. */
+	int (*audit_record)(void *audit, const char *type, json_t *fields);
+
+	void *events;
+	/* Stores and delivers an event; fills ret_id when not NULL. 0 or CF_E*. */
+	int (*event_emit)(void *events, const struct event *e, char ret_id[37]);
+
+	void *observer;
+	/* After every handler that answered a read with data (adoption tracking).
+	 * Must return quickly and never write storage. */
+	void (*read_observed)(void *observer, const struct request *rq, const struct response *rs);
+};
+
+/* Replaces the core's hooks with a copy of h (before the core is unsealed;
+ * not thread-safe). */
+void core_set_hooks(struct core *c, const struct core_hooks *h);
+
+/* Hands e to the event hook. Returns its result, or 0 when none is registered. */
+int core_emit_event(struct core *c, const struct event *e, char ret_id[37]);
+/* Hands an audit record to the audit_record hook; 0 when none is registered. */
+int core_audit_record(struct core *c, const char *type, json_t *fields);
+
+/* ---- subsystems: background work that lives while the core is unsealed ---- */
+
+/* start runs after every unseal, once the mounts are loaded and the core's own
+ * workers (expiration, re-encryption) run; a failure is logged and the unseal
+ * goes on. stop runs before every seal, before the core's own workers stop.
+ * Both run with the core lock held for writing; stop must also work on a
+ * subsystem that never started (sys/init seals the barrier it has just set
+ * up). Subsystems start in the order
+ * they were registered and stop in the reverse order. free (optional) runs at
+ * core_free, after the last stop. */
+struct core_subsystem {
+	const char *name; /* "audit", "events", "rotation": core_subsystem() finds it */
+	int (*start)(struct core *c, void *arg);
+	void (*stop)(struct core *c, void *arg);
+	void (*free)(void *arg);
+	void *arg;
+};
+
+#define CORE_MAX_SUBSYSTEMS 8
+
+/* Registers a copy of s (before the core is unsealed; not thread-safe). Returns
+ * 0, CF_EEXIST for a name already registered, or CF_ENOMEM when the table is
+ * full; on error s->arg stays the caller's. */
+int core_register_subsystem(struct core *c, const struct core_subsystem *s);
+/* The arg of the subsystem registered under name, or NULL. */
+void *core_subsystem(struct core *c, const char *name);
+
+/* Adds a route table to sys/ (borrowed: it must outlive the core). The system
+ * backend's own routes are matched first, then the registered tables in the
+ * order they were added; the first match wins. Before the core is unsealed;
+ * not thread-safe. Returns 0 or CF_ENOMEM when CORE_MAX_SYS_TABLES are in use. */
+#define CORE_MAX_SYS_TABLES 8
+int core_register_sys_routes(struct core *c, const struct route *routes, size_t n);
+
+/* The barrier (storage through encryption), for the subsystems' own views. */
 struct barrier *core_barrier(struct core *c);
+/* The token store (the token backend and the sys/ token handlers). */
 struct token_store *core_tokens(struct core *c);
-struct audit_broker *core_audit(struct core *c);
 /* Builds (or returns a cached) ACL for a normalized policy list. The result is
  * reference counted: *ret_ref is the reference to give back to core_acl_put. */
 int core_acl_get(struct core *c, json_t *policies, struct acl **ret, void **ret_ref);
 void core_acl_put(struct core *c, void *ref);
 /* True when policy name exists (root, default, or stored). */
 bool core_policy_exists(struct core *c, const char *name);
+
+/* The core's own backend types: sys/ and auth/token/ (always mounted). */
+extern const struct backend_type system_backend;
+extern const struct backend_type token_backend;
 
 #endif

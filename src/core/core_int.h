@@ -8,10 +8,14 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "core/mount.h"
+#include "backend/backend.h"
 #include "crypto/share.h"
 
 #define CORE_MAX_MOUNTS 256
+
+/* The core's own backend types: sys/ (sys.c) and auth/token/ (token_backend.c).
+ * token is in the mount-type registry (core_new adds it); system is not: sys/
+ * is mounted once, by the core, and can not be mounted again. */
 
 struct policy;
 
@@ -59,13 +63,19 @@ struct core {
 
 	struct view *token_view;
 	struct token_store *tokens;
-	struct view *audit_view;
-	struct audit_broker *audit;
 	struct view *core_view; /* "core/": mounts, auth tables */
 	struct expiration *expire;
 	struct reencrypt *reencrypt;
-	struct events *events;
-	struct rotation *rotation;
+
+	/* What the layers above registered (core.h); fixed once unsealed. */
+	struct core_hooks hooks;
+	struct core_subsystem subsystems[CORE_MAX_SUBSYSTEMS];
+	size_t nsubsystems;
+	struct {
+		const struct route *routes;
+		size_t n;
+	} sys_tables[CORE_MAX_SYS_TABLES];
+	size_t nsys_tables;
 
 	char cluster_name[64];
 	char cluster_id[37];
@@ -160,6 +170,11 @@ void mount_system_free(struct core *c);
 
 /* core.c */
 void core_acl_cache_clear(struct core *c);
+/* The route of m that rq's path relative to m (rel) selects: m's backend table
+ * first, then, on sys/, the registered tables. Fills rq's captures when rq is
+ * not NULL. NULL when none matches. */
+const struct route *core_route_find(struct core *c, const struct mount *m, const char *rel,
+                                    struct request *rq);
 int policy_store_get(struct core *c, const char *name, char **ret_text);
 
 #endif

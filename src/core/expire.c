@@ -15,7 +15,6 @@
 #include "core/core_int.h"
 #include "core/token.h"
 #include "backend/view.h"
-#include "events/events.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -487,7 +486,7 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 		                   .severity = EV_INFO};
 		forget(e, id);
 		log_verbose("lease %s revoked", id);
-		if (events_emit(core_events(e->c), &ev, NULL) < 0)
+		if (core_emit_event(e->c, &ev, NULL) < 0)
 			log_error("lease %s: the %s event could not be stored", id, event_type);
 	}
 	unclaim(e, id);

@@ -2,6 +2,7 @@
  * through sys/mounts and sys/auth, persisted as JSON in core/mounts and core/auth.
  * All functions are called with the core lock held (write lock for changes). */
 #include "core/core_int.h"
+#include "backend/registry.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/duration.h"
@@ -14,58 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Types registered at run time (unit tests; later, plugins). */
-#define MAX_EXTRA_TYPES 8
-static const struct backend_type *extra_types[MAX_EXTRA_TYPES];
-
-int
-mount_register_type(const struct backend_type *bt)
-{
-	for (size_t i = 0; i < MAX_EXTRA_TYPES; i++) {
-		if (!extra_types[i] || extra_types[i] == bt) {
-			extra_types[i] = bt;
-			return 0;
-		}
-	}
-	return CF_ENOMEM;
-}
-
-/* Secrets engines coffer knows, by type. "kv" resolves by options.version;
- * "generic", KV's name before Vault 0.8, is an alias of "kv" (Vault's
- * mountAliases): the entry keeps the type it was enabled with. */
-static const struct backend_type *
-engine_type(const char *type, json_t *options)
-{
-	for (size_t i = 0; i < MAX_EXTRA_TYPES && extra_types[i]; i++)
-		if (strcmp(extra_types[i]->type, type) == 0)
-			return extra_types[i];
-	if (strcmp(type, "kv") == 0 || strcmp(type, "generic") == 0) {
-		const char *v = json_string_value(json_object_get(options, "version"));
-		return v && strcmp(v, "2") == 0 ? &kv_v2_backend : &kv_v1_backend;
-	}
-	if (strcmp(type, "database") == 0)
-		return &database_backend;
-	if (strcmp(type, "transit") == 0)
-		return &transit_backend;
-	return NULL;
-}
-
-static const struct backend_type *
-auth_type(const char *type)
-{
-	if (strcmp(type, "token") == 0)
-		return &token_backend;
-	if (strcmp(type, "userpass") == 0)
-		return &userpass_backend;
-	if (strcmp(type, "approle") == 0)
-		return &approle_backend;
-	if (strcmp(type, "jwt") == 0 || strcmp(type, "oidc") == 0)
-		return &jwt_backend;
-	if (strcmp(type, "srp") == 0)
-		return &srp_backend;
-	return NULL;
-}
 
 struct mount *
 mount_find(struct core *c, const char *path, const char **ret_rel)
@@ -231,7 +180,7 @@ mount_from_json(struct core *c, const char *path, json_t *e, bool is_auth, struc
 	if (!is_auth && strcmp(type, "kv") == 0 && !opts)
 		opts = json_pack("{s:s}", "version", "1");
 	m->options = opts;
-	m->bt = is_auth ? auth_type(type) : engine_type(type, m->options);
+	m->bt = backend_type_find(type, m->options, is_auth);
 	if (!m->bt) {
 		r = CF_EUNSUPPORTED;
 		goto out;

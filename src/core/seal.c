@@ -5,12 +5,9 @@
  * sealed server can report t and n. Every share given to the server (unseal,
  * rekey, generate-root) goes through seal_share_collect: a malformed one is
  * refused with its reason and never counted (docs/internals/core.md, "Shares"). */
-#include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
-#include "rotation/rotation.h"
-#include "events/events.h"
 #include "core/token.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
@@ -179,37 +176,6 @@ load_cluster_id(struct core *c)
 	return 0;
 }
 
-void
-core_audit_tampered(struct core *c, const char *path, const char *reason)
-{
-	struct event ev = {
-	        .type = "audit.tampered",
-	        .path = path,
-	        .reason = reason,
-	        .severity = EV_CRITICAL,
-	};
-	int r = events_emit(c->events, &ev, NULL);
-
-	if (r < 0)
-		log_error("the audit.tampered event could not be stored: %s", cf_strerror(r));
-}
-
-/* Audit devices whose file was truncated or altered while the server was down
- * (found by audit_broker_load) raise a critical audit.tampered event. */
-static void
-report_tampered_audit(struct core *c)
-{
-	json_t *t = audit_broker_tampered(c->audit), *e;
-	size_t i;
-
-	json_array_foreach(t, i, e)
-	{
-		core_audit_tampered(c, json_string_value(json_object_get(e, "path")),
-		                    json_string_value(json_object_get(e, "error")));
-	}
-	json_decref(t);
-}
-
 int
 core_post_unseal(struct core *c)
 {
@@ -222,41 +188,38 @@ core_post_unseal(struct core *c)
 	r = mount_table_load(c);
 	if (r < 0)
 		return r;
-	r = audit_broker_load(c->audit);
-	if (r < 0)
-		log_error("audit devices could not be loaded: %s", cf_strerror(r));
 	r = expire_start(c->expire);
 	if (r < 0)
 		log_error("the expiration manager could not start: %s", cf_strerror(r));
-	r = events_start(c->events);
-	if (r < 0)
-		log_error("event delivery could not start: %s", cf_strerror(r));
-	else
-		report_tampered_audit(c);
 	r = reencrypt_resume(c->reencrypt);
 	if (r < 0)
 		log_error("the re-encryption job could not resume: %s", cf_strerror(r));
-	r = rotation_start(c->rotation);
-	if (r < 0)
-		log_error("the rotation manager could not start: %s", cf_strerror(r));
+	/* The registered subsystems (core.h): the wiring adds the event bus
+	 * first, so the audit devices loaded next can report tampering. */
+	for (size_t i = 0; i < c->nsubsystems; i++) {
+		struct core_subsystem *s = &c->subsystems[i];
+		if (!s->start)
+			continue;
+		r = s->start(c, s->arg);
+		if (r < 0)
+			log_error("%s could not start: %s", s->name, cf_strerror(r));
+	}
 	return 0;
 }
 
 void
 core_pre_seal(struct core *c)
 {
-	if (c->rotation)
-		rotation_stop(c->rotation);
+	for (size_t i = c->nsubsystems; i-- > 0;)
+		if (c->subsystems[i].stop)
+			c->subsystems[i].stop(c, c->subsystems[i].arg);
 	if (c->expire)
 		expire_stop(c->expire);
 	if (c->reencrypt)
 		reencrypt_stop(c->reencrypt);
-	if (c->events)
-		events_stop(c->events);
 	rekey_cancel(c);
 	genroot_cancel(c);
 	mount_unload_all(c);
-	audit_broker_unload(c->audit);
 	token_store_flush(c->tokens);
 	core_acl_cache_clear(c);
 	barrier_seal(c->barrier);

@@ -1,14 +1,12 @@
 /* sys.c - the system backend (Vault's sys API): health, init, seal, unseal,
  * mounts, auth mounts, policies, capabilities, key status and rotation. The
  * audit routes' handlers live in src/audit. */
-#include "audit/audit.h"
 #include "core/core_int.h"
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "core/token.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
-#include "events/events.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -16,7 +14,6 @@
 #include "lib/path.h"
 #include "lib/util.h"
 #include "policy/policy.h"
-#include "rotation/rotation.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -892,12 +889,6 @@ sys_tools_random(struct request *rq, struct response *rs)
 	return rs->data ? 0 : CF_ENOMEM;
 }
 
-static int
-sys_audit_one(struct request *rq, struct response *rs)
-{
-	return rq->op == OP_DELETE ? audit_sys_disable(rq, rs) : audit_sys_enable(rq, rs);
-}
-
 /* Flags for the unauthenticated seal-management routes. */
 #define SEALMGMT (R_NOAUTH | R_SEALED_OK | R_RAW | R_NOAUDIT)
 /* Rekey and root token generation: unauthenticated as in Vault (a quorum of
@@ -942,11 +933,6 @@ static const struct route sys_routes[] = {
         {"rotate", OP_WRITE, R_SUDO, sys_rotate, NULL},
         {"rotate/reencrypt", OP_READ | OP_WRITE, R_SUDO, reencrypt_sys, NULL},
         {"rotate/retire", OP_WRITE, R_SUDO, reencrypt_sys_retire, NULL},
-        {"audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL},
-        {"audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, sys_audit_one, NULL},
-        {"audit/+/public-key", OP_READ, R_NOAUTH | R_SYS_INJECT, audit_sys_public_key, NULL},
-        {"audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL},
-        {"audit-verify/+", OP_READ | OP_WRITE, R_SUDO | R_SYS_INJECT, audit_sys_verify, NULL},
         {"leases/lookup", OP_WRITE, R_SYS_INJECT, expire_sys_lookup, NULL},
         {"leases/lookup/*", OP_LIST, R_SUDO | R_SYS_INJECT, expire_sys_list, NULL},
         {"leases/renew", OP_WRITE, R_SYS_INJECT, expire_sys_renew, NULL},
@@ -964,21 +950,6 @@ static const struct route sys_routes[] = {
         {"leases/tidy", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_tidy, NULL},
         {"tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
         {"tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
-        {"rotation/jobs", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
-        {"rotation/jobs/", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
-        {"rotation/jobs/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, rotation_sys_job,
-         rotation_sys_job_exists},
-        {"rotation/jobs/+/rotate", OP_WRITE, R_SYS_INJECT, rotation_sys_job_rotate, NULL},
-        {"rotation/jobs/+/compromise", OP_WRITE, R_SYS_INJECT, rotation_sys_job_compromise, NULL},
-        {"rotation/jobs/+/ack", OP_WRITE, R_SYS_INJECT, rotation_sys_job_ack, NULL},
-        {"rotation/jobs/+/history", OP_READ, R_SYS_INJECT, rotation_sys_job_history, NULL},
-        {"rotation/verify/+", OP_WRITE, R_SYS_INJECT, rotation_sys_verify, NULL},
-        {"notify/webhooks", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
-        {"notify/webhooks/", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
-        {"notify/webhooks/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, events_sys_webhook,
-         events_sys_webhook_exists},
-        {"events/subscribe", OP_READ, 0, events_sys_subscribe, NULL},
-        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_send_test, NULL},
 };
 
 const struct backend_type system_backend = {

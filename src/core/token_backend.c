@@ -4,7 +4,7 @@
  * Policy and parent rules of token creation follow Vault's token store
  * (handleCreateCommon), see docs/internals/tokens.md. */
 #include "core/core.h"
-#include "core/mount.h"
+#include "core/core_int.h"
 #include "backend/request.h"
 #include "core/token.h"
 #include "lib/cidr.h"

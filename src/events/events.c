@@ -7,7 +7,7 @@
  * workers (webhook.c). The sequence is zero-padded decimal so the outbox lists
  * in order; the next one is recovered at start from the highest key. */
 #include "events/events_int.h"
-#include "core/core_int.h"
+#include "core/core.h"
 #include "backend/view.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -238,9 +238,9 @@ events_start(struct events *ev)
 	int r;
 
 	if (!ev->outbox)
-		ev->outbox = view_new(ev->c->barrier, "sys/outbox/");
+		ev->outbox = view_new(core_barrier(ev->c), "sys/outbox/");
 	if (!ev->hooks_view)
-		ev->hooks_view = view_new(ev->c->barrier, "sys/notify/webhooks/");
+		ev->hooks_view = view_new(core_barrier(ev->c), "sys/notify/webhooks/");
 	if (!ev->outbox || !ev->hooks_view)
 		return CF_ENOMEM;
 	/* The keys only (not the records): the next sequence number. Pending
@@ -281,4 +281,70 @@ events_stop(struct events *ev)
 	webhook_stop(ev);
 	sse_stop(ev);
 	webhook_clear(ev);
+}
+
+/* ---- the event bus as a core subsystem ---- */
+
+struct events *
+events_of(struct core *c)
+{
+	return core_subsystem(c, "events");
+}
+
+const struct route events_sys_routes[] = {
+        {"notify/webhooks", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
+        {"notify/webhooks/", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
+        {"notify/webhooks/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, events_sys_webhook,
+         events_sys_webhook_exists},
+        {"events/subscribe", OP_READ, 0, events_sys_subscribe, NULL},
+        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_send_test, NULL},
+};
+const size_t events_sys_nroutes = sizeof(events_sys_routes) / sizeof(events_sys_routes[0]);
+
+static int
+hook_emit(void *arg, const struct event *e, char ret_id[37])
+{
+	return events_emit(arg, e, ret_id);
+}
+
+static int
+subsys_start(struct core *c, void *arg)
+{
+	int r = events_start(arg);
+
+	if (r < 0)
+		log_error("event delivery could not start: %s", cf_strerror(r));
+	return 0;
+}
+
+static void
+subsys_stop(struct core *c, void *arg)
+{
+	events_stop(arg);
+}
+
+static void
+subsys_free(void *arg)
+{
+	events_free(arg);
+}
+
+int
+events_subsystem_new(struct core *c, struct core_subsystem *ret, struct core_hooks *hooks)
+{
+	struct events *ev;
+	int r = events_new(c, &ev);
+
+	if (r < 0)
+		return r;
+	*ret = (struct core_subsystem){
+	        .name = "events",
+	        .start = subsys_start,
+	        .stop = subsys_stop,
+	        .free = subsys_free,
+	        .arg = ev,
+	};
+	hooks->events = ev;
+	hooks->event_emit = hook_emit;
+	return 0;
 }

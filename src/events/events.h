@@ -12,20 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/request.h"
+#include "core/event.h"
+
 struct core;
 struct events;
 
-enum event_severity { EV_INFO, EV_WARNING, EV_CRITICAL };
-
-/* One event. Strings may be NULL (omitted); version numbers 0 = omitted. */
-struct event {
-	const char *type; /* "rotation.completed", "lease.revoked", ... (required) */
-	const char *job, *mount, *path, *reason;
-	int64_t version, previous_version;
-	enum event_severity severity;
-	bool force;    /* secret.compromised: consumers must re-read now */
-	json_t *extra; /* more fields (borrowed, may be NULL): e.g. "laggards" */
-};
+struct core_hooks;
+struct core_subsystem;
+struct route;
 
 int events_new(struct core *c, struct events **ret);
 void events_free(struct events *ev);
@@ -42,7 +37,19 @@ int events_emit(struct events *ev, const struct event *e, char ret_id[37]);
 int events_emit_queued(struct events *ev, const struct event *e, char ret_id[37],
                        size_t *ret_queued);
 
-/* Handlers of the sys routes (src/core/sys.c's table; the core has checked
+/* The event bus as a core subsystem: creates it (events_new), fills *ret (name
+ * "events": events_start at unseal, events_stop at seal, events_free at
+ * core_free) and the event hook of *hooks (the other hooks untouched). The
+ * caller registers both; until *ret is registered, free it with
+ * ret->free(ret->arg). 0 or CF_ENOMEM. */
+int events_subsystem_new(struct core *c, struct core_subsystem *ret, struct core_hooks *hooks);
+/* The bus of the "events" subsystem registered with c, or NULL. */
+struct events *events_of(struct core *c);
+/* The sys/ routes below, for core_register_sys_routes. */
+extern const struct route events_sys_routes[];
+extern const size_t events_sys_nroutes;
+
+/* Handlers of the sys routes (events_sys_routes; the core has checked
  * token, policy and seal state):
  *   notify/webhooks, notify/webhooks/    LIST: data.keys
  *   notify/webhooks/+                    PUT/GET/DELETE {url, secret, types, jobs,

@@ -61,7 +61,7 @@ events_send_test(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "reason: at most 64 KiB");
 		return CF_EINVAL;
 	}
-	r = events_emit_queued(core_events(rq->core), &e, id, &queued);
+	r = events_emit_queued(events_of(rq->core), &e, id, &queued);
 	if (r == CF_EINVAL) {
 		(void)response_errorf(rs, "type must be test.<name> of lowercase letters, digits, "
 		                          "'.', '_' and '-'");

@@ -252,7 +252,7 @@ replay_fill(struct events *ev, struct sub *s, uint64_t after, uint64_t before, s
 int
 events_sys_subscribe(struct request *rq, struct response *rs)
 {
-	struct events *ev = core_events(rq->core);
+	struct events *ev = events_of(rq->core);
 	const char *types = json_string_value(json_object_get(rq->query, "types"));
 	const char *last = rq->last_event_id;
 	struct response_stream *st = NULL;

@@ -725,7 +725,7 @@ fail:
 int
 events_sys_webhook_exists(struct request *rq, bool *ret_exists)
 {
-	struct events *ev = core_events(rq->core);
+	struct events *ev = events_of(rq->core);
 
 	pthread_mutex_lock(&ev->hmu);
 	*ret_exists = rq->ncap > 0 && hook_find(ev, rq->cap[0]) != NULL;
@@ -847,7 +847,7 @@ out:
 int
 events_sys_webhook(struct request *rq, struct response *rs)
 {
-	struct events *ev = core_events(rq->core);
+	struct events *ev = events_of(rq->core);
 	const char *name = rq->ncap > 0 ? rq->cap[0] : "";
 	json_t *cfg = NULL;
 	int r;
@@ -886,7 +886,7 @@ events_sys_webhook(struct request *rq, struct response *rs)
 int
 events_sys_webhooks_list(struct request *rq, struct response *rs)
 {
-	struct events *ev = core_events(rq->core);
+	struct events *ev = events_of(rq->core);
 	char **keys = NULL;
 	size_t n = 0, i;
 	json_t *arr;

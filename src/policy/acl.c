@@ -206,6 +206,74 @@ rule_params_free(struct acl_rule *r)
 	json_decref(r->required);
 }
 
+/* ---- capability names ---- */
+
+/* Capability names in sorted order (acl_caps_json relies on it). */
+/* clang-format off */
+static const struct {
+	const char *name;
+	unsigned bit;
+} cap_names[] = {
+	{ "create", CAP_CREATE },
+	{ "delete", CAP_DELETE },
+	{ "deny", CAP_DENY },
+	{ "list", CAP_LIST },
+	{ "patch", CAP_PATCH },
+	{ "read", CAP_READ },
+	{ "subscribe", CAP_SUBSCRIBE },
+	{ "sudo", CAP_SUDO },
+	{ "update", CAP_UPDATE },
+};
+/* clang-format on */
+
+unsigned
+acl_cap_from_name(const char *name)
+{
+	if (name == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++) {
+		if (strcmp(cap_names[i].name, name) == 0)
+			return cap_names[i].bit;
+	}
+	return 0;
+}
+
+json_t *
+acl_caps_names(unsigned caps)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++) {
+		if (!(caps & cap_names[i].bit))
+			continue;
+		if (json_array_append_new(arr, json_string(cap_names[i].name)) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+json_t *
+acl_caps_json(unsigned caps)
+{
+	json_t *arr;
+
+	if (caps & CAP_ROOT) {
+		arr = json_array();
+		if (arr != NULL && json_array_append_new(arr, json_string("root")) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+		return arr;
+	}
+	if ((caps & CAP_DENY) || caps == 0)
+		caps = CAP_DENY;
+	return acl_caps_names(caps);
+}
+
 void
 acl_free(struct acl *a)
 {

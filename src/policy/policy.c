@@ -19,24 +19,6 @@
 /* Larger policy texts are refused before parsing. */
 #define POLICY_MAX_TEXT (1u << 20)
 
-/* Capability names in sorted order (acl_caps_json relies on it). */
-/* clang-format off */
-static const struct {
-	const char *name;
-	unsigned bit;
-} cap_names[] = {
-	{ "create", CAP_CREATE },
-	{ "delete", CAP_DELETE },
-	{ "deny", CAP_DENY },
-	{ "list", CAP_LIST },
-	{ "patch", CAP_PATCH },
-	{ "read", CAP_READ },
-	{ "subscribe", CAP_SUBSCRIBE },
-	{ "sudo", CAP_SUDO },
-	{ "update", CAP_UPDATE },
-};
-/* clang-format on */
-
 /* Keys a path stanza may carry that we accept and ignore (Enterprise features). */
 /* clang-format off */
 static const char *const ignored_keys[] = {
@@ -163,60 +145,11 @@ policy_default_text(void)
 }
 
 unsigned
-acl_cap_from_name(const char *name)
-{
-	if (name == NULL)
-		return 0;
-	for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++) {
-		if (strcmp(cap_names[i].name, name) == 0)
-			return cap_names[i].bit;
-	}
-	return 0;
-}
-
-unsigned
 policy_caps_union(unsigned a, unsigned b)
 {
 	unsigned c = a | b;
 
 	return (c & CAP_DENY) ? CAP_DENY : c;
-}
-
-/* Sorted names of caps (no "root"; "deny" only if set). NULL on ENOMEM. */
-static json_t *
-caps_names(unsigned caps)
-{
-	json_t *arr = json_array();
-
-	if (arr == NULL)
-		return NULL;
-	for (size_t i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++) {
-		if (!(caps & cap_names[i].bit))
-			continue;
-		if (json_array_append_new(arr, json_string(cap_names[i].name)) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-json_t *
-acl_caps_json(unsigned caps)
-{
-	json_t *arr;
-
-	if (caps & CAP_ROOT) {
-		arr = json_array();
-		if (arr != NULL && json_array_append_new(arr, json_string("root")) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-		return arr;
-	}
-	if ((caps & CAP_DENY) || caps == 0)
-		caps = CAP_DENY;
-	return caps_names(caps);
 }
 
 static void
@@ -817,7 +750,7 @@ policy_json(const struct policy *p)
 		const struct policy_rule *r = &p->rules[i];
 		st = json_object();
 		ok = st != NULL && json_object_set_new(paths, r->pattern, st) == 0 &&
-		     json_object_set_new(st, "capabilities", caps_names(r->caps)) == 0;
+		     json_object_set_new(st, "capabilities", acl_caps_names(r->caps)) == 0;
 		if (ok && r->allowed)
 			ok = json_object_set_new(st, "allowed_parameters",
 			                         json_deep_copy(r->allowed)) == 0;

@@ -37,4 +37,8 @@ struct policy {
 /* Capability union with Vault's rule: deny absorbs everything. */
 unsigned policy_caps_union(unsigned a, unsigned b);
 
+/* acl.c: the sorted names of caps (no "root"; "deny" only if set), as policy
+ * texts spell them. NULL on ENOMEM. */
+json_t *acl_caps_names(unsigned caps);
+
 #endif

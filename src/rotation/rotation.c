@@ -20,11 +20,9 @@
  * `busy` flag makes one rotation per job at a time. */
 #include "rotation/rotation_int.h"
 
-#include "audit/audit.h"
 #include "core/core.h"
 #include "core/token.h"
 #include "backend/view.h"
-#include "events/events.h"
 #include "lib/cron.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -312,7 +310,7 @@ emit(struct rotation *rm, struct rjob *j, json_t *cfg, const char *type, enum ev
 	        .force = force,
 	        .extra = extra,
 	};
-	int r = events_emit(core_events(rm->c), &ev, NULL);
+	int r = core_emit_event(rm->c, &ev, NULL);
 
 	if (r < 0)
 		log_error("rotation: job %s: event %s could not be stored: %s", j->name, type,
@@ -948,7 +946,7 @@ rotation_free(struct rotation *rm)
 struct rotation *
 rotation_of(struct core *c)
 {
-	return core_rotation(c);
+	return core_subsystem(c, "rotation");
 }
 
 /* ---- observe (the read hook) ---- */

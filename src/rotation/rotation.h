@@ -15,7 +15,20 @@
 #include "backend/request.h"
 
 struct core;
+struct core_hooks;
+struct core_subsystem;
+struct route;
 struct rotation;
+
+/* The manager as a core subsystem (rotation_sys.c): creates it, fills *ret
+ * (name "rotation": rotation_start at unseal, rotation_stop at seal,
+ * rotation_free at core_free) and the read hook of *hooks (rotation_observe;
+ * the other hooks untouched). Until *ret is registered, free it with
+ * ret->free(ret->arg). 0 or CF_ENOMEM. */
+int rotation_subsystem_new(struct core *c, struct core_subsystem *ret, struct core_hooks *hooks);
+/* The sys/ routes below, for core_register_sys_routes. */
+extern const struct route rotation_sys_routes[];
+extern const size_t rotation_sys_nroutes;
 
 int rotation_new(struct core *c, struct rotation **ret);
 /* Stops the scheduler (if running) and frees everything. Accepts NULL. */
@@ -32,7 +45,7 @@ void rotation_stop(struct rotation *rm);
  * then it records (consumer, version, time) in memory. Never writes storage. */
 void rotation_observe(struct rotation *rm, const struct request *rq, const struct response *rs);
 
-/* sys/ handlers (routes in src/core/sys.c): */
+/* sys/ handlers (rotation_sys_routes): */
 int rotation_sys_jobs_list(struct request *rq, struct response *rs);  /* LIST jobs */
 int rotation_sys_job(struct request *rq, struct response *rs);        /* jobs/+ */
 int rotation_sys_job_rotate(struct request *rq, struct response *rs); /* jobs/+/rotate */

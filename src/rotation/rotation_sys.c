@@ -4,7 +4,6 @@
  * value: status and history show versions, times and errors only. */
 #include "rotation/rotation_int.h"
 
-#include "audit/audit.h"
 #include "core/core.h"
 #include "core/token.h"
 #include "lib/err.h"
@@ -168,7 +167,7 @@ rotate_common(struct request *rq, struct response *rs, const char *trigger)
 		              json_string_value(json_object_get(cfg, "path")), "reason", reason,
 		              "version", (json_int_t)v, "request_id", rq->id, "accessor",
 		              rq->te ? rq->te->accessor : "");
-		if (!f || audit_log_record(core_audit(rq->core), "rotation.compromise", f) < 0)
+		if (!f || core_audit_record(rq->core, "rotation.compromise", f) < 0)
 			log_error("rotation: job %s: the compromise could not be audited", j->name);
 		json_decref(f);
 		json_decref(cfg);
@@ -270,5 +269,68 @@ rotation_sys_verify(struct request *rq, struct response *rs)
 	else
 		response_set_data(rs, json_pack("{s:b, s:s, s:n, s:n}", "valid", 0, "state",
 		                                "invalid", "version", "key"));
+	return 0;
+}
+
+const struct route rotation_sys_routes[] = {
+        {"rotation/jobs", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
+        {"rotation/jobs/", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
+        {"rotation/jobs/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, rotation_sys_job,
+         rotation_sys_job_exists},
+        {"rotation/jobs/+/rotate", OP_WRITE, R_SYS_INJECT, rotation_sys_job_rotate, NULL},
+        {"rotation/jobs/+/compromise", OP_WRITE, R_SYS_INJECT, rotation_sys_job_compromise, NULL},
+        {"rotation/jobs/+/ack", OP_WRITE, R_SYS_INJECT, rotation_sys_job_ack, NULL},
+        {"rotation/jobs/+/history", OP_READ, R_SYS_INJECT, rotation_sys_job_history, NULL},
+        {"rotation/verify/+", OP_WRITE, R_SYS_INJECT, rotation_sys_verify, NULL},
+};
+const size_t rotation_sys_nroutes = sizeof(rotation_sys_routes) / sizeof(rotation_sys_routes[0]);
+
+/* ---- the manager as a core subsystem ---- */
+
+static void
+hook_read_observed(void *arg, const struct request *rq, const struct response *rs)
+{
+	rotation_observe(arg, rq, rs);
+}
+
+static int
+subsys_start(struct core *c, void *arg)
+{
+	int r = rotation_start(arg);
+
+	if (r < 0)
+		log_error("the rotation manager could not start: %s", cf_strerror(r));
+	return 0;
+}
+
+static void
+subsys_stop(struct core *c, void *arg)
+{
+	rotation_stop(arg);
+}
+
+static void
+subsys_free(void *arg)
+{
+	rotation_free(arg);
+}
+
+int
+rotation_subsystem_new(struct core *c, struct core_subsystem *ret, struct core_hooks *hooks)
+{
+	struct rotation *rm;
+	int r = rotation_new(c, &rm);
+
+	if (r < 0)
+		return r;
+	*ret = (struct core_subsystem){
+	        .name = "rotation",
+	        .start = subsys_start,
+	        .stop = subsys_stop,
+	        .free = subsys_free,
+	        .arg = rm,
+	};
+	hooks->observer = rm;
+	hooks->read_observed = hook_read_observed;
 	return 0;
 }

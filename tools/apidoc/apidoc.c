@@ -12,25 +12,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/approle/approle.h"
+#include "auth/jwt/jwt.h"
+#include "auth/srp/srp.h"
+#include "auth/userpass/userpass.h"
 #include "backend/backend.h"
-#include "core/mount.h"
+#include "core/core.h"
+#include "engines/database/database.h"
+#include "engines/kv/kv.h"
+#include "engines/transit/transit.h"
+#include "events/events.h"
+#include "rotation/rotation.h"
 
 /* One section of the document: a backend type and where it is mounted. */
 struct apidoc_section {
 	const char *title;
-	const char *types; /* what sys/mounts or sys/auth accept as its type */
-	const char *path;  /* the fixed or the usual mount path */
-	int fixed;         /* 1: always mounted there */
-	const struct backend_type *bt;
+	const char *types;             /* what sys/mounts or sys/auth accept as its type */
+	const char *path;              /* the fixed or the usual mount path */
+	int fixed;                     /* 1: always mounted there */
+	const struct backend_type *bt; /* its routes, or: */
+	const struct route *routes;    /* a sys/ table a subsystem registers */
+	const size_t *nroutes;
 };
 
-/* XXX: after the subsystems export their own sys route tables (audit,
- * rotation, events) and sys chains them, list each table here as a section of
- * its own (mount "sys/"), or walk the chain, so that every table reaches the
- * document; and take the types from the backend-type registry in src/backend/
- * instead of the externs of core/mount.h. */
+/* The core's own sys/ routes come first, then the tables the subsystems
+ * register with it, in the order the server's wiring registers them
+ * (src/server/server.c); then the token store and the registered types. */
 static const struct apidoc_section sections[] = {
         {"System", "system", "sys/", 1, &system_backend},
+        {"System: event notifications", "system", "sys/", 1, NULL, events_sys_routes,
+         &events_sys_nroutes},
+        {"System: audit devices", "system", "sys/", 1, NULL, audit_sys_routes, &audit_sys_nroutes},
+        {"System: rotation", "system", "sys/", 1, NULL, rotation_sys_routes, &rotation_sys_nroutes},
         {"Token auth method", "token", "auth/token/", 1, &token_backend},
         {"KV version 1", "kv (options.version 1, the default), generic", "secret/", 0,
          &kv_v1_backend},
@@ -104,7 +118,8 @@ print_fields(const struct apidoc_section *s, const struct route *rt)
 static void
 print_section(const struct apidoc_section *s)
 {
-	const struct backend_type *bt = s->bt;
+	const struct route *routes = s->bt ? s->bt->routes : s->routes;
+	size_t nroutes = s->bt ? s->bt->nroutes : *s->nroutes;
 
 	printf("## %s\n\n", s->title);
 	if (s->fixed)
@@ -113,9 +128,9 @@ print_section(const struct apidoc_section *s)
 		printf("Mounted where it is enabled (`/v1/%s` below is an example). Type: %s.\n\n",
 		       s->path, s->types);
 	printf("| Path | Methods | Access |\n|---|---|---|\n");
-	for (size_t i = 0; i < bt->nroutes; i++) {
-		const struct route *rt = &bt->routes[i];
-		const struct route *next = i + 1 < bt->nroutes ? &bt->routes[i + 1] : NULL;
+	for (size_t i = 0; i < nroutes; i++) {
+		const struct route *rt = &routes[i];
+		const struct route *next = i + 1 < nroutes ? &routes[i + 1] : NULL;
 		size_t n = strlen(rt->pattern);
 
 		printf("| `%s%s`", s->path, rt->pattern);
@@ -133,8 +148,8 @@ print_section(const struct apidoc_section *s)
 		printf(" |\n");
 	}
 	printf("\n");
-	for (size_t i = 0; i < bt->nroutes; i++)
-		print_fields(s, &bt->routes[i]);
+	for (size_t i = 0; i < nroutes; i++)
+		print_fields(s, &routes[i]);
 }
 
 static int

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/backend.h"
 #include "lib/err.h"
 
 #define APPROLE_NAME_MAX      128  /* bytes of a role name */
@@ -36,5 +37,8 @@ void approle_hmac(const unsigned char *key, const char *s, char *out);
 /* True when an entry that expires at exp_ns (unix ns, 0 = never) has expired
  * at now_ns. */
 bool approle_expired(long long exp_ns, long long now_ns);
+
+/* The method's backend type, registered by the server's wiring. */
+extern const struct backend_type approle_backend;
 
 #endif

@@ -10,6 +10,7 @@
  *
  * The JWT itself is never logged or echoed; see docs/internals/auth.md. */
 #include "auth/auth.h"
+#include "auth/jwt/jwt.h"
 #include "auth/jwt/jwk.h"
 #include "auth/jwt/jws.h"
 #include "auth/jwt/jwt_claims.h"

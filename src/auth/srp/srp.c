@@ -8,6 +8,7 @@
  * Storage (the mount's view, so inside the barrier): users/<name> = {salt,
  * verifier, token_*}, fake_key = {key}, config = {session_ttl}. */
 #include "auth/auth.h"
+#include "auth/srp/srp.h"
 #include "crypto/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "backend/backend.h"

@@ -1,5 +1,6 @@
-/* srp.h - what the srp auth method shares with its clients: the input rules
- * both sides apply (usernames, hex encodings). The SRP-6a arithmetic and the
+/* srp.h - the SRP auth method: its backend type (registered by the server
+ * wiring, src/server/server.c) and what it shares with its clients: the input
+ * rules both sides apply (usernames, hex encodings). The SRP-6a arithmetic and the
  * coffer profile (group, sizes) are in crypto/srp6a.h; the method's own
  * pieces (sessions, lockout, fake users) are in srp_int.h, private to
  * src/auth/srp and its tests. Implemented in srp_parse.c. */
@@ -10,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "lib/err.h"
+
+extern const struct backend_type srp_backend;
 
 /* True when s matches ^[a-z0-9][a-z0-9._@+-]{0,127}$. */
 bool srp_parse_username(const char *s) CF_WARN_UNUSED;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/backend.h"
 #include "lib/err.h"
 
 #define USERPASS_OPSLIMIT     crypto_pwhash_OPSLIMIT_INTERACTIVE
@@ -38,5 +39,8 @@ int userpass_hash(const char *password, size_t len, char *out);
  * known to be valid). */
 bool userpass_verify(const char *hash, const char *dummy, const char *password,
                      size_t len) CF_WARN_UNUSED;
+
+/* The method's backend type, registered by the server's wiring. */
+extern const struct backend_type userpass_backend;
 
 #endif

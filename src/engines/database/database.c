@@ -6,8 +6,8 @@
  * static-role/<name>. Passwords are stored only through the barrier and are
  * never returned except as issued credentials. */
 #include "engines/database/database_int.h"
+#include "engines/database/database.h"
 
-#include "core/token.h"
 #include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
@@ -936,8 +936,7 @@ creds_read(struct request *rq, struct response *rs)
 	                                       : mount_default_ttl(rq->mount);
 	if (ttl > max)
 		ttl = max;
-	dbtext_username(rq->te && rq->te->display_name ? rq->te->display_name : "token", role_name,
-	                now, user);
+	dbtext_username(rq->display_name ? rq->display_name : "token", role_name, now, user);
 	dbtext_password(pw);
 	dbtext_expiration(now + ttl, exp, sizeof(exp));
 	v.name = v.username = user;

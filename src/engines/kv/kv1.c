@@ -1,6 +1,7 @@
 /* kv1.c - KV version 1: unversioned secrets stored at their path
  * (Vault's KV v1 API). */
 #include "engines/kv/kv_int.h"
+#include "engines/kv/kv.h"
 
 #include "backend/backend.h"
 #include "backend/view.h"

@@ -1,6 +1,7 @@
 /* kv2.c - KV version 2: mount state (path locks, cached config), config/,
  * the route table and the backend (Vault's KV v2 API). */
 #include "engines/kv/kv_int.h"
+#include "engines/kv/kv.h"
 
 #include "backend/backend.h"
 #include "backend/view.h"

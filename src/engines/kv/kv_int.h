@@ -1,5 +1,5 @@
 /* kv_int.h - internals shared by the KV engines (kv.c, kv1.c, kv2*.c). Not a
- * public interface: other modules use kv_v1_backend / kv_v2_backend (core/mount.h).
+ * public interface: other modules use kv_v1_backend / kv_v2_backend (engines/kv/kv.h).
  *
  * Storage layout (relative to the mount's view, see docs/internals/kv.md):
  *   v1:  <path>                          the secret object, compact JSON

@@ -2,6 +2,7 @@
  * auto-rotation scheduler), the route table and the handlers
  * (Vault's transit API). Cryptography lives in transit_key.c. */
 #include "engines/transit/transit_int.h"
+#include "engines/transit/transit.h"
 
 #include "backend/backend.h"
 #include "backend/view.h"

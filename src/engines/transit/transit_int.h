@@ -1,5 +1,5 @@
 /* transit_int.h - internals of the transit secrets engine (Vault's transit API).
- * Not a public interface: other modules use transit_backend (core/mount.h).
+ * Not a public interface: other modules use transit_backend (engines/transit/transit.h).
  *
  * Files:
  *   transit_ct.c    pure string helpers: "vault:v<N>:<b64>" parsing and

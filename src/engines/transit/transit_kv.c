@@ -9,7 +9,6 @@
  * secret is then read again (a few times) and the outcome reported. */
 #include "engines/transit/transit_int.h"
 
-#include "core/core.h"
 #include "backend/backend.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -60,7 +59,7 @@ internal(struct rewrap *w, enum op op, const char *path, json_t *body, struct re
 		request_free_fields(&rq);
 		return 500;
 	}
-	status = core_handle_nested(w->outer->core, &rq, rs);
+	status = request_nested(w->outer, &rq, rs);
 	request_free_fields(&rq);
 	return status;
 }

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "audit/audit.h"
-#include "core/mount.h"
+#include "backend/backend.h"
 #include "backend/request.h"
 #include "core/token.h"
 #include "backend/view.h"

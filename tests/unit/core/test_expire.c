@@ -10,7 +10,8 @@
 #include "core/core.h"
 #include "core/core_int.h"
 #include "core/expire.h"
-#include "core/mount.h"
+#include "backend/registry.h"
+#include "server/server.h"
 #include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -140,15 +141,18 @@ lookup(struct fixture *f, const char *id)
 		assert_true(cond);                                                                 \
 	} while (0)
 
+static const struct backend_entry lt_entry = {"leasetest", BACKEND_ENGINE, &lt_backend, NULL, NULL};
+
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct core_config cfg = {.storage_spec = "memory:"};
 
-	if (!f || sodium_init() < 0 || mount_register_type(&lt_backend) < 0)
+	if (!f || sodium_init() < 0 || backend_register(&lt_entry, 1) < 0)
 		return -1;
-	if (core_new(&cfg, &f->c) < 0 || core_dev_setup(f->c, NULL, &f->root, &f->unseal) < 0)
+	if (server_core_new(&cfg, &f->c) < 0 ||
+	    core_dev_setup(f->c, NULL, &f->root, &f->unseal) < 0)
 		return -1;
 	if (call(f->c, OP_UPDATE, "sys/mounts/lt", f->root, json_pack("{s:s}", "type", "leasetest"),
 	         NULL) != 204)

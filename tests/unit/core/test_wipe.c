@@ -16,6 +16,7 @@
 
 #include "auth/jwt/jws.h"
 #include "core/core.h"
+#include "server/server.h"
 #include "engines/transit/transit_int.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -199,7 +200,7 @@ test_wipe_dev_setup_faults(void **state)
 		char *root = NULL, *unseal = NULL;
 		int r;
 
-		assert_int_equal(core_new(&cfg, &c), 0);
+		assert_int_equal(server_core_new(&cfg, &c), 0);
 		watch(root_id);
 		arm(nth);
 		r = core_dev_setup(c, root_id, &root, &unseal);

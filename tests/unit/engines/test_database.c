@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/mount.h"
+#include "engines/database/database.h"
 #include "backend/request.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/mount.h"
+#include "engines/kv/kv.h"
 #include "backend/request.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
