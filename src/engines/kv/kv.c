@@ -48,35 +48,11 @@ kv_list(struct view *v, const char *base, const char *folder, struct response *r
 	size_t flen = strlen(folder);
 	bool slash = flen > 0 && folder[flen - 1] != '/';
 	char *prefix = kv_keyf("%s%s%s", base, folder, slash ? "/" : "");
-	char **keys = NULL;
-	size_t n = 0, i;
-	json_t *arr = NULL, *data = NULL;
 	int r;
 
 	if (!prefix)
 		return CF_ENOMEM;
-	r = view_list(v, prefix, &keys, &n);
-	if (r < 0)
-		goto out;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	data = json_pack("{s:O}", "keys", arr);
-	if (!data)
-		goto out;
-	response_set_data(rs, data);
-	r = 0;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
+	r = view_list_response(v, prefix, 0, rs);
 	free(prefix);
 	return r;
 }

@@ -184,14 +184,6 @@ out:
 	return r;
 }
 
-static int
-kv2_config(struct request *rq, struct response *rs)
-{
-	if (rq->op == OP_READ)
-		return kv2_config_read(rq, rs);
-	return kv2_config_write(rq, rs);
-}
-
 /* Anything outside the v2 API (e.g. "GET secret/foo"): 404 with an envelope and
  * a warning naming the right path (Vault's KV v2 API). */
 static int
@@ -217,20 +209,20 @@ kv2_meta_root(struct request *rq, struct response *rs)
 	return kv_list(rq->mount->view, KV2_META_PREFIX, "", rs);
 }
 
-#define KV2_ALL_OPS (OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE)
-
 static const struct route kv2_routes[] = {
-        {"config", OP_READ | OP_UPDATE, R_PURE_READ, kv2_config, NULL},
-        {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ, kv2_data_handle,
-         kv2_data_exists},
-        {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ,
-         kv2_meta_handle, kv2_meta_exists},
-        {"metadata", OP_LIST, R_PURE_READ, kv2_meta_root, NULL},
-        {"delete/*", OP_UPDATE, 0, kv2_data_delete, NULL},
-        {"undelete/*", OP_UPDATE, 0, kv2_data_undelete, NULL},
-        {"destroy/*", OP_UPDATE, 0, kv2_data_destroy, NULL},
-        {"subkeys/*", OP_READ, R_PURE_READ, kv2_data_subkeys, NULL},
-        {"*", KV2_ALL_OPS, 0, kv2_unknown, NULL},
+        {"config", .flags = R_PURE_READ, .read = kv2_config_read, .write = kv2_config_write},
+        {"data/*", .flags = R_PURE_READ, .read = kv2_data_read, .write = kv2_data_put,
+         .patch = kv2_data_patch, .delete = kv2_data_delete_latest, .exists = kv2_data_exists},
+        {"metadata/*", .flags = R_PURE_READ, .read = kv2_meta_read, .list = kv2_meta_list,
+         .write = kv2_meta_put, .patch = kv2_meta_patch, .delete = kv2_meta_delete,
+         .exists = kv2_meta_exists},
+        {"metadata", .flags = R_PURE_READ, .list = kv2_meta_root},
+        {"delete/*", .write = kv2_data_delete},
+        {"undelete/*", .write = kv2_data_undelete},
+        {"destroy/*", .write = kv2_data_destroy},
+        {"subkeys/*", .flags = R_PURE_READ, .read = kv2_data_subkeys},
+        {"*", .read = kv2_unknown, .list = kv2_unknown, .write = kv2_unknown, .patch = kv2_unknown,
+         .delete = kv2_unknown},
 };
 
 const struct backend_type kv_v2_backend = {

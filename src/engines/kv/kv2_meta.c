@@ -661,7 +661,7 @@ out:
 	return r;
 }
 
-static int
+int
 kv2_meta_read(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
@@ -682,7 +682,7 @@ kv2_meta_read(struct request *rq, struct response *rs)
 	return 0;
 }
 
-static int
+int
 kv2_meta_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
@@ -707,23 +707,21 @@ kv2_meta_delete(struct request *rq, struct response *rs)
 }
 
 int
-kv2_meta_handle(struct request *rq, struct response *rs)
+kv2_meta_list(struct request *rq, struct response *rs)
 {
-	switch (rq->op) {
-	case OP_READ:
-		return kv2_meta_read(rq, rs);
-	case OP_LIST:
-		return kv_list(rq->mount->view, KV2_META_PREFIX, rq->cap[0], rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return kv2_meta_write(rq, rs, false);
-	case OP_PATCH:
-		return kv2_meta_write(rq, rs, true);
-	case OP_DELETE:
-		return kv2_meta_delete(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
+	return kv_list(rq->mount->view, KV2_META_PREFIX, rq->cap[0], rs);
+}
+
+int
+kv2_meta_put(struct request *rq, struct response *rs)
+{
+	return kv2_meta_write(rq, rs, false);
+}
+
+int
+kv2_meta_patch(struct request *rq, struct response *rs)
+{
+	return kv2_meta_write(rq, rs, true);
 }
 
 int

@@ -116,12 +116,21 @@ char *kv2_meta_version_key(const char *path, int64_t n);
 int kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver,
                     json_t *put_data, const int64_t *del, size_t ndel);
 
-int kv2_meta_handle(struct request *rq, struct response *rs);
+/* The handlers of metadata/<path> (kv2.c's route table). */
+int kv2_meta_read(struct request *rq, struct response *rs);
+int kv2_meta_list(struct request *rq, struct response *rs);
+int kv2_meta_put(struct request *rq, struct response *rs);
+int kv2_meta_patch(struct request *rq, struct response *rs);
+int kv2_meta_delete(struct request *rq, struct response *rs);
 int kv2_meta_exists(struct request *rq, bool *ret_exists);
 
 /* ---- kv2_data.c: data/, delete/, undelete/, destroy/, subkeys/ ---- */
 
-int kv2_data_handle(struct request *rq, struct response *rs);
+/* The handlers of data/<path> (kv2.c's route table). */
+int kv2_data_read(struct request *rq, struct response *rs);
+int kv2_data_put(struct request *rq, struct response *rs);
+int kv2_data_patch(struct request *rq, struct response *rs);
+int kv2_data_delete_latest(struct request *rq, struct response *rs);
 int kv2_data_exists(struct request *rq, bool *ret_exists);
 int kv2_data_delete(struct request *rq, struct response *rs);
 int kv2_data_undelete(struct request *rq, struct response *rs);
