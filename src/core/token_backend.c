@@ -864,24 +864,6 @@ h_revoke_orphan(struct request *rq, struct response *rs)
 /* ---- lists ---- */
 
 static int
-keys_response(struct response *rs, json_t *keys)
-{
-	json_t *d;
-
-	if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		return CF_ENOTFOUND; /* the core answers 404 {"errors":[]} */
-	}
-	d = json_object();
-	if (!d || json_object_set_new(d, "keys", keys) != 0) {
-		json_decref(d);
-		return CF_ENOMEM;
-	}
-	response_set_data(rs, d);
-	return 0;
-}
-
-static int
 h_accessors(struct request *rq, struct response *rs)
 {
 	json_t *keys = NULL;
@@ -889,7 +871,7 @@ h_accessors(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	return keys_response(rs, keys);
+	return response_keys(rs, keys);
 }
 
 static int
@@ -900,7 +882,7 @@ h_roles_list(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	return keys_response(rs, keys);
+	return response_keys(rs, keys);
 }
 
 /* ---- roles (Vault's token roles) ---- */
@@ -1153,19 +1135,6 @@ out:
 	return r;
 }
 
-static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
-}
-
 /* ---- tidy ---- */
 
 static int
@@ -1184,25 +1153,26 @@ h_tidy(struct request *rq, struct response *rs)
 }
 
 static const struct route token_routes[] = {
-        {"create", OP_WRITE, 0, h_create, NULL},
-        {"create-orphan", OP_WRITE, 0, h_create_orphan, NULL},
-        {"create/+", OP_WRITE, 0, h_create_role, NULL},
-        {"lookup", OP_READ | OP_WRITE, 0, h_lookup, NULL},
-        {"lookup-self", OP_READ | OP_WRITE, 0, h_lookup_self, NULL},
-        {"lookup-accessor", OP_WRITE, 0, h_lookup_accessor, NULL},
-        {"renew", OP_WRITE, 0, h_renew, NULL},
-        {"renew-self", OP_WRITE, 0, h_renew_self, NULL},
-        {"renew-accessor", OP_WRITE, 0, h_renew_accessor, NULL},
-        {"revoke", OP_WRITE, 0, h_revoke, NULL},
-        {"revoke-self", OP_WRITE, 0, h_revoke_self, NULL},
-        {"revoke-accessor", OP_WRITE, 0, h_revoke_accessor, NULL},
-        {"revoke-orphan", OP_WRITE, R_SUDO, h_revoke_orphan, NULL},
-        {"accessors", OP_LIST, R_SUDO, h_accessors, NULL},
-        {"accessors/", OP_LIST, R_SUDO, h_accessors, NULL},
-        {"roles", OP_LIST, 0, h_roles_list, NULL},
-        {"roles/", OP_LIST, 0, h_roles_list, NULL},
-        {"roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"tidy", OP_WRITE, 0, h_tidy, NULL},
+        {"create", .write = h_create},
+        {"create-orphan", .write = h_create_orphan},
+        {"create/+", .write = h_create_role},
+        {"lookup", .read = h_lookup, .write = h_lookup},
+        {"lookup-self", .read = h_lookup_self, .write = h_lookup_self},
+        {"lookup-accessor", .write = h_lookup_accessor},
+        {"renew", .write = h_renew},
+        {"renew-self", .write = h_renew_self},
+        {"renew-accessor", .write = h_renew_accessor},
+        {"revoke", .write = h_revoke},
+        {"revoke-self", .write = h_revoke_self},
+        {"revoke-accessor", .write = h_revoke_accessor},
+        {"revoke-orphan", .flags = R_SUDO, .write = h_revoke_orphan},
+        {"accessors", .flags = R_SUDO, .list = h_accessors},
+        {"accessors/", .flags = R_SUDO, .list = h_accessors},
+        {"roles", .list = h_roles_list},
+        {"roles/", .list = h_roles_list},
+        {"roles/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists},
+        {"tidy", .write = h_tidy},
 };
 
 const struct backend_type token_backend = {

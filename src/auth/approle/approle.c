@@ -519,62 +519,38 @@ out:
 	return r;
 }
 
-static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
-}
-
-static int
-list_keys(struct view *v, const char *prefix, struct response *rs)
-{
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL;
-	int r = view_list(v, prefix, &keys, &n);
-
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(keys[i]);
-		/* role names never hold '/', so folders are not roles */
-		if (len && keys[i][len - 1] == '/')
-			continue;
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	}
-	response_set_data(rs, json_pack("{s:O}", "keys", arr));
-	r = rs->data ? 0 : CF_ENOMEM;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
-}
-
+/* Role names never hold '/': a folder under role/ is not a role. */
 static int
 h_roles_list(struct request *rq, struct response *rs)
 {
-	return list_keys(rq->mount->view, "role/", rs);
+	return view_list_response(rq->mount->view, "role/", VIEW_LIST_NO_FOLDERS, rs);
 }
 
-/* GET/POST role/:name/role-id */
+/* GET role/:name/role-id */
 static int
-h_role_id(struct request *rq, struct response *rs)
+h_role_id_read(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1];
+	json_t *role = NULL;
+	int r;
+
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return CF_ENOTFOUND;
+	pthread_rwlock_rdlock(&s->rw);
+	r = role_get(rq->mount, name, &role);
+	pthread_rwlock_unlock(&s->rw);
+	if (r < 0)
+		return r;
+	response_set_data(rs, json_pack("{s:s}", "role_id",
+	                                json_string_value(json_object_get(role, "role_id")) ?: ""));
+	json_decref(role);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+/* POST role/:name/role-id */
+static int
+h_role_id_write(struct request *rq, struct response *rs)
 {
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], idx_new[KEY_LEN], idx_old[KEY_LEN];
@@ -583,20 +559,6 @@ h_role_id(struct request *rq, struct response *rs)
 	bool changed = false;
 	int r;
 
-	if (rq->op == OP_READ) {
-		if (approle_name_normalize(rq->cap[0], name) < 0)
-			return CF_ENOTFOUND;
-		pthread_rwlock_rdlock(&s->rw);
-		r = role_get(rq->mount, name, &role);
-		pthread_rwlock_unlock(&s->rw);
-		if (r < 0)
-			return r;
-		response_set_data(
-		        rs, json_pack("{s:s}", "role_id",
-		                      json_string_value(json_object_get(role, "role_id")) ?: ""));
-		json_decref(role);
-		return rs->data ? 0 : CF_ENOMEM;
-	}
 	if (jsonx_str(rq->data, "role_id", &rid) < 0 || !*rid)
 		return bad(rs, "missing role_id");
 	pthread_rwlock_wrlock(&s->rw);
@@ -844,18 +806,23 @@ out:
 static int
 h_secret_id(struct request *rq, struct response *rs)
 {
+	return issue(rq, rs, false);
+}
+
+/* LIST role/:name/secret-id: the accessors of its secret IDs. */
+static int
+h_secret_id_list(struct request *rq, struct response *rs)
+{
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], key[KEY_LEN];
 	json_t *role = NULL;
 	int r;
 
-	if (rq->op != OP_LIST)
-		return issue(rq, rs, false);
 	pthread_rwlock_rdlock(&s->rw);
 	r = role_arg(rq, rs, name, &role);
 	if (r == 0) {
 		snprintf(key, sizeof(key), "accessor/%s/", name);
-		r = list_keys(rq->mount->view, key, rs);
+		r = view_list_response(rq->mount->view, key, VIEW_LIST_NO_FOLDERS, rs);
 	}
 	pthread_rwlock_unlock(&s->rw);
 	json_decref(role);
@@ -1194,19 +1161,20 @@ out:
 }
 
 static const struct route approle_routes[] = {
-        {"login", OP_WRITE, R_NOAUTH, h_login, NULL},
-        {"role", OP_LIST, 0, h_roles_list, NULL},
-        {"role/", OP_LIST, 0, h_roles_list, NULL},
-        {"role/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"role/+/role-id", OP_READ | OP_WRITE, 0, h_role_id, NULL},
-        {"role/+/secret-id", OP_WRITE | OP_LIST, 0, h_secret_id, NULL},
-        {"role/+/secret-id/", OP_LIST, 0, h_secret_id, NULL},
-        {"role/+/custom-secret-id", OP_WRITE, 0, h_custom_secret_id, NULL},
-        {"role/+/secret-id/lookup", OP_WRITE, 0, h_sid_lookup, NULL},
-        {"role/+/secret-id/destroy", OP_WRITE, 0, h_sid_destroy, NULL},
-        {"role/+/secret-id-accessor/lookup", OP_WRITE, 0, h_acc_lookup, NULL},
-        {"role/+/secret-id-accessor/destroy", OP_WRITE, 0, h_acc_destroy, NULL},
-        {"tidy/secret-id", OP_WRITE, 0, h_tidy, NULL},
+        {"login", .flags = R_NOAUTH, .write = h_login},
+        {"role", .list = h_roles_list},
+        {"role/", .list = h_roles_list},
+        {"role/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists},
+        {"role/+/role-id", .read = h_role_id_read, .write = h_role_id_write},
+        {"role/+/secret-id", .list = h_secret_id_list, .write = h_secret_id},
+        {"role/+/secret-id/", .list = h_secret_id_list},
+        {"role/+/custom-secret-id", .write = h_custom_secret_id},
+        {"role/+/secret-id/lookup", .write = h_sid_lookup},
+        {"role/+/secret-id/destroy", .write = h_sid_destroy},
+        {"role/+/secret-id-accessor/lookup", .write = h_acc_lookup},
+        {"role/+/secret-id-accessor/destroy", .write = h_acc_destroy},
+        {"tidy/secret-id", .write = h_tidy},
 };
 
 const struct backend_type approle_backend = {

@@ -486,12 +486,6 @@ h_config_read(struct request *rq, struct response *rs)
 	return 0;
 }
 
-static int
-h_config(struct request *rq, struct response *rs)
-{
-	return rq->op == OP_READ ? h_config_read(rq, rs) : h_config_write(rq, rs);
-}
-
 /* ---- roles ---- */
 
 /* Vault's framework.GenericNameRegex: \w(([\w-.]+)?\w)? */
@@ -820,46 +814,9 @@ h_role_delete(struct request *rq, struct response *rs)
 }
 
 static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
-}
-
-static int
 h_role_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr, *d;
-	int r = view_list(rq->mount->view, "role/", &keys, &n);
-
-	if (r == CF_ENOTFOUND || (r == 0 && n == 0)) {
-		free(keys);
-		return CF_ENOTFOUND;
-	}
-	if (r < 0)
-		return r;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		if (arr && json_array_append_new(arr, json_string(keys[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-		free(keys[i]);
-	}
-	free(keys);
-	d = arr ? json_pack("{s:o}", "keys", arr) : NULL;
-	if (!d)
-		return CF_ENOMEM;
-	response_set_data(rs, d);
-	return 0;
+	return view_list_response(rq->mount->view, "role/", 0, rs);
 }
 
 /* ---- login ---- */
@@ -1155,13 +1112,14 @@ h_oidc_flow(struct request *rq, struct response *rs)
 }
 
 static const struct route jwt_routes[] = {
-        {"config", OP_READ | OP_WRITE, 0, h_config, NULL},
-        {"role", OP_LIST, 0, h_role_list, NULL},
-        {"role/", OP_LIST, 0, h_role_list, NULL},
-        {"role/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"login", OP_WRITE, R_NOAUTH, h_login, NULL},
-        {"oidc/auth_url", OP_WRITE, R_NOAUTH, h_oidc_flow, NULL},
-        {"oidc/callback", OP_READ | OP_WRITE, R_NOAUTH, h_oidc_flow, NULL},
+        {"config", .read = h_config_read, .write = h_config_write},
+        {"role", .list = h_role_list},
+        {"role/", .list = h_role_list},
+        {"role/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists},
+        {"login", .flags = R_NOAUTH, .write = h_login},
+        {"oidc/auth_url", .flags = R_NOAUTH, .write = h_oidc_flow},
+        {"oidc/callback", .flags = R_NOAUTH, .read = h_oidc_flow, .write = h_oidc_flow},
 };
 
 const struct backend_type jwt_backend = {

@@ -162,36 +162,6 @@ db_role_allowed(json_t *cfg, const char *role)
 	return false;
 }
 
-int
-db_list(struct request *rq, struct response *rs, const char *prefix)
-{
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL;
-	int r;
-
-	r = view_list(rq->mount->view, prefix, &keys, &n);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		storage_keys_free(keys, n);
-		return CF_ENOTFOUND;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	response_set_data(rs, json_pack("{s:O}", "keys", arr));
-	r = rs->data ? 0 : CF_ENOMEM;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
-}
-
 /* ---- plans ---- */
 
 static int
@@ -658,32 +628,23 @@ config_read(struct request *rq, struct response *rs)
 }
 
 static int
-config_handle(struct request *rq, struct response *rs)
+config_delete(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
 	int r;
 
-	switch (rq->op) {
-	case OP_READ:
-		return config_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return config_write(rq, rs);
-	case OP_DELETE:
-		pthread_mutex_lock(&st->cfg_mu);
-		r = db_remove(st, "config/", rq->cap[0]);
-		db_pool_drop(st, rq->cap[0]);
-		pthread_mutex_unlock(&st->cfg_mu);
-		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	pthread_mutex_lock(&st->cfg_mu);
+	r = db_remove(st, "config/", rq->cap[0]);
+	db_pool_drop(st, rq->cap[0]);
+	pthread_mutex_unlock(&st->cfg_mu);
+	return r;
 }
 
 static int
 config_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "config/");
+	return view_list_response(rq->mount->view, "config/", 0, rs);
 }
 
 static int
@@ -868,25 +829,16 @@ role_read(struct request *rq, struct response *rs)
 }
 
 static int
-role_handle(struct request *rq, struct response *rs)
+role_delete(struct request *rq, struct response *rs)
 {
-	switch (rq->op) {
-	case OP_READ:
-		return role_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return role_write(rq, rs);
-	case OP_DELETE:
-		return db_remove(rq->mount->state, "role/", rq->cap[0]);
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	return db_remove(rq->mount->state, "role/", rq->cap[0]);
 }
 
 static int
 role_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "role/");
+	return view_list_response(rq->mount->view, "role/", 0, rs);
 }
 
 static int
@@ -1152,21 +1104,23 @@ db_init(struct mount *m, struct core *c)
 }
 
 static const struct route database_routes[] = {
-        {"config", OP_LIST, 0, config_list, NULL},
-        {"config/", OP_LIST, 0, config_list, NULL},
-        {"config/+", OP_READ | OP_WRITE | OP_DELETE, 0, config_handle, config_exists},
-        {"reset/+", OP_WRITE, 0, reset_handle, NULL},
-        {"rotate-root/+", OP_WRITE, 0, rotate_root_handle, NULL},
-        {"roles", OP_LIST, 0, role_list, NULL},
-        {"roles/", OP_LIST, 0, role_list, NULL},
-        {"roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, role_handle, role_exists},
-        {"creds/+", OP_READ, 0, creds_read, NULL},
-        {"static-roles", OP_LIST, 0, db_static_role_list, NULL},
-        {"static-roles/", OP_LIST, 0, db_static_role_list, NULL},
-        {"static-roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, db_static_role_handle,
-         db_static_role_exists},
-        {"static-creds/+", OP_READ, 0, db_static_creds, NULL},
-        {"rotate-role/+", OP_WRITE, 0, db_static_rotate_role, NULL},
+        {"config", .list = config_list},
+        {"config/", .list = config_list},
+        {"config/+", .read = config_read, .write = config_write, .delete = config_delete,
+         .exists = config_exists},
+        {"reset/+", .write = reset_handle},
+        {"rotate-root/+", .write = rotate_root_handle},
+        {"roles", .list = role_list},
+        {"roles/", .list = role_list},
+        {"roles/+", .read = role_read, .write = role_write, .delete = role_delete,
+         .exists = role_exists},
+        {"creds/+", .read = creds_read},
+        {"static-roles", .list = db_static_role_list},
+        {"static-roles/", .list = db_static_role_list},
+        {"static-roles/+", .read = db_static_role_read, .write = db_static_role_write,
+         .delete = db_static_role_delete, .exists = db_static_role_exists},
+        {"static-creds/+", .read = db_static_creds},
+        {"rotate-role/+", .write = db_static_rotate_role},
 };
 
 const struct backend_type database_backend = {

@@ -75,7 +75,10 @@ void db_pool_drop(struct db_state *st, const char *name);
 int db_static_start(struct db_state *st);
 void db_static_stop(struct db_state *st);
 void db_static_kick(struct db_state *st);
-int db_static_role_handle(struct request *rq, struct response *rs);
+/* The handlers of static-roles/<name> (database.c's route table). */
+int db_static_role_read(struct request *rq, struct response *rs);
+int db_static_role_write(struct request *rq, struct response *rs);
+int db_static_role_delete(struct request *rq, struct response *rs);
 int db_static_role_list(struct request *rq, struct response *rs);
 int db_static_role_exists(struct request *rq, bool *ret_exists);
 int db_static_creds(struct request *rq, struct response *rs);
@@ -100,7 +103,6 @@ int db_stmt_param(json_t *data, const char *key, json_t *rec, const char *outkey
                   struct response *rs);
 
 /* Shared handler helpers (database.c). */
-int db_list(struct request *rq, struct response *rs, const char *prefix);
 /* Answers 400 (or code) with the message; frees nothing. */
 int db_fail(struct response *rs, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -605,33 +605,36 @@ static_read(struct request *rq, struct response *rs)
 }
 
 int
-db_static_role_handle(struct request *rq, struct response *rs)
+db_static_role_read(struct request *rq, struct response *rs)
+{
+	return static_read(rq, rs);
+}
+
+int
+db_static_role_write(struct request *rq, struct response *rs)
+{
+	return static_write(rq, rs);
+}
+
+/* The database user stays (Vault's database secrets API). */
+int
+db_static_role_delete(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
 	int r;
 
-	switch (rq->op) {
-	case OP_READ:
-		return static_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return static_write(rq, rs);
-	case OP_DELETE:
-		/* the database user stays (Vault's database secrets API) */
-		pthread_mutex_lock(&st->rot_mu);
-		r = db_remove(st, "static-role/", rq->cap[0]);
-		pthread_mutex_unlock(&st->rot_mu);
-		db_static_kick(st);
-		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	pthread_mutex_lock(&st->rot_mu);
+	r = db_remove(st, "static-role/", rq->cap[0]);
+	pthread_mutex_unlock(&st->rot_mu);
+	db_static_kick(st);
+	return r;
 }
 
 int
 db_static_role_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "static-role/");
+	return view_list_response(rq->mount->view, "static-role/", 0, rs);
 }
 
 int

@@ -756,47 +756,9 @@ out:
 }
 
 static int
-key_handle(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return key_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return key_write(rq, rs);
-	case OP_DELETE:
-		return key_delete(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
-}
-
-static int
 keys_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr;
-	int r = view_list(rq->mount->view, TRANSIT_POLICY_PREFIX, &keys, &n);
-
-	if (r < 0)
-		return r;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		if (arr && json_array_append_new(arr, json_string(keys[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
-	storage_keys_free(keys, n);
-	if (!arr)
-		return CF_ENOMEM;
-	if (json_array_size(arr) == 0) {
-		json_decref(arr);
-		return CF_ENOTFOUND;
-	}
-	response_set_data(rs, json_pack("{s:o}", "keys", arr));
-	return rs->data ? 0 : CF_ENOMEM;
+	return view_list_response(rq->mount->view, TRANSIT_POLICY_PREFIX, 0, rs);
 }
 
 /* Commits rec as the new state of name: storage, cache, scheduler. */
@@ -1691,33 +1653,34 @@ tr_restore(struct request *rq, struct response *rs)
 /* ---- routes ---- */
 
 static const struct route transit_routes[] = {
-        {"keys", OP_LIST, 0, keys_list, NULL},
-        {"keys/", OP_LIST, 0, keys_list, NULL},
-        {"keys/+", OP_READ | OP_WRITE | OP_DELETE, 0, key_handle, key_exists},
-        {"keys/+/config", OP_UPDATE, 0, key_config, NULL},
-        {"keys/+/rotate", OP_UPDATE, 0, key_rotate, NULL},
-        {"keys/+/trim", OP_UPDATE, 0, key_trim, NULL},
-        {"keys/+/rewrap-kv", OP_UPDATE, 0, transit_rewrap_kv, NULL},
-        {"export/+/+", OP_READ, 0, tr_export, NULL},
-        {"export/+/+/+", OP_READ, 0, tr_export, NULL},
-        {"encrypt/+", OP_WRITE, 0, tr_encrypt, key_exists},
-        {"decrypt/+", OP_UPDATE, 0, tr_decrypt, NULL},
-        {"rewrap/+", OP_UPDATE, 0, tr_rewrap, NULL},
-        {"datakey/+/+", OP_UPDATE, 0, tr_datakey, NULL},
-        {"random", OP_UPDATE, 0, tr_random, NULL},
-        {"random/+", OP_UPDATE, 0, tr_random, NULL},
-        {"random/+/+", OP_UPDATE, 0, tr_random, NULL},
-        {"hash", OP_UPDATE, 0, tr_hash, NULL},
-        {"hash/+", OP_UPDATE, 0, tr_hash, NULL},
-        {"hmac/+", OP_UPDATE, 0, tr_hmac, NULL},
-        {"hmac/+/+", OP_UPDATE, 0, tr_hmac, NULL},
-        {"sign/+", OP_UPDATE, 0, tr_sign, NULL},
-        {"sign/+/+", OP_UPDATE, 0, tr_sign, NULL},
-        {"verify/+", OP_UPDATE, 0, tr_verify, NULL},
-        {"verify/+/+", OP_UPDATE, 0, tr_verify, NULL},
-        {"backup/+", OP_READ, 0, tr_backup, NULL},
-        {"restore", OP_UPDATE, 0, tr_restore, NULL},
-        {"restore/+", OP_UPDATE, 0, tr_restore, NULL},
+        {"keys", .list = keys_list},
+        {"keys/", .list = keys_list},
+        {"keys/+", .read = key_read, .write = key_write, .delete = key_delete,
+         .exists = key_exists},
+        {"keys/+/config", .write = key_config},
+        {"keys/+/rotate", .write = key_rotate},
+        {"keys/+/trim", .write = key_trim},
+        {"keys/+/rewrap-kv", .write = transit_rewrap_kv},
+        {"export/+/+", .read = tr_export},
+        {"export/+/+/+", .read = tr_export},
+        {"encrypt/+", .write = tr_encrypt, .exists = key_exists},
+        {"decrypt/+", .write = tr_decrypt},
+        {"rewrap/+", .write = tr_rewrap},
+        {"datakey/+/+", .write = tr_datakey},
+        {"random", .write = tr_random},
+        {"random/+", .write = tr_random},
+        {"random/+/+", .write = tr_random},
+        {"hash", .write = tr_hash},
+        {"hash/+", .write = tr_hash},
+        {"hmac/+", .write = tr_hmac},
+        {"hmac/+/+", .write = tr_hmac},
+        {"sign/+", .write = tr_sign},
+        {"sign/+/+", .write = tr_sign},
+        {"verify/+", .write = tr_verify},
+        {"verify/+/+", .write = tr_verify},
+        {"backup/+", .read = tr_backup},
+        {"restore", .write = tr_restore},
+        {"restore/+", .write = tr_restore},
 };
 
 const struct backend_type transit_backend = {
