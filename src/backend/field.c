@@ -90,9 +90,17 @@ normalize(const struct field *f, json_t *data, const char *key, json_t **ret, st
 		v = json_integer(n);
 		break;
 	case FIELD_DURATION:
-		r = jsonx_duration(data, key, &n);
-		if (r < 0)
-			return invalid(rs, key, duration_strerror(r));
+		v = json_object_get(data, key);
+		if ((f->flags & FIELD_RANGE) && f->min < 0 && json_is_integer(v)) {
+			/* a range below 0 gives negative seconds a meaning ("-1: off") */
+			n = json_integer_value(v);
+			v = NULL;
+		} else {
+			v = NULL;
+			r = jsonx_duration(data, key, &n);
+			if (r < 0)
+				return invalid(rs, key, duration_strerror(r));
+		}
 		r = check_range(f, key, n, rs);
 		if (r < 0)
 			return r;

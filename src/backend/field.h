@@ -36,7 +36,8 @@ enum field_type {
 	                   * data (or the default's literal) */
 	FIELD_INT,        /* int64_t: integer, integral real, numeric string, "" = 0 */
 	FIELD_BOOL,       /* bool: true/false, "true"/"false"/"1"/"0"..., 0/1 */
-	FIELD_DURATION,   /* int64_t seconds: a number, or a duration string ("90m") */
+	FIELD_DURATION,   /* int64_t seconds: a number, or a duration string ("90m");
+	                   * negative numbers only when FIELD_RANGE's min allows them */
 	FIELD_STRLIST,    /* json_t * (owned): array of strings, trimmed, empties dropped */
 	FIELD_POLICIES,   /* json_t * (owned): a STRLIST lowercased, de-duplicated, sorted */
 	FIELD_CIDRS,      /* json_t * (owned): a STRLIST of CIDR blocks or addresses */

@@ -16,6 +16,7 @@
 #include "auth/jwt/jwt_fetch.h"
 #include "backend/backend.h"
 #include "backend/request.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
@@ -281,51 +282,9 @@ jwt_cleanup(struct mount *m)
 /* ---- parameters ---- */
 
 static bool
-has(struct request *rq, const char *key)
-{
-	json_t *v = json_object_get(rq->data, key);
-	return v && !json_is_null(v);
-}
-
-static int
-get_str(struct request *rq, struct response *rs, const char *key, const char **ret)
-{
-	int r = jsonx_str(rq->data, key, ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = "";
-		return 0;
-	}
-	if (r < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s: a string is expected", key);
-	return 0;
-}
-
-static int
-get_list(struct request *rq, struct response *rs, const char *key, json_t **ret)
-{
-	int r = jsonx_strlist(rq->data, key, ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = json_array();
-		return *ret ? 0 : CF_ENOMEM;
-	}
-	if (r < 0)
-		return errf(rs, r == CF_ENOMEM ? r : CF_EINVAL,
-		            "invalid value for %s: a list of strings is expected", key);
-	return 0;
-}
-
-static bool
 str_is(json_t *v, const char *s)
 {
 	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
-}
-
-static json_t *
-nonempty_str(const char *s)
-{
-	return json_string(s ? s : "");
 }
 
 /* ---- config ---- */
@@ -336,10 +295,24 @@ config_load(struct request *rq, json_t **ret)
 	return view_get_json(rq->mount->view, "config", ret);
 }
 
-static const char *const config_strings[] = {
-        "oidc_discovery_url", "oidc_discovery_ca_pem", "oidc_client_id",
-        "oidc_client_secret", "oidc_response_mode",    "jwks_url",
-        "jwks_ca_pem",        "bound_issuer",          "default_role",
+/* The config's parameters (Vault's JWT auth config API). Vault replaces the
+ * whole config on every write: what a write leaves out gets its default. */
+static const struct field config_fields[] = {
+        {"oidc_discovery_url", FIELD_STRING, .def = ""},
+        {"oidc_discovery_ca_pem", FIELD_STRING, .def = ""},
+        {"oidc_client_id", FIELD_STRING, .def = ""},
+        {"oidc_client_secret", FIELD_STRING, FIELD_SECRET, .def = ""},
+        {"oidc_response_mode", FIELD_STRING, .def = ""},
+        {"jwks_url", FIELD_STRING, .def = ""},
+        {"jwks_ca_pem", FIELD_STRING, .def = ""},
+        {"bound_issuer", FIELD_STRING, .def = ""},
+        {"default_role", FIELD_STRING, .def = ""},
+        {"jwt_validation_pubkeys", FIELD_STRLIST, .def = ""},
+        {"jwt_supported_algs", FIELD_STRLIST, .def = ""},
+        {"oidc_response_types", FIELD_STRLIST, .def = ""},
+        {"provider_config", FIELD_OBJECT, .def = "{}"},
+        {"namespace_in_state", FIELD_BOOL, .def = "false"},
+        {NULL},
 };
 
 static int
@@ -378,49 +351,17 @@ static int
 h_config_write(struct request *rq, struct response *rs)
 {
 	struct jwt_state *st = state(rq);
-	json_t *cfg = json_object(), *l = NULL, *pc;
+	json_t *cfg = json_object();
 	struct jwk_set *s = NULL, *old = NULL;
-	const char *v = NULL;
 	char err[MSG_MAX];
 	int sources = 0, r = cfg ? 0 : CF_ENOMEM;
-	bool ns = false;
 
-	/* Vault replaces the whole config on every write (pathConfigWrite). */
-	for (size_t i = 0; r == 0 && i < sizeof(config_strings) / sizeof(config_strings[0]); i++) {
-		r = get_str(rq, rs, config_strings[i], &v);
-		if (r == 0 && json_object_set_new(cfg, config_strings[i], nonempty_str(v)) != 0)
-			r = CF_ENOMEM;
-	}
 	if (r == 0)
-		r = get_list(rq, rs, "jwt_validation_pubkeys", &l);
-	if (r == 0 && json_object_set_new(cfg, "jwt_validation_pubkeys", l) != 0)
-		r = CF_ENOMEM;
+		r = field_defaults(config_fields, cfg);
 	if (r == 0)
-		r = get_list(rq, rs, "jwt_supported_algs", &l);
-	if (r == 0 && json_object_set_new(cfg, "jwt_supported_algs", l) != 0)
-		r = CF_ENOMEM;
-	if (r == 0)
-		r = get_list(rq, rs, "oidc_response_types", &l);
-	if (r == 0 && json_object_set_new(cfg, "oidc_response_types", l) != 0)
-		r = CF_ENOMEM;
+		r = field_merge(config_fields, rq->data, cfg, rs);
 	if (r < 0)
 		goto out;
-	pc = json_object_get(rq->data, "provider_config");
-	if (pc && !json_is_null(pc) && !json_is_object(pc)) {
-		r = errf(rs, CF_EINVAL, "provider_config must be an object");
-		goto out;
-	}
-	if (json_object_set_new(cfg, "provider_config",
-	                        json_is_object(pc) ? json_deep_copy(pc) : json_object()) != 0) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	if (has(rq, "namespace_in_state") && jsonx_bool(rq->data, "namespace_in_state", &ns) < 0) {
-		r = errf(rs, CF_EINVAL, "invalid value for namespace_in_state");
-		goto out;
-	}
-	json_object_set_new(cfg, "namespace_in_state", json_boolean(ns));
-
 	if (json_array_size(json_object_get(cfg, "jwt_validation_pubkeys")) > 0)
 		sources++;
 	if (json_string_length(json_object_get(cfg, "jwks_url")) > 0)
@@ -542,79 +483,35 @@ role_exists(struct request *rq, bool *ret_exists)
 	return 0;
 }
 
-static json_t *
-role_defaults(void)
-{
-	return json_pack("{s:s, s:s, s:b, s:[], s:s, s:n, s:s, s:n, s:s, s:I, s:I, s:I, s:[], "
-	                 "s:[], s:b, s:I}",
-	                 "role_type", "jwt", "user_claim", "", "user_claim_json_pointer", 0,
-	                 "bound_audiences", "bound_subject", "", "bound_claims",
-	                 "bound_claims_type", "string", "claim_mappings", "groups_claim", "",
-	                 "clock_skew_leeway", (json_int_t)JWT_CLOCK_SKEW_DEFAULT,
-	                 "expiration_leeway", (json_int_t)JWT_EXP_LEEWAY_DEFAULT,
-	                 "not_before_leeway", (json_int_t)JWT_NBF_LEEWAY_DEFAULT,
-	                 "allowed_redirect_uris", "oidc_scopes", "verbose_oidc_logging", 0,
-	                 "max_age", (json_int_t)0);
-}
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* Leeways: seconds or a duration string; -1 disables (Vault). */
+#define LEEWAY(name, dflt)                                                                         \
+	{                                                                                          \
+		name, FIELD_DURATION, FIELD_RANGE, .def = STR(dflt), .min = -1, .max = 365 * 86400 \
+	}
 
-/* Leeways: integer seconds or a duration string; -1 disables (Vault). */
-static int
-set_leeway(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	json_t *v = json_object_get(rq->data, key);
-	int64_t s = 0;
-	int r;
-
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_integer(v))
-		s = json_integer_value(v);
-	else if ((r = jsonx_duration(rq->data, key, &s)) < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s: %s", key, duration_strerror(r));
-	if (s < -1 || s > 365 * 86400)
-		return errf(rs, CF_EINVAL, "invalid value for %s: -1, 0 or seconds expected", key);
-	return json_object_set_new(role, key, json_integer(s)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_str(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	const char *v = NULL;
-	int r;
-
-	if (!has(rq, key))
-		return 0;
-	r = get_str(rq, rs, key, &v);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, json_string(v)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_list(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	json_t *l = NULL;
-	int r;
-
-	if (!has(rq, key))
-		return 0;
-	r = get_list(rq, rs, key, &l);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, l) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_bool(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	bool b = false;
-
-	if (!has(rq, key))
-		return 0;
-	if (jsonx_bool(rq->data, key, &b) < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s", key);
-	return json_object_set_new(role, key, json_boolean(b)) == 0 ? 0 : CF_ENOMEM;
-}
+/* A role's parameters of its own (the token_* ones are auth_token_cfg's,
+ * auth/auth.h), stored as given (Vault's JWT roles); the defaults are a new
+ * role's. bound_claims and claim_mappings are read apart (set_claim_mappings). */
+static const struct field role_fields[] = {
+        {"role_type", FIELD_STRING, .def = "jwt", .desc = "\"jwt\" (\"oidc\" is refused)"},
+        {"user_claim", FIELD_STRING, .def = ""},
+        {"user_claim_json_pointer", FIELD_BOOL, .def = "false"},
+        {"bound_audiences", FIELD_STRLIST, .def = ""},
+        {"bound_subject", FIELD_STRING, .def = ""},
+        {"bound_claims_type", FIELD_STRING, .def = "string", .desc = "\"string\" or \"glob\""},
+        {"groups_claim", FIELD_STRING, .def = ""},
+        LEEWAY("clock_skew_leeway", JWT_CLOCK_SKEW_DEFAULT),
+        LEEWAY("expiration_leeway", JWT_EXP_LEEWAY_DEFAULT),
+        LEEWAY("not_before_leeway", JWT_NBF_LEEWAY_DEFAULT),
+        {"allowed_redirect_uris", FIELD_STRLIST, .def = ""},
+        {"oidc_scopes", FIELD_STRLIST, .def = ""},
+        {"verbose_oidc_logging", FIELD_BOOL, .def = "false"},
+        {"max_age", FIELD_DURATION, .def = "0"},
+        {NULL},
+};
+#undef LEEWAY
 
 static int
 set_claim_mappings(struct request *rq, struct response *rs, json_t *role)
@@ -670,12 +567,14 @@ h_role_write(struct request *rq, struct response *rs)
 	if (role_key(name, key, sizeof(key)) < 0)
 		return errf(rs, CF_EINVAL, "invalid role name");
 	r = role_load(rq, name, &role);
-	if (r == CF_ENOTFOUND)
-		role = role_defaults();
-	else if (r < 0)
+	if (r == CF_ENOTFOUND) {
+		role = json_pack("{s:n, s:n}", "bound_claims", "claim_mappings");
+		r = role ? field_defaults(role_fields, role) : CF_ENOMEM;
+		if (r < 0)
+			goto out;
+	} else if (r < 0) {
 		return r;
-	if (!role)
-		return CF_ENOMEM;
+	}
 	r = auth_token_cfg_init(&tc);
 	if (r < 0)
 		goto out;
@@ -684,44 +583,11 @@ h_role_write(struct request *rq, struct response *rs)
 	if (r == 0)
 		r = auth_token_cfg_update(&tc, rq->data, rs, NULL);
 	if (r == 0)
-		r = set_str(rq, rs, role, "role_type");
-	if (r == 0)
-		r = set_str(rq, rs, role, "user_claim");
-	if (r == 0)
-		r = set_bool(rq, rs, role, "user_claim_json_pointer");
-	if (r == 0)
-		r = set_list(rq, rs, role, "bound_audiences");
-	if (r == 0)
-		r = set_str(rq, rs, role, "bound_subject");
-	if (r == 0)
-		r = set_str(rq, rs, role, "bound_claims_type");
-	if (r == 0)
-		r = set_str(rq, rs, role, "groups_claim");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "clock_skew_leeway");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "expiration_leeway");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "not_before_leeway");
-	if (r == 0)
-		r = set_list(rq, rs, role, "allowed_redirect_uris");
-	if (r == 0)
-		r = set_list(rq, rs, role, "oidc_scopes");
-	if (r == 0)
-		r = set_bool(rq, rs, role, "verbose_oidc_logging");
+		r = field_merge(role_fields, rq->data, role, rs);
 	if (r == 0)
 		r = set_claim_mappings(rq, rs, role);
-	if (r == 0 && has(rq, "max_age")) {
-		int64_t ma = 0;
-		int rd = jsonx_duration(rq->data, "max_age", &ma);
-		if (rd < 0)
-			r = errf(rs, CF_EINVAL, "invalid value for max_age: %s",
-			         duration_strerror(rd));
-		else
-			json_object_set_new(role, "max_age", json_integer(ma));
-	}
-	if (r == 0 && has(rq, "bound_claims")) {
-		bc = json_object_get(rq->data, "bound_claims");
+	bc = json_object_get(rq->data, "bound_claims");
+	if (r == 0 && bc && !json_is_null(bc)) {
 		if (json_is_object(bc) && json_object_size(bc) > 64)
 			r = errf(rs, CF_EINVAL, "bound_claims: at most 64 claims");
 		else if (json_object_set(role, "bound_claims", bc) != 0)
@@ -1112,11 +978,11 @@ h_oidc_flow(struct request *rq, struct response *rs)
 }
 
 static const struct route jwt_routes[] = {
-        {"config", .read = h_config_read, .write = h_config_write},
+        {"config", .read = h_config_read, .write = h_config_write, .fields = config_fields},
         {"role", .list = h_role_list},
         {"role/", .list = h_role_list},
         {"role/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
-         .exists = role_exists},
+         .exists = role_exists, .fields = role_fields},
         {"login", .flags = R_NOAUTH, .write = h_login},
         {"oidc/auth_url", .flags = R_NOAUTH, .write = h_oidc_flow},
         {"oidc/callback", .flags = R_NOAUTH, .read = h_oidc_flow, .write = h_oidc_flow},

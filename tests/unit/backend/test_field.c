@@ -305,6 +305,44 @@ test_field_lookup(void **state)
 	json_decref(body);
 }
 
+/* A duration whose range reaches below 0 takes negative seconds as given (a
+ * leeway of -1 turns a check off); strings stay non-negative. */
+static void
+test_field_duration_negative_range(void **state)
+{
+	struct {
+		int64_t leeway;
+	} p = {0};
+	static const struct field f[] = {
+	        {"leeway", FIELD_DURATION, FIELD_RANGE, 0, .min = -1, .max = 3600},
+	        {NULL},
+	};
+	static const struct {
+		const char *body;
+		int r;
+		int64_t want;
+	} v[] = {
+	        {"{\"leeway\":-1}", 0, -1},          {"{\"leeway\":\"90s\"}", 0, 90},
+	        {"{\"leeway\":-2}", CF_EINVAL, 0},   {"{\"leeway\":\"-1\"}", CF_EINVAL, 0},
+	        {"{\"leeway\":3601}", CF_EINVAL, 0}, {"{\"leeway\":\"2h\"}", CF_EINVAL, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct response rs = {0};
+		json_t *body = json_loads(v[i].body, 0, NULL);
+
+		p.leeway = 7;
+		assert_int_equal(field_parse(f, body, &p, &rs), v[i].r);
+		if (v[i].r == 0)
+			assert_int_equal(p.leeway, v[i].want);
+		else
+			assert_int_equal(json_array_size(rs.errors), 1);
+		response_reset(&rs);
+		json_decref(body);
+	}
+}
+
 /* A required field with Vault's own wording for its absence. */
 static void
 test_field_missing_message(void **state)
@@ -372,6 +410,7 @@ main(void)
 	        cmocka_unit_test(test_field_merge),
 	        cmocka_unit_test(test_field_defaults),
 	        cmocka_unit_test(test_field_lookup),
+	        cmocka_unit_test(test_field_duration_negative_range),
 	        cmocka_unit_test(test_field_missing_message),
 	        cmocka_unit_test(test_field_route_handler),
 	        cmocka_unit_test(test_field_response_keys),
