@@ -15,7 +15,7 @@ static bool
 is_json_slot(enum field_type t)
 {
 	return t == FIELD_STRLIST || t == FIELD_POLICIES || t == FIELD_CIDRS || t == FIELD_STRMAP ||
-	       t == FIELD_OBJECT;
+	       t == FIELD_OBJECT || t == FIELD_CUSTOM;
 }
 
 static bool
@@ -144,6 +144,17 @@ normalize(const struct field *f, json_t *data, const char *key, json_t **ret, st
 			return invalid(rs, key, "must be an object");
 		v = json_deep_copy(v);
 		break;
+	case FIELD_CUSTOM: {
+		char err[256] = "";
+		r = f->parse(json_object_get(data, key), &v, err, sizeof(err));
+		if (r == CF_EINVAL) {
+			(void)response_errorf(rs, "%s: %s", key, err[0] ? err : "invalid value");
+			return r;
+		}
+		if (r < 0)
+			return r;
+		break;
+	}
 	}
 	if (!v)
 		return CF_ENOMEM;
@@ -163,8 +174,8 @@ default_value(const struct field *f, json_t **ret)
 	*ret = NULL;
 	if (!f->def)
 		return 0;
-	if (f->type == FIELD_STRMAP || f->type == FIELD_OBJECT)
-		dv = json_loads(f->def, 0, NULL);
+	if (f->type == FIELD_STRMAP || f->type == FIELD_OBJECT || f->type == FIELD_CUSTOM)
+		dv = json_loads(f->def, JSON_DECODE_ANY, NULL);
 	else
 		dv = json_string(f->def);
 	holder = json_object();
@@ -341,6 +352,8 @@ field_type_name(enum field_type type)
 		return "map";
 	case FIELD_OBJECT:
 		return "object";
+	case FIELD_CUSTOM:
+		return "custom";
 	}
 	return "unknown";
 }

@@ -43,6 +43,7 @@ enum field_type {
 	FIELD_CIDRS,      /* json_t * (owned): a STRLIST of CIDR blocks or addresses */
 	FIELD_STRMAP,     /* json_t * (owned): object; non-string values become JSON text */
 	FIELD_OBJECT,     /* json_t * (owned): any JSON object, as given */
+	FIELD_CUSTOM,     /* json_t * (owned): what the field's parse function makes of it */
 };
 
 enum {
@@ -59,7 +60,7 @@ struct field {
 	/* field_parse: offset of the value in the caller's struct (offsetof). */
 	size_t offset;
 	/* The default, written as a client would send it as a string ("768h",
-	 * "true", "default", "a,b"; JSON text for STRMAP and OBJECT), or NULL. */
+	 * "true", "default", "a,b"; JSON text for STRMAP, OBJECT and CUSTOM), or NULL. */
 	const char *def;
 	int64_t min, max; /* with FIELD_RANGE */
 	/* An older name read when name is absent; values are stored under name. */
@@ -68,6 +69,10 @@ struct field {
 	 * it otherwise than "missing <name>". */
 	const char *missing;
 	const char *desc; /* one line for the API docs */
+	/* FIELD_CUSTOM: reads val (never JSON null) into a new reference in *ret;
+	 * returns 0, CF_ENOMEM, or CF_EINVAL with a message in err, which the
+	 * answer gives as "<name>: <err>". */
+	int (*parse)(json_t *val, json_t **ret, char *err, size_t errlen);
 };
 
 /* Fills out from data: for each field, the given value, else its default (when
@@ -94,7 +99,7 @@ const struct field *field_find(const struct field *fields, const char *name);
 /* Whether data gives the field named name (under its name or its alias). */
 bool field_given(const struct field *fields, json_t *data, const char *name);
 /* The type as the API docs name it: "string", "int", "bool", "duration",
- * "comma-string-list", "policy-list", "cidr-list", "map", "object". */
+ * "comma-string-list", "policy-list", "cidr-list", "map", "object", "custom". */
 const char *field_type_name(enum field_type type);
 
 #endif

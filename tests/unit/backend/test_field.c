@@ -343,6 +343,51 @@ test_field_duration_negative_range(void **state)
 	}
 }
 
+/* A custom field: the table's parse function reads it; its refusal names the
+ * field. */
+static int
+parse_upper(json_t *val, json_t **ret, char *err, size_t errlen)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || !*s || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(s)) {
+		snprintf(err, errlen, "want capitals");
+		return CF_EINVAL;
+	}
+	*ret = json_incref(val);
+	return 0;
+}
+
+static void
+test_field_custom(void **state)
+{
+	struct {
+		json_t *word;
+	} p = {0};
+	static const struct field f[] = {
+	        {"word", FIELD_CUSTOM, 0, 0, .def = "\"DEF\"", .parse = parse_upper},
+	        {NULL},
+	};
+	struct response rs = {0};
+	json_t *body = json_object(), *rec = json_object();
+
+	(void)state;
+	assert_int_equal(field_parse(f, body, &p, &rs), 0);
+	assert_string_equal(json_string_value(p.word), "DEF");
+	json_object_set_new(body, "word", json_string("ABC"));
+	assert_int_equal(field_parse(f, body, &p, &rs), 0);
+	assert_string_equal(json_string_value(p.word), "ABC");
+	json_object_set_new(body, "word", json_string("abc"));
+	assert_int_equal(field_merge(f, body, rec, &rs), CF_EINVAL);
+	assert_string_equal(json_string_value(json_array_get(rs.errors, 0)), "word: want capitals");
+	assert_int_equal(json_object_size(rec), 0);
+	field_free(f, &p);
+	assert_null(p.word);
+	response_reset(&rs);
+	json_decref(body);
+	json_decref(rec);
+}
+
 /* A required field with Vault's own wording for its absence. */
 static void
 test_field_missing_message(void **state)
@@ -411,6 +456,7 @@ main(void)
 	        cmocka_unit_test(test_field_defaults),
 	        cmocka_unit_test(test_field_lookup),
 	        cmocka_unit_test(test_field_duration_negative_range),
+	        cmocka_unit_test(test_field_custom),
 	        cmocka_unit_test(test_field_missing_message),
 	        cmocka_unit_test(test_field_route_handler),
 	        cmocka_unit_test(test_field_response_keys),
