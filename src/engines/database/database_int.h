@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "backend/request.h"
 #include "engines/database/dbpool.h"
 #include "engines/database/dbtext.h"
@@ -79,6 +80,8 @@ void db_static_kick(struct db_state *st);
 int db_static_role_read(struct request *rq, struct response *rs);
 int db_static_role_write(struct request *rq, struct response *rs);
 int db_static_role_delete(struct request *rq, struct response *rs);
+/* The parameters of static-roles/<name> (backend/field.h). */
+extern const struct field db_static_role_fields[];
 int db_static_role_list(struct request *rq, struct response *rs);
 int db_static_role_exists(struct request *rq, bool *ret_exists);
 int db_static_creds(struct request *rq, struct response *rs);
@@ -95,13 +98,6 @@ const char *db_jstr(json_t *o, const char *key);
 int64_t db_jint(json_t *o, const char *key);
 /* A new reference to the array member, or a new empty array. */
 json_t *db_arr_or_empty(json_t *rec, const char *key);
-/* Copy request parameter key into rec when present (string; int or duration;
- * statement input stored under outkey). Invalid -> CF_EINVAL with a message. */
-int db_str_param(json_t *data, const char *key, json_t *rec, struct response *rs);
-int db_int_param(json_t *data, const char *key, json_t *rec, bool duration, struct response *rs);
-int db_stmt_param(json_t *data, const char *key, json_t *rec, const char *outkey,
-                  struct response *rs);
-
 /* Shared handler helpers (database.c). */
 /* Answers 400 (or code) with the message; frees nothing. */
 int db_fail(struct response *rs, int code, const char *fmt, ...)
