@@ -42,6 +42,29 @@ kv_path_check(const char *path, struct response *rs)
 	return 0;
 }
 
+const struct field kv2_settings_fields[] = {
+        {"max_versions", FIELD_INT, FIELD_RANGE, offsetof(struct kv2_settings, max_versions),
+         .min = 0, .max = INT64_MAX, .desc = "versions kept; 0: the mount's (10)"},
+        {"cas_required", FIELD_BOOL, 0, offsetof(struct kv2_settings, cas_required),
+         .desc = "writes need the cas parameter"},
+        {"delete_version_after", FIELD_DURATION, 0,
+         offsetof(struct kv2_settings, delete_version_after), .desc = "0: never"},
+        {NULL},
+};
+
+int
+kv2_settings_parse(json_t *body, struct kv2_settings *ret, struct response *rs)
+{
+	struct kv2_settings s = {.max_versions = -1, .delete_version_after = -1};
+	int r = field_parse(kv2_settings_fields, body, &s, rs);
+
+	if (r < 0)
+		return r;
+	s.has_cas = field_given(kv2_settings_fields, body, "cas_required");
+	*ret = s;
+	return 0;
+}
+
 int
 kv_list(struct view *v, const char *base, const char *folder, struct response *rs)
 {

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/field.h"
 #include "backend/request.h"
 
 struct view;
@@ -63,6 +64,16 @@ struct kv2_config {
 	bool cas_required;
 	int64_t delete_version_after; /* seconds, 0: off */
 };
+
+/* The settings the mount's config and a key's metadata share (Vault's KV v2
+ * API); max_versions and delete_version_after stay -1 when not given. */
+struct kv2_settings {
+	int64_t max_versions, delete_version_after;
+	bool cas_required, has_cas;
+};
+extern const struct field kv2_settings_fields[];
+/* Reads them from body: 0, or CF_EINVAL with a message in rs. */
+int kv2_settings_parse(json_t *body, struct kv2_settings *ret, struct response *rs);
 
 /* Current mount configuration (cached in the mount state, loaded lazily).
  * Returns 0 or a storage error. */
