@@ -13,16 +13,39 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct all {
 	const char *s, *req;
-	int64_t i, d;
+	int64_t i, d, lee;
 	bool b;
-	json_t *list, *pol, *cidrs, *map, *obj;
+	json_t *list, *pol, *cidrs, *map, *obj, *cust;
 };
+
+/* A custom field: an array of at most 3 numbers, kept as given. */
+static int
+parse_nums(json_t *val, json_t **ret, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(val) || json_array_size(val) > 3) {
+		snprintf(err, errlen, "want up to 3 numbers");
+		return CF_EINVAL;
+	}
+	json_array_foreach(val, i, v)
+	{
+		if (!json_is_number(v)) {
+			snprintf(err, errlen, "want numbers");
+			return CF_EINVAL;
+		}
+	}
+	*ret = json_incref(val);
+	return 0;
+}
 
 static const struct field all_fields[] = {
         {"s", FIELD_STRING, FIELD_SECRET, offsetof(struct all, s), .def = "x"},
@@ -35,6 +58,8 @@ static const struct field all_fields[] = {
         {"cidrs", FIELD_CIDRS, 0, offsetof(struct all, cidrs)},
         {"map", FIELD_STRMAP, 0, offsetof(struct all, map)},
         {"obj", FIELD_OBJECT, 0, offsetof(struct all, obj), .def = "{\"k\":1}"},
+        {"lee", FIELD_DURATION, FIELD_RANGE, offsetof(struct all, lee), .min = -1, .max = 86400},
+        {"cust", FIELD_CUSTOM, 0, offsetof(struct all, cust), .parse = parse_nums},
         {NULL},
 };
 
@@ -67,6 +92,8 @@ check_parsed(const struct all *a)
 		json_object_foreach(a->map, k, v) assert(json_is_string(v));
 	}
 	assert(json_is_object(a->obj));
+	assert(a->lee >= -1 && a->lee <= 86400);
+	assert(!a->cust || (json_is_array(a->cust) && json_array_size(a->cust) <= 3));
 }
 
 static void
