@@ -179,7 +179,12 @@ default_value(const struct field *f, json_t **ret)
 	else
 		dv = json_string(f->def);
 	holder = json_object();
-	if (!dv || !holder || json_object_set_new(holder, f->name, dv) != 0) {
+	if (!dv || !holder) {
+		json_decref(dv);
+		json_decref(holder);
+		return CF_ENOMEM;
+	}
+	if (json_object_set_new(holder, f->name, dv) != 0) { /* dv stolen even so */
 		json_decref(holder);
 		return CF_ENOMEM;
 	}
