@@ -11,6 +11,7 @@
 #include "auth/srp/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -370,6 +371,14 @@ srp_config_read(struct request *rq, struct response *rs)
 	return 0;
 }
 
+/* The config's one parameter: how long a login/init session waits for its
+ * login/verify. */
+static const struct field config_fields[] = {
+        {"session_ttl", FIELD_DURATION, FIELD_RANGE, 0, .min = 1, .max = SESSION_TTL_MAX,
+         .desc = "1s to 1h"},
+        {NULL},
+};
+
 static int
 srp_config_write(struct request *rq, struct response *rs)
 {
@@ -379,11 +388,10 @@ srp_config_write(struct request *rq, struct response *rs)
 	int r;
 
 	r = session_ttl_get(rq->mount, &ttl);
+	if (r == 0)
+		r = field_parse(config_fields, rq->data, &ttl, rs);
 	if (r < 0)
 		return r;
-	if (json_object_get(rq->data, "session_ttl") &&
-	    (jsonx_duration(rq->data, "session_ttl", &ttl) < 0 || ttl < 1 || ttl > SESSION_TTL_MAX))
-		return bad_request(rs, "invalid session_ttl: want 1s to 1h");
 	rec = json_pack("{s:I}", "session_ttl", (json_int_t)ttl);
 	if (!rec)
 		return CF_ENOMEM;
@@ -593,7 +601,7 @@ static const struct route srp_routes[] = {
         {"users", .list = srp_users_list},
         {"users/+", .read = srp_user_read, .write = srp_user_write, .delete = srp_user_delete,
          .exists = srp_user_exists},
-        {"config", .read = srp_config_read, .write = srp_config_write},
+        {"config", .read = srp_config_read, .write = srp_config_write, .fields = config_fields},
 };
 
 const struct backend_type srp_backend = {
