@@ -820,19 +820,65 @@ check_groups(json_t *role, json_t *claims, char *why, size_t whylen)
 	return 0;
 }
 
+/* The role's (and the config's issuer) bounds on a verified token's claims:
+ * 0, or CF_EINVAL with the reason in why. */
+static int
+login_bounds(json_t *cfg, json_t *role, const char *disc_issuer, json_t *claims, char *why,
+             size_t whylen)
+{
+	struct jwt_bounds b = {0};
+	const char *issuer = NULL, *bct;
+
+	(void)jsonx_str(cfg, "bound_issuer", &issuer);
+	b.issuer = issuer && issuer[0] ? issuer : disc_issuer;
+	b.audiences = json_object_get(role, "bound_audiences");
+	b.subject = json_string_value(json_object_get(role, "bound_subject"));
+	b.claims = json_object_get(role, "bound_claims");
+	bct = json_string_value(json_object_get(role, "bound_claims_type"));
+	b.claims_glob = bct && strcmp(bct, "glob") == 0;
+	(void)jsonx_int(role, "clock_skew_leeway", &b.clock_skew);
+	(void)jsonx_int(role, "expiration_leeway", &b.exp_leeway);
+	(void)jsonx_int(role, "not_before_leeway", &b.nbf_leeway);
+	return jwt_claims_check(claims, &b, util_now(), why, whylen) < 0 ? CF_EINVAL : 0;
+}
+
+/* The user the role's user_claim names: a new string in *ret (free with
+ * secmem_free_str), or CF_EINVAL with the reason in why. */
+static int
+login_user(json_t *role, json_t *claims, char **ret, char *why, size_t whylen)
+{
+	const char *uc = json_string_value(json_object_get(role, "user_claim"));
+	bool ptr = false;
+	json_t *uv;
+	char *user;
+
+	(void)jsonx_bool(role, "user_claim_json_pointer", &ptr);
+	uv = jwt_claims_get(claims, uc, ptr);
+	if (!uv) {
+		(void)snprintf(why, whylen, "claim \"%.64s\" not found in token", uc);
+		return CF_EINVAL;
+	}
+	user = json_is_string(uv) || json_is_integer(uv) ? jwt_claims_text(uv) : NULL;
+	if (!user || !user[0]) {
+		secmem_free_str(user);
+		(void)snprintf(why, whylen, "claim \"%.64s\" could not be converted to string", uc);
+		return CF_EINVAL;
+	}
+	*ret = user;
+	return 0;
+}
+
 static int
 h_login(struct request *rq, struct response *rs)
 {
 	struct jwt_state *st = state(rq);
-	const char *addr = rq->remote_addr ? rq->remote_addr : "", *jwt = NULL, *role_name = NULL,
-	           *uc, *bs, *bct, *issuer = NULL;
+	const char *addr = rq->remote_addr ? rq->remote_addr : "", *jwt = NULL, *role_name = NULL;
 	char *disc_issuer = NULL, *user = NULL, limkey[ROLE_NAME_MAX + 80], why[MSG_MAX] = "";
-	json_t *cfg = NULL, *role = NULL, *meta = NULL, *uv;
+	json_t *cfg = NULL, *role = NULL, *meta = NULL;
 	struct auth_token_cfg tc;
 	struct auth_limits lim;
-	struct jwt_bounds b = {0};
 	struct jws *j = NULL;
-	bool tc_ok = false, ptr = false;
+	bool tc_ok = false;
 	int64_t retry = 0;
 	int r;
 
@@ -903,38 +949,13 @@ h_login(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto fail;
 
-	(void)jsonx_str(cfg, "bound_issuer", &issuer);
-	b.issuer = issuer && issuer[0] ? issuer : disc_issuer;
-	b.audiences = json_object_get(role, "bound_audiences");
-	bs = json_string_value(json_object_get(role, "bound_subject"));
-	b.subject = bs;
-	b.claims = json_object_get(role, "bound_claims");
-	bct = json_string_value(json_object_get(role, "bound_claims_type"));
-	b.claims_glob = bct && strcmp(bct, "glob") == 0;
-	(void)jsonx_int(role, "clock_skew_leeway", &b.clock_skew);
-	(void)jsonx_int(role, "expiration_leeway", &b.exp_leeway);
-	(void)jsonx_int(role, "not_before_leeway", &b.nbf_leeway);
-	r = jwt_claims_check(j->claims, &b, util_now(), why, sizeof(why));
-	if (r < 0) {
-		r = CF_EINVAL;
+	r = login_bounds(cfg, role, disc_issuer, j->claims, why, sizeof(why));
+	if (r == 0)
+		r = login_user(role, j->claims, &user, why, sizeof(why));
+	if (r == CF_ENOMEM)
+		goto out;
+	if (r < 0)
 		goto fail;
-	}
-
-	uc = json_string_value(json_object_get(role, "user_claim"));
-	(void)jsonx_bool(role, "user_claim_json_pointer", &ptr);
-	uv = jwt_claims_get(j->claims, uc, ptr);
-	if (!uv) {
-		(void)snprintf(why, sizeof(why), "claim \"%.64s\" not found in token", uc);
-		r = CF_EINVAL;
-		goto fail;
-	}
-	user = json_is_string(uv) || json_is_integer(uv) ? jwt_claims_text(uv) : NULL;
-	if (!user || !user[0]) {
-		(void)snprintf(why, sizeof(why), "claim \"%.64s\" could not be converted to string",
-		               uc);
-		r = CF_EINVAL;
-		goto fail;
-	}
 	r = check_groups(role, j->claims, why, sizeof(why));
 	if (r == 0)
 		r = login_metadata(role, j->claims, role_name, &meta, why, sizeof(why));
