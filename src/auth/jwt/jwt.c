@@ -483,6 +483,61 @@ role_exists(struct request *rq, bool *ret_exists)
 	return 0;
 }
 
+/* claim_mappings: an object of claim -> metadata key; keys are distinct
+ * and "role" is kept for the role name (Vault's JWT roles). */
+static int
+claim_mappings_parse(json_t *m, json_t **ret, char *err, size_t errlen)
+{
+	json_t *v, *seen;
+	const char *k;
+
+	if (!json_is_object(m)) {
+		snprintf(err, errlen, "must be an object of claim -> metadata key");
+		return CF_EINVAL;
+	}
+	seen = json_object();
+	if (!seen)
+		return CF_ENOMEM;
+	json_object_foreach(m, k, v)
+	{
+		const char *t = json_string_value(v);
+		if (!t || !t[0]) {
+			snprintf(err, errlen, "the value of \"%.64s\" must be a non-empty string",
+			         k);
+			json_decref(seen);
+			return CF_EINVAL;
+		}
+		if (strcmp(t, "role") == 0) {
+			snprintf(err, errlen,
+			         "the metadata key \"role\" is reserved for the role name");
+			json_decref(seen);
+			return CF_EINVAL;
+		}
+		if (json_object_get(seen, t)) {
+			snprintf(err, errlen, "duplicate target: %.64s", t);
+			json_decref(seen);
+			return CF_EINVAL;
+		}
+		json_object_set_new(seen, t, json_true());
+	}
+	json_decref(seen);
+	*ret = json_incref(m);
+	return 0;
+}
+
+/* bound_claims: checked against bound_claims_type once the role is merged
+ * (jwt_claims_bound_validate); here only its size. */
+static int
+bound_claims_parse(json_t *bc, json_t **ret, char *err, size_t errlen)
+{
+	if (json_is_object(bc) && json_object_size(bc) > 64) {
+		snprintf(err, errlen, "at most 64 claims");
+		return CF_EINVAL;
+	}
+	*ret = json_incref(bc);
+	return 0;
+}
+
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 /* Leeways: seconds or a duration string; -1 disables (Vault). */
@@ -493,7 +548,7 @@ role_exists(struct request *rq, bool *ret_exists)
 
 /* A role's parameters of its own (the token_* ones are auth_token_cfg's,
  * auth/auth.h), stored as given (Vault's JWT roles); the defaults are a new
- * role's. bound_claims and claim_mappings are read apart (set_claim_mappings). */
+ * role's (bound_claims and claim_mappings: null). */
 static const struct field role_fields[] = {
         {"role_type", FIELD_STRING, .def = "jwt", .desc = "\"jwt\" (\"oidc\" is refused)"},
         {"user_claim", FIELD_STRING, .def = ""},
@@ -509,50 +564,11 @@ static const struct field role_fields[] = {
         {"oidc_scopes", FIELD_STRLIST, .def = ""},
         {"verbose_oidc_logging", FIELD_BOOL, .def = "false"},
         {"max_age", FIELD_DURATION, .def = "0"},
+        {"bound_claims", FIELD_CUSTOM, .parse = bound_claims_parse},
+        {"claim_mappings", FIELD_CUSTOM, .parse = claim_mappings_parse},
         {NULL},
 };
 #undef LEEWAY
-
-static int
-set_claim_mappings(struct request *rq, struct response *rs, json_t *role)
-{
-	json_t *m = json_object_get(rq->data, "claim_mappings"), *v, *seen;
-	const char *k;
-
-	if (!m || json_is_null(m))
-		return 0;
-	if (!json_is_object(m))
-		return errf(rs, CF_EINVAL,
-		            "claim_mappings must be an object of claim -> metadata key");
-	seen = json_object();
-	if (!seen)
-		return CF_ENOMEM;
-	json_object_foreach(m, k, v)
-	{
-		const char *t = json_string_value(v);
-		if (!t || !t[0]) {
-			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings: the value of \"%.64s\" must be a "
-			            "non-empty string",
-			            k);
-		}
-		if (strcmp(t, "role") == 0) {
-			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings: the metadata key \"role\" is "
-			            "reserved for the role name");
-		}
-		if (json_object_get(seen, t)) {
-			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings contains duplicate target: %.64s", t);
-		}
-		json_object_set_new(seen, t, json_true());
-	}
-	json_decref(seen);
-	return json_object_set(role, "claim_mappings", m) == 0 ? 0 : CF_ENOMEM;
-}
 
 static int
 h_role_write(struct request *rq, struct response *rs)
@@ -584,15 +600,6 @@ h_role_write(struct request *rq, struct response *rs)
 		r = auth_token_cfg_update(&tc, rq->data, rs, NULL);
 	if (r == 0)
 		r = field_merge(role_fields, rq->data, role, rs);
-	if (r == 0)
-		r = set_claim_mappings(rq, rs, role);
-	bc = json_object_get(rq->data, "bound_claims");
-	if (r == 0 && bc && !json_is_null(bc)) {
-		if (json_is_object(bc) && json_object_size(bc) > 64)
-			r = errf(rs, CF_EINVAL, "bound_claims: at most 64 claims");
-		else if (json_object_set(role, "bound_claims", bc) != 0)
-			r = CF_ENOMEM;
-	}
 	if (r < 0)
 		goto out;
 
