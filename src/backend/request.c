@@ -1,4 +1,4 @@
-/* request.c - response helpers and route pattern matching. */
+/* request.c - response helpers, route pattern matching and per-operation dispatch. */
 #include "backend/request.h"
 #include "lib/err.h"
 #include "lib/secmem.h"
@@ -57,6 +57,28 @@ response_set_data(struct response *rs, json_t *data)
 {
 	json_decref(rs->data);
 	rs->data = data;
+}
+
+int
+response_keys(struct response *rs, json_t *keys)
+{
+	json_t *d;
+
+	if (json_array_size(keys) == 0) {
+		json_decref(keys);
+		return CF_ENOTFOUND;
+	}
+	d = json_object();
+	if (!d) {
+		json_decref(keys);
+		return CF_ENOMEM;
+	}
+	if (json_object_set_new(d, "keys", keys) != 0) { /* keys stolen even so */
+		json_decref(d);
+		return CF_ENOMEM;
+	}
+	response_set_data(rs, d);
+	return 0;
 }
 
 void
@@ -148,6 +170,41 @@ route_match(const char *pattern, const char *path, struct request *rq)
 		rq->ncap = n;
 	}
 	return true;
+}
+
+handler_fn
+route_handler(const struct route *rt, enum op op)
+{
+	if (rt->fn)
+		return rt->ops & (op == OP_CREATE ? OP_UPDATE : op) ? rt->fn : NULL;
+	switch (op) {
+	case OP_READ:
+		return rt->read;
+	case OP_LIST:
+		return rt->list;
+	case OP_CREATE:
+	case OP_UPDATE:
+		return rt->write;
+	case OP_PATCH:
+		return rt->patch;
+	case OP_DELETE:
+		return rt->delete;
+	case OP_HEAD:
+		return rt->head;
+	}
+	return NULL;
+}
+
+unsigned
+route_ops(const struct route *rt)
+{
+	static const enum op all[] = {OP_READ, OP_LIST, OP_UPDATE, OP_PATCH, OP_DELETE, OP_HEAD};
+	unsigned ops = 0;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (route_handler(rt, all[i]))
+			ops |= all[i] == OP_UPDATE ? OP_WRITE : all[i];
+	return ops;
 }
 
 int

@@ -155,6 +155,10 @@ int response_errorf(struct response *rs, const char *fmt, ...)
 int response_warnf(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets rs->data (steals the reference; replaces what was there). */
 void response_set_data(struct response *rs, json_t *data);
+/* Answers a LIST: rs->data = {"keys": keys}. Steals keys (an array of
+ * strings). An empty array is CF_ENOTFOUND: Vault answers a LIST with nothing to
+ * show with 404 and no data. Returns 0, CF_ENOTFOUND or CF_ENOMEM. */
+int response_keys(struct response *rs, json_t *keys);
 /* Frees everything the response owns and zeroes it. */
 void response_reset(struct response *rs);
 void request_free_fields(struct request *rq);
@@ -189,19 +193,45 @@ enum {
 	                           * answer is sent (audit_log_request_pending) */
 };
 
+struct field;
+
 /* A route of a backend, matched against the path relative to the mount.
  * pattern: literal segments, '+' = exactly one non-empty segment, a trailing '*'
  * = the rest (possibly empty, may contain '/'). Examples: "config", "data/<star>",
  * "metadata/<star>", "lookup-self", "roles/+". The first route whose pattern matches
- * wins; an op not in ops gives 405. For POST/PUT the route lists OP_UPDATE (or
- * OP_WRITE); when exists is set the core calls it to pick OP_CREATE vs OP_UPDATE. */
+ * wins. A row names one handler per operation; an operation without one gives
+ * 405 (route_handler). write serves POST/PUT: when exists is set the core calls
+ * it to tell OP_CREATE from OP_UPDATE (the ACL's create or update capability),
+ * and write runs for both. fields, when set, describes the parameters the row's
+ * handlers read (backend/field.h), for field_parse and the API docs.
+ *
+ * Rows are written with designated initializers:
+ *	{"roles/+", .read = role_read, .write = role_write, .delete = role_delete,
+ *	 .exists = role_exists, .fields = role_fields},
+ *
+ * ops and fn are the older shape of a row (one handler for the operations in
+ * ops, which switches on rq->op). Only the sys/ tables still use it; route_handler
+ * serves both until they are converted, then ops and fn go. */
 struct route {
 	const char *pattern;
-	unsigned ops;
+	unsigned ops; /* older rows only */
 	unsigned flags;
-	handler_fn fn;
+	handler_fn fn; /* older rows only */
 	exists_fn exists;
+	handler_fn read;
+	handler_fn list;
+	handler_fn write; /* OP_CREATE and OP_UPDATE */
+	handler_fn patch;
+	handler_fn delete;
+	handler_fn head; /* sys/health only */
+	const struct field *fields;
 };
+
+/* The handler of rt for op (OP_CREATE and OP_UPDATE both select write), or NULL
+ * when rt does not serve op. */
+handler_fn route_handler(const struct route *rt, enum op op);
+/* The set of operations rt serves (OP_* bits; OP_WRITE for write). */
+unsigned route_ops(const struct route *rt);
 
 /* Matches path against pattern; on success fills rq->cap/ncap (allocating
  * rq->capbuf) and returns true. Exposed for tests. */

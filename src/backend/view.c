@@ -6,6 +6,7 @@
  * escapes the names view_list returns, so such an entry can be listed, read
  * and deleted like any other and one bad name never breaks a list. */
 #include "backend/view.h"
+#include "backend/request.h"
 #include "crypto/barrier.h"
 #include "lib/err.h"
 #include "lib/path.h"
@@ -156,6 +157,32 @@ view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n)
 	*ret_keys = keys;
 	*ret_n = n;
 	return 0;
+}
+
+int
+view_list_response(struct view *v, const char *prefix, unsigned flags, struct response *rs)
+{
+	char **keys = NULL;
+	size_t n = 0, len;
+	json_t *arr;
+	int r = view_list(v, prefix, &keys, &n);
+
+	if (r < 0)
+		return r;
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		len = strlen(keys[i]);
+		if ((flags & VIEW_LIST_NO_FOLDERS) && len && keys[i][len - 1] == '/')
+			continue;
+		if (json_array_append_new(arr, json_string(keys[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	storage_keys_free(keys, n);
+	if (!arr)
+		return CF_ENOMEM;
+	return response_keys(rs, arr);
 }
 
 int

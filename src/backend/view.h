@@ -22,6 +22,16 @@ int view_get(struct view *v, const char *key, uint8_t **ret_val, size_t *ret_len
 int view_put(struct view *v, const char *key, const uint8_t *val, size_t len);
 int view_delete(struct view *v, const char *key);
 int view_list(struct view *v, const char *prefix, char ***ret_keys, size_t *ret_n);
+
+struct response;
+enum {
+	VIEW_LIST_NO_FOLDERS = 1u << 0, /* leave out the keys that end in '/' */
+};
+/* Answers a LIST of the keys under prefix: rs->data = {"keys": [...]} in
+ * view_list's order (sorted). No key is CF_ENOTFOUND, as Vault answers a LIST
+ * with nothing to show with 404 (response_keys). Returns 0, CF_ENOTFOUND, or
+ * view_list's error. */
+int view_list_response(struct view *v, const char *prefix, unsigned flags, struct response *rs);
 /* ops[i].key are relative to the view. */
 int view_txn(struct view *v, const struct storage_op *ops, size_t n);
 /* Deletes everything under prefix (relative; "" = the whole view). */

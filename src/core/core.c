@@ -538,7 +538,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	rq->route = rt;
 	if (sealed && !(rt->flags & R_SEALED_OK))
 		return CF_ESEALED;
-	if (!(rt->ops & (rq->op == OP_CREATE ? OP_UPDATE : rq->op))) {
+	if (!route_handler(rt, rq->op)) {
 		(void)response_errorf(rs, "unsupported operation");
 		return CF_EMETHOD;
 	}
@@ -592,7 +592,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	if (rt->flags & R_SYS_INJECT)
 		rs->sys_inject = true;
 	rq->display_name = rq->te ? rq->te->display_name : NULL;
-	return rt->fn(rq, rs);
+	return route_handler(rt, rq->op)(rq, rs);
 }
 
 static void

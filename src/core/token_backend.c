@@ -5,6 +5,7 @@
  * (handleCreateCommon), see docs/internals/tokens.md. */
 #include "core/core.h"
 #include "core/core_int.h"
+#include "backend/field.h"
 #include "backend/request.h"
 #include "core/token.h"
 #include "lib/cidr.h"
@@ -68,82 +69,6 @@ errf_invalid(struct response *rs, const char *msg)
 {
 	(void)response_errorf(rs, "%s", msg);
 	return CF_EINVAL;
-}
-
-static int
-bad_param(struct response *rs, const char *key)
-{
-	(void)response_errorf(rs, "invalid value for \"%s\"", key);
-	return CF_EINVAL;
-}
-
-/* Optional parameters: absent (or null) leaves *ret untouched and returns 0; a
- * value of the wrong type is a 400 naming the key. */
-static int
-opt_str(struct request *rq, struct response *rs, const char *key, const char **ret)
-{
-	int r = jsonx_str(rq->data, key, ret);
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static int
-opt_bool(struct request *rq, struct response *rs, const char *key, bool *ret)
-{
-	int r = jsonx_bool(rq->data, key, ret);
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static int
-opt_int(struct request *rq, struct response *rs, const char *key, int64_t *ret)
-{
-	int r = jsonx_int(rq->data, key, ret);
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static int
-opt_dur(struct request *rq, struct response *rs, const char *key, int64_t *ret)
-{
-	int r = jsonx_duration(rq->data, key, ret);
-
-	if (r == 0 || r == CF_ENOTFOUND)
-		return 0;
-	(void)response_errorf(rs, "invalid value for \"%s\": %s", key, duration_strerror(r));
-	return CF_EINVAL;
-}
-
-/* For lists and maps *ret is a new reference (replacing nothing: must be NULL). */
-static int
-opt_policies(struct request *rq, struct response *rs, const char *key, json_t **ret)
-{
-	int r = jsonx_policylist(rq->data, key, ret);
-	if (r == CF_ENOMEM)
-		return r;
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static int
-opt_strlist(struct request *rq, struct response *rs, const char *key, json_t **ret)
-{
-	int r = jsonx_strlist(rq->data, key, ret);
-	if (r == CF_ENOMEM)
-		return r;
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static int
-opt_map(struct request *rq, struct response *rs, const char *key, json_t **ret)
-{
-	int r = jsonx_strmap(rq->data, key, ret);
-	if (r == CF_ENOMEM)
-		return r;
-	return r == 0 || r == CF_ENOTFOUND ? 0 : bad_param(rs, key);
-}
-
-static bool
-has_param(struct request *rq, const char *key)
-{
-	json_t *v = json_object_get(rq->data, key);
-	return v && !json_is_null(v);
 }
 
 /* "token-" + name, runs of characters outside [A-Za-z0-9-] as one '-', no
@@ -374,232 +299,269 @@ check_type(struct response *rs, json_t *role, const char *req_type)
 	return CF_EINVAL;
 }
 
+/* The parameters of token creation (Vault's token create API). */
+struct create_params {
+	const char *id, *role_name, *display_name, *type;
+	json_t *policies, *meta;
+	bool no_parent, no_default_policy, renewable;
+	int64_t ttl, lease, explicit_max_ttl, period, num_uses;
+};
+
+#define CP(m) offsetof(struct create_params, m)
+static const struct field create_fields[] = {
+        {"id", FIELD_STRING, FIELD_SECRET, CP(id),
+         .desc = "the token's ID (root only); generated when absent"},
+        {"role_name", FIELD_STRING, 0, CP(role_name), .desc = "create against this token role"},
+        {"policies", FIELD_POLICIES, 0, CP(policies)},
+        {"meta", FIELD_STRMAP, 0, CP(meta)},
+        {"no_parent", FIELD_BOOL, 0, CP(no_parent), .desc = "an orphan token (root or sudo)"},
+        {"no_default_policy", FIELD_BOOL, 0, CP(no_default_policy)},
+        {"renewable", FIELD_BOOL, 0, CP(renewable), .def = "true"},
+        {"ttl", FIELD_DURATION, 0, CP(ttl)},
+        {"lease", FIELD_DURATION, FIELD_DEPRECATED, CP(lease), .desc = "older name of ttl"},
+        {"explicit_max_ttl", FIELD_DURATION, 0, CP(explicit_max_ttl)},
+        {"display_name", FIELD_STRING, 0, CP(display_name)},
+        {"num_uses", FIELD_INT, 0, CP(num_uses)},
+        {"period", FIELD_DURATION, 0, CP(period), .desc = "a periodic token (root or sudo)"},
+        {"type", FIELD_STRING, 0, CP(type), .desc = "only \"service\""},
+        {NULL},
+};
+#undef CP
+
+/* A token creation under way: the request's parameters and what they resolve to. */
+struct create {
+	struct create_params p;
+	const char *rname; /* role name or NULL */
+	json_t *role;      /* the role's record or NULL */
+	json_t *policies;  /* the final policy set */
+	bool orphan, sudo;
+};
+
+/* The checks that need no policy arithmetic; loads the role. */
 static int
-create_common(struct request *rq, struct response *rs, const char *role_name, bool orphan_path)
+create_check(struct request *rq, struct response *rs, struct create *c)
 {
-	struct token_store *ts = store(rq);
-	const char *id = NULL, *dn_in = NULL, *type = NULL, *rname = role_name;
-	json_t *role = NULL, *req_pol = NULL, *meta = NULL, *policies = NULL;
-	bool no_parent = false, no_default = false, renewable = true, orphan = orphan_path;
-	bool root = caller_is_root(rq), sudo = caller_is_sudo(rq);
-	int64_t ttl = 0, lease = 0, emax = 0, period = 0, num_uses = 0;
+	int r;
+
+	/* A use-limited token could escape its count through children. */
+	if (rq->te->num_uses != 0)
+		return errf_invalid(rs, "restricted use token cannot generate child tokens");
+	if (c->p.num_uses < 0)
+		return errf_invalid(rs, "number of uses cannot be negative");
+	if (c->rname) {
+		r = token_role_get(store(rq), c->rname, &c->role);
+		if (r == CF_ENOTFOUND) {
+			(void)response_errorf(rs, "unknown role %s", c->rname);
+			return CF_EINVAL;
+		}
+		if (r < 0)
+			return r;
+		if (role_bool(c->role, "token_no_default_policy", false))
+			c->p.no_default_policy = true;
+	}
+	r = check_type(rs, c->role, c->p.type);
+	if (r < 0)
+		return r;
+	if (c->p.id && *c->p.id) {
+		/* Vault's token create parameters: root only (Vault also lets sudo callers). */
+		if (!caller_is_root(rq))
+			return errf_invalid(rs, "root privileges required to specify token id");
+		if (strchr(c->p.id, '.'))
+			return errf_invalid(rs, "token IDs can not contain a period");
+	} else {
+		c->p.id = NULL;
+	}
+	return 0;
+}
+
+/* Orphan and renewable from the role or the request; the role's explicit max
+ * TTL, period and use count bound the request's (the lesser wins). */
+static int
+create_limits(struct response *rs, struct create *c)
+{
+	struct create_params *p = &c->p;
+	int64_t re, rp, rn;
+
+	if (c->role) {
+		if (role_bool(c->role, "orphan", false))
+			c->orphan = true;
+		if (!role_bool(c->role, "renewable", true))
+			p->renewable = false;
+	} else if (p->no_parent) {
+		if (!c->sudo)
+			return errf_invalid(rs, "root or sudo privileges required to create orphan "
+			                        "token");
+		c->orphan = true;
+	}
+	if (p->period > 0 && !c->sudo && !c->role)
+		return errf_invalid(rs,
+		                    "root or sudo privileges required to create periodic token");
+	if (!c->role)
+		return 0;
+	re = role_int(c->role, "token_explicit_max_ttl");
+	rp = role_int(c->role, "token_period");
+	rn = role_int(c->role, "token_num_uses");
+	if (re > 0) {
+		if (p->explicit_max_ttl > 0)
+			(void)response_warnf(
+			        rs,
+			        "Explicit max TTL specified both during creation "
+			        "call and in role; using the lesser value of %lld "
+			        "seconds",
+			        (long long)(re < p->explicit_max_ttl ? re : p->explicit_max_ttl));
+		if (p->explicit_max_ttl == 0 || re < p->explicit_max_ttl)
+			p->explicit_max_ttl = re;
+	}
+	if (rp > 0) {
+		if (p->period > 0)
+			(void)response_warnf(rs,
+			                     "Period specified both during creation call and "
+			                     "in role; using the lesser value of %lld seconds",
+			                     (long long)(rp < p->period ? rp : p->period));
+		if (p->period == 0 || rp < p->period)
+			p->period = rp;
+	}
+	if (rn > 0 && (p->num_uses == 0 || rn < p->num_uses))
+		p->num_uses = rn;
+	return 0;
+}
+
+/* TTL (Vault's token TTL and revocation rules): root-policy tokens without
+ * ttl/period never expire. */
+static int
+create_ttl(struct request *rq, struct response *rs, struct create *c)
+{
+	struct create_params *p = &c->p;
+	char msg[MSG_MAX];
+	int r;
+
+	if (p->period > 0 || p->ttl > 0 || !jsonx_array_has(c->policies, "root")) {
+		int64_t now = util_now();
+		r = token_calculate_ttl(now, now, 0, p->ttl, p->period, max_ttl(rq),
+		                        p->explicit_max_ttl, default_ttl(rq), &p->ttl, msg,
+		                        sizeof(msg));
+		if (r < 0)
+			return errf_invalid(rs, msg);
+		if (msg[0])
+			(void)response_warnf(rs, "%s", msg);
+	}
+	if (p->ttl == 0 && p->explicit_max_ttl > 0)
+		p->ttl = p->explicit_max_ttl;
+	if (p->ttl == 0) {
+		if (rq->te->expire_time != 0)
+			return errf_invalid(rs,
+			                    "expiring root tokens cannot create non-expiring root "
+			                    "tokens");
+		p->renewable = false;
+	}
+	return 0;
+}
+
+/* The path the token is created on, as token lookups show it. */
+static int
+create_path(struct response *rs, const struct create *c, bool orphan_path, char *path, size_t len)
+{
+	const char *suffix;
+	int n;
+
+	if (!c->role) {
+		snprintf(path, len, TOKEN_MOUNT "%s", orphan_path ? "create-orphan" : "create");
+		return 0;
+	}
+	suffix = role_str(c->role, "path_suffix", "");
+	n = *suffix ? snprintf(path, len, TOKEN_MOUNT "create/%s/%s", c->rname, suffix)
+	            : snprintf(path, len, TOKEN_MOUNT "create/%s", c->rname);
+	if (n < 0 || (size_t)n >= len)
+		return errf_invalid(rs, "role name too long");
+	return 0;
+}
+
+/* Mints the token c describes and answers its auth block. */
+static int
+create_mint(struct request *rq, struct response *rs, struct create *c, const char *path)
+{
 	struct token_params tp = {0};
 	struct token_entry *te = NULL;
-	char dn[DISPLAY_NAME_MAX + 16], path[PATH_MAX_LEN], msg[MSG_MAX];
+	char dn[DISPLAY_NAME_MAX + 16];
 	char *token = NULL;
 	size_t i;
 	json_t *p;
 	int r;
 
-	r = opt_str(rq, rs, "id", &id);
-	if (r == 0)
-		r = opt_str(rq, rs, "display_name", &dn_in);
-	if (r == 0)
-		r = opt_str(rq, rs, "type", &type);
-	if (r == 0)
-		r = opt_policies(rq, rs, "policies", &req_pol);
-	if (r == 0)
-		r = opt_map(rq, rs, "meta", &meta);
-	if (r == 0)
-		r = opt_bool(rq, rs, "no_parent", &no_parent);
-	if (r == 0)
-		r = opt_bool(rq, rs, "no_default_policy", &no_default);
-	if (r == 0)
-		r = opt_bool(rq, rs, "renewable", &renewable);
-	if (r == 0)
-		r = opt_dur(rq, rs, "ttl", &ttl);
-	if (r == 0)
-		r = opt_dur(rq, rs, "lease", &lease);
-	if (r == 0)
-		r = opt_dur(rq, rs, "explicit_max_ttl", &emax);
-	if (r == 0)
-		r = opt_dur(rq, rs, "period", &period);
-	if (r == 0)
-		r = opt_int(rq, rs, "num_uses", &num_uses);
-	if (r == 0 && !rname)
-		r = opt_str(rq, rs, "role_name", &rname);
-	if (r < 0)
-		goto out;
-	if (rname && !*rname)
-		rname = NULL;
-	if (ttl == 0)
-		ttl = lease;
-
-	/* A use-limited token could escape its count through children. */
-	if (rq->te->num_uses != 0) {
-		r = errf_invalid(rs, "restricted use token cannot generate child tokens");
-		goto out;
-	}
-	if (num_uses < 0) {
-		r = errf_invalid(rs, "number of uses cannot be negative");
-		goto out;
-	}
-	if (rname) {
-		r = token_role_get(ts, rname, &role);
-		if (r == CF_ENOTFOUND) {
-			(void)response_errorf(rs, "unknown role %s", rname);
-			r = CF_EINVAL;
-		}
-		if (r < 0)
-			goto out;
-		if (role_bool(role, "token_no_default_policy", false))
-			no_default = true;
-	}
-	r = check_type(rs, role, type);
-	if (r < 0)
-		goto out;
-	if (id && *id) {
-		/* Vault's token create parameters: root only (Vault also lets sudo callers). */
-		if (!root) {
-			r = errf_invalid(rs, "root privileges required to specify token id");
-			goto out;
-		}
-		if (strchr(id, '.')) {
-			r = errf_invalid(rs, "token IDs can not contain a period");
-			goto out;
-		}
-	} else {
-		id = NULL;
-	}
-
-	r = create_policies(rq, rs, role, req_pol, no_default, sudo, &policies);
-	if (r < 0)
-		goto out;
-
-	if (role) {
-		if (role_bool(role, "orphan", false))
-			orphan = true;
-		if (!role_bool(role, "renewable", true))
-			renewable = false;
-	} else if (no_parent) {
-		if (!sudo) {
-			r = errf_invalid(rs,
-			                 "root or sudo privileges required to create orphan token");
-			goto out;
-		}
-		orphan = true;
-	}
-
-	if (period > 0 && !sudo && !role) {
-		r = errf_invalid(rs, "root or sudo privileges required to create periodic token");
-		goto out;
-	}
-	if (role) {
-		int64_t re = role_int(role, "token_explicit_max_ttl");
-		int64_t rp = role_int(role, "token_period");
-		int64_t rn = role_int(role, "token_num_uses");
-		if (re > 0) {
-			if (emax > 0)
-				(void)response_warnf(
-				        rs,
-				        "Explicit max TTL specified both during creation "
-				        "call and in role; using the lesser value of %lld "
-				        "seconds",
-				        (long long)(re < emax ? re : emax));
-			if (emax == 0 || re < emax)
-				emax = re;
-		}
-		if (rp > 0) {
-			if (period > 0)
-				(void)response_warnf(
-				        rs,
-				        "Period specified both during creation call and "
-				        "in role; using the lesser value of %lld seconds",
-				        (long long)(rp < period ? rp : period));
-			if (period == 0 || rp < period)
-				period = rp;
-		}
-		if (rn > 0 && (num_uses == 0 || rn < num_uses))
-			num_uses = rn;
-	}
-
-	/* TTL (Vault's token TTL and revocation rules): root-policy tokens without ttl/period never
-	 * expire. */
-	if (period > 0 || ttl > 0 || !jsonx_array_has(policies, "root")) {
-		int64_t now = util_now();
-		r = token_calculate_ttl(now, now, 0, ttl, period, max_ttl(rq), emax,
-		                        default_ttl(rq), &ttl, msg, sizeof(msg));
-		if (r < 0) {
-			r = errf_invalid(rs, msg);
-			goto out;
-		}
-		if (msg[0])
-			(void)response_warnf(rs, "%s", msg);
-	}
-	if (ttl == 0 && emax > 0)
-		ttl = emax;
-	if (ttl == 0) {
-		if (rq->te->expire_time != 0) {
-			r = errf_invalid(rs, "expiring root tokens cannot create non-expiring root "
-			                     "tokens");
-			goto out;
-		}
-		renewable = false;
-	}
-
-	display_name_make(dn_in, dn, sizeof(dn));
-	if (role) {
-		const char *suffix = role_str(role, "path_suffix", "");
-		int n = *suffix ? snprintf(path, sizeof(path), TOKEN_MOUNT "create/%s/%s", rname,
-		                           suffix)
-		                : snprintf(path, sizeof(path), TOKEN_MOUNT "create/%s", rname);
-		if (n < 0 || (size_t)n >= sizeof(path)) {
-			r = errf_invalid(rs, "role name too long");
-			goto out;
-		}
-	} else {
-		snprintf(path, sizeof(path), TOKEN_MOUNT "%s",
-		         orphan_path ? "create-orphan" : "create");
-	}
-
-	tp.id = id;
-	tp.policies = policies;
-	tp.meta = meta;
+	display_name_make(c->p.display_name, dn, sizeof(dn));
+	tp.id = c->p.id;
+	tp.policies = c->policies;
+	tp.meta = c->p.meta;
 	tp.display_name = dn;
 	tp.path = path;
-	tp.role = role ? rname : NULL;
-	tp.parent_hash = orphan ? NULL : rq->te->hash;
-	tp.ttl = ttl;
-	tp.explicit_max_ttl = emax;
-	tp.period = period;
-	tp.num_uses = num_uses;
-	tp.renewable = renewable;
-	tp.no_default_policy = no_default;
+	tp.role = c->role ? c->rname : NULL;
+	tp.parent_hash = c->orphan ? NULL : rq->te->hash;
+	tp.ttl = c->p.ttl;
+	tp.explicit_max_ttl = c->p.explicit_max_ttl;
+	tp.period = c->p.period;
+	tp.num_uses = c->p.num_uses;
+	tp.renewable = c->p.renewable;
+	tp.no_default_policy = c->p.no_default_policy;
 	tp.mount_accessor = rq->mount ? rq->mount->accessor : NULL;
-	if (role)
-		tp.bound_cidrs = json_object_get(role, "token_bound_cidrs");
-	r = token_create(ts, &tp, &token, &te);
-	if (r == CF_EEXIST) {
-		r = errf_invalid(rs, "cannot create a token with a duplicate ID");
-		goto out;
-	}
+	if (c->role)
+		tp.bound_cidrs = json_object_get(c->role, "token_bound_cidrs");
+	r = token_create(store(rq), &tp, &token, &te);
+	if (r == CF_EEXIST)
+		return errf_invalid(rs, "cannot create a token with a duplicate ID");
 	if (r == CF_EDENIED) {
 		(void)response_errorf(rs, "parent token lookup failed: no parent found");
-		r = CF_EINVAL;
-		goto out;
+		return CF_EINVAL;
 	}
 	if (r < 0)
-		goto out;
+		return r;
 	rs->auth = token_auth_json(te, token);
+	secmem_free_str(token);
 	if (!rs->auth) {
-		r = CF_ENOMEM;
-		goto out;
+		token_entry_free(te);
+		return CF_ENOMEM;
 	}
-	json_array_foreach(policies, i, p)
+	json_array_foreach(c->policies, i, p)
 	{
 		const char *s = json_string_value(p);
 		if (!core_policy_exists(rq->core, s))
 			(void)response_warnf(rs, "Policy \"%s\" does not exist", s);
 	}
 	log_verbose("token created: accessor %s, path %s", te->accessor, path);
-	r = 0;
-out:
-	secmem_free_str(token);
 	token_entry_free(te);
-	json_decref(role);
-	json_decref(req_pol);
-	json_decref(meta);
-	json_decref(policies);
+	return 0;
+}
+
+static int
+create_common(struct request *rq, struct response *rs, const char *role_name, bool orphan_path)
+{
+	struct create c = {.orphan = orphan_path, .sudo = caller_is_sudo(rq)};
+	char path[PATH_MAX_LEN];
+	int r;
+
+	r = field_parse(create_fields, rq->data, &c.p, rs);
+	if (r < 0)
+		goto out;
+	c.rname = role_name ? role_name : c.p.role_name;
+	if (c.rname && !*c.rname)
+		c.rname = NULL;
+	if (c.p.ttl == 0)
+		c.p.ttl = c.p.lease;
+	r = create_check(rq, rs, &c);
+	if (r == 0)
+		r = create_policies(rq, rs, c.role, c.p.policies, c.p.no_default_policy, c.sudo,
+		                    &c.policies);
+	if (r == 0)
+		r = create_limits(rs, &c);
+	if (r == 0)
+		r = create_ttl(rq, rs, &c);
+	if (r == 0)
+		r = create_path(rs, &c, orphan_path, path, sizeof(path));
+	if (r == 0)
+		r = create_mint(rq, rs, &c, path);
+out:
+	field_free(create_fields, &c.p);
+	json_decref(c.role);
+	json_decref(c.policies);
 	return r;
 }
 
@@ -647,65 +609,71 @@ h_lookup_self(struct request *rq, struct response *rs)
 	return info_response(rs, rq->te, rq->client_token);
 }
 
+/* The parameters of the lookup, renew and revoke routes (Vault's token API). */
+struct token_args {
+	const char *token, *accessor;
+	int64_t increment;
+};
+
+#define TA(m) offsetof(struct token_args, m)
+#define TOKEN_OPTIONAL                                                                             \
+	{                                                                                          \
+		"token", FIELD_STRING, FIELD_SECRET, TA(token), .desc = "default: the caller's"    \
+	}
+#define TOKEN_REQUIRED                                                                             \
+	{                                                                                          \
+		"token", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, TA(token),                   \
+		        .missing = "missing token ID"                                              \
+	}
+#define ACCESSOR_REQUIRED                                                                          \
+	{                                                                                          \
+		"accessor", FIELD_STRING, FIELD_REQUIRED, TA(accessor),                            \
+		        .missing = "missing accessor"                                              \
+	}
+#define INCREMENT                                                                                  \
+	{                                                                                          \
+		"increment", FIELD_DURATION, 0, TA(increment),                                     \
+		        .desc = "the TTL asked for, from now"                                      \
+	}
+static const struct field lookup_fields[] = {TOKEN_OPTIONAL, {NULL}};
+static const struct field token_fields[] = {TOKEN_REQUIRED, {NULL}};
+static const struct field accessor_fields[] = {ACCESSOR_REQUIRED, {NULL}};
+static const struct field renew_fields[] = {TOKEN_REQUIRED, INCREMENT, {NULL}};
+static const struct field renew_self_fields[] = {INCREMENT, {NULL}};
+static const struct field renew_accessor_fields[] = {ACCESSOR_REQUIRED, INCREMENT, {NULL}};
+#undef TA
+
 static int
 h_lookup(struct request *rq, struct response *rs)
 {
 	struct token_entry *te = NULL;
-	const char *tok = NULL;
-	int r = opt_str(rq, rs, "token", &tok);
+	struct token_args a = {0};
+	int r = field_parse(lookup_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	if (!tok || !*tok)
+	if (!a.token || !*a.token)
 		return h_lookup_self(rq, rs);
-	r = token_lookup(store(rq), tok, &te);
+	r = token_lookup(store(rq), a.token, &te);
 	if (r == CF_EDENIED)
 		return bad_token(rs);
 	if (r < 0)
 		return r;
-	r = info_response(rs, te, tok);
+	r = info_response(rs, te, a.token);
 	token_entry_free(te);
 	return r;
-}
-
-static int
-need_accessor(struct request *rq, struct response *rs, const char **ret)
-{
-	const char *acc = NULL;
-	int r = opt_str(rq, rs, "accessor", &acc);
-
-	if (r < 0)
-		return r;
-	if (!acc || !*acc)
-		return errf_invalid(rs, "missing accessor");
-	*ret = acc;
-	return 0;
-}
-
-static int
-need_token(struct request *rq, struct response *rs, const char **ret)
-{
-	const char *tok = NULL;
-	int r = opt_str(rq, rs, "token", &tok);
-
-	if (r < 0)
-		return r;
-	if (!tok || !*tok)
-		return errf_invalid(rs, "missing token ID");
-	*ret = tok;
-	return 0;
 }
 
 static int
 h_lookup_accessor(struct request *rq, struct response *rs)
 {
 	struct token_entry *te = NULL;
-	const char *acc;
-	int r = need_accessor(rq, rs, &acc);
+	struct token_args a = {0};
+	int r = field_parse(accessor_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	r = token_lookup_accessor(store(rq), acc, &te);
+	r = token_lookup_accessor(store(rq), a.accessor, &te);
 	if (r == CF_ENOTFOUND)
 		return errf_invalid(rs, "invalid accessor");
 	if (r < 0)
@@ -720,15 +688,11 @@ h_lookup_accessor(struct request *rq, struct response *rs)
 /* Renews te (updated in place) and answers the auth block with client_token. */
 static int
 renew_common(struct request *rq, struct response *rs, struct token_entry *te,
-             const char *client_token)
+             const char *client_token, int64_t inc)
 {
 	char msg[MSG_MAX];
-	int64_t inc = 0;
-	int r = opt_dur(rq, rs, "increment", &inc);
+	int r = token_renew_msg(store(rq), te, inc, max_ttl(rq), msg, sizeof(msg));
 
-	if (r < 0)
-		return r;
-	r = token_renew_msg(store(rq), te, inc, max_ttl(rq), msg, sizeof(msg));
 	if (r == CF_EINVAL)
 		return errf_invalid(rs, msg[0] ? msg : "token is not renewable");
 	if (r == CF_EDENIED)
@@ -744,12 +708,16 @@ renew_common(struct request *rq, struct response *rs, struct token_entry *te,
 static int
 h_renew_self(struct request *rq, struct response *rs)
 {
-	struct token_entry *te = token_entry_dup(rq->te);
-	int r;
+	struct token_args a = {0};
+	struct token_entry *te;
+	int r = field_parse(renew_self_fields, rq->data, &a, rs);
 
+	if (r < 0)
+		return r;
+	te = token_entry_dup(rq->te);
 	if (!te)
 		return CF_ENOMEM;
-	r = renew_common(rq, rs, te, rq->client_token);
+	r = renew_common(rq, rs, te, rq->client_token, a.increment);
 	token_entry_free(te);
 	return r;
 }
@@ -758,17 +726,17 @@ static int
 h_renew(struct request *rq, struct response *rs)
 {
 	struct token_entry *te = NULL;
-	const char *tok;
-	int r = need_token(rq, rs, &tok);
+	struct token_args a = {0};
+	int r = field_parse(renew_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	r = token_lookup(store(rq), tok, &te);
+	r = token_lookup(store(rq), a.token, &te);
 	if (r == CF_EDENIED)
 		return bad_token(rs);
 	if (r < 0)
 		return r;
-	r = renew_common(rq, rs, te, tok);
+	r = renew_common(rq, rs, te, a.token, a.increment);
 	token_entry_free(te);
 	return r;
 }
@@ -777,17 +745,17 @@ static int
 h_renew_accessor(struct request *rq, struct response *rs)
 {
 	struct token_entry *te = NULL;
-	const char *acc;
-	int r = need_accessor(rq, rs, &acc);
+	struct token_args a = {0};
+	int r = field_parse(renew_accessor_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	r = token_lookup_accessor(store(rq), acc, &te);
+	r = token_lookup_accessor(store(rq), a.accessor, &te);
 	if (r == CF_ENOTFOUND)
 		return errf_invalid(rs, "invalid accessor");
 	if (r < 0)
 		return r;
-	r = renew_common(rq, rs, te, "");
+	r = renew_common(rq, rs, te, "", a.increment);
 	token_entry_free(te);
 	return r;
 }
@@ -797,13 +765,13 @@ h_renew_accessor(struct request *rq, struct response *rs)
 static int
 h_revoke(struct request *rq, struct response *rs)
 {
+	struct token_args a = {0};
 	char hash[65];
-	const char *tok;
-	int r = need_token(rq, rs, &tok);
+	int r = field_parse(token_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	token_hash(tok, hash);
+	token_hash(a.token, hash);
 	return token_revoke_tree(store(rq), hash);
 }
 
@@ -816,46 +784,28 @@ h_revoke_self(struct request *rq, struct response *rs)
 static int
 h_revoke_accessor(struct request *rq, struct response *rs)
 {
-	const char *acc;
-	int r = need_accessor(rq, rs, &acc);
+	struct token_args a = {0};
+	int r = field_parse(accessor_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	return token_revoke_accessor(store(rq), acc);
+	return token_revoke_accessor(store(rq), a.accessor);
 }
 
 static int
 h_revoke_orphan(struct request *rq, struct response *rs)
 {
+	struct token_args a = {0};
 	char hash[65];
-	const char *tok;
-	int r = need_token(rq, rs, &tok);
+	int r = field_parse(token_fields, rq->data, &a, rs);
 
 	if (r < 0)
 		return r;
-	token_hash(tok, hash);
+	token_hash(a.token, hash);
 	return token_revoke_orphan(store(rq), hash);
 }
 
 /* ---- lists ---- */
-
-static int
-keys_response(struct response *rs, json_t *keys)
-{
-	json_t *d;
-
-	if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		return CF_ENOTFOUND; /* the core answers 404 {"errors":[]} */
-	}
-	d = json_object();
-	if (!d || json_object_set_new(d, "keys", keys) != 0) {
-		json_decref(d);
-		return CF_ENOMEM;
-	}
-	response_set_data(rs, d);
-	return 0;
-}
 
 static int
 h_accessors(struct request *rq, struct response *rs)
@@ -865,7 +815,7 @@ h_accessors(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	return keys_response(rs, keys);
+	return response_keys(rs, keys);
 }
 
 static int
@@ -876,7 +826,7 @@ h_roles_list(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	return keys_response(rs, keys);
+	return response_keys(rs, keys);
 }
 
 /* ---- roles (Vault's token roles) ---- */
@@ -953,166 +903,71 @@ path_suffix_ok(const char *s)
 	return true;
 }
 
-static json_t *
-role_defaults(const char *name)
-{
-	return json_pack("{s:s, s:[], s:[], s:[], s:[], s:b, s:b, s:s, s:[], s:[], s:I, s:b, s:I, "
-	                 "s:I, s:s}",
-	                 "name", name, "allowed_policies", "disallowed_policies",
-	                 "allowed_policies_glob", "disallowed_policies_glob", "orphan", 0,
-	                 "renewable", 1, "path_suffix", "", "allowed_entity_aliases",
-	                 "token_bound_cidrs", "token_explicit_max_ttl", (json_int_t)0,
-	                 "token_no_default_policy", 0, "token_num_uses", (json_int_t)0,
-	                 "token_period", (json_int_t)0, "token_type", "default-service");
-}
+/* The parameters of a token role, stored as given (Vault's token roles); the
+ * defaults are what a new role holds. */
+static const struct field role_fields[] = {
+        {"allowed_policies", FIELD_POLICIES, .def = ""},
+        {"disallowed_policies", FIELD_POLICIES, .def = ""},
+        {"allowed_policies_glob", FIELD_POLICIES, .def = ""},
+        {"disallowed_policies_glob", FIELD_POLICIES, .def = ""},
+        {"orphan", FIELD_BOOL, .def = "false"},
+        {"renewable", FIELD_BOOL, .def = "true"},
+        {"path_suffix", FIELD_STRING, .def = "", .desc = "letters, digits, '-', '_', '.'"},
+        {"allowed_entity_aliases", FIELD_STRLIST, .def = ""},
+        {"token_bound_cidrs", FIELD_CIDRS, .def = "", .alias = "bound_cidrs"},
+        {"token_explicit_max_ttl", FIELD_DURATION, .def = "0", .alias = "explicit_max_ttl"},
+        {"token_no_default_policy", FIELD_BOOL, .def = "false"},
+        {"token_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX},
+        {"token_period", FIELD_DURATION, .def = "0", .alias = "period"},
+        {"token_type", FIELD_STRING, .def = "default-service",
+         .desc = "\"service\" or \"default-service\""},
+        {NULL},
+};
 
-/* Sets key in role from a list parameter (new name, else legacy alias). */
+/* The checks of a role's values that their types do not make. */
 static int
-role_set_list(struct request *rq, struct response *rs, json_t *role, const char *key,
-              const char *alias, bool policies)
+role_check(struct request *rq, struct response *rs, json_t *role)
 {
-	const char *k = has_param(rq, key) ? key : alias && has_param(rq, alias) ? alias : NULL;
-	json_t *v = NULL;
-	int r;
+	const char *s;
 
-	if (!k)
+	if (field_given(role_fields, rq->data, "path_suffix") &&
+	    !path_suffix_ok(role_str(role, "path_suffix", "")))
+		return errf_invalid(rs, "given role path suffix contains invalid characters");
+	if (!field_given(role_fields, rq->data, "token_type"))
 		return 0;
-	r = policies ? opt_policies(rq, rs, k, &v) : opt_strlist(rq, rs, k, &v);
-	if (r < 0)
-		return r;
-	if (!v)
-		return 0;
-	return json_object_set_new(role, key, v) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-role_set_dur(struct request *rq, struct response *rs, json_t *role, const char *key,
-             const char *alias)
-{
-	const char *k = has_param(rq, key) ? key : alias && has_param(rq, alias) ? alias : NULL;
-	int64_t v = 0;
-	int r;
-
-	if (!k)
-		return 0;
-	r = opt_dur(rq, rs, k, &v);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, json_integer(v)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-role_set_bool(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	bool v = false;
-	int r;
-
-	if (!has_param(rq, key))
-		return 0;
-	r = opt_bool(rq, rs, key, &v);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, json_boolean(v)) == 0 ? 0 : CF_ENOMEM;
+	s = role_str(role, "token_type", "");
+	if (strcmp(s, "default") == 0)
+		s = "default-service";
+	if (strcmp(s, "batch") == 0 || strcmp(s, "default-batch") == 0) {
+		(void)response_errorf(rs, "batch tokens are not supported by coffer");
+		return CF_EUNSUPPORTED;
+	}
+	if (strcmp(s, "service") != 0 && strcmp(s, "default-service") != 0) {
+		(void)response_errorf(rs, "invalid 'token_type' value \"%s\"", s);
+		return CF_EINVAL;
+	}
+	return json_object_set_new(role, "token_type", json_string(s)) == 0 ? 0 : CF_ENOMEM;
 }
 
 static int
 h_role_write(struct request *rq, struct response *rs)
 {
 	struct token_store *ts = store(rq);
-	const char *name = rq->cap[0], *s = NULL;
+	const char *name = rq->cap[0];
 	json_t *role = NULL;
-	int64_t n = 0;
 	int r;
 
 	r = token_role_get(ts, name, &role);
-	if (r == CF_ENOTFOUND)
-		role = role_defaults(name);
-	else if (r < 0)
-		return r;
-	if (!role)
-		return CF_ENOMEM;
-
-	r = role_set_list(rq, rs, role, "allowed_policies", NULL, true);
+	if (r == CF_ENOTFOUND) {
+		role = json_pack("{s:s}", "name", name);
+		r = role ? field_defaults(role_fields, role) : CF_ENOMEM;
+	}
 	if (r == 0)
-		r = role_set_list(rq, rs, role, "disallowed_policies", NULL, true);
+		r = field_merge(role_fields, rq->data, role, rs);
 	if (r == 0)
-		r = role_set_list(rq, rs, role, "allowed_policies_glob", NULL, true);
-	if (r == 0)
-		r = role_set_list(rq, rs, role, "disallowed_policies_glob", NULL, true);
-	if (r == 0)
-		r = role_set_list(rq, rs, role, "allowed_entity_aliases", NULL, false);
-	if (r == 0)
-		r = role_set_list(rq, rs, role, "token_bound_cidrs", "bound_cidrs", false);
-	if (r == 0)
-		r = role_set_bool(rq, rs, role, "orphan");
-	if (r == 0)
-		r = role_set_bool(rq, rs, role, "renewable");
-	if (r == 0)
-		r = role_set_bool(rq, rs, role, "token_no_default_policy");
-	if (r == 0)
-		r = role_set_dur(rq, rs, role, "token_explicit_max_ttl", "explicit_max_ttl");
-	if (r == 0)
-		r = role_set_dur(rq, rs, role, "token_period", "period");
+		r = role_check(rq, rs, role);
 	if (r < 0)
 		goto out;
-	if (has_param(rq, "token_num_uses")) {
-		r = opt_int(rq, rs, "token_num_uses", &n);
-		if (r < 0)
-			goto out;
-		if (n < 0) {
-			r = errf_invalid(rs, "token_num_uses cannot be negative");
-			goto out;
-		}
-		if (json_object_set_new(role, "token_num_uses", json_integer(n)) != 0) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
-	if (has_param(rq, "path_suffix")) {
-		r = opt_str(rq, rs, "path_suffix", &s);
-		if (r < 0)
-			goto out;
-		if (!path_suffix_ok(s)) {
-			r = errf_invalid(rs, "given role path suffix contains invalid characters");
-			goto out;
-		}
-		if (json_object_set_new(role, "path_suffix", json_string(s)) != 0) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
-	if (has_param(rq, "token_type")) {
-		r = opt_str(rq, rs, "token_type", &s);
-		if (r < 0)
-			goto out;
-		if (strcmp(s, "default") == 0)
-			s = "default-service";
-		if (strcmp(s, "batch") == 0 || strcmp(s, "default-batch") == 0) {
-			(void)response_errorf(rs, "batch tokens are not supported by coffer");
-			r = CF_EUNSUPPORTED;
-			goto out;
-		}
-		if (strcmp(s, "service") != 0 && strcmp(s, "default-service") != 0) {
-			(void)response_errorf(rs, "invalid 'token_type' value \"%s\"", s);
-			r = CF_EINVAL;
-			goto out;
-		}
-		if (json_object_set_new(role, "token_type", json_string(s)) != 0) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
-	/* Bound CIDRs: the core checks the client address on every request. */
-	{
-		const char *bad_cidr = NULL;
-		json_t *cidrs = json_object_get(role, "token_bound_cidrs");
-		if (json_is_array(cidrs) && cidr_list_validate(cidrs, &bad_cidr) < 0) {
-			(void)response_errorf(rs, "invalid CIDR block in token_bound_cidrs: %s",
-			                      bad_cidr);
-			r = CF_EINVAL;
-			goto out;
-		}
-	}
 	if (role_int(role, "token_explicit_max_ttl") > max_ttl(rq))
 		(void)response_warnf(
 		        rs,
@@ -1127,19 +982,6 @@ h_role_write(struct request *rq, struct response *rs)
 out:
 	json_decref(role);
 	return r;
-}
-
-static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
 }
 
 /* ---- tidy ---- */
@@ -1160,25 +1002,26 @@ h_tidy(struct request *rq, struct response *rs)
 }
 
 static const struct route token_routes[] = {
-        {"create", OP_WRITE, 0, h_create, NULL},
-        {"create-orphan", OP_WRITE, 0, h_create_orphan, NULL},
-        {"create/+", OP_WRITE, 0, h_create_role, NULL},
-        {"lookup", OP_READ | OP_WRITE, 0, h_lookup, NULL},
-        {"lookup-self", OP_READ | OP_WRITE, 0, h_lookup_self, NULL},
-        {"lookup-accessor", OP_WRITE, 0, h_lookup_accessor, NULL},
-        {"renew", OP_WRITE, 0, h_renew, NULL},
-        {"renew-self", OP_WRITE, 0, h_renew_self, NULL},
-        {"renew-accessor", OP_WRITE, 0, h_renew_accessor, NULL},
-        {"revoke", OP_WRITE, 0, h_revoke, NULL},
-        {"revoke-self", OP_WRITE, 0, h_revoke_self, NULL},
-        {"revoke-accessor", OP_WRITE, 0, h_revoke_accessor, NULL},
-        {"revoke-orphan", OP_WRITE, R_SUDO, h_revoke_orphan, NULL},
-        {"accessors", OP_LIST, R_SUDO, h_accessors, NULL},
-        {"accessors/", OP_LIST, R_SUDO, h_accessors, NULL},
-        {"roles", OP_LIST, 0, h_roles_list, NULL},
-        {"roles/", OP_LIST, 0, h_roles_list, NULL},
-        {"roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"tidy", OP_WRITE, 0, h_tidy, NULL},
+        {"create", .write = h_create, .fields = create_fields},
+        {"create-orphan", .write = h_create_orphan, .fields = create_fields},
+        {"create/+", .write = h_create_role, .fields = create_fields},
+        {"lookup", .read = h_lookup, .write = h_lookup, .fields = lookup_fields},
+        {"lookup-self", .read = h_lookup_self, .write = h_lookup_self},
+        {"lookup-accessor", .write = h_lookup_accessor, .fields = accessor_fields},
+        {"renew", .write = h_renew, .fields = renew_fields},
+        {"renew-self", .write = h_renew_self, .fields = renew_self_fields},
+        {"renew-accessor", .write = h_renew_accessor, .fields = renew_accessor_fields},
+        {"revoke", .write = h_revoke, .fields = token_fields},
+        {"revoke-self", .write = h_revoke_self},
+        {"revoke-accessor", .write = h_revoke_accessor, .fields = accessor_fields},
+        {"revoke-orphan", .flags = R_SUDO, .write = h_revoke_orphan, .fields = token_fields},
+        {"accessors", .flags = R_SUDO, .list = h_accessors},
+        {"accessors/", .flags = R_SUDO, .list = h_accessors},
+        {"roles", .list = h_roles_list},
+        {"roles/", .list = h_roles_list},
+        {"roles/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists, .fields = role_fields},
+        {"tidy", .write = h_tidy},
 };
 
 const struct backend_type token_backend = {

@@ -105,17 +105,15 @@ fail(char *err, size_t errlen, int r, const char *msg)
 	return r;
 }
 
-int
-rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, char *err,
-                    size_t errlen)
+/* The new configuration: old (when updating) with body's fields over it.
+ * Refuses unknown fields, schedule with period, and changes of target, path or
+ * template (mount is compared normalized by job_where). */
+static int
+job_merge(const char *name, json_t *body, json_t *old, json_t **ret, char *err, size_t errlen)
 {
-	const struct template *t = NULL;
-	const char *k, *s, *target;
-	json_t *cfg, *v, *keys, *nkeys = NULL, *def = NULL;
 	bool has_sched, has_period;
-	char buf[1024];
-	struct cron *cr = NULL;
-	int r = CF_EINVAL;
+	const char *k;
+	json_t *cfg, *v;
 
 	json_object_foreach(body, k, v)
 	{
@@ -133,7 +131,19 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 	        json_object_get(body, "period") && !json_is_null(json_object_get(body, "period"));
 	if (has_sched && has_period)
 		return fail(err, errlen, CF_EINVAL, "give either schedule or period, not both");
-
+	if (old) {
+		static const char *const fixed[] = {"target", "template", "path"};
+		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+			json_t *a = json_object_get(body, fixed[i]);
+			if (a && !json_equal(a, json_object_get(old, fixed[i]))) {
+				snprintf(err, errlen,
+				         "%s cannot be changed: delete the job and create "
+				         "it again",
+				         fixed[i]);
+				return CF_EINVAL;
+			}
+		}
+	}
 	cfg = old ? json_deep_copy(old) : json_object();
 	if (!cfg)
 		return CF_ENOMEM;
@@ -141,24 +151,6 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		json_object_del(cfg, "period");
 	if (has_period)
 		json_object_del(cfg, "schedule");
-	if (old) {
-		for (size_t i = 0; body_fields[i]; i++) {
-			const char *f = body_fields[i];
-			if (json_object_get(body, f) &&
-			    (strcmp(f, "target") == 0 || strcmp(f, "mount") == 0 ||
-			     strcmp(f, "path") == 0 || strcmp(f, "template") == 0)) {
-				json_t *a = json_object_get(body, f), *b = json_object_get(old, f);
-				/* mount is compared normalized below */
-				if (strcmp(f, "mount") != 0 && !json_equal(a, b)) {
-					snprintf(err, errlen,
-					         "%s cannot be changed: delete the job and create "
-					         "it again",
-					         f);
-					goto fail;
-				}
-			}
-		}
-	}
 	json_object_foreach(body, k, v)
 	{
 		if (strcmp(k, "mount") == 0 && old)
@@ -166,55 +158,75 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		json_object_set(cfg, k, v);
 	}
 	json_object_set_new(cfg, "name", json_string(name));
+	*ret = cfg;
+	return 0;
+}
 
-	/* template */
-	v = json_object_get(cfg, "template");
-	if (v && !json_is_null(v)) {
-		if (!json_is_string(v)) {
-			snprintf(err, errlen, "template must be a string");
-			goto fail;
-		}
-		t = template_find(json_string_value(v));
-		if (!t) {
-			snprintf(err, errlen, "unknown template: %s", json_string_value(v));
-			goto fail;
-		}
-		if (!t->supported) {
-			snprintf(err, errlen, "template %s: target %s is not supported yet",
-			         t->name, t->target);
-			r = CF_EINVAL;
-			goto fail;
-		}
-		if (!old) {
-			if (!json_object_get(cfg, "target"))
-				json_object_set_new(cfg, "target", json_string(t->target));
-			if (!has_sched && !has_period && t->period)
-				json_object_set_new(cfg, "period", json_string(t->period));
-			if (!json_object_get(cfg, "grace"))
-				json_object_set_new(cfg, "grace", json_string(t->grace));
-		}
-		if (t->gen)
-			def = json_loads(t->gen, 0, NULL);
-	}
+/* The template's target, period and grace fill what a new job leaves out;
+ * *ret_def is its default generator (a new reference, or NULL). */
+static int
+job_template(json_t *cfg, json_t *body, bool create, const struct template **ret_t,
+             json_t **ret_def, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(cfg, "template");
+	const struct template *t;
 
-	/* target, mount, path */
-	target = json_string_value(json_object_get(cfg, "target"));
-	if (!target) {
-		snprintf(err, errlen, "missing target (kv, database, transit)");
-		goto fail;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(err, errlen, CF_EINVAL, "template must be a string");
+	t = template_find(json_string_value(v));
+	if (!t) {
+		snprintf(err, errlen, "unknown template: %s", json_string_value(v));
+		return CF_EINVAL;
 	}
+	if (!t->supported) {
+		snprintf(err, errlen, "template %s: target %s is not supported yet", t->name,
+		         t->target);
+		return CF_EINVAL;
+	}
+	if (create) {
+		bool timed = (json_object_get(body, "schedule") &&
+		              !json_is_null(json_object_get(body, "schedule"))) ||
+		             (json_object_get(body, "period") &&
+		              !json_is_null(json_object_get(body, "period")));
+		if (!json_object_get(cfg, "target"))
+			json_object_set_new(cfg, "target", json_string(t->target));
+		if (!timed && t->period)
+			json_object_set_new(cfg, "period", json_string(t->period));
+		if (!json_object_get(cfg, "grace"))
+			json_object_set_new(cfg, "grace", json_string(t->grace));
+	}
+	*ret_t = t;
+	if (t->gen)
+		*ret_def = json_loads(t->gen, 0, NULL);
+	return 0;
+}
+
+/* target, mount (normalized to end in '/'; fixed once set) and path (a
+ * request path, lib/path.h). */
+static int
+job_where(json_t *cfg, json_t *body, json_t *old, const struct template *t, char *err,
+          size_t errlen)
+{
+	const char *s, *target = json_string_value(json_object_get(cfg, "target"));
+	char buf[1024], *norm = NULL, perr[200];
+	int r;
+
+	if (!target)
+		return fail(err, errlen, CF_EINVAL, "missing target (kv, database, transit)");
 	if (strcmp(target, "pki") == 0 || strcmp(target, "sealing-key") == 0) {
 		snprintf(err, errlen, "target %s is not supported yet", target);
-		goto fail;
+		return CF_EINVAL;
 	}
 	if (!rotation_target(target)) {
 		snprintf(err, errlen, "unknown target: %s", target);
-		goto fail;
+		return CF_EINVAL;
 	}
 	if (t && strcmp(t->target, target) != 0) {
 		snprintf(err, errlen, "template %s is for target %s, not %s", t->name, t->target,
 		         target);
-		goto fail;
+		return CF_EINVAL;
 	}
 	if (!old || json_object_get(body, "mount")) {
 		s = json_string_value(json_object_get(body, "mount"));
@@ -222,16 +234,12 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 			s = json_string_value(json_object_get(cfg, "mount"));
 		while (s && *s == '/')
 			s++;
-		if (!s || !*s || strlen(s) > 256) {
-			snprintf(err, errlen, "missing mount");
-			goto fail;
-		}
+		if (!s || !*s || strlen(s) > 256)
+			return fail(err, errlen, CF_EINVAL, "missing mount");
 		snprintf(buf, sizeof(buf), "%s%s", s, s[strlen(s) - 1] == '/' ? "" : "/");
-		if (old && strcmp(json_string_value(json_object_get(old, "mount")), buf) != 0) {
-			snprintf(err, errlen,
-			         "mount cannot be changed: delete the job and create it again");
-			goto fail;
-		}
+		if (old && strcmp(json_string_value(json_object_get(old, "mount")), buf) != 0)
+			return fail(err, errlen, CF_EINVAL,
+			            "mount cannot be changed: delete the job and create it again");
 		json_object_set_new(cfg, "mount", json_string(buf));
 	}
 	s = json_string_value(json_object_get(cfg, "path"));
@@ -242,72 +250,77 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		         strcmp(target, "kv") == 0         ? "secret path"
 		         : strcmp(target, "database") == 0 ? "static role"
 		                                           : "key name");
-		goto fail;
+		return CF_EINVAL;
 	}
 	/* The path becomes a request path (the job's internal requests skip the
 	 * HTTP edge): normalised and checked the same way (lib/path.h). */
+	r = path_normalize(s, strlen(s), 0, &norm, perr, sizeof(perr));
+	if (r == CF_ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(err, errlen, "invalid path: %s", perr);
+		return CF_EINVAL;
+	}
+	json_object_set_new(cfg, "path", json_string(norm));
+	free(norm);
+	return 0;
+}
+
+/* keys: for kv jobs, a map of field name to generator (def: the template's). */
+static int
+job_keys(json_t *cfg, const char *target, json_t *def, char *err, size_t errlen)
+{
+	json_t *keys = json_object_get(cfg, "keys"), *nkeys, *v;
+	const char *k;
+
+	if (strcmp(target, "kv") != 0) {
+		if (keys && !json_is_null(keys))
+			return fail(err, errlen, CF_EINVAL, "keys applies to kv jobs only");
+		return 0;
+	}
+	if (!json_is_object(keys) || json_object_size(keys) == 0)
+		return fail(err, errlen, CF_EINVAL,
+		            "keys is required for kv jobs: a map of field name to generator");
+	if (json_object_size(keys) > 64)
+		return fail(err, errlen, CF_EINVAL, "too many keys (at most 64)");
+	nkeys = json_object();
+	if (!nkeys)
+		return CF_ENOMEM;
+	json_object_foreach(keys, k, v)
 	{
-		char *norm = NULL, perr[200];
-		int pr = path_normalize(s, strlen(s), 0, &norm, perr, sizeof(perr));
-		if (pr == CF_ENOMEM) {
-			r = pr;
-			goto fail;
-		}
-		if (pr < 0) {
-			snprintf(err, errlen, "invalid path: %s", perr);
-			goto fail;
-		}
-		json_object_set_new(cfg, "path", json_string(norm));
-		free(norm);
-	}
-
-	/* keys */
-	keys = json_object_get(cfg, "keys");
-	if (strcmp(target, "kv") == 0) {
-		if (!json_is_object(keys) || json_object_size(keys) == 0) {
-			snprintf(err, errlen,
-			         "keys is required for kv jobs: a map of field name to generator");
-			goto fail;
-		}
-		if (json_object_size(keys) > 64) {
-			snprintf(err, errlen, "too many keys (at most 64)");
-			goto fail;
-		}
-		nkeys = json_object();
-		json_object_foreach(keys, k, v)
-		{
-			json_t *g = NULL;
-			char e2[256];
-			if (!*k || strlen(k) > ROT_NAME_MAX) {
-				snprintf(err, errlen, "invalid key name");
-				goto fail;
-			}
-			r = rotation_gen_parse(v, def, &g, e2, sizeof(e2));
-			if (r < 0) {
-				snprintf(err, errlen, "keys.%s: %s", k, e2);
-				goto fail;
-			}
-			json_object_set_new(nkeys, k, g);
-		}
-		json_object_set_new(cfg, "keys", nkeys);
-		nkeys = NULL;
-		r = CF_EINVAL;
-	} else if (keys && !json_is_null(keys)) {
-		snprintf(err, errlen, "keys applies to kv jobs only");
-		goto fail;
-	}
-
-	/* schedule / period / grace / jitter */
-	v = json_object_get(cfg, "schedule");
-	if (v && !json_is_null(v)) {
+		json_t *g = NULL;
 		char e2[256];
-		if (!json_is_string(v)) {
-			snprintf(err, errlen, "schedule must be a cron string");
-			goto fail;
+		int r;
+		if (!*k || strlen(k) > ROT_NAME_MAX) {
+			json_decref(nkeys);
+			return fail(err, errlen, CF_EINVAL, "invalid key name");
 		}
+		r = rotation_gen_parse(v, def, &g, e2, sizeof(e2));
+		if (r < 0) {
+			snprintf(err, errlen, "keys.%s: %s", k, e2);
+			json_decref(nkeys);
+			return r == CF_ENOMEM ? r : CF_EINVAL;
+		}
+		json_object_set_new(nkeys, k, g);
+	}
+	json_object_set_new(cfg, "keys", nkeys);
+	return 0;
+}
+
+/* schedule (cron) or period, grace and jitter (stored with <key>_s). */
+static int
+job_timing(json_t *cfg, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(cfg, "schedule");
+	struct cron *cr = NULL;
+	char e2[256];
+
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v))
+			return fail(err, errlen, CF_EINVAL, "schedule must be a cron string");
 		if (cron_parse(json_string_value(v), &cr, e2, sizeof(e2)) < 0) {
 			snprintf(err, errlen, "invalid schedule: %s", e2);
-			goto fail;
+			return CF_EINVAL;
 		}
 		cron_free(cr);
 	} else {
@@ -316,7 +329,7 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 	if (duration_field(cfg, "period", 1, err, errlen) < 0 ||
 	    duration_field(cfg, "grace", 0, err, errlen) < 0 ||
 	    duration_field(cfg, "jitter", 0, err, errlen) < 0)
-		goto fail;
+		return CF_EINVAL;
 	if (!json_object_get(cfg, "grace")) {
 		json_object_set_new(cfg, "grace", json_integer(0));
 		json_object_set_new(cfg, "grace_s", json_integer(0));
@@ -325,53 +338,73 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		json_object_set_new(cfg, "jitter", json_integer(0));
 		json_object_set_new(cfg, "jitter_s", json_integer(0));
 	}
+	return 0;
+}
 
-	/* booleans and enums */
-	{
-		bool b = false;
-		int rr = jsonx_bool(cfg, "revoke_when_adopted", &b);
-		if (rr == CF_EINVAL) {
-			snprintf(err, errlen, "invalid revoke_when_adopted");
-			goto fail;
-		}
-		json_object_set_new(cfg, "revoke_when_adopted", json_boolean(b));
-	}
+/* revoke_when_adopted, on_incomplete_adoption and transit's rewrap targets
+ * [{mount, prefix, field}]. */
+static int
+job_options(json_t *cfg, const char *target, char *err, size_t errlen)
+{
+	bool b = false;
+	json_t *v, *it;
+	size_t i;
+
+	if (jsonx_bool(cfg, "revoke_when_adopted", &b) == CF_EINVAL)
+		return fail(err, errlen, CF_EINVAL, "invalid revoke_when_adopted");
+	json_object_set_new(cfg, "revoke_when_adopted", json_boolean(b));
 	v = json_object_get(cfg, "on_incomplete_adoption");
-	if (!v || json_is_null(v)) {
+	if (!v || json_is_null(v))
 		json_object_set_new(cfg, "on_incomplete_adoption", json_string("revoke"));
-	} else if (!json_is_string(v) || (strcmp(json_string_value(v), "revoke") != 0 &&
-	                                  strcmp(json_string_value(v), "extend") != 0)) {
-		snprintf(err, errlen, "on_incomplete_adoption must be revoke or extend");
-		goto fail;
-	}
-
-	/* transit: rewrap targets [{mount, prefix, field}] */
+	else if (!json_is_string(v) || (strcmp(json_string_value(v), "revoke") != 0 &&
+	                                strcmp(json_string_value(v), "extend") != 0))
+		return fail(err, errlen, CF_EINVAL,
+		            "on_incomplete_adoption must be revoke or extend");
 	v = json_object_get(cfg, "rewrap");
-	if (v && !json_is_null(v)) {
-		size_t i;
-		json_t *it;
-		if (strcmp(target, "transit") != 0 || !json_is_array(v) ||
-		    json_array_size(v) > 32) {
-			snprintf(
-			        err, errlen,
-			        "rewrap applies to transit jobs: a list of {mount, prefix, field}");
-			goto fail;
-		}
-		json_array_foreach(v, i, it)
-		{
-			if (!json_is_string(json_object_get(it, "mount")) ||
-			    !json_is_string(json_object_get(it, "field"))) {
-				snprintf(err, errlen, "rewrap[%zu]: mount and field are required",
-				         i);
-				goto fail;
-			}
+	if (!v || json_is_null(v))
+		return 0;
+	if (strcmp(target, "transit") != 0 || !json_is_array(v) || json_array_size(v) > 32)
+		return fail(err, errlen, CF_EINVAL,
+		            "rewrap applies to transit jobs: a list of {mount, prefix, field}");
+	json_array_foreach(v, i, it)
+	{
+		if (!json_is_string(json_object_get(it, "mount")) ||
+		    !json_is_string(json_object_get(it, "field"))) {
+			snprintf(err, errlen, "rewrap[%zu]: mount and field are required", i);
+			return CF_EINVAL;
 		}
 	}
+	return 0;
+}
+
+int
+rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, char *err,
+                    size_t errlen)
+{
+	const struct template *t = NULL;
+	json_t *cfg = NULL, *def = NULL;
+	const char *target;
+	int r;
+
+	r = job_merge(name, body, old, &cfg, err, errlen);
+	if (r == 0)
+		r = job_template(cfg, body, !old, &t, &def, err, errlen);
+	if (r == 0)
+		r = job_where(cfg, body, old, t, err, errlen);
+	if (r < 0)
+		goto fail;
+	target = json_string_value(json_object_get(cfg, "target"));
+	r = job_keys(cfg, target, def, err, errlen);
+	if (r == 0)
+		r = job_timing(cfg, err, errlen);
+	if (r == 0)
+		r = job_options(cfg, target, err, errlen);
+	if (r < 0)
+		goto fail;
 	json_decref(def);
 	*ret = cfg;
 	return 0;
 fail:
-	json_decref(nkeys);
 	json_decref(def);
 	json_decref(cfg);
 	return r == CF_ENOMEM ? r : CF_EINVAL;

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "backend/backend.h"
 #include "backend/request.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
@@ -139,13 +140,6 @@ bad(struct response *rs, const char *msg)
 {
 	(void)response_errorf(rs, "%s", msg);
 	return CF_EINVAL;
-}
-
-static bool
-has(json_t *data, const char *key)
-{
-	json_t *v = json_object_get(data, key);
-	return v && !json_is_null(v);
 }
 
 static int
@@ -353,21 +347,34 @@ out:
 	return r;
 }
 
-static int
-set_dur(json_t *role, json_t *data, struct response *rs, const char *key)
-{
-	int64_t v;
-	int r;
-
-	if (!has(data, key))
-		return 0;
-	r = jsonx_duration(data, key, &v);
-	if (r < 0) {
-		(void)response_errorf(rs, "invalid value for %s: %s", key, duration_strerror(r));
-		return CF_EINVAL;
-	}
-	return json_object_set_new(role, key, json_integer(v)) == 0 ? 0 : CF_ENOMEM;
-}
+/* The parameters of a role of its own (the token_* ones are auth_token_cfg's,
+ * auth/auth.h), stored as given (Vault's AppRole API); the defaults are a new
+ * role's. */
+static const struct field role_fields[] = {
+        {"bind_secret_id", FIELD_BOOL, .def = "true"},
+        {"secret_id_bound_cidrs", FIELD_CIDRS, .def = ""},
+        {"secret_id_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX},
+        {"secret_id_ttl", FIELD_DURATION, .def = "0"},
+        {NULL},
+};
+/* Read when the role is created only; hvac 0.11.2 sends enable_local_secret_ids. */
+static const struct field role_create_fields[] = {
+        {"local_secret_ids", FIELD_BOOL, .def = "false", .alias = "enable_local_secret_ids"},
+        {NULL},
+};
+/* role_id on a role write (optional) and on role/:name/role-id (required). */
+struct role_id_arg {
+	const char *role_id;
+};
+static const struct field role_id_fields[] = {
+        {"role_id", FIELD_STRING, 0, offsetof(struct role_id_arg, role_id),
+         .desc = "default: a new UUID for a new role"},
+        {NULL},
+};
+static const struct field role_id_required[] = {
+        {"role_id", FIELD_STRING, FIELD_REQUIRED, offsetof(struct role_id_arg, role_id)},
+        {NULL},
+};
 
 static int
 h_role_write(struct request *rq, struct response *rs)
@@ -375,10 +382,10 @@ h_role_write(struct request *rq, struct response *rs)
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], idx_new[KEY_LEN], idx_old[KEY_LEN], uuid[37];
 	struct auth_token_cfg cfg;
-	json_t *role = NULL, *data = rq->data, *l = NULL;
-	const char *rid = NULL, *old_id = NULL, *bad_cidr = NULL;
-	bool created = false, changed = false, b;
-	int64_t v;
+	json_t *role = NULL, *data = rq->data;
+	const char *rid = NULL, *old_id = NULL;
+	struct role_id_arg ra = {0};
+	bool created = false, changed = false;
 	int r;
 
 	if (approle_name_normalize(rq->cap[0], name) < 0)
@@ -390,10 +397,10 @@ h_role_write(struct request *rq, struct response *rs)
 	r = role_get(rq->mount, name, &role);
 	if (r == CF_ENOTFOUND) {
 		created = true;
-		role = json_pack("{s:b, s:[], s:I, s:I, s:b}", "bind_secret_id", 1,
-		                 "secret_id_bound_cidrs", "secret_id_num_uses", (json_int_t)0,
-		                 "secret_id_ttl", (json_int_t)0, "local_secret_ids", 0);
-		r = role ? 0 : CF_ENOMEM;
+		role = json_object();
+		r = role ? field_defaults(role_fields, role) : CF_ENOMEM;
+		if (r == 0)
+			r = field_defaults(role_create_fields, role);
 	} else if (r == 0) {
 		r = auth_token_cfg_load(&cfg, role);
 	}
@@ -404,63 +411,23 @@ h_role_write(struct request *rq, struct response *rs)
 		r = auth_token_cfg_store(&cfg, role);
 	if (r < 0)
 		goto out;
-	if (has(data, "bind_secret_id")) {
-		if (jsonx_bool(data, "bind_secret_id", &b) < 0) {
-			r = bad(rs, "invalid value for bind_secret_id");
-			goto out;
-		}
-		json_object_set_new(role, "bind_secret_id", json_boolean(b));
-	}
-	if (has(data, "secret_id_bound_cidrs")) {
-		if (jsonx_strlist(data, "secret_id_bound_cidrs", &l) < 0) {
-			r = bad(rs, "invalid value for secret_id_bound_cidrs");
-			goto out;
-		}
-		if (cidr_list_validate(l, &bad_cidr) < 0) {
-			(void)response_errorf(rs, "invalid CIDR block in secret_id_bound_cidrs: %s",
-			                      bad_cidr);
-			json_decref(l);
-			r = CF_EINVAL;
-			goto out;
-		}
-		json_object_set_new(role, "secret_id_bound_cidrs", l);
-	}
-	if (has(data, "secret_id_num_uses")) {
-		if (jsonx_int(data, "secret_id_num_uses", &v) < 0 || v < 0) {
-			r = bad(rs, "secret_id_num_uses cannot be negative");
-			goto out;
-		}
-		json_object_set_new(role, "secret_id_num_uses", json_integer(v));
-	}
-	r = set_dur(role, data, rs, "secret_id_ttl");
+	r = field_merge(role_fields, data, role, rs);
+	if (r == 0 && created)
+		r = field_merge(role_create_fields, data, role, rs);
 	if (r < 0)
 		goto out;
-	/* local_secret_ids is create-only; hvac 0.11.2 sends enable_local_secret_ids */
-	if (created) {
-		const char *k = has(data, "local_secret_ids")          ? "local_secret_ids"
-		                : has(data, "enable_local_secret_ids") ? "enable_local_secret_ids"
-		                                                       : NULL;
-		if (k) {
-			if (jsonx_bool(data, k, &b) < 0) {
-				r = bad(rs, "invalid value for local_secret_ids");
-				goto out;
-			}
-			json_object_set_new(role, "local_secret_ids", json_boolean(b));
-		}
-	}
 	if (!bool_of(role, "bind_secret_id") &&
 	    json_array_size(json_object_get(role, "secret_id_bound_cidrs")) == 0 &&
 	    json_array_size(cfg.bound_cidrs) == 0) {
 		r = bad(rs, "at least one constraint should be enabled on the role");
 		goto out;
 	}
+	r = field_parse(role_id_fields, data, &ra, rs);
+	if (r < 0)
+		goto out;
+	rid = ra.role_id;
 	old_id = json_string_value(json_object_get(role, "role_id"));
-	if (has(data, "role_id")) {
-		if (jsonx_str(data, "role_id", &rid) < 0) {
-			r = bad(rs, "invalid role_id");
-			goto out;
-		}
-	} else if (!old_id) {
+	if (!rid && !old_id) {
 		util_uuid(uuid);
 		rid = uuid;
 	}
@@ -519,86 +486,50 @@ out:
 	return r;
 }
 
-static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
-}
-
-static int
-list_keys(struct view *v, const char *prefix, struct response *rs)
-{
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL;
-	int r = view_list(v, prefix, &keys, &n);
-
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(keys[i]);
-		/* role names never hold '/', so folders are not roles */
-		if (len && keys[i][len - 1] == '/')
-			continue;
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	}
-	response_set_data(rs, json_pack("{s:O}", "keys", arr));
-	r = rs->data ? 0 : CF_ENOMEM;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
-}
-
+/* Role names never hold '/': a folder under role/ is not a role. */
 static int
 h_roles_list(struct request *rq, struct response *rs)
 {
-	return list_keys(rq->mount->view, "role/", rs);
+	return view_list_response(rq->mount->view, "role/", VIEW_LIST_NO_FOLDERS, rs);
 }
 
-/* GET/POST role/:name/role-id */
+/* GET role/:name/role-id */
 static int
-h_role_id(struct request *rq, struct response *rs)
+h_role_id_read(struct request *rq, struct response *rs)
+{
+	struct approle *s = state(rq);
+	char name[APPROLE_NAME_MAX + 1];
+	json_t *role = NULL;
+	int r;
+
+	if (approle_name_normalize(rq->cap[0], name) < 0)
+		return CF_ENOTFOUND;
+	pthread_rwlock_rdlock(&s->rw);
+	r = role_get(rq->mount, name, &role);
+	pthread_rwlock_unlock(&s->rw);
+	if (r < 0)
+		return r;
+	response_set_data(rs, json_pack("{s:s}", "role_id",
+	                                json_string_value(json_object_get(role, "role_id")) ?: ""));
+	json_decref(role);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+/* POST role/:name/role-id */
+static int
+h_role_id_write(struct request *rq, struct response *rs)
 {
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], idx_new[KEY_LEN], idx_old[KEY_LEN];
+	struct role_id_arg ra = {0};
 	json_t *role = NULL;
-	const char *rid = NULL, *old_id;
+	const char *rid, *old_id;
 	bool changed = false;
-	int r;
+	int r = field_parse(role_id_required, rq->data, &ra, rs);
 
-	if (rq->op == OP_READ) {
-		if (approle_name_normalize(rq->cap[0], name) < 0)
-			return CF_ENOTFOUND;
-		pthread_rwlock_rdlock(&s->rw);
-		r = role_get(rq->mount, name, &role);
-		pthread_rwlock_unlock(&s->rw);
-		if (r < 0)
-			return r;
-		response_set_data(
-		        rs, json_pack("{s:s}", "role_id",
-		                      json_string_value(json_object_get(role, "role_id")) ?: ""));
-		json_decref(role);
-		return rs->data ? 0 : CF_ENOMEM;
-	}
-	if (jsonx_str(rq->data, "role_id", &rid) < 0 || !*rid)
-		return bad(rs, "missing role_id");
+	if (r < 0)
+		return r;
+	rid = ra.role_id;
 	pthread_rwlock_wrlock(&s->rw);
 	r = role_arg(rq, rs, name, &role);
 	if (r < 0)
@@ -687,27 +618,32 @@ sid_show(json_t *e)
 	return o;
 }
 
-static int
-opt_list(json_t *data, struct response *rs, const char *key, json_t **ret)
-{
-	const char *bad_cidr = NULL;
-	json_t *l = NULL;
+/* The parameters of a new secret ID (Vault's AppRole API); num_uses and ttl
+ * stay -1 when not given (the role's then apply). "metadata" is read by
+ * approle_metadata_parse. */
+struct sid_params {
+	const char *secret_id;
+	json_t *cidr_list, *token_bound_cidrs;
+	int64_t num_uses, ttl;
+};
 
-	*ret = NULL;
-	if (!has(data, key))
-		return 0;
-	if (jsonx_strlist(data, key, &l) < 0) {
-		(void)response_errorf(rs, "invalid value for %s", key);
-		return CF_EINVAL;
-	}
-	if (cidr_list_validate(l, &bad_cidr) < 0) {
-		(void)response_errorf(rs, "invalid CIDR block in %s: %s", key, bad_cidr);
-		json_decref(l);
-		return CF_EINVAL;
-	}
-	*ret = l;
-	return 0;
-}
+#define SP(m) offsetof(struct sid_params, m)
+static const struct field secret_id_fields[] = {
+        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list)},
+        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs)},
+        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX},
+        {"ttl", FIELD_DURATION, 0, SP(ttl)},
+        {NULL},
+};
+static const struct field custom_secret_id_fields[] = {
+        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, SP(secret_id)},
+        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list)},
+        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs)},
+        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX},
+        {"ttl", FIELD_DURATION, 0, SP(ttl)},
+        {NULL},
+};
+#undef SP
 
 /* POST role/:name/secret-id and role/:name/custom-secret-id */
 static int
@@ -716,21 +652,25 @@ issue(struct request *rq, struct response *rs, bool custom)
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], uuid[37], acc[37], h[APPROLE_HMAC_HEX];
 	char k1[KEY_LEN], k2[KEY_LEN];
-	json_t *role = NULL, *meta = NULL, *cidrs = NULL, *tcidrs = NULL, *e = NULL, *ae = NULL;
-	json_t *old = NULL;
+	json_t *role = NULL, *meta = NULL, *e = NULL, *ae = NULL, *old = NULL;
+	struct sid_params p = {.num_uses = -1, .ttl = -1};
+	bool locked = false;
 	char *t1 = NULL, *t2 = NULL;
 	const char *sid = NULL, *err = NULL;
-	int64_t uses, ttl, v, now = util_now_ns();
+	int64_t uses, ttl, now = util_now_ns();
 	struct keylock *lk;
 	int r;
 
-	if (custom) {
-		if (jsonx_str(rq->data, "secret_id", &sid) < 0 || !*sid)
-			return bad(rs, "missing secret_id");
-		if (strlen(sid) > APPROLE_SECRET_ID_MAX)
-			return bad(rs, "secret_id too long");
+	r = field_parse(custom ? custom_secret_id_fields : secret_id_fields, rq->data, &p, rs);
+	if (r < 0)
+		goto out;
+	sid = p.secret_id;
+	if (custom && strlen(sid) > APPROLE_SECRET_ID_MAX) {
+		r = bad(rs, "secret_id too long");
+		goto out;
 	}
 	pthread_rwlock_rdlock(&s->rw);
+	locked = true;
 	r = role_arg(rq, rs, name, &role);
 	if (r < 0)
 		goto out;
@@ -743,45 +683,31 @@ issue(struct request *rq, struct response *rs, bool custom)
 		r = bad(rs, err);
 		goto out;
 	}
-	r = opt_list(rq->data, rs, "cidr_list", &cidrs);
-	if (r == 0)
-		r = opt_list(rq->data, rs, "token_bound_cidrs", &tcidrs);
-	if (r < 0)
-		goto out;
-	if (cidrs && !approle_cidr_subset(cidrs, array_of(role, "secret_id_bound_cidrs"))) {
+	if (p.cidr_list &&
+	    !approle_cidr_subset(p.cidr_list, array_of(role, "secret_id_bound_cidrs"))) {
 		r = bad(rs, "cidr_list must be a subset of the role's secret_id_bound_cidrs");
 		goto out;
 	}
-	if (tcidrs && !approle_cidr_subset(tcidrs, array_of(role, "token_bound_cidrs"))) {
+	if (p.token_bound_cidrs &&
+	    !approle_cidr_subset(p.token_bound_cidrs, array_of(role, "token_bound_cidrs"))) {
 		r = bad(rs, "token_bound_cidrs must be a subset of the role's token_bound_cidrs");
 		goto out;
 	}
 	uses = int_of(role, "secret_id_num_uses");
 	ttl = int_of(role, "secret_id_ttl");
-	if (has(rq->data, "num_uses")) {
-		if (jsonx_int(rq->data, "num_uses", &v) < 0 || v < 0) {
-			r = bad(rs, "num_uses cannot be negative");
-			goto out;
-		}
-		if (uses > 0 && (v == 0 || v > uses)) {
+	if (p.num_uses >= 0) {
+		if (uses > 0 && (p.num_uses == 0 || p.num_uses > uses)) {
 			r = bad(rs, "num_uses cannot be higher than the role's secret_id_num_uses");
 			goto out;
 		}
-		uses = v;
+		uses = p.num_uses;
 	}
-	if (has(rq->data, "ttl")) {
-		r = jsonx_duration(rq->data, "ttl", &v);
-		if (r < 0) {
-			(void)response_errorf(rs, "invalid value for ttl: %s",
-			                      duration_strerror(r));
-			r = CF_EINVAL;
-			goto out;
-		}
-		if (ttl > 0 && (v == 0 || v > ttl)) {
+	if (p.ttl >= 0) {
+		if (ttl > 0 && (p.ttl == 0 || p.ttl > ttl)) {
 			r = bad(rs, "ttl cannot be longer than the role's secret_id_ttl");
 			goto out;
 		}
-		ttl = v;
+		ttl = p.ttl;
 	}
 	if (!custom) {
 		util_uuid(uuid);
@@ -790,9 +716,10 @@ issue(struct request *rq, struct response *rs, bool custom)
 	util_uuid(acc);
 	approle_hmac(s->key, sid, h);
 	e = json_pack("{s:s, s:o, s:o, s:O, s:I, s:I, s:I, s:I, s:I}", "secret_id_accessor", acc,
-	              "cidr_list", ref_or_array(cidrs), "token_bound_cidrs", ref_or_array(tcidrs),
-	              "metadata", meta, "secret_id_num_uses", (json_int_t)uses, "secret_id_ttl",
-	              (json_int_t)ttl, "creation_time", (json_int_t)now, "expiration_time",
+	              "cidr_list", ref_or_array(p.cidr_list), "token_bound_cidrs",
+	              ref_or_array(p.token_bound_cidrs), "metadata", meta, "secret_id_num_uses",
+	              (json_int_t)uses, "secret_id_ttl", (json_int_t)ttl, "creation_time",
+	              (json_int_t)now, "expiration_time",
 	              (json_int_t)(ttl > 0 ? now + ttl * NS : 0), "last_updated_time",
 	              (json_int_t)now);
 	ae = json_pack("{s:s}", "secret_id_hmac", h);
@@ -827,12 +754,12 @@ issue(struct request *rq, struct response *rs, bool custom)
 	                                "secret_id_num_uses", (json_int_t)uses));
 	r = rs->data ? 0 : CF_ENOMEM;
 out:
-	pthread_rwlock_unlock(&s->rw);
+	if (locked)
+		pthread_rwlock_unlock(&s->rw);
 	secmem_wipe(uuid, sizeof(uuid));
 	json_decref(role);
 	json_decref(meta);
-	json_decref(cidrs);
-	json_decref(tcidrs);
+	field_free(secret_id_fields, &p);
 	json_decref(e);
 	json_decref(ae);
 	json_decref(old);
@@ -844,18 +771,23 @@ out:
 static int
 h_secret_id(struct request *rq, struct response *rs)
 {
+	return issue(rq, rs, false);
+}
+
+/* LIST role/:name/secret-id: the accessors of its secret IDs. */
+static int
+h_secret_id_list(struct request *rq, struct response *rs)
+{
 	struct approle *s = state(rq);
 	char name[APPROLE_NAME_MAX + 1], key[KEY_LEN];
 	json_t *role = NULL;
 	int r;
 
-	if (rq->op != OP_LIST)
-		return issue(rq, rs, false);
 	pthread_rwlock_rdlock(&s->rw);
 	r = role_arg(rq, rs, name, &role);
 	if (r == 0) {
 		snprintf(key, sizeof(key), "accessor/%s/", name);
-		r = list_keys(rq->mount->view, key, rs);
+		r = view_list_response(rq->mount->view, key, VIEW_LIST_NO_FOLDERS, rs);
 	}
 	pthread_rwlock_unlock(&s->rw);
 	json_decref(role);
@@ -871,23 +803,35 @@ h_custom_secret_id(struct request *rq, struct response *rs)
 /* The HMAC of the secret ID a request names: by "secret_id" or, when
  * by_accessor, through "secret_id_accessor". CF_ENOTFOUND when the accessor is
  * unknown. */
+struct sid_arg {
+	const char *v;
+};
+static const struct field sid_fields[] = {
+        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, offsetof(struct sid_arg, v)},
+        {NULL},
+};
+static const struct field sid_accessor_fields[] = {
+        {"secret_id_accessor", FIELD_STRING, FIELD_REQUIRED, offsetof(struct sid_arg, v)},
+        {NULL},
+};
+
 static int
 target_hmac(struct request *rq, struct response *rs, const char *name, bool by_accessor, char *out)
 {
 	struct approle *s = state(rq);
+	struct sid_arg a = {0};
 	char key[KEY_LEN];
-	const char *v = NULL, *h;
+	const char *v, *h;
 	json_t *o = NULL;
-	int r;
+	int r = field_parse(by_accessor ? sid_accessor_fields : sid_fields, rq->data, &a, rs);
 
+	if (r < 0)
+		return r;
+	v = a.v;
 	if (!by_accessor) {
-		if (jsonx_str(rq->data, "secret_id", &v) < 0 || !*v)
-			return bad(rs, "missing secret_id");
 		approle_hmac(s->key, v, out);
 		return 0;
 	}
-	if (jsonx_str(rq->data, "secret_id_accessor", &v) < 0 || !*v)
-		return bad(rs, "missing secret_id_accessor");
 	if (!accessor_ok(v))
 		return CF_ENOTFOUND;
 	acc_key(key, name, v);
@@ -1194,19 +1138,23 @@ out:
 }
 
 static const struct route approle_routes[] = {
-        {"login", OP_WRITE, R_NOAUTH, h_login, NULL},
-        {"role", OP_LIST, 0, h_roles_list, NULL},
-        {"role/", OP_LIST, 0, h_roles_list, NULL},
-        {"role/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"role/+/role-id", OP_READ | OP_WRITE, 0, h_role_id, NULL},
-        {"role/+/secret-id", OP_WRITE | OP_LIST, 0, h_secret_id, NULL},
-        {"role/+/secret-id/", OP_LIST, 0, h_secret_id, NULL},
-        {"role/+/custom-secret-id", OP_WRITE, 0, h_custom_secret_id, NULL},
-        {"role/+/secret-id/lookup", OP_WRITE, 0, h_sid_lookup, NULL},
-        {"role/+/secret-id/destroy", OP_WRITE, 0, h_sid_destroy, NULL},
-        {"role/+/secret-id-accessor/lookup", OP_WRITE, 0, h_acc_lookup, NULL},
-        {"role/+/secret-id-accessor/destroy", OP_WRITE, 0, h_acc_destroy, NULL},
-        {"tidy/secret-id", OP_WRITE, 0, h_tidy, NULL},
+        {"login", .flags = R_NOAUTH, .write = h_login},
+        {"role", .list = h_roles_list},
+        {"role/", .list = h_roles_list},
+        {"role/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists, .fields = role_fields},
+        {"role/+/role-id", .read = h_role_id_read, .write = h_role_id_write,
+         .fields = role_id_required},
+        {"role/+/secret-id", .list = h_secret_id_list, .write = h_secret_id,
+         .fields = secret_id_fields},
+        {"role/+/secret-id/", .list = h_secret_id_list},
+        {"role/+/custom-secret-id", .write = h_custom_secret_id, .fields = custom_secret_id_fields},
+        {"role/+/secret-id/lookup", .write = h_sid_lookup, .fields = sid_fields},
+        {"role/+/secret-id/destroy", .write = h_sid_destroy, .fields = sid_fields},
+        {"role/+/secret-id-accessor/lookup", .write = h_acc_lookup, .fields = sid_accessor_fields},
+        {"role/+/secret-id-accessor/destroy", .write = h_acc_destroy,
+         .fields = sid_accessor_fields},
+        {"tidy/secret-id", .write = h_tidy},
 };
 
 const struct backend_type approle_backend = {

@@ -17,6 +17,7 @@
 #include "auth/jwt/jwt_fetch.h"
 #include "backend/backend.h"
 #include "backend/request.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
@@ -282,51 +283,9 @@ jwt_cleanup(struct mount *m)
 /* ---- parameters ---- */
 
 static bool
-has(struct request *rq, const char *key)
-{
-	json_t *v = json_object_get(rq->data, key);
-	return v && !json_is_null(v);
-}
-
-static int
-get_str(struct request *rq, struct response *rs, const char *key, const char **ret)
-{
-	int r = jsonx_str(rq->data, key, ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = "";
-		return 0;
-	}
-	if (r < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s: a string is expected", key);
-	return 0;
-}
-
-static int
-get_list(struct request *rq, struct response *rs, const char *key, json_t **ret)
-{
-	int r = jsonx_strlist(rq->data, key, ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = json_array();
-		return *ret ? 0 : CF_ENOMEM;
-	}
-	if (r < 0)
-		return errf(rs, r == CF_ENOMEM ? r : CF_EINVAL,
-		            "invalid value for %s: a list of strings is expected", key);
-	return 0;
-}
-
-static bool
 str_is(json_t *v, const char *s)
 {
 	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
-}
-
-static json_t *
-nonempty_str(const char *s)
-{
-	return json_string(s ? s : "");
 }
 
 /* ---- config ---- */
@@ -337,10 +296,24 @@ config_load(struct request *rq, json_t **ret)
 	return view_get_json(rq->mount->view, "config", ret);
 }
 
-static const char *const config_strings[] = {
-        "oidc_discovery_url", "oidc_discovery_ca_pem", "oidc_client_id",
-        "oidc_client_secret", "oidc_response_mode",    "jwks_url",
-        "jwks_ca_pem",        "bound_issuer",          "default_role",
+/* The config's parameters (Vault's JWT auth config API). Vault replaces the
+ * whole config on every write: what a write leaves out gets its default. */
+static const struct field config_fields[] = {
+        {"oidc_discovery_url", FIELD_STRING, .def = ""},
+        {"oidc_discovery_ca_pem", FIELD_STRING, .def = ""},
+        {"oidc_client_id", FIELD_STRING, .def = ""},
+        {"oidc_client_secret", FIELD_STRING, FIELD_SECRET, .def = ""},
+        {"oidc_response_mode", FIELD_STRING, .def = ""},
+        {"jwks_url", FIELD_STRING, .def = ""},
+        {"jwks_ca_pem", FIELD_STRING, .def = ""},
+        {"bound_issuer", FIELD_STRING, .def = ""},
+        {"default_role", FIELD_STRING, .def = ""},
+        {"jwt_validation_pubkeys", FIELD_STRLIST, .def = ""},
+        {"jwt_supported_algs", FIELD_STRLIST, .def = ""},
+        {"oidc_response_types", FIELD_STRLIST, .def = ""},
+        {"provider_config", FIELD_OBJECT, .def = "{}"},
+        {"namespace_in_state", FIELD_BOOL, .def = "false"},
+        {NULL},
 };
 
 static int
@@ -379,49 +352,17 @@ static int
 h_config_write(struct request *rq, struct response *rs)
 {
 	struct jwt_state *st = state(rq);
-	json_t *cfg = json_object(), *l = NULL, *pc;
+	json_t *cfg = json_object();
 	struct jwk_set *s = NULL, *old = NULL;
-	const char *v = NULL;
 	char err[MSG_MAX];
 	int sources = 0, r = cfg ? 0 : CF_ENOMEM;
-	bool ns = false;
 
-	/* Vault replaces the whole config on every write (pathConfigWrite). */
-	for (size_t i = 0; r == 0 && i < sizeof(config_strings) / sizeof(config_strings[0]); i++) {
-		r = get_str(rq, rs, config_strings[i], &v);
-		if (r == 0 && json_object_set_new(cfg, config_strings[i], nonempty_str(v)) != 0)
-			r = CF_ENOMEM;
-	}
 	if (r == 0)
-		r = get_list(rq, rs, "jwt_validation_pubkeys", &l);
-	if (r == 0 && json_object_set_new(cfg, "jwt_validation_pubkeys", l) != 0)
-		r = CF_ENOMEM;
+		r = field_defaults(config_fields, cfg);
 	if (r == 0)
-		r = get_list(rq, rs, "jwt_supported_algs", &l);
-	if (r == 0 && json_object_set_new(cfg, "jwt_supported_algs", l) != 0)
-		r = CF_ENOMEM;
-	if (r == 0)
-		r = get_list(rq, rs, "oidc_response_types", &l);
-	if (r == 0 && json_object_set_new(cfg, "oidc_response_types", l) != 0)
-		r = CF_ENOMEM;
+		r = field_merge(config_fields, rq->data, cfg, rs);
 	if (r < 0)
 		goto out;
-	pc = json_object_get(rq->data, "provider_config");
-	if (pc && !json_is_null(pc) && !json_is_object(pc)) {
-		r = errf(rs, CF_EINVAL, "provider_config must be an object");
-		goto out;
-	}
-	if (json_object_set_new(cfg, "provider_config",
-	                        json_is_object(pc) ? json_deep_copy(pc) : json_object()) != 0) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	if (has(rq, "namespace_in_state") && jsonx_bool(rq->data, "namespace_in_state", &ns) < 0) {
-		r = errf(rs, CF_EINVAL, "invalid value for namespace_in_state");
-		goto out;
-	}
-	json_object_set_new(cfg, "namespace_in_state", json_boolean(ns));
-
 	if (json_array_size(json_object_get(cfg, "jwt_validation_pubkeys")) > 0)
 		sources++;
 	if (json_string_length(json_object_get(cfg, "jwks_url")) > 0)
@@ -487,12 +428,6 @@ h_config_read(struct request *rq, struct response *rs)
 	return 0;
 }
 
-static int
-h_config(struct request *rq, struct response *rs)
-{
-	return rq->op == OP_READ ? h_config_read(rq, rs) : h_config_write(rq, rs);
-}
-
 /* ---- roles ---- */
 
 /* Vault's framework.GenericNameRegex: \w(([\w-.]+)?\w)? */
@@ -549,91 +484,18 @@ role_exists(struct request *rq, bool *ret_exists)
 	return 0;
 }
 
-static json_t *
-role_defaults(void)
-{
-	return json_pack("{s:s, s:s, s:b, s:[], s:s, s:n, s:s, s:n, s:s, s:I, s:I, s:I, s:[], "
-	                 "s:[], s:b, s:I}",
-	                 "role_type", "jwt", "user_claim", "", "user_claim_json_pointer", 0,
-	                 "bound_audiences", "bound_subject", "", "bound_claims",
-	                 "bound_claims_type", "string", "claim_mappings", "groups_claim", "",
-	                 "clock_skew_leeway", (json_int_t)JWT_CLOCK_SKEW_DEFAULT,
-	                 "expiration_leeway", (json_int_t)JWT_EXP_LEEWAY_DEFAULT,
-	                 "not_before_leeway", (json_int_t)JWT_NBF_LEEWAY_DEFAULT,
-	                 "allowed_redirect_uris", "oidc_scopes", "verbose_oidc_logging", 0,
-	                 "max_age", (json_int_t)0);
-}
-
-/* Leeways: integer seconds or a duration string; -1 disables (Vault). */
+/* claim_mappings: an object of claim -> metadata key; keys are distinct
+ * and "role" is kept for the role name (Vault's JWT roles). */
 static int
-set_leeway(struct request *rq, struct response *rs, json_t *role, const char *key)
+claim_mappings_parse(json_t *m, json_t **ret, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(rq->data, key);
-	int64_t s = 0;
-	int r;
-
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_integer(v))
-		s = json_integer_value(v);
-	else if ((r = jsonx_duration(rq->data, key, &s)) < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s: %s", key, duration_strerror(r));
-	if (s < -1 || s > 365 * 86400)
-		return errf(rs, CF_EINVAL, "invalid value for %s: -1, 0 or seconds expected", key);
-	return json_object_set_new(role, key, json_integer(s)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_str(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	const char *v = NULL;
-	int r;
-
-	if (!has(rq, key))
-		return 0;
-	r = get_str(rq, rs, key, &v);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, json_string(v)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_list(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	json_t *l = NULL;
-	int r;
-
-	if (!has(rq, key))
-		return 0;
-	r = get_list(rq, rs, key, &l);
-	if (r < 0)
-		return r;
-	return json_object_set_new(role, key, l) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_bool(struct request *rq, struct response *rs, json_t *role, const char *key)
-{
-	bool b = false;
-
-	if (!has(rq, key))
-		return 0;
-	if (jsonx_bool(rq->data, key, &b) < 0)
-		return errf(rs, CF_EINVAL, "invalid value for %s", key);
-	return json_object_set_new(role, key, json_boolean(b)) == 0 ? 0 : CF_ENOMEM;
-}
-
-static int
-set_claim_mappings(struct request *rq, struct response *rs, json_t *role)
-{
-	json_t *m = json_object_get(rq->data, "claim_mappings"), *v, *seen;
+	json_t *v, *seen;
 	const char *k;
 
-	if (!m || json_is_null(m))
-		return 0;
-	if (!json_is_object(m))
-		return errf(rs, CF_EINVAL,
-		            "claim_mappings must be an object of claim -> metadata key");
+	if (!json_is_object(m)) {
+		snprintf(err, errlen, "must be an object of claim -> metadata key");
+		return CF_EINVAL;
+	}
 	seen = json_object();
 	if (!seen)
 		return CF_ENOMEM;
@@ -641,28 +503,73 @@ set_claim_mappings(struct request *rq, struct response *rs, json_t *role)
 	{
 		const char *t = json_string_value(v);
 		if (!t || !t[0]) {
+			snprintf(err, errlen, "the value of \"%.64s\" must be a non-empty string",
+			         k);
 			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings: the value of \"%.64s\" must be a "
-			            "non-empty string",
-			            k);
+			return CF_EINVAL;
 		}
 		if (strcmp(t, "role") == 0) {
+			snprintf(err, errlen,
+			         "the metadata key \"role\" is reserved for the role name");
 			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings: the metadata key \"role\" is "
-			            "reserved for the role name");
+			return CF_EINVAL;
 		}
 		if (json_object_get(seen, t)) {
+			snprintf(err, errlen, "duplicate target: %.64s", t);
 			json_decref(seen);
-			return errf(rs, CF_EINVAL,
-			            "claim_mappings contains duplicate target: %.64s", t);
+			return CF_EINVAL;
 		}
 		json_object_set_new(seen, t, json_true());
 	}
 	json_decref(seen);
-	return json_object_set(role, "claim_mappings", m) == 0 ? 0 : CF_ENOMEM;
+	*ret = json_incref(m);
+	return 0;
 }
+
+/* bound_claims: checked against bound_claims_type once the role is merged
+ * (jwt_claims_bound_validate); here only its size. */
+static int
+bound_claims_parse(json_t *bc, json_t **ret, char *err, size_t errlen)
+{
+	if (json_is_object(bc) && json_object_size(bc) > 64) {
+		snprintf(err, errlen, "at most 64 claims");
+		return CF_EINVAL;
+	}
+	*ret = json_incref(bc);
+	return 0;
+}
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+/* Leeways: seconds or a duration string; -1 disables (Vault). */
+#define LEEWAY(name, dflt)                                                                         \
+	{                                                                                          \
+		name, FIELD_DURATION, FIELD_RANGE, .def = STR(dflt), .min = -1, .max = 365 * 86400 \
+	}
+
+/* A role's parameters of its own (the token_* ones are auth_token_cfg's,
+ * auth/auth.h), stored as given (Vault's JWT roles); the defaults are a new
+ * role's (bound_claims and claim_mappings: null). */
+static const struct field role_fields[] = {
+        {"role_type", FIELD_STRING, .def = "jwt", .desc = "\"jwt\" (\"oidc\" is refused)"},
+        {"user_claim", FIELD_STRING, .def = ""},
+        {"user_claim_json_pointer", FIELD_BOOL, .def = "false"},
+        {"bound_audiences", FIELD_STRLIST, .def = ""},
+        {"bound_subject", FIELD_STRING, .def = ""},
+        {"bound_claims_type", FIELD_STRING, .def = "string", .desc = "\"string\" or \"glob\""},
+        {"groups_claim", FIELD_STRING, .def = ""},
+        LEEWAY("clock_skew_leeway", JWT_CLOCK_SKEW_DEFAULT),
+        LEEWAY("expiration_leeway", JWT_EXP_LEEWAY_DEFAULT),
+        LEEWAY("not_before_leeway", JWT_NBF_LEEWAY_DEFAULT),
+        {"allowed_redirect_uris", FIELD_STRLIST, .def = ""},
+        {"oidc_scopes", FIELD_STRLIST, .def = ""},
+        {"verbose_oidc_logging", FIELD_BOOL, .def = "false"},
+        {"max_age", FIELD_DURATION, .def = "0"},
+        {"bound_claims", FIELD_CUSTOM, .parse = bound_claims_parse},
+        {"claim_mappings", FIELD_CUSTOM, .parse = claim_mappings_parse},
+        {NULL},
+};
+#undef LEEWAY
 
 static int
 h_role_write(struct request *rq, struct response *rs)
@@ -677,12 +584,14 @@ h_role_write(struct request *rq, struct response *rs)
 	if (role_key(name, key, sizeof(key)) < 0)
 		return errf(rs, CF_EINVAL, "invalid role name");
 	r = role_load(rq, name, &role);
-	if (r == CF_ENOTFOUND)
-		role = role_defaults();
-	else if (r < 0)
+	if (r == CF_ENOTFOUND) {
+		role = json_pack("{s:n, s:n}", "bound_claims", "claim_mappings");
+		r = role ? field_defaults(role_fields, role) : CF_ENOMEM;
+		if (r < 0)
+			goto out;
+	} else if (r < 0) {
 		return r;
-	if (!role)
-		return CF_ENOMEM;
+	}
 	r = auth_token_cfg_init(&tc);
 	if (r < 0)
 		goto out;
@@ -691,49 +600,7 @@ h_role_write(struct request *rq, struct response *rs)
 	if (r == 0)
 		r = auth_token_cfg_update(&tc, rq->data, rs, NULL);
 	if (r == 0)
-		r = set_str(rq, rs, role, "role_type");
-	if (r == 0)
-		r = set_str(rq, rs, role, "user_claim");
-	if (r == 0)
-		r = set_bool(rq, rs, role, "user_claim_json_pointer");
-	if (r == 0)
-		r = set_list(rq, rs, role, "bound_audiences");
-	if (r == 0)
-		r = set_str(rq, rs, role, "bound_subject");
-	if (r == 0)
-		r = set_str(rq, rs, role, "bound_claims_type");
-	if (r == 0)
-		r = set_str(rq, rs, role, "groups_claim");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "clock_skew_leeway");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "expiration_leeway");
-	if (r == 0)
-		r = set_leeway(rq, rs, role, "not_before_leeway");
-	if (r == 0)
-		r = set_list(rq, rs, role, "allowed_redirect_uris");
-	if (r == 0)
-		r = set_list(rq, rs, role, "oidc_scopes");
-	if (r == 0)
-		r = set_bool(rq, rs, role, "verbose_oidc_logging");
-	if (r == 0)
-		r = set_claim_mappings(rq, rs, role);
-	if (r == 0 && has(rq, "max_age")) {
-		int64_t ma = 0;
-		int rd = jsonx_duration(rq->data, "max_age", &ma);
-		if (rd < 0)
-			r = errf(rs, CF_EINVAL, "invalid value for max_age: %s",
-			         duration_strerror(rd));
-		else
-			json_object_set_new(role, "max_age", json_integer(ma));
-	}
-	if (r == 0 && has(rq, "bound_claims")) {
-		bc = json_object_get(rq->data, "bound_claims");
-		if (json_is_object(bc) && json_object_size(bc) > 64)
-			r = errf(rs, CF_EINVAL, "bound_claims: at most 64 claims");
-		else if (json_object_set(role, "bound_claims", bc) != 0)
-			r = CF_ENOMEM;
-	}
+		r = field_merge(role_fields, rq->data, role, rs);
 	if (r < 0)
 		goto out;
 
@@ -821,46 +688,9 @@ h_role_delete(struct request *rq, struct response *rs)
 }
 
 static int
-h_role(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_role_read(rq, rs);
-	case OP_DELETE:
-		return h_role_delete(rq, rs);
-	default:
-		return h_role_write(rq, rs);
-	}
-}
-
-static int
 h_role_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr, *d;
-	int r = view_list(rq->mount->view, "role/", &keys, &n);
-
-	if (r == CF_ENOTFOUND || (r == 0 && n == 0)) {
-		free(keys); /* not secret: role names */
-		return CF_ENOTFOUND;
-	}
-	if (r < 0)
-		return r;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		if (arr && json_array_append_new(arr, json_string(keys[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-		free(keys[i]); /* not secret: role names */
-	}
-	free(keys); /* not secret: role names */
-	d = arr ? json_pack("{s:o}", "keys", arr) : NULL;
-	if (!d)
-		return CF_ENOMEM;
-	response_set_data(rs, d);
-	return 0;
+	return view_list_response(rq->mount->view, "role/", 0, rs);
 }
 
 /* ---- login ---- */
@@ -998,19 +828,65 @@ check_groups(json_t *role, json_t *claims, char *why, size_t whylen)
 	return 0;
 }
 
+/* The role's (and the config's issuer) bounds on a verified token's claims:
+ * 0, or CF_EINVAL with the reason in why. */
+static int
+login_bounds(json_t *cfg, json_t *role, const char *disc_issuer, json_t *claims, char *why,
+             size_t whylen)
+{
+	struct jwt_bounds b = {0};
+	const char *issuer = NULL, *bct;
+
+	(void)jsonx_str(cfg, "bound_issuer", &issuer);
+	b.issuer = issuer && issuer[0] ? issuer : disc_issuer;
+	b.audiences = json_object_get(role, "bound_audiences");
+	b.subject = json_string_value(json_object_get(role, "bound_subject"));
+	b.claims = json_object_get(role, "bound_claims");
+	bct = json_string_value(json_object_get(role, "bound_claims_type"));
+	b.claims_glob = bct && strcmp(bct, "glob") == 0;
+	(void)jsonx_int(role, "clock_skew_leeway", &b.clock_skew);
+	(void)jsonx_int(role, "expiration_leeway", &b.exp_leeway);
+	(void)jsonx_int(role, "not_before_leeway", &b.nbf_leeway);
+	return jwt_claims_check(claims, &b, util_now(), why, whylen) < 0 ? CF_EINVAL : 0;
+}
+
+/* The user the role's user_claim names: a new string in *ret (free with
+ * secmem_free_str), or CF_EINVAL with the reason in why. */
+static int
+login_user(json_t *role, json_t *claims, char **ret, char *why, size_t whylen)
+{
+	const char *uc = json_string_value(json_object_get(role, "user_claim"));
+	bool ptr = false;
+	json_t *uv;
+	char *user;
+
+	(void)jsonx_bool(role, "user_claim_json_pointer", &ptr);
+	uv = jwt_claims_get(claims, uc, ptr);
+	if (!uv) {
+		(void)snprintf(why, whylen, "claim \"%.64s\" not found in token", uc);
+		return CF_EINVAL;
+	}
+	user = json_is_string(uv) || json_is_integer(uv) ? jwt_claims_text(uv) : NULL;
+	if (!user || !user[0]) {
+		secmem_free_str(user);
+		(void)snprintf(why, whylen, "claim \"%.64s\" could not be converted to string", uc);
+		return CF_EINVAL;
+	}
+	*ret = user;
+	return 0;
+}
+
 static int
 h_login(struct request *rq, struct response *rs)
 {
 	struct jwt_state *st = state(rq);
-	const char *addr = rq->remote_addr ? rq->remote_addr : "", *jwt = NULL, *role_name = NULL,
-	           *uc, *bs, *bct, *issuer = NULL;
+	const char *addr = rq->remote_addr ? rq->remote_addr : "", *jwt = NULL, *role_name = NULL;
 	char *disc_issuer = NULL, *user = NULL, limkey[ROLE_NAME_MAX + 80], why[MSG_MAX] = "";
-	json_t *cfg = NULL, *role = NULL, *meta = NULL, *uv;
+	json_t *cfg = NULL, *role = NULL, *meta = NULL;
 	struct auth_token_cfg tc;
 	struct auth_limits lim;
-	struct jwt_bounds b = {0};
 	struct jws *j = NULL;
-	bool tc_ok = false, ptr = false;
+	bool tc_ok = false;
 	int64_t retry = 0;
 	int r;
 
@@ -1081,38 +957,13 @@ h_login(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto fail;
 
-	(void)jsonx_str(cfg, "bound_issuer", &issuer);
-	b.issuer = issuer && issuer[0] ? issuer : disc_issuer;
-	b.audiences = json_object_get(role, "bound_audiences");
-	bs = json_string_value(json_object_get(role, "bound_subject"));
-	b.subject = bs;
-	b.claims = json_object_get(role, "bound_claims");
-	bct = json_string_value(json_object_get(role, "bound_claims_type"));
-	b.claims_glob = bct && strcmp(bct, "glob") == 0;
-	(void)jsonx_int(role, "clock_skew_leeway", &b.clock_skew);
-	(void)jsonx_int(role, "expiration_leeway", &b.exp_leeway);
-	(void)jsonx_int(role, "not_before_leeway", &b.nbf_leeway);
-	r = jwt_claims_check(j->claims, &b, util_now(), why, sizeof(why));
-	if (r < 0) {
-		r = CF_EINVAL;
+	r = login_bounds(cfg, role, disc_issuer, j->claims, why, sizeof(why));
+	if (r == 0)
+		r = login_user(role, j->claims, &user, why, sizeof(why));
+	if (r == CF_ENOMEM)
+		goto out;
+	if (r < 0)
 		goto fail;
-	}
-
-	uc = json_string_value(json_object_get(role, "user_claim"));
-	(void)jsonx_bool(role, "user_claim_json_pointer", &ptr);
-	uv = jwt_claims_get(j->claims, uc, ptr);
-	if (!uv) {
-		(void)snprintf(why, sizeof(why), "claim \"%.64s\" not found in token", uc);
-		r = CF_EINVAL;
-		goto fail;
-	}
-	user = json_is_string(uv) || json_is_integer(uv) ? jwt_claims_text(uv) : NULL;
-	if (!user || !user[0]) {
-		(void)snprintf(why, sizeof(why), "claim \"%.64s\" could not be converted to string",
-		               uc);
-		r = CF_EINVAL;
-		goto fail;
-	}
 	r = check_groups(role, j->claims, why, sizeof(why));
 	if (r == 0)
 		r = login_metadata(role, j->claims, role_name, &meta, why, sizeof(why));
@@ -1156,13 +1007,14 @@ h_oidc_flow(struct request *rq, struct response *rs)
 }
 
 static const struct route jwt_routes[] = {
-        {"config", OP_READ | OP_WRITE, 0, h_config, NULL},
-        {"role", OP_LIST, 0, h_role_list, NULL},
-        {"role/", OP_LIST, 0, h_role_list, NULL},
-        {"role/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_role, role_exists},
-        {"login", OP_WRITE, R_NOAUTH, h_login, NULL},
-        {"oidc/auth_url", OP_WRITE, R_NOAUTH, h_oidc_flow, NULL},
-        {"oidc/callback", OP_READ | OP_WRITE, R_NOAUTH, h_oidc_flow, NULL},
+        {"config", .read = h_config_read, .write = h_config_write, .fields = config_fields},
+        {"role", .list = h_role_list},
+        {"role/", .list = h_role_list},
+        {"role/+", .read = h_role_read, .write = h_role_write, .delete = h_role_delete,
+         .exists = role_exists, .fields = role_fields},
+        {"login", .flags = R_NOAUTH, .write = h_login},
+        {"oidc/auth_url", .flags = R_NOAUTH, .write = h_oidc_flow},
+        {"oidc/callback", .flags = R_NOAUTH, .read = h_oidc_flow, .write = h_oidc_flow},
 };
 
 const struct backend_type jwt_backend = {

@@ -12,6 +12,7 @@
 #include "crypto/srp6a.h"
 #include "auth/srp/srp_int.h"
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -347,80 +348,51 @@ srp_user_delete(struct request *rq, struct response *rs)
 }
 
 static int
-srp_user(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return srp_user_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return srp_user_write(rq, rs);
-	case OP_DELETE:
-		return srp_user_delete(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
-}
-
-static int
 srp_users_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL, *d;
-	int r;
-
-	r = view_list(rq->mount->view, "users/", &keys, &n);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	d = json_pack("{s:O}", "keys", arr);
-	if (!d)
-		goto out;
-	response_set_data(rs, d);
-	r = 0;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
+	return view_list_response(rq->mount->view, "users/", 0, rs);
 }
 
 /* ---- config ---- */
 
 static int
-srp_config(struct request *rq, struct response *rs)
+srp_config_read(struct request *rq, struct response *rs)
+{
+	int64_t ttl;
+	json_t *rec;
+	int r;
+
+	r = session_ttl_get(rq->mount, &ttl);
+	if (r < 0)
+		return r;
+	rec = json_pack("{s:I}", "session_ttl", (json_int_t)ttl);
+	if (!rec)
+		return CF_ENOMEM;
+	response_set_data(rs, rec);
+	return 0;
+}
+
+/* The config's one parameter: how long a login/init session waits for its
+ * login/verify. */
+static const struct field config_fields[] = {
+        {"session_ttl", FIELD_DURATION, FIELD_RANGE, 0, .min = 1, .max = SESSION_TTL_MAX,
+         .desc = "1s to 1h"},
+        {NULL},
+};
+
+static int
+srp_config_write(struct request *rq, struct response *rs)
 {
 	struct srp_state *st = rq->mount->state;
 	int64_t ttl;
 	json_t *rec;
 	int r;
 
-	if (rq->op == OP_READ) {
-		r = session_ttl_get(rq->mount, &ttl);
-		if (r < 0)
-			return r;
-		rec = json_pack("{s:I}", "session_ttl", (json_int_t)ttl);
-		if (!rec)
-			return CF_ENOMEM;
-		response_set_data(rs, rec);
-		return 0;
-	}
 	r = session_ttl_get(rq->mount, &ttl);
+	if (r == 0)
+		r = field_parse(config_fields, rq->data, &ttl, rs);
 	if (r < 0)
 		return r;
-	if (json_object_get(rq->data, "session_ttl") &&
-	    (jsonx_duration(rq->data, "session_ttl", &ttl) < 0 || ttl < 1 || ttl > SESSION_TTL_MAX))
-		return bad_request(rs, "invalid session_ttl: want 1s to 1h");
 	rec = json_pack("{s:I}", "session_ttl", (json_int_t)ttl);
 	if (!rec)
 		return CF_ENOMEM;
@@ -623,13 +595,14 @@ out:
 
 /* docs/internals/auth.md, SRP */
 static const struct route srp_routes[] = {
-        {"params", OP_READ, R_NOAUTH, srp_params, NULL},
-        {"login/init", OP_UPDATE, R_NOAUTH, srp_login_init, NULL},
-        {"login/verify", OP_UPDATE, R_NOAUTH, srp_login_verify, NULL},
-        {"users/", OP_LIST, 0, srp_users_list, NULL},
-        {"users", OP_LIST, 0, srp_users_list, NULL},
-        {"users/+", OP_READ | OP_WRITE | OP_DELETE, 0, srp_user, srp_user_exists},
-        {"config", OP_READ | OP_UPDATE, 0, srp_config, NULL},
+        {"params", .flags = R_NOAUTH, .read = srp_params},
+        {"login/init", .flags = R_NOAUTH, .write = srp_login_init},
+        {"login/verify", .flags = R_NOAUTH, .write = srp_login_verify},
+        {"users/", .list = srp_users_list},
+        {"users", .list = srp_users_list},
+        {"users/+", .read = srp_user_read, .write = srp_user_write, .delete = srp_user_delete,
+         .exists = srp_user_exists},
+        {"config", .read = srp_config_read, .write = srp_config_write, .fields = config_fields},
 };
 
 const struct backend_type srp_backend = {

@@ -347,45 +347,9 @@ h_user_delete(struct request *rq, struct response *rs)
 }
 
 static int
-h_user(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return h_user_read(rq, rs);
-	case OP_DELETE:
-		return h_user_delete(rq, rs);
-	default:
-		return h_user_write(rq, rs);
-	}
-}
-
-static int
 h_users_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL;
-	int r = view_list(rq->mount->view, USER_PREFIX, &keys, &n);
-
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	response_set_data(rs, json_pack("{s:O}", "keys", arr));
-	r = rs->data ? 0 : CF_ENOMEM;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
+	return view_list_response(rq->mount->view, USER_PREFIX, 0, rs);
 }
 
 /* POST users/:name/password */
@@ -519,12 +483,13 @@ h_login(struct request *rq, struct response *rs)
 }
 
 static const struct route userpass_routes[] = {
-        {"users", OP_LIST, 0, h_users_list, NULL},
-        {"users/", OP_LIST, 0, h_users_list, NULL},
-        {"users/+", OP_READ | OP_WRITE | OP_DELETE, 0, h_user, user_exists},
-        {"users/+/password", OP_WRITE, 0, h_password, NULL},
-        {"users/+/policies", OP_WRITE, 0, h_policies, NULL},
-        {"login/+", OP_WRITE, R_NOAUTH, h_login, NULL},
+        {"users", .list = h_users_list},
+        {"users/", .list = h_users_list},
+        {"users/+", .read = h_user_read, .write = h_user_write, .delete = h_user_delete,
+         .exists = user_exists},
+        {"users/+/password", .write = h_password},
+        {"users/+/policies", .write = h_policies},
+        {"login/+", .flags = R_NOAUTH, .write = h_login},
 };
 
 const struct backend_type userpass_backend = {

@@ -8,6 +8,7 @@
 #include "engines/database/database_int.h"
 #include "engines/database/database.h"
 
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
@@ -160,36 +161,6 @@ db_role_allowed(json_t *cfg, const char *role)
 			return true;
 	}
 	return false;
-}
-
-int
-db_list(struct request *rq, struct response *rs, const char *prefix)
-{
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr = NULL;
-	int r;
-
-	r = view_list(rq->mount->view, prefix, &keys, &n);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		storage_keys_free(keys, n);
-		return CF_ENOTFOUND;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	response_set_data(rs, json_pack("{s:O}", "keys", arr));
-	r = rs->data ? 0 : CF_ENOMEM;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
-	return r;
 }
 
 /* ---- plans ---- */
@@ -453,50 +424,60 @@ db_arr_or_empty(json_t *rec, const char *key)
 	return a ? json_incref(a) : json_array();
 }
 
-int
-db_stmt_param(json_t *data, const char *key, json_t *rec, const char *outkey, struct response *rs)
-{
-	json_t *v = json_object_get(data, key), *list = NULL;
-	char err[256] = "";
-	int r;
+/* The parameters of config/:name stored in its record, as given (Vault's
+ * database secrets engine: configure connection). */
+static const struct field config_fields[] = {
+        {"plugin_version", FIELD_STRING},
+        {"connection_url", FIELD_STRING,
+         .desc = "a PostgreSQL URL; {{username}} and "
+                 "{{password}} are filled in"},
+        {"username", FIELD_STRING},
+        {"password", FIELD_STRING, FIELD_SECRET},
+        {"password_authentication", FIELD_STRING, .desc = "password or scram-sha-256"},
+        {"password_policy", FIELD_STRING, .desc = "not supported"},
+        {"username_template", FIELD_STRING, .desc = "not supported"},
+        {"max_open_connections", FIELD_INT, FIELD_RANGE, .def = "4", .min = 0, .max = 1000},
+        {"max_idle_connections", FIELD_INT, FIELD_RANGE, .min = 0, .max = INT64_MAX},
+        {"max_connection_lifetime", FIELD_DURATION},
+        {"root_rotation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"disable_escaping", FIELD_BOOL},
+        {"allowed_roles", FIELD_STRLIST, .def = ""},
+        {NULL},
+};
 
-	if (!v || json_is_null(v))
-		return 0;
-	r = dbtext_stmt_input(v, &list, err, sizeof(err));
-	if (r == CF_EINVAL)
-		return db_fail(rs, r, "%s: %s", key, err);
-	if (r < 0)
-		return r;
-	return json_object_set_new(rec, outkey, list) < 0 ? CF_ENOMEM : 0;
-}
+/* The parameters of config/:name that are not kept as given. */
+struct config_args {
+	const char *plugin_name;
+	bool verify_connection;
+};
+static const struct field config_args_fields[] = {
+        {"plugin_name", FIELD_STRING, 0, offsetof(struct config_args, plugin_name),
+         .desc = "postgresql-database-plugin"},
+        {"verify_connection", FIELD_BOOL, 0, offsetof(struct config_args, verify_connection),
+         .def = "true"},
+        {NULL},
+};
 
-int
-db_str_param(json_t *data, const char *key, json_t *rec, struct response *rs)
+/* The checks of a connection's record that its types do not make. */
+static int
+config_check(struct response *rs, json_t *rec)
 {
 	const char *s;
-	int r = jsonx_str(data, key, &s);
 
-	if (r == CF_ENOTFOUND)
-		return 0;
-	if (r < 0)
-		return db_fail(rs, CF_EINVAL, "%s must be a string", key);
-	return json_object_set_new(rec, key, json_string(s)) < 0 ? CF_ENOMEM : 0;
-}
-
-int
-db_int_param(json_t *data, const char *key, json_t *rec, bool duration, struct response *rs)
-{
-	int64_t v;
-	int r = duration ? jsonx_duration(data, key, &v) : jsonx_int(data, key, &v);
-
-	if (r == CF_ENOTFOUND)
-		return 0;
-	if (r < 0 && duration)
-		return db_fail(rs, CF_EINVAL, "invalid value for %s: %s", key,
-		               duration_strerror(r));
-	if (r < 0 || v < 0)
-		return db_fail(rs, CF_EINVAL, "invalid %s", key);
-	return json_object_set_new(rec, key, json_integer(v)) < 0 ? CF_ENOMEM : 0;
+	if (*db_jstr(rec, "connection_url") == '\0')
+		return db_fail(rs, CF_EINVAL, "connection_url cannot be empty");
+	if (*db_jstr(rec, "password_policy") != '\0')
+		return db_fail(rs, CF_EINVAL,
+		               "password_policy is not supported: coffer uses the default policy");
+	if (*db_jstr(rec, "username_template") != '\0')
+		return db_fail(rs, CF_EINVAL,
+		               "username_template is not supported: coffer uses the "
+		               "default template");
+	s = db_jstr(rec, "password_authentication");
+	if (*s && strcmp(s, "password") != 0 && strcmp(s, "scram-sha-256") != 0)
+		return db_fail(rs, CF_EINVAL,
+		               "password_authentication must be password or scram-sha-256");
+	return 0;
 }
 
 static int
@@ -504,25 +485,28 @@ config_write(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
 	const char *name = rq->cap[0];
-	json_t *rec = NULL, *list = NULL;
+	struct config_args a = {0};
 	struct dbpool *probe = NULL;
 	char *err = NULL, *literal = NULL;
-	bool verify = true, b;
-	const char *s;
+	json_t *rec = NULL;
 	int r;
 
+	r = field_parse(config_args_fields, rq->data, &a, rs);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&st->cfg_mu);
 	r = db_config_load(st, name, &rec);
 	if (r == CF_ENOTFOUND) {
 		rec = json_object();
-		r = rec ? 0 : CF_ENOMEM;
+		r = rec ? field_defaults(config_fields, rec) : CF_ENOMEM;
 	}
 	if (r < 0)
 		goto out;
-	if (jsonx_str(rq->data, "plugin_name", &s) == 0 && *s) {
-		if (strcmp(s, DB_PLUGIN_NAME) != 0 && strcmp(s, "postgresql") != 0) {
-			r = db_fail(rs, CF_EINVAL, "unsupported plugin_name \"%s\" (only %s)", s,
-			            DB_PLUGIN_NAME);
+	if (a.plugin_name && *a.plugin_name) {
+		if (strcmp(a.plugin_name, DB_PLUGIN_NAME) != 0 &&
+		    strcmp(a.plugin_name, "postgresql") != 0) {
+			r = db_fail(rs, CF_EINVAL, "unsupported plugin_name \"%s\" (only %s)",
+			            a.plugin_name, DB_PLUGIN_NAME);
 			goto out;
 		}
 		json_object_set_new(rec, "plugin_name", json_string(DB_PLUGIN_NAME));
@@ -531,64 +515,13 @@ config_write(struct request *rq, struct response *rs)
 		r = db_fail(rs, CF_EINVAL, "plugin_name not set");
 		goto out;
 	}
-	if ((r = db_str_param(rq->data, "plugin_version", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "connection_url", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "username", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "password", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "password_authentication", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "password_policy", rec, rs)) < 0 ||
-	    (r = db_str_param(rq->data, "username_template", rec, rs)) < 0 ||
-	    (r = db_int_param(rq->data, "max_open_connections", rec, false, rs)) < 0 ||
-	    (r = db_int_param(rq->data, "max_idle_connections", rec, false, rs)) < 0 ||
-	    (r = db_int_param(rq->data, "max_connection_lifetime", rec, true, rs)) < 0 ||
-	    (r = db_stmt_param(rq->data, "root_rotation_statements", rec,
-	                       "root_rotation_statements", rs)) < 0)
+	r = field_merge(config_fields, rq->data, rec, rs);
+	if (r == 0)
+		r = config_check(rs, rec);
+	if (r < 0)
 		goto out;
-	if (*db_jstr(rec, "connection_url") == '\0') {
-		r = db_fail(rs, CF_EINVAL, "connection_url cannot be empty");
-		goto out;
-	}
-	if (*db_jstr(rec, "password_policy") != '\0') {
-		r = db_fail(rs, CF_EINVAL,
-		            "password_policy is not supported: coffer uses the default policy");
-		goto out;
-	}
-	if (*db_jstr(rec, "username_template") != '\0') {
-		r = db_fail(rs, CF_EINVAL,
-		            "username_template is not supported: coffer uses the default template");
-		goto out;
-	}
-	s = db_jstr(rec, "password_authentication");
-	if (*s && strcmp(s, "password") != 0 && strcmp(s, "scram-sha-256") != 0) {
-		r = db_fail(rs, CF_EINVAL,
-		            "password_authentication must be password or scram-sha-256");
-		goto out;
-	}
-	if (db_jint(rec, "max_open_connections") > 1000) {
-		r = db_fail(rs, CF_EINVAL, "max_open_connections must be at most 1000");
-		goto out;
-	}
-	if (!json_object_get(rec, "max_open_connections"))
-		json_object_set_new(rec, "max_open_connections", json_integer(4));
-	if (jsonx_bool(rq->data, "disable_escaping", &b) == 0)
-		json_object_set_new(rec, "disable_escaping", json_boolean(b));
-	r = jsonx_bool(rq->data, "verify_connection", &verify);
-	if (r == CF_EINVAL) {
-		r = db_fail(rs, r, "verify_connection must be a bool");
-		goto out;
-	}
-	json_object_set_new(rec, "verify_connection", json_boolean(verify));
-	r = jsonx_strlist(rq->data, "allowed_roles", &list);
-	if (r == 0) {
-		json_object_set_new(rec, "allowed_roles", list);
-	} else if (r == CF_ENOTFOUND) {
-		if (!json_object_get(rec, "allowed_roles"))
-			json_object_set_new(rec, "allowed_roles", json_array());
-	} else {
-		r = db_fail(rs, CF_EINVAL, "allowed_roles must be a list of strings");
-		goto out;
-	}
-	if (verify) {
+	json_object_set_new(rec, "verify_connection", json_boolean(a.verify_connection));
+	if (a.verify_connection) {
 		r = pool_open(rec, &probe, &err);
 		if (r == 0)
 			r = dbpool_ping(probe, &err);
@@ -658,32 +591,23 @@ config_read(struct request *rq, struct response *rs)
 }
 
 static int
-config_handle(struct request *rq, struct response *rs)
+config_delete(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
 	int r;
 
-	switch (rq->op) {
-	case OP_READ:
-		return config_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return config_write(rq, rs);
-	case OP_DELETE:
-		pthread_mutex_lock(&st->cfg_mu);
-		r = db_remove(st, "config/", rq->cap[0]);
-		db_pool_drop(st, rq->cap[0]);
-		pthread_mutex_unlock(&st->cfg_mu);
-		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	pthread_mutex_lock(&st->cfg_mu);
+	r = db_remove(st, "config/", rq->cap[0]);
+	db_pool_drop(st, rq->cap[0]);
+	pthread_mutex_unlock(&st->cfg_mu);
+	return r;
 }
 
 static int
 config_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "config/");
+	return view_list_response(rq->mount->view, "config/", 0, rs);
 }
 
 static int
@@ -788,13 +712,26 @@ out:
 
 /* ---- roles/:name ---- */
 
+/* The parameters of roles/:name, stored as given (Vault's database secrets
+ * engine: create role). credential_type may only be "password". */
+static const struct field role_fields[] = {
+        {"db_name", FIELD_STRING, .desc = "the connection (config/:name) to use"},
+        {"default_ttl", FIELD_DURATION},
+        {"max_ttl", FIELD_DURATION},
+        {"creation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"revocation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"rollback_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"renew_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"credential_type", FIELD_STRING, .def = "password", .desc = "password"},
+        {"credential_config", FIELD_OBJECT},
+        {NULL},
+};
+
 static int
 role_write(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
-	static const char *const stmt_keys[] = {"creation_statements", "revocation_statements",
-	                                        "rollback_statements", "renew_statements"};
-	json_t *rec = NULL, *cc;
+	json_t *rec = NULL;
 	const char *s;
 	int64_t ttl, max;
 	int r;
@@ -806,23 +743,15 @@ role_write(struct request *rq, struct response *rs)
 	}
 	if (r < 0)
 		return r;
-	if ((r = db_str_param(rq->data, "db_name", rec, rs)) < 0 ||
-	    (r = db_int_param(rq->data, "default_ttl", rec, true, rs)) < 0 ||
-	    (r = db_int_param(rq->data, "max_ttl", rec, true, rs)) < 0)
+	r = field_merge(role_fields, rq->data, rec, rs);
+	if (r < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(stmt_keys) / sizeof(stmt_keys[0]); i++) {
-		r = db_stmt_param(rq->data, stmt_keys[i], rec, stmt_keys[i], rs);
-		if (r < 0)
-			goto out;
-	}
-	if (jsonx_str(rq->data, "credential_type", &s) == 0 && *s && strcmp(s, "password") != 0) {
+	s = db_jstr(rec, "credential_type");
+	if (*s && strcmp(s, "password") != 0) {
 		r = db_fail(rs, CF_EINVAL, "credential_type %s is not supported", s);
 		goto out;
 	}
 	json_object_set_new(rec, "credential_type", json_string("password"));
-	cc = json_object_get(rq->data, "credential_config");
-	if (json_is_object(cc))
-		json_object_set(rec, "credential_config", cc);
 	if (*db_jstr(rec, "db_name") == '\0') {
 		r = db_fail(rs, CF_EINVAL, "empty database name attribute");
 		goto out;
@@ -868,25 +797,16 @@ role_read(struct request *rq, struct response *rs)
 }
 
 static int
-role_handle(struct request *rq, struct response *rs)
+role_delete(struct request *rq, struct response *rs)
 {
-	switch (rq->op) {
-	case OP_READ:
-		return role_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return role_write(rq, rs);
-	case OP_DELETE:
-		return db_remove(rq->mount->state, "role/", rq->cap[0]);
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	return db_remove(rq->mount->state, "role/", rq->cap[0]);
 }
 
 static int
 role_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "role/");
+	return view_list_response(rq->mount->view, "role/", 0, rs);
 }
 
 static int
@@ -1151,21 +1071,24 @@ db_init(struct mount *m, struct core *c)
 }
 
 static const struct route database_routes[] = {
-        {"config", OP_LIST, 0, config_list, NULL},
-        {"config/", OP_LIST, 0, config_list, NULL},
-        {"config/+", OP_READ | OP_WRITE | OP_DELETE, 0, config_handle, config_exists},
-        {"reset/+", OP_WRITE, 0, reset_handle, NULL},
-        {"rotate-root/+", OP_WRITE, 0, rotate_root_handle, NULL},
-        {"roles", OP_LIST, 0, role_list, NULL},
-        {"roles/", OP_LIST, 0, role_list, NULL},
-        {"roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, role_handle, role_exists},
-        {"creds/+", OP_READ, 0, creds_read, NULL},
-        {"static-roles", OP_LIST, 0, db_static_role_list, NULL},
-        {"static-roles/", OP_LIST, 0, db_static_role_list, NULL},
-        {"static-roles/+", OP_READ | OP_WRITE | OP_DELETE, 0, db_static_role_handle,
-         db_static_role_exists},
-        {"static-creds/+", OP_READ, 0, db_static_creds, NULL},
-        {"rotate-role/+", OP_WRITE, 0, db_static_rotate_role, NULL},
+        {"config", .list = config_list},
+        {"config/", .list = config_list},
+        {"config/+", .read = config_read, .write = config_write, .delete = config_delete,
+         .exists = config_exists, .fields = config_fields},
+        {"reset/+", .write = reset_handle},
+        {"rotate-root/+", .write = rotate_root_handle},
+        {"roles", .list = role_list},
+        {"roles/", .list = role_list},
+        {"roles/+", .read = role_read, .write = role_write, .delete = role_delete,
+         .exists = role_exists, .fields = role_fields},
+        {"creds/+", .read = creds_read},
+        {"static-roles", .list = db_static_role_list},
+        {"static-roles/", .list = db_static_role_list},
+        {"static-roles/+", .read = db_static_role_read, .write = db_static_role_write,
+         .delete = db_static_role_delete, .exists = db_static_role_exists,
+         .fields = db_static_role_fields},
+        {"static-creds/+", .read = db_static_creds},
+        {"rotate-role/+", .write = db_static_rotate_role},
 };
 
 const struct backend_type database_backend = {

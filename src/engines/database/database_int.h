@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "backend/request.h"
 #include "engines/database/dbpool.h"
 #include "engines/database/dbtext.h"
@@ -75,7 +76,12 @@ void db_pool_drop(struct db_state *st, const char *name);
 int db_static_start(struct db_state *st);
 void db_static_stop(struct db_state *st);
 void db_static_kick(struct db_state *st);
-int db_static_role_handle(struct request *rq, struct response *rs);
+/* The handlers of static-roles/<name> (database.c's route table). */
+int db_static_role_read(struct request *rq, struct response *rs);
+int db_static_role_write(struct request *rq, struct response *rs);
+int db_static_role_delete(struct request *rq, struct response *rs);
+/* The parameters of static-roles/<name> (backend/field.h). */
+extern const struct field db_static_role_fields[];
 int db_static_role_list(struct request *rq, struct response *rs);
 int db_static_role_exists(struct request *rq, bool *ret_exists);
 int db_static_creds(struct request *rq, struct response *rs);
@@ -92,15 +98,7 @@ const char *db_jstr(json_t *o, const char *key);
 int64_t db_jint(json_t *o, const char *key);
 /* A new reference to the array member, or a new empty array. */
 json_t *db_arr_or_empty(json_t *rec, const char *key);
-/* Copy request parameter key into rec when present (string; int or duration;
- * statement input stored under outkey). Invalid -> CF_EINVAL with a message. */
-int db_str_param(json_t *data, const char *key, json_t *rec, struct response *rs);
-int db_int_param(json_t *data, const char *key, json_t *rec, bool duration, struct response *rs);
-int db_stmt_param(json_t *data, const char *key, json_t *rec, const char *outkey,
-                  struct response *rs);
-
 /* Shared handler helpers (database.c). */
-int db_list(struct request *rq, struct response *rs, const char *prefix);
 /* Answers 400 (or code) with the message; frees nothing. */
 int db_fail(struct response *rs, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

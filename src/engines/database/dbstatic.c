@@ -14,6 +14,7 @@
  * the earliest due time (rotation, grace end or retry) or a kick. */
 #include "engines/database/database_int.h"
 
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/cron.h"
 #include "lib/duration.h"
@@ -366,18 +367,133 @@ db_static_kick(struct db_state *st)
 
 /* ---- static-roles/:name ---- */
 
+/* The parameters of static-roles/:name (Vault's database secrets engine:
+ * create static role); the durations stay -1 when not given. */
+struct static_params {
+	const char *db_name, *username, *alternate_username, *rotation_schedule, *credential_type;
+	int64_t rotation_period, rotation_window, grace;
+	json_t *rotation_statements;
+};
+
+#define SP(m) offsetof(struct static_params, m)
+const struct field db_static_role_fields[] = {
+        {"db_name", FIELD_STRING, 0, SP(db_name), .desc = "set when the role is created"},
+        {"username", FIELD_STRING, 0, SP(username), .desc = "set when the role is created"},
+        {"alternate_username", FIELD_STRING, 0, SP(alternate_username),
+         .desc = "a second user the rotation alternates with"},
+        {"rotation_period", FIELD_DURATION, 0, SP(rotation_period)},
+        {"rotation_schedule", FIELD_STRING, 0, SP(rotation_schedule), .desc = "cron"},
+        {"rotation_window", FIELD_DURATION, 0, SP(rotation_window)},
+        {"grace", FIELD_DURATION, 0, SP(grace),
+         .desc = "how long the previous password keeps working"},
+        {"rotation_statements", FIELD_CUSTOM, 0, SP(rotation_statements),
+         .parse = dbtext_stmt_input},
+        {"credential_type", FIELD_STRING, 0, SP(credential_type), .desc = "password"},
+        {NULL},
+};
+#undef SP
+
+/* db_name and username are set once (Vault refuses to change them), so is an
+ * alternate_username once the role has one. */
+static int
+static_names(struct response *rs, json_t *rec, const struct static_params *p, bool create)
+{
+	const char *s = p->alternate_username;
+
+	if (p->db_name && *p->db_name) {
+		if (!create && strcmp(p->db_name, db_jstr(rec, "db_name")) != 0)
+			return db_fail(rs, CF_EINVAL, "cannot update static role db_name");
+		json_object_set_new(rec, "db_name", json_string(p->db_name));
+	}
+	if (p->username && *p->username) {
+		if (!create && strcmp(p->username, db_jstr(rec, "username")) != 0)
+			return db_fail(rs, CF_EINVAL, "cannot update static account username");
+		json_object_set_new(rec, "username", json_string(p->username));
+	}
+	if (*db_jstr(rec, "db_name") == '\0')
+		return db_fail(rs, CF_EINVAL, "database name is required");
+	if (*db_jstr(rec, "username") == '\0')
+		return db_fail(rs, CF_EINVAL,
+		               "username is a required field to create a static account");
+	if (!s)
+		return 0;
+	if (!create && *db_jstr(rec, "alternate_username") &&
+	    strcmp(s, db_jstr(rec, "alternate_username")) != 0)
+		return db_fail(rs, CF_EINVAL, "cannot update static role alternate_username");
+	if (strcmp(s, db_jstr(rec, "username")) == 0)
+		return db_fail(rs, CF_EINVAL, "alternate_username must differ from username");
+	if (*s)
+		json_object_set_new(rec, "alternate_username", json_string(s));
+	return 0;
+}
+
+/* rotation_period or rotation_schedule (with its window), and grace. Sets
+ * *ret_timing when the timing changed. */
+static int
+static_timing(struct response *rs, json_t *rec, const struct static_params *p, bool *ret_timing)
+{
+	bool has_period = p->rotation_period > 0;
+	bool has_sched = p->rotation_schedule && *p->rotation_schedule;
+	char cerr[160] = "";
+	struct cron *c = NULL;
+	int r;
+
+	if (has_period && has_sched)
+		return db_fail(rs, CF_EINVAL,
+		               "mutually exclusive fields rotation_period and "
+		               "rotation_schedule were both specified");
+	if (has_period) {
+		if (p->rotation_period < DB_MIN_PERIOD)
+			return db_fail(rs, CF_EINVAL, "rotation_period must be %d seconds or more",
+			               DB_MIN_PERIOD);
+		json_object_set_new(rec, "rotation_period", json_integer(p->rotation_period));
+		json_object_del(rec, "rotation_schedule");
+		json_object_del(rec, "rotation_window");
+		*ret_timing = true;
+	} else if (has_sched) {
+		r = cron_parse(p->rotation_schedule, &c, cerr, sizeof(cerr));
+		cron_free(c);
+		if (r < 0)
+			return db_fail(rs, CF_EINVAL, "could not parse rotation_schedule: %s",
+			               cerr);
+		json_object_set_new(rec, "rotation_schedule", json_string(p->rotation_schedule));
+		json_object_del(rec, "rotation_period");
+		*ret_timing = true;
+	}
+	if (p->rotation_window > 0) {
+		if (!*db_jstr(rec, "rotation_schedule"))
+			return db_fail(rs, CF_EINVAL,
+			               "rotation_window is invalid with use of rotation_period");
+		if (p->rotation_window < DB_MIN_WINDOW)
+			return db_fail(rs, CF_EINVAL, "rotation_window must be %d seconds or more",
+			               DB_MIN_WINDOW);
+		json_object_set_new(rec, "rotation_window", json_integer(p->rotation_window));
+	}
+	if (!db_jint(rec, "rotation_period") && !*db_jstr(rec, "rotation_schedule"))
+		return db_fail(rs, CF_EINVAL,
+		               "one of rotation_schedule or rotation_period must be "
+		               "provided to create a static account");
+	if (p->grace >= 0)
+		json_object_set_new(rec, "grace", json_integer(p->grace));
+	return 0;
+}
+
 static int
 static_write(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
-	const char *name = rq->cap[0], *s;
+	struct static_params p = {.rotation_period = -1, .rotation_window = -1, .grace = -1};
+	const char *name = rq->cap[0];
 	json_t *rec = NULL, *cfg = NULL;
-	bool create = false, has_period, has_sched, timing = false;
-	int64_t period = 0, window = 0, grace = 0;
-	struct cron *c = NULL;
-	char cerr[160] = "", *err = NULL;
-	int r, rp, rsch;
+	bool create = false, timing = false;
+	char *err = NULL;
+	int r;
 
+	r = field_parse(db_static_role_fields, rq->data, &p, rs);
+	if (r < 0) {
+		field_free(db_static_role_fields, &p);
+		return r;
+	}
 	pthread_mutex_lock(&st->rot_mu);
 	r = db_load(st, "static-role/", name, &rec);
 	if (r == CF_ENOTFOUND) {
@@ -385,121 +501,17 @@ static_write(struct request *rq, struct response *rs)
 		rec = json_object();
 		r = rec ? 0 : CF_ENOMEM;
 	}
+	if (r == 0)
+		r = static_names(rs, rec, &p, create);
+	if (r == 0)
+		r = static_timing(rs, rec, &p, &timing);
 	if (r < 0)
 		goto out;
-	/* db_name, username: set once (Vault refuses to change them) */
-	if (jsonx_str(rq->data, "db_name", &s) == 0 && *s) {
-		if (!create && strcmp(s, db_jstr(rec, "db_name")) != 0) {
-			r = db_fail(rs, CF_EINVAL, "cannot update static role db_name");
-			goto out;
-		}
-		json_object_set_new(rec, "db_name", json_string(s));
-	}
-	if (jsonx_str(rq->data, "username", &s) == 0 && *s) {
-		if (!create && strcmp(s, db_jstr(rec, "username")) != 0) {
-			r = db_fail(rs, CF_EINVAL, "cannot update static account username");
-			goto out;
-		}
-		json_object_set_new(rec, "username", json_string(s));
-	}
-	if (*db_jstr(rec, "db_name") == '\0') {
-		r = db_fail(rs, CF_EINVAL, "database name is required");
-		goto out;
-	}
-	if (*db_jstr(rec, "username") == '\0') {
-		r = db_fail(rs, CF_EINVAL,
-		            "username is a required field to create a static account");
-		goto out;
-	}
-	if (jsonx_str(rq->data, "alternate_username", &s) == 0) {
-		if (!create && *db_jstr(rec, "alternate_username") &&
-		    strcmp(s, db_jstr(rec, "alternate_username")) != 0) {
-			r = db_fail(rs, CF_EINVAL, "cannot update static role alternate_username");
-			goto out;
-		}
-		if (strcmp(s, db_jstr(rec, "username")) == 0) {
-			r = db_fail(rs, CF_EINVAL, "alternate_username must differ from username");
-			goto out;
-		}
-		if (*s)
-			json_object_set_new(rec, "alternate_username", json_string(s));
-	}
-	rp = jsonx_duration(rq->data, "rotation_period", &period);
-	rsch = jsonx_str(rq->data, "rotation_schedule", &s);
-	if (rp < 0 && rp != CF_ENOTFOUND) {
-		r = db_fail(rs, CF_EINVAL, "invalid value for rotation_period: %s",
-		            duration_strerror(rp));
-		goto out;
-	}
-	if (rsch < 0 && rsch != CF_ENOTFOUND) {
-		r = db_fail(rs, CF_EINVAL, "invalid rotation_period or rotation_schedule");
-		goto out;
-	}
-	has_period = rp == 0 && period > 0;
-	has_sched = rsch == 0 && *s;
-	if (has_period && has_sched) {
-		r = db_fail(rs, CF_EINVAL,
-		            "mutually exclusive fields rotation_period and "
-		            "rotation_schedule were both specified");
-		goto out;
-	}
-	if (has_period) {
-		if (period < DB_MIN_PERIOD) {
-			r = db_fail(rs, CF_EINVAL, "rotation_period must be %d seconds or more",
-			            DB_MIN_PERIOD);
-			goto out;
-		}
-		json_object_set_new(rec, "rotation_period", json_integer(period));
-		json_object_del(rec, "rotation_schedule");
-		json_object_del(rec, "rotation_window");
-		timing = true;
-	} else if (has_sched) {
-		r = cron_parse(s, &c, cerr, sizeof(cerr));
-		if (r < 0) {
-			r = db_fail(rs, CF_EINVAL, "could not parse rotation_schedule: %s", cerr);
-			goto out;
-		}
-		json_object_set_new(rec, "rotation_schedule", json_string(s));
-		json_object_del(rec, "rotation_period");
-		timing = true;
-	}
-	r = jsonx_duration(rq->data, "rotation_window", &window);
-	if (r == 0 && window > 0) {
-		if (!*db_jstr(rec, "rotation_schedule")) {
-			r = db_fail(rs, CF_EINVAL,
-			            "rotation_window is invalid with use of "
-			            "rotation_period");
-			goto out;
-		}
-		if (window < DB_MIN_WINDOW) {
-			r = db_fail(rs, CF_EINVAL, "rotation_window must be %d seconds or more",
-			            DB_MIN_WINDOW);
-			goto out;
-		}
-		json_object_set_new(rec, "rotation_window", json_integer(window));
-	} else if (r < 0 && r != CF_ENOTFOUND) {
-		r = db_fail(rs, CF_EINVAL, "invalid value for rotation_window: %s",
-		            duration_strerror(r));
-		goto out;
-	}
-	if (!db_jint(rec, "rotation_period") && !*db_jstr(rec, "rotation_schedule")) {
-		r = db_fail(rs, CF_EINVAL,
-		            "one of rotation_schedule or rotation_period must be "
-		            "provided to create a static account");
-		goto out;
-	}
-	r = jsonx_duration(rq->data, "grace", &grace);
-	if (r == 0)
-		json_object_set_new(rec, "grace", json_integer(grace));
-	else if (r != CF_ENOTFOUND) {
-		r = db_fail(rs, CF_EINVAL, "invalid value for grace: %s", duration_strerror(r));
-		goto out;
-	}
-	if ((r = db_stmt_param(rq->data, "rotation_statements", rec, "rotation_statements", rs)) <
-	    0)
-		goto out;
-	if (jsonx_str(rq->data, "credential_type", &s) == 0 && *s && strcmp(s, "password") != 0) {
-		r = db_fail(rs, CF_EINVAL, "credential_type %s is not supported", s);
+	if (p.rotation_statements)
+		json_object_set(rec, "rotation_statements", p.rotation_statements);
+	if (p.credential_type && *p.credential_type && strcmp(p.credential_type, "password") != 0) {
+		r = db_fail(rs, CF_EINVAL, "credential_type %s is not supported",
+		            p.credential_type);
 		goto out;
 	}
 	json_object_set_new(rec, "credential_type", json_string("password"));
@@ -547,7 +559,7 @@ out:
 	pthread_mutex_unlock(&st->rot_mu);
 	if (r == 0)
 		db_static_kick(st);
-	cron_free(c);
+	field_free(db_static_role_fields, &p);
 	secmem_free_str(err);
 	json_decref(cfg);
 	json_decref(rec);
@@ -605,33 +617,36 @@ static_read(struct request *rq, struct response *rs)
 }
 
 int
-db_static_role_handle(struct request *rq, struct response *rs)
+db_static_role_read(struct request *rq, struct response *rs)
+{
+	return static_read(rq, rs);
+}
+
+int
+db_static_role_write(struct request *rq, struct response *rs)
+{
+	return static_write(rq, rs);
+}
+
+/* The database user stays (Vault's database secrets API). */
+int
+db_static_role_delete(struct request *rq, struct response *rs)
 {
 	struct db_state *st = rq->mount->state;
 	int r;
 
-	switch (rq->op) {
-	case OP_READ:
-		return static_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return static_write(rq, rs);
-	case OP_DELETE:
-		/* the database user stays (Vault's database secrets API) */
-		pthread_mutex_lock(&st->rot_mu);
-		r = db_remove(st, "static-role/", rq->cap[0]);
-		pthread_mutex_unlock(&st->rot_mu);
-		db_static_kick(st);
-		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	pthread_mutex_lock(&st->rot_mu);
+	r = db_remove(st, "static-role/", rq->cap[0]);
+	pthread_mutex_unlock(&st->rot_mu);
+	db_static_kick(st);
+	return r;
 }
 
 int
 db_static_role_list(struct request *rq, struct response *rs)
 {
-	return db_list(rq, rs, "static-role/");
+	return view_list_response(rq->mount->view, "static-role/", 0, rs);
 }
 
 int

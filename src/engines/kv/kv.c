@@ -42,41 +42,40 @@ kv_path_check(const char *path, struct response *rs)
 	return 0;
 }
 
+const struct field kv2_settings_fields[] = {
+        {"max_versions", FIELD_INT, FIELD_RANGE, offsetof(struct kv2_settings, max_versions),
+         .min = 0, .max = INT64_MAX, .desc = "versions kept; 0: the mount's (10)"},
+        {"cas_required", FIELD_BOOL, 0, offsetof(struct kv2_settings, cas_required),
+         .desc = "writes need the cas parameter"},
+        {"delete_version_after", FIELD_DURATION, 0,
+         offsetof(struct kv2_settings, delete_version_after), .desc = "0: never"},
+        {NULL},
+};
+
+int
+kv2_settings_parse(json_t *body, struct kv2_settings *ret, struct response *rs)
+{
+	struct kv2_settings s = {.max_versions = -1, .delete_version_after = -1};
+	int r = field_parse(kv2_settings_fields, body, &s, rs);
+
+	if (r < 0)
+		return r;
+	s.has_cas = field_given(kv2_settings_fields, body, "cas_required");
+	*ret = s;
+	return 0;
+}
+
 int
 kv_list(struct view *v, const char *base, const char *folder, struct response *rs)
 {
 	size_t flen = strlen(folder);
 	bool slash = flen > 0 && folder[flen - 1] != '/';
 	char *prefix = kv_keyf("%s%s%s", base, folder, slash ? "/" : "");
-	char **keys = NULL;
-	size_t n = 0, i;
-	json_t *arr = NULL, *data = NULL;
 	int r;
 
 	if (!prefix)
 		return CF_ENOMEM;
-	r = view_list(v, prefix, &keys, &n);
-	if (r < 0)
-		goto out;
-	if (n == 0) {
-		r = CF_ENOTFOUND;
-		goto out;
-	}
-	r = CF_ENOMEM;
-	arr = json_array();
-	if (!arr)
-		goto out;
-	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) != 0)
-			goto out;
-	data = json_pack("{s:O}", "keys", arr);
-	if (!data)
-		goto out;
-	response_set_data(rs, data);
-	r = 0;
-out:
-	json_decref(arr);
-	storage_keys_free(keys, n);
+	r = view_list_response(v, prefix, 0, rs);
 	free(prefix);
 	return r;
 }

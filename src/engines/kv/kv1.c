@@ -74,25 +74,20 @@ kv1_write(struct request *rq, struct response *rs)
 }
 
 static int
-kv1_handle(struct request *rq, struct response *rs)
+kv1_list(struct request *rq, struct response *rs)
+{
+	return kv_list(rq->mount->view, "", rq->cap[0], rs);
+}
+
+static int
+kv1_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
 
-	switch (rq->op) {
-	case OP_READ:
-		return kv1_read(rq, rs);
-	case OP_LIST:
-		return kv_list(rq->mount->view, "", path, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return kv1_write(rq, rs);
-	case OP_DELETE:
-		if (*path == '\0')
-			return 0;
-		return view_delete(rq->mount->view, path);
-	default:
-		return CF_EMETHOD;
-	}
+	(void)rs;
+	if (*path == '\0')
+		return 0;
+	return view_delete(rq->mount->view, path);
 }
 
 static int
@@ -120,7 +115,8 @@ kv1_exists(struct request *rq, bool *ret_exists)
 }
 
 static const struct route kv1_routes[] = {
-        {"*", OP_READ | OP_LIST | OP_WRITE | OP_DELETE, R_PURE_READ, kv1_handle, kv1_exists},
+        {"*", .flags = R_PURE_READ, .read = kv1_read, .list = kv1_list, .write = kv1_write,
+         .delete = kv1_delete, .exists = kv1_exists},
 };
 
 const struct backend_type kv_v1_backend = {

@@ -135,40 +135,25 @@ static int
 kv2_config_write(struct request *rq, struct response *rs)
 {
 	struct kv2_state *st = kv2_state(rq->mount);
+	struct kv2_settings set;
 	struct kv2_config cfg;
-	int64_t mv = 0, dva = 0;
-	bool cas = false;
-	int rmv, rcas, rdva, r;
 	json_t *j = NULL;
+	int r = kv2_settings_parse(rq->data, &set, rs);
 
-	rmv = jsonx_int(rq->data, "max_versions", &mv);
-	if ((rmv < 0 && rmv != CF_ENOTFOUND) || mv < 0) {
-		(void)response_errorf(rs, "invalid max_versions: must be a non-negative integer");
-		return CF_EINVAL;
-	}
-	rcas = jsonx_bool(rq->data, "cas_required", &cas);
-	if (rcas < 0 && rcas != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid cas_required: must be a boolean");
-		return CF_EINVAL;
-	}
-	rdva = jsonx_duration(rq->data, "delete_version_after", &dva);
-	if (rdva < 0 && rdva != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid value for delete_version_after: %s",
-		                      duration_strerror(rdva));
-		return CF_EINVAL;
-	}
+	if (r < 0)
+		return r;
 
 	pthread_mutex_lock(&st->cfg_lock);
 	r = kv2_config_load_locked(rq->mount, st);
 	if (r < 0)
 		goto out;
 	cfg = st->cfg;
-	if (rmv == 0)
-		cfg.max_versions = mv;
-	if (rcas == 0)
-		cfg.cas_required = cas;
-	if (rdva == 0)
-		cfg.delete_version_after = dva;
+	if (set.max_versions >= 0)
+		cfg.max_versions = set.max_versions;
+	if (set.has_cas)
+		cfg.cas_required = set.cas_required;
+	if (set.delete_version_after >= 0)
+		cfg.delete_version_after = set.delete_version_after;
 	j = json_pack("{s:I, s:b, s:I}", "max_versions", (json_int_t)cfg.max_versions,
 	              "cas_required", cfg.cas_required, "delete_version_after",
 	              (json_int_t)cfg.delete_version_after);
@@ -183,14 +168,6 @@ out:
 	pthread_mutex_unlock(&st->cfg_lock);
 	json_decref(j);
 	return r;
-}
-
-static int
-kv2_config(struct request *rq, struct response *rs)
-{
-	if (rq->op == OP_READ)
-		return kv2_config_read(rq, rs);
-	return kv2_config_write(rq, rs);
 }
 
 /* Anything outside the v2 API (e.g. "GET secret/foo"): 404 with an envelope and
@@ -218,20 +195,21 @@ kv2_meta_root(struct request *rq, struct response *rs)
 	return kv_list(rq->mount->view, KV2_META_PREFIX, "", rs);
 }
 
-#define KV2_ALL_OPS (OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE)
-
 static const struct route kv2_routes[] = {
-        {"config", OP_READ | OP_UPDATE, R_PURE_READ, kv2_config, NULL},
-        {"data/*", OP_READ | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ, kv2_data_handle,
-         kv2_data_exists},
-        {"metadata/*", OP_READ | OP_LIST | OP_WRITE | OP_PATCH | OP_DELETE, R_PURE_READ,
-         kv2_meta_handle, kv2_meta_exists},
-        {"metadata", OP_LIST, R_PURE_READ, kv2_meta_root, NULL},
-        {"delete/*", OP_UPDATE, 0, kv2_data_delete, NULL},
-        {"undelete/*", OP_UPDATE, 0, kv2_data_undelete, NULL},
-        {"destroy/*", OP_UPDATE, 0, kv2_data_destroy, NULL},
-        {"subkeys/*", OP_READ, R_PURE_READ, kv2_data_subkeys, NULL},
-        {"*", KV2_ALL_OPS, 0, kv2_unknown, NULL},
+        {"config", .flags = R_PURE_READ, .read = kv2_config_read, .write = kv2_config_write,
+         .fields = kv2_settings_fields},
+        {"data/*", .flags = R_PURE_READ, .read = kv2_data_read, .write = kv2_data_put,
+         .patch = kv2_data_patch, .delete = kv2_data_delete_latest, .exists = kv2_data_exists},
+        {"metadata/*", .flags = R_PURE_READ, .read = kv2_meta_read, .list = kv2_meta_list,
+         .write = kv2_meta_put, .patch = kv2_meta_patch, .delete = kv2_meta_delete,
+         .exists = kv2_meta_exists, .fields = kv2_settings_fields},
+        {"metadata", .flags = R_PURE_READ, .list = kv2_meta_root},
+        {"delete/*", .write = kv2_data_delete},
+        {"undelete/*", .write = kv2_data_undelete},
+        {"destroy/*", .write = kv2_data_destroy},
+        {"subkeys/*", .flags = R_PURE_READ, .read = kv2_data_subkeys},
+        {"*", .read = kv2_unknown, .list = kv2_unknown, .write = kv2_unknown, .patch = kv2_unknown,
+         .delete = kv2_unknown},
 };
 
 const struct backend_type kv_v2_backend = {

@@ -271,7 +271,7 @@ kv2_data_subkeys_tree(json_t *obj, int64_t depth, int64_t level)
 }
 
 /* DELETE data/:path: soft-deletes the current version if it is live. */
-static int
+int
 kv2_data_delete_latest(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
@@ -310,21 +310,21 @@ out:
 }
 
 int
-kv2_data_handle(struct request *rq, struct response *rs)
+kv2_data_read(struct request *rq, struct response *rs)
 {
-	switch (rq->op) {
-	case OP_READ:
-		return kv2_data_get(rq, rs, false);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return kv2_data_write(rq, rs, false);
-	case OP_PATCH:
-		return kv2_data_write(rq, rs, true);
-	case OP_DELETE:
-		return kv2_data_delete_latest(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
+	return kv2_data_get(rq, rs, false);
+}
+
+int
+kv2_data_put(struct request *rq, struct response *rs)
+{
+	return kv2_data_write(rq, rs, false);
+}
+
+int
+kv2_data_patch(struct request *rq, struct response *rs)
+{
+	return kv2_data_write(rq, rs, true);
 }
 
 int

@@ -507,9 +507,8 @@ kv2_meta_custom_check(json_t *cm, struct response *rs)
 
 /* Parsed metadata write/patch fields; has_* tell what the body set. */
 struct kv2_meta_args {
-	bool has_mv, has_cas, has_dva, has_cm;
-	int64_t mv, dva;
-	bool cas;
+	struct kv2_settings set;
+	bool has_cm;
 	json_t *cm; /* owned; for patch: the merge patch object (null values delete) */
 };
 
@@ -519,25 +518,9 @@ kv2_meta_args_parse(json_t *body, bool patch, struct kv2_meta_args *a, struct re
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	r = jsonx_int(body, "max_versions", &a->mv);
-	if ((r < 0 && r != CF_ENOTFOUND) || (r == 0 && a->mv < 0)) {
-		(void)response_errorf(rs, "invalid max_versions: must be a non-negative integer");
-		return CF_EINVAL;
-	}
-	a->has_mv = r == 0;
-	r = jsonx_bool(body, "cas_required", &a->cas);
-	if (r < 0 && r != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid cas_required: must be a boolean");
-		return CF_EINVAL;
-	}
-	a->has_cas = r == 0;
-	r = jsonx_duration(body, "delete_version_after", &a->dva);
-	if (r < 0 && r != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid value for delete_version_after: %s",
-		                      duration_strerror(r));
-		return CF_EINVAL;
-	}
-	a->has_dva = r == 0;
+	r = kv2_settings_parse(body, &a->set, rs);
+	if (r < 0)
+		return r;
 	if (!patch) {
 		r = jsonx_strmap(body, "custom_metadata", &a->cm);
 		if (r == CF_ENOMEM)
@@ -590,11 +573,14 @@ kv2_meta_apply(json_t *meta, struct kv2_meta_args *a, bool patch, int64_t now, s
 {
 	int r;
 
-	if (a->has_mv && kv2_meta_set_int(meta, "max_versions", a->mv) < 0)
+	if (a->set.max_versions >= 0 &&
+	    kv2_meta_set_int(meta, "max_versions", a->set.max_versions) < 0)
 		return CF_ENOMEM;
-	if (a->has_cas && json_object_set_new(meta, "cas_required", json_boolean(a->cas)) != 0)
+	if (a->set.has_cas &&
+	    json_object_set_new(meta, "cas_required", json_boolean(a->set.cas_required)) != 0)
 		return CF_ENOMEM;
-	if (a->has_dva && kv2_meta_set_int(meta, "delete_version_after", a->dva) < 0)
+	if (a->set.delete_version_after >= 0 &&
+	    kv2_meta_set_int(meta, "delete_version_after", a->set.delete_version_after) < 0)
 		return CF_ENOMEM;
 	if (a->has_cm) {
 		json_t *cm;
@@ -661,7 +647,7 @@ out:
 	return r;
 }
 
-static int
+int
 kv2_meta_read(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
@@ -682,7 +668,7 @@ kv2_meta_read(struct request *rq, struct response *rs)
 	return 0;
 }
 
-static int
+int
 kv2_meta_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
@@ -707,23 +693,21 @@ kv2_meta_delete(struct request *rq, struct response *rs)
 }
 
 int
-kv2_meta_handle(struct request *rq, struct response *rs)
+kv2_meta_list(struct request *rq, struct response *rs)
 {
-	switch (rq->op) {
-	case OP_READ:
-		return kv2_meta_read(rq, rs);
-	case OP_LIST:
-		return kv_list(rq->mount->view, KV2_META_PREFIX, rq->cap[0], rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return kv2_meta_write(rq, rs, false);
-	case OP_PATCH:
-		return kv2_meta_write(rq, rs, true);
-	case OP_DELETE:
-		return kv2_meta_delete(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
+	return kv_list(rq->mount->view, KV2_META_PREFIX, rq->cap[0], rs);
+}
+
+int
+kv2_meta_put(struct request *rq, struct response *rs)
+{
+	return kv2_meta_write(rq, rs, false);
+}
+
+int
+kv2_meta_patch(struct request *rq, struct response *rs)
+{
+	return kv2_meta_write(rq, rs, true);
 }
 
 int

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/field.h"
 #include "backend/request.h"
 
 struct view;
@@ -63,6 +64,16 @@ struct kv2_config {
 	bool cas_required;
 	int64_t delete_version_after; /* seconds, 0: off */
 };
+
+/* The settings the mount's config and a key's metadata share (Vault's KV v2
+ * API); max_versions and delete_version_after stay -1 when not given. */
+struct kv2_settings {
+	int64_t max_versions, delete_version_after;
+	bool cas_required, has_cas;
+};
+extern const struct field kv2_settings_fields[];
+/* Reads them from body: 0, or CF_EINVAL with a message in rs. */
+int kv2_settings_parse(json_t *body, struct kv2_settings *ret, struct response *rs);
 
 /* Current mount configuration (cached in the mount state, loaded lazily).
  * Returns 0 or a storage error. */
@@ -116,12 +127,21 @@ char *kv2_meta_version_key(const char *path, int64_t n);
 int kv2_meta_commit(struct view *v, const char *path, json_t *meta, int64_t put_ver,
                     json_t *put_data, const int64_t *del, size_t ndel);
 
-int kv2_meta_handle(struct request *rq, struct response *rs);
+/* The handlers of metadata/<path> (kv2.c's route table). */
+int kv2_meta_read(struct request *rq, struct response *rs);
+int kv2_meta_list(struct request *rq, struct response *rs);
+int kv2_meta_put(struct request *rq, struct response *rs);
+int kv2_meta_patch(struct request *rq, struct response *rs);
+int kv2_meta_delete(struct request *rq, struct response *rs);
 int kv2_meta_exists(struct request *rq, bool *ret_exists);
 
 /* ---- kv2_data.c: data/, delete/, undelete/, destroy/, subkeys/ ---- */
 
-int kv2_data_handle(struct request *rq, struct response *rs);
+/* The handlers of data/<path> (kv2.c's route table). */
+int kv2_data_read(struct request *rq, struct response *rs);
+int kv2_data_put(struct request *rq, struct response *rs);
+int kv2_data_patch(struct request *rq, struct response *rs);
+int kv2_data_delete_latest(struct request *rq, struct response *rs);
 int kv2_data_exists(struct request *rq, bool *ret_exists);
 int kv2_data_delete(struct request *rq, struct response *rs);
 int kv2_data_undelete(struct request *rq, struct response *rs);

@@ -5,6 +5,7 @@
 #include "engines/transit/transit.h"
 
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
@@ -593,30 +594,50 @@ key_exists(struct request *rq, bool *ret)
 	return 0;
 }
 
-static int
-period_param(json_t *body, int64_t floor, int64_t *ret, bool *ret_set, struct response *rs)
-{
-	int r = jsonx_duration(body, "auto_rotate_period", ret);
+/* The parameters of keys/:name (create) and keys/:name/config (Vault's
+ * transit API). Not given: the ints stay KEY_UNSET, the booleans as they were. */
+#define KEY_UNSET INT64_MIN
+struct key_params {
+	const char *type;
+	bool derived, convergent_encryption, exportable, allow_plaintext_backup, deletion_allowed;
+	int64_t auto_rotate_period, min_decryption_version, min_encryption_version;
+};
 
-	*ret_set = false;
-	if (r == CF_ENOTFOUND)
+#define KP(m) offsetof(struct key_params, m)
+static const struct field key_create_fields[] = {
+        {"type", FIELD_STRING, 0, KP(type), .def = "aes256-gcm96"},
+        {"derived", FIELD_BOOL, 0, KP(derived)},
+        {"convergent_encryption", FIELD_BOOL, 0, KP(convergent_encryption)},
+        {"exportable", FIELD_BOOL, 0, KP(exportable)},
+        {"allow_plaintext_backup", FIELD_BOOL, 0, KP(allow_plaintext_backup)},
+        {"auto_rotate_period", FIELD_DURATION, 0, KP(auto_rotate_period),
+         .desc = "0 (off) or at least an hour"},
+        {NULL},
+};
+static const struct field key_config_fields[] = {
+        {"min_decryption_version", FIELD_INT, 0, KP(min_decryption_version)},
+        {"min_encryption_version", FIELD_INT, 0, KP(min_encryption_version)},
+        {"deletion_allowed", FIELD_BOOL, 0, KP(deletion_allowed)},
+        {"exportable", FIELD_BOOL, 0, KP(exportable), .desc = "cannot be turned off"},
+        {"allow_plaintext_backup", FIELD_BOOL, 0, KP(allow_plaintext_backup),
+         .desc = "cannot be turned off"},
+        {"auto_rotate_period", FIELD_DURATION, 0, KP(auto_rotate_period),
+         .desc = "0 (off) or at least an hour"},
+        {NULL},
+};
+#undef KP
+
+/* auto_rotate_period is 0 (off) or at least floor. */
+static int
+period_check(int64_t period, int64_t floor, struct response *rs)
+{
+	if (period == KEY_UNSET || period == 0 || period >= floor)
 		return 0;
-	if (r < 0) {
-		(void)response_errorf(rs, "invalid value for auto_rotate_period: %s",
-		                      duration_strerror(r));
-		return CF_EINVAL;
-	}
-	if (*ret != 0 && *ret < floor) {
-		if (floor == TRANSIT_ROTATE_MIN)
-			return fail(rs,
-			            "auto rotate period must be 0 to disable or at least an hour");
-		(void)response_errorf(rs,
-		                      "auto rotate period must be 0 to disable or at least %llds",
-		                      (long long)floor);
-		return CF_EINVAL;
-	}
-	*ret_set = true;
-	return 0;
+	if (floor == TRANSIT_ROTATE_MIN)
+		return fail(rs, "auto rotate period must be 0 to disable or at least an hour");
+	(void)response_errorf(rs, "auto rotate period must be 0 to disable or at least %llds",
+	                      (long long)floor);
+	return CF_EINVAL;
 }
 
 /* Creates key name from the body's options (under wmu). *ret_k is the new
@@ -626,10 +647,8 @@ key_create_locked(struct request *rq, struct response *rs, const char *name, boo
                   struct tkey **ret_k)
 {
 	struct transit_state *st = tstate(rq->mount);
-	const char *type = json_string_value(json_object_get(rq->data, "type"));
-	bool derived = false, conv = false, exp = false, apb = false, pset;
+	struct key_params p = {.auto_rotate_period = KEY_UNSET};
 	const struct tk_type *t;
-	int64_t period = 0;
 	json_t *rec = NULL;
 	struct tkey *k = NULL;
 	int r;
@@ -641,34 +660,36 @@ key_create_locked(struct request *rq, struct response *rs, const char *name, boo
 	}
 	if (r != CF_ENOTFOUND)
 		return r;
-	t = tk_type_find(type && *type ? type : "aes256-gcm96");
-	if (!t) {
-		(void)response_errorf(rs, "unknown key type %s", type);
-		return CF_EINVAL;
-	}
-	if (jsonx_bool(rq->data, "derived", &derived) == CF_EINVAL ||
-	    jsonx_bool(rq->data, "convergent_encryption", &conv) == CF_EINVAL ||
-	    jsonx_bool(rq->data, "exportable", &exp) == CF_EINVAL ||
-	    jsonx_bool(rq->data, "allow_plaintext_backup", &apb) == CF_EINVAL)
-		return fail(rs, "invalid boolean parameter");
-	r = period_param(rq->data, st->rotate_min, &period, &pset, rs);
+	r = field_parse(key_create_fields, rq->data, &p, rs);
 	if (r < 0)
 		return r;
+	t = tk_type_find(*p.type ? p.type : "aes256-gcm96");
+	if (!t) {
+		(void)response_errorf(rs, "unknown key type %s", p.type);
+		return CF_EINVAL;
+	}
+	r = period_check(p.auto_rotate_period, st->rotate_min, rs);
+	if (r < 0)
+		return r;
+	if (p.auto_rotate_period == KEY_UNSET)
+		p.auto_rotate_period = 0;
 	if (upsert_ctx)
-		derived = true; /* Vault: an upsert with a context creates a derived key */
-	if (derived && !t->derive) {
+		p.derived = true; /* Vault: an upsert with a context creates a derived key */
+	if (p.derived && !t->derive) {
 		(void)response_errorf(rs, "key derivation not supported for key type %s", t->name);
 		return CF_EINVAL;
 	}
-	if (conv && !derived)
+	if (p.convergent_encryption && !p.derived)
 		return fail(rs, "convergent encryption requires derivation to be enabled, so "
 		                "context is required");
-	if (conv && !t->enc)
+	if (p.convergent_encryption && !t->enc)
 		return fail(rs, "convergent encryption not supported for keys of this type");
-	r = tkey_record_new(t, derived, conv, exp, apb, &rec);
+	r = tkey_record_new(t, p.derived, p.convergent_encryption, p.exportable,
+	                    p.allow_plaintext_backup, &rec);
 	if (r < 0)
 		return r;
-	if (json_object_set_new(rec, "auto_rotate_period", json_integer((json_int_t)period)) != 0) {
+	if (json_object_set_new(rec, "auto_rotate_period",
+	                        json_integer((json_int_t)p.auto_rotate_period)) != 0) {
 		r = CF_ENOMEM;
 		goto out;
 	}
@@ -679,7 +700,7 @@ key_create_locked(struct request *rq, struct response *rs, const char *name, boo
 	if (r < 0)
 		goto out;
 	cache_publish(st, name, k);
-	sched_set(st, name, period, record_last_rotated(rec));
+	sched_set(st, name, p.auto_rotate_period, record_last_rotated(rec));
 	*ret_k = k;
 out:
 	json_decref(rec);
@@ -757,47 +778,9 @@ out:
 }
 
 static int
-key_handle(struct request *rq, struct response *rs)
-{
-	switch (rq->op) {
-	case OP_READ:
-		return key_read(rq, rs);
-	case OP_CREATE:
-	case OP_UPDATE:
-		return key_write(rq, rs);
-	case OP_DELETE:
-		return key_delete(rq, rs);
-	default:
-		return CF_EMETHOD;
-	}
-}
-
-static int
 keys_list(struct request *rq, struct response *rs)
 {
-	char **keys = NULL;
-	size_t n = 0;
-	json_t *arr;
-	int r = view_list(rq->mount->view, TRANSIT_POLICY_PREFIX, &keys, &n);
-
-	if (r < 0)
-		return r;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		if (arr && json_array_append_new(arr, json_string(keys[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
-	storage_keys_free(keys, n);
-	if (!arr)
-		return CF_ENOMEM;
-	if (json_array_size(arr) == 0) {
-		json_decref(arr);
-		return CF_ENOTFOUND;
-	}
-	response_set_data(rs, json_pack("{s:o}", "keys", arr));
-	return rs->data ? 0 : CF_ENOMEM;
+	return view_list_response(rq->mount->view, TRANSIT_POLICY_PREFIX, 0, rs);
 }
 
 /* Commits rec as the new state of name: storage, cache, scheduler. */
@@ -862,32 +845,20 @@ key_rotate(struct request *rq, struct response *rs)
 	return r;
 }
 
+/* The version bounds of keys/:name/config: min_decryption_version (0 means 1)
+ * up to the latest version and not below what trimming left,
+ * min_encryption_version (0: the latest) not below it. */
 static int
-key_config(struct request *rq, struct response *rs)
+config_versions(struct response *rs, json_t *rec, const struct key_params *p)
 {
-	struct transit_state *st = tstate(rq->mount);
-	json_t *rec = NULL, *d = rq->data;
-	int64_t latest, mind, mine, v, period;
-	bool b, pset;
-	int r;
+	int64_t latest = json_integer_value(json_object_get(rec, "latest_version"));
+	int64_t mind = json_integer_value(json_object_get(rec, "min_decryption_version"));
+	int64_t mine = json_integer_value(json_object_get(rec, "min_encryption_version"));
+	int64_t v = p->min_decryption_version;
 
-	pthread_mutex_lock(&st->wmu);
-	r = record_load(rq->mount, rq->cap[0], &rec);
-	if (r == CF_ENOTFOUND) {
-		r = fail(rs, "no such key");
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	latest = json_integer_value(json_object_get(rec, "latest_version"));
-	mind = json_integer_value(json_object_get(rec, "min_decryption_version"));
-	mine = json_integer_value(json_object_get(rec, "min_encryption_version"));
-	r = jsonx_int(d, "min_decryption_version", &v);
-	if (r == 0) {
-		if (v < 0) {
-			r = fail(rs, "min decryption version cannot be negative");
-			goto out;
-		}
+	if (v != KEY_UNSET) {
+		if (v < 0)
+			return fail(rs, "min decryption version cannot be negative");
 		if (v == 0)
 			v = 1;
 		if (v > latest) {
@@ -895,80 +866,86 @@ key_config(struct request *rq, struct response *rs)
 			                      "cannot set min decryption version of %lld, latest "
 			                      "key version is %lld",
 			                      (long long)v, (long long)latest);
-			r = CF_EINVAL;
-			goto out;
+			return CF_EINVAL;
 		}
-		if (v < json_integer_value(json_object_get(rec, "min_available_version"))) {
-			r = fail(rs, "cannot set min decryption version below the min available "
-			             "version (the key was trimmed)");
-			goto out;
-		}
+		if (v < json_integer_value(json_object_get(rec, "min_available_version")))
+			return fail(rs, "cannot set min decryption version below the min available "
+			                "version (the key was trimmed)");
 		mind = v;
-	} else if (r != CF_ENOTFOUND) {
-		r = fail(rs, "invalid min_decryption_version");
-		goto out;
 	}
-	r = jsonx_int(d, "min_encryption_version", &v);
-	if (r == 0) {
-		if (v < 0) {
-			r = fail(rs, "min encryption version cannot be negative");
-			goto out;
-		}
+	v = p->min_encryption_version;
+	if (v != KEY_UNSET) {
+		if (v < 0)
+			return fail(rs, "min encryption version cannot be negative");
 		if (v > latest) {
 			(void)response_errorf(rs,
 			                      "cannot set min encryption version of %lld, latest "
 			                      "key version is %lld",
 			                      (long long)v, (long long)latest);
-			r = CF_EINVAL;
-			goto out;
+			return CF_EINVAL;
 		}
 		mine = v;
-	} else if (r != CF_ENOTFOUND) {
-		r = fail(rs, "invalid min_encryption_version");
-		goto out;
 	}
-	if (mine > 0 && mine < mind) {
-		r = fail(rs,
-		         "min encryption version should not be less than min decryption version");
-		goto out;
-	}
+	if (mine > 0 && mine < mind)
+		return fail(rs, "min encryption version should not be less than min decryption "
+		                "version");
 	json_object_set_new(rec, "min_decryption_version", json_integer((json_int_t)mind));
 	json_object_set_new(rec, "min_encryption_version", json_integer((json_int_t)mine));
-	r = jsonx_bool(d, "deletion_allowed", &b);
+	return 0;
+}
+
+/* The switches of keys/:name/config; exportable and allow_plaintext_backup
+ * only turn on. */
+static int
+config_flags(json_t *data, struct response *rs, json_t *rec, const struct key_params *p)
+{
+	if (field_given(key_config_fields, data, "deletion_allowed"))
+		json_object_set_new(rec, "deletion_allowed", json_boolean(p->deletion_allowed));
+	if (field_given(key_config_fields, data, "exportable")) {
+		if (!p->exportable && json_is_true(json_object_get(rec, "exportable")))
+			return fail(rs, "exportable key cannot be made non-exportable");
+		json_object_set_new(rec, "exportable", json_boolean(p->exportable));
+	}
+	if (field_given(key_config_fields, data, "allow_plaintext_backup")) {
+		if (!p->allow_plaintext_backup &&
+		    json_is_true(json_object_get(rec, "allow_plaintext_backup")))
+			return fail(rs, "plaintext backup cannot be disabled once allowed");
+		json_object_set_new(rec, "allow_plaintext_backup",
+		                    json_boolean(p->allow_plaintext_backup));
+	}
+	if (p->auto_rotate_period != KEY_UNSET)
+		json_object_set_new(rec, "auto_rotate_period",
+		                    json_integer((json_int_t)p->auto_rotate_period));
+	return 0;
+}
+
+static int
+key_config(struct request *rq, struct response *rs)
+{
+	struct transit_state *st = tstate(rq->mount);
+	struct key_params p = {.min_decryption_version = KEY_UNSET,
+	                       .min_encryption_version = KEY_UNSET,
+	                       .auto_rotate_period = KEY_UNSET};
+	json_t *rec = NULL;
+	int r;
+
+	r = field_parse(key_config_fields, rq->data, &p, rs);
 	if (r == 0)
-		json_object_set_new(rec, "deletion_allowed", json_boolean(b));
-	else if (r != CF_ENOTFOUND) {
-		r = fail(rs, "invalid deletion_allowed");
-		goto out;
-	}
-	r = jsonx_bool(d, "exportable", &b);
-	if (r == 0) {
-		if (!b && json_is_true(json_object_get(rec, "exportable"))) {
-			r = fail(rs, "exportable key cannot be made non-exportable");
-			goto out;
-		}
-		json_object_set_new(rec, "exportable", json_boolean(b));
-	} else if (r != CF_ENOTFOUND) {
-		r = fail(rs, "invalid exportable");
-		goto out;
-	}
-	r = jsonx_bool(d, "allow_plaintext_backup", &b);
-	if (r == 0) {
-		if (!b && json_is_true(json_object_get(rec, "allow_plaintext_backup"))) {
-			r = fail(rs, "plaintext backup cannot be disabled once allowed");
-			goto out;
-		}
-		json_object_set_new(rec, "allow_plaintext_backup", json_boolean(b));
-	} else if (r != CF_ENOTFOUND) {
-		r = fail(rs, "invalid allow_plaintext_backup");
-		goto out;
-	}
-	r = period_param(d, st->rotate_min, &period, &pset, rs);
+		r = period_check(p.auto_rotate_period, st->rotate_min, rs);
 	if (r < 0)
+		return r;
+	pthread_mutex_lock(&st->wmu);
+	r = record_load(rq->mount, rq->cap[0], &rec);
+	if (r == CF_ENOTFOUND) {
+		r = fail(rs, "no such key");
 		goto out;
-	if (pset)
-		json_object_set_new(rec, "auto_rotate_period", json_integer((json_int_t)period));
-	r = key_commit(st, rq->cap[0], rec);
+	}
+	if (r == 0)
+		r = config_versions(rs, rec, &p);
+	if (r == 0)
+		r = config_flags(rq->data, rs, rec, &p);
+	if (r == 0)
+		r = key_commit(st, rq->cap[0], rec);
 out:
 	pthread_mutex_unlock(&st->wmu);
 	json_decref(rec);
@@ -1692,33 +1669,34 @@ tr_restore(struct request *rq, struct response *rs)
 /* ---- routes ---- */
 
 static const struct route transit_routes[] = {
-        {"keys", OP_LIST, 0, keys_list, NULL},
-        {"keys/", OP_LIST, 0, keys_list, NULL},
-        {"keys/+", OP_READ | OP_WRITE | OP_DELETE, 0, key_handle, key_exists},
-        {"keys/+/config", OP_UPDATE, 0, key_config, NULL},
-        {"keys/+/rotate", OP_UPDATE, 0, key_rotate, NULL},
-        {"keys/+/trim", OP_UPDATE, 0, key_trim, NULL},
-        {"keys/+/rewrap-kv", OP_UPDATE, 0, transit_rewrap_kv, NULL},
-        {"export/+/+", OP_READ, 0, tr_export, NULL},
-        {"export/+/+/+", OP_READ, 0, tr_export, NULL},
-        {"encrypt/+", OP_WRITE, 0, tr_encrypt, key_exists},
-        {"decrypt/+", OP_UPDATE, 0, tr_decrypt, NULL},
-        {"rewrap/+", OP_UPDATE, 0, tr_rewrap, NULL},
-        {"datakey/+/+", OP_UPDATE, 0, tr_datakey, NULL},
-        {"random", OP_UPDATE, 0, tr_random, NULL},
-        {"random/+", OP_UPDATE, 0, tr_random, NULL},
-        {"random/+/+", OP_UPDATE, 0, tr_random, NULL},
-        {"hash", OP_UPDATE, 0, tr_hash, NULL},
-        {"hash/+", OP_UPDATE, 0, tr_hash, NULL},
-        {"hmac/+", OP_UPDATE, 0, tr_hmac, NULL},
-        {"hmac/+/+", OP_UPDATE, 0, tr_hmac, NULL},
-        {"sign/+", OP_UPDATE, 0, tr_sign, NULL},
-        {"sign/+/+", OP_UPDATE, 0, tr_sign, NULL},
-        {"verify/+", OP_UPDATE, 0, tr_verify, NULL},
-        {"verify/+/+", OP_UPDATE, 0, tr_verify, NULL},
-        {"backup/+", OP_READ, 0, tr_backup, NULL},
-        {"restore", OP_UPDATE, 0, tr_restore, NULL},
-        {"restore/+", OP_UPDATE, 0, tr_restore, NULL},
+        {"keys", .list = keys_list},
+        {"keys/", .list = keys_list},
+        {"keys/+", .read = key_read, .write = key_write, .delete = key_delete, .exists = key_exists,
+         .fields = key_create_fields},
+        {"keys/+/config", .write = key_config, .fields = key_config_fields},
+        {"keys/+/rotate", .write = key_rotate},
+        {"keys/+/trim", .write = key_trim},
+        {"keys/+/rewrap-kv", .write = transit_rewrap_kv},
+        {"export/+/+", .read = tr_export},
+        {"export/+/+/+", .read = tr_export},
+        {"encrypt/+", .write = tr_encrypt, .exists = key_exists},
+        {"decrypt/+", .write = tr_decrypt},
+        {"rewrap/+", .write = tr_rewrap},
+        {"datakey/+/+", .write = tr_datakey},
+        {"random", .write = tr_random},
+        {"random/+", .write = tr_random},
+        {"random/+/+", .write = tr_random},
+        {"hash", .write = tr_hash},
+        {"hash/+", .write = tr_hash},
+        {"hmac/+", .write = tr_hmac},
+        {"hmac/+/+", .write = tr_hmac},
+        {"sign/+", .write = tr_sign},
+        {"sign/+/+", .write = tr_sign},
+        {"verify/+", .write = tr_verify},
+        {"verify/+/+", .write = tr_verify},
+        {"backup/+", .read = tr_backup},
+        {"restore", .write = tr_restore},
+        {"restore/+", .write = tr_restore},
 };
 
 const struct backend_type transit_backend = {

@@ -68,7 +68,7 @@ lt_renew(struct mount *m, json_t *internal, int64_t new_expire)
 }
 
 static const struct route lt_routes[] = {
-        {"creds", OP_READ, 0, lt_creds, NULL},
+        {"creds", .read = lt_creds},
 };
 
 static const struct backend_type lt_backend = {

@@ -467,7 +467,7 @@ call(struct fx *f, enum op op, const char *rel, const char *body, struct respons
 		r = CF_ENOROUTE;
 		goto out;
 	}
-	if (!(rt->ops & op)) {
+	if (!route_handler(rt, op)) {
 		r = CF_EMETHOD;
 		goto out;
 	}
@@ -479,7 +479,7 @@ call(struct fx *f, enum op op, const char *rel, const char *body, struct respons
 		if (!exists)
 			rq.op = OP_CREATE;
 	}
-	r = rt->fn(&rq, rs);
+	r = route_handler(rt, rq.op)(&rq, rs);
 out:
 	request_free_fields(&rq);
 	return r;

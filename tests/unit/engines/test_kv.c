@@ -114,7 +114,7 @@ call_ex(struct fx *f, enum op op, const char *rel, const char *body, const char 
 		goto out;
 	}
 	rq.route = rt;
-	if (!(rt->ops & op)) {
+	if (!route_handler(rt, op)) {
 		r = CF_EMETHOD;
 		goto out;
 	}
@@ -128,7 +128,7 @@ call_ex(struct fx *f, enum op op, const char *rel, const char *body, const char 
 	}
 	if (ret_op)
 		*ret_op = rq.op;
-	r = rt->fn(&rq, rs);
+	r = route_handler(rt, rq.op)(&rq, rs);
 out:
 	request_free_fields(&rq);
 	return r;
