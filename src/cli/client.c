@@ -254,19 +254,115 @@ headers_free(struct curl_slist *h)
 	curl_dl.slist_free_all(h);
 }
 
+/* The URL of /v1/<path>[?query] on c's server (path percent-encoded). Returns
+ * 0 with *ret malloc'd, or CF_ENOMEM. */
+static int
+request_url(const struct client *c, const char *path, const char *query, char **ret)
+{
+	char *epath, *url = NULL;
+	size_t n;
+	int r = CF_ENOMEM;
+
+	epath = encode_path(path);
+	if (!epath)
+		goto out;
+	n = strlen(c->address) + strlen(epath) + (query ? strlen(query) : 0) + 8;
+	url = malloc(n);
+	if (!url)
+		goto out;
+	snprintf(url, n, "%s/v1/%s%s%s", c->address, epath, query ? "?" : "", query ? query : "");
+	*ret = url;
+	r = 0;
+out:
+	free(epath);
+	return r;
+}
+
+/* Appends line (copied) to *headers. Returns 0 or CF_ENOMEM (*headers unchanged). */
+static int
+headers_add(struct curl_slist **headers, const char *line)
+{
+	struct curl_slist *h = curl_dl.slist_append(*headers, line);
+
+	if (!h)
+		return CF_ENOMEM;
+	*headers = h;
+	return 0;
+}
+
+/* Appends "X-Vault-Token: <token>" to *headers when c has a token. The line
+ * built here is wiped once curl has its copy (headers_free wipes that one).
+ * Returns 0 or CF_ENOMEM. */
+static int
+headers_add_token(const struct client *c, struct curl_slist **headers)
+{
+	char *hdr;
+	size_t n;
+	int r;
+
+	if (!c->token || !*c->token)
+		return 0;
+	n = strlen(c->token) + sizeof("X-Vault-Token: ");
+	hdr = malloc(n);
+	if (!hdr)
+		return CF_ENOMEM;
+	snprintf(hdr, n, "X-Vault-Token: %s", c->token);
+	r = headers_add(headers, hdr);
+	secmem_free_str(hdr);
+	return r;
+}
+
+/* What every request of c sets alike: the error buffer (CURL_ERROR_SIZE
+ * bytes), no signals, the connect timeout, http(s) only, the user agent and
+ * the TLS settings of the environment. */
+static void
+curl_setup(const struct client *c, CURL *curl, char *curlerr)
+{
+	curl_dl.easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
+	curl_dl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_dl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_dl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_dl.easy_setopt(curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
+	if (c->cacert)
+		curl_dl.easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+	if (c->skip_verify) {
+		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+/* For a method that sends a body (POST, PUT, PATCH): its Content-Type (merge
+ * patch for PATCH), no "Expect: 100-continue" round trip for large bodies,
+ * and body as compact JSON in *ret_payload (NULL without a body; malloc'd, it
+ * may hold a secret: secmem_free_str). Returns 0 or CF_ENOMEM. */
+static int
+request_body(const char *method, json_t *body, struct curl_slist **headers, char **ret_payload)
+{
+	int r;
+
+	r = headers_add(headers, strcmp(method, "PATCH") == 0
+	                                 ? "Content-Type: application/merge-patch+json"
+	                                 : "Content-Type: application/json");
+	if (r == 0)
+		r = headers_add(headers, "Expect:");
+	if (r < 0 || !body)
+		return r;
+	*ret_payload = json_dumps(body, JSON_COMPACT);
+	return *ret_payload ? 0 : CF_ENOMEM;
+}
+
 int
 client_request(struct client *c, const char *method, const char *path, const char *query,
                json_t *body, struct client_resp *resp, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct body rb = {0};
-	char *epath = NULL, *url = NULL, *hdr = NULL, *payload = NULL;
+	char *url = NULL, *payload = NULL;
 	bool sends_body;
 	json_error_t jerr;
 	CURLcode cr;
 	CURL *curl = NULL;
-	size_t n;
 	long status = 0;
 	int r;
 
@@ -278,89 +374,32 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	}
 	sends_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
 	             strcmp(method, "PATCH") == 0;
-
-	epath = encode_path(path);
-	if (!epath) {
-		r = CF_ENOMEM;
+	r = request_url(c, path, query, &url);
+	if (r == 0)
+		r = headers_add_token(c, &headers);
+	if (r == 0 && sends_body)
+		r = request_body(method, body, &headers, &payload);
+	if (r < 0)
 		goto out;
-	}
-	n = strlen(c->address) + strlen(epath) + (query ? strlen(query) : 0) + 8;
-	url = malloc(n);
-	if (!url) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	snprintf(url, n, "%s/v1/%s%s%s", c->address, epath, query ? "?" : "", query ? query : "");
-
-	if (c->token && *c->token) {
-		n = strlen(c->token) + sizeof("X-Vault-Token: ");
-		hdr = malloc(n);
-		if (!hdr) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		snprintf(hdr, n, "X-Vault-Token: %s", c->token);
-		h = curl_dl.slist_append(headers, hdr);
-		if (!h) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		headers = h;
-	}
-	if (sends_body) {
-		h = curl_dl.slist_append(headers,
-		                         strcmp(method, "PATCH") == 0
-		                                 ? "Content-Type: application/merge-patch+json"
-		                                 : "Content-Type: application/json");
-		if (!h) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		headers = h;
-		/* No "Expect: 100-continue" round trip for large bodies. */
-		h = curl_dl.slist_append(headers, "Expect:");
-		if (!h) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		headers = h;
-		if (body) {
-			payload = json_dumps(body, JSON_COMPACT);
-			if (!payload) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-		}
-	}
 
 	curl = curl_dl.easy_init();
 	if (!curl) {
 		r = CF_ENOMEM;
 		goto out;
 	}
+	curl_setup(c, curl, curlerr);
 	curl_dl.easy_setopt(curl, CURLOPT_URL, url);
 	curl_dl.easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_dl.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_dl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_dl.easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
-	curl_dl.easy_setopt(curl, CURLOPT_ERRORBUFFER, curlerr);
-	curl_dl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_dl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_dl.easy_setopt(curl, CURLOPT_TIMEOUT, c->timeout);
-	curl_dl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_dl.easy_setopt(curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
 	if (strcmp(method, "HEAD") == 0)
 		curl_dl.easy_setopt(curl, CURLOPT_NOBODY, 1L);
 	if (sends_body) {
 		curl_dl.easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
 		curl_dl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
 		                    (long)(payload ? strlen(payload) : 0));
-	}
-	if (c->cacert)
-		curl_dl.easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
-	if (c->skip_verify) {
-		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_dl.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 
 	cr = curl_dl.easy_perform(curl);
@@ -387,11 +426,9 @@ out:
 	if (curl)
 		curl_dl.easy_cleanup(curl);
 	headers_free(headers);
-	secmem_free_str(hdr);
 	secmem_free_str(payload);
 	buf_free(&rb.b);
 	free(url);
-	free(epath);
 	return r;
 }
 
@@ -533,12 +570,11 @@ client_stream(struct client *c, const char *path, const char *query, const char 
               struct client_resp *resp, char *err, size_t errlen)
 {
 	char curlerr[CURL_ERROR_SIZE] = "", leid[64];
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct stream_ctx sc = {0};
-	char *epath = NULL, *url = NULL, *hdr = NULL;
+	char *url = NULL;
 	json_error_t jerr;
 	CURLcode cr;
-	size_t n;
 	int r;
 
 	buf_init(&sc.err.b, 65536, BUF_SECRET);
@@ -547,44 +583,17 @@ client_stream(struct client *c, const char *path, const char *query, const char 
 		snprintf(err, errlen, "libcurl (%s) is not installed", CURL_DL_SONAME);
 		return CF_EUNSUPPORTED;
 	}
-	epath = encode_path(path);
-	n = epath ? strlen(c->address) + strlen(epath) + (query ? strlen(query) : 0) + 8 : 0;
-	url = epath ? malloc(n) : NULL;
-	if (!url) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	snprintf(url, n, "%s/v1/%s%s%s", c->address, epath, query ? "?" : "", query ? query : "");
-	if (c->token && *c->token) {
-		n = strlen(c->token) + sizeof("X-Vault-Token: ");
-		hdr = malloc(n);
-		if (!hdr) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		snprintf(hdr, n, "X-Vault-Token: %s", c->token);
-		h = curl_dl.slist_append(headers, hdr);
-		if (!h) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		headers = h;
-	}
-	h = curl_dl.slist_append(headers, "Accept: text/event-stream");
-	if (!h) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	headers = h;
-	if (last_event_id) {
+	r = request_url(c, path, query, &url);
+	if (r == 0)
+		r = headers_add_token(c, &headers);
+	if (r == 0)
+		r = headers_add(&headers, "Accept: text/event-stream");
+	if (r == 0 && last_event_id) {
 		snprintf(leid, sizeof(leid), "Last-Event-ID: %s", last_event_id);
-		h = curl_dl.slist_append(headers, leid);
-		if (!h) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		headers = h;
+		r = headers_add(&headers, leid);
 	}
+	if (r < 0)
+		goto out;
 	sc.curl = curl_dl.easy_init();
 	if (!sc.curl) {
 		r = CF_ENOMEM;
@@ -592,26 +601,16 @@ client_stream(struct client *c, const char *path, const char *query, const char 
 	}
 	sc.on_data = on_data;
 	sc.arg = arg;
+	curl_setup(c, sc.curl, curlerr);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_URL, url);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_HTTPGET, 1L);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_HTTPHEADER, headers);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_WRITEFUNCTION, on_stream);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_WRITEDATA, &sc);
-	curl_dl.easy_setopt(sc.curl, CURLOPT_ERRORBUFFER, curlerr);
-	curl_dl.easy_setopt(sc.curl, CURLOPT_NOSIGNAL, 1L);
-	curl_dl.easy_setopt(sc.curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* No overall timeout: the server sends a keepalive every 15 s, so a minute
 	 * without a byte means the connection is dead. */
 	curl_dl.easy_setopt(sc.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_dl.easy_setopt(sc.curl, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_dl.easy_setopt(sc.curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_dl.easy_setopt(sc.curl, CURLOPT_USERAGENT, "coffer/" COFFER_VERSION);
-	if (c->cacert)
-		curl_dl.easy_setopt(sc.curl, CURLOPT_CAINFO, c->cacert);
-	if (c->skip_verify) {
-		curl_dl.easy_setopt(sc.curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_dl.easy_setopt(sc.curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	cr = curl_dl.easy_perform(sc.curl);
 	if (sc.status == 0)
 		curl_dl.easy_getinfo(sc.curl, CURLINFO_RESPONSE_CODE, &sc.status);
@@ -636,9 +635,7 @@ out:
 	if (sc.curl)
 		curl_dl.easy_cleanup(sc.curl);
 	headers_free(headers);
-	secmem_free_str(hdr);
 	buf_free(&sc.err.b);
 	free(url);
-	free(epath);
 	return r;
 }

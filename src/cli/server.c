@@ -94,8 +94,19 @@ harden_process(void)
 	}
 }
 
-int
-server_main(int argc, char **argv)
+/* What `coffer server`'s options ask for. */
+struct server_args {
+	struct http_config hc;
+	const char *storage;  /* --storage, or NULL */
+	const char *dev_root; /* --dev-root-token, or NULL */
+	bool dev;
+};
+
+/* Parses and checks argv into a (strings borrowed from argv). Applies
+ * --log-level at once. Returns 0, or CLI_EXIT_ERROR after a usage error
+ * (nothing opened yet: a bad listen address is caught before storage is). */
+static int
+server_parse_args(int argc, char **argv, struct server_args *a)
 {
 	static const struct option opts[] = {
 	        {"dev", no_argument, NULL, OPT_DEV},
@@ -112,45 +123,36 @@ server_main(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct http_config hc = {.listen = SERVER_DEFAULT_LISTEN};
-	struct core_config cc = {0};
-	struct http_server *http = NULL;
-	struct core *core = NULL;
-	const char *storage = NULL, *dev_root = NULL;
-	bool dev = false;
-	char *root = NULL, *unseal = NULL;
 	char usage[2048], err[512];
-	sigset_t sigs;
-	int opt, sig, r;
+	int opt;
 
 	server_usage(usage, sizeof(usage));
-	cli_set_command("server", NULL);
 	while ((opt = cli_getopt(argc, argv, opts, usage)) != -1) {
 		switch (opt) {
 		case OPT_DEV:
-			dev = true;
+			a->dev = true;
 			break;
 		case OPT_DEV_ROOT:
-			dev_root = optarg;
+			a->dev_root = optarg;
 			break;
 		case OPT_LISTEN:
-			hc.listen = optarg;
+			a->hc.listen = optarg;
 			break;
 		case OPT_STORAGE:
-			storage = optarg;
+			a->storage = optarg;
 			break;
 		case OPT_TLS_CERT:
-			hc.tls_cert = optarg;
+			a->hc.tls_cert = optarg;
 			break;
 		case OPT_TLS_KEY:
-			hc.tls_key = optarg;
+			a->hc.tls_key = optarg;
 			break;
 		case OPT_MAX_BODY: {
 			int64_t n;
 			if (util_parse_int(optarg, &n) < 0 || n < 1024)
 				return cli_usage_err("--max-request-size must be a number of bytes "
 				                     ">= 1024");
-			hc.max_body = (size_t)n;
+			a->hc.max_body = (size_t)n;
 			break;
 		}
 		case OPT_THREADS: {
@@ -158,7 +160,7 @@ server_main(int argc, char **argv)
 			if (util_parse_int(optarg, &n) < 0 || n < 2 || n > HTTP_MAX_THREADS)
 				return cli_usage_err("--http-threads must be between 2 and %u",
 				                     HTTP_MAX_THREADS);
-			hc.threads = (unsigned)n;
+			a->hc.threads = (unsigned)n;
 			break;
 		}
 		case OPT_API_ADDR:
@@ -178,15 +180,104 @@ server_main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("unexpected argument %s", argv[optind]);
-	if (!dev && !storage)
+	if (!a->dev && !a->storage)
 		return cli_usage_err("--storage=sqlite:PATH (or --dev) is required");
-	if (dev_root && (!*dev_root || strchr(dev_root, '.')))
+	if (a->dev_root && (!*a->dev_root || strchr(a->dev_root, '.')))
 		return cli_usage_err("--dev-root-token must be non-empty and contain no '.'");
-	if ((hc.tls_cert == NULL) != (hc.tls_key == NULL))
+	if ((a->hc.tls_cert == NULL) != (a->hc.tls_key == NULL))
 		return cli_usage_err("--tls-cert and --tls-key go together");
 	/* Before storage is opened (a SQLite file would be created for nothing). */
-	if (http_listen_check(hc.listen, err, sizeof(err)) < 0)
+	if (http_listen_check(a->hc.listen, err, sizeof(err)) < 0)
 		return cli_usage_err("%s", err);
+	return 0;
+}
+
+/* Opens storage and the core (initialized and unsealed with --dev, which then
+ * prints the unseal key and root token once), and starts the HTTP front end.
+ * Returns 0 with *ret_core and *ret_http set, or CLI_EXIT_ERROR (error
+ * printed, nothing left open). The dev secrets are wiped on every path. */
+static int
+server_start(const struct server_args *a, struct core **ret_core, struct http_server **ret_http)
+{
+	const struct http_config *hc = &a->hc;
+	struct core_config cc = {0};
+	struct http_server *http = NULL;
+	struct core *core = NULL;
+	char *root = NULL, *unseal = NULL;
+	char err[512];
+	int r;
+
+	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
+	r = server_core_new(&cc, &core);
+	if (r < 0) {
+		cli_err("cannot open storage %s: %s", cc.storage_spec, cf_strerror(r));
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	if (a->dev) {
+		r = core_dev_setup(core, a->dev_root, &root, &unseal);
+		if (r < 0) {
+			cli_err("dev setup failed: %s", cf_strerror(r));
+			r = CLI_EXIT_ERROR;
+			goto out;
+		}
+	}
+	r = http_start(hc, core, &http, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err);
+		r = CLI_EXIT_ERROR;
+		goto out;
+	}
+	log_info("coffer %s listening on %s%s (storage %s)", COFFER_VERSION,
+	         hc->tls_cert ? "https://" : "http://", hc->listen, cc.storage_spec);
+	if (a->dev) {
+		printf("WARNING: dev mode: in-memory storage, unsealed, root token printed.\n\n"
+		       "Unseal Key: %s\nRoot Token: %s\n\n"
+		       "    export COFFER_ADDR='%s%s'\n    export COFFER_TOKEN='%s'\n",
+		       unseal, root, hc->tls_cert ? "https://" : "http://", hc->listen, root);
+		fflush(stdout);
+	}
+	*ret_core = core;
+	*ret_http = http;
+	core = NULL;
+	r = 0;
+out:
+	secmem_free_str(unseal);
+	secmem_free_str(root);
+	core_free(core);
+	return r;
+}
+
+/* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload yet). */
+static void
+server_wait_stop(const sigset_t *sigs)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload");
+			continue;
+		}
+		break;
+	}
+}
+
+int
+server_main(int argc, char **argv)
+{
+	struct server_args a = {.hc = {.listen = SERVER_DEFAULT_LISTEN}};
+	struct http_server *http = NULL;
+	struct core *core = NULL;
+	sigset_t sigs;
+	int r;
+
+	cli_set_command("server", NULL);
+	r = server_parse_args(argc, argv, &a);
+	if (r != 0)
+		return r;
 
 	harden_process();
 	if (sodium_init() < 0) {
@@ -203,49 +294,10 @@ server_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cc.storage_spec = dev ? (storage ? storage : "memory:") : storage;
-	r = server_core_new(&cc, &core);
-	if (r < 0) {
-		cli_err("cannot open storage %s: %s", cc.storage_spec, cf_strerror(r));
-		return CLI_EXIT_ERROR;
-	}
-	if (dev) {
-		r = core_dev_setup(core, dev_root, &root, &unseal);
-		if (r < 0) {
-			cli_err("dev setup failed: %s", cf_strerror(r));
-			core_free(core);
-			return CLI_EXIT_ERROR;
-		}
-	}
-	r = http_start(&hc, core, &http, err, sizeof(err));
-	if (r < 0) {
-		cli_err("%s", err);
-		secmem_free_str(unseal);
-		secmem_free_str(root);
-		core_free(core);
-		return CLI_EXIT_ERROR;
-	}
-	log_info("coffer %s listening on %s%s (storage %s)", COFFER_VERSION,
-	         hc.tls_cert ? "https://" : "http://", hc.listen, cc.storage_spec);
-	if (dev) {
-		printf("WARNING: dev mode: in-memory storage, unsealed, root token printed.\n\n"
-		       "Unseal Key: %s\nRoot Token: %s\n\n"
-		       "    export COFFER_ADDR='%s%s'\n    export COFFER_TOKEN='%s'\n",
-		       unseal, root, hc.tls_cert ? "https://" : "http://", hc.listen, root);
-		fflush(stdout);
-		secmem_free_str(unseal);
-		secmem_free_str(root);
-	}
-
-	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload");
-			continue;
-		}
-		break;
-	}
+	r = server_start(&a, &core, &http);
+	if (r != 0)
+		return r;
+	server_wait_stop(&sigs);
 	log_info("shutting down: finishing in-flight requests");
 	http_stop(http);
 	core_free(core);

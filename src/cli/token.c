@@ -98,130 +98,144 @@ static const char create_usage[] =
         "  --id=ID                    the token's value (root only)\n"
         "  --field=FIELD              print only this field (token, token_accessor, ...)\n";
 
-static int
-token_create(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	        {"policy", required_argument, NULL, OPT_POLICY},
-	        {"ttl", required_argument, NULL, OPT_TTL},
-	        {"explicit-max-ttl", required_argument, NULL, OPT_EXPLICIT_MAX_TTL},
-	        {"period", required_argument, NULL, OPT_PERIOD},
-	        {"use-limit", required_argument, NULL, OPT_USE_LIMIT},
-	        {"orphan", no_argument, NULL, OPT_ORPHAN},
-	        {"no-default-policy", no_argument, NULL, OPT_NO_DEFAULT_POLICY},
-	        {"renewable", required_argument, NULL, OPT_RENEWABLE},
-	        {"display-name", required_argument, NULL, OPT_DISPLAY_NAME},
-	        {"metadata", required_argument, NULL, OPT_METADATA},
-	        {"role", required_argument, NULL, OPT_ROLE},
-	        {"type", required_argument, NULL, OPT_TYPE},
-	        {"id", required_argument, NULL, OPT_ID},
-	        {"field", required_argument, NULL, OPT_FIELD},
-	        CLI_COMMON_OPTIONS,
-	        {0},
-	};
-	struct client_resp resp = {0};
-	json_t *body, *policies = NULL, *meta = NULL;
-	const char *field = NULL, *role = NULL;
-	char path[512];
-	bool orphan = false, b;
-	long long n;
-	int o, r;
+static const struct option create_opts[] = {
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"ttl", required_argument, NULL, OPT_TTL},
+        {"explicit-max-ttl", required_argument, NULL, OPT_EXPLICIT_MAX_TTL},
+        {"period", required_argument, NULL, OPT_PERIOD},
+        {"use-limit", required_argument, NULL, OPT_USE_LIMIT},
+        {"orphan", no_argument, NULL, OPT_ORPHAN},
+        {"no-default-policy", no_argument, NULL, OPT_NO_DEFAULT_POLICY},
+        {"renewable", required_argument, NULL, OPT_RENEWABLE},
+        {"display-name", required_argument, NULL, OPT_DISPLAY_NAME},
+        {"metadata", required_argument, NULL, OPT_METADATA},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"id", required_argument, NULL, OPT_ID},
+        {"field", required_argument, NULL, OPT_FIELD},
+        CLI_COMMON_OPTIONS,
+        {0},
+};
 
-	body = json_object();
-	if (!body)
-		cli_oom();
-	while ((o = cli_getopt(argc, argv, opts, create_usage)) != -1) {
+/* What `token create`'s options ask for. */
+struct create_args {
+	json_t *body;      /* the request body the options fill */
+	const char *role;  /* --role, or NULL */
+	const char *field; /* --field, or NULL */
+	bool orphan;
+};
+
+/* Parses argv into a->body (created by the caller) and the other fields of a
+ * (strings borrowed from argv; the --id value is wiped from argv). Returns 0,
+ * or CLI_EXIT_ERROR after a usage error. */
+static int
+create_parse_args(int argc, char **argv, struct create_args *a)
+{
+	json_t *policies = NULL, *meta = NULL;
+	long long n;
+	bool b;
+	int o;
+
+	while ((o = cli_getopt(argc, argv, create_opts, create_usage)) != -1) {
 		switch (o) {
 		case OPT_POLICY:
 			if (!policies) {
 				policies = json_array();
-				cli_json_set(body, "policies", policies);
+				cli_json_set(a->body, "policies", policies);
 			}
 			/* "a,b" works too, as in vault's -policy flag. */
 			if (json_array_append_new(policies, json_string(optarg)) < 0)
 				cli_oom();
 			break;
 		case OPT_TTL:
-			cli_json_set(body, "ttl", json_string(optarg));
+			cli_json_set(a->body, "ttl", json_string(optarg));
 			break;
 		case OPT_EXPLICIT_MAX_TTL:
-			cli_json_set(body, "explicit_max_ttl", json_string(optarg));
+			cli_json_set(a->body, "explicit_max_ttl", json_string(optarg));
 			break;
 		case OPT_PERIOD:
-			cli_json_set(body, "period", json_string(optarg));
+			cli_json_set(a->body, "period", json_string(optarg));
 			break;
 		case OPT_USE_LIMIT:
-			if (args_parse_uint(optarg, &n) < 0) {
-				json_decref(body);
+			if (args_parse_uint(optarg, &n) < 0)
 				return cli_usage_err("--use-limit: not a number: %s", optarg);
-			}
-			cli_json_set(body, "num_uses", json_integer(n));
+			cli_json_set(a->body, "num_uses", json_integer(n));
 			break;
 		case OPT_ORPHAN:
-			orphan = true;
+			a->orphan = true;
 			break;
 		case OPT_NO_DEFAULT_POLICY:
-			cli_json_set(body, "no_default_policy", json_true());
+			cli_json_set(a->body, "no_default_policy", json_true());
 			break;
 		case OPT_RENEWABLE:
-			if (args_parse_bool(optarg, &b) < 0) {
-				json_decref(body);
+			if (args_parse_bool(optarg, &b) < 0)
 				return cli_usage_err("--renewable: not a boolean: %s", optarg);
-			}
-			cli_json_set(body, "renewable", json_boolean(b));
+			cli_json_set(a->body, "renewable", json_boolean(b));
 			break;
 		case OPT_DISPLAY_NAME:
-			cli_json_set(body, "display_name", json_string(optarg));
+			cli_json_set(a->body, "display_name", json_string(optarg));
 			break;
 		case OPT_METADATA:
 			if (!meta) {
 				meta = json_object();
-				cli_json_set(body, "meta", meta);
+				cli_json_set(a->body, "meta", meta);
 			}
-			if (args_set_pair(meta, optarg) < 0) {
-				json_decref(body);
+			if (args_set_pair(meta, optarg) < 0)
 				return cli_usage_err("--metadata: expected KEY=VALUE, got %s",
 				                     optarg);
-			}
 			break;
 		case OPT_ROLE:
-			role = optarg;
+			a->role = optarg;
 			break;
 		case OPT_TYPE:
-			if (strcmp(optarg, "service") != 0 && strcmp(optarg, "batch") != 0) {
-				json_decref(body);
+			if (strcmp(optarg, "service") != 0 && strcmp(optarg, "batch") != 0)
 				return cli_usage_err("--type: service or batch, not %s", optarg);
-			}
-			cli_json_set(body, "type", json_string(optarg));
+			cli_json_set(a->body, "type", json_string(optarg));
 			break;
 		case OPT_ID:
-			cli_json_set(body, "id", json_string(optarg));
+			cli_json_set(a->body, "id", json_string(optarg));
 			secmem_wipe(optarg, strlen(optarg));
 			break;
 		case OPT_FIELD:
-			field = optarg;
+			a->field = optarg;
 			break;
 		}
 	}
-	if (optind != argc) {
-		json_decref(body);
+	if (optind != argc)
 		return cli_usage_err("unexpected argument \"%s\"", argv[optind]);
-	}
-	if (role && orphan) {
-		json_decref(body);
+	if (a->role && a->orphan)
 		return cli_usage_err("--role and --orphan cannot be combined (the role decides)");
+	return 0;
+}
+
+/* `coffer token create`: POST auth/token/create (create-orphan, create/ROLE). */
+static int
+token_create_cmd(int argc, char **argv)
+{
+	struct create_args a = {0};
+	struct client_resp resp = {0};
+	char path[512];
+	int r;
+
+	a.body = json_object();
+	if (!a.body)
+		cli_oom();
+	r = create_parse_args(argc, argv, &a);
+	if (r != 0) {
+		json_decref(a.body);
+		return r;
 	}
-	if (role)
-		snprintf(path, sizeof(path), "auth/token/create/%s", role);
+	if (a.role)
+		snprintf(path, sizeof(path), "auth/token/create/%s", a.role);
 	else
 		snprintf(path, sizeof(path), "%s",
-		         orphan ? "auth/token/create-orphan" : "auth/token/create");
-	r = cli_request("POST", path, NULL, body, &resp);
+		         a.orphan ? "auth/token/create-orphan" : "auth/token/create");
+	r = cli_request("POST", path, NULL, a.body, &resp);
 	if (r < 0)
 		goto out;
-	r = print_auth(&resp, field);
+	r = print_auth(&resp, a.field);
 out:
-	json_decref(body);
+	json_decref(a.body);
 	client_resp_clear(&resp);
 	return cli_exit(r);
 }
@@ -255,7 +269,7 @@ humanize_info(const json_t *data)
 }
 
 static int
-token_lookup(int argc, char **argv)
+token_lookup_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"accessor", no_argument, NULL, OPT_ACCESSOR},
@@ -326,7 +340,7 @@ static const char renew_usage[] =
         "  --field=FIELD          print only this field, raw\n";
 
 static int
-token_renew(int argc, char **argv)
+token_renew_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"increment", required_argument, NULL, OPT_INCREMENT},
@@ -398,7 +412,7 @@ static const char revoke_usage[] =
         "  --self                 revoke the calling token\n";
 
 static int
-token_revoke(int argc, char **argv)
+token_revoke_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"accessor", no_argument, NULL, OPT_ACCESSOR},
@@ -471,10 +485,10 @@ out:
 }
 
 static const struct cli_cmd token_cmds[] = {
-        {"create", token_create, "create a token"},
-        {"lookup", token_lookup, "print a token's properties"},
-        {"renew", token_renew, "renew a token's lease"},
-        {"revoke", token_revoke, "revoke a token and its children"},
+        {"create", token_create_cmd, "create a token"},
+        {"lookup", token_lookup_cmd, "print a token's properties"},
+        {"renew", token_renew_cmd, "renew a token's lease"},
+        {"revoke", token_revoke_cmd, "revoke a token and its children"},
         {NULL, NULL, NULL},
 };
 

@@ -665,31 +665,20 @@ token_store_set_clock(struct token_store *ts, int64_t (*clock)(void *arg), void 
 	pthread_rwlock_unlock(&ts->lock);
 }
 
-int
-token_create(struct token_store *ts, const struct token_params *p, char **ret_token,
-             struct token_entry **ret_entry)
+/* A new entry holding copies of p's values, without token hash or accessor
+ * yet: creation time from the store's clock, expiry from p->ttl, never past
+ * creation + explicit max TTL. Returns 0 with *ret (free with
+ * token_entry_free), or CF_ENOMEM. */
+static int
+entry_from_params(struct token_store *ts, const struct token_params *p, struct token_entry **ret)
 {
-	struct token_entry *te = NULL, *parent = NULL;
-	char *token = NULL, *blob = NULL;
-	char kid[KEY_MAX], kacc[KEY_MAX], kpar[KEY_MAX];
-	struct storage_op ops[3];
-	size_t nops = 0;
-	bool oom = false, locked = false;
+	struct token_entry *te;
+	bool oom = false;
 	int64_t now;
-	int r;
+	int r = CF_ENOMEM;
 
-	if (!p || !json_is_array(p->policies) || p->ttl < 0 || p->explicit_max_ttl < 0 ||
-	    p->period < 0 || p->num_uses < 0)
-		return CF_EINVAL;
-	if (p->id && (!*p->id || strchr(p->id, '.') || strlen(p->id) > TOKEN_MAX_LEN))
-		return CF_EINVAL;
-	if (p->parent_hash && *p->parent_hash && !is_hash(p->parent_hash))
-		return CF_EINVAL;
-
-	r = CF_ENOMEM;
 	te = calloc(1, sizeof(*te));
-	token = calloc(1, p->id ? strlen(p->id) + 1 : sizeof(TOKEN_PREFIX) + TOKEN_RANDOM_CHARS);
-	if (!te || !token)
+	if (!te)
 		goto out;
 	te->policies = json_deep_copy(p->policies);
 	if (json_is_array(p->bound_cidrs) && json_array_size(p->bound_cidrs) > 0)
@@ -724,26 +713,32 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 	if (p->parent_hash && *p->parent_hash)
 		memcpy(te->parent, p->parent_hash, 65);
 	te->orphan = te->parent[0] == '\0';
+	*ret = te;
+	te = NULL;
+	r = 0;
+out:
+	token_entry_free(te);
+	return r;
+}
 
-	pthread_rwlock_wrlock(&ts->lock);
-	locked = true;
-	if (te->parent[0]) {
-		/* Under the write lock: the parent cannot be revoked before the link
-		 * below is written, so no child escapes its parent's revocation. */
-		r = load_entry(ts, te->parent, &parent);
-		if (r == CF_ENOTFOUND || (r == 0 && is_expired(ts, parent)))
-			r = CF_EDENIED;
-		if (r < 0)
-			goto out;
-	}
+/* Writes the token string into token (room for id, or for a generated token
+ * when id is NULL) and an accessor no entry uses yet into te, with the keys
+ * the entry (kid) and its accessor (kacc) go under. A generated token that
+ * collides is drawn again, up to four times. Caller holds ts->lock for
+ * writing. Returns 0, CF_EEXIST (id is taken), CF_EINTERNAL (four collisions)
+ * or a storage error. */
+static int
+pick_token(struct token_store *ts, const char *id, struct token_entry *te, char *token,
+           char kid[KEY_MAX], char kacc[KEY_MAX])
+{
+	bool exists;
+	int r;
+
 	for (int attempt = 0;; attempt++) {
-		bool exists;
-		if (attempt == 4) {
-			r = CF_EINTERNAL;
-			goto out;
-		}
-		if (p->id) {
-			memcpy(token, p->id, strlen(p->id) + 1);
+		if (attempt == 4)
+			return CF_EINTERNAL;
+		if (id) {
+			memcpy(token, id, strlen(id) + 1);
 		} else {
 			memcpy(token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
 			util_random_base62(token + sizeof(TOKEN_PREFIX) - 1, TOKEN_RANDOM_CHARS);
@@ -753,12 +748,10 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 		if (r == 0)
 			r = key_exists(ts, kid, &exists);
 		if (r < 0)
-			goto out;
+			return r;
 		if (exists) {
-			if (p->id) {
-				r = CF_EEXIST;
-				goto out;
-			}
+			if (id)
+				return CF_EEXIST;
 			continue;
 		}
 		util_random_base62(te->accessor, ACCESSOR_CHARS);
@@ -766,10 +759,24 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 		if (r == 0)
 			r = key_exists(ts, kacc, &exists);
 		if (r < 0)
-			goto out;
+			return r;
 		if (!exists)
-			break;
+			return 0;
 	}
+}
+
+/* Stores te under kid, its accessor under kacc and, for a child, the link
+ * under its parent, in one transaction. Caller holds ts->lock for writing. */
+static int
+store_new_entry(struct token_store *ts, const struct token_entry *te, const char *kid,
+                const char *kacc)
+{
+	char kpar[KEY_MAX];
+	char *blob = NULL;
+	struct storage_op ops[3];
+	size_t nops = 0;
+	int r;
+
 	r = entry_encode(te, &blob);
 	if (r < 0)
 		goto out;
@@ -787,6 +794,53 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 		        .kind = STORAGE_PUT, .key = kpar, .value = (const uint8_t *)"1", .len = 1};
 	}
 	r = view_txn(ts->v, ops, nops);
+out:
+	free(blob);
+	return r;
+}
+
+int
+token_create(struct token_store *ts, const struct token_params *p, char **ret_token,
+             struct token_entry **ret_entry)
+{
+	struct token_entry *te = NULL, *parent = NULL;
+	char *token = NULL;
+	char kid[KEY_MAX], kacc[KEY_MAX];
+	bool locked = false;
+	int r;
+
+	if (!p || !json_is_array(p->policies) || p->ttl < 0 || p->explicit_max_ttl < 0 ||
+	    p->period < 0 || p->num_uses < 0)
+		return CF_EINVAL;
+	if (p->id && (!*p->id || strchr(p->id, '.') || strlen(p->id) > TOKEN_MAX_LEN))
+		return CF_EINVAL;
+	if (p->parent_hash && *p->parent_hash && !is_hash(p->parent_hash))
+		return CF_EINVAL;
+
+	r = entry_from_params(ts, p, &te);
+	if (r < 0)
+		goto out;
+	token = calloc(1, p->id ? strlen(p->id) + 1 : sizeof(TOKEN_PREFIX) + TOKEN_RANDOM_CHARS);
+	if (!token) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+
+	pthread_rwlock_wrlock(&ts->lock);
+	locked = true;
+	if (te->parent[0]) {
+		/* Under the write lock: the parent cannot be revoked before the link
+		 * below is written, so no child escapes its parent's revocation. */
+		r = load_entry(ts, te->parent, &parent);
+		if (r == CF_ENOTFOUND || (r == 0 && is_expired(ts, parent)))
+			r = CF_EDENIED;
+		if (r < 0)
+			goto out;
+	}
+	r = pick_token(ts, p->id, te, token, kid, kacc);
+	if (r < 0)
+		goto out;
+	r = store_new_entry(ts, te, kid, kacc);
 	if (r < 0)
 		goto out;
 	pthread_rwlock_unlock(&ts->lock);
@@ -802,7 +856,6 @@ token_create(struct token_store *ts, const struct token_params *p, char **ret_to
 out:
 	if (locked)
 		pthread_rwlock_unlock(&ts->lock);
-	free(blob);
 	secmem_free_str(token);
 	token_entry_free(te);
 	token_entry_free(parent);

@@ -411,66 +411,60 @@ out:
 	return r;
 }
 
-/* Runs (or resumes) one rotation. Caller holds the job busy and the core lock
- * for reading. */
+/* Takes up the stored pending record of a rotation cut by a crash or a seal,
+ * or stores a new one (step "create") and announces the start. On success
+ * x->p holds the record and *ret_trigger the trigger it records (for a resumed
+ * rotation, a string inside x->p). st is the job's state (borrowed). */
 static int
-rotate_run(struct rctx *x, const char *trigger, const char *reason, int64_t *ret_version,
-           int64_t *ret_prev)
+rotate_begin(struct rctx *x, json_t *cfg, json_t *st, const char *trigger, const char *reason,
+             const char **ret_trigger)
 {
-	struct rotation *rm = x->rm;
 	struct rjob *j = x->job;
-	const struct target_ops *ops;
-	json_t *cfg, *st, *p, *hashes;
-	bool compromise;
-	int64_t now, newv = 0, prevv = 0, ge, grace;
-	const char *step;
+	json_t *p;
 	char id[37];
 	int r = 0;
 
-	pthread_mutex_lock(&rm->mu);
-	cfg = json_deep_copy(j->cfg);
-	st = json_deep_copy(j->st);
-	pthread_mutex_unlock(&rm->mu);
-	if (!cfg || !st) {
-		r = CF_ENOMEM;
-		goto out;
-	}
-	ops = rotation_target(jstr(cfg, "target"));
-	if (!ops) {
-		r = CF_EINTERNAL;
-		goto out;
-	}
 	p = json_object_get(st, "pending");
 	if (json_is_object(p)) {
 		p = json_deep_copy(p);
 		trigger = jstr(p, "trigger");
 		log_info("rotation: job %s: resuming a %s rotation at step %s", j->name, trigger,
 		         jstr(p, "step"));
-	} else {
-		util_uuid(id);
-		p = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "trigger", trigger, "reason",
-		              reason ? reason : "", "step", "create", "started",
-		              (json_int_t)util_now_ns());
-		if (!p) {
-			r = CF_ENOMEM;
-			goto out;
-		}
 		x->p = p;
-		r = save_pending(x);
-		if (r < 0) {
-			json_decref(p);
-			x->p = NULL;
-			goto out;
-		}
-		emit(rm, j, cfg, "rotation.started", EV_INFO, 0, jint(st, "current_version"), false,
-		     reason, NULL);
+		goto out;
+	}
+	util_uuid(id);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", id, "trigger", trigger, "reason",
+	              reason ? reason : "", "step", "create", "started", (json_int_t)util_now_ns());
+	if (!p) {
+		r = CF_ENOMEM;
+		goto out;
 	}
 	x->p = p;
-	reason = jstr(p, "reason");
-	compromise = strcmp(trigger, "compromise") == 0;
+	r = save_pending(x);
+	if (r < 0) {
+		json_decref(p);
+		x->p = NULL;
+		goto out;
+	}
+	emit(x->rm, j, cfg, "rotation.started", EV_INFO, 0, jint(st, "current_version"), false,
+	     reason, NULL);
+out:
+	if (r == 0)
+		*ret_trigger = trigger;
+	return r;
+}
+
+/* Runs the steps create -> set -> test from the one stored in x->p, storing
+ * the record after each, so that a crash or a seal resumes at the next. */
+static int
+rotate_steps(struct rctx *x, const struct target_ops *ops, json_t *cfg, json_t *st)
+{
+	json_t *p = x->p;
+	const char *step, *next;
+	int r = 0;
 
 	for (;;) {
-		const char *next;
 		step = jstr(p, "step");
 		if (strcmp(step, "create") == 0) {
 			r = ops->create(x, cfg, st, p);
@@ -485,29 +479,29 @@ rotate_run(struct rctx *x, const char *trigger, const char *reason, int64_t *ret
 			break;
 		}
 		if (r < 0)
-			goto failed;
-		crash_point(rm, step);
+			break;
+		crash_point(x->rm, step);
 		json_object_set_new(p, "step", json_string(next));
 		r = save_pending(x);
 		if (r < 0)
-			goto failed;
+			break;
 	}
+	return r;
+}
 
-	/* finish. One previous version at a time: an older one still in grace goes
-	 * now. */
-	if (!compromise && jint(st, "previous_version") > 0) {
-		r = revoke_previous(x, "superseded by a new rotation");
-		if (r < 0)
-			goto failed;
-		pthread_mutex_lock(&rm->mu);
-		json_decref(st);
-		st = json_deep_copy(j->st);
-		pthread_mutex_unlock(&rm->mu);
-	}
-	r = ops->finish(x, cfg, st, p, compromise);
-	if (r < 0)
-		goto failed;
-	crash_point(rm, "finish");
+/* After the target's finish step: the new version becomes the job's current
+ * one (versions, hashes, grace, history; the pending record goes), the job is
+ * stored and the completion announced. Without grace the previous version is
+ * revoked at once. */
+static void
+rotate_commit(struct rctx *x, json_t *cfg, const char *trigger, bool compromise,
+              int64_t *ret_version, int64_t *ret_prev)
+{
+	struct rotation *rm = x->rm;
+	struct rjob *j = x->job;
+	json_t *p = x->p, *hashes;
+	const char *reason = jstr(p, "reason");
+	int64_t now, newv, prevv, ge, grace;
 
 	now = util_now_ns();
 	newv = jint(p, "new_version");
@@ -547,7 +541,7 @@ rotate_run(struct rctx *x, const char *trigger, const char *reason, int64_t *ret
 	pthread_mutex_lock(&j->cmu);
 	j->current_version = newv;
 	pthread_mutex_unlock(&j->cmu);
-	r = job_save(rm, j);
+	(void)job_save(rm, j);
 	log_info("rotation: job %s: version %lld is current (%s)", j->name, (long long)newv,
 	         trigger);
 	emit(rm, j, cfg, "rotation.completed", EV_INFO, newv, prevv, false, reason, NULL);
@@ -559,18 +553,24 @@ rotate_run(struct rctx *x, const char *trigger, const char *reason, int64_t *ret
 		*ret_version = newv;
 	if (ret_prev)
 		*ret_prev = prevv;
-	r = 0;
-	goto out;
+}
 
-failed : {
-	int64_t fails, delay;
+/* A started rotation failed with r: counts the failure, schedules the retry
+ * with backoff, records it in the history and announces it; the pending
+ * record goes. A rotation cut by a seal is no failure: its stored record
+ * resumes after unseal. st is the job's state the rotation started from. */
+static void
+rotate_failed(struct rctx *x, json_t *cfg, json_t *st, const char *trigger, int r)
+{
+	struct rotation *rm = x->rm;
+	struct rjob *j = x->job;
+	int64_t now, fails, delay;
 	char msg[sizeof(x->err)];
 
 	if (x->sealing) {
-		/* Not a failure: the stored pending record resumes after unseal. */
 		log_info("rotation: job %s: interrupted by a seal at step %s", j->name,
 		         jstr(x->p, "step"));
-		goto out;
+		return;
 	}
 	if (!x->err[0])
 		snprintf(x->err, sizeof(x->err), "%s", cf_strerror(r));
@@ -592,7 +592,61 @@ failed : {
 	emit(rm, j, cfg, "rotation.failed", fails >= ROT_ALERT_FAILURES ? EV_CRITICAL : EV_WARNING,
 	     0, jint(st, "current_version"), false, msg, NULL);
 }
+
+/* Runs (or resumes) one rotation. Caller holds the job busy and the core lock
+ * for reading. */
+static int
+rotate_run(struct rctx *x, const char *trigger, const char *reason, int64_t *ret_version,
+           int64_t *ret_prev)
+{
+	struct rotation *rm = x->rm;
+	struct rjob *j = x->job;
+	const struct target_ops *ops;
+	json_t *cfg, *st;
+	bool compromise, started = false;
+	int r = 0;
+
+	pthread_mutex_lock(&rm->mu);
+	cfg = json_deep_copy(j->cfg);
+	st = json_deep_copy(j->st);
+	pthread_mutex_unlock(&rm->mu);
+	if (!cfg || !st) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	ops = rotation_target(jstr(cfg, "target"));
+	if (!ops) {
+		r = CF_EINTERNAL;
+		goto out;
+	}
+	r = rotate_begin(x, cfg, st, trigger, reason, &trigger);
+	if (r < 0)
+		goto out;
+	started = true;
+	compromise = strcmp(trigger, "compromise") == 0;
+	r = rotate_steps(x, ops, cfg, st);
+	if (r < 0)
+		goto out;
+	/* finish. One previous version at a time: an older one still in grace goes
+	 * now. */
+	if (!compromise && jint(st, "previous_version") > 0) {
+		r = revoke_previous(x, "superseded by a new rotation");
+		if (r < 0)
+			goto out;
+		pthread_mutex_lock(&rm->mu);
+		json_decref(st);
+		st = json_deep_copy(j->st);
+		pthread_mutex_unlock(&rm->mu);
+	}
+	r = ops->finish(x, cfg, st, x->p, compromise);
+	if (r < 0)
+		goto out;
+	crash_point(rm, "finish");
+	rotate_commit(x, cfg, trigger, compromise, ret_version, ret_prev);
+	r = 0;
 out:
+	if (r < 0 && started)
+		rotate_failed(x, cfg, st, trigger, r);
 	if (x->p) {
 		json_decref(x->p);
 		x->p = NULL;
