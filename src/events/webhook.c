@@ -844,43 +844,69 @@ out:
 	return r;
 }
 
+/* The webhook name of a notify/webhooks/<name> request, or NULL with an error
+ * in rs. */
+static const char *
+webhook_name(struct request *rq, struct response *rs)
+{
+	const char *name = rq->ncap > 0 ? rq->cap[0] : "";
+
+	if (!name_ok(name)) {
+		(void)bad(rs, "webhook names are 1-64 characters of letters, digits, '.', '_' and "
+		              "'-'");
+		return NULL;
+	}
+	return name;
+}
+
 int
-events_sys_webhook(struct request *rq, struct response *rs)
+events_sys_webhook_read(struct request *rq, struct response *rs)
 {
 	struct events *ev = events_of(rq->core);
-	const char *name = rq->ncap > 0 ? rq->cap[0] : "";
+	const char *name = webhook_name(rq, rs);
 	json_t *cfg = NULL;
 	int r;
 
-	if (!name_ok(name))
-		return bad(rs, "webhook names are 1-64 characters of letters, digits, '.', '_' and "
-		               "'-'");
-	switch (rq->op) {
-	case OP_CREATE:
-	case OP_UPDATE:
-		return webhook_write(ev, name, rq, rs);
-	case OP_READ:
-		r = view_get_json(ev->hooks_view, name, &cfg);
-		if (r < 0)
-			return r;
-		rs->data = hook_public(name, cfg);
-		json_decref(cfg);
-		return rs->data ? 0 : CF_ENOMEM;
-	case OP_DELETE:
-		pthread_mutex_lock(&ev->hmu);
-		r = view_delete(ev->hooks_view, name);
-		if (r == CF_ENOTFOUND)
-			r = 0;
-		if (r == 0)
-			hook_replace(ev, name, NULL);
-		pthread_cond_broadcast(&ev->hcond);
-		pthread_mutex_unlock(&ev->hmu);
-		if (r == 0)
-			log_info("webhook %s deleted", name);
+	if (!name)
+		return CF_EINVAL;
+	r = view_get_json(ev->hooks_view, name, &cfg);
+	if (r < 0)
 		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	rs->data = hook_public(name, cfg);
+	json_decref(cfg);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+int
+events_sys_webhook_write(struct request *rq, struct response *rs)
+{
+	const char *name = webhook_name(rq, rs);
+
+	if (!name)
+		return CF_EINVAL;
+	return webhook_write(events_of(rq->core), name, rq, rs);
+}
+
+int
+events_sys_webhook_delete(struct request *rq, struct response *rs)
+{
+	struct events *ev = events_of(rq->core);
+	const char *name = webhook_name(rq, rs);
+	int r;
+
+	if (!name)
+		return CF_EINVAL;
+	pthread_mutex_lock(&ev->hmu);
+	r = view_delete(ev->hooks_view, name);
+	if (r == CF_ENOTFOUND)
+		r = 0;
+	if (r == 0)
+		hook_replace(ev, name, NULL);
+	pthread_cond_broadcast(&ev->hcond);
+	pthread_mutex_unlock(&ev->hmu);
+	if (r == 0)
+		log_info("webhook %s deleted", name);
+	return r;
 }
 
 int

@@ -6,7 +6,7 @@
  * scripts/check-repo runs it and fails when docs/api.md differs from what it
  * prints, so the document cannot drift from the tables: change a route, run
  * `make apidoc`, commit both. Nothing here is hand-kept per route; a row shows
- * the route's pattern, the operations its ops bits accept (as HTTP methods),
+ * the route's pattern, the operations it has handlers for (as HTTP methods),
  * and the flags a caller sees (no token, sudo, served while sealed ...). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static const struct apidoc_section sections[] = {
         {"SRP auth method", "srp", "auth/srp/", 0, &srp_backend},
 };
 
-/* The HTTP methods that reach the operations in ops (the HTTP layer maps
+/* The HTTP methods that reach the operations in ops (route_ops; the HTTP layer maps
  * GET to read, or to list with ?list=true; POST and PUT to create/update). */
 static void
 print_methods(unsigned ops)
@@ -136,13 +136,13 @@ print_section(const struct apidoc_section *s)
 		printf("| `%s%s`", s->path, rt->pattern);
 		/* "roles" followed by "roles/" with the same operations: one row. */
 		if (next && strncmp(next->pattern, rt->pattern, n) == 0 &&
-		    strcmp(next->pattern + n, "/") == 0 && next->ops == rt->ops &&
+		    strcmp(next->pattern + n, "/") == 0 && route_ops(next) == route_ops(rt) &&
 		    next->flags == rt->flags) {
 			printf(", `%s%s`", s->path, next->pattern);
 			i++;
 		}
 		printf(" | ");
-		print_methods(rt->ops);
+		print_methods(route_ops(rt));
 		printf(" | ");
 		print_flags(rt->flags);
 		printf(" |\n");
