@@ -149,7 +149,8 @@ audit_sys_verify(struct request *rq, struct response *rs)
 
 const struct route audit_sys_routes[] = {
         {"audit", R_SUDO | R_SYS_INJECT, .read = audit_sys_list},
-        {"audit/+", R_SUDO | R_SYS_INJECT, .write = audit_sys_enable, .delete = audit_sys_disable},
+        {"audit/+", R_SUDO | R_SYS_INJECT, .write = audit_sys_enable, .delete = audit_sys_disable,
+         .fields = audit_enable_fields},
         {"audit/+/public-key", R_NOAUTH | R_SYS_INJECT, .read = audit_sys_public_key},
         {"audit-hash/+", R_SYS_INJECT, .write = audit_sys_hash},
         {"audit-verify/+", R_SUDO | R_SYS_INJECT, .read = audit_sys_verify,
