@@ -296,7 +296,7 @@ const struct route events_sys_routes[] = {
         {"notify/webhooks/", R_SYS_INJECT, .list = events_sys_webhooks_list},
         {"notify/webhooks/+", R_SYS_INJECT, .exists = events_sys_webhook_exists,
          .read = events_sys_webhook_read, .write = events_sys_webhook_write,
-         .delete = events_sys_webhook_delete},
+         .delete = events_sys_webhook_delete, .fields = events_webhook_fields},
         {"events/subscribe", 0, .read = events_sys_subscribe},
         {"events/test", R_SUDO | R_SYS_INJECT, .write = events_send_test},
 };
