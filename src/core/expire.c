@@ -1022,27 +1022,15 @@ int
 expire_sys_list(struct request *rq, struct response *rs)
 {
 	const char *prefix = rq->ncap > 0 ? rq->cap[rq->ncap - 1] : "";
-	char **keys = NULL, *p = NULL;
-	size_t n = 0, len = strlen(prefix);
-	json_t *arr;
+	size_t len = strlen(prefix);
+	char *p = NULL;
 	int r;
 
 	if (asprintf(&p, "id/%s%s", prefix, len && prefix[len - 1] != '/' ? "/" : "") < 0)
 		return CF_ENOMEM;
-	r = view_list(exp_of(rq)->view, p, &keys, &n);
+	r = view_list_response(exp_of(rq)->view, p, 0, rs);
 	free(p);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		storage_keys_free(keys, n);
-		return CF_ENOTFOUND;
-	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, json_string(keys[i]));
-	storage_keys_free(keys, n);
-	rs->data = arr ? json_pack("{s:o}", "keys", arr) : NULL;
-	return rs->data ? 0 : CF_ENOMEM;
+	return r;
 }
 
 int

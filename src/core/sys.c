@@ -772,8 +772,7 @@ sys_policies_acl_list(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	rs->data = json_pack("{s:o}", "keys", names);
-	return rs->data ? 0 : CF_ENOMEM;
+	return response_keys(rs, names); /* never empty: default and root */
 }
 
 static int

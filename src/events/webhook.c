@@ -931,28 +931,6 @@ events_sys_webhook_delete(struct request *rq, struct response *rs)
 int
 events_sys_webhooks_list(struct request *rq, struct response *rs)
 {
-	struct events *ev = events_of(rq->core);
-	char **keys = NULL;
-	size_t n = 0, i;
-	json_t *arr;
-	int r;
-
-	r = view_list(ev->hooks_view, "", &keys, &n);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		events_keys_free(keys, n);
-		return CF_ENOTFOUND; /* Vault answers an empty LIST with 404 */
-	}
-	arr = json_array();
-	for (i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	events_keys_free(keys, n);
-	if (!arr)
-		return CF_ENOMEM;
-	rs->data = json_pack("{s:o}", "keys", arr);
-	return rs->data ? 0 : CF_ENOMEM;
+	/* Vault answers an empty LIST with 404 */
+	return view_list_response(events_of(rq->core)->hooks_view, "", 0, rs);
 }

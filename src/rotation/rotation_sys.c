@@ -33,12 +33,7 @@ rotation_sys_jobs_list(struct request *rq, struct response *rs)
 
 	if (!keys)
 		return CF_ENOMEM;
-	if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		return CF_ENOTFOUND;
-	}
-	response_set_data(rs, json_pack("{s:o}", "keys", keys));
-	return 0;
+	return response_keys(rs, keys); /* none: 404 */
 }
 
 int
