@@ -5,6 +5,7 @@
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "core/token.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/duration.h"
@@ -690,14 +691,28 @@ out:
 	return r;
 }
 
+/* The body of sys/policy/<name> and sys/policies/acl/<name>. */
+struct policy_params {
+	const char *policy, *rules;
+};
+
+static const struct field policy_fields[] = {
+        {"policy", FIELD_STRING, 0, offsetof(struct policy_params, policy),
+         .desc = "the policy document (HCL or JSON)"},
+        {"rules", FIELD_STRING, FIELD_DEPRECATED, offsetof(struct policy_params, rules),
+         .desc = "the policy document, under its older name"},
+        {NULL},
+};
+
 static int
 policy_write(struct request *rq, struct response *rs, bool acl_form)
 {
 	struct core *c = rq->core;
 	char *name = policy_name_arg(rq->cap[0]), err[512];
-	const char *body = NULL;
+	struct policy_params pp = {0};
+	const char *body;
 	struct policy *p = NULL;
-	bool legacy = false;
+	bool legacy;
 	int r;
 
 	if (!name)
@@ -707,8 +722,11 @@ policy_write(struct request *rq, struct response *rs, bool acl_form)
 		r = CF_EINVAL;
 		goto out;
 	}
-	if (jsonx_str(rq->data, "policy", &body) < 0 && jsonx_str(rq->data, "rules", &body) == 0)
-		legacy = true;
+	r = field_parse(policy_fields, rq->data, &pp, rs);
+	if (r < 0)
+		goto out;
+	body = pp.policy ? pp.policy : pp.rules;
+	legacy = !pp.policy && pp.rules;
 	if (!body) {
 		(void)response_errorf(rs, "'policy' parameter not supplied or empty");
 		r = CF_EINVAL;
@@ -1015,13 +1033,13 @@ static const struct route sys_routes[] = {
         {"policy", R_SYS_INJECT, .read = sys_policy_list, .list = sys_policy_list},
         {"policy/", R_SYS_INJECT, .read = sys_policy_list, .list = sys_policy_list},
         {"policy/+", R_SYS_INJECT, .read = sys_policy_read, .write = sys_policy_write,
-         .delete = policy_delete},
+         .fields = policy_fields, .delete = policy_delete},
         {"policies/acl", R_SYS_INJECT, .read = sys_policies_acl_list,
          .list = sys_policies_acl_list},
         {"policies/acl/", R_SYS_INJECT, .read = sys_policies_acl_list,
          .list = sys_policies_acl_list},
         {"policies/acl/+", R_SYS_INJECT, .read = sys_policies_acl_read,
-         .write = sys_policies_acl_write, .delete = policy_delete},
+         .write = sys_policies_acl_write, .fields = policy_fields, .delete = policy_delete},
         {"capabilities", R_SYS_INJECT, .write = sys_capabilities},
         {"capabilities-self", R_SYS_INJECT, .write = sys_capabilities_self},
         {"capabilities-accessor", R_SYS_INJECT, .write = sys_capabilities_accessor},
@@ -1029,20 +1047,25 @@ static const struct route sys_routes[] = {
         {"rotate", R_SUDO, .write = sys_rotate},
         {"rotate/reencrypt", R_SUDO, .read = reencrypt_sys_status, .write = reencrypt_sys},
         {"rotate/retire", R_SUDO, .write = reencrypt_sys_retire},
-        {"leases/lookup", R_SYS_INJECT, .write = expire_sys_lookup},
+        {"leases/lookup", R_SYS_INJECT, .write = expire_sys_lookup, .fields = expire_lookup_fields},
         {"leases/lookup/*", R_SUDO | R_SYS_INJECT, .list = expire_sys_list},
-        {"leases/renew", R_SYS_INJECT, .write = expire_sys_renew},
-        {"leases/renew/*", R_SYS_INJECT, .write = expire_sys_renew},
-        {"renew", R_SYS_INJECT, .write = expire_sys_renew},
-        {"renew/*", R_SYS_INJECT, .write = expire_sys_renew},
-        {"leases/revoke", R_SYS_INJECT, .write = expire_sys_revoke},
-        {"leases/revoke/*", R_SYS_INJECT, .write = expire_sys_revoke},
-        {"revoke", R_SYS_INJECT, .write = expire_sys_revoke},
-        {"revoke/*", R_SYS_INJECT, .write = expire_sys_revoke},
-        {"leases/revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix},
-        {"revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix},
-        {"leases/revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force},
-        {"revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force},
+        {"leases/renew", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"leases/renew/*", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"renew", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"renew/*", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"leases/revoke", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"leases/revoke/*", R_SYS_INJECT, .write = expire_sys_revoke,
+         .fields = expire_revoke_fields},
+        {"revoke", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"revoke/*", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"leases/revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix,
+         .fields = expire_revoke_prefix_fields},
+        {"revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix,
+         .fields = expire_revoke_prefix_fields},
+        {"leases/revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force,
+         .fields = expire_revoke_prefix_fields},
+        {"revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force,
+         .fields = expire_revoke_prefix_fields},
         {"leases/tidy", R_SUDO | R_SYS_INJECT, .write = expire_sys_tidy},
         {"tools/random", R_SYS_INJECT, .write = sys_tools_random},
         {"tools/random/*", R_SYS_INJECT, .write = sys_tools_random},
