@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "core/token.h"
 #include "backend/view.h"
 #include "lib/duration.h"
@@ -209,22 +210,6 @@ parse_mode(const char *s, unsigned *ret)
 	return 0;
 }
 
-static int
-opt_bool(json_t *opts, const char *key, bool def, bool *ret, struct response *rs)
-{
-	const char *s;
-
-	*ret = def;
-	if (jsonx_str(opts, key, &s) < 0 || !*s)
-		return 0;
-	if (util_parse_bool(s, ret) < 0) {
-		if (rs)
-			(void)response_errorf(rs, "invalid value for option %s: %s", key, s);
-		return CF_EINVAL;
-	}
-	return 0;
-}
-
 /* Stores an anchor line of the device's chain (the sink's on_anchor hook):
  * one storage write per checkpoint, not per line. */
 static void
@@ -268,40 +253,82 @@ device_load_anchor(struct audit_device *d, struct audit_cp *cp)
 	return 0;
 }
 
-/* checkpoint_lines and checkpoint_interval. */
-static int
-opt_checkpoints(json_t *opts, uint64_t *ret_lines, int64_t *ret_ms, struct response *rs)
-{
-	const char *s = NULL;
-	int64_t v;
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
-	*ret_lines = AUDIT_CP_LINES;
-	*ret_ms = AUDIT_CP_INTERVAL_MS;
-	if (jsonx_str(opts, "checkpoint_lines", &s) == 0 && *s) {
-		if (util_parse_int(s, &v) < 0 || v < 1 || v > AUDIT_CP_LINES_MAX) {
-			if (rs)
-				(void)response_errorf(
-				        rs,
-				        "invalid value for option checkpoint_lines: %s "
-				        "(1 to %d)",
-				        s, AUDIT_CP_LINES_MAX);
-			return CF_EINVAL;
-		}
-		*ret_lines = (uint64_t)v;
-	}
-	if (jsonx_str(opts, "checkpoint_interval", &s) == 0 && *s) {
-		if (duration_parse(s, &v) < 0 || v < 1 || v > AUDIT_CP_INTERVAL_MAX) {
-			if (rs)
-				(void)response_errorf(
-				        rs,
-				        "invalid value for option checkpoint_interval: %s "
-				        "(1s to 24h)",
-				        s);
-			return CF_EINVAL;
-		}
-		*ret_ms = v * 1000;
-	}
-	return 0;
+/* A file device's options: Vault's options map of sys/audit/<path>, whose
+ * values are strings. An option given as "" is the default, as if absent. */
+struct audit_options {
+	const char *file_path, *format, *mode, *prefix;
+	bool log_raw, hmac_accessor, elide_list;
+	int64_t cp_lines;
+	int64_t cp_interval; /* seconds */
+};
+
+static const struct field audit_option_fields[] = {
+        {"file_path", FIELD_STRING, FIELD_REQUIRED, offsetof(struct audit_options, file_path),
+         .alias = "path", .missing = "file_path is required",
+         .desc = "the file the device appends to (\"stdout\" and \"discard\" are files here)"},
+        {"format", FIELD_STRING, 0, offsetof(struct audit_options, format), .def = "json",
+         .desc = "the line format; only json"},
+        {"mode", FIELD_STRING, 0, offsetof(struct audit_options, mode), .def = "0600",
+         .desc = "the file's permission bits, in octal"},
+        {"prefix", FIELD_STRING, 0, offsetof(struct audit_options, prefix),
+         .desc = "text written before each line's JSON (no newline or '{')"},
+        {"checkpoint_lines", FIELD_INT, FIELD_RANGE, offsetof(struct audit_options, cp_lines),
+         .def = STR(AUDIT_CP_LINES), .min = 1, .max = AUDIT_CP_LINES_MAX,
+         .desc = "a signed checkpoint after this many lines"},
+        {"checkpoint_interval", FIELD_DURATION, FIELD_RANGE,
+         offsetof(struct audit_options, cp_interval), .def = "60s" /* AUDIT_CP_INTERVAL_MS */,
+         .min = 1, .max = AUDIT_CP_INTERVAL_MAX, .desc = "a signed checkpoint at least this often"},
+        {"log_raw", FIELD_BOOL, 0, offsetof(struct audit_options, log_raw), .def = "false",
+         .desc = "log sensitive values in plaintext instead of their HMAC"},
+        {"hmac_accessor", FIELD_BOOL, 0, offsetof(struct audit_options, hmac_accessor),
+         .def = "true", .desc = "HMAC token accessors"},
+        {"elide_list_responses", FIELD_BOOL, 0, offsetof(struct audit_options, elide_list),
+         .def = "false", .desc = "log the number of keys of a list response, not the keys"},
+        {NULL},
+};
+
+/* The body of sys/audit/<path>. */
+struct audit_enable_params {
+	const char *type, *description;
+	bool local;
+	json_t *options;
+};
+
+const struct field audit_enable_fields[] = {
+        {"type", FIELD_STRING, FIELD_REQUIRED, offsetof(struct audit_enable_params, type),
+         .missing = "missing audit backend type", .desc = "the device's type; only file"},
+        {"description", FIELD_STRING, 0, offsetof(struct audit_enable_params, description),
+         .desc = "a human-friendly description"},
+        {"local", FIELD_BOOL, 0, offsetof(struct audit_enable_params, local),
+         .desc = "accepted for Vault's clients; there is no replication"},
+        {"options", FIELD_STRMAP, 0, offsetof(struct audit_enable_params, options), .def = "{}",
+         .desc = "the file device's options (strings): file_path (or path), format (json), "
+                 "mode, prefix, log_raw, hmac_accessor, elide_list_responses, "
+                 "checkpoint_lines, checkpoint_interval"},
+        {NULL},
+};
+
+/* Reads options into o; file_path and the other strings are borrowed from
+ * *ret_given, which the caller releases when done with them. Returns 0,
+ * CF_EINVAL with a message in rs, or CF_ENOMEM. */
+static int
+audit_options_parse(json_t *options, struct audit_options *o, json_t **ret_given,
+                    struct response *rs)
+{
+	json_t *given = json_copy(options), *v;
+	const char *k;
+	void *tmp;
+
+	*ret_given = given;
+	if (!given)
+		return CF_ENOMEM;
+	json_object_foreach_safe(given, tmp, k,
+	                         v) if (json_is_string(v) && json_string_length(v) == 0)
+	        json_object_del(given, k);
+	return field_parse(audit_option_fields, given, o, rs);
 }
 
 /* Builds a device from its path, type and options; keys NULL makes new random
@@ -315,57 +342,51 @@ device_new(const char *path, const char *type, const char *description, json_t *
            struct audit_device **ret)
 {
 	struct audit_file_chain chain = {0};
+	struct audit_options o = {0};
+	struct response scratch = {0};
 	size_t plen;
-	struct audit_device *d;
-	const char *file_path = NULL, *format = NULL, *mode_s = NULL, *prefix = NULL;
+	struct audit_device *d = NULL;
+	json_t *given = NULL;
 	unsigned mode = AUDIT_FILE_DEFAULT_MODE;
 	int r;
 
+	if (!rs)
+		rs = &scratch; /* a stored device: its options were checked when enabled */
 	if (strcmp(type, "file") != 0) {
-		if (rs)
-			(void)response_errorf(rs, "unknown audit backend type: %s", type);
-		return CF_EINVAL;
+		(void)response_errorf(rs, "unknown audit backend type: %s", type);
+		r = CF_EINVAL;
+		goto out;
 	}
-	if (jsonx_str(options, "file_path", &file_path) < 0 || !*file_path)
-		(void)jsonx_str(options, "path", &file_path);
-	if (!file_path || !*file_path) {
-		if (rs)
-			(void)response_errorf(rs, "file_path is required");
-		return CF_EINVAL;
-	}
-	if (jsonx_str(options, "format", &format) == 0 && *format && strcmp(format, "json") != 0) {
-		if (rs)
-			(void)response_errorf(rs, "unsupported audit format: %s (only json)",
-			                      format);
-		return strcmp(format, "jsonx") == 0 ? CF_EUNSUPPORTED : CF_EINVAL;
-	}
-	if (jsonx_str(options, "mode", &mode_s) == 0 && *mode_s && parse_mode(mode_s, &mode) < 0) {
-		if (rs)
-			(void)response_errorf(rs, "invalid file mode: %s", mode_s);
-		return CF_EINVAL;
-	}
-	if (jsonx_str(options, "prefix", &prefix) == 0 &&
-	    (strchr(prefix, '\n') || strchr(prefix, '\r') || strchr(prefix, '{'))) {
-		if (rs)
-			(void)response_errorf(rs, "prefix may not contain a newline or '{'");
-		return CF_EINVAL;
-	}
-	r = opt_checkpoints(options, &chain.cp_lines, &chain.cp_interval_ms, rs);
+	r = audit_options_parse(options, &o, &given, rs);
 	if (r < 0)
-		return r;
+		goto out;
+	r = CF_EINVAL;
+	if (strcmp(o.format, "json") != 0) {
+		(void)response_errorf(rs, "unsupported audit format: %s (only json)", o.format);
+		if (strcmp(o.format, "jsonx") == 0)
+			r = CF_EUNSUPPORTED;
+		goto out;
+	}
+	if (parse_mode(o.mode, &mode) < 0) {
+		(void)response_errorf(rs, "invalid file mode: %s", o.mode);
+		goto out;
+	}
+	if (o.prefix &&
+	    (strchr(o.prefix, '\n') || strchr(o.prefix, '\r') || strchr(o.prefix, '{'))) {
+		(void)response_errorf(rs, "prefix may not contain a newline or '{'");
+		goto out;
+	}
+	chain.cp_lines = (uint64_t)o.cp_lines;
+	chain.cp_interval_ms = o.cp_interval * 1000;
 
+	r = CF_ENOMEM;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return CF_ENOMEM;
+		goto out;
 	d->id = atomic_fetch_add(&next_device_id, 1);
-	r = opt_bool(options, "log_raw", false, &d->log_raw, rs);
-	if (r == 0)
-		r = opt_bool(options, "hmac_accessor", true, &d->hmac_accessor, rs);
-	if (r == 0)
-		r = opt_bool(options, "elide_list_responses", false, &d->elide_list, rs);
-	if (r < 0)
-		goto fail;
-	r = CF_ENOMEM;
+	d->log_raw = o.log_raw;
+	d->hmac_accessor = o.hmac_accessor;
+	d->elide_list = o.elide_list;
 	d->path = strdup(path);
 	d->type = strdup(type);
 	d->description = strdup(description ? description : "");
@@ -376,7 +397,7 @@ device_new(const char *path, const char *type, const char *description, json_t *
 	d->state_key = malloc(sizeof(AUDIT_STATE_PREFIX) + plen);
 	d->sec = sodium_malloc(sizeof(*d->sec));
 	if (!d->path || !d->type || !d->description || !d->options || !d->sec || !d->state_key)
-		goto fail;
+		goto out;
 	/* "chain/<path>" without the path's trailing '/' */
 	snprintf(d->state_key, sizeof(AUDIT_STATE_PREFIX) + plen, "%s%.*s", AUDIT_STATE_PREFIX,
 	         (int)(plen - 1), path);
@@ -386,18 +407,21 @@ device_new(const char *path, const char *type, const char *description, json_t *
 		util_random(d->sec, sizeof(*d->sec));
 	r = device_hmac_init(d);
 	if (r < 0)
-		goto fail;
+		goto out;
 	chain.master = d->sec->chain_key;
 	chain.seed = d->sec->sign_seed;
 	chain.on_anchor = device_anchor;
 	chain.arg = d;
-	r = audit_file_new(file_path, mode, prefix, d->log_raw, &chain, &d->sink);
+	r = audit_file_new(o.file_path, mode, o.prefix, d->log_raw, &chain, &d->sink);
 	if (r < 0)
-		goto fail;
+		goto out;
 	*ret = d;
-	return 0;
-fail:
-	device_free(d);
+	d = NULL;
+out:
+	if (d)
+		device_free(d);
+	json_decref(given);
+	response_reset(&scratch);
 	return r;
 }
 
@@ -1298,9 +1322,7 @@ int
 audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, struct response *rs)
 {
 	char p[512], err[256];
-	const char *type = NULL, *desc = NULL;
-	json_t *opts = NULL;
-	bool local = false;
+	struct audit_enable_params e = {0};
 	struct audit_device *d = NULL;
 	int r;
 
@@ -1308,27 +1330,7 @@ audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, s
 		(void)response_errorf(rs, "invalid audit device path");
 		return CF_EINVAL;
 	}
-	if (jsonx_str(params, "type", &type) < 0 || !*type) {
-		(void)response_errorf(rs, "missing audit backend type");
-		return CF_EINVAL;
-	}
-	r = jsonx_str(params, "description", &desc);
-	if (r == CF_EINVAL) {
-		(void)response_errorf(rs, "description must be a string");
-		return r;
-	}
-	r = jsonx_bool(params, "local", &local);
-	if (r == CF_EINVAL) {
-		(void)response_errorf(rs, "local must be a boolean");
-		return r;
-	}
-	r = jsonx_strmap(params, "options", &opts);
-	if (r == CF_ENOTFOUND) {
-		opts = json_object();
-		r = opts ? 0 : CF_ENOMEM;
-	} else if (r == CF_EINVAL) {
-		(void)response_errorf(rs, "options must be a map of strings");
-	}
+	r = field_parse(audit_enable_fields, params, &e, rs);
 	if (r < 0)
 		goto out;
 
@@ -1341,7 +1343,7 @@ audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, s
 		r = CF_EINVAL;
 		goto out;
 	}
-	r = device_new(p, type, desc, opts, local, NULL, ab->view, rs, &d);
+	r = device_new(p, e.type, e.description, e.options, e.local, NULL, ab->view, rs, &d);
 	if (r < 0)
 		goto out;
 	/* Test-open the sink now, so a bad path fails the enable (§2.7). A new
@@ -1372,7 +1374,7 @@ audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, s
 		log_info("audit device %s enabled (type file)", p);
 out:
 	device_free(d);
-	json_decref(opts);
+	field_free(audit_enable_fields, &e);
 	return r;
 }
 

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/field.h"
 #include "backend/request.h"
 
 struct request;
@@ -107,6 +108,9 @@ int audit_sys_hash(struct request *rq, struct response *rs);
  * list: a new object "<path>/" -> {type, description, options, local, path}, or
  *   NULL on ENOMEM.
  * path may be given with or without its trailing '/'. */
+/* The parameters of enable (sys/audit/<path>'s body), for field_parse and the
+ * API docs (backend/field.h). */
+extern const struct field audit_enable_fields[];
 int audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params,
                         struct response *rs);
 int audit_broker_disable(struct audit_broker *ab, const char *path);

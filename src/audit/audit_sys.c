@@ -147,18 +147,14 @@ audit_sys_verify(struct request *rq, struct response *rs)
 	return 0;
 }
 
-static int
-audit_sys_one(struct request *rq, struct response *rs)
-{
-	return rq->op == OP_DELETE ? audit_sys_disable(rq, rs) : audit_sys_enable(rq, rs);
-}
-
 const struct route audit_sys_routes[] = {
-        {"audit", OP_READ, R_SUDO | R_SYS_INJECT, audit_sys_list, NULL},
-        {"audit/+", OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT, audit_sys_one, NULL},
-        {"audit/+/public-key", OP_READ, R_NOAUTH | R_SYS_INJECT, audit_sys_public_key, NULL},
-        {"audit-hash/+", OP_WRITE, R_SYS_INJECT, audit_sys_hash, NULL},
-        {"audit-verify/+", OP_READ | OP_WRITE, R_SUDO | R_SYS_INJECT, audit_sys_verify, NULL},
+        {"audit", R_SUDO | R_SYS_INJECT, .read = audit_sys_list},
+        {"audit/+", R_SUDO | R_SYS_INJECT, .write = audit_sys_enable, .delete = audit_sys_disable,
+         .fields = audit_enable_fields},
+        {"audit/+/public-key", R_NOAUTH | R_SYS_INJECT, .read = audit_sys_public_key},
+        {"audit-hash/+", R_SYS_INJECT, .write = audit_sys_hash},
+        {"audit-verify/+", R_SUDO | R_SYS_INJECT, .read = audit_sys_verify,
+         .write = audit_sys_verify},
 };
 const size_t audit_sys_nroutes = sizeof(audit_sys_routes) / sizeof(audit_sys_routes[0]);
 

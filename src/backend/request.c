@@ -175,8 +175,6 @@ route_match(const char *pattern, const char *path, struct request *rq)
 handler_fn
 route_handler(const struct route *rt, enum op op)
 {
-	if (rt->fn)
-		return rt->ops & (op == OP_CREATE ? OP_UPDATE : op) ? rt->fn : NULL;
 	switch (op) {
 	case OP_READ:
 		return rt->read;

@@ -208,15 +208,10 @@ struct field;
  * Rows are written with designated initializers:
  *	{"roles/+", .read = role_read, .write = role_write, .delete = role_delete,
  *	 .exists = role_exists, .fields = role_fields},
- *
- * ops and fn are the older shape of a row (one handler for the operations in
- * ops, which switches on rq->op). Only the sys/ tables still use it; route_handler
- * serves both until they are converted, then ops and fn go. */
+ * and a row's flags (R_*) come second: {"seal", R_SUDO, .write = sys_seal}. */
 struct route {
 	const char *pattern;
-	unsigned ops; /* older rows only */
 	unsigned flags;
-	handler_fn fn; /* older rows only */
 	exists_fn exists;
 	handler_fn read;
 	handler_fn list;

@@ -124,14 +124,20 @@ int seal_share_unseal_key(struct core *c, struct response *rs, struct share_set 
                           const char *what);
 
 /* rekey.c: sys/rekey/init, update and verify (Vault's /sys/rekey API). */
-int rekey_sys_init(struct request *rq, struct response *rs);
+int rekey_sys_status(struct request *rq, struct response *rs);
+int rekey_sys_start(struct request *rq, struct response *rs);
+int rekey_sys_cancel(struct request *rq, struct response *rs);
 int rekey_sys_update(struct request *rq, struct response *rs);
+int rekey_sys_verify_status(struct request *rq, struct response *rs);
 int rekey_sys_verify(struct request *rq, struct response *rs);
+int rekey_sys_verify_restart(struct request *rq, struct response *rs);
 /* Drops a rekey in progress, wiping its shares and keys (lock held for writing). */
 void rekey_cancel(struct core *c);
 
 /* genroot.c: sys/generate-root/attempt and update (Vault's /sys/generate-root). */
-int genroot_sys_attempt(struct request *rq, struct response *rs);
+int genroot_sys_status(struct request *rq, struct response *rs);
+int genroot_sys_start(struct request *rq, struct response *rs);
+int genroot_sys_cancel(struct request *rq, struct response *rs);
 int genroot_sys_update(struct request *rq, struct response *rs);
 /* Drops a root token generation in progress (lock held for writing). */
 void genroot_cancel(struct core *c);

@@ -14,6 +14,7 @@
 #include "core/expire.h"
 #include "core/core_int.h"
 #include "core/token.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "lib/duration.h"
 #include "lib/err.h"
@@ -967,13 +968,48 @@ exp_of(struct request *rq)
 	return rq->core->expire;
 }
 
+/* The parameters of the sys/leases routes (Vault's /sys/leases API). */
+struct lease_params {
+	const char *lease_id;
+	int64_t increment;
+	bool sync;
+	const char *prefix;
+};
+
+#define LEASE_ID_FIELD                                                                             \
+	{                                                                                          \
+		"lease_id", FIELD_STRING, 0, offsetof(struct lease_params, lease_id),              \
+		        .desc = "the lease's ID (sys/renew/<id> and sys/revoke/<id> take it in "   \
+		                "the path)"                                                        \
+	}
+#define LEASE_SYNC_FIELD                                                                           \
+	{                                                                                          \
+		"sync", FIELD_BOOL, 0, offsetof(struct lease_params, sync),                        \
+		        .def = "true",                                                             \
+		        .desc = "revoke before answering; false queues the revocation"             \
+	}
+
+const struct field expire_lookup_fields[] = {LEASE_ID_FIELD, {NULL}};
+const struct field expire_renew_fields[] = {
+        LEASE_ID_FIELD,
+        {"increment", FIELD_DURATION, 0, offsetof(struct lease_params, increment),
+         .desc = "the TTL asked for, from now; none: the lease's own TTL"},
+        {NULL},
+};
+const struct field expire_revoke_fields[] = {LEASE_ID_FIELD, LEASE_SYNC_FIELD, {NULL}};
+const struct field expire_revoke_prefix_fields[] = {
+        {"prefix", FIELD_STRING, 0, offsetof(struct lease_params, prefix),
+         .desc = "revoke every lease whose ID starts with it (the path may give it instead)"},
+        LEASE_SYNC_FIELD,
+        {NULL},
+};
+
 /* lease_id from the body, else the URL rest (sys/renew/<id>, sys/revoke/<id>). */
 static const char *
-lease_arg(struct request *rq)
+lease_arg(struct request *rq, const struct lease_params *p)
 {
-	const char *id = NULL;
-	if (jsonx_str(rq->data, "lease_id", &id) == 0 && *id)
-		return id;
+	if (p->lease_id && *p->lease_id)
+		return p->lease_id;
 	if (rq->ncap > 0 && *rq->cap[rq->ncap - 1])
 		return rq->cap[rq->ncap - 1];
 	return NULL;
@@ -989,12 +1025,16 @@ bad(struct response *rs, const char *msg)
 int
 expire_sys_lookup(struct request *rq, struct response *rs)
 {
-	const char *id = lease_arg(rq);
+	struct lease_params lp = {0};
+	const char *id;
 	json_t *rec = NULL;
 	char issue[40], expire[40], renewed[40];
 	int64_t now = util_now_ns(), exp, last, ttl;
-	int r;
+	int r = field_parse(expire_lookup_fields, rq->data, &lp, rs);
 
+	if (r < 0)
+		return r;
+	id = lease_arg(rq, &lp);
 	if (!id)
 		return bad(rs, "missing lease id");
 	r = record_get(exp_of(rq), id, &rec);
@@ -1022,49 +1062,37 @@ int
 expire_sys_list(struct request *rq, struct response *rs)
 {
 	const char *prefix = rq->ncap > 0 ? rq->cap[rq->ncap - 1] : "";
-	char **keys = NULL, *p = NULL;
-	size_t n = 0, len = strlen(prefix);
-	json_t *arr;
+	size_t len = strlen(prefix);
+	char *p = NULL;
 	int r;
 
 	if (asprintf(&p, "id/%s%s", prefix, len && prefix[len - 1] != '/' ? "/" : "") < 0)
 		return CF_ENOMEM;
-	r = view_list(exp_of(rq)->view, p, &keys, &n);
+	r = view_list_response(exp_of(rq)->view, p, 0, rs);
 	free(p);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		storage_keys_free(keys, n);
-		return CF_ENOTFOUND;
-	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, json_string(keys[i]));
-	storage_keys_free(keys, n);
-	rs->data = arr ? json_pack("{s:o}", "keys", arr) : NULL;
-	return rs->data ? 0 : CF_ENOMEM;
+	return r;
 }
 
 int
 expire_sys_renew(struct request *rq, struct response *rs)
 {
 	struct expiration *e = exp_of(rq);
-	const char *id = lease_arg(rq);
+	struct lease_params lp = {0};
+	const char *id;
 	json_t *rec = NULL;
 	struct mount *m;
-	int64_t inc = 0, now = util_now_ns(), exp, max;
-	int r;
+	int64_t inc, now = util_now_ns(), exp, max;
+	int r = field_parse(expire_renew_fields, rq->data, &lp, rs);
 
+	if (r < 0)
+		return r;
+	id = lease_arg(rq, &lp);
+	inc = lp.increment;
 	if (!id)
 		return bad(rs, "missing lease id");
 	if (strncmp(id, "auth/", 5) == 0)
 		return bad(rs,
 		           "tokens cannot be renewed through this endpoint; use auth/token/renew");
-	r = jsonx_duration(rq->data, "increment", &inc);
-	if (r < 0 && r != CF_ENOTFOUND) {
-		(void)response_errorf(rs, "invalid value for increment: %s", duration_strerror(r));
-		return CF_EINVAL;
-	}
 	r = record_get(e, id, &rec);
 	if (r == CF_ENOTFOUND)
 		return bad(rs, "lease not found");
@@ -1120,14 +1148,11 @@ expire_sys_renew(struct request *rq, struct response *rs)
 }
 
 static int
-revoke_common(struct request *rq, struct response *rs, const char *prefix, bool force)
+revoke_common(struct request *rq, struct response *rs, const char *prefix, bool force, bool sync)
 {
 	char err[512] = "";
-	bool sync = true;
 	int r;
 
-	if (jsonx_bool(rq->data, "sync", &sync) == CF_EINVAL)
-		return bad(rs, "sync must be a boolean");
 	if (!sync && !force) {
 		/* Asynchronous: queue the leases for the workers. */
 		struct expiration *e = exp_of(rq);
@@ -1159,10 +1184,14 @@ revoke_common(struct request *rq, struct response *rs, const char *prefix, bool 
 int
 expire_sys_revoke(struct request *rq, struct response *rs)
 {
-	const char *id = lease_arg(rq);
+	struct lease_params lp = {0};
+	const char *id;
 	json_t *rec = NULL;
-	int r;
+	int r = field_parse(expire_revoke_fields, rq->data, &lp, rs);
 
+	if (r < 0)
+		return r;
+	id = lease_arg(rq, &lp);
 	if (!id)
 		return bad(rs, "missing lease id");
 	/* Revoking a lease that is already gone succeeds, as in Vault. */
@@ -1172,34 +1201,37 @@ expire_sys_revoke(struct request *rq, struct response *rs)
 	if (r < 0)
 		return r;
 	json_decref(rec);
-	return revoke_common(rq, rs, id, false);
+	return revoke_common(rq, rs, id, false, lp.sync);
 }
 
-static const char *
-prefix_arg(struct request *rq)
+/* sys/leases/revoke-prefix/<prefix> and revoke-force/<prefix>: the prefix of
+ * the path, else of the body. */
+static int
+revoke_prefix_common(struct request *rq, struct response *rs, bool force)
 {
+	struct lease_params lp = {0};
 	const char *p = rq->ncap > 0 ? rq->cap[rq->ncap - 1] : "";
+	int r = field_parse(expire_revoke_prefix_fields, rq->data, &lp, rs);
+
+	if (r < 0)
+		return r;
+	if (!*p && lp.prefix)
+		p = lp.prefix;
 	if (!*p)
-		(void)jsonx_str(rq->data, "prefix", &p);
-	return p ? p : "";
+		return bad(rs, "missing prefix");
+	return revoke_common(rq, rs, p, force, lp.sync);
 }
 
 int
 expire_sys_revoke_prefix(struct request *rq, struct response *rs)
 {
-	const char *p = prefix_arg(rq);
-	if (!*p)
-		return bad(rs, "missing prefix");
-	return revoke_common(rq, rs, p, false);
+	return revoke_prefix_common(rq, rs, false);
 }
 
 int
 expire_sys_revoke_force(struct request *rq, struct response *rs)
 {
-	const char *p = prefix_arg(rq);
-	if (!*p)
-		return bad(rs, "missing prefix");
-	return revoke_common(rq, rs, p, true);
+	return revoke_prefix_common(rq, rs, true);
 }
 
 /* Removes index entries whose lease record is gone (left by a crash between the

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/field.h"
 #include "backend/request.h"
 
 struct core;
@@ -51,7 +52,12 @@ int expire_revoke_prefix(struct expiration *e, const char *prefix, bool force, c
 /* Number of leases known in memory and whether the background load finished. */
 void expire_stats(struct expiration *e, size_t *ret_pending, bool *ret_loaded);
 
-/* The sys/leases routes and the legacy sys/renew and sys/revoke ones (sys.c lists them). */
+/* The sys/leases routes and the legacy sys/renew and sys/revoke ones (sys.c lists them),
+ * and their parameters (backend/field.h). */
+extern const struct field expire_lookup_fields[];
+extern const struct field expire_renew_fields[];
+extern const struct field expire_revoke_fields[];
+extern const struct field expire_revoke_prefix_fields[];
 int expire_sys_lookup(struct request *rq, struct response *rs);
 int expire_sys_list(struct request *rq, struct response *rs);
 int expire_sys_renew(struct request *rq, struct response *rs);

@@ -122,28 +122,42 @@ start(struct core *c, struct request *rq, struct response *rs)
 }
 
 int
-genroot_sys_attempt(struct request *rq, struct response *rs)
+genroot_sys_status(struct request *rq, struct response *rs)
 {
 	struct core *c = rq->core;
-	int r = 0;
+	int r;
 
 	pthread_mutex_lock(&c->unseal_mu);
-	switch (rq->op) {
-	case OP_DELETE:
-		if (c->genroot)
-			log_info("root token generation cancelled");
-		genroot_cancel(c);
-		break;
-	case OP_READ:
-		rs->raw = status_json(c);
-		r = rs->raw ? 0 : CF_ENOMEM;
-		break;
-	default:
-		r = start(c, rq, rs);
-		break;
-	}
+	rs->raw = status_json(c);
+	r = rs->raw ? 0 : CF_ENOMEM;
 	pthread_mutex_unlock(&c->unseal_mu);
 	return r;
+}
+
+int
+genroot_sys_start(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	int r;
+
+	pthread_mutex_lock(&c->unseal_mu);
+	r = start(c, rq, rs);
+	pthread_mutex_unlock(&c->unseal_mu);
+	return r;
+}
+
+int
+genroot_sys_cancel(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+
+	(void)rs;
+	pthread_mutex_lock(&c->unseal_mu);
+	if (c->genroot)
+		log_info("root token generation cancelled");
+	genroot_cancel(c);
+	pthread_mutex_unlock(&c->unseal_mu);
+	return 0;
 }
 
 /* base64 (standard, unpadded) of token XOR otp; both TOKEN_GENERATED_LEN long.

@@ -373,6 +373,17 @@ status_json(json_t *st)
 }
 
 int
+reencrypt_sys_status(struct request *rq, struct response *rs)
+{
+	struct reencrypt *re = rq->core->reencrypt;
+	json_t *st = re->state ? st_copy(re) : json_object();
+
+	rs->data = st ? status_json(st) : NULL;
+	json_decref(st);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+int
 reencrypt_sys(struct request *rq, struct response *rs)
 {
 	struct reencrypt *re = rq->core->reencrypt;
@@ -380,12 +391,6 @@ reencrypt_sys(struct request *rq, struct response *rs)
 	json_t *st;
 	int r;
 
-	if (rq->op == OP_READ) {
-		st = re->state ? st_copy(re) : json_object();
-		rs->data = st ? status_json(st) : NULL;
-		json_decref(st);
-		return rs->data ? 0 : CF_ENOMEM;
-	}
 	if (jsonx_int(rq->data, "batch_size", &batch) == CF_EINVAL || batch < 1 ||
 	    batch > MAX_BATCH) {
 		(void)response_errorf(rs, "batch_size must be between 1 and %d", MAX_BATCH);

@@ -15,7 +15,9 @@ int reencrypt_resume(struct reencrypt *re);
 /* Before seal: stops the job thread (its stored state stays "running"). */
 void reencrypt_stop(struct reencrypt *re);
 
-/* GET: progress; POST (sudo): start, body {batch_size, interval}. */
+/* GET: progress. */
+int reencrypt_sys_status(struct request *rq, struct response *rs);
+/* POST (sudo): start, body {batch_size, interval}. */
 int reencrypt_sys(struct request *rq, struct response *rs);
 /* POST (sudo): drop the terms older than the active one once no entry uses them. */
 int reencrypt_sys_retire(struct request *rq, struct response *rs);

@@ -133,37 +133,52 @@ start(struct core *c, struct request *rq, struct response *rs)
 }
 
 int
-rekey_sys_init(struct request *rq, struct response *rs)
+rekey_sys_status(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	int r;
+
+	pthread_mutex_lock(&c->unseal_mu);
+	rs->raw = status_json(c);
+	r = rs->raw ? 0 : CF_ENOMEM;
+	pthread_mutex_unlock(&c->unseal_mu);
+	return r;
+}
+
+int
+rekey_sys_start(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	int r;
+
+	pthread_mutex_lock(&c->unseal_mu);
+	r = start(c, rq, rs);
+	if (r == 0) {
+		rs->raw = status_json(c);
+		r = rs->raw ? 0 : CF_ENOMEM;
+	}
+	pthread_mutex_unlock(&c->unseal_mu);
+	return r;
+}
+
+int
+rekey_sys_cancel(struct request *rq, struct response *rs)
 {
 	struct core *c = rq->core;
 	const char *nonce = NULL;
 	int r = 0;
 
 	pthread_mutex_lock(&c->unseal_mu);
-	switch (rq->op) {
-	case OP_DELETE:
-		(void)jsonx_str(rq->data, "nonce", &nonce);
-		if (c->rekey && nonce && *nonce && strcmp(nonce, c->rekey->nonce) != 0) {
-			(void)response_errorf(rs, "incorrect nonce");
-			r = CF_EINVAL;
-			break;
-		}
-		if (c->rekey)
-			log_info("rekey cancelled");
-		rekey_cancel(c);
-		break;
-	case OP_READ:
-		rs->raw = status_json(c);
-		r = rs->raw ? 0 : CF_ENOMEM;
-		break;
-	default:
-		r = start(c, rq, rs);
-		if (r == 0) {
-			rs->raw = status_json(c);
-			r = rs->raw ? 0 : CF_ENOMEM;
-		}
-		break;
+	(void)jsonx_str(rq->data, "nonce", &nonce);
+	if (c->rekey && nonce && *nonce && strcmp(nonce, c->rekey->nonce) != 0) {
+		(void)response_errorf(rs, "incorrect nonce");
+		r = CF_EINVAL;
+		goto out;
 	}
+	if (c->rekey)
+		log_info("rekey cancelled");
+	rekey_cancel(c);
+out:
 	pthread_mutex_unlock(&c->unseal_mu);
 	return r;
 }
@@ -310,42 +325,78 @@ out:
 	return r;
 }
 
+/* The verification in progress, or NULL with an error in rs (unseal_mu held). */
+static struct rekey *
+verify_attempt(struct core *c, struct response *rs)
+{
+	struct rekey *k = c->rekey;
+
+	if (!k || !k->new_key) {
+		(void)response_errorf(rs, "no rekey verification in progress");
+		return NULL;
+	}
+	return k;
+}
+
+int
+rekey_sys_verify_status(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	struct rekey *k;
+	int r = CF_EINVAL;
+
+	pthread_mutex_lock(&c->unseal_mu);
+	k = verify_attempt(c, rs);
+	if (k) {
+		rs->raw = verify_status_json(k);
+		r = rs->raw ? 0 : CF_ENOMEM;
+	}
+	pthread_mutex_unlock(&c->unseal_mu);
+	return r;
+}
+
 int
 rekey_sys_verify(struct request *rq, struct response *rs)
 {
 	struct core *c = rq->core;
 	struct rekey *k;
-	int r = 0;
+	int r = CF_EINVAL;
 
 	pthread_mutex_lock(&c->unseal_mu);
-	k = c->rekey;
-	if (!k || !k->new_key) {
-		(void)response_errorf(rs, "no rekey verification in progress");
-		r = CF_EINVAL;
+	k = verify_attempt(c, rs);
+	if (!k)
 		goto out;
-	}
-	switch (rq->op) {
-	case OP_READ:
-		break;
-	case OP_DELETE:
-		/* Vault: restarts only the verification, with a new nonce. */
-		share_set_clear(&k->fresh);
-		util_uuid(k->verify_nonce);
-		break;
-	default:
-		r = seal_share_take(rq, rs, &k->fresh, share_len_for(k->threshold), k->verify_nonce,
-		                    "rekey verification");
-		if (r < 0)
-			goto out;
-		if ((int)k->fresh.n >= k->threshold) {
-			r = finish_verify(c, rs);
-			goto out;
-		}
-		break;
+	r = seal_share_take(rq, rs, &k->fresh, share_len_for(k->threshold), k->verify_nonce,
+	                    "rekey verification");
+	if (r < 0)
+		goto out;
+	if ((int)k->fresh.n >= k->threshold) {
+		r = finish_verify(c, rs);
+		goto out;
 	}
 	rs->raw = verify_status_json(k);
 	r = rs->raw ? 0 : CF_ENOMEM;
 out:
+	pthread_mutex_unlock(&c->unseal_mu);
+	return r;
+}
+
+/* Vault: restarts only the verification, with a new nonce. */
+int
+rekey_sys_verify_restart(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	struct rekey *k;
+	int r = CF_EINVAL;
+
+	pthread_mutex_lock(&c->unseal_mu);
+	k = verify_attempt(c, rs);
+	if (k) {
+		share_set_clear(&k->fresh);
+		util_uuid(k->verify_nonce);
+		rs->raw = verify_status_json(k);
+		r = rs->raw ? 0 : CF_ENOMEM;
+	}
 	pthread_mutex_unlock(&c->unseal_mu);
 	return r;
 }

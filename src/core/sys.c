@@ -5,6 +5,7 @@
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "core/token.h"
+#include "backend/field.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
 #include "lib/duration.h"
@@ -66,6 +67,13 @@ sys_health(struct request *rq, struct response *rs)
 }
 
 static int
+sys_init_status(struct request *rq, struct response *rs)
+{
+	rs->raw = json_pack("{s:b}", "initialized", rq->core->initialized);
+	return rs->raw ? 0 : CF_ENOMEM;
+}
+
+static int
 sys_init(struct request *rq, struct response *rs)
 {
 	struct core *c = rq->core;
@@ -73,10 +81,6 @@ sys_init(struct request *rq, struct response *rs)
 	json_t *out = NULL, *pgp;
 	int r;
 
-	if (rq->op == OP_READ) {
-		rs->raw = json_pack("{s:b}", "initialized", c->initialized);
-		return rs->raw ? 0 : CF_ENOMEM;
-	}
 	if (jsonx_int(rq->data, "secret_shares", &shares) < 0 ||
 	    jsonx_int(rq->data, "secret_threshold", &threshold) < 0) {
 		(void)response_errorf(rs,
@@ -338,109 +342,148 @@ tune_write(struct core *c, struct mount *m, struct request *rq, struct response 
 	return mount_table_save(c);
 }
 
-/* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune] */
-static int
-mounts_one(struct request *rq, struct response *rs, bool is_auth)
-{
-	struct core *c = rq->core;
-	const char *arg = rq->cap[0], *type = NULL;
-	size_t n = strlen(arg);
-	bool tune = n >= 5 && strcmp(arg + n - 5, "/tune") == 0;
-	char *path = NULL, *full = NULL;
-	struct mount *m;
-	int r;
+/* The mount a sys/mounts/<path>[/tune] or sys/auth/<path>[/tune] request names. */
+struct mount_arg {
+	char *path;      /* as given, normalised (mount_path_arg) */
+	char *full;      /* path, under "auth/" for sys/auth */
+	bool tune;       /* the request is on <path>/tune */
+	struct mount *m; /* the mount at full, or NULL */
+};
 
-	{
-		char *tmp = strndup(arg, tune ? n - 5 : n);
-		if (!tmp)
-			return CF_ENOMEM;
-		path = mount_path_arg(tmp);
-		free(tmp);
-	}
-	if (!path) {
+static void
+mount_arg_free(struct mount_arg *a)
+{
+	free(a->path);
+	free(a->full);
+}
+
+/* Fills a from rq->cap[0]. Returns 0, CF_EINVAL with a message in rs (no path,
+ * or a tune request on no mount), or CF_ENOMEM; mount_arg_free releases a either
+ * way. */
+static int
+mount_arg_get(struct request *rq, struct response *rs, bool is_auth, struct mount_arg *a)
+{
+	const char *arg = rq->cap[0];
+	size_t n = strlen(arg);
+	char *tmp;
+
+	a->tune = n >= 5 && strcmp(arg + n - 5, "/tune") == 0;
+	tmp = strndup(arg, a->tune ? n - 5 : n);
+	if (!tmp)
+		return CF_ENOMEM;
+	a->path = mount_path_arg(tmp);
+	free(tmp);
+	if (!a->path) {
 		(void)response_errorf(rs, "missing mount path");
 		return CF_EINVAL;
 	}
 	if (is_auth) {
-		full = malloc(strlen(path) + 6);
-		if (!full) {
-			free(path);
+		a->full = malloc(strlen(a->path) + 6);
+		if (!a->full)
 			return CF_ENOMEM;
-		}
-		snprintf(full, strlen(path) + 6, "auth/%s", path);
+		snprintf(a->full, strlen(a->path) + 6, "auth/%s", a->path);
 	} else {
-		full = strdup(path);
+		a->full = strdup(a->path);
 	}
-	m = mount_by_path(c, full, is_auth);
-	if (tune) {
-		if (!m) {
-			(void)response_errorf(rs, "no mount at %s", path);
-			r = CF_EINVAL;
-		} else if (rq->op == OP_READ) {
-			r = tune_read(m, rs);
-		} else if (rq->op & OP_WRITE) {
-			r = tune_write(c, m, rq, rs);
-		} else {
-			r = CF_EMETHOD;
-		}
+	a->m = mount_by_path(rq->core, a->full, is_auth);
+	if (a->tune && !a->m) {
+		(void)response_errorf(rs, "no mount at %s", a->path);
+		return CF_EINVAL;
+	}
+	return 0;
+}
+
+static int
+mounts_read(struct request *rq, struct response *rs, bool is_auth)
+{
+	struct mount_arg a = {0};
+	int r = mount_arg_get(rq, rs, is_auth, &a);
+
+	if (r < 0)
+		goto out;
+	if (a.tune) {
+		r = tune_read(a.m, rs);
 		goto out;
 	}
-	switch (rq->op) {
-	case OP_READ:
-		if (!m) {
-			r = CF_ENOTFOUND;
-			break;
-		}
-		rs->data = mount_entry_json(m);
-		r = rs->data ? 0 : CF_ENOMEM;
-		break;
-	case OP_CREATE:
-	case OP_UPDATE:
-		/* \xHH escapes only name stored entries (lib/path.h), never a new mount */
-		if (strchr(path, '\\')) {
-			(void)response_errorf(rs, "a mount path cannot hold a backslash");
-			r = CF_EINVAL;
-			break;
-		}
-		if (jsonx_str(rq->data, "type", &type) < 0 || !*type) {
-			(void)response_errorf(rs, "missing or invalid 'type'");
-			r = CF_EINVAL;
-			break;
-		}
-		r = mount_config_check(json_object_get(rq->data, "config"), rs);
-		if (r < 0)
-			break;
-		r = mount_enable(c, full, type, rq->data, is_auth);
-		if (r == CF_EEXIST)
-			(void)response_errorf(rs, "path is already in use at %s", path);
-		else if (r == CF_EUNSUPPORTED)
-			(void)response_errorf(rs, "plugin not found in the catalog: %s", type);
-		else if (r == CF_EINVAL)
-			(void)response_errorf(rs, "invalid mount configuration");
-		else if (r == 0)
-			log_info("enabled %s engine of type %s at %s", is_auth ? "auth" : "secrets",
-			         type, full);
-		break;
-	case OP_DELETE: {
-		/* Its leases go first: nothing could revoke them once it is gone. */
-		char err[512] = "";
-		r = expire_revoke_prefix(c->expire, full, false, err, sizeof(err));
-		if (r < 0) {
-			(void)response_errorf(rs, "cannot unmount %s: %s", path, err);
-			r = CF_EINVAL;
-			break;
-		}
-		r = mount_disable(c, full, is_auth);
-		if (r == CF_EINVAL)
-			(void)response_errorf(rs, "cannot unmount %s", path);
-		break;
+	if (!a.m) {
+		r = CF_ENOTFOUND;
+		goto out;
 	}
-	default:
-		r = CF_EMETHOD;
-	}
+	rs->data = mount_entry_json(a.m);
+	r = rs->data ? 0 : CF_ENOMEM;
 out:
-	free(path);
-	free(full);
+	mount_arg_free(&a);
+	return r;
+}
+
+static int
+mounts_write(struct request *rq, struct response *rs, bool is_auth)
+{
+	struct mount_arg a = {0};
+	const char *type = NULL;
+	int r = mount_arg_get(rq, rs, is_auth, &a);
+
+	if (r < 0)
+		goto out;
+	if (a.tune) {
+		r = tune_write(rq->core, a.m, rq, rs);
+		goto out;
+	}
+	/* \xHH escapes only name stored entries (lib/path.h), never a new mount */
+	if (strchr(a.path, '\\')) {
+		(void)response_errorf(rs, "a mount path cannot hold a backslash");
+		r = CF_EINVAL;
+		goto out;
+	}
+	if (jsonx_str(rq->data, "type", &type) < 0 || !*type) {
+		(void)response_errorf(rs, "missing or invalid 'type'");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = mount_config_check(json_object_get(rq->data, "config"), rs);
+	if (r < 0)
+		goto out;
+	r = mount_enable(rq->core, a.full, type, rq->data, is_auth);
+	if (r == CF_EEXIST)
+		(void)response_errorf(rs, "path is already in use at %s", a.path);
+	else if (r == CF_EUNSUPPORTED)
+		(void)response_errorf(rs, "plugin not found in the catalog: %s", type);
+	else if (r == CF_EINVAL)
+		(void)response_errorf(rs, "invalid mount configuration");
+	else if (r == 0)
+		log_info("enabled %s engine of type %s at %s", is_auth ? "auth" : "secrets", type,
+		         a.full);
+out:
+	mount_arg_free(&a);
+	return r;
+}
+
+static int
+mounts_delete(struct request *rq, struct response *rs, bool is_auth)
+{
+	struct core *c = rq->core;
+	struct mount_arg a = {0};
+	char err[512] = "";
+	int r = mount_arg_get(rq, rs, is_auth, &a);
+
+	if (r < 0)
+		goto out;
+	if (a.tune) {
+		r = CF_EMETHOD;
+		goto out;
+	}
+	/* Its leases go first: nothing could revoke them once it is gone. */
+	r = expire_revoke_prefix(c->expire, a.full, false, err, sizeof(err));
+	if (r < 0) {
+		(void)response_errorf(rs, "cannot unmount %s: %s", a.path, err);
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = mount_disable(c, a.full, is_auth);
+	if (r == CF_EINVAL)
+		(void)response_errorf(rs, "cannot unmount %s", a.path);
+out:
+	mount_arg_free(&a);
 	return r;
 }
 
@@ -452,9 +495,21 @@ sys_mounts(struct request *rq, struct response *rs)
 }
 
 static int
-sys_mounts_one(struct request *rq, struct response *rs)
+sys_mounts_read(struct request *rq, struct response *rs)
 {
-	return mounts_one(rq, rs, false);
+	return mounts_read(rq, rs, false);
+}
+
+static int
+sys_mounts_write(struct request *rq, struct response *rs)
+{
+	return mounts_write(rq, rs, false);
+}
+
+static int
+sys_mounts_delete(struct request *rq, struct response *rs)
+{
+	return mounts_delete(rq, rs, false);
 }
 
 static int
@@ -465,9 +520,21 @@ sys_auths(struct request *rq, struct response *rs)
 }
 
 static int
-sys_auth_one(struct request *rq, struct response *rs)
+sys_auth_read(struct request *rq, struct response *rs)
 {
-	return mounts_one(rq, rs, true);
+	return mounts_read(rq, rs, true);
+}
+
+static int
+sys_auth_write(struct request *rq, struct response *rs)
+{
+	return mounts_write(rq, rs, true);
+}
+
+static int
+sys_auth_delete(struct request *rq, struct response *rs)
+{
+	return mounts_delete(rq, rs, true);
 }
 
 /* The mount path "to" of sys/remount names (malloc'd, with its trailing '/'):
@@ -602,80 +669,117 @@ policy_name_arg(const char *s)
 
 /* sys/policy/<name> (field "rules") and sys/policies/acl/<name> (field "policy") */
 static int
-policy_one(struct request *rq, struct response *rs, bool acl_form)
+policy_read(struct request *rq, struct response *rs, bool acl_form)
 {
-	struct core *c = rq->core;
-	char *name = policy_name_arg(rq->cap[0]), *text = NULL, err[512];
-	const char *body = NULL;
-	struct policy *p = NULL;
-	bool legacy = false;
+	char *name = policy_name_arg(rq->cap[0]), *text = NULL;
 	int r;
 
 	if (!name)
 		return CF_ENOMEM;
-	switch (rq->op) {
-	case OP_READ:
-		if (strcmp(name, "root") == 0) {
-			r = CF_ENOTFOUND;
-			break;
-		}
-		r = policy_store_get(c, name, &text);
-		if (r < 0)
-			break;
-		rs->data =
-		        json_pack("{s:s, s:s}", "name", name, acl_form ? "policy" : "rules", text);
-		r = rs->data ? 0 : CF_ENOMEM;
-		break;
-	case OP_CREATE:
-	case OP_UPDATE:
-		if (strcmp(name, "root") == 0) {
-			(void)response_errorf(rs, "cannot update root policy");
-			r = CF_EINVAL;
-			break;
-		}
-		if (jsonx_str(rq->data, "policy", &body) < 0 &&
-		    jsonx_str(rq->data, "rules", &body) == 0)
-			legacy = true;
-		if (!body) {
-			(void)response_errorf(rs, "'policy' parameter not supplied or empty");
-			r = CF_EINVAL;
-			break;
-		}
-		r = policy_parse(name, body, &p, err, sizeof(err));
-		if (r < 0) {
-			(void)response_errorf(rs, "failed to parse policy: %s", err);
-			break;
-		}
-		policy_free(p);
-		r = view_put(c->policy_view, name, (const uint8_t *)body, strlen(body));
-		if (r < 0)
-			break;
-		core_acl_cache_clear(c);
-		if (legacy && !acl_form)
-			(void)response_warnf(rs,
-			                     "'rules' is deprecated, please use 'policy' instead");
-		break;
-	case OP_DELETE:
-		if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0) {
-			(void)response_errorf(rs, "cannot delete %s policy", name);
-			r = CF_EINVAL;
-			break;
-		}
-		r = view_delete(c->policy_view, name);
-		core_acl_cache_clear(c);
-		break;
-	default:
-		r = CF_EMETHOD;
+	if (strcmp(name, "root") == 0) {
+		r = CF_ENOTFOUND;
+		goto out;
 	}
+	r = policy_store_get(rq->core, name, &text);
+	if (r < 0)
+		goto out;
+	rs->data = json_pack("{s:s, s:s}", "name", name, acl_form ? "policy" : "rules", text);
+	r = rs->data ? 0 : CF_ENOMEM;
+out:
 	free(text);
 	free(name);
 	return r;
 }
 
+/* The body of sys/policy/<name> and sys/policies/acl/<name>. */
+struct policy_params {
+	const char *policy, *rules;
+};
+
+static const struct field policy_fields[] = {
+        {"policy", FIELD_STRING, 0, offsetof(struct policy_params, policy),
+         .desc = "the policy document (HCL or JSON)"},
+        {"rules", FIELD_STRING, FIELD_DEPRECATED, offsetof(struct policy_params, rules),
+         .desc = "the policy document, under its older name"},
+        {NULL},
+};
+
 static int
-sys_policy_one(struct request *rq, struct response *rs)
+policy_write(struct request *rq, struct response *rs, bool acl_form)
 {
-	return policy_one(rq, rs, false);
+	struct core *c = rq->core;
+	char *name = policy_name_arg(rq->cap[0]), err[512];
+	struct policy_params pp = {0};
+	const char *body;
+	struct policy *p = NULL;
+	bool legacy;
+	int r;
+
+	if (!name)
+		return CF_ENOMEM;
+	if (strcmp(name, "root") == 0) {
+		(void)response_errorf(rs, "cannot update root policy");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = field_parse(policy_fields, rq->data, &pp, rs);
+	if (r < 0)
+		goto out;
+	body = pp.policy ? pp.policy : pp.rules;
+	legacy = !pp.policy && pp.rules;
+	if (!body) {
+		(void)response_errorf(rs, "'policy' parameter not supplied or empty");
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = policy_parse(name, body, &p, err, sizeof(err));
+	if (r < 0) {
+		(void)response_errorf(rs, "failed to parse policy: %s", err);
+		goto out;
+	}
+	policy_free(p);
+	r = view_put(c->policy_view, name, (const uint8_t *)body, strlen(body));
+	if (r < 0)
+		goto out;
+	core_acl_cache_clear(c);
+	if (legacy && !acl_form)
+		(void)response_warnf(rs, "'rules' is deprecated, please use 'policy' instead");
+out:
+	free(name);
+	return r;
+}
+
+static int
+policy_delete(struct request *rq, struct response *rs)
+{
+	struct core *c = rq->core;
+	char *name = policy_name_arg(rq->cap[0]);
+	int r;
+
+	if (!name)
+		return CF_ENOMEM;
+	if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0) {
+		(void)response_errorf(rs, "cannot delete %s policy", name);
+		r = CF_EINVAL;
+		goto out;
+	}
+	r = view_delete(c->policy_view, name);
+	core_acl_cache_clear(c);
+out:
+	free(name);
+	return r;
+}
+
+static int
+sys_policy_read(struct request *rq, struct response *rs)
+{
+	return policy_read(rq, rs, false);
+}
+
+static int
+sys_policy_write(struct request *rq, struct response *rs)
+{
+	return policy_write(rq, rs, false);
 }
 
 static int
@@ -686,14 +790,19 @@ sys_policies_acl_list(struct request *rq, struct response *rs)
 
 	if (r < 0)
 		return r;
-	rs->data = json_pack("{s:o}", "keys", names);
-	return rs->data ? 0 : CF_ENOMEM;
+	return response_keys(rs, names); /* never empty: default and root */
 }
 
 static int
-sys_policies_acl_one(struct request *rq, struct response *rs)
+sys_policies_acl_read(struct request *rq, struct response *rs)
 {
-	return policy_one(rq, rs, true);
+	return policy_read(rq, rs, true);
+}
+
+static int
+sys_policies_acl_write(struct request *rq, struct response *rs)
+{
+	return policy_write(rq, rs, true);
 }
 
 /* ---- capabilities ---- */
@@ -899,57 +1008,67 @@ sys_tools_random(struct request *rq, struct response *rs)
 #define KEYOPS (R_NOAUTH | R_RAW)
 
 static const struct route sys_routes[] = {
-        {"health", OP_READ | OP_HEAD, SEALMGMT, sys_health, NULL},
-        {"init", OP_READ | OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_init, NULL},
-        {"seal-status", OP_READ, SEALMGMT, sys_seal_status, NULL},
-        {"unseal", OP_WRITE, SEALMGMT | R_EXCLUSIVE, sys_unseal, NULL},
-        {"seal", OP_WRITE, R_SUDO | R_EXCLUSIVE | R_INTERRUPT, sys_seal, NULL},
-        {"rekey/init", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_init, NULL},
-        {"rekey/update", OP_WRITE, KEYOPS, rekey_sys_update, NULL},
-        {"rekey/verify", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, rekey_sys_verify, NULL},
-        {"generate-root/attempt", OP_READ | OP_WRITE | OP_DELETE, KEYOPS, genroot_sys_attempt,
-         NULL},
-        {"generate-root/update", OP_WRITE, KEYOPS, genroot_sys_update, NULL},
-        {"step-down", OP_WRITE, R_SUDO | R_NOAUDIT, sys_step_down, NULL},
-        {"leader", OP_READ, R_NOAUTH | R_RAW | R_NOAUDIT, sys_leader, NULL},
-        {"mounts", OP_READ, R_SYS_INJECT, sys_mounts, NULL},
-        {"mounts/*", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT | R_EXCL_CHANGES, sys_mounts_one,
-         NULL},
-        {"remount", OP_WRITE, R_SUDO | R_EXCLUSIVE, sys_remount, NULL},
-        {"auth", OP_READ, R_SYS_INJECT, sys_auths, NULL},
-        {"auth/*", OP_READ | OP_WRITE | OP_DELETE, R_SUDO | R_SYS_INJECT | R_EXCL_CHANGES,
-         sys_auth_one, NULL},
-        {"policy", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
-        {"policy/", OP_READ | OP_LIST, R_SYS_INJECT, sys_policy_list, NULL},
-        {"policy/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policy_one, NULL},
-        {"policies/acl", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL},
-        {"policies/acl/", OP_LIST | OP_READ, R_SYS_INJECT, sys_policies_acl_list, NULL},
-        {"policies/acl/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, sys_policies_acl_one,
-         NULL},
-        {"capabilities", OP_WRITE, R_SYS_INJECT, sys_capabilities, NULL},
-        {"capabilities-self", OP_WRITE, R_SYS_INJECT, sys_capabilities_self, NULL},
-        {"capabilities-accessor", OP_WRITE, R_SYS_INJECT, sys_capabilities_accessor, NULL},
-        {"key-status", OP_READ, R_SYS_INJECT, sys_key_status, NULL},
-        {"rotate", OP_WRITE, R_SUDO, sys_rotate, NULL},
-        {"rotate/reencrypt", OP_READ | OP_WRITE, R_SUDO, reencrypt_sys, NULL},
-        {"rotate/retire", OP_WRITE, R_SUDO, reencrypt_sys_retire, NULL},
-        {"leases/lookup", OP_WRITE, R_SYS_INJECT, expire_sys_lookup, NULL},
-        {"leases/lookup/*", OP_LIST, R_SUDO | R_SYS_INJECT, expire_sys_list, NULL},
-        {"leases/renew", OP_WRITE, R_SYS_INJECT, expire_sys_renew, NULL},
-        {"leases/renew/*", OP_WRITE, R_SYS_INJECT, expire_sys_renew, NULL},
-        {"renew", OP_WRITE, R_SYS_INJECT, expire_sys_renew, NULL},
-        {"renew/*", OP_WRITE, R_SYS_INJECT, expire_sys_renew, NULL},
-        {"leases/revoke", OP_WRITE, R_SYS_INJECT, expire_sys_revoke, NULL},
-        {"leases/revoke/*", OP_WRITE, R_SYS_INJECT, expire_sys_revoke, NULL},
-        {"revoke", OP_WRITE, R_SYS_INJECT, expire_sys_revoke, NULL},
-        {"revoke/*", OP_WRITE, R_SYS_INJECT, expire_sys_revoke, NULL},
-        {"leases/revoke-prefix/*", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_revoke_prefix, NULL},
-        {"revoke-prefix/*", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_revoke_prefix, NULL},
-        {"leases/revoke-force/*", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_revoke_force, NULL},
-        {"revoke-force/*", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_revoke_force, NULL},
-        {"leases/tidy", OP_WRITE, R_SUDO | R_SYS_INJECT, expire_sys_tidy, NULL},
-        {"tools/random", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
-        {"tools/random/*", OP_WRITE, R_SYS_INJECT, sys_tools_random, NULL},
+        {"health", SEALMGMT, .read = sys_health, .head = sys_health},
+        {"init", SEALMGMT | R_EXCLUSIVE, .read = sys_init_status, .write = sys_init},
+        {"seal-status", SEALMGMT, .read = sys_seal_status},
+        {"unseal", SEALMGMT | R_EXCLUSIVE, .write = sys_unseal},
+        {"seal", R_SUDO | R_EXCLUSIVE | R_INTERRUPT, .write = sys_seal},
+        {"rekey/init", KEYOPS, .read = rekey_sys_status, .write = rekey_sys_start,
+         .delete = rekey_sys_cancel},
+        {"rekey/update", KEYOPS, .write = rekey_sys_update},
+        {"rekey/verify", KEYOPS, .read = rekey_sys_verify_status, .write = rekey_sys_verify,
+         .delete = rekey_sys_verify_restart},
+        {"generate-root/attempt", KEYOPS, .read = genroot_sys_status, .write = genroot_sys_start,
+         .delete = genroot_sys_cancel},
+        {"generate-root/update", KEYOPS, .write = genroot_sys_update},
+        {"step-down", R_SUDO | R_NOAUDIT, .write = sys_step_down},
+        {"leader", R_NOAUTH | R_RAW | R_NOAUDIT, .read = sys_leader},
+        {"mounts", R_SYS_INJECT, .read = sys_mounts},
+        {"mounts/*", R_SYS_INJECT | R_EXCL_CHANGES, .read = sys_mounts_read,
+         .write = sys_mounts_write, .delete = sys_mounts_delete},
+        {"remount", R_SUDO | R_EXCLUSIVE, .write = sys_remount},
+        {"auth", R_SYS_INJECT, .read = sys_auths},
+        {"auth/*", R_SUDO | R_SYS_INJECT | R_EXCL_CHANGES, .read = sys_auth_read,
+         .write = sys_auth_write, .delete = sys_auth_delete},
+        {"policy", R_SYS_INJECT, .read = sys_policy_list, .list = sys_policy_list},
+        {"policy/", R_SYS_INJECT, .read = sys_policy_list, .list = sys_policy_list},
+        {"policy/+", R_SYS_INJECT, .read = sys_policy_read, .write = sys_policy_write,
+         .fields = policy_fields, .delete = policy_delete},
+        {"policies/acl", R_SYS_INJECT, .read = sys_policies_acl_list,
+         .list = sys_policies_acl_list},
+        {"policies/acl/", R_SYS_INJECT, .read = sys_policies_acl_list,
+         .list = sys_policies_acl_list},
+        {"policies/acl/+", R_SYS_INJECT, .read = sys_policies_acl_read,
+         .write = sys_policies_acl_write, .fields = policy_fields, .delete = policy_delete},
+        {"capabilities", R_SYS_INJECT, .write = sys_capabilities},
+        {"capabilities-self", R_SYS_INJECT, .write = sys_capabilities_self},
+        {"capabilities-accessor", R_SYS_INJECT, .write = sys_capabilities_accessor},
+        {"key-status", R_SYS_INJECT, .read = sys_key_status},
+        {"rotate", R_SUDO, .write = sys_rotate},
+        {"rotate/reencrypt", R_SUDO, .read = reencrypt_sys_status, .write = reencrypt_sys},
+        {"rotate/retire", R_SUDO, .write = reencrypt_sys_retire},
+        {"leases/lookup", R_SYS_INJECT, .write = expire_sys_lookup, .fields = expire_lookup_fields},
+        {"leases/lookup/*", R_SUDO | R_SYS_INJECT, .list = expire_sys_list},
+        {"leases/renew", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"leases/renew/*", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"renew", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"renew/*", R_SYS_INJECT, .write = expire_sys_renew, .fields = expire_renew_fields},
+        {"leases/revoke", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"leases/revoke/*", R_SYS_INJECT, .write = expire_sys_revoke,
+         .fields = expire_revoke_fields},
+        {"revoke", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"revoke/*", R_SYS_INJECT, .write = expire_sys_revoke, .fields = expire_revoke_fields},
+        {"leases/revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix,
+         .fields = expire_revoke_prefix_fields},
+        {"revoke-prefix/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_prefix,
+         .fields = expire_revoke_prefix_fields},
+        {"leases/revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force,
+         .fields = expire_revoke_prefix_fields},
+        {"revoke-force/*", R_SUDO | R_SYS_INJECT, .write = expire_sys_revoke_force,
+         .fields = expire_revoke_prefix_fields},
+        {"leases/tidy", R_SUDO | R_SYS_INJECT, .write = expire_sys_tidy},
+        {"tools/random", R_SYS_INJECT, .write = sys_tools_random},
+        {"tools/random/*", R_SYS_INJECT, .write = sys_tools_random},
 };
 
 const struct backend_type system_backend = {

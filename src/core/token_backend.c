@@ -312,16 +312,23 @@ static const struct field create_fields[] = {
         {"id", FIELD_STRING, FIELD_SECRET, CP(id),
          .desc = "the token's ID (root only); generated when absent"},
         {"role_name", FIELD_STRING, 0, CP(role_name), .desc = "create against this token role"},
-        {"policies", FIELD_POLICIES, 0, CP(policies)},
-        {"meta", FIELD_STRMAP, 0, CP(meta)},
+        {"policies", FIELD_POLICIES, 0, CP(policies),
+         .desc = "the token's policies; default: the parent's"},
+        {"meta", FIELD_STRMAP, 0, CP(meta),
+         .desc = "metadata kept with the token, shown in the audit log"},
         {"no_parent", FIELD_BOOL, 0, CP(no_parent), .desc = "an orphan token (root or sudo)"},
-        {"no_default_policy", FIELD_BOOL, 0, CP(no_default_policy)},
-        {"renewable", FIELD_BOOL, 0, CP(renewable), .def = "true"},
-        {"ttl", FIELD_DURATION, 0, CP(ttl)},
+        {"no_default_policy", FIELD_BOOL, 0, CP(no_default_policy),
+         .desc = "leave out the default policy"},
+        {"renewable", FIELD_BOOL, 0, CP(renewable), .def = "true",
+         .desc = "whether the token may be renewed"},
+        {"ttl", FIELD_DURATION, 0, CP(ttl), .desc = "the initial TTL; default: the mount's"},
         {"lease", FIELD_DURATION, FIELD_DEPRECATED, CP(lease), .desc = "older name of ttl"},
-        {"explicit_max_ttl", FIELD_DURATION, 0, CP(explicit_max_ttl)},
-        {"display_name", FIELD_STRING, 0, CP(display_name)},
-        {"num_uses", FIELD_INT, 0, CP(num_uses)},
+        {"explicit_max_ttl", FIELD_DURATION, 0, CP(explicit_max_ttl),
+         .desc = "a hard limit on the token's life, through renewals"},
+        {"display_name", FIELD_STRING, 0, CP(display_name),
+         .desc = "a name for the token, kept in its metadata"},
+        {"num_uses", FIELD_INT, 0, CP(num_uses),
+         .desc = "the number of requests it may make; 0: unlimited"},
         {"period", FIELD_DURATION, 0, CP(period), .desc = "a periodic token (root or sudo)"},
         {"type", FIELD_STRING, 0, CP(type), .desc = "only \"service\""},
         {NULL},
@@ -623,12 +630,12 @@ struct token_args {
 #define TOKEN_REQUIRED                                                                             \
 	{                                                                                          \
 		"token", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, TA(token),                   \
-		        .missing = "missing token ID"                                              \
+		        .missing = "missing token ID", .desc = "the token"                         \
 	}
 #define ACCESSOR_REQUIRED                                                                          \
 	{                                                                                          \
 		"accessor", FIELD_STRING, FIELD_REQUIRED, TA(accessor),                            \
-		        .missing = "missing accessor"                                              \
+		        .missing = "missing accessor", .desc = "the token's accessor"              \
 	}
 #define INCREMENT                                                                                  \
 	{                                                                                          \
@@ -906,19 +913,30 @@ path_suffix_ok(const char *s)
 /* The parameters of a token role, stored as given (Vault's token roles); the
  * defaults are what a new role holds. */
 static const struct field role_fields[] = {
-        {"allowed_policies", FIELD_POLICIES, .def = ""},
-        {"disallowed_policies", FIELD_POLICIES, .def = ""},
-        {"allowed_policies_glob", FIELD_POLICIES, .def = ""},
-        {"disallowed_policies_glob", FIELD_POLICIES, .def = ""},
-        {"orphan", FIELD_BOOL, .def = "false"},
-        {"renewable", FIELD_BOOL, .def = "true"},
-        {"path_suffix", FIELD_STRING, .def = "", .desc = "letters, digits, '-', '_', '.'"},
-        {"allowed_entity_aliases", FIELD_STRLIST, .def = ""},
-        {"token_bound_cidrs", FIELD_CIDRS, .def = "", .alias = "bound_cidrs"},
-        {"token_explicit_max_ttl", FIELD_DURATION, .def = "0", .alias = "explicit_max_ttl"},
-        {"token_no_default_policy", FIELD_BOOL, .def = "false"},
-        {"token_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX},
-        {"token_period", FIELD_DURATION, .def = "0", .alias = "period"},
+        {"allowed_policies", FIELD_POLICIES, .def = "",
+         .desc = "policies a token of the role may have; none: the parent's"},
+        {"disallowed_policies", FIELD_POLICIES, .def = "",
+         .desc = "policies a token of the role may not have"},
+        {"allowed_policies_glob", FIELD_POLICIES, .def = "",
+         .desc = "as allowed_policies, as glob patterns"},
+        {"disallowed_policies_glob", FIELD_POLICIES, .def = "",
+         .desc = "as disallowed_policies, as glob patterns"},
+        {"orphan", FIELD_BOOL, .def = "false", .desc = "its tokens have no parent"},
+        {"renewable", FIELD_BOOL, .def = "true", .desc = "its tokens may be renewed"},
+        {"path_suffix", FIELD_STRING, .def = "",
+         .desc = "appended to the tokens' path (letters, digits, '-', '_', '.')"},
+        {"allowed_entity_aliases", FIELD_STRLIST, .def = "",
+         .desc = "accepted for Vault's clients; there are no entities"},
+        {"token_bound_cidrs", FIELD_CIDRS, .def = "", .alias = "bound_cidrs",
+         .desc = "client addresses its tokens may be used from"},
+        {"token_explicit_max_ttl", FIELD_DURATION, .def = "0", .alias = "explicit_max_ttl",
+         .desc = "a hard limit on its tokens' life"},
+        {"token_no_default_policy", FIELD_BOOL, .def = "false",
+         .desc = "leave the default policy out of its tokens"},
+        {"token_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX,
+         .desc = "requests each token may make; 0: unlimited"},
+        {"token_period", FIELD_DURATION, .def = "0", .alias = "period",
+         .desc = "its tokens are periodic with this period"},
         {"token_type", FIELD_STRING, .def = "default-service",
          .desc = "\"service\" or \"default-service\""},
         {NULL},

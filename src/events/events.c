@@ -292,12 +292,13 @@ events_of(struct core *c)
 }
 
 const struct route events_sys_routes[] = {
-        {"notify/webhooks", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
-        {"notify/webhooks/", OP_LIST, R_SYS_INJECT, events_sys_webhooks_list, NULL},
-        {"notify/webhooks/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, events_sys_webhook,
-         events_sys_webhook_exists},
-        {"events/subscribe", OP_READ, 0, events_sys_subscribe, NULL},
-        {"events/test", OP_WRITE, R_SUDO | R_SYS_INJECT, events_send_test, NULL},
+        {"notify/webhooks", R_SYS_INJECT, .list = events_sys_webhooks_list},
+        {"notify/webhooks/", R_SYS_INJECT, .list = events_sys_webhooks_list},
+        {"notify/webhooks/+", R_SYS_INJECT, .exists = events_sys_webhook_exists,
+         .read = events_sys_webhook_read, .write = events_sys_webhook_write,
+         .delete = events_sys_webhook_delete, .fields = events_webhook_fields},
+        {"events/subscribe", 0, .read = events_sys_subscribe},
+        {"events/test", R_SUDO | R_SYS_INJECT, .write = events_send_test},
 };
 const size_t events_sys_nroutes = sizeof(events_sys_routes) / sizeof(events_sys_routes[0]);
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/field.h"
 #include "backend/request.h"
 #include "core/event.h"
 
@@ -62,7 +63,11 @@ extern const size_t events_sys_nroutes;
 struct request;
 struct response;
 int events_sys_webhooks_list(struct request *rq, struct response *rs);
-int events_sys_webhook(struct request *rq, struct response *rs);
+/* The parameters of a webhook write, for field_parse and the API docs. */
+extern const struct field events_webhook_fields[];
+int events_sys_webhook_read(struct request *rq, struct response *rs);
+int events_sys_webhook_write(struct request *rq, struct response *rs);
+int events_sys_webhook_delete(struct request *rq, struct response *rs);
 int events_sys_webhook_exists(struct request *rq, bool *ret_exists);
 int events_sys_subscribe(struct request *rq, struct response *rs);
 /* POST sys/events/test (events_send_test.c): emits a test.* event. */

@@ -8,6 +8,7 @@
  * in flight is due, POST it (short timeouts, outside every lock), and store the
  * outcome in the event's outbox record, so a restart resumes the retries. */
 #include "core/core.h"
+#include "backend/field.h"
 #include "backend/request.h"
 #include "backend/view.h"
 #include "events/events_int.h"
@@ -733,83 +734,102 @@ events_sys_webhook_exists(struct request *rq, bool *ret_exists)
 	return 0;
 }
 
+/* The body of sys/notify/webhooks/<name>. */
+struct webhook_params {
+	const char *url, *secret, *min_severity, *format;
+	json_t *types, *jobs;
+};
+
+const struct field events_webhook_fields[] = {
+        {"url", FIELD_STRING, FIELD_REQUIRED, offsetof(struct webhook_params, url),
+         .missing = "url is required",
+         .desc = "where events are POSTed: an http:// or https:// URL"},
+        {"secret", FIELD_STRING, FIELD_SECRET, offsetof(struct webhook_params, secret),
+         .desc = "key of the X-Coffer-Signature HMAC (at most 1024 bytes); kept when an update "
+                 "omits it"},
+        {"types", FIELD_STRLIST, 0, offsetof(struct webhook_params, types),
+         .desc = "event type globs to deliver (\"kv-v2/*\"); none: every type"},
+        {"jobs", FIELD_STRLIST, 0, offsetof(struct webhook_params, jobs),
+         .desc = "rotation job names to deliver (at most 64); none: every job"},
+        {"min_severity", FIELD_STRING, 0, offsetof(struct webhook_params, min_severity),
+         .def = "info", .desc = "the least severity delivered: info, warning or critical"},
+        {"format", FIELD_STRING, 0, offsetof(struct webhook_params, format), .def = "json",
+         .desc = "the body: json (the event) or slack (a Slack incoming-webhook message)"},
+        {NULL},
+};
+
+/* Reads and checks the parameters of a webhook write into p (types and jobs
+ * set, empty when not given). Returns 0, CF_EINVAL with a message in rs, or
+ * CF_ENOMEM. */
 static int
-webhook_write(struct events *ev, const char *name, struct request *rq, struct response *rs)
+webhook_params_parse(json_t *data, struct webhook_params *p, enum event_severity *ret_sev,
+                     struct response *rs)
 {
-	static const char *const known[] = {"url",  "secret",       "types",
-	                                    "jobs", "min_severity", "format"};
-	json_t *types = NULL, *jobs = NULL, *cfg = NULL, *old = NULL;
-	const char *url = NULL, *secret = NULL, *sev = "info", *fmt = "json", *k;
-	enum event_severity s;
 	char err[160];
-	struct hook *h;
+	const char *k;
 	json_t *v;
 	size_t i;
 	int r;
 
-	json_object_foreach(rq->data, k, v)
+	json_object_foreach(data, k, v)
 	{
-		bool ok = false;
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			ok = ok || strcmp(k, known[i]) == 0;
-		if (!ok) {
-			(void)response_errorf(rs,
-			                      "unknown field; expected url, secret, types, jobs, "
-			                      "min_severity, format");
-			return CF_EINVAL;
-		}
+		if (!field_find(events_webhook_fields, k))
+			return bad(rs, "unknown field; expected url, secret, types, jobs, "
+			               "min_severity, format");
 	}
-	if (jsonx_str(rq->data, "url", &url) < 0 || !url)
-		return bad(rs, "url is required");
-	if (!url_ok(url))
+	r = field_parse(events_webhook_fields, data, p, rs);
+	if (r < 0)
+		return r;
+	if (!url_ok(p->url))
 		return bad(rs, "url must be an http:// or https:// URL with a host (no "
 		               "credentials, no blanks, shorter than 2048 characters)");
-	r = jsonx_str(rq->data, "secret", &secret);
-	if (r == CF_EINVAL || (secret && strlen(secret) > EVENTS_SECRET_MAX))
+	if (p->secret && strlen(p->secret) > EVENTS_SECRET_MAX)
 		return bad(rs, "secret must be a string of at most 1024 bytes");
-	r = jsonx_str(rq->data, "min_severity", &sev);
-	if (r == CF_EINVAL || events_severity_parse(sev, &s) < 0)
+	if (events_severity_parse(p->min_severity, ret_sev) < 0)
 		return bad(rs, "min_severity must be info, warning or critical");
-	r = jsonx_str(rq->data, "format", &fmt);
-	if (r == CF_EINVAL || (strcmp(fmt, "json") != 0 && strcmp(fmt, "slack") != 0))
+	if (strcmp(p->format, "json") != 0 && strcmp(p->format, "slack") != 0)
 		return bad(rs, "format must be json or slack");
-
-	r = jsonx_strlist(rq->data, "types", &types);
-	if (r == CF_ENOTFOUND)
-		types = json_array();
-	else if (r < 0)
-		return bad(rs, "types must be a list of globs");
-	r = types ? events_globs_check(types, err, sizeof(err)) : CF_ENOMEM;
+	if (!p->types)
+		p->types = json_array();
+	if (!p->jobs)
+		p->jobs = json_array();
+	if (!p->types || !p->jobs)
+		return CF_ENOMEM;
+	r = events_globs_check(p->types, err, sizeof(err));
 	if (r < 0) {
 		if (r == CF_EINVAL)
 			(void)response_errorf(rs, "%s", err);
-		goto out;
+		return r;
 	}
-	r = jsonx_strlist(rq->data, "jobs", &jobs);
-	if (r == CF_ENOTFOUND) {
-		jobs = json_array();
-		r = jobs ? 0 : CF_ENOMEM;
-	} else if (r < 0) {
-		r = bad(rs, "jobs must be a list of job names");
+	if (json_array_size(p->jobs) > EVENTS_MAX_JOBS)
+		return bad(rs, "too many jobs (at most 64)");
+	json_array_foreach(p->jobs, i, v)
+	{
+		if (json_string_length(v) > EVENTS_NAME_MAX * 2)
+			return bad(rs, "a job name is too long");
 	}
+	return 0;
+}
+
+static int
+webhook_write(struct events *ev, const char *name, struct request *rq, struct response *rs)
+{
+	struct webhook_params p = {0};
+	json_t *cfg = NULL, *old = NULL;
+	const char *secret;
+	enum event_severity s;
+	struct hook *h;
+	int r;
+
+	r = webhook_params_parse(rq->data, &p, &s, rs);
 	if (r < 0)
 		goto out;
-	if (json_array_size(jobs) > EVENTS_MAX_JOBS) {
-		r = bad(rs, "too many jobs (at most 64)");
-		goto out;
-	}
-	json_array_foreach(jobs, i, v)
-	{
-		if (json_string_length(v) > EVENTS_NAME_MAX * 2) {
-			r = bad(rs, "a job name is too long");
-			goto out;
-		}
-	}
+	secret = p.secret;
 	/* The secret is write-only: an update that does not name one keeps the old. */
 	if (!secret && view_get_json(ev->hooks_view, name, &old) == 0)
 		secret = json_string_value(json_object_get(old, "secret"));
-	cfg = json_pack("{s:s, s:O, s:O, s:s, s:s}", "url", url, "types", types, "jobs", jobs,
-	                "min_severity", events_severity_name(s), "format", fmt);
+	cfg = json_pack("{s:s, s:O, s:O, s:s, s:s}", "url", p.url, "types", p.types, "jobs", p.jobs,
+	                "min_severity", events_severity_name(s), "format", p.format);
 	if (!cfg ||
 	    (secret && *secret && json_object_set_new(cfg, "secret", json_string(secret)) < 0)) {
 		r = CF_ENOMEM;
@@ -830,7 +850,7 @@ webhook_write(struct events *ev, const char *name, struct request *rq, struct re
 		hook_free(h);
 	pthread_mutex_unlock(&ev->hmu);
 	if (r == 0)
-		log_info("webhook %s written (%s)", name, url);
+		log_info("webhook %s written (%s)", name, p.url);
 out:
 	if (cfg) {
 		json_t *sv = json_object_get(cfg, "secret");
@@ -839,75 +859,78 @@ out:
 	}
 	json_decref(cfg);
 	json_decref(old);
-	json_decref(types);
-	json_decref(jobs);
+	field_free(events_webhook_fields, &p);
 	return r;
 }
 
+/* The webhook name of a notify/webhooks/<name> request, or NULL with an error
+ * in rs. */
+static const char *
+webhook_name(struct request *rq, struct response *rs)
+{
+	const char *name = rq->ncap > 0 ? rq->cap[0] : "";
+
+	if (!name_ok(name)) {
+		(void)bad(rs, "webhook names are 1-64 characters of letters, digits, '.', '_' and "
+		              "'-'");
+		return NULL;
+	}
+	return name;
+}
+
 int
-events_sys_webhook(struct request *rq, struct response *rs)
+events_sys_webhook_read(struct request *rq, struct response *rs)
 {
 	struct events *ev = events_of(rq->core);
-	const char *name = rq->ncap > 0 ? rq->cap[0] : "";
+	const char *name = webhook_name(rq, rs);
 	json_t *cfg = NULL;
 	int r;
 
-	if (!name_ok(name))
-		return bad(rs, "webhook names are 1-64 characters of letters, digits, '.', '_' and "
-		               "'-'");
-	switch (rq->op) {
-	case OP_CREATE:
-	case OP_UPDATE:
-		return webhook_write(ev, name, rq, rs);
-	case OP_READ:
-		r = view_get_json(ev->hooks_view, name, &cfg);
-		if (r < 0)
-			return r;
-		rs->data = hook_public(name, cfg);
-		json_decref(cfg);
-		return rs->data ? 0 : CF_ENOMEM;
-	case OP_DELETE:
-		pthread_mutex_lock(&ev->hmu);
-		r = view_delete(ev->hooks_view, name);
-		if (r == CF_ENOTFOUND)
-			r = 0;
-		if (r == 0)
-			hook_replace(ev, name, NULL);
-		pthread_cond_broadcast(&ev->hcond);
-		pthread_mutex_unlock(&ev->hmu);
-		if (r == 0)
-			log_info("webhook %s deleted", name);
+	if (!name)
+		return CF_EINVAL;
+	r = view_get_json(ev->hooks_view, name, &cfg);
+	if (r < 0)
 		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	rs->data = hook_public(name, cfg);
+	json_decref(cfg);
+	return rs->data ? 0 : CF_ENOMEM;
+}
+
+int
+events_sys_webhook_write(struct request *rq, struct response *rs)
+{
+	const char *name = webhook_name(rq, rs);
+
+	if (!name)
+		return CF_EINVAL;
+	return webhook_write(events_of(rq->core), name, rq, rs);
+}
+
+int
+events_sys_webhook_delete(struct request *rq, struct response *rs)
+{
+	struct events *ev = events_of(rq->core);
+	const char *name = webhook_name(rq, rs);
+	int r;
+
+	if (!name)
+		return CF_EINVAL;
+	pthread_mutex_lock(&ev->hmu);
+	r = view_delete(ev->hooks_view, name);
+	if (r == CF_ENOTFOUND)
+		r = 0;
+	if (r == 0)
+		hook_replace(ev, name, NULL);
+	pthread_cond_broadcast(&ev->hcond);
+	pthread_mutex_unlock(&ev->hmu);
+	if (r == 0)
+		log_info("webhook %s deleted", name);
+	return r;
 }
 
 int
 events_sys_webhooks_list(struct request *rq, struct response *rs)
 {
-	struct events *ev = events_of(rq->core);
-	char **keys = NULL;
-	size_t n = 0, i;
-	json_t *arr;
-	int r;
-
-	r = view_list(ev->hooks_view, "", &keys, &n);
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		events_keys_free(keys, n);
-		return CF_ENOTFOUND; /* Vault answers an empty LIST with 404 */
-	}
-	arr = json_array();
-	for (i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, json_string(keys[i])) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	events_keys_free(keys, n);
-	if (!arr)
-		return CF_ENOMEM;
-	rs->data = json_pack("{s:o}", "keys", arr);
-	return rs->data ? 0 : CF_ENOMEM;
+	/* Vault answers an empty LIST with 404 */
+	return view_list_response(events_of(rq->core)->hooks_view, "", 0, rs);
 }

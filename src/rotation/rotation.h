@@ -46,8 +46,11 @@ void rotation_stop(struct rotation *rm);
 void rotation_observe(struct rotation *rm, const struct request *rq, const struct response *rs);
 
 /* sys/ handlers (rotation_sys_routes): */
-int rotation_sys_jobs_list(struct request *rq, struct response *rs);  /* LIST jobs */
-int rotation_sys_job(struct request *rq, struct response *rs);        /* jobs/+ */
+int rotation_sys_jobs_list(struct request *rq, struct response *rs); /* LIST jobs */
+/* jobs/+: */
+int rotation_sys_job_read(struct request *rq, struct response *rs);
+int rotation_sys_job_write(struct request *rq, struct response *rs);
+int rotation_sys_job_delete(struct request *rq, struct response *rs);
 int rotation_sys_job_rotate(struct request *rq, struct response *rs); /* jobs/+/rotate */
 int rotation_sys_job_compromise(struct request *rq, struct response *rs);
 int rotation_sys_job_ack(struct request *rq, struct response *rs);

@@ -33,12 +33,7 @@ rotation_sys_jobs_list(struct request *rq, struct response *rs)
 
 	if (!keys)
 		return CF_ENOMEM;
-	if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		return CF_ENOTFOUND;
-	}
-	response_set_data(rs, json_pack("{s:o}", "keys", keys));
-	return 0;
+	return response_keys(rs, keys); /* none: 404 */
 }
 
 int
@@ -60,8 +55,8 @@ job_or_404(struct request *rq)
 	return rotation_job_get(manager(rq), rq->cap[0]);
 }
 
-static int
-job_write(struct request *rq, struct response *rs)
+int
+rotation_sys_job_write(struct request *rq, struct response *rs)
 {
 	struct rotation *rm = manager(rq);
 	struct rjob *j;
@@ -100,35 +95,29 @@ job_write(struct request *rq, struct response *rs)
 }
 
 int
-rotation_sys_job(struct request *rq, struct response *rs)
+rotation_sys_job_read(struct request *rq, struct response *rs)
 {
 	struct rotation *rm = manager(rq);
-	struct rjob *j;
+	struct rjob *j = job_or_404(rq);
 	json_t *st;
-	int r;
 
-	switch (rq->op) {
-	case OP_READ:
-		j = job_or_404(rq);
-		if (!j)
-			return CF_ENOTFOUND;
-		st = rotation_job_status(rm, j);
-		rotation_job_put(rm, j);
-		if (!st)
-			return CF_ENOMEM;
-		response_set_data(rs, st);
+	if (!j)
+		return CF_ENOTFOUND;
+	st = rotation_job_status(rm, j);
+	rotation_job_put(rm, j);
+	if (!st)
+		return CF_ENOMEM;
+	response_set_data(rs, st);
+	return 0;
+}
+
+int
+rotation_sys_job_delete(struct request *rq, struct response *rs)
+{
+	(void)rs;
+	if (!rotation_job_name_ok(rq->cap[0]))
 		return 0;
-	case OP_CREATE:
-	case OP_UPDATE:
-		return job_write(rq, rs);
-	case OP_DELETE:
-		if (!rotation_job_name_ok(rq->cap[0]))
-			return 0;
-		r = rotation_job_delete(rm, rq, rq->cap[0]);
-		return r;
-	default:
-		return CF_EMETHOD;
-	}
+	return rotation_job_delete(manager(rq), rq, rq->cap[0]);
 }
 
 static int
@@ -273,15 +262,16 @@ rotation_sys_verify(struct request *rq, struct response *rs)
 }
 
 const struct route rotation_sys_routes[] = {
-        {"rotation/jobs", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
-        {"rotation/jobs/", OP_LIST, R_SYS_INJECT, rotation_sys_jobs_list, NULL},
-        {"rotation/jobs/+", OP_READ | OP_WRITE | OP_DELETE, R_SYS_INJECT, rotation_sys_job,
-         rotation_sys_job_exists},
-        {"rotation/jobs/+/rotate", OP_WRITE, R_SYS_INJECT, rotation_sys_job_rotate, NULL},
-        {"rotation/jobs/+/compromise", OP_WRITE, R_SYS_INJECT, rotation_sys_job_compromise, NULL},
-        {"rotation/jobs/+/ack", OP_WRITE, R_SYS_INJECT, rotation_sys_job_ack, NULL},
-        {"rotation/jobs/+/history", OP_READ, R_SYS_INJECT, rotation_sys_job_history, NULL},
-        {"rotation/verify/+", OP_WRITE, R_SYS_INJECT, rotation_sys_verify, NULL},
+        {"rotation/jobs", R_SYS_INJECT, .list = rotation_sys_jobs_list},
+        {"rotation/jobs/", R_SYS_INJECT, .list = rotation_sys_jobs_list},
+        {"rotation/jobs/+", R_SYS_INJECT, .exists = rotation_sys_job_exists,
+         .read = rotation_sys_job_read, .write = rotation_sys_job_write,
+         .delete = rotation_sys_job_delete},
+        {"rotation/jobs/+/rotate", R_SYS_INJECT, .write = rotation_sys_job_rotate},
+        {"rotation/jobs/+/compromise", R_SYS_INJECT, .write = rotation_sys_job_compromise},
+        {"rotation/jobs/+/ack", R_SYS_INJECT, .write = rotation_sys_job_ack},
+        {"rotation/jobs/+/history", R_SYS_INJECT, .read = rotation_sys_job_history},
+        {"rotation/verify/+", R_SYS_INJECT, .write = rotation_sys_verify},
 };
 const size_t rotation_sys_nroutes = sizeof(rotation_sys_routes) / sizeof(rotation_sys_routes[0]);
 

@@ -6,8 +6,9 @@
  * scripts/check-repo runs it and fails when docs/api.md differs from what it
  * prints, so the document cannot drift from the tables: change a route, run
  * `make apidoc`, commit both. Nothing here is hand-kept per route; a row shows
- * the route's pattern, the operations its ops bits accept (as HTTP methods),
+ * the route's pattern, the operations it has handlers for (as HTTP methods),
  * and the flags a caller sees (no token, sudo, served while sealed ...). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "auth/srp/srp.h"
 #include "auth/userpass/userpass.h"
 #include "backend/backend.h"
+#include "backend/field.h"
 #include "core/core.h"
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
@@ -57,7 +59,7 @@ static const struct apidoc_section sections[] = {
         {"SRP auth method", "srp", "auth/srp/", 0, &srp_backend},
 };
 
-/* The HTTP methods that reach the operations in ops (the HTTP layer maps
+/* The HTTP methods that reach the operations in ops (route_ops; the HTTP layer maps
  * GET to read, or to list with ?list=true; POST and PUT to create/update). */
 static void
 print_methods(unsigned ops)
@@ -100,17 +102,64 @@ print_flags(unsigned flags)
 			printf(", %s", names[i].text);
 }
 
-/* A route's parameters, printed under the section's table (a markdown table
- * cannot nest one per row). XXX: once route rows carry a field schema
- * (src/backend/field.h), print here, for a route that has one, a heading
- * "### `<path>`" and a table with one row per field: name, type, default,
- * required/secret/deprecated, range. A route without a schema prints nothing,
- * as every route does today. */
+/* Prints text for a markdown table cell: '|' escaped, newlines as spaces. */
+static void
+print_cell(const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '|')
+			fputs("\\|", stdout);
+		else
+			putchar(*p == '\n' ? ' ' : *p);
+	}
+}
+
+/* A route's parameters (its field table, src/backend/field.h), printed under
+ * the section's table (a markdown table cannot nest one per row): a heading
+ * with the route's path and one row per field. A route without a field table
+ * prints nothing. */
 static void
 print_fields(const struct apidoc_section *s, const struct route *rt)
 {
-	(void)s;
-	(void)rt;
+	if (!rt->fields)
+		return;
+	printf("### `%s%s`\n\n", s->path, rt->pattern);
+	printf("| Parameter | Type | Default | Flags | Range | Description |\n"
+	       "|---|---|---|---|---|---|\n");
+	for (const struct field *f = rt->fields; f->name; f++) {
+		const char *sep = "";
+
+		printf("| `%s`", f->name);
+		if (f->alias)
+			printf(" (or `%s`)", f->alias);
+		printf(" | %s | ", field_type_name(f->type));
+		if (f->def && *f->def) {
+			printf("`");
+			print_cell(f->def);
+			printf("`");
+		}
+		printf(" | ");
+		if (f->flags & FIELD_REQUIRED) {
+			printf("required");
+			sep = ", ";
+		}
+		if (f->flags & FIELD_SECRET) {
+			printf("%ssecret", sep);
+			sep = ", ";
+		}
+		if (f->flags & FIELD_DEPRECATED)
+			printf("%sdeprecated", sep);
+		printf(" | ");
+		if ((f->flags & FIELD_RANGE) && f->max == INT64_MAX)
+			printf("at least %lld", (long long)f->min);
+		else if (f->flags & FIELD_RANGE)
+			printf("%lld to %lld", (long long)f->min, (long long)f->max);
+		printf(" | ");
+		if (f->desc)
+			print_cell(f->desc);
+		printf(" |\n");
+	}
+	printf("\n");
 }
 
 /* The pattern as a path: '+' stays (one segment), a trailing '*' stays (the
@@ -136,13 +185,13 @@ print_section(const struct apidoc_section *s)
 		printf("| `%s%s`", s->path, rt->pattern);
 		/* "roles" followed by "roles/" with the same operations: one row. */
 		if (next && strncmp(next->pattern, rt->pattern, n) == 0 &&
-		    strcmp(next->pattern + n, "/") == 0 && next->ops == rt->ops &&
+		    strcmp(next->pattern + n, "/") == 0 && route_ops(next) == route_ops(rt) &&
 		    next->flags == rt->flags) {
 			printf(", `%s%s`", s->path, next->pattern);
 			i++;
 		}
 		printf(" | ");
-		print_methods(rt->ops);
+		print_methods(route_ops(rt));
 		printf(" | ");
 		print_flags(rt->flags);
 		printf(" |\n");
@@ -196,7 +245,12 @@ main(int argc, char **argv)
 	       "  needs the `sudo` capability as well; *while sealed* routes answer while the\n"
 	       "  server is sealed (every other route answers 503 then); *not audited*\n"
 	       "  requests are not written to the audit log; a *raw body* is the JSON object\n"
-	       "  itself, without Vault's response envelope.\n\n");
+	       "  itself, without Vault's response envelope.\n"
+	       "- Under a section's table, a route that describes its parameters has a table\n"
+	       "  of them: type (Vault's weak typing: numbers may be numeric strings, lists a\n"
+	       "  comma-separated string, durations seconds or strings such as `\"1h\"`),\n"
+	       "  default, and whether it is required, a secret (never echoed back) or\n"
+	       "  deprecated.\n\n");
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		print_section(&sections[i]);
 	if (argc == 2 && copy_file(argv[1]) < 0)

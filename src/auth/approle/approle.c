@@ -351,15 +351,19 @@ out:
  * auth/auth.h), stored as given (Vault's AppRole API); the defaults are a new
  * role's. */
 static const struct field role_fields[] = {
-        {"bind_secret_id", FIELD_BOOL, .def = "true"},
-        {"secret_id_bound_cidrs", FIELD_CIDRS, .def = ""},
-        {"secret_id_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX},
-        {"secret_id_ttl", FIELD_DURATION, .def = "0"},
+        {"bind_secret_id", FIELD_BOOL, .def = "true", .desc = "whether login needs a secret ID"},
+        {"secret_id_bound_cidrs", FIELD_CIDRS, .def = "",
+         .desc = "client addresses its secret IDs may log in from"},
+        {"secret_id_num_uses", FIELD_INT, FIELD_RANGE, .def = "0", .min = 0, .max = INT64_MAX,
+         .desc = "logins each secret ID allows; 0: unlimited"},
+        {"secret_id_ttl", FIELD_DURATION, .def = "0",
+         .desc = "how long a secret ID lives; 0: forever"},
         {NULL},
 };
 /* Read when the role is created only; hvac 0.11.2 sends enable_local_secret_ids. */
 static const struct field role_create_fields[] = {
-        {"local_secret_ids", FIELD_BOOL, .def = "false", .alias = "enable_local_secret_ids"},
+        {"local_secret_ids", FIELD_BOOL, .def = "false", .alias = "enable_local_secret_ids",
+         .desc = "accepted for Vault's clients; set only at creation"},
         {NULL},
 };
 /* role_id on a role write (optional) and on role/:name/role-id (required). */
@@ -372,7 +376,8 @@ static const struct field role_id_fields[] = {
         {NULL},
 };
 static const struct field role_id_required[] = {
-        {"role_id", FIELD_STRING, FIELD_REQUIRED, offsetof(struct role_id_arg, role_id)},
+        {"role_id", FIELD_STRING, FIELD_REQUIRED, offsetof(struct role_id_arg, role_id),
+         .desc = "the role's new role ID"},
         {NULL},
 };
 
@@ -629,18 +634,25 @@ struct sid_params {
 
 #define SP(m) offsetof(struct sid_params, m)
 static const struct field secret_id_fields[] = {
-        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list)},
-        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs)},
-        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX},
-        {"ttl", FIELD_DURATION, 0, SP(ttl)},
+        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list),
+         .desc = "client addresses this secret ID may log in from"},
+        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs),
+         .desc = "client addresses the tokens it logs in to may be used from"},
+        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX,
+         .desc = "logins it allows; default: the role's"},
+        {"ttl", FIELD_DURATION, 0, SP(ttl), .desc = "how long it lives; default: the role's"},
         {NULL},
 };
 static const struct field custom_secret_id_fields[] = {
-        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, SP(secret_id)},
-        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list)},
-        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs)},
-        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX},
-        {"ttl", FIELD_DURATION, 0, SP(ttl)},
+        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, SP(secret_id),
+         .desc = "the secret ID to store"},
+        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list),
+         .desc = "client addresses this secret ID may log in from"},
+        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs),
+         .desc = "client addresses the tokens it logs in to may be used from"},
+        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX,
+         .desc = "logins it allows; default: the role's"},
+        {"ttl", FIELD_DURATION, 0, SP(ttl), .desc = "how long it lives; default: the role's"},
         {NULL},
 };
 #undef SP
@@ -807,11 +819,13 @@ struct sid_arg {
 	const char *v;
 };
 static const struct field sid_fields[] = {
-        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, offsetof(struct sid_arg, v)},
+        {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, offsetof(struct sid_arg, v),
+         .desc = "the secret ID"},
         {NULL},
 };
 static const struct field sid_accessor_fields[] = {
-        {"secret_id_accessor", FIELD_STRING, FIELD_REQUIRED, offsetof(struct sid_arg, v)},
+        {"secret_id_accessor", FIELD_STRING, FIELD_REQUIRED, offsetof(struct sid_arg, v),
+         .desc = "the secret ID's accessor"},
         {NULL},
 };
 

@@ -299,20 +299,25 @@ config_load(struct request *rq, json_t **ret)
 /* The config's parameters (Vault's JWT auth config API). Vault replaces the
  * whole config on every write: what a write leaves out gets its default. */
 static const struct field config_fields[] = {
-        {"oidc_discovery_url", FIELD_STRING, .def = ""},
-        {"oidc_discovery_ca_pem", FIELD_STRING, .def = ""},
-        {"oidc_client_id", FIELD_STRING, .def = ""},
-        {"oidc_client_secret", FIELD_STRING, FIELD_SECRET, .def = ""},
-        {"oidc_response_mode", FIELD_STRING, .def = ""},
-        {"jwks_url", FIELD_STRING, .def = ""},
-        {"jwks_ca_pem", FIELD_STRING, .def = ""},
-        {"bound_issuer", FIELD_STRING, .def = ""},
-        {"default_role", FIELD_STRING, .def = ""},
-        {"jwt_validation_pubkeys", FIELD_STRLIST, .def = ""},
-        {"jwt_supported_algs", FIELD_STRLIST, .def = ""},
-        {"oidc_response_types", FIELD_STRLIST, .def = ""},
-        {"provider_config", FIELD_OBJECT, .def = "{}"},
-        {"namespace_in_state", FIELD_BOOL, .def = "false"},
+        {"oidc_discovery_url", FIELD_STRING, .def = "",
+         .desc = "the issuer whose discovery document gives the keys"},
+        {"oidc_discovery_ca_pem", FIELD_STRING, .def = "",
+         .desc = "CA certificates (PEM) for the discovery URL"},
+        {"oidc_client_id", FIELD_STRING, .def = "", .desc = "the OIDC client ID"},
+        {"oidc_client_secret", FIELD_STRING, FIELD_SECRET, .def = "",
+         .desc = "the OIDC client secret"},
+        {"oidc_response_mode", FIELD_STRING, .def = "", .desc = "accepted for Vault's clients"},
+        {"jwks_url", FIELD_STRING, .def = "", .desc = "a JWKS URL to fetch the keys from"},
+        {"jwks_ca_pem", FIELD_STRING, .def = "", .desc = "CA certificates (PEM) for the JWKS URL"},
+        {"bound_issuer", FIELD_STRING, .def = "", .desc = "the iss claim a token must carry"},
+        {"default_role", FIELD_STRING, .def = "", .desc = "the role used when a login names none"},
+        {"jwt_validation_pubkeys", FIELD_STRLIST, .def = "",
+         .desc = "PEM public keys that verify tokens (instead of a URL)"},
+        {"jwt_supported_algs", FIELD_STRLIST, .def = "",
+         .desc = "the signing algorithms accepted; default: all supported"},
+        {"oidc_response_types", FIELD_STRLIST, .def = "", .desc = "accepted for Vault's clients"},
+        {"provider_config", FIELD_OBJECT, .def = "{}", .desc = "accepted for Vault's clients"},
+        {"namespace_in_state", FIELD_BOOL, .def = "false", .desc = "accepted for Vault's clients"},
         {NULL},
 };
 
@@ -542,9 +547,10 @@ bound_claims_parse(json_t *bc, json_t **ret, char *err, size_t errlen)
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 /* Leeways: seconds or a duration string; -1 disables (Vault). */
-#define LEEWAY(name, dflt)                                                                         \
+#define LEEWAY(name, dflt, what)                                                                   \
 	{                                                                                          \
-		name, FIELD_DURATION, FIELD_RANGE, .def = STR(dflt), .min = -1, .max = 365 * 86400 \
+		name, FIELD_DURATION, FIELD_RANGE, .def = STR(dflt), .min = -1,                    \
+		                                   .max = 365 * 86400, .desc = what                \
 	}
 
 /* A role's parameters of its own (the token_* ones are auth_token_cfg's,
@@ -552,21 +558,31 @@ bound_claims_parse(json_t *bc, json_t **ret, char *err, size_t errlen)
  * role's (bound_claims and claim_mappings: null). */
 static const struct field role_fields[] = {
         {"role_type", FIELD_STRING, .def = "jwt", .desc = "\"jwt\" (\"oidc\" is refused)"},
-        {"user_claim", FIELD_STRING, .def = ""},
-        {"user_claim_json_pointer", FIELD_BOOL, .def = "false"},
-        {"bound_audiences", FIELD_STRLIST, .def = ""},
-        {"bound_subject", FIELD_STRING, .def = ""},
+        {"user_claim", FIELD_STRING, .def = "",
+         .desc = "the claim that names the user (display name)"},
+        {"user_claim_json_pointer", FIELD_BOOL, .def = "false",
+         .desc = "user_claim is a JSON pointer"},
+        {"bound_audiences", FIELD_STRLIST, .def = "",
+         .desc = "aud values a token must carry one of"},
+        {"bound_subject", FIELD_STRING, .def = "", .desc = "the sub claim a token must carry"},
         {"bound_claims_type", FIELD_STRING, .def = "string", .desc = "\"string\" or \"glob\""},
-        {"groups_claim", FIELD_STRING, .def = ""},
-        LEEWAY("clock_skew_leeway", JWT_CLOCK_SKEW_DEFAULT),
-        LEEWAY("expiration_leeway", JWT_EXP_LEEWAY_DEFAULT),
-        LEEWAY("not_before_leeway", JWT_NBF_LEEWAY_DEFAULT),
-        {"allowed_redirect_uris", FIELD_STRLIST, .def = ""},
-        {"oidc_scopes", FIELD_STRLIST, .def = ""},
-        {"verbose_oidc_logging", FIELD_BOOL, .def = "false"},
-        {"max_age", FIELD_DURATION, .def = "0"},
-        {"bound_claims", FIELD_CUSTOM, .parse = bound_claims_parse},
-        {"claim_mappings", FIELD_CUSTOM, .parse = claim_mappings_parse},
+        {"groups_claim", FIELD_STRING, .def = "", .desc = "the claim that lists the user's groups"},
+        LEEWAY("clock_skew_leeway", JWT_CLOCK_SKEW_DEFAULT,
+               "clock skew allowed on iat, exp and nbf; -1: none"),
+        LEEWAY("expiration_leeway", JWT_EXP_LEEWAY_DEFAULT,
+               "how long after exp a token is accepted; -1: none"),
+        LEEWAY("not_before_leeway", JWT_NBF_LEEWAY_DEFAULT,
+               "how long before nbf a token is accepted; -1: none"),
+        {"allowed_redirect_uris", FIELD_STRLIST, .def = "",
+         .desc = "redirect URIs an OIDC login may use"},
+        {"oidc_scopes", FIELD_STRLIST, .def = "", .desc = "scopes asked for in an OIDC login"},
+        {"verbose_oidc_logging", FIELD_BOOL, .def = "false", .desc = "log OIDC login details"},
+        {"max_age", FIELD_DURATION, .def = "0",
+         .desc = "the longest time since the user last authenticated"},
+        {"bound_claims", FIELD_CUSTOM, .parse = bound_claims_parse,
+         .desc = "claims a token must carry, with the values allowed"},
+        {"claim_mappings", FIELD_CUSTOM, .parse = claim_mappings_parse,
+         .desc = "claims copied into the token's metadata, as claim: key"},
         {NULL},
 };
 #undef LEEWAY

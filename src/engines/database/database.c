@@ -427,21 +427,26 @@ db_arr_or_empty(json_t *rec, const char *key)
 /* The parameters of config/:name stored in its record, as given (Vault's
  * database secrets engine: configure connection). */
 static const struct field config_fields[] = {
-        {"plugin_version", FIELD_STRING},
+        {"plugin_version", FIELD_STRING, .desc = "accepted for Vault's clients; ignored"},
         {"connection_url", FIELD_STRING,
          .desc = "a PostgreSQL URL; {{username}} and "
                  "{{password}} are filled in"},
-        {"username", FIELD_STRING},
-        {"password", FIELD_STRING, FIELD_SECRET},
+        {"username", FIELD_STRING, .desc = "the user coffer connects as"},
+        {"password", FIELD_STRING, FIELD_SECRET, .desc = "that user's password"},
         {"password_authentication", FIELD_STRING, .desc = "password or scram-sha-256"},
         {"password_policy", FIELD_STRING, .desc = "not supported"},
         {"username_template", FIELD_STRING, .desc = "not supported"},
-        {"max_open_connections", FIELD_INT, FIELD_RANGE, .def = "4", .min = 0, .max = 1000},
-        {"max_idle_connections", FIELD_INT, FIELD_RANGE, .min = 0, .max = INT64_MAX},
-        {"max_connection_lifetime", FIELD_DURATION},
-        {"root_rotation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
-        {"disable_escaping", FIELD_BOOL},
-        {"allowed_roles", FIELD_STRLIST, .def = ""},
+        {"max_open_connections", FIELD_INT, FIELD_RANGE, .def = "4", .min = 0, .max = 1000,
+         .desc = "connections open at most"},
+        {"max_idle_connections", FIELD_INT, FIELD_RANGE, .min = 0, .max = INT64_MAX,
+         .desc = "idle connections kept"},
+        {"max_connection_lifetime", FIELD_DURATION, .desc = "how long a connection is reused"},
+        {"root_rotation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input,
+         .desc = "SQL run to rotate the connection user's password"},
+        {"disable_escaping", FIELD_BOOL,
+         .desc = "leave special characters in username and password unescaped"},
+        {"allowed_roles", FIELD_STRLIST, .def = "",
+         .desc = "the roles that may use this connection (\"*\": all)"},
         {NULL},
 };
 
@@ -454,7 +459,7 @@ static const struct field config_args_fields[] = {
         {"plugin_name", FIELD_STRING, 0, offsetof(struct config_args, plugin_name),
          .desc = "postgresql-database-plugin"},
         {"verify_connection", FIELD_BOOL, 0, offsetof(struct config_args, verify_connection),
-         .def = "true"},
+         .def = "true", .desc = "connect once to check the configuration before saving it"},
         {NULL},
 };
 
@@ -716,14 +721,19 @@ out:
  * engine: create role). credential_type may only be "password". */
 static const struct field role_fields[] = {
         {"db_name", FIELD_STRING, .desc = "the connection (config/:name) to use"},
-        {"default_ttl", FIELD_DURATION},
-        {"max_ttl", FIELD_DURATION},
-        {"creation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
-        {"revocation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
-        {"rollback_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
-        {"renew_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input},
+        {"default_ttl", FIELD_DURATION, .desc = "the TTL of its credentials; default: the mount's"},
+        {"max_ttl", FIELD_DURATION,
+         .desc = "the longest its credentials live; default: the mount's"},
+        {"creation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input,
+         .desc = "SQL that creates the user ({{name}}, {{password}}, {{expiration}})"},
+        {"revocation_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input,
+         .desc = "SQL that drops the user"},
+        {"rollback_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input,
+         .desc = "SQL run when creation fails"},
+        {"renew_statements", FIELD_CUSTOM, .parse = dbtext_stmt_input,
+         .desc = "SQL run when a lease is renewed"},
         {"credential_type", FIELD_STRING, .def = "password", .desc = "password"},
-        {"credential_config", FIELD_OBJECT},
+        {"credential_config", FIELD_OBJECT, .desc = "options of the credential type"},
         {NULL},
 };
 

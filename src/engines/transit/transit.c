@@ -605,19 +605,27 @@ struct key_params {
 
 #define KP(m) offsetof(struct key_params, m)
 static const struct field key_create_fields[] = {
-        {"type", FIELD_STRING, 0, KP(type), .def = "aes256-gcm96"},
-        {"derived", FIELD_BOOL, 0, KP(derived)},
-        {"convergent_encryption", FIELD_BOOL, 0, KP(convergent_encryption)},
-        {"exportable", FIELD_BOOL, 0, KP(exportable)},
-        {"allow_plaintext_backup", FIELD_BOOL, 0, KP(allow_plaintext_backup)},
+        {"type", FIELD_STRING, 0, KP(type), .def = "aes256-gcm96",
+         .desc = "the key type: aes256-gcm96, chacha20-poly1305, ed25519, ecdsa-p256, rsa-2048 "
+                 "..."},
+        {"derived", FIELD_BOOL, 0, KP(derived),
+         .desc = "derive a key per context (context required on every use)"},
+        {"convergent_encryption", FIELD_BOOL, 0, KP(convergent_encryption),
+         .desc = "the same plaintext and context give the same ciphertext (needs derived)"},
+        {"exportable", FIELD_BOOL, 0, KP(exportable), .desc = "the key may be exported"},
+        {"allow_plaintext_backup", FIELD_BOOL, 0, KP(allow_plaintext_backup),
+         .desc = "the key may be backed up in plaintext"},
         {"auto_rotate_period", FIELD_DURATION, 0, KP(auto_rotate_period),
          .desc = "0 (off) or at least an hour"},
         {NULL},
 };
 static const struct field key_config_fields[] = {
-        {"min_decryption_version", FIELD_INT, 0, KP(min_decryption_version)},
-        {"min_encryption_version", FIELD_INT, 0, KP(min_encryption_version)},
-        {"deletion_allowed", FIELD_BOOL, 0, KP(deletion_allowed)},
+        {"min_decryption_version", FIELD_INT, 0, KP(min_decryption_version),
+         .desc = "the oldest version that may decrypt"},
+        {"min_encryption_version", FIELD_INT, 0, KP(min_encryption_version),
+         .desc = "the oldest version that may encrypt; 0: the latest"},
+        {"deletion_allowed", FIELD_BOOL, 0, KP(deletion_allowed),
+         .desc = "whether the key may be deleted"},
         {"exportable", FIELD_BOOL, 0, KP(exportable), .desc = "cannot be turned off"},
         {"allow_plaintext_backup", FIELD_BOOL, 0, KP(allow_plaintext_backup),
          .desc = "cannot be turned off"},

@@ -416,7 +416,7 @@ test_field_route_handler(void **state)
 {
 	static const struct route rows[] = {
 	        {"a", .read = (handler_fn)1, .write = (handler_fn)2, .delete = (handler_fn)3},
-	        {"b", OP_READ | OP_UPDATE, 0, (handler_fn)4, NULL},
+	        {"b", R_SEALED_OK, .head = (handler_fn)4},
 	};
 
 	(void)state;
@@ -427,10 +427,10 @@ test_field_route_handler(void **state)
 	assert_null(route_handler(&rows[0], OP_LIST));
 	assert_null(route_handler(&rows[0], OP_PATCH));
 	assert_int_equal(route_ops(&rows[0]), OP_READ | OP_WRITE | OP_DELETE);
-	/* a row of the older shape: one handler for the operations in ops */
-	assert_ptr_equal(route_handler(&rows[1], OP_READ), (handler_fn)4);
-	assert_ptr_equal(route_handler(&rows[1], OP_CREATE), (handler_fn)4);
-	assert_null(route_handler(&rows[1], OP_DELETE));
+	/* flags come second; HEAD has a handler of its own (sys/health) */
+	assert_ptr_equal(route_handler(&rows[1], OP_HEAD), (handler_fn)4);
+	assert_null(route_handler(&rows[1], OP_READ));
+	assert_int_equal(route_ops(&rows[1]), OP_HEAD);
 }
 
 static void

@@ -53,8 +53,8 @@ fake_pure(struct request *rq, struct response *rs)
 }
 
 static const struct route fake_routes[] = {
-        {"item", OP_READ | OP_WRITE, 0, fake_item, NULL},
-        {"pure", OP_READ, R_PURE_READ, fake_pure, NULL},
+        {"item", 0, .read = fake_item, .write = fake_item},
+        {"pure", R_PURE_READ, .read = fake_pure},
 };
 
 static const struct backend_type fake_backend = {

@@ -130,8 +130,8 @@ sys_ping(struct request *rq, struct response *rs)
 }
 
 static const struct route ping_routes[] = {
-        {"ping", OP_READ, R_SUDO | R_SYS_INJECT, sys_ping, NULL},
-        {"health", OP_READ, 0, sys_ping, NULL}, /* shadowed by sys/'s own route */
+        {"ping", R_SUDO | R_SYS_INJECT, .read = sys_ping},
+        {"health", 0, .read = sys_ping}, /* shadowed by sys/'s own route */
 };
 
 /* A login: what it authenticated goes in rs->login; the ladder mints. */
@@ -152,7 +152,7 @@ fake_login(struct request *rq, struct response *rs)
 }
 
 static const struct route login_routes[] = {
-        {"login", OP_WRITE, R_NOAUTH, fake_login, NULL},
+        {"login", R_NOAUTH, .write = fake_login},
 };
 
 static const struct backend_type fakeauth_backend = {
