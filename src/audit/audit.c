@@ -1346,7 +1346,7 @@ audit_broker_enable(struct audit_broker *ab, const char *path, json_t *params, s
 	r = device_new(p, e.type, e.description, e.options, e.local, NULL, ab->view, rs, &d);
 	if (r < 0)
 		goto out;
-	/* Test-open the sink now, so a bad path fails the enable (§2.7). A new
+	/* Test-open the sink now, so a bad path fails the enable (as Vault's /sys/audit). A new
 	 * chain starts after whatever the file holds. */
 	r = audit_file_open(d->sink, NULL, err, sizeof(err));
 	if (r < 0) {

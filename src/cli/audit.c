@@ -1,5 +1,5 @@
-/* audit.c - `coffer audit enable|disable|list` over sys/audit (Vault's API docs
- * §2.7), and `coffer audit verify`, an offline check of a file device's keyed
+/* audit.c - `coffer audit enable|disable|list` over sys/audit (Vault's
+ * /sys/audit API), and `coffer audit verify`, an offline check of a file device's keyed
  * chain and signed checkpoints (docs/internals/audit.md). */
 #include "cli/args.h"
 #include "cli/cli.h"

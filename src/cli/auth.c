@@ -1,5 +1,5 @@
-/* auth.c - `coffer auth enable|disable|list|tune` over sys/auth (Vault's API docs
- * §2.3), including the login lockout settings of a mount (user_lockout_config). */
+/* auth.c - `coffer auth enable|disable|list|tune` over sys/auth (Vault's
+ * /sys/auth API), including the login lockout settings of a mount (user_lockout_config). */
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
