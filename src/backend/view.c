@@ -219,12 +219,14 @@ out:
 }
 
 int
-view_delete_prefix(struct view *v, const char *prefix)
+view_walk(struct view *v, const char *prefix, view_walk_fn fn, void *arg)
 {
 	char **keys = NULL;
 	size_t n = 0;
 	int r = view_list(v, prefix, &keys, &n);
 
+	if (r == CF_ENOTFOUND)
+		return 0;
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -236,13 +238,25 @@ view_delete_prefix(struct view *v, const char *prefix)
 		}
 		snprintf(k, len, "%s%s", prefix, keys[i]);
 		if (len > 1 && k[len - 2] == '/')
-			r = view_delete_prefix(v, k);
+			r = view_walk(v, k, fn, arg);
 		else
-			r = view_delete(v, k);
-		free(k);
+			r = fn(v, k, arg);
+		free(k); /* not secret: a storage path */
 	}
 	storage_keys_free(keys, n);
 	return r;
+}
+
+static int
+delete_one(struct view *v, const char *key, void *arg)
+{
+	return view_delete(v, key);
+}
+
+int
+view_delete_prefix(struct view *v, const char *prefix)
+{
+	return view_walk(v, prefix, delete_one, NULL);
 }
 
 int

@@ -34,7 +34,15 @@ enum {
 int view_list_response(struct view *v, const char *prefix, unsigned flags, struct response *rs);
 /* ops[i].key are relative to the view. */
 int view_txn(struct view *v, const struct storage_op *ops, size_t n);
-/* Deletes everything under prefix (relative; "" = the whole view). */
+/* Calls fn(v, key, arg) for every key under prefix (relative to the view),
+ * descending into folders, depth first in view_list's order; key is relative
+ * to the view ("id/auth/x"). A folder with nothing to list is empty. Stops at
+ * the first error fn returns. Returns 0, fn's error, CF_ENOMEM, or a storage
+ * error. */
+typedef int (*view_walk_fn)(struct view *v, const char *key, void *arg);
+int view_walk(struct view *v, const char *prefix, view_walk_fn fn, void *arg);
+/* Deletes everything under prefix (relative; "" = the whole view): view_walk
+ * with view_delete. */
 int view_delete_prefix(struct view *v, const char *prefix);
 
 /* JSON convenience: the stored value is compact JSON text. get returns a new ref. */

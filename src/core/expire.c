@@ -634,46 +634,28 @@ stopping(struct expiration *e)
 	return s;
 }
 
-/* Walks id/<prefix> recursively and schedules every lease found. */
-static int
-load_prefix(struct expiration *e, const char *prefix, size_t *count)
-{
-	char **keys = NULL;
-	size_t n = 0;
-	int r = view_list(e->view, prefix, &keys, &n);
+struct load_ctx {
+	struct expiration *e;
+	size_t count;
+};
 
-	if (r == CF_ENOTFOUND)
-		return 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		size_t len = strlen(prefix) + strlen(keys[i]) + 1;
-		char *k = malloc(len);
-		if (!k) {
-			r = CF_ENOMEM;
-			break;
-		}
-		snprintf(k, len, "%s%s", prefix, keys[i]);
-		if (k[len - 2] == '/') {
-			r = load_prefix(e, k, count);
-		} else {
-			json_t *rec = NULL;
-			if (stopping(e)) {
-				free(k);
-				r = CF_ESEALED;
-				break;
-			}
-			if (view_get_json(e->view, k, &rec) == 0) {
-				schedule(e, k + 3, rec_int(rec, "expire_time"), true);
-				watch(e, rec_str(rec, "token_hash"), util_now_ns());
-				json_decref(rec);
-				(*count)++;
-			}
-		}
-		free(k);
+/* One stored lease (id/...): schedules it. CF_ESEALED ends the walk when the
+ * manager is stopping. */
+static int
+load_one(struct view *v, const char *key, void *arg)
+{
+	struct load_ctx *lc = arg;
+	json_t *rec = NULL;
+
+	if (stopping(lc->e))
+		return CF_ESEALED;
+	if (view_get_json(v, key, &rec) == 0) {
+		schedule(lc->e, key + 3, rec_int(rec, "expire_time"), true);
+		watch(lc->e, rec_str(rec, "token_hash"), util_now_ns());
+		json_decref(rec);
+		lc->count++;
 	}
-	storage_keys_free(keys, n);
-	return r;
+	return 0;
 }
 
 static void *
@@ -681,8 +663,9 @@ loader_main(void *arg)
 {
 	struct expiration *e = arg;
 	int64_t t0 = util_now_ns();
-	size_t count = 0;
-	int r = load_prefix(e, "id/", &count);
+	struct load_ctx lc = {e, 0};
+	int r = view_walk(e->view, "id/", load_one, &lc);
+	size_t count = lc.count;
 
 	pthread_mutex_lock(&e->mu);
 	e->loaded = r == 0;
