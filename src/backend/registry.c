@@ -33,6 +33,12 @@ backend_register(const struct backend_entry *table, size_t n)
 	return 0;
 }
 
+const struct backend_entry *
+backend_entry_at(size_t i)
+{
+	return i < nentries ? entries[i] : NULL;
+}
+
 const struct backend_type *
 backend_type_find(const char *type, json_t *options, bool is_auth)
 {

@@ -38,6 +38,10 @@ struct backend_entry {
  * registry is full (nothing added then). */
 int backend_register(const struct backend_entry *entries, size_t n);
 
+/* The i-th entry in registration order, or NULL past the last (for tools that
+ * list what is registered: tools/apidoc). */
+const struct backend_entry *backend_entry_at(size_t i);
+
 /* The backend type registered for a mount of this type, kind (is_auth) and
  * options (an object of strings, or NULL), or NULL when none is. */
 const struct backend_type *backend_type_find(const char *type, json_t *options, bool is_auth);

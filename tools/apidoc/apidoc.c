@@ -19,6 +19,7 @@
 #include "auth/srp/srp.h"
 #include "auth/userpass/userpass.h"
 #include "backend/backend.h"
+#include "backend/registry.h"
 #include "backend/field.h"
 #include "core/core.h"
 #include "engines/database/database.h"
@@ -26,6 +27,7 @@
 #include "engines/transit/transit.h"
 #include "events/events.h"
 #include "rotation/rotation.h"
+#include "server/server.h"
 
 /* One section of the document: a backend type and where it is mounted. */
 struct apidoc_section {
@@ -218,6 +220,34 @@ copy_file(const char *path)
 	return 0;
 }
 
+/* Every backend type the server's wiring registers must have a section: a new
+ * engine or auth method cannot reach the registry without reaching this
+ * document (make apidoc fails, and with it check-repo). */
+static int
+check_registry(void)
+{
+	const struct backend_entry *e;
+	int r = server_register_backends();
+
+	if (r < 0) {
+		fprintf(stderr, "apidoc: cannot register the backend types\n");
+		return -1;
+	}
+	for (size_t i = 0; (e = backend_entry_at(i)) != NULL; i++) {
+		bool found = false;
+		for (size_t j = 0; j < sizeof(sections) / sizeof(sections[0]) && !found; j++)
+			found = sections[j].bt == e->bt;
+		if (!found) {
+			fprintf(stderr,
+			        "apidoc: type \"%s\" is registered but has no section in "
+			        "tools/apidoc/apidoc.c\n",
+			        e->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -251,6 +281,8 @@ main(int argc, char **argv)
 	       "  comma-separated string, durations seconds or strings such as `\"1h\"`),\n"
 	       "  default, and whether it is required, a secret (never echoed back) or\n"
 	       "  deprecated.\n\n");
+	if (check_registry() < 0)
+		return 1;
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		print_section(&sections[i]);
 	if (argc == 2 && copy_file(argv[1]) < 0)
