@@ -44,6 +44,14 @@ def share_bytes(key_hex):
     return bytes.fromhex(key_hex)
 
 
+def foreign_share(other_keys, given):
+    """A share of another key whose x coordinate (its last byte, random per
+    split) differs from every share in given: one with the same x would be
+    refused as a repeat rather than combined into a wrong key."""
+    taken = {share_bytes(k)[-1] for k in given}
+    return next(k for k in other_keys if share_bytes(k)[-1] not in taken)
+
+
 # ---------------------------------------------------------------- sys/unseal
 
 
@@ -79,7 +87,7 @@ def test_malformed_shares_are_refused_and_not_counted(sqlite_server):
     # combination fails and the progress really is reset
     other = sqlite_server()
     other.init(5, 3)
-    last = unseal_refused(srv, [srv.keys[1], other.keys[2]])
+    last = unseal_refused(srv, [srv.keys[1], foreign_share(other.keys, srv.keys[:2])])
     assert last.status == 400 and "reset" in " ".join(last.errors())
     assert status(srv)["progress"] == 0
     # the good shares still unseal: nothing was lost
@@ -265,7 +273,8 @@ def test_rekey_with_shares_of_another_key_resets_progress(unsealed_sqlite, sqlit
     client = srv.client(srv.root_token)
     nonce = client.sys.start_rekey(secret_shares=3, secret_threshold=2)["nonce"]
     client.sys.rekey_multi(srv.keys[:2], nonce=nonce)
-    resp = srv.raw("PUT", "/v1/sys/rekey/update", {"key": other.keys[4], "nonce": nonce})
+    resp = srv.raw("PUT", "/v1/sys/rekey/update",
+                   {"key": foreign_share(other.keys, srv.keys[:2]), "nonce": nonce})
     assert resp.status == 400 and "reset" in " ".join(resp.errors())
     progress = client.sys.read_rekey_progress()
     assert progress["started"] is True and progress["progress"] == 0
