@@ -60,25 +60,24 @@ share_parse(const char *text, uint8_t *out, size_t want, char *why, size_t whyle
 		snprintf(why, whylen, "the share is %zu characters long, more than any share", n);
 		goto out;
 	}
-	if (is_hex(text, n)) {
-		if (n / 2 != want) {
-			snprintf(why, whylen,
-			         "it is hex for %zu bytes; a share of this server is %zu", n / 2,
-			         want);
-			goto out;
-		}
+	/* Hex first, as Vault; but text of hex digits only may also be the base64
+	 * of a share (about one share in 10^20): when the hex reading has the
+	 * wrong length and the base64 one the right length, the share is base64. */
+	if (is_hex(text, n) && n / 2 == want) {
 		if (sodium_hex2bin(out, want, text, n, NULL, &len, NULL) != 0 || len != want) {
 			snprintf(why, whylen, "not a valid hex string");
 			goto out;
 		}
-	} else if (parse_b64(text, n, buf, sizeof(buf), &len) == 0) {
-		if (len != want) {
-			snprintf(why, whylen,
-			         "it decodes to %zu bytes; a share of this server is %zu", len,
-			         want);
-			goto out;
-		}
+	} else if (parse_b64(text, n, buf, sizeof(buf), &len) == 0 && len == want) {
 		memcpy(out, buf, want);
+	} else if (is_hex(text, n)) {
+		snprintf(why, whylen, "it is hex for %zu bytes; a share of this server is %zu",
+		         n / 2, want);
+		goto out;
+	} else if (parse_b64(text, n, buf, sizeof(buf), &len) == 0) {
+		snprintf(why, whylen, "it decodes to %zu bytes; a share of this server is %zu", len,
+		         want);
+		goto out;
 	} else {
 		snprintf(why, whylen, "not a valid hex or base64 string");
 		goto out;

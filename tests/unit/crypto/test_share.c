@@ -78,6 +78,26 @@ test_share_parse_table(void **state)
 	assert_int_equal(share_len_for(3), 33);
 }
 
+/* The base64 of 33 bytes 0xdd is "3d3d...": hex digits only, but 22 bytes as
+ * hex. A share that happens to encode so is still read as base64 (the fuzzer
+ * found it: sys/init hands out both forms). */
+static void
+test_share_parse_base64_of_hex_digits(void **state)
+{
+	uint8_t share[SHARE_BYTES], out[SHARE_BYTES];
+	char b64[64], why[128] = "";
+
+	(void)state;
+	memset(share, 0xdd, sizeof(share));
+	sodium_bin2base64(b64, sizeof(b64), share, sizeof(share), sodium_base64_VARIANT_ORIGINAL);
+	assert_int_equal(strspn(b64, "0123456789abcdefABCDEF"), strlen(b64));
+	assert_int_equal(share_parse(b64, out, SHARE_BYTES, why, sizeof(why)), 0);
+	assert_memory_equal(out, share, SHARE_BYTES);
+	/* hex digits that are neither a share in hex nor in base64: the hex reason */
+	assert_int_equal(share_parse("3d3d3d3d", out, SHARE_BYTES, why, sizeof(why)), CF_EINVAL);
+	assert_non_null(strstr(why, "hex for 4 bytes"));
+}
+
 static void
 test_share_set_add_and_combine(void **state)
 {
@@ -120,6 +140,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_share_parse_table),
+	        cmocka_unit_test(test_share_parse_base64_of_hex_digits),
 	        cmocka_unit_test(test_share_set_add_and_combine),
 	};
 
