@@ -633,28 +633,28 @@ struct sid_params {
 };
 
 #define SP(m) offsetof(struct sid_params, m)
+/* What both routes read; custom-secret-id reads the secret ID as well. */
+/* clang-format off */
+#define SECRET_ID_COMMON_FIELDS \
+	{"cidr_list", FIELD_CIDRS, 0, SP(cidr_list), \
+	 .desc = "client addresses this secret ID may log in from"}, \
+	{"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs), \
+	 .desc = "client addresses the tokens it logs in to may be used from"}, \
+	{"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX, \
+	 .desc = "logins it allows; default: the role's"}, \
+	{"ttl", FIELD_DURATION, 0, SP(ttl), .desc = "how long it lives; default: the role's"}
+/* clang-format on */
 static const struct field secret_id_fields[] = {
-        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list),
-         .desc = "client addresses this secret ID may log in from"},
-        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs),
-         .desc = "client addresses the tokens it logs in to may be used from"},
-        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX,
-         .desc = "logins it allows; default: the role's"},
-        {"ttl", FIELD_DURATION, 0, SP(ttl), .desc = "how long it lives; default: the role's"},
+        SECRET_ID_COMMON_FIELDS,
         {NULL},
 };
 static const struct field custom_secret_id_fields[] = {
         {"secret_id", FIELD_STRING, FIELD_REQUIRED | FIELD_SECRET, SP(secret_id),
          .desc = "the secret ID to store"},
-        {"cidr_list", FIELD_CIDRS, 0, SP(cidr_list),
-         .desc = "client addresses this secret ID may log in from"},
-        {"token_bound_cidrs", FIELD_CIDRS, 0, SP(token_bound_cidrs),
-         .desc = "client addresses the tokens it logs in to may be used from"},
-        {"num_uses", FIELD_INT, FIELD_RANGE, SP(num_uses), .min = 0, .max = INT64_MAX,
-         .desc = "logins it allows; default: the role's"},
-        {"ttl", FIELD_DURATION, 0, SP(ttl), .desc = "how long it lives; default: the role's"},
+        SECRET_ID_COMMON_FIELDS,
         {NULL},
 };
+#undef SECRET_ID_COMMON_FIELDS
 #undef SP
 
 /* POST role/:name/secret-id and role/:name/custom-secret-id */
