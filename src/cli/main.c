@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
         {"rotation", rotation_main, "create, inspect and run secret rotation jobs"},
         {"notify", notify_main, "manage webhooks that receive events and alerts"},
         {"events", events_main, "follow the server's event stream"},
+        {"env", env_main, "parse, check, encrypt and guard .env files (offline)"},
         {NULL, NULL, NULL},
 };
 

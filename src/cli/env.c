@@ -1,0 +1,15 @@
+/* env.c - `coffer env`: the .env tools (docs/env.md). Each subcommand lives in
+ * its own file; this is their table. */
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+static const struct cli_cmd env_cmds[] = {
+        {NULL, NULL, NULL},
+};
+
+int
+env_main(int argc, char **argv)
+{
+	return cli_dispatch("env", env_cmds, argc, argv);
+}
