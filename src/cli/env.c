@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 static const struct cli_cmd env_cmds[] = {
+        {"parse", env_parse_main, "print a .env file's values as dotenv reads them"},
         {NULL, NULL, NULL},
 };
 
