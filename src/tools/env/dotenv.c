@@ -937,15 +937,14 @@ dotenv_set(struct dotenv *env, const char *key, const char *value, size_t value_
 /* A key JavaScript treats as an array index: "0" or digits without a leading
  * zero, below 2^32 - 1. */
 static bool
-js_index(const char *k, uint64_t *ret)
+js_index(const char *k, size_t len, uint64_t *ret)
 {
 	uint64_t v = 0;
-	size_t i;
 
-	if (k[0] == '\0' || (k[0] == '0' && k[1] != '\0'))
+	if (len == 0 || len > 10 || (k[0] == '0' && len > 1))
 		return false;
-	for (i = 0; k[i] != '\0'; i++) {
-		if (k[i] < '0' || k[i] > '9' || i >= 10)
+	for (size_t i = 0; i < len; i++) {
+		if (k[i] < '0' || k[i] > '9')
 			return false;
 		v = v * 10 + (uint64_t)(k[i] - '0');
 	}
@@ -953,6 +952,14 @@ js_index(const char *k, uint64_t *ret)
 		return false;
 	*ret = v;
 	return true;
+}
+
+bool
+dotenv_js_index(const char *key, size_t len)
+{
+	uint64_t v;
+
+	return js_index(key, len, &v);
 }
 
 void
@@ -963,11 +970,12 @@ dotenv_js_order(const struct dotenv *env, size_t *order)
 
 	for (size_t i = 0; i < env->n; i++) {
 		size_t j;
-		if (!js_index(env->v[i].key, &a))
+		if (!js_index(env->v[i].key, strlen(env->v[i].key), &a))
 			continue;
 		/* insertion sort: files rarely have more than a few numeric keys */
 		for (j = o; j > 0; j--) {
-			(void)js_index(env->v[order[j - 1]].key, &b);
+			(void)js_index(env->v[order[j - 1]].key, strlen(env->v[order[j - 1]].key),
+			               &b);
 			if (b < a)
 				break;
 			order[j] = order[j - 1];
@@ -976,7 +984,7 @@ dotenv_js_order(const struct dotenv *env, size_t *order)
 		o++;
 	}
 	for (size_t i = 0; i < env->n; i++)
-		if (!js_index(env->v[i].key, &a))
+		if (!js_index(env->v[i].key, strlen(env->v[i].key), &a))
 			order[o++] = i;
 }
 
