@@ -131,7 +131,6 @@ def test_format_dotenv_reads_back_the_same(dotenv_expected, tmp_path):
 
 def test_format_shell_sets_the_same_values(dotenv_expected, tmp_path):
     """--format=shell output sourced by sh exports exactly dotenv's values."""
-    dump = "import json, os; print(json.dumps(dict(os.environ)))"
     checked = 0
     for path in PARSE_FIXTURES:
         want = json.loads(dotenv_expected[str(path)])
@@ -140,13 +139,13 @@ def test_format_shell_sets_the_same_values(dotenv_expected, tmp_path):
         script = tmp_path / "vars.sh"
         script.write_bytes(r.stdout)
         sh = subprocess.run(
-            ["sh", "-c", '. "$1" && exec python3 -c "$2"', "sh", str(script), dump],
+            ["sh", "-c", '. "$1" && exec env -0', "sh", str(script)],
             capture_output=True,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             timeout=30,
         )
         assert sh.returncode == 0, (path.name, sh.stderr)
-        got = json.loads(sh.stdout)
+        got = dict(v.decode().split("=", 1) for v in sh.stdout.split(b"\0") if v)
         for key, value in want.items():
             if key.replace("_", "a").isalnum() and key.isascii() and not key[0].isdigit():
                 assert got.get(key) == value, (path.name, key)
