@@ -28,9 +28,9 @@
 #include <string.h>
 
 /* Replacements in one value before it is taken for one that never settles. */
-#define EXPAND_MAX_PASSES 10000
+#define EXPAND_MAX_PASSES 1000
 /* Bytes rescanned for one value before it is taken for one that never settles. */
-#define EXPAND_MAX_WORK (1024ull * 1024 * 1024)
+#define EXPAND_MAX_WORK (64ull * 1024 * 1024)
 
 struct val {
 	char *s;
