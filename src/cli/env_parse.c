@@ -176,10 +176,12 @@ reads_back(const char *key, const char *text, size_t tlen, const struct dotenv_e
 	return ok;
 }
 
-/* One dotenv line: the first of unquoted, '...', "..." (LF and CR written as
- * \n and \r) and `...` that dotenv reads back to the same value. A quoted
- * form is not used for a value ending in a backslash: its closing quote would
- * count as escaped, and what dotenv makes of it would depend on later lines. */
+/* One dotenv line: the first form that dotenv reads back to the same value,
+ * trying a plain unquoted value (no quotes, no `$`, no spaces), '...', "..."
+ * (LF and CR written as \n and \r), `...`, and last any unquoted value. A
+ * quoted form is not used for a value ending in a backslash: its closing quote
+ * would count as escaped, and what dotenv made of it would depend on the lines
+ * after it. `$` prefers single quotes, which dotenvx does not expand either. */
 static int
 out_dotenv(struct out *o, const struct dotenv_entry *e)
 {
@@ -189,9 +191,7 @@ out_dotenv(struct out *o, const struct dotenv_entry *e)
 	struct out t = {0};
 	bool ok = false;
 
-	if (reads_back(e->key, v, len, e) && memchr(v, '\'', len) == NULL &&
-	    memchr(v, '"', len) == NULL && memchr(v, '`', len) == NULL &&
-	    memchr(v, '$', len) == NULL && memchr(v, ' ', len) == NULL) {
+	if (strpbrk(v, "'\"`$ ") == NULL && reads_back(e->key, v, len, e)) {
 		out_add(&t, v, len);
 		ok = true;
 	}
@@ -206,6 +206,11 @@ out_dotenv(struct out *o, const struct dotenv_entry *e)
 		}
 		out_add(&t, &quotes[k], 1);
 		ok = reads_back(e->key, t.s, t.len, e);
+	}
+	if (!ok && reads_back(e->key, v, len, e)) {
+		t.len = 0;
+		out_add(&t, v, len);
+		ok = true;
 	}
 	if (ok) {
 		out_str(o, e->key);

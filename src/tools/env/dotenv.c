@@ -53,6 +53,7 @@ struct scanner {
 
 /* ---- characters ---------------------------------------------------------- */
 
+/* dotenv's key characters, [\w.-] (ASCII). */
 static const unsigned char key_chars[256] = {
         ['-'] = 1, ['.'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
         ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
@@ -1019,7 +1020,7 @@ dotenv_free(struct dotenv *env)
 		struct dotenv_entry *e = &env->v[i];
 		entry_drop_value(env, e);
 		if (e->key != NULL && !owned_by_blocks(env, e->key))
-			free(e->key);
+			free(e->key); /* not secret: a variable name */
 	}
 	for (b = env->blocks; b != NULL; b = next) {
 		next = b->next;
