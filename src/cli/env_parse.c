@@ -29,6 +29,7 @@ static const char usage[] =
 enum {
 	OPT_EXPAND = CLI_OPT_LOCAL,
 	OPT_FORMAT,
+	OPT_HELP,
 };
 
 enum out_format {
@@ -251,7 +252,7 @@ env_parse_main(int argc, char **argv)
 	        {"file", required_argument, NULL, 'f'},
 	        {"expand", no_argument, NULL, OPT_EXPAND},
 	        {"format", required_argument, NULL, OPT_FORMAT},
-	        {"help", no_argument, NULL, 'h'},
+	        {"help", no_argument, NULL, OPT_HELP}, /* the common help does not apply */
 	        {0},
 	};
 	enum out_format fmt = FMT_JSON;
@@ -272,6 +273,9 @@ env_parse_main(int argc, char **argv)
 		case OPT_EXPAND:
 			expand = true;
 			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
 				fmt = FMT_JSON;
