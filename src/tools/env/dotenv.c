@@ -845,11 +845,14 @@ dotenv_parse_fd(int fd, const char *name, struct dotenv *out, char *err, size_t 
 		goto toobig;
 	for (;;) {
 		ssize_t got;
+		if (len > DOTENV_MAX_FILE)
+			goto toobig;
 		if (len == cap) {
+			/* one byte past the limit is enough to know it is too big */
 			size_t ncap = cap ? cap * 2 : 64 * 1024;
 			char *p;
-			if (cap > DOTENV_MAX_FILE)
-				goto toobig;
+			if (ncap > (size_t)DOTENV_MAX_FILE + 1)
+				ncap = (size_t)DOTENV_MAX_FILE + 1;
 			p = malloc(ncap);
 			if (p == NULL) {
 				r = CF_ENOMEM;
