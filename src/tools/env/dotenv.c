@@ -367,24 +367,27 @@ copy_escapes(char *dst, const char *src, size_t len)
 }
 
 /* `v.replace(/^(['"`])([\s\S]*)\1$/mg, "$2")` for an unquoted value holding a
- * U+2028 or U+2029 (where ^ and $ also match inside it). */
+ * U+2028 or U+2029 (where ^ and $ also match inside it). The greedy body makes
+ * every match end at the last quote of its kind that a line end follows, the
+ * same for all starts, so that end is found once per quote kind. */
 static size_t
 strip_quotes_ml(char *dst, const char *v, size_t len)
 {
-	size_t o = 0, from = 0, i = 0;
+	static const char quotes[] = {'"', '\'', '`'};
+	size_t last[3], o = 0, from = 0, i = 0;
 
+	for (size_t k = 0; k < 3; k++) {
+		size_t j;
+		for (j = len; j > 0; j--)
+			if (v[j - 1] == quotes[k] && (j == len || lt_len(v, len, j)))
+				break;
+		last[k] = j; /* 0: none */
+	}
 	while (i < len) {
-		char c = v[i];
+		const char *q = memchr(quotes, v[i], sizeof(quotes));
 		size_t j;
 
-		if ((c != '"' && c != '\'' && c != '`') || (i > 0 && !lt_before(v, i))) {
-			i++;
-			continue;
-		}
-		for (j = len; j > i + 1; j--)
-			if (v[j - 1] == c && (j == len || lt_len(v, len, j)))
-				break;
-		if (j <= i + 1) {
+		if (q == NULL || (i > 0 && !lt_before(v, i)) || (j = last[q - quotes]) <= i + 1) {
 			i++;
 			continue;
 		}
