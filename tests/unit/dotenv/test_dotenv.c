@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct vec {
 	const char *in;
@@ -281,6 +282,29 @@ test_dotenv_js_order(void **state)
 	dotenv_free(&env);
 }
 
+/* A descriptor (stdin) reads the same; a missing file names itself. */
+static void
+test_dotenv_parse_fd_and_file(void **state)
+{
+	static const char text[] = "A=1\r\nB='two'\n";
+	struct dotenv env = {0};
+	char err[256];
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fds[1]);
+	assert_int_equal(dotenv_parse_fd(fds[0], "stdin", &env, err, sizeof(err)), 0);
+	close(fds[0]);
+	assert_int_equal(env.n, 2);
+	assert_string_equal(dotenv_find(&env, "B")->value, "two");
+	assert_int_equal(dotenv_find(&env, "B")->span.value_start, 7);
+	dotenv_free(&env);
+	assert_int_equal(dotenv_parse_file("/nonexistent/.env", &env, err, sizeof(err)), CF_EIO);
+	assert_non_null(strstr(err, "/nonexistent/.env"));
+}
+
 struct xvec {
 	const char *in;
 	const char *environ[4];
@@ -379,6 +403,7 @@ main(void)
 	        cmocka_unit_test(test_dotenv_refuses),
 	        cmocka_unit_test(test_dotenv_set_find),
 	        cmocka_unit_test(test_dotenv_js_order),
+	        cmocka_unit_test(test_dotenv_parse_fd_and_file),
 	        cmocka_unit_test(test_dotenv_expand_rules),
 	        cmocka_unit_test(test_dotenv_expand_growing),
 	};
