@@ -194,6 +194,40 @@ def test_expand_matches_dotenv_expand(path):
     assert r.stdout.decode() == want + "\n"
 
 
+# References are drawn so that a key refers only to keys above it or to names
+# the file does not define: dotenv-expand then always finishes.
+EXPAND_REFS = ["${N}", "$N", "${N:-x}", "${N-y}", "${N:+z}", "${N+w}", "\\$N", "${N:-${M}}", "${N:-$M}",
+               "$N.x", "\\\\$N", "${N:-}", "${N-}", "a$$N"]
+EXPAND_TEXT = ["word", " ", "${}", "${NOT A NAME}", "$nullA", "${Unull}", "-", "+", ":", "\u00e9", "$"]
+
+
+def test_expand_random_files_match_dotenv_expand(tmp_path):
+    """Random files of references (fixed seed) in random environments: the
+    same output as dotenv-expand."""
+    rnd = random.Random(1408)
+    for i in range(60):
+        keys = rnd.sample(["A", "B", "C", "D", "E"], rnd.randint(1, 5))
+        lines = []
+        for n, key in enumerate(keys):
+            names = keys[:n] + ["U", "W"]
+            pieces = []
+            for _ in range(rnd.randint(0, 4)):
+                if rnd.random() < 0.6:
+                    ref = rnd.choice(EXPAND_REFS)
+                    pieces.append(ref.replace("N", rnd.choice(names)).replace("M", rnd.choice(names)))
+                else:
+                    pieces.append(rnd.choice(EXPAND_TEXT))
+            q = rnd.choice(["", '"', "'"])
+            lines.append(f"{key}={q}{''.join(pieces)}{q}\n")
+        f = tmp_path / f"x{i}.env"
+        f.write_text("".join(lines))
+        extra = {k: rnd.choice(["", "envv", "x y", "\\$A", "same"]) for k in ["A", "C", "U"] if rnd.random() < 0.3}
+        want = run_node(NODE_EXPAND, [f], extra)
+        r = coffer("--expand", f, extra_env=extra)
+        assert r.returncode == 0, (f.read_text(), extra, r.stderr)
+        assert r.stdout.decode() == want + "\n", (f.read_text(), extra)
+
+
 def test_expand_never_runs_commands(tmp_path):
     marker = tmp_path / "ran"
     env_file = tmp_path / "cmd.env"
