@@ -349,6 +349,18 @@ def test_bad_input_is_refused_without_changes(tmp_path):
         for sub in ("encrypt", "decrypt", "get"):
             one_line_error(cf(tmp_path, sub, "-f", f, check=False), sub)
     assert digests(tmp_path) == before
+    # a 100 MB file: refused before it is read
+    with open(tmp_path / "big.env", "wb") as f:
+        f.write(b"A=")
+        f.truncate(100 * 1024 * 1024)
+    before = digests(tmp_path)
+    for sub in ("encrypt", "decrypt", "get"):
+        err = one_line_error(cf(tmp_path, sub, "-f", "big.env", check=False), sub)
+        assert "big.env" in err
     one_line_error(cf(tmp_path, "set", "BAD KEY", "v", check=False), "set")
-    one_line_error(cf(tmp_path, "get", "--format=yaml", check=False), "get")
+    # usage errors: exit 2, the error first (then a hint to run --help)
+    p = cf(tmp_path, "get", "--format=yaml", check=False)
+    assert p.returncode == 2 and p.stderr.startswith(b"coffer: env get: unknown format")
+    p = cf(tmp_path, "set", "ONLY_KEY", check=False)
+    assert p.returncode == 2 and p.stderr.startswith(b"coffer: env set: missing VALUE")
     assert digests(tmp_path) == before

@@ -1614,10 +1614,13 @@ dotenvx_decrypt_values(struct dotenv *env, const char *env_path, char *const *en
 			r = decrypt_fail(&j, r, env_path, x->key, &ring);
 			goto out;
 		}
-		secmem_free(x->value, x->value_len + 1);
-		x->value = plain;
-		x->value_len = plen;
+		r = dotenv_set_at(env, i, plain, plen);
+		secmem_free(plain, plen + 1);
 		plain = NULL;
+		if (r < 0) {
+			r = fail(&j, r, "out of memory");
+			goto out;
+		}
 	}
 out:
 	ring_wipe(&ring);
