@@ -52,6 +52,9 @@ DUP="second wins"
 # trailing comment
 """
 
+# CRLF line ends, a #! line (the header goes below it), duplicates, backticks.
+CRLF = '#!/usr/bin/env bash\r\nA=1\r\nB="x y"\r\nexport C=`tick`\r\nD=dup1\r\nD=dup2\r\n'
+
 
 def base_env(tmp):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "LANG": "C.UTF-8"}
@@ -108,8 +111,9 @@ def test_dotenvx_encrypts_coffer_decrypts(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     make(a, ".env")
+    (a / ".env.crlf").write_bytes(CRLF.encode())
     want = dx_get_json(a, ".env")  # the plaintext values as dotenvx reads them
-    dx(a, "encrypt", "-f", ".env")
+    dx(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
     enc = (a / ".env").read_text()
     assert enc.count("encrypted:") == 20  # every value but KEEP_PLAIN
     shutil.copytree(a, b)
@@ -123,10 +127,11 @@ def test_dotenvx_encrypts_coffer_decrypts(tmp_path):
     assert cf(a, "get", "UNICODE", "-f", ".env").stdout.decode() == "ünïcödé ✓ 日本語 🔑\n"
     assert cf(a, "get", "REAL_NL").stdout.decode() == "first\nsecond\nthird\n"
 
-    cf(a, "decrypt", "-f", ".env")
-    dx(b, "decrypt", "-f", ".env")
-    assert (a / ".env").read_text() == (b / ".env").read_text()
-    assert "encrypted:" not in (a / ".env").read_text()
+    cf(a, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    dx(b, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    for f in (".env", ".env.crlf"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+        assert b"encrypted:" not in (a / f).read_bytes()
 
 
 def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
@@ -135,9 +140,12 @@ def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
     b.mkdir()
     make(a, ".env")
     make(b, ".env")
+    for d in (a, b):
+        (d / ".env.crlf").write_bytes(CRLF.encode())
     want = dx_get_json(a, ".env")
-    cf(a, "encrypt", "-f", ".env")
-    dx(b, "encrypt", "-f", ".env")
+    cf(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
+    cf(a, "encrypt", "-f", ".env", "-f", ".env.crlf")  # a second run changes nothing
+    dx(b, "encrypt", "-f", ".env", "-f", ".env.crlf")
     mine, theirs = (a / ".env").read_text(), (b / ".env").read_text()
     # The same lines rewritten the same way; only the key and ciphertexts differ.
     strip = lambda t: re.sub(r"encrypted:[A-Za-z0-9+/=]+", "encrypted:X", without_public_key(t))
@@ -149,9 +157,11 @@ def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
     assert got == want
 
     # dotenvx decrypts coffer's file to exactly what it decrypts its own to.
-    dx(a, "decrypt", "-f", ".env")
-    dx(b, "decrypt", "-f", ".env")
-    assert without_public_key((a / ".env").read_text()) == without_public_key((b / ".env").read_text())
+    dx(a, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    dx(b, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    for f in (".env", ".env.crlf"):
+        assert without_public_key((a / f).read_bytes().decode()) == without_public_key((b / f).read_bytes().decode())
+    assert (a / ".env.crlf").read_bytes().startswith(b"#!/usr/bin/env bash\r\n#/----")
 
 
 def test_quotes_chosen_so_decrypt_gives_back_the_value(tmp_path):

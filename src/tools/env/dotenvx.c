@@ -260,7 +260,7 @@ static void
 items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->n; i++) {
-		free(it->v[i].key);
+		free(it->v[i].key); /* not secret: a key name */
 		secmem_free(it->v[i].val, it->v[i].vlen + 1);
 	}
 	free(it->v);
@@ -357,7 +357,7 @@ items_visit(void *arg, const struct dotenv_span *sp, const char *key, const char
 	r = dx_value(it->text + sp->value_start, sp->value_end - sp->value_start, &x->val, &x->vlen,
 	             &x->quote);
 	if (r < 0) {
-		free(x->key);
+		free(x->key); /* not secret: a key name */
 		return r;
 	}
 	it->n++;
