@@ -1104,6 +1104,8 @@ encrypt_one(struct job *j, const char *path)
 		if (starts_with(x->key, PUBLIC_PREFIX) || ends_with(x->key, "_PLAIN") ||
 		    !selected(j->o, x->key) || starts_with(x->val, DOTENVX_PREFIX))
 			continue;
+		/* the key pair only when something is encrypted: dotenvx leaves a
+		 * file with nothing to encrypt as it is */
 		if (header == NULL && e.n == 0) {
 			r = public_key(j, path, &it, pubname, privname, pub, &header);
 			if (r < 0)
