@@ -1111,12 +1111,10 @@ encrypt_one(struct job *j, const char *path)
 			if (r < 0)
 				goto out;
 		}
-		r = choose_quote(x->quote, x->val, x->vlen, &q);
-		if (r < 0) {
-			r = fail(j, r, "%s: the value of %s cannot be written back in any quotes",
-			         path, x->key);
-			goto out;
-		}
+		/* no quote holds it (a newline and all three quote chars): keep the
+		 * value's own, as dotenvx does; get and run still read it right */
+		if (choose_quote(x->quote, x->val, x->vlen, &q) < 0)
+			q = x->quote;
 		r = encrypt_value(pub, sizeof(pub), x->val, x->vlen, &enc);
 		if (r < 0) {
 			r = fail(j, r, "%s: cannot encrypt %s: %s", path, x->key, cf_strerror(r));
@@ -1286,6 +1284,21 @@ dotenvx_decrypt_files(char *const *paths, size_t n, const struct dotenvx_opts *o
 	return run_files(paths, n, o, err, errlen, decrypt_one);
 }
 
+/* The quote for a value set: one that holds the plaintext (so a decrypt gives
+ * it back), preferring pref. Encrypted, pref is kept when none does (only a
+ * later decrypt would lose it, as with dotenvx); plain, that is an error. */
+static int
+set_quote(struct job *j, char pref, const char *key, const char *value, size_t len, bool plain,
+          char *ret)
+{
+	if (choose_quote(pref, value, len, ret) == 0)
+		return 0;
+	if (plain)
+		return fail(j, CF_EINVAL, "the value of %s cannot be written in a .env file", key);
+	*ret = pref;
+	return 0;
+}
+
 static bool
 valid_key_name(const char *k)
 {
@@ -1359,12 +1372,9 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		if (strcmp(x->key, key) != 0)
 			continue;
 		found = true;
-		/* quotes that hold the plaintext, so a decrypt gives it back */
-		if (choose_quote(x->quote, value, value_len, &q) < 0) {
-			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
-			         key);
+		r = set_quote(&j, x->quote, key, value, value_len, plain, &q);
+		if (r < 0)
 			goto out;
-		}
 		r = edits_add(&e, x, q, nv, nvlen);
 		if (r < 0) {
 			r = fail(&j, r, "out of memory");
@@ -1377,11 +1387,9 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		goto out;
 	}
 	if (!found) {
-		if (choose_quote('"', value, value_len, &q) < 0) {
-			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
-			         key);
+		r = set_quote(&j, '"', key, value, value_len, plain, &q);
+		if (r < 0)
 			goto out;
-		}
 		if (buf_append(&b, out, olen) < 0 ||
 		    (olen > 0 && out[olen - 1] != '\n' && buf_append_char(&b, '\n') < 0) ||
 		    buf_printf(&b, "%s=", key) < 0 || (q && buf_append_char(&b, q) < 0) ||
