@@ -380,6 +380,8 @@ env_set_main(int argc, char **argv)
 	crypt_opts_fill(&a, &o);
 	r = dotenvx_set(a.files[0], argv[optind], argv[optind + 1], strlen(argv[optind + 1]),
 	                a.plain, &o, err, sizeof(err));
+	/* keep the value out of ps(1) output from now on */
+	secmem_wipe(argv[optind + 1], strlen(argv[optind + 1]));
 	if (r < 0)
 		return crypt_error(r, err);
 	return CLI_EXIT_OK;

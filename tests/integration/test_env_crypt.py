@@ -279,6 +279,9 @@ def test_selected_keys_stdout_and_keys_file(tmp_path):
     assert stat.S_IMODE((keys / ".env.keys").stat().st_mode) == 0o600
     assert not (sub / ".env.keys").exists()
     assert dx(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", "-fk", "secrets/.env.keys").stdout == b"abc\n"
+    assert cf(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", "-fk", "secrets").stdout == b"abc\n"
+    p = cf(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", check=False)  # no keys beside it
+    assert p.returncode == 2 and b"no private key" in p.stderr
 
 
 def test_file_modes(tmp_path):

@@ -546,9 +546,14 @@ public_item(const struct items *it)
 static int
 keys_path(const char *env_path, const struct dotenvx_opts *o, char **ret)
 {
+	struct stat st;
 	char *copy, *p;
 
-	if (o->keys_file != NULL) {
+	if (o->keys_file != NULL && stat(o->keys_file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a directory: its .env.keys, as dotenvx takes it */
+		if (asprintf(&p, "%s/.env.keys", o->keys_file) < 0)
+			p = NULL;
+	} else if (o->keys_file != NULL) {
 		p = strdup(o->keys_file);
 	} else {
 		copy = strdup(env_path);
