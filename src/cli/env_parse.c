@@ -242,6 +242,7 @@ int
 env_parse_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	        {"f", required_argument, NULL, 'f'}, /* exact, so not a prefix of --format */
 	        {"file", required_argument, NULL, 'f'},
 	        {"expand", no_argument, NULL, OPT_EXPAND},
 	        {"format", required_argument, NULL, OPT_FORMAT},

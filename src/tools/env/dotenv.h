@@ -98,6 +98,9 @@ int dotenv_expand(struct dotenv *env, char *const *environ, char *err, size_t er
  * the others in file order. */
 void dotenv_js_order(const struct dotenv *env, size_t *order);
 
+/* Whether key[0, len) is such an array index. */
+bool dotenv_js_index(const char *key, size_t len);
+
 /* Wipes and frees every key and value; *env is left empty. */
 void dotenv_free(struct dotenv *env);
 
