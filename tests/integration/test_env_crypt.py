@@ -38,6 +38,7 @@ third"
 UNICODE="ünïcödé ✓ 日本語 🔑"
 UNQ_UNICODE=naïve-Ωmega
 EMPTY=
+EMPTY_BLANKS=   
 EMPTY_DQ=""
 EMPTY_SQ=''
 HASH_IN_QUOTES="a#b # not a comment"
@@ -115,7 +116,7 @@ def test_dotenvx_encrypts_coffer_decrypts(tmp_path):
     want = dx_get_json(a, ".env")  # the plaintext values as dotenvx reads them
     dx(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
     enc = (a / ".env").read_text()
-    assert enc.count("encrypted:") == 20  # every value but KEEP_PLAIN
+    assert enc.count("encrypted:") == 21  # every value but KEEP_PLAIN
     shutil.copytree(a, b)
 
     # the same bytes as dotenvx get prints: key order, escapes, unicode

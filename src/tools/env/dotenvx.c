@@ -965,9 +965,12 @@ edits_free(struct edits *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Replaces the separator and value of x with `=` q value q. */
+/* Replaces the separator and value of x (an entry of text, tlen bytes) with
+ * `=` q value q. An empty unquoted value also takes the blanks after it up to
+ * the end of the line, as dotenvx's replacement pattern does. */
 static int
-edits_add(struct edits *e, const struct item *x, char q, const char *value, size_t len)
+edits_add(struct edits *e, const char *text, size_t tlen, const struct item *x, char q,
+          const char *value, size_t len)
 {
 	struct buf b = BUF_INIT(TEXT_MAX, BUF_SECRET);
 	struct edit *d;
@@ -990,6 +993,14 @@ edits_add(struct edits *e, const struct item *x, char q, const char *value, size
 	d = &e->v[e->n];
 	d->start = x->sp.key_start + x->sp.key_len;
 	d->end = x->sp.value_end;
+	if (x->quote == 0 && x->vlen == 0) {
+		size_t end = d->end;
+
+		while (end < tlen && (text[end] == ' ' || text[end] == '\t'))
+			end++;
+		if (end == tlen || text[end] == '\n' || text[end] == '\r')
+			d->end = end;
+	}
 	r = buf_detach(&b, &d->text, &d->len);
 	buf_free(&b);
 	if (r < 0)
@@ -1125,7 +1136,7 @@ encrypt_one(struct job *j, const char *path)
 			r = fail(j, r, "%s: cannot encrypt %s: %s", path, x->key, cf_strerror(r));
 			goto out;
 		}
-		r = edits_add(&e, x, q, enc, strlen(enc));
+		r = edits_add(&e, text, len, x, q, enc, strlen(enc));
 		free(enc);
 		enc = NULL;
 		if (r < 0) {
@@ -1190,7 +1201,7 @@ decrypt_one(struct job *j, const char *path)
 			r = decrypt_fail(j, r, path, x->key, &ring);
 			goto out;
 		}
-		r = edits_add(&e, x, x->quote, plain, plen);
+		r = edits_add(&e, text, len, x, x->quote, plain, plen);
 		secmem_free(plain, plen + 1);
 		plain = NULL;
 		if (r < 0) {
@@ -1380,7 +1391,7 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		r = set_quote(&j, x->quote, key, value, value_len, plain, &q);
 		if (r < 0)
 			goto out;
-		r = edits_add(&e, x, q, nv, nvlen);
+		r = edits_add(&e, text, len, x, q, nv, nvlen);
 		if (r < 0) {
 			r = fail(&j, r, "out of memory");
 			goto out;
