@@ -47,6 +47,10 @@ DOLLAR_SQ='$HOME stays'
 PADDED="  padded  "
 CONTROL="bell\x07 esc\x1b tab\x09 back\\slash"
 KEEP_PLAIN=not secret
+  INDENTED=indented value
+export  TWO_SPACES=two
+INLINE=a#b
+QSPACED =  "quoted, spaced"  # note
 DUP=first
 DUP="second wins"
 
@@ -116,7 +120,7 @@ def test_dotenvx_encrypts_coffer_decrypts(tmp_path):
     want = dx_get_json(a, ".env")  # the plaintext values as dotenvx reads them
     dx(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
     enc = (a / ".env").read_text()
-    assert enc.count("encrypted:") == 21  # every value but KEEP_PLAIN
+    assert enc.count("encrypted:") == 25  # every value but KEEP_PLAIN
     shutil.copytree(a, b)
 
     # the same bytes as dotenvx get prints: key order, escapes, unicode
