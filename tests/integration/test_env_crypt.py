@@ -249,6 +249,10 @@ def test_set_and_get_both_ways(tmp_path):
     got = cf_get_json(tmp_path, ".env.staging")
     assert got == dx_get_json(tmp_path, ".env.staging")
     assert got["FROM_DX"] == "dotenvx 'value'" and got["API_KEY"] == "sk_live_ünï\nline2"
+    # the same value again: nothing is rewritten (as dotenvx)
+    before = digest(tmp_path / ".env.staging")
+    cf(tmp_path, "set", "API_KEY", "sk_live_ünï\nline2", "-f", ".env.staging")
+    assert digest(tmp_path / ".env.staging") == before
     # set replaces in place, keeping the position
     cf(tmp_path, "set", "API_KEY", "rotated", "-f", ".env.staging")
     assert dx(tmp_path, "get", "API_KEY", "-f", ".env.staging").stdout == b"rotated\n"

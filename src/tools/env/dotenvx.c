@@ -1327,6 +1327,42 @@ valid_key_name(const char *k)
 	return true;
 }
 
+/* Whether every definition of key in the file is already `encrypted:` value
+ * (decrypted with the keys found; none found: not the same). set then leaves
+ * the file alone instead of writing a new ciphertext, as dotenvx does. */
+static bool
+set_unchanged(struct job *j, const char *path, const struct items *it, const char *privname,
+              const char *key, const char *value, size_t value_len)
+{
+	struct ring ring = {0};
+	char *plain = NULL, saved = j->errlen ? j->err[0] : 0;
+	size_t plen = 0;
+	bool any = false, same = true;
+
+	if (ring_load(j, path, privname, &ring) < 0) {
+		if (j->errlen)
+			j->err[0] = saved; /* not an error here: it only means "changed" */
+		return false;
+	}
+	for (size_t i = 0; i < it->n && same; i++) {
+		const struct item *x = &it->v[i];
+
+		if (strcmp(x->key, key) != 0)
+			continue;
+		any = true;
+		if (!starts_with(x->val, DOTENVX_PREFIX) ||
+		    ring_decrypt(&ring, x->val, x->vlen, &plain, &plen) < 0) {
+			same = false;
+			continue;
+		}
+		same = plen == value_len && memcmp(plain, value, plen) == 0;
+		secmem_free(plain, plen + 1);
+		plain = NULL;
+	}
+	ring_wipe(&ring);
+	return any && same;
+}
+
 int
 dotenvx_set(const char *path, const char *key, const char *value, size_t value_len, bool plain,
             const struct dotenvx_opts *o, char *err, size_t errlen)
@@ -1370,6 +1406,8 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 	plain = plain || ends_with(key, "_PLAIN");
 	nv = value;
 	nvlen = value_len;
+	if (!plain && set_unchanged(&j, path, &it, privname, key, value, value_len))
+		goto out; /* r == 0: already that value */
 	if (!plain) {
 		r = public_key(&j, path, &it, pubname, privname, pub, &header);
 		if (r < 0)
