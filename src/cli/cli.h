@@ -207,6 +207,8 @@ int notify_main(int argc, char **argv);
 int events_main(int argc, char **argv);
 /* env.c: `coffer env` and its subcommands (env_*.c). */
 int env_main(int argc, char **argv);
+/* run.c: `coffer run` (run_*.c). */
+int run_main(int argc, char **argv);
 /* `coffer server` (src/cli/server.c); a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 

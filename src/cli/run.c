@@ -1,0 +1,712 @@
+/* run.c - coffer run: runs a command with variables from .env files, server
+ * secrets and the parent environment, masking every secret in its output
+ * (docs/env.md "coffer run").
+ *
+ * This file parses the command line and assembles the environment; the child
+ * itself is supervised in run_child.c and --watch follows events in
+ * run_watch.c. Order (later wins): the parent environment, then each -f file
+ * in turn where a key is not yet set (with --override: every key, later files
+ * winning), then each --path in turn (always winning). */
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/kvpath.h"
+#include "cli/run_int.h"
+#include "lib/err.h"
+#include "lib/secmem.h"
+#include "tools/env/dotenv.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+enum {
+	OPT_PATH = CLI_OPT_LOCAL,
+	OPT_SCHEMA,
+	OPT_NO_MASK,
+	OPT_WATCH,
+	OPT_SIGNAL,
+};
+
+static const char run_usage[] =
+        "Usage: coffer run [-f FILE ...] [--path=MOUNT/PATH ...] [--schema=FILE]\n"
+        "                  [--no-mask] [--override] [--watch [--signal=SIG]]\n"
+        "                  -- COMMAND [ARGS ...]\n\n"
+        "Runs COMMAND with variables from .env files, server secrets and the parent\n"
+        "environment. Every secret value (from the server, encrypted in a file, or\n"
+        "marked \"secret\": true by the schema) is replaced by ***** in the command's\n"
+        "output. The exit status is the command's (128 + N when signal N ended it).\n\n"
+        "  -f, --file=FILE        a .env file (repeatable; the first to set a key wins)\n"
+        "  --path=MOUNT/PATH      a KV secret whose keys become variables (repeatable);\n"
+        "                         rotation:JOB reads the secret the rotation job JOB rotates\n"
+        "  --schema=FILE          an env schema: its \"secret\": true variables are masked\n"
+        "  -o, --override         file values override the parent environment\n"
+        "  --no-mask              no masking: the command writes to the terminal directly\n"
+        "  --watch                restart COMMAND when a --path secret is rotated\n"
+        "  --signal=SIG           with --watch: send SIG (HUP, USR1, ...) instead\n";
+
+/* ---- the secret list ---- */
+
+void
+run_secrets_add(struct run_secrets *s, const char *v, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; i < s->n; i++)
+		if (s->lens[i] == len && memcmp(s->v[i], v, len) == 0)
+			return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			cli_oom();
+		s->v = nv;
+		size_t *nl = realloc(s->lens, cap * sizeof(*nl));
+		if (!nl)
+			cli_oom();
+		s->lens = nl;
+		s->cap = cap;
+	}
+	s->v[s->n] = malloc(len + 1);
+	if (!s->v[s->n])
+		cli_oom();
+	memcpy(s->v[s->n], v, len);
+	s->v[s->n][len] = '\0';
+	s->lens[s->n] = len;
+	s->n++;
+}
+
+void
+run_secrets_clear(struct run_secrets *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		secmem_free(s->v[i], s->lens[i] + 1);
+	free(s->v);
+	free(s->lens);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- the environment being assembled: "KEY=VALUE" strings ---- */
+
+struct envset {
+	char **kv; /* NULL-terminated once built */
+	size_t n, cap;
+};
+
+static ssize_t
+envset_find(const struct envset *e, const char *key, size_t klen)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strncmp(e->kv[i], key, klen) == 0 && e->kv[i][klen] == '=')
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Sets key to value: replaces an existing one only when replace is set. */
+static void
+envset_put(struct envset *e, const char *key, const char *value, size_t vlen, bool replace)
+{
+	size_t klen = strlen(key);
+	ssize_t at = envset_find(e, key, klen);
+	char *s;
+
+	if (at >= 0 && !replace)
+		return;
+	s = malloc(klen + vlen + 2);
+	if (!s)
+		cli_oom();
+	memcpy(s, key, klen);
+	s[klen] = '=';
+	memcpy(s + klen + 1, value, vlen);
+	s[klen + 1 + vlen] = '\0';
+	if (at >= 0) {
+		secmem_free_str(e->kv[at]);
+		e->kv[at] = s;
+		return;
+	}
+	if (e->n + 1 >= e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 64;
+		char **nv = realloc(e->kv, cap * sizeof(*nv));
+		if (!nv)
+			cli_oom();
+		e->kv = nv;
+		e->cap = cap;
+	}
+	e->kv[e->n++] = s;
+	e->kv[e->n] = NULL;
+}
+
+void
+run_envp_free(char **envp)
+{
+	size_t i;
+
+	if (!envp)
+		return;
+	for (i = 0; envp[i]; i++)
+		secmem_free_str(envp[i]);
+	free(envp);
+}
+
+static void
+envset_free(struct envset *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		secmem_free_str(e->kv[i]);
+	free(e->kv);
+	memset(e, 0, sizeof(*e));
+}
+
+/* A variable name the child can receive: not empty, no '=' (nor NUL). */
+static bool
+env_name_ok(const char *k)
+{
+	return *k != '\0' && !strchr(k, '=');
+}
+
+/* ---- .env files ---- */
+
+#define ENCRYPTED_PREFIX "encrypted:"
+
+/* Decrypts the file's encrypted: values in place, marking them secret. */
+static int
+file_decrypt(const char *file, struct dotenv *d, struct run_secrets *secrets)
+{
+	size_t i;
+
+	(void)secrets;
+	for (i = 0; i < d->n; i++) {
+		if (strncmp(d->v[i].value, ENCRYPTED_PREFIX, strlen(ENCRYPTED_PREFIX)) == 0) {
+			cli_err("%s: %s is encrypted: decryption is not available in this build",
+			        file, d->v[i].key);
+			return CF_EUNSUPPORTED;
+		}
+	}
+	return 0;
+}
+
+/* Reads one -f file into e (see the order at the top). */
+static int
+file_apply(const char *file, struct envset *e, bool override, struct run_secrets *secrets)
+{
+	struct dotenv d = {0};
+	char err[512];
+	size_t i;
+	int r;
+
+	r = dotenv_parse_file(file, &d, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err);
+		goto out;
+	}
+	r = file_decrypt(file, &d, secrets);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < d.n; i++) {
+		if (!env_name_ok(d.v[i].key)) {
+			cli_err("%s: line %zu: \"%s\" cannot be a variable name", file,
+			        d.v[i].span.line, d.v[i].key);
+			r = CF_EINVAL;
+			goto out;
+		}
+		envset_put(e, d.v[i].key, d.v[i].value, d.v[i].value_len, override);
+	}
+out:
+	dotenv_free(&d);
+	return r;
+}
+
+/* ---- server secrets ---- */
+
+/* GET path; 0 with resp filled for a 2xx answer, else the error printed. */
+static int
+api_get(struct client *c, const char *path, struct client_resp *resp)
+{
+	char err[1024];
+	int r;
+
+	r = client_request(c, "GET", path, NULL, NULL, resp, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err);
+		return r;
+	}
+	if (resp->status < 200 || resp->status > 299) {
+		client_resp_error(resp, path, err, sizeof(err));
+		cli_err("%s", err);
+		r = resp->status == 404 ? CF_ENOTFOUND : CF_EIO;
+		client_resp_clear(resp);
+		return r;
+	}
+	return 0;
+}
+
+/* The KV version of src->mount (2 when sys/mounts cannot be read, as kv does). */
+static int
+kv_version(struct client *c, const struct run_source *src, int *ret)
+{
+	struct client_resp resp = {0};
+	char err[1024], *mount = NULL, *full = NULL;
+	size_t n;
+	int r, version = 2;
+
+	r = client_request(c, "GET", "sys/mounts", NULL, NULL, &resp, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err);
+		return r;
+	}
+	if (resp.status >= 200 && resp.status < 300) {
+		n = strlen(src->mount) + strlen(src->path) + 1;
+		full = malloc(n);
+		if (!full)
+			cli_oom();
+		snprintf(full, n, "%s%s", src->mount, src->path);
+		r = kvpath_mount_lookup(resp.json, full, &mount, &version);
+		if (r == CF_ENOMEM)
+			cli_oom();
+		if (r < 0) {
+			cli_err("%s: no secrets engine is mounted there", src->arg);
+			goto out;
+		}
+	}
+	*ret = version;
+	r = 0;
+out:
+	free(full);
+	free(mount);
+	client_resp_clear(&resp);
+	return r;
+}
+
+/* Sets src->mount and src->path from "MOUNT/PATH" (the mount as sys/mounts
+ * knows it, else the first segment). */
+static int
+source_resolve_kv(struct client *c, struct run_source *src)
+{
+	struct client_resp resp = {0};
+	char err[1024], *clean;
+	int r, version;
+
+	clean = kvpath_clean(src->arg, false);
+	if (!clean)
+		cli_oom();
+	r = client_request(c, "GET", "sys/mounts", NULL, NULL, &resp, err, sizeof(err));
+	if (r < 0) {
+		cli_err("%s", err);
+		goto out;
+	}
+	if (resp.status >= 200 && resp.status < 300) {
+		r = kvpath_mount_lookup(resp.json, clean, &src->mount, &version);
+		if (r == CF_ENOMEM)
+			cli_oom();
+		if (r < 0) {
+			cli_err("%s: no secrets engine is mounted there", src->arg);
+			goto out;
+		}
+	} else {
+		size_t n = strcspn(clean, "/");
+		src->mount = malloc(n + 2);
+		if (!src->mount)
+			cli_oom();
+		memcpy(src->mount, clean, n);
+		memcpy(src->mount + n, "/", 2);
+	}
+	src->path = cli_strdup(kvpath_rest(src->mount, clean));
+	r = 0;
+	if (src->path[0] == '\0') {
+		cli_err("%s: name a secret below the mount %s", src->arg, src->mount);
+		r = CF_EINVAL;
+	}
+out:
+	client_resp_clear(&resp);
+	free(clean);
+	return r;
+}
+
+/* Sets src->mount/path (kv) or src->mount/role (database) from the job. */
+static int
+source_resolve_job(struct client *c, struct run_source *src)
+{
+	struct client_resp resp = {0};
+	const char *target, *mount, *path;
+	char api[600];
+	json_t *data;
+	int r;
+
+	if ((size_t)snprintf(api, sizeof(api), "sys/rotation/jobs/%s", src->job) >= sizeof(api)) {
+		cli_err("%s: the job name is too long", src->arg);
+		return CF_EINVAL;
+	}
+	r = api_get(c, api, &resp);
+	if (r < 0)
+		return r;
+	data = client_resp_data(&resp);
+	target = json_string_value(json_object_get(data, "target"));
+	mount = json_string_value(json_object_get(data, "mount"));
+	path = json_string_value(json_object_get(data, "path"));
+	if (!target || !mount || !path) {
+		cli_err("%s: the job's status has no target, mount or path", src->arg);
+		r = CF_EINVAL;
+		goto out;
+	}
+	if (strcmp(target, "kv") != 0 && strcmp(target, "database") != 0) {
+		cli_err("%s: the job rotates a %s target, which has no value to inject (kv and "
+		        "database jobs do)",
+		        src->arg, target);
+		r = CF_EUNSUPPORTED;
+		goto out;
+	}
+	src->mount = kvpath_clean(mount, false);
+	src->path = kvpath_clean(path, false);
+	if (!src->mount || !src->path)
+		cli_oom();
+	/* mounts are kept with their trailing '/', as sys/mounts lists them */
+	{
+		size_t n = strlen(src->mount);
+		char *m = realloc(src->mount, n + 2);
+		if (!m)
+			cli_oom();
+		memcpy(m + n, "/", 2);
+		src->mount = m;
+	}
+	if (strcmp(target, "database") == 0)
+		src->role = cli_strdup(src->path);
+out:
+	client_resp_clear(&resp);
+	return r;
+}
+
+/* Reads one --path and puts each of its keys into e (replacing), marking every
+ * value secret. */
+static int
+source_apply(struct client *c, struct run_source *src, struct envset *e,
+             struct run_secrets *secrets)
+{
+	struct client_resp resp = {0};
+	const char *key;
+	char *api = NULL;
+	json_t *data, *v;
+	int r, version = 2;
+
+	if (src->role) {
+		api = kvpath_join(src->mount, "static-creds", src->role);
+	} else {
+		r = kv_version(c, src, &version);
+		if (r < 0)
+			return r;
+		api = kvpath_join(src->mount, version == 2 ? "data" : "", src->path);
+	}
+	if (!api)
+		cli_oom();
+	r = api_get(c, api, &resp);
+	if (r < 0)
+		goto out;
+	data = json_object_get(resp.json, "data");
+	if (version == 2 && !src->role)
+		data = json_object_get(data, "data");
+	if (!json_is_object(data)) {
+		cli_err("%s: no secret data there", src->arg);
+		r = CF_ENOTFOUND;
+		goto out;
+	}
+	json_object_foreach(data, key, v)
+	{
+		char *text = NULL;
+		const char *s;
+		size_t len;
+
+		if (!env_name_ok(key)) {
+			cli_err("%s: the key \"%s\" cannot be a variable name", src->arg, key);
+			r = CF_EINVAL;
+			goto out;
+		}
+		if (json_is_string(v)) {
+			s = json_string_value(v);
+			len = json_string_length(v);
+		} else {
+			/* numbers, booleans, objects: their JSON text, as `kv get --field` */
+			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (!text)
+				cli_oom();
+			s = text;
+			len = strlen(text);
+		}
+		if (memchr(s, '\0', len)) {
+			cli_err("%s: the value of %s has a NUL byte, which an environment "
+			        "variable cannot hold",
+			        src->arg, key);
+			secmem_free_str(text);
+			r = CF_EINVAL;
+			goto out;
+		}
+		envset_put(e, key, s, len, true);
+		run_secrets_add(secrets, s, len);
+		secmem_free_str(text);
+	}
+out:
+	free(api);
+	client_resp_clear(&resp);
+	return r;
+}
+
+int
+run_sources_resolve(struct run_opts *o, struct client *c)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < o->nsources; i++) {
+		struct run_source *src = &o->sources[i];
+		r = src->job ? source_resolve_job(c, src) : source_resolve_kv(c, src);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+run_env_build(struct run_opts *o, struct client *c, char ***ret_envp, struct run_secrets *secrets)
+{
+	struct run_secrets found = {0};
+	struct envset e = {0};
+	size_t i;
+	char **p;
+	int r = 0;
+
+	for (p = environ; p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+		char key[4096];
+		size_t klen;
+
+		if (!eq || eq == *p)
+			continue;
+		klen = (size_t)(eq - *p);
+		if (klen >= sizeof(key))
+			continue;
+		memcpy(key, *p, klen);
+		key[klen] = '\0';
+		envset_put(&e, key, eq + 1, strlen(eq + 1), false);
+	}
+	for (i = 0; i < o->nfiles && r == 0; i++)
+		r = file_apply(o->files[i], &e, o->override, &found);
+	for (i = 0; i < o->nsources && r == 0; i++)
+		r = source_apply(c, &o->sources[i], &e, &found);
+	if (r < 0)
+		goto out;
+	if (!e.kv) {
+		e.kv = calloc(1, sizeof(*e.kv));
+		if (!e.kv)
+			cli_oom();
+	}
+	for (i = 0; i < found.n; i++)
+		run_secrets_add(secrets, found.v[i], found.lens[i]);
+	*ret_envp = e.kv;
+	memset(&e, 0, sizeof(e));
+out:
+	run_secrets_clear(&found);
+	envset_free(&e);
+	return r;
+}
+
+/* ---- the command line ---- */
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"TERM", SIGTERM},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}, {"KILL", SIGKILL},
+        {"ALRM", SIGALRM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+};
+
+/* "HUP", "SIGHUP", "hup" or a number; 0 when it names no signal. */
+static int
+signal_parse(const char *s)
+{
+	size_t i;
+	char *end;
+	long n;
+
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(s, signals[i].name) == 0)
+			return signals[i].sig;
+	if (*s < '0' || *s > '9')
+		return 0;
+	n = strtol(s, &end, 10);
+	if (*end != '\0' || n < 1 || n >= NSIG)
+		return 0;
+	return (int)n;
+}
+
+/* The common options (cli_getopt's), for the own option loop below: coffer run
+ * needs short options (-f, -o) and must stop at COMMAND. */
+static void
+common_option(int o)
+{
+	switch (o) {
+	case CLI_OPT_FORMAT:
+		if (strcmp(optarg, "table") == 0)
+			arg_format = CLI_FORMAT_TABLE;
+		else if (strcmp(optarg, "json") == 0)
+			arg_format = CLI_FORMAT_JSON;
+		else
+			exit(cli_usage_err("unknown format \"%s\" (table or json)", optarg));
+		break;
+	case CLI_OPT_ADDRESS:
+		free(arg_address);
+		arg_address = cli_strdup(optarg);
+		break;
+	case CLI_OPT_TOKEN:
+		secmem_free_str(arg_token);
+		arg_token = cli_strdup(optarg);
+		secmem_wipe(optarg, strlen(optarg)); /* out of ps(1) from now on */
+		break;
+	}
+}
+
+static int
+parse_args(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option opts[] = {
+	        {"file", required_argument, NULL, 'f'},
+	        {"path", required_argument, NULL, OPT_PATH},
+	        {"schema", required_argument, NULL, OPT_SCHEMA},
+	        {"no-mask", no_argument, NULL, OPT_NO_MASK},
+	        {"override", no_argument, NULL, 'o'},
+	        {"overload", no_argument, NULL, 'o'}, /* dotenvx's name */
+	        {"watch", no_argument, NULL, OPT_WATCH},
+	        {"signal", required_argument, NULL, OPT_SIGNAL},
+	        CLI_COMMON_OPTIONS,
+	        {0},
+	};
+	int opt;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:hf:o", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			fputs(run_usage, stdout);
+			cli_cleanup();
+			exit(CLI_EXIT_OK);
+		case ':':
+			return cli_usage_err("option %s needs a value", argv[optind - 1]);
+		case '?':
+			return cli_usage_err("unknown option %s", argv[optind - 1]);
+		case 'f':
+			o->files[o->nfiles++] = optarg;
+			break;
+		case 'o':
+			o->override = true;
+			break;
+		case OPT_PATH: {
+			struct run_source *s = &o->sources[o->nsources++];
+			memset(s, 0, sizeof(*s));
+			s->arg = optarg;
+			if (strncmp(optarg, "rotation:", 9) == 0) {
+				s->job = optarg + 9;
+				if (*s->job == '\0' || strchr(s->job, '/'))
+					return cli_usage_err(
+					        "--path=rotation:JOB needs a job name");
+			} else if (optarg[strspn(optarg, "/")] == '\0') {
+				return cli_usage_err("--path needs MOUNT/PATH");
+			}
+			break;
+		}
+		case OPT_SCHEMA:
+			o->schema = optarg;
+			break;
+		case OPT_NO_MASK:
+			o->no_mask = true;
+			break;
+		case OPT_WATCH:
+			o->watch = true;
+			break;
+		case OPT_SIGNAL:
+			o->signal = signal_parse(optarg);
+			if (o->signal == 0)
+				return cli_usage_err("--signal: unknown signal \"%s\"", optarg);
+			break;
+		default:
+			common_option(opt);
+			break;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err(
+		        "missing COMMAND (coffer run [options] -- COMMAND [ARGS ...])");
+	if (o->signal && !o->watch)
+		return cli_usage_err("--signal needs --watch");
+	if (o->watch && o->nsources == 0)
+		return cli_usage_err("--watch needs a --path to follow");
+	o->argv = argv + optind;
+	return 0;
+}
+
+int
+run_main(int argc, char **argv)
+{
+	struct run_opts o = {0};
+	struct run_secrets secrets = {0};
+	struct client *c = NULL, *wc = NULL;
+	char **envp = NULL;
+	int r, status = CLI_EXIT_ERROR, watch_fd = -1;
+	size_t i;
+
+	cli_set_command("run", NULL);
+	/* at most argc of each: every option could be one */
+	o.files = calloc((size_t)argc, sizeof(*o.files));
+	o.sources = calloc((size_t)argc, sizeof(*o.sources));
+	if (!o.files || !o.sources)
+		cli_oom();
+	if (parse_args(argc, argv, &o) != 0)
+		goto out;
+	run_signals_block();
+	if (o.nsources > 0) {
+		r = cli_client(&c);
+		if (r == 0)
+			r = run_sources_resolve(&o, c);
+		if (r < 0)
+			goto out;
+	}
+	if (o.watch) {
+		/* Subscribe before the first read: a rotation after it is never missed. */
+		r = cli_client(&wc);
+		if (r < 0)
+			goto out;
+		r = run_watch_start(&o, wc, &watch_fd);
+		wc = NULL; /* the watcher owns it now */
+		if (r < 0)
+			goto out;
+	}
+	r = run_env_build(&o, c, &envp, &secrets);
+	if (r < 0)
+		goto out;
+	status = run_supervise(&o, c, envp, &secrets, watch_fd);
+	envp = NULL;
+out:
+	run_envp_free(envp);
+	run_secrets_clear(&secrets);
+	client_free(wc);
+	client_free(c);
+	for (i = 0; i < o.nsources; i++) {
+		free(o.sources[i].mount);
+		free(o.sources[i].path);
+		free(o.sources[i].role);
+	}
+	free(o.sources);
+	free(o.files);
+	return status;
+}
