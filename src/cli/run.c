@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/secmem.h"
 #include "tools/env/dotenv.h"
+#include "tools/env/schema.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -474,6 +475,37 @@ run_sources_resolve(struct run_opts *o, struct client *c)
 	return 0;
 }
 
+/* Adds the values of the variables the schema marks "secret": true. */
+static int
+schema_secrets(const char *file, const struct envset *e, struct run_secrets *secrets)
+{
+	struct schema *s = NULL;
+	char err[512];
+	size_t i, j, n;
+	int r;
+
+	r = schema_load_file(file, &s, err, sizeof(err));
+	if (r == CF_ENOMEM)
+		cli_oom();
+	if (r < 0) {
+		cli_err("--schema: %s", err);
+		return r;
+	}
+	n = schema_var_count(s);
+	for (i = 0; i < n; i++) {
+		const char *name = schema_var_name(s, i);
+		size_t nl = strlen(name);
+		if (!schema_is_secret(s, name))
+			continue;
+		for (j = 0; j < e->n; j++)
+			if (strncmp(e->kv[j], name, nl) == 0 && e->kv[j][nl] == '=')
+				run_secrets_add(secrets, e->kv[j] + nl + 1,
+				                strlen(e->kv[j] + nl + 1));
+	}
+	schema_free(s);
+	return 0;
+}
+
 int
 run_env_build(struct run_opts *o, struct client *c, char ***ret_envp, struct run_secrets *secrets)
 {
@@ -501,6 +533,8 @@ run_env_build(struct run_opts *o, struct client *c, char ***ret_envp, struct run
 		r = file_apply(o->files[i], &e, o->override, &found);
 	for (i = 0; i < o->nsources && r == 0; i++)
 		r = source_apply(c, &o->sources[i], &e, &found);
+	if (r == 0 && o->schema)
+		r = schema_secrets(o->schema, &e, &found);
 	if (r < 0)
 		goto out;
 	if (!e.kv) {
