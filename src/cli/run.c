@@ -43,7 +43,9 @@ static const char run_usage[] =
         "  -f, --file=FILE        a .env file (repeatable; the first to set a key wins)\n"
         "  --path=MOUNT/PATH      a KV secret whose keys become variables (repeatable);\n"
         "                         rotation:JOB reads the secret the rotation job JOB rotates\n"
-        "  --schema=FILE          an env schema: its \"secret\": true variables are masked\n"
+        "  --schema=FILE          check the environment against this env schema first\n"
+        "                         (exit 1 when it fails); its \"secret\": true variables\n"
+        "                         are masked\n"
         "  -o, --override         file values override the parent environment\n"
         "  --no-mask              no masking: the command writes to the terminal directly\n"
         "  --watch                restart COMMAND when a --path secret is rotated\n"
@@ -475,35 +477,63 @@ run_sources_resolve(struct run_opts *o, struct client *c)
 	return 0;
 }
 
-/* Adds the values of the variables the schema marks "secret": true. */
+/* Checks the environment against the schema (its defaults filled in first,
+ * as `coffer env check` does) and adds the values of the variables it marks
+ * "secret": true. A failed check prints one line per failure and sets
+ * o->schema_failed. */
 static int
-schema_secrets(const char *file, const struct envset *e, struct run_secrets *secrets)
+schema_apply(struct run_opts *o, struct envset *e, struct run_secrets *secrets)
 {
+	struct schema_report rep = {0};
+	struct dotenv d = {0};
 	struct schema *s = NULL;
+	const struct dotenv_entry *de;
 	char err[512];
-	size_t i, j, n;
+	size_t i, n;
 	int r;
 
-	r = schema_load_file(file, &s, err, sizeof(err));
+	r = schema_load_file(o->schema, &s, err, sizeof(err));
 	if (r == CF_ENOMEM)
 		cli_oom();
 	if (r < 0) {
 		cli_err("--schema: %s", err);
 		return r;
 	}
+	for (i = 0; i < e->n && r == 0; i++) {
+		char *eq = strchr(e->kv[i], '=');
+		*eq = '\0';
+		r = dotenv_set(&d, e->kv[i], eq + 1, strlen(eq + 1));
+		*eq = '=';
+	}
+	if (r == 0)
+		r = schema_apply_defaults(s, &d, &rep);
+	for (i = 0; r == 0 && i < rep.ndefaulted; i++) {
+		de = dotenv_find(&d, rep.defaulted[i]);
+		if (de)
+			envset_put(e, de->key, de->value, de->value_len, false);
+	}
+	if (r == 0)
+		r = schema_check(s, &d, &rep);
+	if (r == CF_ENOMEM)
+		cli_oom();
+	for (i = 0; i < rep.nfail; i++)
+		cli_err("--schema: %s: %s (%s)", rep.fail[i].var, rep.fail[i].message,
+		        rep.fail[i].rule);
+	if (rep.nfail > 0)
+		o->schema_failed = true;
 	n = schema_var_count(s);
 	for (i = 0; i < n; i++) {
 		const char *name = schema_var_name(s, i);
-		size_t nl = strlen(name);
 		if (!schema_is_secret(s, name))
 			continue;
-		for (j = 0; j < e->n; j++)
-			if (strncmp(e->kv[j], name, nl) == 0 && e->kv[j][nl] == '=')
-				run_secrets_add(secrets, e->kv[j] + nl + 1,
-				                strlen(e->kv[j] + nl + 1));
+		de = dotenv_find(&d, name);
+		if (de)
+			run_secrets_add(secrets, de->value, de->value_len);
 	}
+	schema_report_free(&rep);
+	dotenv_free(&d);
 	schema_free(s);
-	return 0;
+	return o->schema_failed ? CF_EINVAL : 0;
 }
 
 int
@@ -534,7 +564,7 @@ run_env_build(struct run_opts *o, struct client *c, char ***ret_envp, struct run
 	for (i = 0; i < o->nsources && r == 0; i++)
 		r = source_apply(c, &o->sources[i], &e, &found);
 	if (r == 0 && o->schema)
-		r = schema_secrets(o->schema, &e, &found);
+		r = schema_apply(o, &e, &found);
 	if (r < 0)
 		goto out;
 	if (!e.kv) {
@@ -726,8 +756,11 @@ run_main(int argc, char **argv)
 			goto out;
 	}
 	r = run_env_build(&o, c, &envp, &secrets);
-	if (r < 0)
+	if (r < 0) {
+		if (o.schema_failed)
+			status = CLI_EXIT_FINDING; /* a failed check, as `coffer env check` */
 		goto out;
+	}
 	status = run_supervise(&o, c, envp, &secrets, watch_fd);
 	envp = NULL;
 out:

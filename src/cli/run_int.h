@@ -48,8 +48,9 @@ struct run_opts {
 	bool no_mask;
 	bool override;
 	bool watch;
-	int signal;  /* --signal with --watch; 0 restarts the child instead */
-	char **argv; /* COMMAND [ARGS ...], NULL-terminated */
+	bool schema_failed; /* set by run_env_build: the --schema check failed */
+	int signal;         /* --signal with --watch; 0 restarts the child instead */
+	char **argv;        /* COMMAND [ARGS ...], NULL-terminated */
 };
 
 /* Finds the mount and path of every --path (for a rotation job: from its
