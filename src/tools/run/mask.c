@@ -1,0 +1,974 @@
+/* mask.c - the streaming masker of coffer run (mask.h; docs/internals/mask.md).
+ *
+ * Every secret becomes a set of patterns (its raw bytes, base64, URL and JSON
+ * forms). The patterns go into one Aho-Corasick automaton that reports, at
+ * each input position, the longest pattern ending there. The automaton only
+ * runs where a match is possible: a filter samples the input every `stride`
+ * bytes, and a sample whose four bytes occur nowhere in any pattern proves
+ * that no match covers it. `stride` is chosen so that every pattern, being at
+ * least `stride + 3` bytes long, covers a sample; with 20 ordinary secrets
+ * that is one table look-up every dozen bytes or so.
+ *
+ * Stream positions are absolute (uint64_t). Three of them drive the output:
+ *   P  the bytes consumed so far;
+ *   F  P minus the automaton's depth: no match can start before F, so every
+ *      byte before F is final (masked or not);
+ *   E  the bytes written out (as themselves or as part of a "*****").
+ * Matches found but not yet final wait in `ivs` (disjoint, sorted); a match
+ * overlapping or touching the last "*****" written extends it. Bytes in
+ * [E, P) that belong to earlier writes live in `hold` (at most the longest
+ * pattern); everything else is read from the caller's buffer. */
+#include "tools/run/mask.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/secmem.h"
+
+#define MASK_GRAM        4     /* bytes per filter sample */
+#define MASK_BITMAP_BITS 18    /* 2^18-bit first-level filter (32 KiB) */
+#define MASK_DENSE_MAX   256   /* states with a full 256-entry row */
+#define MASK_VARIANT_MAX 4096  /* longer secrets are masked as raw bytes only */
+#define MASK_OUT_CAP     16384 /* output batched up to this size */
+#define MASK_DIRECT_MIN  4096  /* runs this long go to the sink uncopied */
+#define MASK_HASH_MUL    0x9E3779B1u
+
+struct mask_iv {
+	uint64_t s, e;
+};
+
+struct mask_gram {
+	uint32_t gram;
+	uint32_t maxoff1; /* largest offset of the gram in a pattern, plus 1; 0: empty slot */
+};
+
+struct mask {
+	mask_sink_fn sink;
+	void *sink_arg;
+	int err;
+
+	/* automaton: states in breadth-first order, 0 is the root */
+	uint32_t nstates;
+	uint32_t ndense;
+	uint32_t *dense; /* ndense * 256 transitions */
+	uint32_t *eoff;  /* nstates + 1: edges of state i are [eoff[i], eoff[i+1]) */
+	uint8_t *ebyte;  /* edge labels */
+	uint32_t *etgt;  /* edge targets */
+	uint32_t nedges;
+	uint32_t *fail;   /* failure links */
+	uint32_t *depth;  /* length of the state's string */
+	uint32_t *outlen; /* longest pattern that is a suffix of it; 0: none */
+	size_t maxlen;    /* longest pattern */
+	size_t stride;    /* filter sampling distance */
+
+	/* filter: a bitmap of hashed grams, then an exact table of them */
+	uint64_t *bitmap;
+	struct mask_gram *grams;
+	uint32_t gmask; /* grams table size - 1 */
+	unsigned gbits; /* log2 of the grams table size */
+
+	/* stream state */
+	uint32_t st;
+	uint64_t pos;        /* P */
+	uint64_t emitted;    /* E */
+	uint64_t hold_until; /* the filter may take over once F reaches this */
+	bool in_mask;        /* the output ends with a "*****" that ends at E */
+	struct mask_iv *ivs;
+	size_t nivs, ivcap;
+	uint8_t *hold; /* bytes [emitted, emitted + nhold) of earlier writes */
+	size_t nhold, holdcap;
+	uint8_t *out;
+	size_t nout;
+};
+
+/* ------------------------------------------------------------------ patterns */
+
+/* A growing list of patterns, each a malloc'd byte string. */
+struct patlist {
+	uint8_t **p;
+	size_t *len;
+	size_t n, cap;
+};
+
+static int
+patlist_add(struct patlist *pl, const uint8_t *p, size_t len)
+{
+	if (len < MASK_MIN_LEN)
+		return 0;
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->len[i] == len && memcmp(pl->p[i], p, len) == 0)
+			return 0;
+	if (pl->n == pl->cap) {
+		size_t nc = pl->cap ? pl->cap * 2 : 32;
+		uint8_t **np = realloc(pl->p, nc * sizeof(*np));
+		if (np == NULL)
+			return CF_ENOMEM;
+		pl->p = np;
+		size_t *nl = realloc(pl->len, nc * sizeof(*nl));
+		if (nl == NULL)
+			return CF_ENOMEM;
+		pl->len = nl;
+		pl->cap = nc;
+	}
+	uint8_t *c = malloc(len);
+	if (c == NULL)
+		return CF_ENOMEM;
+	memcpy(c, p, len);
+	pl->p[pl->n] = c;
+	pl->len[pl->n] = len;
+	pl->n++;
+	return 0;
+}
+
+static void
+patlist_free(struct patlist *pl)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		secmem_free(pl->p[i], pl->len[i]);
+	free(pl->p);
+	free(pl->len);
+}
+
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encodes n bytes (zero bits past the end) into out: ceil(8n/6) characters,
+ * then '=' up to a multiple of 4 when pad. Returns the length written. */
+static size_t
+b64_encode(const char *alpha, const uint8_t *in, size_t n, bool pad, uint8_t *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		size_t chars = n - i >= 3 ? 4 : n - i + 1;
+		for (size_t k = 0; k < 4; k++) {
+			if (k < chars)
+				out[o++] = (uint8_t)alpha[(v >> (18 - 6 * k)) & 63];
+			else if (pad)
+				out[o++] = '=';
+		}
+	}
+	return o;
+}
+
+/* The base64 forms of s: alone (with and without padding) and, for each of the
+ * three offsets s can start at inside a longer encoded text, the characters
+ * that depend on s's bits only. */
+static int
+add_base64(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *scratch, uint8_t *enc)
+{
+	const char *alphas[2] = {b64_std, b64_url};
+	int r = 0;
+
+	for (int a = 0; a < 2; a++) {
+		size_t n = b64_encode(alphas[a], s, len, true, enc);
+		r = patlist_add(pl, enc, n);
+		if (r < 0)
+			goto out;
+		n = b64_encode(alphas[a], s, len, false, enc);
+		r = patlist_add(pl, enc, n);
+		if (r < 0)
+			goto out;
+		for (size_t k = 0; k < 3; k++) {
+			memset(scratch, 0, k);
+			memcpy(scratch + k, s, len);
+			n = b64_encode(alphas[a], scratch, k + len, false, enc);
+			/* character i holds bits [6i, 6i + 6); s holds [8k, 8k + 8 len) */
+			size_t from = (8 * k + 5) / 6, to = (8 * k + 8 * len) / 6;
+			if (to > n)
+				to = n;
+			if (to > from)
+				r = patlist_add(pl, enc + from, to - from);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	secmem_wipe(scratch, len + 2);
+	return r;
+}
+
+/* Percent-encoding: bytes in `keep` and alphanumerics stay, a space becomes
+ * '+' when plus, the rest %XX in the given hex case. */
+static size_t
+url_encode(const uint8_t *s, size_t len, const char *keep, bool plus, bool upper, uint8_t *out)
+{
+	const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    (c != 0 && strchr(keep, c) != NULL)) {
+			out[o++] = c;
+		} else if (c == ' ' && plus) {
+			out[o++] = '+';
+		} else {
+			out[o++] = '%';
+			out[o++] = (uint8_t)hex[c >> 4];
+			out[o++] = (uint8_t)hex[c & 15];
+		}
+	}
+	return o;
+}
+
+static int
+add_url(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *enc)
+{
+	/* encodeURIComponent; RFC 3986 unreserved (Python quote, Go
+	 * QueryEscape with '+'); HTML form encoding (URLSearchParams) */
+	static const struct {
+		const char *keep;
+		bool plus;
+	} forms[] = {
+	        {"-_.!~*'()", false},
+	        {"-_.~", false},
+	        {"-_.~", true},
+	        {"*-._", true},
+	};
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		for (int upper = 1; upper >= 0; upper--) {
+			size_t n = url_encode(s, len, forms[f].keep, forms[f].plus, upper, enc);
+			if (n == len && memcmp(enc, s, len) == 0)
+				continue;
+			int r = patlist_add(pl, enc, n);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Decodes one UTF-8 sequence at s (n bytes left); returns its length and the
+ * code point in *cp, or 0 when it is not valid UTF-8. */
+static size_t
+utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
+{
+	uint8_t c = s[0];
+	size_t len;
+	uint32_t v, min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xE0) == 0xC0) {
+		len = 2, v = c & 0x1F, min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		len = 3, v = c & 0x0F, min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		len = 4, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3F);
+	}
+	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+static size_t
+json_u(uint8_t *out, uint32_t u)
+{
+	static const char hex[] = "0123456789abcdef";
+	out[0] = '\\';
+	out[1] = 'u';
+	for (int k = 0; k < 4; k++)
+		out[2 + k] = (uint8_t)hex[(u >> (12 - 4 * k)) & 15];
+	return 6;
+}
+
+enum { JSON_ASCII = 1, JSON_HTML = 2, JSON_SLASH = 4 };
+
+/* JSON string escaping as JSON.stringify does it, plus: JSON_ASCII escapes
+ * non-ASCII as \uXXXX (Python's json.dumps), JSON_HTML escapes < > & (Go's
+ * encoding/json), JSON_SLASH escapes '/' (PHP). Returns 0 when s is not valid
+ * UTF-8 and JSON_ASCII was asked for. */
+static size_t
+json_encode(const uint8_t *s, size_t len, int flags, uint8_t *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		uint8_t c = s[i];
+		if (c >= 0x80 && (flags & JSON_ASCII)) {
+			uint32_t cp;
+			size_t l = utf8_next(s + i, len - i, &cp);
+			if (l == 0)
+				return 0;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				o += json_u(out + o, 0xD800 | (cp >> 10));
+				o += json_u(out + o, 0xDC00 | (cp & 0x3FF));
+			} else {
+				o += json_u(out + o, cp);
+			}
+			i += l;
+			continue;
+		}
+		i++;
+		const char *esc = NULL;
+		switch (c) {
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '/':
+			if (flags & JSON_SLASH)
+				esc = "\\/";
+			break;
+		default:
+			break;
+		}
+		if (esc != NULL) {
+			out[o++] = (uint8_t)esc[0];
+			out[o++] = (uint8_t)esc[1];
+		} else if (c < 0x20 ||
+		           ((flags & JSON_HTML) && (c == '<' || c == '>' || c == '&'))) {
+			o += json_u(out + o, c);
+		} else {
+			out[o++] = c;
+		}
+	}
+	return o;
+}
+
+static int
+add_json(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *enc)
+{
+	static const int flags[] = {0, JSON_ASCII, JSON_HTML, JSON_ASCII | JSON_SLASH};
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		size_t n = json_encode(s, len, flags[f], enc);
+		if (n == 0 || (n == len && memcmp(enc, s, len) == 0))
+			continue;
+		int r = patlist_add(pl, enc, n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+patterns_for(struct patlist *pl, const uint8_t *s, size_t len)
+{
+	uint8_t *enc = NULL, *scratch = NULL;
+	size_t enccap = 6 * len + 16; /* the longest form: a \u00XX escape per byte */
+	int r;
+
+	r = patlist_add(pl, s, len);
+	if (r < 0 || len > MASK_VARIANT_MAX)
+		return r;
+	enc = malloc(enccap);
+	scratch = malloc(len + 2);
+	if (enc == NULL || scratch == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = add_base64(pl, s, len, scratch, enc);
+	if (r < 0)
+		goto out;
+	r = add_url(pl, s, len, enc);
+	if (r < 0)
+		goto out;
+	r = add_json(pl, s, len, enc);
+out:
+	secmem_free(enc, enc ? enccap : 0);
+	secmem_free(scratch, scratch ? len + 2 : 0);
+	return r;
+}
+
+/* ------------------------------------------------------------------ automaton */
+
+/* The trie while it is built: nodes in insertion order, children as sibling lists. */
+struct trie {
+	uint32_t *child, *sibling, *term;
+	uint8_t *byte;
+	uint32_t n, cap;
+};
+
+static int
+trie_node(struct trie *t, uint8_t b, uint32_t *ret)
+{
+	if (t->n == t->cap) {
+		uint32_t nc = t->cap ? t->cap * 2 : 1024;
+		uint32_t *a;
+		if ((a = realloc(t->child, nc * sizeof(*a))) == NULL)
+			return CF_ENOMEM;
+		t->child = a;
+		if ((a = realloc(t->sibling, nc * sizeof(*a))) == NULL)
+			return CF_ENOMEM;
+		t->sibling = a;
+		if ((a = realloc(t->term, nc * sizeof(*a))) == NULL)
+			return CF_ENOMEM;
+		t->term = a;
+		uint8_t *bb = realloc(t->byte, nc);
+		if (bb == NULL)
+			return CF_ENOMEM;
+		t->byte = bb;
+		t->cap = nc;
+	}
+	t->child[t->n] = 0;
+	t->sibling[t->n] = 0;
+	t->term[t->n] = 0;
+	t->byte[t->n] = b;
+	*ret = t->n++;
+	return 0;
+}
+
+static uint32_t
+trie_child(const struct trie *t, uint32_t u, uint8_t b)
+{
+	for (uint32_t c = t->child[u]; c != 0; c = t->sibling[c])
+		if (t->byte[c] == b)
+			return c;
+	return 0;
+}
+
+static void
+trie_free(struct trie *t)
+{
+	secmem_free(t->byte, t->cap);
+	free(t->child);
+	free(t->sibling);
+	free(t->term);
+}
+
+static int
+gram_add(struct mask *m, uint32_t g, uint32_t off)
+{
+	uint32_t h = (g * MASK_HASH_MUL) >> (32 - MASK_BITMAP_BITS);
+	m->bitmap[h >> 6] |= (uint64_t)1 << (h & 63);
+	for (uint32_t i = (g * MASK_HASH_MUL) >> (32 - m->gbits);; i = (i + 1) & m->gmask) {
+		struct mask_gram *e = &m->grams[i];
+		if (e->maxoff1 == 0) {
+			e->gram = g;
+			e->maxoff1 = off + 1;
+			return 0;
+		}
+		if (e->gram == g) {
+			if (off + 1 > e->maxoff1)
+				e->maxoff1 = off + 1;
+			return 0;
+		}
+	}
+}
+
+static uint32_t
+gram_maxoff1(const struct mask *m, uint32_t g)
+{
+	for (uint32_t i = (g * MASK_HASH_MUL) >> (32 - m->gbits);; i = (i + 1) & m->gmask) {
+		const struct mask_gram *e = &m->grams[i];
+		if (e->maxoff1 == 0 || e->gram == g)
+			return e->maxoff1;
+	}
+}
+
+/* Builds the automaton and the filter from the patterns. */
+static int
+mask_build(struct mask *m, const struct patlist *pl)
+{
+	struct trie t = {0};
+	uint32_t *order = NULL, *idx = NULL, *tfail = NULL;
+	size_t ngrams = 0, minlen = SIZE_MAX;
+	uint32_t root;
+	int r;
+
+	r = trie_node(&t, 0, &root);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < pl->n; i++) {
+		uint32_t u = root;
+		for (size_t k = 0; k < pl->len[i]; k++) {
+			uint32_t c = trie_child(&t, u, pl->p[i][k]);
+			if (c == 0) {
+				r = trie_node(&t, pl->p[i][k], &c);
+				if (r < 0)
+					goto out;
+				t.sibling[c] = t.child[u];
+				t.child[u] = c;
+			}
+			u = c;
+		}
+		t.term[u] = (uint32_t)pl->len[i];
+		ngrams += pl->len[i] - MASK_GRAM + 1;
+		if (pl->len[i] > m->maxlen)
+			m->maxlen = pl->len[i];
+		if (pl->len[i] < minlen)
+			minlen = pl->len[i];
+	}
+	m->nstates = t.n;
+	m->nedges = t.n - 1;
+	m->stride = minlen - MASK_GRAM + 1;
+
+	/* breadth-first order: idx[trie node] = state number */
+	order = malloc(t.n * sizeof(*order));
+	idx = malloc(t.n * sizeof(*idx));
+	tfail = malloc(t.n * sizeof(*tfail));
+	m->eoff = malloc((t.n + 1) * sizeof(*m->eoff));
+	m->ebyte = malloc(t.n);
+	m->etgt = malloc(t.n * sizeof(*m->etgt));
+	m->fail = malloc(t.n * sizeof(*m->fail));
+	m->depth = malloc(t.n * sizeof(*m->depth));
+	m->outlen = malloc(t.n * sizeof(*m->outlen));
+	if (order == NULL || idx == NULL || tfail == NULL || m->eoff == NULL || m->ebyte == NULL ||
+	    m->etgt == NULL || m->fail == NULL || m->depth == NULL || m->outlen == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	uint32_t head = 0, tail = 0;
+	order[tail++] = root;
+	idx[root] = 0;
+	tfail[root] = root;
+	m->depth[0] = 0;
+	m->outlen[0] = 0;
+	m->fail[0] = 0;
+	while (head < tail) {
+		uint32_t u = order[head++];
+		for (uint32_t c = t.child[u]; c != 0; c = t.sibling[c]) {
+			uint32_t f = root;
+			if (u != root) {
+				for (f = tfail[u];; f = tfail[f]) {
+					uint32_t g = trie_child(&t, f, t.byte[c]);
+					if (g != 0) {
+						f = g;
+						break;
+					}
+					if (f == root)
+						break;
+				}
+			}
+			tfail[c] = f;
+			idx[c] = tail;
+			order[tail++] = c;
+			uint32_t s = idx[c];
+			m->fail[s] = idx[f];
+			m->depth[s] = m->depth[idx[u]] + 1;
+			/* the failure state comes earlier in this order: its outlen is set */
+			m->outlen[s] = t.term[c] ? t.term[c] : m->outlen[idx[f]];
+		}
+	}
+	uint32_t e = 0;
+	for (uint32_t s = 0; s < t.n; s++) {
+		m->eoff[s] = e;
+		for (uint32_t c = t.child[order[s]]; c != 0; c = t.sibling[c]) {
+			m->ebyte[e] = t.byte[c];
+			m->etgt[e] = idx[c];
+			e++;
+		}
+	}
+	m->eoff[t.n] = e;
+
+	/* full transition rows for the states nearest the root */
+	m->ndense = t.n < MASK_DENSE_MAX ? t.n : MASK_DENSE_MAX;
+	m->dense = malloc((size_t)m->ndense * 256 * sizeof(*m->dense));
+	if (m->dense == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	for (uint32_t s = 0; s < m->ndense; s++) {
+		uint32_t *row = m->dense + (size_t)s * 256;
+		if (s == 0)
+			memset(row, 0, 256 * sizeof(*row));
+		else
+			memcpy(row, m->dense + (size_t)m->fail[s] * 256, 256 * sizeof(*row));
+		for (uint32_t k = m->eoff[s]; k < m->eoff[s + 1]; k++)
+			row[m->ebyte[k]] = m->etgt[k];
+	}
+
+	/* the filter */
+	uint32_t gsize = 1024;
+	m->gbits = 10;
+	while (gsize < 2 * ngrams) {
+		gsize *= 2;
+		m->gbits++;
+	}
+	m->gmask = gsize - 1;
+	m->grams = calloc(gsize, sizeof(*m->grams));
+	m->bitmap = calloc((size_t)1 << (MASK_BITMAP_BITS - 6), sizeof(*m->bitmap));
+	if (m->grams == NULL || m->bitmap == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		for (size_t k = 0; k + MASK_GRAM <= pl->len[i]; k++) {
+			uint32_t g;
+			memcpy(&g, pl->p[i] + k, sizeof(g));
+			r = gram_add(m, g, (uint32_t)k);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	free(order);
+	free(idx);
+	free(tfail);
+	trie_free(&t);
+	return r;
+}
+
+static inline uint32_t
+mask_step(const struct mask *m, uint32_t st, uint8_t c)
+{
+	for (;;) {
+		if (st < m->ndense)
+			return m->dense[(size_t)st * 256 + c];
+		for (uint32_t k = m->eoff[st]; k < m->eoff[st + 1]; k++)
+			if (m->ebyte[k] == c)
+				return m->etgt[k];
+		st = m->fail[st];
+	}
+}
+
+/* ------------------------------------------------------------------ output */
+
+static int
+out_flush(struct mask *m)
+{
+	int r = 0;
+	if (m->nout > 0) {
+		r = m->sink(m->sink_arg, m->out, m->nout);
+		m->nout = 0;
+		if (r < 0)
+			m->err = r;
+	}
+	return r;
+}
+
+static int
+out_put(struct mask *m, const uint8_t *p, size_t n)
+{
+	int r;
+	if (n >= MASK_DIRECT_MIN) {
+		r = out_flush(m);
+		if (r < 0)
+			return r;
+		r = m->sink(m->sink_arg, p, n);
+		if (r < 0)
+			m->err = r;
+		return r;
+	}
+	if (m->nout + n > MASK_OUT_CAP) {
+		r = out_flush(m);
+		if (r < 0)
+			return r;
+	}
+	memcpy(m->out + m->nout, p, n);
+	m->nout += n;
+	return 0;
+}
+
+/* The input of the current write: bytes [base, base + n) of the stream. */
+struct chunk {
+	const uint8_t *p;
+	size_t n;
+	uint64_t base;
+};
+
+/* Writes stream bytes [E, to) as they are. Bytes before ck->base are held ones. */
+static int
+emit_raw(struct mask *m, const struct chunk *ck, uint64_t to)
+{
+	int r = 0;
+	if (to <= m->emitted)
+		return 0;
+	if (m->emitted < ck->base) {
+		uint64_t hold_base = ck->base - m->nhold;
+		uint64_t end = to < ck->base ? to : ck->base;
+		r = out_put(m, m->hold + (m->emitted - hold_base), (size_t)(end - m->emitted));
+		if (r < 0)
+			return r;
+		m->emitted = end;
+	}
+	if (to > m->emitted) {
+		r = out_put(m, ck->p + (m->emitted - ck->base), (size_t)(to - m->emitted));
+		if (r < 0)
+			return r;
+		m->emitted = to;
+	}
+	m->in_mask = false;
+	return 0;
+}
+
+/* A match [s, e) ended at the current position. */
+static void
+on_match(struct mask *m, uint64_t s, uint64_t e)
+{
+	if (m->in_mask && s <= m->emitted) {
+		/* extends the "*****" already written; it covers every pending one */
+		if (e > m->emitted)
+			m->emitted = e;
+		m->nivs = 0;
+		return;
+	}
+	while (m->nivs > 0 && m->ivs[m->nivs - 1].e >= s) {
+		if (m->ivs[m->nivs - 1].s < s)
+			s = m->ivs[m->nivs - 1].s;
+		m->nivs--;
+	}
+	m->ivs[m->nivs].s = s;
+	m->ivs[m->nivs].e = e;
+	m->nivs++;
+}
+
+/* Writes out everything before f, the first position a future match can start at. */
+static int
+emit(struct mask *m, const struct chunk *ck, uint64_t f)
+{
+	int r;
+	size_t k = 0;
+	while (k < m->nivs && m->ivs[k].s <= f) {
+		r = emit_raw(m, ck, m->ivs[k].s);
+		if (r < 0)
+			return r;
+		r = out_put(m, (const uint8_t *)MASK_REPLACEMENT, sizeof(MASK_REPLACEMENT) - 1);
+		if (r < 0)
+			return r;
+		m->emitted = m->ivs[k].e;
+		m->in_mask = true;
+		k++;
+	}
+	if (k > 0) {
+		memmove(m->ivs, m->ivs + k, (m->nivs - k) * sizeof(*m->ivs));
+		m->nivs -= k;
+	}
+	if (f > m->emitted)
+		return emit_raw(m, ck, f);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ scanning */
+
+/* The first sample at or after data index i whose gram occurs in a pattern, or n. */
+static size_t
+filter_scan(const struct mask *m, const uint8_t *p, size_t i, size_t n, uint32_t *ret_maxoff1)
+{
+	const uint64_t *bm = m->bitmap;
+	const size_t s = m->stride;
+	if (n < MASK_GRAM)
+		return n;
+	const size_t last = n - MASK_GRAM;
+	for (; i <= last; i += s) {
+		uint32_t g;
+		memcpy(&g, p + i, sizeof(g));
+		uint32_t h = (g * MASK_HASH_MUL) >> (32 - MASK_BITMAP_BITS);
+		if (!((bm[h >> 6] >> (h & 63)) & 1))
+			continue;
+		uint32_t mo1 = gram_maxoff1(m, g);
+		if (mo1 != 0) {
+			*ret_maxoff1 = mo1;
+			return i;
+		}
+	}
+	return n;
+}
+
+int
+mask_write(struct mask *m, const void *data, size_t n)
+{
+	struct chunk ck = {data, n, m->pos};
+	uint32_t st = m->st;
+	size_t i = 0;
+	int r = 0;
+
+	if (m->err < 0)
+		return m->err;
+	if (m->nstates <= 1)
+		return n > 0 ? m->sink(m->sink_arg, data, n) : 0;
+
+	for (;;) {
+		/* the automaton: until the filter may take over or the data ends */
+		while (i < n) {
+			st = mask_step(m, st, ck.p[i++]);
+			uint64_t pos = ck.base + i;
+			uint64_t f = pos - m->depth[st];
+			if (m->outlen[st] != 0) {
+				on_match(m, pos - m->outlen[st], pos);
+				r = emit(m, &ck, f);
+				if (r < 0)
+					goto out;
+			}
+			if (f >= m->hold_until && f >= ck.base) {
+				r = emit(m, &ck, f);
+				if (r < 0)
+					goto out;
+				if (m->nivs == 0 && m->emitted == f) {
+					i = (size_t)(f - ck.base);
+					st = 0;
+					break;
+				}
+			}
+		}
+		if (st != 0 || i >= n)
+			break;
+		/* the filter: from i, in the root state, nothing pending */
+		uint32_t maxoff1 = 0;
+		size_t j = filter_scan(m, ck.p, i, n, &maxoff1);
+		size_t x;
+		if (j < n) {
+			/* the gram sits at most maxoff1 - 1 bytes into a match */
+			x = j >= i + (maxoff1 - 1) ? j - (maxoff1 - 1) : i;
+			m->hold_until = ck.base + j + 1;
+		} else {
+			/* a match may begin in the tail and end in the next write */
+			x = n >= m->maxlen ? n - m->maxlen + 1 : 0;
+			if (x < i)
+				x = i;
+			m->hold_until = ck.base + n;
+		}
+		r = emit(m, &ck, ck.base + x);
+		if (r < 0)
+			goto out;
+		i = x;
+		if (i >= n)
+			break;
+	}
+	m->pos = ck.base + n;
+	m->st = st;
+	r = emit(m, &ck, m->pos - m->depth[st]);
+	if (r < 0)
+		goto out;
+
+	/* keep [E, P) for the next write */
+	uint64_t hold_base = ck.base - m->nhold;
+	size_t keep = (size_t)(m->pos - m->emitted);
+	if (m->emitted < ck.base) {
+		size_t from = (size_t)(m->emitted - hold_base);
+		size_t old = (size_t)(ck.base - m->emitted);
+		memmove(m->hold, m->hold + from, old);
+		memcpy(m->hold + old, ck.p, n);
+	} else {
+		memcpy(m->hold, ck.p + (m->emitted - ck.base), keep);
+	}
+	if (m->nhold > keep)
+		secmem_wipe(m->hold + keep, m->nhold - keep);
+	m->nhold = keep;
+	r = out_flush(m);
+out:
+	if (r < 0)
+		m->err = r;
+	return r;
+}
+
+int
+mask_flush(struct mask *m)
+{
+	struct chunk ck = {NULL, 0, m->pos};
+	int r;
+
+	if (m->err < 0)
+		return m->err;
+	if (m->nstates <= 1)
+		return 0;
+	r = emit(m, &ck, m->pos);
+	if (r < 0)
+		goto out;
+	secmem_wipe(m->hold, m->nhold);
+	m->nhold = 0;
+	m->st = 0;
+	m->hold_until = m->pos;
+	m->in_mask = false;
+	r = out_flush(m);
+out:
+	if (r < 0)
+		m->err = r;
+	return r;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+int
+mask_new(const char *const *secrets, const size_t *lens, size_t n, mask_sink_fn sink,
+         void *sink_arg, struct mask **ret)
+{
+	struct patlist pl = {0};
+	struct mask *m = NULL;
+	int r = 0;
+
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	m->sink = sink;
+	m->sink_arg = sink_arg;
+	for (size_t i = 0; i < n; i++) {
+		if (lens[i] < MASK_MIN_LEN)
+			continue;
+		r = patterns_for(&pl, (const uint8_t *)secrets[i], lens[i]);
+		if (r < 0)
+			goto out;
+	}
+	if (pl.n == 0) {
+		m->nstates = 0;
+		goto out;
+	}
+	r = mask_build(m, &pl);
+	if (r < 0)
+		goto out;
+	m->holdcap = m->maxlen;
+	m->hold = malloc(m->holdcap);
+	m->ivcap = m->maxlen / (MASK_MIN_LEN + 1) + 2;
+	m->ivs = malloc(m->ivcap * sizeof(*m->ivs));
+	m->out = malloc(MASK_OUT_CAP);
+	if (m->hold == NULL || m->ivs == NULL || m->out == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+out:
+	patlist_free(&pl);
+	if (r < 0) {
+		mask_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+void
+mask_free(struct mask *m)
+{
+	if (m == NULL)
+		return;
+	size_t ns = m->nstates;
+	secmem_free(m->dense, m->dense ? (size_t)m->ndense * 256 * sizeof(*m->dense) : 0);
+	secmem_free(m->eoff, m->eoff ? (ns + 1) * sizeof(*m->eoff) : 0);
+	secmem_free(m->ebyte, m->ebyte ? ns : 0);
+	secmem_free(m->etgt, m->etgt ? ns * sizeof(*m->etgt) : 0);
+	secmem_free(m->fail, m->fail ? ns * sizeof(*m->fail) : 0);
+	secmem_free(m->depth, m->depth ? ns * sizeof(*m->depth) : 0);
+	secmem_free(m->outlen, m->outlen ? ns * sizeof(*m->outlen) : 0);
+	secmem_free(m->bitmap,
+	            m->bitmap ? ((size_t)1 << (MASK_BITMAP_BITS - 6)) * sizeof(*m->bitmap) : 0);
+	secmem_free(m->grams, m->grams ? ((size_t)m->gmask + 1) * sizeof(*m->grams) : 0);
+	secmem_free(m->ivs, m->ivs ? m->ivcap * sizeof(*m->ivs) : 0);
+	secmem_free(m->hold, m->hold ? m->holdcap : 0);
+	secmem_free(m->out, m->out ? MASK_OUT_CAP : 0);
+	secmem_free(m, sizeof(*m));
+}
