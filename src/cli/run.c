@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -775,5 +776,12 @@ out:
 	}
 	free(o.sources);
 	free(o.files);
+	if (watch_fd >= 0) {
+		/* The watcher thread is inside a transfer: end the process here rather
+		 * than let main() clean libcurl up under it. */
+		cli_cleanup();
+		fflush(stdout);
+		_exit(status);
+	}
 	return status;
 }
