@@ -183,15 +183,15 @@ env_name_ok(const char *k)
 
 #define ENCRYPTED_PREFIX "encrypted:"
 
-/* Decrypts the file's encrypted: values in place, marking them secret. */
+/* Decrypts the file's encrypted: values in place; secret[i] is set for each. */
 static int
-file_decrypt(const char *file, struct dotenv *d, struct run_secrets *secrets)
+file_decrypt(const char *file, struct dotenv *d, bool *secret)
 {
 	size_t i;
 
-	(void)secrets;
 	for (i = 0; i < d->n; i++) {
 		if (strncmp(d->v[i].value, ENCRYPTED_PREFIX, strlen(ENCRYPTED_PREFIX)) == 0) {
+			secret[i] = true;
 			cli_err("%s: %s is encrypted: decryption is not available in this build",
 			        file, d->v[i].key);
 			return CF_EUNSUPPORTED;
@@ -200,21 +200,64 @@ file_decrypt(const char *file, struct dotenv *d, struct run_secrets *secrets)
 	return 0;
 }
 
+/* Expands the file's values as dotenvx run does (after decryption): a
+ * reference resolves to what is set already (the parent environment and the
+ * files before), or with --override first to this file's own value. */
+static int
+file_expand(const char *file, struct dotenv *d, const struct envset *e, bool override)
+{
+	char **view, err[512];
+	size_t i, n = 0;
+	int r;
+
+	view = calloc(e->n + 1, sizeof(*view));
+	if (!view)
+		cli_oom();
+	for (i = 0; i < e->n; i++) {
+		if (override) {
+			size_t klen = strcspn(e->kv[i], "=");
+			char key[4096];
+			if (klen < sizeof(key)) {
+				memcpy(key, e->kv[i], klen);
+				key[klen] = '\0';
+				if (dotenv_find(d, key))
+					continue;
+			}
+		}
+		view[n++] = e->kv[i];
+	}
+	r = dotenv_expand(d, view, err, sizeof(err));
+	free(view);
+	if (r == CF_ENOMEM)
+		cli_oom();
+	if (r < 0)
+		cli_err("%s: %s", file, err);
+	return r;
+}
+
 /* Reads one -f file into e (see the order at the top). */
 static int
 file_apply(const char *file, struct envset *e, bool override, struct run_secrets *secrets)
 {
 	struct dotenv d = {0};
+	bool *secret = NULL;
 	char err[512];
 	size_t i;
 	int r;
 
 	r = dotenv_parse_file(file, &d, err, sizeof(err));
+	if (r == CF_ENOMEM)
+		cli_oom();
 	if (r < 0) {
 		cli_err("%s", err);
 		goto out;
 	}
-	r = file_decrypt(file, &d, secrets);
+	secret = calloc(d.n + 1, sizeof(*secret));
+	if (!secret)
+		cli_oom();
+	r = file_decrypt(file, &d, secret);
+	if (r == 0)
+		r = file_expand(file, &d, e, override);
 	if (r < 0)
 		goto out;
 	for (i = 0; i < d.n; i++) {
@@ -224,9 +267,12 @@ file_apply(const char *file, struct envset *e, bool override, struct run_secrets
 			r = CF_EINVAL;
 			goto out;
 		}
+		if (secret[i])
+			run_secrets_add(secrets, d.v[i].value, d.v[i].value_len);
 		envset_put(e, d.v[i].key, d.v[i].value, d.v[i].value_len, override);
 	}
 out:
+	free(secret);
 	dotenv_free(&d);
 	return r;
 }
