@@ -5,6 +5,11 @@
 #include <stddef.h>
 
 static const struct cli_cmd env_cmds[] = {
+        {"encrypt", env_encrypt_main, "encrypt .env values in place (dotenvx format)"},
+        {"decrypt", env_decrypt_main, "decrypt .env values in place"},
+        {"get", env_get_main, "print decrypted values (one key, or all as JSON)"},
+        {"set", env_set_main, "set a value, encrypted unless --plain"},
+        {"keypair", env_keypair_main, "print the key pair of a .env file"},
         {NULL, NULL, NULL},
 };
 
