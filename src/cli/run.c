@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/secmem.h"
 #include "tools/env/dotenv.h"
+#include "tools/env/dotenvx.h"
 #include "tools/env/schema.h"
 
 #include <getopt.h>
@@ -181,23 +182,31 @@ env_name_ok(const char *k)
 
 /* ---- .env files ---- */
 
-#define ENCRYPTED_PREFIX "encrypted:"
-
-/* Decrypts the file's encrypted: values in place; secret[i] is set for each. */
+/* Decrypts the file's encrypted: values in place (the private key from
+ * DOTENV_PRIVATE_KEY[_ENV] in coffer's environment, else the .env.keys beside
+ * the file, as dotenvx finds it); secret[i] is set for each. */
 static int
 file_decrypt(const char *file, struct dotenv *d, bool *secret)
 {
+	char err[512];
 	size_t i;
+	bool any = false;
+	int r;
 
 	for (i = 0; i < d->n; i++) {
-		if (strncmp(d->v[i].value, ENCRYPTED_PREFIX, strlen(ENCRYPTED_PREFIX)) == 0) {
+		if (strncmp(d->v[i].value, DOTENVX_PREFIX, strlen(DOTENVX_PREFIX)) == 0) {
 			secret[i] = true;
-			cli_err("%s: %s is encrypted: decryption is not available in this build",
-			        file, d->v[i].key);
-			return CF_EUNSUPPORTED;
+			any = true;
 		}
 	}
-	return 0;
+	if (!any)
+		return 0;
+	r = dotenvx_decrypt_values(d, file, environ, err, sizeof(err));
+	if (r == CF_ENOMEM)
+		cli_oom();
+	if (r < 0)
+		cli_err("%s", err);
+	return r;
 }
 
 /* Expands the file's values as dotenvx run does (after decryption): a
