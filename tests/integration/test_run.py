@@ -115,6 +115,62 @@ def test_plain_file_values_are_not_secrets(tmp_path):
     assert p.stdout == b"hello-plain-value\n"
 
 
+def test_encrypted_values_made_by_coffer_are_decrypted_and_masked(tmp_path):
+    pw = "pw-" + os.urandom(8).hex()
+    (tmp_path / ".env").write_text(f"PW={pw}\nHOST=db.local\n")
+    e = subprocess.run([str(coffer_bin()), "env", "encrypt", "-f", ".env", "PW"], cwd=tmp_path,
+                       capture_output=True, env=coffer_env(home=tmp_path))
+    assert e.returncode == 0, e.stderr
+    assert pw not in (tmp_path / ".env").read_text()
+    child = "import os; print('pw<' + os.environ['PW'] + '> host<' + os.environ['HOST'] + '>')"
+    p = run(["-f", ".env", "--", PY, "-c", child], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"pw<*****> host<db.local>\n"
+    p = run(["--no-mask", "-f", ".env", "--", PY, "-c", child], cwd=tmp_path)
+    assert p.stdout == f"pw<{pw}> host<db.local>\n".encode()
+
+
+@pytest.mark.skipif(not DOTENVX.exists(), reason="scripts/bootstrap installs dotenvx")
+def test_encrypted_values_made_by_dotenvx_are_decrypted(tmp_path):
+    pw = "dx-" + os.urandom(8).hex()
+    f = tmp_path / ".env.production"
+    f.write_text("MODE=prod\n")
+    d = subprocess.run([str(DOTENVX), "set", "PW", pw, "-f", ".env.production"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert d.returncode == 0, d.stderr
+    assert pw not in f.read_text() and "encrypted:" in f.read_text()
+    keys = (tmp_path / ".env.keys").read_text()
+    priv = [ln.split("=", 1)[1].strip().strip('"') for ln in keys.splitlines()
+            if ln.startswith("DOTENV_PRIVATE_KEY_PRODUCTION=")][0]
+    (tmp_path / ".env.keys").unlink()  # the key comes from the environment only
+    child = "import os; print(os.environ['MODE'], os.environ['PW'])"
+    p = run(["--no-mask", "-f", ".env.production", "--", PY, "-c", child],
+            env={"DOTENV_PRIVATE_KEY_PRODUCTION": priv}, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"prod {pw}\n".encode()
+    p = run(["-f", ".env.production", "--", PY, "-c", child],
+            env={"DOTENV_PRIVATE_KEY_PRODUCTION": priv}, cwd=tmp_path)
+    assert p.stdout == b"prod *****\n"
+
+
+def test_encrypted_value_without_the_right_key_does_not_run(tmp_path):
+    pw = "pw-" + os.urandom(8).hex()
+    (tmp_path / ".env").write_text(f"PW={pw}\n")
+    e = subprocess.run([str(coffer_bin()), "env", "encrypt", "-f", ".env"], cwd=tmp_path,
+                       capture_output=True, env=coffer_env(home=tmp_path))
+    assert e.returncode == 0, e.stderr
+    (tmp_path / ".env.keys").unlink()
+    marker = tmp_path / "ran"
+    child = ["--", PY, "-c", f"open({str(marker)!r}, 'w')"]
+    wrong = "11" * 32
+    for env in [{}, {"DOTENV_PRIVATE_KEY": wrong}]:
+        p = run(["-f", ".env", *child], env=env, cwd=tmp_path)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.startswith(b"coffer: run: ") and p.stderr.count(b"\n") == 1
+        assert pw.encode() not in p.stderr and wrong.encode() not in p.stderr
+    assert not marker.exists()
+
+
 # ---------------------------------------------------------------------------
 # exit status, signals, stdin
 
