@@ -213,6 +213,7 @@ int env_decrypt_main(int argc, char **argv);
 int env_get_main(int argc, char **argv);
 int env_set_main(int argc, char **argv);
 int env_keypair_main(int argc, char **argv);
+int env_parse_main(int argc, char **argv);
 /* run.c: `coffer run` (run_*.c). */
 int run_main(int argc, char **argv);
 /* `coffer server` (src/cli/server.c); a stub answers when it is not built. */

@@ -10,6 +10,7 @@ static const struct cli_cmd env_cmds[] = {
         {"get", env_get_main, "print decrypted values (one key, or all as JSON)"},
         {"set", env_set_main, "set a value, encrypted unless --plain"},
         {"keypair", env_keypair_main, "print the key pair of a .env file"},
+        {"parse", env_parse_main, "print a .env file's values as dotenv reads them"},
         {NULL, NULL, NULL},
 };
 
