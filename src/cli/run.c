@@ -209,16 +209,23 @@ file_decrypt(const char *file, struct dotenv *d, bool *secret)
 	return r;
 }
 
-/* Expands the file's values as dotenvx run does (after decryption): a
- * reference resolves to what is set already (the parent environment and the
- * files before), or with --override first to this file's own value. */
+/* Expands the file's values as dotenvx run does (after decryption; values in
+ * single quotes stay literal): a reference resolves to what is set already
+ * (the parent environment and the files before), or with --override first to
+ * this file's own values. */
 static int
 file_expand(const char *file, struct dotenv *d, const struct envset *e, bool override)
 {
+	struct dotenv literal = {0};
 	char **view, err[512];
 	size_t i, n = 0;
-	int r;
+	int r = 0;
 
+	for (i = 0; i < d->n && r == 0; i++)
+		if (d->v[i].span.quote == '\'')
+			r = dotenv_set(&literal, d->v[i].key, d->v[i].value, d->v[i].value_len);
+	if (r == CF_ENOMEM)
+		cli_oom();
 	view = calloc(e->n + 1, sizeof(*view));
 	if (!view)
 		cli_oom();
@@ -237,6 +244,9 @@ file_expand(const char *file, struct dotenv *d, const struct envset *e, bool ove
 	}
 	r = dotenv_expand(d, view, err, sizeof(err));
 	free(view);
+	for (i = 0; i < literal.n && r == 0; i++)
+		r = dotenv_set(d, literal.v[i].key, literal.v[i].value, literal.v[i].value_len);
+	dotenv_free(&literal);
 	if (r == CF_ENOMEM)
 		cli_oom();
 	if (r < 0)

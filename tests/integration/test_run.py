@@ -324,6 +324,28 @@ def test_parent_environment_wins_over_files_unless_override(tmp_path):
                 cwd=tmp_path) == ["file-a", "file-b", "file-a", "file-b"]
 
 
+@pytest.mark.skipif(not DOTENVX.exists(), reason="scripts/bootstrap installs dotenvx")
+@pytest.mark.parametrize("override", [False, True])
+@pytest.mark.parametrize("parent", [{}, {"A": "parent", "X": "px"}])
+def test_files_and_expansion_as_dotenvx_run(tmp_path, override, parent):
+    (tmp_path / "a.env").write_text(
+        "A=one\nB=${A}-two\nC=\"$X/x\"\nD=${NOPE:-dflt}\nE='${A} single'\nF=\\$A\n")
+    # (not B=b-${B}: with --override coffer refuses a value that refers to its own
+    # key, where dotenvx takes the earlier value; docs/env.md)
+    (tmp_path / "b.env").write_text("A=fromb\nG=${A}-g\nB=b-${A}\nH=${C}h\n")
+    keys = list("ABCDEFGH")
+    flags = ["--overload"] if override else []
+    env = coffer_env(extra=parent, home=tmp_path)
+    env.pop("X", None) if "X" not in parent else None
+    dx = subprocess.run([str(DOTENVX), "run", "-q", *flags, "-f", "a.env", "-f", "b.env", "--",
+                         PY, "-c", SHOW, *keys], cwd=tmp_path, capture_output=True, env=env)
+    assert dx.returncode == 0, dx.stderr
+    ours = subprocess.run([str(coffer_bin()), "run", *flags, "-f", "a.env", "-f", "b.env", "--",
+                           PY, "-c", SHOW, *keys], cwd=tmp_path, capture_output=True, env=env)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == dx.stdout
+
+
 def test_server_values_win_over_files_and_parent(dev_server, tmp_path):
     put(dev_server, "app/db", {"PASSWORD": "from-server-1", "ONLY": "server"})
     put(dev_server, "app/other", {"PASSWORD": "from-server-2"})
