@@ -5,12 +5,12 @@
 #include <stddef.h>
 
 static const struct cli_cmd env_cmds[] = {
+        {"parse", env_parse_main, "print a .env file's values as dotenv reads them"},
         {"encrypt", env_encrypt_main, "encrypt .env values in place (dotenvx format)"},
         {"decrypt", env_decrypt_main, "decrypt .env values in place"},
         {"get", env_get_main, "print decrypted values (one key, or all as JSON)"},
         {"set", env_set_main, "set a value, encrypted unless --plain"},
         {"keypair", env_keypair_main, "print the key pair of a .env file"},
-        {"parse", env_parse_main, "print a .env file's values as dotenv reads them"},
         {NULL, NULL, NULL},
 };
 

@@ -240,6 +240,7 @@ env_get_main(int argc, char **argv)
 	const struct dotenv_entry *e;
 	json_t *obj = NULL;
 	char err[512] = "", *s = NULL;
+	size_t *order = NULL;
 	int r, rc = CLI_EXIT_ERROR;
 
 	if (crypt_getopt(argc, argv, get_usage, "f fk format", &a) != 0)
@@ -277,14 +278,19 @@ env_get_main(int argc, char **argv)
 	obj = json_object();
 	if (obj == NULL)
 		cli_oom();
+	order = calloc(env.n + 1, sizeof(*order));
+	if (order == NULL)
+		cli_oom();
+	dotenv_js_order(&env, order); /* the key order of dotenvx's JSON.stringify */
 	for (size_t i = 0; i < env.n; i++) {
-		json_t *v = json_stringn(env.v[i].value, env.v[i].value_len);
+		const struct dotenv_entry *x = &env.v[order[i]];
+		json_t *v = json_stringn(x->value, x->value_len);
 
 		if (v == NULL) {
-			cli_err("the value of %s is not valid UTF-8", env.v[i].key);
+			cli_err("the value of %s is not valid UTF-8", x->key);
 			goto out;
 		}
-		cli_json_set(obj, env.v[i].key, v);
+		cli_json_set(obj, x->key, v);
 	}
 	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (s == NULL)
@@ -294,6 +300,7 @@ env_get_main(int argc, char **argv)
 out:
 	if (s != NULL)
 		secmem_free_str(s);
+	free(order);
 	json_decref(obj);
 	dotenv_free(&env);
 	return rc;

@@ -1357,8 +1357,8 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		if (strcmp(x->key, key) != 0)
 			continue;
 		found = true;
-		q = x->quote;
-		if (plain && choose_quote(x->quote, nv, nvlen, &q) < 0) {
+		/* quotes that hold the plaintext, so a decrypt gives it back */
+		if (choose_quote(x->quote, value, value_len, &q) < 0) {
 			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
 			         key);
 			goto out;
@@ -1375,8 +1375,7 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		goto out;
 	}
 	if (!found) {
-		q = '"';
-		if (plain && choose_quote('"', nv, nvlen, &q) < 0) {
+		if (choose_quote('"', value, value_len, &q) < 0) {
 			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
 			         key);
 			goto out;
@@ -1615,10 +1614,13 @@ dotenvx_decrypt_values(struct dotenv *env, const char *env_path, char *const *en
 			r = decrypt_fail(&j, r, env_path, x->key, &ring);
 			goto out;
 		}
-		secmem_free(x->value, x->value_len + 1);
-		x->value = plain;
-		x->value_len = plen;
+		r = dotenv_set_at(env, i, plain, plen);
+		secmem_free(plain, plen + 1);
 		plain = NULL;
+		if (r < 0) {
+			r = fail(&j, r, "out of memory");
+			goto out;
+		}
 	}
 out:
 	ring_wipe(&ring);
