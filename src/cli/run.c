@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -116,11 +117,11 @@ envset_find(const struct envset *e, const char *key, size_t klen)
 	return -1;
 }
 
-/* Sets key to value: replaces an existing one only when replace is set. */
+/* Sets key[0, klen) to value: replaces an existing one only when replace is set. */
 static void
-envset_put(struct envset *e, const char *key, const char *value, size_t vlen, bool replace)
+envset_putn(struct envset *e, const char *key, size_t klen, const char *value, size_t vlen,
+            bool replace)
 {
-	size_t klen = strlen(key);
 	ssize_t at = envset_find(e, key, klen);
 	char *s;
 
@@ -148,6 +149,12 @@ envset_put(struct envset *e, const char *key, const char *value, size_t vlen, bo
 	}
 	e->kv[e->n++] = s;
 	e->kv[e->n] = NULL;
+}
+
+static void
+envset_put(struct envset *e, const char *key, const char *value, size_t vlen, bool replace)
+{
+	envset_putn(e, key, strlen(key), value, vlen, replace);
 }
 
 void
@@ -231,14 +238,13 @@ file_expand(const char *file, struct dotenv *d, const struct envset *e, bool ove
 		cli_oom();
 	for (i = 0; i < e->n; i++) {
 		if (override) {
-			size_t klen = strcspn(e->kv[i], "=");
-			char key[4096];
-			if (klen < sizeof(key)) {
-				memcpy(key, e->kv[i], klen);
-				key[klen] = '\0';
-				if (dotenv_find(d, key))
-					continue;
-			}
+			char *eq = strchr(e->kv[i], '=');
+			bool own;
+			*eq = '\0';
+			own = dotenv_find(d, e->kv[i]) != NULL;
+			*eq = '=';
+			if (own)
+				continue;
 		}
 		view[n++] = e->kv[i];
 	}
@@ -613,17 +619,9 @@ run_env_build(struct run_opts *o, struct client *c, char ***ret_envp, struct run
 
 	for (p = environ; p && *p; p++) {
 		const char *eq = strchr(*p, '=');
-		char key[4096];
-		size_t klen;
 
-		if (!eq || eq == *p)
-			continue;
-		klen = (size_t)(eq - *p);
-		if (klen >= sizeof(key))
-			continue;
-		memcpy(key, *p, klen);
-		key[klen] = '\0';
-		envset_put(&e, key, eq + 1, strlen(eq + 1), false);
+		if (eq && eq != *p)
+			envset_putn(&e, *p, (size_t)(eq - *p), eq + 1, strlen(eq + 1), false);
 	}
 	for (i = 0; i < o->nfiles && r == 0; i++)
 		r = file_apply(o->files[i], &e, o->override, &found);

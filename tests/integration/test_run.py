@@ -199,16 +199,15 @@ def test_child_killed_by_sigkill_gives_137(dev_server, tmp_path, mask):
     assert p.stdout == b"before\n"  # drained before coffer exited
 
 
+# The child waits for the signal with sigwait: a Python-level handler around
+# time.sleep() can miss a signal (seen with CPython 3.11 under load).
 HANDLER = r"""
-import os, signal, sys, time
-def on(sig, _):
-    print("child got", sig, flush=True)
-    sys.exit(42)
-signal.signal(signal.SIGTERM, on)
-signal.signal(signal.SIGHUP, on)
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
 open(sys.argv[1], "w").write(str(os.getpid()))
-while True:
-    time.sleep(1)
+sig = signal.sigwait({signal.SIGTERM, signal.SIGHUP})
+print("child got", int(sig), flush=True)
+sys.exit(42)
 """
 
 
@@ -491,13 +490,12 @@ def test_watch_with_signal_keeps_the_child(dev_server, tmp_path):
     first = kv_value(dev_server, "svc/api")
     got = tmp_path / "got"
     child = r"""
-import os, signal, sys, time
-def on(sig, _):
-    open(sys.argv[1], "a").write("hup %d\n" % os.getpid())
-signal.signal(signal.SIGHUP, on)
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 open(sys.argv[1], "a").write("start %d\n" % os.getpid())
 while True:
-    time.sleep(1)
+    signal.sigwait({signal.SIGHUP})
+    open(sys.argv[1], "a").write("hup %d\n" % os.getpid())
 """
     proc = subprocess.Popen([str(coffer_bin()), "run", "--watch", "--signal=HUP",
                              "--path=rotation:api", "--", PY, "-c", child, str(got)],
@@ -573,3 +571,21 @@ def test_schema_failure_stops_before_running(tmp_path):
     got = show(["--schema=schema.json"], ["PORT", "LEVEL"],
                env={"PORT": "8080", "API_TOKEN": "x" * 40}, cwd=tmp_path)
     assert got == ["8080", "info"]
+
+
+def test_watch_without_access_to_the_event_stream_does_not_run(dev_server, tmp_path):
+    c = dev_server.client
+    c.sys.create_or_update_policy("app", 'path "secret/data/*" { capabilities = ["read"] }')
+    token = c.auth.token.create(policies=["app"])["auth"]["client_token"]
+    put(dev_server, "app/db", {"PASSWORD": SECRET})
+    marker = tmp_path / "ran"
+    p = run(["--watch", "--path=secret/app/db", "--", PY, "-c", f"open({str(marker)!r}, 'w')"],
+            dev=dev_server, env={"COFFER_TOKEN": token}, cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith(b"coffer: run: --watch: ") and b"403" in p.stderr
+    assert not marker.exists()
+    # the same token without --watch reads the secret (sys/mounts is denied: KV v2 assumed)
+    p = run(["--path=secret/app/db", "--", PY, "-c", "import os; print(os.environ['PASSWORD'])"],
+            dev=dev_server, env={"COFFER_TOKEN": token}, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"*****\n"
