@@ -216,10 +216,71 @@ file_decrypt(const char *file, struct dotenv *d, bool *secret)
 	return r;
 }
 
+/* Whether value refers to key: $KEY, or ${KEY} with or without an operator. */
+static bool
+refers_to(const char *value, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p, *q;
+	char c;
+
+	for (p = strchr(value, '$'); p; p = strchr(p + 1, '$')) {
+		if (p > value && p[-1] == '\\')
+			continue;
+		q = p[1] == '{' ? p + 2 : p + 1;
+		if (strncmp(q, key, kl) != 0)
+			continue;
+		c = q[kl];
+		if (q == p + 2 ? strchr("}:-+", c) != NULL && c != '\0'
+		               : !(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		                   (c >= 'A' && c <= 'Z')))
+			return true;
+	}
+	return false;
+}
+
+/* With --override, KEY=...${KEY}... extends the value set before (as dotenvx
+ * --overload does; the file's own KEY would be a loop): such a value is
+ * expanded against what is set, then kept literal (each $ escaped) in the pass
+ * over the file. */
+static int
+file_self_refs(struct dotenv *d, const struct envset *e, char *err, size_t errlen)
+{
+	size_t i, j, n;
+	char *esc;
+	int r = 0;
+
+	for (i = 0; i < d->n && r == 0; i++) {
+		struct dotenv one = {0};
+		const struct dotenv_entry *x = &d->v[i];
+
+		if (x->span.quote == '\'' || envset_find(e, x->key, strlen(x->key)) < 0 ||
+		    !refers_to(x->value, x->key))
+			continue;
+		r = dotenv_set(&one, " self", x->value, x->value_len);
+		if (r == 0)
+			r = dotenv_expand(&one, e->kv, err, errlen);
+		if (r == 0) {
+			esc = malloc(one.v[0].value_len * 2 + 1);
+			if (!esc)
+				cli_oom();
+			for (j = n = 0; j < one.v[0].value_len; j++) {
+				if (one.v[0].value[j] == '$')
+					esc[n++] = '\\';
+				esc[n++] = one.v[0].value[j];
+			}
+			r = dotenv_set(d, x->key, esc, n);
+			secmem_free(esc, one.v[0].value_len * 2 + 1);
+		}
+		dotenv_free(&one);
+	}
+	return r;
+}
+
 /* Expands the file's values as dotenvx run does (after decryption; values in
  * single quotes stay literal): a reference resolves to what is set already
  * (the parent environment and the files before), or with --override first to
- * this file's own values. */
+ * this file's own values (but KEY=${KEY}:x to the value before). */
 static int
 file_expand(const char *file, struct dotenv *d, const struct envset *e, bool override)
 {
@@ -231,8 +292,15 @@ file_expand(const char *file, struct dotenv *d, const struct envset *e, bool ove
 	for (i = 0; i < d->n && r == 0; i++)
 		if (d->v[i].span.quote == '\'')
 			r = dotenv_set(&literal, d->v[i].key, d->v[i].value, d->v[i].value_len);
+	if (r == 0 && override)
+		r = file_self_refs(d, e, err, sizeof(err));
 	if (r == CF_ENOMEM)
 		cli_oom();
+	if (r < 0) {
+		cli_err("%s: %s", file, err);
+		dotenv_free(&literal);
+		return r;
+	}
 	view = calloc(e->n + 1, sizeof(*view));
 	if (!view)
 		cli_oom();

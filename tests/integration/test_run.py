@@ -329,10 +329,8 @@ def test_parent_environment_wins_over_files_unless_override(tmp_path):
 def test_files_and_expansion_as_dotenvx_run(tmp_path, override, parent):
     (tmp_path / "a.env").write_text(
         "A=one\nB=${A}-two\nC=\"$X/x\"\nD=${NOPE:-dflt}\nE='${A} single'\nF=\\$A\n")
-    # (not B=b-${B}: with --override coffer refuses a value that refers to its own
-    # key, where dotenvx takes the earlier value; docs/env.md)
-    (tmp_path / "b.env").write_text("A=fromb\nG=${A}-g\nB=b-${A}\nH=${C}h\n")
-    keys = list("ABCDEFGH")
+    (tmp_path / "b.env").write_text("A=fromb\nG=${A}-g\nB=b-${B}\nH=${C}h\nP=${PATH}:/x\n")
+    keys = list("ABCDEFGHP")
     flags = ["--overload"] if override else []
     env = coffer_env(extra=parent, home=tmp_path)
     env.pop("X", None) if "X" not in parent else None
