@@ -28,20 +28,24 @@
 #include "lib/err.h"
 #include "lib/secmem.h"
 
-#define MASK_GRAM        4     /* bytes per filter sample */
-#define MASK_BITMAP_BITS 18    /* 2^18-bit first-level filter (32 KiB) */
+#define MASK_GRAM_SHORT 4 /* bytes per filter sample ... */
+#define MASK_GRAM_LONG  8 /* ... when every pattern is at least MASK_LONG_MIN long */
+#define MASK_LONG_MIN   16
+#ifndef MASK_BITMAP_BITS
+#define MASK_BITMAP_BITS 18 /* 2^18-bit first-level filter (32 KiB) */
+#endif
 #define MASK_DENSE_MAX   256   /* states with a full 256-entry row */
 #define MASK_VARIANT_MAX 4096  /* longer secrets are masked as raw bytes only */
 #define MASK_OUT_CAP     16384 /* output batched up to this size */
 #define MASK_DIRECT_MIN  4096  /* runs this long go to the sink uncopied */
-#define MASK_HASH_MUL    0x9E3779B1u
+#define MASK_HASH_MUL    0x9E3779B97F4A7C15ull
 
 struct mask_iv {
 	uint64_t s, e;
 };
 
 struct mask_gram {
-	uint32_t gram;
+	uint64_t gram;
 	uint32_t maxoff1; /* largest offset of the gram in a pattern, plus 1; 0: empty slot */
 };
 
@@ -66,6 +70,8 @@ struct mask {
 
 	/* filter: a bitmap of hashed grams, then an exact table of them */
 	uint64_t *bitmap;
+	uint64_t gkeep; /* the bytes of an 8-byte load that form the gram */
+	size_t gram;    /* MASK_GRAM_SHORT or MASK_GRAM_LONG */
 	struct mask_gram *grams;
 	uint32_t gmask; /* grams table size - 1 */
 	unsigned gbits; /* log2 of the grams table size */
@@ -460,12 +466,26 @@ trie_free(struct trie *t)
 	free(t->term);
 }
 
-static int
-gram_add(struct mask *m, uint32_t g, uint32_t off)
+/* The gram at p: its first m->gram bytes of the 8 that may be read there. */
+static inline uint64_t
+gram_load(const struct mask *m, const uint8_t *p)
 {
-	uint32_t h = (g * MASK_HASH_MUL) >> (32 - MASK_BITMAP_BITS);
+	uint64_t g;
+	memcpy(&g, p, sizeof(g));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return g >> (8 * (8 - m->gram));
+#else
+	return g & m->gkeep;
+#endif
+}
+
+static int
+gram_add(struct mask *m, uint64_t g, uint32_t off)
+{
+	uint64_t h = (g * MASK_HASH_MUL) >> (64 - MASK_BITMAP_BITS);
 	m->bitmap[h >> 6] |= (uint64_t)1 << (h & 63);
-	for (uint32_t i = (g * MASK_HASH_MUL) >> (32 - m->gbits);; i = (i + 1) & m->gmask) {
+	for (uint32_t i = (uint32_t)((g * MASK_HASH_MUL) >> (64 - m->gbits));;
+	     i = (i + 1) & m->gmask) {
 		struct mask_gram *e = &m->grams[i];
 		if (e->maxoff1 == 0) {
 			e->gram = g;
@@ -481,9 +501,10 @@ gram_add(struct mask *m, uint32_t g, uint32_t off)
 }
 
 static uint32_t
-gram_maxoff1(const struct mask *m, uint32_t g)
+gram_maxoff1(const struct mask *m, uint64_t g)
 {
-	for (uint32_t i = (g * MASK_HASH_MUL) >> (32 - m->gbits);; i = (i + 1) & m->gmask) {
+	for (uint32_t i = (uint32_t)((g * MASK_HASH_MUL) >> (64 - m->gbits));;
+	     i = (i + 1) & m->gmask) {
 		const struct mask_gram *e = &m->grams[i];
 		if (e->maxoff1 == 0 || e->gram == g)
 			return e->maxoff1;
@@ -517,7 +538,7 @@ mask_build(struct mask *m, const struct patlist *pl)
 			u = c;
 		}
 		t.term[u] = (uint32_t)pl->len[i];
-		ngrams += pl->len[i] - MASK_GRAM + 1;
+		ngrams += pl->len[i] - MASK_GRAM_SHORT + 1;
 		if (pl->len[i] > m->maxlen)
 			m->maxlen = pl->len[i];
 		if (pl->len[i] < minlen)
@@ -525,7 +546,9 @@ mask_build(struct mask *m, const struct patlist *pl)
 	}
 	m->nstates = t.n;
 	m->nedges = t.n - 1;
-	m->stride = minlen - MASK_GRAM + 1;
+	m->gram = minlen >= MASK_LONG_MIN ? MASK_GRAM_LONG : MASK_GRAM_SHORT;
+	m->gkeep = m->gram == MASK_GRAM_LONG ? UINT64_MAX : UINT32_MAX;
+	m->stride = minlen - m->gram + 1;
 
 	/* breadth-first order: idx[trie node] = state number */
 	order = malloc(t.n * sizeof(*order));
@@ -617,9 +640,10 @@ mask_build(struct mask *m, const struct patlist *pl)
 		goto out;
 	}
 	for (size_t i = 0; i < pl->n; i++) {
-		for (size_t k = 0; k + MASK_GRAM <= pl->len[i]; k++) {
-			uint32_t g;
-			memcpy(&g, pl->p[i] + k, sizeof(g));
+		for (size_t k = 0; k + m->gram <= pl->len[i]; k++) {
+			uint8_t b[8] = {0};
+			memcpy(b, pl->p[i] + k, m->gram);
+			uint64_t g = gram_load(m, b);
 			r = gram_add(m, g, (uint32_t)k);
 			if (r < 0)
 				goto out;
@@ -765,19 +789,19 @@ emit(struct mask *m, const struct chunk *ck, uint64_t f)
 
 /* ------------------------------------------------------------------ scanning */
 
-/* The first sample at or after data index i whose gram occurs in a pattern, or n. */
+/* The first sample at or after data index i whose gram occurs in a pattern
+ * (with the gram's largest offset in a pattern, plus 1, in *ret_maxoff1), or n
+ * when none up to the last 8 bytes does. */
 static size_t
 filter_scan(const struct mask *m, const uint8_t *p, size_t i, size_t n, uint32_t *ret_maxoff1)
 {
 	const uint64_t *bm = m->bitmap;
 	const size_t s = m->stride;
-	if (n < MASK_GRAM)
+	if (n < 8)
 		return n;
-	const size_t last = n - MASK_GRAM;
-	for (; i <= last; i += s) {
-		uint32_t g;
-		memcpy(&g, p + i, sizeof(g));
-		uint32_t h = (g * MASK_HASH_MUL) >> (32 - MASK_BITMAP_BITS);
+	for (const size_t last = n - 8; i <= last; i += s) {
+		uint64_t g = gram_load(m, p + i);
+		uint64_t h = (g * MASK_HASH_MUL) >> (64 - MASK_BITMAP_BITS);
 		if (!((bm[h >> 6] >> (h & 63)) & 1))
 			continue;
 		uint32_t mo1 = gram_maxoff1(m, g);
@@ -836,8 +860,9 @@ mask_write(struct mask *m, const void *data, size_t n)
 			x = j >= i + (maxoff1 - 1) ? j - (maxoff1 - 1) : i;
 			m->hold_until = ck.base + j + 1;
 		} else {
-			/* a match may begin in the tail and end in the next write */
-			x = n >= m->maxlen ? n - m->maxlen + 1 : 0;
+			/* a match may begin in the tail and end in the next write, or
+			 * cover no sample the filter could read (the last 8 bytes) */
+			x = n >= m->maxlen + 8 ? n - m->maxlen - 8 : 0;
 			if (x < i)
 				x = i;
 			m->hold_until = ck.base + n;

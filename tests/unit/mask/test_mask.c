@@ -485,12 +485,15 @@ test_mask_random_diff(void **state)
 #define RND()                                                                                      \
 	(seed = seed * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(seed >> 33))
 	for (int round = 0; round < 400; round++) {
-		char secbuf[6][32];
+		char secbuf[6][48];
+		/* short secrets sample the input every few bytes, 16 and more every
+		 * 9 or more (the filter's two gram sizes) */
+		bool longer = round % 2;
 		const char *sec[6];
 		size_t nsec = 1 + RND() % 6;
 		struct forms f = {0};
 		for (size_t i = 0; i < nsec; i++) {
-			size_t len = 2 + RND() % 14;
+			size_t len = longer ? 16 + RND() % 24 : 2 + RND() % 14;
 			for (size_t k = 0; k < len; k++)
 				secbuf[i][k] = alphabet[RND() % (sizeof(alphabet) - 1)];
 			/* some secrets share a prefix or overlap another */
@@ -502,7 +505,7 @@ test_mask_random_diff(void **state)
 			sec[i] = secbuf[i];
 			forms_of(&f, (const uint8_t *)sec[i], len);
 		}
-		size_t n = RND() % 3000;
+		size_t n = RND() % 5000;
 		uint8_t *in = malloc(n + 1);
 		for (size_t i = 0; i < n; i++)
 			in[i] = (uint8_t)alphabet[RND() % (sizeof(alphabet) - 1)];
