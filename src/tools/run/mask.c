@@ -20,6 +20,7 @@
  * pattern); everything else is read from the caller's buffer. */
 #include "tools/run/mask.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,12 +29,10 @@
 #include "lib/err.h"
 #include "lib/secmem.h"
 
-#define MASK_GRAM_SHORT 4 /* bytes per filter sample ... */
-#define MASK_GRAM_LONG  8 /* ... when every pattern is at least MASK_LONG_MIN long */
-#define MASK_LONG_MIN   16
-#ifndef MASK_BITMAP_BITS
-#define MASK_BITMAP_BITS 18 /* 2^18-bit first-level filter (32 KiB) */
-#endif
+#define MASK_GRAM_SHORT  4 /* bytes per filter sample ... */
+#define MASK_GRAM_LONG   8 /* ... when every pattern is at least MASK_LONG_MIN long */
+#define MASK_LONG_MIN    16
+#define MASK_BITMAP_BITS 18    /* 2^18-bit first-level filter (32 KiB) */
 #define MASK_DENSE_MAX   256   /* states with a full 256-entry row */
 #define MASK_VARIANT_MAX 4096  /* longer secrets are masked as raw bytes only */
 #define MASK_OUT_CAP     16384 /* output batched up to this size */
@@ -756,6 +755,7 @@ on_match(struct mask *m, uint64_t s, uint64_t e)
 			s = m->ivs[m->nivs - 1].s;
 		m->nivs--;
 	}
+	assert(m->nivs < m->ivcap);
 	m->ivs[m->nivs].s = s;
 	m->ivs[m->nivs].e = e;
 	m->nivs++;
@@ -823,8 +823,10 @@ mask_write(struct mask *m, const void *data, size_t n)
 
 	if (m->err < 0)
 		return m->err;
-	if (m->nstates <= 1)
-		return n > 0 ? m->sink(m->sink_arg, data, n) : 0;
+	if (m->nstates <= 1) { /* nothing to mask */
+		r = n > 0 ? m->sink(m->sink_arg, data, n) : 0;
+		goto out;
+	}
 
 	for (;;) {
 		/* the automaton: until the filter may take over or the data ends */
@@ -883,6 +885,7 @@ mask_write(struct mask *m, const void *data, size_t n)
 	/* keep [E, P) for the next write */
 	uint64_t hold_base = ck.base - m->nhold;
 	size_t keep = (size_t)(m->pos - m->emitted);
+	assert(keep <= m->holdcap);
 	if (m->emitted < ck.base) {
 		size_t from = (size_t)(m->emitted - hold_base);
 		size_t old = (size_t)(ck.base - m->emitted);
@@ -959,7 +962,8 @@ mask_new(const char *const *secrets, const size_t *lens, size_t n, mask_sink_fn 
 		goto out;
 	m->holdcap = m->maxlen;
 	m->hold = malloc(m->holdcap);
-	m->ivcap = m->maxlen / (MASK_MIN_LEN + 1) + 2;
+	/* pending matches lie in the last maxlen bytes, at most one ending per byte */
+	m->ivcap = m->maxlen + 2;
 	m->ivs = malloc(m->ivcap * sizeof(*m->ivs));
 	m->out = malloc(MASK_OUT_CAP);
 	if (m->hold == NULL || m->ivs == NULL || m->out == NULL) {
