@@ -32,7 +32,7 @@
 #define MASK_GRAM_SHORT  4 /* bytes per filter sample ... */
 #define MASK_GRAM_LONG   8 /* ... when every pattern is at least MASK_LONG_MIN long */
 #define MASK_LONG_MIN    16
-#define MASK_BITMAP_BITS 18    /* 2^18-bit first-level filter (32 KiB) */
+#define MASK_BITMAP_BITS 17    /* 2^17-bit first-level filter (16 KiB: stays in L1) */
 #define MASK_DENSE_MAX   256   /* states with a full 256-entry row */
 #define MASK_VARIANT_MAX 4096  /* longer secrets are masked as raw bytes only */
 #define MASK_OUT_CAP     16384 /* output batched up to this size */
