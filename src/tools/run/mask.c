@@ -30,7 +30,7 @@
 #include "lib/secmem.h"
 
 #define MASK_BITMAP_BITS 17    /* 2^17-bit first-level filter (16 KiB: stays in L1) */
-#define MASK_DENSE_MAX   256   /* states with a full 256-entry row */
+#define MASK_DENSE_MAX   64    /* states with a full 256-entry row */
 #define MASK_VARIANT_MAX 4096  /* longer secrets are masked as raw bytes only */
 #define MASK_OUT_CAP     16384 /* output batched up to this size */
 #define MASK_DIRECT_MIN  4096  /* runs this long go to the sink uncopied */
