@@ -539,59 +539,65 @@ gram8_has(const struct mask *m, uint64_t g)
 	}
 }
 
-/* Builds the automaton and the filter from the patterns. */
+/* Inserts every pattern into the trie; sets m->maxlen and m->stride. */
 static int
-mask_build(struct mask *m, const struct patlist *pl)
+trie_insert_all(struct trie *t, struct mask *m, const struct patlist *pl)
 {
-	struct trie t = {0};
-	uint32_t *order = NULL, *idx = NULL, *tfail = NULL;
-	size_t ngrams = 0, minlen = SIZE_MAX;
+	size_t minlen = SIZE_MAX;
 	uint32_t root;
 	int r;
 
-	r = trie_node(&t, 0, &root);
+	r = trie_node(t, 0, &root);
 	if (r < 0)
-		goto out;
+		return r;
 	for (size_t i = 0; i < pl->n; i++) {
 		uint32_t u = root;
 		for (size_t k = 0; k < pl->len[i]; k++) {
-			uint32_t c = trie_child(&t, u, pl->p[i][k]);
+			uint32_t c = trie_child(t, u, pl->p[i][k]);
 			if (c == 0) {
-				r = trie_node(&t, pl->p[i][k], &c);
+				r = trie_node(t, pl->p[i][k], &c);
 				if (r < 0)
-					goto out;
-				t.sibling[c] = t.child[u];
-				t.child[u] = c;
+					return r;
+				t->sibling[c] = t->child[u];
+				t->child[u] = c;
 			}
 			u = c;
 		}
-		t.term[u] = (uint32_t)pl->len[i];
-		ngrams += pl->len[i] - MASK_MIN_LEN + 1;
+		t->term[u] = (uint32_t)pl->len[i];
 		if (pl->len[i] > m->maxlen)
 			m->maxlen = pl->len[i];
 		if (pl->len[i] < minlen)
 			minlen = pl->len[i];
 	}
-	m->nstates = t.n;
-	m->nedges = t.n - 1;
 	m->stride = minlen - 4 + 1;
+	return 0;
+}
 
-	/* breadth-first order: idx[trie node] = state number */
-	order = malloc(t.n * sizeof(*order));
-	idx = malloc(t.n * sizeof(*idx));
-	tfail = malloc(t.n * sizeof(*tfail));
-	m->eoff = malloc((t.n + 1) * sizeof(*m->eoff));
-	m->ebyte = malloc(t.n);
-	m->etgt = malloc(t.n * sizeof(*m->etgt));
-	m->fail = malloc(t.n * sizeof(*m->fail));
-	m->depth = malloc(t.n * sizeof(*m->depth));
-	m->outlen = malloc(t.n * sizeof(*m->outlen));
+/* The automaton's states from the trie, numbered breadth first: failure links,
+ * depths, longest outputs and edges. */
+static int
+mask_link(struct mask *m, const struct trie *t)
+{
+	uint32_t *order = NULL, *idx = NULL, *tfail = NULL, head = 0, tail = 0, e = 0;
+	const uint32_t root = 0;
+	int r = 0;
+
+	m->nstates = t->n;
+	m->nedges = t->n - 1;
+	order = malloc(t->n * sizeof(*order));
+	idx = malloc(t->n * sizeof(*idx)); /* idx[trie node] = state number */
+	tfail = malloc(t->n * sizeof(*tfail));
+	m->eoff = malloc((t->n + 1) * sizeof(*m->eoff));
+	m->ebyte = malloc(t->n);
+	m->etgt = malloc(t->n * sizeof(*m->etgt));
+	m->fail = malloc(t->n * sizeof(*m->fail));
+	m->depth = malloc(t->n * sizeof(*m->depth));
+	m->outlen = malloc(t->n * sizeof(*m->outlen));
 	if (order == NULL || idx == NULL || tfail == NULL || m->eoff == NULL || m->ebyte == NULL ||
 	    m->etgt == NULL || m->fail == NULL || m->depth == NULL || m->outlen == NULL) {
 		r = CF_ENOMEM;
 		goto out;
 	}
-	uint32_t head = 0, tail = 0;
 	order[tail++] = root;
 	idx[root] = 0;
 	tfail[root] = root;
@@ -600,11 +606,11 @@ mask_build(struct mask *m, const struct patlist *pl)
 	m->fail[0] = 0;
 	while (head < tail) {
 		uint32_t u = order[head++];
-		for (uint32_t c = t.child[u]; c != 0; c = t.sibling[c]) {
+		for (uint32_t c = t->child[u]; c != 0; c = t->sibling[c]) {
 			uint32_t f = root;
 			if (u != root) {
 				for (f = tfail[u];; f = tfail[f]) {
-					uint32_t g = trie_child(&t, f, t.byte[c]);
+					uint32_t g = trie_child(t, f, t->byte[c]);
 					if (g != 0) {
 						f = g;
 						break;
@@ -620,27 +626,33 @@ mask_build(struct mask *m, const struct patlist *pl)
 			m->fail[s] = idx[f];
 			m->depth[s] = m->depth[idx[u]] + 1;
 			/* the failure state comes earlier in this order: its outlen is set */
-			m->outlen[s] = t.term[c] ? t.term[c] : m->outlen[idx[f]];
+			m->outlen[s] = t->term[c] ? t->term[c] : m->outlen[idx[f]];
 		}
 	}
-	uint32_t e = 0;
-	for (uint32_t s = 0; s < t.n; s++) {
+	for (uint32_t s = 0; s < t->n; s++) {
 		m->eoff[s] = e;
-		for (uint32_t c = t.child[order[s]]; c != 0; c = t.sibling[c]) {
-			m->ebyte[e] = t.byte[c];
+		for (uint32_t c = t->child[order[s]]; c != 0; c = t->sibling[c]) {
+			m->ebyte[e] = t->byte[c];
 			m->etgt[e] = idx[c];
 			e++;
 		}
 	}
-	m->eoff[t.n] = e;
+	m->eoff[t->n] = e;
+out:
+	free(order);
+	free(idx);
+	free(tfail);
+	return r;
+}
 
-	/* full transition rows for the states nearest the root */
-	m->ndense = t.n < MASK_DENSE_MAX ? t.n : MASK_DENSE_MAX;
+/* Full transition rows for the states nearest the root. */
+static int
+mask_dense(struct mask *m)
+{
+	m->ndense = m->nstates < MASK_DENSE_MAX ? m->nstates : MASK_DENSE_MAX;
 	m->dense = malloc((size_t)m->ndense * 256 * sizeof(*m->dense));
-	if (m->dense == NULL) {
-		r = CF_ENOMEM;
-		goto out;
-	}
+	if (m->dense == NULL)
+		return CF_ENOMEM;
 	for (uint32_t s = 0; s < m->ndense; s++) {
 		uint32_t *row = m->dense + (size_t)s * 256;
 		if (s == 0)
@@ -650,9 +662,18 @@ mask_build(struct mask *m, const struct patlist *pl)
 		for (uint32_t k = m->eoff[s]; k < m->eoff[s + 1]; k++)
 			row[m->ebyte[k]] = m->etgt[k];
 	}
+	return 0;
+}
 
-	/* the filter */
+/* The filter's bitmap and gram tables: every gram of every pattern. */
+static int
+mask_filter_build(struct mask *m, const struct patlist *pl)
+{
+	size_t ngrams = 0;
 	uint32_t gsize = 1024;
+
+	for (size_t i = 0; i < pl->n; i++)
+		ngrams += pl->len[i] - 4 + 1;
 	m->gbits = 10;
 	while (gsize < 2 * ngrams) {
 		gsize *= 2;
@@ -664,10 +685,8 @@ mask_build(struct mask *m, const struct patlist *pl)
 	m->grams = calloc(gsize, sizeof(*m->grams));
 	m->grams8 = calloc(gsize, sizeof(*m->grams8));
 	m->bitmap = calloc((size_t)1 << (MASK_BITMAP_BITS - 6), sizeof(*m->bitmap));
-	if (m->grams == NULL || m->grams8 == NULL || m->bitmap == NULL) {
-		r = CF_ENOMEM;
-		goto out;
-	}
+	if (m->grams == NULL || m->grams8 == NULL || m->bitmap == NULL)
+		return CF_ENOMEM;
 	for (size_t i = 0; i < pl->n; i++) {
 		const uint8_t *p = pl->p[i];
 		size_t len = pl->len[i];
@@ -682,10 +701,27 @@ mask_build(struct mask *m, const struct patlist *pl)
 			gram8_add(m, g);
 		}
 	}
+	return 0;
+}
+
+/* Builds the automaton and the filter from the patterns. */
+static int
+mask_build(struct mask *m, const struct patlist *pl)
+{
+	struct trie t = {0};
+	int r;
+
+	r = trie_insert_all(&t, m, pl);
+	if (r < 0)
+		goto out;
+	r = mask_link(m, &t);
+	if (r < 0)
+		goto out;
+	r = mask_dense(m);
+	if (r < 0)
+		goto out;
+	r = mask_filter_build(m, pl);
 out:
-	free(order);
-	free(idx);
-	free(tfail);
 	trie_free(&t);
 	return r;
 }
