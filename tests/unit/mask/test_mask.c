@@ -2,9 +2,11 @@
  * masked whole, split at every position across two and three writes and fed a
  * byte at a time; a long line with no newline streams; base64 at each offset in
  * both alphabets, URL and JSON forms; overlapping, prefix and repeated secrets;
- * short secrets left alone; only possible match starts held back; and a
- * differential test against a naive whole-input reference over random inputs
- * cut into random writes. */
+ * short secrets left alone; only possible match starts held back; every
+ * allocation failure in mask_new answered with CF_ENOMEM and nothing leaked
+ * (malloc, calloc, realloc and free are wrapped: tests/unit/mask/meson.build);
+ * and a differential test against a naive whole-input reference over random
+ * inputs cut into random writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,59 @@
 
 #define N(v)  (sizeof(v) / sizeof((v)[0]))
 #define STARS MASK_REPLACEMENT
+
+/* ---------------------------------------------------------------- allocations */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+
+static long alloc_fail_in = -1; /* >= 0: the allocation after this many fails */
+static long alloc_live;         /* blocks allocated minus blocks freed */
+
+static bool
+alloc_fails(void)
+{
+	if (alloc_fail_in < 0)
+		return false;
+	return alloc_fail_in-- == 0;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_malloc(n);
+	alloc_live += p != NULL;
+	return p;
+}
+
+void *
+__wrap_calloc(size_t k, size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_calloc(k, n);
+	alloc_live += p != NULL;
+	return p;
+}
+
+void *
+__wrap_realloc(void *old, size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_realloc(old, n);
+	alloc_live += old == NULL && p != NULL;
+	return p;
+}
+
+void
+__wrap_free(void *p)
+{
+	alloc_live -= p != NULL;
+	__real_free(p);
+}
 
 /* ---------------------------------------------------------------- the sink */
 
@@ -541,6 +596,39 @@ test_mask_random_diff(void **state)
 #undef RND
 }
 
+/* Each allocation of mask_new failing in turn: CF_ENOMEM, *ret untouched,
+ * nothing left allocated; once none fails, the masker works. */
+static void
+test_mask_nomem(void **state)
+{
+	const char *sec[] = {"s3cr3t-Value_42", "p@ss w/rd\\\""};
+	size_t lens[] = {strlen(sec[0]), strlen(sec[1])};
+	struct sink s = {0};
+	(void)state;
+	for (long k = 0;; k++) {
+		struct mask *m = (struct mask *)&s; /* must stay as it is on failure */
+		long live = alloc_live;
+		alloc_fail_in = k;
+		int r = mask_new(sec, lens, 2, sink_fn, &s, &m);
+		alloc_fail_in = -1;
+		if (r == 0) {
+			assert_true(k > 10);
+			assert_int_equal(mask_write(m, "a s3cr3t-Value_42 b", 19), 0);
+			assert_int_equal(mask_flush(m), 0);
+			mask_free(m);
+			assert_int_equal(s.n, 9);
+			assert_memory_equal(s.p, "a " STARS " b", 9);
+			free(s.p);
+			assert_int_equal(alloc_live, live);
+			break;
+		}
+		assert_int_equal(r, CF_ENOMEM);
+		assert_ptr_equal(m, (struct mask *)&s);
+		if (alloc_live != live)
+			fail_msg("allocation %ld failing leaks %ld blocks", k, alloc_live - live);
+	}
+}
+
 /* The sink's error stops the masker and is returned from then on. */
 static void
 test_mask_sink_error(void **state)
@@ -574,6 +662,7 @@ main(void)
 	        cmocka_unit_test(test_mask_overlap),
 	        cmocka_unit_test(test_mask_random_diff),
 	        cmocka_unit_test(test_mask_sink_error),
+	        cmocka_unit_test(test_mask_nomem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
