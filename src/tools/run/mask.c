@@ -1044,8 +1044,9 @@ mask_new(const char *const *secrets, const size_t *lens, size_t n, mask_sink_fn 
 		goto out;
 	m->holdcap = m->maxlen;
 	m->hold = malloc(m->holdcap);
-	/* pending matches lie in the last maxlen bytes, at most one ending per byte */
-	m->ivcap = m->maxlen + 2;
+	/* pending matches are disjoint, at least MASK_MIN_LEN long, and lie in the
+	 * last maxlen bytes (plus the one just found) */
+	m->ivcap = m->maxlen / MASK_MIN_LEN + 2;
 	m->ivs = malloc(m->ivcap * sizeof(*m->ivs));
 	m->out = malloc(MASK_OUT_CAP);
 	if (m->hold == NULL || m->ivs == NULL || m->out == NULL) {

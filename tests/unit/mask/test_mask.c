@@ -424,6 +424,10 @@ test_mask_overlap(void **state)
 	/* the short one matches inside the long one before it completes */
 	expect(inner, 2, "abcdefghij abcdefgX", "a" STARS "ij ab" STARS "gX");
 	expect(inner, 2, "bcdefgh", STARS);
+	/* short secrets found while a long one is still possible wait for it */
+	const char *many[] = {"abcd-efgh-ijkl-mnop-qrst", "abcd", "efgh", "ijkl", "mnop"};
+	expect(many, 5, "abcd-efgh-ijkl-mnop-qrs!", STARS "-" STARS "-" STARS "-" STARS "-qrs!");
+	expect(many, 5, "abcd-efgh-ijkl-mnop-qrst!", STARS "!");
 	/* a secret repeated back to back, and overlapping itself */
 	expect(rep, 2, "abababab xyzxyzxyz ab", STARS " " STARS " ab");
 }
