@@ -4,10 +4,10 @@
  * forms). The patterns go into one Aho-Corasick automaton that reports, at
  * each input position, the longest pattern ending there. The automaton only
  * runs where a match is possible: a filter samples the input every `stride`
- * bytes, and a sample whose four bytes occur nowhere in any pattern proves
- * that no match covers it. `stride` is chosen so that every pattern, being at
- * least `stride + 3` bytes long, covers a sample; with 20 ordinary secrets
- * that is one table look-up every dozen bytes or so.
+ * bytes, and a sample whose four bytes occur nowhere in any pattern (or whose
+ * surrounding 8-byte grams do not) proves that no match covers it. `stride` is
+ * chosen so that every pattern, being at least `stride + 3` bytes long, covers
+ * a sample; with 20 ordinary secrets that is one bitmap probe every 16 bytes.
  *
  * Stream positions are absolute (uint64_t). Three of them drive the output:
  *   P  the bytes consumed so far;
