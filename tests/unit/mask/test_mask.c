@@ -2,9 +2,11 @@
  * masked whole, split at every position across two and three writes and fed a
  * byte at a time; a long line with no newline streams; base64 at each offset in
  * both alphabets, URL and JSON forms; overlapping, prefix and repeated secrets;
- * short secrets left alone; only possible match starts held back; and a
- * differential test against a naive whole-input reference over random inputs
- * cut into random writes. */
+ * short secrets left alone; only possible match starts held back; every
+ * allocation failure in mask_new answered with CF_ENOMEM and nothing leaked
+ * (malloc, calloc, realloc and free are wrapped: tests/unit/mask/meson.build);
+ * and a differential test against a naive whole-input reference over random
+ * inputs cut into random writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,59 @@
 
 #define N(v)  (sizeof(v) / sizeof((v)[0]))
 #define STARS MASK_REPLACEMENT
+
+/* ---------------------------------------------------------------- allocations */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+
+static long alloc_fail_in = -1; /* >= 0: the allocation after this many fails */
+static long alloc_live;         /* blocks allocated minus blocks freed */
+
+static bool
+alloc_fails(void)
+{
+	if (alloc_fail_in < 0)
+		return false;
+	return alloc_fail_in-- == 0;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_malloc(n);
+	alloc_live += p != NULL;
+	return p;
+}
+
+void *
+__wrap_calloc(size_t k, size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_calloc(k, n);
+	alloc_live += p != NULL;
+	return p;
+}
+
+void *
+__wrap_realloc(void *old, size_t n)
+{
+	void *p = alloc_fails() ? NULL : __real_realloc(old, n);
+	alloc_live += old == NULL && p != NULL;
+	return p;
+}
+
+void
+__wrap_free(void *p)
+{
+	alloc_live -= p != NULL;
+	__real_free(p);
+}
 
 /* ---------------------------------------------------------------- the sink */
 
@@ -369,6 +424,10 @@ test_mask_overlap(void **state)
 	/* the short one matches inside the long one before it completes */
 	expect(inner, 2, "abcdefghij abcdefgX", "a" STARS "ij ab" STARS "gX");
 	expect(inner, 2, "bcdefgh", STARS);
+	/* short secrets found while a long one is still possible wait for it */
+	const char *many[] = {"abcd-efgh-ijkl-mnop-qrst", "abcd", "efgh", "ijkl", "mnop"};
+	expect(many, 5, "abcd-efgh-ijkl-mnop-qrs!", STARS "-" STARS "-" STARS "-" STARS "-qrs!");
+	expect(many, 5, "abcd-efgh-ijkl-mnop-qrst!", STARS "!");
 	/* a secret repeated back to back, and overlapping itself */
 	expect(rep, 2, "abababab xyzxyzxyz ab", STARS " " STARS " ab");
 }
@@ -485,12 +544,15 @@ test_mask_random_diff(void **state)
 #define RND()                                                                                      \
 	(seed = seed * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(seed >> 33))
 	for (int round = 0; round < 400; round++) {
-		char secbuf[6][32];
+		char secbuf[6][48];
+		/* short secrets sample the input every few bytes, 16 and more every
+		 * 9 or more (the filter's two gram sizes) */
+		bool longer = round % 2;
 		const char *sec[6];
 		size_t nsec = 1 + RND() % 6;
 		struct forms f = {0};
 		for (size_t i = 0; i < nsec; i++) {
-			size_t len = 2 + RND() % 14;
+			size_t len = longer ? 16 + RND() % 24 : 2 + RND() % 14;
 			for (size_t k = 0; k < len; k++)
 				secbuf[i][k] = alphabet[RND() % (sizeof(alphabet) - 1)];
 			/* some secrets share a prefix or overlap another */
@@ -502,7 +564,7 @@ test_mask_random_diff(void **state)
 			sec[i] = secbuf[i];
 			forms_of(&f, (const uint8_t *)sec[i], len);
 		}
-		size_t n = RND() % 3000;
+		size_t n = RND() % 5000;
 		uint8_t *in = malloc(n + 1);
 		for (size_t i = 0; i < n; i++)
 			in[i] = (uint8_t)alphabet[RND() % (sizeof(alphabet) - 1)];
@@ -538,6 +600,39 @@ test_mask_random_diff(void **state)
 #undef RND
 }
 
+/* Each allocation of mask_new failing in turn: CF_ENOMEM, *ret untouched,
+ * nothing left allocated; once none fails, the masker works. */
+static void
+test_mask_nomem(void **state)
+{
+	const char *sec[] = {"s3cr3t-Value_42", "p@ss w/rd\\\""};
+	size_t lens[] = {strlen(sec[0]), strlen(sec[1])};
+	struct sink s = {0};
+	(void)state;
+	for (long k = 0;; k++) {
+		struct mask *m = (struct mask *)&s; /* must stay as it is on failure */
+		long live = alloc_live;
+		alloc_fail_in = k;
+		int r = mask_new(sec, lens, 2, sink_fn, &s, &m);
+		alloc_fail_in = -1;
+		if (r == 0) {
+			assert_true(k > 10);
+			assert_int_equal(mask_write(m, "a s3cr3t-Value_42 b", 19), 0);
+			assert_int_equal(mask_flush(m), 0);
+			mask_free(m);
+			assert_int_equal(s.n, 9);
+			assert_memory_equal(s.p, "a " STARS " b", 9);
+			free(s.p);
+			assert_int_equal(alloc_live, live);
+			break;
+		}
+		assert_int_equal(r, CF_ENOMEM);
+		assert_ptr_equal(m, (struct mask *)&s);
+		if (alloc_live != live)
+			fail_msg("allocation %ld failing leaks %ld blocks", k, alloc_live - live);
+	}
+}
+
 /* The sink's error stops the masker and is returned from then on. */
 static void
 test_mask_sink_error(void **state)
@@ -571,6 +666,7 @@ main(void)
 	        cmocka_unit_test(test_mask_overlap),
 	        cmocka_unit_test(test_mask_random_diff),
 	        cmocka_unit_test(test_mask_sink_error),
+	        cmocka_unit_test(test_mask_nomem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
