@@ -568,6 +568,10 @@ source_apply(struct client *c, struct run_source *src, struct envset *e,
 		const char *s;
 		size_t len;
 
+		/* static-creds also answers ttl, rotation_period, last_vault_rotation:
+		 * not secrets, and masking "3600" would hide ordinary output */
+		if (src->role && strcmp(key, "username") != 0 && strcmp(key, "password") != 0)
+			continue;
 		if (!env_name_ok(key)) {
 			cli_err("%s: the key \"%s\" cannot be a variable name", src->arg, key);
 			r = CF_EINVAL;

@@ -587,3 +587,37 @@ def test_watch_without_access_to_the_event_stream_does_not_run(dev_server, tmp_p
             dev=dev_server, env={"COFFER_TOKEN": token}, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"*****\n"
+
+
+def test_database_rotation_job_injects_the_static_credentials(dev_server, dbe, pg, tmp_path):
+    from dblib import ROTATE_SQL, unique
+    user = unique("rrun_")
+    pg.create_role(user, password="p0-" + user)
+    r = dev_server.raw("POST", "/v1/database/static-roles/app", {
+        "db_name": "pg", "username": user, "rotation_period": 3600,
+        "rotation_statements": ROTATE_SQL})
+    assert r.status in (200, 204), r.text
+    r = dev_server.raw("PUT", "/v1/sys/rotation/jobs/dbpw",
+                       {"template": "database-password", "mount": "database", "path": "app"})
+    assert r.status in (200, 204), r.text
+
+    def creds():
+        r = dev_server.raw("GET", "/v1/database/static-creds/app")
+        assert r.status == 200, r.text
+        return r.json()["data"]
+
+    c1 = creds()
+    assert show(["--no-mask", "--path=rotation:dbpw"], ["username", "password"], dev=dev_server,
+                cwd=tmp_path) == [user, c1["password"]]
+    rotate(dev_server, "dbpw")
+    c2 = creds()
+    assert c2["password"] != c1["password"]
+    p = run(["--path=rotation:dbpw", "--", PY, "-c",
+             "import os; print(os.environ['username'], os.environ['password'])"],
+            dev=dev_server, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"***** *****\n"  # every server value is a secret, the user name too
+    # only the credentials: not ttl, rotation_period, last_vault_rotation
+    assert show(["--path=rotation:dbpw"], ["ttl", "rotation_period"], dev=dev_server,
+                cwd=tmp_path) == ["-", "-"]
+    assert pg.psql_login(user, c2["password"], db=dbe.db)
