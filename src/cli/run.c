@@ -191,9 +191,9 @@ env_name_ok(const char *k)
 
 /* Decrypts the file's encrypted: values in place (the private key from
  * DOTENV_PRIVATE_KEY[_ENV] in coffer's environment, else the .env.keys beside
- * the file, as dotenvx finds it); secret[i] is set for each. */
+ * the file, as dotenvx finds it); encrypted[i] is set for each. */
 static int
-file_decrypt(const char *file, struct dotenv *d, bool *secret)
+file_decrypt(const char *file, struct dotenv *d, bool *encrypted)
 {
 	char err[512];
 	size_t i;
@@ -202,7 +202,7 @@ file_decrypt(const char *file, struct dotenv *d, bool *secret)
 
 	for (i = 0; i < d->n; i++) {
 		if (strncmp(d->v[i].value, DOTENVX_PREFIX, strlen(DOTENVX_PREFIX)) == 0) {
-			secret[i] = true;
+			encrypted[i] = true;
 			any = true;
 		}
 	}
@@ -333,7 +333,7 @@ static int
 file_apply(const char *file, struct envset *e, bool override, struct run_secrets *secrets)
 {
 	struct dotenv d = {0};
-	bool *secret = NULL;
+	bool *encrypted = NULL;
 	char err[512];
 	size_t i;
 	int r;
@@ -345,10 +345,10 @@ file_apply(const char *file, struct envset *e, bool override, struct run_secrets
 		cli_err("%s", err);
 		goto out;
 	}
-	secret = calloc(d.n + 1, sizeof(*secret));
-	if (!secret)
+	encrypted = calloc(d.n + 1, sizeof(*encrypted));
+	if (!encrypted)
 		cli_oom();
-	r = file_decrypt(file, &d, secret);
+	r = file_decrypt(file, &d, encrypted);
 	if (r == 0)
 		r = file_expand(file, &d, e, override);
 	if (r < 0)
@@ -360,12 +360,12 @@ file_apply(const char *file, struct envset *e, bool override, struct run_secrets
 			r = CF_EINVAL;
 			goto out;
 		}
-		if (secret[i])
+		if (encrypted[i])
 			run_secrets_add(secrets, d.v[i].value, d.v[i].value_len);
 		envset_put(e, d.v[i].key, d.v[i].value, d.v[i].value_len, override);
 	}
 out:
-	free(secret);
+	free(encrypted);
 	dotenv_free(&d);
 	return r;
 }
