@@ -29,6 +29,7 @@ static const char usage[] =
 enum {
 	OPT_EXPAND = CLI_OPT_LOCAL,
 	OPT_FORMAT,
+	OPT_HELP,
 };
 
 enum out_format {
@@ -176,10 +177,12 @@ reads_back(const char *key, const char *text, size_t tlen, const struct dotenv_e
 	return ok;
 }
 
-/* One dotenv line: the first of unquoted, '...', "..." (LF and CR written as
- * \n and \r) and `...` that dotenv reads back to the same value. A quoted
- * form is not used for a value ending in a backslash: its closing quote would
- * count as escaped, and what dotenv makes of it would depend on later lines. */
+/* One dotenv line: the first form that dotenv reads back to the same value,
+ * trying a plain unquoted value (no quotes, no `$`, no spaces), '...', "..."
+ * (LF and CR written as \n and \r), `...`, and last any unquoted value. A
+ * quoted form is not used for a value ending in a backslash: its closing quote
+ * would count as escaped, and what dotenv made of it would depend on the lines
+ * after it. `$` prefers single quotes, which dotenvx does not expand either. */
 static int
 out_dotenv(struct out *o, const struct dotenv_entry *e)
 {
@@ -189,9 +192,7 @@ out_dotenv(struct out *o, const struct dotenv_entry *e)
 	struct out t = {0};
 	bool ok = false;
 
-	if (reads_back(e->key, v, len, e) && memchr(v, '\'', len) == NULL &&
-	    memchr(v, '"', len) == NULL && memchr(v, '`', len) == NULL &&
-	    memchr(v, '$', len) == NULL && memchr(v, ' ', len) == NULL) {
+	if (strpbrk(v, "'\"`$ ") == NULL && reads_back(e->key, v, len, e)) {
 		out_add(&t, v, len);
 		ok = true;
 	}
@@ -206,6 +207,11 @@ out_dotenv(struct out *o, const struct dotenv_entry *e)
 		}
 		out_add(&t, &quotes[k], 1);
 		ok = reads_back(e->key, t.s, t.len, e);
+	}
+	if (!ok && reads_back(e->key, v, len, e)) {
+		t.len = 0;
+		out_add(&t, v, len);
+		ok = true;
 	}
 	if (ok) {
 		out_str(o, e->key);
@@ -242,10 +248,11 @@ int
 env_parse_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	        {"f", required_argument, NULL, 'f'}, /* exact, so not a prefix of --format */
 	        {"file", required_argument, NULL, 'f'},
 	        {"expand", no_argument, NULL, OPT_EXPAND},
 	        {"format", required_argument, NULL, OPT_FORMAT},
-	        {"help", no_argument, NULL, 'h'},
+	        {"help", no_argument, NULL, OPT_HELP}, /* the common help does not apply */
 	        {0},
 	};
 	enum out_format fmt = FMT_JSON;
@@ -266,6 +273,9 @@ env_parse_main(int argc, char **argv)
 		case OPT_EXPAND:
 			expand = true;
 			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
 				fmt = FMT_JSON;

@@ -53,6 +53,7 @@ struct scanner {
 
 /* ---- characters ---------------------------------------------------------- */
 
+/* dotenv's key characters, [\w.-] (ASCII). */
 static const unsigned char key_chars[256] = {
         ['-'] = 1, ['.'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
         ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
@@ -366,24 +367,27 @@ copy_escapes(char *dst, const char *src, size_t len)
 }
 
 /* `v.replace(/^(['"`])([\s\S]*)\1$/mg, "$2")` for an unquoted value holding a
- * U+2028 or U+2029 (where ^ and $ also match inside it). */
+ * U+2028 or U+2029 (where ^ and $ also match inside it). The greedy body makes
+ * every match end at the last quote of its kind that a line end follows, the
+ * same for all starts, so that end is found once per quote kind. */
 static size_t
 strip_quotes_ml(char *dst, const char *v, size_t len)
 {
-	size_t o = 0, from = 0, i = 0;
+	static const char quotes[] = {'"', '\'', '`'};
+	size_t last[3], o = 0, from = 0, i = 0;
 
+	for (size_t k = 0; k < 3; k++) {
+		size_t j;
+		for (j = len; j > 0; j--)
+			if (v[j - 1] == quotes[k] && (j == len || lt_len(v, len, j)))
+				break;
+		last[k] = j; /* 0: none */
+	}
 	while (i < len) {
-		char c = v[i];
+		const char *q = memchr(quotes, v[i], sizeof(quotes));
 		size_t j;
 
-		if ((c != '"' && c != '\'' && c != '`') || (i > 0 && !lt_before(v, i))) {
-			i++;
-			continue;
-		}
-		for (j = len; j > i + 1; j--)
-			if (v[j - 1] == c && (j == len || lt_len(v, len, j)))
-				break;
-		if (j <= i + 1) {
+		if (q == NULL || (i > 0 && !lt_before(v, i)) || (j = last[q - quotes]) <= i + 1) {
 			i++;
 			continue;
 		}
@@ -701,9 +705,15 @@ entry_drop_value(struct dotenv *env, struct dotenv_entry *e)
 	e->value = NULL;
 }
 
-/* An open-addressing index of key -> entry, used while parsing. */
+/* An open-addressing index of key -> entry, used while parsing. A slot keeps
+ * the key's hash beside the entry so most probes touch no key. */
+struct key_slot {
+	uint64_t hash;
+	size_t entry; /* entry index + 1, 0 when free */
+};
+
 struct key_index {
-	size_t *slot; /* entry index + 1, 0 when free */
+	struct key_slot *slot;
 	size_t mask;
 };
 
@@ -714,21 +724,25 @@ key_hash(const char *k, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-	return h;
+	return h ^ (h >> 29);
 }
 
-static size_t *
-index_find(const struct key_index *ix, const struct dotenv *env, const char *key, size_t len)
+static struct key_slot *
+index_find(const struct key_index *ix, const struct dotenv *env, const char *key, size_t len,
+           uint64_t hash)
 {
-	size_t i = (size_t)key_hash(key, len) & ix->mask;
+	size_t i = (size_t)hash & ix->mask;
 
 	for (;; i = (i + 1) & ix->mask) {
-		const struct dotenv_entry *e;
-		if (ix->slot[i] == 0)
-			return &ix->slot[i];
-		e = &env->v[ix->slot[i] - 1];
-		if (strlen(e->key) == len && memcmp(e->key, key, len) == 0)
-			return &ix->slot[i];
+		struct key_slot *sl = &ix->slot[i];
+		const char *k;
+		if (sl->entry == 0)
+			return sl;
+		if (sl->hash != hash)
+			continue;
+		k = env->v[sl->entry - 1].key;
+		if (memcmp(k, key, len) == 0 && k[len] == '\0')
+			return sl;
 	}
 }
 
@@ -746,8 +760,14 @@ index_grow(struct key_index *ix, const struct dotenv *env)
 	if (nx.slot == NULL)
 		return CF_ENOMEM;
 	nx.mask = size - 1;
-	for (size_t i = 0; i < env->n; i++)
-		*index_find(&nx, env, env->v[i].key, strlen(env->v[i].key)) = i + 1;
+	for (size_t i = 0; i < env->n; i++) {
+		const char *k = env->v[i].key;
+		size_t len = strlen(k);
+		uint64_t h = key_hash(k, len);
+		struct key_slot *sl = index_find(&nx, env, k, len, h);
+		sl->hash = h;
+		sl->entry = i + 1;
+	}
 	free(ix->slot);
 	*ix = nx;
 	return 0;
@@ -765,7 +785,9 @@ parse_visit(void *arg, const struct dotenv_span *span, const char *key, const ch
 	struct parse_ctx *c = arg;
 	struct dotenv *env = c->env;
 	struct dotenv_entry *e;
-	size_t *slot, klen = span->key_len;
+	struct key_slot *slot;
+	size_t klen = span->key_len;
+	uint64_t hash;
 	int r;
 
 	/* dotenv stores into a plain object, where `__proto__ = "string"` is a
@@ -775,9 +797,10 @@ parse_visit(void *arg, const struct dotenv_span *span, const char *key, const ch
 	r = index_grow(&c->ix, env);
 	if (r < 0)
 		return r;
-	slot = index_find(&c->ix, env, key, klen);
-	if (*slot != 0) {
-		e = &env->v[*slot - 1];
+	hash = key_hash(key, klen);
+	slot = index_find(&c->ix, env, key, klen, hash);
+	if (slot->entry != 0) {
+		e = &env->v[slot->entry - 1];
 		entry_drop_value(env, e);
 	} else {
 		r = entries_grow(env);
@@ -789,7 +812,8 @@ parse_visit(void *arg, const struct dotenv_span *span, const char *key, const ch
 		if (e->key == NULL)
 			return CF_ENOMEM;
 		env->n++;
-		*slot = env->n;
+		slot->hash = hash;
+		slot->entry = env->n;
 	}
 	e->value = block_dup(env, value, value_len);
 	if (e->value == NULL)
@@ -824,11 +848,14 @@ dotenv_parse_fd(int fd, const char *name, struct dotenv *out, char *err, size_t 
 		goto toobig;
 	for (;;) {
 		ssize_t got;
+		if (len > DOTENV_MAX_FILE)
+			goto toobig;
 		if (len == cap) {
+			/* one byte past the limit is enough to know it is too big */
 			size_t ncap = cap ? cap * 2 : 64 * 1024;
 			char *p;
-			if (cap > DOTENV_MAX_FILE)
-				goto toobig;
+			if (ncap > (size_t)DOTENV_MAX_FILE + 1)
+				ncap = (size_t)DOTENV_MAX_FILE + 1;
 			p = malloc(ncap);
 			if (p == NULL) {
 				r = CF_ENOMEM;
@@ -937,15 +964,14 @@ dotenv_set(struct dotenv *env, const char *key, const char *value, size_t value_
 /* A key JavaScript treats as an array index: "0" or digits without a leading
  * zero, below 2^32 - 1. */
 static bool
-js_index(const char *k, uint64_t *ret)
+js_index(const char *k, size_t len, uint64_t *ret)
 {
 	uint64_t v = 0;
-	size_t i;
 
-	if (k[0] == '\0' || (k[0] == '0' && k[1] != '\0'))
+	if (len == 0 || len > 10 || (k[0] == '0' && len > 1))
 		return false;
-	for (i = 0; k[i] != '\0'; i++) {
-		if (k[i] < '0' || k[i] > '9' || i >= 10)
+	for (size_t i = 0; i < len; i++) {
+		if (k[i] < '0' || k[i] > '9')
 			return false;
 		v = v * 10 + (uint64_t)(k[i] - '0');
 	}
@@ -953,6 +979,14 @@ js_index(const char *k, uint64_t *ret)
 		return false;
 	*ret = v;
 	return true;
+}
+
+bool
+dotenv_js_index(const char *key, size_t len)
+{
+	uint64_t v;
+
+	return js_index(key, len, &v);
 }
 
 void
@@ -963,11 +997,12 @@ dotenv_js_order(const struct dotenv *env, size_t *order)
 
 	for (size_t i = 0; i < env->n; i++) {
 		size_t j;
-		if (!js_index(env->v[i].key, &a))
+		if (!js_index(env->v[i].key, strlen(env->v[i].key), &a))
 			continue;
 		/* insertion sort: files rarely have more than a few numeric keys */
 		for (j = o; j > 0; j--) {
-			(void)js_index(env->v[order[j - 1]].key, &b);
+			(void)js_index(env->v[order[j - 1]].key, strlen(env->v[order[j - 1]].key),
+			               &b);
 			if (b < a)
 				break;
 			order[j] = order[j - 1];
@@ -976,7 +1011,7 @@ dotenv_js_order(const struct dotenv *env, size_t *order)
 		o++;
 	}
 	for (size_t i = 0; i < env->n; i++)
-		if (!js_index(env->v[i].key, &a))
+		if (!js_index(env->v[i].key, strlen(env->v[i].key), &a))
 			order[o++] = i;
 }
 
@@ -991,7 +1026,7 @@ dotenv_free(struct dotenv *env)
 		struct dotenv_entry *e = &env->v[i];
 		entry_drop_value(env, e);
 		if (e->key != NULL && !owned_by_blocks(env, e->key))
-			free(e->key);
+			free(e->key); /* not secret: a variable name */
 	}
 	for (b = env->blocks; b != NULL; b = next) {
 		next = b->next;

@@ -87,9 +87,11 @@ int dotenv_set_at(struct dotenv *env, size_t i, const char *value, size_t value_
 /* Expands every value in place as dotenv-expand does after dotenv.config():
  * environ is the process environment (NULL-terminated "K=V" strings, may be
  * NULL for none); a key already set there to a different non-empty value takes
- * that value unexpanded. Command substitution `$(...)` is never run: it is
- * left as written (docs/env.md says why). A value that keeps growing stops with
- * CF_EINVAL and the key named in err. */
+ * that value unexpanded. Keys are walked in dotenv_js_order(). Command
+ * substitution `$(...)` is never run: it is left as written (docs/env.md says
+ * why); `encrypted:` values are not decrypted. A value that keeps growing or
+ * never settles (1000 replacements) stops with CF_EINVAL and the key named in
+ * err; the values are then left as they were. Spans are not changed. */
 int dotenv_expand(struct dotenv *env, char *const *environ, char *err, size_t errlen);
 
 /* Writes into order[0, env->n) the entry indices in the order a JavaScript
@@ -97,6 +99,9 @@ int dotenv_expand(struct dotenv *env, char *const *environ, char *err, size_t er
  * array indices ("0" to "4294967294", no leading zero) first, ascending, then
  * the others in file order. */
 void dotenv_js_order(const struct dotenv *env, size_t *order);
+
+/* Whether key[0, len) is such an array index. */
+bool dotenv_js_index(const char *key, size_t len);
 
 /* Wipes and frees every key and value; *env is left empty. */
 void dotenv_free(struct dotenv *env);

@@ -28,9 +28,9 @@
 #include <string.h>
 
 /* Replacements in one value before it is taken for one that never settles. */
-#define EXPAND_MAX_PASSES 10000
+#define EXPAND_MAX_PASSES 1000
 /* Bytes rescanned for one value before it is taken for one that never settles. */
-#define EXPAND_MAX_WORK (1024ull * 1024 * 1024)
+#define EXPAND_MAX_WORK (64ull * 1024 * 1024)
 
 struct val {
 	char *s;
@@ -78,11 +78,13 @@ file_key(const struct expander *x, const char *name, size_t len)
 	return -1;
 }
 
-/* The environment's value of name[0, len), or NULL when it is not set. */
+/* The environment's value of name[0, len), or NULL when it is not set. Node
+ * does not show inherited variables named like array indices ("1") in
+ * process.env, so neither does this. */
 static const char *
 env_get(char *const *environ, const char *name, size_t len)
 {
-	if (environ == NULL)
+	if (environ == NULL || dotenv_js_index(name, len))
 		return NULL;
 	for (size_t i = 0; environ[i] != NULL; i++)
 		if (strncmp(environ[i], name, len) == 0 && environ[i][len] == '=')
