@@ -231,6 +231,57 @@ print_shell_quoted(const char *v, size_t n)
 	putchar('\'');
 }
 
+static bool
+utf8_valid(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s, n);
+
+	json_decref(v);
+	return v != NULL;
+}
+
+/* A JSON string as JavaScript's JSON.stringify writes it: ", \ and control
+ * characters escaped, those without a short form as \u00xx in lower case
+ * (jansson would write upper case). */
+static void
+print_json_string(const char *s, size_t n)
+{
+	putchar('"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"':
+			fputs("\\\"", stdout);
+			break;
+		case '\\':
+			fputs("\\\\", stdout);
+			break;
+		case '\b':
+			fputs("\\b", stdout);
+			break;
+		case '\f':
+			fputs("\\f", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		case '\t':
+			fputs("\\t", stdout);
+			break;
+		default:
+			if (c < 0x20)
+				printf("\\u%04x", c);
+			else
+				putchar(c);
+		}
+	}
+	putchar('"');
+}
+
 int
 env_get_main(int argc, char **argv)
 {
@@ -238,8 +289,7 @@ env_get_main(int argc, char **argv)
 	struct dotenvx_opts o;
 	struct dotenv env = {0};
 	const struct dotenv_entry *e;
-	json_t *obj = NULL;
-	char err[512] = "", *s = NULL;
+	char err[512] = "";
 	size_t *order = NULL;
 	int r, rc = CLI_EXIT_ERROR;
 
@@ -275,33 +325,32 @@ env_get_main(int argc, char **argv)
 		rc = CLI_EXIT_OK;
 		goto out;
 	}
-	obj = json_object();
-	if (obj == NULL)
-		cli_oom();
 	order = calloc(env.n + 1, sizeof(*order));
 	if (order == NULL)
 		cli_oom();
 	dotenv_js_order(&env, order); /* the key order of dotenvx's JSON.stringify */
 	for (size_t i = 0; i < env.n; i++) {
 		const struct dotenv_entry *x = &env.v[order[i]];
-		json_t *v = json_stringn(x->value, x->value_len);
 
-		if (v == NULL) {
+		if (!utf8_valid(x->value, x->value_len)) {
 			cli_err("the value of %s is not valid UTF-8", x->key);
 			goto out;
 		}
-		cli_json_set(obj, x->key, v);
 	}
-	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s == NULL)
-		cli_oom();
-	puts(s);
+	putchar('{');
+	for (size_t i = 0; i < env.n; i++) {
+		const struct dotenv_entry *x = &env.v[order[i]];
+
+		if (i > 0)
+			putchar(',');
+		print_json_string(x->key, strlen(x->key));
+		putchar(':');
+		print_json_string(x->value, x->value_len);
+	}
+	puts("}");
 	rc = CLI_EXIT_OK;
 out:
-	if (s != NULL)
-		secmem_free_str(s);
 	free(order);
-	json_decref(obj);
 	dotenv_free(&env);
 	return rc;
 }
@@ -331,6 +380,8 @@ env_set_main(int argc, char **argv)
 	crypt_opts_fill(&a, &o);
 	r = dotenvx_set(a.files[0], argv[optind], argv[optind + 1], strlen(argv[optind + 1]),
 	                a.plain, &o, err, sizeof(err));
+	/* keep the value out of ps(1) output from now on */
+	secmem_wipe(argv[optind + 1], strlen(argv[optind + 1]));
 	if (r < 0)
 		return crypt_error(r, err);
 	return CLI_EXIT_OK;

@@ -16,21 +16,44 @@
 #include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <string.h>
 
 #define ECIES_KEY_BYTES 32
 
 struct ecies_ctx {
-	EC_GROUP *group;
+	const EC_GROUP *group;
 	BN_CTX *bn;
 };
+
+/* The curve, HKDF and AES-GCM are looked up once per process: in OpenSSL 3
+ * each lookup goes through the provider tables and costs more than the
+ * arithmetic of a whole value. They are read-only after setup, so threads may
+ * share them; they live until exit. */
+static struct {
+	EC_GROUP *group;
+	EVP_KDF *hkdf;
+	EVP_CIPHER *gcm;
+} ecies_algs;
+static pthread_once_t ecies_once = PTHREAD_ONCE_INIT;
+
+static void
+algs_init(void)
+{
+	ecies_algs.group = EC_GROUP_new_by_curve_name(NID_secp256k1);
+	ecies_algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	ecies_algs.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
 
 static int
 ctx_init(struct ecies_ctx *c)
 {
-	c->group = EC_GROUP_new_by_curve_name(NID_secp256k1);
+	(void)pthread_once(&ecies_once, algs_init);
+	if (ecies_algs.group == NULL || ecies_algs.hkdf == NULL || ecies_algs.gcm == NULL)
+		return CF_EINTERNAL;
+	c->group = ecies_algs.group;
 	c->bn = BN_CTX_secure_new();
-	if (c->group == NULL || c->bn == NULL)
+	if (c->bn == NULL)
 		return CF_EINTERNAL;
 	return 0;
 }
@@ -39,7 +62,6 @@ static void
 ctx_free(struct ecies_ctx *c)
 {
 	BN_CTX_free(c->bn);
-	EC_GROUP_free(c->group);
 }
 
 /* The scalar of a 32-byte private key, checked to be in 1..n-1. */
@@ -129,17 +151,13 @@ derive_key(const uint8_t e[ECIES_UNCOMP_BYTES], const uint8_t s[ECIES_UNCOMP_BYT
            uint8_t key[ECIES_KEY_BYTES])
 {
 	uint8_t ikm[2 * ECIES_UNCOMP_BYTES];
-	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[3];
 	int r = CF_EINTERNAL;
 
 	memcpy(ikm, e, ECIES_UNCOMP_BYTES);
 	memcpy(ikm + ECIES_UNCOMP_BYTES, s, ECIES_UNCOMP_BYTES);
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	if (kdf == NULL)
-		goto out;
-	kctx = EVP_KDF_CTX_new(kdf);
+	kctx = EVP_KDF_CTX_new(ecies_algs.hkdf);
 	if (kctx == NULL)
 		goto out;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -150,7 +168,6 @@ derive_key(const uint8_t e[ECIES_UNCOMP_BYTES], const uint8_t s[ECIES_UNCOMP_BYT
 	r = 0;
 out:
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	secmem_wipe(ikm, sizeof(ikm));
 	return r;
 }
@@ -166,7 +183,7 @@ aes_gcm(int enc, const uint8_t key[ECIES_KEY_BYTES], const uint8_t nonce[ECIES_N
 
 	if (ctx == NULL || len > ECIES_MAX_PLAINTEXT)
 		goto out;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1)
+	if (EVP_CipherInit_ex(ctx, ecies_algs.gcm, NULL, NULL, NULL, enc) != 1)
 		goto out;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, ECIES_NONCE_BYTES, NULL) != 1)
 		goto out;

@@ -38,18 +38,27 @@ third"
 UNICODE="ünïcödé ✓ 日本語 🔑"
 UNQ_UNICODE=naïve-Ωmega
 EMPTY=
+EMPTY_BLANKS=   
 EMPTY_DQ=""
 EMPTY_SQ=''
 HASH_IN_QUOTES="a#b # not a comment"
 URL=postgres://user:p%40ss@db:5432/app?sslmode=require
 DOLLAR_SQ='$HOME stays'
 PADDED="  padded  "
+CONTROL="bell\x07 esc\x1b tab\x09 back\\slash"
 KEEP_PLAIN=not secret
+  INDENTED=indented value
+export  TWO_SPACES=two
+INLINE=a#b
+QSPACED =  "quoted, spaced"  # note
 DUP=first
 DUP="second wins"
 
 # trailing comment
 """
+
+# CRLF line ends, a #! line (the header goes below it), duplicates, backticks.
+CRLF = '#!/usr/bin/env bash\r\nA=1\r\nB="x y"\r\nexport C=`tick`\r\nD=dup1\r\nD=dup2\r\n'
 
 
 def base_env(tmp):
@@ -107,23 +116,27 @@ def test_dotenvx_encrypts_coffer_decrypts(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     make(a, ".env")
+    (a / ".env.crlf").write_bytes(CRLF.encode())
     want = dx_get_json(a, ".env")  # the plaintext values as dotenvx reads them
-    dx(a, "encrypt", "-f", ".env")
+    dx(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
     enc = (a / ".env").read_text()
-    assert enc.count("encrypted:") == 19  # every value but KEEP_PLAIN
+    assert enc.count("encrypted:") == 25  # every value but KEEP_PLAIN
     shutil.copytree(a, b)
 
-    got = cf_get_json(a, ".env")
-    assert got == dx_get_json(b, ".env")
+    # the same bytes as dotenvx get prints: key order, escapes, unicode
+    raw = cf(a, "get", "-f", ".env").stdout
+    assert raw == dx(b, "get", "-f", ".env").stdout
+    got = json.loads(raw)
     del got["DOTENV_PUBLIC_KEY"]
     assert got == want
     assert cf(a, "get", "UNICODE", "-f", ".env").stdout.decode() == "ünïcödé ✓ 日本語 🔑\n"
     assert cf(a, "get", "REAL_NL").stdout.decode() == "first\nsecond\nthird\n"
 
-    cf(a, "decrypt", "-f", ".env")
-    dx(b, "decrypt", "-f", ".env")
-    assert (a / ".env").read_text() == (b / ".env").read_text()
-    assert "encrypted:" not in (a / ".env").read_text()
+    cf(a, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    dx(b, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    for f in (".env", ".env.crlf"):
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+        assert b"encrypted:" not in (a / f).read_bytes()
 
 
 def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
@@ -132,9 +145,12 @@ def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
     b.mkdir()
     make(a, ".env")
     make(b, ".env")
+    for d in (a, b):
+        (d / ".env.crlf").write_bytes(CRLF.encode())
     want = dx_get_json(a, ".env")
-    cf(a, "encrypt", "-f", ".env")
-    dx(b, "encrypt", "-f", ".env")
+    cf(a, "encrypt", "-f", ".env", "-f", ".env.crlf")
+    cf(a, "encrypt", "-f", ".env", "-f", ".env.crlf")  # a second run changes nothing
+    dx(b, "encrypt", "-f", ".env", "-f", ".env.crlf")
     mine, theirs = (a / ".env").read_text(), (b / ".env").read_text()
     # The same lines rewritten the same way; only the key and ciphertexts differ.
     strip = lambda t: re.sub(r"encrypted:[A-Za-z0-9+/=]+", "encrypted:X", without_public_key(t))
@@ -144,16 +160,13 @@ def test_coffer_encrypts_dotenvx_decrypts(tmp_path):
     got = dx_get_json(a, ".env")
     assert got.pop("DOTENV_PUBLIC_KEY") in mine
     assert got == want
-    assert dx(a, "get", "UNICODE", "-f", ".env").stdout.decode() == "ünïcödé ✓ 日本語 🔑\n"
 
     # dotenvx decrypts coffer's file to exactly what it decrypts its own to.
-    dx(a, "decrypt", "-f", ".env")
-    dx(b, "decrypt", "-f", ".env")
-    assert without_public_key((a / ".env").read_text()) == without_public_key((b / ".env").read_text())
-    # and re-reading that file gives the original values
-    got = dx_get_json(a, ".env")
-    del got["DOTENV_PUBLIC_KEY"]
-    assert got == want
+    dx(a, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    dx(b, "decrypt", "-f", ".env", "-f", ".env.crlf")
+    for f in (".env", ".env.crlf"):
+        assert without_public_key((a / f).read_bytes().decode()) == without_public_key((b / f).read_bytes().decode())
+    assert (a / ".env.crlf").read_bytes().startswith(b"#!/usr/bin/env bash\r\n#/----")
 
 
 def test_quotes_chosen_so_decrypt_gives_back_the_value(tmp_path):
@@ -236,6 +249,10 @@ def test_set_and_get_both_ways(tmp_path):
     got = cf_get_json(tmp_path, ".env.staging")
     assert got == dx_get_json(tmp_path, ".env.staging")
     assert got["FROM_DX"] == "dotenvx 'value'" and got["API_KEY"] == "sk_live_ünï\nline2"
+    # the same value again: nothing is rewritten (as dotenvx)
+    before = digest(tmp_path / ".env.staging")
+    cf(tmp_path, "set", "API_KEY", "sk_live_ünï\nline2", "-f", ".env.staging")
+    assert digest(tmp_path / ".env.staging") == before
     # set replaces in place, keeping the position
     cf(tmp_path, "set", "API_KEY", "rotated", "-f", ".env.staging")
     assert dx(tmp_path, "get", "API_KEY", "-f", ".env.staging").stdout == b"rotated\n"
@@ -271,6 +288,9 @@ def test_selected_keys_stdout_and_keys_file(tmp_path):
     assert stat.S_IMODE((keys / ".env.keys").stat().st_mode) == 0o600
     assert not (sub / ".env.keys").exists()
     assert dx(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", "-fk", "secrets/.env.keys").stdout == b"abc\n"
+    assert cf(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", "-fk", "secrets").stdout == b"abc\n"
+    p = cf(tmp_path, "get", "TOKEN", "-f", "app/.env.ci", check=False)  # no keys beside it
+    assert p.returncode == 2 and b"no private key" in p.stderr
 
 
 def test_file_modes(tmp_path):

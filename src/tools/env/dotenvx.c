@@ -260,7 +260,7 @@ static void
 items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->n; i++) {
-		free(it->v[i].key);
+		free(it->v[i].key); /* not secret: a key name */
 		secmem_free(it->v[i].val, it->v[i].vlen + 1);
 	}
 	free(it->v);
@@ -357,7 +357,7 @@ items_visit(void *arg, const struct dotenv_span *sp, const char *key, const char
 	r = dx_value(it->text + sp->value_start, sp->value_end - sp->value_start, &x->val, &x->vlen,
 	             &x->quote);
 	if (r < 0) {
-		free(x->key);
+		free(x->key); /* not secret: a key name */
 		return r;
 	}
 	it->n++;
@@ -546,9 +546,14 @@ public_item(const struct items *it)
 static int
 keys_path(const char *env_path, const struct dotenvx_opts *o, char **ret)
 {
+	struct stat st;
 	char *copy, *p;
 
-	if (o->keys_file != NULL) {
+	if (o->keys_file != NULL && stat(o->keys_file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a directory: its .env.keys, as dotenvx takes it */
+		if (asprintf(&p, "%s/.env.keys", o->keys_file) < 0)
+			p = NULL;
+	} else if (o->keys_file != NULL) {
 		p = strdup(o->keys_file);
 	} else {
 		copy = strdup(env_path);
@@ -960,9 +965,12 @@ edits_free(struct edits *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Replaces the separator and value of x with `=` q value q. */
+/* Replaces the separator and value of x (an entry of text, tlen bytes) with
+ * `=` q value q. An empty unquoted value also takes the blanks after it up to
+ * the end of the line, as dotenvx's replacement pattern does. */
 static int
-edits_add(struct edits *e, const struct item *x, char q, const char *value, size_t len)
+edits_add(struct edits *e, const char *text, size_t tlen, const struct item *x, char q,
+          const char *value, size_t len)
 {
 	struct buf b = BUF_INIT(TEXT_MAX, BUF_SECRET);
 	struct edit *d;
@@ -985,6 +993,14 @@ edits_add(struct edits *e, const struct item *x, char q, const char *value, size
 	d = &e->v[e->n];
 	d->start = x->sp.key_start + x->sp.key_len;
 	d->end = x->sp.value_end;
+	if (x->quote == 0 && x->vlen == 0) {
+		size_t end = d->end;
+
+		while (end < tlen && (text[end] == ' ' || text[end] == '\t'))
+			end++;
+		if (end == tlen || text[end] == '\n' || text[end] == '\r')
+			d->end = end;
+	}
 	r = buf_detach(&b, &d->text, &d->len);
 	buf_free(&b);
 	if (r < 0)
@@ -1104,23 +1120,23 @@ encrypt_one(struct job *j, const char *path)
 		if (starts_with(x->key, PUBLIC_PREFIX) || ends_with(x->key, "_PLAIN") ||
 		    !selected(j->o, x->key) || starts_with(x->val, DOTENVX_PREFIX))
 			continue;
+		/* the key pair only when something is encrypted: dotenvx leaves a
+		 * file with nothing to encrypt as it is */
 		if (header == NULL && e.n == 0) {
 			r = public_key(j, path, &it, pubname, privname, pub, &header);
 			if (r < 0)
 				goto out;
 		}
-		r = choose_quote(x->quote, x->val, x->vlen, &q);
-		if (r < 0) {
-			r = fail(j, r, "%s: the value of %s cannot be written back in any quotes",
-			         path, x->key);
-			goto out;
-		}
+		/* no quote holds it (a newline and all three quote chars): keep the
+		 * value's own, as dotenvx does; get and run still read it right */
+		if (choose_quote(x->quote, x->val, x->vlen, &q) < 0)
+			q = x->quote;
 		r = encrypt_value(pub, sizeof(pub), x->val, x->vlen, &enc);
 		if (r < 0) {
 			r = fail(j, r, "%s: cannot encrypt %s: %s", path, x->key, cf_strerror(r));
 			goto out;
 		}
-		r = edits_add(&e, x, q, enc, strlen(enc));
+		r = edits_add(&e, text, len, x, q, enc, strlen(enc));
 		free(enc);
 		enc = NULL;
 		if (r < 0) {
@@ -1185,7 +1201,7 @@ decrypt_one(struct job *j, const char *path)
 			r = decrypt_fail(j, r, path, x->key, &ring);
 			goto out;
 		}
-		r = edits_add(&e, x, x->quote, plain, plen);
+		r = edits_add(&e, text, len, x, x->quote, plain, plen);
 		secmem_free(plain, plen + 1);
 		plain = NULL;
 		if (r < 0) {
@@ -1284,6 +1300,21 @@ dotenvx_decrypt_files(char *const *paths, size_t n, const struct dotenvx_opts *o
 	return run_files(paths, n, o, err, errlen, decrypt_one);
 }
 
+/* The quote for a value set: one that holds the plaintext (so a decrypt gives
+ * it back), preferring pref. Encrypted, pref is kept when none does (only a
+ * later decrypt would lose it, as with dotenvx); plain, that is an error. */
+static int
+set_quote(struct job *j, char pref, const char *key, const char *value, size_t len, bool plain,
+          char *ret)
+{
+	if (choose_quote(pref, value, len, ret) == 0)
+		return 0;
+	if (plain)
+		return fail(j, CF_EINVAL, "the value of %s cannot be written in a .env file", key);
+	*ret = pref;
+	return 0;
+}
+
 static bool
 valid_key_name(const char *k)
 {
@@ -1294,6 +1325,42 @@ valid_key_name(const char *k)
 			return false;
 	}
 	return true;
+}
+
+/* Whether every definition of key in the file is already `encrypted:` value
+ * (decrypted with the keys found; none found: not the same). set then leaves
+ * the file alone instead of writing a new ciphertext, as dotenvx does. */
+static bool
+set_unchanged(struct job *j, const char *path, const struct items *it, const char *privname,
+              const char *key, const char *value, size_t value_len)
+{
+	struct ring ring = {0};
+	char *plain = NULL, saved = j->errlen ? j->err[0] : 0;
+	size_t plen = 0;
+	bool any = false, same = true;
+
+	if (ring_load(j, path, privname, &ring) < 0) {
+		if (j->errlen)
+			j->err[0] = saved; /* not an error here: it only means "changed" */
+		return false;
+	}
+	for (size_t i = 0; i < it->n && same; i++) {
+		const struct item *x = &it->v[i];
+
+		if (strcmp(x->key, key) != 0)
+			continue;
+		any = true;
+		if (!starts_with(x->val, DOTENVX_PREFIX) ||
+		    ring_decrypt(&ring, x->val, x->vlen, &plain, &plen) < 0) {
+			same = false;
+			continue;
+		}
+		same = plen == value_len && memcmp(plain, value, plen) == 0;
+		secmem_free(plain, plen + 1);
+		plain = NULL;
+	}
+	ring_wipe(&ring);
+	return any && same;
 }
 
 int
@@ -1339,6 +1406,8 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 	plain = plain || ends_with(key, "_PLAIN");
 	nv = value;
 	nvlen = value_len;
+	if (!plain && set_unchanged(&j, path, &it, privname, key, value, value_len))
+		goto out; /* r == 0: already that value */
 	if (!plain) {
 		r = public_key(&j, path, &it, pubname, privname, pub, &header);
 		if (r < 0)
@@ -1357,13 +1426,10 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		if (strcmp(x->key, key) != 0)
 			continue;
 		found = true;
-		/* quotes that hold the plaintext, so a decrypt gives it back */
-		if (choose_quote(x->quote, value, value_len, &q) < 0) {
-			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
-			         key);
+		r = set_quote(&j, x->quote, key, value, value_len, plain, &q);
+		if (r < 0)
 			goto out;
-		}
-		r = edits_add(&e, x, q, nv, nvlen);
+		r = edits_add(&e, text, len, x, q, nv, nvlen);
 		if (r < 0) {
 			r = fail(&j, r, "out of memory");
 			goto out;
@@ -1375,11 +1441,9 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		goto out;
 	}
 	if (!found) {
-		if (choose_quote('"', value, value_len, &q) < 0) {
-			r = fail(&j, CF_EINVAL, "the value of %s cannot be written in a .env file",
-			         key);
+		r = set_quote(&j, '"', key, value, value_len, plain, &q);
+		if (r < 0)
 			goto out;
-		}
 		if (buf_append(&b, out, olen) < 0 ||
 		    (olen > 0 && out[olen - 1] != '\n' && buf_append_char(&b, '\n') < 0) ||
 		    buf_printf(&b, "%s=", key) < 0 || (q && buf_append_char(&b, q) < 0) ||

@@ -12,8 +12,9 @@
  * of its value change (`KEY=` + quote + new value + quote), so comments,
  * `export`, blank lines and trailing text stay. Every write is atomic (a temp
  * file in the same directory, fsync, rename) and leaves the file mode 0600.
- * Every function either writes all its files or none: it computes every result
- * first and reports errors before the first write.
+ * A call computes every result first, so any error in the input (a bad file,
+ * a missing or wrong key) leaves every file as it was; only a failing write
+ * (disk full) can leave the files written before it changed.
  *
  * Errors: negative CF_E* with one line of text in err (errlen bytes). err names
  * files and keys, never a value or a private key. CF_EINVAL bad input (not a
