@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 static const struct cli_cmd env_cmds[] = {
+        {"check", env_check_main, "check variables against a schema or an example file"},
+        {"guard", env_guard_main, "find .env files git tracks or does not ignore"},
         {NULL, NULL, NULL},
 };
 
