@@ -567,6 +567,34 @@ hook_text(const char *coffer, char **ret)
 	return n < 0 ? CF_ENOMEM : 0;
 }
 
+/* mkdir -p dir (mode 0755 for what it creates). */
+static int
+mkdir_p(const char *dir, char *err, size_t errlen)
+{
+	char *p = strdup(dir), *s;
+	int r = 0;
+
+	if (!p)
+		return CF_ENOMEM;
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			errf(err, errlen, "%s: %s", p, strerror(errno));
+			r = CF_EIO;
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return r;
+}
+
 /* The hooks directory: core.hooksPath (relative to the working directory, as
  * git reads it) or <common dir>/hooks. */
 static int
@@ -631,11 +659,9 @@ guard_install_hook(const char *path, const char *coffer, bool force, char **ret_
 		r = CF_EEXIST;
 		goto out;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		errf(err, errlen, "%s: %s", dir, strerror(errno));
-		r = CF_EIO;
+	r = mkdir_p(dir, err, errlen);
+	if (r < 0)
 		goto out;
-	}
 	if (asprintf(&tmp, "%s.coffer-XXXXXX", hook) < 0) {
 		tmp = NULL;
 		r = CF_ENOMEM;
