@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 static const struct cli_cmd env_cmds[] = {
+        {"parse", env_parse_main, "print a .env file's values as dotenv reads them"},
         {"check", env_check_main, "check variables against a schema or an example file"},
         {"guard", env_guard_main, "find .env files git tracks or does not ignore"},
         {NULL, NULL, NULL},

@@ -36,10 +36,15 @@ struct dotenv_entry {
 };
 
 /* Keys in order of first appearance; a repeated key keeps its first position
- * and takes its last value (dotenv's rule). */
+ * and takes its last value (dotenv's rule). Entries belong to the struct:
+ * change a value only through dotenv_set() and release all with dotenv_free()
+ * (parsed keys and values share a few large blocks, not one allocation each). */
+struct dotenv_block;
 struct dotenv {
 	struct dotenv_entry *v;
 	size_t n;
+	size_t cap;                  /* private: entries allocated */
+	struct dotenv_block *blocks; /* private: storage of parsed keys and values */
 };
 
 /* Called for every entry in file order, repeated keys included. value is the
@@ -55,18 +60,29 @@ int dotenv_scan(const char *text, size_t len, dotenv_visit_fn visit, void *arg, 
                 size_t errlen);
 
 /* Parses text into *out (zeroed by the caller or freshly declared). Same
- * returns as dotenv_scan(). On failure *out is left empty. */
+ * returns as dotenv_scan(). On failure *out is left empty. A key named
+ * `__proto__` is skipped, as it never shows in dotenv's result object
+ * (dotenv_scan() still visits it). */
 int dotenv_parse(const char *text, size_t len, struct dotenv *out, char *err, size_t errlen);
 
 /* Reads and parses a file. CF_EIO when it cannot be read (err names the path
  * and errno's text). */
 int dotenv_parse_file(const char *path, struct dotenv *out, char *err, size_t errlen);
 
+/* The same for an open descriptor (stdin); name is used in messages only.
+ * The descriptor is read to its end and left open. */
+int dotenv_parse_fd(int fd, const char *name, struct dotenv *out, char *err, size_t errlen);
+
 /* The entry for key, or NULL. */
 const struct dotenv_entry *dotenv_find(const struct dotenv *env, const char *key);
 
-/* Sets key to a copy of value (appended if new). Returns 0 or CF_ENOMEM. */
+/* Sets key to a copy of value (appended if new; the span of a new entry is
+ * all zero). Returns 0 or CF_ENOMEM. */
 int dotenv_set(struct dotenv *env, const char *key, const char *value, size_t value_len);
+
+/* Sets the value of entry i (< env->n) to a copy of value. Returns 0 or
+ * CF_ENOMEM (the entry keeps its old value then). */
+int dotenv_set_at(struct dotenv *env, size_t i, const char *value, size_t value_len);
 
 /* Expands every value in place as dotenv-expand does after dotenv.config():
  * environ is the process environment (NULL-terminated "K=V" strings, may be
@@ -75,6 +91,12 @@ int dotenv_set(struct dotenv *env, const char *key, const char *value, size_t va
  * left as written (docs/env.md says why). A value that keeps growing stops with
  * CF_EINVAL and the key named in err. */
 int dotenv_expand(struct dotenv *env, char *const *environ, char *err, size_t errlen);
+
+/* Writes into order[0, env->n) the entry indices in the order a JavaScript
+ * object with these keys lists them (JSON.stringify, for...in): keys that are
+ * array indices ("0" to "4294967294", no leading zero) first, ascending, then
+ * the others in file order. */
+void dotenv_js_order(const struct dotenv *env, size_t *order);
 
 /* Wipes and frees every key and value; *env is left empty. */
 void dotenv_free(struct dotenv *env);
