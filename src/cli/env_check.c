@@ -74,7 +74,7 @@ load_env(char **files, size_t nfiles, bool use_env, struct dotenv *env)
 		if (!key)
 			cli_oom();
 		r = dotenv_set(env, key, eq + 1, strlen(eq + 1));
-		free(key);
+		free(key); /* not secret: a variable's name */
 		if (r < 0)
 			cli_oom();
 	}
@@ -149,7 +149,7 @@ env_check_main(int argc, char **argv)
 	const char *schema_path = NULL, *example_path = NULL;
 	char **files = NULL, err[512] = "";
 	size_t nfiles = 0;
-	bool use_env = true, json = false;
+	bool use_env = true, json = arg_format == CLI_FORMAT_JSON;
 	int c, r = 0;
 
 	files = calloc((size_t)argc + 1, sizeof(*files));

@@ -234,7 +234,8 @@ env_guard_main(int argc, char **argv)
 	struct guard_report rep = {0};
 	const char *path = NULL;
 	char err[1024] = "", *hook = NULL, *self = NULL;
-	bool fix = false, install = false, force = false, json = false, same = false;
+	bool fix = false, install = false, force = false, json = arg_format == CLI_FORMAT_JSON,
+	     same = false;
 	size_t added = 0;
 	int c, r;
 
