@@ -35,6 +35,16 @@ enum {
 	OPT_FORMAT,
 };
 
+/* Reports a parse error of path, naming the file when err does not. */
+static void
+file_err(const char *path, const char *err)
+{
+	if (strncmp(err, path, strlen(path)) == 0)
+		cli_err("%s", err);
+	else
+		cli_err("%s: %s", path, err);
+}
+
 /* The variables: the files (the first that sets a key wins, as dotenv's
  * config() with several paths), then the process environment over them (as
  * dotenv never overrides a variable that is already set). */
@@ -54,7 +64,7 @@ load_env(char **files, size_t nfiles, bool use_env, struct dotenv *env)
 
 		r = dotenv_parse_file(files[i], &one, err, sizeof(err));
 		if (r < 0) {
-			cli_err("%s", err);
+			file_err(files[i], err);
 			return r;
 		}
 		for (size_t k = 0; k < one.n && r == 0; k++)
@@ -203,7 +213,7 @@ env_check_main(int argc, char **argv)
 	if (example_path) {
 		r = dotenv_parse_file(example_path, &example, err, sizeof(err));
 		if (r < 0) {
-			cli_err("%s", err);
+			file_err(example_path, err);
 			goto out;
 		}
 	}

@@ -275,3 +275,31 @@ def test_binary_env_file_is_error(tmp_path):
     assert res.returncode == 2
     assert len(res.stderr.splitlines()) == 1
     assert garbage.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["huge", "invalid-utf8", "huge-schema", "binary-schema"])
+def test_bad_input_is_one_line_error(tmp_path, kind):
+    write_schema(tmp_path / "schema.json", {"A": {}})
+    args = ["--schema=schema.json", "-f", "in.env"]
+    target = tmp_path / "in.env"
+    target.write_text("A=1\n")
+    if kind == "huge":
+        with open(target, "ab") as f:
+            f.truncate(100 * 1024 * 1024)  # 100 MB (sparse)
+    elif kind == "invalid-utf8":
+        target.write_bytes(b"A=caf\xe9\n")
+    elif kind == "huge-schema":
+        target = tmp_path / "schema.json"
+        with open(target, "ab") as f:
+            f.truncate(100 * 1024 * 1024)
+    else:
+        target = tmp_path / "schema.json"
+        target.write_bytes(b"\x7fELF\x02\x01\x01\x00" * 64)
+    size = target.stat().st_size
+    res = run(tmp_path, *args)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("coffer: env check: ")
+    assert target.name in lines[0]
+    assert target.stat().st_size == size
