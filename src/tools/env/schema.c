@@ -327,7 +327,7 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 				     name, k);
 				return CF_EINVAL;
 			}
-			if (k[1] == 'i')
+			if (strcmp(k, "minimum") == 0)
 				v->minimum = json_incref(j);
 			else
 				v->maximum = json_incref(j);
