@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void
-errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static void
 errf(char *err, size_t errlen, const char *fmt, ...)
@@ -57,8 +57,7 @@ guard_is_env_name(const char *name)
 }
 
 static const char *const public_names[] = {
-        ".env.example", ".env.sample",   ".env.template",
-        ".env.dist",    ".env.defaults", ".env.vault",
+        ".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults", ".env.vault",
 };
 
 bool
@@ -96,7 +95,7 @@ guard_is_encrypted(const char *text, size_t len)
 /* ---- scanning ---- */
 
 static int
-report_add(struct guard_report *rep, const char *path, enum guard_kind kind)
+report_add(struct guard_report *rep, const char *path, enum guard_kind kind, bool ignored)
 {
 	struct guard_finding *v;
 
@@ -108,6 +107,7 @@ report_add(struct guard_report *rep, const char *path, enum guard_kind kind)
 	if (!v[rep->n].path)
 		return CF_ENOMEM;
 	v[rep->n].kind = kind;
+	v[rep->n].ignored = ignored;
 	rep->n++;
 	return 0;
 }
@@ -124,6 +124,10 @@ repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
 {
 	int r;
 
+	if (path && access(path, F_OK) < 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return CF_ENOTFOUND;
+	}
 	if (git_libgit2_init() < 0) {
 		errf(err, errlen, "libgit2: %s", git_msg());
 		return CF_EIO;
@@ -206,7 +210,7 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 	const char *last = NULL;
 	git_index *idx = NULL;
 	size_t n;
-	int r = 0;
+	int r = 0, ign;
 
 	if (git_repository_index(&idx, repo) < 0) {
 		errf(err, errlen, "reading the index: %s", git_msg());
@@ -228,7 +232,12 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 			continue;
 		if (staged_encrypted(repo, e))
 			continue;
-		r = report_add(out, e->path, GUARD_TRACKED);
+		if (git_ignore_path_is_ignored(&ign, repo, e->path) < 0) {
+			errf(err, errlen, "reading ignore rules: %s", git_msg());
+			r = CF_EIO;
+			break;
+		}
+		r = report_add(out, e->path, GUARD_TRACKED, ign != 0);
 		if (r < 0)
 			break;
 	}
@@ -264,7 +273,7 @@ scan_untracked(git_repository *repo, struct guard_report *out, char *err, size_t
 			continue;
 		if (file_encrypted(git_repository_workdir(repo), path))
 			continue;
-		r = report_add(out, path, GUARD_UNIGNORED);
+		r = report_add(out, path, GUARD_UNIGNORED, false);
 		if (r < 0)
 			break;
 	}
@@ -434,6 +443,8 @@ guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t e
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < rep->n; i++) {
+		if (rep->v[i].ignored)
+			continue;
 		line = guard_ignore_line(rep->v[i].path);
 		if (!line) {
 			r = CF_ENOMEM;
@@ -556,6 +567,34 @@ hook_text(const char *coffer, char **ret)
 	return n < 0 ? CF_ENOMEM : 0;
 }
 
+/* mkdir -p dir (mode 0755 for what it creates). */
+static int
+mkdir_p(const char *dir, char *err, size_t errlen)
+{
+	char *p = strdup(dir), *s;
+	int r = 0;
+
+	if (!p)
+		return CF_ENOMEM;
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			errf(err, errlen, "%s: %s", p, strerror(errno));
+			r = CF_EIO;
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return r;
+}
+
 /* The hooks directory: core.hooksPath (relative to the working directory, as
  * git reads it) or <common dir>/hooks. */
 static int
@@ -620,11 +659,9 @@ guard_install_hook(const char *path, const char *coffer, bool force, char **ret_
 		r = CF_EEXIST;
 		goto out;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		errf(err, errlen, "%s: %s", dir, strerror(errno));
-		r = CF_EIO;
+	r = mkdir_p(dir, err, errlen);
+	if (r < 0)
 		goto out;
-	}
 	if (asprintf(&tmp, "%s.coffer-XXXXXX", hook) < 0) {
 		tmp = NULL;
 		r = CF_ENOMEM;

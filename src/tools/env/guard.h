@@ -22,6 +22,7 @@ enum guard_kind {
 struct guard_finding {
 	char *path; /* relative to the working directory (owned) */
 	enum guard_kind kind;
+	bool ignored; /* an ignore rule covers it (only a tracked file can be both) */
 };
 
 /* Zero it before use; free with guard_report_free. */
@@ -61,10 +62,10 @@ void guard_report_free(struct guard_report *rep);
  * or NULL on ENOMEM. */
 char *guard_ignore_line(const char *path);
 
-/* Appends the ignore line of every finding that <workdir>/.gitignore does not
- * already have (creating the file with mode 0644 when missing; a missing
- * final newline is added first). The index is not touched. Returns 0 with the
- * number of lines added in *ret_added, or CF_EIO / CF_ENOMEM with err set. */
+/* Appends the ignore line of every finding that no rule ignores yet and that
+ * <workdir>/.gitignore does not already have (creating the file with mode 0644 when missing; a
+ * missing final newline is added first). The index is not touched. Returns 0 with the number of
+ * lines added in *ret_added, or CF_EIO / CF_ENOMEM with err set. */
 int guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t errlen);
 
 /* Writes the pre-commit hook of the repository that contains path (NULL as

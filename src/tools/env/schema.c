@@ -35,10 +35,10 @@ enum schema_type {
 
 struct schema_var {
 	char *name;
-	enum schema_type type;  /* what "type" asks (ST_STRING when absent) */
+	enum schema_type type;   /* what "type" asks (ST_STRING when absent) */
 	enum schema_type format; /* what "format" asks (ST_STRING when absent) */
-	bool typed;             /* "type" asks for integer/number/boolean/url/email */
-	json_t *enumv;          /* the "enum" array, or NULL */
+	bool typed;              /* "type" asks for integer/number/boolean/url/email */
+	json_t *enumv;           /* the "enum" array, or NULL */
 	bool has_minlen, has_maxlen;
 	size_t minlen, maxlen;
 	char *pattern;
@@ -56,8 +56,8 @@ struct schema {
 
 /* ---- loading ---- */
 
-static void
-errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static void
 errf(char *err, size_t errlen, const char *fmt, ...)
@@ -75,8 +75,8 @@ static const struct {
 	const char *name;
 	enum schema_type type;
 } type_names[] = {
-        {"string", ST_STRING}, {"integer", ST_INTEGER}, {"number", ST_NUMBER},
-        {"boolean", ST_BOOLEAN}, {"url", ST_URL}, {"email", ST_EMAIL},
+        {"string", ST_STRING},   {"integer", ST_INTEGER}, {"number", ST_NUMBER},
+        {"boolean", ST_BOOLEAN}, {"url", ST_URL},         {"email", ST_EMAIL},
         {"enum", ST_STRING}, /* "enum" needs the enum keyword; checked below */
 };
 
@@ -199,8 +199,8 @@ load_pattern(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	 * mode that tolerates invalid UTF-8 in the subject: the process
 	 * environment is not checked for it. */
 	v->re = pcre2_compile((PCRE2_SPTR)json_string_value(j), json_string_length(j),
-	                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
-	                      &code, &off, NULL);
+	                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C, &code,
+	                      &off, NULL);
 	if (!v->re) {
 		(void)pcre2_get_error_message(code, msg, sizeof(msg));
 		errf(err, errlen, "schema: properties.%s: pattern: %s at offset %zu", v->name,
@@ -323,11 +323,11 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 			r = load_pattern(v, j, err, errlen);
 		} else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
 			if (!json_is_number(j)) {
-				errf(err, errlen, "schema: properties.%s: %s must be a number", name,
-				     k);
+				errf(err, errlen, "schema: properties.%s: %s must be a number",
+				     name, k);
 				return CF_EINVAL;
 			}
-			if (k[1] == 'i')
+			if (strcmp(k, "minimum") == 0)
 				v->minimum = json_incref(j);
 			else
 				v->maximum = json_incref(j);
@@ -335,8 +335,8 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 			r = load_default(j, name, &v->defval, err, errlen);
 		} else if (strcmp(k, "secret") == 0) {
 			if (!json_is_boolean(j)) {
-				errf(err, errlen, "schema: properties.%s: secret must be true or false",
-				     name);
+				errf(err, errlen,
+				     "schema: properties.%s: secret must be true or false", name);
 				return CF_EINVAL;
 			}
 			v->secret = json_is_true(j);
@@ -520,6 +520,12 @@ schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen
 		goto out;
 	}
 	r = schema_load(text, len, ret, err, errlen);
+	if (r == CF_EINVAL && err && strncmp(err, "schema: ", 8) == 0) {
+		char why[512];
+
+		(void)snprintf(why, sizeof(why), "%s", err + 8);
+		errf(err, errlen, "schema %s: %s", path, why);
+	}
 out:
 	if (r == CF_ENOMEM)
 		errf(err, errlen, "%s: out of memory", path);
@@ -661,8 +667,7 @@ scheme_len(const char *s)
 	for (i = 1; s[i]; i++) {
 		if (s[i] == ':')
 			return i;
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '+' && s[i] != '-' &&
-		    s[i] != '.')
+		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '+' && s[i] != '-' && s[i] != '.')
 			return 0;
 	}
 	return 0;
@@ -778,9 +783,8 @@ char_count(const char *s, size_t len)
 
 /* ---- checking ---- */
 
-static int
-report_add(struct schema_report *rep, const char *var, const char *rule, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+static int report_add(struct schema_report *rep, const char *var, const char *rule, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
 
 static int
 report_add(struct schema_report *rep, const char *var, const char *rule, const char *fmt, ...)
@@ -936,8 +940,8 @@ type_ok(enum schema_type t, const char *value, int64_t *iv, double *dv)
 }
 
 static int
-check_pattern(const struct schema *s, const struct schema_var *v, const char *value,
-              size_t len, struct schema_report *rep)
+check_pattern(const struct schema *s, const struct schema_var *v, const char *value, size_t len,
+              struct schema_report *rep)
 {
 	pcre2_match_data *md;
 	int rc;
@@ -951,11 +955,9 @@ check_pattern(const struct schema *s, const struct schema_var *v, const char *va
 	if (rc >= 0)
 		return 0;
 	if (rc == PCRE2_ERROR_NOMATCH)
-		return report_add(rep, v->name, "pattern", "must match the pattern %s",
-		                  v->pattern);
+		return report_add(rep, v->name, "pattern", "must match the pattern %s", v->pattern);
 	return report_add(rep, v->name, "pattern",
-	                  "could not be matched against the pattern %s (match limit)",
-	                  v->pattern);
+	                  "could not be matched against the pattern %s (match limit)", v->pattern);
 }
 
 static int
