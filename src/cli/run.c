@@ -394,43 +394,6 @@ api_get(struct client *c, const char *path, struct client_resp *resp)
 	return 0;
 }
 
-/* The KV version of src->mount (2 when sys/mounts cannot be read, as kv does). */
-static int
-kv_version(struct client *c, const struct run_source *src, int *ret)
-{
-	struct client_resp resp = {0};
-	char err[1024], *mount = NULL, *full = NULL;
-	size_t n;
-	int r, version = 2;
-
-	r = client_request(c, "GET", "sys/mounts", NULL, NULL, &resp, err, sizeof(err));
-	if (r < 0) {
-		cli_err("%s", err);
-		return r;
-	}
-	if (resp.status >= 200 && resp.status < 300) {
-		n = strlen(src->mount) + strlen(src->path) + 1;
-		full = malloc(n);
-		if (!full)
-			cli_oom();
-		snprintf(full, n, "%s%s", src->mount, src->path);
-		r = kvpath_mount_lookup(resp.json, full, &mount, &version);
-		if (r == CF_ENOMEM)
-			cli_oom();
-		if (r < 0) {
-			cli_err("%s: no secrets engine is mounted there", src->arg);
-			goto out;
-		}
-	}
-	*ret = version;
-	r = 0;
-out:
-	free(full);
-	free(mount);
-	client_resp_clear(&resp);
-	return r;
-}
-
 /* Sets src->mount and src->path from "MOUNT/PATH" (the mount as sys/mounts
  * knows it, else the first segment). */
 static int
@@ -438,7 +401,7 @@ source_resolve_kv(struct client *c, struct run_source *src)
 {
 	struct client_resp resp = {0};
 	char err[1024], *clean;
-	int r, version;
+	int r;
 
 	clean = kvpath_clean(src->arg, false);
 	if (!clean)
@@ -449,7 +412,7 @@ source_resolve_kv(struct client *c, struct run_source *src)
 		goto out;
 	}
 	if (resp.status >= 200 && resp.status < 300) {
-		r = kvpath_mount_lookup(resp.json, clean, &src->mount, &version);
+		r = kvpath_mount_lookup(resp.json, clean, &src->mount, &src->version);
 		if (r == CF_ENOMEM)
 			cli_oom();
 		if (r < 0) {
@@ -457,12 +420,14 @@ source_resolve_kv(struct client *c, struct run_source *src)
 			goto out;
 		}
 	} else {
+		/* no read on sys/mounts: KV v2 at the first segment, as `coffer kv` */
 		size_t n = strcspn(clean, "/");
 		src->mount = malloc(n + 2);
 		if (!src->mount)
 			cli_oom();
 		memcpy(src->mount, clean, n);
 		memcpy(src->mount + n, "/", 2);
+		src->version = 2;
 	}
 	src->path = cli_strdup(kvpath_rest(src->mount, clean));
 	r = 0;
@@ -524,6 +489,7 @@ source_resolve_job(struct client *c, struct run_source *src)
 	}
 	if (strcmp(target, "database") == 0)
 		src->role = cli_strdup(src->path);
+	src->version = 2; /* kv jobs rotate KV v2 secrets */
 out:
 	client_resp_clear(&resp);
 	return r;
@@ -539,23 +505,19 @@ source_apply(struct client *c, struct run_source *src, struct envset *e,
 	const char *key;
 	char *api = NULL;
 	json_t *data, *v;
-	int r, version = 2;
+	int r;
 
-	if (src->role) {
+	if (src->role)
 		api = kvpath_join(src->mount, "static-creds", src->role);
-	} else {
-		r = kv_version(c, src, &version);
-		if (r < 0)
-			return r;
-		api = kvpath_join(src->mount, version == 2 ? "data" : "", src->path);
-	}
+	else
+		api = kvpath_join(src->mount, src->version == 2 ? "data" : "", src->path);
 	if (!api)
 		cli_oom();
 	r = api_get(c, api, &resp);
 	if (r < 0)
 		goto out;
 	data = json_object_get(resp.json, "data");
-	if (version == 2 && !src->role)
+	if (src->version == 2 && !src->role)
 		data = json_object_get(data, "data");
 	if (!json_is_object(data)) {
 		cli_err("%s: no secret data there", src->arg);

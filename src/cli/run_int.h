@@ -37,6 +37,7 @@ struct run_source {
 	char *mount;     /* the mount ("secret/"), set by run_sources_resolve */
 	char *path;      /* the secret below the mount ("app/db"), set by run_sources_resolve */
 	char *role;      /* database jobs: the static role, else NULL */
+	int version;     /* KV version of the mount: 1 or 2 */
 };
 
 struct run_opts {
