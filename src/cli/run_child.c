@@ -420,6 +420,9 @@ on_signals(struct sup *s, int sfd)
 			child_reap(s);
 			continue;
 		}
+		/* Told to stop while a restart is under way: stop, do not restart. */
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
+			s->restarting = false;
 		/* A signal the terminal sent (^C, ^\, a resize, a hangup) went to its
 		 * whole foreground process group, the child included: passing it on
 		 * would deliver it twice. */

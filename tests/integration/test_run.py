@@ -621,3 +621,34 @@ def test_database_rotation_job_injects_the_static_credentials(dev_server, dbe, p
     assert show(["--path=rotation:dbpw"], ["ttl", "rotation_period"], dev=dev_server,
                 cwd=tmp_path) == ["-", "-"]
     assert pg.psql_login(user, c2["password"], db=dbe.db)
+
+
+def test_sigterm_during_a_restart_stops_instead(dev_server, tmp_path):
+    make_job(dev_server, "api", "svc/api")
+    log = tmp_path / "log"
+    # The child takes its time: the first SIGTERM (the restart's) is only noted,
+    # the second (ours, passed on) ends it.
+    child = r"""
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+open(sys.argv[1], "a").write("start\n")
+signal.sigwait({signal.SIGTERM})
+open(sys.argv[1], "a").write("term\n")
+signal.sigwait({signal.SIGTERM})
+open(sys.argv[1], "a").write("term\n")
+sys.exit(7)
+"""
+    proc = subprocess.Popen([str(coffer_bin()), "run", "--watch", "--path=rotation:api", "--",
+                             PY, "-c", child, str(log)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=coffer_env(dev_server, home=tmp_path),
+                            cwd=tmp_path)
+    try:
+        wait_until(lambda: log.exists() and "start" in log.read_text(), 15, what="start")
+        rotate(dev_server, "api")
+        wait_until(lambda: log.read_text().count("term") == 1, 20, what="the restart's SIGTERM")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 7, err
+    assert log.read_text() == "start\nterm\nterm\n"  # not started again
