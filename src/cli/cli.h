@@ -208,12 +208,17 @@ int events_main(int argc, char **argv);
 /* env.c: `coffer env` and its subcommands (env_*.c). */
 int env_main(int argc, char **argv);
 int env_parse_main(int argc, char **argv);
+/* env_check.c, env_guard.c: `coffer env check` and `coffer env guard`. */
+int env_check_main(int argc, char **argv);
+int env_guard_main(int argc, char **argv);
 /* env_crypt.c: `env encrypt|decrypt|get|set|keypair` (dotenvx encryption). */
 int env_encrypt_main(int argc, char **argv);
 int env_decrypt_main(int argc, char **argv);
 int env_get_main(int argc, char **argv);
 int env_set_main(int argc, char **argv);
 int env_keypair_main(int argc, char **argv);
+/* run.c: `coffer run` (run_*.c). */
+int run_main(int argc, char **argv);
 /* `coffer server` (src/cli/server.c); a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 

@@ -11,6 +11,8 @@ static const struct cli_cmd env_cmds[] = {
         {"get", env_get_main, "print decrypted values (one key, or all as JSON)"},
         {"set", env_set_main, "set a value, encrypted unless --plain"},
         {"keypair", env_keypair_main, "print the key pair of a .env file"},
+        {"check", env_check_main, "check variables against a schema or an example file"},
+        {"guard", env_guard_main, "find .env files git tracks or does not ignore"},
         {NULL, NULL, NULL},
 };
 

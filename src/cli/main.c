@@ -28,6 +28,7 @@ static const struct cli_cmd commands[] = {
         {"notify", notify_main, "manage webhooks that receive events and alerts"},
         {"events", events_main, "follow the server's event stream"},
         {"env", env_main, "parse, check, encrypt and guard .env files (offline)"},
+        {"run", run_main, "run a command with secrets in its environment, masked in its output"},
         {NULL, NULL, NULL},
 };
 

@@ -1,13 +1,17 @@
 /* mask.h - a streaming masker: copies bytes through and replaces every
- * occurrence of a secret with "*****" (docs/env.md, "coffer run").
+ * occurrence of a secret with "*****" (docs/env.md, "coffer run";
+ * docs/internals/mask.md).
  *
  * Each secret is also masked in the forms a program commonly prints it in:
- * base64 (standard and URL-safe, at any alignment inside a longer base64 text)
- * and URL (percent) encoding. A match may be split across any number of
- * mask_write() calls; the masker holds back only bytes that could still be the
- * start of a match, so output is never delayed by more than the longest
- * pattern and flushes as soon as no match can continue. Memory is constant in
- * the input size. Patterns are secrets: mask_free() wipes them. */
+ * base64 (standard and URL-safe, alone with or without padding, and at any
+ * alignment inside a longer base64 text), URL (percent) encoding and JSON
+ * string escaping. Overlapping or touching matches, of one secret or several,
+ * become one "*****" covering their union. A match may be split across any
+ * number of mask_write() calls; the masker holds back only bytes that could
+ * still be the start of a match, so output is never delayed by more than the
+ * longest pattern and flushes as soon as no match can continue. Memory is
+ * constant in the input size. Patterns are secrets: mask_free() wipes them.
+ * A masker is used by one thread at a time. */
 #ifndef CF_TOOLS_MASK_H
 #define CF_TOOLS_MASK_H
 

@@ -1,0 +1,716 @@
+/* guard.c - .env files that git tracks or does not ignore, the .gitignore
+ * lines that fix it, and the pre-commit hook (guard.h, docs/env.md). */
+#include "tools/env/guard.h"
+
+#include "lib/err.h"
+#include "lib/secmem.h"
+#include "tools/env/dotenv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* libgit2's message for the last error, or a fallback. */
+static const char *
+git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+bool
+guard_is_env_name(const char *name)
+{
+	if (strncmp(name, ".env", 4) != 0)
+		return false;
+	return name[4] == '\0' || name[4] == '.' || name[4] == '-' || name[4] == '_';
+}
+
+static const char *const public_names[] = {
+        ".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults", ".env.vault",
+};
+
+bool
+guard_is_public_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(public_names) / sizeof(public_names[0]); i++)
+		if (strcmp(name, public_names[i]) == 0)
+			return true;
+	return strncmp(name, ".env.schema", 11) == 0;
+}
+
+bool
+guard_is_encrypted(const char *text, size_t len)
+{
+	struct dotenv env = {0};
+	bool pub = false, ok = true;
+	char err[128];
+
+	if (dotenv_parse(text, len, &env, err, sizeof(err)) < 0)
+		return false;
+	for (size_t i = 0; i < env.n && ok; i++) {
+		const struct dotenv_entry *e = &env.v[i];
+
+		if (strncmp(e->key, "DOTENV_PUBLIC_KEY", 17) == 0)
+			pub = true;
+		else if (strncmp(e->key, "DOTENV_PRIVATE_KEY", 18) == 0)
+			ok = false;
+		else if (e->value_len > 0 && strncmp(e->value, "encrypted:", 10) != 0)
+			ok = false;
+	}
+	dotenv_free(&env);
+	return ok && pub;
+}
+
+/* ---- scanning ---- */
+
+static int
+report_add(struct guard_report *rep, const char *path, enum guard_kind kind, bool ignored)
+{
+	struct guard_finding *v;
+
+	v = realloc(rep->v, (rep->n + 1) * sizeof(*v));
+	if (!v)
+		return CF_ENOMEM;
+	rep->v = v;
+	v[rep->n].path = strdup(path);
+	if (!v[rep->n].path)
+		return CF_ENOMEM;
+	v[rep->n].kind = kind;
+	v[rep->n].ignored = ignored;
+	rep->n++;
+	return 0;
+}
+
+static int
+finding_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct guard_finding *)a)->path,
+	              ((const struct guard_finding *)b)->path);
+}
+
+static int
+repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
+{
+	int r;
+
+	if (path && access(path, F_OK) < 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return CF_ENOTFOUND;
+	}
+	if (git_libgit2_init() < 0) {
+		errf(err, errlen, "libgit2: %s", git_msg());
+		return CF_EIO;
+	}
+	/* Without a path, find the repository as git's own tools do, so a hook
+	 * sees the index that is being committed (GIT_INDEX_FILE). */
+	if (path)
+		r = git_repository_open_ext(ret, path, 0, NULL);
+	else
+		r = git_repository_open_ext(ret, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
+	if (r == GIT_ENOTFOUND) {
+		errf(err, errlen, "%s is not in a git repository", path ? path : ".");
+		r = CF_ENOTFOUND;
+	} else if (r < 0) {
+		errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
+		r = CF_EIO;
+	} else if (git_repository_is_bare(*ret)) {
+		errf(err, errlen, "%s is a bare repository (no working directory)",
+		     path ? path : ".");
+		git_repository_free(*ret);
+		r = CF_EINVAL;
+	}
+	if (r < 0) {
+		*ret = NULL;
+		(void)git_libgit2_shutdown();
+		return r;
+	}
+	return 0;
+}
+
+/* Is the tracked file at entry a dotenvx-encrypted file, as staged? */
+static bool
+staged_encrypted(git_repository *repo, const git_index_entry *entry)
+{
+	git_blob *blob = NULL;
+	bool enc = false;
+
+	if (git_blob_lookup(&blob, repo, &entry->id) < 0)
+		return false;
+	if (git_blob_rawsize(blob) <= DOTENV_MAX_FILE)
+		enc = guard_is_encrypted(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return enc;
+}
+
+/* Is the working-tree file at rel a dotenvx-encrypted file? */
+static bool
+file_encrypted(const char *workdir, const char *rel)
+{
+	char *full = NULL, *text = NULL;
+	bool enc = false;
+	struct stat st;
+	ssize_t n;
+	int fd = -1;
+
+	if (asprintf(&full, "%s%s", workdir, rel) < 0)
+		return false;
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > DOTENV_MAX_FILE)
+		goto out;
+	text = malloc((size_t)st.st_size + 1);
+	if (!text)
+		goto out;
+	n = read(fd, text, (size_t)st.st_size);
+	if (n == st.st_size)
+		enc = guard_is_encrypted(text, (size_t)n);
+out:
+	if (text)
+		secmem_free(text, (size_t)st.st_size + 1);
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	return enc;
+}
+
+static int
+scan_index(git_repository *repo, struct guard_report *out, char *err, size_t errlen)
+{
+	const git_index_entry *e;
+	const char *last = NULL;
+	git_index *idx = NULL;
+	size_t n;
+	int r = 0, ign;
+
+	if (git_repository_index(&idx, repo) < 0) {
+		errf(err, errlen, "reading the index: %s", git_msg());
+		return CF_EIO;
+	}
+	n = git_index_entrycount(idx);
+	for (size_t i = 0; i < n; i++) {
+		const char *name;
+
+		e = git_index_get_byindex(idx, i);
+		if (!e || e->mode == GIT_FILEMODE_COMMIT)
+			continue;
+		/* conflict stages repeat a path: report it once */
+		if (last && strcmp(last, e->path) == 0)
+			continue;
+		last = e->path;
+		name = base_name(e->path);
+		if (!guard_is_env_name(name) || guard_is_public_name(name))
+			continue;
+		if (staged_encrypted(repo, e))
+			continue;
+		if (git_ignore_path_is_ignored(&ign, repo, e->path) < 0) {
+			errf(err, errlen, "reading ignore rules: %s", git_msg());
+			r = CF_EIO;
+			break;
+		}
+		r = report_add(out, e->path, GUARD_TRACKED, ign != 0);
+		if (r < 0)
+			break;
+	}
+	git_index_free(idx);
+	return r;
+}
+
+static int
+scan_untracked(git_repository *repo, struct guard_report *out, char *err, size_t errlen)
+{
+	git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+	git_status_list *list = NULL;
+	const git_status_entry *s;
+	size_t n;
+	int r = 0;
+
+	opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	if (git_status_list_new(&list, repo, &opts) < 0) {
+		errf(err, errlen, "reading the status: %s", git_msg());
+		return CF_EIO;
+	}
+	n = git_status_list_entrycount(list);
+	for (size_t i = 0; i < n; i++) {
+		const char *path, *name;
+
+		s = git_status_byindex(list, i);
+		if (!s || !(s->status & GIT_STATUS_WT_NEW) || !s->index_to_workdir)
+			continue;
+		path = s->index_to_workdir->new_file.path;
+		name = base_name(path);
+		if (!guard_is_env_name(name) || guard_is_public_name(name))
+			continue;
+		if (file_encrypted(git_repository_workdir(repo), path))
+			continue;
+		r = report_add(out, path, GUARD_UNIGNORED, false);
+		if (r < 0)
+			break;
+	}
+	git_status_list_free(list);
+	return r;
+}
+
+int
+guard_scan(const char *path, struct guard_report *out, char *err, size_t errlen)
+{
+	struct guard_report rep = {0};
+	git_repository *repo = NULL;
+	int r;
+
+	r = repo_open(path, &repo, err, errlen);
+	if (r < 0)
+		goto out;
+	rep.workdir = strdup(git_repository_workdir(repo));
+	if (!rep.workdir) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = scan_index(repo, &rep, err, errlen);
+	if (r < 0)
+		goto out;
+	r = scan_untracked(repo, &rep, err, errlen);
+	if (r < 0)
+		goto out;
+	if (rep.n > 1)
+		qsort(rep.v, rep.n, sizeof(rep.v[0]), finding_cmp);
+	*out = rep;
+	memset(&rep, 0, sizeof(rep));
+out:
+	if (r == CF_ENOMEM)
+		errf(err, errlen, "out of memory");
+	guard_report_free(&rep);
+	if (repo) {
+		git_repository_free(repo);
+		(void)git_libgit2_shutdown();
+	}
+	return r;
+}
+
+void
+guard_report_free(struct guard_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		free(rep->v[i].path);
+	free(rep->v);
+	free(rep->workdir);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/* ---- fixing ---- */
+
+char *
+guard_ignore_line(const char *path)
+{
+	const char *name = base_name(path);
+	char *line, *p;
+
+	line = malloc(strlen(name) * 2 + 1);
+	if (!line)
+		return NULL;
+	p = line;
+	for (; *name; name++) {
+		if (strchr("*?[\\", *name))
+			*p++ = '\\';
+		*p++ = *name;
+	}
+	*p = '\0';
+	/* a trailing space would be dropped by git unless escaped */
+	if (p > line && p[-1] == ' ') {
+		p[-1] = '\\';
+		*p++ = ' ';
+		*p = '\0';
+	}
+	return line;
+}
+
+/* Does text (len bytes) have line as one of its lines (a CR before the
+ * newline ignored)? */
+static bool
+has_line(const char *text, size_t len, const char *line)
+{
+	size_t ll = strlen(line), i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - text) : len, n = end - i;
+
+		if (n > 0 && text[end - 1] == '\r')
+			n--;
+		if (n == ll && memcmp(text + i, line, ll) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+/* Reads the whole of path (missing: empty). */
+static int
+read_all(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	char *text = NULL, *p;
+	size_t len = 0, cap = 0, n;
+	FILE *f;
+
+	f = fopen(path, "rb");
+	if (!f && errno == ENOENT) {
+		*ret = NULL;
+		*ret_len = 0;
+		return 0;
+	}
+	if (!f) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return CF_EIO;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= 64u * 1024 * 1024) {
+				errf(err, errlen, "%s: too large", path);
+				free(text);
+				fclose(f);
+				return CF_ETOOBIG;
+			}
+			cap = cap ? cap * 2 : 4096;
+			p = realloc(text, cap);
+			if (!p) {
+				free(text);
+				fclose(f);
+				return CF_ENOMEM;
+			}
+			text = p;
+		}
+		n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		errf(err, errlen, "%s: read error", path);
+		free(text);
+		fclose(f);
+		return CF_EIO;
+	}
+	fclose(f);
+	*ret = text;
+	*ret_len = len;
+	return 0;
+}
+
+int
+guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t errlen)
+{
+	char *path = NULL, *text = NULL, *line = NULL;
+	size_t len = 0, added = 0;
+	FILE *f = NULL;
+	int r;
+
+	if (asprintf(&path, "%s.gitignore", rep->workdir) < 0) {
+		path = NULL;
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = read_all(path, &text, &len, err, errlen);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < rep->n; i++) {
+		if (rep->v[i].ignored)
+			continue;
+		line = guard_ignore_line(rep->v[i].path);
+		if (!line) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		/* two findings with one basename need one line */
+		if (has_line(text, len, line)) {
+			free(line);
+			line = NULL;
+			continue;
+		}
+		if (!f) {
+			f = fopen(path, "ab");
+			if (!f) {
+				errf(err, errlen, "%s: %s", path, strerror(errno));
+				r = CF_EIO;
+				goto out;
+			}
+			if (len > 0 && text[len - 1] != '\n')
+				fputc('\n', f);
+		}
+		fprintf(f, "%s\n", line);
+		added++;
+		/* remember it, so a second finding with the same line is skipped */
+		{
+			size_t ll = strlen(line);
+			char *t = realloc(text, len + ll + 2);
+
+			if (!t) {
+				r = CF_ENOMEM;
+				goto out;
+			}
+			text = t;
+			if (len > 0 && text[len - 1] != '\n')
+				text[len++] = '\n';
+			memcpy(text + len, line, ll);
+			len += ll;
+			text[len++] = '\n';
+		}
+		free(line);
+		line = NULL;
+	}
+	if (f) {
+		r = fclose(f) == 0 ? 0 : CF_EIO;
+		f = NULL;
+		if (r < 0) {
+			errf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	*ret_added = added;
+	r = 0;
+out:
+	if (f)
+		fclose(f);
+	if (r == CF_ENOMEM)
+		errf(err, errlen, "out of memory");
+	free(line);
+	free(text);
+	free(path);
+	return r;
+}
+
+/* ---- the hook ---- */
+
+/* s in single quotes for sh: ' becomes '\''. */
+static int
+sh_quote(const char *s, char **ret)
+{
+	size_t n = 2;
+	char *q, *p;
+
+	for (const char *c = s; *c; c++)
+		n += *c == '\'' ? 4 : 1;
+	q = malloc(n + 1);
+	if (!q)
+		return CF_ENOMEM;
+	p = q;
+	*p++ = '\'';
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else {
+			*p++ = *c;
+		}
+	}
+	*p++ = '\'';
+	*p = '\0';
+	*ret = q;
+	return 0;
+}
+
+static int
+hook_text(const char *coffer, char **ret)
+{
+	char *q = NULL;
+	int r, n;
+
+	r = sh_quote(coffer, &q);
+	if (r < 0)
+		return r;
+	n = asprintf(ret,
+	             "#!/bin/sh\n"
+	             "# pre-commit hook written by `coffer env guard --install-hook`.\n"
+	             "# Stops the commit when a .env file is staged or not ignored, and,\n"
+	             "# once this coffer has `coffer scan`, when the staged changes hold a\n"
+	             "# secret. See docs/env.md in coffer's sources.\n"
+	             "coffer=%s\n"
+	             "if [ ! -x \"$coffer\" ]; then\n"
+	             "\tcoffer=coffer\n"
+	             "fi\n"
+	             "\"$coffer\" env guard || exit 1\n"
+	             "if \"$coffer\" scan --help >/dev/null 2>&1; then\n"
+	             "\t\"$coffer\" scan --staged || exit 1\n"
+	             "fi\n"
+	             "exit 0\n",
+	             q);
+	free(q);
+	return n < 0 ? CF_ENOMEM : 0;
+}
+
+/* mkdir -p dir (mode 0755 for what it creates). */
+static int
+mkdir_p(const char *dir, char *err, size_t errlen)
+{
+	char *p = strdup(dir), *s;
+	int r = 0;
+
+	if (!p)
+		return CF_ENOMEM;
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			errf(err, errlen, "%s: %s", p, strerror(errno));
+			r = CF_EIO;
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return r;
+}
+
+/* The hooks directory: core.hooksPath (relative to the working directory, as
+ * git reads it) or <common dir>/hooks. */
+static int
+hooks_dir(git_repository *repo, char **ret, char *err, size_t errlen)
+{
+	git_config *cfg = NULL;
+	git_buf buf = {0};
+	int r, g;
+
+	if (git_repository_config_snapshot(&cfg, repo) < 0) {
+		errf(err, errlen, "reading the git config: %s", git_msg());
+		return CF_EIO;
+	}
+	g = git_config_get_path(&buf, cfg, "core.hooksPath");
+	if (g == 0 && buf.ptr[0] == '/')
+		r = asprintf(ret, "%s", buf.ptr);
+	else if (g == 0)
+		r = asprintf(ret, "%s%s", git_repository_workdir(repo), buf.ptr);
+	else
+		r = asprintf(ret, "%shooks", git_repository_commondir(repo));
+	git_buf_dispose(&buf);
+	git_config_free(cfg);
+	if (r < 0)
+		return CF_ENOMEM;
+	return 0;
+}
+
+int
+guard_install_hook(const char *path, const char *coffer, bool force, char **ret_path,
+                   bool *ret_same, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	char *dir = NULL, *hook = NULL, *tmp = NULL, *text = NULL, *old = NULL;
+	size_t oldlen = 0, tlen;
+	bool same = false;
+	int r, fd = -1;
+
+	r = repo_open(path, &repo, err, errlen);
+	if (r < 0)
+		goto out;
+	r = hooks_dir(repo, &dir, err, errlen);
+	if (r < 0)
+		goto out;
+	if (asprintf(&hook, "%s/pre-commit", dir) < 0) {
+		hook = NULL;
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = hook_text(coffer, &text);
+	if (r < 0)
+		goto out;
+	tlen = strlen(text);
+	r = read_all(hook, &old, &oldlen, err, errlen);
+	if (r < 0)
+		goto out;
+	if (old && oldlen == tlen && memcmp(old, text, tlen) == 0) {
+		same = true;
+		goto done;
+	}
+	if (old && !force) {
+		errf(err, errlen, "%s exists and is not this hook (--force replaces it)", hook);
+		r = CF_EEXIST;
+		goto out;
+	}
+	r = mkdir_p(dir, err, errlen);
+	if (r < 0)
+		goto out;
+	if (asprintf(&tmp, "%s.coffer-XXXXXX", hook) < 0) {
+		tmp = NULL;
+		r = CF_ENOMEM;
+		goto out;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		errf(err, errlen, "%s: %s", dir, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		r = CF_EIO;
+		goto out;
+	}
+	if (write(fd, text, tlen) != (ssize_t)tlen || fchmod(fd, 0755) < 0 || fsync(fd) < 0 ||
+	    close(fd) < 0) {
+		fd = -1;
+		errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		r = CF_EIO;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, hook) < 0) {
+		errf(err, errlen, "%s: %s", hook, strerror(errno));
+		r = CF_EIO;
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+done:
+	*ret_path = hook;
+	hook = NULL;
+	*ret_same = same;
+	r = 0;
+out:
+	if (r == CF_ENOMEM)
+		errf(err, errlen, "out of memory");
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		(void)unlink(tmp);
+		free(tmp);
+	}
+	free(old);
+	free(text);
+	free(hook);
+	free(dir);
+	if (repo) {
+		git_repository_free(repo);
+		(void)git_libgit2_shutdown();
+	}
+	return r;
+}
