@@ -44,9 +44,18 @@ struct scan_rule {
 	unsigned flags;          /* SCAN_RULE_* */
 };
 
-/* The built-in rules (rules.c), in a stable order. */
-extern const struct scan_rule scan_builtin_rules[];
-extern const size_t scan_builtin_rules_n;
+/* The built-in rules, in a stable order: token rules (rules_token.c: a
+ * prefixed or fixed-shape token) and structural rules (rules_struct.c: key
+ * blocks, URLs with credentials, manifests, generic name = value
+ * assignments). */
+extern const struct scan_rule scan_token_rules[];
+extern const size_t scan_token_rules_n;
+extern const struct scan_rule scan_struct_rules[];
+extern const size_t scan_struct_rules_n;
+
+/* All built-in rules in one new array (free it; the rules' strings are
+ * static). Returns 0 or CF_ENOMEM. */
+int scan_builtin_rules(struct scan_rule **ret, size_t *n);
 
 /* One finding, offsets into the scanned buffer. */
 struct scan_hit {
