@@ -704,6 +704,45 @@ ring_add_list(struct ring *ring, const char *list, size_t len)
 	}
 }
 
+/* The keys file of the env file at env_path, read once per job, and its
+ * entries: *ret_kp gets its path (the caller frees it and items_frees it).
+ * The error is in j; on failure *ret_kp is NULL and it empty. */
+static int
+keys_load(struct job *j, const char *env_path, char **ret_kp, struct keyfile **ret_kf,
+          struct items *it)
+{
+	char why[128];
+	int r;
+
+	memset(it, 0, sizeof(*it));
+	*ret_kp = NULL;
+	r = keys_path(env_path, j->o, ret_kp);
+	if (r < 0)
+		return fail(j, r, "out of memory");
+	r = keyfile_get(j, *ret_kp, ret_kf);
+	if (r == 0) {
+		r = items_scan((*ret_kf)->text, (*ret_kf)->len, it, why, sizeof(why));
+		if (r < 0)
+			r = fail(j, r, "%s: %s", *ret_kp, why);
+	}
+	if (r < 0) {
+		free(*ret_kp);
+		*ret_kp = NULL;
+	}
+	return r;
+}
+
+/* The last entry named key (the definition that wins), or NULL. */
+static const struct item *
+last_item(const struct items *it, const char *key)
+{
+	for (size_t i = it->n; i > 0; i--) {
+		if (strcmp(it->v[i - 1].key, key) == 0)
+			return &it->v[i - 1];
+	}
+	return NULL;
+}
+
 /* The private keys for the env file at env_path named privname: the
  * environment variable first, then the keys file. */
 static int
@@ -711,8 +750,9 @@ ring_load(struct job *j, const char *env_path, const char *privname, struct ring
 {
 	struct keyfile *kf;
 	struct items it;
+	const struct item *x;
 	const char *v;
-	char *kp = NULL, why[128];
+	char *kp;
 	int r;
 
 	ring->n = 0;
@@ -720,27 +760,15 @@ ring_load(struct job *j, const char *env_path, const char *privname, struct ring
 	v = env_get(j->o->environ, privname);
 	if (v != NULL)
 		ring_add_list(ring, v, strlen(v));
-	r = keys_path(env_path, j->o, &kp);
+	r = keys_load(j, env_path, &kp, &kf, &it);
 	if (r < 0)
-		return fail(j, r, "out of memory");
-	r = keyfile_get(j, kp, &kf);
-	if (r < 0)
-		goto out;
-	r = items_scan(kf->text, kf->len, &it, why, sizeof(why));
-	if (r < 0) {
-		r = fail(j, r, "%s: %s", kp, why);
-		goto out;
-	}
-	for (size_t i = it.n; i > 0; i--) { /* the last definition wins */
-		if (strcmp(it.v[i - 1].key, privname) == 0) {
-			ring_add_list(ring, it.v[i - 1].val, it.v[i - 1].vlen);
-			break;
-		}
-	}
+		return r;
+	x = last_item(&it, privname);
+	if (x != NULL)
+		ring_add_list(ring, x->val, x->vlen);
 	items_free(&it);
-out:
 	free(kp);
-	return r;
+	return 0;
 }
 
 static void
@@ -915,7 +943,8 @@ public_key(struct job *j, const char *path, const struct items *it, const char *
 	struct buf h = BUF_INIT(64 * 1024, 0), kb = BUF_INIT(TEXT_MAX, BUF_SECRET);
 	struct keyfile *kf;
 	struct items kit = {0};
-	char *kp = NULL, *rel = NULL, *copy = NULL, why[128];
+	const struct item *x;
+	char *kp = NULL, *rel = NULL, *copy = NULL;
 	size_t got;
 	int r;
 
@@ -927,28 +956,14 @@ public_key(struct job *j, const char *path, const struct items *it, const char *
 			            pi->key);
 		return 0;
 	}
-	r = keys_path(path, j->o, &kp);
-	if (r < 0)
-		return fail(j, r, "out of memory");
-	r = keyfile_get(j, kp, &kf);
+	r = keys_load(j, path, &kp, &kf, &kit);
 	if (r < 0)
 		goto out;
-	r = items_scan(kf->text, kf->len, &kit, why, sizeof(why));
-	if (r < 0) {
-		r = fail(j, r, "%s: %s", kp, why);
-		goto out;
-	}
 	r = CF_ENOTFOUND;
-	for (size_t i = kit.n; i > 0; i--) {
-		const struct item *x = &kit.v[i - 1];
-
-		if (strcmp(x->key, privname) != 0)
-			continue;
-		if (x->vlen == 64 && util_unhex(x->val, priv, sizeof(priv), &got) == 0 &&
-		    got == sizeof(priv))
-			r = ecies_public_from_private(priv, pub);
-		break;
-	}
+	x = last_item(&kit, privname);
+	if (x != NULL && x->vlen == 64 && util_unhex(x->val, priv, sizeof(priv), &got) == 0 &&
+	    got == sizeof(priv))
+		r = ecies_public_from_private(priv, pub);
 	if (r < 0) {
 		r = ecies_keypair(priv, pub);
 		if (r < 0) {
