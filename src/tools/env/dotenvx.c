@@ -1166,14 +1166,31 @@ choose_quote(char q, const char *plain, size_t len, char *ret)
 	return CF_EINVAL;
 }
 
+/* Queues the rewritten file: d's text with the edits e and header (or NULL)
+ * on top. Nothing when neither changes it: the file stays as it is. */
+static int
+doc_output(struct job *j, const char *path, const struct doc *d, const struct edits *e,
+           const char *header)
+{
+	char *out;
+	size_t olen;
+	int r;
+
+	if (e->n == 0 && header == NULL)
+		return 0;
+	r = apply(d->text, d->len, e, header, &out, &olen);
+	if (r < 0)
+		return fail(j, r, "out of memory");
+	return add_output(j, path, out, olen);
+}
+
 static int
 encrypt_one(struct job *j, const char *path)
 {
 	struct doc d;
 	struct edits e = {0};
 	uint8_t pub[ECIES_PUBLIC_BYTES];
-	char *header = NULL, *enc = NULL, *out = NULL;
-	size_t olen;
+	char *header = NULL, *enc = NULL;
 	int r;
 
 	r = doc_load(j, path, 0, &d);
@@ -1210,14 +1227,7 @@ encrypt_one(struct job *j, const char *path)
 			goto out;
 		}
 	}
-	if (e.n == 0 && header == NULL)
-		goto out; /* nothing to encrypt: the file stays as it is */
-	r = apply(d.text, d.len, &e, header, &out, &olen);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	r = add_output(j, path, out, olen);
+	r = doc_output(j, path, &d, &e, header);
 out:
 	doc_free(&d);
 	edits_free(&e);
@@ -1232,8 +1242,8 @@ decrypt_one(struct job *j, const char *path)
 	struct edits e = {0};
 	struct ring ring = {0};
 	bool loaded = false;
-	char *plain = NULL, *out = NULL;
-	size_t plen = 0, olen;
+	char *plain = NULL;
+	size_t plen = 0;
 	int r;
 
 	r = doc_load(j, path, 0, &d);
@@ -1263,14 +1273,7 @@ decrypt_one(struct job *j, const char *path)
 			goto out;
 		}
 	}
-	if (e.n == 0)
-		goto out;
-	r = apply(d.text, d.len, &e, NULL, &out, &olen);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	r = add_output(j, path, out, olen);
+	r = doc_output(j, path, &d, &e, NULL);
 out:
 	ring_wipe(&ring);
 	doc_free(&d);
