@@ -116,7 +116,7 @@ sse_feed(struct sse_parser *p, const void *bytes, size_t n, sse_event_fn fn, voi
 		if (s[i] != '\r' && s[i] != '\n')
 			continue;
 		/* Append the run of ordinary bytes before this one in one go. */
-		r = buf_append(&p->line, s + start, i - start);
+		r = i > start ? buf_append(&p->line, s + start, i - start) : 0;
 		if (r < 0)
 			return r;
 		start = i + 1;
@@ -127,5 +127,5 @@ sse_feed(struct sse_parser *p, const void *bytes, size_t n, sse_event_fn fn, voi
 				return r;
 		}
 	}
-	return buf_append(&p->line, s + start, n - start);
+	return n > start ? buf_append(&p->line, s + start, n - start) : 0;
 }

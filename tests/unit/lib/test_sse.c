@@ -188,6 +188,10 @@ test_sse_callback_stops(void **state)
 	sse_free(&p);
 	sse_free(&p); /* freeing twice is harmless */
 	assert_int_equal(sse_feed(&p, NULL, 0, record, &s), 0);
+	s.stop_after = 0;
+	assert_int_equal(sse_feed(&p, "data: x\n\n", 9, record, &s), 0); /* usable again */
+	assert_int_equal(s.events, 3);
+	sse_free(&p);
 }
 
 int
