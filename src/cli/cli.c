@@ -110,16 +110,46 @@ cli_cleanup(void)
 	arg_address = NULL;
 }
 
-static const char common_help[] =
-        "\nCommon options:\n"
-        "  --address=URL          server address (COFFER_ADDR, VAULT_ADDR)\n"
-        "  --token=TOKEN          client token (COFFER_TOKEN, VAULT_TOKEN, ~/.coffer-token)\n"
-        "  --format=table|json    output format (default table)\n"
-        "  -h, --help             this help\n";
+/* The help lines of the common options, in the order printed. */
+static const struct {
+	const char *name;
+	int code;
+	const char *line;
+} common_help[] = {
+        {"address", CLI_OPT_ADDRESS,
+         "  --address=URL          server address (COFFER_ADDR, VAULT_ADDR)\n"},
+        {"token", CLI_OPT_TOKEN,
+         "  --token=TOKEN          client token (COFFER_TOKEN, VAULT_TOKEN, ~/.coffer-token)\n"},
+        {"format", CLI_OPT_FORMAT, "  --format=table|json    output format (default table)\n"},
+        {"help", 'h', "  -h, --help             this help\n"},
+};
 
-/* Applies one common option; returns false when c is not one. */
+/* Whether the option the table gives name (its first entry: getopt takes
+ * that one) is the common one with code. */
 static bool
-common_option(int c, char *optval)
+takes_common(const struct option *opts, const char *name, int code)
+{
+	for (; opts->name != NULL; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return opts->flag == NULL && opts->val == code;
+	return false;
+}
+
+void
+cli_help(const struct option *opts, const char *usage)
+{
+	size_t i;
+
+	fputs(usage, stdout);
+	fputs("\nCommon options:\n", stdout);
+	for (i = 0; i < sizeof(common_help) / sizeof(common_help[0]); i++)
+		if (common_help[i].code == 'h' ||
+		    takes_common(opts, common_help[i].name, common_help[i].code))
+			fputs(common_help[i].line, stdout);
+}
+
+bool
+cli_common_option(int c, char *optval)
 {
 	switch (c) {
 	case CLI_OPT_FORMAT:
@@ -161,8 +191,7 @@ getopt_impl(int argc, char **argv, const struct option *opts, const char *usage,
 	for (;;) {
 		c = getopt_long_only(argc, argv, optstring, opts, NULL);
 		if (c == 'h') {
-			fputs(usage, stdout);
-			fputs(common_help, stdout);
+			cli_help(opts, usage);
 			cli_cleanup();
 			exit(CLI_EXIT_OK);
 		}
@@ -170,7 +199,7 @@ getopt_impl(int argc, char **argv, const struct option *opts, const char *usage,
 			exit(cli_usage_err("option %s needs a value", argv[optind - 1]));
 		if (c == '?')
 			exit(cli_usage_err("unknown option %s", argv[optind - 1]));
-		if (c >= 0 && common_option(c, optarg))
+		if (c >= 0 && cli_common_option(c, optarg))
 			continue;
 		return c;
 	}

@@ -49,13 +49,21 @@ enum {
 	CLI_OPT_LOCAL = 0x1100, /* first code free for a command's own long options */
 };
 
-/* Appended to every command's struct option table, before the terminating {0}. */
+/* Appended to every command's struct option table, before the terminating {0}:
+ * CLI_COMMON_OPTIONS for a command that talks to the server. An offline command
+ * takes CLI_HELP_OPTION only (and its own --format, if any), a command with no
+ * output format of its own but a server CLI_HELP_OPTION and CLI_SERVER_OPTIONS;
+ * -h then lists just the common options the table holds (cli_help). */
 /* clang-format off */
-#define CLI_COMMON_OPTIONS \
-	{ "help", no_argument, NULL, 'h' }, \
-	{ "format", required_argument, NULL, CLI_OPT_FORMAT }, \
+#define CLI_HELP_OPTION \
+	{ "help", no_argument, NULL, 'h' }
+#define CLI_SERVER_OPTIONS \
 	{ "address", required_argument, NULL, CLI_OPT_ADDRESS }, \
 	{ "token", required_argument, NULL, CLI_OPT_TOKEN }
+#define CLI_COMMON_OPTIONS \
+	CLI_HELP_OPTION, \
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT }, \
+	CLI_SERVER_OPTIONS
 /* clang-format on */
 
 /* The name errors are reported under ("kv get"). */
@@ -68,8 +76,17 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * CLI_EXIT_ERROR so callers can `return cli_usage_err(...)`. */
 int cli_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Prints usage and then the help lines of the common options opts takes: those
+ * whose name the table gives the common code first (a command's own --format
+ * entry before CLI_COMMON_OPTIONS hides the common one), and -h/--help. */
+void cli_help(const struct option *opts, const char *usage);
+/* Applies one common option (a CLI_OPT_* code) with its value: sets arg_format,
+ * arg_address or arg_token (wiping the --token argument). Returns false when c
+ * is not one; exits 2 on a bad --format value. */
+bool cli_common_option(int c, char *optval);
+
 /* getopt_long_only over argv (so both --name=value and Vault's -name=value work),
- * handling the common options itself. -h/--help prints usage to stdout and exits 0;
+ * handling the common options itself. -h/--help prints cli_help to stdout and exits 0;
  * an unknown option or a bad common value prints an error and exits 2. Returns the
  * next command-specific option, or -1 when done (optind then indexes the operands).
  * The first call on a new argv restarts the scan. */

@@ -148,9 +148,8 @@ env_check_main(int argc, char **argv)
 	        {"schema", required_argument, NULL, OPT_SCHEMA},
 	        {"example", required_argument, NULL, OPT_EXAMPLE},
 	        {"no-env", no_argument, NULL, OPT_NO_ENV},
-	        /* before the common --format: text is this command's name for table */
 	        {"format", required_argument, NULL, OPT_FORMAT},
-	        CLI_COMMON_OPTIONS,
+	        CLI_HELP_OPTION, /* offline: no server options */
 	        {0},
 	};
 	struct schema_report rep = {0};

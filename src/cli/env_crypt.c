@@ -41,7 +41,7 @@ enum {
 
 static const struct option crypt_opts[] = {
         CRYPT_OPTIONS,
-        CLI_COMMON_OPTIONS,
+        CLI_HELP_OPTION, /* offline: no server options */
         {0},
 };
 

@@ -226,9 +226,8 @@ env_guard_main(int argc, char **argv)
 	        {"fix", no_argument, NULL, OPT_FIX},
 	        {"install-hook", no_argument, NULL, OPT_INSTALL_HOOK},
 	        {"force", no_argument, NULL, OPT_FORCE},
-	        /* before the common --format: text is this command's name for table */
 	        {"format", required_argument, NULL, OPT_FORMAT},
-	        CLI_COMMON_OPTIONS,
+	        CLI_HELP_OPTION, /* offline: no server options */
 	        {0},
 	};
 	struct guard_report rep = {0};

@@ -17,7 +17,7 @@
 extern char **environ;
 
 static const char usage[] =
-        "usage: coffer env parse [-f FILE | FILE] [--expand] [--format=json|dotenv|shell]\n"
+        "Usage: coffer env parse [-f FILE | FILE] [--expand] [--format=json|dotenv|shell]\n"
         "\n"
         "Prints the keys and values of a .env file (default .env; - reads stdin)\n"
         "exactly as npm dotenv parses them. --expand expands references as\n"
@@ -29,7 +29,6 @@ static const char usage[] =
 enum {
 	OPT_EXPAND = CLI_OPT_LOCAL,
 	OPT_FORMAT,
-	OPT_HELP,
 };
 
 enum out_format {
@@ -252,7 +251,7 @@ env_parse_main(int argc, char **argv)
 	        {"file", required_argument, NULL, 'f'},
 	        {"expand", no_argument, NULL, OPT_EXPAND},
 	        {"format", required_argument, NULL, OPT_FORMAT},
-	        {"help", no_argument, NULL, OPT_HELP}, /* the common help does not apply */
+	        CLI_HELP_OPTION, /* offline: no server options */
 	        {0},
 	};
 	enum out_format fmt = FMT_JSON;
@@ -273,9 +272,6 @@ env_parse_main(int argc, char **argv)
 		case OPT_EXPAND:
 			expand = true;
 			break;
-		case OPT_HELP:
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
 				fmt = FMT_JSON;

@@ -4,8 +4,8 @@
  * reconnects with Last-Event-ID, so nothing retained is missed. */
 #include "cli/cli.h"
 #include "cli/client.h"
-#include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/sse.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -32,12 +32,9 @@ static const char events_usage[] =
         "  --last-event-id=N  first replay the retained events after sequence N\n"
         "  --no-reconnect     exit when the stream ends instead of resuming it\n";
 
-struct parser {
-	struct buf line; /* the current, incomplete line */
-	char id[32];
-	char last_id[32]; /* of the last complete event */
-	struct buf data;  /* data: lines of the current event */
-	bool has_data;    /* the event had a data: line (perhaps empty) */
+struct follow {
+	struct sse_parser sse;
+	char last_id[SSE_ID_MAX]; /* of the last complete event */
 	bool failed;
 };
 
@@ -83,72 +80,28 @@ print_event(const char *data)
 	json_decref(e);
 }
 
-/* One complete line of the stream (without its newline). */
-static void
-on_line(struct parser *p, const char *l)
+/* One complete event: printed, and its id kept for a resume. */
+static int
+on_event(void *arg, const struct sse_event *ev)
 {
-	const char *v;
+	struct follow *f = arg;
 
-	if (*l == '\0') { /* end of an event */
-		if (p->has_data) {
-			print_event(buf_str(&p->data));
-			if (fflush(stdout) != 0)
-				p->failed = true;
-			snprintf(p->last_id, sizeof(p->last_id), "%s", p->id);
-		}
-		buf_reset(&p->data);
-		p->has_data = false;
-		return;
-	}
-	if (*l == ':')
-		return; /* a comment: keepalive */
-	v = strchr(l, ':');
-	v = v ? v + 1 : l + strlen(l);
-	if (*v == ' ')
-		v++;
-	if (strncmp(l, "id:", 3) == 0) {
-		snprintf(p->id, sizeof(p->id), "%s", v);
-	} else if (strncmp(l, "data:", 5) == 0) {
-		int r = 0;
-
-		if (buf_len(&p->data) > 0)
-			r = buf_append_char(&p->data, '\n');
-		if (r == 0)
-			r = buf_append_str(&p->data, v);
-		if (r == CF_ENOMEM)
-			cli_oom();
-		if (r < 0)
-			p->failed = true; /* an event past EVENT_MAX_BYTES */
-		p->has_data = true;
-	}
-	/* event: is in the JSON as "type" as well; retry: is not used */
+	print_event(ev->data);
+	snprintf(f->last_id, sizeof(f->last_id), "%s", ev->id);
+	return fflush(stdout) != 0 ? CF_EIO : 0;
 }
 
 static bool
 on_data(void *arg, const char *buf, size_t n)
 {
-	struct parser *p = arg;
-	size_t i;
-	int r;
+	struct follow *f = arg;
+	int r = sse_feed(&f->sse, buf, n, on_event, f);
 
-	for (i = 0; i < n; i++) {
-		char ch = buf[i];
-		if (ch == '\r')
-			continue;
-		if (ch == '\n') {
-			on_line(p, buf_str(&p->line));
-			buf_reset(&p->line);
-			if (p->failed)
-				return false;
-			continue;
-		}
-		r = buf_append_char(&p->line, ch);
-		if (r == CF_ENOMEM)
-			cli_oom();
-		if (r < 0) {
-			p->failed = true; /* a line past LINE_MAX_BYTES */
-			return false;
-		}
+	if (r == CF_ENOMEM)
+		cli_oom();
+	if (r < 0) {
+		f->failed = true; /* stdout closed, a line or an event past its limit */
+		return false;
 	}
 	return true;
 }
@@ -163,10 +116,7 @@ events_main(int argc, char **argv)
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	struct parser p = {
-	        .line = BUF_INIT(LINE_MAX_BYTES - 1, 0),
-	        .data = BUF_INIT(EVENT_MAX_BYTES, 0),
-	};
+	struct follow p = {0};
 	struct client_resp resp = {0};
 	struct client *c = NULL;
 	char *query = NULL, err[512];
@@ -216,10 +166,9 @@ events_main(int argc, char **argv)
 		free(query);
 		return cli_exit(r);
 	}
+	sse_init(&p.sse, LINE_MAX_BYTES - 1, EVENT_MAX_BYTES, 0);
 	for (;;) {
-		buf_reset(&p.line);
-		buf_reset(&p.data);
-		p.has_data = false;
+		sse_reset(&p.sse);
 		r = client_stream(c, "sys/events/subscribe", query, p.last_id[0] ? p.last_id : NULL,
 		                  on_data, &p, &resp, err, sizeof(err));
 		if (p.failed) {
@@ -256,7 +205,6 @@ events_main(int argc, char **argv)
 	client_resp_clear(&resp);
 	client_free(c);
 	free(query);
-	buf_free(&p.line);
-	buf_free(&p.data);
+	sse_free(&p.sse);
 	return cli_exit(r);
 }

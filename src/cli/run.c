@@ -712,32 +712,6 @@ signal_parse(const char *s)
 	return (int)n;
 }
 
-/* The common options (cli_getopt's), for the own option loop below: coffer run
- * needs short options (-f, -o) and must stop at COMMAND. */
-static void
-common_option(int o)
-{
-	switch (o) {
-	case CLI_OPT_FORMAT:
-		if (strcmp(optarg, "table") == 0)
-			arg_format = CLI_FORMAT_TABLE;
-		else if (strcmp(optarg, "json") == 0)
-			arg_format = CLI_FORMAT_JSON;
-		else
-			exit(cli_usage_err("unknown format \"%s\" (table or json)", optarg));
-		break;
-	case CLI_OPT_ADDRESS:
-		free(arg_address);
-		arg_address = cli_strdup(optarg);
-		break;
-	case CLI_OPT_TOKEN:
-		secmem_free_str(arg_token);
-		arg_token = cli_strdup(optarg);
-		secmem_wipe(optarg, strlen(optarg)); /* out of ps(1) from now on */
-		break;
-	}
-}
-
 static int
 parse_args(int argc, char **argv, struct run_opts *o)
 {
@@ -750,7 +724,8 @@ parse_args(int argc, char **argv, struct run_opts *o)
 	        {"overload", no_argument, NULL, 'o'}, /* dotenvx's name */
 	        {"watch", no_argument, NULL, OPT_WATCH},
 	        {"signal", required_argument, NULL, OPT_SIGNAL},
-	        CLI_COMMON_OPTIONS,
+	        CLI_HELP_OPTION, /* no --format: the output is the command's */
+	        CLI_SERVER_OPTIONS,
 	        {0},
 	};
 	int opt;
@@ -760,7 +735,7 @@ parse_args(int argc, char **argv, struct run_opts *o)
 	while ((opt = getopt_long(argc, argv, "+:hf:o", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
-			fputs(run_usage, stdout);
+			cli_help(opts, run_usage);
 			cli_cleanup();
 			exit(CLI_EXIT_OK);
 		case ':':
@@ -802,7 +777,7 @@ parse_args(int argc, char **argv, struct run_opts *o)
 				return cli_usage_err("--signal: unknown signal \"%s\"", optarg);
 			break;
 		default:
-			common_option(opt);
+			cli_common_option(opt, optarg);
 			break;
 		}
 	}

@@ -9,8 +9,8 @@
 #include "cli/client.h"
 #include "cli/kvpath.h"
 #include "cli/run_int.h"
-#include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/sse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +33,8 @@ struct watch {
 	int ready_fd;  /* 'o' once the stream is open, 'e' when it cannot be */
 	bool opened;   /* this connection sent its first bytes */
 	bool ever_opened;
-	struct buf line, data;
-	bool has_data;
-	char id[32], last_id[32];
+	struct sse_parser sse;
+	char last_id[SSE_ID_MAX];
 };
 
 static void
@@ -91,47 +90,23 @@ out:
 	return hit;
 }
 
-/* One complete line of the stream, without its newline. */
-static void
-on_line(struct watch *w, const char *l)
+/* One complete event: a byte to the supervisor when it names a watched
+ * secret. An oversized event is judged by the data that fit. */
+static int
+on_event(void *arg, const struct sse_event *ev)
 {
-	const char *v;
-	int r = 0;
+	struct watch *w = arg;
 
-	if (*l == '\0') { /* the end of an event */
-		if (w->has_data) {
-			if (event_matches(w, buf_str(&w->data)))
-				say(w->notify_fd, 'r');
-			snprintf(w->last_id, sizeof(w->last_id), "%s", w->id);
-		}
-		buf_reset(&w->data);
-		w->has_data = false;
-		return;
-	}
-	if (*l == ':')
-		return; /* a comment: ": subscribed", keepalives */
-	v = strchr(l, ':');
-	v = v ? v + 1 : l + strlen(l);
-	if (*v == ' ')
-		v++;
-	if (strncmp(l, "id:", 3) == 0) {
-		snprintf(w->id, sizeof(w->id), "%s", v);
-	} else if (strncmp(l, "data:", 5) == 0) {
-		if (buf_len(&w->data) > 0)
-			r = buf_append_char(&w->data, '\n');
-		if (r == 0)
-			r = buf_append_str(&w->data, v);
-		if (r == CF_ENOMEM)
-			cli_oom();
-		w->has_data = true; /* an oversized event is judged by what fits */
-	}
+	if (event_matches(w, ev->data))
+		say(w->notify_fd, 'r');
+	snprintf(w->last_id, sizeof(w->last_id), "%s", ev->id);
+	return 0;
 }
 
 static bool
 on_data(void *arg, const char *p, size_t n)
 {
 	struct watch *w = arg;
-	size_t i;
 	int r;
 
 	if (!w->opened) {
@@ -141,21 +116,10 @@ on_data(void *arg, const char *p, size_t n)
 			say(w->ready_fd, 'o');
 		}
 	}
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r')
-			continue;
-		if (p[i] == '\n') {
-			on_line(w, buf_str(&w->line));
-			buf_reset(&w->line);
-			continue;
-		}
-		r = buf_append_char(&w->line, p[i]);
-		if (r == CF_ENOMEM)
-			cli_oom();
-		if (r < 0)
-			return false; /* a line past 1 MiB: reconnect */
-	}
-	return true;
+	r = sse_feed(&w->sse, p, n, on_event, w);
+	if (r == CF_ENOMEM)
+		cli_oom();
+	return r == 0; /* else a line past 1 MiB: reconnect */
 }
 
 static void *
@@ -167,9 +131,7 @@ watch_thread(void *arg)
 	int r, delay = 1;
 
 	for (;;) {
-		buf_reset(&w->line);
-		buf_reset(&w->data);
-		w->has_data = false;
+		sse_reset(&w->sse);
 		w->opened = false;
 		r = client_stream(w->c, "sys/events/subscribe", WATCH_TYPES,
 		                  w->last_id[0] ? w->last_id : NULL, on_data, w, &resp, err,
@@ -215,9 +177,8 @@ run_watch_start(const struct run_opts *o, struct client *c, int *ret_fd)
 	        .c = c,
 	        .notify_fd = np[1],
 	        .ready_fd = rp[1],
-	        .line = BUF_INIT(LINE_MAX_BYTES - 1, 0),
-	        .data = BUF_INIT(EVENT_MAX_BYTES, 0),
 	};
+	sse_init(&w.sse, LINE_MAX_BYTES - 1, EVENT_MAX_BYTES, SSE_TRUNCATE);
 	if (pthread_create(&t, NULL, watch_thread, &w) != 0) {
 		cli_err("cannot start the event follower");
 		client_free(c);

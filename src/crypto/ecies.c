@@ -145,18 +145,25 @@ out:
 	return r;
 }
 
-/* HKDF-SHA256(E || S, no salt, no info) -> 32 bytes. */
+/* The AES key both sides agree on: HKDF-SHA256(E || S, no salt, no info) ->
+ * 32 bytes, where E is the ephemeral public key (uncompressed) and S = d * P,
+ * the shared point (uncompressed): the sender's ephemeral scalar times the
+ * recipient's key, or the recipient's scalar times E. */
 static int
-derive_key(const uint8_t e[ECIES_UNCOMP_BYTES], const uint8_t s[ECIES_UNCOMP_BYTES],
-           uint8_t key[ECIES_KEY_BYTES])
+shared_key(struct ecies_ctx *c, const BIGNUM *d, const EC_POINT *p,
+           const uint8_t e[ECIES_UNCOMP_BYTES], uint8_t key[ECIES_KEY_BYTES])
 {
 	uint8_t ikm[2 * ECIES_UNCOMP_BYTES];
 	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[3];
-	int r = CF_EINTERNAL;
+	int r;
 
 	memcpy(ikm, e, ECIES_UNCOMP_BYTES);
-	memcpy(ikm + ECIES_UNCOMP_BYTES, s, ECIES_UNCOMP_BYTES);
+	r = point_mul(c, d, p, POINT_CONVERSION_UNCOMPRESSED, ikm + ECIES_UNCOMP_BYTES,
+	              ECIES_UNCOMP_BYTES);
+	if (r < 0)
+		goto out;
+	r = CF_EINTERNAL;
 	kctx = EVP_KDF_CTX_new(ecies_algs.hkdf);
 	if (kctx == NULL)
 		goto out;
@@ -264,7 +271,7 @@ int
 ecies_encrypt(const uint8_t *pub, size_t publen, const uint8_t *pt, size_t ptlen, uint8_t *out)
 {
 	struct ecies_ctx c = {0};
-	uint8_t eph[ECIES_PRIVATE_BYTES], shared[ECIES_UNCOMP_BYTES], key[ECIES_KEY_BYTES];
+	uint8_t eph[ECIES_PRIVATE_BYTES], key[ECIES_KEY_BYTES];
 	uint8_t *e = out, *nonce = out + ECIES_UNCOMP_BYTES;
 	uint8_t *tag = nonce + ECIES_NONCE_BYTES, *ct = tag + ECIES_TAG_BYTES;
 	EC_POINT *p = NULL;
@@ -291,17 +298,13 @@ ecies_encrypt(const uint8_t *pub, size_t publen, const uint8_t *pt, size_t ptlen
 	r = point_mul(&c, d, NULL, POINT_CONVERSION_UNCOMPRESSED, e, ECIES_UNCOMP_BYTES);
 	if (r < 0)
 		goto out;
-	r = point_mul(&c, d, p, POINT_CONVERSION_UNCOMPRESSED, shared, sizeof(shared));
-	if (r < 0)
-		goto out;
-	r = derive_key(e, shared, key);
+	r = shared_key(&c, d, p, e, key);
 	if (r < 0)
 		goto out;
 	util_random(nonce, ECIES_NONCE_BYTES);
 	r = aes_gcm(1, key, nonce, tag, pt, ptlen, ct);
 out:
 	secmem_wipe(eph, sizeof(eph));
-	secmem_wipe(shared, sizeof(shared));
 	secmem_wipe(key, sizeof(key));
 	BN_clear_free(d);
 	EC_POINT_free(p);
@@ -314,7 +317,7 @@ ecies_decrypt(const uint8_t priv[ECIES_PRIVATE_BYTES], const uint8_t *payload, s
               uint8_t *out, size_t *ret_len)
 {
 	struct ecies_ctx c = {0};
-	uint8_t shared[ECIES_UNCOMP_BYTES], key[ECIES_KEY_BYTES], tag[ECIES_TAG_BYTES];
+	uint8_t key[ECIES_KEY_BYTES], tag[ECIES_TAG_BYTES];
 	const uint8_t *e = payload, *nonce = payload + ECIES_UNCOMP_BYTES;
 	const uint8_t *ct = nonce + ECIES_NONCE_BYTES + ECIES_TAG_BYTES;
 	size_t n = 0;
@@ -337,10 +340,7 @@ ecies_decrypt(const uint8_t priv[ECIES_PRIVATE_BYTES], const uint8_t *payload, s
 	r = scalar_load(&c, priv, &d);
 	if (r < 0)
 		goto out;
-	r = point_mul(&c, d, p, POINT_CONVERSION_UNCOMPRESSED, shared, sizeof(shared));
-	if (r < 0)
-		goto out;
-	r = derive_key(e, shared, key);
+	r = shared_key(&c, d, p, e, key);
 	if (r < 0)
 		goto out;
 	r = aes_gcm(0, key, nonce, tag, ct, n, out);
@@ -350,7 +350,6 @@ ecies_decrypt(const uint8_t priv[ECIES_PRIVATE_BYTES], const uint8_t *payload, s
 	}
 	*ret_len = n;
 out:
-	secmem_wipe(shared, sizeof(shared));
 	secmem_wipe(key, sizeof(key));
 	BN_clear_free(d);
 	EC_POINT_free(p);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -303,4 +304,16 @@ util_test_hook(const char *name)
 	(void)name;
 	return NULL;
 #endif
+}
+
+void
+util_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap); /* a cut message is still useful */
+	va_end(ap);
 }

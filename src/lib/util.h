@@ -50,6 +50,12 @@ int util_parse_bool(const char *s, bool *ret);
 /* Checked strtoll wrapper: whole string must be a base-10 integer. */
 int util_parse_int(const char *s, int64_t *ret);
 
+/* Writes a printf-style message into err (errlen bytes with the NUL; a longer
+ * one is cut), for the err/errlen out-parameters of parsers and loaders. Does
+ * nothing when err is NULL or errlen is 0. */
+void util_errf(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* Constant-time comparison of two NUL-terminated strings (lengths may leak). */
 bool util_streq_ct(const char *a, const char *b) __attribute__((warn_unused_result));
 

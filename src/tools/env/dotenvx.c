@@ -524,6 +524,66 @@ dotenvx_key_names(const char *path, const char *text, size_t len, char **ret_pub
 	return r;
 }
 
+/* ---- a file of a job ---- */
+
+/* A .env file as a job reads it: its text, its entries, and the key names
+ * they (or its path) give. */
+struct doc {
+	char *text; /* secret; size bytes + NUL */
+	size_t size;
+	size_t len; /* the bytes that count: 0 for a blank file with DOC_NEW */
+	struct items it;
+	char *pubname, *privname;
+};
+
+/* Flags for doc_load. */
+#define DOC_NEW 0x1u /* a missing or blank file is an empty one, started afresh as dotenvx does */
+
+static void
+doc_free(struct doc *d)
+{
+	items_free(&d->it);
+	if (d->text != NULL)
+		secmem_free(d->text, d->size + 1);
+	free(d->pubname);
+	free(d->privname);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Reads and scans path and names its keys; the error is in j. On failure d
+ * is left empty. */
+static int
+doc_load(struct job *j, const char *path, unsigned flags, struct doc *d)
+{
+	size_t i;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	r = file_read(j, path, &d->text, &d->size);
+	if (r == CF_ENOTFOUND && (flags & DOC_NEW)) {
+		d->text = strdup("");
+		d->size = 0;
+		r = d->text == NULL ? fail(j, CF_ENOMEM, "out of memory") : 0;
+	}
+	if (r < 0)
+		goto out;
+	d->len = d->size;
+	for (i = 0; (flags & DOC_NEW) && i < d->size && is_space(d->text[i]); i++)
+		;
+	if ((flags & DOC_NEW) && i == d->size)
+		d->len = 0;
+	r = scan_file(j, path, d->text, d->len, &d->it);
+	if (r < 0)
+		goto out;
+	r = names_from_items(path, &d->it, &d->pubname, &d->privname);
+	if (r < 0)
+		r = fail(j, r, "out of memory");
+out:
+	if (r < 0)
+		doc_free(d);
+	return r;
+}
+
 /* The public key of a scanned file: the last value of its first
  * DOTENV_PUBLIC_KEY* name, or NULL. */
 static const struct item *
@@ -644,6 +704,45 @@ ring_add_list(struct ring *ring, const char *list, size_t len)
 	}
 }
 
+/* The keys file of the env file at env_path, read once per job, and its
+ * entries: *ret_kp gets its path (the caller frees it and items_frees it).
+ * The error is in j; on failure *ret_kp is NULL and it empty. */
+static int
+keys_load(struct job *j, const char *env_path, char **ret_kp, struct keyfile **ret_kf,
+          struct items *it)
+{
+	char why[128];
+	int r;
+
+	memset(it, 0, sizeof(*it));
+	*ret_kp = NULL;
+	r = keys_path(env_path, j->o, ret_kp);
+	if (r < 0)
+		return fail(j, r, "out of memory");
+	r = keyfile_get(j, *ret_kp, ret_kf);
+	if (r == 0) {
+		r = items_scan((*ret_kf)->text, (*ret_kf)->len, it, why, sizeof(why));
+		if (r < 0)
+			r = fail(j, r, "%s: %s", *ret_kp, why);
+	}
+	if (r < 0) {
+		free(*ret_kp);
+		*ret_kp = NULL;
+	}
+	return r;
+}
+
+/* The last entry named key (the definition that wins), or NULL. */
+static const struct item *
+last_item(const struct items *it, const char *key)
+{
+	for (size_t i = it->n; i > 0; i--) {
+		if (strcmp(it->v[i - 1].key, key) == 0)
+			return &it->v[i - 1];
+	}
+	return NULL;
+}
+
 /* The private keys for the env file at env_path named privname: the
  * environment variable first, then the keys file. */
 static int
@@ -651,8 +750,9 @@ ring_load(struct job *j, const char *env_path, const char *privname, struct ring
 {
 	struct keyfile *kf;
 	struct items it;
+	const struct item *x;
 	const char *v;
-	char *kp = NULL, why[128];
+	char *kp;
 	int r;
 
 	ring->n = 0;
@@ -660,27 +760,15 @@ ring_load(struct job *j, const char *env_path, const char *privname, struct ring
 	v = env_get(j->o->environ, privname);
 	if (v != NULL)
 		ring_add_list(ring, v, strlen(v));
-	r = keys_path(env_path, j->o, &kp);
+	r = keys_load(j, env_path, &kp, &kf, &it);
 	if (r < 0)
-		return fail(j, r, "out of memory");
-	r = keyfile_get(j, kp, &kf);
-	if (r < 0)
-		goto out;
-	r = items_scan(kf->text, kf->len, &it, why, sizeof(why));
-	if (r < 0) {
-		r = fail(j, r, "%s: %s", kp, why);
-		goto out;
-	}
-	for (size_t i = it.n; i > 0; i--) { /* the last definition wins */
-		if (strcmp(it.v[i - 1].key, privname) == 0) {
-			ring_add_list(ring, it.v[i - 1].val, it.v[i - 1].vlen);
-			break;
-		}
-	}
+		return r;
+	x = last_item(&it, privname);
+	if (x != NULL)
+		ring_add_list(ring, x->val, x->vlen);
 	items_free(&it);
-out:
 	free(kp);
-	return r;
+	return 0;
 }
 
 static void
@@ -855,7 +943,8 @@ public_key(struct job *j, const char *path, const struct items *it, const char *
 	struct buf h = BUF_INIT(64 * 1024, 0), kb = BUF_INIT(TEXT_MAX, BUF_SECRET);
 	struct keyfile *kf;
 	struct items kit = {0};
-	char *kp = NULL, *rel = NULL, *copy = NULL, why[128];
+	const struct item *x;
+	char *kp = NULL, *rel = NULL, *copy = NULL;
 	size_t got;
 	int r;
 
@@ -867,28 +956,14 @@ public_key(struct job *j, const char *path, const struct items *it, const char *
 			            pi->key);
 		return 0;
 	}
-	r = keys_path(path, j->o, &kp);
-	if (r < 0)
-		return fail(j, r, "out of memory");
-	r = keyfile_get(j, kp, &kf);
+	r = keys_load(j, path, &kp, &kf, &kit);
 	if (r < 0)
 		goto out;
-	r = items_scan(kf->text, kf->len, &kit, why, sizeof(why));
-	if (r < 0) {
-		r = fail(j, r, "%s: %s", kp, why);
-		goto out;
-	}
 	r = CF_ENOTFOUND;
-	for (size_t i = kit.n; i > 0; i--) {
-		const struct item *x = &kit.v[i - 1];
-
-		if (strcmp(x->key, privname) != 0)
-			continue;
-		if (x->vlen == 64 && util_unhex(x->val, priv, sizeof(priv), &got) == 0 &&
-		    got == sizeof(priv))
-			r = ecies_public_from_private(priv, pub);
-		break;
-	}
+	x = last_item(&kit, privname);
+	if (x != NULL && x->vlen == 64 && util_unhex(x->val, priv, sizeof(priv), &got) == 0 &&
+	    got == sizeof(priv))
+		r = ecies_public_from_private(priv, pub);
 	if (r < 0) {
 		r = ecies_keypair(priv, pub);
 		if (r < 0) {
@@ -1091,30 +1166,38 @@ choose_quote(char q, const char *plain, size_t len, char *ret)
 	return CF_EINVAL;
 }
 
+/* Queues the rewritten file: d's text with the edits e and header (or NULL)
+ * on top. Nothing when neither changes it: the file stays as it is. */
+static int
+doc_output(struct job *j, const char *path, const struct doc *d, const struct edits *e,
+           const char *header)
+{
+	char *out;
+	size_t olen;
+	int r;
+
+	if (e->n == 0 && header == NULL)
+		return 0;
+	r = apply(d->text, d->len, e, header, &out, &olen);
+	if (r < 0)
+		return fail(j, r, "out of memory");
+	return add_output(j, path, out, olen);
+}
+
 static int
 encrypt_one(struct job *j, const char *path)
 {
-	struct items it = {0};
+	struct doc d;
 	struct edits e = {0};
 	uint8_t pub[ECIES_PUBLIC_BYTES];
-	char *text = NULL, *pubname = NULL, *privname = NULL, *header = NULL, *enc = NULL;
-	char *out = NULL;
-	size_t len = 0, olen;
+	char *header = NULL, *enc = NULL;
 	int r;
 
-	r = file_read(j, path, &text, &len);
+	r = doc_load(j, path, 0, &d);
 	if (r < 0)
-		goto out;
-	r = scan_file(j, path, text, len, &it);
-	if (r < 0)
-		goto out;
-	r = names_from_items(path, &it, &pubname, &privname);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < it.n; i++) {
-		const struct item *x = &it.v[i];
+		return r;
+	for (size_t i = 0; i < d.it.n; i++) {
+		const struct item *x = &d.it.v[i];
 		char q;
 
 		if (starts_with(x->key, PUBLIC_PREFIX) || ends_with(x->key, "_PLAIN") ||
@@ -1123,7 +1206,7 @@ encrypt_one(struct job *j, const char *path)
 		/* the key pair only when something is encrypted: dotenvx leaves a
 		 * file with nothing to encrypt as it is */
 		if (header == NULL && e.n == 0) {
-			r = public_key(j, path, &it, pubname, privname, pub, &header);
+			r = public_key(j, path, &d.it, d.pubname, d.privname, pub, &header);
 			if (r < 0)
 				goto out;
 		}
@@ -1136,7 +1219,7 @@ encrypt_one(struct job *j, const char *path)
 			r = fail(j, r, "%s: cannot encrypt %s: %s", path, x->key, cf_strerror(r));
 			goto out;
 		}
-		r = edits_add(&e, text, len, x, q, enc, strlen(enc));
+		r = edits_add(&e, d.text, d.len, x, q, enc, strlen(enc));
 		free(enc);
 		enc = NULL;
 		if (r < 0) {
@@ -1144,21 +1227,10 @@ encrypt_one(struct job *j, const char *path)
 			goto out;
 		}
 	}
-	if (e.n == 0 && header == NULL)
-		goto out; /* nothing to encrypt: the file stays as it is */
-	r = apply(text, len, &e, header, &out, &olen);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	r = add_output(j, path, out, olen);
+	r = doc_output(j, path, &d, &e, header);
 out:
-	items_free(&it);
+	doc_free(&d);
 	edits_free(&e);
-	if (text != NULL)
-		secmem_free(text, len + 1);
-	free(pubname);
-	free(privname);
 	free(header);
 	return r;
 }
@@ -1166,32 +1238,24 @@ out:
 static int
 decrypt_one(struct job *j, const char *path)
 {
-	struct items it = {0};
+	struct doc d;
 	struct edits e = {0};
 	struct ring ring = {0};
 	bool loaded = false;
-	char *text = NULL, *pubname = NULL, *privname = NULL, *plain = NULL, *out = NULL;
-	size_t len = 0, plen = 0, olen;
+	char *plain = NULL;
+	size_t plen = 0;
 	int r;
 
-	r = file_read(j, path, &text, &len);
+	r = doc_load(j, path, 0, &d);
 	if (r < 0)
-		goto out;
-	r = scan_file(j, path, text, len, &it);
-	if (r < 0)
-		goto out;
-	r = names_from_items(path, &it, &pubname, &privname);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < it.n; i++) {
-		const struct item *x = &it.v[i];
+		return r;
+	for (size_t i = 0; i < d.it.n; i++) {
+		const struct item *x = &d.it.v[i];
 
 		if (!selected(j->o, x->key) || !starts_with(x->val, DOTENVX_PREFIX))
 			continue;
 		if (!loaded) {
-			r = ring_load(j, path, privname, &ring);
+			r = ring_load(j, path, d.privname, &ring);
 			if (r < 0)
 				goto out;
 			loaded = true;
@@ -1201,7 +1265,7 @@ decrypt_one(struct job *j, const char *path)
 			r = decrypt_fail(j, r, path, x->key, &ring);
 			goto out;
 		}
-		r = edits_add(&e, text, len, x, x->quote, plain, plen);
+		r = edits_add(&e, d.text, d.len, x, x->quote, plain, plen);
 		secmem_free(plain, plen + 1);
 		plain = NULL;
 		if (r < 0) {
@@ -1209,22 +1273,11 @@ decrypt_one(struct job *j, const char *path)
 			goto out;
 		}
 	}
-	if (e.n == 0)
-		goto out;
-	r = apply(text, len, &e, NULL, &out, &olen);
-	if (r < 0) {
-		r = fail(j, r, "out of memory");
-		goto out;
-	}
-	r = add_output(j, path, out, olen);
+	r = doc_output(j, path, &d, &e, NULL);
 out:
 	ring_wipe(&ring);
-	items_free(&it);
+	doc_free(&d);
 	edits_free(&e);
-	if (text != NULL)
-		secmem_free(text, len + 1);
-	free(pubname);
-	free(privname);
 	return r;
 }
 
@@ -1368,14 +1421,13 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
             const struct dotenvx_opts *o, char *err, size_t errlen)
 {
 	struct job j = {.o = o, .err = err, .errlen = errlen};
-	struct items it = {0};
+	struct doc d = {0};
 	struct edits e = {0};
 	struct buf b = BUF_INIT(TEXT_MAX, BUF_SECRET);
 	uint8_t pub[ECIES_PUBLIC_BYTES];
-	char *text = NULL, *pubname = NULL, *privname = NULL, *header = NULL, *enc = NULL;
-	char *out = NULL, q;
+	char *header = NULL, *enc = NULL, *out = NULL, q;
 	const char *nv;
-	size_t len = 0, olen, nvlen, i;
+	size_t olen, nvlen, i;
 	bool found = false;
 	int r;
 
@@ -1383,33 +1435,16 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		return fail(&j, CF_EINVAL, "invalid key name (letters, digits, _ . - only)");
 	if (memchr(value, '\0', value_len) != NULL)
 		return fail(&j, CF_EINVAL, "the value of %s contains a NUL byte", key);
-	r = file_read(&j, path, &text, &len);
-	if (r == CF_ENOTFOUND) {
-		text = strdup("");
-		len = 0;
-		r = text == NULL ? fail(&j, CF_ENOMEM, "out of memory") : 0;
-	}
+	r = doc_load(&j, path, DOC_NEW, &d);
 	if (r < 0)
 		goto out;
-	for (i = 0; i < len && is_space(text[i]); i++)
-		;
-	if (i == len) /* blank: dotenvx starts it afresh */
-		len = 0;
-	r = scan_file(&j, path, text, len, &it);
-	if (r < 0)
-		goto out;
-	r = names_from_items(path, &it, &pubname, &privname);
-	if (r < 0) {
-		r = fail(&j, r, "out of memory");
-		goto out;
-	}
 	plain = plain || ends_with(key, "_PLAIN");
 	nv = value;
 	nvlen = value_len;
-	if (!plain && set_unchanged(&j, path, &it, privname, key, value, value_len))
+	if (!plain && set_unchanged(&j, path, &d.it, d.privname, key, value, value_len))
 		goto out; /* r == 0: already that value */
 	if (!plain) {
-		r = public_key(&j, path, &it, pubname, privname, pub, &header);
+		r = public_key(&j, path, &d.it, d.pubname, d.privname, pub, &header);
 		if (r < 0)
 			goto out;
 		r = encrypt_value(pub, sizeof(pub), value, value_len, &enc);
@@ -1420,8 +1455,8 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		nv = enc;
 		nvlen = strlen(enc);
 	}
-	for (i = 0; i < it.n; i++) {
-		const struct item *x = &it.v[i];
+	for (i = 0; i < d.it.n; i++) {
+		const struct item *x = &d.it.v[i];
 
 		if (strcmp(x->key, key) != 0)
 			continue;
@@ -1429,13 +1464,13 @@ dotenvx_set(const char *path, const char *key, const char *value, size_t value_l
 		r = set_quote(&j, x->quote, key, value, value_len, plain, &q);
 		if (r < 0)
 			goto out;
-		r = edits_add(&e, text, len, x, q, nv, nvlen);
+		r = edits_add(&e, d.text, d.len, x, q, nv, nvlen);
 		if (r < 0) {
 			r = fail(&j, r, "out of memory");
 			goto out;
 		}
 	}
-	r = apply(text, len, &e, header, &out, &olen);
+	r = apply(d.text, d.len, &e, header, &out, &olen);
 	if (r < 0) {
 		r = fail(&j, r, "out of memory");
 		goto out;
@@ -1468,13 +1503,9 @@ out:
 	if (out != NULL)
 		secmem_free(out, olen + 1);
 	buf_free(&b);
-	items_free(&it);
+	doc_free(&d);
 	edits_free(&e);
-	if (text != NULL)
-		secmem_free_str(text);
 	free(enc);
-	free(pubname);
-	free(privname);
 	free(header);
 	job_free(&j);
 	return r;
@@ -1486,35 +1517,27 @@ dotenvx_get(char *const *paths, size_t n, const struct dotenvx_opts *o, struct d
 {
 	struct job j = {.o = o, .err = err, .errlen = errlen};
 	struct dotenv file = {0};
-	struct items it = {0};
+	struct doc d = {0};
 	struct ring ring = {0};
-	char *text = NULL, *pubname = NULL, *privname = NULL, *plain = NULL;
-	size_t len = 0, plen = 0;
+	char *plain = NULL;
+	size_t plen = 0;
 	int r = 0;
 
 	for (size_t f = 0; f < n && r == 0; f++) {
 		bool loaded = false;
 
-		r = file_read(&j, paths[f], &text, &len);
+		r = doc_load(&j, paths[f], 0, &d);
 		if (r < 0)
 			break;
-		r = scan_file(&j, paths[f], text, len, &it);
-		if (r < 0)
-			break;
-		r = names_from_items(paths[f], &it, &pubname, &privname);
-		if (r < 0) {
-			r = fail(&j, r, "out of memory");
-			break;
-		}
-		for (size_t i = 0; i < it.n && r == 0; i++) {
-			const struct item *x = &it.v[i];
+		for (size_t i = 0; i < d.it.n && r == 0; i++) {
+			const struct item *x = &d.it.v[i];
 
 			if (!starts_with(x->val, DOTENVX_PREFIX)) {
 				r = dotenv_set(&file, x->key, x->val, x->vlen);
 				continue;
 			}
 			if (!loaded) {
-				r = ring_load(&j, paths[f], privname, &ring);
+				r = ring_load(&j, paths[f], d.privname, &ring);
 				if (r < 0)
 					break;
 				loaded = true;
@@ -1537,18 +1560,9 @@ dotenvx_get(char *const *paths, size_t n, const struct dotenvx_opts *o, struct d
 			r = fail(&j, r, "out of memory");
 		dotenv_free(&file);
 		ring_wipe(&ring);
-		items_free(&it);
-		secmem_free(text, len + 1);
-		text = NULL;
-		free(pubname);
-		free(privname);
-		pubname = privname = NULL;
+		doc_free(&d);
 	}
-	if (text != NULL)
-		secmem_free(text, len + 1);
-	free(pubname);
-	free(privname);
-	items_free(&it);
+	doc_free(&d);
 	ring_wipe(&ring);
 	dotenv_free(&file);
 	if (r < 0)
@@ -1562,37 +1576,23 @@ dotenvx_keypair(const char *path, const struct dotenvx_opts *o, char **ret_pubna
                 char **ret_privname, char ret_pub[67], char ret_priv[65], char *err, size_t errlen)
 {
 	struct job j = {.o = o, .err = err, .errlen = errlen};
-	struct items it = {0};
+	struct doc d = {0};
 	struct ring ring = {0};
 	uint8_t pub[ECIES_PUBLIC_BYTES], derived[ECIES_PUBLIC_BYTES], priv[ECIES_PRIVATE_BYTES];
 	const struct item *pi;
-	char *text = NULL, *pubname = NULL, *privname = NULL;
-	size_t len = 0, got;
+	size_t got;
 	bool have_pub = false;
 	int r;
 
 	ret_priv[0] = '\0';
-	r = file_read(&j, path, &text, &len);
-	if (r == CF_ENOTFOUND) {
-		text = strdup("");
-		len = 0;
-		r = text == NULL ? fail(&j, CF_ENOMEM, "out of memory") : 0;
-	}
+	r = doc_load(&j, path, DOC_NEW, &d);
 	if (r < 0)
 		goto out;
-	r = scan_file(&j, path, text, len, &it);
-	if (r < 0)
-		goto out;
-	r = names_from_items(path, &it, &pubname, &privname);
-	if (r < 0) {
-		r = fail(&j, r, "out of memory");
-		goto out;
-	}
-	pi = public_item(&it);
+	pi = public_item(&d.it);
 	if (pi != NULL && pi->vlen == 66 && util_unhex(pi->val, pub, sizeof(pub), &got) == 0 &&
 	    got == sizeof(pub))
 		have_pub = true;
-	r = ring_load(&j, path, privname, &ring);
+	r = ring_load(&j, path, d.privname, &ring);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < ring.n; i++) {
@@ -1614,17 +1614,13 @@ dotenvx_keypair(const char *path, const struct dotenvx_opts *o, char **ret_pubna
 		util_hex(priv, sizeof(priv), ret_priv);
 	}
 	util_hex(pub, sizeof(pub), ret_pub);
-	*ret_pubname = pubname;
-	*ret_privname = privname;
-	pubname = privname = NULL;
+	*ret_pubname = d.pubname;
+	*ret_privname = d.privname;
+	d.pubname = d.privname = NULL;
 out:
 	secmem_wipe(priv, sizeof(priv));
 	ring_wipe(&ring);
-	items_free(&it);
-	if (text != NULL)
-		secmem_free(text, len + 1);
-	free(pubname);
-	free(privname);
+	doc_free(&d);
 	job_free(&j);
 	return r;
 }

@@ -4,32 +4,17 @@
 
 #include "lib/err.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 #include "tools/env/dotenv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* libgit2's message for the last error, or a fallback. */
 static const char *
@@ -125,11 +110,11 @@ repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
 	int r;
 
 	if (path && access(path, F_OK) < 0) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return CF_ENOTFOUND;
 	}
 	if (git_libgit2_init() < 0) {
-		errf(err, errlen, "libgit2: %s", git_msg());
+		util_errf(err, errlen, "libgit2: %s", git_msg());
 		return CF_EIO;
 	}
 	/* Without a path, find the repository as git's own tools do, so a hook
@@ -139,14 +124,14 @@ repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
 	else
 		r = git_repository_open_ext(ret, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
 	if (r == GIT_ENOTFOUND) {
-		errf(err, errlen, "%s is not in a git repository", path ? path : ".");
+		util_errf(err, errlen, "%s is not in a git repository", path ? path : ".");
 		r = CF_ENOTFOUND;
 	} else if (r < 0) {
-		errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
+		util_errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
 		r = CF_EIO;
 	} else if (git_repository_is_bare(*ret)) {
-		errf(err, errlen, "%s is a bare repository (no working directory)",
-		     path ? path : ".");
+		util_errf(err, errlen, "%s is a bare repository (no working directory)",
+		          path ? path : ".");
 		git_repository_free(*ret);
 		r = CF_EINVAL;
 	}
@@ -213,7 +198,7 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 	int r = 0, ign;
 
 	if (git_repository_index(&idx, repo) < 0) {
-		errf(err, errlen, "reading the index: %s", git_msg());
+		util_errf(err, errlen, "reading the index: %s", git_msg());
 		return CF_EIO;
 	}
 	n = git_index_entrycount(idx);
@@ -233,7 +218,7 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 		if (staged_encrypted(repo, e))
 			continue;
 		if (git_ignore_path_is_ignored(&ign, repo, e->path) < 0) {
-			errf(err, errlen, "reading ignore rules: %s", git_msg());
+			util_errf(err, errlen, "reading ignore rules: %s", git_msg());
 			r = CF_EIO;
 			break;
 		}
@@ -257,7 +242,7 @@ scan_untracked(git_repository *repo, struct guard_report *out, char *err, size_t
 	opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
 	if (git_status_list_new(&list, repo, &opts) < 0) {
-		errf(err, errlen, "reading the status: %s", git_msg());
+		util_errf(err, errlen, "reading the status: %s", git_msg());
 		return CF_EIO;
 	}
 	n = git_status_list_entrycount(list);
@@ -308,7 +293,7 @@ guard_scan(const char *path, struct guard_report *out, char *err, size_t errlen)
 	memset(&rep, 0, sizeof(rep));
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	guard_report_free(&rep);
 	if (repo) {
 		git_repository_free(repo);
@@ -389,13 +374,13 @@ read_all(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen
 		return 0;
 	}
 	if (!f) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return CF_EIO;
 	}
 	for (;;) {
 		if (len == cap) {
 			if (cap >= 64u * 1024 * 1024) {
-				errf(err, errlen, "%s: too large", path);
+				util_errf(err, errlen, "%s: too large", path);
 				free(text);
 				fclose(f);
 				return CF_ETOOBIG;
@@ -415,7 +400,7 @@ read_all(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen
 			break;
 	}
 	if (ferror(f)) {
-		errf(err, errlen, "%s: read error", path);
+		util_errf(err, errlen, "%s: read error", path);
 		free(text);
 		fclose(f);
 		return CF_EIO;
@@ -459,7 +444,7 @@ guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t e
 		if (!f) {
 			f = fopen(path, "ab");
 			if (!f) {
-				errf(err, errlen, "%s: %s", path, strerror(errno));
+				util_errf(err, errlen, "%s: %s", path, strerror(errno));
 				r = CF_EIO;
 				goto out;
 			}
@@ -491,7 +476,7 @@ guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t e
 		r = fclose(f) == 0 ? 0 : CF_EIO;
 		f = NULL;
 		if (r < 0) {
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			util_errf(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 	}
@@ -501,7 +486,7 @@ out:
 	if (f)
 		fclose(f);
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	free(line);
 	free(text);
 	free(path);
@@ -583,7 +568,7 @@ mkdir_p(const char *dir, char *err, size_t errlen)
 
 		*s = '\0';
 		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			errf(err, errlen, "%s: %s", p, strerror(errno));
+			util_errf(err, errlen, "%s: %s", p, strerror(errno));
 			r = CF_EIO;
 			break;
 		}
@@ -605,7 +590,7 @@ hooks_dir(git_repository *repo, char **ret, char *err, size_t errlen)
 	int r, g;
 
 	if (git_repository_config_snapshot(&cfg, repo) < 0) {
-		errf(err, errlen, "reading the git config: %s", git_msg());
+		util_errf(err, errlen, "reading the git config: %s", git_msg());
 		return CF_EIO;
 	}
 	g = git_config_get_path(&buf, cfg, "core.hooksPath");
@@ -655,7 +640,8 @@ guard_install_hook(const char *path, const char *coffer, bool force, char **ret_
 		goto done;
 	}
 	if (old && !force) {
-		errf(err, errlen, "%s exists and is not this hook (--force replaces it)", hook);
+		util_errf(err, errlen, "%s exists and is not this hook (--force replaces it)",
+		          hook);
 		r = CF_EEXIST;
 		goto out;
 	}
@@ -669,7 +655,7 @@ guard_install_hook(const char *path, const char *coffer, bool force, char **ret_
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		errf(err, errlen, "%s: %s", dir, strerror(errno));
+		util_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		r = CF_EIO;
@@ -678,13 +664,13 @@ guard_install_hook(const char *path, const char *coffer, bool force, char **ret_
 	if (write(fd, text, tlen) != (ssize_t)tlen || fchmod(fd, 0755) < 0 || fsync(fd) < 0 ||
 	    close(fd) < 0) {
 		fd = -1;
-		errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		util_errf(err, errlen, "%s: %s", tmp, strerror(errno));
 		r = CF_EIO;
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, hook) < 0) {
-		errf(err, errlen, "%s: %s", hook, strerror(errno));
+		util_errf(err, errlen, "%s: %s", hook, strerror(errno));
 		r = CF_EIO;
 		goto out;
 	}
@@ -697,7 +683,7 @@ done:
 	r = 0;
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	if (fd >= 0)
 		close(fd);
 	if (tmp) {

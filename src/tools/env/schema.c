@@ -6,6 +6,7 @@
 
 #include "lib/err.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -55,21 +56,6 @@ struct schema {
 };
 
 /* ---- loading ---- */
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct {
 	const char *name;
@@ -136,8 +122,8 @@ static int
 load_length(json_t *j, const char *var, const char *kw, size_t *ret, char *err, size_t errlen)
 {
 	if (!json_is_integer(j) || json_integer_value(j) < 0) {
-		errf(err, errlen, "schema: properties.%s: %s must be a non-negative integer", var,
-		     kw);
+		util_errf(err, errlen, "schema: properties.%s: %s must be a non-negative integer",
+		          var, kw);
 		return CF_EINVAL;
 	}
 	*ret = (size_t)json_integer_value(j);
@@ -154,8 +140,8 @@ load_default(json_t *j, const char *var, char **ret, char *err, size_t errlen)
 
 	if (json_is_string(j)) {
 		if (memchr(json_string_value(j), '\0', json_string_length(j))) {
-			errf(err, errlen, "schema: properties.%s: default holds a NUL character",
-			     var);
+			util_errf(err, errlen,
+			          "schema: properties.%s: default holds a NUL character", var);
 			return CF_EINVAL;
 		}
 		t = json_string_value(j);
@@ -168,8 +154,9 @@ load_default(json_t *j, const char *var, char **ret, char *err, size_t errlen)
 	} else if (json_is_boolean(j)) {
 		t = json_is_true(j) ? "true" : "false";
 	} else {
-		errf(err, errlen,
-		     "schema: properties.%s: default must be a string, number or boolean", var);
+		util_errf(err, errlen,
+		          "schema: properties.%s: default must be a string, number or boolean",
+		          var);
 		return CF_EINVAL;
 	}
 	*ret = strdup(t);
@@ -184,12 +171,12 @@ load_pattern(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	int code;
 
 	if (!json_is_string(j)) {
-		errf(err, errlen, "schema: properties.%s: pattern must be a string", v->name);
+		util_errf(err, errlen, "schema: properties.%s: pattern must be a string", v->name);
 		return CF_EINVAL;
 	}
 	if (json_string_length(j) > SCHEMA_MAX_PATTERN) {
-		errf(err, errlen, "schema: properties.%s: pattern longer than %u bytes", v->name,
-		     SCHEMA_MAX_PATTERN);
+		util_errf(err, errlen, "schema: properties.%s: pattern longer than %u bytes",
+		          v->name, SCHEMA_MAX_PATTERN);
 		return CF_EINVAL;
 	}
 	v->pattern = strdup(json_string_value(j));
@@ -203,8 +190,8 @@ load_pattern(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	                      &off, NULL);
 	if (!v->re) {
 		(void)pcre2_get_error_message(code, msg, sizeof(msg));
-		errf(err, errlen, "schema: properties.%s: pattern: %s at offset %zu", v->name,
-		     (const char *)msg, (size_t)off);
+		util_errf(err, errlen, "schema: properties.%s: pattern: %s at offset %zu", v->name,
+		          (const char *)msg, (size_t)off);
 		return CF_EINVAL;
 	}
 	/* JIT when the library has it; the interpreter otherwise. */
@@ -218,7 +205,7 @@ load_type(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	const char *t = json_string_value(j);
 
 	if (!t) {
-		errf(err, errlen, "schema: properties.%s: type must be a string", v->name);
+		util_errf(err, errlen, "schema: properties.%s: type must be a string", v->name);
 		return CF_EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
@@ -228,10 +215,10 @@ load_type(struct schema_var *v, json_t *j, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	errf(err, errlen,
-	     "schema: properties.%s: unknown type \"%s\" (string, integer, number, boolean, "
-	     "url, email or enum)",
-	     v->name, t);
+	util_errf(err, errlen,
+	          "schema: properties.%s: unknown type \"%s\" (string, integer, number, boolean, "
+	          "url, email or enum)",
+	          v->name, t);
 	return CF_EINVAL;
 }
 
@@ -241,7 +228,7 @@ load_format(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	const char *t = json_string_value(j);
 
 	if (!t) {
-		errf(err, errlen, "schema: properties.%s: format must be a string", v->name);
+		util_errf(err, errlen, "schema: properties.%s: format must be a string", v->name);
 		return CF_EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
@@ -250,8 +237,8 @@ load_format(struct schema_var *v, json_t *j, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	errf(err, errlen, "schema: properties.%s: unknown format \"%s\" (url, uri or email)",
-	     v->name, t);
+	util_errf(err, errlen, "schema: properties.%s: unknown format \"%s\" (url, uri or email)",
+	          v->name, t);
 	return CF_EINVAL;
 }
 
@@ -262,16 +249,17 @@ load_enum(struct schema_var *v, json_t *j, char *err, size_t errlen)
 	size_t i;
 
 	if (!json_is_array(j) || json_array_size(j) == 0) {
-		errf(err, errlen, "schema: properties.%s: enum must be a non-empty array", v->name);
+		util_errf(err, errlen, "schema: properties.%s: enum must be a non-empty array",
+		          v->name);
 		return CF_EINVAL;
 	}
 	json_array_foreach(j, i, e)
 	{
 		if (!json_is_string(e) && !json_is_number(e) && !json_is_boolean(e)) {
-			errf(err, errlen,
-			     "schema: properties.%s: enum values must be strings, numbers or "
-			     "booleans",
-			     v->name);
+			util_errf(err, errlen,
+			          "schema: properties.%s: enum values must be strings, numbers or "
+			          "booleans",
+			          v->name);
 			return CF_EINVAL;
 		}
 	}
@@ -289,15 +277,15 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 	int r;
 
 	if (name[0] == '\0' || strchr(name, '=')) {
-		errf(err, errlen, "schema: properties: \"%s\" is not a variable name", name);
+		util_errf(err, errlen, "schema: properties: \"%s\" is not a variable name", name);
 		return CF_EINVAL;
 	}
 	if (!json_is_object(p)) {
-		errf(err, errlen, "schema: properties.%s must be an object", name);
+		util_errf(err, errlen, "schema: properties.%s must be an object", name);
 		return CF_EINVAL;
 	}
 	if (s->n >= SCHEMA_MAX_VARS) {
-		errf(err, errlen, "schema: more than %u variables", SCHEMA_MAX_VARS);
+		util_errf(err, errlen, "schema: more than %u variables", SCHEMA_MAX_VARS);
 		return CF_ETOOBIG;
 	}
 	r = var_add(s, name, &v);
@@ -323,8 +311,8 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 			r = load_pattern(v, j, err, errlen);
 		} else if (strcmp(k, "minimum") == 0 || strcmp(k, "maximum") == 0) {
 			if (!json_is_number(j)) {
-				errf(err, errlen, "schema: properties.%s: %s must be a number",
-				     name, k);
+				util_errf(err, errlen, "schema: properties.%s: %s must be a number",
+				          name, k);
 				return CF_EINVAL;
 			}
 			if (strcmp(k, "minimum") == 0)
@@ -335,26 +323,29 @@ load_property(struct schema *s, const char *name, json_t *p, char *err, size_t e
 			r = load_default(j, name, &v->defval, err, errlen);
 		} else if (strcmp(k, "secret") == 0) {
 			if (!json_is_boolean(j)) {
-				errf(err, errlen,
-				     "schema: properties.%s: secret must be true or false", name);
+				util_errf(err, errlen,
+				          "schema: properties.%s: secret must be true or false",
+				          name);
 				return CF_EINVAL;
 			}
 			v->secret = json_is_true(j);
 		} else if (!in_list(k, prop_notes, sizeof(prop_notes) / sizeof(prop_notes[0]))) {
-			errf(err, errlen, "schema: properties.%s: unknown keyword \"%s\"", name, k);
+			util_errf(err, errlen, "schema: properties.%s: unknown keyword \"%s\"",
+			          name, k);
 			return CF_EINVAL;
 		}
 		if (r < 0)
 			return r;
 	}
 	if (is_enum_type && !v->enumv) {
-		errf(err, errlen, "schema: properties.%s: type \"enum\" needs an enum list", name);
+		util_errf(err, errlen, "schema: properties.%s: type \"enum\" needs an enum list",
+		          name);
 		return CF_EINVAL;
 	}
 	if ((v->minimum || v->maximum) && v->type != ST_INTEGER && v->type != ST_NUMBER) {
-		errf(err, errlen,
-		     "schema: properties.%s: minimum and maximum need type integer or number",
-		     name);
+		util_errf(err, errlen,
+		          "schema: properties.%s: minimum and maximum need type integer or number",
+		          name);
 		return CF_EINVAL;
 	}
 	return 0;
@@ -369,7 +360,7 @@ load_required(struct schema *s, json_t *req, char *err, size_t errlen)
 	int r;
 
 	if (!json_is_array(req)) {
-		errf(err, errlen, "schema: required must be an array of variable names");
+		util_errf(err, errlen, "schema: required must be an array of variable names");
 		return CF_EINVAL;
 	}
 	json_array_foreach(req, i, e)
@@ -377,14 +368,14 @@ load_required(struct schema *s, json_t *req, char *err, size_t errlen)
 		if (!json_is_string(e) || json_string_length(e) == 0 ||
 		    strlen(json_string_value(e)) != json_string_length(e) ||
 		    strchr(json_string_value(e), '=')) {
-			errf(err, errlen, "schema: required[%zu] is not a variable name", i);
+			util_errf(err, errlen, "schema: required[%zu] is not a variable name", i);
 			return CF_EINVAL;
 		}
 		v = var_find(s, json_string_value(e));
 		if (!v) {
 			if (s->n >= SCHEMA_MAX_VARS) {
-				errf(err, errlen, "schema: more than %u variables",
-				     SCHEMA_MAX_VARS);
+				util_errf(err, errlen, "schema: more than %u variables",
+				          SCHEMA_MAX_VARS);
 				return CF_ETOOBIG;
 			}
 			r = var_add(s, json_string_value(e), &v);
@@ -407,13 +398,13 @@ schema_load(const char *text, size_t len, struct schema **ret, char *err, size_t
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		errf(err, errlen, "schema: line %d, column %d: %s", jerr.line, jerr.column,
-		     jerr.text);
+		util_errf(err, errlen, "schema: line %d, column %d: %s", jerr.line, jerr.column,
+		          jerr.text);
 		r = CF_EINVAL;
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		errf(err, errlen, "schema: the top level must be an object");
+		util_errf(err, errlen, "schema: the top level must be an object");
 		r = CF_EINVAL;
 		goto out;
 	}
@@ -430,14 +421,15 @@ schema_load(const char *text, size_t len, struct schema **ret, char *err, size_t
 		    strcmp(json_string_value(j), "object") == 0)
 			continue;
 		if (!in_list(k, top_notes, sizeof(top_notes) / sizeof(top_notes[0]))) {
-			errf(err, errlen, "schema: unknown keyword \"%s\" at the top level", k);
+			util_errf(err, errlen, "schema: unknown keyword \"%s\" at the top level",
+			          k);
 			r = CF_EINVAL;
 			goto out;
 		}
 	}
 	props = json_object_get(root, "properties");
 	if (props && !json_is_object(props)) {
-		errf(err, errlen, "schema: properties must be an object");
+		util_errf(err, errlen, "schema: properties must be an object");
 		r = CF_EINVAL;
 		goto out;
 	}
@@ -465,7 +457,7 @@ schema_load(const char *text, size_t len, struct schema **ret, char *err, size_t
 	r = 0;
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "schema: out of memory");
+		util_errf(err, errlen, "schema: out of memory");
 	schema_free(s);
 	json_decref(root);
 	return r;
@@ -481,7 +473,7 @@ schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen
 
 	f = fopen(path, "rb");
 	if (!f) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return CF_EIO;
 	}
 	for (;;) {
@@ -489,8 +481,8 @@ schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen
 			char *p;
 
 			if (cap >= SCHEMA_MAX_FILE + 1) {
-				errf(err, errlen, "%s: larger than %u bytes", path,
-				     SCHEMA_MAX_FILE);
+				util_errf(err, errlen, "%s: larger than %u bytes", path,
+				          SCHEMA_MAX_FILE);
 				r = CF_ETOOBIG;
 				goto out;
 			}
@@ -510,12 +502,12 @@ schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen
 			break;
 	}
 	if (ferror(f)) {
-		errf(err, errlen, "%s: read error", path);
+		util_errf(err, errlen, "%s: read error", path);
 		r = CF_EIO;
 		goto out;
 	}
 	if (len > SCHEMA_MAX_FILE) {
-		errf(err, errlen, "%s: larger than %u bytes", path, SCHEMA_MAX_FILE);
+		util_errf(err, errlen, "%s: larger than %u bytes", path, SCHEMA_MAX_FILE);
 		r = CF_ETOOBIG;
 		goto out;
 	}
@@ -524,11 +516,11 @@ schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen
 		char why[512];
 
 		(void)snprintf(why, sizeof(why), "%s", err + 8);
-		errf(err, errlen, "schema %s: %s", path, why);
+		util_errf(err, errlen, "schema %s: %s", path, why);
 	}
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "%s: out of memory", path);
+		util_errf(err, errlen, "%s: out of memory", path);
 	/* A schema may hold defaults of secrets. */
 	secmem_free(text, cap);
 	fclose(f);

@@ -234,6 +234,16 @@ url_encode(const uint8_t *s, size_t len, const char *keep, bool plus, bool upper
 	return o;
 }
 
+/* Adds the encoded form enc (n bytes) of s, unless the encoder failed (n is 0)
+ * or it is s itself, which is in the list already. */
+static int
+add_encoded(struct patlist *pl, const uint8_t *s, size_t len, const uint8_t *enc, size_t n)
+{
+	if (n == 0 || (n == len && memcmp(enc, s, len) == 0))
+		return 0;
+	return patlist_add(pl, enc, n);
+}
+
 static int
 add_url(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *enc)
 {
@@ -251,9 +261,7 @@ add_url(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *enc)
 	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
 		for (int upper = 1; upper >= 0; upper--) {
 			size_t n = url_encode(s, len, forms[f].keep, forms[f].plus, upper, enc);
-			if (n == len && memcmp(enc, s, len) == 0)
-				continue;
-			int r = patlist_add(pl, enc, n);
+			int r = add_encoded(pl, s, len, enc, n);
 			if (r < 0)
 				return r;
 		}
@@ -381,10 +389,7 @@ add_json(struct patlist *pl, const uint8_t *s, size_t len, uint8_t *enc)
 {
 	static const int flags[] = {0, JSON_ASCII, JSON_HTML, JSON_ASCII | JSON_SLASH};
 	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
-		size_t n = json_encode(s, len, flags[f], enc);
-		if (n == 0 || (n == len && memcmp(enc, s, len) == 0))
-			continue;
-		int r = patlist_add(pl, enc, n);
+		int r = add_encoded(pl, s, len, enc, json_encode(s, len, flags[f], enc));
 		if (r < 0)
 			return r;
 	}
