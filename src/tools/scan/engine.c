@@ -543,7 +543,8 @@ run_window(struct scan_ctx *c, uint32_t ri, size_t ws, size_t we)
 				cs = c->start;
 			if (ce > c->len)
 				ce = c->len;
-			cs = line_start(c->data, c->start, cs);
+			cs = line_start(c->data,
+			                cs > c->start + CHECK_CTX ? cs - CHECK_CTX : c->start, cs);
 			if (!rl->check(c->data + so, sl, c->data + cs, ce - cs, so - cs))
 				continue;
 		}
@@ -575,9 +576,10 @@ hit(struct scan_ctx *c, uint32_t ri, size_t pos, size_t klen)
 	int r;
 
 	if (rl->flags & SCAN_RULE_MULTILINE) {
-		size_t ls = line_start(c->data, c->start, pos);
-		ws = ls > c->start + MULTI_BEFORE ? ls - MULTI_BEFORE : c->start;
-		ws = line_start(c->data, c->start, ws);
+		/* from a line start about MULTI_BEFORE bytes back (the walks back
+		 * are bounded: a minified file's one line stays linear) */
+		size_t lo = pos > c->start + MULTI_BEFORE ? pos - MULTI_BEFORE : c->start;
+		ws = line_start(c->data, lo > c->start + CHECK_CTX ? lo - CHECK_CTX : c->start, lo);
 		we = c->len - pos > MULTI_AFTER ? pos + MULTI_AFTER : c->len;
 	} else {
 		size_t lo = pos > c->start + WIN_BEFORE ? pos - WIN_BEFORE : c->start;
@@ -648,7 +650,8 @@ deliver(struct scan_ctx *c, scan_hit_fn visit, void *arg)
 {
 	const struct scan_engine *e = c->e;
 	const char *d = c->data;
-	size_t n = 0, pos = c->start, line = 1, ls = c->start;
+	size_t n = 0, pos = c->start, line = 1, ls = c->start, judged = SIZE_MAX;
+	bool allowed = false;
 	int r;
 
 	if (c->nf == 0)
@@ -675,14 +678,17 @@ deliver(struct scan_ctx *c, scan_hit_fn visit, void *arg)
 			ls = pos;
 		}
 		pos = f->off;
-		size_t le = line_end(d, c->len, ls);
-		if (line_allowed(d, ls, le))
-			continue;
-		if (ls > c->start) {
-			size_t pls = line_start(d, c->start, ls - 1);
-			if (has_marker(d, pls, ls - 1, nextline_marker))
-				continue;
+		/* markers are looked for once per line that has findings */
+		if (judged != ls) {
+			judged = ls;
+			allowed = line_allowed(d, ls, line_end(d, c->len, ls));
+			if (!allowed && ls > c->start) {
+				size_t pls = line_start(d, c->start, ls - 1);
+				allowed = has_marker(d, pls, ls - 1, nextline_marker);
+			}
 		}
+		if (allowed)
+			continue;
 		struct scan_hit h = {
 		        .rule = &e->rules[f->rule],
 		        .secret_off = f->off,
