@@ -26,13 +26,13 @@
 
 #include "lib/err.h"
 
-#define WIN_BEFORE   1024        /* single-line rule: bytes before the keyword */
-#define WIN_AFTER    2048        /* ... and after it */
-#define MULTI_BEFORE 4096        /* multi-line rule: bytes before the keyword's line */
-#define MULTI_AFTER  (64 * 1024) /* ... and after the keyword */
-#define CHECK_CTX    1024        /* context handed to a check, each side of the window */
-#define MATCH_LIMIT  1000000     /* PCRE2 backtracking budget per window */
-#define MERGE_MAX    (64 * 1024) /* windows merge up to this size */
+#define WIN_BEFORE   1024         /* single-line rule: bytes before the keyword */
+#define WIN_AFTER    2048         /* ... and after it */
+#define MULTI_BEFORE 4096         /* multi-line rule: bytes before the keyword's line */
+#define MULTI_AFTER  (64 * 1024)  /* ... and after the keyword */
+#define CHECK_CTX    1024         /* context handed to a check, each side of the window */
+#define MATCH_LIMIT  1000000      /* PCRE2 backtracking budget per window */
+#define MERGE_MAX    (256 * 1024) /* windows merge up to this size */
 #define NO_STATE     UINT32_MAX
 
 struct keyword {
