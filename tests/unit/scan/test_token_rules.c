@@ -490,6 +490,47 @@ test_token_rules_found_in_every_context(void **state)
 	free(s);
 }
 
+/* With every built-in rule (structural and generic ones too), a token is one
+ * finding, of its own rule. */
+static void
+test_token_rules_one_finding_with_all_rules(void **state)
+{
+	char tok[MAXTEXT], text[MAXTEXT], err[256];
+	struct sink *s = calloc(1, sizeof(*s));
+	struct scan_rule *all;
+	struct scan_engine *e;
+	struct scan_ctx *c;
+	size_t n;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	assert_int_equal(n, scan_token_rules_n + scan_struct_rules_n);
+	assert_true(n >= 45);
+	assert_int_equal(scan_engine_new(all, n, &e, err, sizeof(err)), 0);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	for (size_t j = 0; j < N(rows); j++) {
+		const char *const *ctx = rows[j].ctx ? rows[j].ctx : default_ctx;
+		for (size_t k = 0; ctx[k] != NULL; k++) {
+			size_t tl = expand(rows[j].token, tok, sizeof(tok), false), off;
+			size_t len = place(ctx[k], tok, text, sizeof(text), &off);
+
+			assert_int_equal(scan_text(c, text, len, s), 0);
+			if (s->n != 1 || strcmp(s->v[0].rule, rows[j].rule) != 0 ||
+			    s->v[0].off != off || s->v[0].len != tl)
+				fail_msg("rule %s, context %zu: %zu findings, first %s at %zu+%zu, "
+				         "want "
+				         "%zu+%zu",
+				         rows[j].rule, k, s->n, s->n ? s->v[0].rule : "-",
+				         s->n ? s->v[0].off : 0, s->n ? s->v[0].len : 0, off, tl);
+		}
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
+	free(s);
+}
+
 static void
 check_not_reported(const char *rule, const char *tok, const char *what)
 {
@@ -525,7 +566,7 @@ test_token_rules_lookalikes_not_reported(void **state)
 static void
 test_token_rules_placeholders_not_reported(void **state)
 {
-	static const char *const words[] = {"EXAMPLE", "example", "your", "xxxx"};
+	static const char *const words[] = {"EXAMPLE", "example", "your", "YOUR", "changeme"};
 	char tok[MAXTEXT];
 
 	(void)state;
@@ -781,6 +822,33 @@ test_engine_many_hits_in_order(void **state)
 	free(s);
 }
 
+/* A minified file: one 1 MB line holding 20,000 tokens and multi-line
+ * keywords. Each finding is placed and judged without rescanning the line
+ * (quadratic work here would run for minutes and hit the test timeout). */
+static void
+test_engine_one_long_line_many_hits(void **state)
+{
+	size_t cap = 20000 * 64, o = 0;
+	char *text = malloc(cap);
+	char tok[64];
+	struct sink *s = calloc(1, sizeof(*s));
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(s);
+	for (int i = 0; i < 20000; i++) {
+		make_token(tok, sizeof(tok));
+		o += (size_t)snprintf(text + o, cap - o, "%s %s", tok,
+		                      i % 10 ? "," : "PRIVATE KEY-----");
+	}
+	assert_int_equal(scan_text(token_fx.c, text, o, s), 0);
+	assert_int_equal(s->n, 20000);
+	assert_int_equal(s->v[N(s->v) - 1].line, 1);
+	assert_int_equal(s->v[1].column, 40 + 1 + strlen("PRIVATE KEY-----") + 1);
+	free(text);
+	free(s);
+}
+
 static bool
 reject_all(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
@@ -911,6 +979,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_token_rules_every_rule_has_rows),
 	        cmocka_unit_test(test_token_rules_found_in_every_context),
+	        cmocka_unit_test(test_token_rules_one_finding_with_all_rules),
 	        cmocka_unit_test(test_token_rules_lookalikes_not_reported),
 	        cmocka_unit_test(test_token_rules_placeholders_not_reported),
 	        cmocka_unit_test(test_token_rules_aws_documentation_example),
@@ -921,6 +990,7 @@ main(void)
 	        cmocka_unit_test(test_engine_buffer_edges),
 	        cmocka_unit_test(test_engine_long_lines_and_windows),
 	        cmocka_unit_test(test_engine_many_hits_in_order),
+	        cmocka_unit_test(test_engine_one_long_line_many_hits),
 	        cmocka_unit_test(test_engine_custom_rules),
 	        cmocka_unit_test(test_engine_bad_rules),
 	        cmocka_unit_test(test_engine_entropy),
