@@ -880,8 +880,8 @@ static const char *const kw_generic[] = {
  * at the keyword, which gives PCRE2 a short list of first bytes to look for;
  * the check finds the whole name. */
 #define GKEY                                                                                       \
-	"(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|auth|credential|"                 \
-	"private[_.-]?key|access[_.-]?key)[a-z0-9_.-]*"
+	"(?:p(?:ass(?:word|wd)|wd|rivate[_.-]?key)|secret|token|a(?:pi[_.-]?key|pikey|uth|"        \
+	"ccess[_.-]?key)|credential)[a-z0-9_.-]*"
 
 const struct scan_rule scan_struct_rules[] = {
         {
@@ -1087,17 +1087,17 @@ const struct scan_rule scan_struct_rules[] = {
                 .description = "password, secret, token or key assigned a literal value",
                 .hint = "move the value to the environment or coffer and read it at run time",
                 .keywords = kw_generic,
-                .pattern = "(?m)(?|"
-                /* name = "value" in code, JSON, YAML, TOML, attributes */
-                GKEY "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*(?:[@rbuf])?[\"'`]"
+                .pattern = "(?m)" GKEY "(?|"
+                           /* name = "value" in code, JSON, YAML, TOML, attributes */
+                           "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*(?:[@rbuf])?[\"'`]"
                            "(?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
-                /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
-                GKEY "[\"']?(?:[ \\t]*[:=][ \\t]*|[ \\t]+)(?<secret>[^\\s\"'`#;,(){}\\[\\]<>]"
+                           /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
+                           "[\"']?(?:[ \\t]*[:=][ \\t]*|[ \\t]+)(?<secret>[^\\s\"'`#;,(){}\\[\\]<>]"
                            "{8,200})[ \\t]*(?:[#;][^\\n]*)?\\r?$|"
-                /* <password>value</password> */
-                GKEY ">(?<secret>[^<\\s]{8,200})</|"
-                /* <add key="ApiKey" value="…"/> */
-                GKEY "[\"'][ \\t]+value=[\"'](?<secret>[^\"'\\s]{8,200})[\"'])",
+                           /* <password>value</password> */
+                           ">(?<secret>[^<\\s]{8,200})</|"
+                           /* <add key="ApiKey" value="…"/> */
+                           "[\"'][ \\t]+value=[\"'](?<secret>[^\"'\\s]{8,200})[\"'])",
                 .check = check_generic,
                 .flags = SCAN_RULE_NOCASE | SCAN_RULE_GENERIC,
         },
