@@ -429,37 +429,6 @@ check_basic_b64(const char *secret, size_t len, const char *ctx, size_t ctx_len,
  * bounded, so a long file costs linear time. */
 #define DOC_SPAN 8192
 
-static bool
-kind_secret_at(const char *ctx, size_t len, size_t q)
-{
-	return (q == 0 || ctx[q - 1] == '\n' || ctx[q - 1] == ' ') &&
-	       (q + 12 == len || ctx[q + 12] == '\n' || ctx[q + 12] == '\r' || ctx[q + 12] == ' ');
-}
-
-static bool
-kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
-{
-	const char *k, *sep;
-	size_t q;
-
-	/* before the value (kind: usually comes first) */
-	for (k = memmem(ctx + lo, off - lo, "kind: Secret", 12); k != NULL;
-	     k = memmem(k + 12, (size_t)(ctx + off - k - 12), "kind: Secret", 12)) {
-		q = (size_t)(k - ctx);
-		sep = memmem(k, off - q, "\n---", 4);
-		if (kind_secret_at(ctx, len, q) && sep == NULL)
-			return true;
-		if (q + 12 >= off)
-			break;
-	}
-	/* after it (kubectl prints data: before kind:) */
-	k = memmem(ctx + off, hi - off, "kind: Secret", 12);
-	if (k == NULL)
-		return false;
-	q = (size_t)(k - ctx);
-	return kind_secret_at(ctx, len, q) && memmem(ctx + off, q - off, "\n---", 4) == NULL;
-}
-
 static size_t
 indent_of(const char *ctx, size_t ls)
 {
@@ -468,6 +437,60 @@ indent_of(const char *ctx, size_t ls)
 	while (ctx[i] == ' ' || ctx[i] == '\t')
 		i++;
 	return i - ls;
+}
+
+/* What the line at q (a line start) says, if its kind: is less indented
+ * than maxcol: 1 kind: Secret, 0 another
+ * kind, -1 a --- document separator, 2 anything else. */
+static int
+kind_line(const char *ctx, size_t len, size_t q, size_t maxcol)
+{
+	size_t e = line_end(ctx, len, q), ls = q;
+
+	if (e - q >= 3 && memcmp(ctx + q, "---", 3) == 0)
+		return -1;
+	/* kind: at the top, or in a List item ("- kind:" / "  kind:") */
+	while (q < e && (ctx[q] == ' ' || ctx[q] == '-'))
+		q++;
+	/* deeper than the data: key: an ownerReference's kind, not the manifest's */
+	if (q - ls >= maxcol || e - q < 5 || memcmp(ctx + q, "kind:", 5) != 0)
+		return 2;
+	q += 5;
+	while (q < e && (ctx[q] == ' ' || ctx[q] == '\t'))
+		q++;
+	while (e > q && (ctx[e - 1] == '\r' || ctx[e - 1] == ' '))
+		e--;
+	return e - q == 6 && memcmp(ctx + q, "Secret", 6) == 0 ? 1 : 0;
+}
+
+/* The YAML document around off says kind: Secret: the nearest kind: line
+ * up (or, as kubectl prints data: before kind:, down), never across a ---
+ * separator, at most DOC_SPAN bytes away. */
+static bool
+kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
+{
+	size_t q = line_start(ctx, off), col = indent_of(ctx, q);
+	int k;
+
+	while (q > lo) {
+		q = line_start(ctx, q - 1);
+		k = kind_line(ctx, len, q, col);
+		if (k == -1)
+			break;
+		if (k != 2)
+			return k == 1;
+	}
+	for (q = line_end(ctx, len, off); q < hi; q = line_end(ctx, len, q)) {
+		q++;
+		if (q >= len)
+			break;
+		k = kind_line(ctx, len, q, col);
+		if (k == -1)
+			return false;
+		if (k != 2)
+			return k == 1;
+	}
+	return false;
 }
 
 /* The value at off sits right under a data: or stringData: key (at most

@@ -861,6 +861,12 @@ test_struct_k8s_secret(void **state)
 	        "x\n",
 	        ea, eb);
 	expect_secrets("k8s-secret", t, want);
+	/* an ownerReference's kind between the manifest's kind and data: */
+	t = fmt("kind: Secret\nmetadata:\n  ownerReferences:\n    - kind: Deployment\n      name: "
+	        "x\n"
+	        "data:\n  password: %s\n",
+	        ea);
+	expect_hit("k8s-secret", t, ea);
 	/* stringData: plain values, in a List */
 	t = fmt("items:\n  - apiVersion: v1\n    kind: Secret\n    stringData:\n      user: %s\n"
 	        "      pass: %s\n",
