@@ -798,6 +798,12 @@ form_ok(const char *ctx, size_t ls, size_t na, size_t nb, size_t off)
 		return na > ls && ctx[na - 1] == '<';
 	while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
 		i++;
+	/* a YAML list item: - DB_PASSWORD=…, - password: … */
+	if (i + 1 < na && ctx[i] == '-' && (ctx[i + 1] == ' ' || ctx[i + 1] == '\t')) {
+		i++;
+		while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+			i++;
+	}
 	if (word_at(ctx, &i, na, "export") || word_at(ctx, &i, na, "env") ||
 	    word_at(ctx, &i, na, "arg") || word_at(ctx, &i, na, "setx") ||
 	    word_at(ctx, &i, na, "set")) {

@@ -921,6 +921,8 @@ test_struct_generic(void **state)
 	expect_hit("generic-secret", t, r);
 	t = fmt("export GITLAB_API_TOKEN=%s\n", r);
 	expect_hit("generic-secret", t, r);
+	t = fmt("services:\n  app:\n    environment:\n      - DB_PASSWORD=%s\n", pw);
+	expect_hit("generic-secret", t, pw);
 	t = fmt("[service]\napi_key = \"%s\"\n", h);
 	expect_hit("generic-secret", t, h);
 	t = fmt("mail.smtp.password=%s\n", pw);
