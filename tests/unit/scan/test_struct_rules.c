@@ -984,6 +984,25 @@ test_struct_generic(void **state)
 	expect_clean("password = \"onlyletters\"\n");
 	expect_clean("api_key = \"abcdefghijklmnopqrstuvwxyz\"\n");
 	expect_clean(fmt("api_key: %s  # %s\n", "xxxxxxxxxxxxxxxxxxxxxxxx", "placeholder"));
+
+	/* public material, hashes and ids of spec'd shapes, next to secret names */
+	expect_clean(fmt("ssh_auth_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI%s user@host\n",
+	                 rnd(40, B64)));
+	expect_clean(
+	        fmt("deploy_token_pubkey = \"AAAAB3NzaC1yc2EAAAADAQABAAABAQ%s\"\n", rnd(80, B64)));
+	expect_clean(
+	        fmt("\"node_modules/auth-lib\": {\"integrity\": \"sha512-%s==\"}\n", rnd(86, B64)));
+	expect_clean(fmt("github.com/acme/auth v1.2.3 h1:%s=\n", rnd(43, B64)));
+	expect_clean(fmt("oauthlib==3.2.2 --hash=sha256:%s\n", rnd(64, HEX)));
+	expect_clean(
+	        fmt("<script src=\"auth.js\" integrity=\"sha384-%s\"></script>\n", rnd(64, B64)));
+	expect_clean(fmt("auth_logo = \"data:image/png;base64,%s\"\n", rnd(120, B64)));
+	expect_clean(fmt("Content-Security-Policy: script-src 'nonce-%s'\n", rnd(24, B64)));
+	expect_clean(fmt("auth_commit = \"%s\"\n", rnd(40, HEX)));
+	expect_clean(fmt("\"access_token_sha256\": \"%s\"\n", rnd(64, HEX)));
+	expect_clean(fmt("token_digest: sha256:%s\n", rnd(64, HEX)));
+	expect_clean(fmt("wallet_auth_address = \"0x%s\"\n", rnd(40, HEX)));
+	expect_clean(fmt("secret_id: %s\n", "0b9e6a1c-4f3d-4c1e-9a7b-2d5e8f0a1b3c"));
 }
 
 struct placed {
