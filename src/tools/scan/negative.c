@@ -221,9 +221,10 @@ negative_reference(const char *s, size_t len)
 	/* a format directive filled in at run time: %s, %-12v, %d\ (before an
 	 * escaped quote) */
 	if (len >= 2 && s[0] == '%') {
-		for (i = 1; i < len && strchr("-+ #0123456789.*l", s[i]) != NULL; i++)
+		for (i = 1; i < len && s[i] != '\0' && strchr("-+ #0123456789.*l", s[i]) != NULL;
+		     i++)
 			;
-		if (i < len && strchr("sdiuvqxXfgpc", s[i]) != NULL) {
+		if (i < len && s[i] != '\0' && strchr("sdiuvqxXfgpc", s[i]) != NULL) {
 			for (i++; i < len && (s[i] == '\\' || s[i] == '"' || s[i] == '\''); i++)
 				;
 			if (i == len)

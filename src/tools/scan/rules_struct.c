@@ -220,7 +220,9 @@ pem_ok(const char *secret, size_t len)
 	if (end == NULL)
 		return false;
 	return armor_body_ok(body + 5, (size_t)(end - body - 5),
-	                     strncmp(label, "OPENSSH", 7) == 0 ? "b3BlbnNzaC1rZXktdjE" : NULL);
+	                     (size_t)(body - label) >= 7 && memcmp(label, "OPENSSH", 7) == 0
+	                             ? "b3BlbnNzaC1rZXktdjE"
+	                             : NULL);
 }
 
 /* True when the key at ctx[off] is the "private_key" field of a GCP
@@ -821,6 +823,18 @@ form_ok(const char *ctx, size_t ls, size_t na, size_t nb, size_t off)
 	return word;
 }
 
+/* A symbol other than the separators of names (- _ .). */
+static bool
+has_symbol(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != '\0' && strchr("!#$%&*+/=?@^|~", s[i]) != NULL)
+			return true;
+	return false;
+}
+
 static bool
 check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
@@ -863,8 +877,7 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 		return false;
 	/* random, not words: a digit, both cases in good measure, or a symbol
 	 * other than the separators of names */
-	return dg > 0 || (up * 5 >= len && lo * 5 >= len) ||
-	       strcspn(secret, "!#$%&*+/=?@^|~") < len;
+	return dg > 0 || (up * 5 >= len && lo * 5 >= len) || has_symbol(secret, len);
 }
 
 /* The table --------------------------------------------------------------- */

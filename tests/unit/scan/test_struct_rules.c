@@ -1066,6 +1066,46 @@ test_struct_builtin_placement(void **state)
 	free(all);
 }
 
+/* A secret that ends the buffer, which has no NUL after it: the checks read
+ * only the bytes they are given (under ASan, a read past the end fails). */
+static void
+test_struct_secret_at_buffer_end(void **state)
+{
+	static const char *const lines[] = {
+	        "password = Xk4mQ9vR2tZ!pw",
+	        "api_token: Zq8mN3vR5tY7uI9oP1aS",
+	        "kind: Secret\ndata:\n  token: WGs0bVE5dlIydFohcHc=",
+	        "url = postgres://app:Q9wE7rT5yU3i@db",
+	};
+	struct scan_rule *all = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_ctx *c = NULL;
+	struct hits h;
+	char err[256];
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	if (scan_engine_new(all, n, &e, err, sizeof(err)) != 0)
+		fail_msg("engine: %s", err);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = strlen(lines[i]);
+		char *b = malloc(len);
+
+		assert_non_null(b);
+		memcpy(b, lines[i], len);
+		h.n = 0;
+		assert_int_equal(scan_buffer(c, b, len, collect, &h), 0);
+		if (h.n != 1)
+			fail_msg("%zu findings in: %s", h.n, lines[i]);
+		free(b);
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
+}
+
 int
 main(void)
 {
@@ -1084,6 +1124,7 @@ main(void)
 	        cmocka_unit_test(test_struct_k8s_secret),
 	        cmocka_unit_test(test_struct_generic),
 	        cmocka_unit_test(test_struct_builtin_placement),
+	        cmocka_unit_test(test_struct_secret_at_buffer_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
