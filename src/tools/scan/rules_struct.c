@@ -213,6 +213,8 @@ pem_ok(const char *secret, size_t len)
 {
 	const char *label = secret + strlen("-----BEGIN "), *body, *end;
 
+	if (len < strlen("-----BEGIN ") + 5)
+		return false;
 	body = find(label, len - (size_t)(label - secret), "-----");
 	if (body == NULL)
 		return false;
@@ -432,11 +434,11 @@ check_basic_b64(const char *secret, size_t len, const char *ctx, size_t ctx_len,
 #define DOC_SPAN 8192
 
 static size_t
-indent_of(const char *ctx, size_t ls)
+indent_of(const char *ctx, size_t len, size_t ls)
 {
 	size_t i = ls;
 
-	while (ctx[i] == ' ' || ctx[i] == '\t')
+	while (i < len && (ctx[i] == ' ' || ctx[i] == '\t'))
 		i++;
 	return i - ls;
 }
@@ -471,7 +473,7 @@ kind_line(const char *ctx, size_t len, size_t q, size_t maxcol)
 static bool
 kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
 {
-	size_t q = line_start(ctx, off), col = indent_of(ctx, q);
+	size_t q = line_start(ctx, off), col = indent_of(ctx, len, q);
 	int k;
 
 	while (q > lo) {
@@ -500,14 +502,14 @@ kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
 static bool
 under_data_key(const char *ctx, size_t len, size_t off, bool *plain)
 {
-	size_t ls = line_start(ctx, off), ind = indent_of(ctx, ls), p = ls, q, e;
+	size_t ls = line_start(ctx, off), ind = indent_of(ctx, len, ls), p = ls, q, e;
 	size_t lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
 	size_t hi = len - off > DOC_SPAN ? off + DOC_SPAN : len;
 	bool found = false;
 
 	/* walk up over sibling lines to the parent key */
 	while (p > lo && !found) {
-		size_t prev = line_start(ctx, p - 1), pi = indent_of(ctx, prev);
+		size_t prev = line_start(ctx, p - 1), pi = indent_of(ctx, len, prev);
 
 		p = prev;
 		e = line_end(ctx, len, prev);
