@@ -274,6 +274,13 @@ negative_encrypted(const char *s, size_t len)
 /* Hashes and identifiers ------------------------------------------------ */
 
 static bool
+is_digit4(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	       s[2] <= '9' && s[3] >= '0' && s[3] <= '9';
+}
+
+static bool
 is_uuid(const char *s, size_t len)
 {
 	size_t i;
@@ -336,6 +343,10 @@ negative_hash(const char *s, size_t len)
 
 	trim(&s, &len);
 	if (is_uuid(s, len))
+		return true;
+	/* a date or timestamp: 2026-12-07, 2026-12-07T17:39:25Z */
+	if (len >= 10 && is_digit4(s) && s[4] == '-' && s[5] >= '0' && s[5] <= '9' && s[6] >= '0' &&
+	    s[6] <= '9' && s[7] == '-')
 		return true;
 	/* a Twilio-style SID: two capitals and 32 lower-case hex (AC…, SK…) */
 	if (len == 34 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') {

@@ -37,7 +37,8 @@ bool negative_encrypted(const char *s, size_t len);
  * digests, bcrypt
  * ($2a$ $2b$ $2y$), argon2, scrypt, pbkdf2 and crypt(3) hashes, SRI and lockfile
  * integrity (sha512-… sha384-… sha256-…), go.sum h1:, --hash=sha256: pins,
- * data:…;base64, URIs, CSP nonce-… values. */
+ * data:…;base64, URIs, CSP nonce-… values, hmac-sha256:… signatures, dates and
+ * timestamps (2026-12-07T17:39:25Z). */
 bool negative_hash(const char *s, size_t len);
 
 /* Public material: PEM public keys, certificates and certificate requests, PGP

@@ -370,7 +370,8 @@ check_url_password(const char *secret, size_t len, const char *ctx, size_t ctx_l
 	size_t i = off > 0 ? off - 1 : 0, user_end = i;
 
 	(void)ctx_len;
-	if (negative_value(secret, len) || is_port(secret, len))
+	/* one or two characters (u:p@, :pw@) are test fixtures, not passwords */
+	if (len < 3 || negative_value(secret, len) || is_port(secret, len))
 		return false;
 	while (i > 0 && ctx[i - 1] != '/' && ctx[i - 1] != '\n')
 		i--;
@@ -588,21 +589,22 @@ static const char *const name_keywords[] = {
 /* Names that hold something about a secret, not the secret: the word after
  * the keyword says so (secret_name, token_url, auth_type, api_key_id …) */
 static const char *const name_not_secret[] = {
-        "name",        "names",       "id",       "ids",       "path",      "file",
-        "filename",    "dir",         "url",      "uri",       "type",      "arn",
-        "ref",         "env",         "var",      "version",   "length",    "len",
-        "size",        "count",       "field",    "header",    "mode",      "method",
-        "prefix",      "provider",    "policy",   "endpoint",  "expiry",    "expires",
-        "expiration",  "ttl",         "timeout",  "enabled",   "required",  "format",
-        "hash",        "hashed",      "digest",   "algorithm", "alg",       "label",
-        "source",      "manager",     "class",    "kind",      "template",  "rotation",
-        "scope",       "scopes",      "store",    "location",  "key_id",    "keyid",
-        "placeholder", "regex",       "pattern",  "min",       "max",       "policy",
-        "strategy",    "backend",     "service",  "helper",    "file_path", "public",
-        "reset",       "changed",     "update",   "hint",      "prompt",    "label",
-        "title",       "description", "lifetime", "server",    "host",      "port",
-        "user",        "username",    "login",    "email",     "handler",   "callback",
-        "redirect",    "flow",        "grant",    NULL,
+        "name",        "names",       "id",       "ids",        "path",      "file",
+        "filename",    "dir",         "url",      "uri",        "type",      "arn",
+        "ref",         "env",         "var",      "version",    "length",    "len",
+        "size",        "count",       "field",    "header",     "mode",      "method",
+        "prefix",      "provider",    "policy",   "endpoint",   "expiry",    "expires",
+        "expiration",  "ttl",         "timeout",  "enabled",    "required",  "format",
+        "hash",        "hashed",      "digest",   "algorithm",  "alg",       "label",
+        "source",      "manager",     "class",    "kind",       "template",  "rotation",
+        "scope",       "scopes",      "store",    "location",   "key_id",    "keyid",
+        "placeholder", "regex",       "pattern",  "min",        "max",       "policy",
+        "strategy",    "backend",     "service",  "helper",     "file_path", "public",
+        "reset",       "changed",     "update",   "hint",       "prompt",    "label",
+        "title",       "description", "lifetime", "server",     "host",      "port",
+        "user",        "username",    "login",    "email",      "handler",   "callback",
+        "redirect",    "flow",        "grant",    "encryption", "encoding",  "cipher",
+        "hashing",     "storage",     "strength", "complexity", NULL,
 };
 
 /* Words that contain a keyword but name no secret. */
@@ -649,6 +651,11 @@ name_ok(const char *ctx, size_t off, bool *password_named, size_t *ret_a, size_t
 		b++;
 	for (k = name_false_friends; *k != NULL; k++)
 		if (negative_contains(ctx + a, b - a, *k))
+			return false;
+	/* token.type, pwd.getpwnam(…), secret.encode(…): the keyword names an
+	 * object, the last attribute is what is assigned or called */
+	for (i = best + kl; i < b; i++)
+		if (ctx[i] == '.')
 			return false;
 	/* the last word of the name: after the last separator or case change */
 	i = b;
@@ -735,11 +742,19 @@ path_like(const char *s, size_t n)
 			slash++;
 		else if (s[i] == '.')
 			dot = i;
-		else if (!is_name((unsigned char)s[i]))
+		else if (!is_name((unsigned char)s[i]) && s[i] != ':')
 			return false;
 	}
 	/* dir/file.ext */
-	return slash > 0 && dot != SIZE_MAX && n - dot - 1 >= 1 && n - dot - 1 <= 5;
+	if (slash > 0 && dot != SIZE_MAX && n - dot - 1 >= 1 && n - dot - 1 <= 5)
+		return true;
+	/* an API or mount path: secret/app/db, database/config/:name */
+	if (slash == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (is_upper((unsigned char)s[i]))
+			return false;
+	return word_like(s, n);
 }
 
 static bool
@@ -796,8 +811,14 @@ form_ok(const char *ctx, size_t ls, size_t na, size_t nb, size_t off)
 	bool word = false;
 	char q = off > 0 ? ctx[off - 1] : 0;
 
-	if (q == '"' || q == '\'' || q == '`')
+	if (q == '"' || q == '\'' || q == '`') {
+		/* ("password", "…") but not pg.password, "other": a comma joins a
+		 * quoted name to its value only */
+		for (j = nb; j < off; j++)
+			if (ctx[j] == ',')
+				return nb < off && (ctx[nb] == '"' || ctx[nb] == '\'');
 		return true;
+	}
 	if (q == '>')
 		return na > ls && ctx[na - 1] == '<';
 	while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
@@ -837,6 +858,23 @@ has_symbol(const char *s, size_t n)
 	return false;
 }
 
+/* SUPERUSER_PASSWORD: a constant's name, unquoted, so code that reads it */
+static bool
+constant_name(const char *s, size_t n)
+{
+	size_t i, under = 0, letters = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '_')
+			under++;
+		else if (is_upper((unsigned char)s[i]))
+			letters++;
+		else if (!is_digit((unsigned char)s[i]))
+			return false;
+	}
+	return under > 0 && letters > 0 && !is_digit((unsigned char)s[0]);
+}
+
 static bool
 check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
@@ -851,7 +889,7 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 	if (!form_ok(ctx, ls, na, nb, off))
 		return false;
 	if (off > 0 && ctx[off - 1] != '"' && ctx[off - 1] != '\'' && ctx[off - 1] != '`' &&
-	    attribute_path(secret, len))
+	    (attribute_path(secret, len) || constant_name(secret, len)))
 		return false;
 	/* a value of a Kubernetes Secret is k8s-secret's (it decodes base64) */
 	if (in_secret_data(ctx, ctx_len, off, &pw_unused))
@@ -871,7 +909,7 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 	h = entropy(secret, len);
 	if (all_hex(secret, len))
 		return len >= 32 && h >= 3.0;
-	if (pw && letters > 0 && (dg > 0 || sym > 0))
+	if (pw && letters > 0 && (dg > 0 || has_symbol(secret, len)))
 		return true;
 	if (len < 16 || h < 3.0 || word_like(secret, len))
 		return false;

@@ -1003,6 +1003,19 @@ test_struct_generic(void **state)
 	expect_clean(fmt("token_digest: sha256:%s\n", rnd(64, HEX)));
 	expect_clean(fmt("wallet_auth_address = \"0x%s\"\n", rnd(40, HEX)));
 	expect_clean(fmt("secret_id: %s\n", "0b9e6a1c-4f3d-4c1e-9a7b-2d5e8f0a1b3c"));
+	/* code and paths that merely mention a secret-like name */
+	expect_clean("creds = {\"password\": pg.password, \"allowed_roles\": \"*,readers\"}\n");
+	expect_clean("    return pwd.getpwnam(\"coffer-test\")\n");
+	expect_clean("        self.password = SUPERUSER_PASSWORD\n");
+	expect_clean("conf = \"password_encryption = 'scram-sha-256'\"\n");
+	expect_clean("coffer read secret/app/db; coffer write database/config/:name\n");
+	expect_clean("vault_token_path = \"auth/approle/login\"\n");
+	expect_clean("password = \"visible-on-purpose\"\n");
+	expect_clean("  \"token\": \"2026-12-07T17:39:25Z\",\n");
+	expect_clean("REDIS_URL=redis://:pw@cache:6379/0\n");
+	/* a quoted name, a comma, its value */
+	t = fmt("props.put(\"password\", \"%s\");\n", pw);
+	expect_hit("generic-secret", t, pw);
 }
 
 struct placed {
