@@ -333,6 +333,9 @@ static const char *const hash_prefixes[] = {
         "pbkdf2_sha256$",
         "pbkdf2:sha256:",
         "scrypt:",
+        "hmac-sha1:",
+        "hmac-sha256:",
+        "hmac-sha512:",
         NULL,
 };
 

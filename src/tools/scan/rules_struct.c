@@ -748,13 +748,14 @@ path_like(const char *s, size_t n)
 	/* dir/file.ext */
 	if (slash > 0 && dot != SIZE_MAX && n - dot - 1 >= 1 && n - dot - 1 <= 5)
 		return true;
-	/* an API or mount path: secret/app/db, database/config/:name */
+	/* an API or mount path, all lower case (base64 with a / has capitals):
+	 * secret/app/db, database/config/:name */
 	if (slash == 0)
 		return false;
 	for (i = 0; i < n; i++)
 		if (is_upper((unsigned char)s[i]))
 			return false;
-	return word_like(s, n);
+	return true;
 }
 
 static bool

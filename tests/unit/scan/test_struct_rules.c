@@ -1010,6 +1010,8 @@ test_struct_generic(void **state)
 	expect_clean("conf = \"password_encryption = 'scram-sha-256'\"\n");
 	expect_clean("coffer read secret/app/db; coffer write database/config/:name\n");
 	expect_clean("vault_token_path = \"auth/approle/login\"\n");
+	expect_clean("res = cli(\"kv\", \"get\", \"--field=password\", \"secret/app/db\")\n");
+	expect_clean("{\"auth\":{\"client_token\":\"hmac-sha256:96351405af7f1ba273\"}}\n");
 	expect_clean("password = \"visible-on-purpose\"\n");
 	expect_clean("  \"token\": \"2026-12-07T17:39:25Z\",\n");
 	expect_clean("REDIS_URL=redis://:pw@cache:6379/0\n");
