@@ -207,6 +207,30 @@ negative_reference(const char *s, size_t len)
 		return false;
 	if (contains_any(s, len, reference_words))
 		return true;
+	/* a format field anywhere: "Bearer {token}", "{n:14}.suffix" */
+	for (i = 0; i < len; i++)
+		if (s[i] == '{') {
+			size_t j = i + 1;
+
+			while (j < len &&
+			       (is_ident((unsigned char)s[j]) || s[j] == ':' || s[j] == '.'))
+				j++;
+			if (j > i + 1 && j < len && s[j] == '}')
+				return true;
+		}
+	/* a format directive filled in at run time: %s, %-12v, %d\ (before an
+	 * escaped quote) */
+	if (len >= 2 && s[0] == '%') {
+		for (i = 1; i < len && s[i] != '\0' && strchr("-+ #0123456789.*l", s[i]) != NULL;
+		     i++)
+			;
+		if (i < len && s[i] != '\0' && strchr("sdiuvqxXfgpc", s[i]) != NULL) {
+			for (i++; i < len && (s[i] == '\\' || s[i] == '"' || s[i] == '\''); i++)
+				;
+			if (i == len)
+				return true;
+		}
+	}
 	/* $NAME, %NAME%, {name}: a whole value that only names a variable */
 	if (len >= 2 && s[0] == '$') {
 		for (i = 1; i < len && is_ident((unsigned char)s[i]); i++)
@@ -248,6 +272,13 @@ negative_encrypted(const char *s, size_t len)
 }
 
 /* Hashes and identifiers ------------------------------------------------ */
+
+static bool
+is_digit4(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+	       s[2] <= '9' && s[3] >= '0' && s[3] <= '9';
+}
 
 static bool
 is_uuid(const char *s, size_t len)
@@ -302,6 +333,9 @@ static const char *const hash_prefixes[] = {
         "pbkdf2_sha256$",
         "pbkdf2:sha256:",
         "scrypt:",
+        "hmac-sha1:",
+        "hmac-sha256:",
+        "hmac-sha512:",
         NULL,
 };
 
@@ -312,6 +346,10 @@ negative_hash(const char *s, size_t len)
 
 	trim(&s, &len);
 	if (is_uuid(s, len))
+		return true;
+	/* a date or timestamp: 2026-12-07, 2026-12-07T17:39:25Z */
+	if (len >= 10 && is_digit4(s) && s[4] == '-' && s[5] >= '0' && s[5] <= '9' && s[6] >= '0' &&
+	    s[6] <= '9' && s[7] == '-')
 		return true;
 	/* a Twilio-style SID: two capitals and 32 lower-case hex (AC…, SK…) */
 	if (len == 34 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') {

@@ -24,7 +24,8 @@ bool negative_placeholder(const char *s, size_t len);
 /* A reference to a value kept elsewhere: os.environ[...], os.getenv(...),
  * process.env.X, System.getenv, os.Getenv, ENV.fetch, ${X}, $X, $(cat …),
  * %(x)s, {{ .Values.x }}, ${{ secrets.X }}, {{ vault … }}, secretKeyRef,
- * <%= … %>, #{…}, an AWS ARN. */
+ * <%= … %>, #{…}, an AWS ARN, a printf-style directive (%s, %v), a format field
+ * anywhere in the value ({token}, {n:14}). */
 bool negative_reference(const char *s, size_t len);
 
 /* An encrypted value: sops ENC[AES256_GCM,…], $ANSIBLE_VAULT / !vault,
@@ -36,7 +37,8 @@ bool negative_encrypted(const char *s, size_t len);
  * digests, bcrypt
  * ($2a$ $2b$ $2y$), argon2, scrypt, pbkdf2 and crypt(3) hashes, SRI and lockfile
  * integrity (sha512-… sha384-… sha256-…), go.sum h1:, --hash=sha256: pins,
- * data:…;base64, URIs, CSP nonce-… values. */
+ * data:…;base64, URIs, CSP nonce-… values, hmac-sha256:… signatures, dates and
+ * timestamps (2026-12-07T17:39:25Z). */
 bool negative_hash(const char *s, size_t len);
 
 /* Public material: PEM public keys, certificates and certificate requests, PGP

@@ -213,6 +213,8 @@ pem_ok(const char *secret, size_t len)
 {
 	const char *label = secret + strlen("-----BEGIN "), *body, *end;
 
+	if (len < strlen("-----BEGIN ") + 5)
+		return false;
 	body = find(label, len - (size_t)(label - secret), "-----");
 	if (body == NULL)
 		return false;
@@ -220,7 +222,9 @@ pem_ok(const char *secret, size_t len)
 	if (end == NULL)
 		return false;
 	return armor_body_ok(body + 5, (size_t)(end - body - 5),
-	                     strncmp(label, "OPENSSH", 7) == 0 ? "b3BlbnNzaC1rZXktdjE" : NULL);
+	                     (size_t)(body - label) >= 7 && memcmp(label, "OPENSSH", 7) == 0
+	                             ? "b3BlbnNzaC1rZXktdjE"
+	                             : NULL);
 }
 
 /* True when the key at ctx[off] is the "private_key" field of a GCP
@@ -366,7 +370,8 @@ check_url_password(const char *secret, size_t len, const char *ctx, size_t ctx_l
 	size_t i = off > 0 ? off - 1 : 0, user_end = i;
 
 	(void)ctx_len;
-	if (negative_value(secret, len) || is_port(secret, len))
+	/* one or two characters (u:p@, :pw@) are test fixtures, not passwords */
+	if (len < 3 || negative_value(secret, len) || is_port(secret, len))
 		return false;
 	while (i > 0 && ctx[i - 1] != '/' && ctx[i - 1] != '\n')
 		i--;
@@ -425,27 +430,87 @@ check_basic_b64(const char *secret, size_t len, const char *ctx, size_t ctx_len,
 
 /* Kubernetes Secret manifests ------------------------------------------------ */
 
+/* How far a check looks for the rest of a YAML document (8 KiB each side):
+ * bounded, so a long file costs linear time. */
+#define DOC_SPAN 8192
+
 static size_t
-indent_of(const char *ctx, size_t ls)
+indent_of(const char *ctx, size_t len, size_t ls)
 {
 	size_t i = ls;
 
-	while (ctx[i] == ' ' || ctx[i] == '\t')
+	while (i < len && (ctx[i] == ' ' || ctx[i] == '\t'))
 		i++;
 	return i - ls;
 }
 
-/* The value at off sits right under a data: or stringData: key of a YAML
- * document that says kind: Secret. Sets *plain for stringData. */
-static bool
-in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
+/* What the line at q (a line start) says, if its kind: is less indented
+ * than maxcol: 1 kind: Secret, 0 another
+ * kind, -1 a --- document separator, 2 anything else. */
+static int
+kind_line(const char *ctx, size_t len, size_t q, size_t maxcol)
 {
-	size_t ls = line_start(ctx, off), ind = indent_of(ctx, ls), p = ls, doc_a, doc_b, q, e;
+	size_t e = line_end(ctx, len, q), ls = q;
+
+	if (e - q >= 3 && memcmp(ctx + q, "---", 3) == 0)
+		return -1;
+	/* kind: at the top, or in a List item ("- kind:" / "  kind:") */
+	while (q < e && (ctx[q] == ' ' || ctx[q] == '-'))
+		q++;
+	/* deeper than the data: key: an ownerReference's kind, not the manifest's */
+	if (q - ls >= maxcol || e - q < 5 || memcmp(ctx + q, "kind:", 5) != 0)
+		return 2;
+	q += 5;
+	while (q < e && (ctx[q] == ' ' || ctx[q] == '\t'))
+		q++;
+	while (e > q && (ctx[e - 1] == '\r' || ctx[e - 1] == ' '))
+		e--;
+	return e - q == 6 && memcmp(ctx + q, "Secret", 6) == 0 ? 1 : 0;
+}
+
+/* The YAML document around off says kind: Secret: the nearest kind: line
+ * up (or, as kubectl prints data: before kind:, down), never across a ---
+ * separator, at most DOC_SPAN bytes away. */
+static bool
+kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
+{
+	size_t q = line_start(ctx, off), col = indent_of(ctx, len, q);
+	int k;
+
+	while (q > lo) {
+		q = line_start(ctx, q - 1);
+		k = kind_line(ctx, len, q, col);
+		if (k == -1)
+			break;
+		if (k != 2)
+			return k == 1;
+	}
+	for (q = line_end(ctx, len, off); q < hi; q = line_end(ctx, len, q)) {
+		q++;
+		if (q >= len)
+			break;
+		k = kind_line(ctx, len, q, col);
+		if (k == -1)
+			return false;
+		if (k != 2)
+			return k == 1;
+	}
+	return false;
+}
+
+/* The value at off sits right under a data: or stringData: key (at most
+ * DOC_SPAN bytes up). Sets *plain for stringData. */
+static bool
+under_data_key(const char *ctx, size_t len, size_t off, bool *plain)
+{
+	size_t ls = line_start(ctx, off), ind = indent_of(ctx, len, ls), p = ls, q, e;
+	size_t lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	size_t hi = len - off > DOC_SPAN ? off + DOC_SPAN : len;
 	bool found = false;
 
 	/* walk up over sibling lines to the parent key */
-	while (p > 0 && !found) {
-		size_t prev = line_start(ctx, p - 1), pi = indent_of(ctx, prev);
+	while (p > lo && !found) {
+		size_t prev = line_start(ctx, p - 1), pi = indent_of(ctx, len, prev);
 
 		p = prev;
 		e = line_end(ctx, len, prev);
@@ -466,24 +531,20 @@ in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
 	}
 	if (!found)
 		return false;
-	/* the YAML document around it (between --- lines) says kind: Secret */
-	doc_a = p;
-	while (doc_a > 0) {
-		size_t prev = line_start(ctx, doc_a - 1);
+	(void)hi;
+	return true;
+}
 
-		if (doc_a - prev >= 3 && memcmp(ctx + prev, "---", 3) == 0)
-			break;
-		doc_a = prev;
-	}
-	doc_b = line_end(ctx, len, off);
-	while (doc_b < len && !(len - doc_b >= 4 && memcmp(ctx + doc_b, "\n---", 4) == 0))
-		doc_b = line_end(ctx, len, doc_b + 1);
-	for (q = doc_a; q + 12 <= doc_b; q++)
-		if (memcmp(ctx + q, "kind: Secret", 12) == 0 &&
-		    (q + 12 == doc_b || ctx[q + 12] == '\n' || ctx[q + 12] == '\r' ||
-		     ctx[q + 12] == ' '))
-			return true;
-	return false;
+/* The value at off is in a Secret's data: or stringData: (see above), in a
+ * YAML document that says kind: Secret: the nearest such line with no ---
+ * document separator between it and the value. */
+static bool
+in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
+{
+	size_t lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	size_t hi = len - off > DOC_SPAN ? off + DOC_SPAN : len;
+
+	return under_data_key(ctx, len, off, plain) && kind_secret_near(ctx, len, lo, hi, off);
 }
 
 static bool
@@ -492,23 +553,29 @@ check_k8s_secret(const char *secret, size_t len, const char *ctx, size_t ctx_len
 	unsigned char buf[256];
 	bool plain = false;
 	long n;
+	size_t i, lo, hi;
 
-	if (!in_secret_data(ctx, ctx_len, off, &plain))
+	/* the parent key and the value first (cheap), then the document */
+	if (!under_data_key(ctx, ctx_len, off, &plain))
 		return false;
-	if (plain)
-		return !negative_value(secret, len);
-	if (len > 340) {
-		/* longer than the decode buffer: a key or a whole config file */
-		size_t i;
-
+	if (plain) {
+		if (negative_value(secret, len))
+			return false;
+	} else {
+		/* data: padded base64; longer than the decode buffer: a key or a file */
 		for (i = 0; i < len && is_b64((unsigned char)secret[i]); i++)
 			;
-		return i == len;
+		if (i != len || len % 4 != 0)
+			return false;
+		if (len <= 340) {
+			n = b64_decode(secret, len, buf, sizeof(buf));
+			if (n <= 0 || negative_value((const char *)buf, (size_t)n))
+				return false;
+		}
 	}
-	n = b64_decode(secret, len, buf, sizeof(buf));
-	if (n <= 0)
-		return false;
-	return !negative_value((const char *)buf, (size_t)n);
+	lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	hi = ctx_len - off > DOC_SPAN ? off + DOC_SPAN : ctx_len;
+	return kind_secret_near(ctx, ctx_len, lo, hi, off);
 }
 
 /* Generic name = value assignments ----------------------------------------- */
@@ -522,21 +589,22 @@ static const char *const name_keywords[] = {
 /* Names that hold something about a secret, not the secret: the word after
  * the keyword says so (secret_name, token_url, auth_type, api_key_id …) */
 static const char *const name_not_secret[] = {
-        "name",        "names",       "id",       "ids",       "path",      "file",
-        "filename",    "dir",         "url",      "uri",       "type",      "arn",
-        "ref",         "env",         "var",      "version",   "length",    "len",
-        "size",        "count",       "field",    "header",    "mode",      "method",
-        "prefix",      "provider",    "policy",   "endpoint",  "expiry",    "expires",
-        "expiration",  "ttl",         "timeout",  "enabled",   "required",  "format",
-        "hash",        "hashed",      "digest",   "algorithm", "alg",       "label",
-        "source",      "manager",     "class",    "kind",      "template",  "rotation",
-        "scope",       "scopes",      "store",    "location",  "key_id",    "keyid",
-        "placeholder", "regex",       "pattern",  "min",       "max",       "policy",
-        "strategy",    "backend",     "service",  "helper",    "file_path", "public",
-        "reset",       "changed",     "update",   "hint",      "prompt",    "label",
-        "title",       "description", "lifetime", "server",    "host",      "port",
-        "user",        "username",    "login",    "email",     "handler",   "callback",
-        "redirect",    "flow",        "grant",    NULL,
+        "name",        "names",       "id",       "ids",        "path",      "file",
+        "filename",    "dir",         "url",      "uri",        "type",      "arn",
+        "ref",         "env",         "var",      "version",    "length",    "len",
+        "size",        "count",       "field",    "header",     "mode",      "method",
+        "prefix",      "provider",    "policy",   "endpoint",   "expiry",    "expires",
+        "expiration",  "ttl",         "timeout",  "enabled",    "required",  "format",
+        "hash",        "hashed",      "digest",   "algorithm",  "alg",       "label",
+        "source",      "manager",     "class",    "kind",       "template",  "rotation",
+        "scope",       "scopes",      "store",    "location",   "key_id",    "keyid",
+        "placeholder", "regex",       "pattern",  "min",        "max",       "policy",
+        "strategy",    "backend",     "service",  "helper",     "file_path", "public",
+        "reset",       "changed",     "update",   "hint",       "prompt",    "label",
+        "title",       "description", "lifetime", "server",     "host",      "port",
+        "user",        "username",    "login",    "email",      "handler",   "callback",
+        "redirect",    "flow",        "grant",    "encryption", "encoding",  "cipher",
+        "hashing",     "storage",     "strength", "complexity", NULL,
 };
 
 /* Words that contain a keyword but name no secret. */
@@ -554,7 +622,7 @@ lower(int c)
 
 /* Finds the assigned name on the line before the value and judges it. */
 static bool
-name_ok(const char *ctx, size_t off, bool *password_named)
+name_ok(const char *ctx, size_t off, bool *password_named, size_t *ret_a, size_t *ret_b)
 {
 	size_t ls = line_start(ctx, off), from = off - ls > 160 ? off - 160 : ls, i, a, b;
 	const char *const *k;
@@ -584,6 +652,11 @@ name_ok(const char *ctx, size_t off, bool *password_named)
 	for (k = name_false_friends; *k != NULL; k++)
 		if (negative_contains(ctx + a, b - a, *k))
 			return false;
+	/* token.type, pwd.getpwnam(…), secret.encode(…): the keyword names an
+	 * object, the last attribute is what is assigned or called */
+	for (i = best + kl; i < b; i++)
+		if (ctx[i] == '.')
+			return false;
 	/* the last word of the name: after the last separator or case change */
 	i = b;
 	while (i > a && ctx[i - 1] != '_' && ctx[i - 1] != '-' && ctx[i - 1] != '.' &&
@@ -608,6 +681,8 @@ name_ok(const char *ctx, size_t off, bool *password_named)
 		return false;
 	*password_named = negative_contains(ctx + a, b - a, "pass") ||
 	                  negative_contains(ctx + a, b - a, "pwd");
+	*ret_a = a;
+	*ret_b = b;
 	return true;
 }
 
@@ -667,11 +742,20 @@ path_like(const char *s, size_t n)
 			slash++;
 		else if (s[i] == '.')
 			dot = i;
-		else if (!is_name((unsigned char)s[i]))
+		else if (!is_name((unsigned char)s[i]) && s[i] != ':')
 			return false;
 	}
 	/* dir/file.ext */
-	return slash > 0 && dot != SIZE_MAX && n - dot - 1 >= 1 && n - dot - 1 <= 5;
+	if (slash > 0 && dot != SIZE_MAX && n - dot - 1 >= 1 && n - dot - 1 <= 5)
+		return true;
+	/* an API or mount path, all lower case (base64 with a / has capitals):
+	 * secret/app/db, database/config/:name */
+	if (slash == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (is_upper((unsigned char)s[i]))
+			return false;
+	return true;
 }
 
 static bool
@@ -705,18 +789,108 @@ attribute_path(const char *s, size_t n)
 }
 
 static bool
+word_at(const char *ctx, size_t *i, size_t end, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (*i + n < end && negative_contains(ctx + *i, n, w) &&
+	    (ctx[*i + n] == ' ' || ctx[*i + n] == '\t')) {
+		*i += n;
+		return true;
+	}
+	return false;
+}
+
+/* The shape around the name [na, nb) and the value at off: an XML element
+ * opens with '<'; an unquoted value needs the name first on its line (after
+ * export, ENV, ARG or set), and a bare blank between name and value only
+ * after such a word (ENV NAME value). */
+static bool
+form_ok(const char *ctx, size_t ls, size_t na, size_t nb, size_t off)
+{
+	size_t i = ls, j;
+	bool word = false;
+	char q = off > 0 ? ctx[off - 1] : 0;
+
+	if (q == '"' || q == '\'' || q == '`') {
+		/* ("password", "…") but not pg.password, "other": a comma joins a
+		 * quoted name to its value only */
+		for (j = nb; j < off; j++)
+			if (ctx[j] == ',')
+				return nb < off && (ctx[nb] == '"' || ctx[nb] == '\'');
+		return true;
+	}
+	if (q == '>')
+		return na > ls && ctx[na - 1] == '<';
+	while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+		i++;
+	/* a YAML list item: - DB_PASSWORD=…, - password: … */
+	if (i + 1 < na && ctx[i] == '-' && (ctx[i + 1] == ' ' || ctx[i + 1] == '\t')) {
+		i++;
+		while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+			i++;
+	}
+	if (word_at(ctx, &i, na, "export") || word_at(ctx, &i, na, "env") ||
+	    word_at(ctx, &i, na, "arg") || word_at(ctx, &i, na, "setx") ||
+	    word_at(ctx, &i, na, "set")) {
+		word = true;
+		while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+			i++;
+	}
+	if (i < na && (ctx[i] == '"' || ctx[i] == '\''))
+		i++;
+	if (i != na)
+		return false;
+	for (j = nb; j < off; j++)
+		if (ctx[j] == ':' || ctx[j] == '=')
+			return true;
+	return word;
+}
+
+/* A symbol other than the separators of names (- _ .). */
+static bool
+has_symbol(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != '\0' && strchr("!#$%&*+/=?@^|~", s[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* SUPERUSER_PASSWORD: a constant's name, unquoted, so code that reads it */
+static bool
+constant_name(const char *s, size_t n)
+{
+	size_t i, under = 0, letters = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '_')
+			under++;
+		else if (is_upper((unsigned char)s[i]))
+			letters++;
+		else if (!is_digit((unsigned char)s[i]))
+			return false;
+	}
+	return under > 0 && letters > 0 && !is_digit((unsigned char)s[0]);
+}
+
+static bool
 check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
-	size_t ls = line_start(ctx, off), le, lo, up, dg, sym, letters;
+	size_t ls = line_start(ctx, off), le, lo, up, dg, sym, letters, na, nb;
 	bool pw = false, pw_unused;
 	double h;
 
 	if (len < 8 || negative_value(secret, len) || negative_context(ctx + ls, off - ls))
 		return false;
-	if (!name_ok(ctx, off, &pw))
+	if (!name_ok(ctx, off, &pw, &na, &nb))
+		return false;
+	if (!form_ok(ctx, ls, na, nb, off))
 		return false;
 	if (off > 0 && ctx[off - 1] != '"' && ctx[off - 1] != '\'' && ctx[off - 1] != '`' &&
-	    attribute_path(secret, len))
+	    (attribute_path(secret, len) || constant_name(secret, len)))
 		return false;
 	/* a value of a Kubernetes Secret is k8s-secret's (it decodes base64) */
 	if (in_secret_data(ctx, ctx_len, off, &pw_unused))
@@ -736,7 +910,7 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 	h = entropy(secret, len);
 	if (all_hex(secret, len))
 		return len >= 32 && h >= 3.0;
-	if (pw && letters > 0 && (dg > 0 || sym > 0))
+	if (pw && letters > 0 && (dg > 0 || has_symbol(secret, len)))
 		return true;
 	if (len < 16 || h < 3.0 || word_like(secret, len))
 		return false;
@@ -744,8 +918,7 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 		return false;
 	/* random, not words: a digit, both cases in good measure, or a symbol
 	 * other than the separators of names */
-	return dg > 0 || (up * 5 >= len && lo * 5 >= len) ||
-	       strcspn(secret, "!#$%&*+/=?@^|~") < len;
+	return dg > 0 || (up * 5 >= len && lo * 5 >= len) || has_symbol(secret, len);
 }
 
 /* The table --------------------------------------------------------------- */
@@ -786,9 +959,12 @@ static const char *const kw_generic[] = {
 
 /* A name of the generic rule (NOCASE): one of the keywords inside an
  * identifier. */
-#define GNAME                                                                                      \
-	"[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|auth|credential|"    \
-	"private[_.-]?key|client[_.-]?secret|access[_.-]?key)[a-z0-9_.-]*"
+/* A name of the generic rule (NOCASE), from its keyword on: the match starts
+ * at the keyword, which gives PCRE2 a short list of first bytes to look for;
+ * the check finds the whole name. */
+#define GKEY                                                                                       \
+	"(?:p(?:ass(?:word|wd)|wd|rivate[_.-]?key)|secret|token|a(?:pi[_.-]?key|pikey|uth|"        \
+	"ccess[_.-]?key)|credential)[a-z0-9_.-]*"
 
 const struct scan_rule scan_struct_rules[] = {
         {
@@ -983,7 +1159,7 @@ const struct scan_rule scan_struct_rules[] = {
                 .description = "Kubernetes Secret manifest value (data: base64, stringData: plain)",
                 .hint = "commit a SealedSecret or an ExternalSecret instead of the Secret",
                 .keywords = kw_k8s,
-                .pattern = "(?m)(?:^[ \\t]*(?:string)?[dD]ata:[ \\t]*\\r?\\n|\\G)"
+                .pattern = "(?m)^(?:[ \\t]*(?:string)?[dD]ata:[ \\t]*\\r?\\n|\\G)"
                            "(?:[ \\t]*(?:#[^\\n]*)?\\r?\\n)*[ \\t]+[\\w.-]+:[ \\t]*([\"']?)"
                            "(?<secret>[^\\s\"'#]+)\\1[ \\t]*(?:\\r?\\n|$)",
                 .check = check_k8s_secret,
@@ -994,19 +1170,17 @@ const struct scan_rule scan_struct_rules[] = {
                 .description = "password, secret, token or key assigned a literal value",
                 .hint = "move the value to the environment or coffer and read it at run time",
                 .keywords = kw_generic,
-                .pattern = "(?m)(?|"
+                .pattern = "(?m)" GKEY "(?|"
                            /* name = "value" in code, JSON, YAML, TOML, attributes */
-                           "(?<![a-z0-9_])" GNAME "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*"
-                           "(?:[@rbuf])?[\"'`](?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
+                           "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*(?:[@rbuf])?[\"'`]"
+                           "(?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
                            /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
-                           "^[ \\t]*(?:(?:export|env|arg|set|setx)[ \\t]+)?[\"']?" GNAME
                            "[\"']?(?:[ \\t]*[:=][ \\t]*|[ \\t]+)(?<secret>[^\\s\"'`#;,(){}\\[\\]<>]"
                            "{8,200})[ \\t]*(?:[#;][^\\n]*)?\\r?$|"
                            /* <password>value</password> */
-                           "<" GNAME ">(?<secret>[^<\\s]{8,200})</|"
+                           ">(?<secret>[^<\\s]{8,200})</|"
                            /* <add key="ApiKey" value="…"/> */
-                           "(?:key|name)=[\"']" GNAME "[\"'][ \\t]+value=[\"']"
-                           "(?<secret>[^\"'\\s]{8,200})[\"'])",
+                           "[\"'][ \\t]+value=[\"'](?<secret>[^\"'\\s]{8,200})[\"'])",
                 .check = check_generic,
                 .flags = SCAN_RULE_NOCASE | SCAN_RULE_GENERIC,
         },

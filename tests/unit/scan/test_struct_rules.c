@@ -861,6 +861,12 @@ test_struct_k8s_secret(void **state)
 	        "x\n",
 	        ea, eb);
 	expect_secrets("k8s-secret", t, want);
+	/* an ownerReference's kind between the manifest's kind and data: */
+	t = fmt("kind: Secret\nmetadata:\n  ownerReferences:\n    - kind: Deployment\n      name: "
+	        "x\n"
+	        "data:\n  password: %s\n",
+	        ea);
+	expect_hit("k8s-secret", t, ea);
 	/* stringData: plain values, in a List */
 	t = fmt("items:\n  - apiVersion: v1\n    kind: Secret\n    stringData:\n      user: %s\n"
 	        "      pass: %s\n",
@@ -915,6 +921,8 @@ test_struct_generic(void **state)
 	expect_hit("generic-secret", t, r);
 	t = fmt("export GITLAB_API_TOKEN=%s\n", r);
 	expect_hit("generic-secret", t, r);
+	t = fmt("services:\n  app:\n    environment:\n      - DB_PASSWORD=%s\n", pw);
+	expect_hit("generic-secret", t, pw);
 	t = fmt("[service]\napi_key = \"%s\"\n", h);
 	expect_hit("generic-secret", t, h);
 	t = fmt("mail.smtp.password=%s\n", pw);
@@ -976,6 +984,141 @@ test_struct_generic(void **state)
 	expect_clean("password = \"onlyletters\"\n");
 	expect_clean("api_key = \"abcdefghijklmnopqrstuvwxyz\"\n");
 	expect_clean(fmt("api_key: %s  # %s\n", "xxxxxxxxxxxxxxxxxxxxxxxx", "placeholder"));
+
+	/* public material, hashes and ids of spec'd shapes, next to secret names */
+	expect_clean(fmt("ssh_auth_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI%s user@host\n",
+	                 rnd(40, B64)));
+	expect_clean(
+	        fmt("deploy_token_pubkey = \"AAAAB3NzaC1yc2EAAAADAQABAAABAQ%s\"\n", rnd(80, B64)));
+	expect_clean(
+	        fmt("\"node_modules/auth-lib\": {\"integrity\": \"sha512-%s==\"}\n", rnd(86, B64)));
+	expect_clean(fmt("github.com/acme/auth v1.2.3 h1:%s=\n", rnd(43, B64)));
+	expect_clean(fmt("oauthlib==3.2.2 --hash=sha256:%s\n", rnd(64, HEX)));
+	expect_clean(
+	        fmt("<script src=\"auth.js\" integrity=\"sha384-%s\"></script>\n", rnd(64, B64)));
+	expect_clean(fmt("auth_logo = \"data:image/png;base64,%s\"\n", rnd(120, B64)));
+	expect_clean(fmt("Content-Security-Policy: script-src 'nonce-%s'\n", rnd(24, B64)));
+	expect_clean(fmt("auth_commit = \"%s\"\n", rnd(40, HEX)));
+	expect_clean(fmt("\"access_token_sha256\": \"%s\"\n", rnd(64, HEX)));
+	expect_clean(fmt("token_digest: sha256:%s\n", rnd(64, HEX)));
+	expect_clean(fmt("wallet_auth_address = \"0x%s\"\n", rnd(40, HEX)));
+	expect_clean(fmt("secret_id: %s\n", "0b9e6a1c-4f3d-4c1e-9a7b-2d5e8f0a1b3c"));
+	/* code and paths that merely mention a secret-like name */
+	expect_clean("creds = {\"password\": pg.password, \"allowed_roles\": \"*,readers\"}\n");
+	expect_clean("    return pwd.getpwnam(\"coffer-test\")\n");
+	expect_clean("        self.password = SUPERUSER_PASSWORD\n");
+	expect_clean("conf = \"password_encryption = 'scram-sha-256'\"\n");
+	expect_clean("coffer read secret/app/db; coffer write database/config/:name\n");
+	expect_clean("vault_token_path = \"auth/approle/login\"\n");
+	expect_clean("res = cli(\"kv\", \"get\", \"--field=password\", \"secret/app/db\")\n");
+	expect_clean("{\"auth\":{\"client_token\":\"hmac-sha256:96351405af7f1ba273\"}}\n");
+	expect_clean("password = \"visible-on-purpose\"\n");
+	expect_clean("  \"token\": \"2026-12-07T17:39:25Z\",\n");
+	expect_clean("REDIS_URL=redis://:pw@cache:6379/0\n");
+	/* a quoted name, a comma, its value */
+	t = fmt("props.put(\"password\", \"%s\");\n", pw);
+	expect_hit("generic-secret", t, pw);
+}
+
+struct placed {
+	const char *rule;
+	size_t line, column;
+};
+
+struct placed_list {
+	size_t n;
+	struct placed p[MAX_HITS];
+};
+
+static int
+collect_placed(void *arg, const struct scan_hit *hit)
+{
+	struct placed_list *l = arg;
+
+	assert_true(l->n < MAX_HITS);
+	l->p[l->n++] = (struct placed){hit->rule->id, hit->line, hit->column};
+	return 0;
+}
+
+/* With every built-in rule: one finding per secret (a structural rule wins
+ * over generic-secret on the same bytes), placed at the line where the
+ * secret or its block starts. */
+static void
+test_struct_builtin_placement(void **state)
+{
+	struct scan_rule *all = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_ctx *c = NULL;
+	struct placed_list l = {0};
+	const char *sk = rnd_mixed(40, B64), *pw = rnd_mixed(16, B62), *t;
+	const char *j = jwt("{\"alg\":\"HS256\"}");
+	char err[256];
+	size_t n, i;
+	static const struct placed want[] = {
+	        {"private-key", 3, 7},   {"aws-secret-access-key", 7, 25}, {"jwt", 8, 11},
+	        {"database-url", 9, 29}, {"k8s-secret", 15, 13},           {"k8s-secret", 17, 10},
+	};
+
+	(void)state;
+	t = fmt("# settings\r\n\r\nkey = %s\naws_secret_access_key = %s\nAPI_TOKEN=%s\n"
+	        "DATABASE_URL=postgres://app:%s@db/app\n---\nkind: Secret\nmetadata:\n  name: x\n"
+	        "data:\n  password: %s\nstringData:\n  token: %s\n",
+	        pem("RSA PRIVATE KEY", 2, 64, "", "\n", NULL), sk, j, pw, b64s(pw, false),
+	        rnd_mixed(20, B62));
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	if (scan_engine_new(all, n, &e, err, sizeof(err)) != 0)
+		fail_msg("engine: %s", err);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	assert_int_equal(scan_buffer(c, t, strlen(t), collect_placed, &l), 0);
+	assert_int_equal(l.n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < l.n; i++) {
+		assert_string_equal(l.p[i].rule, want[i].rule);
+		assert_int_equal(l.p[i].line, want[i].line);
+		assert_int_equal(l.p[i].column, want[i].column);
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
+}
+
+/* A secret that ends the buffer, which has no NUL after it: the checks read
+ * only the bytes they are given (under ASan, a read past the end fails). */
+static void
+test_struct_secret_at_buffer_end(void **state)
+{
+	static const char *const lines[] = {
+	        "password = Xk4mQ9vR2tZ!pw",
+	        "api_token: Zq8mN3vR5tY7uI9oP1aS",
+	        "kind: Secret\ndata:\n  token: WGs0bVE5dlIydFohcHc=",
+	        "url = postgres://app:Q9wE7rT5yU3i@db",
+	};
+	struct scan_rule *all = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_ctx *c = NULL;
+	struct hits h;
+	char err[256];
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	if (scan_engine_new(all, n, &e, err, sizeof(err)) != 0)
+		fail_msg("engine: %s", err);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = strlen(lines[i]);
+		char *b = malloc(len);
+
+		assert_non_null(b);
+		memcpy(b, lines[i], len);
+		h.n = 0;
+		assert_int_equal(scan_buffer(c, b, len, collect, &h), 0);
+		if (h.n != 1)
+			fail_msg("%zu findings in: %s", h.n, lines[i]);
+		free(b);
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
 }
 
 int
@@ -995,6 +1138,8 @@ main(void)
 	        cmocka_unit_test(test_struct_basic_auth),
 	        cmocka_unit_test(test_struct_k8s_secret),
 	        cmocka_unit_test(test_struct_generic),
+	        cmocka_unit_test(test_struct_builtin_placement),
+	        cmocka_unit_test(test_struct_secret_at_buffer_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
