@@ -27,14 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WALK_READ_MAX (64u * 1024)  /* below this, read(); above, mmap() */
-#define WALK_SNIFF (8u * 1024)      /* a NUL in this prefix: binary */
-#define WALK_IGNORE_MAX (1u << 20)  /* ignore files larger than this are not read */
+#define WALK_READ_MAX   (64u * 1024) /* below this, read(); above, mmap() */
+#define WALK_SNIFF      (8u * 1024)  /* a NUL in this prefix: binary */
+#define WALK_IGNORE_MAX (1u << 20)   /* ignore files larger than this are not read */
 
 /* ---- ignore rules (.gitignore syntax) ---- */
 
 struct ignore_rule {
-	char *base;    /* directory of the ignore file, relative to the top ("" = top) */
+	char *base; /* directory of the ignore file, relative to the top ("" = top) */
 	size_t baselen;
 	char *pat;     /* without '!', leading '/' and trailing '/' */
 	bool negate;   /* "!pat": re-include */
@@ -271,12 +271,12 @@ static bool
 binary_extension(const char *name)
 {
 	static const char *const exts[] = {
-	        "png", "jpg", "jpeg", "gif",  "bmp",   "ico",  "webp", "tif",  "tiff", "psd",
-	        "pdf", "zip", "gz",   "tgz",  "bz2",   "xz",   "zst",  "7z",   "rar",  "jar",
-	        "war", "ear", "class", "o",   "a",     "so",   "dylib", "dll", "exe",  "bin",
-	        "obj", "pyc", "pyo",  "woff", "woff2", "ttf",  "otf",  "eot",  "mp3",  "mp4",
-	        "mov", "avi", "mkv",  "wav",  "flac",  "ogg",  "webm", "iso",  "dmg",  "deb",
-	        "rpm", "msi", "sqlite", "sqlite3", "db", "wasm", "parquet", "npy", "pt", NULL,
+	        "png", "jpg", "jpeg",   "gif",     "bmp",   "ico",  "webp",    "tif", "tiff", "psd",
+	        "pdf", "zip", "gz",     "tgz",     "bz2",   "xz",   "zst",     "7z",  "rar",  "jar",
+	        "war", "ear", "class",  "o",       "a",     "so",   "dylib",   "dll", "exe",  "bin",
+	        "obj", "pyc", "pyo",    "woff",    "woff2", "ttf",  "otf",     "eot", "mp3",  "mp4",
+	        "mov", "avi", "mkv",    "wav",     "flac",  "ogg",  "webm",    "iso", "dmg",  "deb",
+	        "rpm", "msi", "sqlite", "sqlite3", "db",    "wasm", "parquet", "npy", "pt",   NULL,
 	};
 	const char *dot = strrchr(name, '.');
 
@@ -469,7 +469,8 @@ walk_entry(struct walk *w, const char *path, const char *name, unsigned char dty
 			if (dtype == DT_LNK || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
 				scan_report_note(w->o->report, "%s: broken symlink, skipped", name);
 			else
-				scan_report_note(w->o->report, "%s: %s, skipped", name, strerror(errno));
+				scan_report_note(w->o->report, "%s: %s, skipped", name,
+				                 strerror(errno));
 			return 0;
 		}
 		dtype = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_FIFO;
@@ -504,7 +505,8 @@ walk_dir(struct walk *w, const char *path, const char *name)
 		return 0;
 	}
 	if (!seen_add(w, &st)) {
-		scan_report_note(w->o->report, "%s: directory already scanned (symlink loop), skipped",
+		scan_report_note(w->o->report,
+		                 "%s: directory already scanned (symlink loop), skipped",
 		                 *name ? name : path);
 		return 0;
 	}
@@ -576,7 +578,8 @@ utf16_decode(const unsigned char *s, size_t len, bool be, size_t *ret_len)
 	if (!out)
 		return NULL;
 	while (i + 1 < len) {
-		uint32_t c = be ? (uint32_t)(s[i] << 8 | s[i + 1]) : (uint32_t)(s[i + 1] << 8 | s[i]);
+		uint32_t c =
+		        be ? (uint32_t)(s[i] << 8 | s[i + 1]) : (uint32_t)(s[i + 1] << 8 | s[i]);
 
 		i += 2;
 		if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
@@ -613,8 +616,8 @@ utf16_decode(const unsigned char *s, size_t len, bool be, size_t *ret_len)
 }
 
 int
-walk_scan_buffer(struct scan_ctx *ctx, struct scan_report *rep, const char *file,
-                 const char *data, size_t len)
+walk_scan_buffer(struct scan_ctx *ctx, struct scan_report *rep, const char *file, const char *data,
+                 size_t len)
 {
 	const unsigned char *u = (const unsigned char *)data;
 	struct hit_arg a = {rep, file, data};
@@ -689,7 +692,8 @@ scan_file(struct walk *w, struct scan_ctx *ctx, char *buf, const struct job *j)
 		goto out;
 	}
 	if ((uint64_t)st.st_size > w->o->max_size) {
-		scan_report_note(rep, "%s: %.1f MiB is over the %.1f MiB limit (--max-size), skipped",
+		scan_report_note(rep,
+		                 "%s: %.1f MiB is over the %.1f MiB limit (--max-size), skipped",
 		                 j->name, (double)st.st_size / (1024 * 1024),
 		                 (double)w->o->max_size / (1024 * 1024));
 		goto out;
@@ -777,9 +781,10 @@ scan_stdin(const struct walk_opts *o)
 			if (cap > o->max_size + 1)
 				cap = o->max_size + 1;
 			if (len == cap) {
-				scan_report_note(o->report,
-				                 "<stdin>: over the %.1f MiB limit (--max-size), skipped",
-				                 (double)o->max_size / (1024 * 1024));
+				scan_report_note(
+				        o->report,
+				        "<stdin>: over the %.1f MiB limit (--max-size), skipped",
+				        (double)o->max_size / (1024 * 1024));
 				r = 0;
 				goto out;
 			}
