@@ -277,13 +277,15 @@ def test_gitignore_and_cofferignore(tmp_path, in_repo):
         "deep/a/b/gen.txt": False,       # "deep/**/gen.txt"
         "deep/gen.txt": False,           # "**" matches zero directories too
         "vendor/lib.txt": False,         # .cofferignore
+        "gen/x/out.txt": False,          # "gen/**" ignores what is inside gen/ ...
+        "gen/keep.txt": True,            # ... so "!gen/keep.txt" can take one back
         "excluded.txt": not in_repo,     # .git/info/exclude, only inside a repository
     }
     for name in files:
         p = root / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(f"k = {gh_token()}\n")
-    (root / ".gitignore").write_text("# build output\nbuild/\n*.log\n!keep.log\ndeep/**/gen.txt\n")
+    (root / ".gitignore").write_text("# build output\nbuild/\n*.log\n!keep.log\ndeep/**/gen.txt\ngen/**\n!gen/keep.txt\n")
     (root / "docs" / ".gitignore").write_text("/private\n")
     (root / ".cofferignore").write_text("vendor/\n")
     if in_repo:

@@ -47,49 +47,68 @@ struct walk_ignore {
 	size_t n, cap;
 };
 
+#define WALK_SEGS 128 /* deeper paths or longer patterns never match */
+
+/* Splits s at '/' into seg (pointers into buf, a copy of s). Returns the
+ * number of segments, or -1 when there are too many. */
+static int
+seg_split(const char *s, char *buf, size_t buflen, char **seg)
+{
+	int n = 0;
+
+	if ((size_t)snprintf(buf, buflen, "%s", s) >= buflen)
+		return -1;
+	for (char *p = buf;; p++) {
+		char *e = strchr(p, '/');
+
+		if (n == WALK_SEGS)
+			return -1;
+		seg[n++] = p;
+		if (!e)
+			break;
+		*e = '\0';
+		p = e;
+	}
+	return n;
+}
+
 /* Matches the '/'-separated segments of pat against those of s; a "**"
- * segment matches any number of segments (none included). */
+ * segment matches any number of segments (none included). Dynamic
+ * programming over (pattern segment, path segment): O(segments^2) fnmatch
+ * calls at worst, so no pattern can make it backtrack exponentially. */
 static bool
 seg_match(const char *pat, const char *s)
 {
-	const char *pe, *se;
-	char pseg[PATH_MAX], sseg[PATH_MAX];
-	size_t pl, sl;
+	char pbuf[PATH_MAX], sbuf[PATH_MAX], *ps[WALK_SEGS], *ss[WALK_SEGS];
+	bool row[WALK_SEGS + 1], next[WALK_SEGS + 1];
+	int np, ns;
 
-	for (;;) {
-		if (*pat == '\0')
-			return *s == '\0';
-		pe = strchr(pat, '/');
-		pl = pe ? (size_t)(pe - pat) : strlen(pat);
-		if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
-			const char *rest = pe ? pe + 1 : "";
+	np = seg_split(pat, pbuf, sizeof(pbuf), ps);
+	ns = seg_split(s, sbuf, sizeof(sbuf), ss);
+	if (np < 0 || ns < 0)
+		return false;
+	/* row[j]: the pattern segments so far match the first j path segments */
+	memset(row, 0, sizeof(row));
+	row[0] = true;
+	for (int i = 0; i < np; i++) {
+		bool any = false;
 
-			if (*rest == '\0')
-				return true; /* trailing "**": everything below */
-			for (const char *t = s;; t++) {
-				if ((t == s || t[-1] == '/') && seg_match(rest, t))
-					return true;
-				if (*t == '\0')
-					return false;
+		if (strcmp(ps[i], "**") == 0) {
+			/* a trailing "**" matches what is inside, not the directory */
+			bool strict = i == np - 1 && np > 1;
+
+			for (int j = 0; j <= ns; j++) {
+				next[j] = strict ? any : any || row[j];
+				any = any || row[j];
 			}
+		} else {
+			next[0] = false;
+			for (int j = 1; j <= ns; j++)
+				next[j] = row[j - 1] && fnmatch(ps[i], ss[j - 1], 0) == 0;
 		}
-		if (*s == '\0')
-			return false;
-		se = strchr(s, '/');
-		sl = se ? (size_t)(se - s) : strlen(s);
-		if (pl >= sizeof(pseg) || sl >= sizeof(sseg))
-			return false;
-		memcpy(pseg, pat, pl);
-		pseg[pl] = '\0';
-		memcpy(sseg, s, sl);
-		sseg[sl] = '\0';
-		if (fnmatch(pseg, sseg, 0) != 0)
-			return false;
-		pat = pe ? pe + 1 : pat + pl;
-		s = se ? se + 1 : s + sl;
-		if ((pe == NULL) != (se == NULL))
-			return false;
+		memcpy(row, next, sizeof(row));
 	}
+	return row[ns];
 }
 
 int
