@@ -327,3 +327,12 @@ def test_usage_errors(tmp_path):
         assert err.startswith("coffer: scan: "), args
     rc, out, err = scan("--help", cwd=tmp_path, check_rc=0)
     assert "--baseline=FILE" in out
+
+
+def test_each_directory_operand_has_its_own_ignore_rules(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.txt").write_text(f"{gh_token()}\n")
+    (tmp_path / "a" / ".gitignore").write_text("*.txt\n")
+    rc, found, _ = scan_json("a", "b", cwd=tmp_path, check_rc=1)
+    assert where(found) == [("x.txt", 1, 1)]  # b's, relative to b

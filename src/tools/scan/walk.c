@@ -467,7 +467,8 @@ ignore_parents(struct walk *w, const char *root)
 		char rel[PATH_MAX];
 
 		snprintf(rel, sizeof(rel), "%.*s", (int)(s - below), below);
-		snprintf(f, sizeof(f), "%s/%s", top, rel);
+		if ((size_t)snprintf(f, sizeof(f), "%s/%s", top, rel) >= sizeof(f))
+			break;
 		r = ignore_dir(w, f, rel);
 	}
 	return r;
@@ -871,7 +872,11 @@ walk_scan(const struct walk_opts *o, char *const *paths, size_t npaths)
 			r = ignore_parents(&w, p);
 			if (r == 0)
 				r = walk_dir(&w, p, "");
+			/* each directory operand has its own rules and loop check */
 			w.prefix[0] = '\0';
+			walk_ignore_free(w.ig);
+			w.ig = NULL;
+			w.nseen = 0;
 		} else if (S_ISREG(st.st_mode)) {
 			r = job_add(&w, p, p);
 		} else {
