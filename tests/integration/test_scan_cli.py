@@ -216,7 +216,7 @@ def test_bad_input_is_one_note_each_and_the_scan_goes_on(tmp_path):
     assert "loop/up: directory already scanned" in joined
     assert "pipe: not a regular file" in joined
     assert "sock: not a regular file" in joined
-    assert "sparse.log: 5120.0 MiB is over the 10.0 MiB limit" in joined
+    assert "sparse.log: 5.0 GiB is over the 10.0 MiB limit" in joined
     assert "caf\\xe9.txt: file name is not UTF-8" in joined
     if os.geteuid() != 0:
         locked = tree / "locked.txt"
@@ -246,6 +246,13 @@ def test_stdin(tmp_path):
     rc, found, _ = scan_json("-", cwd=tmp_path, stdin=f"one\nAUTH={tok}\n".encode(), check_rc=1)
     assert where(found) == [("<stdin>", 2, 6)]
     scan("-", cwd=tmp_path, stdin=b"nothing secret\n", check_rc=0)
+    # stdin larger than --max-size: a note, and nothing else was scanned
+    rc, out, err = scan("--max-size=1K", "-", cwd=tmp_path, stdin=b"x" * 5000, check_rc=2)
+    assert "<stdin>: over the 1.0 KiB limit" in err
+    # UTF-16 on stdin is decoded like a file
+    data = b"\xff\xfe" + f"a\n  {tok}\n".encode("utf-16-le")
+    rc, found, _ = scan_json("-", cwd=tmp_path, stdin=data, check_rc=1)
+    assert where(found) == [("<stdin>", 2, 3)]
     # stdin beside a directory
     (tmp_path / "f.txt").write_text(f"{gh_token()}\n")
     rc, found, _ = scan_json(".", "-", cwd=tmp_path, stdin=f"{tok}\n".encode(), check_rc=1)
