@@ -343,3 +343,25 @@ def test_each_directory_operand_has_its_own_ignore_rules(tmp_path):
     (tmp_path / "a" / ".gitignore").write_text("*.txt\n")
     rc, found, _ = scan_json("a", "b", cwd=tmp_path, check_rc=1)
     assert where(found) == [("x.txt", 1, 1)]  # b's, relative to b
+
+
+def test_colour_only_on_a_terminal(tmp_path):
+    import pty
+    (tmp_path / "k.txt").write_text(f"{gh_token()}\n")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    p = subprocess.run([coffer_bin(), "scan"], cwd=tmp_path, stdout=slave, stderr=slave,
+                       env=env, timeout=60)
+    os.close(slave)
+    out = b""
+    try:
+        while chunk := os.read(master, 4096):
+            out += chunk
+    except OSError:  # EIO once the terminal is drained
+        pass
+    os.close(master)
+    assert p.returncode == 1
+    assert b"\x1b[31m" in out and b"k.txt:1:1" in out
+    p = subprocess.run([coffer_bin(), "scan"], cwd=tmp_path, capture_output=True, env=env,
+                       timeout=60)  # pipes: no colour, no progress line
+    assert p.returncode == 1 and b"\x1b[" not in p.stdout and b"\r" not in p.stderr
