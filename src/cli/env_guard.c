@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "lib/err.h"
 #include "tools/env/guard.h"
+#include "tools/githook/githook.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -271,7 +272,7 @@ env_guard_main(int argc, char **argv)
 		return cli_usage_err("--force goes with --install-hook");
 	if (install) {
 		self = self_path();
-		r = guard_install_hook(path, self, force, &hook, &same, err, sizeof(err));
+		r = githook_install(path, self, force, &hook, &same, err, sizeof(err));
 		if (r < 0) {
 			cli_err("%s", err);
 			goto out;
