@@ -103,6 +103,10 @@ perr(struct parser *ps, size_t line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* keys and values quoted in the message stay on one line */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (ps->err && ps->errlen)
 		(void)snprintf(ps->err, ps->errlen, "%s:%zu: %s", ps->name, line, msg);
 	return CF_EINVAL;
