@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <git2.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,17 @@ hooks_dir(git_repository *repo, char **ret, char *err, size_t errlen)
 	return 0;
 }
 
+/* The absolute path of this binary, else "coffer" (found on PATH). */
+static void
+self_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0 || buf[0] != '/')
+		n = snprintf(buf, len, "coffer");
+	buf[n] = '\0';
+}
+
 int
 githook_install(const char *path, const char *coffer, bool force, char **ret_path, bool *ret_same,
                 char *err, size_t errlen)
@@ -248,9 +260,12 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 	git_repository *repo = NULL;
 	char *dir = NULL, *hook = NULL, *tmp = NULL, *text = NULL, *old = NULL;
 	size_t oldlen = 0, tlen;
+	char self[PATH_MAX];
 	bool same = false;
 	int r, fd = -1;
 
+	if (!coffer)
+		self_path(self, sizeof(self));
 	r = repo_open(path, &repo, err, errlen);
 	if (r < 0)
 		goto out;
@@ -262,7 +277,7 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 		r = CF_ENOMEM;
 		goto out;
 	}
-	r = hook_text(coffer, &text);
+	r = hook_text(coffer ? coffer : self, &text);
 	if (r < 0)
 		goto out;
 	tlen = strlen(text);

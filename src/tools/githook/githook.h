@@ -12,8 +12,8 @@
 /* Writes the pre-commit hook of the repository that contains path (NULL:
  * found as git finds it from the environment) into its hooks directory
  * (core.hooksPath when set, else <git common dir>/hooks), mode 0755,
- * atomically. coffer is the absolute path of the binary, with `coffer` on
- * PATH as fallback when that path is gone. An existing hook with other
+ * atomically. coffer is the absolute path of the binary (NULL: this very
+ * binary), with `coffer` on PATH as fallback when that path is gone. An existing hook with other
  * content is CF_EEXIST unless force. Returns 0 with the hook's path in
  * *ret_path (free it) and *ret_same true when the same hook was already
  * there; CF_ENOTFOUND (not in a repository), CF_EINVAL (bare repository),
