@@ -27,7 +27,7 @@ static const char default_hint[] =
 
 enum tv_kind { TV_STR, TV_INT, TV_FLOAT, TV_BOOL, TV_ARR, TV_TAB };
 
-struct tkey;
+struct tent;
 
 struct tval {
 	enum tv_kind kind;
@@ -39,13 +39,13 @@ struct tval {
 	struct tval **items; /* TV_ARR */
 	size_t n;
 	bool aot;          /* TV_ARR made by [[...]] */
-	struct tkey *keys; /* TV_TAB */
-	size_t nkeys;
+	struct tent *ents; /* TV_TAB */
+	size_t nents;
 	bool defined;  /* TV_TAB: named by a [header] or assigned with dotted keys */
 	bool implicit; /* TV_TAB: only created as the parent of something */
 };
 
-struct tkey {
+struct tent {
 	char *name;
 	struct tval *v;
 };
@@ -70,11 +70,11 @@ tval_free(struct tval *v)
 	for (size_t i = 0; i < v->n; i++)
 		tval_free(v->items[i]);
 	free(v->items);
-	for (size_t i = 0; i < v->nkeys; i++) {
-		free(v->keys[i].name);
-		tval_free(v->keys[i].v);
+	for (size_t i = 0; i < v->nents; i++) {
+		free(v->ents[i].name);
+		tval_free(v->ents[i].v);
 	}
-	free(v->keys);
+	free(v->ents);
 	free(v);
 }
 
@@ -115,9 +115,9 @@ perr(struct parser *ps, size_t line, const char *fmt, ...)
 static struct tval *
 tab_get(const struct tval *t, const char *name)
 {
-	for (size_t i = 0; i < t->nkeys; i++)
-		if (strcmp(t->keys[i].name, name) == 0)
-			return t->keys[i].v;
+	for (size_t i = 0; i < t->nents; i++)
+		if (strcmp(t->ents[i].name, name) == 0)
+			return t->ents[i].v;
 	return NULL;
 }
 
@@ -125,14 +125,14 @@ tab_get(const struct tval *t, const char *name)
 static int
 tab_put(struct tval *t, char *name, struct tval *v)
 {
-	struct tkey *k = realloc(t->keys, (t->nkeys + 1) * sizeof(*k));
+	struct tent *k = realloc(t->ents, (t->nents + 1) * sizeof(*k));
 
 	if (!k)
 		return CF_ENOMEM;
-	t->keys = k;
-	k[t->nkeys].name = name;
-	k[t->nkeys].v = v;
-	t->nkeys++;
+	t->ents = k;
+	k[t->nents].name = name;
+	k[t->nents].v = v;
+	t->nents++;
 	return 0;
 }
 
@@ -1036,9 +1036,9 @@ allowlist_read(struct parser *ps, const struct tval *t, struct scan_allowlist *a
 {
 	int r = want(ps, t, TV_TAB, "allowlist");
 
-	for (size_t k = 0; r == 0 && k < t->nkeys; k++) {
-		const char *key = t->keys[k].name;
-		const struct tval *v = t->keys[k].v;
+	for (size_t k = 0; r == 0 && k < t->nents; k++) {
+		const char *key = t->ents[k].name;
+		const struct tval *v = t->ents[k].v;
 
 		if (strcmp(key, "description") == 0) {
 			r = want(ps, v, TV_STR, key);
@@ -1203,6 +1203,129 @@ from_config(const struct scan_config *cfg, const struct scan_rule *rule)
 	return false;
 }
 
+/* Refuses a key [[rules]] does not know. */
+static int
+rule_keys_known(struct parser *ps, const struct tval *t)
+{
+	for (size_t k = 0; k < t->nents; k++) {
+		static const char *const known[] = {
+		        "id",        "regex",     "description",  "hint",
+		        "keywords",  "entropy",   "secret_group", "secretGroup",
+		        "multiline", "allowlist", NULL,
+		};
+		bool ok = false;
+
+		for (size_t i = 0; known[i] && !ok; i++)
+			ok = strcmp(t->ents[k].name, known[i]) == 0;
+		if (!ok)
+			return perr(ps, t->ents[k].v->line, "unknown key \"%s\" in [[rules]]",
+			            t->ents[k].name);
+	}
+	return 0;
+}
+
+/* The rule's pattern, compiled to check it, with secret_group turned into a
+ * group named `secret`; kept in cfg. */
+static int
+rule_pattern(struct parser *ps, struct scan_config *cfg, const struct tval *re,
+             const struct tval *grp, char **ret)
+{
+	pcre2_code *code = NULL;
+	char *s = NULL;
+	int r;
+
+	r = compile(ps, re->s, re->line, "regex", &code);
+	if (r < 0)
+		return r;
+	if (grp) {
+		uint32_t ncap = 0;
+
+		(void)pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &ncap);
+		if (grp->kind != TV_INT || grp->i < 0 || grp->i > (long long)ncap) {
+			pcre2_code_free(code);
+			return perr(ps, grp->line,
+			            "secret_group must be a capture group of the regex "
+			            "(0 to %u)",
+			            (unsigned)ncap);
+		}
+		if (grp->i > 0) {
+			pcre2_code *c2 = NULL;
+
+			r = name_group(cfg, re->s, grp->i, &s);
+			if (r == 0)
+				r = compile(ps, s, re->line, "regex", &c2);
+			if (r == 0 && pcre2_substring_number_from_name(c2, (PCRE2_SPTR) "secret") !=
+			                      (int)grp->i)
+				r = perr(ps, grp->line,
+				         "secret_group %lld cannot be used with this regex",
+				         grp->i);
+			if (r == CF_ENOTFOUND)
+				r = perr(ps, grp->line,
+				         "secret_group %lld cannot be used with this regex",
+				         grp->i);
+			pcre2_code_free(c2);
+		}
+	}
+	pcre2_code_free(code);
+	if (r < 0)
+		return r;
+	if (!s)
+		r = keep_str(cfg, re->s, strlen(re->s), &s);
+	if (r == 0)
+		*ret = s;
+	return r;
+}
+
+/* Appends rule, or puts it in the place of the built-in rule of that id. */
+static int
+rule_add(struct scan_config *cfg, const struct scan_rule *rule, size_t nbuiltin)
+{
+	struct scan_rule *v = NULL;
+	size_t at = cfg->nrules;
+
+	/* an extra rule with a built-in id replaces the built-in rule */
+	for (size_t i = 0; i < nbuiltin && i < cfg->nrules; i++)
+		if (strcmp(cfg->rules[i].id, rule->id) == 0)
+			at = i;
+	if (at == cfg->nrules) {
+		v = realloc(cfg->rules, (cfg->nrules + 1) * sizeof(*v));
+		if (!v)
+			return CF_ENOMEM;
+		cfg->rules = v;
+		cfg->nrules++;
+	}
+	cfg->rules[at] = *rule;
+	return 0;
+}
+
+/* The [rules.allowlist] of rule id (a rule of the config when has_regex,
+ * else one that must exist). */
+static int
+rule_allow_add(struct parser *ps, struct scan_config *cfg, const struct tval *id,
+               const struct tval *allow, bool has_regex)
+{
+	struct scan_rule_allow *pr;
+	int r;
+
+	pr = realloc(cfg->per_rule, (cfg->nper_rule + 1) * sizeof(*pr));
+	if (!pr)
+		return CF_ENOMEM;
+	cfg->per_rule = pr;
+	pr = &cfg->per_rule[cfg->nper_rule];
+	memset(pr, 0, sizeof(*pr));
+	pr->rule_id = strdup(id->s);
+	if (!pr->rule_id)
+		return CF_ENOMEM;
+	cfg->nper_rule++;
+	r = allowlist_read(ps, allow, &pr->allow);
+	if (r < 0)
+		return r;
+	if (!has_regex && !find_rule(cfg, id->s))
+		return perr(ps, id->line, "rule \"%s\" is not a rule (built-in or defined above)",
+		            id->s);
+	return 0;
+}
+
 static int
 rule_read(struct parser *ps, struct scan_config *cfg, const struct tval *t, size_t nbuiltin)
 {
@@ -1214,25 +1337,13 @@ rule_read(struct parser *ps, struct scan_config *cfg, const struct tval *t, size
 	struct scan_rule rule = {0};
 	const char **kws = NULL;
 	char *s = NULL;
-	pcre2_code *code = NULL;
 	int r = 0;
 
 	if (!grp)
 		grp = tab_get(t, "secretGroup");
-	for (size_t k = 0; k < t->nkeys; k++) {
-		static const char *const known[] = {
-		        "id",        "regex",     "description",  "hint",
-		        "keywords",  "entropy",   "secret_group", "secretGroup",
-		        "multiline", "allowlist", NULL,
-		};
-		bool ok = false;
-
-		for (size_t i = 0; known[i] && !ok; i++)
-			ok = strcmp(t->keys[k].name, known[i]) == 0;
-		if (!ok)
-			return perr(ps, t->keys[k].v->line, "unknown key \"%s\" in [[rules]]",
-			            t->keys[k].name);
-	}
+	r = rule_keys_known(ps, t);
+	if (r < 0)
+		return r;
 	if (!id)
 		return perr(ps, t->line, "[[rules]] needs an id");
 	r = want(ps, id, TV_STR, "id");
@@ -1282,43 +1393,7 @@ rule_read(struct parser *ps, struct scan_config *cfg, const struct tval *t, size
 			            "entropy must be a number from 0 to 8 (bits per char)");
 		rule.min_entropy = e;
 	}
-	r = compile(ps, re->s, re->line, "regex", &code);
-	if (r < 0)
-		return r;
-	if (grp) {
-		uint32_t ncap = 0;
-
-		(void)pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &ncap);
-		if (grp->kind != TV_INT || grp->i < 0 || grp->i > (long long)ncap) {
-			pcre2_code_free(code);
-			return perr(ps, grp->line,
-			            "secret_group must be a capture group of the regex "
-			            "(0 to %u)",
-			            (unsigned)ncap);
-		}
-		if (grp->i > 0) {
-			pcre2_code *c2 = NULL;
-
-			r = name_group(cfg, re->s, grp->i, &s);
-			if (r == 0)
-				r = compile(ps, s, re->line, "regex", &c2);
-			if (r == 0 && pcre2_substring_number_from_name(c2, (PCRE2_SPTR) "secret") !=
-			                      (int)grp->i)
-				r = perr(ps, grp->line,
-				         "secret_group %lld cannot be used with this regex",
-				         grp->i);
-			if (r == CF_ENOTFOUND)
-				r = perr(ps, grp->line,
-				         "secret_group %lld cannot be used with this regex",
-				         grp->i);
-			pcre2_code_free(c2);
-		}
-	}
-	pcre2_code_free(code);
-	if (r < 0)
-		return r;
-	if (!s)
-		r = keep_str(cfg, re->s, strlen(re->s), &s);
+	r = rule_pattern(ps, cfg, re, grp, &s);
 	rule.pattern = s;
 	if (r == 0)
 		r = keep_str(cfg, id->s, strlen(id->s), &s);
@@ -1344,45 +1419,11 @@ rule_read(struct parser *ps, struct scan_config *cfg, const struct tval *t, size
 	}
 	rule.keywords = kws;
 	rule.flags = ml && ml->b ? SCAN_RULE_MULTILINE : 0;
-	{
-		struct scan_rule *v = NULL;
-		size_t at = cfg->nrules;
-
-		/* an extra rule with a built-in id replaces the built-in rule */
-		for (size_t i = 0; i < nbuiltin && i < cfg->nrules; i++)
-			if (strcmp(cfg->rules[i].id, rule.id) == 0)
-				at = i;
-		if (at == cfg->nrules) {
-			v = realloc(cfg->rules, (cfg->nrules + 1) * sizeof(*v));
-			if (!v)
-				return CF_ENOMEM;
-			cfg->rules = v;
-			cfg->nrules++;
-		}
-		cfg->rules[at] = rule;
-	}
+	r = rule_add(cfg, &rule, nbuiltin);
+	if (r < 0)
+		return r;
 allowlist:
-	if (allow) {
-		struct scan_rule_allow *pr;
-
-		pr = realloc(cfg->per_rule, (cfg->nper_rule + 1) * sizeof(*pr));
-		if (!pr)
-			return CF_ENOMEM;
-		cfg->per_rule = pr;
-		pr = &cfg->per_rule[cfg->nper_rule];
-		memset(pr, 0, sizeof(*pr));
-		pr->rule_id = strdup(id->s);
-		if (!pr->rule_id)
-			return CF_ENOMEM;
-		cfg->nper_rule++;
-		r = allowlist_read(ps, allow, &pr->allow);
-		if (r < 0)
-			return r;
-		if (!re && !find_rule(cfg, id->s))
-			return perr(ps, id->line,
-			            "rule \"%s\" is not a rule (built-in or defined above)", id->s);
-	}
-	return 0;
+	return allow ? rule_allow_add(ps, cfg, id, allow, re != NULL) : 0;
 }
 
 /* Reads the tree into cfg, which already holds the built-in rules. */
@@ -1394,12 +1435,12 @@ config_read(struct parser *ps, const struct tval *root, struct scan_config *cfg)
 	size_t nbuiltin;
 	int r = 0;
 
-	for (size_t k = 0; k < root->nkeys; k++) {
-		const char *key = root->keys[k].name;
+	for (size_t k = 0; k < root->nents; k++) {
+		const char *key = root->ents[k].name;
 
 		if (strcmp(key, "disabled_rules") && strcmp(key, "rules") &&
 		    strcmp(key, "allowlist") && strcmp(key, "title"))
-			return perr(ps, root->keys[k].v->line,
+			return perr(ps, root->ents[k].v->line,
 			            "unknown key \"%s\" (disabled_rules, allowlist, rules)", key);
 	}
 	if (dis) {

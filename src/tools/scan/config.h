@@ -6,7 +6,7 @@
  * integers, floats, booleans, arrays and comments. Dates and inline tables
  * are refused. What it may say:
  *
- *   disabled_rules = ["generic-password", ...]   # built-in rule ids
+ *   disabled_rules = ["generic-secret", ...]     # built-in rule ids
  *   [allowlist]                                  # global
  *   paths = ['''(^|/)testdata/''']               # regexes on the file path
  *   regexes = ['''^EXAMPLE''']                   # regexes on the secret
