@@ -352,6 +352,19 @@ def test_install_hook_blocks_a_secret_and_passes_a_clean_commit(repo):
     assert p.returncode == 0, p.stdout + p.stderr
     assert repo.head() != base
 
+    # `git commit -a` and `git commit FILE` commit through a temporary index
+    # (GIT_INDEX_FILE): the hook scans that one
+    repo.write("app.py", f"print('hi')\nTOKEN = '{gh_token()}'\n")
+    clean = repo.head()
+    for args in (["-a"], ["app.py"]):
+        p = repo.git("commit", "-q", "-m", "leak again", *args, check=False)
+        assert p.returncode != 0, args
+        assert "app.py" in p.stdout + p.stderr
+        assert repo.head() == clean
+    repo.write("app.py", "print('bye')\n")
+    p = repo.git("commit", "-q", "-a", "-m", "clean again", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+
     # one hook for both commands: each sees the other's as its own
     code, out, _ = repo.scan("--install-hook")
     assert code == 0 and "already installed" in out
