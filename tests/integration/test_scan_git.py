@@ -386,3 +386,20 @@ def test_install_hook_keeps_a_foreign_hook_unless_forced(repo):
     code, _, err = repo.scan("--install-hook", "--force")
     assert code == 0, err
     assert "scan --staged" in hook.read_text()
+
+
+def test_shallow_clone_is_one_clear_error(repo, tmp_path):
+    repo.write("a.txt", "1\n")
+    repo.commit("one")
+    repo.write("a.txt", "2\n")
+    repo.commit("two")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)],
+                   env=repo.env, check=True, capture_output=True, timeout=60)
+    code, _, err = repo.scan("--git", cwd=clone)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "shallow clone" in lines[0] and "--unshallow" in lines[0]
+    # the index of a shallow clone is scanned as usual
+    code, out, err = repo.scan("--staged", cwd=clone)
+    assert code == 0, err

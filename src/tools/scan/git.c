@@ -388,6 +388,13 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 		if (r < 0)
 			goto out;
 	}
+	if (g != GIT_ITEROVER && git_repository_is_shallow(repo) == 1) {
+		errf(err, errlen,
+		     "walking the history: this is a shallow clone, whose history "
+		     "stops at missing commits (git fetch --unshallow first)");
+		r = CF_EIO;
+		goto out;
+	}
 	if (g != GIT_ITEROVER) {
 		errf(err, errlen, "walking the history: %s", git_msg());
 		r = CF_EIO;
