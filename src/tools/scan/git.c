@@ -336,7 +336,7 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 {
 	git_repository *repo = NULL;
 	git_revwalk *walk = NULL;
-	git_object *since = NULL;
+	git_object *rev = NULL, *since = NULL;
 	struct scan_ctx *ctx = NULL;
 	struct hset seen = {0}, reported = {0};
 	git_oid id;
@@ -361,8 +361,8 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 	/* a detached HEAD is on no ref; an unborn one has no commit yet */
 	(void)git_revwalk_push_head(walk);
 	if (o->since) {
-		if (git_revparse_single(&since, repo, o->since) < 0 ||
-		    git_object_peel(&since, since, GIT_OBJECT_COMMIT) < 0) {
+		if (git_revparse_single(&rev, repo, o->since) < 0 ||
+		    git_object_peel(&since, rev, GIT_OBJECT_COMMIT) < 0) {
 			errf(err, errlen, "--since: unknown revision \"%s\"", o->since);
 			r = CF_ENOTFOUND;
 			goto out;
@@ -406,6 +406,7 @@ out:
 	hset_free(&reported);
 	scan_ctx_free(ctx);
 	git_object_free(since);
+	git_object_free(rev);
 	git_revwalk_free(walk);
 	repo_close(repo);
 	return r;
