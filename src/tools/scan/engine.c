@@ -7,12 +7,14 @@
  *
  * A keyword hit opens a window for each rule that owns the keyword: the hit's
  * line and the next one (at most WIN_BEFORE bytes before the keyword and
- * WIN_AFTER after it) for a single-line rule, a bounded block around it for a multi-line rule. A
- * rule's windows are merged while they overlap and run through its PCRE2
- * pattern (JIT) when the next window no longer overlaps, so no byte is read
- * twice by the same rule. Entropy, checks and allow markers are looked at only
- * on pattern matches; lines and columns are counted once, after the findings
- * are sorted, by walking forward from one finding to the next. */
+ * WIN_AFTER after it) for a single-line rule, a bounded block around it for a
+ * multi-line rule. A rule's windows are merged while they overlap, up to
+ * MERGE_MAX bytes (one PCRE2 call never faces a whole minified file), and run
+ * through its PCRE2 pattern (JIT) when the next window no longer overlaps: a
+ * rule reads a byte once, or twice where two capped windows overlap (the
+ * findings of an overlap are merged afterwards). Entropy, checks and allow markers are looked at
+ * only on pattern matches; lines and columns are counted once, after the findings are sorted, by
+ * walking forward from one finding to the next. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tools/scan/scan.h"
 
@@ -24,12 +26,13 @@
 
 #include "lib/err.h"
 
-#define WIN_BEFORE   1024        /* single-line rule: bytes before the keyword */
-#define WIN_AFTER    2048        /* ... and after it */
-#define MULTI_BEFORE 4096        /* multi-line rule: bytes before the keyword's line */
-#define MULTI_AFTER  (64 * 1024) /* ... and after the keyword */
-#define CHECK_CTX    1024        /* context handed to a check, each side of the window */
-#define MATCH_LIMIT  1000000     /* PCRE2 backtracking budget per window */
+#define WIN_BEFORE   1024         /* single-line rule: bytes before the keyword */
+#define WIN_AFTER    2048         /* ... and after it */
+#define MULTI_BEFORE 4096         /* multi-line rule: bytes before the keyword's line */
+#define MULTI_AFTER  (64 * 1024)  /* ... and after the keyword */
+#define CHECK_CTX    1024         /* context handed to a check, each side of the window */
+#define MATCH_LIMIT  1000000      /* PCRE2 backtracking budget per window */
+#define MERGE_MAX    (256 * 1024) /* windows merge up to this size */
 #define NO_STATE     UINT32_MAX
 
 struct keyword {
@@ -591,7 +594,7 @@ hit(struct scan_ctx *c, uint32_t ri, size_t pos, size_t klen)
 		if (we < hi)
 			we = line_end(c->data, hi, we + 1);
 	}
-	if (p->on && ws <= p->we) {
+	if (p->on && ws <= p->we && we - p->ws <= MERGE_MAX) {
 		if (we > p->we)
 			p->we = we;
 		return 0;
