@@ -3,8 +3,8 @@
 #include "cli/cli.h"
 #include "lib/err.h"
 #include "tools/env/guard.h"
+#include "tools/githook/githook.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -206,19 +206,6 @@ print_json(const struct guard_report *rep, size_t added, bool fixed, const char 
 	free_lines(lines, nlines);
 }
 
-/* The absolute path of this binary, for the hook; "coffer" when unknown. */
-static char *
-self_path(void)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-	if (n <= 0 || buf[0] != '/')
-		return cli_strdup("coffer");
-	buf[n] = '\0';
-	return cli_strdup(buf);
-}
-
 int
 env_guard_main(int argc, char **argv)
 {
@@ -232,7 +219,7 @@ env_guard_main(int argc, char **argv)
 	};
 	struct guard_report rep = {0};
 	const char *path = NULL;
-	char err[1024] = "", *hook = NULL, *self = NULL;
+	char err[1024] = "", *hook = NULL;
 	bool fix = false, install = false, force = false, json = arg_format == CLI_FORMAT_JSON,
 	     same = false;
 	size_t added = 0;
@@ -269,8 +256,7 @@ env_guard_main(int argc, char **argv)
 	if (force && !install)
 		return cli_usage_err("--force goes with --install-hook");
 	if (install) {
-		self = self_path();
-		r = guard_install_hook(path, self, force, &hook, &same, err, sizeof(err));
+		r = githook_install(path, NULL, force, &hook, &same, err, sizeof(err));
 		if (r < 0) {
 			cli_err("%s", err);
 			goto out;
@@ -303,6 +289,5 @@ out:
 	c = r < 0 ? CLI_EXIT_ERROR : rep.n ? CLI_EXIT_FINDING : CLI_EXIT_OK;
 	guard_report_free(&rep);
 	free(hook);
-	free(self);
 	return c;
 }

@@ -3,6 +3,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/scan_cli.h"
+#include "cli/scan_git.h"
 #include "lib/err.h"
 #include "tools/scan/output.h"
 #include "tools/scan/report.h"
@@ -16,10 +17,10 @@
 
 /* The modes and the config file plug in here (scan_cli.h); NULL: not built
  * in, and the flags that need them fail with a clear error. */
-static const scan_cli_mode_fn scan_git_mode = NULL;    /* --git [--since] */
-static const scan_cli_mode_fn scan_staged_mode = NULL; /* --staged */
-static const scan_cli_hook_fn scan_install_hook = NULL;
-static const struct scan_cli_config *const scan_config = NULL;
+static const scan_cli_mode_fn scan_git_mode = scan_cli_git;       /* --git [--since] */
+static const scan_cli_mode_fn scan_staged_mode = scan_cli_staged; /* --staged */
+static const scan_cli_hook_fn scan_install_hook = scan_cli_install_hook;
+static const struct scan_cli_config *const scan_config = &scan_cli_config_file;
 
 static const char scan_usage[] =
         "Usage: coffer scan [PATH ...] [--git [--since=REV] | --staged]\n"
@@ -334,10 +335,11 @@ scan_main(int argc, char **argv)
 	else
 		status = rep.n ? CLI_EXIT_FINDING : CLI_EXIT_OK;
 out:
+	scan_engine_free(engine);
+	scan_report_free(&rep);
+	free(rules);
+	/* last: the config's extra rules are what rules, engine and report point to */
 	if (scan_config && scan_config->release)
 		scan_config->release(cfg);
-	scan_engine_free(engine);
-	free(rules);
-	scan_report_free(&rep);
 	return status;
 }

@@ -68,16 +68,6 @@ char *guard_ignore_line(const char *path);
  * lines added in *ret_added, or CF_EIO / CF_ENOMEM with err set. */
 int guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t errlen);
 
-/* Writes the pre-commit hook of the repository that contains path (NULL as
- * in guard_scan) into its hooks directory (core.hooksPath when set), mode
- * 0755, atomically. The hook runs `<coffer> env guard` and, when
- * `<coffer> scan --help` succeeds, `<coffer> scan --staged`; coffer is the
- * absolute path of the binary, with `coffer` on PATH as fallback when that
- * path is gone. An existing hook with other content is CF_EEXIST unless
- * force. Returns 0 with the hook's path in *ret_path (free it) and
- * *ret_same true when the same hook was already there; CF_ENOTFOUND,
- * CF_EINVAL, CF_EEXIST, CF_EIO or CF_ENOMEM with err set. */
-int guard_install_hook(const char *path, const char *coffer, bool force, char **ret_path,
-                       bool *ret_same, char *err, size_t errlen);
+/* The pre-commit hook is written by githook_install() (tools/githook). */
 
 #endif
