@@ -219,6 +219,8 @@ int env_set_main(int argc, char **argv);
 int env_keypair_main(int argc, char **argv);
 /* run.c: `coffer run` (run_*.c). */
 int run_main(int argc, char **argv);
+/* scan.c: `coffer scan` (hooks for its modes in scan_cli.h). */
+int scan_main(int argc, char **argv);
 /* `coffer server` (src/cli/server.c); a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 

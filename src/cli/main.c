@@ -29,6 +29,7 @@ static const struct cli_cmd commands[] = {
         {"events", events_main, "follow the server's event stream"},
         {"env", env_main, "parse, check, encrypt and guard .env files (offline)"},
         {"run", run_main, "run a command with secrets in its environment, masked in its output"},
+        {"scan", scan_main, "find hardcoded credentials in files and git history (offline)"},
         {NULL, NULL, NULL},
 };
 

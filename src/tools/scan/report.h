@@ -45,6 +45,18 @@ int scan_report_add(struct scan_report *r, const char *file, const char *data,
 /* Adds a one-line note (no newline). Thread-safe. */
 void scan_report_note(struct scan_report *r, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* Counts one file (or blob) read to the end, of bytes bytes. Thread-safe. */
+void scan_report_count(struct scan_report *r, size_t bytes);
+/* Sorts the findings by file, line, column and rule (the output order), and
+ * the notes by text. Not thread-safe: call it once the scan is done. */
+void scan_report_sort(struct scan_report *r);
+/* Drops the findings whose fingerprint appears in the baseline at path (a
+ * JSON array as written by --format=json: each element's "fingerprint" is
+ * read, everything else ignored) and sets *dropped to their number. Returns
+ * 0, or CF_EINVAL with a one-line reason in err (unreadable, not JSON, not an
+ * array, an element without a fingerprint) / CF_ENOMEM. Not thread-safe. */
+int scan_report_baseline(struct scan_report *r, const char *path, size_t *dropped, char *err,
+                         size_t errlen);
 /* Wipes the secrets and frees everything. */
 void scan_report_free(struct scan_report *r);
 
