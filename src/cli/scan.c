@@ -79,13 +79,23 @@ parse_size(const char *s, size_t *ret)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return CF_EINVAL;
-	if (*end && (end[1] == '\0' || strcasecmp(end + 1, "iB") == 0 ||
-	             strcasecmp(end + 1, "B") == 0)) {
+	if (*end &&
+	    (end[1] == '\0' || strcasecmp(end + 1, "iB") == 0 || strcasecmp(end + 1, "B") == 0)) {
 		switch (*end) {
-		case 'k': case 'K': mul = 1ull << 10; break;
-		case 'm': case 'M': mul = 1ull << 20; break;
-		case 'g': case 'G': mul = 1ull << 30; break;
-		default: return CF_EINVAL;
+		case 'k':
+		case 'K':
+			mul = 1ull << 10;
+			break;
+		case 'm':
+		case 'M':
+			mul = 1ull << 20;
+			break;
+		case 'g':
+		case 'G':
+			mul = 1ull << 30;
+			break;
+		default:
+			return CF_EINVAL;
 		}
 	} else if (*end) {
 		return CF_EINVAL;
@@ -188,32 +198,54 @@ parse_args(int argc, char **argv, struct scan_cli_opts *o)
 				return cli_usage_err("unknown format \"%s\" (text, json or sarif)",
 				                     optarg);
 			break;
-		case OPT_GIT: o->git = true; break;
-		case OPT_STAGED: o->staged = true; break;
-		case OPT_SINCE: o->since = optarg; break;
-		case OPT_CONFIG: o->config = optarg; break;
-		case OPT_BASELINE: o->baseline = optarg; break;
-		case OPT_WRITE_BASELINE: o->write_baseline = optarg; break;
+		case OPT_GIT:
+			o->git = true;
+			break;
+		case OPT_STAGED:
+			o->staged = true;
+			break;
+		case OPT_SINCE:
+			o->since = optarg;
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case OPT_BASELINE:
+			o->baseline = optarg;
+			break;
+		case OPT_WRITE_BASELINE:
+			o->write_baseline = optarg;
+			break;
 		case OPT_REDACT:
 			if (!optarg) {
 				o->out.redact = 100;
 			} else if (args_parse_uint(optarg, &n) < 0 || n > 100) {
-				return cli_usage_err("--redact wants a number from 0 to 100, not \"%s\"",
-				                     optarg);
+				return cli_usage_err(
+				        "--redact wants a number from 0 to 100, not \"%s\"",
+				        optarg);
 			} else {
 				o->out.redact = (int)n;
 			}
 			break;
 		case OPT_MAX_SIZE:
 			if (parse_size(optarg, &o->max_size) < 0)
-				return cli_usage_err("--max-size wants a size such as 10M, not \"%s\"",
-				                     optarg);
+				return cli_usage_err(
+				        "--max-size wants a size such as 10M, not \"%s\"", optarg);
 			break;
-		case OPT_NO_IGNORE: o->no_ignore = true; break;
-		case OPT_NO_PROGRESS: o->progress = false; break;
-		case OPT_INSTALL_HOOK: o->install_hook = true; break;
-		case OPT_FORCE: o->force = true; break;
-		default: return CLI_EXIT_ERROR;
+		case OPT_NO_IGNORE:
+			o->no_ignore = true;
+			break;
+		case OPT_NO_PROGRESS:
+			o->progress = false;
+			break;
+		case OPT_INSTALL_HOOK:
+			o->install_hook = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		default:
+			return CLI_EXIT_ERROR;
 		}
 	}
 	o->paths = argv + optind;
@@ -288,8 +320,8 @@ scan_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < rep.nnotes; i++)
 		fprintf(stderr, "coffer: scan: %s\n", rep.notes[i]);
-	o.out.color = o.out.format == SCAN_FORMAT_TEXT && isatty(STDOUT_FILENO) &&
-	              !getenv("NO_COLOR");
+	o.out.color =
+	        o.out.format == SCAN_FORMAT_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	r = scan_output_write(stdout, &rep, &o.out);
 	if (r < 0) {
 		cli_err("writing the report: %s", cf_strerror(r));

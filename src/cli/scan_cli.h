@@ -19,12 +19,12 @@
 struct scan_cli_opts {
 	char **paths; /* operands ("." when none; "-" = stdin) */
 	size_t npaths;
-	bool git;            /* --git: every blob reachable from every ref */
-	bool staged;         /* --staged: the index */
-	const char *since;   /* --since=REV (with --git), else NULL */
-	const char *config;  /* --config=FILE, else NULL (default .coffer-scan.toml) */
-	bool install_hook;   /* --install-hook */
-	bool force;          /* --force (with --install-hook) */
+	bool git;           /* --git: every blob reachable from every ref */
+	bool staged;        /* --staged: the index */
+	const char *since;  /* --since=REV (with --git), else NULL */
+	const char *config; /* --config=FILE, else NULL (default .coffer-scan.toml) */
+	bool install_hook;  /* --install-hook */
+	bool force;         /* --force (with --install-hook) */
 	const char *baseline, *write_baseline;
 	struct scan_output_opts out;
 	size_t max_size;

@@ -179,10 +179,10 @@ finding_json(const struct scan_finding *x, int level, json_t **ret)
 	if (set_str(o, "file", name) < 0 ||
 	    json_object_set_new(o, "line", json_integer((json_int_t)x->line)) < 0 ||
 	    json_object_set_new(o, "column", json_integer((json_int_t)x->column)) < 0 ||
-	    set_str(o, "rule", x->rule->id) < 0 || set_str(o, "description", x->rule->description) < 0 ||
-	    set_str(o, "secret", sec) < 0 || set_str(o, "fingerprint", fp) < 0 ||
-	    set_str(o, "commit", x->commit) < 0 || set_str(o, "author", x->author) < 0 ||
-	    set_str(o, "date", x->date) < 0)
+	    set_str(o, "rule", x->rule->id) < 0 ||
+	    set_str(o, "description", x->rule->description) < 0 || set_str(o, "secret", sec) < 0 ||
+	    set_str(o, "fingerprint", fp) < 0 || set_str(o, "commit", x->commit) < 0 ||
+	    set_str(o, "author", x->author) < 0 || set_str(o, "date", x->date) < 0)
 		goto out;
 	*ret = o;
 	o = NULL;
@@ -236,8 +236,8 @@ uri_ref(const char *name)
 	if (!u)
 		return NULL;
 	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		    strchr("-._~/", *s))
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~/", *s))
 			*p++ = (char)*s;
 		else
 			p += sprintf(p, "%%%02X", *s);
@@ -277,13 +277,14 @@ write_sarif(FILE *f, const struct scan_report *r, const struct scan_output_opts 
 			json_t *jr;
 
 			rules[nrules++] = x->rule;
-			jr = json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s}, s:{s:[s], s:s}}", "id",
-			               x->rule->id, "name", x->rule->id, "shortDescription",
-			               text_obj(x->rule->description), "fullDescription",
-			               text_obj(x->rule->description), "help",
-			               text_obj(x->rule->hint ? x->rule->hint : x->rule->description),
-			               "defaultConfiguration", "level", "error", "properties", "tags",
-			               "security", "security-severity", "8.0");
+			jr = json_pack(
+			        "{s:s, s:s, s:o, s:o, s:o, s:{s:s}, s:{s:[s], s:s}}", "id",
+			        x->rule->id, "name", x->rule->id, "shortDescription",
+			        text_obj(x->rule->description), "fullDescription",
+			        text_obj(x->rule->description), "help",
+			        text_obj(x->rule->hint ? x->rule->hint : x->rule->description),
+			        "defaultConfiguration", "level", "error", "properties", "tags",
+			        "security", "security-severity", "8.0");
 			if (!jr || json_array_append_new(jrules, jr) < 0)
 				goto out;
 		}
@@ -295,15 +296,14 @@ write_sarif(FILE *f, const struct scan_report *r, const struct scan_output_opts 
 			secmem_free_str(sec);
 			goto out;
 		}
-		loc = json_pack("{s:{s:{s:s}, s:{s:I, s:I}}}", "physicalLocation", "artifactLocation",
-		                "uri", uri, "region", "startLine",
+		loc = json_pack("{s:{s:{s:s}, s:{s:I, s:I}}}", "physicalLocation",
+		                "artifactLocation", "uri", uri, "region", "startLine",
 		                (json_int_t)(x->line ? x->line : 1), "startColumn",
 		                (json_int_t)(x->column ? x->column : 1));
 		res = loc ? json_pack("{s:s, s:I, s:s, s:{s:s}, s:[o], s:{s:s}}", "ruleId",
 		                      x->rule->id, "ruleIndex", (json_int_t)idx, "level", "error",
 		                      "message", "text", msg, "locations", loc,
-		                      "partialFingerprints", "cofferFingerprint/v1",
-		                      x->fingerprint)
+		                      "partialFingerprints", "cofferFingerprint/v1", x->fingerprint)
 		          : NULL;
 		free(uri);
 		secmem_free_str(sec);
@@ -311,8 +311,8 @@ write_sarif(FILE *f, const struct scan_report *r, const struct scan_output_opts 
 		if (!res || json_array_append_new(results, res) < 0)
 			goto out;
 		if (x->commit) {
-			json_t *props = json_pack("{s:s, s:s*, s:s*}", "commit", x->commit, "author",
-			                          x->author, "date", x->date);
+			json_t *props = json_pack("{s:s, s:s*, s:s*}", "commit", x->commit,
+			                          "author", x->author, "date", x->date);
 
 			if (!props || json_object_set_new(res, "properties", props) < 0)
 				goto out;
@@ -323,8 +323,8 @@ write_sarif(FILE *f, const struct scan_report *r, const struct scan_output_opts 
 	if (!run)
 		goto out;
 	doc = json_pack("{s:s, s:s, s:[o]}", "$schema",
-	                "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0",
-	                "runs", run);
+	                "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs",
+	                run);
 	if (!doc)
 		goto out;
 	ret = dump(f, doc);

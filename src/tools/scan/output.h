@@ -24,8 +24,8 @@ enum scan_format {
 
 struct scan_output_opts {
 	enum scan_format format;
-	int redact;  /* SCAN_REDACT_DEFAULT, or 0..100 */
-	bool color;  /* text only: ANSI colours (the caller checks for a TTY) */
+	int redact; /* SCAN_REDACT_DEFAULT, or 0..100 */
+	bool color; /* text only: ANSI colours (the caller checks for a TTY) */
 };
 
 /* The redacted form of secret (len bytes) as a new NUL-terminated UTF-8

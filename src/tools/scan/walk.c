@@ -27,14 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WALK_READ_MAX (64u * 1024)  /* below this, read(); above, mmap() */
-#define WALK_SNIFF (8u * 1024)      /* a NUL in this prefix: binary */
-#define WALK_IGNORE_MAX (1u << 20)  /* ignore files larger than this are not read */
+#define WALK_READ_MAX   (64u * 1024) /* below this, read(); above, mmap() */
+#define WALK_SNIFF      (8u * 1024)  /* a NUL in this prefix: binary */
+#define WALK_IGNORE_MAX (1u << 20)   /* ignore files larger than this are not read */
 
 /* ---- ignore rules (.gitignore syntax) ---- */
 
 struct ignore_rule {
-	char *base;    /* directory of the ignore file, relative to the top ("" = top) */
+	char *base; /* directory of the ignore file, relative to the top ("" = top) */
 	size_t baselen;
 	char *pat;     /* without '!', leading '/' and trailing '/' */
 	bool negate;   /* "!pat": re-include */
@@ -47,49 +47,68 @@ struct walk_ignore {
 	size_t n, cap;
 };
 
+#define WALK_SEGS 128 /* deeper paths or longer patterns never match */
+
+/* Splits s at '/' into seg (pointers into buf, a copy of s). Returns the
+ * number of segments, or -1 when there are too many. */
+static int
+seg_split(const char *s, char *buf, size_t buflen, char **seg)
+{
+	int n = 0;
+
+	if ((size_t)snprintf(buf, buflen, "%s", s) >= buflen)
+		return -1;
+	for (char *p = buf;; p++) {
+		char *e = strchr(p, '/');
+
+		if (n == WALK_SEGS)
+			return -1;
+		seg[n++] = p;
+		if (!e)
+			break;
+		*e = '\0';
+		p = e;
+	}
+	return n;
+}
+
 /* Matches the '/'-separated segments of pat against those of s; a "**"
- * segment matches any number of segments (none included). */
+ * segment matches any number of segments (none included). Dynamic
+ * programming over (pattern segment, path segment): O(segments^2) fnmatch
+ * calls at worst, so no pattern can make it backtrack exponentially. */
 static bool
 seg_match(const char *pat, const char *s)
 {
-	const char *pe, *se;
-	char pseg[PATH_MAX], sseg[PATH_MAX];
-	size_t pl, sl;
+	char pbuf[PATH_MAX], sbuf[PATH_MAX], *ps[WALK_SEGS], *ss[WALK_SEGS];
+	bool row[WALK_SEGS + 1], next[WALK_SEGS + 1];
+	int np, ns;
 
-	for (;;) {
-		if (*pat == '\0')
-			return *s == '\0';
-		pe = strchr(pat, '/');
-		pl = pe ? (size_t)(pe - pat) : strlen(pat);
-		if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
-			const char *rest = pe ? pe + 1 : "";
+	np = seg_split(pat, pbuf, sizeof(pbuf), ps);
+	ns = seg_split(s, sbuf, sizeof(sbuf), ss);
+	if (np < 0 || ns < 0)
+		return false;
+	/* row[j]: the pattern segments so far match the first j path segments */
+	memset(row, 0, sizeof(row));
+	row[0] = true;
+	for (int i = 0; i < np; i++) {
+		bool any = false;
 
-			if (*rest == '\0')
-				return true; /* trailing "**": everything below */
-			for (const char *t = s;; t++) {
-				if ((t == s || t[-1] == '/') && seg_match(rest, t))
-					return true;
-				if (*t == '\0')
-					return false;
+		if (strcmp(ps[i], "**") == 0) {
+			/* a trailing "**" matches what is inside, not the directory */
+			bool strict = i == np - 1 && np > 1;
+
+			for (int j = 0; j <= ns; j++) {
+				next[j] = strict ? any : any || row[j];
+				any = any || row[j];
 			}
+		} else {
+			next[0] = false;
+			for (int j = 1; j <= ns; j++)
+				next[j] = row[j - 1] && fnmatch(ps[i], ss[j - 1], 0) == 0;
 		}
-		if (*s == '\0')
-			return false;
-		se = strchr(s, '/');
-		sl = se ? (size_t)(se - s) : strlen(s);
-		if (pl >= sizeof(pseg) || sl >= sizeof(sseg))
-			return false;
-		memcpy(pseg, pat, pl);
-		pseg[pl] = '\0';
-		memcpy(sseg, s, sl);
-		sseg[sl] = '\0';
-		if (fnmatch(pseg, sseg, 0) != 0)
-			return false;
-		pat = pe ? pe + 1 : pat + pl;
-		s = se ? se + 1 : s + sl;
-		if ((pe == NULL) != (se == NULL))
-			return false;
+		memcpy(row, next, sizeof(row));
 	}
+	return row[ns];
 }
 
 int
@@ -271,12 +290,12 @@ static bool
 binary_extension(const char *name)
 {
 	static const char *const exts[] = {
-	        "png", "jpg", "jpeg", "gif",  "bmp",   "ico",  "webp", "tif",  "tiff", "psd",
-	        "pdf", "zip", "gz",   "tgz",  "bz2",   "xz",   "zst",  "7z",   "rar",  "jar",
-	        "war", "ear", "class", "o",   "a",     "so",   "dylib", "dll", "exe",  "bin",
-	        "obj", "pyc", "pyo",  "woff", "woff2", "ttf",  "otf",  "eot",  "mp3",  "mp4",
-	        "mov", "avi", "mkv",  "wav",  "flac",  "ogg",  "webm", "iso",  "dmg",  "deb",
-	        "rpm", "msi", "sqlite", "sqlite3", "db", "wasm", "parquet", "npy", "pt", NULL,
+	        "png", "jpg", "jpeg",   "gif",     "bmp",   "ico",  "webp",    "tif", "tiff", "psd",
+	        "pdf", "zip", "gz",     "tgz",     "bz2",   "xz",   "zst",     "7z",  "rar",  "jar",
+	        "war", "ear", "class",  "o",       "a",     "so",   "dylib",   "dll", "exe",  "bin",
+	        "obj", "pyc", "pyo",    "woff",    "woff2", "ttf",  "otf",     "eot", "mp3",  "mp4",
+	        "mov", "avi", "mkv",    "wav",     "flac",  "ogg",  "webm",    "iso", "dmg",  "deb",
+	        "rpm", "msi", "sqlite", "sqlite3", "db",    "wasm", "parquet", "npy", "pt",   NULL,
 	};
 	const char *dot = strrchr(name, '.');
 
@@ -469,7 +488,8 @@ walk_entry(struct walk *w, const char *path, const char *name, unsigned char dty
 			if (dtype == DT_LNK || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
 				scan_report_note(w->o->report, "%s: broken symlink, skipped", name);
 			else
-				scan_report_note(w->o->report, "%s: %s, skipped", name, strerror(errno));
+				scan_report_note(w->o->report, "%s: %s, skipped", name,
+				                 strerror(errno));
 			return 0;
 		}
 		dtype = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_FIFO;
@@ -504,7 +524,8 @@ walk_dir(struct walk *w, const char *path, const char *name)
 		return 0;
 	}
 	if (!seen_add(w, &st)) {
-		scan_report_note(w->o->report, "%s: directory already scanned (symlink loop), skipped",
+		scan_report_note(w->o->report,
+		                 "%s: directory already scanned (symlink loop), skipped",
 		                 *name ? name : path);
 		return 0;
 	}
@@ -576,7 +597,8 @@ utf16_decode(const unsigned char *s, size_t len, bool be, size_t *ret_len)
 	if (!out)
 		return NULL;
 	while (i + 1 < len) {
-		uint32_t c = be ? (uint32_t)(s[i] << 8 | s[i + 1]) : (uint32_t)(s[i + 1] << 8 | s[i]);
+		uint32_t c =
+		        be ? (uint32_t)(s[i] << 8 | s[i + 1]) : (uint32_t)(s[i + 1] << 8 | s[i]);
 
 		i += 2;
 		if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
@@ -613,8 +635,8 @@ utf16_decode(const unsigned char *s, size_t len, bool be, size_t *ret_len)
 }
 
 int
-walk_scan_buffer(struct scan_ctx *ctx, struct scan_report *rep, const char *file,
-                 const char *data, size_t len)
+walk_scan_buffer(struct scan_ctx *ctx, struct scan_report *rep, const char *file, const char *data,
+                 size_t len)
 {
 	const unsigned char *u = (const unsigned char *)data;
 	struct hit_arg a = {rep, file, data};
@@ -689,7 +711,8 @@ scan_file(struct walk *w, struct scan_ctx *ctx, char *buf, const struct job *j)
 		goto out;
 	}
 	if ((uint64_t)st.st_size > w->o->max_size) {
-		scan_report_note(rep, "%s: %.1f MiB is over the %.1f MiB limit (--max-size), skipped",
+		scan_report_note(rep,
+		                 "%s: %.1f MiB is over the %.1f MiB limit (--max-size), skipped",
 		                 j->name, (double)st.st_size / (1024 * 1024),
 		                 (double)w->o->max_size / (1024 * 1024));
 		goto out;
@@ -777,9 +800,10 @@ scan_stdin(const struct walk_opts *o)
 			if (cap > o->max_size + 1)
 				cap = o->max_size + 1;
 			if (len == cap) {
-				scan_report_note(o->report,
-				                 "<stdin>: over the %.1f MiB limit (--max-size), skipped",
-				                 (double)o->max_size / (1024 * 1024));
+				scan_report_note(
+				        o->report,
+				        "<stdin>: over the %.1f MiB limit (--max-size), skipped",
+				        (double)o->max_size / (1024 * 1024));
 				r = 0;
 				goto out;
 			}
