@@ -53,6 +53,13 @@ B32 = string.ascii_uppercase + "234567"
 BECH32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"
 
 
+def entropy(v):
+    """Shannon entropy of v in bits per character."""
+    import math
+    n = len(v)
+    return -sum(c / n * math.log2(c / n) for c in (v.count(x) for x in set(v)))
+
+
 def j(*parts):
     """Joins pieces: every token prefix is assembled through here."""
     return "".join(parts)
@@ -134,12 +141,18 @@ class Shapes:
         return self.mixed(self.r.randrange(14, 24), ALNUM + "-_.~")
 
     def generic(self):
-        k = self.r.randrange(3)
-        if k == 0:
-            return self.mixed(self.r.randrange(24, 41), ALNUM + "-_")
-        if k == 1:
-            return self.s(HEX, self.r.choice([40, 48, 64]))
-        return self.mixed(self.r.randrange(20, 33), ALNUM + "+/=!#%")
+        """A random value the generic rule must report under any secret name:
+        16+ chars of mixed classes with entropy >= 3.5 bits/char, or 40+ hex."""
+        while True:
+            k = self.r.randrange(3)
+            if k == 0:
+                v = self.mixed(self.r.randrange(24, 41), ALNUM + "-_")
+            elif k == 1:
+                return self.s(HEX, self.r.choice([40, 48, 64]))
+            else:
+                v = self.mixed(self.r.randrange(20, 33), ALNUM + "+/=!#%")
+            if entropy(v) >= 3.5 and not v.startswith("/"):
+                return v
 
     def b64(self, nbytes):
         return base64.b64encode(self.r.randbytes(nbytes)).decode()
@@ -227,7 +240,7 @@ class Tokens:
         if kind == "jwt":
             return s.jwt()
         if kind == "generic":
-            return s.generic() if r.random() < 0.6 else s.password()
+            return s.generic()
         raise KeyError(kind)
 
 
@@ -602,10 +615,14 @@ class Corpus:
     def pos_generic(self, fmt):
         if fmt not in GENERIC_OK:
             return None
-        v = self.tok.value("generic")
-        n = self.name("generic", fmt)
-        v = v.replace('"', "").replace("'", "")
-        return one(self.assign(fmt, n, v), "generic")
+        # password-like values (letters mixed with digits or symbols) only under
+        # password-named names; random values under any secret name
+        words = self.r.choice(NAMES["generic"])
+        if any(w in ("password", "passwd", "pwd") for w in words) and self.r.random() < 0.5:
+            v = self.sh.password()
+        else:
+            v = self.sh.generic()
+        return one(self.assign(fmt, case(words, self.r.choice(FORMATS[fmt][1])), v), "generic")
 
     # -- private keys
     def pem_block(self, label=None):
@@ -853,7 +870,10 @@ class Corpus:
         if k == "bad_checksum":
             pre = r.choice([P_GHP, P_GHO, P_NPM, P_GHS])
             v = pre + s.gh_body(good=False)
-            return one(self.assign(fmt, nm(r.choice([["github", "token"], ["npm", "token"]])), v), "neg:bad_checksum", False)
+            # under a neutral name: a generic name = value rule would rightly report
+            # any random value under a secret-like name, checksum or not
+            return one(self.assign(fmt, nm(r.choice([["sample", "value"], ["fixture"], ["lookalike"], ["invalid", "sample"]])), v),
+                       "neg:bad_checksum", False)
         if k == "aws_resource_id":
             v = r.choice(["AIDA", "AROA", "AGPA", "ANPA", "AIPA"]) + s.s(B32, 16)
             return one(self.assign(fmt, nm(r.choice([["role", "id"], ["user", "id"], ["principal", "id"]])), v),
