@@ -6,8 +6,8 @@
  * loop tests one comparison per byte to know that something matched.
  *
  * A keyword hit opens a window for each rule that owns the keyword: the hit's
- * line (at most WIN_BEFORE bytes before the keyword and WIN_AFTER after it)
- * for a single-line rule, a bounded block around it for a multi-line rule. A
+ * line and the next one (at most WIN_BEFORE bytes before the keyword and
+ * WIN_AFTER after it) for a single-line rule, a bounded block around it for a multi-line rule. A
  * rule's windows are merged while they overlap and run through its PCRE2
  * pattern (JIT) when the next window no longer overlaps, so no byte is read
  * twice by the same rule. Entropy, checks and allow markers are looked at only
@@ -112,6 +112,21 @@ scan_entropy(const char *s, size_t len)
 		h -= p * log2(p);
 	}
 	return h;
+}
+
+int
+scan_builtin_rules(struct scan_rule **ret, size_t *n)
+{
+	size_t total = scan_token_rules_n + scan_struct_rules_n;
+	struct scan_rule *v = malloc(total * sizeof(*v));
+
+	if (v == NULL)
+		return CF_ENOMEM;
+	memcpy(v, scan_token_rules, scan_token_rules_n * sizeof(*v));
+	memcpy(v + scan_token_rules_n, scan_struct_rules, scan_struct_rules_n * sizeof(*v));
+	*ret = v;
+	*n = total;
+	return 0;
 }
 
 /* ------------------------------------------------------------ the automaton */
@@ -552,6 +567,10 @@ hit(struct scan_ctx *c, uint32_t ri, size_t pos, size_t klen)
 		size_t hi = c->len - pos > klen + WIN_AFTER ? pos + klen + WIN_AFTER : c->len;
 		ws = line_start(c->data, lo, pos);
 		we = line_end(c->data, hi, pos);
+		/* and the next line: a pair's second half (an AWS secret key under
+		 * its key id) may sit there */
+		if (we < hi)
+			we = line_end(c->data, hi, we + 1);
 	}
 	if (p->on && ws <= p->we) {
 		if (we > p->we)

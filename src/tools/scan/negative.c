@@ -313,6 +313,16 @@ negative_hash(const char *s, size_t len)
 	trim(&s, &len);
 	if (is_uuid(s, len))
 		return true;
+	/* a Twilio-style SID: two capitals and 32 lower-case hex (AC…, SK…) */
+	if (len == 34 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') {
+		size_t i;
+
+		for (i = 2;
+		     i < len && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')); i++)
+			;
+		if (i == len)
+			return true;
+	}
 	for (p = hash_prefixes; *p != NULL; p++)
 		if (starts(s, len, *p))
 			return true;

@@ -32,7 +32,8 @@ bool negative_reference(const char *s, size_t len);
  * files, a sealed-secrets ciphertext. */
 bool negative_encrypted(const char *s, size_t len);
 
-/* A hash or an identifier: UUID, sha256:/sha1:/sha512:/md5: digests, bcrypt
+/* A hash or an identifier: UUID, a Twilio-style SID (AC/SK + 32 hex), sha256:/sha1:/sha512:/md5:
+ * digests, bcrypt
  * ($2a$ $2b$ $2y$), argon2, scrypt, pbkdf2 and crypt(3) hashes, SRI and lockfile
  * integrity (sha512-… sha384-… sha256-…), go.sum h1:, --hash=sha256: pins,
  * data:…;base64, URIs, CSP nonce-… values. */

@@ -685,19 +685,45 @@ all_hex(const char *s, size_t n)
 	return true;
 }
 
+/* obj.attr.attr or a bare identifier: code that reads a value, unquoted */
+static bool
+attribute_path(const char *s, size_t n)
+{
+	size_t i, dots = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (i == 0 || i + 1 == n || s[i - 1] == '.')
+				return false;
+			dots++;
+		} else if (!is_lower((unsigned char)s[i]) && !is_upper((unsigned char)s[i]) &&
+		           s[i] != '_' && !(i > 0 && is_digit((unsigned char)s[i]))) {
+			return false;
+		}
+	}
+	return dots > 0;
+}
+
 static bool
 check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
 	size_t ls = line_start(ctx, off), le, lo, up, dg, sym, letters;
-	bool pw = false;
+	bool pw = false, pw_unused;
 	double h;
 
 	if (len < 8 || negative_value(secret, len) || negative_context(ctx + ls, off - ls))
 		return false;
 	if (!name_ok(ctx, off, &pw))
 		return false;
-	if (find(secret, len, "://") != NULL || (len >= 5 && memcmp(secret, "-----", 5) == 0) ||
-	    path_like(secret, len))
+	if (off > 0 && ctx[off - 1] != '"' && ctx[off - 1] != '\'' && ctx[off - 1] != '`' &&
+	    attribute_path(secret, len))
+		return false;
+	/* a value of a Kubernetes Secret is k8s-secret's (it decodes base64) */
+	if (in_secret_data(ctx, ctx_len, off, &pw_unused))
+		return false;
+	/* a JWT is the jwt rule's, a URL the URL rules', a key block the key rules' */
+	if ((len > 3 && memcmp(secret, "eyJ", 3) == 0) || find(secret, len, "://") != NULL ||
+	    (len >= 5 && memcmp(secret, "-----", 5) == 0) || path_like(secret, len))
 		return false;
 	/* a connection string's Password=…; is adonet-password's */
 	le = line_end(ctx, ctx_len, off);
@@ -726,9 +752,9 @@ check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, s
 
 /* the body of an armored block up to its end line, never crossing another
  * armor line */
-#define ARMOR_BODY "(?:[^-]|-(?!----)){40,16000}?"
+#define ARMOR_BODY "(?:[^-]++|-(?!----))*?"
 /* one line break: real, or written as a \n escape */
-#define NL "(?:\\r?\\n|\\\\r?\\\\n)"
+#define NL "(?:\\r?\\n|(?:\\\\r)?\\\\n)"
 
 static const char *const kw_pem[] = {"PRIVATE KEY-----", NULL};
 static const char *const kw_pgp[] = {"PGP PRIVATE KEY BLOCK", NULL};
@@ -956,7 +982,7 @@ const struct scan_rule scan_struct_rules[] = {
                 .keywords = kw_generic,
                 .pattern = "(?m)(?|"
                            /* name = "value" in code, JSON, YAML, TOML, attributes */
-                           "(?<![a-z0-9_])" GNAME "[\"'\\]]?[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*"
+                           "(?<![a-z0-9_])" GNAME "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*"
                            "(?:[@rbuf])?[\"'`](?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
                            /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
                            "^[ \\t]*(?:(?:export|env|arg|set|setx)[ \\t]+)?[\"']?" GNAME

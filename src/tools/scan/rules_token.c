@@ -424,9 +424,9 @@ const struct scan_rule scan_token_rules[] = {
                 .description = "HashiCorp Vault token in the old s. format, next to a Vault name",
                 .hint = "revoke it (`vault token revoke`)",
                 .keywords = KW("vault"),
-                .pattern =
-                        "(?i:vault)[A-Za-z0-9_.-]{0,20}(?i:token)[A-Za-z0-9_.-]{0,10}[\"\\']?\\s*(?"
-                        ":[:=]|=>|:=)\\s*[\"\\']?(?<secret>s\\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
+                .pattern = "(?i:vault)[A-Za-z0-9_.-]{0,20}(?i:token)[A-Za-z0-9_.-]{0,10}[\"\\']?[ "
+                           "\\t]*(?:[:=]|=>|:=)[ "
+                           "\\t]*[\"\\']?(?<secret>s\\.[A-Za-z0-9]{24})(?![A-Za-z0-9])",
                 .min_entropy = 3.0,
                 .check = token_check,
         },
@@ -517,16 +517,6 @@ const struct scan_rule scan_token_rules[] = {
                 .keywords = KW("key-"),
                 .pattern = "(?:(?<=\\\\[nrt])|(?<![A-Za-z0-9_-]))(?<secret>key-[0-9a-f]{32})(?![A-"
                            "Za-z0-9])",
-                .min_entropy = 3.0,
-                .check = token_check,
-        },
-        {
-                .id = "twilio-auth-token",
-                .description = "Twilio auth token or API key secret, next to a Twilio name",
-                .hint = "rotate it in the Twilio console",
-                .keywords = KW("twilio"),
-                .pattern = "(?i:twilio)[A-Za-z0-9_.-]{0,30}(?i:auth[_.-]?token|secret)[\"\\']?\\s*("
-                           "?:[:=]|=>|:=)\\s*[\"\\']?(?<secret>[A-Za-z0-9]{32})(?![A-Za-z0-9])",
                 .min_entropy = 3.0,
                 .check = token_check,
         },

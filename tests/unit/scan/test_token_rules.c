@@ -177,14 +177,6 @@ static const char *const vault_ctx[] = {
         NULL,
 };
 
-static const char *const twilio_ctx[] = {
-        "TWILIO_AUTH_TOKEN={T}\n",
-        "twilio_auth_token: \"{T}\"\n",
-        "{\"twilioAuthToken\": \"{T}\"}\n",
-        "client = Client(sid, TWILIO_API_SECRET = '{T}')\n",
-        NULL,
-};
-
 static const struct row rows[] = {
         {"aws-access-key-id",
          "AKIA{3:16}",
@@ -265,10 +257,6 @@ static const struct row rows[] = {
          {"AGE-SECRET-KEY-1{e:50}", "AGE-SECRET-KEY-1{e:57}B"}},
         {"telegram-bot-token", "{d:9}:AA{u:33}", {"{d:9}:AB{u:33}", "{d:9}:AA{u:30}"}},
         {"mailgun-api-key", "key-{h:32}", {"key-{h:31}", "cache-key-{h:32}"}},
-        {"twilio-auth-token",
-         "{h:32}",
-         {"TWILIO_AUTH_TOKEN={h:20}", "AUTH_TOKEN={h:32}"},
-         twilio_ctx},
         {"doppler-token", "dp.pt.{n:43}", {"dp.pt.{n:20}"}},
         {"doppler-token", "dp.st.prd.{n:40}", {"dp.st.prd.{n:12}"}},
         {"databricks-token", "dapi{h:32}", {"dapi{h:31}"}},
