@@ -764,7 +764,8 @@ static const char *const kw_azure_key[] = {"accountkey",      "account_key", "ac
                                            "storagekey",      "storage_key", "storage-key",
                                            "sharedaccesskey", NULL};
 static const char *const kw_sas[] = {"sig=", NULL};
-static const char *const kw_aws[] = {"secret", "akia", "asia", NULL};
+static const char *const kw_aws[] = {"secret", NULL};
+static const char *const kw_aws_pair[] = {"akia", "asia", NULL};
 static const char *const kw_twilio[] = {"twilio",      "auth_token", "authtoken", "auth-token",
                                         "account_sid", "accountsid", NULL};
 static const char *const kw_twilio_sk[] = {"twilio",     "api_secret",  "apisecret",
@@ -858,17 +859,28 @@ const struct scan_rule scan_struct_rules[] = {
         },
         {
                 .id = "aws-secret-access-key",
-                .description = "AWS secret access key next to its name or its access key id",
+                .description =
+                        "AWS secret access key assigned to a name such as aws_secret_access_key",
                 .hint = "deactivate the key in IAM and use roles, SSO or coffer's AWS engine",
                 .keywords = kw_aws,
-                .pattern = "(?|(?i:(?:aws[_.-]?)?secret[_.-]?access[_.-]?key|aws[_.-]?secret"
-                           "(?:[_.-]?key)?)[\\w.-]{0,10}?[\"'\\]]?[ \\t]*(?:=>|:=|[:=,]|[ \\t])"
+                .pattern = "(?i:(?:aws[_.-]?)?secret[_.-]?access[_.-]?key|aws[_.-]?secret"
+                           "(?:[_.-]?key)?)[\\w.-]{0,10}?[\"'\\]]{0,2}[ \\t]*(?:=>|:=|[:=,]|[ \\t])"
                            "[ \\t]*[\"']?(?<![A-Za-z0-9+/])(?<secret>[A-Za-z0-9+/]{40})"
-                           "(?![A-Za-z0-9+/=])|\\b(?:AKIA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])"
-                           "[^\\n]{0,80}?(?:\\r?\\n[^\\n]{0,80}?)?(?<![A-Za-z0-9+/])"
-                           "(?<secret>[A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=]))",
+                           "(?![A-Za-z0-9+/=])",
                 .min_entropy = 3.5,
                 .check = check_random_key,
+        },
+        {
+                .id = "aws-secret-access-key-pair",
+                .description = "AWS secret access key on the line of its access key id or the next",
+                .hint = "deactivate the key in IAM and use roles, SSO or coffer's AWS engine",
+                .keywords = kw_aws_pair,
+                .pattern = "\\b(?:AKIA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])[^\\n]{0,80}?"
+                           "(?:\\r?\\n[^\\n]{0,80}?)?(?<![A-Za-z0-9+/])"
+                           "(?<secret>[A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])",
+                .min_entropy = 3.5,
+                .check = check_random_key,
+                .flags = SCAN_RULE_MULTILINE,
         },
         {
                 .id = "twilio-auth-token",
@@ -880,6 +892,7 @@ const struct scan_rule scan_struct_rules[] = {
                            "token|token)[\"']?[ \\t]*(?:=>|:=|[:=])[ \\t]*[\"']?"
                            "(?<secret>[0-9a-f]{32})\\b)",
                 .check = check_hex_token,
+                .flags = SCAN_RULE_MULTILINE,
         },
         {
                 .id = "twilio-api-key-secret",
@@ -890,6 +903,7 @@ const struct scan_rule scan_struct_rules[] = {
                            "(?<![A-Za-z0-9])(?<secret>[A-Za-z0-9]{32})(?![A-Za-z0-9])",
                 .min_entropy = 3.5,
                 .check = check_random_key,
+                .flags = SCAN_RULE_MULTILINE,
         },
         {
                 .id = "jwt",

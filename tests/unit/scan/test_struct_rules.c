@@ -250,6 +250,52 @@ run_rule(const struct scan_rule *r, const char *text, struct hits *h)
 	pcre2_code_free(re);
 }
 
+static int
+collect(void *arg, const struct scan_hit *hit)
+{
+	struct hits *h = arg;
+
+	assert_true(h->n < MAX_HITS);
+	h->off[h->n] = hit->secret_off;
+	h->len[h->n] = hit->secret_len;
+	h->n++;
+	return 0;
+}
+
+/* Runs the engine built from n rules over text. */
+static void
+run_engine(const struct scan_rule *rules, size_t n, const char *text, struct hits *h)
+{
+	struct scan_engine *e = NULL;
+	struct scan_ctx *c = NULL;
+	char err[256];
+
+	if (scan_engine_new(rules, n, &e, err, sizeof(err)) != 0)
+		fail_msg("engine: %s", err);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	h->n = 0;
+	assert_int_equal(scan_buffer(c, text, strlen(text), collect, h), 0);
+	scan_ctx_free(c);
+	scan_engine_free(e);
+}
+
+/* The rule's pattern alone, and the engine with only that rule (its keyword
+ * windows), find the same secrets. */
+static void
+run_both(const struct scan_rule *r, const char *text, struct hits *h)
+{
+	struct hits g;
+	size_t i;
+
+	run_rule(r, text, h);
+	run_engine(r, 1, text, &g);
+	if (g.n != h->n)
+		fail_msg("%s: engine finds %zu, pattern %zu in:\n%s", r->id, g.n, h->n, text);
+	for (i = 0; i < g.n; i++)
+		if (g.off[i] != h->off[i] || g.len[i] != h->len[i])
+			fail_msg("%s: engine finding #%zu differs in:\n%s", r->id, i, text);
+}
+
 /* Rule id finds exactly the secrets listed (NULL-terminated), in order. */
 static void
 expect_secrets(const char *id, const char *text, const char *const *want)
@@ -257,7 +303,7 @@ expect_secrets(const char *id, const char *text, const char *const *want)
 	struct hits h;
 	size_t i;
 
-	run_rule(rule(id), text, &h);
+	run_both(rule(id), text, &h);
 	for (i = 0; want[i] != NULL; i++) {
 		if (i >= h.n)
 			fail_msg("%s: missing secret #%zu '%s' in:\n%s", id, i, want[i], text);
@@ -284,7 +330,7 @@ expect_block(const char *id, const char *text, const char *start)
 {
 	struct hits h;
 
-	run_rule(rule(id), text, &h);
+	run_both(rule(id), text, &h);
 	if (h.n != 1)
 		fail_msg("%s: %zu findings, want 1 in:\n%s", id, h.n, text);
 	if (text + h.off[0] != start)
@@ -297,7 +343,7 @@ expect_none(const char *id, const char *text)
 {
 	struct hits h;
 
-	run_rule(rule(id), text, &h);
+	run_both(rule(id), text, &h);
 	if (h.n != 0)
 		fail_msg("%s reports '%.*s' in:\n%s", id, (int)h.len[0], text + h.off[0], text);
 }
@@ -597,10 +643,15 @@ test_struct_aws_secret(void **state)
 	expect_hit("aws-secret-access-key", t, sk);
 	t = fmt("aws:\n  secret_key: \"%s\"\n  aws_secret: %s\n", rnd(8, B62), sk);
 	expect_hit("aws-secret-access-key", t, sk);
+	/* the line after the access key id, or the same line */
 	t = fmt("key = \"%s\"\nsecret = \"%s\"\n", id, sk);
-	expect_hit("aws-secret-access-key", t, sk);
-	t = fmt("%s,%s\n", id, sk); /* a credentials CSV */
-	expect_hit("aws-secret-access-key", t, sk);
+	expect_hit("aws-secret-access-key-pair", t, sk);
+	t = fmt("User Name,Access key ID,Secret access key\nci,%s,%s\n", id, sk);
+	expect_hit("aws-secret-access-key-pair", t, sk);
+	t = fmt("{\"Credentials\": {\"AccessKeyId\": \"%s\",\n  \"SecretKey\": \"%s\"}}\n", id, sk);
+	expect_hit("aws-secret-access-key-pair", t, sk);
+	expect_none("aws-secret-access-key-pair",
+	            fmt("key = \"%s\"\n\nlater = \"%s\"\n", id, sk)); /* two lines on */
 
 	/* the documentation pair, session tokens, far from any name, other ids */
 	expect_clean(fmt("aws_access_key_id = %s%s\naws_secret_access_key = %s%s%s\n",
@@ -623,7 +674,7 @@ test_struct_twilio(void **state)
 	(void)state;
 	t = fmt("TWILIO_ACCOUNT_SID=%s\nTWILIO_AUTH_TOKEN=%s\n", sid, tok);
 	expect_hit("twilio-auth-token", t, tok);
-	t = fmt("client = Client(\"%s\", \"%s\")\n", sid, tok);
+	t = fmt("from twilio.rest import Client\n\nclient = Client(\"%s\", \"%s\")\n", sid, tok);
 	expect_hit("twilio-auth-token", t, tok);
 	t = fmt("twilio:\n  account_sid: %s\n  auth_token: \"%s\"\n", sid, tok);
 	expect_hit("twilio-auth-token", t, tok);
