@@ -27,8 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(path, text, plen);
 	path[plen] = '\0';
-	if (strlen(path) == plen && walk_ignore_add(&ig, "", nl ? nl + 1 : "",
-	                                            nl ? size - plen - 1 : 0) == 0) {
+	if (strlen(path) == plen &&
+	    walk_ignore_add(&ig, "", nl ? nl + 1 : "", nl ? size - plen - 1 : 0) == 0) {
 		(void)walk_ignore_match(ig, path, false);
 		(void)walk_ignore_match(ig, path, true);
 		if (walk_ignore_add(&ig, "", "!*\n!**\n", 7) == 0)
