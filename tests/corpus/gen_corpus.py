@@ -34,8 +34,6 @@ Python 3 standard library only.
 
 import argparse
 import base64
-import binascii
-import hashlib
 import json
 import os
 import random
@@ -750,7 +748,7 @@ class Corpus:
                           "insert-token-here", P_AKIA + "X" * 16])
             return one(self.assign(fmt, nm(r.choice(NAMES["generic"])), v), "neg:placeholder", False)
         if k == "ref_lang":
-            var = r.choice(["DB_PASSWORD", "API_TOKEN", "STRIPE_SECRET_KEY", "GITHUB_TOKEN", "CLIENT_SECRET"])
+            var = r.choice(["DB_PASSWORD", "API_TOKEN", "STRIPE_SECRET_KEY", "GITHUB_TOKEN", "CLIENT_SECRET"])  # coffer:allow (names, not values)
             ref = {"py": f'os.environ["{var}"]', "ipynb": f'os.getenv("{var}")', "js": f"process.env.{var}",
                    "ts": f"process.env.{var} ?? ''", "go": f'os.Getenv("{var}")', "java": f'System.getenv("{var}")',
                    "rb": f'ENV.fetch("{var}")', "php": f"getenv('{var}')", "kt": f'System.getenv("{var}")',
@@ -982,12 +980,12 @@ class Corpus:
         f = File(self.path("yaml", f"{r.choice(WORDS)}-secret.yaml"), "k8s")
         f.add(["apiVersion: v1", "kind: Secret", "metadata:", f"  name: {r.choice(WORDS)}-credentials",
                f"  namespace: {r.choice(WORDS)}", "type: Opaque", "data:"])
-        for key in r.sample(["password", "api-token", "db-password", "client-secret", "redis-password"], r.randrange(1, 3)):
+        for key in r.sample(["password", "api-token", "db-password", "client-secret", "redis-password"], r.randrange(1, 3)):  # coffer:allow
             v = base64.b64encode((s.password() if r.random() < 0.5 else s.generic()).encode()).decode()
             f.add([f"  {key}: {v}"], [(0, 0, 0, "k8s_secret", True)])
         if r.random() < 0.5:
             f.add(["stringData:"])
-            f.add([f"  {r.choice(['smtp-password', 'webhook-secret'])}: {s.password()}"], [(0, 0, 0, "k8s_secret", True)])
+            f.add([f"  {r.choice(['smtp-password', 'webhook-secret'])}: {s.password()}"], [(0, 0, 0, "k8s_secret", True)])  # coffer:allow
         return f
 
     def k8s_configmap(self):
