@@ -183,6 +183,8 @@ parse_args(int argc, char **argv, struct scan_cli_opts *o)
 	int c;
 
 	o->out.redact = SCAN_REDACT_DEFAULT;
+	if (arg_format == CLI_FORMAT_JSON) /* `coffer --format=json scan` */
+		o->out.format = SCAN_FORMAT_JSON;
 	o->max_size = WALK_DEFAULT_MAX_SIZE;
 	o->progress = isatty(STDERR_FILENO);
 	while ((c = cli_getopt(argc, argv, opts, scan_usage)) != -1) {

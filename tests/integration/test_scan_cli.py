@@ -216,7 +216,7 @@ def test_bad_input_is_one_note_each_and_the_scan_goes_on(tmp_path):
     assert "loop/up: directory already scanned" in joined
     assert "pipe: not a regular file" in joined
     assert "sock: not a regular file" in joined
-    assert "sparse.log: 5120.0 MiB is over the 10.0 MiB limit" in joined
+    assert "sparse.log: 5.0 GiB is over the 10.0 MiB limit" in joined
     assert "caf\\xe9.txt: file name is not UTF-8" in joined
     if os.geteuid() != 0:
         locked = tree / "locked.txt"
@@ -246,6 +246,13 @@ def test_stdin(tmp_path):
     rc, found, _ = scan_json("-", cwd=tmp_path, stdin=f"one\nAUTH={tok}\n".encode(), check_rc=1)
     assert where(found) == [("<stdin>", 2, 6)]
     scan("-", cwd=tmp_path, stdin=b"nothing secret\n", check_rc=0)
+    # stdin larger than --max-size: a note, and nothing else was scanned
+    rc, out, err = scan("--max-size=1K", "-", cwd=tmp_path, stdin=b"x" * 5000, check_rc=2)
+    assert "<stdin>: over the 1.0 KiB limit" in err
+    # UTF-16 on stdin is decoded like a file
+    data = b"\xff\xfe" + f"a\n  {tok}\n".encode("utf-16-le")
+    rc, found, _ = scan_json("-", cwd=tmp_path, stdin=data, check_rc=1)
+    assert where(found) == [("<stdin>", 2, 3)]
     # stdin beside a directory
     (tmp_path / "f.txt").write_text(f"{gh_token()}\n")
     rc, found, _ = scan_json(".", "-", cwd=tmp_path, stdin=f"{tok}\n".encode(), check_rc=1)
@@ -327,3 +334,34 @@ def test_usage_errors(tmp_path):
         assert err.startswith("coffer: scan: "), args
     rc, out, err = scan("--help", cwd=tmp_path, check_rc=0)
     assert "--baseline=FILE" in out
+
+
+def test_each_directory_operand_has_its_own_ignore_rules(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.txt").write_text(f"{gh_token()}\n")
+    (tmp_path / "a" / ".gitignore").write_text("*.txt\n")
+    rc, found, _ = scan_json("a", "b", cwd=tmp_path, check_rc=1)
+    assert where(found) == [("x.txt", 1, 1)]  # b's, relative to b
+
+
+def test_colour_only_on_a_terminal(tmp_path):
+    import pty
+    (tmp_path / "k.txt").write_text(f"{gh_token()}\n")
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    p = subprocess.run([coffer_bin(), "scan"], cwd=tmp_path, stdout=slave, stderr=slave,
+                       env=env, timeout=60)
+    os.close(slave)
+    out = b""
+    try:
+        while chunk := os.read(master, 4096):
+            out += chunk
+    except OSError:  # EIO once the terminal is drained
+        pass
+    os.close(master)
+    assert p.returncode == 1
+    assert b"\x1b[31m" in out and b"k.txt:1:1" in out
+    p = subprocess.run([coffer_bin(), "scan"], cwd=tmp_path, capture_output=True, env=env,
+                       timeout=60)  # pipes: no colour, no progress line
+    assert p.returncode == 1 and b"\x1b[" not in p.stdout and b"\r" not in p.stderr

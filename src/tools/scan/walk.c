@@ -467,7 +467,8 @@ ignore_parents(struct walk *w, const char *root)
 		char rel[PATH_MAX];
 
 		snprintf(rel, sizeof(rel), "%.*s", (int)(s - below), below);
-		snprintf(f, sizeof(f), "%s/%s", top, rel);
+		if ((size_t)snprintf(f, sizeof(f), "%s/%s", top, rel) >= sizeof(f))
+			break;
 		r = ignore_dir(w, f, rel);
 	}
 	return r;
@@ -650,7 +651,7 @@ walk_scan_buffer(struct scan_ctx *ctx, struct scan_report *rep, const char *file
 			return CF_ENOMEM;
 		a.data = dec;
 		r = scan_buffer(ctx, dec, declen, on_hit, &a);
-		secmem_free(dec, len / 2 * 3 + 4);
+		secmem_free(dec, declen); /* only the decoded bytes were written */
 	} else {
 		if (memchr(data, '\0', len < WALK_SNIFF ? len : WALK_SNIFF))
 			return 0; /* binary */
@@ -686,6 +687,21 @@ progress(struct walk *w, bool final)
 	pthread_mutex_unlock(&w->progress_lock);
 }
 
+/* n bytes for people: "512 bytes", "4.0 KiB", "10.0 MiB", "5.0 GiB". */
+static const char *
+size_str(char *buf, size_t len, uint64_t n)
+{
+	if (n >= 1ull << 30)
+		snprintf(buf, len, "%.1f GiB", (double)n / (1ull << 30));
+	else if (n >= 1ull << 20)
+		snprintf(buf, len, "%.1f MiB", (double)n / (1ull << 20));
+	else if (n >= 1ull << 10)
+		snprintf(buf, len, "%.1f KiB", (double)n / (1ull << 10));
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	return buf;
+}
+
 /* Scans one file of the list; problems become notes. */
 static int
 scan_file(struct walk *w, struct scan_ctx *ctx, char *buf, const struct job *j)
@@ -711,10 +727,11 @@ scan_file(struct walk *w, struct scan_ctx *ctx, char *buf, const struct job *j)
 		goto out;
 	}
 	if ((uint64_t)st.st_size > w->o->max_size) {
-		scan_report_note(rep,
-		                 "%s: %.1f MiB is over the %.1f MiB limit (--max-size), skipped",
-		                 j->name, (double)st.st_size / (1024 * 1024),
-		                 (double)w->o->max_size / (1024 * 1024));
+		char have[32], limit[32];
+
+		scan_report_note(rep, "%s: %s is over the %s limit (--max-size), skipped", j->name,
+		                 size_str(have, sizeof(have), (uint64_t)st.st_size),
+		                 size_str(limit, sizeof(limit), w->o->max_size));
 		goto out;
 	}
 	len = (size_t)st.st_size;
@@ -796,27 +813,30 @@ scan_stdin(const struct walk_opts *o)
 
 	for (;;) {
 		if (len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > o->max_size + 1)
-				cap = o->max_size + 1;
-			if (len == cap) {
-				scan_report_note(
-				        o->report,
-				        "<stdin>: over the %.1f MiB limit (--max-size), skipped",
-				        (double)o->max_size / (1024 * 1024));
+			size_t ncap = cap ? cap * 2 : 65536;
+
+			if (ncap > o->max_size + 1)
+				ncap = o->max_size + 1;
+			if (len == ncap) {
+				char limit[32];
+
+				scan_report_note(o->report,
+				                 "<stdin>: over the %s limit (--max-size), skipped",
+				                 size_str(limit, sizeof(limit), o->max_size));
 				r = 0;
 				goto out;
 			}
-			p = malloc(cap);
+			p = malloc(ncap);
 			if (!p) {
 				r = CF_ENOMEM;
 				goto out;
 			}
 			if (data) {
 				memcpy(p, data, len);
-				secmem_free(data, len);
+				secmem_free(data, cap);
 			}
 			data = p;
+			cap = ncap;
 		}
 		n = read(STDIN_FILENO, data + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -871,7 +891,11 @@ walk_scan(const struct walk_opts *o, char *const *paths, size_t npaths)
 			r = ignore_parents(&w, p);
 			if (r == 0)
 				r = walk_dir(&w, p, "");
+			/* each directory operand has its own rules and loop check */
 			w.prefix[0] = '\0';
+			walk_ignore_free(w.ig);
+			w.ig = NULL;
+			w.nseen = 0;
 		} else if (S_ISREG(st.st_mode)) {
 			r = job_add(&w, p, p);
 		} else {

@@ -490,6 +490,47 @@ test_token_rules_found_in_every_context(void **state)
 	free(s);
 }
 
+/* With every built-in rule (structural and generic ones too), a token is one
+ * finding, of its own rule. */
+static void
+test_token_rules_one_finding_with_all_rules(void **state)
+{
+	char tok[MAXTEXT], text[MAXTEXT], err[256];
+	struct sink *s = calloc(1, sizeof(*s));
+	struct scan_rule *all;
+	struct scan_engine *e;
+	struct scan_ctx *c;
+	size_t n;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	assert_int_equal(n, scan_token_rules_n + scan_struct_rules_n);
+	assert_true(n >= 45);
+	assert_int_equal(scan_engine_new(all, n, &e, err, sizeof(err)), 0);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	for (size_t j = 0; j < N(rows); j++) {
+		const char *const *ctx = rows[j].ctx ? rows[j].ctx : default_ctx;
+		for (size_t k = 0; ctx[k] != NULL; k++) {
+			size_t tl = expand(rows[j].token, tok, sizeof(tok), false), off;
+			size_t len = place(ctx[k], tok, text, sizeof(text), &off);
+
+			assert_int_equal(scan_text(c, text, len, s), 0);
+			if (s->n != 1 || strcmp(s->v[0].rule, rows[j].rule) != 0 ||
+			    s->v[0].off != off || s->v[0].len != tl)
+				fail_msg("rule %s, context %zu: %zu findings, first %s at %zu+%zu, "
+				         "want "
+				         "%zu+%zu",
+				         rows[j].rule, k, s->n, s->n ? s->v[0].rule : "-",
+				         s->n ? s->v[0].off : 0, s->n ? s->v[0].len : 0, off, tl);
+		}
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
+	free(s);
+}
+
 static void
 check_not_reported(const char *rule, const char *tok, const char *what)
 {
@@ -911,6 +952,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_token_rules_every_rule_has_rows),
 	        cmocka_unit_test(test_token_rules_found_in_every_context),
+	        cmocka_unit_test(test_token_rules_one_finding_with_all_rules),
 	        cmocka_unit_test(test_token_rules_lookalikes_not_reported),
 	        cmocka_unit_test(test_token_rules_placeholders_not_reported),
 	        cmocka_unit_test(test_token_rules_aws_documentation_example),

@@ -1,0 +1,4 @@
+import os
+TOKEN = "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+password = os.environ["PW"]
+key = "AKIAXXXXXXXXXXXXXXXX"
