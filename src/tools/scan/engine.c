@@ -176,17 +176,13 @@ kw_add(struct scan_engine *e, const char *text, uint32_t rule)
 	return 0;
 }
 
-/* Builds the DFA: a trie over byte classes, failure links in breadth-first
- * order, every missing transition filled from the failure state, outputs
- * merged along the failure links, then states renumbered so that those with
- * outputs come last. */
+/* Gives every byte that occurs in a keyword a class (upper- and lower-case
+ * letters share one; class 0 is every other byte) and counts the trie's
+ * states at most. Returns 0 or CF_EINVAL (more than 255 classes). */
 static int
-ac_build(struct scan_engine *e)
+ac_classes(struct scan_engine *e, size_t *ret_total)
 {
-	uint32_t nstates = 1, *go = NULL, *fail = NULL, *queue = NULL, *own = NULL;
-	uint32_t *nout = NULL, *perm = NULL, *first = NULL;
-	size_t total = 1, qh = 0, qt = 0;
-	int r = CF_ENOMEM;
+	size_t total = 1;
 
 	memset(e->cls, 0, sizeof(e->cls));
 	e->ncls = 1;
@@ -196,28 +192,91 @@ ac_build(struct scan_engine *e)
 			unsigned char c = (unsigned char)e->kw[i].text[j];
 			if (e->cls[c] != 0)
 				continue;
+			if (e->ncls == 255)
+				return CF_EINVAL;
 			e->cls[c] = (uint8_t)e->ncls;
 			if (c >= 'a' && c <= 'z')
 				e->cls[c - 32] = (uint8_t)e->ncls;
 			e->ncls++;
-			if (e->ncls > 255) {
-				r = CF_EINVAL;
-				goto out;
-			}
 		}
 	}
-	if (total > UINT32_MAX / 256 / e->ncls) {
-		r = CF_EINVAL;
+	if (total > UINT32_MAX / 256 / e->ncls)
+		return CF_EINVAL;
+	*ret_total = total;
+	return 0;
+}
+
+/* Renumbers the complete automaton (go, fail, own: keyword ending at a state
+ * or NO_STATE, nout: outputs per state) so that the states with outputs come
+ * last, and stores the DFA and the output lists in e. */
+static int
+ac_renumber(struct scan_engine *e, uint32_t nstates, const uint32_t *go, const uint32_t *fail,
+            const uint32_t *own, const uint32_t *nout)
+{
+	uint32_t *perm = malloc((size_t)nstates * sizeof(*perm));
+	uint32_t *inv = malloc((size_t)nstates * sizeof(*inv));
+	uint32_t next = 0, nouts = 0, k = 0;
+	int r = CF_ENOMEM;
+
+	if (perm == NULL || inv == NULL)
 		goto out;
+	/* the root has no output, so it stays state 0 */
+	for (uint32_t s = 0; s < nstates; s++)
+		if (nout[s] == 0)
+			perm[s] = next++;
+	e->first_out = next;
+	for (uint32_t s = 0; s < nstates; s++)
+		if (nout[s] != 0) {
+			perm[s] = next++;
+			nouts += nout[s];
+		}
+	for (uint32_t s = 0; s < nstates; s++)
+		inv[perm[s]] = s;
+	e->delta = malloc((size_t)nstates * e->ncls * sizeof(*e->delta));
+	e->out_start = malloc(((size_t)(nstates - e->first_out) + 1) * sizeof(*e->out_start));
+	e->out_kw = malloc(((size_t)nouts + 1) * sizeof(*e->out_kw));
+	if (e->delta == NULL || e->out_start == NULL || e->out_kw == NULL)
+		goto out;
+	for (uint32_t s = 0; s < nstates; s++)
+		for (uint32_t c = 0; c < e->ncls; c++)
+			e->delta[(size_t)perm[s] * e->ncls + c] =
+			        perm[go[(size_t)s * e->ncls + c]] * e->ncls;
+	e->out_thresh = e->first_out * e->ncls;
+	/* each output state's keywords: its own, then along the failure links */
+	for (uint32_t ns = e->first_out; ns < nstates; ns++) {
+		e->out_start[ns - e->first_out] = k;
+		for (uint32_t t = inv[ns]; t != 0; t = fail[t])
+			if (own[t] != NO_STATE)
+				e->out_kw[k++] = own[t];
 	}
+	e->out_start[nstates - e->first_out] = k;
+	r = 0;
+out:
+	free(perm);
+	free(inv);
+	return r;
+}
+
+/* Builds the DFA: a trie over byte classes, failure links in breadth-first
+ * order, every missing transition filled from the failure state, outputs
+ * counted along the failure links, then ac_renumber. */
+static int
+ac_build(struct scan_engine *e)
+{
+	uint32_t nstates = 1, *go = NULL, *fail = NULL, *queue = NULL, *own = NULL, *nout = NULL;
+	size_t total, qh = 0, qt = 0;
+	int r;
+
+	r = ac_classes(e, &total);
+	if (r < 0)
+		return r;
+	r = CF_ENOMEM;
 	go = malloc(total * e->ncls * sizeof(*go));
 	fail = calloc(total, sizeof(*fail));
 	queue = malloc(total * sizeof(*queue));
 	own = malloc(total * sizeof(*own));
 	nout = calloc(total, sizeof(*nout));
-	perm = malloc(total * sizeof(*perm));
-	if (go == NULL || fail == NULL || queue == NULL || own == NULL || nout == NULL ||
-	    perm == NULL)
+	if (go == NULL || fail == NULL || queue == NULL || own == NULL || nout == NULL)
 		goto out;
 	for (size_t i = 0; i < total * e->ncls; i++)
 		go[i] = NO_STATE;
@@ -257,55 +316,13 @@ ac_build(struct scan_engine *e)
 			}
 		}
 	}
-
-	/* renumber: no-output states first (the root stays 0), then output states */
-	uint32_t next = 0, nouts = 0;
-	for (uint32_t s = 0; s < nstates; s++)
-		if (nout[s] == 0)
-			perm[s] = next++;
-	e->first_out = next;
-	for (uint32_t s = 0; s < nstates; s++)
-		if (nout[s] != 0) {
-			perm[s] = next++;
-			nouts += nout[s];
-		}
-	e->delta = malloc((size_t)nstates * e->ncls * sizeof(*e->delta));
-	e->out_start = malloc(((size_t)(nstates - e->first_out) + 1) * sizeof(*e->out_start));
-	e->out_kw = malloc(((size_t)nouts + 1) * sizeof(*e->out_kw));
-	if (e->delta == NULL || e->out_start == NULL || e->out_kw == NULL)
-		goto out;
-	for (uint32_t s = 0; s < nstates; s++)
-		for (uint32_t c = 0; c < e->ncls; c++)
-			e->delta[(size_t)perm[s] * e->ncls + c] =
-			        perm[go[s * e->ncls + c]] * e->ncls;
-	e->out_thresh = e->first_out * e->ncls;
-
-	/* outputs of each output state, in the new numbering */
-	first = malloc(((size_t)nstates + 1) * sizeof(*first));
-	if (first == NULL)
-		goto out;
-	uint32_t k = 0;
-	for (uint32_t ns = e->first_out; ns < nstates; ns++) {
-		e->out_start[ns - e->first_out] = k;
-		for (uint32_t s = 0; s < nstates; s++) {
-			if (perm[s] != ns)
-				continue;
-			for (uint32_t t = s; t != 0; t = fail[t])
-				if (own[t] != NO_STATE)
-					e->out_kw[k++] = own[t];
-			break;
-		}
-	}
-	e->out_start[nstates - e->first_out] = k;
-	r = 0;
+	r = ac_renumber(e, nstates, go, fail, own, nout);
 out:
 	free(go);
 	free(fail);
 	free(queue);
 	free(own);
 	free(nout);
-	free(perm);
-	free(first);
 	return r;
 }
 
@@ -319,7 +336,7 @@ scan_engine_free(struct scan_engine *e)
 	for (size_t i = 0; e->code != NULL && i < e->n; i++)
 		pcre2_code_free(e->code[i]);
 	free(e->code);
-	free(e->secret_group);
+	free(e->secret_group); /* not secret: capture group numbers */
 	free(e->always);
 	for (size_t i = 0; i < e->nkw; i++) {
 		free(e->kw[i].text);

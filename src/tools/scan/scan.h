@@ -32,16 +32,16 @@ enum {
 };
 
 struct scan_rule {
-	const char *id;          /* "github-pat": stable, used in fingerprints and configs */
-	const char *description; /* one line: what it finds */
-	const char *hint;        /* one line: how to fix it */
+	const char *id;              /* "github-pat": stable, used in fingerprints and configs */
+	const char *description;     /* one line: what it finds */
+	const char *hint;            /* one line: how to fix it */
 	const char *const *keywords; /* NULL-terminated; matched case-insensitively;
 	                              * a match of the rule must contain one */
-	const char *pattern;     /* PCRE2; the named group `secret` (else the whole match)
-	                          * is the secret */
-	double min_entropy;      /* Shannon bits per char the secret needs (0: none) */
-	scan_check_fn check;     /* NULL: none */
-	unsigned flags;          /* SCAN_RULE_* */
+	const char *pattern;         /* PCRE2; the named group `secret` (else the whole match)
+	                              * is the secret */
+	double min_entropy;          /* Shannon bits per char the secret needs (0: none) */
+	scan_check_fn check;         /* NULL: none */
+	unsigned flags;              /* SCAN_RULE_* */
 };
 
 /* The built-in rules, in a stable order: token rules (rules_token.c: a
@@ -71,8 +71,8 @@ struct scan_ctx;
 /* Builds an engine from n rules (the array must outlive the engine). Compiles
  * every pattern with JIT where available. Returns 0, or CF_EINVAL with the
  * failing rule id and PCRE2's message in err, or CF_ENOMEM. */
-int scan_engine_new(const struct scan_rule *rules, size_t n, struct scan_engine **ret,
-                    char *err, size_t errlen);
+int scan_engine_new(const struct scan_rule *rules, size_t n, struct scan_engine **ret, char *err,
+                    size_t errlen);
 void scan_engine_free(struct scan_engine *e);
 
 /* Per-thread scratch space (PCRE2 match data and the like). */
