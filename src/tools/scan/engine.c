@@ -7,12 +7,14 @@
  *
  * A keyword hit opens a window for each rule that owns the keyword: the hit's
  * line and the next one (at most WIN_BEFORE bytes before the keyword and
- * WIN_AFTER after it) for a single-line rule, a bounded block around it for a multi-line rule. A
- * rule's windows are merged while they overlap and run through its PCRE2
- * pattern (JIT) when the next window no longer overlaps, so no byte is read
- * twice by the same rule. Entropy, checks and allow markers are looked at only
- * on pattern matches; lines and columns are counted once, after the findings
- * are sorted, by walking forward from one finding to the next. */
+ * WIN_AFTER after it) for a single-line rule, a bounded block around it for a
+ * multi-line rule. A rule's windows are merged while they overlap, up to
+ * MERGE_MAX bytes (one PCRE2 call never faces a whole minified file), and run
+ * through its PCRE2 pattern (JIT) when the next window no longer overlaps: a
+ * rule reads a byte once, or twice where two capped windows overlap (the
+ * findings of an overlap are merged afterwards). Entropy, checks and allow markers are looked at
+ * only on pattern matches; lines and columns are counted once, after the findings are sorted, by
+ * walking forward from one finding to the next. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tools/scan/scan.h"
 
@@ -24,12 +26,13 @@
 
 #include "lib/err.h"
 
-#define WIN_BEFORE   1024        /* single-line rule: bytes before the keyword */
-#define WIN_AFTER    2048        /* ... and after it */
-#define MULTI_BEFORE 4096        /* multi-line rule: bytes before the keyword's line */
-#define MULTI_AFTER  (64 * 1024) /* ... and after the keyword */
-#define CHECK_CTX    1024        /* context handed to a check, each side of the window */
-#define MATCH_LIMIT  1000000     /* PCRE2 backtracking budget per window */
+#define WIN_BEFORE   1024         /* single-line rule: bytes before the keyword */
+#define WIN_AFTER    2048         /* ... and after it */
+#define MULTI_BEFORE 4096         /* multi-line rule: bytes before the keyword's line */
+#define MULTI_AFTER  (64 * 1024)  /* ... and after the keyword */
+#define CHECK_CTX    1024         /* context handed to a check, each side of the window */
+#define MATCH_LIMIT  1000000      /* PCRE2 backtracking budget per window */
+#define MERGE_MAX    (256 * 1024) /* windows merge up to this size */
 #define NO_STATE     UINT32_MAX
 
 struct keyword {
@@ -543,7 +546,8 @@ run_window(struct scan_ctx *c, uint32_t ri, size_t ws, size_t we)
 				cs = c->start;
 			if (ce > c->len)
 				ce = c->len;
-			cs = line_start(c->data, c->start, cs);
+			cs = line_start(c->data,
+			                cs > c->start + CHECK_CTX ? cs - CHECK_CTX : c->start, cs);
 			if (!rl->check(c->data + so, sl, c->data + cs, ce - cs, so - cs))
 				continue;
 		}
@@ -575,9 +579,10 @@ hit(struct scan_ctx *c, uint32_t ri, size_t pos, size_t klen)
 	int r;
 
 	if (rl->flags & SCAN_RULE_MULTILINE) {
-		size_t ls = line_start(c->data, c->start, pos);
-		ws = ls > c->start + MULTI_BEFORE ? ls - MULTI_BEFORE : c->start;
-		ws = line_start(c->data, c->start, ws);
+		/* from a line start about MULTI_BEFORE bytes back (the walks back
+		 * are bounded: a minified file's one line stays linear) */
+		size_t lo = pos > c->start + MULTI_BEFORE ? pos - MULTI_BEFORE : c->start;
+		ws = line_start(c->data, lo > c->start + CHECK_CTX ? lo - CHECK_CTX : c->start, lo);
 		we = c->len - pos > MULTI_AFTER ? pos + MULTI_AFTER : c->len;
 	} else {
 		size_t lo = pos > c->start + WIN_BEFORE ? pos - WIN_BEFORE : c->start;
@@ -589,7 +594,7 @@ hit(struct scan_ctx *c, uint32_t ri, size_t pos, size_t klen)
 		if (we < hi)
 			we = line_end(c->data, hi, we + 1);
 	}
-	if (p->on && ws <= p->we) {
+	if (p->on && ws <= p->we && we - p->ws <= MERGE_MAX) {
 		if (we > p->we)
 			p->we = we;
 		return 0;
@@ -648,7 +653,8 @@ deliver(struct scan_ctx *c, scan_hit_fn visit, void *arg)
 {
 	const struct scan_engine *e = c->e;
 	const char *d = c->data;
-	size_t n = 0, pos = c->start, line = 1, ls = c->start;
+	size_t n = 0, pos = c->start, line = 1, ls = c->start, judged = SIZE_MAX;
+	bool allowed = false;
 	int r;
 
 	if (c->nf == 0)
@@ -675,14 +681,17 @@ deliver(struct scan_ctx *c, scan_hit_fn visit, void *arg)
 			ls = pos;
 		}
 		pos = f->off;
-		size_t le = line_end(d, c->len, ls);
-		if (line_allowed(d, ls, le))
-			continue;
-		if (ls > c->start) {
-			size_t pls = line_start(d, c->start, ls - 1);
-			if (has_marker(d, pls, ls - 1, nextline_marker))
-				continue;
+		/* markers are looked for once per line that has findings */
+		if (judged != ls) {
+			judged = ls;
+			allowed = line_allowed(d, ls, line_end(d, c->len, ls));
+			if (!allowed && ls > c->start) {
+				size_t pls = line_start(d, c->start, ls - 1);
+				allowed = has_marker(d, pls, ls - 1, nextline_marker);
+			}
 		}
+		if (allowed)
+			continue;
 		struct scan_hit h = {
 		        .rule = &e->rules[f->rule],
 		        .secret_off = f->off,

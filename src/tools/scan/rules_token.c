@@ -3,7 +3,7 @@
  * per kind. A rule's keywords are the literal prefixes the prefilter looks
  * for; its pattern pins the charset and length; token_check drops
  * placeholders (a run of one character, counting runs such as "12345678",
- * the words "example", "your", "xxxx" ...), and github_check verifies the
+ * the words "example", "your", "changeme" ...), and github_check verifies the
  * CRC32 checksum that GitHub and npm tokens carry in their last six
  * characters. */
 #include "tools/scan/scan.h"
@@ -15,19 +15,25 @@
 
 #define KW(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+/* Placeholder words, found all lower-case or all upper-case (a random body
+ * mixes cases; "XXxx" in one is chance, not a placeholder). */
 static const char *const placeholder_words[] = {
-        "example",  "xxxx",  "your",   "placeholder", "redacted",
-        "changeme", "dummy", "sample", "insert",
+        "example", "your", "placeholder", "redacted", "changeme", "dummy", "sample", "insert",
 };
 
 static bool
-contains_nocase(const char *s, size_t n, const char *w)
+contains_word(const char *s, size_t n, const char *w)
 {
 	size_t wl = strlen(w);
 
 	for (size_t i = 0; i + wl <= n; i++) {
 		size_t j = 0;
-		while (j < wl && (s[i + j] | 0x20) == w[j])
+		while (j < wl && s[i + j] == w[j])
+			j++;
+		if (j == wl)
+			return true;
+		j = 0;
+		while (j < wl && s[i + j] == w[j] - 32)
 			j++;
 		if (j == wl)
 			return true;
@@ -52,7 +58,7 @@ looks_placeholder(const char *s, size_t n)
 			return true;
 	}
 	for (size_t i = 0; i < sizeof(placeholder_words) / sizeof(placeholder_words[0]); i++)
-		if (contains_nocase(s, n, placeholder_words[i]))
+		if (contains_word(s, n, placeholder_words[i]))
 			return true;
 	return false;
 }

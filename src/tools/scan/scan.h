@@ -8,6 +8,13 @@
  * config's extra rules) and is then read-only: any number of threads may scan
  * with it at once, each through its own struct scan_ctx.
  *
+ * Where a pattern runs: for each keyword occurrence, a window. A single-line
+ * rule sees the keyword's line and the next line, at most 1 KiB before the
+ * keyword and 2 KiB after it; a SCAN_RULE_MULTILINE rule sees from a line
+ * start about 4 KiB before the keyword to 64 KiB after it. Lookbehinds may
+ * look further back; `^` and `$` match at line starts and ends (LF or CRLF).
+ * A match that needs more than its window is not found.
+ *
  * Findings carry offsets into the scanned buffer; the secret bytes are the
  * caller's and are never copied by the engine. */
 #ifndef CF_TOOLS_SCAN_H

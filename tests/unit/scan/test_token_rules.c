@@ -566,7 +566,7 @@ test_token_rules_lookalikes_not_reported(void **state)
 static void
 test_token_rules_placeholders_not_reported(void **state)
 {
-	static const char *const words[] = {"EXAMPLE", "example", "your", "xxxx"};
+	static const char *const words[] = {"EXAMPLE", "example", "your", "YOUR", "changeme"};
 	char tok[MAXTEXT];
 
 	(void)state;
@@ -822,6 +822,33 @@ test_engine_many_hits_in_order(void **state)
 	free(s);
 }
 
+/* A minified file: one 1 MB line holding 20,000 tokens and multi-line
+ * keywords. Each finding is placed and judged without rescanning the line
+ * (quadratic work here would run for minutes and hit the test timeout). */
+static void
+test_engine_one_long_line_many_hits(void **state)
+{
+	size_t cap = 20000 * 64, o = 0;
+	char *text = malloc(cap);
+	char tok[64];
+	struct sink *s = calloc(1, sizeof(*s));
+
+	(void)state;
+	assert_non_null(text);
+	assert_non_null(s);
+	for (int i = 0; i < 20000; i++) {
+		make_token(tok, sizeof(tok));
+		o += (size_t)snprintf(text + o, cap - o, "%s %s", tok,
+		                      i % 10 ? "," : "PRIVATE KEY-----");
+	}
+	assert_int_equal(scan_text(token_fx.c, text, o, s), 0);
+	assert_int_equal(s->n, 20000);
+	assert_int_equal(s->v[N(s->v) - 1].line, 1);
+	assert_int_equal(s->v[1].column, 40 + 1 + strlen("PRIVATE KEY-----") + 1);
+	free(text);
+	free(s);
+}
+
 static bool
 reject_all(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
@@ -963,6 +990,7 @@ main(void)
 	        cmocka_unit_test(test_engine_buffer_edges),
 	        cmocka_unit_test(test_engine_long_lines_and_windows),
 	        cmocka_unit_test(test_engine_many_hits_in_order),
+	        cmocka_unit_test(test_engine_one_long_line_many_hits),
 	        cmocka_unit_test(test_engine_custom_rules),
 	        cmocka_unit_test(test_engine_bad_rules),
 	        cmocka_unit_test(test_engine_entropy),
