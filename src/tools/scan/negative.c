@@ -207,6 +207,29 @@ negative_reference(const char *s, size_t len)
 		return false;
 	if (contains_any(s, len, reference_words))
 		return true;
+	/* a format field anywhere: "Bearer {token}", "{n:14}.suffix" */
+	for (i = 0; i < len; i++)
+		if (s[i] == '{') {
+			size_t j = i + 1;
+
+			while (j < len &&
+			       (is_ident((unsigned char)s[j]) || s[j] == ':' || s[j] == '.'))
+				j++;
+			if (j > i + 1 && j < len && s[j] == '}')
+				return true;
+		}
+	/* a format directive filled in at run time: %s, %-12v, %d\ (before an
+	 * escaped quote) */
+	if (len >= 2 && s[0] == '%') {
+		for (i = 1; i < len && strchr("-+ #0123456789.*l", s[i]) != NULL; i++)
+			;
+		if (i < len && strchr("sdiuvqxXfgpc", s[i]) != NULL) {
+			for (i++; i < len && (s[i] == '\\' || s[i] == '"' || s[i] == '\''); i++)
+				;
+			if (i == len)
+				return true;
+		}
+	}
 	/* $NAME, %NAME%, {name}: a whole value that only names a variable */
 	if (len >= 2 && s[0] == '$') {
 		for (i = 1; i < len && is_ident((unsigned char)s[i]); i++)

@@ -24,7 +24,8 @@ bool negative_placeholder(const char *s, size_t len);
 /* A reference to a value kept elsewhere: os.environ[...], os.getenv(...),
  * process.env.X, System.getenv, os.Getenv, ENV.fetch, ${X}, $X, $(cat …),
  * %(x)s, {{ .Values.x }}, ${{ secrets.X }}, {{ vault … }}, secretKeyRef,
- * <%= … %>, #{…}, an AWS ARN. */
+ * <%= … %>, #{…}, an AWS ARN, a printf-style directive (%s, %v), a format field
+ * anywhere in the value ({token}, {n:14}). */
 bool negative_reference(const char *s, size_t len);
 
 /* An encrypted value: sops ENC[AES256_GCM,…], $ANSIBLE_VAULT / !vault,

@@ -425,6 +425,41 @@ check_basic_b64(const char *secret, size_t len, const char *ctx, size_t ctx_len,
 
 /* Kubernetes Secret manifests ------------------------------------------------ */
 
+/* How far a check looks for the rest of a YAML document (8 KiB each side):
+ * bounded, so a long file costs linear time. */
+#define DOC_SPAN 8192
+
+static bool
+kind_secret_at(const char *ctx, size_t len, size_t q)
+{
+	return (q == 0 || ctx[q - 1] == '\n' || ctx[q - 1] == ' ') &&
+	       (q + 12 == len || ctx[q + 12] == '\n' || ctx[q + 12] == '\r' || ctx[q + 12] == ' ');
+}
+
+static bool
+kind_secret_near(const char *ctx, size_t len, size_t lo, size_t hi, size_t off)
+{
+	const char *k, *sep;
+	size_t q;
+
+	/* before the value (kind: usually comes first) */
+	for (k = memmem(ctx + lo, off - lo, "kind: Secret", 12); k != NULL;
+	     k = memmem(k + 12, (size_t)(ctx + off - k - 12), "kind: Secret", 12)) {
+		q = (size_t)(k - ctx);
+		sep = memmem(k, off - q, "\n---", 4);
+		if (kind_secret_at(ctx, len, q) && sep == NULL)
+			return true;
+		if (q + 12 >= off)
+			break;
+	}
+	/* after it (kubectl prints data: before kind:) */
+	k = memmem(ctx + off, hi - off, "kind: Secret", 12);
+	if (k == NULL)
+		return false;
+	q = (size_t)(k - ctx);
+	return kind_secret_at(ctx, len, q) && memmem(ctx + off, q - off, "\n---", 4) == NULL;
+}
+
 static size_t
 indent_of(const char *ctx, size_t ls)
 {
@@ -435,16 +470,18 @@ indent_of(const char *ctx, size_t ls)
 	return i - ls;
 }
 
-/* The value at off sits right under a data: or stringData: key of a YAML
- * document that says kind: Secret. Sets *plain for stringData. */
+/* The value at off sits right under a data: or stringData: key (at most
+ * DOC_SPAN bytes up). Sets *plain for stringData. */
 static bool
-in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
+under_data_key(const char *ctx, size_t len, size_t off, bool *plain)
 {
-	size_t ls = line_start(ctx, off), ind = indent_of(ctx, ls), p = ls, doc_a, doc_b, q, e;
+	size_t ls = line_start(ctx, off), ind = indent_of(ctx, ls), p = ls, q, e;
+	size_t lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	size_t hi = len - off > DOC_SPAN ? off + DOC_SPAN : len;
 	bool found = false;
 
 	/* walk up over sibling lines to the parent key */
-	while (p > 0 && !found) {
+	while (p > lo && !found) {
 		size_t prev = line_start(ctx, p - 1), pi = indent_of(ctx, prev);
 
 		p = prev;
@@ -466,24 +503,20 @@ in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
 	}
 	if (!found)
 		return false;
-	/* the YAML document around it (between --- lines) says kind: Secret */
-	doc_a = p;
-	while (doc_a > 0) {
-		size_t prev = line_start(ctx, doc_a - 1);
+	(void)hi;
+	return true;
+}
 
-		if (doc_a - prev >= 3 && memcmp(ctx + prev, "---", 3) == 0)
-			break;
-		doc_a = prev;
-	}
-	doc_b = line_end(ctx, len, off);
-	while (doc_b < len && !(len - doc_b >= 4 && memcmp(ctx + doc_b, "\n---", 4) == 0))
-		doc_b = line_end(ctx, len, doc_b + 1);
-	for (q = doc_a; q + 12 <= doc_b; q++)
-		if (memcmp(ctx + q, "kind: Secret", 12) == 0 &&
-		    (q + 12 == doc_b || ctx[q + 12] == '\n' || ctx[q + 12] == '\r' ||
-		     ctx[q + 12] == ' '))
-			return true;
-	return false;
+/* The value at off is in a Secret's data: or stringData: (see above), in a
+ * YAML document that says kind: Secret: the nearest such line with no ---
+ * document separator between it and the value. */
+static bool
+in_secret_data(const char *ctx, size_t len, size_t off, bool *plain)
+{
+	size_t lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	size_t hi = len - off > DOC_SPAN ? off + DOC_SPAN : len;
+
+	return under_data_key(ctx, len, off, plain) && kind_secret_near(ctx, len, lo, hi, off);
 }
 
 static bool
@@ -492,23 +525,29 @@ check_k8s_secret(const char *secret, size_t len, const char *ctx, size_t ctx_len
 	unsigned char buf[256];
 	bool plain = false;
 	long n;
+	size_t i, lo, hi;
 
-	if (!in_secret_data(ctx, ctx_len, off, &plain))
+	/* the parent key and the value first (cheap), then the document */
+	if (!under_data_key(ctx, ctx_len, off, &plain))
 		return false;
-	if (plain)
-		return !negative_value(secret, len);
-	if (len > 340) {
-		/* longer than the decode buffer: a key or a whole config file */
-		size_t i;
-
+	if (plain) {
+		if (negative_value(secret, len))
+			return false;
+	} else {
+		/* data: padded base64; longer than the decode buffer: a key or a file */
 		for (i = 0; i < len && is_b64((unsigned char)secret[i]); i++)
 			;
-		return i == len;
+		if (i != len || len % 4 != 0)
+			return false;
+		if (len <= 340) {
+			n = b64_decode(secret, len, buf, sizeof(buf));
+			if (n <= 0 || negative_value((const char *)buf, (size_t)n))
+				return false;
+		}
 	}
-	n = b64_decode(secret, len, buf, sizeof(buf));
-	if (n <= 0)
-		return false;
-	return !negative_value((const char *)buf, (size_t)n);
+	lo = off > DOC_SPAN ? off - DOC_SPAN : 0;
+	hi = ctx_len - off > DOC_SPAN ? off + DOC_SPAN : ctx_len;
+	return kind_secret_near(ctx, ctx_len, lo, hi, off);
 }
 
 /* Generic name = value assignments ----------------------------------------- */
@@ -554,7 +593,7 @@ lower(int c)
 
 /* Finds the assigned name on the line before the value and judges it. */
 static bool
-name_ok(const char *ctx, size_t off, bool *password_named)
+name_ok(const char *ctx, size_t off, bool *password_named, size_t *ret_a, size_t *ret_b)
 {
 	size_t ls = line_start(ctx, off), from = off - ls > 160 ? off - 160 : ls, i, a, b;
 	const char *const *k;
@@ -608,6 +647,8 @@ name_ok(const char *ctx, size_t off, bool *password_named)
 		return false;
 	*password_named = negative_contains(ctx + a, b - a, "pass") ||
 	                  negative_contains(ctx + a, b - a, "pwd");
+	*ret_a = a;
+	*ret_b = b;
 	return true;
 }
 
@@ -705,15 +746,64 @@ attribute_path(const char *s, size_t n)
 }
 
 static bool
+word_at(const char *ctx, size_t *i, size_t end, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (*i + n < end && negative_contains(ctx + *i, n, w) &&
+	    (ctx[*i + n] == ' ' || ctx[*i + n] == '\t')) {
+		*i += n;
+		return true;
+	}
+	return false;
+}
+
+/* The shape around the name [na, nb) and the value at off: an XML element
+ * opens with '<'; an unquoted value needs the name first on its line (after
+ * export, ENV, ARG or set), and a bare blank between name and value only
+ * after such a word (ENV NAME value). */
+static bool
+form_ok(const char *ctx, size_t ls, size_t na, size_t nb, size_t off)
+{
+	size_t i = ls, j;
+	bool word = false;
+	char q = off > 0 ? ctx[off - 1] : 0;
+
+	if (q == '"' || q == '\'' || q == '`')
+		return true;
+	if (q == '>')
+		return na > ls && ctx[na - 1] == '<';
+	while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+		i++;
+	if (word_at(ctx, &i, na, "export") || word_at(ctx, &i, na, "env") ||
+	    word_at(ctx, &i, na, "arg") || word_at(ctx, &i, na, "setx") ||
+	    word_at(ctx, &i, na, "set")) {
+		word = true;
+		while (i < na && (ctx[i] == ' ' || ctx[i] == '\t'))
+			i++;
+	}
+	if (i < na && (ctx[i] == '"' || ctx[i] == '\''))
+		i++;
+	if (i != na)
+		return false;
+	for (j = nb; j < off; j++)
+		if (ctx[j] == ':' || ctx[j] == '=')
+			return true;
+	return word;
+}
+
+static bool
 check_generic(const char *secret, size_t len, const char *ctx, size_t ctx_len, size_t off)
 {
-	size_t ls = line_start(ctx, off), le, lo, up, dg, sym, letters;
+	size_t ls = line_start(ctx, off), le, lo, up, dg, sym, letters, na, nb;
 	bool pw = false, pw_unused;
 	double h;
 
 	if (len < 8 || negative_value(secret, len) || negative_context(ctx + ls, off - ls))
 		return false;
-	if (!name_ok(ctx, off, &pw))
+	if (!name_ok(ctx, off, &pw, &na, &nb))
+		return false;
+	if (!form_ok(ctx, ls, na, nb, off))
 		return false;
 	if (off > 0 && ctx[off - 1] != '"' && ctx[off - 1] != '\'' && ctx[off - 1] != '`' &&
 	    attribute_path(secret, len))
@@ -786,9 +876,12 @@ static const char *const kw_generic[] = {
 
 /* A name of the generic rule (NOCASE): one of the keywords inside an
  * identifier. */
-#define GNAME                                                                                      \
-	"[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|auth|credential|"    \
-	"private[_.-]?key|client[_.-]?secret|access[_.-]?key)[a-z0-9_.-]*"
+/* A name of the generic rule (NOCASE), from its keyword on: the match starts
+ * at the keyword, which gives PCRE2 a short list of first bytes to look for;
+ * the check finds the whole name. */
+#define GKEY                                                                                       \
+	"(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|auth|credential|"                 \
+	"private[_.-]?key|access[_.-]?key)[a-z0-9_.-]*"
 
 const struct scan_rule scan_struct_rules[] = {
         {
@@ -983,7 +1076,7 @@ const struct scan_rule scan_struct_rules[] = {
                 .description = "Kubernetes Secret manifest value (data: base64, stringData: plain)",
                 .hint = "commit a SealedSecret or an ExternalSecret instead of the Secret",
                 .keywords = kw_k8s,
-                .pattern = "(?m)(?:^[ \\t]*(?:string)?[dD]ata:[ \\t]*\\r?\\n|\\G)"
+                .pattern = "(?m)^(?:[ \\t]*(?:string)?[dD]ata:[ \\t]*\\r?\\n|\\G)"
                            "(?:[ \\t]*(?:#[^\\n]*)?\\r?\\n)*[ \\t]+[\\w.-]+:[ \\t]*([\"']?)"
                            "(?<secret>[^\\s\"'#]+)\\1[ \\t]*(?:\\r?\\n|$)",
                 .check = check_k8s_secret,
@@ -995,18 +1088,16 @@ const struct scan_rule scan_struct_rules[] = {
                 .hint = "move the value to the environment or coffer and read it at run time",
                 .keywords = kw_generic,
                 .pattern = "(?m)(?|"
-                           /* name = "value" in code, JSON, YAML, TOML, attributes */
-                           "(?<![a-z0-9_])" GNAME "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*"
-                           "(?:[@rbuf])?[\"'`](?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
-                           /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
-                           "^[ \\t]*(?:(?:export|env|arg|set|setx)[ \\t]+)?[\"']?" GNAME
-                           "[\"']?(?:[ \\t]*[:=][ \\t]*|[ \\t]+)(?<secret>[^\\s\"'`#;,(){}\\[\\]<>]"
+                /* name = "value" in code, JSON, YAML, TOML, attributes */
+                GKEY "[\"'\\]]{0,2}[ \\t]*(?::=|=>|==?|:|,|\\()[ \\t]*(?:[@rbuf])?[\"'`]"
+                           "(?<secret>[^\"'`\\s\\\\]{8,200})[\"'`]|"
+                /* NAME=value, name: value, export/ENV/ARG NAME value, unquoted */
+                GKEY "[\"']?(?:[ \\t]*[:=][ \\t]*|[ \\t]+)(?<secret>[^\\s\"'`#;,(){}\\[\\]<>]"
                            "{8,200})[ \\t]*(?:[#;][^\\n]*)?\\r?$|"
-                           /* <password>value</password> */
-                           "<" GNAME ">(?<secret>[^<\\s]{8,200})</|"
-                           /* <add key="ApiKey" value="…"/> */
-                           "(?:key|name)=[\"']" GNAME "[\"'][ \\t]+value=[\"']"
-                           "(?<secret>[^\"'\\s]{8,200})[\"'])",
+                /* <password>value</password> */
+                GKEY ">(?<secret>[^<\\s]{8,200})</|"
+                /* <add key="ApiKey" value="…"/> */
+                GKEY "[\"'][ \\t]+value=[\"'](?<secret>[^\"'\\s]{8,200})[\"'])",
                 .check = check_generic,
                 .flags = SCAN_RULE_NOCASE | SCAN_RULE_GENERIC,
         },

@@ -978,6 +978,67 @@ test_struct_generic(void **state)
 	expect_clean(fmt("api_key: %s  # %s\n", "xxxxxxxxxxxxxxxxxxxxxxxx", "placeholder"));
 }
 
+struct placed {
+	const char *rule;
+	size_t line, column;
+};
+
+struct placed_list {
+	size_t n;
+	struct placed p[MAX_HITS];
+};
+
+static int
+collect_placed(void *arg, const struct scan_hit *hit)
+{
+	struct placed_list *l = arg;
+
+	assert_true(l->n < MAX_HITS);
+	l->p[l->n++] = (struct placed){hit->rule->id, hit->line, hit->column};
+	return 0;
+}
+
+/* With every built-in rule: one finding per secret (a structural rule wins
+ * over generic-secret on the same bytes), placed at the line where the
+ * secret or its block starts. */
+static void
+test_struct_builtin_placement(void **state)
+{
+	struct scan_rule *all = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_ctx *c = NULL;
+	struct placed_list l = {0};
+	const char *sk = rnd_mixed(40, B64), *pw = rnd_mixed(16, B62), *t;
+	const char *j = jwt("{\"alg\":\"HS256\"}");
+	char err[256];
+	size_t n, i;
+	static const struct placed want[] = {
+	        {"private-key", 3, 7},   {"aws-secret-access-key", 7, 25}, {"jwt", 8, 11},
+	        {"database-url", 9, 29}, {"k8s-secret", 15, 13},           {"k8s-secret", 17, 10},
+	};
+
+	(void)state;
+	t = fmt("# settings\r\n\r\nkey = %s\naws_secret_access_key = %s\nAPI_TOKEN=%s\n"
+	        "DATABASE_URL=postgres://app:%s@db/app\n---\nkind: Secret\nmetadata:\n  name: x\n"
+	        "data:\n  password: %s\nstringData:\n  token: %s\n",
+	        pem("RSA PRIVATE KEY", 2, 64, "", "\n", NULL), sk, j, pw, b64s(pw, false),
+	        rnd_mixed(20, B62));
+	assert_int_equal(scan_builtin_rules(&all, &n), 0);
+	if (scan_engine_new(all, n, &e, err, sizeof(err)) != 0)
+		fail_msg("engine: %s", err);
+	assert_int_equal(scan_ctx_new(e, &c), 0);
+	assert_int_equal(scan_buffer(c, t, strlen(t), collect_placed, &l), 0);
+	assert_int_equal(l.n, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < l.n; i++) {
+		assert_string_equal(l.p[i].rule, want[i].rule);
+		assert_int_equal(l.p[i].line, want[i].line);
+		assert_int_equal(l.p[i].column, want[i].column);
+	}
+	scan_ctx_free(c);
+	scan_engine_free(e);
+	free(all);
+}
+
 int
 main(void)
 {
@@ -995,6 +1056,7 @@ main(void)
 	        cmocka_unit_test(test_struct_basic_auth),
 	        cmocka_unit_test(test_struct_k8s_secret),
 	        cmocka_unit_test(test_struct_generic),
+	        cmocka_unit_test(test_struct_builtin_placement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
