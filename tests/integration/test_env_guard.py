@@ -262,8 +262,8 @@ def test_hook_respects_core_hookspath(repo):
 
 def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_path):
     # Install with a copy of the binary, then remove the copy: the hook must
-    # find `coffer` on PATH. The one on PATH is a wrapper that has `scan`
-    # (the real binary does not have it yet) and refuses staged changes.
+    # find `coffer` on PATH. The one on PATH is a wrapper whose `scan`
+    # refuses staged changes.
     copy_dir = tmp_path / "copy"
     copy_dir.mkdir()
     copy = copy_dir / "coffer"
@@ -297,11 +297,35 @@ def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_pat
 
 
 def test_hook_skips_scan_when_coffer_has_none(repo, tmp_path):
-    # today's coffer has no `scan`: the hook must not fail because of it
-    res = subprocess.run([str(coffer_bin()), "scan", "--help"], capture_output=True)
-    if res.returncode == 0:
-        pytest.skip("this coffer has a scanner")
-    assert repo.guard("--install-hook").returncode == 0
+    # A hook run by a coffer without `scan` (an older binary on PATH) must not
+    # fail because of it: the stand-in answers `scan` as an unknown command.
+    copy_dir = tmp_path / "copy"
+    copy_dir.mkdir()
+    copy = copy_dir / "coffer"
+    shutil.copy2(coffer_bin(), copy)
+    assert repo.guard("--install-hook", binary=copy).returncode == 0
+    copy.unlink()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "scan.log"
+    wrapper = bindir / "coffer"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = scan ]; then\n'
+        f'  echo "$@" >> {log}\n'
+        "  echo \"coffer: unknown command 'scan'\" >&2\n"
+        "  exit 2\n"
+        "fi\n"
+        f'exec {coffer_bin()} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    repo.env_vars["PATH"] = f"{bindir}:{repo.env_vars['PATH']}"
+    repo.write("app.py", "x = 2\n")
+    repo.git("add", "app.py")
+    before = repo.head()
+    assert repo.git("commit", "-q", "-m", "fine", check=False).returncode == 0
+    assert repo.head() != before
+    assert log.read_text().splitlines() == ["scan --help"]
     repo.write("app.py", "x = 1\n")
     repo.git("add", "app.py")
     assert repo.git("commit", "-q", "-m", "fine", check=False).returncode == 0

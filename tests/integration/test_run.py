@@ -25,6 +25,19 @@ DOTENVX = REPO_ROOT / "tests" / "integration" / "node" / "node_modules" / ".bin"
 SECRET = "s3cr/t+V@lue&x=1 " + os.urandom(6).hex()
 
 
+def stop(proc):
+    """Ends a coffer run that is still going. SIGTERM first: coffer forwards it,
+    so its child is not left running; SIGKILL only if that does not work."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=15)
+
+
 def coffer_env(dev=None, extra=None, home=None):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("COFFER_", "VAULT_", "DOTENV_"))}
@@ -227,7 +240,7 @@ def test_signals_are_forwarded(dev_server, tmp_path, mask, sig):
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
     finally:
-        proc.kill()
+        stop(proc)
     assert proc.returncode == 42, err
     assert out == f"child got {int(sig)}\n".encode()
 
@@ -243,7 +256,7 @@ def test_unhandled_sigterm_gives_143(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 143
     finally:
-        proc.kill()
+        stop(proc)
 
 
 @pytest.mark.parametrize("mask", [False, True])
@@ -297,7 +310,7 @@ def test_closed_stdout_ends_the_child(dev_server, tmp_path):
         proc.stdout.close()
         rc = proc.wait(timeout=15)
     finally:
-        proc.kill()
+        stop(proc)
     assert rc != 0  # python: BrokenPipeError -> 1, or SIGPIPE -> 141
 
 
@@ -477,7 +490,7 @@ def test_watch_restarts_child_with_the_new_value(dev_server, tmp_path, source):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     finally:
-        proc.kill()
+        stop(proc)
     assert proc.returncode == 143, err
     assert first.encode() not in out and second.encode() not in out
     assert out.count(b"value<*****>") == 2 and b"old<*****>" in out
@@ -508,7 +521,7 @@ while True:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     finally:
-        proc.kill()
+        stop(proc)
     assert proc.returncode == 143, err
     assert first.encode() not in out + err
 
@@ -529,8 +542,7 @@ def test_watch_ignores_other_secrets(dev_server, tmp_path):
         assert entries(log)[1][1] == kv_value(dev_server, "svc/api")
         assert len(entries(log)) == 2
     finally:
-        proc.kill()
-        proc.communicate(timeout=15)
+        stop(proc)
 
 
 # ---------------------------------------------------------------------------
@@ -649,6 +661,6 @@ sys.exit(7)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
     finally:
-        proc.kill()
+        stop(proc)
     assert proc.returncode == 7, err
     assert log.read_text() == "start\nterm\nterm\n"  # not started again

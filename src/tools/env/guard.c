@@ -1,5 +1,6 @@
-/* guard.c - .env files that git tracks or does not ignore, the .gitignore
- * lines that fix it, and the pre-commit hook (guard.h, docs/env.md). */
+/* guard.c - .env files that git tracks or does not ignore, and the .gitignore
+ * lines that fix it (guard.h, docs/env.md). The pre-commit hook is written by
+ * tools/githook. */
 #include "tools/env/guard.h"
 
 #include "lib/err.h"
