@@ -6,6 +6,7 @@ config, so no global git configuration of the machine is read."""
 
 import json
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -329,3 +330,23 @@ def test_hook_skips_scan_when_coffer_has_none(repo, tmp_path):
     repo.write("app.py", "x = 1\n")
     repo.git("add", "app.py")
     assert repo.git("commit", "-q", "-m", "fine", check=False).returncode == 0
+
+
+def test_hook_blocks_a_planted_key_in_an_ordinary_file(repo):
+    # The hook `env guard --install-hook` writes also runs `coffer scan
+    # --staged`: a synthetic access key id staged in app.py stops the commit.
+    rnd = random.Random(14)
+    key = "AK" + "IA" + "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    assert repo.guard("--install-hook").returncode == 0
+    repo.write("app.py", f'AWS_KEY = "{key}"\n')
+    repo.git("add", "app.py")
+    before = repo.head()
+    res = repo.git("commit", "-q", "-m", "planted", check=False)
+    assert res.returncode != 0
+    assert repo.head() == before
+    assert "aws-access-key-id" in res.stdout + res.stderr
+    assert key not in res.stdout + res.stderr  # redacted
+    repo.write("app.py", "AWS_KEY = os.environ['AWS_KEY']\n")
+    repo.git("add", "app.py")
+    assert repo.git("commit", "-q", "-m", "clean", check=False).returncode == 0
+    assert repo.head() != before
