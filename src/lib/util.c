@@ -317,3 +317,58 @@ util_errf(char *err, size_t errlen, const char *fmt, ...)
 	(void)vsnprintf(err, errlen, fmt, ap); /* a cut message is still useful */
 	va_end(ap);
 }
+
+int
+util_read_file(const char *path, size_t max, char **ret, size_t *ret_len, char *err, size_t errlen)
+{
+	char *text = NULL, *p;
+	size_t len = 0, cap = 0, n;
+	int r = 0;
+	FILE *f;
+
+	*ret = NULL;
+	*ret_len = 0;
+	f = fopen(path, "rb");
+	if (!f) {
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? CF_ENOTFOUND : CF_EIO;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap > max) {
+				util_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+				r = CF_ETOOBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 4096;
+			p = realloc(text, cap);
+			if (!p) {
+				r = CF_ENOMEM;
+				goto out;
+			}
+			text = p;
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		util_errf(err, errlen, "%s: read error", path);
+		r = CF_EIO;
+		goto out;
+	}
+	if (len > max) {
+		util_errf(err, errlen, "%s: larger than %zu bytes", path, max);
+		r = CF_ETOOBIG;
+		goto out;
+	}
+	text[len] = '\0';
+	*ret = text;
+	*ret_len = len;
+	text = NULL;
+out:
+	free(text);
+	fclose(f);
+	return r;
+}

@@ -3,6 +3,8 @@
  * tools/githook. */
 #include "tools/env/guard.h"
 
+#include "tools/gitrepo.h"
+
 #include "lib/err.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
@@ -18,13 +20,6 @@
 #include <unistd.h>
 
 /* libgit2's message for the last error, or a fallback. */
-static const char *
-git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
 
 static const char *
 base_name(const char *path)
@@ -105,45 +100,6 @@ finding_cmp(const void *a, const void *b)
 	              ((const struct guard_finding *)b)->path);
 }
 
-static int
-repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
-{
-	int r;
-
-	if (path && access(path, F_OK) < 0) {
-		util_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_ENOTFOUND;
-	}
-	if (git_libgit2_init() < 0) {
-		util_errf(err, errlen, "libgit2: %s", git_msg());
-		return CF_EIO;
-	}
-	/* Without a path, find the repository as git's own tools do, so a hook
-	 * sees the index that is being committed (GIT_INDEX_FILE). */
-	if (path)
-		r = git_repository_open_ext(ret, path, 0, NULL);
-	else
-		r = git_repository_open_ext(ret, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
-	if (r == GIT_ENOTFOUND) {
-		util_errf(err, errlen, "%s is not in a git repository", path ? path : ".");
-		r = CF_ENOTFOUND;
-	} else if (r < 0) {
-		util_errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
-		r = CF_EIO;
-	} else if (git_repository_is_bare(*ret)) {
-		util_errf(err, errlen, "%s is a bare repository (no working directory)",
-		          path ? path : ".");
-		git_repository_free(*ret);
-		r = CF_EINVAL;
-	}
-	if (r < 0) {
-		*ret = NULL;
-		(void)git_libgit2_shutdown();
-		return r;
-	}
-	return 0;
-}
-
 /* Is the tracked file at entry a dotenvx-encrypted file, as staged? */
 static bool
 staged_encrypted(git_repository *repo, const git_index_entry *entry)
@@ -199,7 +155,7 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 	int r = 0, ign;
 
 	if (git_repository_index(&idx, repo) < 0) {
-		util_errf(err, errlen, "reading the index: %s", git_msg());
+		util_errf(err, errlen, "reading the index: %s", gitrepo_msg());
 		return CF_EIO;
 	}
 	n = git_index_entrycount(idx);
@@ -219,7 +175,7 @@ scan_index(git_repository *repo, struct guard_report *out, char *err, size_t err
 		if (staged_encrypted(repo, e))
 			continue;
 		if (git_ignore_path_is_ignored(&ign, repo, e->path) < 0) {
-			util_errf(err, errlen, "reading ignore rules: %s", git_msg());
+			util_errf(err, errlen, "reading ignore rules: %s", gitrepo_msg());
 			r = CF_EIO;
 			break;
 		}
@@ -243,7 +199,7 @@ scan_untracked(git_repository *repo, struct guard_report *out, char *err, size_t
 	opts.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
 	if (git_status_list_new(&list, repo, &opts) < 0) {
-		util_errf(err, errlen, "reading the status: %s", git_msg());
+		util_errf(err, errlen, "reading the status: %s", gitrepo_msg());
 		return CF_EIO;
 	}
 	n = git_status_list_entrycount(list);
@@ -274,7 +230,7 @@ guard_scan(const char *path, struct guard_report *out, char *err, size_t errlen)
 	git_repository *repo = NULL;
 	int r;
 
-	r = repo_open(path, &repo, err, errlen);
+	r = gitrepo_open(path, true, &repo, err, errlen);
 	if (r < 0)
 		goto out;
 	rep.workdir = strdup(git_repository_workdir(repo));
@@ -296,10 +252,7 @@ out:
 	if (r == CF_ENOMEM)
 		util_errf(err, errlen, "out of memory");
 	guard_report_free(&rep);
-	if (repo) {
-		git_repository_free(repo);
-		(void)git_libgit2_shutdown();
-	}
+	gitrepo_close(repo);
 	return r;
 }
 
@@ -360,58 +313,6 @@ has_line(const char *text, size_t len, const char *line)
 	return false;
 }
 
-/* Reads the whole of path (missing: empty). */
-static int
-read_all(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen)
-{
-	char *text = NULL, *p;
-	size_t len = 0, cap = 0, n;
-	FILE *f;
-
-	f = fopen(path, "rb");
-	if (!f && errno == ENOENT) {
-		*ret = NULL;
-		*ret_len = 0;
-		return 0;
-	}
-	if (!f) {
-		util_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_EIO;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= 64u * 1024 * 1024) {
-				util_errf(err, errlen, "%s: too large", path);
-				free(text);
-				fclose(f);
-				return CF_ETOOBIG;
-			}
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(text, cap);
-			if (!p) {
-				free(text);
-				fclose(f);
-				return CF_ENOMEM;
-			}
-			text = p;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		util_errf(err, errlen, "%s: read error", path);
-		free(text);
-		fclose(f);
-		return CF_EIO;
-	}
-	fclose(f);
-	*ret = text;
-	*ret_len = len;
-	return 0;
-}
-
 int
 guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t errlen)
 {
@@ -425,7 +326,10 @@ guard_fix(const struct guard_report *rep, size_t *ret_added, char *err, size_t e
 		r = CF_ENOMEM;
 		goto out;
 	}
-	r = read_all(path, &text, &len, err, errlen);
+	/* a missing file reads as empty */
+	r = util_read_file(path, 64u * 1024 * 1024, &text, &len, err, errlen);
+	if (r == CF_ENOTFOUND)
+		r = 0;
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < rep->n; i++) {

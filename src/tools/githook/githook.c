@@ -2,6 +2,9 @@
  * --install-hook` and `coffer scan --install-hook` (githook.h). */
 #include "tools/githook/githook.h"
 
+#include "tools/gitrepo.h"
+#include "lib/util.h"
+
 #include "lib/err.h"
 
 #include <errno.h>
@@ -14,120 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* libgit2's message for the last error, or a fallback. */
-static const char *
-git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-static int
-repo_open(const char *path, git_repository **ret, char *err, size_t errlen)
-{
-	int r;
-
-	if (path && access(path, F_OK) < 0) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_ENOTFOUND;
-	}
-	if (git_libgit2_init() < 0) {
-		errf(err, errlen, "libgit2: %s", git_msg());
-		return CF_EIO;
-	}
-	/* Without a path, find the repository as git's own tools do, so a hook
-	 * sees the index that is being committed (GIT_INDEX_FILE). */
-	if (path)
-		r = git_repository_open_ext(ret, path, 0, NULL);
-	else
-		r = git_repository_open_ext(ret, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
-	if (r == GIT_ENOTFOUND) {
-		errf(err, errlen, "%s is not in a git repository", path ? path : ".");
-		r = CF_ENOTFOUND;
-	} else if (r < 0) {
-		errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
-		r = CF_EIO;
-	} else if (git_repository_is_bare(*ret)) {
-		errf(err, errlen, "%s is a bare repository (no working directory)",
-		     path ? path : ".");
-		git_repository_free(*ret);
-		r = CF_EINVAL;
-	}
-	if (r < 0) {
-		*ret = NULL;
-		(void)git_libgit2_shutdown();
-		return r;
-	}
-	return 0;
-}
-
-/* Reads the whole of path (missing: empty). */
-static int
-read_all(const char *path, char **ret, size_t *ret_len, char *err, size_t errlen)
-{
-	char *text = NULL, *p;
-	size_t len = 0, cap = 0, n;
-	FILE *f;
-
-	f = fopen(path, "rb");
-	if (!f && errno == ENOENT) {
-		*ret = NULL;
-		*ret_len = 0;
-		return 0;
-	}
-	if (!f) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_EIO;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= 64u * 1024 * 1024) {
-				errf(err, errlen, "%s: too large", path);
-				free(text);
-				fclose(f);
-				return CF_ETOOBIG;
-			}
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(text, cap);
-			if (!p) {
-				free(text);
-				fclose(f);
-				return CF_ENOMEM;
-			}
-			text = p;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		errf(err, errlen, "%s: read error", path);
-		free(text);
-		fclose(f);
-		return CF_EIO;
-	}
-	fclose(f);
-	*ret = text;
-	*ret_len = len;
-	return 0;
-}
 
 /* s in single quotes for sh: ' becomes '\''. */
 static int
@@ -203,7 +93,7 @@ mkdir_p(const char *dir, char *err, size_t errlen)
 
 		*s = '\0';
 		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			errf(err, errlen, "%s: %s", p, strerror(errno));
+			util_errf(err, errlen, "%s: %s", p, strerror(errno));
 			r = CF_EIO;
 			break;
 		}
@@ -225,7 +115,7 @@ hooks_dir(git_repository *repo, char **ret, char *err, size_t errlen)
 	int r, g;
 
 	if (git_repository_config_snapshot(&cfg, repo) < 0) {
-		errf(err, errlen, "reading the git config: %s", git_msg());
+		util_errf(err, errlen, "reading the git config: %s", gitrepo_msg());
 		return CF_EIO;
 	}
 	g = git_config_get_path(&buf, cfg, "core.hooksPath");
@@ -266,7 +156,7 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 
 	if (!coffer)
 		self_path(self, sizeof(self));
-	r = repo_open(path, &repo, err, errlen);
+	r = gitrepo_open(path, true, &repo, err, errlen);
 	if (r < 0)
 		goto out;
 	r = hooks_dir(repo, &dir, err, errlen);
@@ -281,7 +171,10 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 	if (r < 0)
 		goto out;
 	tlen = strlen(text);
-	r = read_all(hook, &old, &oldlen, err, errlen);
+	/* a missing file reads as empty */
+	r = util_read_file(hook, 64u * 1024 * 1024, &old, &oldlen, err, errlen);
+	if (r == CF_ENOTFOUND)
+		r = 0;
 	if (r < 0)
 		goto out;
 	if (old && oldlen == tlen && memcmp(old, text, tlen) == 0) {
@@ -289,7 +182,8 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 		goto done;
 	}
 	if (old && !force) {
-		errf(err, errlen, "%s exists and is not this hook (--force replaces it)", hook);
+		util_errf(err, errlen, "%s exists and is not this hook (--force replaces it)",
+		          hook);
 		r = CF_EEXIST;
 		goto out;
 	}
@@ -303,7 +197,7 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		errf(err, errlen, "%s: %s", dir, strerror(errno));
+		util_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		r = CF_EIO;
@@ -312,13 +206,13 @@ githook_install(const char *path, const char *coffer, bool force, char **ret_pat
 	if (write(fd, text, tlen) != (ssize_t)tlen || fchmod(fd, 0755) < 0 || fsync(fd) < 0 ||
 	    close(fd) < 0) {
 		fd = -1;
-		errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		util_errf(err, errlen, "%s: %s", tmp, strerror(errno));
 		r = CF_EIO;
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, hook) < 0) {
-		errf(err, errlen, "%s: %s", hook, strerror(errno));
+		util_errf(err, errlen, "%s: %s", hook, strerror(errno));
 		r = CF_EIO;
 		goto out;
 	}
@@ -331,7 +225,7 @@ done:
 	r = 0;
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	if (fd >= 0)
 		close(fd);
 	if (tmp) {
@@ -342,9 +236,6 @@ out:
 	free(text);
 	free(hook);
 	free(dir);
-	if (repo) {
-		git_repository_free(repo);
-		(void)git_libgit2_shutdown();
-	}
+	gitrepo_close(repo);
 	return r;
 }

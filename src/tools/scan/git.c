@@ -1,6 +1,9 @@
 /* git.c - git history and staged changes for `coffer scan` (git.h). */
 #include "tools/scan/git.h"
 
+#include "tools/gitrepo.h"
+#include "lib/util.h"
+
 #include "lib/err.h"
 #include "lib/secmem.h"
 
@@ -16,29 +19,6 @@
 #include <unistd.h>
 
 #define KEY_LEN 16
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
 
 /* ---- a set of 16-byte hashes (open addressing; an all-zero key is empty) ---- */
 
@@ -124,51 +104,6 @@ key_of(uint8_t *key, const void *a, size_t alen, const void *b, size_t blen, con
 
 /* ---- the repository ---- */
 
-static int
-repo_open(const char *path, bool need_workdir, git_repository **ret, char *err, size_t errlen)
-{
-	int r;
-
-	if (path && access(path, F_OK) < 0) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_ENOTFOUND;
-	}
-	if (git_libgit2_init() < 0) {
-		errf(err, errlen, "libgit2: %s", git_msg());
-		return CF_EIO;
-	}
-	if (path)
-		r = git_repository_open_ext(ret, path, 0, NULL);
-	else
-		r = git_repository_open_ext(ret, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
-	if (r == GIT_ENOTFOUND) {
-		errf(err, errlen, "%s is not in a git repository", path ? path : ".");
-		r = CF_ENOTFOUND;
-	} else if (r < 0) {
-		errf(err, errlen, "%s: %s", path ? path : ".", git_msg());
-		r = CF_EIO;
-	} else if (need_workdir && git_repository_is_bare(*ret)) {
-		errf(err, errlen, "%s is a bare repository (no index to scan)", path ? path : ".");
-		git_repository_free(*ret);
-		r = CF_EINVAL;
-	}
-	if (r < 0) {
-		*ret = NULL;
-		(void)git_libgit2_shutdown();
-		return r;
-	}
-	return 0;
-}
-
-static void
-repo_close(git_repository *repo)
-{
-	if (repo) {
-		git_repository_free(repo);
-		(void)git_libgit2_shutdown();
-	}
-}
-
 /* ---- scanning one blob ---- */
 
 struct blob_scan {
@@ -221,7 +156,8 @@ scan_blob(git_repository *repo, struct scan_ctx *ctx, const git_oid *id, size_t 
 
 	if (git_blob_lookup(&blob, repo, id) < 0) {
 		scan_report_note(b->rep, "%s%s%.12s: cannot read the blob: %s", b->file,
-		                 b->commit ? " at " : "", b->commit ? b->commit : "", git_msg());
+		                 b->commit ? " at " : "", b->commit ? b->commit : "",
+		                 gitrepo_msg());
 		return 0;
 	}
 	size = git_blob_rawsize(blob);
@@ -284,13 +220,13 @@ scan_commit(git_repository *repo, struct scan_ctx *ctx, git_commit *commit,
 	if (git_commit_tree(&tree, commit) < 0 ||
 	    (git_commit_parentcount(commit) > 0 &&
 	     (git_commit_parent(&parent, commit, 0) < 0 || git_commit_tree(&ptree, parent) < 0))) {
-		scan_report_note(rep, "commit %s: cannot read its tree: %s", hex, git_msg());
+		scan_report_note(rep, "commit %s: cannot read its tree: %s", hex, gitrepo_msg());
 		goto out;
 	}
 	dopts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
 	if (git_diff_tree_to_tree(&diff, repo, ptree, tree, &dopts) < 0) {
 		scan_report_note(rep, "commit %s: cannot compare it with its parent: %s", hex,
-		                 git_msg());
+		                 gitrepo_msg());
 		goto out;
 	}
 	r = who_and_when(git_commit_author(commit), &who, date, sizeof(date));
@@ -319,9 +255,9 @@ scan_commit(git_repository *repo, struct scan_ctx *ctx, git_commit *commit,
 	}
 out:
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	else if (r < 0)
-		errf(err, errlen, "commit %s: %s", hex, cf_strerror(r));
+		util_errf(err, errlen, "commit %s: %s", hex, cf_strerror(r));
 	free(who);
 	git_diff_free(diff);
 	git_tree_free(ptree);
@@ -342,19 +278,19 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 	git_oid id;
 	int r, g;
 
-	r = repo_open(o->path, false, &repo, err, errlen);
+	r = gitrepo_open(o->path, false, &repo, err, errlen);
 	if (r < 0)
 		return r;
 	r = scan_ctx_new(e, &ctx);
 	if (r < 0) {
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (git_revwalk_new(&walk, repo) < 0 ||
 	    git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE) <
 	            0 ||
 	    git_revwalk_push_glob(walk, "refs/*") < 0) {
-		errf(err, errlen, "walking the history: %s", git_msg());
+		util_errf(err, errlen, "walking the history: %s", gitrepo_msg());
 		r = CF_EIO;
 		goto out;
 	}
@@ -363,12 +299,12 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 	if (o->since) {
 		if (git_revparse_single(&rev, repo, o->since) < 0 ||
 		    git_object_peel(&since, rev, GIT_OBJECT_COMMIT) < 0) {
-			errf(err, errlen, "--since: unknown revision \"%s\"", o->since);
+			util_errf(err, errlen, "--since: unknown revision \"%s\"", o->since);
 			r = CF_ENOTFOUND;
 			goto out;
 		}
 		if (git_revwalk_hide(walk, git_object_id(since)) < 0) {
-			errf(err, errlen, "--since: %s", git_msg());
+			util_errf(err, errlen, "--since: %s", gitrepo_msg());
 			r = CF_EIO;
 			goto out;
 		}
@@ -380,7 +316,7 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 			char hex[GIT_OID_HEXSZ + 1];
 
 			scan_report_note(rep, "commit %s: cannot read it: %s",
-			                 git_oid_tostr(hex, sizeof(hex), &id), git_msg());
+			                 git_oid_tostr(hex, sizeof(hex), &id), gitrepo_msg());
 			continue;
 		}
 		r = scan_commit(repo, ctx, commit, o, &seen, &reported, rep, err, errlen);
@@ -389,14 +325,14 @@ scan_git_history(const struct scan_engine *e, const struct scan_git_opts *o,
 			goto out;
 	}
 	if (g != GIT_ITEROVER && git_repository_is_shallow(repo) == 1) {
-		errf(err, errlen,
-		     "walking the history: this is a shallow clone, whose history "
-		     "stops at missing commits (git fetch --unshallow first)");
+		util_errf(err, errlen,
+		          "walking the history: this is a shallow clone, whose history "
+		          "stops at missing commits (git fetch --unshallow first)");
 		r = CF_EIO;
 		goto out;
 	}
 	if (g != GIT_ITEROVER) {
-		errf(err, errlen, "walking the history: %s", git_msg());
+		util_errf(err, errlen, "walking the history: %s", gitrepo_msg());
 		r = CF_EIO;
 		goto out;
 	}
@@ -408,7 +344,7 @@ out:
 	git_object_free(since);
 	git_object_free(rev);
 	git_revwalk_free(walk);
-	repo_close(repo);
+	gitrepo_close(repo);
 	return r;
 }
 
@@ -428,16 +364,16 @@ scan_git_staged(const struct scan_engine *e, const struct scan_git_opts *o, stru
 	struct blob_scan b = {.rep = rep};
 	int r, g;
 
-	r = repo_open(o->path, true, &repo, err, errlen);
+	r = gitrepo_open(o->path, true, &repo, err, errlen);
 	if (r < 0)
 		return r;
 	r = scan_ctx_new(e, &ctx);
 	if (r < 0) {
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (git_repository_index(&index, repo) < 0) {
-		errf(err, errlen, "reading the index: %s", git_msg());
+		util_errf(err, errlen, "reading the index: %s", gitrepo_msg());
 		r = CF_EIO;
 		goto out;
 	}
@@ -447,13 +383,13 @@ scan_git_staged(const struct scan_engine *e, const struct scan_git_opts *o, stru
 		tree = (git_tree *)head;
 		head = NULL;
 	} else if (g != GIT_ENOTFOUND && g != GIT_EUNBORNBRANCH) {
-		errf(err, errlen, "reading HEAD: %s", git_msg());
+		util_errf(err, errlen, "reading HEAD: %s", gitrepo_msg());
 		r = CF_EIO;
 		goto out;
 	}
 	dopts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
 	if (git_diff_tree_to_index(&diff, repo, tree, index, &dopts) < 0) {
-		errf(err, errlen, "comparing the index with HEAD: %s", git_msg());
+		util_errf(err, errlen, "comparing the index with HEAD: %s", gitrepo_msg());
 		r = CF_EIO;
 		goto out;
 	}
@@ -469,15 +405,15 @@ scan_git_staged(const struct scan_engine *e, const struct scan_git_opts *o, stru
 		r = scan_blob(repo, ctx, &d->new_file.id, o->max_size, &b);
 	}
 	if (r == CF_ENOMEM)
-		errf(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 	else if (r < 0)
-		errf(err, errlen, "%s: %s", b.file ? b.file : "index", cf_strerror(r));
+		util_errf(err, errlen, "%s: %s", b.file ? b.file : "index", cf_strerror(r));
 out:
 	git_diff_free(diff);
 	git_tree_free(tree);
 	git_object_free(head);
 	git_index_free(index);
 	scan_ctx_free(ctx);
-	repo_close(repo);
+	gitrepo_close(repo);
 	return r;
 }
