@@ -340,13 +340,17 @@ util_read_file(const char *path, size_t max, char **ret, size_t *ret_len, char *
 				r = CF_ETOOBIG;
 				goto out;
 			}
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(text, cap);
+			/* grown by copy, the old block wiped: the file may be secret */
+			p = malloc(cap ? cap * 2 : 4096);
 			if (!p) {
 				r = CF_ENOMEM;
 				goto out;
 			}
+			if (text)
+				memcpy(p, text, len);
+			secmem_free(text, cap);
 			text = p;
+			cap = cap ? cap * 2 : 4096;
 		}
 		n = fread(text + len, 1, cap - len - 1, f);
 		len += n;
@@ -368,7 +372,7 @@ util_read_file(const char *path, size_t max, char **ret, size_t *ret_len, char *
 	*ret_len = len;
 	text = NULL;
 out:
-	free(text);
+	secmem_free(text, cap);
 	fclose(f);
 	return r;
 }

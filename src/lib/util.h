@@ -57,7 +57,8 @@ void util_errf(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /* Reads all of path into a new NUL-terminated buffer (*ret_len bytes before
- * the NUL; free it, wiping it first if it may hold secrets). A missing file is
+ * the NUL; free it, wiping it first if it may hold secrets: no other copy is
+ * left behind, on any path). A missing file is
  * CF_ENOTFOUND, one over max bytes CF_ETOOBIG, any other failure CF_EIO; each
  * with the path and the cause in err. *ret is NULL on failure. */
 int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len, char *err,

@@ -467,50 +467,14 @@ int
 schema_load_file(const char *path, struct schema **ret, char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0, cap = 0, n;
-	FILE *f;
+	size_t len = 0;
 	int r;
 
-	f = fopen(path, "rb");
-	if (!f) {
-		util_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_EIO;
-	}
-	for (;;) {
-		if (len == cap) {
-			char *p;
-
-			if (cap >= SCHEMA_MAX_FILE + 1) {
-				util_errf(err, errlen, "%s: larger than %u bytes", path,
-				          SCHEMA_MAX_FILE);
-				r = CF_ETOOBIG;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 4096;
-			if (cap > SCHEMA_MAX_FILE + 1)
-				cap = SCHEMA_MAX_FILE + 1;
-			p = realloc(text, cap);
-			if (!p) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-			text = p;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		util_errf(err, errlen, "%s: read error", path);
+	r = util_read_file(path, SCHEMA_MAX_FILE, &text, &len, err, errlen);
+	if (r == CF_ENOTFOUND)
 		r = CF_EIO;
+	if (r < 0)
 		goto out;
-	}
-	if (len > SCHEMA_MAX_FILE) {
-		util_errf(err, errlen, "%s: larger than %u bytes", path, SCHEMA_MAX_FILE);
-		r = CF_ETOOBIG;
-		goto out;
-	}
 	r = schema_load(text, len, ret, err, errlen);
 	if (r == CF_EINVAL && err && strncmp(err, "schema: ", 8) == 0) {
 		char why[512];
@@ -522,8 +486,7 @@ out:
 	if (r == CF_ENOMEM)
 		util_errf(err, errlen, "%s: out of memory", path);
 	/* A schema may hold defaults of secrets. */
-	secmem_free(text, cap);
-	fclose(f);
+	secmem_free(text, len + 1);
 	return r;
 }
 

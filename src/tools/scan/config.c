@@ -5,6 +5,7 @@
 #include "tools/scan/config.h"
 
 #include "lib/err.h"
+#include "lib/util.h"
 #include "lib/secmem.h"
 
 #include <ctype.h>
@@ -1518,56 +1519,26 @@ scan_config_load(const char *path, bool must_exist, const struct scan_rule *buil
                  size_t nbuiltin, struct scan_config *cfg, char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0, cap = 0;
-	FILE *f;
+	size_t len = 0;
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
-	f = fopen(path, "rb");
-	if (!f && errno == ENOENT && !must_exist) {
+	r = util_read_file(path, CONFIG_MAX_FILE, &text, &len, err, errlen);
+	if (r == CF_ENOTFOUND && !must_exist) {
 		r = builtin_copy(cfg, builtin, nbuiltin);
 		if (r < 0)
 			(void)snprintf(err, errlen, "out of memory");
 		return r;
 	}
-	if (!f) {
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return CF_EIO;
-	}
-	for (;;) {
-		size_t n;
-
-		if (len == cap) {
-			char *p;
-
-			if (cap > CONFIG_MAX_FILE) {
-				(void)snprintf(err, errlen, "%s: larger than %u bytes", path,
-				               CONFIG_MAX_FILE);
-				r = CF_EINVAL;
-				goto out;
-			}
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(text, cap);
-			if (!p) {
-				r = CF_ENOMEM;
-				(void)snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			text = p;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (r == CF_ENOTFOUND)
 		r = CF_EIO;
-		goto out;
-	}
+	else if (r == CF_ETOOBIG)
+		r = CF_EINVAL;
+	else if (r == CF_ENOMEM)
+		(void)snprintf(err, errlen, "out of memory");
+	if (r < 0)
+		return r;
 	r = scan_config_parse(text, len, path, builtin, nbuiltin, cfg, err, errlen);
-out:
-	fclose(f);
 	free(text);
 	return r;
 }

@@ -14,6 +14,8 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <string.h>
 
 #define N(v) (sizeof(v) / sizeof((v)[0]))
@@ -386,6 +388,47 @@ setup(void **state)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
+/* util_read_file: the whole file, NUL-terminated; missing, too large and
+ * unreadable files each with their own code and the path in the message. */
+static void
+test_util_read_file(void **state)
+{
+	char dir[] = "/tmp/cf-test-util-XXXXXX", path[128], err[256], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/f", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	for (int i = 0; i < 10000; i++)
+		fputc('a' + i % 26, f);
+	fclose(f);
+
+	assert_int_equal(util_read_file(path, 10000, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 10000);
+	assert_int_equal(text[len], '\0');
+	assert_int_equal(text[9999], 'a' + 9999 % 26);
+	free(text);
+
+	assert_int_equal(util_read_file(path, 9999, &text, &len, err, sizeof(err)), CF_ETOOBIG);
+	assert_null(text);
+	assert_non_null(strstr(err, path));
+
+	(void)snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(util_read_file(path, 100, &text, &len, err, sizeof(err)), CF_ENOTFOUND);
+	assert_null(text);
+	assert_non_null(strstr(err, "missing"));
+
+	assert_int_equal(util_read_file(dir, 100, &text, &len, err, sizeof(err)), CF_EIO);
+	assert_null(text);
+
+	(void)snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -406,6 +449,7 @@ main(void)
 	        cmocka_unit_test(test_util_fnv1a),
 	        cmocka_unit_test(test_util_clocks),
 	        cmocka_unit_test(test_util_test_hook),
+	        cmocka_unit_test(test_util_read_file),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
