@@ -261,10 +261,11 @@ def test_hook_respects_core_hookspath(repo):
     assert repo.head() == before
 
 
-def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_path):
-    # Install with a copy of the binary, then remove the copy: the hook must
-    # find `coffer` on PATH. The one on PATH is a wrapper whose `scan`
-    # refuses staged changes.
+def hook_with_stand_in(repo, tmp_path, scan_body):
+    """Installs the hook with a copy of the binary, then removes the copy, so
+    the hook must find `coffer` on PATH: there a stand-in runs scan_body (sh)
+    for `coffer scan ...` after logging its arguments, and the real binary for
+    everything else. Returns the log file."""
     copy_dir = tmp_path / "copy"
     copy_dir.mkdir()
     copy = copy_dir / "coffer"
@@ -272,7 +273,6 @@ def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_pat
     assert repo.guard("--install-hook", binary=copy).returncode == 0
     assert str(copy) in hook_path(repo).read_text()
     copy.unlink()
-
     bindir = tmp_path / "bin"
     bindir.mkdir()
     log = tmp_path / "scan.log"
@@ -281,13 +281,18 @@ def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_pat
         "#!/bin/sh\n"
         'if [ "$1" = scan ]; then\n'
         f'  echo "$@" >> {log}\n'
-        '  [ "$2" = --help ] && exit 0\n'
-        "  exit 1\n"
+        f"{scan_body}"
         "fi\n"
         f'exec {coffer_bin()} "$@"\n'
     )
     wrapper.chmod(0o755)
     repo.env_vars["PATH"] = f"{bindir}:{repo.env_vars['PATH']}"
+    return log
+
+
+def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_path):
+    # The stand-in's `scan` refuses staged changes.
+    log = hook_with_stand_in(repo, tmp_path, '  [ "$2" = --help ] && exit 0\n  exit 1\n')
     repo.write("app.py", "x = 1\n")
     repo.git("add", "app.py")
     before = repo.head()
@@ -300,27 +305,8 @@ def test_hook_falls_back_to_path_and_runs_the_scanner_when_present(repo, tmp_pat
 def test_hook_skips_scan_when_coffer_has_none(repo, tmp_path):
     # A hook run by a coffer without `scan` (an older binary on PATH) must not
     # fail because of it: the stand-in answers `scan` as an unknown command.
-    copy_dir = tmp_path / "copy"
-    copy_dir.mkdir()
-    copy = copy_dir / "coffer"
-    shutil.copy2(coffer_bin(), copy)
-    assert repo.guard("--install-hook", binary=copy).returncode == 0
-    copy.unlink()
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "scan.log"
-    wrapper = bindir / "coffer"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = scan ]; then\n'
-        f'  echo "$@" >> {log}\n'
-        "  echo \"coffer: unknown command 'scan'\" >&2\n"
-        "  exit 2\n"
-        "fi\n"
-        f'exec {coffer_bin()} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    repo.env_vars["PATH"] = f"{bindir}:{repo.env_vars['PATH']}"
+    log = hook_with_stand_in(
+        repo, tmp_path, "  echo \"coffer: unknown command 'scan'\" >&2\n  exit 2\n")
     repo.write("app.py", "x = 2\n")
     repo.git("add", "app.py")
     before = repo.head()
