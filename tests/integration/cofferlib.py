@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import hvac
@@ -389,3 +390,18 @@ def commit_stats(log_text):
     assert m, "the server logs its commit counts when it stops"
     commits, writes = map(int, m[-1])
     return commits, writes
+
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def synthetic_github_token(rng):
+    """A made-up GitHub classic token of the right shape: 30 random base62
+    characters and their CRC32 in 6 base62 digits. The prefix is joined at run
+    time so that no source file holds a token a scanner would report."""
+    body = "".join(rng.choice(BASE62) for _ in range(30))
+    n, check = zlib.crc32(body.encode()), ""
+    while n:
+        n, r = divmod(n, 62)
+        check = BASE62[r] + check
+    return "gh" + "p_" + body + check.rjust(6, "0")

@@ -17,30 +17,19 @@ import os
 import random
 import socket
 import subprocess
-import zlib
 from pathlib import Path
 
 import jsonschema  # Debian python3-jsonschema (scripts/bootstrap)
 import pytest
 
-from cofferlib import REPO_ROOT, coffer_bin
+from cofferlib import REPO_ROOT, coffer_bin, synthetic_github_token
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SCHEMA = REPO_ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"
 _rng = random.Random(15)
 
 
-def b62(n, width):
-    s = ""
-    while n:
-        n, r = divmod(n, 62)
-        s = B62[r] + s
-    return s.rjust(width, "0")
-
-
 def gh_token():
-    body = "".join(_rng.choice(B62) for _ in range(30))
-    return "gh" + "p_" + body + b62(zlib.crc32(body.encode()), 6)
+    return synthetic_github_token(_rng)
 
 
 def scan(*args, cwd, stdin=None, check_rc=None):

@@ -11,28 +11,17 @@ import json
 import os
 import random
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
 
-from cofferlib import coffer_bin
+from cofferlib import coffer_bin, synthetic_github_token
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _rng = random.Random(1515)
 
 
-def b62(n, width):
-    s = ""
-    while n:
-        n, r = divmod(n, 62)
-        s = B62[r] + s
-    return s.rjust(width, "0")
-
-
 def gh_token():
-    body = "".join(_rng.choice(B62) for _ in range(30))
-    return "gh" + "p_" + body + b62(zlib.crc32(body.encode()), 6)
+    return synthetic_github_token(_rng)
 
 
 class Repo:
