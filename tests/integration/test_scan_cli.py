@@ -111,6 +111,24 @@ def test_json_fields_and_redaction(tmp_path):
     assert "\x1b[" not in text  # no colour when stdout is not a terminal
 
 
+def test_a_dotenv_file_with_secrets_gets_a_line_0_note_in_text_only(tmp_path):
+    toks = [gh_token(), gh_token(), gh_token()]
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / ".env.production").write_text(f"PORT=80\nGITHUB_TOKEN={toks[0]}\n")
+    (tmp_path / ".env.example").write_text(f"GITHUB_TOKEN={toks[1]}\n")
+    (tmp_path / "settings.env").write_text(f"GITHUB_TOKEN={toks[2]}\n")
+    (tmp_path / ".env").write_text("PORT=80\nDEBUG=1\n")  # nothing secret: no note
+    _, text, _ = scan(cwd=tmp_path, check_rc=1)
+    notes = [line for line in text.splitlines() if ":0:0: note:" in line]
+    assert notes == [notes[0]] and notes[0].startswith("svc/.env.production:0:0: note: ")
+    assert ".gitignore" in notes[0]
+    lines = text.splitlines()
+    assert lines[lines.index(notes[0]) + 1].startswith("svc/.env.production:2:14: ")
+    _, found, _ = scan_json(cwd=tmp_path, check_rc=1)
+    assert sorted(f["file"] for f in found) == [".env.example", "settings.env", "svc/.env.production"]
+    assert all(f["line"] >= 1 for f in found)
+
+
 def test_sarif_validates_against_the_2_1_0_schema(tmp_path):
     toks = [gh_token(), gh_token()]
     (tmp_path / "dir with space").mkdir()

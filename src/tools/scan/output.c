@@ -114,6 +114,24 @@ safe_str(const char *s, bool ctrl)
 
 /* ---- text ---- */
 
+/* True for a dotenv file that holds real values: `.env`, `.env.local`,
+ * `.env.production`, ..., but not the templates `.env.example`, `.env.sample`
+ * and `.env.template`. */
+static bool
+is_dotenv_file(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	static const char *const templates[] = {".env.example", ".env.sample", ".env.template"};
+
+	base = base ? base + 1 : file;
+	if (strcmp(base, ".env") != 0 && strncmp(base, ".env.", 5) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(templates) / sizeof(*templates); i++)
+		if (strcmp(base, templates[i]) == 0)
+			return false;
+	return true;
+}
+
 static int
 write_text(FILE *f, const struct scan_report *r, const struct scan_output_opts *o)
 {
@@ -132,8 +150,14 @@ write_text(FILE *f, const struct scan_report *r, const struct scan_output_opts *
 			return CF_ENOMEM;
 		}
 		if (i == 0 || strcmp(x->file, r->v[i - 1].file) != 0 ||
-		    (x->commit && strcmp(x->commit, r->v[i - 1].commit ? r->v[i - 1].commit : "")))
+		    (x->commit && strcmp(x->commit, r->v[i - 1].commit ? r->v[i - 1].commit : ""))) {
 			files++;
+			if (is_dotenv_file(x->file))
+				fprintf(f,
+				        "%s%s:0:0%s: note: a .env file with secrets: keep it out of git "
+				        "(.gitignore) and load its values with `coffer run`\n",
+				        bold, name, off);
+		}
 		fprintf(f, "%s%s:%zu:%zu%s: %s%s%s: %s\n", bold, name, x->line, x->column, off, red,
 		        x->rule->id, off, sec);
 		if (x->commit)
