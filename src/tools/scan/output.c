@@ -150,11 +150,13 @@ write_text(FILE *f, const struct scan_report *r, const struct scan_output_opts *
 			return CF_ENOMEM;
 		}
 		if (i == 0 || strcmp(x->file, r->v[i - 1].file) != 0 ||
-		    (x->commit && strcmp(x->commit, r->v[i - 1].commit ? r->v[i - 1].commit : ""))) {
+		    (x->commit &&
+		     strcmp(x->commit, r->v[i - 1].commit ? r->v[i - 1].commit : ""))) {
 			files++;
 			if (is_dotenv_file(x->file))
 				fprintf(f,
-				        "%s%s:0:0%s: note: a .env file with secrets: keep it out of git "
+				        "%s%s:0:0%s: note: a .env file with secrets: keep it out "
+				        "of git "
 				        "(.gitignore) and load its values with `coffer run`\n",
 				        bold, name, off);
 		}
