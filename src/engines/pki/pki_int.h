@@ -1,0 +1,139 @@
+/* pki_int.h - what the files of the pki secrets engine share: the issuing CA,
+ * key generation, building and signing a certificate, the storage layout and
+ * serial numbers (docs/internals/pki.md).
+ *
+ * Files: pki.c (backend type, route table, mount state), pki_ca.c (root and
+ * intermediate CAs, config/ca, config/urls, reading the CA), pki_x509.c (the
+ * functions below), pki_role.c and pki_issue.c (roles, issue, sign,
+ * sign-verbatim, the name and key policy checks), pki_crl.c, pki_ocsp.c and
+ * pki_tidy.c (revoke, CRLs, the OCSP responder, tidy).
+ *
+ * Storage, in the mount's view (so through the barrier):
+ *   ca/bundle        {"certificate": PEM, "private_key": PEM PKCS#8 (absent
+ *                    when only a certificate was imported), "ca_chain": [PEM
+ *                    of the issuers above, nearest first], "key_type"}
+ *   config/urls      {"issuing_certificates", "crl_distribution_points",
+ *                    "ocsp_servers"}: arrays of URLs
+ *   config/crl       {"expiry", "disable", "auto_rebuild", ...}
+ *   roles/<name>     a role, every field with its default applied
+ *   certs/<serial>   {"certificate": PEM, "expiration": unix seconds}
+ *   revoked/<serial> {"revocation_time": unix seconds, "expiration": unix
+ *                    seconds}: the whole revocation state, one small row per
+ *                    revoked certificate; no timer per certificate
+ *   crl/...          the CRL files of pki_crl.c
+ * In storage keys a serial is lower-case hex pairs joined by '-'; in the API by
+ * ':' ("1a:2b:..."), as Vault.
+ *
+ * The issuer is loaded from ca/bundle at mount load and replaced as a whole
+ * when the CA changes (pki_issuer_set); readers take a reference, so a request
+ * that signs keeps a consistent issuer while another one replaces it. */
+#ifndef CF_ENGINES_PKI_INT_H
+#define CF_ENGINES_PKI_INT_H
+
+#include "backend/backend.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PKI_SERIAL_BYTES 20 /* random serials: 159 bits, positive */
+
+struct pki_issuer {
+	_Atomic int refs;
+	X509 *cert;
+	EVP_PKEY *key;          /* NULL when only a certificate was imported */
+	STACK_OF(X509) * chain; /* the issuers above cert, nearest first; may be empty */
+	char *cert_pem;
+	char *key_type; /* "rsa", "ec", "ed25519" */
+};
+
+/* Per-mount state (rq->mount->state). */
+struct pki_state {
+	pthread_mutex_t lock;      /* guards issuer (the pointer) and crl_cache */
+	struct pki_issuer *issuer; /* NULL while the mount has no CA */
+	void *crl_cache;           /* pki_crl.c's */
+};
+
+/* A new reference to the mount's issuer, or NULL when it has none (answer 400
+ * "no CA configured for this mount" then). */
+struct pki_issuer *pki_issuer_get(struct pki_state *st);
+void pki_issuer_put(struct pki_issuer *iss);
+/* Stores the bundle of iss in ca/bundle and makes it the mount's issuer (takes
+ * the caller's reference). Returns 0 or a CF_E* code (then iss is dropped). */
+int pki_issuer_set(struct pki_state *st, struct view *v, struct pki_issuer *iss);
+
+/* A new key pair. key_type "rsa" (bits 2048, 3072, 4096, 8192; 0 = 2048), "ec"
+ * (bits 224, 256, 384, 521; 0 = 256), "ed25519" (bits ignored). Returns 0, or
+ * CF_EINVAL with a one-line reason in err, or CF_EINTERNAL. */
+int pki_keygen(const char *key_type, int bits, EVP_PKEY **ret, char *err, size_t errlen);
+/* "rsa", "ec" or "ed25519" for a key, and its size in bits (253 for
+ * ed25519, as Go reports it). NULL for other key types. */
+const char *pki_key_type(const EVP_PKEY *k, int *ret_bits);
+
+/* What goes into a certificate. Lists are NULL-terminated string arrays (NULL
+ * for none). */
+struct pki_cert_params {
+	const char *common_name;
+	const char *const *ou, *const *organization,
+	                               *const *country, *const *locality,
+	                                                        *const *province,
+	                                                                *const *street_address,
+	                                                                        *const *postal_code;
+	const char *serial_number; /* the subject's serialNumber attribute, not the serial */
+	const char *const *dns_sans,
+	        *const *ip_sans, *const *uri_sans, *const *email_sans,
+	                                                   *const *other_sans; /* other_sans:
+	                                                                          "<oid>;UTF8:<value>"
+	                                                                          as Vault */
+	int64_t not_before;                                                    /* unix seconds */
+	int64_t not_after;
+	bool is_ca;
+	int max_path_length;              /* -1: none */
+	unsigned key_usage;               /* X509v3_KU_* bits; 0: none */
+	const char *const *ext_key_usage; /* "ServerAuth", "ClientAuth", "CodeSigning",
+	                                   * "EmailProtection", ... as Vault's names */
+	const char *const *ext_key_usage_oids;
+	int signature_bits; /* 0: the default for the signing key; 256, 384, 512 */
+	bool use_pss;       /* RSA-PSS signatures from an RSA issuer */
+	const char *const *permitted_dns_domains; /* name constraints on a CA */
+	EVP_PKEY *pubkey;                         /* the subject's public key */
+};
+
+/* Builds and signs a certificate: by iss, or self-signed with self_key when
+ * iss is NULL (a root). Random PKI_SERIAL_BYTES serial, subject and authority
+ * key ids, the mount's config/urls as AIA and CRL distribution points (urls
+ * may be NULL). Returns 0, or CF_EINVAL with a one-line reason in err, or
+ * CF_EINTERNAL. */
+int pki_cert_sign(const struct pki_issuer *iss, EVP_PKEY *self_key, const struct pki_cert_params *p,
+                  const json_t *urls, X509 **ret, char *err, size_t errlen);
+
+/* Stores x in certs/<serial> (unless the caller's role says no_store). */
+int pki_cert_store(struct view *v, X509 *x);
+
+/* A serial as "1a:2b:..." (API form, sep ':') or "1a-2b-..." (storage form,
+ * sep '-'), NUL-terminated in buf; serials longer than 63 bytes are refused
+ * where they are parsed. */
+#define PKI_SERIAL_STRLEN (3 * 64)
+void pki_serial_str(const ASN1_INTEGER *serial, char sep, char buf[PKI_SERIAL_STRLEN]);
+/* Converts a serial between the two forms (any of ':' and '-' in, sep out).
+ * Returns 0 or CF_EINVAL when s is not hex pairs. */
+int pki_serial_norm(const char *s, char sep, char buf[PKI_SERIAL_STRLEN]);
+
+/* PEM of a certificate / of a private key (PKCS#8) as new strings (the key's
+ * must be freed with secmem_free_str). NULL on out of memory. */
+char *pki_cert_pem(X509 *x);
+char *pki_key_pem(EVP_PKEY *k);
+
+/* Revokes the certificate with that serial (either form; pki_crl.c): records
+ * it in revoked/<serial> and rebuilds the CRL (unless config/crl disables it).
+ * Revoking an already revoked serial succeeds with its first revocation time;
+ * an unknown serial is CF_ENOTFOUND; the CA's own certificate is CF_EINVAL.
+ * The lease revoke hook of certificates issued with generate_lease calls it
+ * too. */
+int pki_revoke_serial(struct mount *m, const char *serial, int64_t *ret_revocation_time);
+
+#endif
