@@ -85,11 +85,12 @@ struct pki_cert_params {
 	                                                                        *const *postal_code;
 	const char *serial_number; /* the subject's serialNumber attribute, not the serial */
 	const char *const *dns_sans,
-	        *const *ip_sans, *const *uri_sans, *const *email_sans,
-	                                                   *const *other_sans; /* other_sans:
-	                                                                          "<oid>;UTF8:<value>"
-	                                                                          as Vault */
-	int64_t not_before;                                                    /* unix seconds */
+	        *const *ip_sans, *const *uri_sans,
+	                                 *const *email_sans,
+	                                         *const *other_sans; /* other_sans:
+	                                                                "<oid>;UTF8:<value>"
+	                                                                as Vault */
+	int64_t not_before;                                          /* unix seconds */
 	int64_t not_after;
 	bool is_ca;
 	int max_path_length;              /* -1: none */
