@@ -64,6 +64,7 @@
 #define PG_MAX_IDLE        32
 #define PG_BYTEA_OID       17
 #define PG_SLOW_COMMIT_NS  1000000
+#define PG_HOLD_OFF_MS     1000 /* after a failed connect or a timeout, fail at once */
 #define PG_SCHEMA_LOCK_KEY "7301245811270381403" /* advisory lock around the DDL */
 #define PG_FAULT_SQL       "SELECT 1/0"          /* what an op on the fault key runs */
 
@@ -231,6 +232,10 @@ struct pg_storage {
 	atomic_bool has_fail_key;
 	char *fail_key;
 	atomic_llong commit_ns;
+	atomic_bool down; /* the last connection attempt failed (log once per outage) */
+	/* Until then (monotonic ms) new connections are not tried: each call of a
+	 * request would otherwise wait the timeout again on a server that hangs. */
+	atomic_llong hold_off_until;
 
 	/* Read pool. pool_mu guards idle, nidle, nreaders and epoch (bumped when a
 	 * connection is found broken: older idle ones are dropped, not tried). */
@@ -296,11 +301,14 @@ pg_conn_free(struct pg_conn *pc)
 	free(pc);
 }
 
-/* Marks the pool's connections as suspect after one was found broken: idle
- * ones opened before now are closed instead of tried. */
+/* Marks the pool's connections as suspect after one was found broken (st): idle
+ * ones opened before now are closed instead of tried; after a timeout, new ones
+ * are not tried for PG_HOLD_OFF_MS either. */
 static void
-pg_epoch_bump(struct pg_storage *q)
+pg_epoch_bump(struct pg_storage *q, enum pg_status st)
 {
+	if (st == PG_ETIMEOUT)
+		atomic_store(&q->hold_off_until, pg_now_ms() + PG_HOLD_OFF_MS);
 	pthread_mutex_lock(&q->pool_mu);
 	q->epoch++;
 	pthread_mutex_unlock(&q->pool_mu);
@@ -483,6 +491,8 @@ pg_connect(struct pg_storage *q, bool prepare, struct pg_conn **ret)
 	char set[64];
 	int w;
 
+	if (pg_now_ms() < atomic_load(&q->hold_off_until))
+		return CF_EIO;
 	pc = calloc(1, sizeof(*pc));
 	if (pc == NULL)
 		return CF_ENOMEM;
@@ -512,11 +522,19 @@ pg_connect(struct pg_storage *q, bool prepare, struct pg_conn **ret)
 	pthread_mutex_lock(&q->pool_mu);
 	pc->epoch = q->epoch;
 	pthread_mutex_unlock(&q->pool_mu);
+	if (atomic_exchange(&q->down, false))
+		log_info("postgres storage at %s: connected again", q->where);
 	*ret = pc;
 	return 0;
 fail:
-	log_error("postgres storage at %s: cannot connect: %s", q->where,
-	          pg_now_ms() >= deadline ? "timed out" : pq.error_message(pc->c));
+	atomic_store(&q->hold_off_until, pg_now_ms() + PG_HOLD_OFF_MS);
+	/* once per outage, not once per request; libpq's message is one line here */
+	if (!atomic_exchange(&q->down, true)) {
+		const char *why = pg_now_ms() >= deadline ? "timed out" : pq.error_message(pc->c);
+
+		log_error("postgres storage at %s: cannot connect: %.*s", q->where,
+		          (int)strcspn(why, "\n"), why);
+	}
 	pg_conn_free(pc);
 	return CF_EIO;
 }
@@ -620,7 +638,7 @@ pg_read(struct pg_storage *q, struct pg_q *qs, size_t n)
 		st = pg_pipeline(pc->c, qs, n, pg_now_ms() + q->timeout_ms);
 		if (st == PG_ELOST || st == PG_ETIMEOUT) {
 			pg_reader_put(q, pc, true);
-			pg_epoch_bump(q);
+			pg_epoch_bump(q, st);
 			log_error("postgres storage at %s: connection %s", q->where,
 			          st == PG_ELOST ? "lost" : "timed out");
 			if (st == PG_ELOST && was_used)
@@ -819,7 +837,7 @@ pg_batch(struct pg_storage *q, struct pg_req *first, size_t n, bool *ret_stale)
 	if (st == PG_ELOST || st == PG_ETIMEOUT) {
 		pg_conn_free(q->wconn);
 		q->wconn = NULL;
-		pg_epoch_bump(q);
+		pg_epoch_bump(q, st);
 		log_error("postgres storage at %s: write connection %s", q->where,
 		          st == PG_ELOST ? "lost" : "timed out");
 		*ret_stale = st == PG_ELOST && stale;
@@ -1323,6 +1341,8 @@ pg_open(const char *url, struct storage **ret)
 	pthread_cond_init(&q->pool_cond, NULL);
 	atomic_init(&q->has_fail_key, false);
 	atomic_init(&q->commit_ns, 0);
+	atomic_init(&q->down, false);
+	atomic_init(&q->hold_off_until, 0);
 	q->timeout_ms = PG_DEFAULT_TIMEOUT * 1000;
 	q->max_readers = PG_DEFAULT_CONNS;
 	r = pg_parse_url(q, url, &conninfo);
