@@ -156,7 +156,10 @@ main(int argc, char **argv)
 		return 1;
 	t0 = now();
 	for (i = 0; i < nconn; i++) {
-		w[i] = (struct worker){.conninfo = argv[1], .id = i, .secs = secs, .batch = batch,
+		w[i] = (struct worker){.conninfo = argv[1],
+		                       .id = i,
+		                       .secs = secs,
+		                       .batch = batch,
 		                       .vbytes = vbytes};
 		if (pthread_create(&th[i], NULL, worker_main, &w[i]) != 0)
 			return 1;
