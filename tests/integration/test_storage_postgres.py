@@ -181,14 +181,15 @@ def test_outage_errors_fast_then_reconnects_nothing_lost(pg_private, server_fact
         kv.create_or_update_secret(f"before/{i}", {"v": i}, mount_point=MOUNT)
         acked[f"before/{i}"] = {"v": i}
 
-    # a writer hammers through the outage; it records what was acknowledged
+    # writers hammer through the outage (their commits are batched together);
+    # they record what was acknowledged
     stop = threading.Event()
     statuses = []
 
-    def hammer():
+    def hammer(w):
         n = 0
         while not stop.is_set():
-            path = f"during/{n}"
+            path = f"during/{w}/{n}"
             try:
                 r = raw_request(srv.addr, "POST", f"/v1/{MOUNT}/data/{path}", body={"data": {"v": n}},
                                 token=token, timeout=30)
@@ -199,8 +200,9 @@ def test_outage_errors_fast_then_reconnects_nothing_lost(pg_private, server_fact
                 statuses.append("oserror")
             n += 1
 
-    t = threading.Thread(target=hammer)
-    t.start()
+    hammers = [threading.Thread(target=hammer, args=(w,)) for w in range(4)]
+    for t in hammers:
+        t.start()
     wait_until(lambda: len(statuses) >= 5, 30, what="writes before the outage")
     pg.stop()
     try:
@@ -221,7 +223,9 @@ def test_outage_errors_fast_then_reconnects_nothing_lost(pg_private, server_fact
                30, what="reads after PostgreSQL is back")
     wait_until(lambda: statuses[-3:] == [200, 200, 200], 30, what="writes after PostgreSQL is back")
     stop.set()
-    t.join(timeout=60)
+    for t in hammers:
+        t.join(timeout=60)
+        assert not t.is_alive()
     assert any(s != 200 for s in statuses), "the outage never showed"
 
     # every acknowledged write reads back, on this server and after a restart
