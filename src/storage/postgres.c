@@ -514,7 +514,10 @@ pg_connect(struct pg_storage *q, bool prepare, struct pg_conn **ret)
 	(void)pq.set_notice_processor(pc->c, pg_notice_ignore, NULL);
 	if (pq.set_nonblocking(pc->c, 1) != 0 || !pq.enter_pipeline_mode(pc->c))
 		goto fail;
-	(void)snprintf(set, sizeof(set), "SET statement_timeout = %lld", (long long)q->timeout_ms);
+	/* a little under the client's deadline: the server cancels a stuck statement
+	 * first, and the connection stays usable */
+	(void)snprintf(set, sizeof(set), "SET statement_timeout = %lld",
+	               (long long)(q->timeout_ms * 9 / 10));
 	if (pg_exec1(pc->c, set, deadline) != PG_OK)
 		goto fail;
 	if (prepare && pg_prepare(q, pc->c, deadline) != PG_OK)
