@@ -20,7 +20,9 @@
  * never map it). Every connection runs in pipeline mode, non-blocking: a call
  * sends its statements and a sync at once and waits with poll() for at most the
  * timeout, so a server that went silent costs a request the timeout, never a
- * hang (statement_timeout bounds the server side too). A connection that failed
+ * hang (statement_timeout, at 90 % of it, lets the server give up first). After a
+ * failed connect or a timeout, new connections wait PG_HOLD_OFF_MS, so a request
+ * that touches storage several times pays one timeout. A connection that failed
  * or timed out is closed; the next call opens a fresh one (reconnect), and a call
  * that met a connection broken while idle (the server restarted) retries once on
  * a fresh one. Reads use a pool of connections; writes one write connection.
