@@ -205,6 +205,8 @@ int operator_main(int argc, char **argv);
 /* operator_keys.c: `operator rekey` and `operator generate-root`. */
 int operator_rekey_main(int argc, char **argv);
 int operator_generate_root_main(int argc, char **argv);
+/* operator_migrate.c: `operator migrate` (offline, storage to storage). */
+int operator_migrate_main(int argc, char **argv);
 int kv_main(int argc, char **argv);
 int generic_read_main(int argc, char **argv);
 int generic_write_main(int argc, char **argv);

@@ -507,6 +507,8 @@ static const struct cli_cmd operator_cmds[] = {
         {"rekey", operator_rekey_main, "replace the unseal key shares using a quorum of them"},
         {"generate-root", operator_generate_root_main,
          "generate a new root token from a quorum of unseal key shares"},
+        {"migrate", operator_migrate_main,
+         "copy a stopped server's storage (sealed) to another backend"},
         {NULL, NULL, NULL},
 };
 

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "server/server.h"
+#include "storage/storage.h"
 #include "http/http.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -46,8 +47,10 @@ server_usage(char *buf, size_t size)
 	         "storage with KV v2 at secret/ and prints the root token. Otherwise the server\n"
 	         "starts sealed: coffer operator init once, then coffer operator unseal.\n"
 	         "\n"
-	         "  --storage=sqlite:PATH    a SQLite file (created with mode 0600), or memory:\n"
-	         "                           (kept in memory only); required without --dev\n"
+	         "  --storage=sqlite:PATH    a SQLite file (created with mode 0600), memory:\n"
+	         "                           (kept in memory only), or postgres:URL (a\n"
+	         "                           PostgreSQL connection URI; ?schema=NAME);\n"
+	         "                           required without --dev\n"
 	         "  --listen=HOST:PORT       where to listen (default %s); HOST is an IPv4\n"
 	         "                           address, a host name, or empty for all addresses\n"
 	         "  --tls-cert=PEM --tls-key=PEM\n"
@@ -203,14 +206,17 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	struct core_config cc = {0};
 	struct http_server *http = NULL;
 	struct core *core = NULL;
-	char *root = NULL, *unseal = NULL;
+	char *root = NULL, *unseal = NULL, *shown = NULL;
 	char err[512];
 	int r;
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
+	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
+	if (shown == NULL)
+		cli_oom();
 	r = server_core_new(&cc, &core);
 	if (r < 0) {
-		cli_err("cannot open storage %s: %s", cc.storage_spec, cf_strerror(r));
+		cli_err("cannot open storage %s: %s", shown, cf_strerror(r));
 		r = CLI_EXIT_ERROR;
 		goto out;
 	}
@@ -229,7 +235,7 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 		goto out;
 	}
 	log_info("coffer %s listening on %s%s (storage %s)", COFFER_VERSION,
-	         hc->tls_cert ? "https://" : "http://", hc->listen, cc.storage_spec);
+	         hc->tls_cert ? "https://" : "http://", hc->listen, shown);
 	if (a->dev) {
 		printf("WARNING: dev mode: in-memory storage, unsealed, root token printed.\n\n"
 		       "Unseal Key: %s\nRoot Token: %s\n\n"
@@ -242,6 +248,7 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	core = NULL;
 	r = 0;
 out:
+	free(shown); /* not secret: the password is redacted */
 	secmem_free_str(unseal);
 	secmem_free_str(root);
 	core_free(core);

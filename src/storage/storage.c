@@ -14,6 +14,7 @@
 static const struct storage_ops *const backends[] = {
         &storage_memory_ops,
         &storage_sqlite_ops,
+        &storage_postgres_ops,
 };
 
 /* Ops per txn when storage_delete_prefix() flushes its deletes. */
@@ -44,8 +45,8 @@ storage_open(const char *spec, struct storage **ret)
 				break;
 			}
 		}
-		/* "postgres:URL" and other schemes we lack: a word of letters before the
-		 * colon is a scheme, not a file name. */
+		/* Schemes we lack: a word of letters before the colon is a scheme,
+		 * not a file name. */
 		if (ops == NULL && slen > 0 && strspn(spec, "abcdefghijklmnopqrstuvwxyz") == slen)
 			return CF_EINVAL;
 	}
@@ -281,4 +282,53 @@ storage_list_add(struct storage_keyvec *kv, const char *key, size_t plen, size_t
 		return r;
 	*ret_folder_len = slash ? len : 0;
 	return 0;
+}
+
+/* Replaces n bytes at p (inside out) by "REDACTED". */
+static int
+storage_redact_span(struct buf *out, const char *spec, const char *p, size_t n, const char **cur)
+{
+	int r = buf_append(out, *cur, (size_t)(p - *cur));
+
+	if (r == 0)
+		r = buf_append_str(out, "REDACTED");
+	*cur = p + n;
+	return r;
+}
+
+char *
+storage_spec_redact(const char *spec)
+{
+	struct buf out = BUF_INIT(2 * STORAGE_MAX_KEY + 64, 0);
+	const char *cur = spec, *auth, *at, *colon, *p, *end;
+	char *ret = NULL;
+	size_t len;
+	int r = 0;
+
+	if (spec == NULL)
+		return NULL;
+	auth = strstr(spec, "://");
+	if (auth != NULL) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		at = memrchr(auth, '@', (size_t)(end - auth));
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon != NULL)
+			r = storage_redact_span(&out, spec, colon + 1, (size_t)(at - colon - 1),
+			                        &cur);
+	}
+	/* password=... in the query, or in a key=value conninfo */
+	for (p = cur; r == 0 && (p = strstr(p, "password=")) != NULL; p += 9) {
+		if (p != spec && strchr("?& \t", p[-1]) == NULL)
+			continue;
+		len = strcspn(p + 9, "& \t");
+		r = storage_redact_span(&out, spec, p + 9, len, &cur);
+		p = cur - 9;
+	}
+	if (r == 0)
+		r = buf_append_str(&out, cur);
+	if (r == 0)
+		r = buf_detach(&out, &ret, &len);
+	buf_free(&out);
+	return r == 0 ? ret : NULL;
 }

@@ -3,10 +3,11 @@
  * Keys are '/'-separated strings ("core/keyring", "logical/<uuid>/foo/bar").
  * Values are opaque bytes (already encrypted by the barrier above).
  *
- * Backends: "memory:" (tests, --dev), "sqlite:PATH" (embedded default), and later
- * "postgres:URL" (HA). Every backend is safe to call from many threads at once.
- * A put/delete/txn that returned 0 is durable (on disk for sqlite); sqlite batches
- * concurrent writers into one transaction (group commit).
+ * Backends: "memory:" (tests, --dev), "sqlite:PATH" (embedded default) and
+ * "postgres:URL" (several servers on one PostgreSQL). Every backend is safe to
+ * call from many threads at once. A put/delete/txn that returned 0 is durable (on
+ * disk for sqlite, committed for postgres); sqlite and postgres batch concurrent
+ * writers into one transaction (group commit).
  *
  * Ownership: values and key arrays returned to the caller are malloc'd and owned by
  * the caller; free them with free() / storage_keys_free(). A returned value is
@@ -67,8 +68,10 @@ struct storage {
 	const struct storage_ops *ops;
 };
 
-/* Opens "memory:", "sqlite:/path/file.db" (or a bare path, meaning sqlite).
- * Returns 0, CF_EINVAL (unknown scheme), CF_EIO. storage_close() drains pending
+/* Opens "memory:", "sqlite:/path/file.db" (or a bare path, meaning sqlite),
+ * "postgres:postgresql://user:pw@host:port/db?schema=S" (see postgres.c).
+ * Returns 0, CF_EINVAL (unknown scheme, bad URL), CF_EIO, CF_EUNSUPPORTED (postgres
+ * without libpq). storage_close() drains pending
  * writes first; no other call on s may be running or start once close has begun. */
 int storage_open(const char *spec, struct storage **ret);
 void storage_close(struct storage *s);
@@ -99,6 +102,12 @@ bool storage_write_busy(struct storage *s);
 
 extern const struct storage_ops storage_memory_ops;
 extern const struct storage_ops storage_sqlite_ops;
+extern const struct storage_ops storage_postgres_ops;
+
+/* A copy of a storage spec fit for logs and error messages: the password of a
+ * "postgres:" URL (user:PASSWORD@ and any password= parameter) replaced by
+ * "REDACTED". Returns a malloc'd string (free it), or NULL when out of memory. */
+char *storage_spec_redact(const char *spec);
 
 /* sqlite backend counters (s must be a sqlite storage). commits counts COMMITs that
  * succeeded, requests the put/delete/txn calls they carried, ops the rows written:
@@ -115,5 +124,23 @@ void storage_sqlite_stats(struct storage *s, struct storage_sqlite_stats *ret);
  * committer with CF_EIO, so tests can see that a failing caller does not hurt the
  * others in its batch. NULL clears it. The key is copied. */
 int storage_sqlite_fail_key(struct storage *s, const char *key);
+
+/* postgres backend counters (s must be a postgres storage), as for sqlite:
+ * requests / commits is the group-commit batching factor; isolated counts
+ * requests that failed alone after their batch failed on a statement while the
+ * others in it committed; reconnects counts connections found broken (or timed
+ * out) and dropped, to be replaced by fresh ones. */
+struct storage_postgres_stats {
+	uint64_t commits;
+	uint64_t requests;
+	uint64_t ops;
+	uint64_t isolated;
+	uint64_t reconnects;
+};
+void storage_postgres_stats(struct storage *s, struct storage_postgres_stats *ret);
+/* Test hook (fault injection): while set, any op on exactly this key fails inside
+ * its transaction (a statement that errors), as storage_sqlite_fail_key. NULL
+ * clears it. The key is copied. */
+int storage_postgres_fail_key(struct storage *s, const char *key);
 
 #endif

@@ -1,7 +1,10 @@
 /* test_storage.c - one behaviour table run against every storage backend.
  *
- * Each test runs once per backend (memory, sqlite in a fresh mkdtemp directory);
- * a few sqlite-only tests cover group commit, fault isolation and reopening. */
+ * Each test runs once per backend (memory, sqlite in a fresh mkdtemp directory,
+ * postgres in a fresh schema of the server named by COFFER_TEST_PG_URL, which
+ * with_postgres.py starts); a few backend-only tests cover group commit, fault
+ * isolation, reopening, and for postgres reconnects and timeouts. Without
+ * COFFER_TEST_PG_URL the postgres tests fail: they are never skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,17 +14,22 @@
 #include "lib/err.h"
 #include "storage_assert.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fixture {
-	const char *kind; /* "memory" or "sqlite" */
+	const char *kind; /* "memory", "sqlite" or "postgres" */
 	char dir[256];
 	char spec[320];
 	struct storage *s;
@@ -29,6 +37,50 @@ struct fixture {
 
 static struct fixture fx_memory = {.kind = "memory"};
 static struct fixture fx_sqlite = {.kind = "sqlite"};
+static struct fixture fx_postgres = {.kind = "postgres"};
+static unsigned pg_schemas; /* schemas made so far: each test gets a new one */
+
+/* The PostgreSQL URL the wrapper set; fails the test when there is none. */
+static const char *
+pg_url(void)
+{
+	const char *url = getenv("COFFER_TEST_PG_URL");
+
+	if (url == NULL || *url == '\0')
+		fail_msg("COFFER_TEST_PG_URL is not set: run this test through "
+		         "tests/unit/storage/with_postgres.py (meson test does)");
+	return url;
+}
+
+/* Runs admin SQL over the wrapper's unix socket (as the superuser). */
+static void
+pg_admin(const char *sql)
+{
+	const char *ci = getenv("COFFER_TEST_PG_SOCKET");
+	PGconn *c;
+	PGresult *res;
+
+	if (ci == NULL)
+		fail_msg("COFFER_TEST_PG_SOCKET is not set");
+	c = PQconnectdb(ci);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* spec for the postgres backend: the wrapper's URL plus extra parameters. */
+static void
+pg_spec(char *spec, size_t size, const char *extra)
+{
+	const char *url = pg_url();
+	int n = snprintf(spec, size, "postgres:%s%s%s", url, strchr(url, '?') ? "&" : "?", extra);
+
+	assert_true(n > 0 && (size_t)n < size);
+}
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -45,6 +97,13 @@ setup(void **state)
 
 	if (strcmp(f->kind, "memory") == 0) {
 		n = snprintf(f->spec, sizeof(f->spec), "memory:");
+	} else if (strcmp(f->kind, "postgres") == 0) {
+		char extra[64];
+
+		n = snprintf(extra, sizeof(extra), "schema=t%d_%u&timeout=5", (int)getpid(),
+		             ++pg_schemas);
+		assert_true(n > 0 && (size_t)n < sizeof(extra));
+		pg_spec(f->spec, sizeof(f->spec), extra);
 	} else {
 		n = snprintf(f->dir, sizeof(f->dir), "%s/coffer-storage-XXXXXX",
 		             tmp ? tmp : "/tmp");
@@ -64,6 +123,13 @@ teardown(void **state)
 
 	storage_close(f->s);
 	f->s = NULL;
+	if (strcmp(f->kind, "postgres") == 0) {
+		char sql[96];
+
+		(void)snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS t%d_%u CASCADE",
+		               (int)getpid(), pg_schemas);
+		pg_admin(sql);
+	}
 	if (f->dir[0] != '\0') {
 		(void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		f->dir[0] = '\0';
@@ -458,6 +524,7 @@ test_storage_concurrent_writers(void **state)
 {
 	struct fixture *f = *state;
 	struct storage_sqlite_stats st;
+	struct storage_postgres_stats pst;
 	char key[64], want[64];
 	int i, j;
 
@@ -480,6 +547,16 @@ test_storage_concurrent_writers(void **state)
 		              WRITERS, (unsigned long long)st.requests,
 		              (unsigned long long)st.commits,
 		              (double)st.requests / (double)st.commits);
+	}
+	if (strcmp(f->kind, "postgres") == 0) {
+		storage_postgres_stats(f->s, &pst);
+		assert_int_equal(pst.requests, WRITERS * PUTS_PER_WRITER);
+		assert_int_equal(pst.ops, WRITERS * PUTS_PER_WRITER);
+		assert_true(pst.commits < pst.requests);
+		print_message(
+		        "postgres: %d threads, %llu writes in %llu commits (%.1f per commit)\n",
+		        WRITERS, (unsigned long long)pst.requests, (unsigned long long)pst.commits,
+		        (double)pst.requests / (double)pst.commits);
 	}
 }
 
@@ -768,6 +845,311 @@ test_storage_sqlite_wal_bounded(void **state)
 	assert_int_equal(count_keys(f->s, "w/"), WAL_KEYS);
 }
 
+/* postgres only: group commit, fault isolation, reopening, reconnects, timeouts. */
+
+static void
+test_storage_postgres_batching_64(void **state)
+{
+	struct fixture *f = *state;
+	struct storage_postgres_stats st;
+
+	run_workers(f->s, 64, 50, 0);
+	storage_postgres_stats(f->s, &st);
+	assert_int_equal(st.requests, 64 * 50);
+	assert_true(st.commits < st.requests);
+	print_message("postgres: 64 threads, %llu writes in %llu commits (%.1f per commit)\n",
+	              (unsigned long long)st.requests, (unsigned long long)st.commits,
+	              (double)st.requests / (double)st.commits);
+	assert_int_equal(count_keys(f->s, "c/"), 64 * 50);
+}
+
+static void
+test_storage_postgres_single_writer_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct storage_postgres_stats st;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		put_str(f->s, "solo", "v");
+	storage_postgres_stats(f->s, &st);
+	assert_int_equal(st.commits, 20);
+	assert_int_equal(st.requests, 20);
+}
+
+static void
+test_storage_postgres_fault_fails_txn_alone(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_op ops[] = {
+	        {STORAGE_PUT, "f/first", (const uint8_t *)"1", 1},
+	        {STORAGE_PUT, "f/poison", (const uint8_t *)"2", 1},
+	};
+
+	assert_int_equal(storage_postgres_fail_key(f->s, "f/poison"), 0);
+	assert_int_equal(storage_txn(f->s, ops, 2), CF_EIO);
+	assert_missing(f->s, "f/first");
+	assert_missing(f->s, "f/poison");
+	put_str(f->s, "f/other", "ok");
+	assert_int_equal(storage_postgres_fail_key(f->s, NULL), 0);
+	assert_int_equal(storage_txn(f->s, ops, 2), 0);
+	assert_value(f->s, "f/first", "1");
+	assert_value(f->s, "f/other", "ok");
+}
+
+static void
+test_storage_postgres_fault_isolated_in_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct poison_worker w[16];
+	pthread_t th[16];
+	struct storage_postgres_stats st;
+	int i, rounds = 0;
+
+	assert_int_equal(storage_postgres_fail_key(f->s, "g/poison"), 0);
+	do {
+		for (i = 0; i < 16; i++) {
+			w[i] = (struct poison_worker){.s = f->s, .id = i, .rounds = 50};
+			assert_int_equal(pthread_create(&th[i], NULL, poison_main, &w[i]), 0);
+		}
+		for (i = 0; i < 16; i++) {
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+			assert_int_equal(w[i].failures, 0);
+		}
+		storage_postgres_stats(f->s, &st);
+		rounds++;
+	} while (st.isolated == 0 && rounds < 20);
+	assert_true(st.isolated > 0);
+	assert_missing(f->s, "g/bad-first");
+	assert_missing(f->s, "g/poison");
+	assert_int_equal(count_keys(f->s, "g/"), 15 * 50);
+	assert_int_equal(storage_postgres_fail_key(f->s, NULL), 0);
+}
+
+/* The first value admin SQL answers (as text), in out. */
+static void
+pg_admin_value(const char *sql, char *out, size_t size)
+{
+	PGconn *c = PQconnectdb(getenv("COFFER_TEST_PG_SOCKET"));
+	PGresult *res;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	assert_true(snprintf(out, size, "%s", PQgetvalue(res, 0, 0)) > 0);
+	PQclear(res);
+	PQfinish(c);
+}
+
+static void
+test_storage_postgres_reopen(void **state)
+{
+	struct fixture *f = *state;
+	const struct storage_op ops[] = {
+	        {STORAGE_PUT, "r/t1", (const uint8_t *)"t1", 2},
+	        {STORAGE_PUT, "r/t2", (const uint8_t *)"t2", 2},
+	};
+	uint8_t bin[3] = {0, 0xff, 0}, *val;
+	char sql[512], out[4096];
+	size_t len;
+
+	put_str(f->s, "core/keyring", "kr");
+	put_str(f->s, "r/gone", "x");
+	assert_int_equal(storage_delete(f->s, "r/gone"), 0);
+	assert_int_equal(storage_put(f->s, "r/bin", bin, sizeof(bin)), 0);
+	assert_int_equal(storage_txn(f->s, ops, 2), 0);
+	storage_close(f->s);
+	f->s = NULL;
+
+	/* the table lives in the schema the URL names, keyed by bytea */
+	(void)snprintf(sql, sizeof(sql),
+	               "SELECT count(*) FROM t%d_%u.coffer_kv WHERE key = 'core/keyring'::bytea",
+	               (int)getpid(), pg_schemas);
+	pg_admin_value(sql, out, sizeof(out));
+	assert_string_equal(out, "1");
+	/* a prefix is a range of the primary key index, in key order (forbidding
+	 * the plans a table of five rows would rather use) */
+	(void)snprintf(sql, sizeof(sql),
+	               "SET enable_seqscan = off; SET enable_bitmapscan = off; "
+	               "EXPLAIN SELECT key FROM t%d_%u.coffer_kv "
+	               "WHERE key >= 'r/'::bytea AND key < 'r0'::bytea ORDER BY key",
+	               (int)getpid(), pg_schemas);
+	pg_admin_value(sql, out, sizeof(out));
+	assert_non_null(strstr(out, "Index Only Scan using coffer_kv_pkey"));
+
+	assert_int_equal(storage_open(f->spec, &f->s), 0);
+	assert_string_equal(f->s->ops->name, "postgres");
+	assert_value(f->s, "core/keyring", "kr");
+	assert_value(f->s, "r/t1", "t1");
+	assert_value(f->s, "r/t2", "t2");
+	assert_missing(f->s, "r/gone");
+	assert_int_equal(storage_get(f->s, "r/bin", &val, &len), 0);
+	assert_int_equal(len, sizeof(bin));
+	assert_memory_equal(val, bin, sizeof(bin));
+	free(val);
+	assert_list(f->s, "r/", (const char *[]){"bin", "t1", "t2", NULL});
+}
+
+/* Ends every connection the backend has open (as a restart of PostgreSQL
+ * would): the next calls reconnect and succeed, nothing is lost. */
+static void
+test_storage_postgres_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct storage_postgres_stats st;
+	char out[64];
+	int round;
+
+	put_str(f->s, "k/a", "1");
+	assert_value(f->s, "k/a", "1");
+	for (round = 0; round < 3; round++) {
+		pg_admin_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		               "WHERE application_name = 'coffer-storage'",
+		               out, sizeof(out));
+		assert_true(atoi(out) >= 2); /* a reader and the writer */
+		assert_value(f->s, "k/a", round == 0 ? "1" : "2");
+		put_str(f->s, "k/a", "2");
+		assert_value(f->s, "k/a", "2");
+		assert_list(f->s, "k/", (const char *[]){"a", NULL});
+	}
+	storage_postgres_stats(f->s, &st);
+	assert_true(st.reconnects >= 3);
+	/* and the writes after each reconnect went through concurrently too */
+	run_workers(f->s, 8, 20, 2);
+	assert_int_equal(count_keys(f->s, "c/"), 8 * 20);
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A stalled server (here: a lock held on the table) costs a call the timeout,
+ * and an error, never a hang; afterwards the store works again. */
+static void
+test_storage_postgres_stall_times_out(void **state)
+{
+	struct fixture *f = *state;
+	struct storage *s = NULL;
+	char spec[400], sql[128];
+	uint8_t *val = NULL;
+	size_t len;
+	PGconn *admin;
+	PGresult *res;
+	double t0;
+
+	put_str(f->s, "s/k", "v");
+	assert_true(snprintf(spec, sizeof(spec), "%s&timeout=1", f->spec) > 0);
+	assert_int_equal(storage_open(spec, &s), 0);
+	assert_value(s, "s/k", "v");
+
+	admin = PQconnectdb(getenv("COFFER_TEST_PG_SOCKET"));
+	assert_int_equal(PQstatus(admin), CONNECTION_OK);
+	(void)snprintf(sql, sizeof(sql),
+	               "BEGIN; LOCK TABLE t%d_%u.coffer_kv IN ACCESS EXCLUSIVE MODE", (int)getpid(),
+	               pg_schemas);
+	res = PQexec(admin, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
+	t0 = mono_s();
+	assert_int_equal(storage_get(s, "s/k", &val, &len), CF_EIO);
+	assert_true(mono_s() - t0 < 3.0);
+	t0 = mono_s();
+	assert_int_equal(storage_put(s, "s/k", (const uint8_t *)"w", 1), CF_EIO);
+	assert_true(mono_s() - t0 < 3.0);
+	print_message("postgres: a stalled call failed after %.2f s (timeout 1 s)\n",
+	              mono_s() - t0);
+
+	res = PQexec(admin, "ROLLBACK");
+	PQclear(res);
+	PQfinish(admin);
+	/* for a second after a timeout, calls fail at once rather than wait again */
+	t0 = mono_s();
+	while (storage_get(s, "s/k", &val, &len) != 0)
+		assert_true(mono_s() - t0 < 5.0);
+	free(val);
+	assert_value(s, "s/k", "v");
+	put_str(s, "s/k", "w");
+	assert_value(f->s, "s/k", "w");
+	storage_close(s);
+}
+
+/* Nobody answers at all: open gives up after the timeout. */
+static void
+test_storage_postgres_no_server(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t slen = sizeof(sa);
+	struct storage *s = NULL;
+	char spec[256];
+	double t0;
+	int fd;
+
+	(void)state;
+	/* a listener that never accepts: the TCP handshake succeeds, libpq's does not */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &slen), 0);
+	assert_true(snprintf(spec, sizeof(spec),
+	                     "postgres:postgresql://u:pw@127.0.0.1:%d/db?sslmode=disable&timeout=1",
+	                     ntohs(sa.sin_port)) > 0);
+	t0 = mono_s();
+	assert_int_equal(storage_open(spec, &s), CF_EIO);
+	assert_true(mono_s() - t0 < 3.0);
+	close(fd);
+	/* and the port is closed now: refused at once */
+	t0 = mono_s();
+	assert_int_equal(storage_open(spec, &s), CF_EIO);
+	assert_true(mono_s() - t0 < 3.0);
+}
+
+static void
+test_storage_postgres_specs(void **state)
+{
+	static const char *const bad[] = {
+	        "postgres:",
+	        "postgres:host=127.0.0.1 dbname=x",
+	        "postgres:postgresql://127.0.0.1/db?schema=bad-name",
+	        "postgres:postgresql://127.0.0.1/db?schema=",
+	        "postgres:postgresql://127.0.0.1/db?schema=1abc",
+	        "postgres:postgresql://127.0.0.1/db?schema=a\"b",
+	        "postgres:postgresql://127.0.0.1/db?timeout=0",
+	        "postgres:postgresql://127.0.0.1/db?timeout=abc",
+	        "postgres:postgresql://127.0.0.1/db?max_connections=0",
+	        "postgres:postgresql://127.0.0.1/db?no_such_libpq_option=1",
+	};
+	struct storage *s = NULL;
+	char *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i]);
+		assert_int_equal(storage_open(bad[i], &s), CF_EINVAL);
+	}
+	r = storage_spec_redact("postgres:postgresql://coffer:s3cr%40t@db.example:5432/c"
+	                        "?sslmode=require&password=other&schema=s");
+	assert_non_null(r);
+	assert_string_equal(r, "postgres:postgresql://coffer:REDACTED@db.example:5432/c"
+	                       "?sslmode=require&password=REDACTED&schema=s");
+	free(r);
+	r = storage_spec_redact("postgres:postgresql://coffer@db/c");
+	assert_string_equal(r, "postgres:postgresql://coffer@db/c");
+	free(r);
+	r = storage_spec_redact("sqlite:/var/lib/coffer/a@b:c.db");
+	assert_string_equal(r, "sqlite:/var/lib/coffer/a@b:c.db");
+	free(r);
+}
+
 static void
 test_storage_open_specs(void **state)
 {
@@ -792,33 +1174,43 @@ test_storage_open_specs(void **state)
 	{                                                                                          \
 #t "/" #fx, t, setup, teardown, &fx_##fx                                           \
 	}
-#define BOTH(t)   ON(t, memory), ON(t, sqlite)
-#define SQLITE(t) ON(t, sqlite)
+#define ALL(t)      ON(t, memory), ON(t, sqlite), ON(t, postgres)
+#define SQLITE(t)   ON(t, sqlite)
+#define POSTGRES(t) ON(t, postgres)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_storage_open_specs),
-	        BOTH(test_storage_get_missing),
-	        BOTH(test_storage_put_get_overwrite),
-	        BOTH(test_storage_delete),
-	        BOTH(test_storage_list),
-	        BOTH(test_storage_list_empty),
-	        BOTH(test_storage_list_many_folders),
-	        BOTH(test_storage_txn),
-	        BOTH(test_storage_txn_invalid_applies_nothing),
-	        BOTH(test_storage_limits),
-	        BOTH(test_storage_binary_values),
-	        BOTH(test_storage_delete_prefix),
-	        BOTH(test_storage_concurrent_writers),
-	        BOTH(test_storage_missing_then_written),
+	        ALL(test_storage_get_missing),
+	        ALL(test_storage_put_get_overwrite),
+	        ALL(test_storage_delete),
+	        ALL(test_storage_list),
+	        ALL(test_storage_list_empty),
+	        ALL(test_storage_list_many_folders),
+	        ALL(test_storage_txn),
+	        ALL(test_storage_txn_invalid_applies_nothing),
+	        ALL(test_storage_limits),
+	        ALL(test_storage_binary_values),
+	        ALL(test_storage_delete_prefix),
+	        ALL(test_storage_concurrent_writers),
+	        ALL(test_storage_missing_then_written),
 	        SQLITE(test_storage_sqlite_batching_64),
 	        SQLITE(test_storage_sqlite_single_writer_commits),
 	        SQLITE(test_storage_sqlite_fault_fails_txn_alone),
 	        SQLITE(test_storage_sqlite_fault_isolated_in_batch),
 	        SQLITE(test_storage_sqlite_reopen),
 	        SQLITE(test_storage_sqlite_wal_bounded),
+	        cmocka_unit_test(test_storage_postgres_specs),
+	        cmocka_unit_test(test_storage_postgres_no_server),
+	        POSTGRES(test_storage_postgres_batching_64),
+	        POSTGRES(test_storage_postgres_single_writer_commits),
+	        POSTGRES(test_storage_postgres_fault_fails_txn_alone),
+	        POSTGRES(test_storage_postgres_fault_isolated_in_batch),
+	        POSTGRES(test_storage_postgres_reopen),
+	        POSTGRES(test_storage_postgres_reconnect),
+	        POSTGRES(test_storage_postgres_stall_times_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
