@@ -19,10 +19,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backend/request.h"
+
 struct core;
 struct core_hooks;
 struct core_subsystem;
-struct route;
 struct sealing;
 
 /* The sealing keys as a core subsystem: creates it and fills *ret (name
