@@ -572,9 +572,9 @@ sealing_config_get(struct sealing *s, struct sealing_config *ret)
 int
 sealing_config_set(struct sealing *s, const struct sealing_config *cfg)
 {
-	json_t *rec = json_pack("{s:I, s:I, s:s}", "renew_period", (json_int_t)cfg->renew_period,
-	                        "key_bits", (json_int_t)cfg->key_bits, "common_name",
-	                        cfg->common_name);
+	json_t *rec =
+	        json_pack("{s:I, s:I, s:s}", "renew_period", (json_int_t)cfg->renew_period,
+	                  "key_bits", (json_int_t)cfg->key_bits, "common_name", cfg->common_name);
 	int r;
 
 	if (!rec)

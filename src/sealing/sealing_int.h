@@ -22,11 +22,11 @@
 #include "crypto/kseal.h"
 #include "sealing/sealing.h"
 
-#define SEALING_DEFAULT_RENEW_S (720LL * 3600) /* 30 days, as the controller */
+#define SEALING_DEFAULT_RENEW_S (720LL * 3600)   /* 30 days, as the controller */
 #define SEALING_CERT_TTL_S      (3650LL * 86400) /* 10 years, as the controller */
 #define SEALING_CN_MAX          64               /* X.509 upper bound of a CN */
-#define SEALING_WAIT_MS         20000 /* how long a request waits for a first key */
-#define SEALING_RETRY_S         60    /* after a failed generation */
+#define SEALING_WAIT_MS         20000            /* how long a request waits for a first key */
+#define SEALING_RETRY_S         60               /* after a failed generation */
 #define SEALING_MAX_KEYS        1024
 #define SEALING_AUDIT_MAX       1000 /* SealedSecrets in one sys/sealing/audit */
 
@@ -66,12 +66,12 @@ struct sealing {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sealing_config cfg;
-	bool running;        /* between start and stop */
-	bool on_demand;      /* dev: the first key is made when first needed */
-	uint64_t epoch;      /* +1 at every stop: a key generated before is dropped */
-	bool want;           /* a key generation is asked for */
-	bool generating;     /* the generator thread is making one */
-	int64_t retry_at;    /* unix seconds: no renewal before (after a failure) */
+	bool running;     /* between start and stop */
+	bool on_demand;   /* dev: the first key is made when first needed */
+	uint64_t epoch;   /* +1 at every stop: a key generated before is dropped */
+	bool want;        /* a key generation is asked for */
+	bool generating;  /* the generator thread is making one */
+	int64_t retry_at; /* unix seconds: no renewal before (after a failure) */
 	bool thread_started;
 	bool quit;
 	pthread_t thread;

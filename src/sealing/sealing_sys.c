@@ -297,8 +297,7 @@ struct unseal_args {
 };
 
 static const struct field unseal_fields[] = {
-        {"sealed_secret", FIELD_OBJECT, FIELD_REQUIRED,
-         offsetof(struct unseal_args, sealed_secret),
+        {"sealed_secret", FIELD_OBJECT, FIELD_REQUIRED, offsetof(struct unseal_args, sealed_secret),
          .desc = "the SealedSecret manifest (bitnami.com/v1alpha1) as a JSON object"},
         {"allow_compromised", FIELD_BOOL, 0, offsetof(struct unseal_args, allow_compromised),
          .def = "false", .desc = "open items that only a compromised key opens"},
@@ -306,8 +305,7 @@ static const struct field unseal_fields[] = {
 };
 
 static const struct field reseal_fields[] = {
-        {"sealed_secret", FIELD_OBJECT, FIELD_REQUIRED,
-         offsetof(struct unseal_args, sealed_secret),
+        {"sealed_secret", FIELD_OBJECT, FIELD_REQUIRED, offsetof(struct unseal_args, sealed_secret),
          .desc = "the SealedSecret manifest to re-seal to the active key"},
         {0},
 };
@@ -418,10 +416,11 @@ warn_compromised(struct sealing *s, json_t *usage, struct response *rs)
 	{
 		if (json_is_integer(v) && (size_t)json_integer_value(v) < s->nkeys &&
 		    s->keys[json_integer_value(v)].state == SKEY_COMPROMISED)
-			(void)response_warnf(rs,
-			                     "spec.encryptedData.%s was sealed with compromised key "
-			                     "%s; it is now sealed to %s",
-			                     item, s->keys[json_integer_value(v)].id, s->keys[0].id);
+			(void)response_warnf(
+			        rs,
+			        "spec.encryptedData.%s was sealed with compromised key "
+			        "%s; it is now sealed to %s",
+			        item, s->keys[json_integer_value(v)].id, s->keys[0].id);
 	}
 }
 
@@ -447,12 +446,11 @@ h_reseal(struct request *rq, struct response *rs)
 	r = arr ? ss_key_usage(arr, s->nkeys, a.sealed_secret, &usage, err, sizeof(err))
 	        : CF_ENOMEM;
 	if (r == 0)
-		r = ss_reseal(arr, s->nkeys, s->keys[0].k, a.sealed_secret, &out, err,
-		              sizeof(err));
+		r = ss_reseal(arr, s->nkeys, s->keys[0].k, a.sealed_secret, &out, err, sizeof(err));
 	if (r == 0) {
 		warn_compromised(s, usage, rs);
-		response_set_data(rs, json_pack("{s:O, s:s}", "sealed_secret", out, "key_id",
-		                                s->keys[0].id));
+		response_set_data(
+		        rs, json_pack("{s:O, s:s}", "sealed_secret", out, "key_id", s->keys[0].id));
 	} else {
 		r = input_error(rs, r, "sealed_secret", err);
 	}
@@ -535,7 +533,8 @@ audit_one(struct sealing *s, struct kseal_key **arr, json_t *doc, json_t **ret, 
 		} else {
 			flags |= DOC_UNDECRYPTABLE;
 		}
-		json_object_set_new(items, item, json_pack("{s:o, s:s}", "key_id", id, "state", state));
+		json_object_set_new(items, item,
+		                    json_pack("{s:o, s:s}", "key_id", id, "state", state));
 	}
 	json_decref(usage);
 	*ret = json_pack("{s:s, s:s, s:s, s:o}", "name",
@@ -579,7 +578,8 @@ h_audit(struct request *rq, struct response *rs)
 			         json_string_value(json_object_get(res, "namespace")),
 			         json_string_value(json_object_get(res, "name")));
 		else
-			snprintf(ref, sizeof(ref), "%s", json_string_value(json_object_get(res, "name")));
+			snprintf(ref, sizeof(ref), "%s",
+			         json_string_value(json_object_get(res, "name")));
 		for (int b = 0; b < 3; b++)
 			if (flags & (1u << b))
 				json_array_append_new(lists[b], json_string(ref));
