@@ -110,7 +110,7 @@ keys_clear(struct sealing *s)
 {
 	for (size_t i = 0; i < s->nkeys; i++)
 		skey_clear(&s->keys[i]);
-	free(s->keys);
+	free(s->keys); /* not secret: pointers; the keys were freed above */
 	s->keys = NULL;
 	s->nkeys = 0;
 }
@@ -288,7 +288,7 @@ load_keys(struct sealing *s, struct skey **ret, size_t *ret_n)
 	if (r == CF_ENOMEM) {
 		for (size_t i = 0; i < nk; i++)
 			skey_clear(&keys[i]);
-		free(keys);
+		free(keys); /* not secret: pointers; the keys were freed above */
 		return r;
 	}
 	qsort(keys, nk, sizeof(keys[0]), skey_cmp);
@@ -704,7 +704,7 @@ add_key(struct sealing *s, struct kseal_key *k, enum skey_source src, bool activ
 	if (r < 0)
 		goto out;
 	pthread_rwlock_wrlock(&s->rw);
-	grown = realloc(s->keys, (s->nkeys + 1) * sizeof(*s->keys));
+	grown = realloc(s->keys, (s->nkeys + 1) * sizeof(*s->keys)); /* not secret: pointers */
 	if (!grown) {
 		/* Stored, but not in memory: the next unseal loads it. */
 		pthread_rwlock_unlock(&s->rw);

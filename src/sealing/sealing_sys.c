@@ -519,6 +519,10 @@ audit_one(struct sealing *s, struct kseal_key **arr, json_t *doc, json_t **ret, 
 	if (r < 0)
 		return r;
 	items = json_object();
+	if (!items) {
+		json_decref(usage);
+		return CF_ENOMEM;
+	}
 	json_object_foreach(usage, item, v)
 	{
 		const char *state = "undecryptable";
