@@ -216,7 +216,7 @@ apply(struct seal_args *a, int o, const char *v, bool from_env)
 		if (!from_env && a->keys_env) {
 			/* the command line replaces the environment's list */
 			for (size_t i = 0; i < a->nkeys; i++)
-				free(a->keys[i]);
+				free(a->keys[i]); /* not secret: key file names */
 			a->nkeys = 0;
 			a->keys_env = false;
 		}
@@ -289,7 +289,7 @@ void
 seal_args_free(struct seal_args *a)
 {
 	for (size_t i = 0; i < a->nkeys; i++)
-		free(a->keys[i]);
+		free(a->keys[i]); /* not secret: key file names */
 	a->nkeys = 0;
 }
 

@@ -291,7 +291,7 @@ place(struct reader *rd, json_t *v, const struct fy_mark *m)
 	} else if (json_object_setn_new(f->v, f->key, f->key_len, v) != 0) {
 		r = fail_at(rd, m, CF_ENOMEM, "out of memory");
 	}
-	free(f->key);
+	free(f->key); /* not secret: a mapping key (a name) */
 	f->key = NULL;
 	f->merge = false;
 	return r;
@@ -434,7 +434,7 @@ frame_clear(struct frame *f)
 {
 	json_decref(f->v);
 	json_decref(f->merges);
-	free(f->key);
+	free(f->key); /* not secret: a mapping key (a name) */
 	free(f->anchor);
 	memset(f, 0, sizeof(*f));
 }
@@ -946,7 +946,7 @@ write_map(struct buf *b, const json_t *obj, int ind, bool inline_first)
 				r = buf_append_char(b, '\n');
 		}
 	}
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	return r;
 }
 
@@ -1082,10 +1082,10 @@ ordered(const json_t *v, enum ctx c)
 		if (json_object_set_new(out, keys[i], ordered(child, CTX_SORTED)) != 0)
 			goto fail;
 	}
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	return out;
 fail:
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	json_decref(out);
 	return NULL;
 }
