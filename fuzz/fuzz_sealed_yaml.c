@@ -11,6 +11,15 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__lsan_default_suppressions(void);
+
+/* libfyaml 0.7 leaks the chunk list of fy_token_get_text() for single-quoted
+ * scalars with many '' escapes (docs/internals/sealed-cli.md): not ours. */
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:fy_atom_iter_grow_chunk\n";
+}
 
 static void
 round_trip(const json_t *doc, enum yaml_format f)

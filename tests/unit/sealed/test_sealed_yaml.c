@@ -76,6 +76,11 @@ static const struct err_vec error_vectors[] = {
 	{ "{\"a\": 1}\n[1]\n", CF_EINVAL, "line 2, column 1: expected a JSON object" },
 	{ "{\"a\": \n  [}", CF_EINVAL, "line 2, column " },
 	{ "a: \"\\q\"\n", CF_EINVAL, "line 1, column 5: " },
+	/* not printable UTF-8: refused before libfyaml sees it */
+	{ "a: \x01\n", CF_EINVAL, "line 1, column 4: byte 0x01 is not printable UTF-8" },
+	{ "a: b\nc: \xff\n", CF_EINVAL, "line 2, column 4: byte 0xff is not printable UTF-8" },
+	{ "a: \xc3\n", CF_EINVAL, "line 1, column 4: byte 0xc3" },
+	{ "%i\t\x01e\xef", CF_EINVAL, "line 1, column 4: byte 0x01" },
 };
 /* clang-format on */
 
