@@ -80,7 +80,7 @@ static const struct err_vec error_vectors[] = {
 	{ "a: \x01\n", CF_EINVAL, "line 1, column 4: byte 0x01 is not printable UTF-8" },
 	{ "a: b\nc: \xff\n", CF_EINVAL, "line 2, column 4: byte 0xff is not printable UTF-8" },
 	{ "a: \xc3\n", CF_EINVAL, "line 1, column 4: byte 0xc3" },
-	{ "%i\t\x01e\xef", CF_EINVAL, "line 1, column 4: byte 0x01" },
+	{ "%i\t\x01" "e\xef", CF_EINVAL, "line 1, column 4: byte 0x01" },
 };
 /* clang-format on */
 
