@@ -634,3 +634,41 @@ def test_unsealed_file_is_private(keys, tmp_path):
     assert text.startswith("---\napiVersion: v1\n")
     assert "pw: aHVudGVyMg==" in text
     no_files_but(tmp_path, "s.json", "plain.yaml")
+
+
+def test_name_namespace_and_empty_data(keys):
+    k = keys["a"]
+    # --name renames, -n fills a missing namespace; the label follows
+    sealed = seal_json(k.cert, secret(ns=None, string_data={"a": "b"}), "--name", "renamed", "-n", "team")
+    assert sealed["metadata"]["name"] == "renamed" and sealed["metadata"]["namespace"] == "team"
+    assert sealed["spec"]["template"]["metadata"]["name"] == "renamed"
+    assert open_value(k.private, b"team/renamed", sealed["spec"]["encryptedData"]["a"]) == b"b"
+    # no namespace at all: "default"
+    sealed = seal_json(k.cert, secret(ns=None, string_data={"a": "b"}))
+    assert sealed["metadata"]["namespace"] == "default"
+    # a Secret in another namespace than -n: refused, naming it
+    p = coffer("seal", "--cert", k.cert, "-n", "other", input=json.dumps(secret(string_data={"a": "b"})))
+    one_line_error(p, "seal", "namespace", "other")
+    # no items: refused unless --allow-empty-data
+    p = coffer("seal", "--cert", k.cert, input=json.dumps(secret()))
+    one_line_error(p, "seal", "data:", "no items")
+    sealed = seal_json(k.cert, secret(), "--allow-empty-data")
+    assert sealed["spec"]["encryptedData"] == {}
+
+
+def test_last_applied_configuration_is_not_copied(keys):
+    k = keys["a"]
+    ann = {"kubectl.kubernetes.io/last-applied-configuration": '{"stringData":{"a":"hunter2"}}', "keep": "me"}
+    sealed = seal_json(k.cert, secret(string_data={"a": "hunter2"}, annotations=ann))
+    text = json.dumps(sealed)
+    assert "hunter2" not in text
+    assert sealed["spec"]["template"]["metadata"]["annotations"] == {"keep": "me"}
+
+
+def test_help_lists_the_flags():
+    p = ok(coffer("seal", "--help"))
+    for flag in ("--cert", "--scope", "--raw", "--merge-into", "--fetch-cert", "--re-encrypt", "--validate",
+                 "--recovery-unseal", "SEALED_SECRETS_"):
+        assert flag in p.out, flag
+    p = ok(coffer("unseal", "-h"))
+    assert "--private-key" in p.out
