@@ -123,16 +123,32 @@ sorted_copy(const json_t *map)
 	return out;
 }
 
-/* Decodes a base64 string (the whole JSON string: an embedded NUL is invalid).
- * The bytes may be a secret: free them with secmem_free(*ret, *ret_len). */
+/* Decodes a base64 string (the whole JSON string: an embedded NUL is
+ * invalid). Line breaks are skipped, as Go's decoder skips them (base64
+ * folded in a YAML block scalar). The bytes may be a secret: free them with
+ * secmem_free(*ret, *ret_len). */
 static int
 b64_value(const json_t *s, uint8_t **ret, size_t *ret_len)
 {
 	const char *text = json_string_value(s);
+	size_t n = json_string_length(s), j = 0;
+	char *flat;
+	int r;
 
-	if (text == NULL || strlen(text) != json_string_length(s))
+	if (text == NULL || strlen(text) != n)
 		return CF_EINVAL;
-	return util_b64_decode(text, ret, ret_len);
+	if (strpbrk(text, "\r\n") == NULL)
+		return util_b64_decode(text, ret, ret_len);
+	flat = malloc(n + 1);
+	if (flat == NULL)
+		return CF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (text[i] != '\r' && text[i] != '\n')
+			flat[j++] = text[i];
+	flat[j] = '\0';
+	r = util_b64_decode(flat, ret, ret_len);
+	secmem_free(flat, n + 1);
+	return r;
 }
 
 /* The scope an object's annotations declare (cluster-wide is checked first;
