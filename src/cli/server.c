@@ -9,6 +9,7 @@
  * storage. The process refuses core dumps: keys live in its memory. */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "sealing/sealing.h"
 #include "server/server.h"
 #include "http/http.h"
 #include "lib/err.h"
@@ -215,6 +216,9 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 		goto out;
 	}
 	if (a->dev) {
+		/* A test server starts at once: its first sealing key (RSA) is made
+		 * when a request first needs it. */
+		sealing_set_first_key_on_demand(core_subsystem(core, "sealing"), true);
 		r = core_dev_setup(core, a->dev_root, &root, &unseal);
 		if (r < 0) {
 			cli_err("dev setup failed: %s", cf_strerror(r));
