@@ -18,40 +18,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import kubeseal_ref
 from cofferlib import CofferServer, make_client, raw_request, wait_until
-
-# XXX until tests/integration/kubeseal_ref.py lands: the Bitnami scheme on
-# Python's cryptography (docs/sealed-secrets.md "Format").
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-
-def _seal_value(pub, label, pt):
-    key = os.urandom(32)
-    rsa_ct = pub.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
-                                           algorithm=hashes.SHA256(), label=label))
-    aes = AESGCM(key).encrypt(b"\0" * 12, pt, None)
-    return base64.b64encode(len(rsa_ct).to_bytes(2, "big") + rsa_ct + aes).decode()
-
-
-def seal_secret(cert_pem, sec, scope="strict"):
-    pub = x509.load_pem_x509_certificate(cert_pem).public_key()
-    name, ns = sec["metadata"]["name"], sec["metadata"]["namespace"]
-    label = {"strict": f"{ns}/{name}", "namespace-wide": ns, "cluster-wide": ""}[scope].encode()
-    md = {"name": name, "namespace": ns, "creationTimestamp": None}
-    if scope != "strict":
-        md["annotations"] = {f"sealedsecrets.bitnami.com/{scope}": "true"}
-    return {
-        "apiVersion": "bitnami.com/v1alpha1",
-        "kind": "SealedSecret",
-        "metadata": md,
-        "spec": {
-            "template": {"metadata": dict(md), "type": sec.get("type", "Opaque")},
-            "encryptedData": {k: _seal_value(pub, label, base64.b64decode(v))
-                              for k, v in sec["data"].items()},
-        },
-    }
 
 # A server's RSA-4096 key generation may take several seconds on a busy machine.
 KEYGEN_TIMEOUT = 120
@@ -69,9 +37,10 @@ def secret(name, ns, items):
 
 
 def seal(cert_pem, name, items, ns="default", scope="strict"):
-    """A SealedSecret of items (bytes values) sealed to cert_pem."""
-    return seal_secret(cert_pem.encode() if isinstance(cert_pem, str) else cert_pem,
-                       secret(name, ns, items), scope=scope)
+    """A SealedSecret of items (bytes values) sealed to cert_pem by the reference
+    implementation."""
+    pub = kubeseal_ref.load_cert_public_key(cert_pem.encode())
+    return kubeseal_ref.seal_secret(pub, secret(name, ns, items), scope=scope)
 
 
 def api(srv, method, path, body=None, token=None, timeout=LONG):
@@ -273,6 +242,9 @@ def test_import_a_controller_key_pair(srv, tmp_path):
     out = srv.unseal(sealed)
     assert out["key_ids"] == {"password": kid}
     assert base64.b64decode(out["secret"]["data"]["password"]) == b"from-the-cluster"
+    # The Secret is the one the reference makes with the private key itself.
+    priv = kubeseal_ref.load_private_key(key_pem.encode())
+    assert out["secret"] == kubeseal_ref.unseal_manifest([priv], sealed)
 
     r = srv.call("POST", "sys/sealing/keys/import", {"private_key": key_pem, "certificate": crt_pem})
     assert r.status == 400 and "already present" in first_error(r), r
