@@ -15,6 +15,7 @@ import uuid
 
 import hvac
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -75,7 +76,7 @@ class Srv:
         return r.text
 
     def keys(self):
-        return ok(self.call("GET", "sys/sealing/keys"))["data"]
+        return self.client.read("sys/sealing/keys")["data"]
 
     def unseal(self, sealed, **extra):
         return self.client.write("sys/sealing/unseal", sealed_secret=sealed, **extra)["data"]
@@ -110,16 +111,17 @@ def cert_id(srv, cert_pem):
 
 
 def test_cert_is_unauthenticated_raw_pem_of_the_active_key(srv):
-    r = api(srv, "GET", "sys/sealing/cert")  # no token
-    assert r.status == 200, r
+    r = requests.get(srv.addr + "/v1/sys/sealing/cert", timeout=LONG)  # no token
+    assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/x-pem-file"
     assert r.text.startswith("-----BEGIN CERTIFICATE-----")
-    cert = x509.load_pem_x509_certificate(r.body)
+    cert = x509.load_pem_x509_certificate(r.content)
     assert isinstance(cert.public_key(), rsa.RSAPublicKey)
     assert cert.public_key().key_size == 2048  # the module's config
     keys = srv.keys()
     active = keys["active_key"]
     assert active in keys["keys"]
+    assert srv.client.list("sys/sealing/keys")["data"]["keys"] == keys["keys"]
     info = keys["key_info"][active]
     assert info["state"] == "active" and info["source"] == "generated" and info["bits"] == 2048
     one = ok(srv.call("GET", f"sys/sealing/keys/{active}"))["data"]
