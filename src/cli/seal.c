@@ -216,7 +216,7 @@ apply(struct seal_args *a, int o, const char *v, bool from_env)
 		if (!from_env && a->keys_env) {
 			/* the command line replaces the environment's list */
 			for (size_t i = 0; i < a->nkeys; i++)
-				free(a->keys[i]);
+				free(a->keys[i]); /* not secret: key file names */
 			a->nkeys = 0;
 			a->keys_env = false;
 		}
@@ -289,7 +289,7 @@ void
 seal_args_free(struct seal_args *a)
 {
 	for (size_t i = 0; i < a->nkeys; i++)
-		free(a->keys[i]);
+		free(a->keys[i]); /* not secret: key file names */
 	a->nkeys = 0;
 }
 
@@ -303,7 +303,8 @@ seal_format(const struct seal_args *a, const char *out)
 	if (a->format >= 0)
 		return (enum yaml_format)a->format;
 	n = out ? strlen(out) : 0;
-	if ((n > 5 && strcmp(out + n - 5, ".yaml") == 0) || (n > 4 && strcmp(out + n - 4, ".yml") == 0))
+	if ((n > 5 && strcmp(out + n - 5, ".yaml") == 0) ||
+	    (n > 4 && strcmp(out + n - 4, ".yml") == 0))
 		return YAML_FORMAT_YAML;
 	return YAML_FORMAT_JSON;
 }
@@ -542,8 +543,8 @@ seal_merge(const struct seal_args *a)
 	if (r < 0)
 		goto out;
 	if (json_array_size(existing) != 1) {
-		cli_err("--merge-into: %s: holds %zu documents, not one SealedSecret", a->merge_into,
-		        json_array_size(existing));
+		cli_err("--merge-into: %s: holds %zu documents, not one SealedSecret",
+		        a->merge_into, json_array_size(existing));
 		r = CF_EINVAL;
 		goto out;
 	}
@@ -610,7 +611,8 @@ seal_raw(const struct seal_args *a)
 	int r;
 
 	if (scope != KSEAL_CLUSTER_WIDE && (!a->ns || !*a->ns))
-		return cli_usage_err("--raw with scope %s needs --namespace", kseal_scope_name(scope));
+		return cli_usage_err("--raw with scope %s needs --namespace",
+		                     kseal_scope_name(scope));
 	if (scope == KSEAL_STRICT && (!a->name || !*a->name))
 		return cli_usage_err("--raw with scope strict needs --name");
 	if (a->from_file) {
@@ -738,7 +740,8 @@ keyring_load(struct keyring *kr, const char *file)
 		if (json_is_array(items)) {
 			json_array_foreach(items, j, item)
 			{
-				snprintf(where, sizeof(where), "document %zu: items[%zu]: ", i + 1, j);
+				snprintf(where, sizeof(where), "document %zu: items[%zu]: ", i + 1,
+				         j);
 				r = keyring_add_secret(kr, file, item, where);
 				if (r < 0)
 					goto out;
@@ -813,8 +816,9 @@ check_modes(const struct seal_args *a, bool unseal)
 
 	if (unseal) {
 		if (modes > 0 || a->cert || a->scope_given || a->from_file || a->allow_empty)
-			return cli_usage_err("unsealing takes --private-key, -f, -w/-o and --format "
-			                     "only");
+			return cli_usage_err(
+			        "unsealing takes --private-key, -f, -w/-o and --format "
+			        "only");
 		return 0;
 	}
 	if (modes > 1)

@@ -15,14 +15,14 @@
 
 /* The flags of both commands (environment applied, then the command line). */
 struct seal_args {
-	const char *in;    /* -f: input file, NULL or "-" for stdin */
-	const char *out;   /* -w / -o FILE: output file, NULL for stdout */
-	int format;        /* enum yaml_format, or -1 when not given */
-	const char *cert;  /* --cert: file or URL */
-	bool scope_given;  /* --scope given */
+	const char *in;   /* -f: input file, NULL or "-" for stdin */
+	const char *out;  /* -w / -o FILE: output file, NULL for stdout */
+	int format;       /* enum yaml_format, or -1 when not given */
+	const char *cert; /* --cert: file or URL */
+	bool scope_given; /* --scope given */
 	enum kseal_scope scope;
-	const char *name;  /* --name */
-	const char *ns;    /* -n / --namespace */
+	const char *name; /* --name */
+	const char *ns;   /* -n / --namespace */
 	bool raw;
 	const char *from_file; /* --from-file [key=]path */
 	bool from_file_env;    /* ... came from the environment */

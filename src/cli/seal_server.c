@@ -242,7 +242,8 @@ report_result(const json_t *result, const json_t *doc)
 			printf("%s/%s: spec.encryptedData.%s: sealed with compromised key %s\n",
 			       ns ? ns : "", name ? name : "", item, id ? id : "?");
 		else
-			printf("%s/%s: spec.encryptedData.%s: no key of the server can decrypt it\n",
+			printf("%s/%s: spec.encryptedData.%s: no key of the server can decrypt "
+			       "it\n",
 			       ns ? ns : "", name ? name : "", item);
 		bad++;
 	}

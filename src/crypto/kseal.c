@@ -27,6 +27,7 @@
 #define KSEAL_NONCE_BYTES  12
 #define KSEAL_PREFIX_BYTES 2
 #define KSEAL_SERIAL_BITS  128
+#define KSEAL_MAX_CN       64
 
 struct kseal_key {
 	EVP_PKEY *pk; /* public, or the whole key pair when priv */
@@ -275,6 +276,9 @@ kseal_key_generate(unsigned bits, const char *cn, int64_t ttl, struct kseal_key 
 
 	/* now + ttl must stay a valid time_t far from overflow */
 	if (!bits_ok(bits) || ttl <= 0 || ttl > INT64_C(1000) * 366 * 86400)
+		return CF_EINVAL;
+	/* X.520 caps a common name at 64 characters */
+	if (cn != NULL && strlen(cn) > KSEAL_MAX_CN)
 		return CF_EINVAL;
 	pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 	if (pk == NULL) {

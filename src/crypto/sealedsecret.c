@@ -119,20 +119,36 @@ sorted_copy(const json_t *map)
 			break;
 		}
 	}
-	free(keys);
+	free(keys); /* not secret: borrowed key names */
 	return out;
 }
 
-/* Decodes a base64 string (the whole JSON string: an embedded NUL is invalid).
- * The bytes may be a secret: free them with secmem_free(*ret, *ret_len). */
+/* Decodes a base64 string (the whole JSON string: an embedded NUL is
+ * invalid). Line breaks are skipped, as Go's decoder skips them (base64
+ * folded in a YAML block scalar). The bytes may be a secret: free them with
+ * secmem_free(*ret, *ret_len). */
 static int
 b64_value(const json_t *s, uint8_t **ret, size_t *ret_len)
 {
 	const char *text = json_string_value(s);
+	size_t n = json_string_length(s), j = 0;
+	char *flat;
+	int r;
 
-	if (text == NULL || strlen(text) != json_string_length(s))
+	if (text == NULL || strlen(text) != n)
 		return CF_EINVAL;
-	return util_b64_decode(text, ret, ret_len);
+	if (strpbrk(text, "\r\n") == NULL)
+		return util_b64_decode(text, ret, ret_len);
+	flat = malloc(n + 1);
+	if (flat == NULL)
+		return CF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (text[i] != '\r' && text[i] != '\n')
+			flat[j++] = text[i];
+	flat[j] = '\0';
+	r = util_b64_decode(flat, ret, ret_len);
+	secmem_free(flat, n + 1);
+	return r;
 }
 
 /* The scope an object's annotations declare (cluster-wide is checked first;
@@ -326,126 +342,127 @@ out:
 	return r;
 }
 
-int
-ss_seal(const struct kseal_key *cert, const json_t *secret, const struct ss_seal_opts *o,
-        json_t **ret, char *err, size_t errlen)
+/* What ss_seal() reads from a Secret (borrowed from it). */
+struct ss_input {
+	json_t *meta, *ann, *imm;
+	const char *name, *ns, *type;
+};
+
+/* Checks the Secret's kind, apiVersion and the types of the fields used. */
+static int
+secret_read(const json_t *secret, struct ss_input *in, char *err, size_t errlen)
 {
-	const char *kind, *apiv, *name, *ns, *type;
-	json_t *meta, *ann_in, *ann = NULL, *imm, *out = NULL, *tmpl, *top;
-	json_t *spec, *enc, *tmeta = NULL;
+	const char *kind, *apiv;
+	json_t *labels;
+	int r;
 
-	struct ss_item *items = NULL;
-	size_t nitems = 0, i;
-	enum kseal_scope scope;
-	char *label = NULL;
-	int r = CF_EINVAL, bad;
-
+	memset(in, 0, sizeof(*in));
 	if (!json_is_object(secret)) {
 		util_errf(err, errlen, "the input is not an object (a Kubernetes Secret)");
-		goto out;
+		return CF_EINVAL;
 	}
 	r = str_member(secret, "", "kind", &kind, err, errlen);
 	if (r < 0)
-		goto out;
-	r = CF_EINVAL;
+		return r;
 	if (kind == NULL || strcmp(kind, "Secret") != 0) {
 		util_errf(err, errlen, "kind: %s%s%s, not a Secret", kind ? "\"" : "",
 		          kind ? kind : "missing", kind ? "\"" : "");
-		goto out;
+		return CF_EINVAL;
 	}
 	r = str_member(secret, "", "apiVersion", &apiv, err, errlen);
 	if (r < 0)
-		goto out;
-	r = CF_EINVAL;
+		return r;
 	if (apiv == NULL || strcmp(apiv, "v1") != 0) {
 		util_errf(err, errlen, "apiVersion: %s%s%s, a Secret is v1", apiv ? "\"" : "",
 		          apiv ? apiv : "missing", apiv ? "\"" : "");
-		goto out;
+		return CF_EINVAL;
 	}
-	r = obj_member(secret, "", "metadata", &meta, err, errlen);
+	r = obj_member(secret, "", "metadata", &in->meta, err, errlen);
 	if (r == 0)
-		r = str_member(meta, "metadata.", "name", &name, err, errlen);
+		r = str_member(in->meta, "metadata.", "name", &in->name, err, errlen);
 	if (r == 0)
-		r = str_member(meta, "metadata.", "namespace", &ns, err, errlen);
+		r = str_member(in->meta, "metadata.", "namespace", &in->ns, err, errlen);
 	if (r == 0)
-		r = obj_member(meta, "metadata.", "annotations", &ann_in, err, errlen);
+		r = obj_member(in->meta, "metadata.", "annotations", &in->ann, err, errlen);
 	if (r == 0)
-		r = string_map_check(ann_in, "metadata.annotations", err, errlen);
-	if (r == 0) {
-		json_t *labels;
-
-		r = obj_member(meta, "metadata.", "labels", &labels, err, errlen);
-		if (r == 0)
-			r = string_map_check(labels, "metadata.labels", err, errlen);
-	}
+		r = string_map_check(in->ann, "metadata.annotations", err, errlen);
 	if (r == 0)
-		r = str_member(secret, "", "type", &type, err, errlen);
+		r = obj_member(in->meta, "metadata.", "labels", &labels, err, errlen);
+	if (r == 0)
+		r = string_map_check(labels, "metadata.labels", err, errlen);
+	if (r == 0)
+		r = str_member(secret, "", "type", &in->type, err, errlen);
 	if (r < 0)
-		goto out;
-	imm = json_object_get(secret, "immutable");
-	if (imm != NULL && !json_is_null(imm) && !json_is_boolean(imm)) {
-		r = CF_EINVAL;
+		return r;
+	in->imm = json_object_get(secret, "immutable");
+	if (in->imm != NULL && !json_is_null(in->imm) && !json_is_boolean(in->imm)) {
 		util_errf(err, errlen, "immutable: not a boolean");
-		goto out;
+		return CF_EINVAL;
 	}
-	r = secret_items(secret, &items, &nitems, err, errlen);
-	if (r < 0)
-		goto out;
-	r = CF_EINVAL;
-	if (nitems == 0 && !o->allow_empty) {
-		util_errf(err, errlen,
-		          "data: the Secret has no items (data and stringData are "
-		          "empty); allow empty data to seal it anyway");
-		goto out;
-	}
+	return 0;
+}
+
+/* Name and namespace after the options; the annotations of the template
+ * (*ret_ann, new): scope rewritten when a non-strict scope is given, the
+ * last-applied configurations (a copy of the plaintext) dropped; the scope. */
+static int
+secret_resolve(struct ss_input *in, const struct ss_seal_opts *o, json_t **ret_ann,
+               enum kseal_scope *ret_scope, char *err, size_t errlen)
+{
+	enum kseal_scope scope;
+	json_t *ann;
+
 	if (o->name != NULL && *o->name != '\0')
-		name = o->name;
-	if (name == NULL || *name == '\0') {
+		in->name = o->name;
+	if (in->name == NULL || *in->name == '\0') {
 		util_errf(err, errlen, "metadata.name: missing");
-		goto out;
+		return CF_EINVAL;
 	}
-	if (ns != NULL && *ns == '\0')
-		ns = NULL;
+	if (in->ns != NULL && *in->ns == '\0')
+		in->ns = NULL;
 	if (o->ns != NULL && *o->ns != '\0') {
-		if (ns != NULL && strcmp(ns, o->ns) != 0) {
+		if (in->ns != NULL && strcmp(in->ns, o->ns) != 0) {
 			util_errf(
 			        err, errlen,
 			        "metadata.namespace: the Secret is in namespace \"%s\", not \"%s\" "
 			        "as given",
-			        ns, o->ns);
-			goto out;
+			        in->ns, o->ns);
+			return CF_EINVAL;
 		}
-		ns = o->ns;
+		in->ns = o->ns;
 	}
-	/* the annotations: scope rewritten when a non-strict scope is given, and
-	 * the last-applied configurations (a copy of the plaintext) dropped */
-	r = CF_ENOMEM;
-	ann = ann_in != NULL ? json_deep_copy(ann_in) : json_object();
+	ann = in->ann != NULL ? json_deep_copy(in->ann) : json_object();
 	if (ann == NULL)
-		goto out;
+		return CF_ENOMEM;
 	(void)json_object_del(ann, SS_LAST_APPLIED);
 	(void)json_object_del(ann, SS_LAST_APPLIED_KS);
 	if (o->scope_given && o->scope != KSEAL_STRICT) {
 		(void)json_object_del(ann, SS_ANN_NAMESPACE);
 		(void)json_object_del(ann, SS_ANN_CLUSTER);
-		if (json_object_set_new(
-		            ann, o->scope == KSEAL_CLUSTER_WIDE ? SS_ANN_CLUSTER : SS_ANN_NAMESPACE,
-		            json_string("true")) != 0)
-			goto out;
+		if (set_new(ann, o->scope == KSEAL_CLUSTER_WIDE ? SS_ANN_CLUSTER : SS_ANN_NAMESPACE,
+		            json_string("true")) < 0) {
+			json_decref(ann);
+			return CF_ENOMEM;
+		}
 	}
 	scope = annotations_scope(ann);
-	if (scope != KSEAL_CLUSTER_WIDE && ns == NULL)
-		ns = SS_DEFAULT_NAMESPACE;
-	r = label_of(scope, ns, name, &label);
-	if (r < 0)
-		goto out;
+	if (scope != KSEAL_CLUSTER_WIDE && in->ns == NULL)
+		in->ns = SS_DEFAULT_NAMESPACE;
+	*ret_ann = ann;
+	*ret_scope = scope;
+	return 0;
+}
 
-	r = CF_ENOMEM;
-	out = json_object();
-	top = json_object();
-	spec = json_object();
-	tmpl = json_object();
-	enc = json_object();
+/* The SealedSecret without its items; *ret_enc is its (borrowed, empty)
+ * spec.encryptedData. */
+static int
+sealed_new(const struct ss_input *in, const json_t *ann, enum kseal_scope scope, json_t **ret,
+           json_t **ret_enc)
+{
+	json_t *out = json_object(), *top = json_object(), *spec = json_object();
+	json_t *tmpl = json_object(), *enc = json_object(), *tmeta = NULL;
+	int r = CF_ENOMEM, bad;
+
 	/* set_new() takes the reference even when it fails: nothing leaks */
 	bad = set_new(spec, "template", tmpl) < 0;
 	bad |= set_new(spec, "encryptedData", enc) < 0;
@@ -455,8 +472,8 @@ ss_seal(const struct kseal_key *cert, const json_t *secret, const struct ss_seal
 	bad |= set_new(out, "spec", spec) < 0;
 	if (bad)
 		goto out;
-	if (set_new(top, "name", json_string(name)) < 0 ||
-	    (ns != NULL && set_new(top, "namespace", json_string(ns)) < 0) ||
+	if (set_new(top, "name", json_string(in->name)) < 0 ||
+	    (in->ns != NULL && set_new(top, "namespace", json_string(in->ns)) < 0) ||
 	    set_new(top, "creationTimestamp", json_null()) < 0)
 		goto out;
 	if (scope != KSEAL_STRICT) {
@@ -467,40 +484,93 @@ ss_seal(const struct kseal_key *cert, const json_t *secret, const struct ss_seal
 		            json_string("true")) < 0)
 			goto out;
 	}
-	r = template_meta(meta, name, ns, ann, &tmeta);
+	r = template_meta(in->meta, in->name, in->ns, ann, &tmeta);
 	if (r < 0)
 		goto out;
-	r = CF_ENOMEM;
-	if (json_object_set_new(tmpl, "metadata", tmeta) != 0)
+	r = set_new(tmpl, "metadata", tmeta);
+	if (r == 0 && in->type != NULL)
+		r = set_new(tmpl, "type", json_string(in->type));
+	if (r == 0 && json_is_boolean(in->imm))
+		r = set_new(tmpl, "immutable", json_incref(in->imm));
+	if (r < 0)
 		goto out;
-	if (type != NULL && json_object_set_new(tmpl, "type", json_string(type)) != 0)
-		goto out;
-	if (json_is_boolean(imm) && json_object_set(tmpl, "immutable", imm) != 0)
-		goto out;
-	for (i = 0; i < nitems; i++) {
-		uint8_t *ct;
-		size_t ctlen;
-		char *b64;
+	*ret = out;
+	*ret_enc = enc;
+	out = NULL;
+out:
+	json_decref(out);
+	return r;
+}
 
+/* Seals every item into enc under label. */
+static int
+items_seal(const struct kseal_key *cert, const char *label, const struct ss_item *items, size_t n,
+           json_t *enc, char *err, size_t errlen)
+{
+	uint8_t *ct;
+	size_t ctlen;
+	char *b64;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
 		r = kseal_encrypt(cert, label, strlen(label), items[i].bytes, items[i].len, &ct,
 		                  &ctlen);
 		if (r < 0) {
-			util_errf(err, errlen, "%s: cannot seal it: %s", items[i].key,
+			util_errf(err, errlen, "%s.%s: cannot seal it: %s",
+			          items[i].owned ? "data" : "stringData", items[i].key,
 			          cf_strerror(r));
-			goto out;
+			return r;
 		}
 		b64 = util_b64_encode(ct, ctlen);
 		free(ct);
-		r = CF_ENOMEM;
 		if (b64 == NULL || json_object_set_new(enc, items[i].key, json_string(b64)) != 0) {
 			free(b64);
-			goto out;
+			return CF_ENOMEM;
 		}
 		free(b64);
 	}
+	return 0;
+}
+
+int
+ss_seal(const struct kseal_key *cert, const json_t *secret, const struct ss_seal_opts *o,
+        json_t **ret, char *err, size_t errlen)
+{
+	struct ss_input in;
+	json_t *ann = NULL, *out = NULL, *enc;
+	struct ss_item *items = NULL;
+	size_t nitems = 0;
+	enum kseal_scope scope;
+	char *label = NULL;
+	int r;
+
+	r = secret_read(secret, &in, err, errlen);
+	if (r < 0)
+		goto out;
+	r = secret_items(secret, &items, &nitems, err, errlen);
+	if (r < 0)
+		goto out;
+	if (nitems == 0 && !o->allow_empty) {
+		r = CF_EINVAL;
+		util_errf(err, errlen,
+		          "data: the Secret has no items (data and stringData are empty); allow "
+		          "empty data to seal it anyway");
+		goto out;
+	}
+	r = secret_resolve(&in, o, &ann, &scope, err, errlen);
+	if (r < 0)
+		goto out;
+	r = label_of(scope, in.ns, in.name, &label);
+	if (r < 0)
+		goto out;
+	r = sealed_new(&in, ann, scope, &out, &enc);
+	if (r < 0)
+		goto out;
+	r = items_seal(cert, label, items, nitems, enc, err, errlen);
+	if (r < 0)
+		goto out;
 	*ret = out;
 	out = NULL;
-	r = 0;
 out:
 	json_decref(out);
 	json_decref(ann);

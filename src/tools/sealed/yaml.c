@@ -22,14 +22,14 @@ struct anchor {
 };
 
 struct frame {
-	json_t *v;        /* the object or array being filled */
-	char *key;        /* object: the key read, waiting for its value */
-	size_t key_len;   /* bytes of key */
-	bool merge;       /* the pending key is a `<<` merge key */
-	json_t *merges;   /* values of `<<` keys, applied at the end */
-	char *anchor;     /* the anchor this collection defines, or NULL */
-	size_t nodes0;    /* nodes counted when it started */
-	struct fy_mark m; /* where it started */
+	json_t *v;         /* the object or array being filled */
+	char *key;         /* object: the key read, waiting for its value */
+	size_t key_len;    /* bytes of key */
+	bool merge;        /* the pending key is a `<<` merge key */
+	json_t *merges;    /* values of `<<` keys, applied at the end */
+	char *anchor;      /* the anchor this collection defines, or NULL */
+	size_t nodes0;     /* nodes counted when it started */
+	struct fy_mark m;  /* where it started */
 	struct fy_mark km; /* where the pending key is */
 };
 
@@ -291,7 +291,7 @@ place(struct reader *rd, json_t *v, const struct fy_mark *m)
 	} else if (json_object_setn_new(f->v, f->key, f->key_len, v) != 0) {
 		r = fail_at(rd, m, CF_ENOMEM, "out of memory");
 	}
-	free(f->key);
+	free(f->key); /* not secret: a mapping key (a name) */
 	f->key = NULL;
 	f->merge = false;
 	return r;
@@ -434,7 +434,7 @@ frame_clear(struct frame *f)
 {
 	json_decref(f->v);
 	json_decref(f->merges);
-	free(f->key);
+	free(f->key); /* not secret: a mapping key (a name) */
 	free(f->anchor);
 	memset(f, 0, sizeof(*f));
 }
@@ -460,8 +460,9 @@ apply_merges(struct reader *rd, struct frame *f)
 		json_array_foreach(src, j, s)
 		{
 			if (!json_is_object(s))
-				return fail_at(rd, &f->m, CF_EINVAL,
-				               "a merge key (<<) needs a mapping or a list of mappings");
+				return fail_at(
+				        rd, &f->m, CF_EINVAL,
+				        "a merge key (<<) needs a mapping or a list of mappings");
 			if (json_object_update_missing(f->v, s) != 0)
 				return fail_at(rd, &f->m, CF_ENOMEM, "out of memory");
 		}
@@ -564,7 +565,8 @@ read_yaml(const char *text, size_t len, json_t *docs, char *err, size_t errlen)
 		case FYET_DOCUMENT_END:
 			if (rd->have_root && json_is_object(rd->root)) {
 				if (json_array_size(docs) == YAML_MAX_DOCS)
-					r = fail_at(rd, &doc_mark, CF_ETOOBIG, "too many documents");
+					r = fail_at(rd, &doc_mark, CF_ETOOBIG,
+					            "too many documents");
 				else if (json_array_append(docs, rd->root) != 0)
 					r = CF_ENOMEM;
 			}
@@ -627,8 +629,8 @@ line_col(const char *text, size_t off, int *line, int *col)
 static size_t
 skip_space(const char *text, size_t len, size_t off)
 {
-	while (off < len && (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' ||
-	                     text[off] == '\r'))
+	while (off < len &&
+	       (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' || text[off] == '\r'))
 		off++;
 	return off;
 }
@@ -648,7 +650,8 @@ read_json(const char *text, size_t len, size_t off, json_t *docs, char *err, siz
 			return CF_EINVAL;
 		}
 		v = json_loadb(text + off, len - off,
-		               JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+		               JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+		               &je);
 		if (!v) {
 			line_col(text, off, &line, &col);
 			if (je.line > 1)
@@ -943,7 +946,7 @@ write_map(struct buf *b, const json_t *obj, int ind, bool inline_first)
 				r = buf_append_char(b, '\n');
 		}
 	}
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	return r;
 }
 
@@ -982,10 +985,10 @@ struct order {
 };
 
 static const struct order top_order[] = {
-        {"kind", CTX_SORTED},       {"apiVersion", CTX_SORTED}, {"metadata", CTX_META},
-        {"spec", CTX_SPEC},         {"items", CTX_TOP},         {"immutable", CTX_SORTED},
-        {"data", CTX_SORTED},       {"stringData", CTX_SORTED}, {"type", CTX_SORTED},
-        {"status", CTX_SORTED},     {NULL, CTX_SORTED},
+        {"kind", CTX_SORTED},   {"apiVersion", CTX_SORTED}, {"metadata", CTX_META},
+        {"spec", CTX_SPEC},     {"items", CTX_TOP},         {"immutable", CTX_SORTED},
+        {"data", CTX_SORTED},   {"stringData", CTX_SORTED}, {"type", CTX_SORTED},
+        {"status", CTX_SORTED}, {NULL, CTX_SORTED},
 };
 static const struct order meta_order[] = {
         {"name", CTX_SORTED},
@@ -1012,11 +1015,8 @@ static const struct order spec_order[] = {
         {NULL, CTX_SORTED},
 };
 static const struct order template_order[] = {
-        {"metadata", CTX_META},
-        {"type", CTX_SORTED},
-        {"immutable", CTX_SORTED},
-        {"data", CTX_SORTED},
-        {NULL, CTX_SORTED},
+        {"metadata", CTX_META}, {"type", CTX_SORTED}, {"immutable", CTX_SORTED},
+        {"data", CTX_SORTED},   {NULL, CTX_SORTED},
 };
 static const struct order owner_order[] = {
         {"apiVersion", CTX_SORTED}, {"kind", CTX_SORTED},       {"name", CTX_SORTED},
@@ -1082,10 +1082,10 @@ ordered(const json_t *v, enum ctx c)
 		if (json_object_set_new(out, keys[i], ordered(child, CTX_SORTED)) != 0)
 			goto fail;
 	}
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	return out;
 fail:
-	free(keys);
+	free(keys); /* not secret: pointers to mapping keys */
 	json_decref(out);
 	return NULL;
 }

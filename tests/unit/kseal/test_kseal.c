@@ -496,6 +496,11 @@ test_kseal_generated_cert(void **state)
 		assert_int_equal(kseal_key_generate(16384, "", TTL_10Y, &k), CF_EINVAL);
 		assert_int_equal(kseal_key_generate(2048, "", 0, &k), CF_EINVAL);
 		assert_int_equal(kseal_key_generate(2048, "", -5, &k), CF_EINVAL);
+		assert_int_equal(kseal_key_generate(2048,
+		                                    "a-common-name-that-is-longer-than-the-"
+		                                    "sixty-four-characters-x509-allows",
+		                                    TTL_10Y, &k),
+		                 CF_EINVAL);
 		assert_null(k);
 	}
 }

@@ -416,6 +416,14 @@ test_ss_stringdata_wins(void **state)
 	assert_string_equal(sget(out, "data|only"), "AAEC");
 	json_decref(out);
 	json_decref(s);
+	/* base64 folded over lines (a YAML block scalar): the breaks are skipped */
+	s = seal_scope("{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\":"
+	               " {\"name\": \"n\"}, \"data\": {\"k\": \"AAEC\\nAwQF\\r\\n\"}}",
+	               KSEAL_STRICT);
+	assert_int_equal(unseal(k1, s, &out, err, sizeof(err)), 0);
+	assert_string_equal(sget(out, "data|k"), "AAECAwQF");
+	json_decref(out);
+	json_decref(s);
 }
 
 static void

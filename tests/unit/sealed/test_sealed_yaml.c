@@ -329,9 +329,10 @@ test_sealed_yaml_round_trip(void **state)
 			for (int f = 0; f < 2; f++) {
 				struct buf b = BUF_INIT(1 << 20, 0);
 
-				assert_int_equal(yaml_write(&b, doc, f ? YAML_FORMAT_YAML
-				                                       : YAML_FORMAT_JSON),
-				                 0);
+				assert_int_equal(
+				        yaml_write(&b, doc,
+				                   f ? YAML_FORMAT_YAML : YAML_FORMAT_JSON),
+				        0);
 				if (yaml_read_docs(buf_str(&b), buf_len(&b), &again, NULL, err,
 				                   sizeof(err)) != 0)
 					fail_msg("vector %zu: %s: %s", i, err, buf_str(&b));
