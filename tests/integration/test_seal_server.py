@@ -98,6 +98,15 @@ def srv(tmp_path_factory):
     server.kill9()
 
 
+@pytest.fixture(autouse=True)
+def _module_server_log(request):
+    """Attach the module server's log to a failing test's report (conftest does it
+    for the servers a test starts itself)."""
+    if "srv" in request.fixturenames:
+        request.node.__dict__.setdefault("_coffer_servers", []).append(
+            request.getfixturevalue("srv").server)
+
+
 def cert_id(srv, cert_pem):
     """The id of the key whose certificate is cert_pem (from sys/sealing/keys/:id)."""
     for kid in srv.keys()["keys"]:
