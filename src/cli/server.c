@@ -215,10 +215,11 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 		r = CLI_EXIT_ERROR;
 		goto out;
 	}
+	/* The first sealing key (RSA, seconds to make) is made in the background
+	 * after init; a dev server, which must start at once, makes it when a
+	 * request first needs it. */
+	sealing_set_first_key_on_demand(core_subsystem(core, "sealing"), a->dev);
 	if (a->dev) {
-		/* A test server starts at once: its first sealing key (RSA) is made
-		 * when a request first needs it. */
-		sealing_set_first_key_on_demand(core_subsystem(core, "sealing"), true);
 		r = core_dev_setup(core, a->dev_root, &root, &unseal);
 		if (r < 0) {
 			cli_err("dev setup failed: %s", cf_strerror(r));

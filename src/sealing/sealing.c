@@ -80,6 +80,7 @@ sealing_new(struct core *c, struct sealing **ret)
 	pthread_rwlock_init(&s->rw, NULL);
 	default_config(&s->cfg);
 	s->wait_ms = SEALING_WAIT_MS;
+	s->on_demand = true;
 	/* Test hook: how long a request waits for the first key. */
 	e = util_test_hook("COFFER_SEALING_TEST_WAIT_MS");
 	if (e && util_parse_int(e, &v) == 0 && v >= 0)

@@ -48,8 +48,10 @@ int sealing_start(struct sealing *s);
  * discarded when it is done. Never waits for a key generation. Caller holds
  * the core lock for writing. Works on a subsystem that never started. */
 void sealing_stop(struct sealing *s);
-/* Dev mode (coffer server --dev): make the first key when a request first
- * needs it rather than at unseal, so that a test server starts at once.
+/* Whether the first key is made when a request first needs it (on, the
+ * default: a core made for tests or tools never spends seconds on RSA key
+ * generation it does not use) or as soon as an unseal finds no active key
+ * (off: `coffer server` without --dev, so the key is ready after sys/init).
  * Call before the core is unsealed. */
 void sealing_set_first_key_on_demand(struct sealing *s, bool on);
 

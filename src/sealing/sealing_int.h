@@ -67,7 +67,7 @@ struct sealing {
 	pthread_cond_t cv;
 	struct sealing_config cfg;
 	bool running;     /* between start and stop */
-	bool on_demand;   /* dev: the first key is made when first needed */
+	bool on_demand;   /* the first key is made when first needed */
 	uint64_t epoch;   /* +1 at every stop: a key generated before is dropped */
 	bool want;        /* a key generation is asked for */
 	bool generating;  /* the generator thread is making one */

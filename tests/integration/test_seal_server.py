@@ -15,43 +15,12 @@ import uuid
 
 import hvac
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import kubeseal_ref
 from cofferlib import CofferServer, make_client, raw_request, wait_until
-
-# XXX until tests/integration/kubeseal_ref.py lands: the Bitnami scheme on
-# Python's cryptography (docs/sealed-secrets.md "Format").
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-
-def _seal_value(pub, label, pt):
-    key = os.urandom(32)
-    rsa_ct = pub.encrypt(key, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
-                                           algorithm=hashes.SHA256(), label=label))
-    aes = AESGCM(key).encrypt(b"\0" * 12, pt, None)
-    return base64.b64encode(len(rsa_ct).to_bytes(2, "big") + rsa_ct + aes).decode()
-
-
-def seal_secret(cert_pem, sec, scope="strict"):
-    pub = x509.load_pem_x509_certificate(cert_pem).public_key()
-    name, ns = sec["metadata"]["name"], sec["metadata"]["namespace"]
-    label = {"strict": f"{ns}/{name}", "namespace-wide": ns, "cluster-wide": ""}[scope].encode()
-    md = {"name": name, "namespace": ns, "creationTimestamp": None}
-    if scope != "strict":
-        md["annotations"] = {f"sealedsecrets.bitnami.com/{scope}": "true"}
-    return {
-        "apiVersion": "bitnami.com/v1alpha1",
-        "kind": "SealedSecret",
-        "metadata": md,
-        "spec": {
-            "template": {"metadata": dict(md), "type": sec.get("type", "Opaque")},
-            "encryptedData": {k: _seal_value(pub, label, base64.b64decode(v))
-                              for k, v in sec["data"].items()},
-        },
-    }
 
 # A server's RSA-4096 key generation may take several seconds on a busy machine.
 KEYGEN_TIMEOUT = 120
@@ -69,9 +38,10 @@ def secret(name, ns, items):
 
 
 def seal(cert_pem, name, items, ns="default", scope="strict"):
-    """A SealedSecret of items (bytes values) sealed to cert_pem."""
-    return seal_secret(cert_pem.encode() if isinstance(cert_pem, str) else cert_pem,
-                       secret(name, ns, items), scope=scope)
+    """A SealedSecret of items (bytes values) sealed to cert_pem by the reference
+    implementation."""
+    pub = kubeseal_ref.load_cert_public_key(cert_pem.encode())
+    return kubeseal_ref.seal_secret(pub, secret(name, ns, items), scope=scope)
 
 
 def api(srv, method, path, body=None, token=None, timeout=LONG):
@@ -106,7 +76,7 @@ class Srv:
         return r.text
 
     def keys(self):
-        return ok(self.call("GET", "sys/sealing/keys"))["data"]
+        return self.client.read("sys/sealing/keys")["data"]
 
     def unseal(self, sealed, **extra):
         return self.client.write("sys/sealing/unseal", sealed_secret=sealed, **extra)["data"]
@@ -128,6 +98,15 @@ def srv(tmp_path_factory):
     server.kill9()
 
 
+@pytest.fixture(autouse=True)
+def _module_server_log(request):
+    """Attach the module server's log to a failing test's report (conftest does it
+    for the servers a test starts itself)."""
+    if "srv" in request.fixturenames:
+        request.node.__dict__.setdefault("_coffer_servers", []).append(
+            request.getfixturevalue("srv").server)
+
+
 def cert_id(srv, cert_pem):
     """The id of the key whose certificate is cert_pem (from sys/sealing/keys/:id)."""
     for kid in srv.keys()["keys"]:
@@ -141,16 +120,17 @@ def cert_id(srv, cert_pem):
 
 
 def test_cert_is_unauthenticated_raw_pem_of_the_active_key(srv):
-    r = api(srv, "GET", "sys/sealing/cert")  # no token
-    assert r.status == 200, r
+    r = requests.get(srv.addr + "/v1/sys/sealing/cert", timeout=LONG)  # no token
+    assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/x-pem-file"
     assert r.text.startswith("-----BEGIN CERTIFICATE-----")
-    cert = x509.load_pem_x509_certificate(r.body)
+    cert = x509.load_pem_x509_certificate(r.content)
     assert isinstance(cert.public_key(), rsa.RSAPublicKey)
     assert cert.public_key().key_size == 2048  # the module's config
     keys = srv.keys()
     active = keys["active_key"]
     assert active in keys["keys"]
+    assert srv.client.list("sys/sealing/keys")["data"]["keys"] == keys["keys"]
     info = keys["key_info"][active]
     assert info["state"] == "active" and info["source"] == "generated" and info["bits"] == 2048
     one = ok(srv.call("GET", f"sys/sealing/keys/{active}"))["data"]
@@ -273,6 +253,9 @@ def test_import_a_controller_key_pair(srv, tmp_path):
     out = srv.unseal(sealed)
     assert out["key_ids"] == {"password": kid}
     assert base64.b64decode(out["secret"]["data"]["password"]) == b"from-the-cluster"
+    # The Secret is the one the reference makes with the private key itself.
+    priv = kubeseal_ref.load_private_key(key_pem.encode())
+    assert out["secret"] == kubeseal_ref.unseal_manifest([priv], sealed)
 
     r = srv.call("POST", "sys/sealing/keys/import", {"private_key": key_pem, "certificate": crt_pem})
     assert r.status == 400 and "already present" in first_error(r), r
@@ -287,6 +270,19 @@ def test_import_active_becomes_the_sealing_key(srv, tmp_path):
     mine = x509.load_pem_x509_certificate(crt_pem.encode())
     assert served.public_key().public_numbers() == mine.public_key().public_numbers()
     srv.rotate()  # leave a generated key active for the other tests
+
+
+def test_import_a_pkcs8_key(srv, tmp_path):
+    key, crt = tmp_path / "p8.key", tmp_path / "p8.crt"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(key)], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-out", str(crt),
+                    "-days", "30", "-subj", "/CN=p8"], check=True, capture_output=True)
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    d = ok(srv.call("POST", "sys/sealing/keys/import",
+                    {"private_key": key.read_text(), "certificate": crt.read_text()}))["data"]
+    sealed = seal(crt.read_text(), "p8", {"k": b"pkcs8"})
+    assert srv.unseal(sealed)["key_ids"] == {"k": d["key_id"]}
 
 
 def test_import_refuses_bad_pairs(srv, tmp_path):
@@ -416,12 +412,12 @@ def test_first_key_after_init_restart_and_seal_cycle(server_factory, tmp_path):
     # Nobody asks for it: the key is made in the background after init; a request
     # that needs it meanwhile gets 503 at once (the wait is 0 here).
     r = api(server, "GET", "sys/sealing/cert")
-    if r.status == 503:
-        assert "being generated" in first_error(r), r
-        # A seal does not wait for the generation: the key being made is
-        # dropped, and the next unseal makes one again.
-        make_client(server.addr, root).sys.seal()
-        server.unseal(server.keys[:3])
+    assert r.status == 503, r  # RSA-4096 takes far longer than one request
+    assert first_error(r) == "the sealing key is being generated, retry"
+    # A seal does not wait for the generation: the key being made is dropped,
+    # and the next unseal makes one again.
+    make_client(server.addr, root).sys.seal()
+    server.unseal(server.keys[:3])
     pem = wait_until(lambda: (lambda x: x.status == 200 and x.text)(api(server, "GET", "sys/sealing/cert")),
                      KEYGEN_TIMEOUT, interval=0.2, what="the first sealing key")
     cert = x509.load_pem_x509_certificate(pem.encode())
