@@ -162,7 +162,7 @@ apply(struct seal_args *a, int o, const char *v, bool from_env)
 		a->out = v;
 		break;
 	case OPT_O:
-		/* kubeseal's -o is the format; cli.md's is the output file */
+		/* kubeseal's -o is the format; coffer's usage line has -o FILE */
 		if (strcmp(v, "json") == 0 || strcmp(v, "yaml") == 0 || strcmp(v, "yml") == 0)
 			return set_format(a, v, "-o");
 		a->out = v;

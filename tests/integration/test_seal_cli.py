@@ -251,7 +251,7 @@ def test_stdin_stdout_and_yaml_output_selection(keys, tmp_path):
     assert p.out.startswith("---\n")
     p = ok(coffer("seal", "--cert", k.cert, "--format=yaml", input=src))
     assert p.out.startswith("---\n")
-    # -w x.yaml selects YAML, -o FILE is an output file (cli.md), -o json a format
+    # -w x.yaml selects YAML, -o FILE is an output file (coffer seal --help), -o json a format
     ok(coffer("seal", "--cert", k.cert, "-w", tmp_path / "x.yaml", input=src))
     assert (tmp_path / "x.yaml").read_text().startswith("---\n")
     ok(coffer("seal", "--cert", k.cert, "-o", tmp_path / "x.out", input=src))
