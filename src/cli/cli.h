@@ -240,6 +240,9 @@ int env_keypair_main(int argc, char **argv);
 int run_main(int argc, char **argv);
 /* scan.c: `coffer scan` (hooks for its modes in scan_cli.h). */
 int scan_main(int argc, char **argv);
+/* seal.c: `coffer seal` and `coffer unseal` (seal_server.c: the server modes). */
+int seal_main(int argc, char **argv);
+int unseal_main(int argc, char **argv);
 /* `coffer server` (src/cli/server.c); a stub answers when it is not built. */
 int server_main(int argc, char **argv);
 

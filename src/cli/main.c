@@ -30,6 +30,8 @@ static const struct cli_cmd commands[] = {
         {"env", env_main, "parse, check, encrypt and guard .env files (offline)"},
         {"run", run_main, "run a command with secrets in its environment, masked in its output"},
         {"scan", scan_main, "find hardcoded credentials in files and git history (offline)"},
+        {"seal", seal_main, "seal Kubernetes Secrets into SealedSecrets (kubeseal-compatible)"},
+        {"unseal", unseal_main, "open SealedSecrets with private keys (kubeseal recovery unseal)"},
         {NULL, NULL, NULL},
 };
 

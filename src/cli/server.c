@@ -9,6 +9,7 @@
  * storage. The process refuses core dumps: keys live in its memory. */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "sealing/sealing.h"
 #include "server/server.h"
 #include "storage/storage.h"
 #include "http/http.h"
@@ -220,6 +221,10 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 		r = CLI_EXIT_ERROR;
 		goto out;
 	}
+	/* The first sealing key (RSA, seconds to make) is made in the background
+	 * after init; a dev server, which must start at once, makes it when a
+	 * request first needs it. */
+	sealing_set_first_key_on_demand(core_subsystem(core, "sealing"), a->dev);
 	if (a->dev) {
 		r = core_dev_setup(core, a->dev_root, &root, &unseal);
 		if (r < 0) {

@@ -53,7 +53,7 @@ struct kseal_key;
  * self-signed certificate as the Bitnami controller makes one: subject =
  * issuer = CN cn (may be ""), CA, key usage "encipher only", random 128-bit
  * serial, valid from now to now + ttl seconds. Returns 0, CF_EINVAL (bits out
- * of range, ttl <= 0), CF_EINTERNAL. */
+ * of range, ttl <= 0 or over 1000 years, cn over 64 bytes), CF_EINTERNAL. */
 int kseal_key_generate(unsigned bits, const char *cn, int64_t ttl, struct kseal_key **ret);
 
 /* Loads the first PEM certificate in pem (len bytes). Refuses a certificate

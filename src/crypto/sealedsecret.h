@@ -36,7 +36,10 @@
 #define SS_DEFAULT_NAMESPACE "default"
 
 struct ss_seal_opts {
-	bool scope_given;       /* --scope given: rewrite the Secret's scope annotations */
+	bool scope_given;       /* --scope given: when it is not strict, the Secret's scope
+	                         * annotations are rewritten to it; strict (as no
+	                         * --scope) leaves the Secret's own annotations to
+	                         * decide, as kubeseal does */
 	enum kseal_scope scope; /* used when scope_given */
 	const char *name;       /* overrides the Secret's name (NULL: keep) */
 	const char *ns;         /* namespace: must match the Secret's when it has one;

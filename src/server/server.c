@@ -13,6 +13,7 @@
 #include "events/events.h"
 #include "lib/err.h"
 #include "rotation/rotation.h"
+#include "sealing/sealing.h"
 
 #include <stddef.h>
 
@@ -50,6 +51,7 @@ static const struct {
         {events_subsystem_new, events_sys_routes, &events_sys_nroutes},
         {audit_subsystem_new, audit_sys_routes, &audit_sys_nroutes},
         {rotation_subsystem_new, rotation_sys_routes, &rotation_sys_nroutes},
+        {sealing_subsystem_new, sealing_sys_routes, &sealing_sys_nroutes},
 };
 
 int

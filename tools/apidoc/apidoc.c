@@ -27,6 +27,7 @@
 #include "engines/transit/transit.h"
 #include "events/events.h"
 #include "rotation/rotation.h"
+#include "sealing/sealing.h"
 #include "server/server.h"
 
 /* One section of the document: a backend type and where it is mounted. */
@@ -49,6 +50,8 @@ static const struct apidoc_section sections[] = {
          &events_sys_nroutes},
         {"System: audit devices", "system", "sys/", 1, NULL, audit_sys_routes, &audit_sys_nroutes},
         {"System: rotation", "system", "sys/", 1, NULL, rotation_sys_routes, &rotation_sys_nroutes},
+        {"System: sealing keys", "system", "sys/", 1, NULL, sealing_sys_routes,
+         &sealing_sys_nroutes},
         {"Token auth method", "token", "auth/token/", 1, &token_backend},
         {"KV version 1", "kv (options.version 1, the default), generic", "secret/", 0,
          &kv_v1_backend},
