@@ -7,6 +7,7 @@ refusals (400 naming the field) and the CA key kept only through the barrier."""
 import base64
 import datetime
 import subprocess
+import threading
 
 import hvac.exceptions
 import pytest
@@ -200,6 +201,8 @@ def test_root_generate_formats(dev_server):
     ({"key_type": "any"}, "key_type"),
     ({"key_type": "rsa", "key_bits": 1024}, "RSA"),
     ({"key_type": "ec", "key_bits": 255}, "EC"),
+    ({"key_type": "rsa", "key_bits": 4294969344}, "key_bits"),
+    ({"max_path_length": 4294967296}, "max_path_length"),
     ({"format": "p12"}, "format"),
     ({"private_key_format": "pfx"}, "private_key_format"),
     ({"ttl": "forever"}, "ttl"),
@@ -217,6 +220,25 @@ def test_root_generate_refusals(dev_server, params, field):
     # nothing was created
     r = dev_server.raw("GET", "/v1/pki/ca/pem")
     assert r.status == 400 and "no CA" in r.text
+
+
+def test_concurrent_root_generation_has_one_winner(dev_server):
+    c = dev_server.client
+    enable_pki(c)
+    results = []
+
+    def gen(i):
+        client = make_client(dev_server.addr, dev_server.token)
+        results.append(client.secrets.pki.generate_root("internal", f"root-{i}", extra_params={"key_type": "ec"}))
+
+    threads = [threading.Thread(target=gen, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r["data"]["certificate"] for r in results if r.get("data")]
+    assert len(results) == 6 and len(winners) == 1
+    assert load_cert(c.secrets.pki.read_ca_certificate()) == load_cert(winners[0])
 
 
 def test_root_generate_needs_common_name_and_known_type(dev_server):
