@@ -461,6 +461,13 @@ def test_config_ca_import(dev_server, tmp_path):
     assert load_cert(c.secrets.pki.read_ca_certificate(mount_point="pki_sub")) == sub
     chain = c.secrets.pki.read_ca_certificate_chain(mount_point="pki_sub")
     assert chain.index(pem(sub).strip()) < chain.index(pem(cert).strip())
+    # a certificate alone: served, but nothing to sign with
+    enable_pki(c, "pki_certonly")
+    c.secrets.pki.submit_ca_information(pem(cert), mount_point="pki_certonly")
+    assert load_cert(c.secrets.pki.read_ca_certificate(mount_point="pki_certonly")) == cert
+    with pytest.raises(hvac.exceptions.InvalidRequest) as ei:
+        c.secrets.pki.sign_intermediate(csr, "Int", extra_params={"ttl": "24h"}, mount_point="pki_certonly")
+    assert "no private key" in pki_error(ei)
 
 
 @pytest.mark.parametrize("bundle,message", [
