@@ -369,7 +369,8 @@ params_check(const struct ca_params *cp, struct response *rs)
 	if (cp->key_bits < 0 || cp->key_bits > 16384)
 		return pki_fail(rs, "invalid value for key_bits: %lld", (long long)cp->key_bits);
 	if (cp->signature_bits < 0 || cp->signature_bits > 512)
-		return pki_fail(rs, "invalid value for signature_bits: %lld (must be 256, 384 or 512)",
+		return pki_fail(rs,
+		                "invalid value for signature_bits: %lld (must be 256, 384 or 512)",
 		                (long long)cp->signature_bits);
 	if (cp->max_path_length > 1000000)
 		return pki_fail(rs, "invalid value for max_path_length: %lld",
