@@ -55,18 +55,23 @@ struct sign_req {
 	         .desc = "other SANs, \"<oid>;UTF8:<value>\""},                                    \
 	        {"serial_number", FIELD_STRING, 0, SR(serial_number),                              \
 	         .desc = "the subject's serialNumber attribute (not the certificate's serial)"},   \
-	        {"exclude_cn_from_sans", FIELD_BOOL, 0, SR(exclude_cn_from_sans), .def = "false", \
-	         .desc = "do not add the CN to the DNS or email SANs"}
+	{                                                                                          \
+		"exclude_cn_from_sans", FIELD_BOOL, 0, SR(exclude_cn_from_sans),                   \
+		        .def = "false", .desc = "do not add the CN to the DNS or email SANs"       \
+	}
 
 #define OUTPUT_FIELDS                                                                              \
-	{"ttl", FIELD_DURATION, 0, SR(ttl), .def = "0",                                            \
-	 .desc = "validity; default the role's ttl; clamped to its max_ttl"},                      \
+	{"ttl",      FIELD_DURATION,                                                               \
+	 0,          SR(ttl),                                                                      \
+	 .def = "0", .desc = "validity; default the role's ttl; clamped to its max_ttl"},          \
 	        {"not_after", FIELD_STRING, 0, SR(not_after),                                      \
 	         .desc = "NotAfter as YYYY-MM-ddTHH:MM:SSZ instead of ttl"},                       \
-	        {"format", FIELD_STRING, 0, SR(format), .def = "pem",                              \
-	         .desc = "pem, der (base64) or pem_bundle"},                                       \
-	        {"remove_roots_from_chain", FIELD_BOOL, 0, SR(remove_roots_from_chain),            \
-	         .def = "false", .desc = "leave self-signed CAs out of ca_chain"}
+	        {"format",   FIELD_STRING, 0,                                                      \
+	         SR(format), .def = "pem", .desc = "pem, der (base64) or pem_bundle"},             \
+	{                                                                                          \
+		"remove_roots_from_chain", FIELD_BOOL, 0, SR(remove_roots_from_chain),             \
+		        .def = "false", .desc = "leave self-signed CAs out of ca_chain"            \
+	}
 
 const struct field pki_issue_fields[] = {
         COMMON_FIELDS,
@@ -112,12 +117,11 @@ struct build {
 	int64_t not_before, not_after;
 };
 
-static const int subj_nids[7] = {NID_organizationalUnitName, NID_organizationName,
-                                 NID_countryName,            NID_localityName,
-                                 NID_stateOrProvinceName,    NID_streetAddress,
-                                 NID_postalCode};
-static const char *const subj_role_fields[7] = {"ou",       "organization",   "country",    "locality",
-                                                "province", "street_address", "postal_code"};
+static const int subj_nids[7] = {
+        NID_organizationalUnitName, NID_organizationName, NID_countryName, NID_localityName,
+        NID_stateOrProvinceName,    NID_streetAddress,    NID_postalCode};
+static const char *const subj_role_fields[7] = {
+        "ou", "organization", "country", "locality", "province", "street_address", "postal_code"};
 
 static int fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -182,7 +186,8 @@ add_unique(json_t *arr, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (strcasecmp(json_string_value(v), s) == 0)
 			return 0;
 	}
@@ -330,7 +335,8 @@ csr_read_sans(X509_REQ *req, struct build *b, bool *ret_any)
 			continue; /* other names come from the request only */
 		}
 		*ret_any = true;
-		text = strndup((const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+		text = strndup((const char *)ASN1_STRING_get0_data(s),
+		               (size_t)ASN1_STRING_length(s));
 		r = text ? add_unique(into, text) : CF_ENOMEM;
 		free(text);
 	}
@@ -344,7 +350,8 @@ static bool
 csr_is_ca(X509_REQ *req)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	BASIC_CONSTRAINTS *bc = exts ? X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL) : NULL;
+	BASIC_CONSTRAINTS *bc =
+	        exts ? X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL) : NULL;
 	bool ca = bc && bc->ca;
 
 	BASIC_CONSTRAINTS_free(bc);
@@ -364,9 +371,9 @@ csr_usages(X509_REQ *req, struct build *b, bool *ret_ku, bool *ret_eku)
 		int nid;
 		const char *name;
 	} ekus[] = {
-	        {NID_server_auth, "ServerAuth"},     {NID_client_auth, "ClientAuth"},
-	        {NID_code_sign, "CodeSigning"},      {NID_email_protect, "EmailProtection"},
-	        {NID_time_stamp, "TimeStamping"},    {NID_OCSP_sign, "OCSPSigning"},
+	        {NID_server_auth, "ServerAuth"},  {NID_client_auth, "ClientAuth"},
+	        {NID_code_sign, "CodeSigning"},   {NID_email_protect, "EmailProtection"},
+	        {NID_time_stamp, "TimeStamping"}, {NID_OCSP_sign, "OCSPSigning"},
 	        {NID_anyExtendedKeyUsage, "Any"},
 	};
 	int r = 0;
@@ -417,16 +424,19 @@ check_csr_key(json_t *role, EVP_PKEY *pub, struct response *rs)
 		return fail(rs, "key_type: role requires keys of type %s, but the CSR's key is %s",
 		            want, have);
 	if (strcmp(have, "rsa") == 0 && bits < 2048)
-		return fail(rs, "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
-		                "the CSR's key is %d bits",
+		return fail(rs,
+		            "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
+		            "the CSR's key is %d bits",
 		            bits);
 	if (strcmp(have, "ec") == 0 && bits < 224)
-		return fail(rs, "key_bits: EC keys of fewer than 224 bits are not supported, but the "
-		                "CSR's key is %d bits",
+		return fail(rs,
+		            "key_bits: EC keys of fewer than 224 bits are not supported, but the "
+		            "CSR's key is %d bits",
 		            bits);
 	if (strcmp(want, "any") != 0 && strcmp(have, "ed25519") != 0 && bits < want_bits)
-		return fail(rs, "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
-		                "key is %d bits",
+		return fail(rs,
+		            "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
+		            "key is %d bits",
 		            (long long)want_bits, bits);
 	return 0;
 }
@@ -458,14 +468,16 @@ names_check(json_t *role, struct build *b, struct response *rs)
 		r = fail(rs, "common name %s not allowed by this role", b->cn);
 		goto out;
 	}
-	json_array_foreach(b->dns, i, v) {
+	json_array_foreach(b->dns, i, v)
+	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
 			r = fail(rs, "subject alternate name %s not allowed by this role",
 			         json_string_value(v));
 			goto out;
 		}
 	}
-	json_array_foreach(b->email, i, v) {
+	json_array_foreach(b->email, i, v)
+	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
 			r = fail(rs, "subject alternate name %s not allowed by this role",
 			         json_string_value(v));
@@ -483,7 +495,8 @@ glob_any(json_t *globs, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(globs, i, v) {
+	json_array_foreach(globs, i, v)
+	{
 		if (glob_match(json_string_value(v), s))
 			return true;
 	}
@@ -522,14 +535,18 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 	json_t *v, *a;
 	int r;
 
-	json_array_foreach(req_other, i, v) {
+	json_array_foreach(req_other, i, v)
+	{
 		const char *s = json_string_value(v), *semi = strchr(s, ';'), *val;
 		char norm[1024], oid[128];
 		size_t n;
 		bool ok = any;
 
 		if (!semi || (size_t)(semi - s) >= sizeof(oid))
-			return fail(rs, "invalid value for other_sans: %s is not \"<oid>;UTF8:<value>\"", s);
+			return fail(
+			        rs,
+			        "invalid value for other_sans: %s is not \"<oid>;UTF8:<value>\"",
+			        s);
 		n = (size_t)(semi - s);
 		memcpy(oid, s, n);
 		oid[n] = '\0';
@@ -538,14 +555,19 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 		else if (strncasecmp(semi + 1, "UTF-8:", 6) == 0)
 			val = semi + 7;
 		else
-			return fail(rs, "invalid value for other_sans: %s: only the UTF8 type is supported", s);
+			return fail(
+			        rs,
+			        "invalid value for other_sans: %s: only the UTF8 type is supported",
+			        s);
 		{
 			ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
 			ASN1_OBJECT_free(o);
 			if (!o)
-				return fail(rs, "invalid value for other_sans: %s is not an OID", oid);
+				return fail(rs, "invalid value for other_sans: %s is not an OID",
+				            oid);
 		}
-		json_array_foreach(allowed, k, a) {
+		json_array_foreach(allowed, k, a)
+		{
 			const char *as = json_string_value(a), *asemi = strchr(as, ';'), *aval;
 			if (!asemi || (size_t)(asemi - as) != n || strncmp(as, oid, n) != 0)
 				continue;
@@ -578,42 +600,50 @@ ip_uri_check(json_t *role, const struct sign_req *q, struct build *b, bool csr_s
 	int r;
 
 	if (!csr_sans) {
-		json_array_foreach(q->ip_sans, i, v) {
+		json_array_foreach(q->ip_sans, i, v)
+		{
 			const char *s = json_string_value(v);
 			unsigned char addr[16];
 			char text[INET6_ADDRSTRLEN];
 
 			if (!role_bool(role, "allow_ip_sans"))
-				return fail(rs, "IP Subject Alternative Names are not allowed in this "
-				                "role, but was provided %s",
+				return fail(rs,
+				            "IP Subject Alternative Names are not allowed in this "
+				            "role, but was provided %s",
 				            s);
 			if (inet_pton(AF_INET, s, addr) == 1)
 				inet_ntop(AF_INET, addr, text, sizeof(text));
 			else if (inet_pton(AF_INET6, s, addr) == 1)
 				inet_ntop(AF_INET6, addr, text, sizeof(text));
 			else
-				return fail(rs, "invalid value for ip_sans: %s is not a valid IP address",
-				            s);
+				return fail(
+				        rs,
+				        "invalid value for ip_sans: %s is not a valid IP address",
+				        s);
 			r = add_unique(b->ip, text);
 			if (r < 0)
 				return r;
 		}
-		json_array_foreach(q->uri_sans, i, v) {
+		json_array_foreach(q->uri_sans, i, v)
+		{
 			r = add_unique(b->uri, json_string_value(v));
 			if (r < 0)
 				return r;
 		}
 	} else if (json_array_size(b->ip) > 0 && !role_bool(role, "allow_ip_sans")) {
-		return fail(rs, "IP Subject Alternative Names are not allowed in this role, but were "
-		                "provided via CSR");
+		return fail(rs,
+		            "IP Subject Alternative Names are not allowed in this role, but were "
+		            "provided via CSR");
 	}
-	json_array_foreach(b->uri, i, v) {
+	json_array_foreach(b->uri, i, v)
+	{
 		const char *s = json_string_value(v);
 		if (!uri_valid(s))
 			return fail(rs, "invalid value for uri_sans: %s is not a URI", s);
 		if (!glob_any(allowed_uris, s))
-			return fail(rs, "URI Subject Alternative Names are not allowed in this role, "
-			                "but were provided %s",
+			return fail(rs,
+			            "URI Subject Alternative Names are not allowed in this role, "
+			            "but were provided %s",
 			            s);
 	}
 	return 0;
@@ -633,11 +663,13 @@ validity(struct request *rq, struct response *rs, json_t *role, const struct sig
 	if (q->not_after && *q->not_after) {
 		int64_t ns;
 		if (util_parse_rfc3339(q->not_after, &ns) < 0)
-			return fail(rs, "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
+			return fail(rs,
+			            "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
 			            q->not_after);
 		ttl = ns / 1000000000 - now;
 		if (ttl <= 0)
-			return fail(rs, "invalid value for not_after: %s is in the past", q->not_after);
+			return fail(rs, "invalid value for not_after: %s is in the past",
+			            q->not_after);
 	}
 	if (ttl <= 0)
 		ttl = role_int(role, "ttl");
@@ -658,10 +690,11 @@ validity(struct request *rq, struct response *rs, json_t *role, const struct sig
 	if (b->not_after > ca_end) {
 		util_rfc3339(b->not_after * 1000000000, a, sizeof(a));
 		util_rfc3339(ca_end * 1000000000, c, sizeof(c));
-		return fail(rs,
-		            "ttl: cannot satisfy request, as TTL would result in notAfter %s that is "
-		            "beyond the expiration of the CA certificate at %s",
-		            a, c);
+		return fail(
+		        rs,
+		        "ttl: cannot satisfy request, as TTL would result in notAfter %s that is "
+		        "beyond the expiration of the CA certificate at %s",
+		        a, c);
 	}
 	return 0;
 }
@@ -703,7 +736,8 @@ key_text(EVP_PKEY *key, bool der, bool pkcs8)
 		           : i2d_PrivateKey_bio(bio, key);
 	else
 		ok = pkcs8 ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-		           : PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL, NULL);
+		           : PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL,
+		                                                  NULL);
 	if (ok == 1 && der) {
 		char *data = NULL;
 		long n = BIO_get_mem_data(bio, &data);
@@ -823,7 +857,8 @@ answer(struct response *rs, const struct sign_req *q, const struct pki_issuer *i
 	if (key) {
 		int bits;
 		keytext = key_text(key, der, pkcs8);
-		if (!keytext || json_object_set_new(data, "private_key", json_string(keytext)) != 0 ||
+		if (!keytext ||
+		    json_object_set_new(data, "private_key", json_string(keytext)) != 0 ||
 		    json_object_set_new(data, "private_key_type",
 		                        json_string(pki_key_type(key, &bits))) != 0)
 			goto out;
@@ -914,7 +949,8 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		goto out;
 	}
 	if (!iss->key) {
-		r = fail(rs, "the mount's CA has no private key (only its certificate was imported)");
+		r = fail(rs,
+		         "the mount's CA has no private key (only its certificate was imported)");
 		goto out;
 	}
 
@@ -957,7 +993,8 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 			goto out;
 	}
 	if (!csr_sans) {
-		json_array_foreach(q->alt_names, i, v) {
+		json_array_foreach(q->alt_names, i, v)
+		{
 			const char *s = json_string_value(v);
 			r = add_unique(strchr(s, '@') ? b.email : b.dns, s);
 			if (r < 0)
@@ -993,7 +1030,9 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 				if (r < 0 || pos < 0)
 					break;
 				last = pos;
-				r = json_array_append_new(b.subj[k], json_string(s)) == 0 ? 0 : CF_ENOMEM;
+				r = json_array_append_new(b.subj[k], json_string(s)) == 0
+				            ? 0
+				            : CF_ENOMEM;
 				free(s);
 				if (r < 0)
 					break;
@@ -1024,30 +1063,37 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	}
 	if (!ku_given) {
 		const char *bad = NULL;
-		if (pki_key_usage_bits(json_object_get(role, "key_usage"), &b.key_usage, &bad) < 0) {
+		if (pki_key_usage_bits(json_object_get(role, "key_usage"), &b.key_usage, &bad) <
+		    0) {
 			r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 			goto out;
 		}
 	}
 	if (!eku_given) {
-		static const char *const flags[][2] = {{"server_flag", "ServerAuth"},
-		                                       {"client_flag", "ClientAuth"},
-		                                       {"code_signing_flag", "CodeSigning"},
-		                                       {"email_protection_flag", "EmailProtection"}};
+		static const char *const flags[][2] = {
+		        {"server_flag", "ServerAuth"},
+		        {"client_flag", "ClientAuth"},
+		        {"code_signing_flag", "CodeSigning"},
+		        {"email_protection_flag", "EmailProtection"}};
 		for (size_t k = 0; k < 4; k++)
-			if (role_bool(role, flags[k][0]) && (r = add_unique(b.eku, flags[k][1])) < 0)
+			if (role_bool(role, flags[k][0]) &&
+			    (r = add_unique(b.eku, flags[k][1])) < 0)
 				goto out;
-		json_array_foreach(json_object_get(role, "ext_key_usage"), i, v) {
+		json_array_foreach(json_object_get(role, "ext_key_usage"), i, v)
+		{
 			const char *name = pki_ext_key_usage_name(json_string_value(v));
 			if (!name) {
-				r = fail(rs, "invalid value for ext_key_usage: unknown extended key usage %s",
+				r = fail(rs,
+				         "invalid value for ext_key_usage: unknown extended key "
+				         "usage %s",
 				         json_string_value(v));
 				goto out;
 			}
 			if ((r = add_unique(b.eku, name)) < 0)
 				goto out;
 		}
-		json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v) {
+		json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v)
+		{
 			if ((r = add_unique(b.eku_oids, json_string_value(v))) < 0)
 				goto out;
 		}
@@ -1174,11 +1220,13 @@ pki_issue(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	if (strcmp(role_str(role, "key_type"), "any") == 0) {
-		r = fail(rs, "key_type: role key type \"any\" not allowed for issuing certificates, "
-		             "only signing");
+		r = fail(rs,
+		         "key_type: role key type \"any\" not allowed for issuing certificates, "
+		         "only signing");
 		goto out;
 	}
-	r = pki_keygen(role_str(role, "key_type"), (int)role_int(role, "key_bits"), &key, err, sizeof(err));
+	r = pki_keygen(role_str(role, "key_type"), (int)role_int(role, "key_bits"), &key, err,
+	               sizeof(err));
 	if (r == CF_EINVAL)
 		r = fail(rs, "key_type: %s", err);
 	if (r < 0)
@@ -1227,29 +1275,30 @@ verbatim_role(json_t *named, const struct sign_req *q, json_t **ret)
 {
 	json_t *role;
 
-	role = json_pack("{s:b, s:b, s:b, s:b, s:b, s:[s], s:[s], s:[s], s:b, s:b, s:b, s:s, s:I,"
-	                 " s:O, s:O, s:O, s:I, s:b, s:b, s:b, s:b, s:b, s:b}",
-	                 "allow_any_name", 1, "enforce_hostnames", 0, "allow_ip_sans", 1,
-	                 "allow_localhost", 1, "allow_wildcard_certificates", 1,
-	                 "allowed_uri_sans", "*", "allowed_other_sans", "*",
-	                 "allowed_serial_numbers", "*", "use_csr_common_name", 1, "use_csr_sans",
-	                 1, "require_cn", 0, "key_type", "any", "key_bits", (json_int_t)0,
-	                 "key_usage", q->key_usage, "ext_key_usage", q->ext_key_usage,
-	                 "ext_key_usage_oids", q->ext_key_usage_oids, "signature_bits",
-	                 (json_int_t)q->signature_bits, "use_pss", q->use_pss, "server_flag", 0,
-	                 "client_flag", 0, "code_signing_flag", 0, "email_protection_flag", 0,
-	                 "basic_constraints_valid_for_non_ca", 0);
+	role = json_pack(
+	        "{s:b, s:b, s:b, s:b, s:b, s:[s], s:[s], s:[s], s:b, s:b, s:b, s:s, s:I,"
+	        " s:O, s:O, s:O, s:I, s:b, s:b, s:b, s:b, s:b, s:b}",
+	        "allow_any_name", 1, "enforce_hostnames", 0, "allow_ip_sans", 1, "allow_localhost",
+	        1, "allow_wildcard_certificates", 1, "allowed_uri_sans", "*", "allowed_other_sans",
+	        "*", "allowed_serial_numbers", "*", "use_csr_common_name", 1, "use_csr_sans", 1,
+	        "require_cn", 0, "key_type", "any", "key_bits", (json_int_t)0, "key_usage",
+	        q->key_usage, "ext_key_usage", q->ext_key_usage, "ext_key_usage_oids",
+	        q->ext_key_usage_oids, "signature_bits", (json_int_t)q->signature_bits, "use_pss",
+	        q->use_pss, "server_flag", 0, "client_flag", 0, "code_signing_flag", 0,
+	        "email_protection_flag", 0, "basic_constraints_valid_for_non_ca", 0);
 	if (!role)
 		return CF_ENOMEM;
-	if (json_object_set_new(role, "ttl", json_integer(named ? role_int(named, "ttl") : 0)) != 0 ||
-	    json_object_set_new(role, "max_ttl", json_integer(named ? role_int(named, "max_ttl") : 0)) !=
+	if (json_object_set_new(role, "ttl", json_integer(named ? role_int(named, "ttl") : 0)) !=
 	            0 ||
-	    json_object_set_new(role, "not_before_duration",
-	                        json_integer(named ? role_int(named, "not_before_duration") : 30)) != 0 ||
+	    json_object_set_new(role, "max_ttl",
+	                        json_integer(named ? role_int(named, "max_ttl") : 0)) != 0 ||
+	    json_object_set_new(
+	            role, "not_before_duration",
+	            json_integer(named ? role_int(named, "not_before_duration") : 30)) != 0 ||
 	    json_object_set_new(role, "generate_lease",
 	                        json_boolean(named && role_bool(named, "generate_lease"))) != 0 ||
-	    json_object_set_new(role, "no_store", json_boolean(named && role_bool(named, "no_store"))) !=
-	            0) {
+	    json_object_set_new(role, "no_store",
+	                        json_boolean(named && role_bool(named, "no_store"))) != 0) {
 		json_decref(role);
 		return CF_ENOMEM;
 	}
@@ -1281,14 +1330,17 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 		r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 		goto out;
 	}
-	json_array_foreach(q.ext_key_usage, i, v) {
+	json_array_foreach(q.ext_key_usage, i, v)
+	{
 		if (!pki_ext_key_usage_name(json_string_value(v))) {
-			r = fail(rs, "invalid value for ext_key_usage: unknown extended key usage %s",
+			r = fail(rs,
+			         "invalid value for ext_key_usage: unknown extended key usage %s",
 			         json_string_value(v));
 			goto out;
 		}
 	}
-	json_array_foreach(q.ext_key_usage_oids, i, v) {
+	json_array_foreach(q.ext_key_usage_oids, i, v)
+	{
 		ASN1_OBJECT *o = OBJ_txt2obj(json_string_value(v), 1);
 		ASN1_OBJECT_free(o);
 		if (!o) {

@@ -75,7 +75,8 @@ const struct field pki_role_fields[] = {
         {"country", FIELD_STRLIST, .def = "", .desc = "C values of the subject"},
         {"locality", FIELD_STRLIST, .def = "", .desc = "L values of the subject"},
         {"province", FIELD_STRLIST, .def = "", .desc = "ST values of the subject"},
-        {"street_address", FIELD_STRLIST, .def = "", .desc = "street address values of the subject"},
+        {"street_address", FIELD_STRLIST, .def = "",
+         .desc = "street address values of the subject"},
         {"postal_code", FIELD_STRLIST, .def = "", .desc = "postal code values of the subject"},
         {"generate_lease", FIELD_BOOL, .def = "false",
          .desc = "attach a lease to each certificate; revoking it revokes the certificate"},
@@ -157,7 +158,8 @@ is_subdomain(const char *name, const char *domain)
 {
 	size_t n = strlen(name), m = strlen(domain);
 
-	return m > 0 && n > m + 1 && name[n - m - 1] == '.' && strcasecmp(name + n - m, domain) == 0;
+	return m > 0 && n > m + 1 && name[n - m - 1] == '.' &&
+	       strcasecmp(name + n - m, domain) == 0;
 }
 
 /* The checks of Vault's validateNames, for one name. */
@@ -201,17 +203,18 @@ pki_name_allowed(const struct pki_name_policy *p, const char *name)
 	if (p->allow_any_name)
 		return true;
 	if (p->allow_localhost) {
-		if (strcasecmp(reduced, "localhost") == 0 || strcasecmp(reduced, "localdomain") == 0)
+		if (strcasecmp(reduced, "localhost") == 0 ||
+		    strcasecmp(reduced, "localdomain") == 0)
 			return true;
-		if (p->allow_subdomains &&
-		    (has_suffix_ci(reduced, ".localhost") || has_suffix_ci(reduced, ".localdomain")))
+		if (p->allow_subdomains && (has_suffix_ci(reduced, ".localhost") ||
+		                            has_suffix_ci(reduced, ".localdomain")))
 			return true;
 	}
 	for (const char *const *d = p->allowed_domains; d && *d; d++) {
 		if (!**d)
 			continue;
-		if (p->allow_bare_domains &&
-		    (strcasecmp(name, *d) == 0 || (email_domain && strcasecmp(email_domain, *d) == 0)))
+		if (p->allow_bare_domains && (strcasecmp(name, *d) == 0 ||
+		                              (email_domain && strcasecmp(email_domain, *d) == 0)))
 			return true;
 		if (p->allow_subdomains &&
 		    (is_subdomain(reduced, *d) || (wildcard && strcasecmp(reduced, *d) == 0)))
@@ -246,7 +249,8 @@ pki_key_usage_bits(json_t *list, unsigned *ret_bits, const char **ret_bad)
 	size_t i, k;
 	json_t *v;
 
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		const char *s = json_string_value(v);
 		for (k = 0; s && k < sizeof(key_usages) / sizeof(key_usages[0]); k++)
 			if (strcasecmp(s, key_usages[k].name) == 0)
@@ -383,27 +387,31 @@ check_key(json_t *rec, struct response *rs)
 		if (bits == 0)
 			bits = 2048;
 		if (bits != 2048 && bits != 3072 && bits != 4096 && bits != 8192) {
-			(void)response_errorf(rs,
-			                      "invalid value for key_bits: unsupported bit length for "
-			                      "RSA key: %lld (2048, 3072, 4096 or 8192)",
-			                      (long long)bits);
+			(void)response_errorf(
+			        rs,
+			        "invalid value for key_bits: unsupported bit length for "
+			        "RSA key: %lld (2048, 3072, 4096 or 8192)",
+			        (long long)bits);
 			return CF_EINVAL;
 		}
 	} else if (strcmp(kt, "ec") == 0) {
 		if (bits == 0)
 			bits = 256;
 		if (bits != 224 && bits != 256 && bits != 384 && bits != 521) {
-			(void)response_errorf(rs,
-			                      "invalid value for key_bits: unsupported bit length for "
-			                      "EC key: %lld (224, 256, 384 or 521)",
-			                      (long long)bits);
+			(void)response_errorf(
+			        rs,
+			        "invalid value for key_bits: unsupported bit length for "
+			        "EC key: %lld (224, 256, 384 or 521)",
+			        (long long)bits);
 			return CF_EINVAL;
 		}
 	} else if (strcmp(kt, "ed25519") == 0 || strcmp(kt, "any") == 0) {
 		bits = 0;
 	} else {
-		return fail(rs, "invalid value for key_type: unknown key type %s (rsa, ec, ed25519, any)",
-		            kt);
+		return fail(
+		        rs,
+		        "invalid value for key_type: unknown key type %s (rsa, ec, ed25519, any)",
+		        kt);
 	}
 	if (sig != 0 && sig != 256 && sig != 384 && sig != 512)
 		return fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
@@ -430,26 +438,33 @@ check_role(json_t *rec, struct response *rs)
 		return fail(rs, "\"ttl\" value must be less than \"max_ttl\" value");
 	if (pki_key_usage_bits(json_object_get(rec, "key_usage"), &bits, &bad) < 0)
 		return fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
-	json_array_foreach(json_object_get(rec, "ext_key_usage"), i, v) {
+	json_array_foreach(json_object_get(rec, "ext_key_usage"), i, v)
+	{
 		if (!pki_ext_key_usage_name(json_string_value(v)))
-			return fail(rs, "invalid value for ext_key_usage: unknown extended key usage %s",
-			            json_string_value(v));
+			return fail(
+			        rs,
+			        "invalid value for ext_key_usage: unknown extended key usage %s",
+			        json_string_value(v));
 	}
-	json_array_foreach(json_object_get(rec, "ext_key_usage_oids"), i, v) {
+	json_array_foreach(json_object_get(rec, "ext_key_usage_oids"), i, v)
+	{
 		if (!oid_valid(json_string_value(v)))
 			return fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
 			            json_string_value(v));
 	}
-	json_array_foreach(json_object_get(rec, "allowed_other_sans"), i, v) {
+	json_array_foreach(json_object_get(rec, "allowed_other_sans"), i, v)
+	{
 		const char *s = json_string_value(v);
 		if (strcmp(s, "*") != 0 && !other_san_valid(s))
 			return fail(rs,
-			            "invalid value for allowed_other_sans: %s is not \"<oid>;UTF8:<value>\" "
+			            "invalid value for allowed_other_sans: %s is not "
+			            "\"<oid>;UTF8:<value>\" "
 			            "or \"*\"",
 			            s);
 	}
 	if (strcmp(json_string_value(json_object_get(rec, "issuer_ref")), "default") != 0)
-		return fail(rs, "invalid value for issuer_ref: a mount has one issuer, \"default\"");
+		return fail(rs,
+		            "invalid value for issuer_ref: a mount has one issuer, \"default\"");
 	/* no_store implies generate_lease=false (Vault's create/update role) */
 	if (json_is_true(json_object_get(rec, "no_store")) &&
 	    json_object_set_new(rec, "generate_lease", json_false()) != 0)
