@@ -351,6 +351,26 @@ test_rotation_job_config(void **state)
 	json_decref(cfg);
 }
 
+/* pki jobs renew renew_before the certificate's expiry, never before half
+ * the lifetime of a certificate the job issued. */
+static void
+test_rotation_pki_due(void **state)
+{
+	json_t *cfg = json_pack("{s:I}", "renew_before_s", (json_int_t)600);
+	json_t *st = json_object();
+
+	(void)state;
+	assert_int_equal(rotation_pki_due(cfg, st), 0); /* no certificate yet */
+	json_object_set_new(st, "cert_expiration", json_integer(10000));
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9400 * NS_PER_S);
+	json_object_set_new(st, "cert_issued", json_integer(6400)); /* 3600 s of life */
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9400 * NS_PER_S);
+	json_object_set_new(st, "cert_issued", json_integer(9000)); /* 1000 s: clamped */
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9500 * NS_PER_S);
+	json_decref(cfg);
+	json_decref(st);
+}
+
 int
 main(void)
 {
@@ -361,6 +381,7 @@ main(void)
 	        cmocka_unit_test(test_rotation_next_fire),
 	        cmocka_unit_test(test_rotation_backoff),
 	        cmocka_unit_test(test_rotation_job_config),
+	        cmocka_unit_test(test_rotation_pki_due),
 	};
 
 	jsonx_init();
