@@ -64,8 +64,7 @@ make_cert(EVP_PKEY *pub, X509 *issuer, EVP_PKEY *signer, const char *cn)
 	X509_set_version(x, X509_VERSION_3);
 	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
 	BN_free(bn);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-	                           0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_subject_name(x, name);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
 	X509_NAME_free(name);
