@@ -7,6 +7,7 @@ compromise revokes and reissues; a restart in the middle of a renewal neither
 loses nor doubles a certificate."""
 
 import calendar
+import json
 import subprocess
 import time
 
@@ -15,7 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from cofferlib import wait_until
-from rotlib import ok
+from rotlib import Receiver, add_webhook, ok
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
 
 ROLE = {"allowed_domains": "example.com", "allow_subdomains": True, "allow_ip_sans": True,
         "key_type": "ec", "key_bits": 256, "max_ttl": "72h"}
@@ -94,9 +102,10 @@ def test_new_job_issues_at_once_and_the_kv_version_verifies(dev_server, tmp_path
     assert [(h["version"], h["outcome"]) for h in hist] == [(1, "success")]
 
 
-def test_renewed_once_when_it_enters_its_window(dev_server):
+def test_renewed_once_when_it_enters_its_window(dev_server, receiver):
     call = dev_call(dev_server)
     setup_pki(call)
+    add_webhook(dev_server, receiver)
     ok(call("POST", "/v1/sys/rotation/jobs/short",
             job_body(path="tls/short", ttl="20s", renew_before="10s")))
     ok(call("POST", "/v1/sys/rotation/jobs/long",
@@ -125,6 +134,11 @@ def test_renewed_once_when_it_enters_its_window(dev_server):
     assert kv(call, "tls/short", version=1)["data"]["serial_number"] == first["serial_number"]
     c1 = ok(call("GET", f"/v1/pki/cert/{first['serial_number']}"))["data"]
     assert not c1.get("revocation_time")
+    # the renewal was announced like any rotation, without the key
+    done = receiver.wait("rotation.completed", "short", pred=lambda e: e["version"] == 2)
+    assert done[0]["previous_version"] == 1 and done[0]["path"] == "tls/short"
+    assert receiver.of("rotation.started", "short")
+    assert "PRIVATE KEY" not in json.dumps(receiver.of("rotation.completed"))
     # the job whose certificate is far from its window was not renewed
     assert kv(call, "tls/long")["metadata"]["version"] == 1
     assert kv(call, "tls/long")["data"]["serial_number"] == long1["serial_number"]
@@ -164,9 +178,10 @@ def test_pki_job_errors(dev_server):
     assert call("GET", "/v1/secret/data/tls/app").status == 404
 
 
-def test_compromise_revokes_and_reissues(dev_server, tmp_path):
+def test_compromise_revokes_and_reissues(dev_server, tmp_path, receiver):
     call = dev_call(dev_server)
     setup_pki(call)
+    add_webhook(dev_server, receiver)
     ok(call("POST", "/v1/sys/rotation/jobs/app", job_body()))
     ok(call("POST", "/v1/sys/rotation/jobs/app/rotate", {"reason": "early"}))  # v2, v1 in grace
     v1 = kv(call, "tls/app", version=1)["data"]
@@ -190,6 +205,8 @@ def test_compromise_revokes_and_reissues(dev_server, tmp_path):
     job = ok(call("GET", "/v1/sys/rotation/jobs/app"))["data"]
     assert job["previous_version"] is None and job["current_version"] == 3
     assert job["certificate"]["serial_number"] == v3["serial_number"]
+    ev = receiver.wait("secret.compromised", "app")[0]
+    assert ev["severity"] == "critical" and ev["force"] is True and ev["version"] == 3
     # the CRL lists them
     crl = call("GET", "/v1/pki/crl/pem")
     if crl.status == 200:
