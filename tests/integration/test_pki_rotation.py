@@ -102,6 +102,22 @@ def test_new_job_issues_at_once_and_the_kv_version_verifies(dev_server, tmp_path
     assert [(h["version"], h["outcome"]) for h in hist] == [(1, "success")]
 
 
+def test_a_certificate_already_at_the_path_is_taken_over(dev_server):
+    call = dev_call(dev_server)
+    setup_pki(call)
+    got = ok(call("POST", "/v1/pki/issue/web", {"common_name": "app.example.com", "ttl": "2h"}))
+    cert = got["data"]
+    ok(call("POST", "/v1/secret/data/tls/app",
+            {"data": {"certificate": cert["certificate"], "private_key": cert["private_key"]}}))
+    st = ok(call("POST", "/v1/sys/rotation/jobs/app", job_body(ttl="3h", renew_before="1h")))["data"]
+    assert st["current_version"] == 1
+    assert kv(call, "tls/app")["metadata"]["version"] == 1  # nothing issued
+    job = ok(call("GET", "/v1/sys/rotation/jobs/app"))["data"]
+    assert job["certificate"]["serial_number"] == cert["serial_number"]
+    want = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(cert["expiration"] - 3600))
+    assert job["next_rotation"].startswith(want), (job["next_rotation"], want)
+
+
 def test_renewed_once_when_it_enters_its_window(dev_server, receiver):
     call = dev_call(dev_server)
     setup_pki(call)

@@ -124,3 +124,14 @@ def test_sighup_swaps_the_certificate_without_dropping_connections(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_a_key_that_does_not_match_is_refused_at_start(tmp_path):
+    a_cert, _a_key = _selfsigned(tmp_path, "first")
+    _b_cert, b_key = _selfsigned(tmp_path, "second")
+    r = subprocess.run(
+        [str(coffer_bin()), "server", "--dev", f"--tls-cert={a_cert}", f"--tls-key={b_key}",
+         f"--listen={LOOPBACK}:{free_port()}"],
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
+    assert "the key does not match the certificate" in r.stderr, r.stderr
