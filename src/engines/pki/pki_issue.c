@@ -4,7 +4,6 @@
  * the stored certificates: cert/:serial and certs (Vault's PKI API: generate
  * certificate and key, sign certificate, sign verbatim, read certificate,
  * list certificates). */
-#include "engines/pki/pki_issue.h"
 #include "engines/pki/pki_int.h"
 
 #include "backend/field.h"
@@ -110,34 +109,14 @@ const struct field pki_verbatim_fields[] = {
 struct build {
 	char *cn;
 	json_t *dns, *email, *ip, *uri, *other; /* arrays of strings */
-	json_t *subj[7];                        /* verbatim: OU, O, C, L, ST, street, postal code */
-	char *subj_serial;                      /* verbatim: the subject's serialNumber */
+	char *subj_serial;                      /* the subject's serialNumber attribute */
 	json_t *eku, *eku_oids;                 /* arrays */
 	unsigned key_usage;
 	int64_t not_before, not_after;
 };
 
-static const int subj_nids[7] = {
-        NID_organizationalUnitName, NID_organizationName, NID_countryName, NID_localityName,
-        NID_stateOrProvinceName,    NID_streetAddress,    NID_postalCode};
 static const char *const subj_role_fields[7] = {
         "ou", "organization", "country", "locality", "province", "street_address", "postal_code"};
-
-static int fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Adds the message to rs; returns CF_EINVAL (a 400 answer). */
-static int
-fail(struct response *rs, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	(void)response_errorf(rs, "%s", msg);
-	return CF_EINVAL;
-}
 
 static bool
 role_bool(json_t *role, const char *key)
@@ -196,16 +175,6 @@ add_unique(json_t *arr, const char *s)
 	return json_array_append_new(arr, json_string(s)) == 0 ? 0 : CF_ENOMEM;
 }
 
-static int64_t
-asn1_time_unix(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 static void
 build_free(struct build *b)
 {
@@ -215,8 +184,6 @@ build_free(struct build *b)
 	json_decref(b->ip);
 	json_decref(b->uri);
 	json_decref(b->other);
-	for (int i = 0; i < 7; i++)
-		json_decref(b->subj[i]);
 	free(b->subj_serial);
 	json_decref(b->eku);
 	json_decref(b->eku_oids);
@@ -243,32 +210,15 @@ build_init(struct build *b)
 static int
 csr_parse(const char *pem, X509_REQ **ret, struct response *rs)
 {
-	X509_REQ *req = NULL;
-	EVP_PKEY *pub;
-	BIO *bio;
-	size_t n = strlen(pem);
+	char err[256] = "";
+	int r;
 
-	if (n > CSR_MAX_BYTES)
-		return fail(rs, "invalid value for csr: longer than %d bytes", CSR_MAX_BYTES);
-	bio = BIO_new_mem_buf(pem, (int)n);
-	if (!bio)
-		return CF_ENOMEM;
-	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (!req)
-		return fail(rs, "invalid value for csr: not a PEM certificate request");
-	pub = X509_REQ_get0_pubkey(req);
-	if (!pub) {
-		X509_REQ_free(req);
-		return fail(rs, "invalid value for csr: its public key cannot be read");
-	}
-	if (X509_REQ_verify(req, pub) != 1) {
-		X509_REQ_free(req);
-		return fail(rs, "invalid value for csr: request signature invalid (the CSR's "
-		                "signature does not verify with its own public key)");
-	}
-	*ret = req;
-	return 0;
+	if (strlen(pem) > CSR_MAX_BYTES)
+		return pki_fail(rs, "invalid value for csr: longer than %d bytes", CSR_MAX_BYTES);
+	r = pki_csr_parse(pem, ret, err, sizeof(err));
+	if (r == CF_EINVAL)
+		return pki_fail(rs, "invalid value for csr: %s", err);
+	return r;
 }
 
 /* The first value of nid in name as a new UTF-8 string, NULL when absent. */
@@ -418,26 +368,29 @@ check_csr_key(json_t *role, EVP_PKEY *pub, struct response *rs)
 	const char *have = pki_key_type(pub, &bits);
 
 	if (!have)
-		return fail(rs, "invalid value for csr: its key type is not supported "
-		                "(rsa, ec or ed25519)");
+		return pki_fail(rs, "invalid value for csr: its key type is not supported "
+		                    "(rsa, ec or ed25519)");
 	if (strcmp(want, "any") != 0 && strcmp(want, have) != 0)
-		return fail(rs, "key_type: role requires keys of type %s, but the CSR's key is %s",
-		            want, have);
+		return pki_fail(rs,
+		                "key_type: role requires keys of type %s, but the CSR's key is %s",
+		                want, have);
 	if (strcmp(have, "rsa") == 0 && bits < 2048)
-		return fail(rs,
-		            "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
-		            "the CSR's key is %d bits",
-		            bits);
+		return pki_fail(rs,
+		                "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
+		                "the CSR's key is %d bits",
+		                bits);
 	if (strcmp(have, "ec") == 0 && bits < 224)
-		return fail(rs,
-		            "key_bits: EC keys of fewer than 224 bits are not supported, but the "
-		            "CSR's key is %d bits",
-		            bits);
+		return pki_fail(
+		        rs,
+		        "key_bits: EC keys of fewer than 224 bits are not supported, but the "
+		        "CSR's key is %d bits",
+		        bits);
 	if (strcmp(want, "any") != 0 && strcmp(have, "ed25519") != 0 && bits < want_bits)
-		return fail(rs,
-		            "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
-		            "key is %d bits",
-		            (long long)want_bits, bits);
+		return pki_fail(
+		        rs,
+		        "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
+		        "key is %d bits",
+		        (long long)want_bits, bits);
 	return 0;
 }
 
@@ -465,22 +418,22 @@ names_check(json_t *role, struct build *b, struct response *rs)
 		return r;
 	p.allowed_domains = domains;
 	if (b->cn && !pki_name_allowed(&p, b->cn)) {
-		r = fail(rs, "common name %s not allowed by this role", b->cn);
+		r = pki_fail(rs, "common name %s not allowed by this role", b->cn);
 		goto out;
 	}
 	json_array_foreach(b->dns, i, v)
 	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
-			r = fail(rs, "subject alternate name %s not allowed by this role",
-			         json_string_value(v));
+			r = pki_fail(rs, "subject alternate name %s not allowed by this role",
+			             json_string_value(v));
 			goto out;
 		}
 	}
 	json_array_foreach(b->email, i, v)
 	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
-			r = fail(rs, "subject alternate name %s not allowed by this role",
-			         json_string_value(v));
+			r = pki_fail(rs, "subject alternate name %s not allowed by this role",
+			             json_string_value(v));
 			goto out;
 		}
 	}
@@ -543,7 +496,7 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 		bool ok = any;
 
 		if (!semi || (size_t)(semi - s) >= sizeof(oid))
-			return fail(
+			return pki_fail(
 			        rs,
 			        "invalid value for other_sans: %s is not \"<oid>;UTF8:<value>\"",
 			        s);
@@ -555,7 +508,7 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 		else if (strncasecmp(semi + 1, "UTF-8:", 6) == 0)
 			val = semi + 7;
 		else
-			return fail(
+			return pki_fail(
 			        rs,
 			        "invalid value for other_sans: %s: only the UTF8 type is supported",
 			        s);
@@ -563,8 +516,8 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 			ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
 			ASN1_OBJECT_free(o);
 			if (!o)
-				return fail(rs, "invalid value for other_sans: %s is not an OID",
-				            oid);
+				return pki_fail(
+				        rs, "invalid value for other_sans: %s is not an OID", oid);
 		}
 		json_array_foreach(allowed, k, a)
 		{
@@ -578,9 +531,9 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 			}
 		}
 		if (!ok)
-			return fail(rs, "other SAN %s not allowed by this role", s);
+			return pki_fail(rs, "other SAN %s not allowed by this role", s);
 		if ((size_t)snprintf(norm, sizeof(norm), "%s;UTF8:%s", oid, val) >= sizeof(norm))
-			return fail(rs, "invalid value for other_sans: %s is too long", oid);
+			return pki_fail(rs, "invalid value for other_sans: %s is too long", oid);
 		r = add_unique(b->other, norm);
 		if (r < 0)
 			return r;
@@ -607,16 +560,17 @@ ip_uri_check(json_t *role, const struct sign_req *q, struct build *b, bool csr_s
 			char text[INET6_ADDRSTRLEN];
 
 			if (!role_bool(role, "allow_ip_sans"))
-				return fail(rs,
-				            "IP Subject Alternative Names are not allowed in this "
-				            "role, but was provided %s",
-				            s);
+				return pki_fail(
+				        rs,
+				        "IP Subject Alternative Names are not allowed in this "
+				        "role, but was provided %s",
+				        s);
 			if (inet_pton(AF_INET, s, addr) == 1)
 				inet_ntop(AF_INET, addr, text, sizeof(text));
 			else if (inet_pton(AF_INET6, s, addr) == 1)
 				inet_ntop(AF_INET6, addr, text, sizeof(text));
 			else
-				return fail(
+				return pki_fail(
 				        rs,
 				        "invalid value for ip_sans: %s is not a valid IP address",
 				        s);
@@ -631,45 +585,45 @@ ip_uri_check(json_t *role, const struct sign_req *q, struct build *b, bool csr_s
 				return r;
 		}
 	} else if (json_array_size(b->ip) > 0 && !role_bool(role, "allow_ip_sans")) {
-		return fail(rs,
-		            "IP Subject Alternative Names are not allowed in this role, but were "
+		return pki_fail(
+		        rs, "IP Subject Alternative Names are not allowed in this role, but were "
 		            "provided via CSR");
 	}
 	json_array_foreach(b->uri, i, v)
 	{
 		const char *s = json_string_value(v);
 		if (!uri_valid(s))
-			return fail(rs, "invalid value for uri_sans: %s is not a URI", s);
+			return pki_fail(rs, "invalid value for uri_sans: %s is not a URI", s);
 		if (!glob_any(allowed_uris, s))
-			return fail(rs,
-			            "URI Subject Alternative Names are not allowed in this role, "
-			            "but were provided %s",
-			            s);
+			return pki_fail(
+			        rs,
+			        "URI Subject Alternative Names are not allowed in this role, "
+			        "but were provided %s",
+			        s);
 	}
 	return 0;
 }
 
 /* The validity: NotAfter from not_after or ttl (default the role's ttl, then
  * the mount's default TTL), clamped to the role's max_ttl (then the mount's
- * max TTL) with a warning, as Vault does; past the issuer's own NotAfter it
- * is refused (Vault's default leaf_not_after_behavior, "err"). */
+ * max TTL) with a warning, as Vault does. pki_cert_sign refuses a NotAfter
+ * past the issuer's own (Vault's default leaf_not_after_behavior, "err"). */
 static int
 validity(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
-         const struct pki_issuer *iss, struct build *b)
+         struct build *b)
 {
-	int64_t now = util_now(), ttl = q->ttl, max = role_int(role, "max_ttl"), ca_end;
-	char a[64], c[64];
+	int64_t now = util_now(), ttl = q->ttl, max = role_int(role, "max_ttl");
 
 	if (q->not_after && *q->not_after) {
 		int64_t ns;
 		if (util_parse_rfc3339(q->not_after, &ns) < 0)
-			return fail(rs,
-			            "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
-			            q->not_after);
+			return pki_fail(
+			        rs, "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
+			        q->not_after);
 		ttl = ns / 1000000000 - now;
 		if (ttl <= 0)
-			return fail(rs, "invalid value for not_after: %s is in the past",
-			            q->not_after);
+			return pki_fail(rs, "invalid value for not_after: %s is in the past",
+			                q->not_after);
 	}
 	if (ttl <= 0)
 		ttl = role_int(role, "ttl");
@@ -686,88 +640,18 @@ validity(struct request *rq, struct response *rs, json_t *role, const struct sig
 	}
 	b->not_after = now + ttl;
 	b->not_before = now - role_int(role, "not_before_duration");
-	ca_end = asn1_time_unix(X509_get0_notAfter(iss->cert));
-	if (b->not_after > ca_end) {
-		util_rfc3339(b->not_after * 1000000000, a, sizeof(a));
-		util_rfc3339(ca_end * 1000000000, c, sizeof(c));
-		return fail(
-		        rs,
-		        "ttl: cannot satisfy request, as TTL would result in notAfter %s that is "
-		        "beyond the expiration of the CA certificate at %s",
-		        a, c);
-	}
 	return 0;
 }
 
 /* ---- the answer ---- */
 
-static char *
-bio_string(BIO *bio)
-{
-	char *data = NULL, *s;
-	long n = BIO_get_mem_data(bio, &data);
-
-	if (n < 0 || !data)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	memcpy(s, data, (size_t)n);
-	s[n] = '\0';
-	return s;
-}
-
-/* The private key as Vault answers it: format "der" gives base64 DER, else
- * PEM; private_key_format "der" is PKCS#1 (RSA) or SEC1 (EC), "pkcs8" is
- * PKCS#8 (always so for Ed25519). New string; free with secmem_free_str. */
-static char *
-key_text(EVP_PKEY *key, bool der, bool pkcs8)
-{
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *s = NULL, *b64 = NULL;
-	int ok;
-
-	if (!bio)
-		return NULL;
-	if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519)
-		pkcs8 = true;
-	if (der)
-		ok = pkcs8 ? i2d_PKCS8PrivateKey_bio(bio, key, NULL, NULL, 0, NULL, NULL)
-		           : i2d_PrivateKey_bio(bio, key);
-	else
-		ok = pkcs8 ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-		           : PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL,
-		                                                  NULL);
-	if (ok == 1 && der) {
-		char *data = NULL;
-		long n = BIO_get_mem_data(bio, &data);
-		if (n > 0 && data)
-			b64 = util_b64_encode(data, (size_t)n);
-		s = b64;
-	} else if (ok == 1) {
-		s = bio_string(bio);
-	}
-	BIO_free(bio);
-	return s;
-}
-
 /* A certificate as the answer carries it: PEM, or base64 DER. */
 static json_t *
 cert_json(X509 *x, bool der)
 {
-	unsigned char *d = NULL;
-	char *s;
-	json_t *j;
-	int n;
+	char *s = der ? pki_cert_b64(x) : pki_cert_pem(x);
+	json_t *j = s ? json_string(s) : NULL;
 
-	if (!der) {
-		s = pki_cert_pem(x);
-	} else {
-		n = i2d_X509(x, &d);
-		s = n > 0 ? util_b64_encode(d, (size_t)n) : NULL;
-		OPENSSL_free(d);
-	}
-	j = s ? json_string(s) : NULL;
 	free(s);
 	return j;
 }
@@ -856,7 +740,7 @@ answer(struct response *rs, const struct sign_req *q, const struct pki_issuer *i
 	}
 	if (key) {
 		int bits;
-		keytext = key_text(key, der, pkcs8);
+		keytext = pki_key_export(key, der, pkcs8);
 		if (!keytext ||
 		    json_object_set_new(data, "private_key", json_string(keytext)) != 0 ||
 		    json_object_set_new(data, "private_key_type",
@@ -896,18 +780,6 @@ out:
 
 enum mode { MODE_ISSUE, MODE_SIGN, MODE_VERBATIM };
 
-static int
-load_urls(struct view *v, json_t **ret)
-{
-	int r = view_get_object(v, "config/urls", ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = NULL;
-		return 0;
-	}
-	return r;
-}
-
 /* The subject, SANs and usages from role, request and CSR, checked; then the
  * certificate, signed, stored, and answered. key is the new key (issue) or
  * NULL (sign: the CSR's key). */
@@ -934,23 +806,25 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		goto out;
 	if (strcmp(q->format, "pem") != 0 && strcmp(q->format, "der") != 0 &&
 	    strcmp(q->format, "pem_bundle") != 0) {
-		r = fail(rs, "invalid value for format: %s (pem, der or pem_bundle)", q->format);
+		r = pki_fail(rs, "invalid value for format: %s (pem, der or pem_bundle)",
+		             q->format);
 		goto out;
 	}
 	if (q->private_key_format && strcmp(q->private_key_format, "der") != 0 &&
 	    strcmp(q->private_key_format, "pkcs8") != 0 && strcmp(q->private_key_format, "") != 0) {
-		r = fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
-		         q->private_key_format);
+		r = pki_fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
+		             q->private_key_format);
 		goto out;
 	}
 	iss = pki_issuer_get(st);
 	if (!iss) {
-		r = fail(rs, "no CA configured for this mount");
+		r = pki_fail(rs, "no CA configured for this mount");
 		goto out;
 	}
 	if (!iss->key) {
-		r = fail(rs,
-		         "the mount's CA has no private key (only its certificate was imported)");
+		r = pki_fail(
+		        rs,
+		        "the mount's CA has no private key (only its certificate was imported)");
 		goto out;
 	}
 
@@ -970,7 +844,8 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		}
 	}
 	if ((!b.cn || !*b.cn) && role_bool(role, "require_cn")) {
-		r = fail(rs, "the common_name field is required, or must be provided in a CSR with "
+		r = pki_fail(rs,
+		             "the common_name field is required, or must be provided in a CSR with "
 		             "\"use_csr_common_name\" set to true, unless \"require_cn\" is set to "
 		             "false");
 		goto out;
@@ -1013,39 +888,13 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	if (r < 0)
 		goto out;
 
-	/* the subject */
+	/* the subject: the CSR's as it is (verbatim), else the role's fields */
 	if (mode == MODE_VERBATIM) {
-		const X509_NAME *name = X509_REQ_get_subject_name(req);
-		int pos;
-		for (int k = 0; k < 7; k++) {
-			int last = -1;
-			b.subj[k] = json_array();
-			if (!b.subj[k]) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-			for (;;) {
-				char *s = NULL;
-				r = name_entry(name, subj_nids[k], last, &pos, &s);
-				if (r < 0 || pos < 0)
-					break;
-				last = pos;
-				r = json_array_append_new(b.subj[k], json_string(s)) == 0
-				            ? 0
-				            : CF_ENOMEM;
-				free(s);
-				if (r < 0)
-					break;
-			}
-			if (r < 0)
-				goto out;
-		}
-		r = name_entry(name, NID_serialNumber, -1, &pos, &b.subj_serial);
-		if (r < 0)
-			goto out;
+		p.subject = X509_REQ_get_subject_name(req);
 	} else if (q->serial_number && *q->serial_number) {
 		if (!glob_any(json_object_get(role, "allowed_serial_numbers"), q->serial_number)) {
-			r = fail(rs, "serial_number %s not allowed by this role", q->serial_number);
+			r = pki_fail(rs, "serial_number %s not allowed by this role",
+			             q->serial_number);
 			goto out;
 		}
 		b.subj_serial = strdup(q->serial_number);
@@ -1065,7 +914,7 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		const char *bad = NULL;
 		if (pki_key_usage_bits(json_object_get(role, "key_usage"), &b.key_usage, &bad) <
 		    0) {
-			r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+			r = pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 			goto out;
 		}
 	}
@@ -1083,10 +932,11 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		{
 			const char *name = pki_ext_key_usage_name(json_string_value(v));
 			if (!name) {
-				r = fail(rs,
-				         "invalid value for ext_key_usage: unknown extended key "
-				         "usage %s",
-				         json_string_value(v));
+				r = pki_fail(
+				        rs,
+				        "invalid value for ext_key_usage: unknown extended key "
+				        "usage %s",
+				        json_string_value(v));
 				goto out;
 			}
 			if ((r = add_unique(b.eku, name)) < 0)
@@ -1099,16 +949,14 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 		}
 	}
 
-	r = validity(rq, rs, role, q, iss, &b);
+	r = validity(rq, rs, role, q, &b);
 	if (r < 0)
 		goto out;
 
 	/* the certificate */
 	r = 0;
 	for (int k = 0; k < 7; k++)
-		lists[k] = strv(mode == MODE_VERBATIM ? b.subj[k]
-		                                      : json_object_get(role, subj_role_fields[k]),
-		                &r);
+		lists[k] = strv(json_object_get(role, subj_role_fields[k]), &r);
 	dns = strv(b.dns, &r);
 	email = strv(b.email, &r);
 	ip = strv(b.ip, &r);
@@ -1141,13 +989,14 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	p.ext_key_usage_oids = oids;
 	p.signature_bits = (int)role_int(role, "signature_bits");
 	p.use_pss = role_bool(role, "use_pss");
+	p.leaf_basic_constraints = role_bool(role, "basic_constraints_valid_for_non_ca");
 	p.pubkey = key ? key : X509_REQ_get0_pubkey(req);
-	r = load_urls(rq->mount->view, &urls);
+	r = pki_urls_load(rq->mount->view, &urls);
 	if (r < 0)
 		goto out;
 	r = pki_cert_sign(iss, NULL, &p, urls, &x, err, sizeof(err));
 	if (r == CF_EINVAL) {
-		r = fail(rs, "%s", err);
+		r = pki_fail(rs, "%s", err);
 		goto out;
 	}
 	if (r < 0)
@@ -1200,7 +1049,7 @@ role_for(struct request *rq, struct response *rs, const char *name, json_t **ret
 	int r = pki_role_load(rq->mount->view, name, ret);
 
 	if (r == CF_ENOTFOUND)
-		return fail(rs, "unknown role: %s", name);
+		return pki_fail(rs, "unknown role: %s", name);
 	return r;
 }
 
@@ -1220,15 +1069,15 @@ pki_issue(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	if (strcmp(role_str(role, "key_type"), "any") == 0) {
-		r = fail(rs,
-		         "key_type: role key type \"any\" not allowed for issuing certificates, "
-		         "only signing");
+		r = pki_fail(
+		        rs, "key_type: role key type \"any\" not allowed for issuing certificates, "
+		            "only signing");
 		goto out;
 	}
 	r = pki_keygen(role_str(role, "key_type"), (int)role_int(role, "key_bits"), &key, err,
 	               sizeof(err));
 	if (r == CF_EINVAL)
-		r = fail(rs, "key_type: %s", err);
+		r = pki_fail(rs, "key_type: %s", err);
 	if (r < 0)
 		goto out;
 	r = issue_common(rq, rs, role, &q, NULL, key, MODE_ISSUE);
@@ -1327,15 +1176,16 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 			goto out;
 	}
 	if (pki_key_usage_bits(q.key_usage, &bits, &bad) < 0) {
-		r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+		r = pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 		goto out;
 	}
 	json_array_foreach(q.ext_key_usage, i, v)
 	{
 		if (!pki_ext_key_usage_name(json_string_value(v))) {
-			r = fail(rs,
-			         "invalid value for ext_key_usage: unknown extended key usage %s",
-			         json_string_value(v));
+			r = pki_fail(
+			        rs,
+			        "invalid value for ext_key_usage: unknown extended key usage %s",
+			        json_string_value(v));
 			goto out;
 		}
 	}
@@ -1344,14 +1194,14 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 		ASN1_OBJECT *o = OBJ_txt2obj(json_string_value(v), 1);
 		ASN1_OBJECT_free(o);
 		if (!o) {
-			r = fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
-			         json_string_value(v));
+			r = pki_fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
+			             json_string_value(v));
 			goto out;
 		}
 	}
 	if (q.signature_bits != 0 && q.signature_bits != 256 && q.signature_bits != 384 &&
 	    q.signature_bits != 512) {
-		r = fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
+		r = pki_fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
 		goto out;
 	}
 	r = verbatim_role(named, &q, &role);
@@ -1361,7 +1211,8 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	if (csr_is_ca(req)) {
-		r = fail(rs, "csr: sign-verbatim does not issue CA certificates (the CSR asks for "
+		r = pki_fail(rs,
+		             "csr: sign-verbatim does not issue CA certificates (the CSR asks for "
 		             "basic constraints CA:TRUE); use root/sign-intermediate");
 		goto out;
 	}
@@ -1388,8 +1239,8 @@ pki_cert_read(struct request *rq, struct response *rs)
 	int r;
 
 	if (pki_serial_norm(rq->cap[0], '-', s) < 0)
-		return fail(rs, "invalid serial number %s: hex pairs separated by ':' or '-'",
-		            rq->cap[0]);
+		return pki_fail(rs, "invalid serial number %s: hex pairs separated by ':' or '-'",
+		                rq->cap[0]);
 	snprintf(key, sizeof(key), "certs/%s", s);
 	r = view_get_object(rq->mount->view, key, &rec);
 	if (r == CF_ENOTFOUND) {
