@@ -21,7 +21,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cofferlib import free_port, wait_until
+from cofferlib import free_port, make_client, wait_until
+
+# RSA key generation (a prime search) can take seconds on a busy 2-core
+# machine, longer than the clients' 5 s timeout: these clients wait longer.
+KEYGEN_TIMEOUT = 120
 
 ROOT_TTL = "87600h"
 INT_TTL = "8760h"
@@ -107,13 +111,19 @@ def expect_400(fn, *words):
     return text
 
 
+def slow_client(dev):
+    c = make_client(dev.addr, dev.token)
+    c.adapter._kwargs["timeout"] = KEYGEN_TIMEOUT  # hvac 0.11.2 keeps it there
+    return c
+
+
 class CA:
     """A root on pki/ and an intermediate it signed on pki_int/, both made
     through the API; files for openssl in tmp."""
 
     def __init__(self, dev, tmp):
         self.dev = dev
-        self.c = dev.client
+        self.c = slow_client(dev)
         self.tmp = tmp
         for path in ("pki", "pki_int"):
             self.c.sys.enable_secrets_engine("pki", path=path, config={"max_lease_ttl": ROOT_TTL})
@@ -615,7 +625,7 @@ def configure_pki(c, common_name="hvac.com", role_name="my-role", mount_point="p
 
 @pytest.fixture
 def leased(dev_server):
-    c = dev_server.client
+    c = slow_client(dev_server)
     configure_pki(c)
     return c
 

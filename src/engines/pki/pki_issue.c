@@ -110,6 +110,7 @@ struct build {
 	char *cn;
 	json_t *dns, *email, *ip, *uri, *other; /* arrays of strings */
 	char *subj_serial;                      /* the subject's serialNumber attribute */
+	const X509_NAME *subject;               /* sign-verbatim: the CSR's, as it is */
 	json_t *eku, *eku_oids;                 /* arrays */
 	unsigned key_usage;
 	int64_t not_before, not_after;
@@ -780,193 +781,165 @@ out:
 
 enum mode { MODE_ISSUE, MODE_SIGN, MODE_VERBATIM };
 
-/* The subject, SANs and usages from role, request and CSR, checked; then the
- * certificate, signed, stored, and answered. key is the new key (issue) or
- * NULL (sign: the CSR's key). */
 static int
-issue_common(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
-             X509_REQ *req, EVP_PKEY *key, enum mode mode)
+check_formats(const struct sign_req *q, struct response *rs)
 {
-	struct pki_state *st = rq->mount->state;
-	struct pki_issuer *iss = NULL;
-	struct pki_cert_params p = {0};
-	struct build b;
-	const char **lists[7] = {0}, **dns = NULL, **ip = NULL, **uri = NULL, **email = NULL,
-	           **other = NULL, **eku = NULL, **oids = NULL;
-	json_t *urls = NULL;
-	X509 *x = NULL;
-	char err[256] = "", serial[PKI_SERIAL_STRLEN];
-	bool csr_sans = false, csr_any = false, ku_given = false, eku_given = false;
+	if (strcmp(q->format, "pem") != 0 && strcmp(q->format, "der") != 0 &&
+	    strcmp(q->format, "pem_bundle") != 0)
+		return pki_fail(rs, "invalid value for format: %s (pem, der or pem_bundle)",
+		                q->format);
+	if (q->private_key_format && strcmp(q->private_key_format, "der") != 0 &&
+	    strcmp(q->private_key_format, "pkcs8") != 0 && strcmp(q->private_key_format, "") != 0)
+		return pki_fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
+		                q->private_key_format);
+	return 0;
+}
+
+/* The common name: the CSR's (use_csr_common_name), else the request's;
+ * required unless the role says require_cn=false (Vault's message). */
+static int
+gather_cn(json_t *role, const struct sign_req *q, X509_REQ *req, struct build *b,
+          struct response *rs)
+{
+	int pos, r;
+
+	if (req && role_bool(role, "use_csr_common_name")) {
+		r = name_entry(X509_REQ_get_subject_name(req), NID_commonName, -1, &pos, &b->cn);
+		if (r < 0)
+			return r;
+	}
+	if ((!b->cn || !*b->cn) && q->common_name && *q->common_name) {
+		free(b->cn);
+		b->cn = strdup(q->common_name);
+		if (!b->cn)
+			return CF_ENOMEM;
+	}
+	if ((!b->cn || !*b->cn) && role_bool(role, "require_cn"))
+		return pki_fail(
+		        rs, "the common_name field is required, or must be provided in a CSR "
+		            "with \"use_csr_common_name\" set to true, unless \"require_cn\" is "
+		            "set to false");
+	if (b->cn && !*b->cn) {
+		free(b->cn);
+		b->cn = NULL;
+	}
+	return 0;
+}
+
+/* Every name of the certificate, checked against the role: the CN, DNS and
+ * email SANs (the CSR's with use_csr_sans, else alt_names; the CN added
+ * unless exclude_cn_from_sans), IP, URI and other SANs, and the subject's
+ * serialNumber. sign-verbatim checks no names. */
+static int
+gather_names(json_t *role, const struct sign_req *q, X509_REQ *req, enum mode mode, struct build *b,
+             struct response *rs)
+{
+	bool csr_sans = req && role_bool(role, "use_csr_sans"), csr_any = false;
 	size_t i;
 	json_t *v;
 	int r;
 
-	r = build_init(&b);
+	r = gather_cn(role, q, req, b, rs);
+	if (r == 0 && csr_sans)
+		r = csr_read_sans(req, b, &csr_any);
+	if (r == 0 && b->cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM)
+		r = add_unique(strchr(b->cn, '@') ? b->email : b->dns, b->cn);
 	if (r < 0)
-		goto out;
-	if (strcmp(q->format, "pem") != 0 && strcmp(q->format, "der") != 0 &&
-	    strcmp(q->format, "pem_bundle") != 0) {
-		r = pki_fail(rs, "invalid value for format: %s (pem, der or pem_bundle)",
-		             q->format);
-		goto out;
-	}
-	if (q->private_key_format && strcmp(q->private_key_format, "der") != 0 &&
-	    strcmp(q->private_key_format, "pkcs8") != 0 && strcmp(q->private_key_format, "") != 0) {
-		r = pki_fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
-		             q->private_key_format);
-		goto out;
-	}
-	iss = pki_issuer_get(st);
-	if (!iss) {
-		r = pki_fail(rs, "no CA configured for this mount");
-		goto out;
-	}
-	if (!iss->key) {
-		r = pki_fail(
-		        rs,
-		        "the mount's CA has no private key (only its certificate was imported)");
-		goto out;
-	}
-
-	/* common name */
-	if (req && role_bool(role, "use_csr_common_name")) {
-		int pos;
-		r = name_entry(X509_REQ_get_subject_name(req), NID_commonName, -1, &pos, &b.cn);
-		if (r < 0)
-			goto out;
-	}
-	if ((!b.cn || !*b.cn) && q->common_name && *q->common_name) {
-		free(b.cn);
-		b.cn = strdup(q->common_name);
-		if (!b.cn) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
-	if ((!b.cn || !*b.cn) && role_bool(role, "require_cn")) {
-		r = pki_fail(rs,
-		             "the common_name field is required, or must be provided in a CSR with "
-		             "\"use_csr_common_name\" set to true, unless \"require_cn\" is set to "
-		             "false");
-		goto out;
-	}
-	if (b.cn && !*b.cn) {
-		free(b.cn);
-		b.cn = NULL;
-	}
-
-	/* DNS and email SANs */
-	csr_sans = req && role_bool(role, "use_csr_sans");
-	if (csr_sans) {
-		r = csr_read_sans(req, &b, &csr_any);
-		if (r < 0)
-			goto out;
-	}
-	if (b.cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM) {
-		r = add_unique(strchr(b.cn, '@') ? b.email : b.dns, b.cn);
-		if (r < 0)
-			goto out;
-	}
+		return r;
 	if (!csr_sans) {
 		json_array_foreach(q->alt_names, i, v)
 		{
 			const char *s = json_string_value(v);
-			r = add_unique(strchr(s, '@') ? b.email : b.dns, s);
+			r = add_unique(strchr(s, '@') ? b->email : b->dns, s);
 			if (r < 0)
-				goto out;
+				return r;
 		}
 	}
 	if (mode != MODE_VERBATIM) {
-		r = names_check(role, &b, rs);
+		r = names_check(role, b, rs);
 		if (r < 0)
-			goto out;
+			return r;
 	}
-	r = ip_uri_check(role, q, &b, csr_sans, rs);
-	if (r < 0)
-		goto out;
-	r = other_sans_check(role, q->other_sans, &b, rs);
-	if (r < 0)
-		goto out;
+	r = ip_uri_check(role, q, b, csr_sans, rs);
+	if (r == 0)
+		r = other_sans_check(role, q->other_sans, b, rs);
+	if (r < 0 || mode == MODE_VERBATIM || !q->serial_number || !*q->serial_number)
+		return r;
+	if (!glob_any(json_object_get(role, "allowed_serial_numbers"), q->serial_number))
+		return pki_fail(rs, "serial_number %s not allowed by this role", q->serial_number);
+	b->subj_serial = strdup(q->serial_number);
+	return b->subj_serial ? 0 : CF_ENOMEM;
+}
 
-	/* the subject: the CSR's as it is (verbatim), else the role's fields */
-	if (mode == MODE_VERBATIM) {
-		p.subject = X509_REQ_get_subject_name(req);
-	} else if (q->serial_number && *q->serial_number) {
-		if (!glob_any(json_object_get(role, "allowed_serial_numbers"), q->serial_number)) {
-			r = pki_fail(rs, "serial_number %s not allowed by this role",
-			             q->serial_number);
-			goto out;
-		}
-		b.subj_serial = strdup(q->serial_number);
-		if (!b.subj_serial) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
+/* Key usage and extended key usages: the role's (its flags, ext_key_usage,
+ * ext_key_usage_oids), or for sign-verbatim the CSR's when it asks for them. */
+static int
+gather_usages(json_t *role, X509_REQ *req, enum mode mode, struct build *b, struct response *rs)
+{
+	static const char *const flags[][2] = {{"server_flag", "ServerAuth"},
+	                                       {"client_flag", "ClientAuth"},
+	                                       {"code_signing_flag", "CodeSigning"},
+	                                       {"email_protection_flag", "EmailProtection"}};
+	bool ku_given = false, eku_given = false;
+	const char *bad = NULL, *name;
+	size_t i;
+	json_t *v;
+	int r;
 
-	/* usages */
 	if (mode == MODE_VERBATIM) {
-		r = csr_usages(req, &b, &ku_given, &eku_given);
+		r = csr_usages(req, b, &ku_given, &eku_given);
 		if (r < 0)
-			goto out;
+			return r;
 	}
-	if (!ku_given) {
-		const char *bad = NULL;
-		if (pki_key_usage_bits(json_object_get(role, "key_usage"), &b.key_usage, &bad) <
-		    0) {
-			r = pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
-			goto out;
-		}
+	if (!ku_given &&
+	    pki_key_usage_bits(json_object_get(role, "key_usage"), &b->key_usage, &bad) < 0)
+		return pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+	if (eku_given)
+		return 0;
+	for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+		if (role_bool(role, flags[k][0]) && (r = add_unique(b->eku, flags[k][1])) < 0)
+			return r;
 	}
-	if (!eku_given) {
-		static const char *const flags[][2] = {
-		        {"server_flag", "ServerAuth"},
-		        {"client_flag", "ClientAuth"},
-		        {"code_signing_flag", "CodeSigning"},
-		        {"email_protection_flag", "EmailProtection"}};
-		for (size_t k = 0; k < 4; k++)
-			if (role_bool(role, flags[k][0]) &&
-			    (r = add_unique(b.eku, flags[k][1])) < 0)
-				goto out;
-		json_array_foreach(json_object_get(role, "ext_key_usage"), i, v)
-		{
-			const char *name = pki_ext_key_usage_name(json_string_value(v));
-			if (!name) {
-				r = pki_fail(
-				        rs,
-				        "invalid value for ext_key_usage: unknown extended key "
-				        "usage %s",
-				        json_string_value(v));
-				goto out;
-			}
-			if ((r = add_unique(b.eku, name)) < 0)
-				goto out;
-		}
-		json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v)
-		{
-			if ((r = add_unique(b.eku_oids, json_string_value(v))) < 0)
-				goto out;
-		}
+	json_array_foreach(json_object_get(role, "ext_key_usage"), i, v)
+	{
+		name = pki_ext_key_usage_name(json_string_value(v));
+		if (!name)
+			return pki_fail(
+			        rs,
+			        "invalid value for ext_key_usage: unknown extended key usage %s",
+			        json_string_value(v));
+		if ((r = add_unique(b->eku, name)) < 0)
+			return r;
 	}
+	json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v)
+	{
+		if ((r = add_unique(b->eku_oids, json_string_value(v))) < 0)
+			return r;
+	}
+	return 0;
+}
 
-	r = validity(rq, rs, role, q, &b);
-	if (r < 0)
-		goto out;
+/* The certificate of b for pub, signed by iss with the mount's config/urls:
+ * 0 with *ret, CF_EINVAL with a message in rs, or another error. */
+static int
+sign_build(struct request *rq, struct response *rs, json_t *role, const struct pki_issuer *iss,
+           const struct build *b, EVP_PKEY *pub, X509 **ret)
+{
+	struct pki_cert_params p = {0};
+	const char **lists[7] = {0}, **v[7] = {0};
+	json_t *const arrs[7] = {b->dns, b->email, b->ip, b->uri, b->other, b->eku, b->eku_oids};
+	json_t *urls = NULL;
+	char err[256] = "";
+	int r = 0;
 
-	/* the certificate */
-	r = 0;
-	for (int k = 0; k < 7; k++)
+	for (int k = 0; k < 7; k++) {
 		lists[k] = strv(json_object_get(role, subj_role_fields[k]), &r);
-	dns = strv(b.dns, &r);
-	email = strv(b.email, &r);
-	ip = strv(b.ip, &r);
-	uri = strv(b.uri, &r);
-	other = strv(b.other, &r);
-	eku = strv(b.eku, &r);
-	oids = strv(b.eku_oids, &r);
+		v[k] = strv(arrs[k], &r);
+	}
 	if (r < 0)
 		goto out;
-	p.common_name = b.cn;
+	p.common_name = b->cn;
+	p.subject = b->subject;
 	p.ou = lists[0];
 	p.organization = lists[1];
 	p.country = lists[2];
@@ -974,69 +947,104 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	p.province = lists[4];
 	p.street_address = lists[5];
 	p.postal_code = lists[6];
-	p.serial_number = b.subj_serial;
-	p.dns_sans = dns;
-	p.ip_sans = ip;
-	p.uri_sans = uri;
-	p.email_sans = email;
-	p.other_sans = other;
-	p.not_before = b.not_before;
-	p.not_after = b.not_after;
-	p.is_ca = false;
+	p.serial_number = b->subj_serial;
+	p.dns_sans = v[0];
+	p.email_sans = v[1];
+	p.ip_sans = v[2];
+	p.uri_sans = v[3];
+	p.other_sans = v[4];
+	p.ext_key_usage = v[5];
+	p.ext_key_usage_oids = v[6];
+	p.not_before = b->not_before;
+	p.not_after = b->not_after;
 	p.max_path_length = -1;
-	p.key_usage = b.key_usage;
-	p.ext_key_usage = eku;
-	p.ext_key_usage_oids = oids;
+	p.key_usage = b->key_usage;
 	p.signature_bits = (int)role_int(role, "signature_bits");
 	p.use_pss = role_bool(role, "use_pss");
 	p.leaf_basic_constraints = role_bool(role, "basic_constraints_valid_for_non_ca");
-	p.pubkey = key ? key : X509_REQ_get0_pubkey(req);
+	p.pubkey = pub;
 	r = pki_urls_load(rq->mount->view, &urls);
-	if (r < 0)
-		goto out;
-	r = pki_cert_sign(iss, NULL, &p, urls, &x, err, sizeof(err));
-	if (r == CF_EINVAL) {
+	if (r == 0)
+		r = pki_cert_sign(iss, NULL, &p, urls, ret, err, sizeof(err));
+	if (r == CF_EINVAL)
 		r = pki_fail(rs, "%s", err);
-		goto out;
+out:
+	for (int k = 0; k < 7; k++) {
+		free(lists[k]);
+		free(v[k]);
 	}
+	json_decref(urls);
+	return r;
+}
+
+/* generate_lease: Vault's PKI lease lives as long as the certificate, is not
+ * renewable, and revoking it revokes the certificate (the backend's
+ * lease_revoke). */
+static int
+lease_attach(struct response *rs, const char *serial, int64_t not_after)
+{
+	int64_t left = not_after - util_now();
+
+	rs->secret = json_pack("{s:s, s:I}", "serial_number", serial, "expiration",
+	                       (json_int_t)not_after);
+	if (!rs->secret)
+		return CF_ENOMEM;
+	rs->lease_ttl = left > 0 ? left : 1;
+	rs->lease_max_ttl = rs->lease_ttl;
+	rs->renewable = false;
+	return 0;
+}
+
+/* The one path of issue, sign and sign-verbatim: names and usages from role,
+ * request and CSR, checked; the validity; then the certificate, signed,
+ * stored (unless no_store), answered, and leased (generate_lease). key is
+ * the new key (issue) or NULL (the CSR's key). */
+static int
+issue_common(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
+             X509_REQ *req, EVP_PKEY *key, enum mode mode)
+{
+	struct pki_issuer *iss = NULL;
+	char serial[PKI_SERIAL_STRLEN];
+	struct build b;
+	X509 *x = NULL;
+	int r;
+
+	r = build_init(&b);
+	if (r == 0)
+		r = check_formats(q, rs);
 	if (r < 0)
 		goto out;
-	if (!role_bool(role, "no_store")) {
-		r = pki_cert_store(rq->mount->view, x);
-		if (r < 0)
-			goto out;
+	iss = pki_issuer_get(rq->mount->state);
+	if (!iss) {
+		r = pki_fail(rs, "no CA configured for this mount");
+		goto out;
 	}
-	r = answer(rs, q, iss, x, key, b.not_after);
+	if (!iss->key) {
+		r = pki_fail(rs, "the mount's CA has no private key (only its certificate was "
+		                 "imported)");
+		goto out;
+	}
+	if (mode == MODE_VERBATIM)
+		b.subject = X509_REQ_get_subject_name(req);
+	r = gather_names(role, q, req, mode, &b, rs);
+	if (r == 0)
+		r = gather_usages(role, req, mode, &b, rs);
+	if (r == 0)
+		r = validity(rq, rs, role, q, &b);
+	if (r == 0)
+		r = sign_build(rq, rs, role, iss, &b, key ? key : X509_REQ_get0_pubkey(req), &x);
+	if (r == 0 && !role_bool(role, "no_store"))
+		r = pki_cert_store(rq->mount->view, x);
+	if (r == 0)
+		r = answer(rs, q, iss, x, key, b.not_after);
 	if (r < 0)
 		goto out;
 	pki_serial_str(X509_get0_serialNumber(x), ':', serial);
-	if (role_bool(role, "generate_lease") && !role_bool(role, "no_store")) {
-		/* Vault's PKI lease: as long as the certificate lives, not
-		 * renewable; revoking it revokes the certificate */
-		int64_t left = b.not_after - util_now();
-		rs->secret = json_pack("{s:s, s:I}", "serial_number", serial, "expiration",
-		                       (json_int_t)b.not_after);
-		if (!rs->secret) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		rs->lease_ttl = left > 0 ? left : 1;
-		rs->lease_max_ttl = rs->lease_ttl;
-		rs->renewable = false;
-	}
+	if (role_bool(role, "generate_lease") && !role_bool(role, "no_store"))
+		r = lease_attach(rs, serial, b.not_after);
 	log_verbose("pki %s: issued %s (role %s)", rq->mount->path, serial,
-	            mode == MODE_VERBATIM && rq->ncap == 0 ? "-" : rq->cap[0]);
+	            rq->ncap > 0 ? rq->cap[0] : "-");
 out:
-	for (int k = 0; k < 7; k++)
-		free(lists[k]);
-	free(dns);
-	free(email);
-	free(ip);
-	free(uri);
-	free(other);
-	free(eku);
-	free(oids);
-	json_decref(urls);
 	X509_free(x);
 	pki_issuer_put(iss);
 	build_free(&b);
