@@ -1045,6 +1045,9 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	log_verbose("pki %s: issued %s (role %s)", rq->mount->path, serial,
 	            rq->ncap > 0 ? rq->cap[0] : "-");
 out:
+	if (r == CF_EINVAL && !rs->errors) /* add_unique's refusals */
+		(void)pki_fail(rs, "too many names (at most %d) or a name that is not UTF-8",
+		               NAMES_MAX);
 	X509_free(x);
 	pki_issuer_put(iss);
 	build_free(&b);
@@ -1305,8 +1308,8 @@ pki_certs_list(struct request *rq, struct response *rs)
 			r = CF_ENOMEM;
 	}
 	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage keys (serials) */
+	free(keys);            /* not secret: the array of them */
 	if (r < 0) {
 		json_decref(arr);
 		return r;
