@@ -365,6 +365,15 @@ params_check(const struct ca_params *cp, struct response *rs)
 		                "any");
 	if (cp->not_before_duration < 0)
 		return pki_fail(rs, "not_before_duration cannot be negative");
+	/* before the casts to int */
+	if (cp->key_bits < 0 || cp->key_bits > 16384)
+		return pki_fail(rs, "invalid value for key_bits: %lld", (long long)cp->key_bits);
+	if (cp->signature_bits < 0 || cp->signature_bits > 512)
+		return pki_fail(rs, "invalid value for signature_bits: %lld (must be 256, 384 or 512)",
+		                (long long)cp->signature_bits);
+	if (cp->max_path_length > 1000000)
+		return pki_fail(rs, "invalid value for max_path_length: %lld",
+		                (long long)cp->max_path_length);
 	return 0;
 }
 
@@ -1062,6 +1071,12 @@ ca_install(struct request *rq, struct response *rs, STACK_OF(X509) * certs, EVP_
 		sk_X509_pop_free(chain, X509_free);
 		return pki_fail(rs, "the given certificate is not marked for CA use and cannot be "
 		                    "used with this backend");
+	}
+	if (!pki_key_type(X509_get0_pubkey(ca), NULL)) {
+		X509_free(ca);
+		EVP_PKEY_free(key);
+		sk_X509_pop_free(chain, X509_free);
+		return pki_fail(rs, "the CA certificate's key is not an RSA, EC or Ed25519 key");
 	}
 	X509_up_ref(ca);
 	r = pki_issuer_new(ca, key, chain, &iss);

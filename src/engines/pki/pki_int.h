@@ -259,6 +259,10 @@ struct pki_name_policy {
 bool pki_name_allowed(const struct pki_name_policy *p, const char *name)
         __attribute__((warn_unused_result));
 
+/* Whether name is a host name, or "*." and a host name: a common name that
+ * Vault also puts in the DNS SANs. */
+bool pki_hostname_like(const char *name);
+
 /* Key usage names (Vault's: "DigitalSignature", "KeyEncipherment", ...; any
  * case) to X509v3_KU_* bits. Returns 0 with *ret_bits, or CF_EINVAL with the
  * unknown name in *ret_bad (borrowed from list). */

@@ -842,8 +842,14 @@ gather_names(json_t *role, const struct sign_req *q, X509_REQ *req, enum mode mo
 	r = gather_cn(role, q, req, b, rs);
 	if (r == 0 && csr_sans)
 		r = csr_read_sans(req, b, &csr_any);
-	if (r == 0 && b->cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM)
-		r = add_unique(strchr(b->cn, '@') ? b->email : b->dns, b->cn);
+	/* the CN joins the email SANs, or the DNS SANs when it is a host name
+	 * (Vault's generate certificate: "Not A Host" stays in the CN only) */
+	if (r == 0 && b->cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM) {
+		if (strchr(b->cn, '@'))
+			r = add_unique(b->email, b->cn);
+		else if (pki_hostname_like(b->cn))
+			r = add_unique(b->dns, b->cn);
+	}
 	if (r < 0)
 		return r;
 	if (!csr_sans) {

@@ -124,6 +124,14 @@ hostname_valid(const char *s)
 	}
 }
 
+bool
+pki_hostname_like(const char *name)
+{
+	if (name[0] == '*' && name[1] == '.')
+		name += 2;
+	return hostname_valid(name);
+}
+
 /* The left-most label of a wildcard name: '*' alone, or one '*' among the
  * characters of a label ("foo*", "*foo", "f*o"), as RFC 6125 allows. */
 static bool
