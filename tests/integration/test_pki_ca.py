@@ -591,3 +591,31 @@ def test_ca_survives_restart_key_encrypted(unsealed_sqlite, tmp_path):
         assert body[:40] not in blob
         assert body[-40:] not in blob
     assert der_key[-32:] not in blob
+
+
+def test_sign_intermediate_use_csr_values_takes_sans(dev_server):
+    c = dev_server.client
+    enable_pki(c)
+    make_root(c, ttl="100h")
+    enable_pki(c, "pki_int")
+    csr = c.secrets.pki.generate_intermediate(
+        "internal", "int.example.com",
+        extra_params={"key_type": "ec", "alt_names": "ca.example.com,pki@example.com",
+                      "ip_sans": "10.0.0.1,2001:db8::5", "uri_sans": "spiffe://example.com/ca"},
+        mount_point="pki_int")["data"]["csr"]
+    # the request's own names are ignored with use_csr_values
+    cert = load_cert(c.secrets.pki.sign_intermediate(
+        csr, "ignored.example.net", extra_params={"use_csr_values": True, "alt_names": "other.example.net",
+                                                  "ttl": "10h"})["data"]["certificate"])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "int.example.com"
+    san = ext(cert, x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == ["ca.example.com", "int.example.com"]
+    assert san.get_values_for_type(x509.RFC822Name) == ["pki@example.com"]
+    assert sorted(str(i) for i in san.get_values_for_type(x509.IPAddress)) == ["10.0.0.1", "2001:db8::5"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://example.com/ca"]
+    # without it, the request's names and subject
+    cert = load_cert(c.secrets.pki.sign_intermediate(
+        csr, "named.example.net", extra_params={"alt_names": "other.example.net", "ttl": "10h"})["data"]["certificate"])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "named.example.net"
+    assert sorted(ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)) == \
+        ["named.example.net", "other.example.net"]
