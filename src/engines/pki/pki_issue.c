@@ -242,57 +242,39 @@ name_entry(const X509_NAME *name, int nid, int lastpos, int *ret_pos, char **ret
 	return *ret ? 0 : CF_ENOMEM;
 }
 
-/* The DNS, email, IP and URI SANs the CSR requests. */
+/* The DNS, email, IP and URI SANs the CSR requests (pki_csr_names reads
+ * them). */
 static int
-csr_read_sans(X509_REQ *req, struct build *b, bool *ret_any)
+csr_read_sans(X509_REQ *req, struct build *b, struct response *rs)
 {
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	GENERAL_NAMES *gens = NULL;
-	char ipbuf[INET6_ADDRSTRLEN];
-	int r = 0;
+	json_t *names = NULL, *v;
+	size_t i;
+	int r;
 
-	*ret_any = false;
-	if (exts)
-		gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; gens && r == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const ASN1_STRING *s = NULL;
-		json_t *into = NULL;
-		char *text = NULL;
-
-		switch (g->type) {
-		case GEN_DNS:
-			s = g->d.dNSName;
-			into = b->dns;
-			break;
-		case GEN_EMAIL:
-			s = g->d.rfc822Name;
-			into = b->email;
-			break;
-		case GEN_URI:
-			s = g->d.uniformResourceIdentifier;
-			into = b->uri;
-			break;
-		case GEN_IPADD: {
-			int len = ASN1_STRING_length(g->d.iPAddress);
-			const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
-			if ((len == 4 && inet_ntop(AF_INET, d, ipbuf, sizeof(ipbuf))) ||
-			    (len == 16 && inet_ntop(AF_INET6, d, ipbuf, sizeof(ipbuf))))
-				r = add_unique(b->ip, ipbuf);
-			*ret_any = true;
-			continue;
-		}
-		default:
-			continue; /* other names come from the request only */
-		}
-		*ret_any = true;
-		text = strndup((const char *)ASN1_STRING_get0_data(s),
-		               (size_t)ASN1_STRING_length(s));
-		r = text ? add_unique(into, text) : CF_ENOMEM;
-		free(text);
+	r = pki_csr_names(req, &names);
+	if (r == CF_EINVAL)
+		return pki_fail(rs,
+		                "invalid value for csr: a subject alternative name is not UTF-8");
+	if (r < 0)
+		return r;
+	json_array_foreach(json_object_get(names, "alt_names"), i, v)
+	{
+		const char *s = json_string_value(v);
+		if ((r = add_unique(strchr(s, '@') ? b->email : b->dns, s)) < 0)
+			goto out;
 	}
-	GENERAL_NAMES_free(gens);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	json_array_foreach(json_object_get(names, "ip_sans"), i, v)
+	{
+		if ((r = add_unique(b->ip, json_string_value(v))) < 0)
+			goto out;
+	}
+	json_array_foreach(json_object_get(names, "uri_sans"), i, v)
+	{
+		if ((r = add_unique(b->uri, json_string_value(v))) < 0)
+			goto out;
+	}
+out:
+	json_decref(names);
 	return r;
 }
 
@@ -834,14 +816,14 @@ static int
 gather_names(json_t *role, const struct sign_req *q, X509_REQ *req, enum mode mode, struct build *b,
              struct response *rs)
 {
-	bool csr_sans = req && role_bool(role, "use_csr_sans"), csr_any = false;
+	bool csr_sans = req && role_bool(role, "use_csr_sans");
 	size_t i;
 	json_t *v;
 	int r;
 
 	r = gather_cn(role, q, req, b, rs);
 	if (r == 0 && csr_sans)
-		r = csr_read_sans(req, b, &csr_any);
+		r = csr_read_sans(req, b, rs);
 	/* the CN joins the email SANs, or the DNS SANs when it is a host name
 	 * (Vault's generate certificate: "Not A Host" stays in the CN only) */
 	if (r == 0 && b->cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM) {
