@@ -3,7 +3,7 @@
  * name it allows under enforce_hostnames (not an email, not a wildcard) is a
  * host name: letters, digits, '-' and '.'. Input: one byte of flags, then
  * newline-separated strings: the name, then the allowed domains. */
-#include "engines/pki/pki_issue.h"
+#include "engines/pki/pki_int.h"
 
 #include <assert.h>
 #include <ctype.h>

@@ -179,16 +179,27 @@ static const struct route pki_routes[] = {
          .fields = pki_ca_intermediate_fields},
         {"intermediate/set-signed", .write = pki_ca_set_signed, .fields = pki_ca_set_signed_fields},
         {"config/ca", .write = pki_ca_config_ca, .fields = pki_ca_config_ca_fields},
-        {"config/urls", .read = pki_ca_urls_read, .write = pki_ca_urls_write,
+        {"config/urls", R_PURE_READ, .read = pki_ca_urls_read, .write = pki_ca_urls_write,
          .fields = pki_ca_urls_fields},
-        {"ca", R_NOAUTH, .read = pki_ca_read},
-        {"ca/pem", R_NOAUTH, .read = pki_ca_read},
-        {"ca_chain", R_NOAUTH, .read = pki_ca_read},
-        {"cert/ca", R_NOAUTH, .read = pki_ca_read},
-        {"cert/ca_chain", R_NOAUTH, .read = pki_ca_read},
+        {"ca", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"ca/pem", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"cert/ca", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"cert/ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
         /* -- end CA -- */
 
         /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
+        {"roles", .list = pki_role_list},
+        {"roles/", .list = pki_role_list},
+        {"roles/+", .read = pki_role_read, .write = pki_role_write, .delete = pki_role_delete,
+         .exists = pki_role_exists, .fields = pki_role_fields},
+        {"issue/+", .write = pki_issue, .fields = pki_issue_fields},
+        {"sign/+", .write = pki_sign, .fields = pki_sign_fields},
+        {"sign-verbatim", .write = pki_sign_verbatim, .fields = pki_verbatim_fields},
+        {"sign-verbatim/+", .write = pki_sign_verbatim, .fields = pki_verbatim_fields},
+        {"certs", .list = pki_certs_list},
+        {"certs/", .list = pki_certs_list},
+        {"cert/+", R_NOAUTH, .read = pki_cert_read},
         /* -- end issue -- */
 
         /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */

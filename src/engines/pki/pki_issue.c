@@ -4,7 +4,6 @@
  * the stored certificates: cert/:serial and certs (Vault's PKI API: generate
  * certificate and key, sign certificate, sign verbatim, read certificate,
  * list certificates). */
-#include "engines/pki/pki_issue.h"
 #include "engines/pki/pki_int.h"
 
 #include "backend/field.h"
@@ -110,34 +109,15 @@ const struct field pki_verbatim_fields[] = {
 struct build {
 	char *cn;
 	json_t *dns, *email, *ip, *uri, *other; /* arrays of strings */
-	json_t *subj[7];                        /* verbatim: OU, O, C, L, ST, street, postal code */
-	char *subj_serial;                      /* verbatim: the subject's serialNumber */
+	char *subj_serial;                      /* the subject's serialNumber attribute */
+	const X509_NAME *subject;               /* sign-verbatim: the CSR's, as it is */
 	json_t *eku, *eku_oids;                 /* arrays */
 	unsigned key_usage;
 	int64_t not_before, not_after;
 };
 
-static const int subj_nids[7] = {
-        NID_organizationalUnitName, NID_organizationName, NID_countryName, NID_localityName,
-        NID_stateOrProvinceName,    NID_streetAddress,    NID_postalCode};
 static const char *const subj_role_fields[7] = {
         "ou", "organization", "country", "locality", "province", "street_address", "postal_code"};
-
-static int fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Adds the message to rs; returns CF_EINVAL (a 400 answer). */
-static int
-fail(struct response *rs, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	(void)response_errorf(rs, "%s", msg);
-	return CF_EINVAL;
-}
 
 static bool
 role_bool(json_t *role, const char *key)
@@ -196,16 +176,6 @@ add_unique(json_t *arr, const char *s)
 	return json_array_append_new(arr, json_string(s)) == 0 ? 0 : CF_ENOMEM;
 }
 
-static int64_t
-asn1_time_unix(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 static void
 build_free(struct build *b)
 {
@@ -215,8 +185,6 @@ build_free(struct build *b)
 	json_decref(b->ip);
 	json_decref(b->uri);
 	json_decref(b->other);
-	for (int i = 0; i < 7; i++)
-		json_decref(b->subj[i]);
 	free(b->subj_serial);
 	json_decref(b->eku);
 	json_decref(b->eku_oids);
@@ -243,32 +211,15 @@ build_init(struct build *b)
 static int
 csr_parse(const char *pem, X509_REQ **ret, struct response *rs)
 {
-	X509_REQ *req = NULL;
-	EVP_PKEY *pub;
-	BIO *bio;
-	size_t n = strlen(pem);
+	char err[256] = "";
+	int r;
 
-	if (n > CSR_MAX_BYTES)
-		return fail(rs, "invalid value for csr: longer than %d bytes", CSR_MAX_BYTES);
-	bio = BIO_new_mem_buf(pem, (int)n);
-	if (!bio)
-		return CF_ENOMEM;
-	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (!req)
-		return fail(rs, "invalid value for csr: not a PEM certificate request");
-	pub = X509_REQ_get0_pubkey(req);
-	if (!pub) {
-		X509_REQ_free(req);
-		return fail(rs, "invalid value for csr: its public key cannot be read");
-	}
-	if (X509_REQ_verify(req, pub) != 1) {
-		X509_REQ_free(req);
-		return fail(rs, "invalid value for csr: request signature invalid (the CSR's "
-		                "signature does not verify with its own public key)");
-	}
-	*ret = req;
-	return 0;
+	if (strlen(pem) > CSR_MAX_BYTES)
+		return pki_fail(rs, "invalid value for csr: longer than %d bytes", CSR_MAX_BYTES);
+	r = pki_csr_parse(pem, ret, err, sizeof(err));
+	if (r == CF_EINVAL)
+		return pki_fail(rs, "invalid value for csr: %s", err);
+	return r;
 }
 
 /* The first value of nid in name as a new UTF-8 string, NULL when absent. */
@@ -291,57 +242,39 @@ name_entry(const X509_NAME *name, int nid, int lastpos, int *ret_pos, char **ret
 	return *ret ? 0 : CF_ENOMEM;
 }
 
-/* The DNS, email, IP and URI SANs the CSR requests. */
+/* The DNS, email, IP and URI SANs the CSR requests (pki_csr_names reads
+ * them). */
 static int
-csr_read_sans(X509_REQ *req, struct build *b, bool *ret_any)
+csr_read_sans(X509_REQ *req, struct build *b, struct response *rs)
 {
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	GENERAL_NAMES *gens = NULL;
-	char ipbuf[INET6_ADDRSTRLEN];
-	int r = 0;
+	json_t *names = NULL, *v;
+	size_t i;
+	int r;
 
-	*ret_any = false;
-	if (exts)
-		gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; gens && r == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const ASN1_STRING *s = NULL;
-		json_t *into = NULL;
-		char *text = NULL;
-
-		switch (g->type) {
-		case GEN_DNS:
-			s = g->d.dNSName;
-			into = b->dns;
-			break;
-		case GEN_EMAIL:
-			s = g->d.rfc822Name;
-			into = b->email;
-			break;
-		case GEN_URI:
-			s = g->d.uniformResourceIdentifier;
-			into = b->uri;
-			break;
-		case GEN_IPADD: {
-			int len = ASN1_STRING_length(g->d.iPAddress);
-			const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
-			if ((len == 4 && inet_ntop(AF_INET, d, ipbuf, sizeof(ipbuf))) ||
-			    (len == 16 && inet_ntop(AF_INET6, d, ipbuf, sizeof(ipbuf))))
-				r = add_unique(b->ip, ipbuf);
-			*ret_any = true;
-			continue;
-		}
-		default:
-			continue; /* other names come from the request only */
-		}
-		*ret_any = true;
-		text = strndup((const char *)ASN1_STRING_get0_data(s),
-		               (size_t)ASN1_STRING_length(s));
-		r = text ? add_unique(into, text) : CF_ENOMEM;
-		free(text);
+	r = pki_csr_names(req, &names);
+	if (r == CF_EINVAL)
+		return pki_fail(rs,
+		                "invalid value for csr: a subject alternative name is not UTF-8");
+	if (r < 0)
+		return r;
+	json_array_foreach(json_object_get(names, "alt_names"), i, v)
+	{
+		const char *s = json_string_value(v);
+		if ((r = add_unique(strchr(s, '@') ? b->email : b->dns, s)) < 0)
+			goto out;
 	}
-	GENERAL_NAMES_free(gens);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	json_array_foreach(json_object_get(names, "ip_sans"), i, v)
+	{
+		if ((r = add_unique(b->ip, json_string_value(v))) < 0)
+			goto out;
+	}
+	json_array_foreach(json_object_get(names, "uri_sans"), i, v)
+	{
+		if ((r = add_unique(b->uri, json_string_value(v))) < 0)
+			goto out;
+	}
+out:
+	json_decref(names);
 	return r;
 }
 
@@ -418,26 +351,29 @@ check_csr_key(json_t *role, EVP_PKEY *pub, struct response *rs)
 	const char *have = pki_key_type(pub, &bits);
 
 	if (!have)
-		return fail(rs, "invalid value for csr: its key type is not supported "
-		                "(rsa, ec or ed25519)");
+		return pki_fail(rs, "invalid value for csr: its key type is not supported "
+		                    "(rsa, ec or ed25519)");
 	if (strcmp(want, "any") != 0 && strcmp(want, have) != 0)
-		return fail(rs, "key_type: role requires keys of type %s, but the CSR's key is %s",
-		            want, have);
+		return pki_fail(rs,
+		                "key_type: role requires keys of type %s, but the CSR's key is %s",
+		                want, have);
 	if (strcmp(have, "rsa") == 0 && bits < 2048)
-		return fail(rs,
-		            "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
-		            "the CSR's key is %d bits",
-		            bits);
+		return pki_fail(rs,
+		                "key_bits: RSA keys of fewer than 2048 bits are not supported, but "
+		                "the CSR's key is %d bits",
+		                bits);
 	if (strcmp(have, "ec") == 0 && bits < 224)
-		return fail(rs,
-		            "key_bits: EC keys of fewer than 224 bits are not supported, but the "
-		            "CSR's key is %d bits",
-		            bits);
+		return pki_fail(
+		        rs,
+		        "key_bits: EC keys of fewer than 224 bits are not supported, but the "
+		        "CSR's key is %d bits",
+		        bits);
 	if (strcmp(want, "any") != 0 && strcmp(have, "ed25519") != 0 && bits < want_bits)
-		return fail(rs,
-		            "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
-		            "key is %d bits",
-		            (long long)want_bits, bits);
+		return pki_fail(
+		        rs,
+		        "key_bits: role requires a minimum of a %lld-bit key, but the CSR's "
+		        "key is %d bits",
+		        (long long)want_bits, bits);
 	return 0;
 }
 
@@ -465,22 +401,22 @@ names_check(json_t *role, struct build *b, struct response *rs)
 		return r;
 	p.allowed_domains = domains;
 	if (b->cn && !pki_name_allowed(&p, b->cn)) {
-		r = fail(rs, "common name %s not allowed by this role", b->cn);
+		r = pki_fail(rs, "common name %s not allowed by this role", b->cn);
 		goto out;
 	}
 	json_array_foreach(b->dns, i, v)
 	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
-			r = fail(rs, "subject alternate name %s not allowed by this role",
-			         json_string_value(v));
+			r = pki_fail(rs, "subject alternate name %s not allowed by this role",
+			             json_string_value(v));
 			goto out;
 		}
 	}
 	json_array_foreach(b->email, i, v)
 	{
 		if (!pki_name_allowed(&p, json_string_value(v))) {
-			r = fail(rs, "subject alternate name %s not allowed by this role",
-			         json_string_value(v));
+			r = pki_fail(rs, "subject alternate name %s not allowed by this role",
+			             json_string_value(v));
 			goto out;
 		}
 	}
@@ -543,7 +479,7 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 		bool ok = any;
 
 		if (!semi || (size_t)(semi - s) >= sizeof(oid))
-			return fail(
+			return pki_fail(
 			        rs,
 			        "invalid value for other_sans: %s is not \"<oid>;UTF8:<value>\"",
 			        s);
@@ -555,7 +491,7 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 		else if (strncasecmp(semi + 1, "UTF-8:", 6) == 0)
 			val = semi + 7;
 		else
-			return fail(
+			return pki_fail(
 			        rs,
 			        "invalid value for other_sans: %s: only the UTF8 type is supported",
 			        s);
@@ -563,8 +499,8 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 			ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
 			ASN1_OBJECT_free(o);
 			if (!o)
-				return fail(rs, "invalid value for other_sans: %s is not an OID",
-				            oid);
+				return pki_fail(
+				        rs, "invalid value for other_sans: %s is not an OID", oid);
 		}
 		json_array_foreach(allowed, k, a)
 		{
@@ -578,9 +514,9 @@ other_sans_check(json_t *role, json_t *req_other, struct build *b, struct respon
 			}
 		}
 		if (!ok)
-			return fail(rs, "other SAN %s not allowed by this role", s);
+			return pki_fail(rs, "other SAN %s not allowed by this role", s);
 		if ((size_t)snprintf(norm, sizeof(norm), "%s;UTF8:%s", oid, val) >= sizeof(norm))
-			return fail(rs, "invalid value for other_sans: %s is too long", oid);
+			return pki_fail(rs, "invalid value for other_sans: %s is too long", oid);
 		r = add_unique(b->other, norm);
 		if (r < 0)
 			return r;
@@ -607,16 +543,17 @@ ip_uri_check(json_t *role, const struct sign_req *q, struct build *b, bool csr_s
 			char text[INET6_ADDRSTRLEN];
 
 			if (!role_bool(role, "allow_ip_sans"))
-				return fail(rs,
-				            "IP Subject Alternative Names are not allowed in this "
-				            "role, but was provided %s",
-				            s);
+				return pki_fail(
+				        rs,
+				        "IP Subject Alternative Names are not allowed in this "
+				        "role, but was provided %s",
+				        s);
 			if (inet_pton(AF_INET, s, addr) == 1)
 				inet_ntop(AF_INET, addr, text, sizeof(text));
 			else if (inet_pton(AF_INET6, s, addr) == 1)
 				inet_ntop(AF_INET6, addr, text, sizeof(text));
 			else
-				return fail(
+				return pki_fail(
 				        rs,
 				        "invalid value for ip_sans: %s is not a valid IP address",
 				        s);
@@ -631,45 +568,45 @@ ip_uri_check(json_t *role, const struct sign_req *q, struct build *b, bool csr_s
 				return r;
 		}
 	} else if (json_array_size(b->ip) > 0 && !role_bool(role, "allow_ip_sans")) {
-		return fail(rs,
-		            "IP Subject Alternative Names are not allowed in this role, but were "
+		return pki_fail(
+		        rs, "IP Subject Alternative Names are not allowed in this role, but were "
 		            "provided via CSR");
 	}
 	json_array_foreach(b->uri, i, v)
 	{
 		const char *s = json_string_value(v);
 		if (!uri_valid(s))
-			return fail(rs, "invalid value for uri_sans: %s is not a URI", s);
+			return pki_fail(rs, "invalid value for uri_sans: %s is not a URI", s);
 		if (!glob_any(allowed_uris, s))
-			return fail(rs,
-			            "URI Subject Alternative Names are not allowed in this role, "
-			            "but were provided %s",
-			            s);
+			return pki_fail(
+			        rs,
+			        "URI Subject Alternative Names are not allowed in this role, "
+			        "but were provided %s",
+			        s);
 	}
 	return 0;
 }
 
 /* The validity: NotAfter from not_after or ttl (default the role's ttl, then
  * the mount's default TTL), clamped to the role's max_ttl (then the mount's
- * max TTL) with a warning, as Vault does; past the issuer's own NotAfter it
- * is refused (Vault's default leaf_not_after_behavior, "err"). */
+ * max TTL) with a warning, as Vault does. pki_cert_sign refuses a NotAfter
+ * past the issuer's own (Vault's default leaf_not_after_behavior, "err"). */
 static int
 validity(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
-         const struct pki_issuer *iss, struct build *b)
+         struct build *b)
 {
-	int64_t now = util_now(), ttl = q->ttl, max = role_int(role, "max_ttl"), ca_end;
-	char a[64], c[64];
+	int64_t now = util_now(), ttl = q->ttl, max = role_int(role, "max_ttl");
 
 	if (q->not_after && *q->not_after) {
 		int64_t ns;
 		if (util_parse_rfc3339(q->not_after, &ns) < 0)
-			return fail(rs,
-			            "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
-			            q->not_after);
+			return pki_fail(
+			        rs, "invalid value for not_after: %s is not YYYY-MM-ddTHH:MM:SSZ",
+			        q->not_after);
 		ttl = ns / 1000000000 - now;
 		if (ttl <= 0)
-			return fail(rs, "invalid value for not_after: %s is in the past",
-			            q->not_after);
+			return pki_fail(rs, "invalid value for not_after: %s is in the past",
+			                q->not_after);
 	}
 	if (ttl <= 0)
 		ttl = role_int(role, "ttl");
@@ -686,88 +623,18 @@ validity(struct request *rq, struct response *rs, json_t *role, const struct sig
 	}
 	b->not_after = now + ttl;
 	b->not_before = now - role_int(role, "not_before_duration");
-	ca_end = asn1_time_unix(X509_get0_notAfter(iss->cert));
-	if (b->not_after > ca_end) {
-		util_rfc3339(b->not_after * 1000000000, a, sizeof(a));
-		util_rfc3339(ca_end * 1000000000, c, sizeof(c));
-		return fail(
-		        rs,
-		        "ttl: cannot satisfy request, as TTL would result in notAfter %s that is "
-		        "beyond the expiration of the CA certificate at %s",
-		        a, c);
-	}
 	return 0;
 }
 
 /* ---- the answer ---- */
 
-static char *
-bio_string(BIO *bio)
-{
-	char *data = NULL, *s;
-	long n = BIO_get_mem_data(bio, &data);
-
-	if (n < 0 || !data)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	memcpy(s, data, (size_t)n);
-	s[n] = '\0';
-	return s;
-}
-
-/* The private key as Vault answers it: format "der" gives base64 DER, else
- * PEM; private_key_format "der" is PKCS#1 (RSA) or SEC1 (EC), "pkcs8" is
- * PKCS#8 (always so for Ed25519). New string; free with secmem_free_str. */
-static char *
-key_text(EVP_PKEY *key, bool der, bool pkcs8)
-{
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *s = NULL, *b64 = NULL;
-	int ok;
-
-	if (!bio)
-		return NULL;
-	if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519)
-		pkcs8 = true;
-	if (der)
-		ok = pkcs8 ? i2d_PKCS8PrivateKey_bio(bio, key, NULL, NULL, 0, NULL, NULL)
-		           : i2d_PrivateKey_bio(bio, key);
-	else
-		ok = pkcs8 ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-		           : PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL,
-		                                                  NULL);
-	if (ok == 1 && der) {
-		char *data = NULL;
-		long n = BIO_get_mem_data(bio, &data);
-		if (n > 0 && data)
-			b64 = util_b64_encode(data, (size_t)n);
-		s = b64;
-	} else if (ok == 1) {
-		s = bio_string(bio);
-	}
-	BIO_free(bio);
-	return s;
-}
-
 /* A certificate as the answer carries it: PEM, or base64 DER. */
 static json_t *
 cert_json(X509 *x, bool der)
 {
-	unsigned char *d = NULL;
-	char *s;
-	json_t *j;
-	int n;
+	char *s = der ? pki_cert_b64(x) : pki_cert_pem(x);
+	json_t *j = s ? json_string(s) : NULL;
 
-	if (!der) {
-		s = pki_cert_pem(x);
-	} else {
-		n = i2d_X509(x, &d);
-		s = n > 0 ? util_b64_encode(d, (size_t)n) : NULL;
-		OPENSSL_free(d);
-	}
-	j = s ? json_string(s) : NULL;
 	free(s);
 	return j;
 }
@@ -856,7 +723,7 @@ answer(struct response *rs, const struct sign_req *q, const struct pki_issuer *i
 	}
 	if (key) {
 		int bits;
-		keytext = key_text(key, der, pkcs8);
+		keytext = pki_key_export(key, der, pkcs8);
 		if (!keytext ||
 		    json_object_set_new(data, "private_key", json_string(keytext)) != 0 ||
 		    json_object_set_new(data, "private_key_type",
@@ -897,228 +764,170 @@ out:
 enum mode { MODE_ISSUE, MODE_SIGN, MODE_VERBATIM };
 
 static int
-load_urls(struct view *v, json_t **ret)
+check_formats(const struct sign_req *q, struct response *rs)
 {
-	int r = view_get_object(v, "config/urls", ret);
-
-	if (r == CF_ENOTFOUND) {
-		*ret = NULL;
-		return 0;
-	}
-	return r;
+	if (strcmp(q->format, "pem") != 0 && strcmp(q->format, "der") != 0 &&
+	    strcmp(q->format, "pem_bundle") != 0)
+		return pki_fail(rs, "invalid value for format: %s (pem, der or pem_bundle)",
+		                q->format);
+	if (q->private_key_format && strcmp(q->private_key_format, "der") != 0 &&
+	    strcmp(q->private_key_format, "pkcs8") != 0 && strcmp(q->private_key_format, "") != 0)
+		return pki_fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
+		                q->private_key_format);
+	return 0;
 }
 
-/* The subject, SANs and usages from role, request and CSR, checked; then the
- * certificate, signed, stored, and answered. key is the new key (issue) or
- * NULL (sign: the CSR's key). */
+/* The common name: the CSR's (use_csr_common_name), else the request's;
+ * required unless the role says require_cn=false (Vault's message). */
 static int
-issue_common(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
-             X509_REQ *req, EVP_PKEY *key, enum mode mode)
+gather_cn(json_t *role, const struct sign_req *q, X509_REQ *req, struct build *b,
+          struct response *rs)
 {
-	struct pki_state *st = rq->mount->state;
-	struct pki_issuer *iss = NULL;
-	struct pki_cert_params p = {0};
-	struct build b;
-	const char **lists[7] = {0}, **dns = NULL, **ip = NULL, **uri = NULL, **email = NULL,
-	           **other = NULL, **eku = NULL, **oids = NULL;
-	json_t *urls = NULL;
-	X509 *x = NULL;
-	char err[256] = "", serial[PKI_SERIAL_STRLEN];
-	bool csr_sans = false, csr_any = false, ku_given = false, eku_given = false;
+	int pos, r;
+
+	if (req && role_bool(role, "use_csr_common_name")) {
+		r = name_entry(X509_REQ_get_subject_name(req), NID_commonName, -1, &pos, &b->cn);
+		if (r < 0)
+			return r;
+	}
+	if ((!b->cn || !*b->cn) && q->common_name && *q->common_name) {
+		free(b->cn);
+		b->cn = strdup(q->common_name);
+		if (!b->cn)
+			return CF_ENOMEM;
+	}
+	if ((!b->cn || !*b->cn) && role_bool(role, "require_cn"))
+		return pki_fail(
+		        rs, "the common_name field is required, or must be provided in a CSR "
+		            "with \"use_csr_common_name\" set to true, unless \"require_cn\" is "
+		            "set to false");
+	if (b->cn && !*b->cn) {
+		free(b->cn);
+		b->cn = NULL;
+	}
+	return 0;
+}
+
+/* Every name of the certificate, checked against the role: the CN, DNS and
+ * email SANs (the CSR's with use_csr_sans, else alt_names; the CN added
+ * unless exclude_cn_from_sans), IP, URI and other SANs, and the subject's
+ * serialNumber. sign-verbatim checks no names. */
+static int
+gather_names(json_t *role, const struct sign_req *q, X509_REQ *req, enum mode mode, struct build *b,
+             struct response *rs)
+{
+	bool csr_sans = req && role_bool(role, "use_csr_sans");
 	size_t i;
 	json_t *v;
 	int r;
 
-	r = build_init(&b);
+	r = gather_cn(role, q, req, b, rs);
+	if (r == 0 && csr_sans)
+		r = csr_read_sans(req, b, rs);
+	/* the CN joins the email SANs, or the DNS SANs when it is a host name
+	 * (Vault's generate certificate: "Not A Host" stays in the CN only) */
+	if (r == 0 && b->cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM) {
+		if (strchr(b->cn, '@'))
+			r = add_unique(b->email, b->cn);
+		else if (pki_hostname_like(b->cn))
+			r = add_unique(b->dns, b->cn);
+	}
 	if (r < 0)
-		goto out;
-	if (strcmp(q->format, "pem") != 0 && strcmp(q->format, "der") != 0 &&
-	    strcmp(q->format, "pem_bundle") != 0) {
-		r = fail(rs, "invalid value for format: %s (pem, der or pem_bundle)", q->format);
-		goto out;
-	}
-	if (q->private_key_format && strcmp(q->private_key_format, "der") != 0 &&
-	    strcmp(q->private_key_format, "pkcs8") != 0 && strcmp(q->private_key_format, "") != 0) {
-		r = fail(rs, "invalid value for private_key_format: %s (der or pkcs8)",
-		         q->private_key_format);
-		goto out;
-	}
-	iss = pki_issuer_get(st);
-	if (!iss) {
-		r = fail(rs, "no CA configured for this mount");
-		goto out;
-	}
-	if (!iss->key) {
-		r = fail(rs,
-		         "the mount's CA has no private key (only its certificate was imported)");
-		goto out;
-	}
-
-	/* common name */
-	if (req && role_bool(role, "use_csr_common_name")) {
-		int pos;
-		r = name_entry(X509_REQ_get_subject_name(req), NID_commonName, -1, &pos, &b.cn);
-		if (r < 0)
-			goto out;
-	}
-	if ((!b.cn || !*b.cn) && q->common_name && *q->common_name) {
-		free(b.cn);
-		b.cn = strdup(q->common_name);
-		if (!b.cn) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-	}
-	if ((!b.cn || !*b.cn) && role_bool(role, "require_cn")) {
-		r = fail(rs, "the common_name field is required, or must be provided in a CSR with "
-		             "\"use_csr_common_name\" set to true, unless \"require_cn\" is set to "
-		             "false");
-		goto out;
-	}
-	if (b.cn && !*b.cn) {
-		free(b.cn);
-		b.cn = NULL;
-	}
-
-	/* DNS and email SANs */
-	csr_sans = req && role_bool(role, "use_csr_sans");
-	if (csr_sans) {
-		r = csr_read_sans(req, &b, &csr_any);
-		if (r < 0)
-			goto out;
-	}
-	if (b.cn && !q->exclude_cn_from_sans && mode != MODE_VERBATIM) {
-		r = add_unique(strchr(b.cn, '@') ? b.email : b.dns, b.cn);
-		if (r < 0)
-			goto out;
-	}
+		return r;
 	if (!csr_sans) {
 		json_array_foreach(q->alt_names, i, v)
 		{
 			const char *s = json_string_value(v);
-			r = add_unique(strchr(s, '@') ? b.email : b.dns, s);
+			r = add_unique(strchr(s, '@') ? b->email : b->dns, s);
 			if (r < 0)
-				goto out;
+				return r;
 		}
 	}
 	if (mode != MODE_VERBATIM) {
-		r = names_check(role, &b, rs);
+		r = names_check(role, b, rs);
 		if (r < 0)
-			goto out;
+			return r;
 	}
-	r = ip_uri_check(role, q, &b, csr_sans, rs);
-	if (r < 0)
-		goto out;
-	r = other_sans_check(role, q->other_sans, &b, rs);
-	if (r < 0)
-		goto out;
+	r = ip_uri_check(role, q, b, csr_sans, rs);
+	if (r == 0)
+		r = other_sans_check(role, q->other_sans, b, rs);
+	if (r < 0 || mode == MODE_VERBATIM || !q->serial_number || !*q->serial_number)
+		return r;
+	if (!glob_any(json_object_get(role, "allowed_serial_numbers"), q->serial_number))
+		return pki_fail(rs, "serial_number %s not allowed by this role", q->serial_number);
+	b->subj_serial = strdup(q->serial_number);
+	return b->subj_serial ? 0 : CF_ENOMEM;
+}
 
-	/* the subject */
+/* Key usage and extended key usages: the role's (its flags, ext_key_usage,
+ * ext_key_usage_oids), or for sign-verbatim the CSR's when it asks for them. */
+static int
+gather_usages(json_t *role, X509_REQ *req, enum mode mode, struct build *b, struct response *rs)
+{
+	static const char *const flags[][2] = {{"server_flag", "ServerAuth"},
+	                                       {"client_flag", "ClientAuth"},
+	                                       {"code_signing_flag", "CodeSigning"},
+	                                       {"email_protection_flag", "EmailProtection"}};
+	bool ku_given = false, eku_given = false;
+	const char *bad = NULL, *name;
+	size_t i;
+	json_t *v;
+	int r;
+
 	if (mode == MODE_VERBATIM) {
-		const X509_NAME *name = X509_REQ_get_subject_name(req);
-		int pos;
-		for (int k = 0; k < 7; k++) {
-			int last = -1;
-			b.subj[k] = json_array();
-			if (!b.subj[k]) {
-				r = CF_ENOMEM;
-				goto out;
-			}
-			for (;;) {
-				char *s = NULL;
-				r = name_entry(name, subj_nids[k], last, &pos, &s);
-				if (r < 0 || pos < 0)
-					break;
-				last = pos;
-				r = json_array_append_new(b.subj[k], json_string(s)) == 0
-				            ? 0
-				            : CF_ENOMEM;
-				free(s);
-				if (r < 0)
-					break;
-			}
-			if (r < 0)
-				goto out;
-		}
-		r = name_entry(name, NID_serialNumber, -1, &pos, &b.subj_serial);
+		r = csr_usages(req, b, &ku_given, &eku_given);
 		if (r < 0)
-			goto out;
-	} else if (q->serial_number && *q->serial_number) {
-		if (!glob_any(json_object_get(role, "allowed_serial_numbers"), q->serial_number)) {
-			r = fail(rs, "serial_number %s not allowed by this role", q->serial_number);
-			goto out;
-		}
-		b.subj_serial = strdup(q->serial_number);
-		if (!b.subj_serial) {
-			r = CF_ENOMEM;
-			goto out;
-		}
+			return r;
 	}
+	if (!ku_given &&
+	    pki_key_usage_bits(json_object_get(role, "key_usage"), &b->key_usage, &bad) < 0)
+		return pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+	if (eku_given)
+		return 0;
+	for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+		if (role_bool(role, flags[k][0]) && (r = add_unique(b->eku, flags[k][1])) < 0)
+			return r;
+	}
+	json_array_foreach(json_object_get(role, "ext_key_usage"), i, v)
+	{
+		name = pki_ext_key_usage_name(json_string_value(v));
+		if (!name)
+			return pki_fail(
+			        rs,
+			        "invalid value for ext_key_usage: unknown extended key usage %s",
+			        json_string_value(v));
+		if ((r = add_unique(b->eku, name)) < 0)
+			return r;
+	}
+	json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v)
+	{
+		if ((r = add_unique(b->eku_oids, json_string_value(v))) < 0)
+			return r;
+	}
+	return 0;
+}
 
-	/* usages */
-	if (mode == MODE_VERBATIM) {
-		r = csr_usages(req, &b, &ku_given, &eku_given);
-		if (r < 0)
-			goto out;
-	}
-	if (!ku_given) {
-		const char *bad = NULL;
-		if (pki_key_usage_bits(json_object_get(role, "key_usage"), &b.key_usage, &bad) <
-		    0) {
-			r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
-			goto out;
-		}
-	}
-	if (!eku_given) {
-		static const char *const flags[][2] = {
-		        {"server_flag", "ServerAuth"},
-		        {"client_flag", "ClientAuth"},
-		        {"code_signing_flag", "CodeSigning"},
-		        {"email_protection_flag", "EmailProtection"}};
-		for (size_t k = 0; k < 4; k++)
-			if (role_bool(role, flags[k][0]) &&
-			    (r = add_unique(b.eku, flags[k][1])) < 0)
-				goto out;
-		json_array_foreach(json_object_get(role, "ext_key_usage"), i, v)
-		{
-			const char *name = pki_ext_key_usage_name(json_string_value(v));
-			if (!name) {
-				r = fail(rs,
-				         "invalid value for ext_key_usage: unknown extended key "
-				         "usage %s",
-				         json_string_value(v));
-				goto out;
-			}
-			if ((r = add_unique(b.eku, name)) < 0)
-				goto out;
-		}
-		json_array_foreach(json_object_get(role, "ext_key_usage_oids"), i, v)
-		{
-			if ((r = add_unique(b.eku_oids, json_string_value(v))) < 0)
-				goto out;
-		}
-	}
+/* The certificate of b for pub, signed by iss with the mount's config/urls:
+ * 0 with *ret, CF_EINVAL with a message in rs, or another error. */
+static int
+sign_build(struct request *rq, struct response *rs, json_t *role, const struct pki_issuer *iss,
+           const struct build *b, EVP_PKEY *pub, X509 **ret)
+{
+	struct pki_cert_params p = {0};
+	const char **lists[7] = {0}, **v[7] = {0};
+	json_t *const arrs[7] = {b->dns, b->email, b->ip, b->uri, b->other, b->eku, b->eku_oids};
+	json_t *urls = NULL;
+	char err[256] = "";
+	int r = 0;
 
-	r = validity(rq, rs, role, q, iss, &b);
+	for (int k = 0; k < 7; k++) {
+		lists[k] = strv(json_object_get(role, subj_role_fields[k]), &r);
+		v[k] = strv(arrs[k], &r);
+	}
 	if (r < 0)
 		goto out;
-
-	/* the certificate */
-	r = 0;
-	for (int k = 0; k < 7; k++)
-		lists[k] = strv(mode == MODE_VERBATIM ? b.subj[k]
-		                                      : json_object_get(role, subj_role_fields[k]),
-		                &r);
-	dns = strv(b.dns, &r);
-	email = strv(b.email, &r);
-	ip = strv(b.ip, &r);
-	uri = strv(b.uri, &r);
-	other = strv(b.other, &r);
-	eku = strv(b.eku, &r);
-	oids = strv(b.eku_oids, &r);
-	if (r < 0)
-		goto out;
-	p.common_name = b.cn;
+	p.common_name = b->cn;
+	p.subject = b->subject;
 	p.ou = lists[0];
 	p.organization = lists[1];
 	p.country = lists[2];
@@ -1126,68 +935,107 @@ issue_common(struct request *rq, struct response *rs, json_t *role, const struct
 	p.province = lists[4];
 	p.street_address = lists[5];
 	p.postal_code = lists[6];
-	p.serial_number = b.subj_serial;
-	p.dns_sans = dns;
-	p.ip_sans = ip;
-	p.uri_sans = uri;
-	p.email_sans = email;
-	p.other_sans = other;
-	p.not_before = b.not_before;
-	p.not_after = b.not_after;
-	p.is_ca = false;
+	p.serial_number = b->subj_serial;
+	p.dns_sans = v[0];
+	p.email_sans = v[1];
+	p.ip_sans = v[2];
+	p.uri_sans = v[3];
+	p.other_sans = v[4];
+	p.ext_key_usage = v[5];
+	p.ext_key_usage_oids = v[6];
+	p.not_before = b->not_before;
+	p.not_after = b->not_after;
 	p.max_path_length = -1;
-	p.key_usage = b.key_usage;
-	p.ext_key_usage = eku;
-	p.ext_key_usage_oids = oids;
+	p.key_usage = b->key_usage;
 	p.signature_bits = (int)role_int(role, "signature_bits");
 	p.use_pss = role_bool(role, "use_pss");
-	p.pubkey = key ? key : X509_REQ_get0_pubkey(req);
-	r = load_urls(rq->mount->view, &urls);
+	p.leaf_basic_constraints = role_bool(role, "basic_constraints_valid_for_non_ca");
+	p.pubkey = pub;
+	r = pki_urls_load(rq->mount->view, &urls);
+	if (r == 0)
+		r = pki_cert_sign(iss, NULL, &p, urls, ret, err, sizeof(err));
+	if (r == CF_EINVAL)
+		r = pki_fail(rs, "%s", err);
+out:
+	for (int k = 0; k < 7; k++) {
+		free(lists[k]);
+		free(v[k]);
+	}
+	json_decref(urls);
+	return r;
+}
+
+/* generate_lease: Vault's PKI lease lives as long as the certificate, is not
+ * renewable, and revoking it revokes the certificate (the backend's
+ * lease_revoke). */
+static int
+lease_attach(struct response *rs, const char *serial, int64_t not_after)
+{
+	int64_t left = not_after - util_now();
+
+	rs->secret = json_pack("{s:s, s:I}", "serial_number", serial, "expiration",
+	                       (json_int_t)not_after);
+	if (!rs->secret)
+		return CF_ENOMEM;
+	rs->lease_ttl = left > 0 ? left : 1;
+	rs->lease_max_ttl = rs->lease_ttl;
+	rs->renewable = false;
+	return 0;
+}
+
+/* The one path of issue, sign and sign-verbatim: names and usages from role,
+ * request and CSR, checked; the validity; then the certificate, signed,
+ * stored (unless no_store), answered, and leased (generate_lease). key is
+ * the new key (issue) or NULL (the CSR's key). */
+static int
+issue_common(struct request *rq, struct response *rs, json_t *role, const struct sign_req *q,
+             X509_REQ *req, EVP_PKEY *key, enum mode mode)
+{
+	struct pki_issuer *iss = NULL;
+	char serial[PKI_SERIAL_STRLEN];
+	struct build b;
+	X509 *x = NULL;
+	int r;
+
+	r = build_init(&b);
+	if (r == 0)
+		r = check_formats(q, rs);
 	if (r < 0)
 		goto out;
-	r = pki_cert_sign(iss, NULL, &p, urls, &x, err, sizeof(err));
-	if (r == CF_EINVAL) {
-		r = fail(rs, "%s", err);
+	iss = pki_issuer_get(rq->mount->state);
+	if (!iss) {
+		r = pki_fail(rs, "no CA configured for this mount");
 		goto out;
 	}
-	if (r < 0)
+	if (!iss->key) {
+		r = pki_fail(rs, "the mount's CA has no private key (only its certificate was "
+		                 "imported)");
 		goto out;
-	if (!role_bool(role, "no_store")) {
+	}
+	if (mode == MODE_VERBATIM)
+		b.subject = X509_REQ_get_subject_name(req);
+	r = gather_names(role, q, req, mode, &b, rs);
+	if (r == 0)
+		r = gather_usages(role, req, mode, &b, rs);
+	if (r == 0)
+		r = validity(rq, rs, role, q, &b);
+	if (r == 0)
+		r = sign_build(rq, rs, role, iss, &b, key ? key : X509_REQ_get0_pubkey(req), &x);
+	if (r == 0 && !role_bool(role, "no_store"))
 		r = pki_cert_store(rq->mount->view, x);
-		if (r < 0)
-			goto out;
-	}
-	r = answer(rs, q, iss, x, key, b.not_after);
+	if (r == 0)
+		r = answer(rs, q, iss, x, key, b.not_after);
 	if (r < 0)
 		goto out;
 	pki_serial_str(X509_get0_serialNumber(x), ':', serial);
-	if (role_bool(role, "generate_lease") && !role_bool(role, "no_store")) {
-		/* Vault's PKI lease: as long as the certificate lives, not
-		 * renewable; revoking it revokes the certificate */
-		int64_t left = b.not_after - util_now();
-		rs->secret = json_pack("{s:s, s:I}", "serial_number", serial, "expiration",
-		                       (json_int_t)b.not_after);
-		if (!rs->secret) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		rs->lease_ttl = left > 0 ? left : 1;
-		rs->lease_max_ttl = rs->lease_ttl;
-		rs->renewable = false;
-	}
+	if (role_bool(role, "generate_lease") && !role_bool(role, "no_store"))
+		r = lease_attach(rs, serial, b.not_after);
 	log_verbose("pki %s: issued %s (role %s)", rq->mount->path, serial,
-	            mode == MODE_VERBATIM && rq->ncap == 0 ? "-" : rq->cap[0]);
+	            rq->ncap > 0 ? rq->cap[0] : "-");
 out:
-	for (int k = 0; k < 7; k++)
-		free(lists[k]);
-	free(dns);
-	free(email);
-	free(ip);
-	free(uri);
-	free(other);
-	free(eku);
-	free(oids);
-	json_decref(urls);
+	if (r == CF_EINVAL && !rs->errors) /* add_unique's refusals */
+		(void)pki_fail(rs, "too many names (at most %d) or a name that is not UTF-8",
+		               NAMES_MAX);
 	X509_free(x);
 	pki_issuer_put(iss);
 	build_free(&b);
@@ -1200,7 +1048,7 @@ role_for(struct request *rq, struct response *rs, const char *name, json_t **ret
 	int r = pki_role_load(rq->mount->view, name, ret);
 
 	if (r == CF_ENOTFOUND)
-		return fail(rs, "unknown role: %s", name);
+		return pki_fail(rs, "unknown role: %s", name);
 	return r;
 }
 
@@ -1220,15 +1068,15 @@ pki_issue(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	if (strcmp(role_str(role, "key_type"), "any") == 0) {
-		r = fail(rs,
-		         "key_type: role key type \"any\" not allowed for issuing certificates, "
-		         "only signing");
+		r = pki_fail(
+		        rs, "key_type: role key type \"any\" not allowed for issuing certificates, "
+		            "only signing");
 		goto out;
 	}
 	r = pki_keygen(role_str(role, "key_type"), (int)role_int(role, "key_bits"), &key, err,
 	               sizeof(err));
 	if (r == CF_EINVAL)
-		r = fail(rs, "key_type: %s", err);
+		r = pki_fail(rs, "key_type: %s", err);
 	if (r < 0)
 		goto out;
 	r = issue_common(rq, rs, role, &q, NULL, key, MODE_ISSUE);
@@ -1327,15 +1175,16 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 			goto out;
 	}
 	if (pki_key_usage_bits(q.key_usage, &bits, &bad) < 0) {
-		r = fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+		r = pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 		goto out;
 	}
 	json_array_foreach(q.ext_key_usage, i, v)
 	{
 		if (!pki_ext_key_usage_name(json_string_value(v))) {
-			r = fail(rs,
-			         "invalid value for ext_key_usage: unknown extended key usage %s",
-			         json_string_value(v));
+			r = pki_fail(
+			        rs,
+			        "invalid value for ext_key_usage: unknown extended key usage %s",
+			        json_string_value(v));
 			goto out;
 		}
 	}
@@ -1344,14 +1193,14 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 		ASN1_OBJECT *o = OBJ_txt2obj(json_string_value(v), 1);
 		ASN1_OBJECT_free(o);
 		if (!o) {
-			r = fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
-			         json_string_value(v));
+			r = pki_fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
+			             json_string_value(v));
 			goto out;
 		}
 	}
 	if (q.signature_bits != 0 && q.signature_bits != 256 && q.signature_bits != 384 &&
 	    q.signature_bits != 512) {
-		r = fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
+		r = pki_fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
 		goto out;
 	}
 	r = verbatim_role(named, &q, &role);
@@ -1361,7 +1210,8 @@ pki_sign_verbatim(struct request *rq, struct response *rs)
 	if (r < 0)
 		goto out;
 	if (csr_is_ca(req)) {
-		r = fail(rs, "csr: sign-verbatim does not issue CA certificates (the CSR asks for "
+		r = pki_fail(rs,
+		             "csr: sign-verbatim does not issue CA certificates (the CSR asks for "
 		             "basic constraints CA:TRUE); use root/sign-intermediate");
 		goto out;
 	}
@@ -1388,8 +1238,8 @@ pki_cert_read(struct request *rq, struct response *rs)
 	int r;
 
 	if (pki_serial_norm(rq->cap[0], '-', s) < 0)
-		return fail(rs, "invalid serial number %s: hex pairs separated by ':' or '-'",
-		            rq->cap[0]);
+		return pki_fail(rs, "invalid serial number %s: hex pairs separated by ':' or '-'",
+		                rq->cap[0]);
 	snprintf(key, sizeof(key), "certs/%s", s);
 	r = view_get_object(rq->mount->view, key, &rec);
 	if (r == CF_ENOTFOUND) {
@@ -1446,8 +1296,8 @@ pki_certs_list(struct request *rq, struct response *rs)
 			r = CF_ENOMEM;
 	}
 	for (i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+		free(keys[i]); /* not secret: storage keys (serials) */
+	free(keys);            /* not secret: the array of them */
 	if (r < 0) {
 		json_decref(arr);
 		return r;

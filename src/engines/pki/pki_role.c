@@ -1,7 +1,6 @@
 /* pki_role.c - roles of the pki engine: roles/:name and the roles LIST, and
  * the name policy a role applies to the names of a certificate (Vault's PKI
  * API: create/update role, read role, delete role, list roles). */
-#include "engines/pki/pki_issue.h"
 #include "engines/pki/pki_int.h"
 
 #include "backend/field.h"
@@ -123,6 +122,14 @@ hostname_valid(const char *s)
 			return true;
 		p = dot + 1;
 	}
+}
+
+bool
+pki_hostname_like(const char *name)
+{
+	if (name[0] == '*' && name[1] == '.')
+		name += 2;
+	return hostname_valid(name);
 }
 
 /* The left-most label of a wildcard name: '*' alone, or one '*' among the
@@ -327,22 +334,6 @@ pki_role_load(struct view *v, const char *name, json_t **ret)
 
 /* ---- validation ---- */
 
-static int fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Adds the message to rs; returns CF_EINVAL. */
-static int
-fail(struct response *rs, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	(void)response_errorf(rs, "%s", msg);
-	return CF_EINVAL;
-}
-
 static bool
 oid_valid(const char *s)
 {
@@ -408,13 +399,13 @@ check_key(json_t *rec, struct response *rs)
 	} else if (strcmp(kt, "ed25519") == 0 || strcmp(kt, "any") == 0) {
 		bits = 0;
 	} else {
-		return fail(
+		return pki_fail(
 		        rs,
 		        "invalid value for key_type: unknown key type %s (rsa, ec, ed25519, any)",
 		        kt);
 	}
 	if (sig != 0 && sig != 256 && sig != 384 && sig != 512)
-		return fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
+		return pki_fail(rs, "invalid value for signature_bits: must be 0, 256, 384 or 512");
 	if (json_object_set_new(rec, "key_bits", json_integer(bits)) != 0)
 		return CF_ENOMEM;
 	return 0;
@@ -435,13 +426,13 @@ check_role(json_t *rec, struct response *rs)
 	if (r < 0)
 		return r;
 	if (max > 0 && ttl > max)
-		return fail(rs, "\"ttl\" value must be less than \"max_ttl\" value");
+		return pki_fail(rs, "\"ttl\" value must be less than \"max_ttl\" value");
 	if (pki_key_usage_bits(json_object_get(rec, "key_usage"), &bits, &bad) < 0)
-		return fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
+		return pki_fail(rs, "invalid value for key_usage: unknown key usage %s", bad);
 	json_array_foreach(json_object_get(rec, "ext_key_usage"), i, v)
 	{
 		if (!pki_ext_key_usage_name(json_string_value(v)))
-			return fail(
+			return pki_fail(
 			        rs,
 			        "invalid value for ext_key_usage: unknown extended key usage %s",
 			        json_string_value(v));
@@ -449,22 +440,23 @@ check_role(json_t *rec, struct response *rs)
 	json_array_foreach(json_object_get(rec, "ext_key_usage_oids"), i, v)
 	{
 		if (!oid_valid(json_string_value(v)))
-			return fail(rs, "invalid value for ext_key_usage_oids: %s is not an OID",
-			            json_string_value(v));
+			return pki_fail(rs,
+			                "invalid value for ext_key_usage_oids: %s is not an OID",
+			                json_string_value(v));
 	}
 	json_array_foreach(json_object_get(rec, "allowed_other_sans"), i, v)
 	{
 		const char *s = json_string_value(v);
 		if (strcmp(s, "*") != 0 && !other_san_valid(s))
-			return fail(rs,
-			            "invalid value for allowed_other_sans: %s is not "
-			            "\"<oid>;UTF8:<value>\" "
-			            "or \"*\"",
-			            s);
+			return pki_fail(rs,
+			                "invalid value for allowed_other_sans: %s is not "
+			                "\"<oid>;UTF8:<value>\" "
+			                "or \"*\"",
+			                s);
 	}
 	if (strcmp(json_string_value(json_object_get(rec, "issuer_ref")), "default") != 0)
-		return fail(rs,
-		            "invalid value for issuer_ref: a mount has one issuer, \"default\"");
+		return pki_fail(
+		        rs, "invalid value for issuer_ref: a mount has one issuer, \"default\"");
 	/* no_store implies generate_lease=false (Vault's create/update role) */
 	if (json_is_true(json_object_get(rec, "no_store")) &&
 	    json_object_set_new(rec, "generate_lease", json_false()) != 0)
@@ -484,7 +476,7 @@ pki_role_write(struct request *rq, struct response *rs)
 	if (!rec)
 		return CF_ENOMEM;
 	if (role_key(rq->cap[0], key, sizeof(key)) < 0) {
-		r = fail(rs, "invalid role name: at most %d characters", ROLE_NAME_MAX);
+		r = pki_fail(rs, "invalid role name: at most %d characters", ROLE_NAME_MAX);
 		goto out;
 	}
 	/* A write replaces the role: what it leaves out gets its default. */

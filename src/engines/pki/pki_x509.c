@@ -845,7 +845,7 @@ cert_fill(X509 *x, const struct pki_issuer *iss, EVP_PKEY *pub, const struct pki
 	    X509_set_pubkey(x, pub) != 1)
 		r = CF_EINTERNAL;
 	X509_NAME_free(subj);
-	if (r == 0)
+	if (r == 0 && (p->is_ca || p->leaf_basic_constraints))
 		r = basic_constraints_add(x, p);
 	if (r == 0)
 		r = key_usage_add(x, p->key_usage);
@@ -1172,6 +1172,56 @@ out:
 }
 
 int
+pki_csr_names(X509_REQ *req, json_t **ret)
+{
+	json_t *a = json_pack("{s:[], s:[], s:[]}", "alt_names", "ip_sans", "uri_sans");
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *gens = NULL;
+	int r = a ? 0 : CF_ENOMEM;
+
+	for (int i = 0; r == 0 && exts && i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) == NID_subject_alt_name) {
+			gens = X509V3_EXT_d2i(e);
+			break;
+		}
+	}
+	for (int i = 0; gens && r == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const char *key = NULL;
+		char text[64] = "";
+		json_t *s = NULL;
+		int type;
+		ASN1_STRING *v = GENERAL_NAME_get0_value(g, &type);
+		if (type == GEN_DNS || type == GEN_EMAIL || type == GEN_URI) {
+			key = type == GEN_URI ? "uri_sans" : "alt_names";
+			s = json_stringn((const char *)ASN1_STRING_get0_data(v),
+			                 (size_t)ASN1_STRING_length(v));
+		} else if (type == GEN_IPADD) {
+			int n = ASN1_STRING_length(v);
+			if ((n == 4 || n == 16) &&
+			    inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(v), text,
+			              sizeof(text))) {
+				key = "ip_sans";
+				s = json_string(text);
+			}
+		}
+		if (key && !s)
+			r = type == GEN_IPADD ? CF_ENOMEM : CF_EINVAL; /* not UTF-8 */
+		else if (key && json_array_append_new(json_object_get(a, key), s) < 0)
+			r = CF_ENOMEM;
+	}
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (r < 0) {
+		json_decref(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int
 pki_csr_parse(const char *pem, X509_REQ **ret, char *err, size_t errlen)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
@@ -1278,12 +1328,15 @@ pki_pem_bundle_parse(const char *pem, size_t len, EVP_PKEY **ret_key, STACK_OF(X
 		char *name = NULL, *header = NULL;
 		unsigned char *data = NULL;
 		long dlen = 0;
-		if (PEM_read_bio(b, &name, &header, &data, &dlen) != 1)
+		/* secure: the decoded blocks (a private key among them) live in
+		 * buffers OpenSSL clears when it frees them */
+		if (PEM_read_bio_ex(b, &name, &header, &data, &dlen,
+		                    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) != 1)
 			break;
 		r = bundle_block(name, header, data, dlen, &key, certs, err, errlen);
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_clear_free(data, (size_t)dlen);
+		OPENSSL_secure_free(name);
+		OPENSSL_secure_free(header);
+		OPENSSL_secure_clear_free(data, (size_t)dlen);
 		if (r < 0)
 			goto out;
 	}

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "engines/pki/pki_issue.h"
+#include "engines/pki/pki_int.h"
 #include "lib/err.h"
 
 #include <jansson.h>
