@@ -216,6 +216,7 @@ int token_main(int argc, char **argv);
 int lease_main(int argc, char **argv);
 int rotation_main(int argc, char **argv);
 int transit_main(int argc, char **argv);
+int pki_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int secrets_main(int argc, char **argv);
 int audit_main(int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct cli_cmd commands[] = {
         {"token", token_main, "create, look up, renew and revoke tokens"},
         {"lease", lease_main, "look up, renew and revoke leases of dynamic secrets"},
         {"transit", transit_main, "encrypt, decrypt and rotate with transit keys"},
+        {"pki", pki_main, "issue certificates from a PKI mount into files"},
         {"policy", policy_main, "write, read, list and delete ACL policies"},
         {"secrets", secrets_main, "enable, disable, list and tune secrets engines"},
         {"audit", audit_main, "manage audit devices and verify audit logs"},

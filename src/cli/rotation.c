@@ -23,6 +23,13 @@ enum {
 	OPT_JITTER,
 	OPT_EARLY,
 	OPT_INCOMPLETE,
+	OPT_ROLE,
+	OPT_COMMON_NAME,
+	OPT_ALT_NAMES,
+	OPT_IP_SANS,
+	OPT_TTL,
+	OPT_RENEW_BEFORE,
+	OPT_KV_MOUNT,
 	OPT_REASON,
 };
 
@@ -42,10 +49,11 @@ static const char create_usage[] =
         "Creates or updates the rotation job NAME. Options not given keep their\n"
         "value on update (or the template's default on create).\n\n"
         "  --template=NAME           api-key, database-password, session-secret,\n"
-        "                            encryption-key\n"
-        "  --target=kv|database|transit\n"
-        "  --mount=PATH              the KV v2, database or transit mount\n"
-        "  --path=PATH               the secret path, static role or key name\n"
+        "                            encryption-key, tls-certificate\n"
+        "  --target=kv|database|transit|pki\n"
+        "  --mount=PATH              the KV v2, database, transit or PKI mount\n"
+        "  --path=PATH               the secret path, static role or key name (pki:\n"
+        "                            the secret path in --kv-mount)\n"
         "  --key=FIELD[=GENERATOR]   a field to rotate (repeatable); without a\n"
         "                            generator the template's default is used\n"
         "  --keys-json=JSON          the whole keys map, generator parameters included\n"
@@ -54,7 +62,15 @@ static const char create_usage[] =
         "  --grace=DUR               how long the previous version stays valid\n"
         "  --jitter=DUR              spread scheduled rotations over this long\n"
         "  --revoke-when-adopted     revoke early once every consumer adopted\n"
-        "  --on-incomplete-adoption=revoke|extend\n";
+        "  --on-incomplete-adoption=revoke|extend\n"
+        "pki jobs (template tls-certificate):\n"
+        "  --role=NAME               the PKI role to issue with\n"
+        "  --common-name=NAME        the certificate's common name\n"
+        "  --alt-names=A,B           DNS subject alternative names\n"
+        "  --ip-sans=IP,IP           IP subject alternative names\n"
+        "  --ttl=DUR                 lifetime of each certificate\n"
+        "  --renew-before=DUR        renew this long before expiry (default 720h)\n"
+        "  --kv-mount=PATH           the KV v2 mount that keeps it (default secret)\n";
 
 static int
 rotation_create(int argc, char **argv)
@@ -72,6 +88,13 @@ rotation_create(int argc, char **argv)
 	        {"jitter", required_argument, NULL, OPT_JITTER},
 	        {"revoke-when-adopted", no_argument, NULL, OPT_EARLY},
 	        {"on-incomplete-adoption", required_argument, NULL, OPT_INCOMPLETE},
+	        {"role", required_argument, NULL, OPT_ROLE},
+	        {"common-name", required_argument, NULL, OPT_COMMON_NAME},
+	        {"alt-names", required_argument, NULL, OPT_ALT_NAMES},
+	        {"ip-sans", required_argument, NULL, OPT_IP_SANS},
+	        {"ttl", required_argument, NULL, OPT_TTL},
+	        {"renew-before", required_argument, NULL, OPT_RENEW_BEFORE},
+	        {"kv-mount", required_argument, NULL, OPT_KV_MOUNT},
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
@@ -85,6 +108,13 @@ rotation_create(int argc, char **argv)
 	        [OPT_GRACE - CLI_OPT_LOCAL] = "grace",
 	        [OPT_JITTER - CLI_OPT_LOCAL] = "jitter",
 	        [OPT_INCOMPLETE - CLI_OPT_LOCAL] = "on_incomplete_adoption",
+	        [OPT_ROLE - CLI_OPT_LOCAL] = "role",
+	        [OPT_COMMON_NAME - CLI_OPT_LOCAL] = "common_name",
+	        [OPT_ALT_NAMES - CLI_OPT_LOCAL] = "alt_names",
+	        [OPT_IP_SANS - CLI_OPT_LOCAL] = "ip_sans",
+	        [OPT_TTL - CLI_OPT_LOCAL] = "ttl",
+	        [OPT_RENEW_BEFORE - CLI_OPT_LOCAL] = "renew_before",
+	        [OPT_KV_MOUNT - CLI_OPT_LOCAL] = "kv_mount",
 	};
 	struct client_resp resp = {0};
 	json_t *body = json_object(), *keys = NULL;
@@ -119,7 +149,7 @@ rotation_create(int argc, char **argv)
 			}
 		} else if (o == OPT_EARLY) {
 			cli_json_set(body, "revoke_when_adopted", json_true());
-		} else if (o >= CLI_OPT_LOCAL && o <= OPT_INCOMPLETE && names[o - CLI_OPT_LOCAL]) {
+		} else if (o >= CLI_OPT_LOCAL && o <= OPT_KV_MOUNT && names[o - CLI_OPT_LOCAL]) {
 			cli_json_set(body, names[o - CLI_OPT_LOCAL], json_string(optarg));
 		}
 	}

@@ -260,17 +260,25 @@ out:
 	return r;
 }
 
-/* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload yet). */
+/* Waits for SIGTERM or SIGINT. SIGHUP re-reads the --tls-cert/--tls-key files
+ * (new connections get them; open ones go on); a bad file keeps the old
+ * certificate, with one line in the log. */
 static void
-server_wait_stop(const sigset_t *sigs)
+server_wait_stop(const sigset_t *sigs, struct http_server *http, bool tls)
 {
+	char err[1024];
 	int sig;
 
 	for (;;) {
 		if (sigwait(sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload");
+			if (!tls)
+				log_info("SIGHUP: nothing to reload");
+			else if (http_tls_reload(http, err, sizeof(err)) < 0)
+				log_error("SIGHUP: keeping the current TLS certificate: %s", err);
+			else
+				log_info("SIGHUP: TLS certificate reloaded");
 			continue;
 		}
 		break;
@@ -309,7 +317,7 @@ server_main(int argc, char **argv)
 	r = server_start(&a, &core, &http);
 	if (r != 0)
 		return r;
-	server_wait_stop(&sigs);
+	server_wait_stop(&sigs, http, a.hc.tls_cert != NULL);
 	log_info("shutting down: finishing in-flight requests");
 	http_stop(http);
 	core_free(core);

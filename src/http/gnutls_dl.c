@@ -7,6 +7,9 @@
  * (p11-kit, nettle, gmp, ...), which was about 1.3 ms of every start
  * (docs/BENCHMARKS.md "start-to-ready") and a good part of the idle RSS.
  *
+ * tls.c calls a few more (pcert and privkey import) to hand the certificate to
+ * GnuTLS at each handshake, so it can be replaced while serving.
+ *
  * The definitions have the exact prototypes of <gnutls/gnutls.h> and
  * <gnutls/abstract.h> (the compiler checks them). gnutls_global_init(), which
  * libmicrohttpd's constructor calls at start-up, only notes the call; GnuTLS 3
@@ -74,10 +77,21 @@
 	V(gnutls_priority_deinit, (gnutls_priority_t p), (p))                                      \
 	X(int, gnutls_priority_init, (gnutls_priority_t * p, const char *s, const char **e),       \
 	  (p, s, e), GNUTLS_E_INTERNAL_ERROR)                                                      \
+	V(gnutls_pcert_deinit, (gnutls_pcert_st * p), (p))                                         \
+	X(int, gnutls_pcert_list_import_x509_raw,                                                  \
+	  (gnutls_pcert_st * p, unsigned int *max, const gnutls_datum_t *d,                        \
+	   gnutls_x509_crt_fmt_t f, unsigned int fl),                                              \
+	  (p, max, d, f, fl), GNUTLS_E_INTERNAL_ERROR)                                             \
 	X(int, gnutls_priority_set, (gnutls_session_t s, gnutls_priority_t p), (s, p),             \
 	  GNUTLS_E_INTERNAL_ERROR)                                                                 \
 	X(gnutls_protocol_t, gnutls_protocol_get_version, (gnutls_session_t s), (s),               \
 	  GNUTLS_VERSION_UNKNOWN)                                                                  \
+	V(gnutls_privkey_deinit, (gnutls_privkey_t k), (k))                                        \
+	X(int, gnutls_privkey_import_x509_raw,                                                     \
+	  (gnutls_privkey_t k, const gnutls_datum_t *d, gnutls_x509_crt_fmt_t f, const char *pw,   \
+	   unsigned int fl),                                                                       \
+	  (k, d, f, pw, fl), GNUTLS_E_INTERNAL_ERROR)                                              \
+	X(int, gnutls_privkey_init, (gnutls_privkey_t * k), (k), GNUTLS_E_INTERNAL_ERROR)          \
 	X(int, gnutls_psk_allocate_server_credentials, (gnutls_psk_server_credentials_t * c), (c), \
 	  GNUTLS_E_INTERNAL_ERROR)                                                                 \
 	V(gnutls_psk_free_server_credentials, (gnutls_psk_server_credentials_t c), (c))            \

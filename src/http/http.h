@@ -34,6 +34,11 @@ int http_listen_check(const char *listen, char *err, size_t errlen);
  * with a message naming the option or address and the reason in err. */
 int http_start(const struct http_config *cfg, struct core *core, struct http_server **ret,
                char *err, size_t errlen);
+/* Reads the --tls-cert and --tls-key files again and serves them to new TLS
+ * connections; established connections keep working on the old ones. On
+ * error (CF_EINVAL, the reason naming the files in err) the current
+ * certificate stays. */
+int http_tls_reload(struct http_server *s, char *err, size_t errlen);
 /* Stops accepting, finishes in-flight requests, frees. */
 void http_stop(struct http_server *s);
 

@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "backend/request.h"
 #include "http/http.h"
+#include "http/http_tls.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -49,9 +50,10 @@ struct http_server {
 	bool grow_started;
 	struct core *core;
 	size_t max_body;
-	unsigned path_flags; /* PATH_LEGACY_BYTES under the test hook, else 0 */
-	char *tls_cert, *tls_key;
-	pthread_mutex_t streams_mu; /* open streamed responses (SSE) */
+	unsigned path_flags;                /* PATH_LEGACY_BYTES under the test hook, else 0 */
+	char *tls_cert_path, *tls_key_path; /* re-read by http_tls_reload */
+	struct http_tls *tls;               /* NULL: plain HTTP */
+	pthread_mutex_t streams_mu;         /* open streamed responses (SSE) */
 	struct stream_conn *streams;
 	/* Deferred requests (see defer). jobs_mu guards the rest. */
 	pthread_mutex_t jobs_mu;
@@ -1008,21 +1010,59 @@ read_file(const char *path)
 static struct MHD_Daemon *
 start_daemon(struct http_server *s, unsigned threads)
 {
-	/* The logger first: MHD may log while it starts. */
-	if (s->tls_cert)
+	/* The logger first: MHD may log while it starts. TLS: the certificate
+	 * comes from tls.c at each handshake, so SIGHUP can replace it. */
+	if (s->tls)
 		return MHD_start_daemon(
 		        s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 		        on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
 		        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
 		        MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_HTTPS_MEM_CERT,
-		        s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		        MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_retrieve, MHD_OPTION_END);
 	return MHD_start_daemon(s->flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 	                        on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, s->lfd,
 	                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 	                        4096, MHD_OPTION_CONNECTION_TIMEOUT, 120,
 	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
 	                        on_completed, s, MHD_OPTION_END);
+}
+
+/* Reads the certificate and key files and makes them s->tls (new, or a swap
+ * of the current set). CF_EINVAL with a message naming the option and file. */
+static int
+tls_load(struct http_server *s, char *err, size_t errlen)
+{
+	char *cert = read_file(s->tls_cert_path), *key = read_file(s->tls_key_path), e2[256];
+	int r = CF_EINVAL;
+
+	if (!cert) {
+		tls_file_error("--tls-cert", "certificate", s->tls_cert_path, err, errlen);
+		goto out;
+	}
+	if (!key) {
+		tls_file_error("--tls-key", "key", s->tls_key_path, err, errlen);
+		goto out;
+	}
+	r = s->tls ? http_tls_swap(s->tls, cert, key, e2, sizeof(e2))
+	           : http_tls_new(cert, key, &s->tls, e2, sizeof(e2));
+	if (r < 0)
+		snprintf(err, errlen, "--tls-cert=%s --tls-key=%s: %s", s->tls_cert_path,
+		         s->tls_key_path, r == CF_ENOMEM ? "out of memory" : e2);
+out:
+	free(cert);
+	secmem_free_str(key);
+	return r;
+}
+
+int
+http_tls_reload(struct http_server *s, char *err, size_t errlen)
+{
+	if (!s || !s->tls) {
+		snprintf(err, errlen, "the server does not serve TLS");
+		return CF_EINVAL;
+	}
+	return tls_load(s, err, errlen);
 }
 
 /* Starts the rest of the thread pool beside the first daemon. */
@@ -1094,15 +1134,13 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	if (threads > HTTP_MAX_THREADS)
 		threads = HTTP_MAX_THREADS;
 	if (cfg->tls_cert || cfg->tls_key) {
-		s->tls_cert = cfg->tls_cert ? read_file(cfg->tls_cert) : NULL;
-		s->tls_key = cfg->tls_key ? read_file(cfg->tls_key) : NULL;
-		if (!s->tls_cert || !s->tls_key) {
-			if (!s->tls_cert)
-				tls_file_error("--tls-cert", "certificate",
-				               cfg->tls_cert ? cfg->tls_cert : "", err, errlen);
-			else
-				tls_file_error("--tls-key", "key", cfg->tls_key ? cfg->tls_key : "",
-				               err, errlen);
+		s->tls_cert_path = strdup(cfg->tls_cert ? cfg->tls_cert : "");
+		s->tls_key_path = strdup(cfg->tls_key ? cfg->tls_key : "");
+		if (!s->tls_cert_path || !s->tls_key_path) {
+			http_stop(s);
+			return CF_ENOMEM;
+		}
+		if (tls_load(s, err, errlen) < 0) {
 			http_stop(s);
 			return CF_EINVAL;
 		}
@@ -1120,13 +1158,11 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	s->d = start_daemon(s, s->more ? 2 : threads);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot start the HTTP server on %s%s", cfg->listen,
-		         s->tls_cert ? " (is GnuTLS installed, and do the certificate and key "
-		                       "match?)"
-		                     : "");
+		         s->tls ? " (is GnuTLS installed?)" : "");
 		http_stop(s);
 		return CF_EIO;
 	}
-	if (s->tls_cert)
+	if (s->tls)
 		log_verbose("TLS: GnuTLS %s", http_tls_loaded() ? "loaded" : "not loaded");
 	if (s->more)
 		s->grow_started = pthread_create(&s->grow, NULL, grow_main, s) == 0;
@@ -1182,7 +1218,8 @@ http_stop(struct http_server *s)
 	pthread_cond_destroy(&s->jobs_cond);
 	pthread_cond_destroy(&s->gone);
 	pthread_cond_destroy(&s->jobs_done);
-	secmem_free_str(s->tls_key);
-	free(s->tls_cert);
+	http_tls_free(s->tls);
+	free(s->tls_cert_path);
+	free(s->tls_key_path);
 	free(s);
 }

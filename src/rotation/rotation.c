@@ -157,10 +157,14 @@ watch_add(struct rotation *rm, struct rjob *j)
 {
 	uint32_t b;
 
-	if (strcmp(jstr(j->cfg, "target"), "kv") != 0)
+	if (strcmp(jstr(j->cfg, "target"), "kv") == 0)
+		snprintf(j->watch, sizeof(j->watch), "%sdata/%s", jstr(j->cfg, "mount"),
+		         jstr(j->cfg, "path"));
+	else if (strcmp(jstr(j->cfg, "target"), "pki") == 0)
+		snprintf(j->watch, sizeof(j->watch), "%sdata/%s", jstr(j->cfg, "kv_mount"),
+		         jstr(j->cfg, "path"));
+	else
 		return;
-	snprintf(j->watch, sizeof(j->watch), "%sdata/%s", jstr(j->cfg, "mount"),
-	         jstr(j->cfg, "path"));
 	b = util_fnv1a_str(j->watch) % ROT_WATCH_BUCKETS;
 	pthread_rwlock_wrlock(&rm->wlock);
 	j->wnext = rm->watch[b];
@@ -221,6 +225,8 @@ next_rotation(struct rjob *j, int64_t anchor_ns)
 {
 	int64_t period = jint(j->cfg, "period_s"), jit = jint(j->cfg, "jitter_s"), t;
 
+	if (strcmp(jstr(j->cfg, "target"), "pki") == 0)
+		return rotation_pki_due(j->cfg, j->st); /* by expiry, not by a period */
 	if (j->cron) {
 		t = rotation_next_fire(j->cron, 0, anchor_ns / NS_PER_S);
 		if (t < 0)
@@ -524,6 +530,7 @@ rotate_commit(struct rctx *x, json_t *cfg, const char *trigger, bool compromise,
 		json_object_set(hashes, "previous", json_object_get(p, "prev_hashes"));
 	else
 		json_object_del(hashes, "previous");
+	json_object_update(j->st, json_object_get(p, "target_state")); /* pki: the certificates */
 	setint(j->st, "current_version", newv);
 	setint(j->st, "previous_version", prevv);
 	setint(j->st, "grace_ends", ge);
@@ -1235,6 +1242,8 @@ initial_state(struct rctx *x, json_t *cfg, json_t **ret, bool *ret_missing)
 		if (status == 200)
 			setint(st, "current_version", jint(rs.data, "latest_version"));
 		response_reset(&rs);
+	} else if (strcmp(target, "pki") == 0) {
+		r = rotation_pki_initial(x, cfg, st, ret_missing);
 	} else {
 		snprintf(p, sizeof(p), "%sstatic-creds/%s", jstr(cfg, "mount"), jstr(cfg, "path"));
 		status = rotation_call(x, OP_READ, p, NULL, &rs);
@@ -1243,6 +1252,10 @@ initial_state(struct rctx *x, json_t *cfg, json_t **ret, bool *ret_missing)
 			json_object_set_new(hashes, "current",
 			                    rotation_hash_fields(st, cfg, rs.data));
 		response_reset(&rs);
+	}
+	if (r < 0) {
+		json_decref(st);
+		return r;
 	}
 	*ret = st;
 	return r;
@@ -1454,6 +1467,12 @@ rotation_job_status(struct rotation *rm, struct rjob *j)
 	                json_object_get(st, "last_error") ? json_object_get(st, "last_error")
 	                                                  : json_null());
 	json_object_set_new(out, "failures", json_integer(jint(st, "failures")));
+	if (jint(st, "cert_expiration") > 0)
+		json_object_set_new(
+		        out, "certificate",
+		        json_pack("{s:s, s:o}", "serial_number", jstr(st, "cert_serial"),
+		                  "expiration",
+		                  time_or_null(jint(st, "cert_expiration") * NS_PER_S)));
 	pthread_mutex_lock(&j->cmu);
 	json_object_foreach(j->consumers, k, e)
 	{

@@ -5,6 +5,7 @@
  * rotation_gen.c    value generators (pure; unit-tested)
  * rotation_sched.c  next-fire and backoff computation (pure; unit-tested)
  * rotation_target.c kv / database / transit targets over internal requests
+ * rotation_pki.c    the pki target: certificates renewed before they expire
  * rotation_sys.c    the sys/rotation/ handlers, adoption and verification */
 #ifndef CF_ROTATION_INT_H
 #define CF_ROTATION_INT_H
@@ -150,6 +151,37 @@ struct target_ops {
 };
 
 const struct target_ops *rotation_target(const char *name);
+/* The message of a failed internal request into x->err ("what: error (HTTP
+ * n)"); returns CF_ENOTFOUND (404), CF_EINVAL (400) or CF_EUPSTREAM. */
+int rotation_call_fail(struct rctx *x, struct response *rs, int status, const char *what);
+/* KV v2 helpers on kvcfg {mount, path}: the latest version (0: none) and its
+ * data (NULL when missing, deleted or destroyed); destroying every version
+ * below `below`; destroying one version. */
+int rotation_kv_read(struct rctx *x, json_t *kvcfg, int64_t *ret_version, json_t **ret_data);
+int rotation_kv_destroy_older(struct rctx *x, json_t *kvcfg, int64_t below);
+int rotation_kv_revoke(struct rctx *x, json_t *kvcfg, int64_t version);
+
+/* ---- rotation_pki.c: the pki target ----
+ * The job's state keeps the current certificate's cert_serial,
+ * cert_expiration and cert_issued (unix s) and the previous one's
+ * prev_cert_serial and prev_cert_expiration; a rotation's finish hands them
+ * over in p.target_state, which the commit merges into the state. */
+int rotation_pki_check(struct rctx *x, json_t *cfg);
+int rotation_pki_create(struct rctx *x, json_t *cfg, json_t *st, json_t *p);
+int rotation_pki_set(struct rctx *x, json_t *cfg, json_t *st, json_t *p);
+int rotation_pki_test(struct rctx *x, json_t *cfg, json_t *st, json_t *p);
+int rotation_pki_finish(struct rctx *x, json_t *cfg, json_t *st, json_t *p, bool compromise);
+int rotation_pki_revoke(struct rctx *x, json_t *cfg, json_t *st, int64_t version);
+/* The state of a new job from what its KV path holds: a certificate written
+ * there before (by an earlier job, or by hand) is taken as the current one
+ * (current_version, cert_*); *ret_missing when there is none, so the job
+ * issues one at once. */
+int rotation_pki_initial(struct rctx *x, json_t *cfg, json_t *st, bool *ret_missing);
+/* When the certificate of state st is due for renewal (ns; 0 = unknown):
+ * cert_expiration - renew_before, but never before half the lifetime of a
+ * certificate the job issued (a role whose max_ttl cuts ttl below
+ * renew_before would otherwise renew without end). */
+int64_t rotation_pki_due(json_t *cfg, json_t *st);
 /* Keyed hashes of the rotated fields of data (keys of cfg.keys) with the job's
  * salt: a new object field -> hex. */
 json_t *rotation_hash_fields(json_t *st, json_t *cfg, json_t *data);

@@ -9,6 +9,7 @@
 #include "lib/path.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct template
@@ -26,7 +27,7 @@ static const struct template templates[] = {
          "{\"generator\":\"api-key\",\"prefix\":\"sk_\",\"bytes\":32}", true},
         {"database-password", "database", "30d", "48h", NULL, true},
         {"session-secret", "kv", "24h", "0", "{\"generator\":\"base64\",\"bytes\":32}", true},
-        {"tls-certificate", "pki", NULL, "0", NULL, false},
+        {"tls-certificate", "pki", NULL, "0", NULL, true},
         {"encryption-key", "transit", NULL, "0", NULL, true},
 };
 
@@ -43,6 +44,13 @@ static const char *const body_fields[] = {
         "revoke_when_adopted",
         "on_incomplete_adoption",
         "rewrap",
+        "role",
+        "common_name",
+        "alt_names",
+        "ip_sans",
+        "ttl",
+        "renew_before",
+        "kv_mount",
         NULL,
 };
 
@@ -214,8 +222,8 @@ job_where(json_t *cfg, json_t *body, json_t *old, const struct template *t, char
 	int r;
 
 	if (!target)
-		return fail(err, errlen, CF_EINVAL, "missing target (kv, database, transit)");
-	if (strcmp(target, "pki") == 0 || strcmp(target, "sealing-key") == 0) {
+		return fail(err, errlen, CF_EINVAL, "missing target (kv, database, transit, pki)");
+	if (strcmp(target, "sealing-key") == 0) {
 		snprintf(err, errlen, "target %s is not supported yet", target);
 		return CF_EINVAL;
 	}
@@ -249,6 +257,7 @@ job_where(json_t *cfg, json_t *body, json_t *old, const struct template *t, char
 		snprintf(err, errlen, "missing path (the %s)",
 		         strcmp(target, "kv") == 0         ? "secret path"
 		         : strcmp(target, "database") == 0 ? "static role"
+		         : strcmp(target, "pki") == 0      ? "secret path in kv_mount"
 		                                           : "key name");
 		return CF_EINVAL;
 	}
@@ -377,6 +386,131 @@ job_options(json_t *cfg, const char *target, char *err, size_t errlen)
 	return 0;
 }
 
+/* A mount name normalized to end in '/' into buf; false when empty or too long. */
+static bool
+mount_norm(const char *s, char *buf, size_t len)
+{
+	while (s && *s == '/')
+		s++;
+	if (!s || !*s || strlen(s) > 256)
+		return false;
+	snprintf(buf, len, "%s%s", s, s[strlen(s) - 1] == '/' ? "" : "/");
+	return true;
+}
+
+/* A comma list (string or array of strings) as one comma-joined string, or
+ * removed when absent or empty. */
+static int
+comma_field(json_t *cfg, const char *key, char *err, size_t errlen)
+{
+	json_t *list = NULL, *v;
+	char *joined;
+	size_t i, n = 0;
+	int r = jsonx_strlist(cfg, key, &list);
+
+	if (r == CF_ENOTFOUND) {
+		json_object_del(cfg, key);
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s must be a comma-separated string or a list of strings",
+		         key);
+		return CF_EINVAL;
+	}
+	json_array_foreach(list, i, v) n += strlen(json_string_value(v)) + 1;
+	if (n > 8192) {
+		json_decref(list);
+		snprintf(err, errlen, "%s is too long", key);
+		return CF_EINVAL;
+	}
+	joined = calloc(1, n + 1);
+	if (!joined) {
+		json_decref(list);
+		return CF_ENOMEM;
+	}
+	json_array_foreach(list, i, v)
+	{
+		if (i > 0)
+			strcat(joined, ",");
+		strcat(joined, json_string_value(v));
+	}
+	if (*joined)
+		json_object_set_new(cfg, key, json_string(joined));
+	else
+		json_object_del(cfg, key);
+	free(joined);
+	json_decref(list);
+	return 0;
+}
+
+/* The fields of a pki job (role, common_name, alt_names, ip_sans, ttl,
+ * renew_before, kv_mount); refuses them on other targets. A pki job renews by
+ * the expiry of its certificate: no schedule, period or grace of its own, and
+ * renew_before must be shorter than ttl (else every new certificate would be
+ * due at once). */
+static int
+job_pki(json_t *cfg, json_t *body, json_t *old, const char *target, char *err, size_t errlen)
+{
+	static const char *const own[] = {"role", "common_name",  "alt_names", "ip_sans",
+	                                  "ttl",  "renew_before", "kv_mount"};
+	const char *role, *cn;
+	char buf[300];
+	int64_t ttl, rb;
+
+	if (strcmp(target, "pki") != 0) {
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+			json_t *v = json_object_get(cfg, own[i]);
+			if (v && !json_is_null(v)) {
+				snprintf(err, errlen, "%s applies to pki jobs only", own[i]);
+				return CF_EINVAL;
+			}
+		}
+		return 0;
+	}
+	if (json_object_get(cfg, "schedule") || json_object_get(cfg, "period_s"))
+		return fail(err, errlen, CF_EINVAL,
+		            "a pki job renews its certificate renew_before its expiry: schedule "
+		            "and period do not apply");
+	if (json_object_get(body, "grace") && !json_is_null(json_object_get(body, "grace")))
+		return fail(err, errlen, CF_EINVAL,
+		            "a pki job keeps the previous certificate until it expires: grace "
+		            "does not apply");
+	role = json_string_value(json_object_get(cfg, "role"));
+	if (!role || !*role || strlen(role) > ROT_NAME_MAX || strchr(role, '/'))
+		return fail(err, errlen, CF_EINVAL, "missing role (the PKI role to issue with)");
+	cn = json_string_value(json_object_get(cfg, "common_name"));
+	if (!cn || !*cn || strlen(cn) > 255)
+		return fail(err, errlen, CF_EINVAL, "missing common_name");
+	if (comma_field(cfg, "alt_names", err, errlen) < 0 ||
+	    comma_field(cfg, "ip_sans", err, errlen) < 0)
+		return CF_EINVAL;
+	if (!json_object_get(cfg, "renew_before"))
+		json_object_set_new(cfg, "renew_before", json_string("720h"));
+	if (duration_field(cfg, "ttl", 1, err, errlen) < 0 ||
+	    duration_field(cfg, "renew_before", 1, err, errlen) < 0)
+		return CF_EINVAL;
+	ttl = json_integer_value(json_object_get(cfg, "ttl_s"));
+	rb = json_integer_value(json_object_get(cfg, "renew_before_s"));
+	if (ttl > 0 && rb >= ttl) {
+		snprintf(err, errlen,
+		         "renew_before (%lld s) must be shorter than ttl (%lld s): the "
+		         "certificate would be renewed as soon as it is issued",
+		         (long long)rb, (long long)ttl);
+		return CF_EINVAL;
+	}
+	if (!mount_norm(json_string_value(json_object_get(cfg, "kv_mount"))
+	                        ? json_string_value(json_object_get(cfg, "kv_mount"))
+	                        : "secret",
+	                buf, sizeof(buf)))
+		return fail(err, errlen, CF_EINVAL, "invalid kv_mount");
+	if (old && json_string_value(json_object_get(old, "kv_mount")) &&
+	    strcmp(json_string_value(json_object_get(old, "kv_mount")), buf) != 0)
+		return fail(err, errlen, CF_EINVAL,
+		            "kv_mount cannot be changed: delete the job and create it again");
+	json_object_set_new(cfg, "kv_mount", json_string(buf));
+	return 0;
+}
+
 int
 rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, char *err,
                     size_t errlen)
@@ -399,6 +533,8 @@ rotation_job_config(const char *name, json_t *body, json_t *old, json_t **ret, c
 		r = job_timing(cfg, err, errlen);
 	if (r == 0)
 		r = job_options(cfg, target, err, errlen);
+	if (r == 0)
+		r = job_pki(cfg, body, old, target, err, errlen);
 	if (r < 0)
 		goto fail;
 	json_decref(def);

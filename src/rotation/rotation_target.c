@@ -11,6 +11,7 @@
  *             engine's own grace gives the old user an unknown password.
  *   transit   set: POST <mount>keys/<name>/rotate; revoke: rewrap-kv for each
  *             `rewrap` entry, then min_decryption_version = revoked + 1.
+ *   pki       rotation_pki.c: issue a certificate, keep it in KV v2.
  *
  * Each step first looks at what is already done (by the base version it stored
  * in the pending record), so running it again after a crash does nothing twice. */
@@ -71,8 +72,8 @@ rotation_call(struct rctx *x, enum op op, const char *path, json_t *body, struct
 	return status;
 }
 
-static int
-call_fail(struct rctx *x, struct response *rs, int status, const char *what)
+int
+rotation_call_fail(struct rctx *x, struct response *rs, int status, const char *what)
 {
 	const char *e = json_string_value(json_array_get(rs->errors, 0));
 
@@ -157,7 +158,7 @@ kv_read(struct rctx *x, json_t *cfg, int64_t *ret_version, json_t **ret_data)
 		if (meta)
 			*ret_version = json_integer_value(json_object_get(meta, "version"));
 	} else {
-		r = call_fail(x, &rs, st, "reading the secret");
+		r = rotation_call_fail(x, &rs, st, "reading the secret");
 	}
 	response_reset(&rs);
 	return r;
@@ -238,7 +239,7 @@ kv_destroy(struct rctx *x, json_t *cfg, json_t *versions)
 	st = rotation_call(x, OP_UPDATE, p, body, &rs);
 	json_decref(body);
 	if (st >= 300)
-		r = call_fail(x, &rs, st, "destroying versions");
+		r = rotation_call_fail(x, &rs, st, "destroying versions");
 	response_reset(&rs);
 	return r;
 }
@@ -271,7 +272,7 @@ kv_all_versions(struct rctx *x, json_t *cfg, json_t **ret)
 				json_array_append_new(out, json_integer(n));
 		}
 	} else if (st != 404) {
-		int r = call_fail(x, &rs, st, "reading the metadata");
+		int r = rotation_call_fail(x, &rs, st, "reading the metadata");
 		response_reset(&rs);
 		json_decref(out);
 		return r;
@@ -369,7 +370,7 @@ kv_finish(struct rctx *x, json_t *cfg, json_t *st, json_t *p, bool compromise)
 	status = rotation_call(x, OP_UPDATE, path, body, &rs);
 	json_decref(body);
 	if (status != 200) {
-		r = call_fail(x, &rs, status, "writing the new version");
+		r = rotation_call_fail(x, &rs, status, "writing the new version");
 		response_reset(&rs);
 		return r;
 	}
@@ -408,7 +409,7 @@ transit_latest(struct rctx *x, json_t *cfg, int64_t *ret)
 	if (st == 200)
 		*ret = json_integer_value(json_object_get(rs.data, "latest_version"));
 	else
-		r = call_fail(x, &rs, st, "reading the transit key");
+		r = rotation_call_fail(x, &rs, st, "reading the transit key");
 	response_reset(&rs);
 	return r;
 }
@@ -449,7 +450,7 @@ transit_set(struct rctx *x, json_t *cfg, json_t *st, json_t *p)
 	path2(path, sizeof(path), cfg, "keys/", "/rotate");
 	status = rotation_call(x, OP_UPDATE, path, NULL, &rs);
 	if (status >= 300)
-		r = call_fail(x, &rs, status, "rotating the transit key");
+		r = rotation_call_fail(x, &rs, status, "rotating the transit key");
 	response_reset(&rs);
 	return r;
 }
@@ -498,7 +499,7 @@ transit_revoke(struct rctx *x, json_t *cfg, json_t *st, int64_t version)
 	{
 		status = rotation_call(x, OP_UPDATE, path, it, &rs);
 		if (status != 200) {
-			r = call_fail(x, &rs, status, "rewrapping");
+			r = rotation_call_fail(x, &rs, status, "rewrapping");
 		} else if (json_integer_value(json_object_get(rs.data, "errors")) > 0) {
 			snprintf(x->err, sizeof(x->err), "rewrapping %s: %lld item(s) failed",
 			         json_string_value(json_object_get(it, "mount")),
@@ -516,7 +517,7 @@ transit_revoke(struct rctx *x, json_t *cfg, json_t *st, int64_t version)
 	status = rotation_call(x, OP_UPDATE, path, body, &rs);
 	json_decref(body);
 	if (status >= 300)
-		r = call_fail(x, &rs, status, "raising min_decryption_version");
+		r = rotation_call_fail(x, &rs, status, "raising min_decryption_version");
 	response_reset(&rs);
 	return r;
 }
@@ -535,7 +536,7 @@ db_creds(struct rctx *x, json_t *cfg, json_t **ret)
 	if (st == 200)
 		*ret = json_incref(rs.data);
 	else
-		r = call_fail(x, &rs, st, "reading the static credentials");
+		r = rotation_call_fail(x, &rs, st, "reading the static credentials");
 	response_reset(&rs);
 	return r;
 }
@@ -550,7 +551,7 @@ db_check(struct rctx *x, json_t *cfg)
 	path2(p, sizeof(p), cfg, "static-roles/", NULL);
 	st = rotation_call(x, OP_READ, p, NULL, &rs);
 	if (st != 200) {
-		(void)call_fail(x, &rs, st, "reading the static role");
+		(void)rotation_call_fail(x, &rs, st, "reading the static role");
 		response_reset(&rs);
 		return CF_EINVAL;
 	}
@@ -596,7 +597,7 @@ db_rotate_role(struct rctx *x, json_t *cfg)
 	status = rotation_call(x, OP_UPDATE, path, body, &rs);
 	json_decref(body);
 	if (status >= 300)
-		r = call_fail(x, &rs, status, "rotating the static role");
+		r = rotation_call_fail(x, &rs, status, "rotating the static role");
 	response_reset(&rs);
 	return r;
 }
@@ -712,11 +713,33 @@ db_revoke(struct rctx *x, json_t *cfg, json_t *st, int64_t version)
 	return 0;
 }
 
+/* ---- for the pki target (rotation_pki.c): the KV v2 side of a job ---- */
+
+int
+rotation_kv_read(struct rctx *x, json_t *kvcfg, int64_t *ret_version, json_t **ret_data)
+{
+	return kv_read(x, kvcfg, ret_version, ret_data);
+}
+
+int
+rotation_kv_destroy_older(struct rctx *x, json_t *kvcfg, int64_t below)
+{
+	return kv_destroy_older(x, kvcfg, below);
+}
+
+int
+rotation_kv_revoke(struct rctx *x, json_t *kvcfg, int64_t version)
+{
+	return kv_revoke(x, kvcfg, NULL, version);
+}
+
 static const struct target_ops targets[] = {
         {"kv", kv_check, kv_create, nothing, nothing, kv_finish, kv_revoke},
         {"database", db_check, db_create, db_set, db_test, db_finish, db_revoke},
         {"transit", transit_check, transit_create, transit_set, nothing, transit_finish,
          transit_revoke},
+        {"pki", rotation_pki_check, rotation_pki_create, rotation_pki_set, rotation_pki_test,
+         rotation_pki_finish, rotation_pki_revoke},
 };
 
 const struct target_ops *

@@ -185,8 +185,10 @@ def test_schedule_next_rotation_and_update(dev_server):
 @pytest.mark.parametrize("body,needle", [
     ({"template": "nope", "mount": "secret", "path": "x", "keys": {"k": {}}}, "unknown template"),
     ({"target": "ftp", "mount": "secret", "path": "x", "keys": {"k": "hex"}}, "unknown target"),
-    ({"target": "pki", "mount": "secret", "path": "x"}, "not supported"),
-    ({"template": "tls-certificate", "mount": "secret", "path": "x"}, "not supported"),
+    ({"target": "sealing-key", "mount": "secret", "path": "x"}, "not supported"),
+    ({"target": "pki", "mount": "secret", "path": "x"}, "missing role"),
+    ({"template": "tls-certificate", "mount": "secret", "path": "x", "role": "r",
+      "common_name": "a.example.com"}, "is not a PKI mount"),
     ({"target": "kv", "mount": "secret", "path": "x", "keys": {"k": "md5"}}, "unknown generator"),
     ({"target": "kv", "mount": "secret", "path": "x", "keys": {"k": "hex"},
       "schedule": "0 3 32 * *"}, "day-of-month"),

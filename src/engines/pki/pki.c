@@ -189,6 +189,17 @@ static const struct route pki_routes[] = {
         /* -- end CA -- */
 
         /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
+        {"roles", .list = pki_role_list},
+        {"roles/", .list = pki_role_list},
+        {"roles/+", .read = pki_role_read, .write = pki_role_write, .delete = pki_role_delete,
+         .exists = pki_role_exists, .fields = pki_role_fields},
+        {"issue/+", .write = pki_issue, .fields = pki_issue_fields},
+        {"sign/+", .write = pki_sign, .fields = pki_sign_fields},
+        {"sign-verbatim", .write = pki_sign_verbatim, .fields = pki_verbatim_fields},
+        {"sign-verbatim/+", .write = pki_sign_verbatim, .fields = pki_verbatim_fields},
+        {"certs", .list = pki_certs_list},
+        {"certs/", .list = pki_certs_list},
+        {"cert/+", R_NOAUTH, .read = pki_cert_read},
         /* -- end issue -- */
 
         /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */

@@ -120,6 +120,9 @@ struct pki_cert_params {
 	/* When set: the subject as is (use_csr_values, sign-verbatim); the
 	 * name fields above are then ignored. */
 	const X509_NAME *subject;
+	/* A certificate that is not a CA gets basic constraints (CA:FALSE) only
+	 * when set (Vault's role basic_constraints_valid_for_non_ca). */
+	bool leaf_basic_constraints;
 };
 
 /* Builds and signs a certificate: by iss, or self-signed with self_key when
@@ -227,6 +230,67 @@ extern const struct field pki_ca_root_fields[], pki_ca_sign_intermediate_fields[
 /* -- end CA -- */
 
 /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
+/* Roles are stored whole in roles/<name>, every field with its default
+ * (Vault overwrites a role on every write, defaults for what a write leaves
+ * out). */
+extern const struct field pki_role_fields[];
+
+int pki_role_read(struct request *rq, struct response *rs);
+int pki_role_write(struct request *rq, struct response *rs);
+int pki_role_delete(struct request *rq, struct response *rs);
+int pki_role_list(struct request *rq, struct response *rs);
+int pki_role_exists(struct request *rq, bool *ret_exists);
+
+/* The role named name from roles/<name>, every field present (defaults
+ * applied to a record an older version stored): 0 with a new reference in
+ * *ret, CF_ENOTFOUND, or a storage error. */
+int pki_role_load(struct view *v, const char *name, json_t **ret);
+
+/* Which names a role allows in a certificate's common name, DNS and email
+ * SANs (Vault's PKI API, create/update role: allowed_domains and the allow_*
+ * flags). allowed_domains is NULL-terminated (NULL for none). */
+struct pki_name_policy {
+	const char *const *allowed_domains;
+	bool allow_any_name;
+	bool allow_localhost;
+	bool allow_subdomains;
+	bool allow_bare_domains;
+	bool allow_glob_domains;
+	bool allow_wildcard_certificates;
+	bool enforce_hostnames;
+};
+
+/* Whether name (a host name, a wildcard such as "*.example.com", or an email
+ * address) may appear in a certificate under p. Pure; no allocation. */
+bool pki_name_allowed(const struct pki_name_policy *p, const char *name)
+        __attribute__((warn_unused_result));
+
+/* Whether name is a host name, or "*." and a host name: a common name that
+ * Vault also puts in the DNS SANs. */
+bool pki_hostname_like(const char *name);
+
+/* Key usage names (Vault's: "DigitalSignature", "KeyEncipherment", ...; any
+ * case) to X509v3_KU_* bits. Returns 0 with *ret_bits, or CF_EINVAL with the
+ * unknown name in *ret_bad (borrowed from list). */
+int pki_key_usage_bits(json_t *list, unsigned *ret_bits, const char **ret_bad);
+/* The canonical spelling of an extended key usage name ("serverauth" ->
+ * "ServerAuth"), or NULL when Vault has no such name. */
+const char *pki_ext_key_usage_name(const char *name);
+
+extern const struct field pki_issue_fields[];
+extern const struct field pki_sign_fields[];
+extern const struct field pki_verbatim_fields[];
+
+int pki_issue(struct request *rq, struct response *rs);         /* issue/:role */
+int pki_sign(struct request *rq, struct response *rs);          /* sign/:role */
+int pki_sign_verbatim(struct request *rq, struct response *rs); /* sign-verbatim(/:role) */
+int pki_cert_read(struct request *rq, struct response *rs);     /* cert/:serial */
+int pki_certs_list(struct request *rq, struct response *rs);    /* certs */
+
+/* The backend type's lease_revoke: a certificate issued with generate_lease
+ * whose lease is revoked is revoked (pki_revoke_serial); one that has expired
+ * already, or is no longer stored, is left alone (success). */
+int pki_issue_lease_revoke(struct mount *m, json_t *internal);
 /* -- end issue -- */
 
 /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */

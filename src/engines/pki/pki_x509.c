@@ -845,7 +845,7 @@ cert_fill(X509 *x, const struct pki_issuer *iss, EVP_PKEY *pub, const struct pki
 	    X509_set_pubkey(x, pub) != 1)
 		r = CF_EINTERNAL;
 	X509_NAME_free(subj);
-	if (r == 0)
+	if (r == 0 && (p->is_ca || p->leaf_basic_constraints))
 		r = basic_constraints_add(x, p);
 	if (r == 0)
 		r = key_usage_add(x, p->key_usage);

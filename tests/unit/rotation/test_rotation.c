@@ -256,7 +256,30 @@ test_rotation_job_config(void **state)
 	         NULL},
 	        {"{\"template\":\"nope\",\"mount\":\"s\",\"path\":\"p\"}", "unknown template"},
 	        {"{\"target\":\"ftp\",\"mount\":\"s\",\"path\":\"p\"}", "unknown target"},
-	        {"{\"target\":\"pki\",\"mount\":\"s\",\"path\":\"p\"}", "not supported"},
+	        {"{\"target\":\"sealing-key\",\"mount\":\"s\",\"path\":\"p\"}", "not supported"},
+	        {"{\"target\":\"pki\",\"mount\":\"s\",\"path\":\"p\"}", "missing role"},
+	        {"{\"template\":\"tls-certificate\",\"mount\":\"pki\",\"path\":\"p\",\"role\":"
+	         "\"r\","
+	         "\"common_name\":\"a.example.com\",\"ttl\":\"720h\"}",
+	         "renew_before (2592000 s) must be shorter than ttl (2592000 s)"},
+	        {"{\"template\":\"tls-certificate\",\"mount\":\"pki\",\"path\":\"p\",\"role\":"
+	         "\"r\","
+	         "\"common_name\":\"a.example.com\",\"ttl\":\"20s\",\"renew_before\":\"10s\","
+	         "\"period\":\"1h\"}",
+	         "do not apply"},
+	        {"{\"template\":\"tls-certificate\",\"mount\":\"pki\",\"path\":\"p\",\"role\":"
+	         "\"r\","
+	         "\"common_name\":\"a.example.com\",\"grace\":\"1h\"}",
+	         "grace does not apply"},
+	        {"{\"target\":\"kv\",\"mount\":\"s\",\"path\":\"p\",\"keys\":{\"k\":\"hex\"},"
+	         "\"role\":\"r\"}",
+	         "role applies to pki jobs only"},
+	        {"{\"template\":\"tls-certificate\",\"mount\":\"pki\",\"path\":\"p\",\"role\":"
+	         "\"r\","
+	         "\"common_name\":\"a.example.com\",\"alt_names\":[\"b.example.com\",\"c.example."
+	         "com\"],"
+	         "\"ttl\":\"2160h\"}",
+	         NULL},
 	        {"{\"target\":\"kv\",\"mount\":\"s\",\"path\":\"p\",\"keys\":{\"k\":\"hex\"},"
 	         "\"schedule\":\"* 25 * * *\"}",
 	         "hour"},
@@ -290,6 +313,20 @@ test_rotation_job_config(void **state)
 		if (v[i].err && (r == 0 || !strstr(err, v[i].err)))
 			fail_msg("vector %zu: want \"%s\", got %d \"%s\"", i, v[i].err, r, err);
 	}
+	/* pki: renew_before 30 days by default, kv_mount secret/, lists joined */
+	assert_int_equal(config("{\"template\":\"tls-certificate\",\"mount\":\"pki\",\"path\":"
+	                        "\"tls/a\",\"role\":\"r\",\"common_name\":\"a.example.com\","
+	                        "\"alt_names\":[\"b.example.com\",\"c.example.com\"]}",
+	                        err, sizeof(err), &cfg),
+	                 0);
+	assert_string_equal(json_string_value(json_object_get(cfg, "target")), "pki");
+	assert_string_equal(json_string_value(json_object_get(cfg, "mount")), "pki/");
+	assert_string_equal(json_string_value(json_object_get(cfg, "kv_mount")), "secret/");
+	assert_string_equal(json_string_value(json_object_get(cfg, "alt_names")),
+	                    "b.example.com,c.example.com");
+	assert_int_equal(json_integer_value(json_object_get(cfg, "renew_before_s")), 720 * 3600);
+	json_decref(cfg);
+	cfg = NULL;
 	/* template defaults, mount normalized, durations echoed as given */
 	assert_int_equal(config("{\"template\":\"api-key\",\"mount\":\"/secret\",\"path\":\"/a/b\","
 	                        "\"keys\":{\"k\":{}},\"grace\":\"3s\"}",
@@ -314,6 +351,26 @@ test_rotation_job_config(void **state)
 	json_decref(cfg);
 }
 
+/* pki jobs renew renew_before the certificate's expiry, never before half
+ * the lifetime of a certificate the job issued. */
+static void
+test_rotation_pki_due(void **state)
+{
+	json_t *cfg = json_pack("{s:I}", "renew_before_s", (json_int_t)600);
+	json_t *st = json_object();
+
+	(void)state;
+	assert_int_equal(rotation_pki_due(cfg, st), 0); /* no certificate yet */
+	json_object_set_new(st, "cert_expiration", json_integer(10000));
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9400 * NS_PER_S);
+	json_object_set_new(st, "cert_issued", json_integer(6400)); /* 3600 s of life */
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9400 * NS_PER_S);
+	json_object_set_new(st, "cert_issued", json_integer(9000)); /* 1000 s: clamped */
+	assert_int_equal(rotation_pki_due(cfg, st), (int64_t)9500 * NS_PER_S);
+	json_decref(cfg);
+	json_decref(st);
+}
+
 int
 main(void)
 {
@@ -324,6 +381,7 @@ main(void)
 	        cmocka_unit_test(test_rotation_next_fire),
 	        cmocka_unit_test(test_rotation_backoff),
 	        cmocka_unit_test(test_rotation_job_config),
+	        cmocka_unit_test(test_rotation_pki_due),
 	};
 
 	jsonx_init();
