@@ -547,6 +547,9 @@ def test_delete_root_and_sudo(dev_server):
     user = make_client(dev_server.addr, tok)
     with pytest.raises(hvac.exceptions.Forbidden):
         user.secrets.pki.delete_root()
+    _, own = self_signed_ca("Old Root")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        user.secrets.pki.sign_self_issued(pem(own))
     user.secrets.pki.read_urls()  # the same policy reads
     c.secrets.pki.delete_root()
     r = dev_server.raw("GET", "/v1/pki/ca/pem")
