@@ -255,8 +255,7 @@ def test_issue_each_key_type(ca, kind):
     assert not ku.key_cert_sign and not ku.crl_sign
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
-    if _has(cert, x509.BasicConstraints):
-        assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert not _has(cert, x509.BasicConstraints)  # only with basic_constraints_valid_for_non_ca
     # validity: 1h from now, backdated by the role's 30s
     life = cert.not_valid_after - t0
     assert datetime.timedelta(minutes=59) < life <= datetime.timedelta(hours=1, seconds=5)
@@ -290,6 +289,49 @@ def _has(cert, cls):
         return True
     except x509.ExtensionNotFound:
         return False
+
+
+def test_role_usages_subject_and_basic_constraints(ca):
+    ca.role(
+        "signer",
+        allow_any_name=True,
+        key_type="ec",
+        server_flag=False,
+        client_flag=False,
+        code_signing_flag=True,
+        email_protection_flag=True,
+        ext_key_usage="timestamping",
+        ext_key_usage_oids="1.3.6.1.4.1.311.10.3.12",
+        key_usage="DigitalSignature,ContentCommitment",
+        basic_constraints_valid_for_non_ca=True,
+        locality="Wellington",
+        province="WGN",
+        street_address="1 Lambton Quay",
+        postal_code="6011",
+    )
+    cert = parse(ca.issue("signer", "builds.example.com")["data"]["certificate"])
+    eku = {o.dotted_string for o in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
+    assert eku == {
+        ExtendedKeyUsageOID.CODE_SIGNING.dotted_string,
+        ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string,
+        ExtendedKeyUsageOID.TIME_STAMPING.dotted_string,
+        "1.3.6.1.4.1.311.10.3.12",
+    }
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and ku.content_commitment
+    assert not ku.key_encipherment and not ku.key_agreement
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.value.ca is False
+    subj = {a.oid: a.value for a in cert.subject}
+    assert subj[NameOID.LOCALITY_NAME] == "Wellington" and subj[NameOID.STATE_OR_PROVINCE_NAME] == "WGN"
+    assert subj[NameOID.STREET_ADDRESS] == "1 Lambton Quay" and subj[NameOID.POSTAL_CODE] == "6011"
+    # exclude_cn_from_sans: the CN stays out of the SANs
+    cert = parse(
+        ca.issue("signer", "builds.example.com", alt_names="ci.example.com", exclude_cn_from_sans=True)["data"][
+            "certificate"
+        ]
+    )
+    assert dns_sans(cert) == {"ci.example.com"}
 
 
 def test_issue_formats_and_key_formats(ca):
@@ -687,3 +729,12 @@ def test_no_lease_without_generate_lease(leased):
     resp = leased.write(path="pki/issue/plain", common_name="x.hvac.com")
     assert not resp.get("lease_id")
     assert resp["data"]["serial_number"]
+    # no_store implies no lease, even when generate_lease was asked for
+    leased.write(
+        path="pki/roles/nostore", allowed_domains="hvac.com", allow_subdomains=True, ttl="1h",
+        generate_lease=True, no_store=True,
+    )
+    resp = leased.write(path="pki/issue/nostore", common_name="y.hvac.com")
+    assert not resp.get("lease_id")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        leased.sys.list_leases(prefix="pki")

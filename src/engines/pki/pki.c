@@ -212,4 +212,5 @@ const struct backend_type pki_backend = {
         .nroutes = sizeof(pki_routes) / sizeof(pki_routes[0]),
         .init = pki_init,
         .cleanup = pki_cleanup,
+        .lease_revoke = pki_issue_lease_revoke,
 };

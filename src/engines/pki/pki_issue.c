@@ -1304,3 +1304,25 @@ pki_certs_list(struct request *rq, struct response *rs)
 	}
 	return response_keys(rs, arr);
 }
+
+/* ---- the lease ---- */
+
+int
+pki_issue_lease_revoke(struct mount *m, json_t *internal)
+{
+	const char *serial = json_string_value(json_object_get(internal, "serial_number"));
+	int64_t exp = json_integer_value(json_object_get(internal, "expiration")), t;
+	int r;
+
+	if (!serial)
+		return CF_EINVAL;
+	/* An expired certificate needs no revocation (Vault leaves it off the CRL). */
+	if (exp > 0 && exp <= util_now())
+		return 0;
+	r = pki_revoke_serial(m, serial, &t);
+	if (r == CF_ENOTFOUND) /* tidied away: nothing left to revoke */
+		return 0;
+	if (r < 0)
+		log_error_r(r, "pki %s: revoking %s for its lease", m->path, serial);
+	return r;
+}
