@@ -38,11 +38,15 @@ struct acl;
 #define REQUEST_AUDIT_TICKETS 4
 
 struct request {
-	char id[37];        /* uuid */
-	enum op op;         /* after the existence check: CREATE or UPDATE for writes */
-	char *path;         /* normalized, without "/v1/" or a leading '/'; owned */
-	json_t *data;       /* body object, never NULL (empty object); owned */
-	json_t *query;      /* query parameters, object of strings, never NULL; owned */
+	char id[37];   /* uuid */
+	enum op op;    /* after the existence check: CREATE or UPDATE for writes */
+	char *path;    /* normalized, without "/v1/" or a leading '/'; owned */
+	json_t *data;  /* body object, never NULL (empty object); owned */
+	json_t *query; /* query parameters, object of strings, never NULL; owned */
+	/* The body as sent, when its media type is one a backend reads itself
+	 * (application/ocsp-request); data is then an empty object. Else NULL. Owned. */
+	uint8_t *body;
+	size_t body_len;
 	char *client_token; /* raw token or NULL; owned; SECRET (never log) */
 	const char *remote_addr;
 	int remote_port;
@@ -95,6 +99,7 @@ struct response_stream {
 	void (*set_wake)(void *arg, void (*wake)(void *wake_arg), void *wake_arg);
 	void (*free)(void *arg);
 	void *arg;
+	uint64_t length; /* > 0: the body's whole length, sent as Content-Length */
 };
 
 /* What a login handler authenticated (auth_login_token in src/auth/auth.h

@@ -31,6 +31,7 @@
 #define CF_ENGINES_PKI_INT_H
 
 #include "backend/backend.h"
+#include "backend/field.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -136,5 +137,26 @@ char *pki_key_pem(EVP_PKEY *k);
  * The lease revoke hook of certificates issued with generate_lease calls it
  * too. */
 int pki_revoke_serial(struct mount *m, const char *serial, int64_t *ret_revocation_time);
+
+/* ---- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) ----
+ * The handlers of the route table's revocation section, their parameters, and
+ * what the mount's cleanup must call. */
+extern const struct field pki_revoke_fields[];
+extern const struct field pki_crl_config_fields[];
+extern const struct field pki_tidy_fields[];
+int pki_crl_revoke(struct request *rq, struct response *rs);       /* revoke */
+int pki_crl_config_read(struct request *rq, struct response *rs);  /* config/crl */
+int pki_crl_config_write(struct request *rq, struct response *rs); /* config/crl */
+int pki_crl_read_der(struct request *rq, struct response *rs);     /* crl */
+int pki_crl_read_pem(struct request *rq, struct response *rs);     /* crl/pem */
+int pki_crl_read_json(struct request *rq, struct response *rs);    /* cert/crl */
+int pki_crl_rotate(struct request *rq, struct response *rs);       /* crl/rotate */
+int pki_crl_list_revoked(struct request *rq, struct response *rs); /* certs/revoked */
+int pki_ocsp_get(struct request *rq, struct response *rs);         /* ocsp/<b64> */
+int pki_ocsp_post(struct request *rq, struct response *rs);        /* ocsp */
+int pki_tidy_start(struct request *rq, struct response *rs);       /* tidy */
+int pki_tidy_status(struct request *rq, struct response *rs);      /* tidy-status */
+/* Stops a running tidy and frees st->crl_cache (the mount's cleanup). */
+void pki_crl_cleanup(struct pki_state *st);
 
 #endif

@@ -1,0 +1,1005 @@
+/* pki_crl.c - revocation and CRLs of the pki engine: revoke, config/crl, crl,
+ * crl/pem, cert/crl, crl/rotate, certs/revoked (Vault's PKI API, "Revoke
+ * certificate", "Set CRL configuration", "Read CRL", "Rotate CRLs").
+ *
+ * The revocation state is one revoked/<serial> row per revoked certificate. The
+ * CRL is built from an index of those rows kept in memory (struct pki_crl,
+ * loaded the first time a CRL is built, never at mount load), signed by the
+ * issuer, and kept both in memory and in storage:
+ *   crl/der    the last CRL, DER
+ *   crl/meta   {"number", "issuer" (SHA-256 of the issuer PEM), "this_update",
+ *              "next_update", "disabled"}
+ *   crl/dirty  present while a revoked/ row may be missing from crl/der (a
+ *              revoke writes it with its row; the build that covers every row
+ *              deletes it), so a crash between the two never leaves a stale
+ *              CRL to serve after a restart.
+ * A cached CRL is served until the index changes, the issuer changes, its
+ * next_update passes (with auto_rebuild: its grace period before), or
+ * config/crl is written; then it is rebuilt on the spot. */
+#include "engines/pki/pki_int.h"
+#include "engines/pki/pki_rev.h"
+
+#include "backend/field.h"
+#include "backend/view.h"
+#include "lib/duration.h"
+#include "lib/err.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+#include "lib/secmem.h"
+#include "lib/util.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CRL_DER   "crl/der"
+#define CRL_META  "crl/meta"
+#define CRL_DIRTY "crl/dirty"
+
+#define CRL_DEFAULT_EXPIRY    (72 * 3600)
+#define OCSP_DEFAULT_EXPIRY   (12 * 3600)
+#define REBUILD_DEFAULT_GRACE (12 * 3600)
+#define ERRLEN                256
+
+/* ---- the cache ---- */
+
+struct pki_crl *
+pki_crl_of(struct pki_state *st)
+{
+	struct pki_crl *crl;
+
+	pthread_mutex_lock(&st->lock);
+	crl = st->crl_cache;
+	if (!crl) {
+		crl = calloc(1, sizeof(*crl));
+		if (crl) {
+			pthread_mutex_init(&crl->build_mu, NULL);
+			pthread_mutex_init(&crl->mu, NULL);
+			st->crl_cache = crl;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return crl;
+}
+
+void
+pki_crl_cleanup(struct pki_state *st)
+{
+	struct pki_crl *crl = st->crl_cache;
+
+	if (!crl)
+		return;
+	pthread_mutex_lock(&crl->mu);
+	crl->tidy_stop = true;
+	pthread_mutex_unlock(&crl->mu);
+	if (crl->tidy_joinable)
+		pthread_join(crl->tidy_thread, NULL);
+	free(crl->ents);
+	free(crl->der);
+	json_decref(crl->tidy_status);
+	pthread_mutex_destroy(&crl->mu);
+	pthread_mutex_destroy(&crl->build_mu);
+	free(crl);
+	st->crl_cache = NULL;
+}
+
+void
+pki_issuer_id(const struct pki_issuer *iss, char out[65])
+{
+	util_sha256_hex(iss->cert_pem, strlen(iss->cert_pem), out);
+}
+
+/* ---- config/crl ---- */
+
+/* Durations are kept as the client wrote them ("72h"), as Vault shows them. */
+struct crl_config_args {
+	const char *expiry, *ocsp_expiry, *auto_rebuild_grace_period, *delta_rebuild_interval;
+	bool disable, ocsp_disable, auto_rebuild, enable_delta;
+};
+#define CP(f) offsetof(struct crl_config_args, f)
+
+const struct field pki_crl_config_fields[] = {
+        {"expiry", FIELD_STRING, 0, CP(expiry), .def = "72h",
+         .desc = "how long a CRL is valid: its next_update is this long after it is built"},
+        {"disable", FIELD_BOOL, 0, CP(disable), .def = "false",
+         .desc = "publish an empty CRL (revocations are still recorded and seen by OCSP)"},
+        {"ocsp_disable", FIELD_BOOL, 0, CP(ocsp_disable), .def = "false",
+         .desc = "the OCSP responder answers \"unauthorized\""},
+        {"ocsp_expiry", FIELD_STRING, 0, CP(ocsp_expiry), .def = "12h",
+         .desc = "next_update of OCSP answers after their this_update; 0: none"},
+        {"auto_rebuild", FIELD_BOOL, 0, CP(auto_rebuild), .def = "false",
+         .desc = "rebuild the CRL when it is read within the grace period of its expiry"},
+        {"auto_rebuild_grace_period", FIELD_STRING, 0, CP(auto_rebuild_grace_period), .def = "12h",
+         .desc = "how long before next_update auto_rebuild rebuilds"},
+        {"enable_delta", FIELD_BOOL, 0, CP(enable_delta), .def = "false",
+         .desc = "accepted and stored; delta CRLs are not built"},
+        {"delta_rebuild_interval", FIELD_STRING, 0, CP(delta_rebuild_interval), .def = "15m",
+         .desc = "accepted and stored; delta CRLs are not built"},
+        {NULL},
+};
+
+static const char *const crl_duration_fields[] = {
+        "expiry", "ocsp_expiry", "auto_rebuild_grace_period", "delta_rebuild_interval", NULL};
+
+static int
+config_record(struct view *v, json_t **ret)
+{
+	json_t *rec = NULL;
+	int r;
+
+	r = view_get_object(v, "config/crl", &rec);
+	if (r == CF_ENOTFOUND) {
+		rec = json_object();
+		r = rec ? 0 : CF_ENOMEM;
+	}
+	if (r == 0)
+		r = field_defaults(pki_crl_config_fields, rec);
+	if (r < 0) {
+		json_decref(rec);
+		return r;
+	}
+	*ret = rec;
+	return 0;
+}
+
+static int64_t
+record_duration(json_t *rec, const char *name, int64_t def)
+{
+	const char *s = json_string_value(json_object_get(rec, name));
+	int64_t secs;
+
+	if (!s || duration_parse(s, &secs) < 0)
+		return def;
+	return secs;
+}
+
+int
+pki_crl_config_load(struct view *v, struct pki_crl_config *ret)
+{
+	json_t *rec;
+	int r;
+
+	r = config_record(v, &rec);
+	if (r < 0)
+		return r;
+	ret->expiry = record_duration(rec, "expiry", CRL_DEFAULT_EXPIRY);
+	ret->ocsp_expiry = record_duration(rec, "ocsp_expiry", OCSP_DEFAULT_EXPIRY);
+	ret->auto_rebuild_grace_period =
+	        record_duration(rec, "auto_rebuild_grace_period", REBUILD_DEFAULT_GRACE);
+	ret->disable = json_is_true(json_object_get(rec, "disable"));
+	ret->ocsp_disable = json_is_true(json_object_get(rec, "ocsp_disable"));
+	ret->auto_rebuild = json_is_true(json_object_get(rec, "auto_rebuild"));
+	json_decref(rec);
+	return 0;
+}
+
+int
+pki_crl_config_read(struct request *rq, struct response *rs)
+{
+	json_t *rec;
+	int r;
+
+	r = config_record(rq->mount->view, &rec);
+	if (r < 0)
+		return r;
+	response_set_data(rs, rec);
+	return 0;
+}
+
+static int crl_build(struct mount *m, struct pki_state *st, struct pki_crl *crl, uint64_t want,
+                     bool force, char *err, size_t errlen);
+
+int
+pki_crl_config_write(struct request *rq, struct response *rs)
+{
+	struct mount *m = rq->mount;
+	struct pki_crl *crl = pki_crl_of(m->state);
+	json_t *rec = NULL;
+	char err[ERRLEN];
+	int r;
+
+	if (!crl)
+		return CF_ENOMEM;
+	r = config_record(m->view, &rec);
+	if (r == 0)
+		r = field_merge(pki_crl_config_fields, rq->data, rec, rs);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; crl_duration_fields[i]; i++) {
+		const char *s = json_string_value(json_object_get(rec, crl_duration_fields[i]));
+		int64_t secs;
+		int e = s ? duration_parse(s, &secs) : CF_EINVAL;
+		if (e < 0) {
+			r = CF_EINVAL;
+			(void)response_errorf(rs, "invalid value for %s: %s",
+			                      crl_duration_fields[i], duration_strerror(e));
+			goto out;
+		}
+		if (secs == 0 && strcmp(crl_duration_fields[i], "expiry") == 0) {
+			r = CF_EINVAL;
+			(void)response_errorf(rs, "invalid value for expiry: must be positive");
+			goto out;
+		}
+	}
+	r = view_put_json(m->view, "config/crl", rec);
+	if (r < 0)
+		goto out;
+	/* As Vault: a new configuration takes effect at once (a CRL with the new
+	 * expiry, or an empty one when disabled). Without a CA there is nothing
+	 * to build yet. */
+	pthread_mutex_lock(&crl->mu);
+	crl->gen++;
+	pthread_mutex_unlock(&crl->mu);
+	if (crl_build(m, m->state, crl, 0, true, err, sizeof(err)) < 0)
+		(void)response_warnf(rs, "the CRL was not rebuilt: %s", err);
+out:
+	json_decref(rec);
+	return r;
+}
+
+/* ---- the index of revoked serials ---- */
+
+/* Serial bytes from the storage form ("1a-2b-..."), without leading zero
+ * bytes (an INTEGER's magnitude). Returns 0 or CF_EINVAL. */
+static int
+serial_bytes(const char *s, struct pki_rev_entry *e)
+{
+	char hex[2 * PKI_SERIAL_MAX + 1];
+	size_t n = 0, len, skip = 0;
+
+	for (; *s; s++) {
+		if (*s == '-' || *s == ':')
+			continue;
+		if (n + 1 >= sizeof(hex))
+			return CF_EINVAL;
+		hex[n++] = *s;
+	}
+	hex[n] = '\0';
+	if (n == 0 || util_unhex(hex, e->serial, sizeof(e->serial), &len) < 0)
+		return CF_EINVAL;
+	while (skip + 1 < len && e->serial[skip] == 0)
+		skip++;
+	memmove(e->serial, e->serial + skip, len - skip);
+	e->len = (uint8_t)(len - skip);
+	return 0;
+}
+
+/* Caller holds crl->mu. */
+static int
+index_add_locked(struct pki_crl *crl, const char *serial, int64_t revoked_at)
+{
+	struct pki_rev_entry *e;
+
+	if (crl->n == crl->cap) {
+		size_t cap = crl->cap ? crl->cap * 2 : 1024;
+		e = realloc(crl->ents, cap * sizeof(*e));
+		if (!e)
+			return CF_ENOMEM;
+		crl->ents = e;
+		crl->cap = cap;
+	}
+	e = &crl->ents[crl->n];
+	if (serial_bytes(serial, e) < 0)
+		return 0; /* not a serial row: never a CRL entry */
+	e->revoked_at = revoked_at;
+	crl->n++;
+	return 0;
+}
+
+/* Reads every revoked/ row into the index. Caller holds crl->mu. */
+static int
+index_load_locked(struct mount *m, struct pki_crl *crl)
+{
+	char **keys = NULL, key[16 + PKI_SERIAL_STRLEN];
+	size_t nkeys = 0;
+	int r;
+
+	crl->n = 0;
+	r = view_list(m->view, "revoked/", &keys, &nkeys);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nkeys; i++) {
+		json_t *row = NULL;
+		int64_t at;
+
+		if (keys[i][strlen(keys[i]) - 1] == '/')
+			continue;
+		snprintf(key, sizeof(key), "revoked/%s", keys[i]);
+		r = view_get_object(m->view, key, &row);
+		if (r == CF_ENOTFOUND)
+			continue; /* tidied meanwhile */
+		if (r < 0)
+			goto out;
+		r = jsonx_int(row, "revocation_time", &at);
+		json_decref(row);
+		if (r < 0) {
+			r = 0; /* a damaged row: left off the CRL, logged */
+			log_error("pki: revoked/%s has no revocation_time; left off the CRL",
+			          keys[i]);
+			continue;
+		}
+		r = index_add_locked(crl, keys[i], at);
+		if (r < 0)
+			goto out;
+	}
+	crl->loaded = true;
+out:
+	storage_keys_free(keys, nkeys);
+	return r;
+}
+
+int
+pki_crl_reload(struct mount *m)
+{
+	struct pki_crl *crl = pki_crl_of(m->state);
+	char err[ERRLEN];
+	int r;
+
+	if (!crl)
+		return CF_ENOMEM;
+	pthread_mutex_lock(&crl->mu);
+	crl->loaded = false;
+	crl->n = 0;
+	crl->gen++;
+	pthread_mutex_unlock(&crl->mu);
+	r = crl_build(m, m->state, crl, 0, true, err, sizeof(err));
+	if (r < 0)
+		log_error("pki: rebuilding the CRL after tidy: %s", err);
+	return r;
+}
+
+/* ---- building the CRL ---- */
+
+static const EVP_MD *
+sign_md(EVP_PKEY *key)
+{
+	int bits = 0;
+	const char *type = pki_key_type(key, &bits);
+
+	if (type && strcmp(type, "ed25519") == 0)
+		return NULL;
+	if (type && strcmp(type, "ec") == 0 && bits > 256)
+		return bits > 384 ? EVP_sha512() : EVP_sha384();
+	return EVP_sha256();
+}
+
+/* Signs a CRL listing ents. Returns 0 with the DER in *ret (malloc'd), or
+ * CF_ENOMEM / CF_EINTERNAL. */
+static int
+crl_sign(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t n, int64_t now,
+         int64_t next, int64_t number, uint8_t **ret, size_t *ret_len)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	ASN1_INTEGER *sn = ASN1_INTEGER_new();
+	AUTHORITY_KEYID *akid = NULL;
+	const ASN1_OCTET_STRING *skid;
+	unsigned char *der = NULL, *p;
+	int r = CF_ENOMEM, len;
+
+	if (!crl || !t || !sn)
+		goto out;
+	r = CF_EINTERNAL;
+	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(iss->cert)) ||
+	    !ASN1_TIME_set(t, (time_t)now) || !X509_CRL_set1_lastUpdate(crl, t) ||
+	    !ASN1_TIME_set(t, (time_t)next) || !X509_CRL_set1_nextUpdate(crl, t))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		X509_REVOKED *rv = X509_REVOKED_new();
+		if (!rv || !ASN1_STRING_set(sn, ents[i].serial, ents[i].len) ||
+		    !X509_REVOKED_set_serialNumber(rv, sn) ||
+		    !ASN1_TIME_set(t, (time_t)ents[i].revoked_at) ||
+		    !X509_REVOKED_set_revocationDate(rv, t) || !X509_CRL_add0_revoked(crl, rv)) {
+			X509_REVOKED_free(rv);
+			goto out;
+		}
+	}
+	if (!ASN1_INTEGER_set_int64(sn, number) ||
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, sn, 0, 0) != 1)
+		goto out;
+	skid = X509_get0_subject_key_id(iss->cert);
+	if (skid) {
+		akid = AUTHORITY_KEYID_new();
+		if (!akid || !(akid->keyid = ASN1_OCTET_STRING_dup(skid)) ||
+		    X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, akid, 0, 0) != 1)
+			goto out;
+	}
+	if (X509_CRL_sign(crl, iss->key, sign_md(iss->key)) <= 0)
+		goto out;
+	len = i2d_X509_CRL(crl, NULL);
+	if (len <= 0)
+		goto out;
+	der = malloc((size_t)len);
+	if (!der) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	p = der;
+	if (i2d_X509_CRL(crl, &p) != len)
+		goto out;
+	*ret = der;
+	*ret_len = (size_t)len;
+	der = NULL;
+	r = 0;
+out:
+	free(der);
+	AUTHORITY_KEYID_free(akid);
+	ASN1_INTEGER_free(sn);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+	return r;
+}
+
+/* Reads the CRL kept in storage into an empty cache (once per mount load).
+ * Caller holds crl->mu. */
+static void
+stored_load_locked(struct mount *m, struct pki_crl *crl)
+{
+	json_t *meta = NULL;
+	uint8_t *der = NULL, *dirty = NULL;
+	size_t der_len = 0, dirty_len;
+	const char *issuer;
+	int64_t number = 0, next = 0;
+
+	if (crl->der || crl->number > 0 || view_get_object(m->view, CRL_META, &meta) < 0)
+		return;
+	(void)jsonx_int(meta, "number", &number);
+	crl->number = number;
+	(void)jsonx_int(meta, "next_update", &next);
+	issuer = json_string_value(json_object_get(meta, "issuer"));
+	if (issuer && strlen(issuer) == 64 &&
+	    view_get(m->view, CRL_DIRTY, &dirty, &dirty_len) == CF_ENOTFOUND &&
+	    view_get(m->view, CRL_DER, &der, &der_len) == 0) {
+		crl->der = der;
+		crl->der_len = der_len;
+		der = NULL;
+		memcpy(crl->issuer_id, issuer, 65);
+		crl->next_update = next;
+		crl->built_gen = crl->gen;
+	}
+	free(dirty);
+	free(der);
+	json_decref(meta);
+}
+
+/* Whether the cached CRL may be served. Caller holds crl->mu. */
+static bool
+fresh_locked(const struct pki_crl *crl, const char *issuer_id, const struct pki_crl_config *conf)
+{
+	int64_t now = util_now(), until = crl->next_update;
+
+	if (conf->auto_rebuild)
+		until -= conf->auto_rebuild_grace_period;
+	return crl->der && crl->built_gen == crl->gen && strcmp(crl->issuer_id, issuer_id) == 0 &&
+	       now < until;
+}
+
+/* Builds and stores a new CRL, unless (without force) the cached one covers
+ * index generation want and is fresh. err gets a one-line reason on
+ * CF_EINVAL (no CA, or a CA without its key). */
+static int
+crl_build(struct mount *m, struct pki_state *st, struct pki_crl *crl, uint64_t want, bool force,
+          char *err, size_t errlen)
+{
+	struct pki_issuer *iss = pki_issuer_get(st);
+	struct pki_crl_config conf;
+	struct pki_rev_entry *snap = NULL;
+	size_t n = 0;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	char id[65], metatext[256];
+	struct storage_op ops[3];
+	int64_t now, number;
+	uint64_t g;
+	int r;
+
+	err[0] = '\0';
+	if (!iss) {
+		util_errf(err, errlen, "no CA configured for this mount");
+		return CF_EINVAL;
+	}
+	if (!iss->key) {
+		util_errf(err, errlen,
+		          "the CA's private key is not in this mount: cannot sign a CRL");
+		pki_issuer_put(iss);
+		return CF_EINVAL;
+	}
+	pki_issuer_id(iss, id);
+	r = pki_crl_config_load(m->view, &conf);
+	if (r < 0)
+		goto out_put;
+	pthread_mutex_lock(&crl->build_mu);
+	pthread_mutex_lock(&crl->mu);
+	stored_load_locked(m, crl);
+	if (!force && crl->built_gen >= want && fresh_locked(crl, id, &conf)) {
+		pthread_mutex_unlock(&crl->mu);
+		goto out;
+	}
+	if (!conf.disable && !crl->loaded)
+		r = index_load_locked(m, crl);
+	g = crl->gen;
+	number = crl->number + 1;
+	if (r == 0 && !conf.disable && crl->n > 0) {
+		snap = malloc(crl->n * sizeof(*snap));
+		if (snap) {
+			memcpy(snap, crl->ents, crl->n * sizeof(*snap));
+			n = crl->n;
+		} else {
+			r = CF_ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&crl->mu);
+	if (r < 0)
+		goto out;
+
+	now = util_now();
+	r = crl_sign(iss, snap, n, now, now + conf.expiry, number, &der, &der_len);
+	if (r < 0)
+		goto out;
+	snprintf(metatext, sizeof(metatext),
+	         "{\"number\":%lld,\"issuer\":\"%s\",\"this_update\":%lld,\"next_update\":%lld,"
+	         "\"entries\":%zu}",
+	         (long long)number, id, (long long)now, (long long)(now + conf.expiry), n);
+	ops[0] = (struct storage_op){STORAGE_PUT, CRL_DER, der, der_len};
+	ops[1] = (struct storage_op){STORAGE_PUT, CRL_META, (const uint8_t *)metatext,
+	                             strlen(metatext)};
+	ops[2] = (struct storage_op){STORAGE_DELETE, CRL_DIRTY, NULL, 0};
+	pthread_mutex_lock(&crl->mu);
+	/* crl/dirty goes only when no revoke came in since the snapshot: revokes
+	 * write their row under mu, so gen tells. */
+	r = view_txn(m->view, ops, crl->gen == g ? 3 : 2);
+	if (r == 0) {
+		free(crl->der);
+		crl->der = der;
+		crl->der_len = der_len;
+		der = NULL;
+		memcpy(crl->issuer_id, id, sizeof(id));
+		crl->next_update = now + conf.expiry;
+		crl->number = number;
+		crl->built_gen = g;
+	}
+	pthread_mutex_unlock(&crl->mu);
+out:
+	pthread_mutex_unlock(&crl->build_mu);
+	free(der);
+	free(snap);
+out_put:
+	pki_issuer_put(iss);
+	if (r < 0 && !err[0])
+		util_errf(err, errlen, "building the CRL: %s", cf_strerror(r));
+	return r;
+}
+
+/* A copy of the current CRL (rebuilt first when it is stale). */
+static int
+crl_current(struct request *rq, struct response *rs, uint8_t **ret, size_t *ret_len)
+{
+	struct mount *m = rq->mount;
+	struct pki_crl *crl = pki_crl_of(m->state);
+	char err[ERRLEN];
+	uint64_t want;
+	int r;
+
+	if (!crl)
+		return CF_ENOMEM;
+	pthread_mutex_lock(&crl->mu);
+	want = crl->gen;
+	pthread_mutex_unlock(&crl->mu);
+	r = crl_build(m, m->state, crl, want, false, err, sizeof(err));
+	if (r < 0) {
+		(void)response_errorf(rs, "%s", err);
+		return r;
+	}
+	pthread_mutex_lock(&crl->mu);
+	*ret = crl->der ? malloc(crl->der_len) : NULL;
+	if (*ret) {
+		memcpy(*ret, crl->der, crl->der_len);
+		*ret_len = crl->der_len;
+	}
+	pthread_mutex_unlock(&crl->mu);
+	return *ret ? 0 : CF_ENOMEM;
+}
+
+/* ---- raw answers ---- */
+
+struct bytes_stream {
+	uint8_t *data;
+	size_t len, off;
+};
+
+static long
+bytes_read(void *arg, char *buf, size_t max)
+{
+	struct bytes_stream *b = arg;
+	size_t n = b->len - b->off;
+
+	if (n == 0)
+		return RESPONSE_STREAM_END;
+	if (n > max)
+		n = max;
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	return (long)n;
+}
+
+static void
+bytes_set_wake(void *arg, void (*wake)(void *wake_arg), void *wake_arg)
+{
+	(void)arg, (void)wake, (void)wake_arg; /* never idle: all of it is ready */
+}
+
+static void
+bytes_free(void *arg)
+{
+	struct bytes_stream *b = arg;
+
+	free(b->data);
+	free(b);
+}
+
+int
+pki_raw_answer(struct response *rs, const char *content_type, const void *data, size_t len)
+{
+	struct response_stream *st = calloc(1, sizeof(*st));
+	struct bytes_stream *b = calloc(1, sizeof(*b));
+
+	if (!st || !b || !(b->data = malloc(len ? len : 1))) {
+		free(st);
+		free(b);
+		return CF_ENOMEM;
+	}
+	memcpy(b->data, data, len);
+	b->len = len;
+	*st = (struct response_stream){.content_type = content_type,
+	                               .read = bytes_read,
+	                               .set_wake = bytes_set_wake,
+	                               .free = bytes_free,
+	                               .arg = b,
+	                               .length = len};
+	rs->stream = st;
+	rs->status = 200;
+	return 0;
+}
+
+/* PEM of a DER CRL, as a new string. */
+static char *
+crl_pem(const uint8_t *der, size_t len)
+{
+	static const char head[] = "-----BEGIN X509 CRL-----\n",
+	                  tail[] = "-----END X509 CRL-----\n";
+	size_t cap = sizeof(head) + sizeof(tail) + (len + 2) / 3 * 4 + len / 48 + 8;
+	char *out = malloc(cap), *w;
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	int n = 0, total = 0;
+
+	if (!out || !ctx || len > INT32_MAX) {
+		free(out);
+		EVP_ENCODE_CTX_free(ctx);
+		return NULL;
+	}
+	memcpy(out, head, sizeof(head) - 1);
+	w = out + sizeof(head) - 1;
+	EVP_EncodeInit(ctx);
+	if (EVP_EncodeUpdate(ctx, (unsigned char *)w, &n, der, (int)len) < 0) {
+		free(out);
+		EVP_ENCODE_CTX_free(ctx);
+		return NULL;
+	}
+	total = n;
+	EVP_EncodeFinal(ctx, (unsigned char *)w + total, &n);
+	total += n;
+	EVP_ENCODE_CTX_free(ctx);
+	memcpy(w + total, tail, sizeof(tail));
+	return out;
+}
+
+int
+pki_crl_read_der(struct request *rq, struct response *rs)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int r;
+
+	r = crl_current(rq, rs, &der, &len);
+	if (r == 0)
+		r = pki_raw_answer(rs, "application/pkix-crl", der, len);
+	free(der);
+	return r;
+}
+
+int
+pki_crl_read_pem(struct request *rq, struct response *rs)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *pem = NULL;
+	int r;
+
+	r = crl_current(rq, rs, &der, &len);
+	if (r == 0) {
+		pem = crl_pem(der, len);
+		r = pem ? pki_raw_answer(rs, "application/x-pem-file", pem, strlen(pem))
+		        : CF_ENOMEM;
+	}
+	free(pem);
+	free(der);
+	return r;
+}
+
+int
+pki_crl_read_json(struct request *rq, struct response *rs)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *pem = NULL;
+	json_t *data;
+	int r;
+
+	r = crl_current(rq, rs, &der, &len);
+	if (r < 0)
+		return r;
+	pem = crl_pem(der, len);
+	free(der);
+	if (!pem)
+		return CF_ENOMEM;
+	data = json_pack("{s:s, s:i, s:s}", "certificate", pem, "revocation_time", 0,
+	                 "revocation_time_rfc3339", "");
+	free(pem);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+int
+pki_crl_rotate(struct request *rq, struct response *rs)
+{
+	struct pki_crl *crl = pki_crl_of(rq->mount->state);
+	char err[ERRLEN];
+	json_t *data;
+	int r;
+
+	if (!crl)
+		return CF_ENOMEM;
+	r = crl_build(rq->mount, rq->mount->state, crl, 0, true, err, sizeof(err));
+	if (r < 0) {
+		(void)response_errorf(rs, "%s", err);
+		return r;
+	}
+	data = json_pack("{s:b}", "success", 1);
+	if (!data)
+		return CF_ENOMEM;
+	response_set_data(rs, data);
+	return 0;
+}
+
+/* ---- revoke ---- */
+
+static void
+rfc3339_secs(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The certificate's notAfter from a certs/ row (its "expiration", else the
+ * PEM's). */
+static int
+row_expiration(json_t *row, int64_t *ret)
+{
+	const char *pem = json_string_value(json_object_get(row, "certificate"));
+	X509 *x = NULL;
+	BIO *bio;
+	int day = 0, sec = 0;
+	int r = CF_EIO;
+
+	if (jsonx_int(row, "expiration", ret) == 0)
+		return 0;
+	if (!pem)
+		return CF_EIO;
+	bio = BIO_new_mem_buf(pem, -1);
+	if (bio)
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (x && ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x))) {
+		*ret = util_now() + (int64_t)day * 86400 + sec;
+		r = 0;
+	}
+	X509_free(x);
+	return r;
+}
+
+int
+pki_revoke_serial(struct mount *m, const char *serial, int64_t *ret_revocation_time)
+{
+	struct pki_state *st = m->state;
+	struct pki_crl *crl = pki_crl_of(st);
+	struct pki_issuer *iss = pki_issuer_get(st);
+	struct pki_crl_config conf;
+	char s[PKI_SERIAL_STRLEN], ca[PKI_SERIAL_STRLEN], key[16 + PKI_SERIAL_STRLEN], err[ERRLEN],
+	        rowtext[96];
+	json_t *row = NULL;
+	struct storage_op ops[2];
+	int64_t at = 0, exp = 0;
+	uint64_t mine;
+	int r;
+
+	if (!crl) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	r = pki_serial_norm(serial, '-', s);
+	if (r < 0)
+		goto out;
+	if (iss) {
+		pki_serial_str(X509_get0_serialNumber(iss->cert), '-', ca);
+		if (strcmp(ca, s) == 0) {
+			r = CF_EINVAL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&crl->mu);
+	snprintf(key, sizeof(key), "revoked/%s", s);
+	r = view_get_object(m->view, key, &row);
+	if (r == 0) {
+		r = jsonx_int(row, "revocation_time", &at);
+		pthread_mutex_unlock(&crl->mu);
+		if (r < 0)
+			r = CF_EIO;
+		goto out;
+	}
+	if (r != CF_ENOTFOUND) {
+		pthread_mutex_unlock(&crl->mu);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "certs/%s", s);
+	r = view_get_object(m->view, key, &row);
+	if (r == 0)
+		r = row_expiration(row, &exp);
+	if (r < 0) {
+		pthread_mutex_unlock(&crl->mu);
+		goto out;
+	}
+	at = util_now();
+	snprintf(rowtext, sizeof(rowtext), "{\"revocation_time\":%lld,\"expiration\":%lld}",
+	         (long long)at, (long long)exp);
+	snprintf(key, sizeof(key), "revoked/%s", s);
+	ops[0] = (struct storage_op){STORAGE_PUT, key, (const uint8_t *)rowtext, strlen(rowtext)};
+	ops[1] = (struct storage_op){STORAGE_PUT, CRL_DIRTY, (const uint8_t *)"1", 1};
+	r = view_txn(m->view, ops, 2);
+	if (r == 0 && crl->loaded)
+		r = index_add_locked(crl, s, at);
+	crl->gen++;
+	mine = crl->gen;
+	pthread_mutex_unlock(&crl->mu);
+	if (r < 0)
+		goto out;
+	r = pki_crl_config_load(m->view, &conf);
+	if (r == 0 && !conf.disable && iss) {
+		r = crl_build(m, st, crl, mine, false, err, sizeof(err));
+		if (r < 0)
+			log_error("pki: revoked %s but the CRL was not rebuilt: %s", s, err);
+	}
+out:
+	json_decref(row);
+	pki_issuer_put(iss);
+	if (r == 0)
+		*ret_revocation_time = at;
+	return r;
+}
+
+struct revoke_args {
+	const char *serial_number;
+	const char *certificate;
+};
+#define RP(f) offsetof(struct revoke_args, f)
+
+const struct field pki_revoke_fields[] = {
+        {"serial_number", FIELD_STRING, 0, RP(serial_number),
+         .desc = "the certificate's serial, hex pairs joined by ':' or '-'"},
+        {"certificate", FIELD_STRING, 0, RP(certificate),
+         .desc = "or the certificate itself (PEM); it must be one this mount issued"},
+        {NULL},
+};
+
+int
+pki_crl_revoke(struct request *rq, struct response *rs)
+{
+	struct revoke_args a = {0};
+	char serial[PKI_SERIAL_STRLEN], when[32];
+	X509 *x = NULL;
+	json_t *data;
+	int64_t at;
+	int r;
+
+	r = field_parse(pki_revoke_fields, rq->data, &a, rs);
+	if (r < 0)
+		goto out;
+	if ((!a.serial_number || !*a.serial_number) == (!a.certificate || !*a.certificate)) {
+		r = CF_EINVAL;
+		(void)response_errorf(rs,
+		                      "exactly one of serial_number and certificate is required");
+		goto out;
+	}
+	if (a.certificate && *a.certificate) {
+		BIO *bio = BIO_new_mem_buf(a.certificate, -1);
+		if (bio)
+			x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		if (!x) {
+			r = CF_EINVAL;
+			(void)response_errorf(
+			        rs, "invalid value for certificate: not a PEM certificate");
+			goto out;
+		}
+		pki_serial_str(X509_get0_serialNumber(x), ':', serial);
+	} else {
+		snprintf(serial, sizeof(serial), "%s", a.serial_number);
+		if (pki_serial_norm(a.serial_number, ':', serial) < 0) {
+			r = CF_EINVAL;
+			(void)response_errorf(
+			        rs, "invalid value for serial_number: hex pairs joined by ':' "
+			            "or '-'");
+			goto out;
+		}
+	}
+	r = pki_revoke_serial(rq->mount, serial, &at);
+	if (r == CF_ENOTFOUND) {
+		/* Vault answers an unknown serial with 400. */
+		r = CF_EINVAL;
+		(void)response_errorf(rs, "certificate with serial %s not found", serial);
+		goto out;
+	}
+	if (r == CF_EINVAL) {
+		(void)response_errorf(rs,
+		                      "adding the CA's own certificate to the CRL is not allowed");
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	rfc3339_secs(at, when);
+	data = json_pack("{s:I, s:s}", "revocation_time", (json_int_t)at, "revocation_time_rfc3339",
+	                 when);
+	if (!data) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	response_set_data(rs, data);
+out:
+	X509_free(x);
+	field_free(pki_revoke_fields, &a);
+	return r;
+}
+
+int
+pki_crl_list_revoked(struct request *rq, struct response *rs)
+{
+	char **keys = NULL, serial[PKI_SERIAL_STRLEN];
+	size_t n = 0;
+	json_t *arr;
+	int r;
+
+	r = view_list(rq->mount->view, "revoked/", &keys, &n);
+	if (r < 0)
+		return r;
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		if (pki_serial_norm(keys[i], ':', serial) < 0)
+			continue;
+		if (json_array_append_new(arr, json_string(serial)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	storage_keys_free(keys, n);
+	if (!arr)
+		return CF_ENOMEM;
+	return response_keys(rs, arr);
+}
