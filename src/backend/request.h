@@ -38,15 +38,11 @@ struct acl;
 #define REQUEST_AUDIT_TICKETS 4
 
 struct request {
-	char id[37];   /* uuid */
-	enum op op;    /* after the existence check: CREATE or UPDATE for writes */
-	char *path;    /* normalized, without "/v1/" or a leading '/'; owned */
-	json_t *data;  /* body object, never NULL (empty object); owned */
-	json_t *query; /* query parameters, object of strings, never NULL; owned */
-	/* The body as sent, when its media type is one a backend reads itself
-	 * (application/ocsp-request); data is then an empty object. Else NULL. Owned. */
-	uint8_t *body;
-	size_t body_len;
+	char id[37];        /* uuid */
+	enum op op;         /* after the existence check: CREATE or UPDATE for writes */
+	char *path;         /* normalized, without "/v1/" or a leading '/'; owned */
+	json_t *data;       /* body object, never NULL (empty object); owned */
+	json_t *query;      /* query parameters, object of strings, never NULL; owned */
 	char *client_token; /* raw token or NULL; owned; SECRET (never log) */
 	const char *remote_addr;
 	int remote_port;
@@ -83,6 +79,11 @@ struct request {
 		uint64_t batch; /* its sink's batch carrying the entry (0: written) */
 	} audit_ticket[REQUEST_AUDIT_TICKETS];
 	unsigned naudit_tickets;
+
+	/* The body as sent, when its media type is one a backend reads itself
+	 * (application/ocsp-request); data is then an empty object. Else NULL. Owned. */
+	uint8_t *body;
+	size_t body_len;
 };
 
 /* A streamed body (the server-sent events of sys/events/subscribe). The HTTP
