@@ -156,6 +156,9 @@ int pki_ocsp_get(struct request *rq, struct response *rs);         /* ocsp/<b64>
 int pki_ocsp_post(struct request *rq, struct response *rs);        /* ocsp */
 int pki_tidy_start(struct request *rq, struct response *rs);       /* tidy */
 int pki_tidy_status(struct request *rq, struct response *rs);      /* tidy-status */
+/* test/bulk-certs: the scale test's helper (pki_bulk.c; test builds only). */
+extern const struct field pki_bulk_fields[];
+int pki_bulk_certs(struct request *rq, struct response *rs);
 /* Stops a running tidy and frees st->crl_cache (the mount's cleanup). */
 void pki_crl_cleanup(struct pki_state *st);
 

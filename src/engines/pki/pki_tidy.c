@@ -2,8 +2,9 @@
  * and "Tidy status").
  *
  * tidy answers 202 at once and runs on its own thread (one run per mount at a
- * time; a second request while one runs gets 202 with a warning, as Vault). It
- * deletes, in batches:
+ * time; a second request while one runs gets 202 with a warning, as Vault; a
+ * request with neither operation set runs and finds nothing to do, as older
+ * Vaults and hvac's tests expect). It deletes, in batches:
  *   tidy_cert_store     certs/<serial> rows of certificates expired more than
  *                       safety_buffer ago;
  *   tidy_revoked_certs  revoked/<serial> rows of certificates expired more than
@@ -247,12 +248,6 @@ pki_tidy_start(struct request *rq, struct response *rs)
 	r = field_parse(pki_tidy_fields, rq->data, &j->a, rs);
 	if (r < 0)
 		goto out;
-	if (!j->a.tidy_cert_store && !j->a.tidy_revoked_certs) {
-		r = CF_EINVAL;
-		(void)response_errorf(rs, "at least one of tidy_cert_store and tidy_revoked_certs "
-		                          "must be true");
-		goto out;
-	}
 	j->m = rq->mount;
 	j->crl = crl;
 	status = status_new(&j->a);
