@@ -9,6 +9,7 @@
 #include "backend/registry.h"
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
+#include "engines/pki/pki.h"
 #include "engines/transit/transit.h"
 #include "events/events.h"
 #include "lib/err.h"
@@ -26,6 +27,7 @@ static const struct backend_entry builtin_types[] = {
         {"generic", BACKEND_ENGINE, &kv_v1_backend, NULL, NULL},
         {"database", BACKEND_ENGINE, &database_backend, NULL, NULL},
         {"transit", BACKEND_ENGINE, &transit_backend, NULL, NULL},
+        {"pki", BACKEND_ENGINE, &pki_backend, NULL, NULL},
         {"userpass", BACKEND_AUTH, &userpass_backend, NULL, NULL},
         {"approle", BACKEND_AUTH, &approle_backend, NULL, NULL},
         {"jwt", BACKEND_AUTH, &jwt_backend, NULL, NULL},

@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
+#include "engines/pki/pki.h"
 #include "engines/transit/transit.h"
 #include "events/events.h"
 #include "rotation/rotation.h"
@@ -55,6 +56,7 @@ static const struct apidoc_section sections[] = {
         {"KV version 2", "kv-v2, kv with options.version 2", "secret/", 0, &kv_v2_backend},
         {"Database", "database", "database/", 0, &database_backend},
         {"Transit", "transit", "transit/", 0, &transit_backend},
+        {"PKI", "pki", "pki/", 0, &pki_backend},
         {"Userpass auth method", "userpass", "auth/userpass/", 0, &userpass_backend},
         {"AppRole auth method", "approle", "auth/approle/", 0, &approle_backend},
         {"JWT/OIDC auth method", "jwt, oidc", "auth/jwt/", 0, &jwt_backend},

@@ -604,67 +604,6 @@ crl_current(struct request *rq, struct response *rs, uint8_t **ret, size_t *ret_
 	return *ret ? 0 : CF_ENOMEM;
 }
 
-/* ---- raw answers ---- */
-
-struct bytes_stream {
-	uint8_t *data;
-	size_t len, off;
-};
-
-static long
-bytes_read(void *arg, char *buf, size_t max)
-{
-	struct bytes_stream *b = arg;
-	size_t n = b->len - b->off;
-
-	if (n == 0)
-		return RESPONSE_STREAM_END;
-	if (n > max)
-		n = max;
-	memcpy(buf, b->data + b->off, n);
-	b->off += n;
-	return (long)n;
-}
-
-static void
-bytes_set_wake(void *arg, void (*wake)(void *wake_arg), void *wake_arg)
-{
-	(void)arg, (void)wake, (void)wake_arg; /* never idle: all of it is ready */
-}
-
-static void
-bytes_free(void *arg)
-{
-	struct bytes_stream *b = arg;
-
-	free(b->data);
-	free(b);
-}
-
-int
-pki_raw_answer(struct response *rs, const char *content_type, const void *data, size_t len)
-{
-	struct response_stream *st = calloc(1, sizeof(*st));
-	struct bytes_stream *b = calloc(1, sizeof(*b));
-
-	if (!st || !b || !(b->data = malloc(len ? len : 1))) {
-		free(st);
-		free(b);
-		return CF_ENOMEM;
-	}
-	memcpy(b->data, data, len);
-	b->len = len;
-	*st = (struct response_stream){.content_type = content_type,
-	                               .read = bytes_read,
-	                               .set_wake = bytes_set_wake,
-	                               .free = bytes_free,
-	                               .arg = b,
-	                               .length = len};
-	rs->stream = st;
-	rs->status = 200;
-	return 0;
-}
-
 /* PEM of a DER CRL, as a new string. */
 static char *
 crl_pem(const uint8_t *der, size_t len)

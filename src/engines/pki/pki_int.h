@@ -12,6 +12,8 @@
  *   ca/bundle        {"certificate": PEM, "private_key": PEM PKCS#8 (absent
  *                    when only a certificate was imported), "ca_chain": [PEM
  *                    of the issuers above, nearest first], "key_type"}
+ *   ca/pending       {"private_key": PEM PKCS#8, "key_type"}: the key of an
+ *                    intermediate/generate waiting for intermediate/set-signed
  *   config/urls      {"issuing_certificates", "crl_distribution_points",
  *                    "ocsp_servers"}: arrays of URLs
  *   config/crl       {"expiry", "disable", "auto_rebuild", ...}
@@ -55,9 +57,21 @@ struct pki_issuer {
 /* Per-mount state (rq->mount->state). */
 struct pki_state {
 	pthread_mutex_t lock;      /* guards issuer (the pointer) and crl_cache */
+	pthread_mutex_t ca_mu;     /* serializes changes of the CA (pki_ca.c); taken before lock */
 	struct pki_issuer *issuer; /* NULL while the mount has no CA */
 	void *crl_cache;           /* pki_crl.c's */
 };
+
+/* The mount's state (rq->mount->state). */
+struct pki_state *pki_state_of(struct mount *m);
+
+/* A new issuer (one reference) owning cert, key (may be NULL) and chain (may
+ * be NULL: none), also on error. Returns 0, CF_EINVAL when key does not match
+ * cert or the key type is not rsa, ec or ed25519, or CF_ENOMEM. */
+int pki_issuer_new(X509 *cert, EVP_PKEY *key, STACK_OF(X509) * chain, struct pki_issuer **ret);
+/* Reads ca/bundle: 0 with a new issuer, CF_ENOTFOUND when the mount has no
+ * CA, CF_EIO when the record is damaged, or a storage error. */
+int pki_issuer_load(struct view *v, struct pki_issuer **ret);
 
 /* A new reference to the mount's issuer, or NULL when it has none (answer 400
  * "no CA configured for this mount" then). */
@@ -103,15 +117,45 @@ struct pki_cert_params {
 	bool use_pss;       /* RSA-PSS signatures from an RSA issuer */
 	const char *const *permitted_dns_domains; /* name constraints on a CA */
 	EVP_PKEY *pubkey;                         /* the subject's public key */
+	/* When set: the subject as is (use_csr_values, sign-verbatim); the
+	 * name fields above are then ignored. */
+	const X509_NAME *subject;
 };
 
 /* Builds and signs a certificate: by iss, or self-signed with self_key when
  * iss is NULL (a root). Random PKI_SERIAL_BYTES serial, subject and authority
  * key ids, the mount's config/urls as AIA and CRL distribution points (urls
- * may be NULL). Returns 0, or CF_EINVAL with a one-line reason in err, or
- * CF_EINTERNAL. */
+ * may be NULL). p->pubkey NULL means self_key's (a root). A not_after past the
+ * end of iss's certificate is refused (CF_EINVAL), as Vault does. Returns 0,
+ * or CF_EINVAL with a one-line reason in err, or CF_EINTERNAL. */
 int pki_cert_sign(const struct pki_issuer *iss, EVP_PKEY *self_key, const struct pki_cert_params *p,
                   const json_t *urls, X509 **ret, char *err, size_t errlen);
+
+/* Whether not_after (unix seconds) is past the end of iss's certificate (a
+ * certificate it signs may not outlive it, as Vault refuses). */
+bool pki_issuer_outlived(const struct pki_issuer *iss, int64_t not_after);
+
+/* A certificate request for k with p's subject and SANs (and a basic
+ * constraints CA:TRUE extension when asked): intermediate/generate. Returns 0,
+ * CF_EINVAL with a reason in err, or CF_ENOMEM / CF_EINTERNAL. */
+int pki_csr_make(EVP_PKEY *k, const struct pki_cert_params *p, bool add_basic_constraints,
+                 X509_REQ **ret, char *err, size_t errlen);
+/* Parses a PEM CSR and checks its signature by its own key. Returns 0 with
+ * *ret, CF_EINVAL with a reason in err (no PEM, bad signature, a key type
+ * other than rsa, ec, ed25519), or CF_ENOMEM. */
+int pki_csr_parse(const char *pem, X509_REQ **ret, char *err, size_t errlen);
+
+/* Parses a PEM bundle (untrusted: config/ca, set-signed): every
+ * CERTIFICATE block in order, and at most one private key (PKCS#8, PKCS#1 or
+ * SEC1; not encrypted); other blocks are skipped. Returns 0 with *ret_key
+ * (NULL when the bundle has none) and *ret_certs (may be empty), or CF_EINVAL
+ * with a reason in err, or CF_ENOMEM. */
+int pki_pem_bundle_parse(const char *pem, size_t len, EVP_PKEY **ret_key,
+                         STACK_OF(X509) * *ret_certs, char *err, size_t errlen);
+/* Re-signs x (a self-issued CA certificate) by iss: issuer name and
+ * authority key id become iss's, everything else is kept (sign-self-issued).
+ * Returns 0, CF_EINVAL with a reason in err, or CF_ENOMEM / CF_EINTERNAL. */
+int pki_cert_resign(const struct pki_issuer *iss, X509 *x, char *err, size_t errlen);
 
 /* Stores x in certs/<serial> (unless the caller's role says no_store). */
 int pki_cert_store(struct view *v, X509 *x);
@@ -130,6 +174,25 @@ int pki_serial_norm(const char *s, char sep, char buf[PKI_SERIAL_STRLEN]);
 char *pki_cert_pem(X509 *x);
 char *pki_key_pem(EVP_PKEY *k);
 
+/* The private key in the form Vault's private_key_format and format ask for:
+ * pkcs8 false gives the key type's own form (PKCS#1 for RSA, SEC1 for EC;
+ * PKCS#8 for Ed25519, which has no other), der true gives base64 of the DER
+ * instead of PEM. A new string to free with secmem_free_str; NULL on out of
+ * memory. */
+char *pki_key_export(EVP_PKEY *k, bool der, bool pkcs8);
+/* A certificate as base64 of its DER (format=der). NULL on out of memory. */
+char *pki_cert_b64(X509 *x);
+
+/* config/urls as an object with the three arrays (empty arrays when never
+ * set): 0 with a new reference, or a storage error. */
+int pki_urls_load(struct view *v, json_t **ret);
+
+/* Answers a raw body (DER or PEM, no JSON envelope) with that content type
+ * (a static string) and status 200; body is copied. Returns 0 or CF_ENOMEM. */
+int pki_raw_answer(struct response *rs, const char *content_type, const void *body, size_t len);
+/* Adds a formatted message to rs and returns CF_EINVAL (a 400 answer). */
+int pki_fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Revokes the certificate with that serial (either form; pki_crl.c): records
  * it in revoked/<serial> and rebuilds the CRL (unless config/crl disables it).
  * Revoking an already revoked serial succeeds with its first revocation time;
@@ -138,9 +201,29 @@ char *pki_key_pem(EVP_PKEY *k);
  * too. */
 int pki_revoke_serial(struct mount *m, const char *serial, int64_t *ret_revocation_time);
 
-/* ---- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) ----
- * The handlers of the route table's revocation section, their parameters, and
- * what the mount's cleanup must call. */
+/* Route handlers and their field tables (the route table is in pki.c), one
+ * section per group of files. */
+
+/* -- CA (pki_ca.c) -- */
+int pki_ca_root_generate(struct request *rq, struct response *rs);
+int pki_ca_root_delete(struct request *rq, struct response *rs);
+int pki_ca_sign_intermediate(struct request *rq, struct response *rs);
+int pki_ca_sign_self_issued(struct request *rq, struct response *rs);
+int pki_ca_intermediate_generate(struct request *rq, struct response *rs);
+int pki_ca_set_signed(struct request *rq, struct response *rs);
+int pki_ca_config_ca(struct request *rq, struct response *rs);
+int pki_ca_urls_read(struct request *rq, struct response *rs);
+int pki_ca_urls_write(struct request *rq, struct response *rs);
+int pki_ca_read(struct request *rq, struct response *rs); /* ca, ca/pem, ca_chain, cert/ca... */
+extern const struct field pki_ca_root_fields[], pki_ca_sign_intermediate_fields[],
+        pki_ca_sign_self_issued_fields[], pki_ca_intermediate_fields[], pki_ca_set_signed_fields[],
+        pki_ca_config_ca_fields[], pki_ca_urls_fields[];
+/* -- end CA -- */
+
+/* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
+/* -- end issue -- */
+
+/* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */
 extern const struct field pki_revoke_fields[];
 extern const struct field pki_crl_config_fields[];
 extern const struct field pki_tidy_fields[];
@@ -161,5 +244,6 @@ extern const struct field pki_bulk_fields[];
 int pki_bulk_certs(struct request *rq, struct response *rs);
 /* Stops a running tidy and frees st->crl_cache (the mount's cleanup). */
 void pki_crl_cleanup(struct pki_state *st);
+/* -- end revocation -- */
 
 #endif

@@ -65,9 +65,6 @@ int pki_crl_config_load(struct view *v, struct pki_crl_config *ret);
 /* Rebuilds the CRL from the revoked/ rows after tidy removed some (drops the
  * index, so it is read again). Returns 0 or a CF_E* code. */
 int pki_crl_reload(struct mount *m);
-/* Answers rs with len bytes of data as the raw body (no envelope) with that
- * content type (static string). Copies data. Returns 0 or CF_ENOMEM. */
-int pki_raw_answer(struct response *rs, const char *content_type, const void *data, size_t len);
 /* The SHA-256 (hex) of iss's certificate PEM: which issuer a CRL is for. */
 void pki_issuer_id(const struct pki_issuer *iss, char out[65]);
 

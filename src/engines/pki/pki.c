@@ -1,0 +1,219 @@
+/* pki.c - the pki secrets engine: mount state (the issuer loaded from
+ * ca/bundle), the route table, and the small answers every pki file shares
+ * (raw bodies, 400 messages, config/urls). Vault's PKI API; the handlers live
+ * in pki_ca.c, pki_role.c, pki_issue.c, pki_crl.c, pki_ocsp.c, pki_tidy.c. */
+#include "engines/pki/pki.h"
+#include "engines/pki/pki_int.h"
+
+#include "backend/backend.h"
+#include "backend/view.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pki_state *
+pki_state_of(struct mount *m)
+{
+	assert(m->state != NULL);
+	return m->state;
+}
+
+static int
+pki_init(struct mount *m, struct core *c)
+{
+	struct pki_state *st = calloc(1, sizeof(*st));
+	int r;
+
+	(void)c;
+	if (!st)
+		return CF_ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->ca_mu, NULL);
+	m->state = st;
+	if (!m->view)
+		return 0;
+	r = pki_issuer_load(m->view, &st->issuer);
+	if (r < 0 && r != CF_ENOTFOUND)
+		/* The mount still serves: a new CA can be configured over it. */
+		log_error("pki %s: the CA bundle cannot be loaded (%s); the mount has no CA",
+		          m->path ? m->path : "", cf_strerror(r));
+	return 0;
+}
+
+static void
+pki_cleanup(struct mount *m)
+{
+	struct pki_state *st = m->state;
+
+	if (!st)
+		return;
+	pki_issuer_put(st->issuer);
+	pki_crl_cleanup(st);
+	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->ca_mu);
+	free(st);
+	m->state = NULL;
+}
+
+int
+pki_fail(struct response *rs, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	(void)response_errorf(rs, "%s", msg);
+	return CF_EINVAL;
+}
+
+int
+pki_urls_load(struct view *v, json_t **ret)
+{
+	static const char *const names[] = {"issuing_certificates", "crl_distribution_points",
+	                                    "ocsp_servers"};
+	json_t *rec = NULL;
+	int r;
+
+	r = view_get_object(v, "config/urls", &rec);
+	if (r == CF_ENOTFOUND) {
+		rec = json_object();
+		r = rec ? 0 : CF_ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!json_is_array(json_object_get(rec, names[i])) &&
+		    json_object_set_new(rec, names[i], json_array()) < 0) {
+			json_decref(rec);
+			return CF_ENOMEM;
+		}
+	}
+	*ret = rec;
+	return 0;
+}
+
+/* ---- raw bodies: a one-shot response_stream ---- */
+
+struct raw_body {
+	char *data;
+	size_t len, off;
+};
+
+static long
+raw_read(void *arg, char *buf, size_t max)
+{
+	struct raw_body *b = arg;
+	size_t n = b->len - b->off;
+
+	if (n == 0)
+		return RESPONSE_STREAM_END;
+	if (n > max)
+		n = max;
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	return (long)n;
+}
+
+static void
+raw_set_wake(void *arg, void (*wake)(void *wake_arg), void *wake_arg)
+{
+	(void)arg;
+	(void)wake;
+	(void)wake_arg;
+}
+
+static void
+raw_free(void *arg)
+{
+	struct raw_body *b = arg;
+
+	free(b->data);
+	free(b);
+}
+
+int
+pki_raw_answer(struct response *rs, const char *content_type, const void *body, size_t len)
+{
+	struct response_stream *s = calloc(1, sizeof(*s));
+	struct raw_body *b = calloc(1, sizeof(*b));
+
+	if (!s || !b || !(b->data = malloc(len ? len : 1))) {
+		free(s);
+		free(b);
+		return CF_ENOMEM;
+	}
+	memcpy(b->data, body, len);
+	b->len = len;
+	s->content_type = content_type;
+	s->read = raw_read;
+	s->set_wake = raw_set_wake;
+	s->free = raw_free;
+	s->arg = b;
+	s->length = len;
+	if (rs->stream) {
+		rs->stream->free(rs->stream->arg);
+		free(rs->stream);
+	}
+	rs->stream = s;
+	rs->status = 200;
+	return 0;
+}
+
+/* ---- routes ----
+ * One section per group of files, so each can add its rows on its own.
+ * First match wins: the CA's cert/ca and cert/ca_chain come before cert/+. */
+static const struct route pki_routes[] = {
+        /* -- CA (pki_ca.c) -- */
+        {"root/generate/+", .write = pki_ca_root_generate, .fields = pki_ca_root_fields},
+        {"root/sign-intermediate", .write = pki_ca_sign_intermediate,
+         .fields = pki_ca_sign_intermediate_fields},
+        {"root/sign-self-issued", R_SUDO, .write = pki_ca_sign_self_issued,
+         .fields = pki_ca_sign_self_issued_fields},
+        {"root", R_SUDO, .delete = pki_ca_root_delete},
+        {"intermediate/generate/+", .write = pki_ca_intermediate_generate,
+         .fields = pki_ca_intermediate_fields},
+        {"intermediate/set-signed", .write = pki_ca_set_signed, .fields = pki_ca_set_signed_fields},
+        {"config/ca", .write = pki_ca_config_ca, .fields = pki_ca_config_ca_fields},
+        {"config/urls", .read = pki_ca_urls_read, .write = pki_ca_urls_write,
+         .fields = pki_ca_urls_fields},
+        {"ca", R_NOAUTH, .read = pki_ca_read},
+        {"ca/pem", R_NOAUTH, .read = pki_ca_read},
+        {"ca_chain", R_NOAUTH, .read = pki_ca_read},
+        {"cert/ca", R_NOAUTH, .read = pki_ca_read},
+        {"cert/ca_chain", R_NOAUTH, .read = pki_ca_read},
+        /* -- end CA -- */
+
+        /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
+        /* -- end issue -- */
+
+        /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */
+        /* XXX cert/crl must come before the issue section's cert/+ */
+        {"revoke", .write = pki_crl_revoke, .fields = pki_revoke_fields},
+        {"config/crl", .read = pki_crl_config_read, .write = pki_crl_config_write,
+         .fields = pki_crl_config_fields},
+        {"crl", R_NOAUTH, .read = pki_crl_read_der},
+        {"crl/pem", R_NOAUTH, .read = pki_crl_read_pem},
+        {"cert/crl", R_NOAUTH, .read = pki_crl_read_json},
+        {"crl/rotate", .read = pki_crl_rotate},
+        {"certs/revoked/", .list = pki_crl_list_revoked},
+        {"ocsp", R_NOAUTH, .write = pki_ocsp_post},
+        {"ocsp/*", R_NOAUTH, .read = pki_ocsp_get},
+        {"tidy", .write = pki_tidy_start, .fields = pki_tidy_fields},
+        {"tidy-status", .read = pki_tidy_status},
+        {"test/bulk-certs", .write = pki_bulk_certs, .fields = pki_bulk_fields},
+        /* -- end revocation -- */
+};
+
+const struct backend_type pki_backend = {
+        .type = "pki",
+        .routes = pki_routes,
+        .nroutes = sizeof(pki_routes) / sizeof(pki_routes[0]),
+        .init = pki_init,
+        .cleanup = pki_cleanup,
+};
