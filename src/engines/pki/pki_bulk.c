@@ -5,8 +5,10 @@
  * request at a time.
  *
  * POST <mount>/test/bulk-certs {"count": N, "ttl": "1h", "revoked": false}
- * signs N real certificates with the mount's issuer (one shared EC P-256 subject
- * key: key generation is not what is being measured), writes each as the
+ * signs N real certificates with the mount's issuer: one made by pki_cert_sign
+ * (an EC P-256 subject key; key generation is not what is being measured),
+ * the others the same certificate with a new random serial, signed again by
+ * the CA, so each is a distinct valid certificate. It writes each as the
  * certs/<serial> row pki_cert_store writes, and with "revoked" also the
  * revoked/<serial> row revoke writes, in transactions of BULK_BATCH rows. It
  * answers {"count", "serials": [the first ten, API form]}. The route exists only
@@ -74,6 +76,26 @@ flush(struct view *v, struct bulk_row *rows, size_t n, bool revoked)
 	return r;
 }
 
+/* Gives x a new random positive serial of PKI_SERIAL_BYTES and signs it again
+ * with the CA's key. */
+static int
+next_serial(X509 *x, EVP_PKEY *ca_key)
+{
+	uint8_t b[PKI_SERIAL_BYTES];
+	ASN1_INTEGER *sn = ASN1_INTEGER_new();
+	int bits = 0, ok;
+	const char *type = pki_key_type(ca_key, &bits);
+
+	if (!sn)
+		return CF_ENOMEM;
+	util_random(b, sizeof(b));
+	b[0] = (uint8_t)((b[0] & 0x7f) | 0x01);
+	ok = ASN1_STRING_set(sn, b, sizeof(b)) && X509_set_serialNumber(x, sn) &&
+	     X509_sign(x, ca_key, type && strcmp(type, "ed25519") == 0 ? NULL : EVP_sha256()) > 0;
+	ASN1_INTEGER_free(sn);
+	return ok ? 0 : CF_EINTERNAL;
+}
+
 int
 pki_bulk_certs(struct request *rq, struct response *rs)
 {
@@ -82,6 +104,7 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 	struct pki_issuer *iss = NULL;
 	struct bulk_row *rows = NULL;
 	EVP_PKEY *key = NULL;
+	X509 *tpl = NULL;
 	json_t *serials = NULL, *data;
 	char err[256], cn[64];
 	size_t n = 0;
@@ -108,7 +131,7 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 		r = CF_ENOMEM;
 		goto out;
 	}
-	for (int64_t i = 0; i < a.count; i++) {
+	{
 		const char *dns[] = {cn, NULL};
 		struct pki_cert_params p = {.common_name = cn,
 		                            .dns_sans = dns,
@@ -116,16 +139,27 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 		                            .not_after = now + a.ttl,
 		                            .max_path_length = -1,
 		                            .pubkey = key};
-		char serial[PKI_SERIAL_STRLEN];
-		X509 *x = NULL;
-		json_t *row;
-		char *pem;
 
-		snprintf(cn, sizeof(cn), "bulk-%lld.example.com", (long long)i);
-		r = pki_cert_sign(iss, NULL, &p, NULL, &x, err, sizeof(err));
+		snprintf(cn, sizeof(cn), "bulk.example.com");
+		r = pki_cert_sign(iss, NULL, &p, NULL, &tpl, err, sizeof(err));
 		if (r < 0) {
 			(void)response_errorf(rs, "%s", err);
 			goto out;
+		}
+	}
+	for (int64_t i = 0; i < a.count; i++) {
+		char serial[PKI_SERIAL_STRLEN];
+		X509 *x = tpl;
+		json_t *row;
+		char *pem;
+
+		/* The first certificate is pki_cert_sign's; each next one is that
+		 * certificate with a fresh random serial, signed again by the CA
+		 * (building the extensions again would only repeat the same work). */
+		if (i > 0) {
+			r = next_serial(x, iss->key);
+			if (r < 0)
+				goto out;
 		}
 		pki_serial_str(X509_get0_serialNumber(x), '-', serial);
 		pem = pki_cert_pem(x);
@@ -134,7 +168,6 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 			pki_serial_str(X509_get0_serialNumber(x), ':', api);
 			(void)json_array_append_new(serials, json_string(api));
 		}
-		X509_free(x);
 		if (!pem) {
 			r = CF_ENOMEM;
 			goto out;
@@ -187,6 +220,7 @@ out:
 		free(rows[k].val);
 	free(rows);
 	json_decref(serials);
+	X509_free(tpl);
 	EVP_PKEY_free(key);
 	pki_issuer_put(iss);
 	return r;
