@@ -366,6 +366,273 @@ sign_md(EVP_PKEY *key)
 	return EVP_sha256();
 }
 
+/* ---- DER by hand for the revoked list ----
+ * OpenSSL's ASN.1 machinery allocates and encodes every X509_REVOKED several
+ * times; with 100,000 entries that is most of a build. The list is encoded
+ * here instead (RFC 5280 5.1: SEQUENCE OF SEQUENCE { userCertificate INTEGER,
+ * revocationDate Time }) and spliced into the to-be-signed part of an empty
+ * CRL OpenSSL built, then signed with EVP_DigestSign. */
+
+struct der {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int
+der_reserve(struct der *d, size_t more)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (d->len + more <= d->cap)
+		return 0;
+	cap = d->cap ? d->cap : 1024;
+	while (cap < d->len + more)
+		cap *= 2;
+	p = realloc(d->p, cap);
+	if (!p)
+		return CF_ENOMEM;
+	d->p = p;
+	d->cap = cap;
+	return 0;
+}
+
+/* Appends a DER length (definite, shortest form). */
+static int
+der_len(struct der *d, size_t n)
+{
+	uint8_t b[9];
+	int k = 0;
+
+	if (der_reserve(d, 9) < 0)
+		return CF_ENOMEM;
+	if (n < 0x80) {
+		d->p[d->len++] = (uint8_t)n;
+		return 0;
+	}
+	for (size_t v = n; v > 0; v >>= 8)
+		b[k++] = (uint8_t)(v & 0xff);
+	d->p[d->len++] = (uint8_t)(0x80 | k);
+	while (k > 0)
+		d->p[d->len++] = b[--k];
+	return 0;
+}
+
+static int
+der_put(struct der *d, const void *p, size_t n)
+{
+	if (der_reserve(d, n) < 0)
+		return CF_ENOMEM;
+	memcpy(d->p + d->len, p, n);
+	d->len += n;
+	return 0;
+}
+
+/* tag, length, contents. */
+static int
+der_tlv(struct der *d, uint8_t tag, const void *p, size_t n)
+{
+	if (der_put(d, &tag, 1) < 0 || der_len(d, n) < 0)
+		return CF_ENOMEM;
+	return der_put(d, p, n);
+}
+
+/* One entry: SEQUENCE { INTEGER serial, Time } (UTCTime through 2049, then
+ * GeneralizedTime, RFC 5280 5.1.2.4). */
+static int
+der_entry(struct der *d, const struct pki_rev_entry *e)
+{
+	uint8_t body[2 + 1 + PKI_SERIAL_MAX + 2 + 16];
+	size_t n = 0, len = e->len;
+	time_t t = (time_t)e->revoked_at;
+	struct tm tm;
+	char when[20];
+	int wl;
+
+	body[n++] = 0x02;
+	if (e->serial[0] & 0x80) { /* positive: a leading zero byte */
+		body[n++] = (uint8_t)(len + 1);
+		body[n++] = 0;
+	} else {
+		body[n++] = (uint8_t)len;
+	}
+	memcpy(body + n, e->serial, len);
+	n += len;
+	gmtime_r(&t, &tm);
+	if (tm.tm_year + 1900 < 2050) { /* UTCTime: two-digit year, 1950..2049 */
+		wl = snprintf(when, sizeof(when), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100,
+		              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		body[n++] = 0x17;
+	} else {
+		wl = snprintf(when, sizeof(when), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
+		              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		body[n++] = 0x18;
+	}
+	if (wl <= 0 || (size_t)wl >= sizeof(when))
+		return CF_EINTERNAL;
+	body[n++] = (uint8_t)wl;
+	memcpy(body + n, when, (size_t)wl);
+	n += (size_t)wl;
+	return der_tlv(d, 0x30, body, n);
+}
+
+/* The header of the DER element at p (end: the end of the input): its tag,
+ * where its contents start, and its total size. Returns false when it does
+ * not fit. */
+static bool
+der_element(const uint8_t *p, const uint8_t *end, uint8_t *ret_tag, size_t *ret_hdr,
+            size_t *ret_size)
+{
+	size_t len = 0, hdr = 2;
+
+	if (end - p < 2)
+		return false;
+	if (p[1] & 0x80) {
+		size_t k = p[1] & 0x7f;
+		if (k == 0 || k > 4 || (size_t)(end - p) < 2 + k)
+			return false;
+		for (size_t i = 0; i < k; i++)
+			len = len << 8 | p[2 + i];
+		hdr += k;
+	} else {
+		len = p[1];
+	}
+	if ((size_t)(end - p) - hdr < len)
+		return false;
+	*ret_tag = p[0];
+	*ret_hdr = hdr;
+	*ret_size = hdr + len;
+	return true;
+}
+
+/* "YYMMDDHHMMSSZ" or "YYYYMMDDHHMMSSZ" (what der_entry writes) to unix
+ * seconds. */
+static bool
+der_time(uint8_t tag, const uint8_t *p, size_t n, int64_t *ret)
+{
+	struct tm tm = {0};
+	int v[7], k = 0, year;
+	size_t i = 0;
+
+	if (!((tag == 0x17 && n == 13) || (tag == 0x18 && n == 15)) || p[n - 1] != 'Z')
+		return false;
+	for (i = 0; i + 1 < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+	i = 0;
+	if (tag == 0x18) {
+		v[k++] = (p[0] - '0') * 10 + (p[1] - '0');
+		i = 2;
+	}
+	for (; i + 1 < n; i += 2)
+		v[k++] = (p[i] - '0') * 10 + (p[i + 1] - '0');
+	if (tag == 0x18) {
+		year = v[0] * 100 + v[1];
+		k = 2;
+	} else {
+		year = v[0] < 50 ? 2000 + v[0] : 1900 + v[0];
+		k = 1;
+	}
+	tm.tm_year = year - 1900;
+	tm.tm_mon = v[k] - 1;
+	tm.tm_mday = v[k + 1];
+	tm.tm_hour = v[k + 2];
+	tm.tm_min = v[k + 3];
+	tm.tm_sec = v[k + 4];
+	*ret = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* Fills the index from the stored CRL instead of the rows, when that CRL is
+ * known to list every row (crl/meta lists_all, no crl/dirty, the same
+ * issuer): one read instead of one per revoked certificate. Caller holds
+ * crl->mu. Returns 0, or a negative code when the rows must be read. */
+static int
+index_seed_locked(struct mount *m, struct pki_crl *crl, const char *issuer_id)
+{
+	json_t *meta = NULL;
+	uint8_t *der = NULL, *dirty = NULL;
+	size_t der_len = 0, dirty_len, hdr, size;
+	const uint8_t *p, *end;
+	const char *issuer;
+	uint8_t tag;
+	int r = CF_ENOTFOUND;
+
+	crl->n = 0;
+	if (view_get_object(m->view, CRL_META, &meta) < 0)
+		goto out;
+	issuer = json_string_value(json_object_get(meta, "issuer"));
+	if (!json_is_true(json_object_get(meta, "lists_all")) || !issuer ||
+	    strcmp(issuer, issuer_id) != 0 ||
+	    view_get(m->view, CRL_DIRTY, &dirty, &dirty_len) != CF_ENOTFOUND ||
+	    view_get(m->view, CRL_DER, &der, &der_len) < 0)
+		goto out;
+	r = CF_EIO;
+	/* CertificateList { TBSCertList { version, signature, issuer,
+	 * thisUpdate, nextUpdate, revokedCertificates?, [0] extensions? } ... } */
+	p = der;
+	end = der + der_len;
+	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+		goto out;
+	p += hdr;
+	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+		goto out;
+	end = p + size;
+	p += hdr;
+	for (int i = 0; i < 5; i++) { /* version .. nextUpdate */
+		if (!der_element(p, end, &tag, &hdr, &size))
+			goto out;
+		p += size;
+	}
+	if (p < end && der_element(p, end, &tag, &hdr, &size) && tag == 0x30) {
+		const uint8_t *e = p + size;
+		for (p += hdr; p < e; p += size) {
+			const uint8_t *q, *qe;
+			struct pki_rev_entry *ent;
+			size_t h2, s2;
+			uint8_t t2;
+
+			if (!der_element(p, e, &tag, &hdr, &size) || tag != 0x30)
+				goto out;
+			q = p + hdr;
+			qe = p + size;
+			if (!der_element(q, qe, &t2, &h2, &s2) || t2 != 0x02 || s2 - h2 < 1 ||
+			    s2 - h2 > PKI_SERIAL_MAX + 1)
+				goto out;
+			if (crl->n == crl->cap) {
+				size_t cap = crl->cap ? crl->cap * 2 : 1024;
+				void *grown = realloc(crl->ents, cap * sizeof(*crl->ents));
+				if (!grown) {
+					r = CF_ENOMEM;
+					goto out;
+				}
+				crl->ents = grown;
+				crl->cap = cap;
+			}
+			ent = &crl->ents[crl->n];
+			ent->len = (uint8_t)(s2 - h2);
+			memcpy(ent->serial, q + h2, ent->len);
+			if (ent->len > 1 && ent->serial[0] == 0) {
+				memmove(ent->serial, ent->serial + 1, --ent->len);
+			}
+			q += s2;
+			if (!der_element(q, qe, &t2, &h2, &s2) ||
+			    !der_time(t2, q + h2, s2 - h2, &ent->revoked_at))
+				goto out;
+			crl->n++;
+		}
+	}
+	crl->loaded = true;
+	r = 0;
+out:
+	if (r < 0)
+		crl->n = 0;
+	free(dirty);
+	free(der);
+	json_decref(meta);
+	return r;
+}
+
 /* Signs a CRL listing ents. Returns 0 with the DER in *ret (malloc'd), or
  * CF_ENOMEM / CF_EINTERNAL. */
 static int
@@ -374,32 +641,30 @@ crl_sign(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t 
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *t = ASN1_TIME_new();
-	ASN1_INTEGER *sn = ASN1_INTEGER_new();
+	ASN1_INTEGER *num = ASN1_INTEGER_new();
 	AUTHORITY_KEYID *akid = NULL;
 	const ASN1_OCTET_STRING *skid;
-	unsigned char *der = NULL, *p;
-	int r = CF_ENOMEM, len;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_BIT_STRING *sig0 = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	struct der list = {0}, tbs = {0}, out = {0}, whole = {0};
+	unsigned char *tbs0 = NULL, *algder = NULL, *sig = NULL;
+	const uint8_t *p, *end, *body;
+	size_t siglen = 0, hdr, size;
+	int r = CF_ENOMEM, tbs0len, alglen;
+	uint8_t tag;
 
-	if (!crl || !t || !sn)
+	if (!crl || !t || !num)
 		goto out;
 	r = CF_EINTERNAL;
+	/* The empty CRL, signed so its algorithm identifiers are set. */
 	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
 	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(iss->cert)) ||
 	    !ASN1_TIME_set(t, (time_t)now) || !X509_CRL_set1_lastUpdate(crl, t) ||
 	    !ASN1_TIME_set(t, (time_t)next) || !X509_CRL_set1_nextUpdate(crl, t))
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		X509_REVOKED *rv = X509_REVOKED_new();
-		if (!rv || !ASN1_STRING_set(sn, ents[i].serial, ents[i].len) ||
-		    !X509_REVOKED_set_serialNumber(rv, sn) ||
-		    !ASN1_TIME_set(t, (time_t)ents[i].revoked_at) ||
-		    !X509_REVOKED_set_revocationDate(rv, t) || !X509_CRL_add0_revoked(crl, rv)) {
-			X509_REVOKED_free(rv);
-			goto out;
-		}
-	}
-	if (!ASN1_INTEGER_set_int64(sn, number) ||
-	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, sn, 0, 0) != 1)
+	if (!ASN1_INTEGER_set_int64(num, number) ||
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1)
 		goto out;
 	skid = X509_get0_subject_key_id(iss->cert);
 	if (skid) {
@@ -410,25 +675,71 @@ crl_sign(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t 
 	}
 	if (X509_CRL_sign(crl, iss->key, sign_md(iss->key)) <= 0)
 		goto out;
-	len = i2d_X509_CRL(crl, NULL);
-	if (len <= 0)
+	tbs0len = i2d_re_X509_CRL_tbs(crl, &tbs0);
+	X509_CRL_get0_signature(crl, &sig0, &alg);
+	alglen = alg ? i2d_X509_ALGOR(alg, &algder) : -1;
+	if (tbs0len <= 0 || alglen <= 0)
 		goto out;
-	der = malloc((size_t)len);
-	if (!der) {
+
+	/* revokedCertificates, then the new TBSCertList: the empty one's
+	 * elements with the list before crlExtensions ([0], tag 0xa0). */
+	r = CF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (der_entry(&list, &ents[i]) < 0)
+			goto out;
+	r = CF_EINTERNAL;
+	p = tbs0;
+	end = tbs0 + tbs0len;
+	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30 || size != (size_t)tbs0len)
+		goto out;
+	body = p + hdr;
+	for (p = body; p < end; p += size) {
+		if (!der_element(p, end, &tag, &hdr, &size))
+			goto out;
+		if (tag == 0xa0 && n > 0 && der_tlv(&tbs, 0x30, list.p, list.len) < 0) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+		if (der_put(&tbs, p, size) < 0) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+	}
+	if (der_tlv(&out, 0x30, tbs.p, tbs.len) < 0) { /* out: the TBSCertList */
 		r = CF_ENOMEM;
 		goto out;
 	}
-	p = der;
-	if (i2d_X509_CRL(crl, &p) != len)
+	mctx = EVP_MD_CTX_new();
+	if (!mctx || EVP_DigestSignInit(mctx, NULL, sign_md(iss->key), NULL, iss->key) != 1 ||
+	    EVP_DigestSign(mctx, NULL, &siglen, out.p, out.len) != 1)
 		goto out;
-	*ret = der;
-	*ret_len = (size_t)len;
-	der = NULL;
+	sig = malloc(siglen + 1);
+	if (!sig) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	sig[0] = 0; /* BIT STRING: no unused bits */
+	if (EVP_DigestSign(mctx, sig + 1, &siglen, out.p, out.len) != 1)
+		goto out;
+	r = CF_ENOMEM;
+	if (der_put(&out, algder, (size_t)alglen) < 0 || der_tlv(&out, 0x03, sig, siglen + 1) < 0 ||
+	    der_tlv(&whole, 0x30, out.p, out.len) < 0)
+		goto out;
+	*ret = whole.p;
+	*ret_len = whole.len;
+	whole.p = NULL;
 	r = 0;
 out:
-	free(der);
+	free(whole.p);
+	free(out.p);
+	free(tbs.p);
+	free(list.p);
+	free(sig);
+	OPENSSL_free(tbs0);
+	OPENSSL_free(algder);
+	EVP_MD_CTX_free(mctx);
 	AUTHORITY_KEYID_free(akid);
-	ASN1_INTEGER_free(sn);
+	ASN1_INTEGER_free(num);
 	ASN1_TIME_free(t);
 	X509_CRL_free(crl);
 	return r;
@@ -520,7 +831,7 @@ crl_build(struct mount *m, struct pki_state *st, struct pki_crl *crl, uint64_t w
 		goto out;
 	}
 	if (!conf.disable && !crl->loaded)
-		r = index_load_locked(m, crl);
+		r = index_seed_locked(m, crl, id) == 0 ? 0 : index_load_locked(m, crl);
 	g = crl->gen;
 	number = crl->number + 1;
 	if (r == 0 && !conf.disable && crl->n > 0) {
@@ -542,8 +853,9 @@ crl_build(struct mount *m, struct pki_state *st, struct pki_crl *crl, uint64_t w
 		goto out;
 	snprintf(metatext, sizeof(metatext),
 	         "{\"number\":%lld,\"issuer\":\"%s\",\"this_update\":%lld,\"next_update\":%lld,"
-	         "\"entries\":%zu}",
-	         (long long)number, id, (long long)now, (long long)(now + conf.expiry), n);
+	         "\"entries\":%zu,\"lists_all\":%s}",
+	         (long long)number, id, (long long)now, (long long)(now + conf.expiry), n,
+	         conf.disable ? "false" : "true");
 	ops[0] = (struct storage_op){STORAGE_PUT, CRL_DER, der, der_len};
 	ops[1] = (struct storage_op){STORAGE_PUT, CRL_META, (const uint8_t *)metatext,
 	                             strlen(metatext)};
@@ -812,6 +1124,13 @@ pki_revoke_serial(struct mount *m, const char *serial, int64_t *ret_revocation_t
 	snprintf(key, sizeof(key), "revoked/%s", s);
 	ops[0] = (struct storage_op){STORAGE_PUT, key, (const uint8_t *)rowtext, strlen(rowtext)};
 	ops[1] = (struct storage_op){STORAGE_PUT, CRL_DIRTY, (const uint8_t *)"1", 1};
+	/* The first revoke after a start: read the index from the stored CRL
+	 * while it still lists every row (before crl/dirty is written). */
+	if (!crl->loaded && iss) {
+		char id[65];
+		pki_issuer_id(iss, id);
+		(void)index_seed_locked(m, crl, id);
+	}
 	r = view_txn(m->view, ops, 2);
 	if (r == 0 && crl->loaded)
 		r = index_add_locked(crl, s, at);

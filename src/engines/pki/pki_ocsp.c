@@ -27,8 +27,9 @@
 #define OCSP_MAX_CERTS 32 /* certificates asked about in one request */
 #define OCSP_MAX_B64   8192
 
+/* A DER OCSPResponse with that status and no body, in *ret. */
 static int
-answer_status(struct response *rs, int status)
+status_only(int status, uint8_t **ret, size_t *ret_len)
 {
 	OCSP_RESPONSE *resp = OCSP_response_create(status, NULL);
 	unsigned char *der = NULL;
@@ -36,51 +37,42 @@ answer_status(struct response *rs, int status)
 
 	if (resp) {
 		len = i2d_OCSP_RESPONSE(resp, &der);
-		if (len > 0)
-			r = pki_raw_answer(rs, "application/ocsp-response", der, (size_t)len);
+		if (len > 0) {
+			*ret = der;
+			*ret_len = (size_t)len;
+			r = 0;
+		}
 	}
-	OPENSSL_free(der);
 	OCSP_RESPONSE_free(resp);
 	return r;
 }
 
-/* The status of one certificate: V_OCSP_CERTSTATUS_* and, when revoked, when. */
+/* The status of one certificate asked about: V_OCSP_CERTSTATUS_* and, when
+ * revoked, when. */
 static int
-cert_status(struct mount *m, const struct pki_issuer *iss, OCSP_CERTID *cid, int64_t *ret_at)
+cert_status(const struct pki_issuer *iss, OCSP_CERTID *cid, pki_ocsp_lookup_fn lookup, void *arg,
+            int64_t *ret_at)
 {
 	ASN1_OBJECT *md_oid = NULL;
 	ASN1_INTEGER *serial = NULL;
 	const EVP_MD *md;
-	OCSP_CERTID *mine = NULL;
-	char s[PKI_SERIAL_STRLEN], key[16 + PKI_SERIAL_STRLEN];
-	json_t *row = NULL;
-	int status = V_OCSP_CERTSTATUS_UNKNOWN;
+	OCSP_CERTID *mine;
+	char s[PKI_SERIAL_STRLEN];
 	bool match;
 
 	if (!OCSP_id_get0_info(NULL, &md_oid, NULL, &serial, cid) || !serial)
-		return status;
+		return V_OCSP_CERTSTATUS_UNKNOWN;
 	md = EVP_get_digestbyobj(md_oid);
 	if (!md)
-		return status;
+		return V_OCSP_CERTSTATUS_UNKNOWN;
 	mine = OCSP_cert_to_id(md, NULL, iss->cert);
 	match = mine && OCSP_id_issuer_cmp(mine, cid) == 0;
 	OCSP_CERTID_free(mine);
 	if (!match || ASN1_STRING_type(serial) != V_ASN1_INTEGER ||
-	    ASN1_STRING_length(serial) > PKI_SERIAL_MAX)
-		return status;
+	    ASN1_STRING_length(serial) < 1 || ASN1_STRING_length(serial) > PKI_SERIAL_MAX)
+		return V_OCSP_CERTSTATUS_UNKNOWN;
 	pki_serial_str(serial, '-', s);
-	snprintf(key, sizeof(key), "revoked/%s", s);
-	if (view_get_object(m->view, key, &row) == 0 &&
-	    jsonx_int(row, "revocation_time", ret_at) == 0) {
-		status = V_OCSP_CERTSTATUS_REVOKED;
-	} else {
-		bool exists = false;
-		snprintf(key, sizeof(key), "certs/%s", s);
-		if (view_object_exists(m->view, key, &exists) == 0 && exists)
-			status = V_OCSP_CERTSTATUS_GOOD;
-	}
-	json_decref(row);
-	return status;
+	return lookup(arg, s, ret_at);
 }
 
 static const EVP_MD *
@@ -94,37 +86,28 @@ sign_md(EVP_PKEY *key)
 	return EVP_sha256();
 }
 
-/* Answers the DER OCSPRequest at der. */
-static int
-ocsp_answer(struct request *rq, struct response *rs, const uint8_t *der, size_t len)
+int
+pki_ocsp_respond(const struct pki_issuer *iss, const uint8_t *der, size_t len, int64_t now,
+                 int64_t expiry, pki_ocsp_lookup_fn lookup, void *arg, uint8_t **ret,
+                 size_t *ret_len)
 {
-	struct mount *m = rq->mount;
-	struct pki_crl_config conf;
-	struct pki_issuer *iss = NULL;
 	const unsigned char *p = der;
 	OCSP_REQUEST *req = NULL;
 	OCSP_BASICRESP *bs = NULL;
 	OCSP_RESPONSE *resp = NULL;
 	ASN1_TIME *now_t = NULL, *next_t = NULL, *rev_t = NULL;
 	unsigned char *out = NULL;
-	int64_t now = util_now();
 	int r, n, outlen;
 
-	r = pki_crl_config_load(m->view, &conf);
-	if (r < 0)
-		return r;
-	if (conf.ocsp_disable)
-		return answer_status(rs, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
 	if (len > 0 && len < (size_t)INT32_MAX)
 		req = d2i_OCSP_REQUEST(NULL, &p, (long)len);
 	n = req ? OCSP_request_onereq_count(req) : 0;
 	if (!req || p != der + len || n <= 0 || n > OCSP_MAX_CERTS) {
-		r = answer_status(rs, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		r = status_only(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, ret, ret_len);
 		goto out;
 	}
-	iss = pki_issuer_get(m->state);
 	if (!iss || !iss->key) {
-		r = answer_status(rs, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+		r = status_only(OCSP_RESPONSE_STATUS_UNAUTHORIZED, ret, ret_len);
 		goto out;
 	}
 	r = CF_ENOMEM;
@@ -133,13 +116,12 @@ ocsp_answer(struct request *rq, struct response *rs, const uint8_t *der, size_t 
 	rev_t = ASN1_TIME_new();
 	if (!bs || !now_t || !rev_t)
 		goto out;
-	if (conf.ocsp_expiry > 0 &&
-	    !(next_t = ASN1_TIME_set(NULL, (time_t)(now + conf.ocsp_expiry))))
+	if (expiry > 0 && !(next_t = ASN1_TIME_set(NULL, (time_t)(now + expiry))))
 		goto out;
 	for (int i = 0; i < n; i++) {
 		OCSP_CERTID *cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
 		int64_t at = 0;
-		int status = cert_status(m, iss, cid, &at);
+		int status = cert_status(iss, cid, lookup, arg, &at);
 
 		if (status == V_OCSP_CERTSTATUS_REVOKED && !ASN1_TIME_set(rev_t, (time_t)at))
 			goto out;
@@ -158,7 +140,10 @@ ocsp_answer(struct request *rq, struct response *rs, const uint8_t *der, size_t 
 	outlen = i2d_OCSP_RESPONSE(resp, &out);
 	if (outlen <= 0)
 		goto out;
-	r = pki_raw_answer(rs, "application/ocsp-response", out, (size_t)outlen);
+	*ret = out;
+	*ret_len = (size_t)outlen;
+	out = NULL;
+	r = 0;
 out:
 	OPENSSL_free(out);
 	OCSP_RESPONSE_free(resp);
@@ -167,33 +152,18 @@ out:
 	ASN1_TIME_free(next_t);
 	ASN1_TIME_free(rev_t);
 	OCSP_REQUEST_free(req);
-	pki_issuer_put(iss);
 	return r;
 }
 
 int
-pki_ocsp_post(struct request *rq, struct response *rs)
+pki_ocsp_b64_decode(const char *in, uint8_t **ret, size_t *ret_len)
 {
-	if (!rq->body)
-		return answer_status(rs, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	return ocsp_answer(rq, rs, rq->body, rq->body_len);
-}
-
-int
-pki_ocsp_get(struct request *rq, struct response *rs)
-{
-	const char *in = rq->ncap > 0 ? rq->cap[rq->ncap - 1] : "";
 	size_t n = strlen(in);
-	uint8_t *der = NULL;
-	size_t len = 0;
 	char *b64;
 	int r;
 
 	if (n == 0 || n > OCSP_MAX_B64)
-		return answer_status(rs, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
-	/* Standard base64 (RFC 6960 appendix A.1) or its URL-safe alphabet, which
-	 * survives paths better: a "//" in standard base64 collapses to one '/'
-	 * when the path is normalised, so such requests must be POSTed. */
+		return CF_EINVAL;
 	b64 = strdup(in);
 	if (!b64)
 		return CF_ENOMEM;
@@ -203,12 +173,86 @@ pki_ocsp_get(struct request *rq, struct response *rs)
 		else if (b64[i] == '_')
 			b64[i] = '/';
 	}
-	r = util_b64_decode(b64, &der, &len);
+	r = util_b64_decode(b64, ret, ret_len);
 	free(b64);
+	return r;
+}
+
+/* The mount's answer for one serial (storage form): two point reads. */
+static int
+mount_lookup(void *arg, const char *serial, int64_t *ret_at)
+{
+	struct mount *m = arg;
+	char key[16 + PKI_SERIAL_STRLEN];
+	json_t *row = NULL;
+	bool exists = false;
+	int status = V_OCSP_CERTSTATUS_UNKNOWN;
+
+	snprintf(key, sizeof(key), "revoked/%s", serial);
+	if (view_get_object(m->view, key, &row) == 0 &&
+	    jsonx_int(row, "revocation_time", ret_at) == 0) {
+		status = V_OCSP_CERTSTATUS_REVOKED;
+	} else {
+		snprintf(key, sizeof(key), "certs/%s", serial);
+		if (view_object_exists(m->view, key, &exists) == 0 && exists)
+			status = V_OCSP_CERTSTATUS_GOOD;
+	}
+	json_decref(row);
+	return status;
+}
+
+/* Answers the DER OCSPRequest at der. */
+static int
+ocsp_answer(struct request *rq, struct response *rs, const uint8_t *der, size_t len)
+{
+	struct mount *m = rq->mount;
+	struct pki_crl_config conf;
+	struct pki_issuer *iss = NULL;
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	int r;
+
+	r = pki_crl_config_load(m->view, &conf);
+	if (r < 0)
+		return r;
+	if (conf.ocsp_disable) {
+		r = status_only(OCSP_RESPONSE_STATUS_UNAUTHORIZED, &out, &outlen);
+	} else {
+		iss = pki_issuer_get(m->state);
+		r = pki_ocsp_respond(iss, der, len, util_now(), conf.ocsp_expiry, mount_lookup, m,
+		                     &out, &outlen);
+		pki_issuer_put(iss);
+	}
+	if (r == 0)
+		r = pki_raw_answer(rs, "application/ocsp-response", out, outlen);
+	OPENSSL_free(out);
+	return r;
+}
+
+int
+pki_ocsp_post(struct request *rq, struct response *rs)
+{
+	/* without the OCSP media type the body was JSON: nothing to answer */
+	return ocsp_answer(rq, rs, rq->body ? rq->body : (const uint8_t *)"", rq->body_len);
+}
+
+/* RFC 6960 appendix A.1: standard base64, percent-decoded by the HTTP layer;
+ * the URL-safe alphabet is accepted too, as it survives paths better (a "//"
+ * in standard base64 collapses to one '/' when the path is normalised, so such
+ * requests must be POSTed). */
+int
+pki_ocsp_get(struct request *rq, struct response *rs)
+{
+	const char *in = rq->ncap > 0 ? rq->cap[rq->ncap - 1] : "";
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int r;
+
+	r = pki_ocsp_b64_decode(in, &der, &len);
 	if (r == CF_ENOMEM)
 		return r;
 	if (r < 0)
-		return answer_status(rs, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		return ocsp_answer(rq, rs, (const uint8_t *)"", 0);
 	r = ocsp_answer(rq, rs, der, len);
 	secmem_free(der, len);
 	return r;

@@ -68,4 +68,21 @@ int pki_crl_reload(struct mount *m);
 /* The SHA-256 (hex) of iss's certificate PEM: which issuer a CRL is for. */
 void pki_issuer_id(const struct pki_issuer *iss, char out[65]);
 
+/* The OCSP responder's core (pki_ocsp.c), pure so it can be fuzzed. lookup
+ * answers V_OCSP_CERTSTATUS_GOOD, _REVOKED (with *ret_revoked_at) or _UNKNOWN
+ * for a serial in storage form; it is asked only about serials under iss.
+ * Answers in *ret (free with OPENSSL_free) a DER OCSPResponse: signed by iss
+ * for the certificates asked about (this_update now, next_update now + expiry
+ * unless expiry is 0, the nonce copied), malformedRequest for input that is not
+ * one DER OCSPRequest of 1..32 certificates, unauthorized when iss is NULL or
+ * has no key. Returns 0, CF_ENOMEM or CF_EINTERNAL. */
+typedef int (*pki_ocsp_lookup_fn)(void *arg, const char *serial, int64_t *ret_revoked_at);
+int pki_ocsp_respond(const struct pki_issuer *iss, const uint8_t *der, size_t len, int64_t now,
+                     int64_t expiry, pki_ocsp_lookup_fn lookup, void *arg, uint8_t **ret,
+                     size_t *ret_len);
+/* Decodes the base64 of GET ocsp/<request> (standard or URL-safe alphabet,
+ * padding optional) into *ret (free with secmem_free). Returns 0, CF_EINVAL or
+ * CF_ENOMEM. */
+int pki_ocsp_b64_decode(const char *in, uint8_t **ret, size_t *ret_len);
+
 #endif

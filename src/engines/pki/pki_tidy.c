@@ -116,7 +116,7 @@ tidy_prefix(struct tidy_job *j, const char *prefix, int64_t cutoff, const char *
 {
 	struct view *v = j->m->view;
 	char **keys = NULL, *paths[TIDY_BATCH];
-	struct storage_op ops[TIDY_BATCH];
+	struct storage_op ops[TIDY_BATCH + 1];
 	size_t nkeys = 0, nops = 0, deleted = 0, left = 0;
 	int r;
 
@@ -130,7 +130,13 @@ tidy_prefix(struct tidy_job *j, const char *prefix, int64_t cutoff, const char *
 
 		if (nops == TIDY_BATCH || (i == nkeys && nops > 0)) {
 			size_t done = nops;
-			r = view_txn(v, ops, nops);
+			/* revoked rows leave: the stored CRL no longer matches them
+			 * until pki_crl_reload rebuilds it */
+			bool revoked = strcmp(prefix, "revoked/") == 0;
+			if (revoked)
+				ops[nops] = (struct storage_op){STORAGE_PUT, "crl/dirty",
+				                                (const uint8_t *)"1", 1};
+			r = view_txn(v, ops, nops + (revoked ? 1 : 0));
 			for (size_t k = 0; k < nops; k++)
 				free(paths[k]);
 			nops = 0;
