@@ -201,6 +201,7 @@ static const struct route pki_routes[] = {
         {"crl/pem", R_NOAUTH, .read = pki_crl_read_pem},
         {"cert/crl", R_NOAUTH, .read = pki_crl_read_json},
         {"crl/rotate", .read = pki_crl_rotate},
+        {"certs/revoked", .list = pki_crl_list_revoked},
         {"certs/revoked/", .list = pki_crl_list_revoked},
         {"ocsp", R_NOAUTH, .write = pki_ocsp_post},
         {"ocsp/*", R_NOAUTH, .read = pki_ocsp_get},

@@ -38,7 +38,8 @@ struct bulk_args {
 
 const struct field pki_bulk_fields[] = {
         {"count", FIELD_INT, FIELD_RANGE | FIELD_REQUIRED, BP(count), .min = 1, .max = BULK_MAX,
-         .desc = "how many certificates to sign and store"},
+         .desc = "test builds with COFFER_TEST_PKI_BULK=1 only (404 otherwise): how many "
+                 "certificates to sign and store"},
         {"ttl", FIELD_DURATION, 0, BP(ttl), .def = "1h", .desc = "their lifetime"},
         {"revoked", FIELD_BOOL, 0, BP(revoked), .def = "false",
          .desc = "also record each as revoked (without rebuilding the CRL)"},
