@@ -71,7 +71,7 @@ answer(const uint8_t *der, size_t len)
 	const unsigned char *p;
 	OCSP_RESPONSE *resp;
 	OCSP_BASICRESP *bs;
-	STACK_OF(X509) *signer;
+	STACK_OF(X509) * signer;
 
 	if (pki_ocsp_respond(issuer, der, len, 1700000100, 3600, lookup, NULL, &out, &outlen) != 0)
 		return; /* out of memory only */

@@ -97,6 +97,28 @@ next_serial(X509 *x, EVP_PKEY *ca_key)
 	return ok ? 0 : CF_EINTERNAL;
 }
 
+/* The rows of x: certs/<serial> as pki_cert_store writes it, revoked/<serial>
+ * as revoke writes it. */
+static int
+row_fill(struct bulk_row *row, X509 *x, int64_t now, int64_t expiration)
+{
+	char serial[PKI_SERIAL_STRLEN], *pem = pki_cert_pem(x);
+	json_t *rec;
+
+	if (!pem)
+		return CF_ENOMEM;
+	pki_serial_str(X509_get0_serialNumber(x), '-', serial);
+	snprintf(row->key, sizeof(row->key), "certs/%s", serial);
+	snprintf(row->rkey, sizeof(row->rkey), "revoked/%s", serial);
+	snprintf(row->rval, sizeof(row->rval), "{\"revocation_time\":%lld,\"expiration\":%lld}",
+	         (long long)now, (long long)expiration);
+	rec = json_pack("{s:s, s:I}", "certificate", pem, "expiration", (json_int_t)expiration);
+	row->val = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+	json_decref(rec);
+	free(pem);
+	return row->val ? 0 : CF_ENOMEM;
+}
+
 int
 pki_bulk_certs(struct request *rq, struct response *rs)
 {
@@ -149,10 +171,7 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 		}
 	}
 	for (int64_t i = 0; i < a.count; i++) {
-		char serial[PKI_SERIAL_STRLEN];
 		X509 *x = tpl;
-		json_t *row;
-		char *pem;
 
 		/* The first certificate is pki_cert_sign's; each next one is that
 		 * certificate with a fresh random serial, signed again by the CA
@@ -162,31 +181,14 @@ pki_bulk_certs(struct request *rq, struct response *rs)
 			if (r < 0)
 				goto out;
 		}
-		pki_serial_str(X509_get0_serialNumber(x), '-', serial);
-		pem = pki_cert_pem(x);
 		if (i < 10) {
 			char api[PKI_SERIAL_STRLEN];
 			pki_serial_str(X509_get0_serialNumber(x), ':', api);
 			(void)json_array_append_new(serials, json_string(api));
 		}
-		if (!pem) {
-			r = CF_ENOMEM;
+		r = row_fill(&rows[n], x, now, now + a.ttl);
+		if (r < 0)
 			goto out;
-		}
-		snprintf(rows[n].key, sizeof(rows[n].key), "certs/%s", serial);
-		snprintf(rows[n].rkey, sizeof(rows[n].rkey), "revoked/%s", serial);
-		snprintf(rows[n].rval, sizeof(rows[n].rval),
-		         "{\"revocation_time\":%lld,\"expiration\":%lld}", (long long)now,
-		         (long long)(now + a.ttl));
-		row = json_pack("{s:s, s:I}", "certificate", pem, "expiration",
-		                (json_int_t)(now + a.ttl));
-		rows[n].val = row ? json_dumps(row, JSON_COMPACT) : NULL;
-		json_decref(row);
-		free(pem);
-		if (!rows[n].val) {
-			r = CF_ENOMEM;
-			goto out;
-		}
 		n++;
 		if (n == BULK_BATCH || i + 1 == a.count) {
 			r = flush(m->view, rows, n, a.revoked);
