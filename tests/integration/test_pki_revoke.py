@@ -48,20 +48,12 @@ class Pki:
         self.ca = x509.load_pem_x509_certificate(self.ca_pem.encode())
         self.ca_file = tmp_path / "ca.pem"
         self.ca_file.write_text(self.ca_pem)
-        ok(
-            self.raw(
-                "POST",
-                "/v1/pki/roles/web",
-                {
-                    "allowed_domains": "example.com",
-                    "allow_subdomains": True,
-                    "max_ttl": "72h",
-                    "key_type": "ec",
-                    "key_bits": 256,
-                },
-            ),
-            204,
+        role = self.raw(
+            "POST",
+            "/v1/pki/roles/web",
+            {"allowed_domains": "example.com", "allow_subdomains": True, "max_ttl": "72h", "key_type": "ec", "key_bits": 256},
         )
+        assert role.status in (200, 204), role.body
 
     @property
     def addr(self):
