@@ -543,6 +543,74 @@ der_time(uint8_t tag, const uint8_t *p, size_t n, int64_t *ret)
 	return true;
 }
 
+int
+pki_crl_entries_decode(const uint8_t *der, size_t der_len, struct pki_rev_entry **ents, size_t *n,
+                       size_t *cap)
+{
+	const uint8_t *p = der, *end = der + der_len;
+	size_t hdr, size;
+	uint8_t tag;
+
+	*n = 0;
+	/* CertificateList { TBSCertList { version, signature, issuer,
+	 * thisUpdate, nextUpdate, revokedCertificates?, [0] extensions? } ... } */
+	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+		return CF_EINVAL;
+	p += hdr;
+	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+		return CF_EINVAL;
+	end = p + size;
+	p += hdr;
+	for (int i = 0; i < 5; i++) { /* version .. nextUpdate */
+		if (!der_element(p, end, &tag, &hdr, &size))
+			return CF_EINVAL;
+		p += size;
+	}
+	if (p == end || !der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+		return 0; /* no revokedCertificates */
+	end = p + size;
+	for (p += hdr; p < end; p += size) {
+		const uint8_t *q, *qe, *v;
+		struct pki_rev_entry *e;
+		size_t h2, s2, vl;
+		uint8_t t2;
+
+		if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+			return CF_EINVAL;
+		q = p + hdr;
+		qe = p + size;
+		if (!der_element(q, qe, &t2, &h2, &s2) || t2 != 0x02)
+			return CF_EINVAL;
+		v = q + h2;
+		vl = s2 - h2;
+		if (vl < 1 || (v[0] & 0x80))
+			return CF_EINVAL;  /* a serial is a positive INTEGER */
+		if (v[0] == 0 && vl > 1) { /* its sign byte */
+			v++;
+			vl--;
+		}
+		if (vl > PKI_SERIAL_MAX)
+			return CF_EINVAL;
+		if (*n == *cap) {
+			size_t grown_cap = *cap ? *cap * 2 : 1024;
+			void *grown = realloc(*ents, grown_cap * sizeof(**ents));
+			if (!grown)
+				return CF_ENOMEM;
+			*ents = grown;
+			*cap = grown_cap;
+		}
+		e = &(*ents)[*n];
+		e->len = (uint8_t)vl;
+		memcpy(e->serial, v, vl);
+		q += s2;
+		if (!der_element(q, qe, &t2, &h2, &s2) ||
+		    !der_time(t2, q + h2, s2 - h2, &e->revoked_at))
+			return CF_EINVAL;
+		(*n)++;
+	}
+	return 0;
+}
+
 /* Fills the index from the stored CRL instead of the rows, when that CRL is
  * known to list every row (crl/meta lists_all, no crl/dirty, the same
  * issuer): one read instead of one per revoked certificate. Caller holds
@@ -552,10 +620,8 @@ index_seed_locked(struct mount *m, struct pki_crl *crl, const char *issuer_id)
 {
 	json_t *meta = NULL;
 	uint8_t *der = NULL, *dirty = NULL;
-	size_t der_len = 0, dirty_len, hdr, size;
-	const uint8_t *p, *end;
+	size_t der_len = 0, dirty_len;
 	const char *issuer;
-	uint8_t tag;
 	int r = CF_ENOTFOUND;
 
 	crl->n = 0;
@@ -567,61 +633,9 @@ index_seed_locked(struct mount *m, struct pki_crl *crl, const char *issuer_id)
 	    view_get(m->view, CRL_DIRTY, &dirty, &dirty_len) != CF_ENOTFOUND ||
 	    view_get(m->view, CRL_DER, &der, &der_len) < 0)
 		goto out;
-	r = CF_EIO;
-	/* CertificateList { TBSCertList { version, signature, issuer,
-	 * thisUpdate, nextUpdate, revokedCertificates?, [0] extensions? } ... } */
-	p = der;
-	end = der + der_len;
-	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
+	r = pki_crl_entries_decode(der, der_len, &crl->ents, &crl->n, &crl->cap);
+	if (r < 0)
 		goto out;
-	p += hdr;
-	if (!der_element(p, end, &tag, &hdr, &size) || tag != 0x30)
-		goto out;
-	end = p + size;
-	p += hdr;
-	for (int i = 0; i < 5; i++) { /* version .. nextUpdate */
-		if (!der_element(p, end, &tag, &hdr, &size))
-			goto out;
-		p += size;
-	}
-	if (p < end && der_element(p, end, &tag, &hdr, &size) && tag == 0x30) {
-		const uint8_t *e = p + size;
-		for (p += hdr; p < e; p += size) {
-			const uint8_t *q, *qe;
-			struct pki_rev_entry *ent;
-			size_t h2, s2;
-			uint8_t t2;
-
-			if (!der_element(p, e, &tag, &hdr, &size) || tag != 0x30)
-				goto out;
-			q = p + hdr;
-			qe = p + size;
-			if (!der_element(q, qe, &t2, &h2, &s2) || t2 != 0x02 || s2 - h2 < 1 ||
-			    s2 - h2 > PKI_SERIAL_MAX + 1)
-				goto out;
-			if (crl->n == crl->cap) {
-				size_t cap = crl->cap ? crl->cap * 2 : 1024;
-				void *grown = realloc(crl->ents, cap * sizeof(*crl->ents));
-				if (!grown) {
-					r = CF_ENOMEM;
-					goto out;
-				}
-				crl->ents = grown;
-				crl->cap = cap;
-			}
-			ent = &crl->ents[crl->n];
-			ent->len = (uint8_t)(s2 - h2);
-			memcpy(ent->serial, q + h2, ent->len);
-			if (ent->len > 1 && ent->serial[0] == 0) {
-				memmove(ent->serial, ent->serial + 1, --ent->len);
-			}
-			q += s2;
-			if (!der_element(q, qe, &t2, &h2, &s2) ||
-			    !der_time(t2, q + h2, s2 - h2, &ent->revoked_at))
-				goto out;
-			crl->n++;
-		}
-	}
 	crl->loaded = true;
 	r = 0;
 out:
@@ -633,11 +647,9 @@ out:
 	return r;
 }
 
-/* Signs a CRL listing ents. Returns 0 with the DER in *ret (malloc'd), or
- * CF_ENOMEM / CF_EINTERNAL. */
-static int
-crl_sign(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t n, int64_t now,
-         int64_t next, int64_t number, uint8_t **ret, size_t *ret_len)
+int
+pki_crl_encode(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t n,
+               int64_t now, int64_t next, int64_t number, uint8_t **ret, size_t *ret_len)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *t = ASN1_TIME_new();
@@ -848,7 +860,7 @@ crl_build(struct mount *m, struct pki_state *st, struct pki_crl *crl, uint64_t w
 		goto out;
 
 	now = util_now();
-	r = crl_sign(iss, snap, n, now, now + conf.expiry, number, &der, &der_len);
+	r = pki_crl_encode(iss, snap, n, now, now + conf.expiry, number, &der, &der_len);
 	if (r < 0)
 		goto out;
 	snprintf(metatext, sizeof(metatext),

@@ -68,6 +68,21 @@ int pki_crl_reload(struct mount *m);
 /* The SHA-256 (hex) of iss's certificate PEM: which issuer a CRL is for. */
 void pki_issuer_id(const struct pki_issuer *iss, char out[65]);
 
+/* A CRL (v2, DER in *ret, malloc'd) signed by iss listing ents: this_update
+ * now, next_update next, the CRL number and the CA's key id (pki_crl.c). The
+ * list is encoded by hand, not through OpenSSL's ASN.1 objects (100,000
+ * entries would otherwise be most of a revoke). Returns 0, CF_ENOMEM or
+ * CF_EINTERNAL. */
+int pki_crl_encode(const struct pki_issuer *iss, const struct pki_rev_entry *ents, size_t n,
+                   int64_t now, int64_t next, int64_t number, uint8_t **ret, size_t *ret_len);
+/* The revoked certificates listed in a DER CRL, appended to *ents (an array
+ * of *cap entries, grown with realloc; *n is set to the count). Reads what
+ * pki_crl_encode writes: UTCTime/GeneralizedTime in seconds with 'Z'; any
+ * other shape is CF_EINVAL (the caller then reads the revoked/ rows). Returns
+ * 0, CF_EINVAL or CF_ENOMEM. */
+int pki_crl_entries_decode(const uint8_t *der, size_t der_len, struct pki_rev_entry **ents,
+                           size_t *n, size_t *cap);
+
 /* The OCSP responder's core (pki_ocsp.c), pure so it can be fuzzed. lookup
  * answers V_OCSP_CERTSTATUS_GOOD, _REVOKED (with *ret_revoked_at) or _UNKNOWN
  * for a serial in storage form; it is asked only about serials under iss.
