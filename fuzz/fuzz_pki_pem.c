@@ -1,9 +1,8 @@
 /* fuzz_pki_pem.c - what the pki engine parses from clients: PEM bundles
- * (config/ca, intermediate/set-signed), CSRs (root/sign-intermediate) and
- * serial numbers (cert/<serial>, revoke). Nothing crashes or leaks; a parsed
- * bundle's key matches no more than one certificate slot; a serial that
- * normalizes converts to the other form and back unchanged. The first byte
- * picks the parser. */
+ * (config/ca, intermediate/set-signed), CSRs and the names they ask for (root/sign-intermediate)
+ * and serial numbers (cert/<serial>, revoke). Nothing crashes or leaks; a parsed bundle's key
+ * matches no more than one certificate slot; a serial that normalizes converts to the other form
+ * and back unchanged. The first byte picks the parser. */
 #include "engines/pki/pki_int.h"
 #include "lib/err.h"
 
@@ -55,8 +54,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	case 1:
-		if (pki_csr_parse(s, &req, err, sizeof(err)) == 0)
+		if (pki_csr_parse(s, &req, err, sizeof(err)) == 0) {
+			json_t *names = NULL;
+			if (pki_csr_names(req, &names) == 0)
+				json_decref(names);
 			X509_REQ_free(req);
+		}
 		break;
 	default:
 		serial_round_trip(s);

@@ -7,6 +7,7 @@ refusals (400 naming the field) and the CA key kept only through the barrier."""
 import base64
 import datetime
 import subprocess
+import threading
 
 import hvac.exceptions
 import pytest
@@ -200,6 +201,8 @@ def test_root_generate_formats(dev_server):
     ({"key_type": "any"}, "key_type"),
     ({"key_type": "rsa", "key_bits": 1024}, "RSA"),
     ({"key_type": "ec", "key_bits": 255}, "EC"),
+    ({"key_type": "rsa", "key_bits": 4294969344}, "key_bits"),
+    ({"max_path_length": 4294967296}, "max_path_length"),
     ({"format": "p12"}, "format"),
     ({"private_key_format": "pfx"}, "private_key_format"),
     ({"ttl": "forever"}, "ttl"),
@@ -217,6 +220,25 @@ def test_root_generate_refusals(dev_server, params, field):
     # nothing was created
     r = dev_server.raw("GET", "/v1/pki/ca/pem")
     assert r.status == 400 and "no CA" in r.text
+
+
+def test_concurrent_root_generation_has_one_winner(dev_server):
+    c = dev_server.client
+    enable_pki(c)
+    results = []
+
+    def gen(i):
+        client = make_client(dev_server.addr, dev_server.token)
+        results.append(client.secrets.pki.generate_root("internal", f"root-{i}", extra_params={"key_type": "ec"}))
+
+    threads = [threading.Thread(target=gen, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r["data"]["certificate"] for r in results if r.get("data")]
+    assert len(results) == 6 and len(winners) == 1
+    assert load_cert(c.secrets.pki.read_ca_certificate()) == load_cert(winners[0])
 
 
 def test_root_generate_needs_common_name_and_known_type(dev_server):
@@ -439,6 +461,13 @@ def test_config_ca_import(dev_server, tmp_path):
     assert load_cert(c.secrets.pki.read_ca_certificate(mount_point="pki_sub")) == sub
     chain = c.secrets.pki.read_ca_certificate_chain(mount_point="pki_sub")
     assert chain.index(pem(sub).strip()) < chain.index(pem(cert).strip())
+    # a certificate alone: served, but nothing to sign with
+    enable_pki(c, "pki_certonly")
+    c.secrets.pki.submit_ca_information(pem(cert), mount_point="pki_certonly")
+    assert load_cert(c.secrets.pki.read_ca_certificate(mount_point="pki_certonly")) == cert
+    with pytest.raises(hvac.exceptions.InvalidRequest) as ei:
+        c.secrets.pki.sign_intermediate(csr, "Int", extra_params={"ttl": "24h"}, mount_point="pki_certonly")
+    assert "no private key" in pki_error(ei)
 
 
 @pytest.mark.parametrize("bundle,message", [
@@ -518,6 +547,9 @@ def test_delete_root_and_sudo(dev_server):
     user = make_client(dev_server.addr, tok)
     with pytest.raises(hvac.exceptions.Forbidden):
         user.secrets.pki.delete_root()
+    _, own = self_signed_ca("Old Root")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        user.secrets.pki.sign_self_issued(pem(own))
     user.secrets.pki.read_urls()  # the same policy reads
     c.secrets.pki.delete_root()
     r = dev_server.raw("GET", "/v1/pki/ca/pem")
@@ -562,3 +594,31 @@ def test_ca_survives_restart_key_encrypted(unsealed_sqlite, tmp_path):
         assert body[:40] not in blob
         assert body[-40:] not in blob
     assert der_key[-32:] not in blob
+
+
+def test_sign_intermediate_use_csr_values_takes_sans(dev_server):
+    c = dev_server.client
+    enable_pki(c)
+    make_root(c, ttl="100h")
+    enable_pki(c, "pki_int")
+    csr = c.secrets.pki.generate_intermediate(
+        "internal", "int.example.com",
+        extra_params={"key_type": "ec", "alt_names": "ca.example.com,pki@example.com",
+                      "ip_sans": "10.0.0.1,2001:db8::5", "uri_sans": "spiffe://example.com/ca"},
+        mount_point="pki_int")["data"]["csr"]
+    # the request's own names are ignored with use_csr_values
+    cert = load_cert(c.secrets.pki.sign_intermediate(
+        csr, "ignored.example.net", extra_params={"use_csr_values": True, "alt_names": "other.example.net",
+                                                  "ttl": "10h"})["data"]["certificate"])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "int.example.com"
+    san = ext(cert, x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == ["ca.example.com", "int.example.com"]
+    assert san.get_values_for_type(x509.RFC822Name) == ["pki@example.com"]
+    assert sorted(str(i) for i in san.get_values_for_type(x509.IPAddress)) == ["10.0.0.1", "2001:db8::5"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://example.com/ca"]
+    # without it, the request's names and subject
+    cert = load_cert(c.secrets.pki.sign_intermediate(
+        csr, "named.example.net", extra_params={"alt_names": "other.example.net", "ttl": "10h"})["data"]["certificate"])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "named.example.net"
+    assert sorted(ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)) == \
+        ["named.example.net", "other.example.net"]

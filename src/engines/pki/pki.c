@@ -180,13 +180,13 @@ static const struct route pki_routes[] = {
          .fields = pki_ca_intermediate_fields},
         {"intermediate/set-signed", .write = pki_ca_set_signed, .fields = pki_ca_set_signed_fields},
         {"config/ca", .write = pki_ca_config_ca, .fields = pki_ca_config_ca_fields},
-        {"config/urls", .read = pki_ca_urls_read, .write = pki_ca_urls_write,
+        {"config/urls", R_PURE_READ, .read = pki_ca_urls_read, .write = pki_ca_urls_write,
          .fields = pki_ca_urls_fields},
-        {"ca", R_NOAUTH, .read = pki_ca_read},
-        {"ca/pem", R_NOAUTH, .read = pki_ca_read},
-        {"ca_chain", R_NOAUTH, .read = pki_ca_read},
-        {"cert/ca", R_NOAUTH, .read = pki_ca_read},
-        {"cert/ca_chain", R_NOAUTH, .read = pki_ca_read},
+        {"ca", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"ca/pem", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"cert/ca", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        {"cert/ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
         /* -- end CA -- */
 
         /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */

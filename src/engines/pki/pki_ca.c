@@ -365,6 +365,16 @@ params_check(const struct ca_params *cp, struct response *rs)
 		                "any");
 	if (cp->not_before_duration < 0)
 		return pki_fail(rs, "not_before_duration cannot be negative");
+	/* before the casts to int */
+	if (cp->key_bits < 0 || cp->key_bits > 16384)
+		return pki_fail(rs, "invalid value for key_bits: %lld", (long long)cp->key_bits);
+	if (cp->signature_bits < 0 || cp->signature_bits > 512)
+		return pki_fail(rs,
+		                "invalid value for signature_bits: %lld (must be 256, 384 or 512)",
+		                (long long)cp->signature_bits);
+	if (cp->max_path_length > 1000000)
+		return pki_fail(rs, "invalid value for max_path_length: %lld",
+		                (long long)cp->max_path_length);
 	return 0;
 }
 
@@ -654,50 +664,6 @@ pki_ca_root_delete(struct request *rq, struct response *rs)
 
 /* ---- root/sign-intermediate ---- */
 
-/* The DNS, email, IP and URI names of a CSR's subjectAltName request, as
- * JSON arrays in a (for use_csr_values). */
-static int
-csr_sans(X509_REQ *req, json_t *a)
-{
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	GENERAL_NAMES *gens = NULL;
-	int r = 0;
-
-	for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts); i++) {
-		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
-		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) == NID_subject_alt_name) {
-			gens = X509V3_EXT_d2i(e);
-			break;
-		}
-	}
-	for (int i = 0; gens && r == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const char *key = NULL;
-		char text[64] = "";
-		json_t *s = NULL;
-		int type;
-		ASN1_STRING *v = GENERAL_NAME_get0_value(g, &type);
-		if (type == GEN_DNS || type == GEN_EMAIL || type == GEN_URI) {
-			key = type == GEN_URI ? "uri_sans" : "alt_names";
-			s = json_stringn((const char *)ASN1_STRING_get0_data(v),
-			                 (size_t)ASN1_STRING_length(v));
-		} else if (type == GEN_IPADD) {
-			int n = ASN1_STRING_length(v);
-			if ((n == 4 || n == 16) &&
-			    inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(v), text,
-			              sizeof(text))) {
-				key = "ip_sans";
-				s = json_string(text);
-			}
-		}
-		if (key && (!s || json_array_append_new(json_object_get(a, key), s) < 0))
-			r = CF_ENOMEM;
-	}
-	GENERAL_NAMES_free(gens);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	return r;
-}
-
 /* The CA's path length for a CA certificate it signs: Vault lowers the
  * request below the signer's own constraint, and a signer with path length 0
  * signs no CA at all. */
@@ -718,16 +684,12 @@ path_length(const struct pki_issuer *iss, struct pki_cert_params *p, struct resp
 static int
 csr_values(X509_REQ *req, struct ca_params *cp, json_t **ret_names, struct pki_cert_params *p)
 {
-	json_t *a = json_pack("{s:[], s:[], s:[]}", "alt_names", "ip_sans", "uri_sans");
+	json_t *a = NULL;
 	int r;
 
-	if (!a)
-		return CF_ENOMEM;
-	r = csr_sans(req, a);
-	if (r < 0) {
-		json_decref(a);
+	r = pki_csr_names(req, &a);
+	if (r < 0)
 		return r;
-	}
 	cp->alt_names = json_object_get(a, "alt_names");
 	cp->ip_sans = json_object_get(a, "ip_sans");
 	cp->uri_sans = json_object_get(a, "uri_sans");
@@ -757,8 +719,12 @@ intermediate_sign(struct request *rq, struct response *rs, struct ca_params *cp,
 	if (r == 0 && !cp->use_csr_values && (!cp->common_name || !*cp->common_name))
 		r = pki_fail(rs, "the common_name field is required, or must be provided in a CSR "
 		                 "with \"use_csr_values\" set to true");
-	if (r == 0 && cp->use_csr_values)
+	if (r == 0 && cp->use_csr_values) {
 		r = csr_values(req, cp, &csr_names, &p);
+		if (r == CF_EINVAL)
+			util_errf(err, sizeof(err),
+			          "the csr's subject alternative names are not text");
+	}
 	if (r == 0)
 		r = validity(rq, rs, cp, &p);
 	if (r == 0)
@@ -1062,6 +1028,12 @@ ca_install(struct request *rq, struct response *rs, STACK_OF(X509) * certs, EVP_
 		sk_X509_pop_free(chain, X509_free);
 		return pki_fail(rs, "the given certificate is not marked for CA use and cannot be "
 		                    "used with this backend");
+	}
+	if (!pki_key_type(X509_get0_pubkey(ca), NULL)) {
+		X509_free(ca);
+		EVP_PKEY_free(key);
+		sk_X509_pop_free(chain, X509_free);
+		return pki_fail(rs, "the CA certificate's key is not an RSA, EC or Ed25519 key");
 	}
 	X509_up_ref(ca);
 	r = pki_issuer_new(ca, key, chain, &iss);

@@ -144,6 +144,12 @@ int pki_csr_make(EVP_PKEY *k, const struct pki_cert_params *p, bool add_basic_co
  * *ret, CF_EINVAL with a reason in err (no PEM, bad signature, a key type
  * other than rsa, ec, ed25519), or CF_ENOMEM. */
 int pki_csr_parse(const char *pem, X509_REQ **ret, char *err, size_t errlen);
+/* The subject alternative names a CSR asks for: 0 with a new object
+ * {"alt_names": [DNS names and email addresses], "ip_sans": [text],
+ * "uri_sans": [...]} (empty arrays when none), CF_EINVAL when a name is not
+ * UTF-8, or CF_ENOMEM. Other name types are left out (use_csr_values,
+ * use_csr_sans). */
+int pki_csr_names(X509_REQ *req, json_t **ret);
 
 /* Parses a PEM bundle (untrusted: config/ca, set-signed): every
  * CERTIFICATE block in order, and at most one private key (PKCS#8, PKCS#1 or

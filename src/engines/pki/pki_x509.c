@@ -1172,6 +1172,56 @@ out:
 }
 
 int
+pki_csr_names(X509_REQ *req, json_t **ret)
+{
+	json_t *a = json_pack("{s:[], s:[], s:[]}", "alt_names", "ip_sans", "uri_sans");
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *gens = NULL;
+	int r = a ? 0 : CF_ENOMEM;
+
+	for (int i = 0; r == 0 && exts && i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) == NID_subject_alt_name) {
+			gens = X509V3_EXT_d2i(e);
+			break;
+		}
+	}
+	for (int i = 0; gens && r == 0 && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const char *key = NULL;
+		char text[64] = "";
+		json_t *s = NULL;
+		int type;
+		ASN1_STRING *v = GENERAL_NAME_get0_value(g, &type);
+		if (type == GEN_DNS || type == GEN_EMAIL || type == GEN_URI) {
+			key = type == GEN_URI ? "uri_sans" : "alt_names";
+			s = json_stringn((const char *)ASN1_STRING_get0_data(v),
+			                 (size_t)ASN1_STRING_length(v));
+		} else if (type == GEN_IPADD) {
+			int n = ASN1_STRING_length(v);
+			if ((n == 4 || n == 16) &&
+			    inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(v), text,
+			              sizeof(text))) {
+				key = "ip_sans";
+				s = json_string(text);
+			}
+		}
+		if (key && !s)
+			r = type == GEN_IPADD ? CF_ENOMEM : CF_EINVAL; /* not UTF-8 */
+		else if (key && json_array_append_new(json_object_get(a, key), s) < 0)
+			r = CF_ENOMEM;
+	}
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (r < 0) {
+		json_decref(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+int
 pki_csr_parse(const char *pem, X509_REQ **ret, char *err, size_t errlen)
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
