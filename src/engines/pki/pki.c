@@ -195,18 +195,18 @@ static const struct route pki_routes[] = {
         /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */
         /* XXX cert/crl must come before the issue section's cert/+ */
         {"revoke", .write = pki_crl_revoke, .fields = pki_revoke_fields},
-        {"config/crl", .read = pki_crl_config_read, .write = pki_crl_config_write,
+        {"config/crl", R_PURE_READ, .read = pki_crl_config_read, .write = pki_crl_config_write,
          .fields = pki_crl_config_fields},
         {"crl", R_NOAUTH, .read = pki_crl_read_der},
         {"crl/pem", R_NOAUTH, .read = pki_crl_read_pem},
         {"cert/crl", R_NOAUTH, .read = pki_crl_read_json},
         {"crl/rotate", .read = pki_crl_rotate},
-        {"certs/revoked", .list = pki_crl_list_revoked},
-        {"certs/revoked/", .list = pki_crl_list_revoked},
+        {"certs/revoked", R_PURE_READ, .list = pki_crl_list_revoked},
+        {"certs/revoked/", R_PURE_READ, .list = pki_crl_list_revoked},
         {"ocsp", R_NOAUTH, .write = pki_ocsp_post},
-        {"ocsp/*", R_NOAUTH, .read = pki_ocsp_get},
+        {"ocsp/*", R_NOAUTH | R_PURE_READ, .read = pki_ocsp_get},
         {"tidy", .write = pki_tidy_start, .fields = pki_tidy_fields},
-        {"tidy-status", .read = pki_tidy_status},
+        {"tidy-status", R_PURE_READ, .read = pki_tidy_status},
         {"test/bulk-certs", .write = pki_bulk_certs, .fields = pki_bulk_fields},
         /* -- end revocation -- */
 };
