@@ -723,11 +723,17 @@ is_merge_patch(struct MHD_Connection *conn)
 }
 
 /* Whether the body is not JSON but bytes a backend reads itself: an OCSP
- * request (RFC 6960 appendix A.1) posted to a pki mount's ocsp path. */
+ * request (RFC 6960 appendix A.1) posted to a pki mount's ocsp path. Only
+ * there: elsewhere such a body is parsed as JSON (and refused) as before, so
+ * no other route ever runs with its body dropped. */
 static bool
 is_raw_body(struct MHD_Connection *conn, const struct request *rq)
 {
+	size_t n = strlen(rq->path);
+
 	return (rq->op == OP_CREATE || rq->op == OP_UPDATE) &&
+	       (strcmp(rq->path, "ocsp") == 0 ||
+	        (n > 5 && strcmp(rq->path + n - 5, "/ocsp") == 0)) &&
 	       is_media_type(conn, "application/ocsp-request");
 }
 

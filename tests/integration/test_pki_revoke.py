@@ -373,6 +373,17 @@ def test_ocsp_bad_requests(pki):
         assert ocsp.load_der_ocsp_response(resp.body).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     resp = ok(raw_request(pki.addr, "GET", "/v1/pki/ocsp/%21%21%21"))
     assert ocsp.load_der_ocsp_response(resp.body).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    # only an ocsp path takes a raw body: elsewhere it is parsed as JSON and refused
+    resp = raw_request(
+        pki.addr,
+        "POST",
+        "/v1/secret/data/ocsp-like",
+        body=b"\x30\x03\x02\x01\x01",
+        token=pki.token,
+        headers={"Content-Type": "application/ocsp-request"},
+    )
+    assert resp.status == 400 and "JSON" in resp.errors()[0]
+    assert raw_request(pki.addr, "GET", "/v1/secret/data/ocsp-like", token=pki.token).status == 404
     # a mount without a CA cannot sign: unauthorized
     ok(pki.raw("POST", "/v1/sys/mounts/pki2", {"type": "pki"}), 204)
     cert, _, _ = pki.issue("noca.example.com")
