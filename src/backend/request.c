@@ -107,6 +107,9 @@ request_free_fields(struct request *rq)
 	json_decref(rq->query);
 	secmem_free_str(rq->client_token);
 	free(rq->capbuf);
+	free(rq->body);
+	rq->body = NULL;
+	rq->body_len = 0;
 	rq->path = NULL;
 	rq->data = rq->query = NULL;
 	rq->client_token = NULL;

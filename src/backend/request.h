@@ -79,6 +79,11 @@ struct request {
 		uint64_t batch; /* its sink's batch carrying the entry (0: written) */
 	} audit_ticket[REQUEST_AUDIT_TICKETS];
 	unsigned naudit_tickets;
+
+	/* The body as sent, when its media type is one a backend reads itself
+	 * (application/ocsp-request); data is then an empty object. Else NULL. Owned. */
+	uint8_t *body;
+	size_t body_len;
 };
 
 /* A streamed body (the server-sent events of sys/events/subscribe). The HTTP
@@ -95,6 +100,7 @@ struct response_stream {
 	void (*set_wake)(void *arg, void (*wake)(void *wake_arg), void *wake_arg);
 	void (*free)(void *arg);
 	void *arg;
+	uint64_t length; /* > 0: the body's whole length, sent as Content-Length */
 };
 
 /* What a login handler authenticated (auth_login_token in src/auth/auth.h

@@ -52,7 +52,7 @@ pki_cleanup(struct mount *m)
 	if (!st)
 		return;
 	pki_issuer_put(st->issuer);
-	free(st->crl_cache); /* XXX pki_crl.c may replace this with its own release */
+	pki_crl_cleanup(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->ca_mu);
 	free(st);
@@ -155,6 +155,7 @@ pki_raw_answer(struct response *rs, const char *content_type, const void *body, 
 	s->set_wake = raw_set_wake;
 	s->free = raw_free;
 	s->arg = b;
+	s->length = len;
 	if (rs->stream) {
 		rs->stream->free(rs->stream->arg);
 		free(rs->stream);
@@ -166,7 +167,7 @@ pki_raw_answer(struct response *rs, const char *content_type, const void *body, 
 
 /* ---- routes ----
  * One section per group of files, so each can add its rows on its own.
- * First match wins: the CA's cert/ca and cert/ca_chain come before cert/+. */
+ * First match wins: cert/ca, cert/ca_chain and cert/crl come before cert/+. */
 static const struct route pki_routes[] = {
         /* -- CA (pki_ca.c) -- */
         {"root/generate/+", .write = pki_ca_root_generate, .fields = pki_ca_root_fields},
@@ -186,6 +187,8 @@ static const struct route pki_routes[] = {
         {"ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
         {"cert/ca", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
         {"cert/ca_chain", R_NOAUTH | R_PURE_READ, .read = pki_ca_read},
+        /* the revocation section's, here so that it comes before cert/+ */
+        {"cert/crl", R_NOAUTH, .read = pki_crl_read_json},
         /* -- end CA -- */
 
         /* -- roles, issue, sign (pki_role.c, pki_issue.c) -- */
@@ -203,6 +206,19 @@ static const struct route pki_routes[] = {
         /* -- end issue -- */
 
         /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */
+        {"revoke", .write = pki_crl_revoke, .fields = pki_revoke_fields},
+        {"config/crl", R_PURE_READ, .read = pki_crl_config_read, .write = pki_crl_config_write,
+         .fields = pki_crl_config_fields},
+        {"crl", R_NOAUTH, .read = pki_crl_read_der},
+        {"crl/pem", R_NOAUTH, .read = pki_crl_read_pem},
+        {"crl/rotate", .read = pki_crl_rotate},
+        {"certs/revoked", R_PURE_READ, .list = pki_crl_list_revoked},
+        {"certs/revoked/", R_PURE_READ, .list = pki_crl_list_revoked},
+        {"ocsp", R_NOAUTH, .write = pki_ocsp_post},
+        {"ocsp/*", R_NOAUTH | R_PURE_READ, .read = pki_ocsp_get},
+        {"tidy", .write = pki_tidy_start, .fields = pki_tidy_fields},
+        {"tidy-status", R_PURE_READ, .read = pki_tidy_status},
+        {"test/bulk-certs", .write = pki_bulk_certs, .fields = pki_bulk_fields},
         /* -- end revocation -- */
 };
 

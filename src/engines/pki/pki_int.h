@@ -294,6 +294,26 @@ int pki_issue_lease_revoke(struct mount *m, json_t *internal);
 /* -- end issue -- */
 
 /* -- revocation, CRL, OCSP, tidy (pki_crl.c, pki_ocsp.c, pki_tidy.c) -- */
+extern const struct field pki_revoke_fields[];
+extern const struct field pki_crl_config_fields[];
+extern const struct field pki_tidy_fields[];
+int pki_crl_revoke(struct request *rq, struct response *rs);       /* revoke */
+int pki_crl_config_read(struct request *rq, struct response *rs);  /* config/crl */
+int pki_crl_config_write(struct request *rq, struct response *rs); /* config/crl */
+int pki_crl_read_der(struct request *rq, struct response *rs);     /* crl */
+int pki_crl_read_pem(struct request *rq, struct response *rs);     /* crl/pem */
+int pki_crl_read_json(struct request *rq, struct response *rs);    /* cert/crl */
+int pki_crl_rotate(struct request *rq, struct response *rs);       /* crl/rotate */
+int pki_crl_list_revoked(struct request *rq, struct response *rs); /* certs/revoked */
+int pki_ocsp_get(struct request *rq, struct response *rs);         /* ocsp/<b64> */
+int pki_ocsp_post(struct request *rq, struct response *rs);        /* ocsp */
+int pki_tidy_start(struct request *rq, struct response *rs);       /* tidy */
+int pki_tidy_status(struct request *rq, struct response *rs);      /* tidy-status */
+/* test/bulk-certs: the scale test's helper (pki_bulk.c; test builds only). */
+extern const struct field pki_bulk_fields[];
+int pki_bulk_certs(struct request *rq, struct response *rs);
+/* Stops a running tidy and frees st->crl_cache (the mount's cleanup). */
+void pki_crl_cleanup(struct pki_state *st);
 /* -- end revocation -- */
 
 #endif
