@@ -101,8 +101,12 @@ harden_process(void)
 /* What `coffer server`'s options ask for. */
 struct server_args {
 	struct http_config hc;
-	const char *storage;  /* --storage, or NULL */
-	const char *dev_root; /* --dev-root-token, or NULL */
+	const char *storage;      /* --storage, or NULL */
+	const char *dev_root;     /* --dev-root-token, or NULL */
+	const char *api_addr;     /* --api-addr: the URL clients reach this node at (HA) */
+	const char *cluster_name; /* cluster_name of the config file, or NULL */
+	bool forward;             /* standbys forward requests to the active node instead of
+	                           * redirecting (HA) */
 	bool dev;
 };
 
@@ -168,7 +172,8 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 			break;
 		}
 		case OPT_API_ADDR:
-			break; /* single node: nothing to advertise yet */
+			a->api_addr = optarg;
+			break;
 		case OPT_LOG_LEVEL: {
 			enum log_level l;
 			if (log_parse_level(optarg, &l) < 0)
