@@ -11,6 +11,7 @@
 #include "lib/util.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -18,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -267,8 +269,47 @@ out:
 	return r;
 }
 
+/* OpenSSL's progress callback of an RSA generation: 0 stops it. */
+static int
+keygen_progress(EVP_PKEY_CTX *ctx)
+{
+	const _Atomic bool *cancel = EVP_PKEY_CTX_get_app_data(ctx);
+
+	return cancel == NULL || !atomic_load(cancel);
+}
+
+/* An RSA key pair of bits bits; CF_EIO when *cancel turned true on the way. */
+static int
+rsa_generate(unsigned bits, const _Atomic bool *cancel, EVP_PKEY **ret)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	int r = CF_EINTERNAL;
+
+	*ret = NULL;
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) <= 0)
+		goto out;
+	EVP_PKEY_CTX_set_app_data(ctx, (void *)cancel);
+	EVP_PKEY_CTX_set_cb(ctx, keygen_progress);
+	if (EVP_PKEY_generate(ctx, ret) > 0)
+		r = 0;
+	else if (cancel != NULL && atomic_load(cancel))
+		r = CF_EIO;
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
 int
 kseal_key_generate(unsigned bits, const char *cn, int64_t ttl, struct kseal_key **ret)
+{
+	return kseal_key_generate_cancel(bits, cn, ttl, NULL, ret);
+}
+
+int
+kseal_key_generate_cancel(unsigned bits, const char *cn, int64_t ttl, const _Atomic bool *cancel,
+                          struct kseal_key **ret)
 {
 	EVP_PKEY *pk = NULL;
 	X509 *cert = NULL;
@@ -280,11 +321,9 @@ kseal_key_generate(unsigned bits, const char *cn, int64_t ttl, struct kseal_key 
 	/* X.520 caps a common name at 64 characters */
 	if (cn != NULL && strlen(cn) > KSEAL_MAX_CN)
 		return CF_EINVAL;
-	pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
-	if (pk == NULL) {
-		ERR_clear_error();
-		return CF_EINTERNAL;
-	}
+	r = rsa_generate(bits, cancel, &pk);
+	if (r < 0)
+		return r;
 	r = cert_make(pk, cn, ttl, &cert);
 	if (r < 0) {
 		ERR_clear_error();

@@ -55,6 +55,11 @@ struct kseal_key;
  * serial, valid from now to now + ttl seconds. Returns 0, CF_EINVAL (bits out
  * of range, ttl <= 0 or over 1000 years, cn over 64 bytes), CF_EINTERNAL. */
 int kseal_key_generate(unsigned bits, const char *cn, int64_t ttl, struct kseal_key **ret);
+/* The same, giving up as soon as *cancel turns true (it is polled throughout
+ * the prime search, so a generation of seconds stops within milliseconds):
+ * then CF_EIO and nothing in *ret. cancel may be NULL. */
+int kseal_key_generate_cancel(unsigned bits, const char *cn, int64_t ttl,
+                              const _Atomic bool *cancel, struct kseal_key **ret);
 
 /* Loads the first PEM certificate in pem (len bytes). Refuses a certificate
  * whose key is not RSA, whose modulus is outside KSEAL_MIN_BITS..MAX_BITS, or

@@ -431,9 +431,13 @@ generator(void *arg)
 		cfg = s->cfg;
 		s->want = false;
 		s->generating = true;
+		atomic_store(&s->cancel, false);
 		pthread_mutex_unlock(&s->mu);
 
-		r = kseal_key_generate(cfg.key_bits, cfg.common_name, SEALING_CERT_TTL_S, &k);
+		r = kseal_key_generate_cancel(cfg.key_bits, cfg.common_name, SEALING_CERT_TTL_S,
+		                              &s->cancel, &k);
+		if (r == CF_EIO && atomic_load(&s->cancel))
+			r = CF_ESEALED; /* stopped: a seal or a shutdown does not wait for it */
 		if (r == 0)
 			r = install_generated(s, k, epoch, id);
 		if (r == 0)
@@ -533,6 +537,7 @@ sealing_stop(struct sealing *s)
 	s->running = false;
 	s->want = false;
 	s->epoch++;
+	atomic_store(&s->cancel, true);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_rwlock_wrlock(&s->rw);

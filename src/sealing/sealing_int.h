@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,12 +67,13 @@ struct sealing {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sealing_config cfg;
-	bool running;     /* between start and stop */
-	bool on_demand;   /* the first key is made when first needed */
-	uint64_t epoch;   /* +1 at every stop: a key generated before is dropped */
-	bool want;        /* a key generation is asked for */
-	bool generating;  /* the generator thread is making one */
-	int64_t retry_at; /* unix seconds: no renewal before (after a failure) */
+	bool running;        /* between start and stop */
+	bool on_demand;      /* the first key is made when first needed */
+	uint64_t epoch;      /* +1 at every stop: a key generated before is dropped */
+	bool want;           /* a key generation is asked for */
+	bool generating;     /* the generator thread is making one */
+	_Atomic bool cancel; /* set by stop: the generation in progress gives up */
+	int64_t retry_at;    /* unix seconds: no renewal before (after a failure) */
 	bool thread_started;
 	bool quit;
 	pthread_t thread;

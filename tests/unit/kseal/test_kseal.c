@@ -3,7 +3,8 @@
  * way a value fails to open (wrong label, wrong key, each byte region
  * tampered, truncated), several keys tried in order, and the key handling
  * (generation, PEM round trips, PKCS#1 and PKCS#8, refusals of expired, non-RSA,
- * too small and mismatched keys). RSA keys are made once per binary. */
+ * too small and mismatched keys), and a generation cancelled part way. RSA
+ * keys are made once per binary. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -691,6 +695,46 @@ test_kseal_cert_refusals(void **state)
 	}
 }
 
+struct gen_arg {
+	_Atomic bool cancel;
+	_Atomic bool started;
+	int r;
+	struct kseal_key *k;
+};
+
+static void *
+gen_thread(void *arg)
+{
+	struct gen_arg *g = arg;
+
+	atomic_store(&g->started, true);
+	g->r = kseal_key_generate_cancel(KSEAL_MAX_BITS, "", TTL_10Y, &g->cancel, &g->k);
+	return NULL;
+}
+
+/* A generation gives up when its cancel flag is set: at once when it is set
+ * before, and part way through an 8192-bit prime search (seconds of work) when
+ * it is set from another thread. Nothing is returned either way. */
+static void
+test_kseal_generate_cancel(void **state)
+{
+	struct gen_arg pre = {.k = NULL}, mid = {.k = NULL};
+	pthread_t t;
+
+	(void)state;
+	atomic_store(&pre.cancel, true);
+	assert_int_equal(kseal_key_generate_cancel(2048, "", TTL_10Y, &pre.cancel, &pre.k), CF_EIO);
+	assert_null(pre.k);
+
+	assert_int_equal(pthread_create(&t, NULL, gen_thread, &mid), 0);
+	while (!atomic_load(&mid.started))
+		sched_yield();
+	atomic_store(&mid.cancel, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(mid.r, CF_EIO);
+	assert_null(mid.k);
+}
+
 int
 main(void)
 {
@@ -705,6 +749,7 @@ main(void)
 	        cmocka_unit_test(test_kseal_generated_cert),
 	        cmocka_unit_test(test_kseal_key_pem_pkcs1_pkcs8),
 	        cmocka_unit_test(test_kseal_cert_refusals),
+	        cmocka_unit_test(test_kseal_generate_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
