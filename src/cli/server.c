@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "storage/storage.h"
 #include "http/http.h"
+#include "backend/backend.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -161,6 +162,8 @@ server_apply_config(struct server_args *a)
 		a->cluster_name = f->cluster_name;
 	if (f->has_log_level && !a->log_level_flag)
 		log_set_level(f->log_level);
+	/* before the core exists: mounts without TTLs of their own use these */
+	mount_set_system_ttls(f->default_lease_ttl, f->max_lease_ttl);
 	return 0;
 }
 

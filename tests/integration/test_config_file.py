@@ -137,6 +137,10 @@ telemetry {{
     assert health["cluster_name"] == "blue-cluster"
     # log_level debug: verbose lines are written (unseal logs the barrier cipher)
     assert "storage barrier:" in srv.log()
+    # default_lease_ttl / max_lease_ttl: the system defaults of a token
+    c = make_client(srv.addr, token)
+    assert c.auth.token.create(policies=["default"])["auth"]["lease_duration"] == 3600
+    assert c.auth.token.create(policies=["default"], ttl="48h")["auth"]["lease_duration"] == 86400
     # max_request_size: a larger body is 413, a small one is served
     big = raw_request(srv.addr, "POST", "/v1/secret/data/x", body={"data": {"v": "a" * 5000}},
                       token=token)
