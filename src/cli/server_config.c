@@ -115,7 +115,7 @@ cfg_string(const struct cfg *c, json_t *obj, const char *prefix, const char *key
 	return *ret ? 0 : CF_ENOMEM;
 }
 
-/* A boolean: true/false, or as Vault also takes, "true"/"false"/"1"/"0". */
+/* A boolean: true/false, or as Vault also takes, "true"/"false", 1/0, "1"/"0". */
 static int
 cfg_bool(const struct cfg *c, json_t *obj, const char *prefix, const char *key, bool *ret)
 {
@@ -127,6 +127,10 @@ cfg_bool(const struct cfg *c, json_t *obj, const char *prefix, const char *key, 
 		return 0;
 	if (json_is_boolean(v)) {
 		*ret = json_is_true(v);
+		return 0;
+	}
+	if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
+		*ret = json_integer_value(v) == 1;
 		return 0;
 	}
 	s = json_string_value(v);
@@ -443,12 +447,10 @@ cfg_listener(const struct cfg *c, json_t *v, struct server_config *sc)
 		if (r < 0)
 			return r;
 	}
+	/* Without files coffer serves plain HTTP, as without --tls-cert (Vault
+	 * refuses to start without tls_disable). */
 	if (!sc->tls_disable && (sc->tls_cert == NULL) != (sc->tls_key == NULL))
 		return cfg_fail(c, pfx, "tls_cert_file and tls_key_file go together");
-	if (!sc->tls_disable && sc->tls_cert == NULL)
-		/* Vault requires TLS unless tls_disable; coffer serves plain HTTP
-		 * without files, as it does without --tls-cert. */
-		return 0;
 	return 0;
 }
 
