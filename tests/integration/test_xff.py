@@ -142,3 +142,18 @@ def test_bad_authorized_addrs_flag_is_a_usage_error(run_cli):
 def test_empty_header_from_proxy_is_refused(server_factory, xff):
     srv = userpass_server(server_factory, f"--x-forwarded-for-authorized-addrs={PROXY}/32")
     assert login(srv.addr, "alice", "alice-pw", xff=xff).status == 400
+
+
+def test_approle_cidr_binding_sees_the_forwarded_address(server_factory):
+    srv = userpass_server(server_factory, f"--x-forwarded-for-authorized-addrs={PROXY}/32")
+    c = srv.client(srv.token)
+    c.sys.enable_auth_method("approle")
+    c.auth.approle.create_or_update_approle("machine", token_policies=["default"],
+                                            bind_secret_id=False,
+                                            secret_id_bound_cidrs=["10.7.0.0/16"])
+    rid = c.auth.approle.read_role_id("machine")["data"]["role_id"]
+    path = "/v1/auth/approle/login"
+    assert request(srv.addr, "POST", path, {"role_id": rid}, xff="10.7.1.1").status == 200
+    assert request(srv.addr, "POST", path, {"role_id": rid}).status == 400
+    assert request(srv.addr, "POST", path, {"role_id": rid}, source="127.0.0.9",
+                   xff="10.7.1.1").status == 400
