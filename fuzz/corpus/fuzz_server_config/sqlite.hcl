@@ -1,5 +1,5 @@
 storage "sqlite" {
-  path = "/tmp/x/db.sqlite"
+  path = "/var/lib/coffer/coffer.db"
 }
 listener "tcp" {
   address = "127.0.0.1:18277"
