@@ -6,16 +6,41 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+static int64_t sys_default_ttl = SYSTEM_DEFAULT_TTL, sys_max_ttl = SYSTEM_DEFAULT_TTL;
+
+void
+mount_set_system_ttls(int64_t def, int64_t max)
+{
+	if (max > 0)
+		sys_max_ttl = max;
+	if (def > 0)
+		sys_default_ttl = def;
+	if (sys_default_ttl > sys_max_ttl)
+		sys_default_ttl = sys_max_ttl;
+}
+
+int64_t
+system_default_ttl(void)
+{
+	return sys_default_ttl;
+}
+
+int64_t
+system_max_ttl(void)
+{
+	return sys_max_ttl;
+}
+
 int64_t
 mount_default_ttl(const struct mount *m)
 {
-	return m->default_lease_ttl > 0 ? m->default_lease_ttl : SYSTEM_DEFAULT_TTL;
+	return m->default_lease_ttl > 0 ? m->default_lease_ttl : sys_default_ttl;
 }
 
 int64_t
 mount_max_ttl(const struct mount *m)
 {
-	return m->max_lease_ttl > 0 ? m->max_lease_ttl : SYSTEM_DEFAULT_TTL;
+	return m->max_lease_ttl > 0 ? m->max_lease_ttl : sys_max_ttl;
 }
 
 void

@@ -68,4 +68,12 @@ int64_t mount_max_ttl(const struct mount *m);
 
 #define SYSTEM_DEFAULT_TTL 2764800 /* 768h */
 
+/* The system's lease TTLs, which mounts without their own fall back to:
+ * SYSTEM_DEFAULT_TTL each unless the server's config file sets
+ * default_lease_ttl / max_lease_ttl. Set once at start, before the core is
+ * made; 0 keeps a value as it is. */
+void mount_set_system_ttls(int64_t def, int64_t max);
+int64_t system_default_ttl(void);
+int64_t system_max_ttl(void);
+
 #endif

@@ -4,15 +4,20 @@
  *   coffer server --storage=sqlite:PATH | --storage=memory:
  *                 [--listen=HOST:PORT] [--tls-cert=PEM --tls-key=PEM]
  *                 [--max-request-size=BYTES] [--http-threads=N] [--log-level=LEVEL]
+ *                 [--x-forwarded-for-authorized-addrs=CIDRS
+ *                  [--x-forwarded-for-reject-not-authorized]]
+ *   coffer server --config=FILE [flags, which win over the file]
  *
  * SIGTERM/SIGINT stop accepting, finish in-flight requests, seal and close
  * storage. The process refuses core dumps: keys live in its memory. */
 #include "cli/cli.h"
+#include "cli/server_config.h"
 #include "core/core.h"
 #include "sealing/sealing.h"
 #include "server/server.h"
 #include "storage/storage.h"
 #include "http/http.h"
+#include "backend/backend.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -64,7 +69,15 @@ server_usage(char *buf, size_t size)
 	         "                           (default info)\n"
 	         "  --dev                    dev mode, as above (default off)\n"
 	         "  --dev-root-token=TOKEN   with --dev: the root token (default: a random one)\n"
-	         "  --api-addr=URL           accepted and ignored (single node)\n",
+	         "  --api-addr=URL           accepted and ignored (single node)\n"
+	         "  --config=FILE            a server config file in HCL (docs/config.md);\n"
+	         "                           flags win over it; SIGHUP re-reads its log_level\n"
+	         "  --x-forwarded-for-authorized-addrs=CIDRS\n"
+	         "                           proxies (comma-separated CIDR blocks) whose\n"
+	         "                           X-Forwarded-For names the client (default none)\n"
+	         "  --x-forwarded-for-reject-not-authorized\n"
+	         "                           answer 400 to X-Forwarded-For from other peers\n"
+	         "                           (default: ignore the header)\n",
 	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
 	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
 }
@@ -81,6 +94,8 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
 	OPT_THREADS,
+	OPT_XFF_ADDRS,
+	OPT_XFF_REJECT,
 };
 
 static void
@@ -108,7 +123,49 @@ struct server_args {
 	bool forward;             /* standbys forward requests to the active node instead of
 	                           * redirecting (HA) */
 	bool dev;
+	const char *config;        /* --config, or NULL */
+	bool log_level_flag;       /* --log-level given: the file's log_level is not used */
+	struct server_config file; /* what --config says; flags win */
 };
+
+/* Loads --config into a->file and fills in what no flag set (flags win).
+ * Returns 0, or CLI_EXIT_ERROR after printing "FILE:LINE: what". */
+static int
+server_apply_config(struct server_args *a)
+{
+	struct server_config *f = &a->file;
+	struct http_config *hc = &a->hc;
+	char err[1024];
+
+	if (server_config_load(a->config, f, err, sizeof(err)) < 0) {
+		cli_err("%s", err);
+		return CLI_EXIT_ERROR;
+	}
+	if (!a->storage)
+		a->storage = f->storage;
+	if (!hc->listen)
+		hc->listen = f->listen;
+	if (!hc->tls_cert && !hc->tls_key && !f->tls_disable) {
+		hc->tls_cert = f->tls_cert;
+		hc->tls_key = f->tls_key;
+	}
+	if (!hc->max_body)
+		hc->max_body = f->max_body;
+	if (!hc->xff_authorized)
+		hc->xff_authorized = f->xff_authorized;
+	if (!hc->xff_reject)
+		hc->xff_reject = f->xff_reject;
+	hc->telemetry = f->telemetry;
+	if (!a->api_addr)
+		a->api_addr = f->api_addr;
+	if (!a->cluster_name)
+		a->cluster_name = f->cluster_name;
+	if (f->has_log_level && !a->log_level_flag)
+		log_set_level(f->log_level);
+	/* before the core exists: mounts without TTLs of their own use these */
+	mount_set_system_ttls(f->default_lease_ttl, f->max_lease_ttl);
+	return 0;
+}
 
 /* Parses and checks argv into a (strings borrowed from argv). Applies
  * --log-level at once. Returns 0, or CLI_EXIT_ERROR after a usage error
@@ -128,10 +185,12 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"config", required_argument, NULL, OPT_CONFIG},
 	        {"http-threads", required_argument, NULL, OPT_THREADS},
+	        {"x-forwarded-for-authorized-addrs", required_argument, NULL, OPT_XFF_ADDRS},
+	        {"x-forwarded-for-reject-not-authorized", no_argument, NULL, OPT_XFF_REJECT},
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
-	char usage[2048], err[512];
+	char usage[4096], err[512];
 	int opt;
 
 	server_usage(usage, sizeof(usage));
@@ -179,16 +238,28 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 			if (log_parse_level(optarg, &l) < 0)
 				return cli_usage_err("unknown log level %s", optarg);
 			log_set_level(l);
+			a->log_level_flag = true;
 			break;
 		}
 		case OPT_CONFIG:
-			return cli_usage_err("--config files are not supported yet; use flags");
+			a->config = optarg;
+			break;
+		case OPT_XFF_ADDRS:
+			a->hc.xff_authorized = optarg;
+			break;
+		case OPT_XFF_REJECT:
+			a->hc.xff_reject = true;
+			break;
 		default:
 			return cli_usage_err("unknown option");
 		}
 	}
 	if (optind < argc)
 		return cli_usage_err("unexpected argument %s", argv[optind]);
+	if (a->config && server_apply_config(a) != 0)
+		return CLI_EXIT_ERROR;
+	if (a->hc.listen == NULL)
+		a->hc.listen = SERVER_DEFAULT_LISTEN;
 	if (!a->dev && !a->storage)
 		return cli_usage_err("--storage=sqlite:PATH (or --dev) is required");
 	if (a->dev_root && (!*a->dev_root || strchr(a->dev_root, '.')))
@@ -198,6 +269,13 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	/* Before storage is opened (a SQLite file would be created for nothing). */
 	if (http_listen_check(a->hc.listen, err, sizeof(err)) < 0)
 		return cli_usage_err("%s", err);
+	{
+		struct cidr *xff;
+		size_t n;
+		if (http_xff_parse(a->hc.xff_authorized, &xff, &n, err, sizeof(err)) < 0)
+			return cli_usage_err("%s", err);
+		free(xff);
+	}
 	return 0;
 }
 
@@ -217,6 +295,7 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	int r;
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
+	cc.cluster_name = a->cluster_name;
 	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
 	if (shown == NULL)
 		cli_oom();
@@ -265,12 +344,37 @@ out:
 	return r;
 }
 
-/* Waits for SIGTERM or SIGINT. SIGHUP re-reads the --tls-cert/--tls-key files
- * (new connections get them; open ones go on); a bad file keeps the old
- * certificate, with one line in the log. */
+/* SIGHUP with --config: reads the file again and applies its log_level
+ * (unless --log-level was given). A file that no longer parses changes
+ * nothing, with one line in the log. Other keys need a restart. */
 static void
-server_wait_stop(const sigset_t *sigs, struct http_server *http, bool tls)
+server_reload_config(const struct server_args *a)
 {
+	struct server_config f = {0};
+	char err[1024];
+
+	if (!a->config)
+		return;
+	if (server_config_load(a->config, &f, err, sizeof(err)) < 0) {
+		log_error("SIGHUP: keeping the current settings: %s", err);
+		goto out;
+	}
+	if (f.has_log_level && !a->log_level_flag) {
+		log_set_level(f.log_level);
+		log_info("SIGHUP: log level set from %s", a->config);
+	}
+out:
+	server_config_free(&f);
+}
+
+/* Waits for SIGTERM or SIGINT. SIGHUP re-reads the config file's log level
+ * and the TLS certificate files (--tls-cert/--tls-key or the file's
+ * tls_cert_file/tls_key_file: new connections get them; open ones go on); a
+ * bad file keeps the old settings, with one line in the log. */
+static void
+server_wait_stop(const sigset_t *sigs, struct http_server *http, const struct server_args *a)
+{
+	bool tls = a->hc.tls_cert != NULL;
 	char err[1024];
 	int sig;
 
@@ -278,9 +382,11 @@ server_wait_stop(const sigset_t *sigs, struct http_server *http, bool tls)
 		if (sigwait(sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			if (!tls)
-				log_info("SIGHUP: nothing to reload");
-			else if (http_tls_reload(http, err, sizeof(err)) < 0)
+			server_reload_config(a);
+			if (!tls) {
+				if (!a->config)
+					log_info("SIGHUP: nothing to reload");
+			} else if (http_tls_reload(http, err, sizeof(err)) < 0)
 				log_error("SIGHUP: keeping the current TLS certificate: %s", err);
 			else
 				log_info("SIGHUP: TLS certificate reloaded");
@@ -293,7 +399,7 @@ server_wait_stop(const sigset_t *sigs, struct http_server *http, bool tls)
 int
 server_main(int argc, char **argv)
 {
-	struct server_args a = {.hc = {.listen = SERVER_DEFAULT_LISTEN}};
+	struct server_args a = {0};
 	struct http_server *http = NULL;
 	struct core *core = NULL;
 	sigset_t sigs;
@@ -302,12 +408,13 @@ server_main(int argc, char **argv)
 	cli_set_command("server", NULL);
 	r = server_parse_args(argc, argv, &a);
 	if (r != 0)
-		return r;
+		goto out;
 
 	harden_process();
 	if (sodium_init() < 0) {
 		cli_err("libsodium failed to initialize");
-		return CLI_EXIT_ERROR;
+		r = CLI_EXIT_ERROR;
+		goto out;
 	}
 	jsonx_init();
 	/* Signals are taken synchronously by this thread; every other thread
@@ -321,11 +428,14 @@ server_main(int argc, char **argv)
 
 	r = server_start(&a, &core, &http);
 	if (r != 0)
-		return r;
-	server_wait_stop(&sigs, http, a.hc.tls_cert != NULL);
+		goto out;
+	server_wait_stop(&sigs, http, &a);
 	log_info("shutting down: finishing in-flight requests");
 	http_stop(http);
 	core_free(core);
 	log_info("stopped");
-	return CLI_EXIT_OK;
+	r = CLI_EXIT_OK;
+out:
+	server_config_free(&a.file);
+	return r;
 }

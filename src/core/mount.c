@@ -129,11 +129,11 @@ mount_config_check(json_t *cfg, struct response *rs)
 		                      "given default lease TTL greater than given max lease TTL");
 		return CF_EINVAL;
 	}
-	if (max == 0 && def > SYSTEM_DEFAULT_TTL) {
+	if (max == 0 && def > system_max_ttl()) {
 		(void)response_errorf(rs,
 		                      "given default lease TTL greater than system max lease TTL "
-		                      "of %d",
-		                      SYSTEM_DEFAULT_TTL);
+		                      "of %lld",
+		                      (long long)system_max_ttl());
 		return CF_EINVAL;
 	}
 	return mount_lockout_check(json_object_get(cfg, "user_lockout_config"), rs);

@@ -295,11 +295,11 @@ tune_write(struct core *c, struct mount *m, struct request *rq, struct response 
 	/* A default with the max left to the system (0) is compared with the
 	 * system max, as Vault's tuneMountTTLs does; otherwise max 0 then a huge
 	 * default would be stored. */
-	if (def > 0 && max == 0 && def > SYSTEM_DEFAULT_TTL) {
+	if (def > 0 && max == 0 && def > system_max_ttl()) {
 		(void)response_errorf(rs,
 		                      "new backend default lease TTL of %lld greater than system "
-		                      "max lease TTL of %d",
-		                      (long long)def, SYSTEM_DEFAULT_TTL);
+		                      "max lease TTL of %lld",
+		                      (long long)def, (long long)system_max_ttl());
 		return CF_EINVAL;
 	}
 	r = mount_lockout_check(json_object_get(rq->data, "user_lockout_config"), rs);

@@ -52,13 +52,13 @@ caller_is_sudo(const struct request *rq)
 static int64_t
 max_ttl(const struct request *rq)
 {
-	return rq->mount ? mount_max_ttl(rq->mount) : SYSTEM_DEFAULT_TTL;
+	return rq->mount ? mount_max_ttl(rq->mount) : system_max_ttl();
 }
 
 static int64_t
 default_ttl(const struct request *rq)
 {
-	int64_t d = rq->mount ? mount_default_ttl(rq->mount) : SYSTEM_DEFAULT_TTL;
+	int64_t d = rq->mount ? mount_default_ttl(rq->mount) : system_default_ttl();
 	int64_t m = max_ttl(rq);
 
 	return d > m ? m : d;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cidr;
 struct core;
 struct request;
 struct response;
@@ -17,12 +18,26 @@ struct http_server;
 #define HTTP_THREADS_PER_CORE 16u /* the default pool: per core, at most HTTP_MAX_THREADS */
 #define HTTP_MAX_THREADS      256u
 
+/* The config file's telemetry settings (telemetry block, and the listener's
+ * telemetry block for unauthenticated_metrics_access), kept for sys/metrics. */
+struct http_telemetry {
+	int64_t prometheus_retention_s; /* prometheus_retention_time; 0 = not set */
+	bool disable_hostname;
+	bool unauthenticated_metrics_access; /* sys/metrics answers without a token */
+};
+
 struct http_config {
 	const char *listen;   /* "HOST:PORT": an IPv4 address, a host name or "" (all) */
 	const char *tls_cert; /* PEM file or NULL */
 	const char *tls_key;
 	size_t max_body;  /* bytes; 0 = default 32 MiB */
 	unsigned threads; /* 0 = HTTP_THREADS_PER_CORE per core, at most HTTP_MAX_THREADS */
+	/* X-Forwarded-For: comma-separated CIDR blocks of the proxies whose header
+	 * names the client (NULL or "": the header is never used). From another
+	 * peer the header is ignored, or refused with 400 when xff_reject. */
+	const char *xff_authorized;
+	bool xff_reject;
+	struct http_telemetry telemetry;
 };
 
 /* Checks a listen address ("HOST:PORT") without binding: 0, or CF_EINVAL with a
@@ -34,6 +49,11 @@ int http_listen_check(const char *listen, char *err, size_t errlen);
  * with a message naming the option or address and the reason in err. */
 int http_start(const struct http_config *cfg, struct core *core, struct http_server **ret,
                char *err, size_t errlen);
+/* Parses a comma-separated list of CIDR blocks (x_forwarded_for_authorized_addrs;
+ * blanks around entries and empty entries are skipped) into a malloc'd array.
+ * Returns 0 (*ret NULL when none), CF_EINVAL naming the bad entry in err, or
+ * CF_ENOMEM. */
+int http_xff_parse(const char *list, struct cidr **ret, size_t *ret_n, char *err, size_t errlen);
 /* Reads the --tls-cert and --tls-key files again and serves them to new TLS
  * connections; established connections keep working on the old ones. On
  * error (CF_EINVAL, the reason naming the files in err) the current

@@ -9,6 +9,7 @@
 #include "http/http.h"
 #include "http/http_tls.h"
 #include "lib/buf.h"
+#include "lib/cidr.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/path.h"
@@ -53,7 +54,11 @@ struct http_server {
 	unsigned path_flags;                /* PATH_LEGACY_BYTES under the test hook, else 0 */
 	char *tls_cert_path, *tls_key_path; /* re-read by http_tls_reload */
 	struct http_tls *tls;               /* NULL: plain HTTP */
-	pthread_mutex_t streams_mu;         /* open streamed responses (SSE) */
+	struct cidr *xff;                   /* proxies trusted for X-Forwarded-For */
+	size_t nxff;
+	bool xff_reject; /* a header from another peer is refused (400), not ignored */
+	struct http_telemetry telemetry; /* the config file's, for sys/metrics */
+	pthread_mutex_t streams_mu;      /* open streamed responses (SSE) */
 	struct stream_conn *streams;
 	/* Deferred requests (see defer). jobs_mu guards the rest. */
 	pthread_mutex_t jobs_mu;
@@ -384,6 +389,129 @@ remote_addr(struct MHD_Connection *conn, char *buf, size_t len, int *ret_port)
 		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
 		*ret_port = ntohs(in6->sin6_port);
 	}
+}
+
+int
+http_xff_parse(const char *list, struct cidr **ret, size_t *ret_n, char *err, size_t errlen)
+{
+	struct cidr *v = NULL;
+	size_t n = 0, cap = 0;
+	char one[128];
+	int r = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		size_t len = strcspn(p, ",");
+		const char *t = p;
+
+		p += len;
+		if (*p == ',')
+			p++;
+		while (len > 0 && (*t == ' ' || *t == '\t')) {
+			t++;
+			len--;
+		}
+		while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			continue;
+		if (len >= sizeof(one)) {
+			snprintf(err, errlen,
+			         "x_forwarded_for_authorized_addrs: an entry is too long");
+			r = CF_EINVAL;
+			goto out;
+		}
+		memcpy(one, t, len);
+		one[len] = '\0';
+		if (n == cap) {
+			struct cidr *nv = realloc(v, (cap ? cap * 2 : 4) * sizeof(*v));
+			if (!nv) {
+				r = CF_ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 4;
+		}
+		if (cidr_parse(one, &v[n]) < 0) {
+			snprintf(err, errlen,
+			         "x_forwarded_for_authorized_addrs: %s is not a CIDR block", one);
+			r = CF_EINVAL;
+			goto out;
+		}
+		n++;
+	}
+	*ret = v;
+	*ret_n = n;
+	v = NULL;
+out:
+	free(v);
+	return r;
+}
+
+/* The last X-Forwarded-For header a request carries (MHD_get_connection_values). */
+static enum MHD_Result
+xff_last(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **last = cls;
+
+	(void)kind;
+	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+		*last = value;
+	return MHD_YES;
+}
+
+/* The client's address: the TCP peer's, or, when the peer is a proxy listed in
+ * x_forwarded_for_authorized_addrs and the request carries X-Forwarded-For,
+ * the rightmost address of that header (the one the proxy itself added: hop
+ * skips 0, as Vault's default). The port is then 0. Returns 0, or CF_EINVAL
+ * with the reason in err (a header from a peer that is not authorized while
+ * xff_reject is set, or a rightmost entry that is not an address); buf then
+ * holds the peer's address. */
+static int
+client_addr(struct http_server *s, struct MHD_Connection *conn, char *buf, size_t len,
+            int *ret_port, char *err, size_t errlen)
+{
+	const char *hdr = NULL, *last;
+	unsigned char bin[16];
+	char one[64];
+	size_t n;
+	bool trusted = false;
+
+	remote_addr(conn, buf, len, ret_port);
+	if (s->nxff == 0 && !s->xff_reject)
+		return 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_last, &hdr);
+	if (hdr == NULL)
+		return 0;
+	for (size_t i = 0; i < s->nxff && !trusted; i++)
+		trusted = cidr_contains(&s->xff[i], buf);
+	if (!trusted) {
+		if (!s->xff_reject)
+			return 0; /* a forged header: ignored */
+		snprintf(err, errlen, "client address not authorized for X-Forwarded-For");
+		return CF_EINVAL;
+	}
+	last = strrchr(hdr, ',');
+	last = last ? last + 1 : hdr;
+	while (*last == ' ' || *last == '\t')
+		last++;
+	n = strlen(last);
+	while (n > 0 && (last[n - 1] == ' ' || last[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= sizeof(one)) {
+		snprintf(err, errlen, "X-Forwarded-For: no address in its last entry");
+		return CF_EINVAL;
+	}
+	memcpy(one, last, n);
+	one[n] = '\0';
+	if (inet_pton(AF_INET, one, bin) != 1 && inet_pton(AF_INET6, one, bin) != 1) {
+		snprintf(err, errlen, "X-Forwarded-For: its last entry is not an IP address");
+		return CF_EINVAL;
+	}
+	snprintf(buf, len, "%s", one);
+	*ret_port = 0;
+	return 0;
 }
 
 /* ---- streamed responses (struct response_stream: the SSE of sys/events/subscribe).
@@ -750,13 +878,14 @@ refuse(struct http_server *s, struct MHD_Connection *conn, struct request *rq, c
 	struct response rs = {0};
 	struct answer a = {0};
 	enum MHD_Result ret;
-	char addr[64];
+	char addr[64], xerr[128];
 
 	if (!rq->path)
 		rq->path = strdup(url ? url : "");
 	if (!rq->client_token)
 		rq->client_token = request_token(conn);
-	remote_addr(conn, addr, sizeof(addr), &rq->remote_port);
+	if (client_addr(s, conn, addr, sizeof(addr), &rq->remote_port, xerr, sizeof(xerr)) < 0)
+		remote_addr(conn, addr, sizeof(addr), &rq->remote_port);
 	rq->remote_addr = addr;
 	a.status = core_refuse(s->core, rq, &rs, status, msg);
 	a.render_failed = http_render(rq, &rs, &a.body, &a.len) < 0;
@@ -851,8 +980,9 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL"))
 		return refuse(s, conn, &rq, cc->raw_path, 400,
 		              "response wrapping is not supported");
+	if (client_addr(s, conn, addr, sizeof(addr), &rq.remote_port, err, sizeof(err)) < 0)
+		return refuse(s, conn, &rq, cc->raw_path, 400, err);
 	rq.client_token = request_token(conn);
-	remote_addr(conn, addr, sizeof(addr), &rq.remote_port);
 	rq.remote_addr = addr;
 	rq.consumer = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Coffer-Consumer");
 	rq.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -1136,6 +1266,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	pthread_condattr_t ca;
 	unsigned threads = cfg->threads;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int r;
 
 	if (!s)
 		return CF_ENOMEM;
@@ -1168,6 +1299,13 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 		threads = (unsigned)(ncpu > 1 ? ncpu : 1) * HTTP_THREADS_PER_CORE;
 	if (threads > HTTP_MAX_THREADS)
 		threads = HTTP_MAX_THREADS;
+	s->xff_reject = cfg->xff_reject;
+	s->telemetry = cfg->telemetry;
+	r = http_xff_parse(cfg->xff_authorized, &s->xff, &s->nxff, err, errlen);
+	if (r < 0) {
+		http_stop(s);
+		return r;
+	}
 	if (cfg->tls_cert || cfg->tls_key) {
 		s->tls_cert_path = strdup(cfg->tls_cert ? cfg->tls_cert : "");
 		s->tls_key_path = strdup(cfg->tls_key ? cfg->tls_key : "");
@@ -1256,5 +1394,6 @@ http_stop(struct http_server *s)
 	http_tls_free(s->tls);
 	free(s->tls_cert_path);
 	free(s->tls_key_path);
+	free(s->xff);
 	free(s);
 }

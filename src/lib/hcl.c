@@ -31,6 +31,9 @@ struct hcl {
 	unsigned col;
 	char *err;
 	size_t errlen;
+	json_t *lines;  /* hcl_parse_lines: key path -> line, or NULL */
+	char path[256]; /* the key path being parsed, "a/b/c" */
+	size_t plen;
 };
 
 /* A position saved at the start of a token, for error messages. */
@@ -692,6 +695,39 @@ out:
 	return r;
 }
 
+/* hcl_parse_lines: appends seg to the key path and records the line where it
+ * starts (the first time that path is seen). Returns the path's old length, to
+ * restore afterwards. A path too long for the buffer is not recorded. */
+static size_t
+hcl_path_push(struct hcl *h, const char *seg, unsigned line)
+{
+	size_t old = h->plen, room = sizeof(h->path) - old;
+	int n;
+
+	if (h->lines == NULL || old >= sizeof(h->path))
+		return old;
+	n = snprintf(h->path + old, room, "%s%s", old ? "/" : "", seg);
+	if (n < 0 || (size_t)n >= room) {
+		h->path[old] = '\0';
+		h->plen = sizeof(h->path); /* full: nothing deeper is recorded */
+		return old;
+	}
+	h->plen = old + (size_t)n;
+	if (json_object_get(h->lines, h->path) == NULL)
+		(void)json_object_set_new(h->lines, h->path, json_integer(line));
+	return old;
+}
+
+static void
+hcl_path_pop(struct hcl *h, size_t old)
+{
+	if (h->lines == NULL)
+		return;
+	h->plen = old;
+	if (old < sizeof(h->path))
+		h->path[old] = '\0';
+}
+
 /* Attributes and blocks until '}' (braced) or end of input. */
 static int
 hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
@@ -701,6 +737,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 	json_t *val = NULL;
 	struct hcl_mark km;
 	bool conflict = false;
+	size_t pold = h->plen;
 	int r;
 
 	for (;;) {
@@ -722,6 +759,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 		r = hcl_key(h, &key);
 		if (r < 0)
 			goto out;
+		(void)hcl_path_push(h, key, km.line);
 		r = hcl_skip(h);
 		if (r < 0)
 			goto out;
@@ -733,6 +771,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 		} else {
 			/* Block: key label* { body } */
 			for (;;) {
+				struct hcl_mark lm;
 				int c = hcl_peek(h);
 				if (c == '{')
 					break;
@@ -745,9 +784,11 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 					             HCL_MAX_DEPTH);
 					goto out;
 				}
+				lm = hcl_mark(h);
 				r = hcl_key(h, &labels[nlabels]);
 				if (r < 0)
 					goto out;
+				(void)hcl_path_push(h, labels[nlabels], lm.line);
 				nlabels++;
 				r = hcl_skip(h);
 				if (r < 0)
@@ -775,6 +816,7 @@ hcl_body(struct hcl *h, json_t *obj, unsigned depth, bool braced)
 		key = NULL;
 		while (nlabels > 0)
 			free(labels[--nlabels]);
+		hcl_path_pop(h, pold);
 		/* HCL 1 allows a comma after an item. */
 		r = hcl_skip(h);
 		if (r < 0)
@@ -788,13 +830,21 @@ out:
 	free(key); /* not secret: an HCL attribute name */
 	while (nlabels > 0)
 		free(labels[--nlabels]);
+	hcl_path_pop(h, pold);
 	return r;
 }
 
 int
 hcl_parse(const char *text, size_t len, json_t **ret, char *err, size_t errlen)
 {
-	struct hcl h = {text, len, 0, 1, 1, err, errlen};
+	return hcl_parse_lines(text, len, ret, NULL, err, errlen);
+}
+
+int
+hcl_parse_lines(const char *text, size_t len, json_t **ret, json_t **ret_lines, char *err,
+                size_t errlen)
+{
+	struct hcl h = {text, len, 0, 1, 1, err, errlen, NULL, {0}, 0};
 	json_t *obj = NULL;
 	int r;
 
@@ -807,12 +857,24 @@ hcl_parse(const char *text, size_t len, json_t **ret, char *err, size_t errlen)
 	obj = json_object();
 	if (obj == NULL)
 		return CF_ENOMEM;
+	if (ret_lines != NULL) {
+		h.lines = json_object();
+		if (h.lines == NULL) {
+			r = CF_ENOMEM;
+			goto out;
+		}
+	}
 	r = hcl_body(&h, obj, 0, false);
 	if (r < 0)
 		goto out;
 	*ret = obj;
 	obj = NULL;
+	if (ret_lines != NULL) {
+		*ret_lines = h.lines;
+		h.lines = NULL;
+	}
 out:
+	json_decref(h.lines);
 	json_decref(obj);
 	return r;
 }

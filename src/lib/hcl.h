@@ -19,5 +19,11 @@
 /* Parses text[0..len). On success stores a new reference in *ret and returns 0.
  * On failure returns CF_EINVAL and writes "line L, column C: what" into err. */
 int hcl_parse(const char *text, size_t len, json_t **ret, char *err, size_t errlen);
+/* The same, and also stores in *ret_lines a new object that maps the path of
+ * every key and block label ("listener/tcp/address": keys and labels joined
+ * with '/') to the line where it first appears, for messages that name a line
+ * (the server's config file). Paths longer than 255 bytes are not recorded. */
+int hcl_parse_lines(const char *text, size_t len, json_t **ret, json_t **ret_lines, char *err,
+                    size_t errlen);
 
 #endif

@@ -248,6 +248,37 @@ test_hcl_small_err_buffer(void **state)
 	assert_int_equal(hcl_parse("a =", 3, &j, NULL, 0), CF_EINVAL);
 }
 
+static void
+test_hcl_lines(void **state)
+{
+	const char *t = "# c\nstorage \"sqlite\" {\n  path = \"x\"\n}\n\nlistener \"tcp\" {\n"
+	                "  address = \"a:1\"\n  telemetry {\n    u = true\n  }\n}\nm = { k = 1 }\n";
+	char err[256];
+	json_t *j = NULL, *lines = NULL;
+
+	(void)state;
+	assert_int_equal(hcl_parse_lines(t, strlen(t), &j, &lines, err, sizeof(err)), 0);
+	assert_int_equal(json_integer_value(json_object_get(lines, "storage")), 2);
+	assert_int_equal(json_integer_value(json_object_get(lines, "storage/sqlite")), 2);
+	assert_int_equal(json_integer_value(json_object_get(lines, "storage/sqlite/path")), 3);
+	assert_int_equal(json_integer_value(json_object_get(lines, "listener/tcp/address")), 7);
+	assert_int_equal(json_integer_value(json_object_get(lines, "listener/tcp/telemetry/u")), 9);
+	assert_int_equal(json_integer_value(json_object_get(lines, "m/k")), 12);
+	assert_null(json_object_get(lines, "path"));
+	/* the JSON is what hcl_parse gives */
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_object_get(json_object_get(j, "storage"), "sqlite"), "path")),
+	        "x");
+	json_decref(j);
+	json_decref(lines);
+	/* errors as hcl_parse, and nothing stored */
+	lines = NULL;
+	assert_int_equal(hcl_parse_lines("a = ", 4, &j, &lines, err, sizeof(err)), CF_EINVAL);
+	assert_null(lines);
+	assert_non_null(strstr(err, "line 1"));
+}
+
 int
 main(void)
 {
@@ -258,6 +289,7 @@ main(void)
 	        cmocka_unit_test(test_hcl_length_bounded),
 	        cmocka_unit_test(test_hcl_depth_limit),
 	        cmocka_unit_test(test_hcl_small_err_buffer),
+	        cmocka_unit_test(test_hcl_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
