@@ -64,7 +64,9 @@ server_usage(char *buf, size_t size)
 	         "                           (default info)\n"
 	         "  --dev                    dev mode, as above (default off)\n"
 	         "  --dev-root-token=TOKEN   with --dev: the root token (default: a random one)\n"
-	         "  --api-addr=URL           accepted and ignored (single node)\n",
+	         "  --api-addr=URL           accepted and ignored (single node)\n"
+	         "  --unauthenticated-metrics-access\n"
+	         "                           serve sys/metrics without a token\n",
 	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
 	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
 }
@@ -81,6 +83,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
 	OPT_THREADS,
+	OPT_UNAUTH_METRICS,
 };
 
 static void
@@ -108,6 +111,7 @@ struct server_args {
 	bool forward;             /* standbys forward requests to the active node instead of
 	                           * redirecting (HA) */
 	bool dev;
+	bool unauth_metrics; /* --unauthenticated-metrics-access */
 };
 
 /* Parses and checks argv into a (strings borrowed from argv). Applies
@@ -128,6 +132,7 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"config", required_argument, NULL, OPT_CONFIG},
 	        {"http-threads", required_argument, NULL, OPT_THREADS},
+	        {"unauthenticated-metrics-access", no_argument, NULL, OPT_UNAUTH_METRICS},
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
@@ -181,6 +186,9 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 			log_set_level(l);
 			break;
 		}
+		case OPT_UNAUTH_METRICS:
+			a->unauth_metrics = true;
+			break;
 		case OPT_CONFIG:
 			return cli_usage_err("--config files are not supported yet; use flags");
 		default:
@@ -217,6 +225,7 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	int r;
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
+	cc.unauthenticated_metrics = a->unauth_metrics;
 	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
 	if (shown == NULL)
 		cli_oom();

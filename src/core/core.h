@@ -29,6 +29,7 @@ struct core;
 struct core_config {
 	const char *storage_spec; /* "memory:" / "sqlite:PATH" */
 	const char *cluster_name;
+	bool unauthenticated_metrics; /* sys/metrics without a token */
 };
 
 int core_new(const struct core_config *cfg, struct core **ret);
