@@ -148,7 +148,7 @@ static const struct family families[METRIC_COUNT] = {
                                       1},
         [METRIC_OUTBOX_DEPTH] = {"coffer_events_outbox_depth",
                                  MT_GAUGE,
-                                 "Events stored and not yet delivered to every webhook.",
+                                 "Webhook deliveries waiting (first attempts and retries).",
                                  {NULL},
                                  0,
                                  NULL,
