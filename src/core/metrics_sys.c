@@ -109,9 +109,10 @@ out:
 }
 
 /* Authenticated: a token with read on sys/metrics. */
-static const struct route metrics_routes[] = {
+const struct route core_metrics_routes[] = {
         {"metrics", 0, .read = sys_metrics},
 };
+const size_t core_metrics_nroutes = 1;
 /* --unauthenticated-metrics-access (Vault's listener option
  * unauthenticated_metrics_access): no token needed, nothing audited. */
 static const struct route metrics_routes_noauth[] = {
@@ -208,7 +209,7 @@ core_metrics_init(struct core *c, bool unauthenticated)
 		r = metrics_collector_add(core_collectors[i].id, core_collectors[i].fn, c);
 	if (r == 0)
 		r = core_register_sys_routes(
-		        c, unauthenticated ? metrics_routes_noauth : metrics_routes, 1);
+		        c, unauthenticated ? metrics_routes_noauth : core_metrics_routes, 1);
 	return r;
 }
 
