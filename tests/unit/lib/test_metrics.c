@@ -9,6 +9,7 @@
 
 #include "lib/metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,51 @@ test_overflow(void **state)
 	free(out);
 }
 
+#define NTHREADS 8
+#define NBUMPS   20000
+
+/* Each thread bumps a shared series and one series per (i % 16): the first
+ * uses of a label set race with each other and with bumps of existing ones. */
+static void *
+bump_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NBUMPS; i++) {
+		char route[16];
+		const char *shared[] = {"kv", "data/*", "200"};
+		const char *own[] = {"kv", route, "200"};
+		snprintf(route, sizeof(route), "r%d", i % 16);
+		metrics_count(METRIC_REQUESTS, shared, 1);
+		metrics_count(METRIC_REQUESTS, own, 1);
+		metrics_observe(METRIC_STORAGE_DURATION, (const char *[]){"sqlite", "put"}, 1000);
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_bumps(void **state)
+{
+	pthread_t t[NTHREADS];
+	char *out, want[256];
+
+	(void)state;
+	for (int i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, bump_main, NULL), 0);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	out = render();
+	snprintf(want, sizeof(want), "route=\"data/*\",code=\"200\"} %d\n", NTHREADS * NBUMPS);
+	assert_non_null(strstr(out, want));
+	for (int r = 0; r < 16; r++) {
+		snprintf(want, sizeof(want), "route=\"r%d\",code=\"200\"} %d\n", r,
+		         NTHREADS * NBUMPS / 16);
+		assert_non_null(strstr(out, want));
+	}
+	snprintf(want, sizeof(want), "op=\"put\",le=\"+Inf\"} %d\n", NTHREADS * NBUMPS);
+	assert_non_null(strstr(out, want));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -177,6 +223,7 @@ main(void)
 	        cmocka_unit_test_setup(test_histogram_cumulative, reset),
 	        cmocka_unit_test_setup(test_gauge_collector, reset),
 	        cmocka_unit_test_setup(test_overflow, reset),
+	        cmocka_unit_test_setup(test_concurrent_bumps, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
