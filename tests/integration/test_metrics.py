@@ -184,3 +184,17 @@ def test_no_secret_token_or_path_in_output(dev_server):
                    child["client_token"].split(".", 1)[-1]):
         assert needle not in text, needle
     assert "route=\"data/*\"" in text  # the route pattern stands in for the path
+
+
+def test_leases_by_mount(dbe):
+    """Leases are counted by mount path at scrape time, and drop when revoked."""
+    dbe.create_role("m", default_ttl=600, max_ttl=1200)
+    creds = [dbe.creds("m") for _ in range(3)]
+    s = parse(dbe.server.raw("GET", PATH, token=dbe.token).text)
+    assert value(s, "coffer_leases", mount="database/") == 3
+    dbe.client.sys.revoke_lease(creds[0].lease_id)
+    text = dbe.server.raw("GET", PATH, token=dbe.token).text
+    assert value(parse(text), "coffer_leases", mount="database/") == 2
+    for c in creds:  # neither lease IDs nor the database credentials show
+        assert c.lease_id.split("/")[-1] not in text
+        assert c.username not in text and c.password not in text
