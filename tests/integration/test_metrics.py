@@ -198,3 +198,30 @@ def test_leases_by_mount(dbe):
     for c in creds:  # neither lease IDs nor the database credentials show
         assert c.lease_id.split("/")[-1] not in text
         assert c.username not in text and c.password not in text
+
+
+def test_rotation_jobs_and_adoption(dev_server):
+    """Rotation jobs by state and a job's adoption percent, read at scrape time,
+    agree with sys/rotation/jobs/:name."""
+    dev = dev_server
+    assert dev.raw("POST", "/v1/secret/data/app/api", {"data": {"key": "sk_old"}}).status == 200
+    r = dev.raw("POST", "/v1/sys/rotation/jobs/api", {"template": "api-key", "mount": "secret/",
+                                                       "path": "app/api", "keys": {"key": {}},
+                                                       "grace": "1h"})
+    assert r.status == 200, r
+    s = parse(scrape(dev.server, dev.token))
+    assert value(s, "coffer_rotation_jobs", state="idle") == 1
+    assert value(s, "coffer_rotation_jobs", state="grace") == 0
+    # Two consumers read version 1; the rotation makes version 2; one moves to it.
+    for who in ("svc-a", "svc-b"):
+        assert dev.raw("GET", "/v1/secret/data/app/api", headers={"X-Coffer-Consumer": who}).status == 200
+    assert dev.raw("POST", "/v1/sys/rotation/jobs/api/rotate", {"reason": "t"}).status == 200
+    assert dev.raw("GET", "/v1/secret/data/app/api", headers={"X-Coffer-Consumer": "svc-a"}).status == 200
+    text = scrape(dev.server, dev.token)
+    s = parse(text)
+    assert value(s, "coffer_rotation_jobs", state="grace") == 1
+    assert value(s, "coffer_rotation_jobs", state="idle") == 0
+    st = dev.raw("GET", "/v1/sys/rotation/jobs/api").json()["data"]
+    assert st["adoption_percent"] == 50
+    assert value(s, "coffer_rotation_adoption_percent", job="api") == 50
+    assert "sk_old" not in text and "svc-a" not in text
