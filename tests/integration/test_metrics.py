@@ -6,9 +6,12 @@ no token, secret or raw request path ever appears in the output."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 import pytest
+
+from cofferlib import wait_until
 
 
 PATH = "/v1/sys/metrics?format=prometheus"
@@ -225,3 +228,29 @@ def test_rotation_jobs_and_adoption(dev_server):
     assert st["adoption_percent"] == 50
     assert value(s, "coffer_rotation_adoption_percent", job="api") == 50
     assert "sk_old" not in text and "svc-a" not in text
+
+
+def test_webhook_failures_and_outbox_depth(dev_server):
+    """A webhook whose receiver is down: each failed attempt is counted and the
+    delivery waits for its retry in the outbox."""
+    dev = dev_server
+    with socket.socket() as sk:  # a loopback port nobody listens on
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    secret = "whsec-" + os.urandom(8).hex()
+    r = dev.raw("PUT", "/v1/sys/notify/webhooks/down", {"url": f"http://127.0.0.1:{port}/hook",
+                                                          "secret": secret})
+    assert r.status in (200, 204), r
+    s = parse(scrape(dev.server, dev.token))
+    assert value(s, "coffer_webhook_delivery_failures_total") == 0
+    assert value(s, "coffer_events_outbox_depth") == 0
+    r = dev.raw("POST", "/v1/sys/events/test", {"type": "test.metrics"})
+    assert r.status == 200, r
+
+    def failed():
+        s = parse(scrape(dev.server, dev.token))
+        return value(s, "coffer_webhook_delivery_failures_total") >= 1 and s
+    s = wait_until(failed, 15, what="a failed delivery counted")
+    assert value(s, "coffer_events_outbox_depth") == 1  # waiting for its retry
+    text = scrape(dev.server, dev.token)
+    assert secret not in text and f"127.0.0.1:{port}" not in text
