@@ -30,6 +30,7 @@
 #include "backend/field.h"
 #include "core/token.h"
 #include "backend/view.h"
+#include "lib/metrics.h"
 #include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
@@ -801,8 +802,11 @@ device_log(const struct audit_device *d, struct entry_ctx *c, enum log_mode mode
 		r = CF_ENOMEM;
 	else if (mode == LOG_PENDING)
 		r = audit_file_append_pending(d->sink, w.p, w.len, ret_batch);
-	else
+	else {
+		uint64_t start = metrics_now_ns();
 		r = audit_file_append(d->sink, w.p, w.len, mode == LOG_DEFER);
+		metrics_observe_since(METRIC_AUDIT_DURATION, (const char *[]){d->type}, start);
+	}
 	audit_json_free(&w, d->log_raw);
 	return r;
 }
@@ -984,7 +988,10 @@ audit_confirm_request(struct audit_broker *ab, struct request *rq)
 				continue;
 			/* A device disabled meanwhile is not found: its entry counts as
 			 * unrecorded. */
+			uint64_t start = metrics_now_ns();
 			ok += audit_file_wait(ab->devs[i]->sink, rq->audit_ticket[t].batch) == 0;
+			metrics_observe_since(METRIC_AUDIT_DURATION,
+			                      (const char *[]){ab->devs[i]->type}, start);
 			break;
 		}
 	}

@@ -77,7 +77,9 @@ server_usage(char *buf, size_t size)
 	         "                           X-Forwarded-For names the client (default none)\n"
 	         "  --x-forwarded-for-reject-not-authorized\n"
 	         "                           answer 400 to X-Forwarded-For from other peers\n"
-	         "                           (default: ignore the header)\n",
+	         "                           (default: ignore the header)\n"
+	         "  --unauthenticated-metrics-access\n"
+	         "                           serve sys/metrics without a token\n",
 	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
 	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
 }
@@ -96,6 +98,7 @@ enum {
 	OPT_THREADS,
 	OPT_XFF_ADDRS,
 	OPT_XFF_REJECT,
+	OPT_UNAUTH_METRICS,
 };
 
 static void
@@ -126,6 +129,7 @@ struct server_args {
 	const char *config;        /* --config, or NULL */
 	bool log_level_flag;       /* --log-level given: the file's log_level is not used */
 	struct server_config file; /* what --config says; flags win */
+	bool unauth_metrics;       /* --unauthenticated-metrics-access */
 };
 
 /* Loads --config into a->file and fills in what no flag set (flags win).
@@ -187,6 +191,7 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	        {"http-threads", required_argument, NULL, OPT_THREADS},
 	        {"x-forwarded-for-authorized-addrs", required_argument, NULL, OPT_XFF_ADDRS},
 	        {"x-forwarded-for-reject-not-authorized", no_argument, NULL, OPT_XFF_REJECT},
+	        {"unauthenticated-metrics-access", no_argument, NULL, OPT_UNAUTH_METRICS},
 	        CLI_COMMON_OPTIONS,
 	        {0},
 	};
@@ -241,6 +246,9 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 			a->log_level_flag = true;
 			break;
 		}
+		case OPT_UNAUTH_METRICS:
+			a->unauth_metrics = true;
+			break;
 		case OPT_CONFIG:
 			a->config = optarg;
 			break;
@@ -296,6 +304,8 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
 	cc.cluster_name = a->cluster_name;
+	cc.unauthenticated_metrics =
+	        a->unauth_metrics || a->hc.telemetry.unauthenticated_metrics_access;
 	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
 	if (shown == NULL)
 		cli_oom();

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "policy/policy.h"
@@ -84,6 +85,9 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
+	r = core_metrics_init(c, cfg->unauthenticated_metrics);
+	if (r < 0)
+		goto fail;
 	*ret = c;
 	return 0;
 fail:
@@ -100,6 +104,7 @@ core_free(struct core *c)
 		mount_interrupt_all(c);
 		core_pre_seal(c);
 	}
+	core_metrics_free(c);
 	seal_reset_progress(c);
 	core_acl_cache_clear(c);
 	for (size_t i = c->nsubsystems; i-- > 0;)
@@ -769,10 +774,27 @@ needs_exclusive(const struct route *rt, const struct request *rq)
 	       strcmp(rq->path + n - 5, "/tune") == 0;
 }
 
+/* Counts the answered request and its time in the core (lib/metrics.h), labelled
+ * by the mount type and route pattern it matched (static strings: never the raw
+ * path) and the status. */
+static void
+request_metrics(const char *mount_type, const struct request *rq, int status, uint64_t start_ns)
+{
+	char code[16];
+	const char *labels[3] = {mount_type, rq->route ? rq->route->pattern : "", code};
+
+	snprintf(code, sizeof(code), "%d", status);
+	metrics_count(METRIC_REQUESTS, labels, 1);
+	metrics_observe_since(METRIC_REQUEST_DURATION, labels, start_ns);
+}
+
 int
 core_handle(struct core *c, struct request *rq, struct response *rs)
 {
 	const struct route *peek;
+	uint64_t start = metrics_now_ns();
+	const char *mount_type;
+	int status;
 
 	request_prepare(c, rq);
 	/* Routes that change the seal state or the mount table run alone. */
@@ -786,8 +808,12 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 		pthread_rwlock_wrlock(&c->lock);
 	}
 	handle_locked(c, rq, rs);
+	/* The mount may go once the lock is dropped; its type's name is static. */
+	mount_type = rq->mount && rq->mount->bt ? rq->mount->bt->type : "";
 	pthread_rwlock_unlock(&c->lock);
-	return request_finish(c, rq, rs);
+	status = request_finish(c, rq, rs);
+	request_metrics(mount_type, rq, status, start);
+	return status;
 }
 
 int

@@ -29,7 +29,14 @@ struct core;
 struct core_config {
 	const char *storage_spec; /* "memory:" / "sqlite:PATH" */
 	const char *cluster_name;
+	bool unauthenticated_metrics; /* sys/metrics without a token */
 };
+
+/* GET sys/metrics?format=prometheus (src/core/metrics_sys.c), as the core
+ * registers it after its own sys/ rows when unauthenticated_metrics is off
+ * (on: the same row, without a token and not audited). For docs/api.md. */
+extern const struct route core_metrics_routes[];
+extern const size_t core_metrics_nroutes;
 
 int core_new(const struct core_config *cfg, struct core **ret);
 /* Seals (wipes keys), stops background work, closes storage. */

@@ -143,6 +143,11 @@ int genroot_sys_update(struct request *rq, struct response *rs);
 void genroot_cancel(struct core *c);
 int core_post_unseal(struct core *c);
 void core_pre_seal(struct core *c);
+/* metrics_sys.c: registers the core's gauge collectors and the sys/metrics
+ * route (without a token when unauthenticated); core_metrics_free removes the
+ * collectors. */
+int core_metrics_init(struct core *c, bool unauthenticated);
+void core_metrics_free(struct core *c);
 
 /* mount.c */
 struct mount *mount_find(struct core *c, const char *path, const char **ret_rel);

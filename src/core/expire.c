@@ -770,6 +770,16 @@ expire_stats(struct expiration *e, size_t *ret_pending, bool *ret_loaded)
 	pthread_mutex_unlock(&e->mu);
 }
 
+void
+expire_walk(struct expiration *e, void (*fn)(void *arg, const char *lease_id), void *arg)
+{
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; e->buckets && i < e->nbuckets; i++)
+		for (struct lnode *n = e->buckets[i]; n; n = n->next)
+			fn(arg, n->id);
+	pthread_mutex_unlock(&e->mu);
+}
+
 /* ---- registration ---- */
 
 int

@@ -51,6 +51,9 @@ int expire_revoke_prefix(struct expiration *e, const char *prefix, bool force, c
 
 /* Number of leases known in memory and whether the background load finished. */
 void expire_stats(struct expiration *e, size_t *ret_pending, bool *ret_loaded);
+/* Calls fn with the id of every lease known in memory (sys/metrics counts them
+ * by mount), under the manager's mutex: fn must not call back into it. */
+void expire_walk(struct expiration *e, void (*fn)(void *arg, const char *lease_id), void *arg);
 
 /* The sys/leases routes and the legacy sys/renew and sys/revoke ones (sys.c lists them),
  * and their parameters (backend/field.h). */

@@ -9,6 +9,7 @@
 #include "events/events_int.h"
 #include "core/core.h"
 #include "backend/view.h"
+#include "lib/metrics.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -16,6 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* sys/metrics gauge (lib/metrics.h): webhook deliveries waiting, first
+ * attempts and retries. */
+static void
+events_metrics_depth(void *arg, struct metrics_out *o)
+{
+	struct events *ev = arg;
+	size_t n = 0;
+
+	pthread_mutex_lock(&ev->hmu);
+	for (struct task *t = ev->tasks; t; t = t->next)
+		n++;
+	pthread_mutex_unlock(&ev->hmu);
+	metrics_gauge(o, NULL, (double)n);
+}
 
 int
 events_new(struct core *c, struct events **ret)
@@ -36,6 +52,10 @@ events_new(struct core *c, struct events **ret)
 	pthread_cond_init(&ev->hcond, NULL);
 	pthread_cond_init(&ev->scond, NULL);
 	ev->next_seq = 1;
+	if (metrics_collector_add(METRIC_OUTBOX_DEPTH, events_metrics_depth, ev) < 0) {
+		events_free(ev);
+		return CF_ENOMEM;
+	}
 	*ret = ev;
 	return 0;
 }
@@ -45,6 +65,7 @@ events_free(struct events *ev)
 {
 	if (!ev)
 		return;
+	metrics_collector_remove(METRIC_OUTBOX_DEPTH, events_metrics_depth, ev);
 	events_stop(ev);
 	view_free(ev->outbox);
 	view_free(ev->hooks_view);

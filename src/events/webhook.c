@@ -13,6 +13,7 @@
 #include "backend/view.h"
 #include "events/events_int.h"
 #include "lib/curl_dl.h"
+#include "lib/metrics.h"
 #include "lib/err.h"
 #include "lib/jsonx.h"
 #include "lib/log.h"
@@ -447,6 +448,8 @@ deliver(struct events *ev, struct task *t)
 	}
 	pthread_mutex_unlock(&ev->hmu);
 
+	if (r != 0)
+		metrics_count(METRIC_WEBHOOK_FAILURES, NULL, 1);
 	if (r == 0)
 		log_verbose("event %llu delivered to webhook %s (attempt %d)",
 		            (unsigned long long)pj.seq, pj.hook ? pj.hook : "?", t->attempts);

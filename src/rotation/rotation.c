@@ -26,6 +26,7 @@
 #include "lib/cron.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
 
@@ -76,6 +77,9 @@ rotation_stopping(struct rotation *rm)
 	return s;
 }
 
+static void metrics_jobs(void *arg, struct metrics_out *o);
+static void metrics_adoption(void *arg, struct metrics_out *o);
+
 int
 rotation_new(struct core *c, struct rotation **ret)
 {
@@ -94,6 +98,11 @@ rotation_new(struct core *c, struct rotation **ret)
 	pthread_mutex_init(&rm->mu, NULL);
 	pthread_cond_init(&rm->cv, NULL);
 	pthread_rwlock_init(&rm->wlock, NULL);
+	if (metrics_collector_add(METRIC_ROTATION_JOBS, metrics_jobs, rm) < 0 ||
+	    metrics_collector_add(METRIC_ROTATION_ADOPTION, metrics_adoption, rm) < 0) {
+		rotation_free(rm);
+		return CF_ENOMEM;
+	}
 	/* Test hooks (docs/internals/rotation.md): a shorter first backoff, and a
 	 * crash (_exit) right after a step's effect, before its progress is saved. */
 	e = util_test_hook("COFFER_ROTATION_TEST_BACKOFF");
@@ -593,6 +602,7 @@ rotate_failed(struct rctx *x, json_t *cfg, json_t *st, const char *trigger, int 
 	history_add(j->st, 0, now, trigger, "failed", msg);
 	json_object_del(j->st, "pending");
 	pthread_mutex_unlock(&rm->mu);
+	metrics_count(METRIC_ROTATION_FAILURES, NULL, 1);
 	(void)job_save(rm, j);
 	log_error("rotation: job %s: rotation failed (%lld in a row, retry in %llds): %s", j->name,
 	          (long long)fails, (long long)delay, msg);
@@ -995,6 +1005,8 @@ rotation_free(struct rotation *rm)
 {
 	if (!rm)
 		return;
+	metrics_collector_remove(METRIC_ROTATION_JOBS, metrics_jobs, rm);
+	metrics_collector_remove(METRIC_ROTATION_ADOPTION, metrics_adoption, rm);
 	rotation_stop(rm);
 	jobs_clear(rm);
 	view_free(rm->view);
@@ -1414,6 +1426,60 @@ time_or_null(int64_t ns)
 	return json_string(buf);
 }
 
+/* The state a job's status shows: rotating, failed, grace or idle. */
+static const char *
+job_state(json_t *st, bool busy)
+{
+	if (json_is_object(json_object_get(st, "pending")) || busy)
+		return "rotating";
+	if (jint(st, "failures") > 0)
+		return "failed";
+	if (jint(st, "previous_version") > 0 && jint(st, "grace_ends") > 0)
+		return "grace";
+	return "idle";
+}
+
+/* sys/metrics gauges (lib/metrics.h): jobs by state, and each job's adoption
+ * percent (consumers seen in the last 7 days on the current version). */
+static void
+metrics_jobs(void *arg, struct metrics_out *o)
+{
+	static const char *const states[] = {"idle", "rotating", "grace", "failed"};
+	struct rotation *rm = arg;
+	double n[4] = {0};
+
+	pthread_mutex_lock(&rm->mu);
+	for (struct rjob *j = rm->jobs; j; j = j->next) {
+		const char *s = job_state(j->st, j->busy);
+		for (size_t i = 0; i < 4; i++)
+			n[i] += strcmp(s, states[i]) == 0;
+	}
+	pthread_mutex_unlock(&rm->mu);
+	for (size_t i = 0; i < 4; i++)
+		metrics_gauge(o, (const char *[]){states[i]}, n[i]);
+}
+
+static void
+metrics_adoption(void *arg, struct metrics_out *o)
+{
+	struct rotation *rm = arg;
+	int64_t now = util_now_ns();
+
+	pthread_mutex_lock(&rm->mu);
+	for (struct rjob *j = rm->jobs; j; j = j->next) {
+		size_t seen = 0, ok = 0;
+		if (j->deleted)
+			continue;
+		pthread_mutex_lock(&j->cmu); /* order: rm->mu, then cmu */
+		adoption_count(j, jint(j->st, "current_version"), now, &seen, &ok, NULL);
+		pthread_mutex_unlock(&j->cmu);
+		if (seen > 0)
+			metrics_gauge(o, (const char *[]){j->name},
+			              100.0 * (double)ok / (double)seen);
+	}
+	pthread_mutex_unlock(&rm->mu);
+}
+
 json_t *
 rotation_job_status(struct rotation *rm, struct rjob *j)
 {
@@ -1444,14 +1510,7 @@ rotation_job_status(struct rotation *rm, struct rjob *j)
 		json_object_set(out, k, e);
 	}
 	cur = jint(st, "current_version");
-	if (json_is_object(json_object_get(st, "pending")) || busy)
-		state = "rotating";
-	else if (jint(st, "failures") > 0)
-		state = "failed";
-	else if (jint(st, "previous_version") > 0 && jint(st, "grace_ends") > 0)
-		state = "grace";
-	else
-		state = "idle";
+	state = job_state(st, busy);
 	json_object_set_new(out, "state", json_string(state));
 	json_object_set_new(out, "current_version", json_integer(cur));
 	json_object_set_new(out, "previous_version",

@@ -40,6 +40,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 
@@ -905,6 +906,11 @@ pg_run(struct pg_storage *q, struct pg_req *first, size_t n)
 	q->stats.ops += nops;
 	q->stats.isolated += nrequests > 0 ? nisolated : 0;
 	pthread_mutex_unlock(&q->mu);
+	if (ncommits > 0) {
+		metrics_count(METRIC_STORAGE_COMMITS, (const char *[]){"postgres"}, ncommits);
+		metrics_observe(METRIC_STORAGE_COMMIT_WRITES, (const char *[]){"postgres"},
+		                nrequests);
+	}
 	avg = atomic_load_explicit(&q->commit_ns, memory_order_relaxed);
 	avg += (util_mono_ns() - t0 - avg) / 8;
 	atomic_store_explicit(&q->commit_ns, avg, memory_order_relaxed);

@@ -38,6 +38,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
 
@@ -486,6 +487,8 @@ sq_batch(struct sq_storage *q, struct sq_req *first, size_t n, bool sp)
 	q->stats.ops += nops;
 	q->stats.isolated += nisolated;
 	pthread_mutex_unlock(&q->mu);
+	metrics_count(METRIC_STORAGE_COMMITS, (const char *[]){"sqlite"}, 1);
+	metrics_observe(METRIC_STORAGE_COMMIT_WRITES, (const char *[]){"sqlite"}, n);
 	return 0;
 lost:
 	if (!sqlite3_get_autocommit(q->wdb))

@@ -6,6 +6,7 @@
 #include "storage/storage_int.h"
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,43 +80,62 @@ storage_key_ok(const char *key)
 	return key != NULL && *key != '\0' && strnlen(key, STORAGE_MAX_KEY + 1) <= STORAGE_MAX_KEY;
 }
 
+/* Records one operation's latency (lib/metrics.h) under the backend's name. */
+static int
+storage_timed(struct storage *s, const char *op, uint64_t start_ns, int r)
+{
+	const char *labels[2] = {s->ops->name, op};
+
+	metrics_observe_since(METRIC_STORAGE_DURATION, labels, start_ns);
+	return r;
+}
+
 int
 storage_get(struct storage *s, const char *key, uint8_t **ret_val, size_t *ret_len)
 {
+	uint64_t start;
 	if (!storage_key_ok(key))
 		return CF_EINVAL;
-	return s->ops->get(s, key, ret_val, ret_len);
+	start = metrics_now_ns();
+	return storage_timed(s, "get", start, s->ops->get(s, key, ret_val, ret_len));
 }
 
 int
 storage_put(struct storage *s, const char *key, const uint8_t *val, size_t len)
 {
+	uint64_t start;
 	if (!storage_key_ok(key) || (val == NULL && len > 0))
 		return CF_EINVAL;
 	if (len > STORAGE_MAX_VALUE)
 		return CF_ETOOBIG;
-	return s->ops->put(s, key, val, len);
+	start = metrics_now_ns();
+	return storage_timed(s, "put", start, s->ops->put(s, key, val, len));
 }
 
 int
 storage_delete(struct storage *s, const char *key)
 {
+	uint64_t start;
 	if (!storage_key_ok(key))
 		return CF_EINVAL;
-	return s->ops->del(s, key);
+	start = metrics_now_ns();
+	return storage_timed(s, "delete", start, s->ops->del(s, key));
 }
 
 int
 storage_list(struct storage *s, const char *prefix, char ***ret_keys, size_t *ret_n)
 {
+	uint64_t start;
 	if (prefix == NULL || strnlen(prefix, STORAGE_MAX_KEY + 1) > STORAGE_MAX_KEY)
 		return CF_EINVAL;
-	return s->ops->list(s, prefix, ret_keys, ret_n);
+	start = metrics_now_ns();
+	return storage_timed(s, "list", start, s->ops->list(s, prefix, ret_keys, ret_n));
 }
 
 int
 storage_txn(struct storage *s, const struct storage_op *ops, size_t n)
 {
+	uint64_t start;
 	size_t i;
 
 	if (n == 0)
@@ -134,7 +154,8 @@ storage_txn(struct storage *s, const struct storage_op *ops, size_t n)
 			return CF_EINVAL;
 		}
 	}
-	return s->ops->txn(s, ops, n);
+	start = metrics_now_ns();
+	return storage_timed(s, "commit", start, s->ops->txn(s, ops, n));
 }
 
 void

@@ -47,6 +47,8 @@ struct apidoc_section {
  * (src/server/server.c); then the token store and the registered types. */
 static const struct apidoc_section sections[] = {
         {"System", "system", "sys/", 1, &system_backend},
+        {"System: metrics (no token with --unauthenticated-metrics-access)", "system", "sys/", 1,
+         NULL, core_metrics_routes, &core_metrics_nroutes},
         {"System: event notifications", "system", "sys/", 1, NULL, events_sys_routes,
          &events_sys_nroutes},
         {"System: audit devices", "system", "sys/", 1, NULL, audit_sys_routes, &audit_sys_nroutes},
