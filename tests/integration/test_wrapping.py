@@ -70,6 +70,22 @@ def test_unwrap_with_token_in_body_needs_the_callers_capability(dev_server):
     assert out["data"]["data"] == {"v": "body-token"}
 
 
+def test_concurrent_unwraps_exactly_one_wins(dev_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for round_ in range(3):
+        token = dev_server.raw("POST", "/v1/sys/wrapping/wrap", {"n": str(round_)},
+                               headers=wrap_header("5m")).json()["wrap_info"]["token"]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(
+                lambda _: dev_server.raw("POST", "/v1/sys/wrapping/unwrap", {"token": token}),
+                range(8)))
+        ok = [r for r in results if r.status == 200]
+        assert len(ok) == 1, [r.status for r in results]
+        assert ok[0].json()["data"] == {"n": str(round_)}
+        assert all(r.status == 400 for r in results if r.status != 200)
+
+
 def test_lookup_shows_properties_without_the_data(dev_server):
     res = dev_server.raw("POST", "/v1/sys/wrapping/wrap", {"api_key": "lookup-hidden"},
                          headers=wrap_header("90s"))
