@@ -66,7 +66,7 @@ cubby_list(struct request *rq, struct response *rs)
 	if (r < 0)
 		return r;
 	r = view_list_response(rq->mount->view, key, 0, rs);
-	free(key); /* not secret */
+	free(key); /* not secret: a token hash and a path */
 	return r;
 }
 
@@ -84,7 +84,7 @@ cubby_write(struct request *rq, struct response *rs)
 	if (r < 0)
 		return r;
 	r = view_put_json(rq->mount->view, key, rq->data);
-	free(key); /* not secret */
+	free(key); /* not secret: a token hash and a path */
 	return r;
 }
 
@@ -97,7 +97,7 @@ cubby_delete(struct request *rq, struct response *rs)
 	if (r < 0)
 		return r;
 	r = view_delete(rq->mount->view, key);
-	free(key); /* not secret */
+	free(key); /* not secret: a token hash and a path */
 	return r == CF_ENOTFOUND ? 0 : r;
 }
 
