@@ -728,6 +728,23 @@ entry_response(struct audit_json *w, const struct audit_device *d, const struct 
 		}
 		audit_json_close(w, '}');
 	}
+	if (json_is_object(rs->wrap_info)) {
+		/* A wrapped answer: its wrapping token and accessor are secret. */
+		audit_json_key(w, "wrap_info");
+		audit_json_open(w, '{');
+		json_object_foreach(rs->wrap_info, k, v)
+		{
+			audit_json_key(w, k);
+			if (json_is_string(v) && strcmp(k, "token") == 0)
+				put_secret(w, d, json_string_value(v), json_string_length(v));
+			else if (json_is_string(v) &&
+			         (strcmp(k, "accessor") == 0 || strcmp(k, "wrapped_accessor") == 0))
+				put_accessor(w, d, json_string_value(v));
+			else
+				audit_json_value(w, v);
+		}
+		audit_json_close(w, '}');
+	}
 	if (rs->lease_id && *rs->lease_id) {
 		audit_json_key(w, "secret");
 		audit_json_open(w, '{');

@@ -90,6 +90,7 @@ response_reset(struct response *rs)
 	json_decref(rs->warnings);
 	json_decref(rs->raw);
 	json_decref(rs->errors);
+	json_decref(rs->wrap_info);
 	json_decref(rs->secret);
 	free(rs->lease_id);
 	if (rs->stream) {

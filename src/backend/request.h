@@ -48,6 +48,7 @@ struct request {
 	int remote_port;
 	const char *consumer; /* X-Coffer-Consumer header or NULL */
 	bool wrap_requested;  /* X-Vault-Wrap-TTL was sent */
+	int64_t wrap_ttl;     /* its value in seconds (> 0 when wrap_requested) */
 	/* A request the server issues itself (the rotation manager writing a KV
 	 * version): the ladder skips token lookup and ACL and audits it with
 	 * display name "coffer-rotation". Only C code sets it; the HTTP layer
@@ -59,6 +60,9 @@ struct request {
 	struct core *core;
 	struct token_entry *te;   /* the caller's token (NULL on unauthenticated routes) */
 	const char *display_name; /* te's display name, or NULL (backends use this, not te) */
+	/* te's storage id (the token's hash), or NULL without a token: the
+	 * cubbyhole engine keys the caller's data by it. */
+	const char *token_hash;
 	/* Runs another request through the ladder under the core lock this one
 	 * holds (request_nested); the core sets it. */
 	int (*nested)(struct core *c, struct request *rq, struct response *rs);
@@ -143,7 +147,10 @@ struct response {
 	char *lease_id; /* owned */
 	int64_t lease_duration;
 	bool renewable;
-	json_t *errors;      /* owned; array of strings for status >= 400 */
+	json_t *errors; /* owned; array of strings for status >= 400 */
+	/* owned: set by the core when it wrapped the answer (X-Vault-Wrap-TTL):
+	 * the envelope's "wrap_info"; data and auth are then empty */
+	json_t *wrap_info;
 	int64_t retry_after; /* seconds; > 0 adds a Retry-After header (429 answers) */
 	const char *mount_type;
 	/* owned (malloc'd, freed with stream->free(stream->arg) then free()): when

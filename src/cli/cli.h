@@ -212,6 +212,7 @@ int generic_read_main(int argc, char **argv);
 int generic_write_main(int argc, char **argv);
 int generic_list_main(int argc, char **argv);
 int generic_delete_main(int argc, char **argv);
+int generic_unwrap_main(int argc, char **argv);
 int token_main(int argc, char **argv);
 int lease_main(int argc, char **argv);
 int rotation_main(int argc, char **argv);

@@ -25,6 +25,7 @@ struct client {
 	char *cacert;
 	bool skip_verify;
 	long timeout;
+	char *wrap_ttl; /* X-Vault-Wrap-TTL value, or NULL */
 };
 
 /* A response body. The buffer is BUF_SECRET: an answer may carry a secret, so
@@ -186,7 +187,20 @@ client_free(struct client *c)
 	free(c->address);
 	secmem_free_str(c->token);
 	free(c->cacert);
+	free(c->wrap_ttl);
 	free(c);
+}
+
+int
+client_set_wrap_ttl(struct client *c, const char *ttl)
+{
+	char *t = ttl ? strdup(ttl) : NULL;
+
+	if (ttl && !t)
+		return CF_ENOMEM;
+	free(c->wrap_ttl);
+	c->wrap_ttl = t;
+	return 0;
 }
 
 const char *
@@ -377,6 +391,11 @@ client_request(struct client *c, const char *method, const char *path, const cha
 	r = request_url(c, path, query, &url);
 	if (r == 0)
 		r = headers_add_token(c, &headers);
+	if (r == 0 && c->wrap_ttl) {
+		char hdr[128];
+		snprintf(hdr, sizeof(hdr), "X-Vault-Wrap-TTL: %.60s", c->wrap_ttl);
+		r = headers_add(&headers, hdr);
+	}
 	if (r == 0 && sends_body)
 		r = request_body(method, body, &headers, &payload);
 	if (r < 0)

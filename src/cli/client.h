@@ -36,6 +36,11 @@ int client_new(const char *address, const char *token, struct client **ret, char
                size_t errlen);
 void client_free(struct client *c);
 
+/* Asks the server to wrap every later answer of c (X-Vault-Wrap-TTL: ttl, a
+ * duration or seconds; NULL: no wrapping). The answer then holds only
+ * wrap_info. Returns 0 or CF_ENOMEM. */
+int client_set_wrap_ttl(struct client *c, const char *ttl);
+
 /* The address requests go to, without a trailing '/'. Borrowed. */
 const char *client_address(const struct client *c);
 

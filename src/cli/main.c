@@ -15,6 +15,7 @@ static const struct cli_cmd commands[] = {
         {"write", generic_write_main, "write data to any API path"},
         {"list", generic_list_main, "list keys at any API path"},
         {"delete", generic_delete_main, "delete data at any API path"},
+        {"unwrap", generic_unwrap_main, "unwrap a response-wrapping token once"},
         {"token", token_main, "create, look up, renew and revoke tokens"},
         {"lease", lease_main, "look up, renew and revoke leases of dynamic secrets"},
         {"transit", transit_main, "encrypt, decrypt and rotate with transit keys"},

@@ -7,6 +7,7 @@
 #include "core/expire.h"
 #include "core/reencrypt.h"
 #include "core/token.h"
+#include "core/wrap.h"
 #include "backend/registry.h"
 #include "backend/view.h"
 #include "crypto/barrier.h"
@@ -30,6 +31,23 @@
 static const struct backend_entry core_types[] = {
         {"token", BACKEND_AUTH, &token_backend, NULL, NULL},
 };
+
+/* The token store's revoke hook: the token's leases go (expiration manager)
+ * and so does its cubbyhole. */
+static void
+core_token_revoked(void *arg, const char *hash)
+{
+	struct core *c = arg;
+	char prefix[80];
+	int r;
+
+	expire_token_revoked(c->expire, hash);
+	snprintf(prefix, sizeof(prefix), "%s/", hash);
+	r = view_delete_prefix(c->cubby_view, prefix);
+	if (r < 0 && r != CF_ENOTFOUND)
+		log_error("the cubbyhole of a revoked token could not be deleted: %s",
+		          cf_strerror(r));
+}
 
 int
 core_new(const struct core_config *cfg, struct core **ret)
@@ -65,7 +83,8 @@ core_new(const struct core_config *cfg, struct core **ret)
 	c->policy_view = view_new(c->barrier, "sys/policy/");
 	c->token_view = view_new(c->barrier, "sys/token/");
 	c->core_view = view_new(c->barrier, "core/");
-	if (!c->policy_view || !c->token_view || !c->core_view) {
+	c->cubby_view = view_new(c->barrier, "cubbyhole/");
+	if (!c->policy_view || !c->token_view || !c->core_view || !c->cubby_view) {
 		r = CF_ENOMEM;
 		goto fail;
 	}
@@ -78,7 +97,10 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = expire_new(c, &c->expire);
 	if (r < 0)
 		goto fail;
-	token_store_set_revoke_hook(c->tokens, expire_token_revoked, c->expire);
+	token_store_set_revoke_hook(c->tokens, core_token_revoked, c);
+	r = core_register_sys_routes(c, wrap_sys_routes, wrap_sys_nroutes);
+	if (r < 0)
+		goto fail;
 	r = reencrypt_new(c, &c->reencrypt);
 	if (r < 0)
 		goto fail;
@@ -117,6 +139,7 @@ core_free(struct core *c)
 	view_free(c->policy_view);
 	view_free(c->token_view);
 	view_free(c->core_view);
+	view_free(c->cubby_view);
 	barrier_free(c->barrier);
 	storage_close(c->storage);
 	pthread_rwlock_destroy(&c->lock);
@@ -319,7 +342,10 @@ core_acl_build(struct core *c, json_t *policies, struct acl **ret)
 			root = true;
 			continue;
 		}
-		r = policy_store_get(c, name, &text);
+		if (strcmp(name, WRAP_POLICY) == 0) /* built in (wrap.h) */
+			r = (text = strdup(wrap_policy_text())) ? 0 : CF_ENOMEM;
+		else
+			r = policy_store_get(c, name, &text);
 		if (r == CF_ENOTFOUND) {
 			r = 0;
 			continue; /* a token may name a policy that does not exist (yet) */
@@ -580,6 +606,11 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 			rq->te = NULL;
 	}
 
+	if (rq->wrap_requested) {
+		r = wrap_check_ttl(rq, rs);
+		if (r < 0)
+			return r;
+	}
 	if (!(rt->flags & R_NOAUDIT) && !sealed) {
 		const struct core_hooks *h = &c->hooks;
 		r = 0;
@@ -597,6 +628,7 @@ ladder(struct core *c, struct request *rq, struct response *rs, bool *ret_revoke
 	if (rt->flags & R_SYS_INJECT)
 		rs->sys_inject = true;
 	rq->display_name = rq->te ? rq->te->display_name : NULL;
+	rq->token_hash = rq->te && !rq->internal ? rq->te->hash : NULL;
 	return route_handler(rt, rq->op)(rq, rs);
 }
 
@@ -711,6 +743,9 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 	if (r >= 0 && rq->op == OP_READ && (rs->status == 0 || rs->status == 200) && rs->data &&
 	    c->hooks.read_observed)
 		c->hooks.read_observed(c->hooks.observer, rq, rs);
+	/* X-Vault-Wrap-TTL: the answer goes into a wrapping token's cubbyhole */
+	if (r >= 0 && rq->wrap_requested)
+		r = wrap_response(c, rq, rs);
 	if (r < 0) {
 		status = cf_http_status(r);
 		if (rs->raw && !rs->errors) {
@@ -725,7 +760,9 @@ handle_locked(struct core *c, struct request *rq, struct response *rs)
 		if (rs->status == 0)
 			rs->status = status;
 	} else if (rs->status == 0) {
-		rs->status = (rs->data || rs->auth || rs->warnings || rs->raw) ? 200 : 204;
+		rs->status = (rs->data || rs->auth || rs->warnings || rs->raw || rs->wrap_info)
+		                     ? 200
+		                     : 204;
 	}
 	if (audited && c->hooks.audit_response)
 		(void)c->hooks.audit_response(c->hooks.audit, rq, rs);
@@ -750,6 +787,7 @@ request_finish(struct core *c, struct request *rq, struct response *rs)
 		rq->te = NULL;
 	}
 	rq->display_name = NULL;
+	rq->token_hash = NULL;
 	return rs->status;
 }
 

@@ -64,6 +64,10 @@ struct core {
 	struct view *token_view;
 	struct token_store *tokens;
 	struct view *core_view; /* "core/": mounts, auth tables */
+	/* "cubbyhole/": every token's cubbyhole, "<token hash>/<path>" (the
+	 * cubbyhole/ mount's view has the same prefix); wrap.c and the revoke
+	 * hook use it */
+	struct view *cubby_view;
 	struct expiration *expire;
 	struct reencrypt *reencrypt;
 

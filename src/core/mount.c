@@ -272,7 +272,9 @@ builtin_new(struct core *c, const char *path, const char *type, bool is_auth,
 	util_uuid(m->uuid);
 	util_random_base62(suffix, 8);
 	snprintf(m->accessor, sizeof(m->accessor), "%s%s_%s", is_auth ? "auth_" : "", type, suffix);
-	m->view = view_new(c->barrier, is_auth ? "auth/token-store/" : "sys/data/");
+	m->view = view_new(c->barrier, is_auth                          ? "auth/token-store/"
+	                               : strcmp(type, "cubbyhole") == 0 ? "cubbyhole/"
+	                                                                : "sys/data/");
 	if (!m->path || !m->type || !m->description || !m->view) {
 		mount_unref(m);
 		return NULL;
@@ -344,10 +346,17 @@ load_table(struct core *c, const char *key, bool is_auth)
 int
 mount_table_load(struct core *c)
 {
+	const struct backend_type *cubby;
 	int r;
 
 	mount_unload_all(c);
 	r = builtin(c, "auth/token/", "token", true, &token_backend, "token based credentials");
+	/* cubbyhole/ is in every server (Vault mounts it by default), when the
+	 * wiring registered its type. */
+	cubby = backend_type_find("cubbyhole", NULL, false);
+	if (r == 0 && cubby)
+		r = builtin(c, "cubbyhole/", "cubbyhole", false, cubby,
+		            "per-token private secret storage");
 	if (r == 0)
 		r = load_table(c, "mounts", false);
 	if (r == 0)
@@ -367,7 +376,8 @@ save_table(struct core *c, const char *key, bool is_auth, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct mount *m = c->mounts[i];
 		json_t *e;
-		if (m->is_auth != is_auth || m->bt == &system_backend || m->bt == &token_backend)
+		if (m->is_auth != is_auth || m->bt == &system_backend || m->bt == &token_backend ||
+		    strcmp(m->type, "cubbyhole") == 0)
 			continue;
 		e = mount_entry_json(m);
 		if (!e) {
@@ -431,7 +441,8 @@ mount_enable(struct core *c, const char *path, const char *type, json_t *data, b
 	if (!e)
 		return CF_ENOMEM;
 	json_object_set_new(e, "type", json_string(type));
-	if (mount_path_reserved(path, is_auth)) {
+	/* cubbyhole is mounted once, by the core (Vault: not mountable) */
+	if (mount_path_reserved(path, is_auth) || strcmp(type, "cubbyhole") == 0) {
 		json_decref(e);
 		return CF_EEXIST;
 	}
@@ -498,7 +509,8 @@ mount_disable(struct core *c, const char *path, bool is_auth)
 		int r;
 		if (m->is_auth != is_auth || strcmp(m->path, path) != 0)
 			continue;
-		if (m->bt == &system_backend || m->bt == &token_backend)
+		if (m->bt == &system_backend || m->bt == &token_backend ||
+		    strcmp(m->type, "cubbyhole") == 0)
 			return CF_EINVAL;
 		memmove(&c->mounts[i], &c->mounts[i + 1], (c->nmounts - i - 1) * sizeof(m));
 		c->nmounts--;

@@ -23,10 +23,11 @@ http_render(const struct request *rq, const struct response *rs, char **ret_body
 		out = json_pack("{s:o}", "errors",
 		                rs->errors ? json_incref(rs->errors) : json_array());
 	} else {
-		out = json_pack("{s:s, s:s, s:b, s:I, s:O, s:n, s:O, s:O}", "request_id", rq->id,
+		out = json_pack("{s:s, s:s, s:b, s:I, s:O, s:O, s:O, s:O}", "request_id", rq->id,
 		                "lease_id", rs->lease_id ? rs->lease_id : "", "renewable",
 		                rs->renewable, "lease_duration", (json_int_t)rs->lease_duration,
-		                "data", rs->data ? rs->data : json_null(), "wrap_info", "warnings",
+		                "data", rs->data ? rs->data : json_null(), "wrap_info",
+		                rs->wrap_info ? rs->wrap_info : json_null(), "warnings",
 		                rs->warnings ? rs->warnings : json_null(), "auth",
 		                rs->auth ? rs->auth : json_null());
 		if (out && rs->mount_type)

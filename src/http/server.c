@@ -10,6 +10,7 @@
 #include "http/http_tls.h"
 #include "lib/buf.h"
 #include "lib/cidr.h"
+#include "lib/duration.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/path.h"
@@ -977,9 +978,19 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		body = strdup("{\"help\":\"\"}");
 		return queue_json(conn, 200, body, body ? strlen(body) : 0);
 	}
-	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL"))
-		return refuse(s, conn, &rq, cc->raw_path, 400,
-		              "response wrapping is not supported");
+	{
+		/* Response wrapping (Vault's X-Vault-Wrap-TTL): seconds or a duration;
+		 * the core wraps the answer and checks the TTL against the mount. */
+		const char *wrap =
+		        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Wrap-TTL");
+		if (wrap) {
+			if (duration_parse(wrap, &rq.wrap_ttl) < 0 || rq.wrap_ttl <= 0)
+				return refuse(s, conn, &rq, cc->raw_path, 400,
+				              "invalid wrap TTL: a positive duration or number "
+				              "of seconds is needed");
+			rq.wrap_requested = true;
+		}
+	}
 	if (client_addr(s, conn, addr, sizeof(addr), &rq.remote_port, err, sizeof(err)) < 0)
 		return refuse(s, conn, &rq, cc->raw_path, 400, err);
 	rq.client_token = request_token(conn);

@@ -7,6 +7,7 @@
 #include "auth/srp/srp.h"
 #include "auth/userpass/userpass.h"
 #include "backend/registry.h"
+#include "engines/cubbyhole/cubbyhole.h"
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
 #include "engines/pki/pki.h"
@@ -26,6 +27,7 @@ static const struct backend_entry builtin_types[] = {
         {"kv", BACKEND_ENGINE, &kv_v1_backend, NULL, NULL},
         {"generic", BACKEND_ENGINE, &kv_v2_backend, "version", "2"},
         {"generic", BACKEND_ENGINE, &kv_v1_backend, NULL, NULL},
+        {"cubbyhole", BACKEND_ENGINE, &cubbyhole_backend, NULL, NULL},
         {"database", BACKEND_ENGINE, &database_backend, NULL, NULL},
         {"transit", BACKEND_ENGINE, &transit_backend, NULL, NULL},
         {"pki", BACKEND_ENGINE, &pki_backend, NULL, NULL},

@@ -22,6 +22,8 @@
 #include "backend/registry.h"
 #include "backend/field.h"
 #include "core/core.h"
+#include "core/wrap.h"
+#include "engines/cubbyhole/cubbyhole.h"
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
 #include "engines/pki/pki.h"
@@ -49,6 +51,8 @@ static const struct apidoc_section sections[] = {
         {"System", "system", "sys/", 1, &system_backend},
         {"System: metrics (no token with --unauthenticated-metrics-access)", "system", "sys/", 1,
          NULL, core_metrics_routes, &core_metrics_nroutes},
+        {"System: response wrapping", "system", "sys/", 1, NULL, wrap_sys_routes,
+         &wrap_sys_nroutes},
         {"System: event notifications", "system", "sys/", 1, NULL, events_sys_routes,
          &events_sys_nroutes},
         {"System: audit devices", "system", "sys/", 1, NULL, audit_sys_routes, &audit_sys_nroutes},
@@ -59,6 +63,7 @@ static const struct apidoc_section sections[] = {
         {"KV version 1", "kv (options.version 1, the default), generic", "secret/", 0,
          &kv_v1_backend},
         {"KV version 2", "kv-v2, kv with options.version 2", "secret/", 0, &kv_v2_backend},
+        {"Cubbyhole", "cubbyhole (mounted by the core only)", "cubbyhole/", 1, &cubbyhole_backend},
         {"Database", "database", "database/", 0, &database_backend},
         {"Transit", "transit", "transit/", 0, &transit_backend},
         {"PKI", "pki", "pki/", 0, &pki_backend},
