@@ -16,6 +16,11 @@ enum event_severity { EV_INFO, EV_WARNING, EV_CRITICAL };
 struct event {
 	const char *type; /* "rotation.completed", "lease.revoked", ... (required) */
 	const char *job, *mount, *path, *reason;
+	/* The path a subscriber's token needs `read` on to see the event
+	 * ("secret/data/app/db"); never sent. NULL: the event is about no secret
+	 * (audit.tampered, test.*) and every subscriber sees it
+	 * (docs/internals/events.md "Who sees an event"). */
+	const char *read_path;
 	int64_t version, previous_version;
 	enum event_severity severity;
 	bool force;    /* secret.compromised: consumers must re-read now */
