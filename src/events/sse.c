@@ -44,9 +44,9 @@ struct frame {
 struct sub {
 	struct events *ev;
 	pthread_mutex_t mu;
-	json_t *types;      /* globs; empty = all */
+	json_t *types;       /* globs; empty = all */
 	char token_hash[65]; /* the subscriber's token (storage hash, not the token) */
-	char *replay;       /* frames replayed for Last-Event-ID, sent first */
+	char *replay;        /* frames replayed for Last-Event-ID, sent first */
 	size_t replay_len, replay_off;
 	struct frame *head, *tail; /* live frames, not yet checked */
 	size_t qbytes;             /* their bytes */

@@ -175,8 +175,8 @@ kv_emit_updated(struct request *rq, const char *path, bool v2, const char *op, i
 		r = request_emit_event(rq, &e);
 out:
 	if (r < 0)
-		log_error("%s%s: the secret.updated event (%s) could not be stored: %s", mount, path,
-		          op, cf_strerror(r));
+		log_error("%s%s: the secret.updated event (%s) could not be stored: %s", mount,
+		          path, op, cf_strerror(r));
 	free(read_path); /* not secret: a path */
 	json_decref(extra);
 }

@@ -62,8 +62,8 @@ json_t *kv_merge_patch(json_t *target, json_t *patch);
  * be NULL, borrowed) the versions a delete/undelete/destroy touched. v2 makes
  * the read path <mount>data/<path>, else <mount><path>. Never carries a value.
  * A failure is logged, not returned: the change itself has been made. */
-void kv_emit_updated(struct request *rq, const char *path, bool v2, const char *op,
-                     int64_t version, json_t *versions);
+void kv_emit_updated(struct request *rq, const char *path, bool v2, const char *op, int64_t version,
+                     json_t *versions);
 
 /* ---- kv2.c: mount state ---- */
 
