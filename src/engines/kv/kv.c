@@ -3,7 +3,7 @@
 
 #include "backend/backend.h"
 #include "backend/view.h"
-#include "core/event.h"
+#include "backend/event.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
