@@ -12,6 +12,7 @@ a would have arrived before it. Every wait is a condition with a deadline."""
 import http.client
 import json
 import os
+import socket
 import threading
 
 import pytest
@@ -34,6 +35,7 @@ class Stream:
             headers["Last-Event-ID"] = str(last_event_id)
         path = "/v1/sys/events/subscribe" + (f"?types={types}" if types else "")
         self.conn.request("GET", path, headers=headers)
+        self.sock = self.conn.sock  # close() shuts it down: unblocks the reader thread
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.lock = threading.Lock()
@@ -85,6 +87,10 @@ class Stream:
         wait_until(lambda: self.has(type_, path, **fields), timeout, what=f"{type_} {path} {fields}")
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.conn.close()
 
 
