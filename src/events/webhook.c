@@ -967,6 +967,11 @@ out:
 		if (sv)
 			secmem_wipe((char *)json_string_value(sv), json_string_length(sv));
 	}
+	if (old) { /* cfg holds its own copy of a kept secret */
+		json_t *sv = json_object_get(old, "secret");
+		if (sv)
+			secmem_wipe((char *)json_string_value(sv), json_string_length(sv));
+	}
 	json_decref(cfg);
 	json_decref(old);
 	field_free(events_webhook_fields, &p);
