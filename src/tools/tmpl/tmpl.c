@@ -26,6 +26,7 @@
 #define TMPL_MAX_VARS  1000        /* variables alive at once */
 #define TMPL_FILE_MAX  (1u << 20)  /* the file function reads at most 1 MiB */
 #define TMPL_SCRATCH   (16u << 20) /* cap of a function's intermediate text */
+#define TMPL_MAX_STEPS 10000000    /* nodes executed in one render */
 
 /* ------------------------------------------------------------------ tree */
 
@@ -1157,6 +1158,7 @@ struct state {
 	struct buf *out, *err;
 	struct var vars[TMPL_MAX_VARS];
 	size_t nvars;
+	size_t steps; /* nodes executed so far */
 	json_t *cache; /* "fn\npath\nk=v..." -> response (null: none) */
 };
 
@@ -2207,11 +2209,17 @@ static int
 read_file_capped(const char *path, struct buf *b)
 {
 	char chunk[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
 	int r = 0;
 
 	if (fd < 0)
 		return CF_EIO;
+	/* a FIFO or a device would block or never end */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return CF_EIO;
+	}
 	for (;;) {
 		ssize_t k = read(fd, chunk, sizeof(chunk));
 		if (k < 0 && errno == EINTR)
@@ -2760,6 +2768,11 @@ exec_node(struct state *st, const struct node *n, json_t *dot)
 	json_t *v = NULL;
 	int r = 0;
 
+	if (++st->steps > TMPL_MAX_STEPS) {
+		(void)xerr(st, n->pos, n->pos, "template does too much work (more than %d steps)",
+		           TMPL_MAX_STEPS);
+		return CF_ETOOBIG;
+	}
 	switch (n->kind) {
 	case N_TEXT:
 		return buf_append(st->out, n->text, n->len);
