@@ -16,8 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
-source(void *ctx, const char *fn, const char *path, json_t *params, json_t **ret,
-       struct buf *err)
+source(void *ctx, const char *fn, const char *path, json_t *params, json_t **ret, struct buf *err)
 {
 	(void)ctx;
 	(void)fn;

@@ -1158,7 +1158,7 @@ struct state {
 	struct buf *out, *err;
 	struct var vars[TMPL_MAX_VARS];
 	size_t nvars;
-	size_t steps; /* nodes executed so far */
+	size_t steps;  /* nodes executed so far */
 	json_t *cache; /* "fn\npath\nk=v..." -> response (null: none) */
 };
 

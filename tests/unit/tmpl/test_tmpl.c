@@ -190,6 +190,17 @@ static const struct vec vecs[] = {
          "31 -3 1.5 <nil> true"},
         {"[[ with secret \"secret/data/app\" ]][[ .Data.data.user ]]{{ not parsed }}[[ end ]]",
          "app{{ not parsed }}", NULL, false, "[[", "]]"},
+        {"{{ with secret \"secret/data/missing\" }}a{{ else with secret \"secret/app\" }}{{ "
+         ".Data.ttl }}{{ end }}",
+         "1h"},
+        {"{{ with secret \"secret/data/app\" }}\n{{- range $k, $v := .Data.metadata }}\n{{ $k }}: "
+         "{{ $v }}\n{{- end }}\n{{ end }}",
+         "\ncreated_time: 2024-01-01T00:00:00Z\nversion: 3\n"},
+        {"{{ \"a\\u2028b\\u0001\\\\\" | toJSON }}", "\"a\\u2028b\\u0001\\\\\""},
+        {"{{ toJSON 0.000001 }} {{ toJSON 1e21 }} {{ toJSON 100.0 }} {{ toJSON nil }}",
+         "0.000001 1e+21 100 null"},
+        {"{{ if true }}{{ $v := 1 }}{{ $v }}{{ end }}", "1"},
+        {"{{ with $s := secret \"secret/app\" }}{{ $s.Data.ttl }}{{ end }}", "1h"},
         /* errors: parse */
         {"line one\n  {{ if }}", NULL, "t.tpl:2:6: missing value for if"},
         {"{{ nosuchfunc \"x\" }}", NULL, "t.tpl:1:4: function \"nosuchfunc\" not defined"},
@@ -203,6 +214,10 @@ static const struct vec vecs[] = {
         {"{{ .a | .b }}", NULL, "t.tpl:1:9: non executable command in pipeline stage 2"},
         {"{{ if 1 }}{{ else }}{{ else }}{{ end }}", NULL,
          "t.tpl:1:24: expected end; found else in if"},
+        {"{{ if true }}{{ $v := 1 }}{{ end }}{{ $v }}", NULL,
+         "t.tpl:1:39: undefined variable \"$v\""},
+        {"{{ printf(\"x\") }}", NULL, "t.tpl:1:10: unexpected \"(\" in operand"},
+        {"[[ .x }}", NULL, "t.tpl:1:1: unclosed action", false, "[[", "]]"},
         /* errors: execution */
         {"x{{ with secret \"secret/data/app\" }}\n  {{ .Data.data.nope }}{{ end }}", NULL,
          "t.tpl:2:6: executing <.Data.data.nope>: map has no entry for key \"nope\"", true},
@@ -230,6 +245,10 @@ static const struct vec vecs[] = {
         {"{{ lt 1 \"a\" }}", NULL,
          "t.tpl:1:4: executing <lt 1 \"a\">: error calling lt: incompatible types for comparison"},
         {"{{ \"x\".y }}", NULL, "t.tpl:1:7: unexpected \".\" in operand"},
+        {"{{ with secret \"secret/app\" }}{{ index .Data \"nope\" }}{{ end }}", NULL,
+         "t.tpl:1:34: executing <index .Data \"nope\">: error calling index: map has no entry for "
+         "key \"nope\"",
+         true},
         {"{{ $s := \"x\" }}{{ $s.y }}", NULL,
          "t.tpl:1:19: executing <$s.y>: can't evaluate field y in type string"},
         {"{{ range 5 }}{{ end }}", NULL, "t.tpl:1:10: executing <5>: range can't iterate over int"},
