@@ -1458,36 +1458,41 @@ json_go(struct buf *b, const json_t *v, const char *indent, int level)
 /* YAML (the shape of gopkg.in/yaml.v2's output): block maps with sorted keys,
  * block sequences ("- ") not indented under their key, plain scalars where
  * they read back as the same string, double-quoted ones otherwise. */
-static bool
-yaml_plain_ok(const char *s, size_t n)
+/* How yaml.v2 writes a string: 0 plain, 1 single-quoted, 2 double-quoted.
+ * Plain when it reads back as the same string; double-quoted when it would
+ * read back as another type (a number, a boolean, null, empty) or holds
+ * control characters or line breaks; single-quoted otherwise. */
+static int
+yaml_style(const char *s, size_t n)
 {
 	static const char *const special[] = {
-	        "true", "false", "yes",   "no",   "on",    "off",  "y",  "n",   "null",
-	        "~",    "True",  "False", "TRUE", "FALSE", "Yes",  "No", "YES", "NO",
-	        "On",   "Off",   "ON",    "OFF",  "Null",  "NULL", "Y",  "N",   NULL};
+	        "true", "false", "yes",  "no",    "on",  "off", "y",    "n",    "null", "~",
+	        "True", "False", "TRUE", "FALSE", "Yes", "No",  "YES",  "NO",   "On",   "Off",
+	        "ON",   "OFF",   "Null", "NULL",  "Y",   "N",   ".inf", ".nan", NULL};
+	bool plain = true;
 	char *end;
 
-	if (n == 0 || is_space(s[0]) || is_space(s[n - 1]))
-		return false;
-	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) != NULL)
-		return false;
+	if (n == 0)
+		return 2;
+	for (size_t i = 0; special[i] != NULL; i++)
+		if (strcmp(s, special[i]) == 0)
+			return 2;
+	errno = 0;
+	(void)strtod(s, &end);
+	if (*end == '\0' && !is_space(s[0]))
+		return 2; /* would read back as a number */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f)
-			return false;
+			return 2;
 		if (c == ':' && (i + 1 == n || s[i + 1] == ' '))
-			return false;
+			plain = false;
 		if (c == '#' && i > 0 && s[i - 1] == ' ')
-			return false;
+			plain = false;
 	}
-	for (size_t i = 0; special[i] != NULL; i++)
-		if (strcmp(s, special[i]) == 0)
-			return false;
-	errno = 0;
-	(void)strtod(s, &end);
-	if (*end == '\0')
-		return false; /* would read back as a number */
-	return true;
+	if (is_space(s[0]) || is_space(s[n - 1]) || strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) != NULL)
+		plain = false;
+	return plain ? 0 : 1;
 }
 
 static int
@@ -1498,9 +1503,15 @@ yaml_scalar(struct buf *b, const json_t *v)
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
-		if (yaml_plain_ok(s, n))
+		int style = yaml_style(s, n), r;
+		if (style == 0)
 			return buf_append(b, s, n);
-		return json_string_go(b, s, n, false);
+		if (style == 2)
+			return json_string_go(b, s, n, false);
+		r = buf_append_char(b, '\'');
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = s[i] == '\'' ? buf_append_str(b, "''") : buf_append_char(b, s[i]);
+		return r < 0 ? r : buf_append_char(b, '\'');
 	}
 	return json_go(b, v, NULL, 0);
 }
@@ -2176,9 +2187,18 @@ do_secret(struct state *st, const struct cmd *c, const char *fn, json_t **argv, 
 			r = CF_ENOMEM;
 			goto out;
 		}
-		json_object_set(pem, "Cert", json_object_get(d, "certificate") ?: json_string(""));
-		json_object_set(pem, "Key", json_object_get(d, "private_key") ?: json_string(""));
-		json_object_set(pem, "CA", json_object_get(d, "issuing_ca") ?: json_string(""));
+		static const char *const names[][2] = {
+		        {"Cert", "certificate"}, {"Key", "private_key"}, {"CA", "issuing_ca"}};
+		for (size_t k = 0; k < 3; k++) {
+			json_t *f = json_object_get(d, names[k][1]);
+			if (json_object_set_new(pem, names[k][0],
+			                        json_is_string(f) ? json_incref(f)
+			                                          : json_string("")) != 0) {
+				json_decref(pem);
+				r = CF_ENOMEM;
+				goto out;
+			}
+		}
 		json_object_set_new(pem, "CAChain",
 		                    json_is_array(chain) ? json_incref(chain) : json_array());
 		json_decref(resp);

@@ -155,7 +155,7 @@ static const struct vec vecs[] = {
          "{\n  \"a\": {\n    \"b\": [\n      1,\n      {}\n    ],\n    \"c\": []\n  }\n}"},
         {"{{ \"{\\\"b\\\":\\\"x\\\",\\\"a\\\":[1,\\\"y: "
          "z\\\"],\\\"c\\\":{\\\"d\\\":true,\\\"e\\\":\\\"\\\"}}\" | parseJSON | toYAML }}",
-         "a:\n- 1\n- \"y: z\"\nb: x\nc:\n  d: true\n  e: \"\""},
+         "a:\n- 1\n- 'y: z'\nb: x\nc:\n  d: true\n  e: \"\""},
         {"{{ \"Hello World\" | toLower }} {{ \"hello wide world\" | toTitle }} [{{ \"  x \\n\" | "
          "trimSpace }}]",
          "hello world Hello Wide World [x]"},
