@@ -370,7 +370,8 @@ xstrndup(const char *s, size_t n)
 	return d;
 }
 
-/* Go's unquoting of "..." (escapes \a \b \f \n \r \t \v \\ \" \' \xHH \ooo
+/* Long: one switch over Go's escapes reads better whole than split.
+ * Go's unquoting of "..." (escapes \a \b \f \n \r \t \v \\ \" \' \xHH \ooo
  * \uHHHH \UHHHHHHHH). */
 static int
 parse_string(struct parser *p, json_t **ret)
@@ -664,7 +665,9 @@ out:
 	return 0;
 }
 
-/* A pipeline: [$x [, $y] := | =] cmd [| cmd]... up to the action's end or,
+/* Long: the declaration prefix, the command loop and the stage checks are
+ * one grammar rule; splitting them would pass half the parser state around.
+ * A pipeline: [$x [, $y] := | =] cmd [| cmd]... up to the action's end or,
  * when paren, a ')'. */
 static int
 parse_pipe(struct parser *p, bool paren, bool decl_ok, struct pipe **ret)
@@ -1353,7 +1356,7 @@ print_value(struct buf *b, const json_t *v, bool top)
 			if (r == 0)
 				r = print_value(b, json_object_get(v, keys[i]), false);
 		}
-		free(keys);
+		free(keys); /* not secret: borrowed pointers to map keys */
 		return r < 0 ? r : buf_append_char(b, ']');
 	}
 	return CF_EINTERNAL;
@@ -1451,7 +1454,7 @@ json_go(struct buf *b, const json_t *v, const char *indent, int level)
 		for (int k = 0; r == 0 && k < level; k++)
 			r = buf_append_str(b, indent);
 	}
-	free(keys);
+	free(keys); /* not secret: borrowed pointers to map keys */
 	return r < 0 ? r : buf_append_char(b, json_is_array(v) ? ']' : '}');
 }
 
@@ -1547,7 +1550,7 @@ yaml_go(struct buf *b, const json_t *v, int level)
 					                       : yaml_scalar(b, e);
 			}
 		}
-		free(keys);
+		free(keys); /* not secret: borrowed pointers to map keys */
 		return r;
 	}
 	if (json_is_array(v) && json_array_size(v) > 0) {
@@ -2309,6 +2312,647 @@ b64_url(const char *s, bool encode, bool url, struct buf *b)
 	return r;
 }
 
+#define WANT(k)                                                                                    \
+	do {                                                                                       \
+		r = want_args(st, c, fn, n, (k));                                                  \
+		if (r < 0)                                                                         \
+			return r;                                                                  \
+	} while (0)
+#define TEXT(i, var, tb)                                                                           \
+	do {                                                                                       \
+		r = arg_text(st, c, fn, argv[i], &(var), (tb));                                    \
+		if (r < 0)                                                                         \
+			return r;                                                                  \
+	} while (0)
+
+static int
+fn_not(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n, json_t **ret,
+       struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	WANT(1);
+	*ret = json_boolean(!truth(argv[0]));
+	return r;
+}
+
+static int
+fn_eq(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n, json_t **ret,
+      struct buf *t, struct buf *t2)
+{
+	int cmp;
+	int r = 0;
+
+	bool any = false;
+	if (n < 2) {
+		r = xerr(st, c->pos, c->end, "wrong number of args for %s: want 2 got %zu", fn, n);
+		return r;
+	}
+	if (fn[0] == 'n')
+		WANT(2);
+	for (size_t i = 1; i < n && !any; i++) {
+		if (compare(argv[0], argv[i], false, &cmp) < 0) {
+			r = xerr(st, c->pos, c->end,
+			         "error calling %s: incompatible types for comparison", fn);
+			return r;
+		}
+		any = cmp == 0;
+	}
+	*ret = json_boolean(fn[0] == 'e' ? any : !any);
+	return r;
+}
+
+static int
+fn_lt(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n, json_t **ret,
+      struct buf *t, struct buf *t2)
+{
+	int cmp;
+	int r = 0;
+
+	WANT(2);
+	if (compare(argv[0], argv[1], true, &cmp) < 0) {
+		r = xerr(st, c->pos, c->end, "error calling %s: incompatible types for comparison",
+		         fn);
+		return r;
+	}
+	*ret = json_boolean(fn[0] == 'l' ? (fn[1] == 't' ? cmp < 0 : cmp <= 0)
+	                                 : (fn[1] == 't' ? cmp > 0 : cmp >= 0));
+	return r;
+}
+
+static int
+fn_len(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n, json_t **ret,
+       struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	WANT(1);
+	if (json_is_string(argv[0]))
+		*ret = json_integer((json_int_t)json_string_length(argv[0]));
+	else if (json_is_array(argv[0]))
+		*ret = json_integer((json_int_t)json_array_size(argv[0]));
+	else if (json_is_object(argv[0]))
+		*ret = json_integer((json_int_t)json_object_size(argv[0]));
+	else {
+		r = xerr(st, c->pos, c->end, "error calling len: len of type %s",
+		         type_name(argv[0]));
+		return r;
+	}
+	return r;
+}
+
+static int
+fn_index(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+         json_t **ret, struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	json_t *v;
+	if (n < 1) {
+		r = xerr(st, c->pos, c->end,
+		         "wrong number of args for index: want at least 1 got 0");
+		return r;
+	}
+	v = argv[0] != NULL ? json_incref(argv[0]) : NULL;
+	for (size_t i = 1; i < n; i++) {
+		json_t *next = NULL;
+		if (json_is_array(v) && json_is_integer(argv[i])) {
+			json_int_t k = json_integer_value(argv[i]);
+			if (k < 0 || (size_t)k >= json_array_size(v)) {
+				json_decref(v);
+				r = xerr(st, c->pos, c->end,
+				         "error calling index: index out of range: %lld",
+				         (long long)k);
+				return r;
+			}
+			next = json_incref(json_array_get(v, (size_t)k));
+		} else if (json_is_object(v) && json_is_string(argv[i])) {
+			next = json_object_get(v, json_string_value(argv[i]));
+			if (next == NULL && st->t->missing_error) {
+				r = xerr(st, c->pos, c->end,
+				         "error calling index: map has no entry for key "
+				         "\"%s\"",
+				         json_string_value(argv[i]));
+				json_decref(v);
+				return r;
+			}
+			next = next != NULL ? json_incref(next) : json_null();
+		} else {
+			r = xerr(st, c->pos, c->end,
+			         "error calling index: can't index item of type %s", type_name(v));
+			json_decref(v);
+			return r;
+		}
+		json_decref(v);
+		v = next;
+	}
+	*ret = v;
+	return r;
+}
+
+static int
+fn_print(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+         json_t **ret, struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		/* Print adds a space between operands when neither is a string;
+		 * Println always */
+		if (i > 0 &&
+		    (fn[5] == 'l' || (!json_is_string(argv[i - 1]) && !json_is_string(argv[i]))))
+			r = buf_append_char(t, ' ');
+		if (r == 0)
+			r = print_value(t, argv[i], false);
+	}
+	if (r == 0 && fn[5] == 'l')
+		r = buf_append_char(t, '\n');
+	if (r < 0)
+		return r;
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_printf(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+          json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	if (n < 1) {
+		r = xerr(st, c->pos, c->end,
+		         "wrong number of args for printf: want at least 1 got 0");
+		return r;
+	}
+	TEXT(0, s, t2);
+	r = go_sprintf(t, s, argv + 1, n - 1);
+	if (r < 0)
+		return r;
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_secret(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+          json_t **ret, struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	r = do_secret(st, c, fn, argv, n, ret);
+	return r;
+	return r;
+}
+
+static int
+fn_base64Encode(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+                json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	bool url = fn[6] == 'U', enc = strstr(fn, "Encode") != NULL;
+	WANT(1);
+	TEXT(0, s, t2);
+	r = b64_url(s, enc, url, t);
+	if (r > 0) {
+		r = xerr(st, c->pos, c->end,
+		         "error calling %s: %s: illegal base64 data at input byte %d", fn, fn,
+		         r - 1);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	*ret = json_stringn(buf_str(t), buf_len(t));
+	if (*ret == NULL) {
+		r = xerr(st, c->pos, c->end, "error calling %s: decoded value is not valid UTF-8",
+		         fn);
+		return r;
+	}
+	return r;
+}
+
+static int
+fn_toJSON(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+          json_t **ret, struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	WANT(1);
+	r = json_go(t, argv[0], fn[6] == 'P' ? "  " : NULL, 0);
+	if (r < 0)
+		return r;
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_toYAML(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+          json_t **ret, struct buf *t, struct buf *t2)
+{
+	int r = 0;
+
+	WANT(1);
+	r = yaml_go(t, argv[0], 0);
+	if (r < 0)
+		return r;
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_toLower(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+           json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	size_t a = 0, e;
+	WANT(1);
+	TEXT(0, s, t2);
+	e = strlen(s);
+	if (fn[0] == 't' && fn[1] == 'r') {
+		while (a < e && isspace((unsigned char)s[a]))
+			a++;
+		while (e > a && isspace((unsigned char)s[e - 1]))
+			e--;
+	}
+	r = buf_append(t, s + a, e - a);
+	if (r < 0)
+		return r;
+	{
+		char *p = t->p;
+		bool word_start = true;
+		for (size_t i = 0; p != NULL && i < buf_len(t); i++) {
+			unsigned char ch = (unsigned char)p[i];
+			if (strcmp(fn, "toLower") == 0)
+				p[i] = (char)tolower(ch);
+			else if (strcmp(fn, "toUpper") == 0)
+				p[i] = (char)toupper(ch);
+			else if (strcmp(fn, "toTitle") == 0) {
+				/* first letter of each word upper, the rest unchanged */
+				if (word_start && ch < 0x80)
+					p[i] = (char)toupper(ch);
+				word_start = !(isalnum(ch) || ch >= 0x80 || ch == '\'');
+			}
+		}
+	}
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_replaceAll(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+              json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	const char *s2 = NULL;
+	int r = 0;
+
+	const char *s3;
+	struct buf t3 = BUF_INIT(TMPL_SCRATCH, BUF_SECRET);
+	WANT(3);
+	TEXT(0, s, t2);
+	r = arg_text(st, c, fn, argv[1], &s2, &t3);
+	if (r == 0)
+		r = arg_text(st, c, fn, argv[2], &s3, t);
+	if (r == 0) {
+		struct buf o = BUF_INIT(TMPL_SCRATCH, BUF_SECRET);
+		size_t fl = strlen(s);
+		const char *q = s3;
+		while (r == 0 && *q != '\0') {
+			/* strings.ReplaceAll with "" inserts between runes */
+			const char *hit = fl > 0 ? strstr(q, s) : q + (q != s3);
+			if (fl == 0 && q == s3) {
+				r = buf_append_str(&o, s2);
+				if (r < 0)
+					break;
+				hit = q + 1;
+				while (((unsigned char)*hit & 0xC0) == 0x80)
+					hit++;
+				r = buf_append(&o, q, (size_t)(hit - q));
+				q = hit;
+				continue;
+			}
+			if (fl == 0) {
+				const char *e2 = q + 1;
+				while (((unsigned char)*e2 & 0xC0) == 0x80)
+					e2++;
+				r = buf_append_str(&o, s2);
+				if (r == 0)
+					r = buf_append(&o, q, (size_t)(e2 - q));
+				q = e2;
+				continue;
+			}
+			if (hit == NULL) {
+				r = buf_append_str(&o, q);
+				break;
+			}
+			r = buf_append(&o, q, (size_t)(hit - q));
+			if (r == 0)
+				r = buf_append_str(&o, s2);
+			q = hit + fl;
+		}
+		if (r == 0 && fl == 0)
+			r = buf_append_str(&o, s2);
+		if (r == 0)
+			r = str_ret(ret, buf_str(&o), buf_len(&o));
+		buf_free(&o);
+	}
+	buf_free(&t3);
+	if (r < 0)
+		return r;
+	return r;
+}
+
+static int
+fn_split(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+         json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	const char *s2 = NULL;
+	int r = 0;
+
+	json_t *arr;
+	size_t a = 0, e, sl;
+	WANT(2);
+	TEXT(0, s, t2);
+	TEXT(1, s2, t);
+	arr = json_array();
+	if (arr == NULL) {
+		r = CF_ENOMEM;
+		return r;
+	}
+	/* consul-template trims the input; empty input gives an empty list */
+	e = strlen(s2);
+	while (a < e && isspace((unsigned char)s2[a]))
+		a++;
+	while (e > a && isspace((unsigned char)s2[e - 1]))
+		e--;
+	sl = strlen(s);
+	for (size_t i = a; e > a;) {
+		const char *hit = NULL;
+		if (sl > 0) {
+			for (size_t k = i; k + sl <= e; k++)
+				if (memcmp(s2 + k, s, sl) == 0) {
+					hit = s2 + k;
+					break;
+				}
+		} else if (i < e) {
+			hit = s2 + i + 1;
+			while (hit < s2 + e && ((unsigned char)*hit & 0xC0) == 0x80)
+				hit++;
+			if (hit == s2 + e)
+				hit = NULL;
+		}
+		size_t end = hit != NULL ? (size_t)(hit - s2) : e;
+		if (json_array_append_new(arr, json_stringn(s2 + i, end - i)) != 0) {
+			json_decref(arr);
+			r = CF_ENOMEM;
+			return r;
+		}
+		if (hit == NULL)
+			break;
+		i = end + sl;
+	}
+	*ret = arr;
+	return r;
+}
+
+static int
+fn_join(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+        json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	WANT(2);
+	TEXT(0, s, t2);
+	if (!json_is_array(argv[1])) {
+		r = xerr(st, c->pos, c->end,
+		         "error calling join: wrong type for value; expected []string; got "
+		         "%s",
+		         type_name(argv[1]));
+		return r;
+	}
+	for (size_t i = 0; i < json_array_size(argv[1]); i++) {
+		json_t *e = json_array_get(argv[1], i);
+		if (!json_is_string(e)) {
+			r = xerr(st, c->pos, c->end,
+			         "error calling join: wrong type for value; expected "
+			         "string; got %s",
+			         type_name(e));
+			return r;
+		}
+		r = buf_printf(t, "%s%s", i > 0 ? s : "", json_string_value(e));
+		if (r < 0)
+			return r;
+	}
+	r = str_ret(ret, buf_str(t), buf_len(t));
+	return r;
+}
+
+static int
+fn_env(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n, json_t **ret,
+       struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	const char *e;
+	WANT(1);
+	TEXT(0, s, t2);
+	e = getenv(s);
+	r = str_ret(ret, e != NULL ? e : "", e != NULL ? strlen(e) : 0);
+	return r;
+}
+
+static int
+fn_file(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+        json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	struct buf fb = BUF_INIT(TMPL_FILE_MAX, BUF_SECRET);
+	WANT(1);
+	TEXT(0, s, t2);
+	r = read_file_capped(s, &fb);
+	if (r == 0) {
+		*ret = json_stringn(buf_str(&fb), buf_len(&fb));
+		if (*ret == NULL)
+			r = xerr(st, c->pos, c->end, "error calling file: %s: not valid UTF-8 text",
+			         s);
+	} else {
+		r = xerr(st, c->pos, c->end, "error calling file: %s: %s", s,
+		         r == CF_ETOOBIG ? "larger than 1 MiB" : "cannot be read");
+	}
+	buf_free(&fb);
+	if (r < 0)
+		return r;
+	return r;
+}
+
+static int
+fn_contains(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+            json_t **ret, struct buf *t, struct buf *t2)
+{
+	int cmp;
+	int r = 0;
+
+	bool found = false;
+	WANT(2);
+	if (json_is_array(argv[1])) {
+		for (size_t i = 0; !found && i < json_array_size(argv[1]); i++)
+			found = compare(argv[0], json_array_get(argv[1], i), false, &cmp) == 0 &&
+			        cmp == 0;
+	} else if (json_is_object(argv[1]) && json_is_string(argv[0])) {
+		found = json_object_get(argv[1], json_string_value(argv[0])) != NULL;
+	} else if (json_is_string(argv[1]) && json_is_string(argv[0])) {
+		found = strstr(json_string_value(argv[1]), json_string_value(argv[0])) != NULL;
+	} else {
+		r = xerr(st, c->pos, c->end, "error calling contains: cannot search in %s",
+		         type_name(argv[1]));
+		return r;
+	}
+	*ret = json_boolean(found);
+	return r;
+}
+
+static int
+fn_hasPrefix(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+             json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	const char *s2 = NULL;
+	int r = 0;
+
+	size_t pl, sl;
+	WANT(2);
+	TEXT(0, s, t2);
+	TEXT(1, s2, t);
+	pl = strlen(s);
+	sl = strlen(s2);
+	*ret = json_boolean(pl <= sl && memcmp(fn[3] == 'P' ? s2 : s2 + sl - pl, s, pl) == 0);
+	return r;
+}
+
+static int
+fn_parseBool(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+             json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	bool b = false;
+	WANT(1);
+	TEXT(0, s, t2);
+	if (*s != '\0' && util_parse_bool(s, &b) < 0) {
+		r = xerr(st, c->pos, c->end,
+		         "error calling parseBool: parseBool: strconv.ParseBool: parsing "
+		         "\"%s\": invalid syntax",
+		         s);
+		return r;
+	}
+	*ret = json_boolean(b);
+	return r;
+}
+
+static int
+fn_parseInt(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+            json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	int64_t v = 0;
+	WANT(1);
+	TEXT(0, s, t2);
+	if (*s != '\0' && util_parse_int(s, &v) < 0) {
+		r = xerr(st, c->pos, c->end,
+		         "error calling parseInt: parseInt: strconv.ParseInt: parsing "
+		         "\"%s\": invalid syntax",
+		         s);
+		return r;
+	}
+	*ret = json_integer(v);
+	return r;
+}
+
+static int
+fn_parseJSON(struct state *st, const struct cmd *c, const char *fn, json_t **argv, size_t n,
+             json_t **ret, struct buf *t, struct buf *t2)
+{
+	const char *s = NULL;
+	int r = 0;
+
+	json_error_t je;
+	WANT(1);
+	TEXT(0, s, t2);
+	if (*s == '\0') {
+		*ret = json_object();
+	} else {
+		*ret = json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+		if (*ret == NULL) {
+			r = xerr(st, c->pos, c->end,
+			         "error calling parseJSON: invalid JSON at line %d column "
+			         "%d",
+			         je.line, je.column);
+			return r;
+		}
+	}
+	return r;
+}
+
+#undef WANT
+#undef TEXT
+
+typedef int (*func_fn)(struct state *st, const struct cmd *c, const char *fn, json_t **argv,
+                       size_t n, json_t **ret, struct buf *t, struct buf *t2);
+
+/* The functions after and/or (which call_func runs itself, lazily). */
+static const struct {
+	const char *name;
+	func_fn fn;
+} funcs[] = {
+        {"not", fn_not},
+        {"eq", fn_eq},
+        {"ne", fn_eq},
+        {"lt", fn_lt},
+        {"le", fn_lt},
+        {"gt", fn_lt},
+        {"ge", fn_lt},
+        {"len", fn_len},
+        {"index", fn_index},
+        {"print", fn_print},
+        {"println", fn_print},
+        {"printf", fn_printf},
+        {"secret", fn_secret},
+        {"pkiCert", fn_secret},
+        {"base64Encode", fn_base64Encode},
+        {"base64URLEncode", fn_base64Encode},
+        {"base64Decode", fn_base64Encode},
+        {"base64URLDecode", fn_base64Encode},
+        {"toJSON", fn_toJSON},
+        {"toJSONPretty", fn_toJSON},
+        {"toYAML", fn_toYAML},
+        {"toLower", fn_toLower},
+        {"toUpper", fn_toLower},
+        {"toTitle", fn_toLower},
+        {"trimSpace", fn_toLower},
+        {"replaceAll", fn_replaceAll},
+        {"split", fn_split},
+        {"join", fn_join},
+        {"env", fn_env},
+        {"file", fn_file},
+        {"contains", fn_contains},
+        {"hasPrefix", fn_hasPrefix},
+        {"hasSuffix", fn_hasPrefix},
+        {"parseBool", fn_parseBool},
+        {"parseInt", fn_parseInt},
+        {"parseJSON", fn_parseJSON},
+};
+
 static int
 call_func(struct state *st, const struct cmd *c, const char *fn, const struct arg *const *args,
           size_t nargs, json_t *final, bool has_final, json_t *dot, json_t **ret)
@@ -2316,9 +2960,9 @@ call_func(struct state *st, const struct cmd *c, const char *fn, const struct ar
 	size_t n = nargs + (has_final ? 1 : 0);
 	json_t **argv = NULL;
 	struct buf t = BUF_INIT(TMPL_SCRATCH, BUF_SECRET), t2 = BUF_INIT(TMPL_SCRATCH, BUF_SECRET);
-	const char *s = NULL, *s2 = NULL;
+	func_fn f = NULL;
 	size_t got = 0;
-	int r = 0, cmp;
+	int r = 0;
 
 	/* and, or: short-circuit, the result is the deciding argument */
 	if (strcmp(fn, "and") == 0 || strcmp(fn, "or") == 0) {
@@ -2354,420 +2998,17 @@ call_func(struct state *st, const struct cmd *c, const char *fn, const struct ar
 	if (has_final)
 		argv[got++] = final != NULL ? json_incref(final) : NULL;
 
-#define WANT(k)                                                                                    \
-	do {                                                                                       \
-		r = want_args(st, c, fn, n, (k));                                                  \
-		if (r < 0)                                                                         \
-			goto out;                                                                  \
-	} while (0)
-#define TEXT(i, var, tb)                                                                           \
-	do {                                                                                       \
-		r = arg_text(st, c, fn, argv[i], &(var), &(tb));                                   \
-		if (r < 0)                                                                         \
-			goto out;                                                                  \
-	} while (0)
-
-	if (strcmp(fn, "not") == 0) {
-		WANT(1);
-		*ret = json_boolean(!truth(argv[0]));
-	} else if (strcmp(fn, "eq") == 0 || strcmp(fn, "ne") == 0) {
-		bool any = false;
-		if (n < 2) {
-			r = xerr(st, c->pos, c->end, "wrong number of args for %s: want 2 got %zu",
-			         fn, n);
-			goto out;
-		}
-		if (fn[0] == 'n')
-			WANT(2);
-		for (size_t i = 1; i < n && !any; i++) {
-			if (compare(argv[0], argv[i], false, &cmp) < 0) {
-				r = xerr(st, c->pos, c->end,
-				         "error calling %s: incompatible types for comparison", fn);
-				goto out;
-			}
-			any = cmp == 0;
-		}
-		*ret = json_boolean(fn[0] == 'e' ? any : !any);
-	} else if (strcmp(fn, "lt") == 0 || strcmp(fn, "le") == 0 || strcmp(fn, "gt") == 0 ||
-	           strcmp(fn, "ge") == 0) {
-		WANT(2);
-		if (compare(argv[0], argv[1], true, &cmp) < 0) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling %s: incompatible types for comparison", fn);
-			goto out;
-		}
-		*ret = json_boolean(fn[0] == 'l' ? (fn[1] == 't' ? cmp < 0 : cmp <= 0)
-		                                 : (fn[1] == 't' ? cmp > 0 : cmp >= 0));
-	} else if (strcmp(fn, "len") == 0) {
-		WANT(1);
-		if (json_is_string(argv[0]))
-			*ret = json_integer((json_int_t)json_string_length(argv[0]));
-		else if (json_is_array(argv[0]))
-			*ret = json_integer((json_int_t)json_array_size(argv[0]));
-		else if (json_is_object(argv[0]))
-			*ret = json_integer((json_int_t)json_object_size(argv[0]));
-		else {
-			r = xerr(st, c->pos, c->end, "error calling len: len of type %s",
-			         type_name(argv[0]));
-			goto out;
-		}
-	} else if (strcmp(fn, "index") == 0) {
-		json_t *v;
-		if (n < 1) {
-			r = xerr(st, c->pos, c->end,
-			         "wrong number of args for index: want at least 1 got 0");
-			goto out;
-		}
-		v = argv[0] != NULL ? json_incref(argv[0]) : NULL;
-		for (size_t i = 1; i < n; i++) {
-			json_t *next = NULL;
-			if (json_is_array(v) && json_is_integer(argv[i])) {
-				json_int_t k = json_integer_value(argv[i]);
-				if (k < 0 || (size_t)k >= json_array_size(v)) {
-					json_decref(v);
-					r = xerr(st, c->pos, c->end,
-					         "error calling index: index out of range: %lld",
-					         (long long)k);
-					goto out;
-				}
-				next = json_incref(json_array_get(v, (size_t)k));
-			} else if (json_is_object(v) && json_is_string(argv[i])) {
-				next = json_object_get(v, json_string_value(argv[i]));
-				if (next == NULL && st->t->missing_error) {
-					r = xerr(st, c->pos, c->end,
-					         "error calling index: map has no entry for key "
-					         "\"%s\"",
-					         json_string_value(argv[i]));
-					json_decref(v);
-					goto out;
-				}
-				next = next != NULL ? json_incref(next) : json_null();
-			} else {
-				r = xerr(st, c->pos, c->end,
-				         "error calling index: can't index item of type %s",
-				         type_name(v));
-				json_decref(v);
-				goto out;
-			}
-			json_decref(v);
-			v = next;
-		}
-		*ret = v;
-	} else if (strcmp(fn, "print") == 0 || strcmp(fn, "println") == 0) {
-		for (size_t i = 0; r == 0 && i < n; i++) {
-			/* Print adds a space between operands when neither is a string;
-			 * Println always */
-			if (i > 0 && (fn[5] == 'l' ||
-			              (!json_is_string(argv[i - 1]) && !json_is_string(argv[i]))))
-				r = buf_append_char(&t, ' ');
-			if (r == 0)
-				r = print_value(&t, argv[i], false);
-		}
-		if (r == 0 && fn[5] == 'l')
-			r = buf_append_char(&t, '\n');
-		if (r < 0)
-			goto out;
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "printf") == 0) {
-		if (n < 1) {
-			r = xerr(st, c->pos, c->end,
-			         "wrong number of args for printf: want at least 1 got 0");
-			goto out;
-		}
-		TEXT(0, s, t2);
-		r = go_sprintf(&t, s, argv + 1, n - 1);
-		if (r < 0)
-			goto out;
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "secret") == 0 || strcmp(fn, "pkiCert") == 0) {
-		r = do_secret(st, c, fn, argv, n, ret);
-		goto out;
-	} else if (strcmp(fn, "base64Encode") == 0 || strcmp(fn, "base64URLEncode") == 0 ||
-	           strcmp(fn, "base64Decode") == 0 || strcmp(fn, "base64URLDecode") == 0) {
-		bool url = fn[6] == 'U', enc = strstr(fn, "Encode") != NULL;
-		WANT(1);
-		TEXT(0, s, t2);
-		r = b64_url(s, enc, url, &t);
-		if (r > 0) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling %s: %s: illegal base64 data at input byte %d", fn,
-			         fn, r - 1);
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-		*ret = json_stringn(buf_str(&t), buf_len(&t));
-		if (*ret == NULL) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling %s: decoded value is not valid UTF-8", fn);
-			goto out;
-		}
-	} else if (strcmp(fn, "toJSON") == 0 || strcmp(fn, "toJSONPretty") == 0) {
-		WANT(1);
-		r = json_go(&t, argv[0], fn[6] == 'P' ? "  " : NULL, 0);
-		if (r < 0)
-			goto out;
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "toYAML") == 0) {
-		WANT(1);
-		r = yaml_go(&t, argv[0], 0);
-		if (r < 0)
-			goto out;
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "toLower") == 0 || strcmp(fn, "toUpper") == 0 ||
-	           strcmp(fn, "toTitle") == 0 || strcmp(fn, "trimSpace") == 0) {
-		size_t a = 0, e;
-		WANT(1);
-		TEXT(0, s, t2);
-		e = strlen(s);
-		if (fn[0] == 't' && fn[1] == 'r') {
-			while (a < e && isspace((unsigned char)s[a]))
-				a++;
-			while (e > a && isspace((unsigned char)s[e - 1]))
-				e--;
-		}
-		r = buf_append(&t, s + a, e - a);
-		if (r < 0)
-			goto out;
-		{
-			char *p = t.p;
-			bool word_start = true;
-			for (size_t i = 0; p != NULL && i < buf_len(&t); i++) {
-				unsigned char ch = (unsigned char)p[i];
-				if (strcmp(fn, "toLower") == 0)
-					p[i] = (char)tolower(ch);
-				else if (strcmp(fn, "toUpper") == 0)
-					p[i] = (char)toupper(ch);
-				else if (strcmp(fn, "toTitle") == 0) {
-					/* first letter of each word upper, the rest unchanged */
-					if (word_start && ch < 0x80)
-						p[i] = (char)toupper(ch);
-					word_start = !(isalnum(ch) || ch >= 0x80 || ch == '\'');
-				}
-			}
-		}
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "replaceAll") == 0) {
-		const char *s3;
-		struct buf t3 = BUF_INIT(TMPL_SCRATCH, BUF_SECRET);
-		WANT(3);
-		TEXT(0, s, t2);
-		r = arg_text(st, c, fn, argv[1], &s2, &t3);
-		if (r == 0)
-			r = arg_text(st, c, fn, argv[2], &s3, &t);
-		if (r == 0) {
-			struct buf o = BUF_INIT(TMPL_SCRATCH, BUF_SECRET);
-			size_t fl = strlen(s);
-			const char *q = s3;
-			while (r == 0 && *q != '\0') {
-				/* strings.ReplaceAll with "" inserts between runes */
-				const char *hit = fl > 0 ? strstr(q, s) : q + (q != s3);
-				if (fl == 0 && q == s3) {
-					r = buf_append_str(&o, s2);
-					if (r < 0)
-						break;
-					hit = q + 1;
-					while (((unsigned char)*hit & 0xC0) == 0x80)
-						hit++;
-					r = buf_append(&o, q, (size_t)(hit - q));
-					q = hit;
-					continue;
-				}
-				if (fl == 0) {
-					const char *e2 = q + 1;
-					while (((unsigned char)*e2 & 0xC0) == 0x80)
-						e2++;
-					r = buf_append_str(&o, s2);
-					if (r == 0)
-						r = buf_append(&o, q, (size_t)(e2 - q));
-					q = e2;
-					continue;
-				}
-				if (hit == NULL) {
-					r = buf_append_str(&o, q);
-					break;
-				}
-				r = buf_append(&o, q, (size_t)(hit - q));
-				if (r == 0)
-					r = buf_append_str(&o, s2);
-				q = hit + fl;
-			}
-			if (r == 0 && fl == 0)
-				r = buf_append_str(&o, s2);
-			if (r == 0)
-				r = str_ret(ret, buf_str(&o), buf_len(&o));
-			buf_free(&o);
-		}
-		buf_free(&t3);
-		if (r < 0)
-			goto out;
-	} else if (strcmp(fn, "split") == 0) {
-		json_t *arr;
-		size_t a = 0, e, sl;
-		WANT(2);
-		TEXT(0, s, t2);
-		TEXT(1, s2, t);
-		arr = json_array();
-		if (arr == NULL) {
-			r = CF_ENOMEM;
-			goto out;
-		}
-		/* consul-template trims the input; empty input gives an empty list */
-		e = strlen(s2);
-		while (a < e && isspace((unsigned char)s2[a]))
-			a++;
-		while (e > a && isspace((unsigned char)s2[e - 1]))
-			e--;
-		sl = strlen(s);
-		for (size_t i = a; e > a;) {
-			const char *hit = NULL;
-			if (sl > 0) {
-				for (size_t k = i; k + sl <= e; k++)
-					if (memcmp(s2 + k, s, sl) == 0) {
-						hit = s2 + k;
-						break;
-					}
-			} else if (i < e) {
-				hit = s2 + i + 1;
-				while (hit < s2 + e && ((unsigned char)*hit & 0xC0) == 0x80)
-					hit++;
-				if (hit == s2 + e)
-					hit = NULL;
-			}
-			size_t end = hit != NULL ? (size_t)(hit - s2) : e;
-			if (json_array_append_new(arr, json_stringn(s2 + i, end - i)) != 0) {
-				json_decref(arr);
-				r = CF_ENOMEM;
-				goto out;
-			}
-			if (hit == NULL)
-				break;
-			i = end + sl;
-		}
-		*ret = arr;
-	} else if (strcmp(fn, "join") == 0) {
-		WANT(2);
-		TEXT(0, s, t2);
-		if (!json_is_array(argv[1])) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling join: wrong type for value; expected []string; got "
-			         "%s",
-			         type_name(argv[1]));
-			goto out;
-		}
-		for (size_t i = 0; i < json_array_size(argv[1]); i++) {
-			json_t *e = json_array_get(argv[1], i);
-			if (!json_is_string(e)) {
-				r = xerr(st, c->pos, c->end,
-				         "error calling join: wrong type for value; expected "
-				         "string; got %s",
-				         type_name(e));
-				goto out;
-			}
-			r = buf_printf(&t, "%s%s", i > 0 ? s : "", json_string_value(e));
-			if (r < 0)
-				goto out;
-		}
-		r = str_ret(ret, buf_str(&t), buf_len(&t));
-	} else if (strcmp(fn, "env") == 0) {
-		const char *e;
-		WANT(1);
-		TEXT(0, s, t2);
-		e = getenv(s);
-		r = str_ret(ret, e != NULL ? e : "", e != NULL ? strlen(e) : 0);
-	} else if (strcmp(fn, "file") == 0) {
-		struct buf fb = BUF_INIT(TMPL_FILE_MAX, BUF_SECRET);
-		WANT(1);
-		TEXT(0, s, t2);
-		r = read_file_capped(s, &fb);
-		if (r == 0) {
-			*ret = json_stringn(buf_str(&fb), buf_len(&fb));
-			if (*ret == NULL)
-				r = xerr(st, c->pos, c->end,
-				         "error calling file: %s: not valid UTF-8 text", s);
-		} else {
-			r = xerr(st, c->pos, c->end, "error calling file: %s: %s", s,
-			         r == CF_ETOOBIG ? "larger than 1 MiB" : "cannot be read");
-		}
-		buf_free(&fb);
-		if (r < 0)
-			goto out;
-	} else if (strcmp(fn, "contains") == 0) {
-		bool found = false;
-		WANT(2);
-		if (json_is_array(argv[1])) {
-			for (size_t i = 0; !found && i < json_array_size(argv[1]); i++)
-				found = compare(argv[0], json_array_get(argv[1], i), false, &cmp) ==
-				                0 &&
-				        cmp == 0;
-		} else if (json_is_object(argv[1]) && json_is_string(argv[0])) {
-			found = json_object_get(argv[1], json_string_value(argv[0])) != NULL;
-		} else if (json_is_string(argv[1]) && json_is_string(argv[0])) {
-			found = strstr(json_string_value(argv[1]), json_string_value(argv[0])) !=
-			        NULL;
-		} else {
-			r = xerr(st, c->pos, c->end, "error calling contains: cannot search in %s",
-			         type_name(argv[1]));
-			goto out;
-		}
-		*ret = json_boolean(found);
-	} else if (strcmp(fn, "hasPrefix") == 0 || strcmp(fn, "hasSuffix") == 0) {
-		size_t pl, sl;
-		WANT(2);
-		TEXT(0, s, t2);
-		TEXT(1, s2, t);
-		pl = strlen(s);
-		sl = strlen(s2);
-		*ret = json_boolean(pl <= sl &&
-		                    memcmp(fn[3] == 'P' ? s2 : s2 + sl - pl, s, pl) == 0);
-	} else if (strcmp(fn, "parseBool") == 0) {
-		bool b = false;
-		WANT(1);
-		TEXT(0, s, t2);
-		if (*s != '\0' && util_parse_bool(s, &b) < 0) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling parseBool: parseBool: strconv.ParseBool: parsing "
-			         "\"%s\": invalid syntax",
-			         s);
-			goto out;
-		}
-		*ret = json_boolean(b);
-	} else if (strcmp(fn, "parseInt") == 0) {
-		int64_t v = 0;
-		WANT(1);
-		TEXT(0, s, t2);
-		if (*s != '\0' && util_parse_int(s, &v) < 0) {
-			r = xerr(st, c->pos, c->end,
-			         "error calling parseInt: parseInt: strconv.ParseInt: parsing "
-			         "\"%s\": invalid syntax",
-			         s);
-			goto out;
-		}
-		*ret = json_integer(v);
-	} else if (strcmp(fn, "parseJSON") == 0) {
-		json_error_t je;
-		WANT(1);
-		TEXT(0, s, t2);
-		if (*s == '\0') {
-			*ret = json_object();
-		} else {
-			*ret = json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-			if (*ret == NULL) {
-				r = xerr(st, c->pos, c->end,
-				         "error calling parseJSON: invalid JSON at line %d column "
-				         "%d",
-				         je.line, je.column);
-				goto out;
-			}
-		}
-	} else {
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		if (strcmp(funcs[i].name, fn) == 0)
+			f = funcs[i].fn;
+	/* the parser admits only known names: a miss is a bug */
+	if (f == NULL) {
 		r = xerr(st, c->pos, c->end, "function \"%s\" not defined", fn);
 		goto out;
 	}
+	r = f(st, c, fn, argv, n, ret, &t, &t2);
 	if (r == 0 && *ret == NULL && strcmp(fn, "index") != 0)
 		r = CF_ENOMEM;
-#undef WANT
-#undef TEXT
 out:
 	for (size_t i = 0; i < got; i++)
 		json_decref(argv[i]);
@@ -2865,7 +3106,7 @@ exec_node(struct state *st, const struct node *n, json_t *dot)
 					r = exec_list(st, n->body, e);
 				vars_pop(st, m2);
 			}
-			free(keys);
+			free(keys); /* not secret: borrowed pointers to map keys */
 		} else if (v != NULL && !json_is_null(v)) {
 			r = xerr(st, n->pipe->pos, n->pipe->cmds[n->pipe->ncmds - 1]->end,
 			         "range can't iterate over %s", type_name(v));
