@@ -2134,8 +2134,10 @@ do_secret(struct state *st, const struct cmd *c, const char *fn, json_t **argv, 
 		}
 		const char *eq = strchr(s, '=');
 		if (eq == NULL || eq == s) {
+			/* the argument may carry a secret: name it by position */
 			r = xerr(st, c->pos, c->end,
-			         "error calling %s: invalid key-value pair \"%s\"", fn, s);
+			         "error calling %s: argument %zu is not a key=value pair", fn,
+			         i + 1);
 			goto out;
 		}
 		{
@@ -2848,10 +2850,8 @@ fn_parseBool(struct state *st, const struct cmd *c, const char *fn, json_t **arg
 	WANT(1);
 	TEXT(0, s, t2);
 	if (*s != '\0' && util_parse_bool(s, &b) < 0) {
-		r = xerr(st, c->pos, c->end,
-		         "error calling parseBool: parseBool: strconv.ParseBool: parsing "
-		         "\"%s\": invalid syntax",
-		         s);
+		/* the value may be a secret: not shown */
+		r = xerr(st, c->pos, c->end, "error calling parseBool: not a boolean");
 		return r;
 	}
 	*ret = json_boolean(b);
@@ -2869,10 +2869,8 @@ fn_parseInt(struct state *st, const struct cmd *c, const char *fn, json_t **argv
 	WANT(1);
 	TEXT(0, s, t2);
 	if (*s != '\0' && util_parse_int(s, &v) < 0) {
-		r = xerr(st, c->pos, c->end,
-		         "error calling parseInt: parseInt: strconv.ParseInt: parsing "
-		         "\"%s\": invalid syntax",
-		         s);
+		/* the value may be a secret: not shown */
+		r = xerr(st, c->pos, c->end, "error calling parseInt: not a base-10 integer");
 		return r;
 	}
 	*ret = json_integer(v);

@@ -240,8 +240,8 @@ static const struct vec vecs[] = {
          "t.tpl:1:9: executing <secret \"secret/data/denied\">: error calling secret: permission "
          "denied"},
         {"{{ secret \"secret/app\" \"novalue\" }}", NULL,
-         "t.tpl:1:4: executing <secret \"secret/app\" \"novalue\">: error calling secret: invalid "
-         "key-value pair \"novalue\""},
+         "t.tpl:1:4: executing <secret \"secret/app\" \"novalue\">: error calling secret: "
+         "argument 2 is not a key=value pair"},
         {"{{ lt 1 \"a\" }}", NULL,
          "t.tpl:1:4: executing <lt 1 \"a\">: error calling lt: incompatible types for comparison"},
         {"{{ \"x\".y }}", NULL, "t.tpl:1:7: unexpected \".\" in operand"},
@@ -256,8 +256,12 @@ static const struct vec vecs[] = {
          "t.tpl:1:4: executing <index (split \",\" \"a\") 3>: error calling index: index out of "
          "range: 3"},
         {"{{ parseInt \"x1\" }}", NULL,
-         "t.tpl:1:4: executing <parseInt \"x1\">: error calling parseInt: parseInt: "
-         "strconv.ParseInt: parsing \"x1\": invalid syntax"},
+         "t.tpl:1:4: executing <parseInt \"x1\">: error calling parseInt: not a base-10 integer"},
+        /* a value that fails a function is not quoted: it may be a secret */
+        {"{{ with secret \"secret/data/app\" }}{{ .Data.data.password | parseInt }}{{ end }}", NULL,
+         "t.tpl:1:61: executing <parseInt>: error calling parseInt: not a base-10 integer"},
+        {"{{ with secret \"secret/data/app\" }}{{ .Data.data.password | parseBool }}{{ end }}",
+         NULL, "t.tpl:1:61: executing <parseBool>: error calling parseBool: not a boolean"},
         {"{{ file \"/nonexistent/tmpl-test\" }}", NULL,
          "t.tpl:1:4: executing <file \"/nonexistent/tmpl-test\">: error calling file: "
          "/nonexistent/tmpl-test: cannot be read"},
