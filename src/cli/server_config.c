@@ -579,7 +579,7 @@ server_config_free(struct server_config *c)
 	secmem_free_str(c->storage);
 	free(c->listen);
 	free(c->tls_cert);
-	free(c->tls_key);
+	free(c->tls_key); /* not secret: the path of the key file */
 	free(c->xff_authorized);
 	free(c->api_addr);
 	free(c->cluster_name);
