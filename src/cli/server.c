@@ -213,10 +213,14 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	struct http_server *http = NULL;
 	struct core *core = NULL;
 	char *root = NULL, *unseal = NULL, *shown = NULL;
-	char err[512];
+	char err[512], self[300];
 	int r;
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
+	/* HA advertises where clients reach this node: --api-addr, else the listener */
+	(void)snprintf(self, sizeof(self), "%s%s", hc->tls_cert ? "https://" : "http://",
+	               hc->listen);
+	cc.api_addr = a->api_addr ? a->api_addr : self;
 	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
 	if (shown == NULL)
 		cli_oom();

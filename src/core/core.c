@@ -84,6 +84,11 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = seal_load_config(c);
 	if (r < 0)
 		goto fail;
+	if (storage_lock_supported(c->storage)) {
+		r = ha_new(c, cfg->api_addr ? cfg->api_addr : "", &c->ha);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = c;
 	return 0;
 fail:
@@ -96,6 +101,8 @@ core_free(struct core *c)
 {
 	if (!c)
 		return;
+	ha_free(c->ha); /* the lock goes with the storage, closed below */
+	c->ha = NULL;
 	if (c->barrier && !barrier_sealed(c->barrier)) {
 		mount_interrupt_all(c);
 		core_pre_seal(c);
@@ -769,6 +776,38 @@ needs_exclusive(const struct route *rt, const struct request *rq)
 	       strcmp(rq->path + n - 5, "/tune") == 0;
 }
 
+/* What a standby answers itself: the seal routes, health and leader. */
+static bool
+standby_serves(const struct request *rq)
+{
+	static const char *const paths[] = {"sys/health", "sys/leader", "sys/seal-status",
+	                                    "sys/unseal", "sys/init", "sys/seal", "sys/metrics"};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strcmp(rq->path, paths[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A standby's answer: 307 to the active node, or 503 when there is none. */
+static void
+standby_redirect(struct core *c, struct response *rs)
+{
+	char addr[520];
+	bool self;
+	int64_t since;
+
+	if (ha_leader(c->ha, &self, addr, sizeof(addr), &since) == 0 && !self && addr[0]) {
+		rs->redirect = strdup(addr);
+		if (rs->redirect != NULL) {
+			rs->status = 307;
+			return;
+		}
+	}
+	(void)response_errorf(rs, "this node is a standby and no active node is known yet");
+	rs->status = 503;
+}
+
 int
 core_handle(struct core *c, struct request *rq, struct response *rs)
 {
@@ -777,6 +816,11 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 	request_prepare(c, rq);
 	/* Routes that change the seal state or the mount table run alone. */
 	pthread_rwlock_rdlock(&c->lock);
+	if (c->ha && ha_standby(c->ha) && !standby_serves(rq)) {
+		standby_redirect(c, rs);
+		pthread_rwlock_unlock(&c->lock);
+		return request_finish(c, rq, rs);
+	}
 	peek = route_peek(c, rq);
 	if (needs_exclusive(peek, rq)) {
 		/* A seal must not wait for requests stuck on an external system. */

@@ -29,6 +29,9 @@ struct core;
 struct core_config {
 	const char *storage_spec; /* "memory:" / "sqlite:PATH" */
 	const char *cluster_name;
+	/* The URL clients reach this node at: advertised to the others when it is
+	 * the active node of an HA group (a storage with a lock, postgres). */
+	const char *api_addr;
 };
 
 int core_new(const struct core_config *cfg, struct core **ret);

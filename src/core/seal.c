@@ -208,7 +208,7 @@ core_post_unseal(struct core *c)
 }
 
 void
-core_pre_seal(struct core *c)
+core_teardown(struct core *c)
 {
 	for (size_t i = c->nsubsystems; i-- > 0;)
 		if (c->subsystems[i].stop)
@@ -222,6 +222,14 @@ core_pre_seal(struct core *c)
 	mount_unload_all(c);
 	token_store_flush(c->tokens);
 	core_acl_cache_clear(c);
+}
+
+void
+core_pre_seal(struct core *c)
+{
+	if (c->ha)
+		ha_sealing(c->ha);
+	core_teardown(c);
 	barrier_seal(c->barrier);
 	log_info("sealed");
 }
@@ -400,7 +408,9 @@ try_unseal(struct core *c)
 		goto out;
 	}
 	r = barrier_unseal(c->barrier, key);
-	if (r == 0)
+	if (r == 0 && c->ha)
+		ha_unsealed(c->ha); /* loads once it is the active node */
+	else if (r == 0)
 		r = core_post_unseal(c);
 out:
 	sodium_free(key);

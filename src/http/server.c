@@ -489,6 +489,7 @@ struct answer {
 	char *body; /* owned until queued; wiped when freed */
 	size_t len;
 	int64_t retry_after;
+	char *redirect;                 /* owned: an HA standby's 307 (the active node's URL) */
 	struct response_stream *stream; /* owned: a 2xx streamed answer */
 	bool render_failed;
 };
@@ -498,6 +499,8 @@ answer_free(struct answer *a)
 {
 	secmem_free_str(a->body);
 	a->body = NULL;
+	free(a->redirect); /* not secret: a URL */
+	a->redirect = NULL;
 	if (a->stream) {
 		a->stream->free(a->stream->arg);
 		free(a->stream);
@@ -518,18 +521,56 @@ run_request(struct http_server *s, struct request *rq, struct answer *a)
 	} else {
 		a->render_failed = http_render(rq, &rs, &a->body, &a->len) < 0;
 		a->retry_after = rs.retry_after;
+		a->redirect = rs.redirect;
+		rs.redirect = NULL;
 	}
 	response_reset(&rs);
 	request_free_fields(rq);
 }
 
-/* Queues a on conn, handing its body or stream over. */
+/* An HA standby's answer: 307 with Location: the active node's URL + the
+ * request target as the client sent it (path and query). */
 static enum MHD_Result
-queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *a)
+queue_redirect(struct MHD_Connection *conn, const char *base, const char *target, size_t tlen)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t blen = strlen(base);
+	char *loc;
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	loc = malloc(blen + tlen + 1);
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!loc || !resp) {
+		free(loc);
+		if (resp)
+			MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	memcpy(loc, base, blen);
+	memcpy(loc + blen, target, tlen);
+	loc[blen + tlen] = '\0';
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, 307, resp);
+	MHD_destroy_response(resp);
+	free(loc); /* not secret: a URL */
+	return ret;
+}
+
+/* Queues a on conn, handing its body or stream over. cc: the request's context
+ * (its target, for a redirect), NULL for answers that cannot be one. */
+static enum MHD_Result
+queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *a,
+             const struct conn_ctx *cc)
 {
 	struct response rs = {0};
 	enum MHD_Result ret;
 	char *body = a->body;
+
+	if (a->redirect && a->status == 307 && cc && cc->target)
+		return queue_redirect(conn, a->redirect, cc->target, cc->target_len);
 
 	a->body = NULL;
 	if (a->stream) {
@@ -762,7 +803,7 @@ refuse(struct http_server *s, struct MHD_Connection *conn, struct request *rq, c
 	a.render_failed = http_render(rq, &rs, &a.body, &a.len) < 0;
 	response_reset(&rs);
 	request_free_fields(rq);
-	ret = queue_answer(s, conn, &a);
+	ret = queue_answer(s, conn, &a, NULL);
 	answer_free(&a);
 	return ret;
 }
@@ -777,7 +818,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	int r;
 
 	if (cc->job) { /* resumed: a worker ran it */
-		ret = queue_answer(s, conn, &cc->job->a);
+		ret = queue_answer(s, conn, &cc->job->a, cc);
 		job_free(s, cc->job);
 		cc->job = NULL;
 		return ret;
@@ -860,7 +901,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	if (should_defer(s, &rq) && defer(s, conn, cc, &rq))
 		return MHD_YES;
 	run_request(s, &rq, &a);
-	ret = queue_answer(s, conn, &a);
+	ret = queue_answer(s, conn, &a, cc);
 	answer_free(&a);
 	return ret;
 }
