@@ -149,6 +149,8 @@ seal_status_json(struct core *c)
 	json_t *j;
 
 	pthread_mutex_lock(&c->unseal_mu);
+	if (!c->initialized && c->ha)
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
 	j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:s}", "type",
 	              "shamir", "initialized", c->initialized, "sealed", sealed, "t", c->threshold,
 	              "n", c->shares, "progress", (int)c->unseal_shares.n, "nonce", c->nonce,
@@ -426,6 +428,8 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed, cha
 	*ret_unsealed = false;
 	why[0] = '\0';
 	pthread_mutex_lock(&c->unseal_mu);
+	if (!c->initialized && c->ha)
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
 	if (!c->initialized) {
 		r = CF_EUNINIT;
 		goto out;

@@ -66,6 +66,12 @@ sys_health(struct request *rq, struct response *rs)
 	}
 	bool standby_node = !sealed && c->ha && ha_standby(c->ha);
 
+	if (!c->initialized && c->ha) {
+		pthread_mutex_lock(&c->unseal_mu);
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
+		pthread_mutex_unlock(&c->unseal_mu);
+	}
+
 	rs->raw = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "initialized",
 	                    c->initialized, "sealed", sealed, "standby", standby_node,
 	                    "performance_standby",

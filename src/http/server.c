@@ -73,6 +73,7 @@ struct job;
 
 struct conn_ctx {
 	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
+	char *raw_query; /* "?..." as sent, or "" (on_uri): an HA redirect keeps it */
 	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
 	/* where MHD's copy of the request target starts and its length up to the
 	 * first NUL (on_uri); on_request compares them with where the version
@@ -100,6 +101,7 @@ conn_ctx_free(struct conn_ctx *cc)
 		return;
 	buf_free(&cc->body);
 	free(cc->raw_path);
+	free(cc->raw_query); /* not secret: tokens never travel in the query */
 	free(cc);
 }
 
@@ -118,11 +120,14 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	buf_init(&cc->body, s->max_body, BUF_SECRET);
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+	cc->raw_query = strdup(uri ? uri + strcspn(uri, "?") : "");
 	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
 	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
 	cc->target = uri;
 	cc->target_len = uri ? strlen(uri) : 0;
-	if (!cc->raw_path) {
+	if (!cc->raw_path || !cc->raw_query) {
+		free(cc->raw_path);
+		free(cc->raw_query);
 		free(cc);
 		return NULL;
 	}
@@ -531,16 +536,16 @@ run_request(struct http_server *s, struct request *rq, struct answer *a)
 /* An HA standby's answer: 307 with Location: the active node's URL + the
  * request target as the client sent it (path and query). */
 static enum MHD_Result
-queue_redirect(struct MHD_Connection *conn, const char *base, const char *target, size_t tlen)
+queue_redirect(struct MHD_Connection *conn, const char *base, const char *path, const char *query)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	size_t blen = strlen(base);
+	size_t blen = strlen(base), plen = strlen(path), qlen = strlen(query);
 	char *loc;
 
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
-	loc = malloc(blen + tlen + 1);
+	loc = malloc(blen + plen + qlen + 1);
 	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!loc || !resp) {
 		free(loc);
@@ -549,8 +554,8 @@ queue_redirect(struct MHD_Connection *conn, const char *base, const char *target
 		return MHD_NO;
 	}
 	memcpy(loc, base, blen);
-	memcpy(loc + blen, target, tlen);
-	loc[blen + tlen] = '\0';
+	memcpy(loc + blen, path, plen);
+	memcpy(loc + blen + plen, query, qlen + 1);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(conn, 307, resp);
@@ -569,8 +574,8 @@ queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *
 	enum MHD_Result ret;
 	char *body = a->body;
 
-	if (a->redirect && a->status == 307 && cc && cc->target)
-		return queue_redirect(conn, a->redirect, cc->target, cc->target_len);
+	if (a->redirect && a->status == 307 && cc)
+		return queue_redirect(conn, a->redirect, cc->raw_path, cc->raw_query);
 
 	a->body = NULL;
 	if (a->stream) {
