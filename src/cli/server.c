@@ -64,7 +64,10 @@ server_usage(char *buf, size_t size)
 	         "                           (default info)\n"
 	         "  --dev                    dev mode, as above (default off)\n"
 	         "  --dev-root-token=TOKEN   with --dev: the root token (default: a random one)\n"
-	         "  --api-addr=URL           accepted and ignored (single node)\n",
+	         "  --api-addr=URL           the URL clients reach this node at (HA: advertised\n"
+	         "                           to the standbys; default: the listener's URL)\n"
+	         "  --forward                HA standby: forward requests to the active node\n"
+	         "                           instead of redirecting (307) the client\n",
 	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
 	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
 }
@@ -78,6 +81,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_MAX_BODY,
 	OPT_API_ADDR,
+	OPT_FORWARD,
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
 	OPT_THREADS,
@@ -125,6 +129,7 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	        {"max-request-size", required_argument, NULL, OPT_MAX_BODY},
 	        {"api-addr", required_argument, NULL, OPT_API_ADDR},
+	        {"forward", no_argument, NULL, OPT_FORWARD},
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"config", required_argument, NULL, OPT_CONFIG},
 	        {"http-threads", required_argument, NULL, OPT_THREADS},
@@ -173,6 +178,9 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 		}
 		case OPT_API_ADDR:
 			a->api_addr = optarg;
+			break;
+		case OPT_FORWARD:
+			a->forward = a->hc.forward = true;
 			break;
 		case OPT_LOG_LEVEL: {
 			enum log_level l;

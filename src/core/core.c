@@ -781,7 +781,8 @@ static bool
 standby_serves(const struct request *rq)
 {
 	static const char *const paths[] = {"sys/health", "sys/leader", "sys/seal-status",
-	                                    "sys/unseal", "sys/init", "sys/seal", "sys/metrics"};
+	                                    "sys/unseal", "sys/init",   "sys/seal",
+	                                    "sys/metrics"};
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (strcmp(rq->path, paths[i]) == 0)

@@ -74,11 +74,10 @@ sys_health(struct request *rq, struct response *rs)
 
 	rs->raw = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "initialized",
 	                    c->initialized, "sealed", sealed, "standby", standby_node,
-	                    "performance_standby",
-	                    0, "replication_performance_mode", "disabled", "replication_dr_mode",
-	                    "disabled", "server_time_utc", (json_int_t)util_now(), "version",
-	                    COFFER_VERSION, "cluster_name", c->cluster_name, "cluster_id",
-	                    sealed ? "" : c->cluster_id);
+	                    "performance_standby", 0, "replication_performance_mode", "disabled",
+	                    "replication_dr_mode", "disabled", "server_time_utc",
+	                    (json_int_t)util_now(), "version", COFFER_VERSION, "cluster_name",
+	                    c->cluster_name, "cluster_id", sealed ? "" : c->cluster_id);
 	if (!rs->raw)
 		return CF_ENOMEM;
 	rs->status = !c->initialized ? uninit

@@ -23,6 +23,7 @@ struct http_config {
 	const char *tls_key;
 	size_t max_body;  /* bytes; 0 = default 32 MiB */
 	unsigned threads; /* 0 = HTTP_THREADS_PER_CORE per core, at most HTTP_MAX_THREADS */
+	bool forward;     /* HA standby: forward requests to the active node, not 307 */
 };
 
 /* Checks a listen address ("HOST:PORT") without binding: 0, or CF_EINVAL with a

@@ -8,6 +8,7 @@
 #include "backend/request.h"
 #include "http/http.h"
 #include "http/http_tls.h"
+#include "http/forward.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -49,6 +50,7 @@ struct http_server {
 	pthread_t grow;
 	bool grow_started;
 	struct core *core;
+	bool forward; /* HA standby: forward, not 307 (http_config) */
 	size_t max_body;
 	unsigned path_flags;                /* PATH_LEGACY_BYTES under the test hook, else 0 */
 	char *tls_cert_path, *tls_key_path; /* re-read by http_tls_reload */
@@ -72,9 +74,10 @@ struct http_server {
 struct job;
 
 struct conn_ctx {
-	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
-	char *raw_query; /* "?..." as sent, or "" (on_uri): an HA redirect keeps it */
-	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
+	char *raw_path;     /* the request path as sent, still percent-encoded (on_uri) */
+	char *raw_query;    /* "?..." as sent, or "" (on_uri): an HA redirect keeps it */
+	const char *method; /* MHD's, for the request's lifetime (serve) */
+	bool query_nul;     /* the query string as sent holds "%00" (on_uri) */
 	/* where MHD's copy of the request target starts and its length up to the
 	 * first NUL (on_uri); on_request compares them with where the version
 	 * starts, so only to spot a NUL byte sent raw in the target (target_nul) */
@@ -564,6 +567,26 @@ queue_redirect(struct MHD_Connection *conn, const char *base, const char *path, 
 	return ret;
 }
 
+/* --forward: the active node's answer to the same request. */
+static enum MHD_Result
+queue_forward(struct MHD_Connection *conn, const char *base, const struct conn_ctx *cc)
+{
+	char url[2048], *body = NULL;
+	size_t len = 0;
+	int status = 0, r, n;
+
+	n = snprintf(url, sizeof(url), "%s%s%s", base, cc->raw_path, cc->raw_query);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return queue_error(conn, 414, "request target too long to forward");
+	r = http_forward(conn, cc->method ? cc->method : "GET", url, buf_str(&cc->body),
+	                 buf_len(&cc->body), &status, &body, &len);
+	if (r < 0)
+		return queue_error(conn, 503,
+		                   "this node is a standby and cannot reach the active "
+		                   "node");
+	return queue_json(conn, status, body, len);
+}
+
 /* Queues a on conn, handing its body or stream over. cc: the request's context
  * (its target, for a redirect), NULL for answers that cannot be one. */
 static enum MHD_Result
@@ -574,6 +597,8 @@ queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *
 	enum MHD_Result ret;
 	char *body = a->body;
 
+	if (a->redirect && a->status == 307 && cc && s->forward)
+		return queue_forward(conn, a->redirect, cc);
 	if (a->redirect && a->status == 307 && cc)
 		return queue_redirect(conn, a->redirect, cc->raw_path, cc->raw_query);
 
@@ -828,6 +853,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 		cc->job = NULL;
 		return ret;
 	}
+	cc->method = method;
 	if (cc->too_big)
 		return refuse(s, conn, &rq, cc->raw_path, 413, "http: request body too large");
 	rq.query = json_object();
@@ -1197,6 +1223,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	s->lfd = -1;
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	s->forward = cfg->forward;
 	/* tests: store names that are not UTF-8, as versions before the check did */
 	if (util_test_hook("COFFER_TEST_LEGACY_PATHS"))
 		s->path_flags = PATH_LEGACY_BYTES;

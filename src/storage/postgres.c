@@ -1656,8 +1656,8 @@ pg_lock_check(struct storage *s)
 	if (q->fence != PG_FENCE_HELD)
 		r = CF_EIO;
 	pthread_mutex_unlock(&q->mu);
-	if (r == 0 && (q->lconn == NULL ||
-	               pg_lock_exec(q, "SELECT 1", pg_now_ms() + wait, NULL) != PG_OK)) {
+	if (r == 0 &&
+	    (q->lconn == NULL || pg_lock_exec(q, "SELECT 1", pg_now_ms() + wait, NULL) != PG_OK)) {
 		log_error("postgres storage at %s: HA lock connection lost: lock lost", q->where);
 		pg_lock_drop(q);
 		r = CF_EIO;

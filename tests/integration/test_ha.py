@@ -32,12 +32,17 @@ def storage_url(pg, user, password, schema):
 def cluster(pg, server_factory):
     """Three servers on one fresh schema: initialized once, each unsealed, KV v2 at kv/.
     Returns (nodes, root_token)."""
+    return make_cluster(pg, server_factory, 3)
+
+
+def make_cluster(pg, server_factory, count, extra=()):
     tag = os.urandom(5).hex()
     user, password, schema = f"coffer_{tag}", "pw-" + os.urandom(12).hex(), f"coffer_{tag}"
     pg.create_role(user, password=password)
     pg.query(f'GRANT CREATE ON DATABASE postgres TO "{user}"')
     url = storage_url(pg, user, password, schema)
-    nodes = [server_factory([f"--storage={url}"], name=f"ha{i}", ready="any") for i in range(3)]
+    nodes = [server_factory([f"--storage={url}", *extra], name=f"ha{i}", ready="any")
+             for i in range(count)]
     nodes[0].init()
     for n in nodes:
         n.keys, n.root_token = nodes[0].keys, nodes[0].root_token
@@ -215,3 +220,16 @@ def test_step_down_moves_the_active_role(cluster):
     assert third is not second
     assert third.client(token).secrets.kv.v2.create_or_update_secret(
         "moved", secret={"ok": "1"}, mount_point="kv")
+
+
+def test_forward_standby_answers_with_the_active_nodes_answer(pg, server_factory):
+    nodes, token = make_cluster(pg, server_factory, 2, extra=("--forward",))
+    active = wait_active(nodes)
+    standby = next(n for n in nodes if n is not active)
+    w = standby.raw("PUT", "/v1/kv/data/fwd", {"data": {"k": "v"}}, token=token)
+    assert w.status == 200, w  # no 307: the standby forwarded it
+    r = standby.raw("GET", "/v1/kv/data/fwd?version=1", token=token)
+    assert r.status == 200 and r.json()["data"]["data"] == {"k": "v"}
+    assert standby.raw("GET", "/v1/kv/data/fwd", token="bogus").status == 403
+    assert active.client(token).secrets.kv.v2.read_secret_version(
+        "fwd", mount_point="kv")["data"]["data"] == {"k": "v"}
