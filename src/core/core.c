@@ -797,15 +797,20 @@ standby_redirect(struct core *c, struct response *rs)
 	char addr[520];
 	bool self;
 	int64_t since;
+	int r = ha_leader(c->ha, &self, addr, sizeof(addr), &since);
 
-	if (ha_leader(c->ha, &self, addr, sizeof(addr), &since) == 0 && !self && addr[0]) {
+	if (r == 0 && !self && addr[0]) {
 		rs->redirect = strdup(addr);
 		if (rs->redirect != NULL) {
 			rs->status = 307;
 			return;
 		}
 	}
-	(void)response_errorf(rs, "this node is a standby and no active node is known yet");
+	if (r == 0 || r == CF_ENOTFOUND)
+		(void)response_errorf(rs, "this node is a standby and no active node is known yet");
+	else
+		(void)response_errorf(rs, "this node is a standby and cannot find the active node: "
+		                          "storage or I/O failure");
 	rs->status = 503;
 }
 

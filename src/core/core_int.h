@@ -150,8 +150,8 @@ void core_pre_seal(struct core *c);
 void core_teardown(struct core *c);
 
 /* ha.c: active/standby on a storage with a lock (see ha.c). ha_new starts the
- * HA thread; ha_unsealed tells it this node was unsealed (it then tries the
- * lock and loads what an unseal loads once it holds it); ha_sealing (lock held
+ * HA thread; ha_unsealed (lock held for writing) tries the lock once and, if
+ * it got it, loads what an unseal loads, then lets the HA thread try on; ha_sealing (lock held
  * for writing, before the teardown of a seal) gives the lock up. ha_standby: an
  * unsealed node that is not the active one (requests are redirected).
  * ha_step_down gives the lock up and keeps away from it for a few seconds.

@@ -219,6 +219,26 @@ ha_free(struct ha *h)
 void
 ha_unsealed(struct ha *h)
 {
+	struct core *c = h->c;
+	bool got = false;
+	int r;
+
+	/* One try at once, so a lone node answers as active when unseal returns. */
+	if (ha_now_ms() >= atomic_load(&h->hold_until_ms) &&
+	    storage_lock_acquire(c->storage, h->api_addr, &got) == 0 && got) {
+		r = core_post_unseal(c);
+		if (r < 0) {
+			core_teardown(c);
+			storage_lock_release(c->storage);
+			atomic_store(&h->hold_until_ms, ha_now_ms() + HA_RETRY_MS);
+			log_error("HA: cannot become the active node: %s", cf_strerror(r));
+		} else {
+			atomic_store(&h->loaded, true);
+			atomic_store(&h->active_since, util_now());
+			atomic_store(&h->active, true);
+			log_info("HA: this node is now the active node (%s)", h->api_addr);
+		}
+	}
 	atomic_store(&h->unsealed, true);
 	ha_kick(h);
 }

@@ -1693,9 +1693,9 @@ pg_lock_leader(struct storage *s, char *buf, size_t len)
 	               "l.classid = %d AND l.objid = %d AND l.objsubid = 2 AND l.pid = h.pid "
 	               "AND l.granted)",
 	               q->schema, PG_HA_CLASS, (int)q->lock_key);
-	r = pg_read(q, &one, 1);
+	r = pg_read(q, &one, 1); /* the table exists: every node's first try creates it */
 	if (r < 0)
-		return r == CF_EIO ? CF_ENOTFOUND : r; /* no coffer_ha table yet: no leader */
+		return r;
 	if (pq.ntuples(one.res) != 1) {
 		r = CF_ENOTFOUND;
 	} else {
