@@ -93,6 +93,7 @@ response_reset(struct response *rs)
 	json_decref(rs->wrap_info);
 	json_decref(rs->secret);
 	free(rs->lease_id);
+	free(rs->redirect); /* not secret: a URL */
 	if (rs->stream) {
 		rs->stream->free(rs->stream->arg);
 		free(rs->stream);

@@ -156,6 +156,9 @@ struct response {
 	 * the envelope's "wrap_info"; data and auth are then empty */
 	json_t *wrap_info;
 	int64_t retry_after; /* seconds; > 0 adds a Retry-After header (429 answers) */
+	/* owned: an HA standby's 307: the active node's base URL; the front end
+	 * answers with Location: this + the request's path and query */
+	char *redirect;
 	const char *mount_type;
 	/* owned (malloc'd, freed with stream->free(stream->arg) then free()): when
 	 * set with a 2xx status, the body is streamed and data/raw are ignored */

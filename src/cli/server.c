@@ -69,7 +69,6 @@ server_usage(char *buf, size_t size)
 	         "                           (default info)\n"
 	         "  --dev                    dev mode, as above (default off)\n"
 	         "  --dev-root-token=TOKEN   with --dev: the root token (default: a random one)\n"
-	         "  --api-addr=URL           accepted and ignored (single node)\n"
 	         "  --config=FILE            a server config file in HCL (docs/config.md);\n"
 	         "                           flags win over it; SIGHUP re-reads its log_level\n"
 	         "  --x-forwarded-for-authorized-addrs=CIDRS\n"
@@ -79,7 +78,11 @@ server_usage(char *buf, size_t size)
 	         "                           answer 400 to X-Forwarded-For from other peers\n"
 	         "                           (default: ignore the header)\n"
 	         "  --unauthenticated-metrics-access\n"
-	         "                           serve sys/metrics without a token\n",
+	         "                           serve sys/metrics without a token\n"
+	         "  --api-addr=URL           the URL clients reach this node at (HA: advertised\n"
+	         "                           to the standbys; default: the listener's URL)\n"
+	         "  --forward                HA standby: forward requests to the active node\n"
+	         "                           instead of redirecting (307) the client\n",
 	         SERVER_DEFAULT_LISTEN, HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_BODY >> 20,
 	         HTTP_MAX_THREADS, HTTP_THREADS_PER_CORE, threads);
 }
@@ -93,6 +96,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_MAX_BODY,
 	OPT_API_ADDR,
+	OPT_FORWARD,
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
 	OPT_THREADS,
@@ -186,6 +190,7 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 	        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	        {"max-request-size", required_argument, NULL, OPT_MAX_BODY},
 	        {"api-addr", required_argument, NULL, OPT_API_ADDR},
+	        {"forward", no_argument, NULL, OPT_FORWARD},
 	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"config", required_argument, NULL, OPT_CONFIG},
 	        {"http-threads", required_argument, NULL, OPT_THREADS},
@@ -237,6 +242,9 @@ server_parse_args(int argc, char **argv, struct server_args *a)
 		}
 		case OPT_API_ADDR:
 			a->api_addr = optarg;
+			break;
+		case OPT_FORWARD:
+			a->forward = a->hc.forward = true;
 			break;
 		case OPT_LOG_LEVEL: {
 			enum log_level l;
@@ -299,13 +307,17 @@ server_start(const struct server_args *a, struct core **ret_core, struct http_se
 	struct http_server *http = NULL;
 	struct core *core = NULL;
 	char *root = NULL, *unseal = NULL, *shown = NULL;
-	char err[512];
+	char err[512], self[300];
 	int r;
 
 	cc.storage_spec = a->dev ? (a->storage ? a->storage : "memory:") : a->storage;
 	cc.cluster_name = a->cluster_name;
 	cc.unauthenticated_metrics =
 	        a->unauth_metrics || a->hc.telemetry.unauthenticated_metrics_access;
+	/* HA advertises where clients reach this node: --api-addr, else the listener */
+	(void)snprintf(self, sizeof(self), "%s%s", hc->tls_cert ? "https://" : "http://",
+	               hc->listen);
+	cc.api_addr = a->api_addr ? a->api_addr : self;
 	shown = storage_spec_redact(cc.storage_spec); /* no password in logs */
 	if (shown == NULL)
 		cli_oom();

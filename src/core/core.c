@@ -110,6 +110,11 @@ core_new(const struct core_config *cfg, struct core **ret)
 	r = core_metrics_init(c, cfg->unauthenticated_metrics);
 	if (r < 0)
 		goto fail;
+	if (storage_lock_supported(c->storage)) {
+		r = ha_new(c, cfg->api_addr ? cfg->api_addr : "", &c->ha);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = c;
 	return 0;
 fail:
@@ -122,6 +127,8 @@ core_free(struct core *c)
 {
 	if (!c)
 		return;
+	ha_free(c->ha); /* the lock goes with the storage, closed below */
+	c->ha = NULL;
 	if (c->barrier && !barrier_sealed(c->barrier)) {
 		mount_interrupt_all(c);
 		core_pre_seal(c);
@@ -827,6 +834,44 @@ request_metrics(const char *mount_type, const struct request *rq, int status, ui
 	metrics_observe_since(METRIC_REQUEST_DURATION, labels, start_ns);
 }
 
+/* What a standby answers itself: the seal routes, health and leader. */
+static bool
+standby_serves(const struct request *rq)
+{
+	static const char *const paths[] = {"sys/health", "sys/leader", "sys/seal-status",
+	                                    "sys/unseal", "sys/init",   "sys/seal",
+	                                    "sys/metrics"};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strcmp(rq->path, paths[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A standby's answer: 307 to the active node, or 503 when there is none. */
+static void
+standby_redirect(struct core *c, struct response *rs)
+{
+	char addr[520];
+	bool self;
+	int64_t since;
+	int r = ha_leader(c->ha, &self, addr, sizeof(addr), &since);
+
+	if (r == 0 && !self && addr[0]) {
+		rs->redirect = strdup(addr);
+		if (rs->redirect != NULL) {
+			rs->status = 307;
+			return;
+		}
+	}
+	if (r == 0 || r == CF_ENOTFOUND)
+		(void)response_errorf(rs, "this node is a standby and no active node is known yet");
+	else
+		(void)response_errorf(rs, "this node is a standby and cannot find the active node: "
+		                          "storage or I/O failure");
+	rs->status = 503;
+}
+
 int
 core_handle(struct core *c, struct request *rq, struct response *rs)
 {
@@ -838,6 +883,11 @@ core_handle(struct core *c, struct request *rq, struct response *rs)
 	request_prepare(c, rq);
 	/* Routes that change the seal state or the mount table run alone. */
 	pthread_rwlock_rdlock(&c->lock);
+	if (c->ha && ha_standby(c->ha) && !standby_serves(rq)) {
+		standby_redirect(c, rs);
+		pthread_rwlock_unlock(&c->lock);
+		return request_finish(c, rq, rs);
+	}
 	peek = route_peek(c, rq);
 	if (needs_exclusive(peek, rq)) {
 		/* A seal must not wait for requests stuck on an external system. */

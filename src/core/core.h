@@ -30,6 +30,10 @@ struct core_config {
 	const char *storage_spec; /* "memory:" / "sqlite:PATH" */
 	const char *cluster_name;
 	bool unauthenticated_metrics; /* sys/metrics without a token */
+
+	/* The URL clients reach this node at: advertised to the others when it is
+	 * the active node of an HA group (a storage with a lock, postgres). */
+	const char *api_addr;
 };
 
 /* GET sys/metrics?format=prometheus (src/core/metrics_sys.c), as the core

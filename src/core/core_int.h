@@ -83,6 +83,7 @@ struct core {
 
 	char cluster_name[64];
 	char cluster_id[37];
+	struct ha *ha; /* active/standby (ha.c); NULL on a single-node storage */
 	int64_t start_time;
 };
 
@@ -152,6 +153,28 @@ void core_pre_seal(struct core *c);
  * collectors. */
 int core_metrics_init(struct core *c, bool unauthenticated);
 void core_metrics_free(struct core *c);
+
+/* What core_pre_seal does but seal the barrier: stops the background work and
+ * unloads mounts, tokens and ACLs (lock held for writing). An HA node that stops
+ * being active runs it and keeps its keys. */
+void core_teardown(struct core *c);
+
+/* ha.c: active/standby on a storage with a lock (see ha.c). ha_new starts the
+ * HA thread; ha_unsealed (lock held for writing) tries the lock once and, if
+ * it got it, loads what an unseal loads, then lets the HA thread try on; ha_sealing (lock held
+ * for writing, before the teardown of a seal) gives the lock up. ha_standby: an
+ * unsealed node that is not the active one (requests are redirected).
+ * ha_step_down gives the lock up and keeps away from it for a few seconds.
+ * ha_leader: whether this node is active, the active node's address and (self
+ * only) since when (unix seconds); CF_ENOTFOUND when there is no active node. */
+struct ha;
+int ha_new(struct core *c, const char *api_addr, struct ha **ret);
+void ha_free(struct ha *h);
+void ha_unsealed(struct ha *h);
+void ha_sealing(struct ha *h);
+bool ha_standby(struct ha *h);
+int ha_step_down(struct ha *h);
+int ha_leader(struct ha *h, bool *ret_self, char *addr, size_t len, int64_t *ret_since);
 
 /* mount.c */
 struct mount *mount_find(struct core *c, const char *path, const char **ret_rel);

@@ -134,8 +134,10 @@ collect_sealed(void *arg, struct metrics_out *o)
 static void
 collect_ha_active(void *arg, struct metrics_out *o)
 {
-	(void)arg;
-	metrics_gauge(o, NULL, 1);
+	struct core *c = arg;
+
+	/* a node without HA storage is the only node, so the active one */
+	metrics_gauge(o, NULL, c->ha == NULL || !ha_standby(c->ha) ? 1 : 0);
 }
 
 static void

@@ -149,6 +149,8 @@ seal_status_json(struct core *c)
 	json_t *j;
 
 	pthread_mutex_lock(&c->unseal_mu);
+	if (!c->initialized && c->ha)
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
 	j = json_pack("{s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:b, s:s}", "type",
 	              "shamir", "initialized", c->initialized, "sealed", sealed, "t", c->threshold,
 	              "n", c->shares, "progress", (int)c->unseal_shares.n, "nonce", c->nonce,
@@ -208,7 +210,7 @@ core_post_unseal(struct core *c)
 }
 
 void
-core_pre_seal(struct core *c)
+core_teardown(struct core *c)
 {
 	for (size_t i = c->nsubsystems; i-- > 0;)
 		if (c->subsystems[i].stop)
@@ -222,6 +224,14 @@ core_pre_seal(struct core *c)
 	mount_unload_all(c);
 	token_store_flush(c->tokens);
 	core_acl_cache_clear(c);
+}
+
+void
+core_pre_seal(struct core *c)
+{
+	if (c->ha)
+		ha_sealing(c->ha);
+	core_teardown(c);
 	barrier_seal(c->barrier);
 	log_info("sealed");
 }
@@ -400,7 +410,9 @@ try_unseal(struct core *c)
 		goto out;
 	}
 	r = barrier_unseal(c->barrier, key);
-	if (r == 0)
+	if (r == 0 && c->ha)
+		ha_unsealed(c->ha); /* loads once it is the active node */
+	else if (r == 0)
 		r = core_post_unseal(c);
 out:
 	sodium_free(key);
@@ -416,6 +428,8 @@ seal_submit(struct core *c, const char *key, bool reset, bool *ret_unsealed, cha
 	*ret_unsealed = false;
 	why[0] = '\0';
 	pthread_mutex_lock(&c->unseal_mu);
+	if (!c->initialized && c->ha)
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
 	if (!c->initialized) {
 		r = CF_EUNINIT;
 		goto out;

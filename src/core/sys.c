@@ -38,6 +38,16 @@ query_code(struct request *rq, const char *name, int def, int *ret)
 	return 0;
 }
 
+/* A boolean query parameter as Vault's health flags: present and "" or true. */
+static bool
+query_bool(struct request *rq, const char *name)
+{
+	const char *v = json_string_value(json_object_get(rq->query, name));
+
+	return v && (*v == '\0' || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	             strcmp(v, "t") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0);
+}
+
 static int
 sys_health(struct request *rq, struct response *rs)
 {
@@ -54,15 +64,26 @@ sys_health(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "invalid status code in the query");
 		return CF_EINVAL;
 	}
+	bool standby_node = !sealed && c->ha && ha_standby(c->ha);
+
+	if (!c->initialized && c->ha) {
+		pthread_mutex_lock(&c->unseal_mu);
+		(void)seal_load_config(c); /* another node sharing the storage ran init */
+		pthread_mutex_unlock(&c->unseal_mu);
+	}
+
 	rs->raw = json_pack("{s:b, s:b, s:b, s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "initialized",
-	                    c->initialized, "sealed", sealed, "standby", 0, "performance_standby",
-	                    0, "replication_performance_mode", "disabled", "replication_dr_mode",
-	                    "disabled", "server_time_utc", (json_int_t)util_now(), "version",
-	                    COFFER_VERSION, "cluster_name", c->cluster_name, "cluster_id",
-	                    sealed ? "" : c->cluster_id);
+	                    c->initialized, "sealed", sealed, "standby", standby_node,
+	                    "performance_standby", 0, "replication_performance_mode", "disabled",
+	                    "replication_dr_mode", "disabled", "server_time_utc",
+	                    (json_int_t)util_now(), "version", COFFER_VERSION, "cluster_name",
+	                    c->cluster_name, "cluster_id", sealed ? "" : c->cluster_id);
 	if (!rs->raw)
 		return CF_ENOMEM;
-	rs->status = !c->initialized ? uninit : sealed ? sealedc : active;
+	rs->status = !c->initialized ? uninit
+	             : sealed        ? sealedc
+	             : standby_node  ? (query_bool(rq, "standbyok") ? active : standby)
+	                             : active;
 	return 0;
 }
 
@@ -182,15 +203,26 @@ sys_seal(struct request *rq, struct response *rs)
 static int
 sys_step_down(struct request *rq, struct response *rs)
 {
-	return 0; /* single node: nothing to step down from */
+	/* single node: nothing to step down from; HA: the lock is given up now and
+	 * the HA thread turns this node into a standby */
+	return ha_step_down(rq->core->ha);
 }
 
 static int
 sys_leader(struct request *rq, struct response *rs)
 {
-	rs->raw = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled", 0,
-	                    "is_self", 0, "active_time", "0001-01-01T00:00:00Z", "leader_address",
-	                    "", "leader_cluster_address", "", "performance_standby", 0,
+	struct core *c = rq->core;
+	char addr[520] = "", since[40] = "0001-01-01T00:00:00Z";
+	bool self = false;
+	int64_t t = 0;
+
+	if (c->ha && !barrier_sealed(c->barrier) &&
+	    ha_leader(c->ha, &self, addr, sizeof(addr), &t) == 0 && self && t > 0)
+		util_rfc3339(t * 1000000000LL, since, sizeof(since));
+	/* no separate cluster port: the cluster address is the API address */
+	rs->raw = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:i, s:i, s:i}", "ha_enabled",
+	                    c->ha != NULL, "is_self", self, "active_time", since, "leader_address",
+	                    addr, "leader_cluster_address", addr, "performance_standby", 0,
 	                    "performance_standby_last_remote_wal", 0, "raft_committed_index", 0,
 	                    "raft_applied_index", 0);
 	return rs->raw ? 0 : CF_ENOMEM;

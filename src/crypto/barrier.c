@@ -441,6 +441,54 @@ out:
 }
 
 int
+barrier_reload(struct barrier *b)
+{
+	struct keyring *kr = NULL;
+	uint8_t *ct = NULL, *pt = NULL;
+	size_t len;
+	int r;
+
+	pthread_rwlock_wrlock(&b->lock);
+	if (b->sealed) {
+		r = CF_ESEALED;
+		goto out;
+	}
+	r = storage_get(b->s, KEYRING_PATH, &ct, &len);
+	if (r == CF_ENOTFOUND)
+		r = CF_EINTERNAL;
+	if (r < 0)
+		goto out;
+	if (len <= BARRIER_OVERHEAD) {
+		r = CF_ECRYPTO;
+		goto out;
+	}
+	pt = sodium_malloc(len - BARRIER_OVERHEAD);
+	if (pt == NULL) {
+		r = CF_ENOMEM;
+		goto out;
+	}
+	(void)sodium_mprotect_readonly(b->root_key);
+	r = value_open(b->root_key, KEYRING_PATH, ct, len, pt);
+	(void)sodium_mprotect_noaccess(b->root_key);
+	if (r < 0)
+		goto out;
+	r = keyring_decode(pt, len - BARRIER_OVERHEAD, &kr);
+	if (r == CF_EINVAL)
+		r = CF_EINTERNAL;
+	if (r < 0)
+		goto out;
+	keyring_free(b->kr);
+	b->kr = kr;
+	kr = NULL;
+out:
+	pthread_rwlock_unlock(&b->lock);
+	keyring_free(kr);
+	sodium_free(pt);
+	free(ct);
+	return r;
+}
+
+int
 barrier_check_unseal_key(struct barrier *b, const uint8_t key[BARRIER_KEY_BYTES])
 {
 	uint8_t *root = NULL;

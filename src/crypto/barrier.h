@@ -45,6 +45,11 @@ int barrier_initialize(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_B
 int barrier_unseal(struct barrier *b, const uint8_t unseal_key[BARRIER_KEY_BYTES]);
 /* Wipes every key from memory. */
 void barrier_seal(struct barrier *b);
+/* Re-reads the keyring from storage with the root key in memory (an HA standby
+ * taking over: the active node may have rotated the key since this node was
+ * unsealed). Returns 0, CF_ESEALED, CF_ECRYPTO, CF_EINTERNAL or a storage error;
+ * on error the keyring in memory is kept. */
+int barrier_reload(struct barrier *b);
 /* Whether key is the unseal key the stored root key is sealed with (and that
  * root key is the one in use). Returns 0, CF_EBADKEY, CF_ESEALED, or a storage
  * error. For the quorum checks of rekey and root token generation. */

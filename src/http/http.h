@@ -38,6 +38,8 @@ struct http_config {
 	const char *xff_authorized;
 	bool xff_reject;
 	struct http_telemetry telemetry;
+
+	bool forward; /* HA standby: forward requests to the active node, not 307 */
 };
 
 /* Checks a listen address ("HOST:PORT") without binding: 0, or CF_EINVAL with a

@@ -8,6 +8,7 @@
 #include "backend/request.h"
 #include "http/http.h"
 #include "http/http_tls.h"
+#include "http/forward.h"
 #include "lib/buf.h"
 #include "lib/cidr.h"
 #include "lib/duration.h"
@@ -51,6 +52,7 @@ struct http_server {
 	pthread_t grow;
 	bool grow_started;
 	struct core *core;
+	bool forward; /* HA standby: forward, not 307 (http_config) */
 	size_t max_body;
 	unsigned path_flags;                /* PATH_LEGACY_BYTES under the test hook, else 0 */
 	char *tls_cert_path, *tls_key_path; /* re-read by http_tls_reload */
@@ -78,8 +80,10 @@ struct http_server {
 struct job;
 
 struct conn_ctx {
-	char *raw_path; /* the request path as sent, still percent-encoded (on_uri) */
-	bool query_nul; /* the query string as sent holds "%00" (on_uri) */
+	char *raw_path;     /* the request path as sent, still percent-encoded (on_uri) */
+	char *raw_query;    /* "?..." as sent, or "" (on_uri): an HA redirect keeps it */
+	const char *method; /* MHD's, for the request's lifetime (serve) */
+	bool query_nul;     /* the query string as sent holds "%00" (on_uri) */
 	/* where MHD's copy of the request target starts and its length up to the
 	 * first NUL (on_uri); on_request compares them with where the version
 	 * starts, so only to spot a NUL byte sent raw in the target (target_nul) */
@@ -106,6 +110,7 @@ conn_ctx_free(struct conn_ctx *cc)
 		return;
 	buf_free(&cc->body);
 	free(cc->raw_path);
+	free(cc->raw_query); /* not secret: tokens never travel in the query */
 	free(cc);
 }
 
@@ -124,11 +129,14 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	buf_init(&cc->body, s->max_body, BUF_SECRET);
 	cc->raw_path = strndup(uri ? uri : "", uri ? strcspn(uri, "?") : 0);
+	cc->raw_query = strdup(uri ? uri + strcspn(uri, "?") : "");
 	/* MHD's decoded query values would end at the NUL ("version=1%002" is 1) */
 	cc->query_nul = uri && strstr(uri + strcspn(uri, "?"), "%00");
 	cc->target = uri;
 	cc->target_len = uri ? strlen(uri) : 0;
-	if (!cc->raw_path) {
+	if (!cc->raw_path || !cc->raw_query) {
+		free(cc->raw_path);
+		free(cc->raw_query);
 		free(cc);
 		return NULL;
 	}
@@ -618,6 +626,7 @@ struct answer {
 	char *body; /* owned until queued; wiped when freed */
 	size_t len;
 	int64_t retry_after;
+	char *redirect;                 /* owned: an HA standby's 307 (the active node's URL) */
 	struct response_stream *stream; /* owned: a 2xx streamed answer */
 	bool render_failed;
 };
@@ -627,6 +636,8 @@ answer_free(struct answer *a)
 {
 	secmem_free_str(a->body);
 	a->body = NULL;
+	free(a->redirect); /* not secret: a URL */
+	a->redirect = NULL;
 	if (a->stream) {
 		a->stream->free(a->stream->arg);
 		free(a->stream);
@@ -647,18 +658,78 @@ run_request(struct http_server *s, struct request *rq, struct answer *a)
 	} else {
 		a->render_failed = http_render(rq, &rs, &a->body, &a->len) < 0;
 		a->retry_after = rs.retry_after;
+		a->redirect = rs.redirect;
+		rs.redirect = NULL;
 	}
 	response_reset(&rs);
 	request_free_fields(rq);
 }
 
-/* Queues a on conn, handing its body or stream over. */
+/* An HA standby's answer: 307 with Location: the active node's URL + the
+ * request target as the client sent it (path and query). */
 static enum MHD_Result
-queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *a)
+queue_redirect(struct MHD_Connection *conn, const char *base, const char *path, const char *query)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t blen = strlen(base), plen = strlen(path), qlen = strlen(query);
+	char *loc;
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	loc = malloc(blen + plen + qlen + 1);
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!loc || !resp) {
+		free(loc);
+		if (resp)
+			MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	memcpy(loc, base, blen);
+	memcpy(loc + blen, path, plen);
+	memcpy(loc + blen + plen, query, qlen + 1);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, 307, resp);
+	MHD_destroy_response(resp);
+	free(loc); /* not secret: a URL */
+	return ret;
+}
+
+/* --forward: the active node's answer to the same request. */
+static enum MHD_Result
+queue_forward(struct MHD_Connection *conn, const char *base, const struct conn_ctx *cc)
+{
+	char url[2048], *body = NULL;
+	size_t len = 0;
+	int status = 0, r, n;
+
+	n = snprintf(url, sizeof(url), "%s%s%s", base, cc->raw_path, cc->raw_query);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return queue_error(conn, 414, "request target too long to forward");
+	r = http_forward(conn, cc->method ? cc->method : "GET", url, buf_str(&cc->body),
+	                 buf_len(&cc->body), &status, &body, &len);
+	if (r < 0)
+		return queue_error(conn, 503,
+		                   "this node is a standby and cannot reach the active "
+		                   "node");
+	return queue_json(conn, status, body, len);
+}
+
+/* Queues a on conn, handing its body or stream over. cc: the request's context
+ * (its target, for a redirect), NULL for answers that cannot be one. */
+static enum MHD_Result
+queue_answer(struct http_server *s, struct MHD_Connection *conn, struct answer *a,
+             const struct conn_ctx *cc)
 {
 	struct response rs = {0};
 	enum MHD_Result ret;
 	char *body = a->body;
+
+	if (a->redirect && a->status == 307 && cc && s->forward)
+		return queue_forward(conn, a->redirect, cc);
+	if (a->redirect && a->status == 307 && cc)
+		return queue_redirect(conn, a->redirect, cc->raw_path, cc->raw_query);
 
 	a->body = NULL;
 	if (a->stream) {
@@ -892,7 +963,7 @@ refuse(struct http_server *s, struct MHD_Connection *conn, struct request *rq, c
 	a.render_failed = http_render(rq, &rs, &a.body, &a.len) < 0;
 	response_reset(&rs);
 	request_free_fields(rq);
-	ret = queue_answer(s, conn, &a);
+	ret = queue_answer(s, conn, &a, NULL);
 	answer_free(&a);
 	return ret;
 }
@@ -907,11 +978,12 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	int r;
 
 	if (cc->job) { /* resumed: a worker ran it */
-		ret = queue_answer(s, conn, &cc->job->a);
+		ret = queue_answer(s, conn, &cc->job->a, cc);
 		job_free(s, cc->job);
 		cc->job = NULL;
 		return ret;
 	}
+	cc->method = method;
 	if (cc->too_big)
 		return refuse(s, conn, &rq, cc->raw_path, 413, "http: request body too large");
 	rq.query = json_object();
@@ -1001,7 +1073,7 @@ serve(struct http_server *s, struct MHD_Connection *conn, const char *method, st
 	if (should_defer(s, &rq) && defer(s, conn, cc, &rq))
 		return MHD_YES;
 	run_request(s, &rq, &a);
-	ret = queue_answer(s, conn, &a);
+	ret = queue_answer(s, conn, &a, cc);
 	answer_free(&a);
 	return ret;
 }
@@ -1293,6 +1365,7 @@ http_start(const struct http_config *cfg, struct core *core, struct http_server 
 	s->lfd = -1;
 	s->core = core;
 	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	s->forward = cfg->forward;
 	/* tests: store names that are not UTF-8, as versions before the check did */
 	if (util_test_hook("COFFER_TEST_LEGACY_PATHS"))
 		s->path_flags = PATH_LEGACY_BYTES;

@@ -70,6 +70,15 @@
 #define PG_HOLD_OFF_MS     1000 /* after a failed connect or a timeout, fail at once */
 #define PG_SCHEMA_LOCK_KEY "7301245811270381403" /* advisory lock around the DDL */
 #define PG_FAULT_SQL       "SELECT 1/0"          /* what an op on the fault key runs */
+#define PG_HA_CLASS        1668245094            /* first key of the HA lock ("coff") */
+#define PG_HA_CHECK_MS     2000                  /* a lock check waits at most this */
+
+/* Fencing state of this node's writes (see the HA lock section). */
+enum pg_fence {
+	PG_FENCE_OFF = 0, /* no HA yet (a sealed node, init, migrate): writes as usual */
+	PG_FENCE_HELD,    /* this node holds the lock: each write checks it still does */
+	PG_FENCE_OUT,     /* a standby, or the lock was lost: writes are refused */
+};
 
 /* libpq, loaded at run time. */
 static struct {
@@ -178,6 +187,7 @@ enum pg_status {
 	PG_ELOST,    /* the connection broke (closed now) */
 	PG_ETIMEOUT, /* no answer in time (connection closed now) */
 	PG_ENOMEM,
+	PG_EFENCED, /* a write on a node that does not hold the HA lock */
 };
 
 struct pg_conn {
@@ -239,6 +249,15 @@ struct pg_storage {
 	/* Until then (monotonic ms) new connections are not tried: each call of a
 	 * request would otherwise wait the timeout again on a server that hangs. */
 	atomic_llong hold_off_until;
+
+	/* HA lock: lconn holds the advisory lock (PG_HA_CLASS, lock_key). lock_mu
+	 * guards lconn; fence and fence_sql are guarded by mu (the writer reads
+	 * them there at the start of each transaction). */
+	pthread_mutex_t lock_mu;
+	struct pg_conn *lconn;
+	int32_t lock_key;
+	enum pg_fence fence;
+	char fence_sql[1024];
 
 	/* Read pool. pool_mu guards idle, nidle, nreaders and epoch (bumped when a
 	 * connection is found broken: older idle ones are dropped, not tried). */
@@ -789,11 +808,21 @@ pg_batch(struct pg_storage *q, struct pg_req *first, size_t n, bool *ret_stale)
 	struct pg_q *qs;
 	struct pg_req *req;
 	enum pg_status st;
-	size_t i, j, nq = 2;
+	size_t i, j, nq = 3;
 	uint64_t epoch;
+	enum pg_fence fence;
+	char fence_sql[sizeof(q->fence_sql)];
 	bool stale;
 
 	*ret_stale = false;
+	pthread_mutex_lock(&q->mu);
+	fence = q->fence;
+	memcpy(fence_sql, q->fence_sql, sizeof(fence_sql));
+	pthread_mutex_unlock(&q->mu);
+	if (fence == PG_FENCE_OUT) {
+		log_verbose("postgres storage: write refused: this node does not hold the HA lock");
+		return PG_EFENCED;
+	}
 	for (i = 0, req = first; i < n; i++, req = req->next)
 		nq += req->n;
 	pthread_mutex_lock(&q->pool_mu);
@@ -811,6 +840,8 @@ pg_batch(struct pg_storage *q, struct pg_req *first, size_t n, bool *ret_stale)
 		return PG_ENOMEM;
 	qs[0].sql = "BEGIN";
 	nq = 1;
+	if (fence == PG_FENCE_HELD)
+		qs[nq++].sql = fence_sql; /* fails unless the lock is still ours */
 	for (i = 0, req = first; i < n; i++, req = req->next) {
 		for (j = 0; j < req->n; j++) {
 			const struct storage_op *op = &req->ops[j];
@@ -866,6 +897,18 @@ pg_batch_retry(struct pg_storage *q, struct pg_req *first, size_t n)
 	return st;
 }
 
+/* Whether writes are refused now (the lock was lost or given up). */
+static bool
+pg_fenced(struct pg_storage *q)
+{
+	bool out;
+
+	pthread_mutex_lock(&q->mu);
+	out = q->fence == PG_FENCE_OUT;
+	pthread_mutex_unlock(&q->mu);
+	return out;
+}
+
 /* Runs the n requests starting at first: as one transaction, or, when a
  * statement failed, each alone; sets each result. Called by whoever set busy. */
 static void
@@ -877,6 +920,8 @@ pg_run(struct pg_storage *q, struct pg_req *first, size_t n)
 	int64_t t0 = util_mono_ns(), avg;
 
 	st = pg_batch_retry(q, first, n);
+	if (st == PG_ESTMT && pg_fenced(q))
+		st = PG_EFENCED; /* the fence failed, not a request: none may run alone */
 	if (st == PG_OK) {
 		for (i = 0, req = first; i < n; i++, req = req->next) {
 			req->result = 0;
@@ -1062,6 +1107,8 @@ pg_close(struct storage *s)
 		         (unsigned long long)q->stats.requests);
 	}
 	pg_conn_free(q->wconn);
+	pg_conn_free(q->lconn); /* gives the HA lock up */
+	pthread_mutex_destroy(&q->lock_mu);
 	while ((pc = q->idle) != NULL) {
 		q->idle = pc->next;
 		pg_conn_free(pc);
@@ -1350,6 +1397,7 @@ pg_open(const char *url, struct storage **ret)
 	pthread_cond_init(&q->work, NULL);
 	pthread_mutex_init(&q->pool_mu, NULL);
 	pthread_cond_init(&q->pool_cond, NULL);
+	pthread_mutex_init(&q->lock_mu, NULL);
 	atomic_init(&q->has_fail_key, false);
 	atomic_init(&q->commit_ns, 0);
 	atomic_init(&q->down, false);
@@ -1371,6 +1419,7 @@ pg_open(const char *url, struct storage **ret)
 	r = pg_build_sql(q);
 	if (r < 0)
 		goto out;
+	q->lock_key = (int32_t)(util_fnv1a_str(q->schema) & 0x7fffffff);
 	r = pq_load();
 	if (r < 0) {
 		log_error("postgres storage: cannot load %s (libpq 14 or newer)", PG_SONAME);
@@ -1444,6 +1493,228 @@ storage_postgres_fail_key(struct storage *s, const char *key)
 	return 0;
 }
 
+/* ---- HA lock. The lock is a session advisory lock, pg_try_advisory_lock(
+ * PG_HA_CLASS, lock_key), held by a dedicated connection (lconn): it is released
+ * the moment that session ends, whatever the reason (the node died, the
+ * connection was cut, pg_terminate_backend), so a standby can take it at once.
+ * The holder also bumps a fencing epoch in the one row of "<schema>".coffer_ha
+ * (id 1: epoch, holder's address, holder's backend pid, since) and from then on
+ * every write transaction starts with fence_sql, which fails (division by zero)
+ * unless that row still has this node's epoch AND pg_locks still shows this
+ * node's lock session holding the lock. The row is read FOR SHARE: a new
+ * holder's epoch bump waits until every write transaction that passed the check
+ * has ended, so a write of the old holder either commits before the new holder
+ * takes over (and the new holder, which loads its state after the bump, sees
+ * it) or fails; the pg_locks test refuses writes as soon as the old lock session
+ * is gone, without waiting for a new holder. */
+
+/* Runs sql on the lock connection; *ret_res keeps the result when wanted. */
+static enum pg_status
+pg_lock_exec(struct pg_storage *q, const char *sql, int64_t deadline, PGresult **ret_res)
+{
+	struct pg_q one = {.sql = sql, .keep = ret_res != NULL};
+	enum pg_status st = pg_pipeline(q->lconn->c, &one, 1, deadline);
+
+	if (ret_res != NULL)
+		*ret_res = st == PG_OK ? one.res : NULL;
+	return st;
+}
+
+/* A binary big-endian integer of len bytes from a result cell. */
+static int64_t
+pg_cell_int(PGresult *res, int row, int col)
+{
+	const unsigned char *p = (const unsigned char *)pq.getvalue(res, row, col);
+	int len = pq.getlength(res, row, col);
+	uint64_t v = 0;
+
+	for (int i = 0; i < len && i < 8; i++)
+		v = v << 8 | p[i];
+	if (len == 4)
+		return (int32_t)(uint32_t)v;
+	return (int64_t)v;
+}
+
+static void
+pg_lock_drop(struct pg_storage *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->fence = PG_FENCE_OUT;
+	pthread_mutex_unlock(&q->mu);
+	pg_conn_free(q->lconn);
+	q->lconn = NULL;
+}
+
+/* Opens the lock connection and makes sure the coffer_ha table exists. */
+static int
+pg_lock_connect(struct pg_storage *q)
+{
+	char sql[256];
+	struct pg_q qs[4] = {0};
+	int r;
+
+	r = pg_connect(q, false, &q->lconn);
+	if (r < 0)
+		return r;
+	(void)snprintf(sql, sizeof(sql),
+	               "CREATE TABLE IF NOT EXISTS \"%s\".coffer_ha (id int PRIMARY KEY, "
+	               "epoch bigint NOT NULL, holder text NOT NULL, pid int NOT NULL, "
+	               "since bigint NOT NULL)",
+	               q->schema);
+	qs[0].sql = "BEGIN";
+	qs[1].sql = "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK_KEY ")";
+	qs[2].sql = sql;
+	qs[3].sql = "COMMIT";
+	if (pg_lock_exec(q, "SET application_name = 'coffer-ha-lock'", pg_now_ms() + q->timeout_ms,
+	                 NULL) != PG_OK ||
+	    pg_pipeline(q->lconn->c, qs, 4, pg_now_ms() + q->timeout_ms) != PG_OK) {
+		pg_conn_free(q->lconn);
+		q->lconn = NULL;
+		return CF_EIO;
+	}
+	return 0;
+}
+
+/* Takes the lock if free; on success bumps the epoch and arms the fence. */
+static int
+pg_lock_acquire(struct storage *s, const char *advertise, bool *ret_acquired)
+{
+	struct pg_storage *q = pg_of(s);
+	char sql[1024];
+	PGresult *res = NULL;
+	int64_t deadline, pid, epoch;
+	bool got;
+	int r = 0, n;
+
+	*ret_acquired = false;
+	if (advertise == NULL || strpbrk(advertise, "'\\") != NULL || strlen(advertise) > 512)
+		return CF_EINVAL;
+	pthread_mutex_lock(&q->lock_mu);
+	if (q->lconn == NULL) {
+		pthread_mutex_lock(&q->mu);
+		q->fence = PG_FENCE_OUT; /* a standby from the first try on */
+		pthread_mutex_unlock(&q->mu);
+		r = pg_lock_connect(q);
+		if (r < 0)
+			goto out;
+	}
+	deadline = pg_now_ms() + q->timeout_ms;
+	(void)snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d, %d), pg_backend_pid()",
+	               PG_HA_CLASS, (int)q->lock_key);
+	if (pg_lock_exec(q, sql, deadline, &res) != PG_OK) {
+		pg_lock_drop(q);
+		r = CF_EIO;
+		goto out;
+	}
+	got = pq.getlength(res, 0, 0) == 1 && pq.getvalue(res, 0, 0)[0] != 0;
+	pid = pg_cell_int(res, 0, 1);
+	pq.clear(res);
+	if (!got)
+		goto out;
+	(void)snprintf(sql, sizeof(sql),
+	               "INSERT INTO \"%s\".coffer_ha AS h VALUES (1, 1, '%s', %lld, "
+	               "extract(epoch FROM now())::bigint) ON CONFLICT (id) DO UPDATE SET "
+	               "epoch = h.epoch + 1, holder = EXCLUDED.holder, pid = EXCLUDED.pid, "
+	               "since = EXCLUDED.since RETURNING epoch",
+	               q->schema, advertise, (long long)pid);
+	if (pg_lock_exec(q, sql, deadline, &res) != PG_OK) {
+		pg_lock_drop(q); /* ends the session: the lock goes with it */
+		r = CF_EIO;
+		goto out;
+	}
+	epoch = pg_cell_int(res, 0, 0);
+	pq.clear(res);
+	pthread_mutex_lock(&q->mu);
+	n = snprintf(q->fence_sql, sizeof(q->fence_sql),
+	             "SELECT 1 / (SELECT count(*)::int FROM (SELECT 1 FROM \"%s\".coffer_ha h "
+	             "WHERE h.id = 1 AND h.epoch = %lld AND EXISTS (SELECT 1 FROM "
+	             "pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.classid = %d "
+	             "AND l.objid = %d AND l.objsubid = 2 AND l.pid = %lld AND l.granted) "
+	             "FOR SHARE OF h) x)",
+	             q->schema, (long long)epoch, PG_HA_CLASS, (int)q->lock_key, (long long)pid);
+	q->fence = n > 0 && (size_t)n < sizeof(q->fence_sql) ? PG_FENCE_HELD : PG_FENCE_OUT;
+	got = q->fence == PG_FENCE_HELD;
+	pthread_mutex_unlock(&q->mu);
+	if (!got) {
+		pg_lock_drop(q);
+		r = CF_EINTERNAL;
+		goto out;
+	}
+	log_info("postgres storage at %s: HA lock acquired (epoch %lld)", q->where,
+	         (long long)epoch);
+	*ret_acquired = true;
+out:
+	pthread_mutex_unlock(&q->lock_mu);
+	return r;
+}
+
+/* A cheap round trip on the lock connection: if the session is gone, so is
+ * the lock. */
+static int
+pg_lock_check(struct storage *s)
+{
+	struct pg_storage *q = pg_of(s);
+	int64_t wait = q->timeout_ms < PG_HA_CHECK_MS ? q->timeout_ms : PG_HA_CHECK_MS;
+	int r = 0;
+
+	pthread_mutex_lock(&q->lock_mu);
+	pthread_mutex_lock(&q->mu);
+	if (q->fence != PG_FENCE_HELD)
+		r = CF_EIO;
+	pthread_mutex_unlock(&q->mu);
+	if (r == 0 &&
+	    (q->lconn == NULL || pg_lock_exec(q, "SELECT 1", pg_now_ms() + wait, NULL) != PG_OK)) {
+		log_error("postgres storage at %s: HA lock connection lost: lock lost", q->where);
+		pg_lock_drop(q);
+		r = CF_EIO;
+	}
+	pthread_mutex_unlock(&q->lock_mu);
+	return r;
+}
+
+static void
+pg_lock_release(struct storage *s)
+{
+	struct pg_storage *q = pg_of(s);
+
+	pthread_mutex_lock(&q->lock_mu);
+	if (q->lconn != NULL)
+		log_info("postgres storage at %s: HA lock released", q->where);
+	pg_lock_drop(q); /* the session ends: so does the lock */
+	pthread_mutex_unlock(&q->lock_mu);
+}
+
+/* The advertised address of the node whose lock session is alive. */
+static int
+pg_lock_leader(struct storage *s, char *buf, size_t len)
+{
+	struct pg_storage *q = pg_of(s);
+	char sql[512];
+	struct pg_q one = {.sql = sql, .keep = true};
+	int r, l;
+
+	(void)snprintf(sql, sizeof(sql),
+	               "SELECT h.holder FROM \"%s\".coffer_ha h WHERE h.id = 1 AND EXISTS "
+	               "(SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND "
+	               "l.classid = %d AND l.objid = %d AND l.objsubid = 2 AND l.pid = h.pid "
+	               "AND l.granted)",
+	               q->schema, PG_HA_CLASS, (int)q->lock_key);
+	r = pg_read(q, &one, 1); /* the table exists: every node's first try creates it */
+	if (r < 0)
+		return r;
+	if (pq.ntuples(one.res) != 1) {
+		r = CF_ENOTFOUND;
+	} else {
+		l = pq.getlength(one.res, 0, 0);
+		if ((size_t)l >= len)
+			l = (int)len - 1;
+		memcpy(buf, pq.getvalue(one.res, 0, 0), (size_t)l);
+		buf[l] = '\0';
+	}
+	pq.clear(one.res);
+	return r;
+}
+
 const struct storage_ops storage_postgres_ops = {
         .name = "postgres",
         .open = pg_open,
@@ -1453,7 +1724,9 @@ const struct storage_ops storage_postgres_ops = {
         .del = pg_del,
         .list = pg_list,
         .txn = pg_write,
-        .lock_acquire = NULL,
-        .lock_release = NULL,
+        .lock_acquire = pg_lock_acquire,
+        .lock_release = pg_lock_release,
+        .lock_check = pg_lock_check,
+        .lock_leader = pg_lock_leader,
         .write_busy = pg_write_busy,
 };

@@ -168,14 +168,34 @@ storage_keys_free(char **keys, size_t n)
 	free(keys);            /* not secret: storage key names */
 }
 
+bool
+storage_lock_supported(struct storage *s)
+{
+	return s->ops->lock_acquire != NULL;
+}
+
 int
-storage_lock_acquire(struct storage *s, bool *ret_acquired)
+storage_lock_acquire(struct storage *s, const char *advertise, bool *ret_acquired)
 {
 	if (s->ops->lock_acquire == NULL) {
 		*ret_acquired = true;
 		return 0;
 	}
-	return s->ops->lock_acquire(s, ret_acquired);
+	return s->ops->lock_acquire(s, advertise, ret_acquired);
+}
+
+int
+storage_lock_check(struct storage *s)
+{
+	return s->ops->lock_check != NULL ? s->ops->lock_check(s) : 0;
+}
+
+int
+storage_lock_leader(struct storage *s, char *buf, size_t len)
+{
+	if (s->ops->lock_leader == NULL)
+		return CF_ENOTFOUND;
+	return s->ops->lock_leader(s, buf, len);
 }
 
 void

@@ -53,9 +53,11 @@ struct storage_ops {
 	/* Applies all ops atomically and durably, in order. */
 	int (*txn)(struct storage *s, const struct storage_op *ops, size_t n);
 	/* HA lock (postgres): try to become active. NULL for single-node backends,
-	 * which are always active. */
-	int (*lock_acquire)(struct storage *s, bool *ret_acquired);
+	 * which are always active. See storage_lock_acquire() and the calls below. */
+	int (*lock_acquire)(struct storage *s, const char *advertise, bool *ret_acquired);
 	void (*lock_release)(struct storage *s);
+	int (*lock_check)(struct storage *s);
+	int (*lock_leader)(struct storage *s, char *buf, size_t len);
 	/* Whether a write started now would wait behind a commit in progress, and
 	 * commits are slow enough (sqlite: 1 ms or more on average) that a caller
 	 * should not hold a shared thread through the wait (a hint for the HTTP
@@ -90,10 +92,23 @@ void storage_keys_free(char **keys, size_t n);
 /* Deletes every key that starts with prefix (walks storage_list recursively). */
 int storage_delete_prefix(struct storage *s, const char *prefix);
 
-/* HA lock: sets *ret_acquired (always true on single-node backends, which have no
- * lock). Returns 0 or CF_EIO. storage_lock_release() gives the lock up. */
-int storage_lock_acquire(struct storage *s, bool *ret_acquired);
+/* HA lock. storage_lock_supported: whether the backend has one (postgres); a
+ * server on it runs as one node of an active/standby group.
+ * storage_lock_acquire tries once, without waiting: sets *ret_acquired (always
+ * true on single-node backends) and, when acquired, advertises `advertise` (the
+ * node's API address, no quote or backslash) as the leader's address. From then
+ * on every write is fenced: it commits only while the lock is held. Returns 0,
+ * CF_EINVAL (bad advertise) or CF_EIO.
+ * storage_lock_check: 0 while the lock is held, CF_EIO once it is lost (its
+ * connection broke); writes are refused from then on.
+ * storage_lock_release gives the lock up (writes are refused from then on).
+ * storage_lock_leader: the address the current holder advertised, into buf;
+ * CF_ENOTFOUND when nobody holds the lock, CF_EIO. */
+bool storage_lock_supported(struct storage *s);
+int storage_lock_acquire(struct storage *s, const char *advertise, bool *ret_acquired);
+int storage_lock_check(struct storage *s);
 void storage_lock_release(struct storage *s);
+int storage_lock_leader(struct storage *s, char *buf, size_t len);
 
 /* Whether a write started now would wait behind a slow commit in progress (sqlite:
  * its committer is busy or has writers queued, and its batches take 1 ms or more

@@ -1158,8 +1158,10 @@ test_storage_open_specs(void **state)
 
 	assert_int_equal(storage_open("memory:", &s), 0);
 	assert_string_equal(s->ops->name, "memory");
-	assert_int_equal(storage_lock_acquire(s, &active), 0);
+	assert_int_equal(storage_lock_acquire(s, "http://127.0.0.1:8200", &active), 0);
 	assert_true(active);
+	assert_false(storage_lock_supported(s));
+	assert_int_equal(storage_lock_check(s), 0);
 	storage_lock_release(s);
 	storage_close(s);
 	assert_int_equal(storage_open("", &s), CF_EINVAL);
