@@ -179,6 +179,10 @@ void response_set_data(struct response *rs, json_t *data);
  * strings). An empty array is CF_ENOTFOUND: Vault answers a LIST with nothing to
  * show with 404 and no data. Returns 0, CF_ENOTFOUND or CF_ENOMEM. */
 int response_keys(struct response *rs, json_t *keys);
+/* Answers 200 with a finished body of len bytes (copied) as the whole answer:
+ * no JSON envelope, content_type (static) and a Content-Length. Replaces a
+ * stream already set. For PEM, DER and text answers. Returns 0 or CF_ENOMEM. */
+int response_body(struct response *rs, const char *content_type, const void *body, size_t len);
 /* Frees everything the response owns and zeroes it. */
 void response_reset(struct response *rs);
 void request_free_fields(struct request *rq);

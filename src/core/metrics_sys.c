@@ -24,54 +24,11 @@
 /* The largest exposition answered (a cap, far above what the series limits allow). */
 #define METRICS_MAX_OUTPUT (64u << 20)
 
-/* ---- the answer: a finished text body handed out in chunks ---- */
-
-struct text_stream {
-	char *p;
-	size_t len, off;
-};
-
-static long
-text_read(void *arg, char *buf, size_t max)
-{
-	struct text_stream *t = arg;
-	size_t n = t->len - t->off;
-
-	if (n == 0)
-		return RESPONSE_STREAM_END;
-	if (n > max)
-		n = max;
-	memcpy(buf, t->p + t->off, n);
-	t->off += n;
-	return (long)n;
-}
-
-static void
-text_set_wake(void *arg, void (*wake)(void *wake_arg), void *wake_arg)
-{
-	(void)arg; /* never idle: everything is ready */
-	(void)wake;
-	(void)wake_arg;
-}
-
-static void
-text_free(void *arg)
-{
-	struct text_stream *t = arg;
-
-	if (!t)
-		return;
-	free(t->p);
-	free(t);
-}
-
 static int
 sys_metrics(struct request *rq, struct response *rs)
 {
 	const char *format = json_string_value(json_object_get(rq->query, "format"));
 	struct buf b = BUF_INIT(METRICS_MAX_OUTPUT, 0);
-	struct response_stream *st = NULL;
-	struct text_stream *t = NULL;
 	int r;
 
 	if (!format || strcmp(format, "prometheus") != 0) {
@@ -79,32 +36,10 @@ sys_metrics(struct request *rq, struct response *rs)
 		                          "GET /v1/sys/metrics?format=prometheus");
 		return CF_EINVAL;
 	}
-	st = calloc(1, sizeof(*st));
-	t = calloc(1, sizeof(*t));
-	if (!st || !t) {
-		r = CF_ENOMEM;
-		goto out;
-	}
 	r = metrics_render(&b);
-	if (r < 0)
-		goto out;
-	r = buf_detach(&b, &t->p, &t->len);
-	if (r < 0)
-		goto out;
-	st->content_type = METRICS_CONTENT_TYPE;
-	st->read = text_read;
-	st->set_wake = text_set_wake;
-	st->free = text_free;
-	st->arg = t;
-	st->length = t->len;
-	rs->status = 200;
-	rs->stream = st;
-	st = NULL;
-	t = NULL;
-out:
+	if (r == 0)
+		r = response_body(rs, METRICS_CONTENT_TYPE, buf_str(&b), buf_len(&b));
 	buf_free(&b);
-	text_free(t);
-	free(st);
 	return r;
 }
 

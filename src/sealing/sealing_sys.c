@@ -44,77 +44,21 @@ key_array(struct sealing *s)
 
 /* ---- the certificate: raw PEM, as the controller's /v1/cert.pem ---- */
 
-struct pem_stream {
-	char *text;
-	size_t len, off;
-};
-
-static long
-pem_read(void *arg, char *buf, size_t max)
-{
-	struct pem_stream *p = arg;
-	size_t n = p->len - p->off;
-
-	if (n == 0)
-		return RESPONSE_STREAM_END;
-	if (n > max)
-		n = max;
-	memcpy(buf, p->text + p->off, n);
-	p->off += n;
-	return (long)n;
-}
-
-static void
-pem_set_wake(void *arg, void (*wake)(void *wake_arg), void *wake_arg)
-{
-	(void)arg, (void)wake, (void)wake_arg; /* never idle: all of it is ready */
-}
-
-static void
-pem_free(void *arg)
-{
-	struct pem_stream *p = arg;
-
-	free(p->text);
-	free(p);
-}
-
 static int
 h_cert(struct request *rq, struct response *rs)
 {
 	struct sealing *s = sealing_of(rq);
-	struct response_stream *st = calloc(1, sizeof(*st));
-	struct pem_stream *p = calloc(1, sizeof(*p));
 	char err[128];
 	int r;
 
-	if (!st || !p) {
-		r = CF_ENOMEM;
-		goto fail;
-	}
 	r = sealing_rdlock_active(s, err, sizeof(err));
 	if (r < 0) {
 		(void)response_errorf(rs, "%s", err);
-		goto fail;
+		return r;
 	}
-	p->text = strdup(s->keys[0].cert_pem);
+	r = response_body(rs, "application/x-pem-file", s->keys[0].cert_pem,
+	                  strlen(s->keys[0].cert_pem));
 	sealing_unlock(s);
-	if (!p->text) {
-		r = CF_ENOMEM;
-		goto fail;
-	}
-	p->len = strlen(p->text);
-	*st = (struct response_stream){.content_type = "application/x-pem-file",
-	                               .read = pem_read,
-	                               .set_wake = pem_set_wake,
-	                               .free = pem_free,
-	                               .arg = p};
-	rs->stream = st;
-	rs->status = 200;
-	return 0;
-fail:
-	free(st);
-	free(p);
 	return r;
 }
 

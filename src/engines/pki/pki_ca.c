@@ -1273,14 +1273,13 @@ pki_ca_read(struct request *rq, struct response *rs)
 		return pki_fail(rs, NO_CA);
 	if (strcmp(path, "ca") == 0) {
 		n = i2d_X509(iss->cert, &der);
-		r = n > 0 ? pki_raw_answer(rs, "application/pkix-cert", der, (size_t)n) : CF_ENOMEM;
+		r = n > 0 ? response_body(rs, "application/pkix-cert", der, (size_t)n) : CF_ENOMEM;
 		OPENSSL_free(der);
 	} else if (strcmp(path, "ca/pem") == 0) {
-		r = pki_raw_answer(rs, "application/pem-file", iss->cert_pem,
-		                   strlen(iss->cert_pem));
+		r = response_body(rs, "application/pem-file", iss->cert_pem, strlen(iss->cert_pem));
 	} else if (strcmp(path, "ca_chain") == 0) {
 		text = full_chain(iss);
-		r = text ? pki_raw_answer(rs, "application/pkix-cert", text, strlen(text))
+		r = text ? response_body(rs, "application/pkix-cert", text, strlen(text))
 		         : CF_ENOMEM;
 	} else if (strcmp(path, "cert/ca") == 0) {
 		response_set_data(rs, json_pack("{s:s, s:i}", "certificate", iss->cert_pem,

@@ -969,7 +969,7 @@ pki_crl_read_der(struct request *rq, struct response *rs)
 
 	r = crl_current(rq, rs, &der, &len);
 	if (r == 0)
-		r = pki_raw_answer(rs, "application/pkix-crl", der, len);
+		r = response_body(rs, "application/pkix-crl", der, len);
 	free(der);
 	return r;
 }
@@ -985,8 +985,7 @@ pki_crl_read_pem(struct request *rq, struct response *rs)
 	r = crl_current(rq, rs, &der, &len);
 	if (r == 0) {
 		pem = crl_pem(der, len);
-		r = pem ? pki_raw_answer(rs, "application/x-pem-file", pem, strlen(pem))
-		        : CF_ENOMEM;
+		r = pem ? response_body(rs, "application/x-pem-file", pem, strlen(pem)) : CF_ENOMEM;
 	}
 	free(pem);
 	free(der);

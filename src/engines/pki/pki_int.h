@@ -196,9 +196,6 @@ char *pki_cert_b64(X509 *x);
  * set): 0 with a new reference, or a storage error. */
 int pki_urls_load(struct view *v, json_t **ret);
 
-/* Answers a raw body (DER or PEM, no JSON envelope) with that content type
- * (a static string) and status 200; body is copied. Returns 0 or CF_ENOMEM. */
-int pki_raw_answer(struct response *rs, const char *content_type, const void *body, size_t len);
 /* Adds a formatted message to rs and returns CF_EINVAL (a 400 answer). */
 int pki_fail(struct response *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

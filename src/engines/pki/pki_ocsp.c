@@ -224,7 +224,7 @@ ocsp_answer(struct request *rq, struct response *rs, const uint8_t *der, size_t 
 		pki_issuer_put(iss);
 	}
 	if (r == 0)
-		r = pki_raw_answer(rs, "application/ocsp-response", out, outlen);
+		r = response_body(rs, "application/ocsp-response", out, outlen);
 	OPENSSL_free(out);
 	return r;
 }
