@@ -148,6 +148,9 @@ telemetry {{
     # the listener's X-Forwarded-For settings: reject mode from a non-proxy
     r = login(srv.addr, "nobody", "x", source="127.0.0.9", xff="10.0.0.1")
     assert r.status == 400 and "X-Forwarded-For" in r.text
+    # the listener's telemetry: sys/metrics answers without a token
+    m = raw_request(srv.addr, "GET", "/v1/sys/metrics?format=prometheus")
+    assert m.status == 200 and "coffer_sealed 0\n" in m.text, m
     srv.stop()
 
 
