@@ -221,14 +221,6 @@ request_nested(const struct request *outer, struct request *rq, struct response 
 	return outer->nested(outer->core, rq, rs);
 }
 
-int
-request_emit_event(const struct request *rq, const struct event *e)
-{
-	if (!rq->emit_event || !rq->core)
-		return 0;
-	return rq->emit_event(rq->core, e, NULL);
-}
-
 void
 auth_result_free(struct auth_result *a)
 {

@@ -30,7 +30,6 @@ struct route;
 struct response;
 struct token_entry;
 struct acl;
-struct event;
 
 #define REQUEST_MAX_CAPTURES 4
 
@@ -67,9 +66,6 @@ struct request {
 	/* Runs another request through the ladder under the core lock this one
 	 * holds (request_nested); the core sets it. */
 	int (*nested)(struct core *c, struct request *rq, struct response *rs);
-	/* Hands an event to the core's event hook (request_emit_event); the core
-	 * sets it. */
-	int (*emit_event)(struct core *c, const struct event *e, char ret_id[37]);
 	struct acl *acl;     /* the caller's ACL (NULL on unauthenticated routes) */
 	void *acl_ref;       /* the core's reference on acl */
 	struct mount *mount; /* the mount the path selected */
@@ -190,11 +186,6 @@ void request_free_fields(struct request *rq);
  * core, under the lock outer holds; rq's own token, ACL and audit apply).
  * Returns the HTTP status, with rs filled; 500 when outer came from no core. */
 int request_nested(const struct request *outer, struct request *rq, struct response *rs);
-/* Stores and delivers an event (core/event.h) through the core of rq, as
- * core_emit_event: engines call it after a change is durable (secret.updated).
- * Returns 0 (also when rq came from no core or no event bus is registered) or
- * a CF_E* code. */
-int request_emit_event(const struct request *rq, const struct event *e);
 
 /* Handler convention: return 0 with rs filled, or a negative CF_E* code; the core
  * then answers cf_http_status(code) with rs->errors if the handler added any,

@@ -644,7 +644,6 @@ request_prepare(struct core *c, struct request *rq)
 {
 	rq->core = c;
 	rq->nested = core_handle_nested;
-	rq->emit_event = core_emit_event;
 	if (!rq->id[0])
 		util_request_id(rq->id);
 	if (!rq->data)

@@ -481,16 +481,10 @@ revoke_one(struct expiration *e, const char *id, bool force, const char *event_t
 	mount_unref(m);
 	r = record_delete(e, id, rec);
 	if (r == 0) {
-		/* Seen by tokens that may read where the lease came from: its id
-		 * without the last segment ("database/creds/app"). */
-		char from[1024];
-		const char *slash = strrchr(id, '/');
 		struct event ev = {.type = event_type,
 		                   .mount = rec_str(rec, "mount_path"),
 		                   .path = id,
-		                   .read_path = from,
 		                   .severity = EV_INFO};
-		snprintf(from, sizeof(from), "%.*s", slash ? (int)(slash - id) : 0, id);
 		forget(e, id);
 		log_verbose("lease %s revoked", id);
 		if (core_emit_event(e->c, &ev, NULL) < 0)

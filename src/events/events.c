@@ -186,7 +186,7 @@ int
 events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], size_t *ret_queued)
 {
 	char id[37], key[EVENTS_SEQ_KEY_LEN + 1];
-	json_t *event = NULL, *rec = NULL, *targets = NULL, *deliveries = NULL, *denied = NULL, *v;
+	json_t *event = NULL, *rec = NULL, *targets = NULL, *deliveries = NULL, *v;
 	int64_t now = util_now_ns();
 	uint64_t seq;
 	size_t i;
@@ -198,13 +198,6 @@ events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], si
 	event = events_event_json(e, id, now);
 	if (!event)
 		return CF_ENOMEM;
-	/* Webhooks with a token: decided now, outside ev->mu (a token lookup may
-	 * revoke an expired token, which may emit an event of its own). */
-	denied = webhook_denied(ev, e->read_path);
-	if (!denied) {
-		json_decref(event);
-		return CF_ENOMEM;
-	}
 
 	pthread_mutex_lock(&ev->mu);
 	if (!ev->running) {
@@ -212,7 +205,7 @@ events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], si
 		goto out;
 	}
 	seq = ev->next_seq;
-	targets = webhook_targets(ev, event, denied);
+	targets = webhook_targets(ev, event);
 	deliveries = json_object();
 	if (!targets || !deliveries) {
 		r = CF_ENOMEM;
@@ -229,8 +222,7 @@ events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], si
 	}
 	rec = json_pack("{s:I, s:I, s:O, s:O}", "seq", (json_int_t)seq, "time_ns", (json_int_t)now,
 	                "event", event, "deliveries", deliveries);
-	if (!rec || (e->read_path &&
-	             json_object_set_new(rec, "read_path", json_string(e->read_path)) < 0)) {
+	if (!rec) {
 		r = CF_ENOMEM;
 		goto out;
 	}
@@ -240,7 +232,7 @@ events_emit_queued(struct events *ev, const struct event *e, char ret_id[37], si
 		goto out;
 	ev->next_seq = seq + 1;
 	/* Still under ev->mu: subscribers see events in sequence order. */
-	sse_publish(ev, seq, event, e->read_path);
+	sse_publish(ev, seq, event);
 	if (json_array_size(targets) > 0)
 		webhook_enqueue(ev, seq, event, targets, deliveries);
 	log_verbose("event %llu %s %s (%zu webhooks)", (unsigned long long)seq, e->type, id,
@@ -254,7 +246,6 @@ out:
 	json_decref(rec);
 	json_decref(targets);
 	json_decref(deliveries);
-	json_decref(denied);
 	json_decref(event);
 	return r;
 }

@@ -93,7 +93,6 @@ struct hook {
 	json_t *types; /* array of globs, empty = all */
 	json_t *jobs;  /* array of names, empty = all */
 	enum event_severity min_severity;
-	char *token_hash; /* filtering token's storage hash; NULL: every event (sudo-made) */
 	bool slack;
 	bool busy; /* a delivery to it is in flight */
 	struct hook *next;
@@ -176,33 +175,17 @@ int events_record_delivery(struct events *ev, uint64_t seq, const char *hook, js
 /* ---- webhook.c ---- */
 int webhook_load(struct events *ev);
 void webhook_clear(struct events *ev);
-/* Names of the webhooks with a token that may not read read_path (or whose
- * token is gone), as a new JSON array; NULL on ENOMEM. Looks tokens up outside
- * every events lock (the core lock held, as for any emit). */
-json_t *webhook_denied(struct events *ev, const char *read_path);
-/* Matching webhook names for the event, as a new JSON array, without those in
- * denied (may be NULL) (takes ev->hmu). */
-json_t *webhook_targets(struct events *ev, json_t *event, json_t *denied);
+/* Matching webhook names for the event, as a new JSON array (takes ev->hmu). */
+json_t *webhook_targets(struct events *ev, json_t *event);
 /* Queues deliveries (takes ev->hmu) and wakes a worker. */
 void webhook_enqueue(struct events *ev, uint64_t seq, json_t *event, json_t *names,
                      json_t *deliveries);
 int webhook_start(struct events *ev);
 void webhook_stop(struct events *ev);
 
-/* ---- events_acl.c ---- */
-/* Whether the token with storage hash `hash` may see an event whose read path
- * is read_path (NULL: an event about no secret; only the token is checked):
- * 1 when its current policies grant `read` there (or it is root), 0 when not,
- * CF_EDENIED when the token is gone (revoked, expired), else a CF_E* error.
- * Call with the core lock held and no events lock (a lookup may revoke an
- * expired token, which may emit events). */
-int events_token_may_read(struct core *c, const char *hash, const char *read_path);
-
 /* ---- sse.c ---- */
-/* Publishes one stored event to every matching subscriber (ev->mu held);
- * read_path (may be NULL) is checked against each subscriber's token when its
- * stream sends the frame. */
-void sse_publish(struct events *ev, uint64_t seq, json_t *event, const char *read_path);
+/* Publishes one stored event to every matching subscriber (ev->mu held). */
+void sse_publish(struct events *ev, uint64_t seq, json_t *event);
 int sse_start(struct events *ev);
 /* Ends every stream (they answer end-of-stream) and stops the ticker. */
 void sse_stop(struct events *ev);

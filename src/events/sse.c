@@ -1,20 +1,15 @@
 /* sse.c - GET sys/events/subscribe: the server-sent event stream
  * (docs/internals/rotation.md "SSE"; docs/internals/events.md).
  *
- * Each subscriber is a bounded queue of ready SSE frames, each with the path
- * its token needs `read` on. events_emit() appends to it under ev->mu (so
- * frames are in sequence order) and never blocks: a subscriber whose queue
- * would pass EVENTS_SUB_QUEUE_MAX bytes is dropped (its stream ends; it
- * reconnects with Last-Event-ID and replays from the outbox). The HTTP layer
- * reads the queue through struct response_stream and parks the connection
- * while it is empty; the wake function resumes it. Before a frame is sent, the
- * reader checks the subscriber's token with its current policies
- * (events_token_may_read, under the core lock for reading): frames it may not
- * read are skipped, and a token that is gone ends the stream. A ticker thread
- * queues a ": keepalive" comment every 15 s, which also finds subscribers that
- * went away and, checked the same way, tokens that were revoked. */
+ * Each subscriber is a bounded byte queue of ready SSE frames. events_emit()
+ * appends to it under ev->mu (so frames are in sequence order) and never
+ * blocks: a subscriber whose queue would pass EVENTS_SUB_QUEUE_MAX is dropped
+ * (its stream ends; it reconnects with Last-Event-ID and replays from the
+ * outbox). The HTTP layer reads the queue through struct response_stream and
+ * parks the connection while it is empty; the wake function resumes it. A
+ * ticker thread queues a ": keepalive" comment every 15 s, which also finds
+ * subscribers that went away. */
 #include "core/core.h"
-#include "core/token.h"
 #include "backend/request.h"
 #include "backend/view.h"
 #include "events/events_int.h"
@@ -22,36 +17,20 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "policy/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* One queued frame (or keepalive comment): sent once its check passes. */
-struct frame {
-	struct frame *next;
-	char *read_path; /* NULL: the token is checked, not a path */
-	size_t len;
-	char data[];
-};
-
-/* How long a reader waits for the core lock before it ends the stream (the
- * client reconnects with Last-Event-ID). */
-#define SSE_LOCK_WAIT_MS 5000
-
 struct sub {
 	struct events *ev;
 	pthread_mutex_t mu;
-	json_t *types;       /* globs; empty = all */
-	char token_hash[65]; /* the subscriber's token (storage hash, not the token) */
-	char *replay;        /* frames replayed for Last-Event-ID, sent first */
+	json_t *types; /* globs; empty = all */
+	char *replay;  /* frames replayed for Last-Event-ID, sent first */
 	size_t replay_len, replay_off;
-	struct frame *head, *tail; /* live frames, not yet checked */
-	size_t qbytes;             /* their bytes */
-	struct frame *cur;         /* the checked frame being sent */
-	size_t cur_off;
+	char *q; /* live frames */
+	size_t qlen, qoff, qcap;
 	bool waiting; /* read() found nothing: wake() when something comes */
 	bool closed;  /* end the stream once drained (seal, shutdown) */
 	bool dropped; /* overflowed: end now */
@@ -71,50 +50,41 @@ sub_kick(struct sub *s)
 	}
 }
 
-/* Appends a frame to the live queue (s->mu held). Returns false on overflow
- * or ENOMEM. */
+/* Appends to the live queue (s->mu held). Returns false on overflow. */
 static bool
-sub_append(struct sub *s, const char *p, size_t n, const char *read_path)
+sub_append(struct sub *s, const char *p, size_t n)
 {
-	struct frame *f;
-
-	if (s->qbytes + n > EVENTS_SUB_QUEUE_MAX)
+	if (s->qoff > 0 && s->qoff == s->qlen)
+		s->qoff = s->qlen = 0;
+	if (s->qlen - s->qoff + n > EVENTS_SUB_QUEUE_MAX)
 		return false;
-	f = malloc(sizeof(*f) + n);
-	if (!f)
-		return false;
-	f->next = NULL;
-	f->len = n;
-	memcpy(f->data, p, n);
-	f->read_path = read_path ? strdup(read_path) : NULL;
-	if (read_path && !f->read_path) {
-		free(f);
-		return false;
+	if (s->qlen + n > s->qcap) {
+		size_t live = s->qlen - s->qoff, cap = s->qcap ? s->qcap : 4096;
+		char *nq;
+		while (cap < live + n)
+			cap *= 2;
+		nq = malloc(cap);
+		if (!nq)
+			return false;
+		if (live)
+			memcpy(nq, s->q + s->qoff, live);
+		free(s->q);
+		s->q = nq;
+		s->qcap = cap;
+		s->qlen = live;
+		s->qoff = 0;
 	}
-	if (s->tail)
-		s->tail->next = f;
-	else
-		s->head = f;
-	s->tail = f;
-	s->qbytes += n;
+	memcpy(s->q + s->qlen, p, n);
+	s->qlen += n;
 	return true;
-}
-
-static void
-frame_free(struct frame *f)
-{
-	if (!f)
-		return;
-	free(f->read_path); /* not secret: a path */
-	free(f);            /* not secret: an event frame (never a value) */
 }
 
 /* Queues bytes for s, dropping it on overflow, and wakes it (ev->smu held). */
 static void
-sub_push(struct sub *s, const char *p, size_t n, const char *read_path)
+sub_push(struct sub *s, const char *p, size_t n)
 {
 	pthread_mutex_lock(&s->mu);
-	if (!s->dropped && !s->closed && !sub_append(s, p, n, read_path)) {
+	if (!s->dropped && !s->closed && !sub_append(s, p, n)) {
 		s->dropped = true;
 		log_info("events: a subscriber fell %u bytes behind; its stream is ended",
 		         EVENTS_SUB_QUEUE_MAX);
@@ -124,7 +94,7 @@ sub_push(struct sub *s, const char *p, size_t n, const char *read_path)
 }
 
 void
-sse_publish(struct events *ev, uint64_t seq, json_t *event, const char *read_path)
+sse_publish(struct events *ev, uint64_t seq, json_t *event)
 {
 	const char *type = json_string_value(json_object_get(event, "type"));
 	char *frame = NULL;
@@ -143,7 +113,7 @@ sse_publish(struct events *ev, uint64_t seq, json_t *event, const char *read_pat
 				break;
 			}
 		}
-		sub_push(s, frame, len, read_path);
+		sub_push(s, frame, len);
 	}
 	pthread_mutex_unlock(&ev->smu);
 	free(frame);
@@ -151,91 +121,39 @@ sse_publish(struct events *ev, uint64_t seq, json_t *event, const char *read_pat
 
 /* ---- the stream (struct response_stream) ---- */
 
-/* Whether s's token may see frame f now: 1 yes, 0 no, < 0 the stream ends.
- * Called with no lock held. */
-static int
-sub_check(struct sub *s, const struct frame *f)
-{
-	struct core *c = s->ev->c;
-	int r;
-
-	if (!core_lock_shared(c, SSE_LOCK_WAIT_MS))
-		return CF_ESEALED;
-	r = events_token_may_read(c, s->token_hash, f->read_path);
-	core_unlock_shared(c);
-	return r;
-}
-
-/* Copies up to max bytes from p + *off (len bytes in all). */
-static long
-copy_out(char *buf, size_t max, const char *p, size_t len, size_t *off)
-{
-	size_t n = len - *off;
-
-	if (n > max)
-		n = max;
-	memcpy(buf, p + *off, n);
-	*off += n;
-	return (long)n;
-}
-
 static long
 sub_read(void *arg, char *buf, size_t max)
 {
 	struct sub *s = arg;
-	struct frame *f;
-	long n;
-	int ok;
+	size_t n;
 
 	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		if (s->dropped) {
-			pthread_mutex_unlock(&s->mu);
-			return RESPONSE_STREAM_END;
-		}
-		if (s->replay_off < s->replay_len) {
-			n = copy_out(buf, max, s->replay, s->replay_len, &s->replay_off);
-			if (s->replay_off == s->replay_len) {
-				free(s->replay); /* not secret: event frames */
-				s->replay = NULL;
-				s->replay_len = s->replay_off = 0;
-			}
-			pthread_mutex_unlock(&s->mu);
-			return n;
-		}
-		if (s->cur) {
-			n = copy_out(buf, max, s->cur->data, s->cur->len, &s->cur_off);
-			if (s->cur_off == s->cur->len) {
-				frame_free(s->cur);
-				s->cur = NULL;
-				s->cur_off = 0;
-			}
-			pthread_mutex_unlock(&s->mu);
-			return n;
-		}
-		if (!s->head)
-			break;
-		f = s->head;
-		s->head = f->next;
-		if (!s->head)
-			s->tail = NULL;
-		s->qbytes -= f->len;
-		/* The check takes the core lock and may look tokens up: never
-		 * under s->mu, which emitters take. Only this reader pops frames. */
+	if (s->dropped) {
 		pthread_mutex_unlock(&s->mu);
-		ok = sub_check(s, f);
-		pthread_mutex_lock(&s->mu);
-		if (ok < 0) {
-			frame_free(f);
-			s->dropped = true; /* token revoked or expired, or sealing */
-			continue;
+		return RESPONSE_STREAM_END;
+	}
+	if (s->replay_off < s->replay_len) {
+		n = s->replay_len - s->replay_off;
+		if (n > max)
+			n = max;
+		memcpy(buf, s->replay + s->replay_off, n);
+		s->replay_off += n;
+		if (s->replay_off == s->replay_len) {
+			free(s->replay);
+			s->replay = NULL;
+			s->replay_len = s->replay_off = 0;
 		}
-		if (ok == 0) {
-			frame_free(f);
-			continue;
-		}
-		s->cur = f;
-		s->cur_off = 0;
+		pthread_mutex_unlock(&s->mu);
+		return (long)n;
+	}
+	if (s->qoff < s->qlen) {
+		n = s->qlen - s->qoff;
+		if (n > max)
+			n = max;
+		memcpy(buf, s->q + s->qoff, n);
+		s->qoff += n;
+		pthread_mutex_unlock(&s->mu);
+		return (long)n;
 	}
 	if (s->closed) {
 		pthread_mutex_unlock(&s->mu);
@@ -281,13 +199,8 @@ sub_free(void *arg)
 	pthread_mutex_unlock(&ev->smu);
 	pthread_mutex_destroy(&s->mu);
 	json_decref(s->types);
-	free(s->replay); /* not secret: event frames */
-	while (s->head) {
-		struct frame *f = s->head;
-		s->head = f->next;
-		frame_free(f);
-	}
-	frame_free(s->cur);
+	free(s->replay);
+	free(s->q);
 	free(s);
 }
 
@@ -297,25 +210,9 @@ sub_free(void *arg)
  * is the limit that binds in practice. */
 #define SSE_REPLAY_BYTES_MAX (256u << 20)
 
-/* Whether the subscribing request's ACL (its token's policies as it
- * subscribes) may see a stored event record. */
-static bool
-replay_may_read(struct request *rq, json_t *rec)
-{
-	const char *rp = json_string_value(json_object_get(rec, "read_path"));
-	unsigned caps;
-
-	if (!rp || acl_is_root(rq->acl))
-		return true;
-	caps = acl_capabilities(rq->acl, rp);
-	return !(caps & CAP_DENY) && (caps & CAP_READ);
-}
-
-/* Frames of the retained events with after < seq < before that match s and
- * that rq's token may read. */
+/* Frames of the retained events with after < seq < before that match s. */
 static int
-replay_fill(struct events *ev, struct request *rq, struct sub *s, uint64_t after, uint64_t before,
-            struct buf *out)
+replay_fill(struct events *ev, struct sub *s, uint64_t after, uint64_t before, struct buf *out)
 {
 	char **keys = NULL;
 	size_t n = 0, i, count = 0;
@@ -338,8 +235,7 @@ replay_fill(struct events *ev, struct request *rq, struct sub *s, uint64_t after
 			continue; /* tidied meanwhile */
 		event = json_object_get(rec, "event");
 		if (events_types_match(s->types,
-		                       json_string_value(json_object_get(event, "type"))) &&
-		    replay_may_read(rq, rec)) {
+		                       json_string_value(json_object_get(event, "type")))) {
 			frame = events_sse_frame(seq, event, &fl);
 			r = frame ? buf_append(out, frame, fl) : CF_ENOMEM;
 			free(frame);
@@ -381,11 +277,6 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 	if (!s)
 		return CF_ENOMEM;
 	s->ev = ev;
-	if (!rq->te || !rq->acl) {
-		free(s);
-		return CF_EDENIED; /* the route needs a token */
-	}
-	memcpy(s->token_hash, rq->te->hash, sizeof(s->token_hash));
 	pthread_mutex_init(&s->mu, NULL);
 	r = events_globs_parse(types ? types : "", &s->types, err, sizeof(err));
 	if (r < 0) {
@@ -431,7 +322,7 @@ events_sys_subscribe(struct request *rq, struct response *rs)
 	pthread_mutex_unlock(&ev->mu);
 
 	if (resume && after + 1 < before) {
-		r = replay_fill(ev, rq, s, after, before, &replay);
+		r = replay_fill(ev, s, after, before, &replay);
 		if (r < 0) {
 			buf_free(&replay);
 			free(st);
@@ -482,7 +373,7 @@ ticker_main(void *arg)
 		if (ev->ticker_stop)
 			break;
 		for (s = ev->subs; s; s = s->next)
-			sub_push(s, keepalive, sizeof(keepalive) - 1, NULL);
+			sub_push(s, keepalive, sizeof(keepalive) - 1);
 	}
 	pthread_mutex_unlock(&ev->smu);
 	return NULL;

@@ -8,7 +8,6 @@
  * in flight is due, POST it (short timeouts, outside every lock), and store the
  * outcome in the event's outbox record, so a restart resumes the retries. */
 #include "core/core.h"
-#include "core/token.h"
 #include "backend/field.h"
 #include "backend/request.h"
 #include "backend/view.h"
@@ -20,7 +19,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
-#include "policy/policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +35,6 @@ hook_free(struct hook *h)
 		return;
 	free(h->name);
 	free(h->url);
-	free(h->token_hash); /* not secret: a storage hash, not the token */
 	secmem_free_str(h->secret);
 	json_decref(h->types);
 	json_decref(h->jobs);
@@ -62,22 +59,19 @@ hook_from_json(const char *name, json_t *cfg)
 	const char *url = json_string_value(json_object_get(cfg, "url"));
 	const char *secret = json_string_value(json_object_get(cfg, "secret"));
 	const char *fmt = json_string_value(json_object_get(cfg, "format"));
-	const char *th = json_string_value(json_object_get(cfg, "token_hash"));
 
 	if (!h)
 		return NULL;
 	h->name = strdup(name);
 	h->url = strdup(url ? url : "");
 	h->secret = secret && *secret ? strdup(secret) : NULL;
-	h->token_hash = th && *th ? strdup(th) : NULL;
 	h->types = json_incref(json_object_get(cfg, "types"));
 	h->jobs = json_incref(json_object_get(cfg, "jobs"));
 	h->slack = fmt && strcmp(fmt, "slack") == 0;
 	if (events_severity_parse(json_string_value(json_object_get(cfg, "min_severity")),
 	                          &h->min_severity) < 0)
 		h->min_severity = EV_INFO;
-	if (!h->name || !h->url || (secret && *secret && !h->secret) ||
-	    (th && *th && !h->token_hash)) {
+	if (!h->name || !h->url || (secret && *secret && !h->secret)) {
 		hook_free(h);
 		return NULL;
 	}
@@ -170,44 +164,7 @@ webhook_clear(struct events *ev)
 }
 
 json_t *
-webhook_denied(struct events *ev, const char *read_path)
-{
-	json_t *out = json_array(), *with = json_object(), *v;
-	const char *name;
-	struct hook *h;
-	int r = 0;
-
-	if (!out || !with)
-		goto fail;
-	/* A snapshot of (name, token hash): the lookups run without ev->hmu. */
-	pthread_mutex_lock(&ev->hmu);
-	for (h = ev->hooks; h && r == 0; h = h->next)
-		if (h->token_hash)
-			r = json_object_set_new(with, h->name, json_string(h->token_hash));
-	pthread_mutex_unlock(&ev->hmu);
-	if (r < 0)
-		goto fail;
-	json_object_foreach(with, name, v)
-	{
-		r = events_token_may_read(ev->c, json_string_value(v), read_path);
-		if (r == 1)
-			continue;
-		if (r < 0 && r != CF_EDENIED)
-			log_error("webhook %s: its token could not be checked (%s); event withheld",
-			          name, cf_strerror(r));
-		if (json_array_append_new(out, json_string(name)) < 0)
-			goto fail;
-	}
-	json_decref(with);
-	return out;
-fail:
-	json_decref(with);
-	json_decref(out);
-	return NULL;
-}
-
-json_t *
-webhook_targets(struct events *ev, json_t *event, json_t *denied)
+webhook_targets(struct events *ev, json_t *event)
 {
 	json_t *out = json_array();
 	struct hook *h;
@@ -217,8 +174,6 @@ webhook_targets(struct events *ev, json_t *event, json_t *denied)
 	pthread_mutex_lock(&ev->hmu);
 	for (h = ev->hooks; h; h = h->next) {
 		if (!events_hook_matches(h->types, h->jobs, h->min_severity, event))
-			continue;
-		if (denied && jsonx_array_has(denied, h->name))
 			continue;
 		if (json_array_append_new(out, json_string(h->name)) < 0) {
 			json_decref(out);
@@ -752,7 +707,6 @@ hook_public(const char *name, json_t *cfg)
 	json_t *out = json_object();
 	static const char *const keys[] = {"url", "types", "jobs", "min_severity", "format"};
 	const char *secret = json_string_value(json_object_get(cfg, "secret"));
-	json_t *v;
 	size_t i;
 
 	if (!out)
@@ -765,13 +719,6 @@ hook_public(const char *name, json_t *cfg)
 			goto fail;
 	}
 	if (json_object_set_new(out, "has_secret", json_boolean(secret && *secret)) < 0)
-		goto fail;
-	/* The token itself is never stored: its accessor names it. */
-	if (json_object_set_new(out, "has_token",
-	                        json_boolean(json_object_get(cfg, "token_hash") != NULL)) < 0)
-		goto fail;
-	v = json_object_get(cfg, "token_accessor");
-	if (v && json_object_set(out, "token_accessor", v) < 0)
 		goto fail;
 	return out;
 fail:
@@ -792,7 +739,7 @@ events_sys_webhook_exists(struct request *rq, bool *ret_exists)
 
 /* The body of sys/notify/webhooks/<name>. */
 struct webhook_params {
-	const char *url, *secret, *min_severity, *format, *token;
+	const char *url, *secret, *min_severity, *format;
 	json_t *types, *jobs;
 };
 
@@ -811,10 +758,6 @@ const struct field events_webhook_fields[] = {
          .def = "info", .desc = "the least severity delivered: info, warning or critical"},
         {"format", FIELD_STRING, 0, offsetof(struct webhook_params, format), .def = "json",
          .desc = "the body: json (the event) or slack (a Slack incoming-webhook message)"},
-        {"token", FIELD_STRING, FIELD_SECRET, offsetof(struct webhook_params, token),
-         .desc = "a token whose policies filter the events: only those about paths it may "
-                 "read are delivered (only its hash is kept; kept when an update omits it; "
-                 "\"\" removes it). Without one, every event is delivered, which needs sudo"},
         {NULL},
 };
 
@@ -835,7 +778,7 @@ webhook_params_parse(json_t *data, struct webhook_params *p, enum event_severity
 	{
 		if (!field_find(events_webhook_fields, k))
 			return bad(rs, "unknown field; expected url, secret, types, jobs, "
-			               "min_severity, format, token");
+			               "min_severity, format");
 	}
 	r = field_parse(events_webhook_fields, data, p, rs);
 	if (r < 0)
@@ -871,55 +814,6 @@ webhook_params_parse(json_t *data, struct webhook_params *p, enum event_severity
 	return 0;
 }
 
-/* Whether the caller has sudo on the request's path (root, or an internal
- * request). */
-static bool
-caller_sudo(struct request *rq)
-{
-	if (!rq->acl)
-		return rq->internal;
-	return acl_is_root(rq->acl) || (acl_capabilities(rq->acl, rq->path) & CAP_SUDO);
-}
-
-/* The filtering token of a webhook write into cfg (token_hash, token_accessor):
- * the one given (checked: it must be a live token), else the stored one. A
- * webhook without a token sees every event, so only a sudo caller may leave it
- * without one. 0, CF_EINVAL / CF_EDENIED with a message in rs, or CF_ENOMEM. */
-static int
-webhook_token(struct request *rq, const struct webhook_params *p, json_t *old, json_t *cfg,
-              struct response *rs)
-{
-	struct token_entry *te = NULL;
-	json_t *hash = NULL, *acc = NULL;
-	int r = 0;
-
-	if (p->token && *p->token) {
-		if (token_lookup(core_tokens(rq->core), p->token, &te) < 0)
-			return bad(rs, "token is not a valid token");
-		hash = json_string(te->hash);
-		acc = json_string(te->accessor);
-		token_entry_free(te);
-		if (!hash || !acc)
-			r = CF_ENOMEM;
-	} else if (!p->token) {
-		hash = json_incref(json_object_get(old, "token_hash"));
-		acc = json_incref(json_object_get(old, "token_accessor"));
-	}
-	if (r == 0 && !hash && !caller_sudo(rq)) {
-		(void)response_errorf(rs, "a webhook without a token receives every event and "
-		                          "needs sudo; give a token whose policies filter its "
-		                          "events");
-		r = CF_EDENIED;
-	}
-	if (r == 0 && hash &&
-	    (json_object_set(cfg, "token_hash", hash) < 0 ||
-	     (acc && json_object_set(cfg, "token_accessor", acc) < 0)))
-		r = CF_ENOMEM;
-	json_decref(hash);
-	json_decref(acc);
-	return r;
-}
-
 static int
 webhook_write(struct events *ev, const char *name, struct request *rq, struct response *rs)
 {
@@ -933,10 +827,9 @@ webhook_write(struct events *ev, const char *name, struct request *rq, struct re
 	r = webhook_params_parse(rq->data, &p, &s, rs);
 	if (r < 0)
 		goto out;
-	(void)view_get_json(ev->hooks_view, name, &old);
 	secret = p.secret;
 	/* The secret is write-only: an update that does not name one keeps the old. */
-	if (!secret && old)
+	if (!secret && view_get_json(ev->hooks_view, name, &old) == 0)
 		secret = json_string_value(json_object_get(old, "secret"));
 	cfg = json_pack("{s:s, s:O, s:O, s:s, s:s}", "url", p.url, "types", p.types, "jobs", p.jobs,
 	                "min_severity", events_severity_name(s), "format", p.format);
@@ -945,9 +838,6 @@ webhook_write(struct events *ev, const char *name, struct request *rq, struct re
 		r = CF_ENOMEM;
 		goto out;
 	}
-	r = webhook_token(rq, &p, old, cfg, rs);
-	if (r < 0)
-		goto out;
 	h = hook_from_json(name, cfg);
 	if (!h) {
 		r = CF_ENOMEM;
@@ -967,11 +857,6 @@ webhook_write(struct events *ev, const char *name, struct request *rq, struct re
 out:
 	if (cfg) {
 		json_t *sv = json_object_get(cfg, "secret");
-		if (sv)
-			secmem_wipe((char *)json_string_value(sv), json_string_length(sv));
-	}
-	if (old) { /* cfg holds its own copy of a kept secret */
-		json_t *sv = json_object_get(old, "secret");
 		if (sv)
 			secmem_wipe((char *)json_string_value(sv), json_string_length(sv));
 	}

@@ -309,28 +309,10 @@ consumers_flush(struct rotation *rm, struct rjob *j)
 
 /* ---- events and audit ---- */
 
-/* The path a token needs `read` on to see the job's events: where its
- * consumers read the secret (docs/internals/events.md "Who sees an event"). */
-static void
-event_read_path(json_t *cfg, char *out, size_t len)
-{
-	const char *t = jstr(cfg, "target");
-
-	if (strcmp(t, "pki") == 0)
-		snprintf(out, len, "%sdata/%s", jstr(cfg, "kv_mount"), jstr(cfg, "path"));
-	else
-		snprintf(out, len, "%s%s%s", jstr(cfg, "mount"),
-		         strcmp(t, "database") == 0  ? "static-creds/"
-		         : strcmp(t, "transit") == 0 ? "keys/"
-		                                     : "data/",
-		         jstr(cfg, "path"));
-}
-
 static void
 emit(struct rotation *rm, struct rjob *j, json_t *cfg, const char *type, enum event_severity sev,
      int64_t version, int64_t prev, bool force, const char *reason, json_t *extra)
 {
-	char read_path[1024];
 	struct event ev = {
 	        .type = type,
 	        .job = j->name,
@@ -342,12 +324,8 @@ emit(struct rotation *rm, struct rjob *j, json_t *cfg, const char *type, enum ev
 	        .severity = sev,
 	        .force = force,
 	        .extra = extra,
-	        .read_path = read_path,
 	};
-	int r;
-
-	event_read_path(cfg, read_path, sizeof(read_path));
-	r = core_emit_event(rm->c, &ev, NULL);
+	int r = core_emit_event(rm->c, &ev, NULL);
 
 	if (r < 0)
 		log_error("rotation: job %s: event %s could not be stored: %s", j->name, type,

@@ -1,11 +1,8 @@
 /* kv.c - helpers shared by KV v1 and v2: paths, listing, query ints, merge patch. */
 #include "engines/kv/kv_int.h"
 
-#include "backend/backend.h"
 #include "backend/view.h"
-#include "backend/event.h"
 #include "lib/err.h"
-#include "lib/log.h"
 #include "lib/util.h"
 #include "lib/secmem.h"
 
@@ -149,34 +146,4 @@ kv_merge_patch(json_t *target, json_t *patch)
 		}
 	}
 	return res;
-}
-
-void
-kv_emit_updated(struct request *rq, const char *path, bool v2, const char *op, int64_t version,
-                json_t *versions)
-{
-	const char *mount = rq->mount ? rq->mount->path : "";
-	char *read_path = kv_keyf("%s%s%s", mount, v2 ? "data/" : "", path);
-	json_t *extra = json_pack("{s:s}", "operation", op);
-	struct event e = {
-	        .type = "secret.updated",
-	        .mount = mount,
-	        .path = path,
-	        .read_path = read_path,
-	        .version = version,
-	        .severity = EV_INFO,
-	        .extra = extra,
-	};
-	int r = CF_ENOMEM;
-
-	if (extra && versions && json_object_set(extra, "versions", versions) < 0)
-		goto out;
-	if (read_path && extra)
-		r = request_emit_event(rq, &e);
-out:
-	if (r < 0)
-		log_error("%s%s: the secret.updated event (%s) could not be stored: %s", mount,
-		          path, op, cf_strerror(r));
-	free(read_path); /* not secret: a path */
-	json_decref(extra);
 }

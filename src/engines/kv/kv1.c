@@ -70,10 +70,7 @@ kv1_write(struct request *rq, struct response *rs)
 		(void)response_errorf(rs, "failed to parse ttl for entry");
 		return CF_EINVAL;
 	}
-	r = view_put_json(rq->mount->view, path, rq->data);
-	if (r == 0)
-		kv_emit_updated(rq, path, false, "write", 0, NULL);
-	return r;
+	return view_put_json(rq->mount->view, path, rq->data);
 }
 
 static int
@@ -87,15 +84,10 @@ kv1_delete(struct request *rq, struct response *rs)
 {
 	const char *path = rq->cap[0];
 
-	int r;
-
 	(void)rs;
 	if (*path == '\0')
 		return 0;
-	r = view_delete(rq->mount->view, path);
-	if (r == 0)
-		kv_emit_updated(rq, path, false, "delete", 0, NULL);
-	return r;
+	return view_delete(rq->mount->view, path);
 }
 
 static int

@@ -154,8 +154,6 @@ kv2_data_write(struct request *rq, struct response *rs, bool patch)
 	r = kv2_meta_commit(rq->mount->view, path, meta, n, newdata, trim, ntrim);
 	if (r < 0)
 		goto out;
-	/* Durable now; emitted under the key's lock so its events keep its order. */
-	kv_emit_updated(rq, path, true, patch ? "patch" : "write", n, NULL);
 	out = kv2_meta_render_version(meta, n);
 	if (!out) {
 		r = CF_ENOMEM;
@@ -304,9 +302,6 @@ kv2_data_delete_latest(struct request *rq, struct response *rs)
 		goto out;
 	}
 	r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, NULL, 0);
-	if (r == 0)
-		kv_emit_updated(rq, path, true, "delete", kv2_meta_int(meta, "current_version"),
-		                NULL);
 out:
 	if (lk)
 		kv2_unlock(rq->mount, lk);
@@ -453,8 +448,7 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 	int64_t *vers = NULL, *del = NULL, now;
 	size_t nvers = 0, ndel = 0, i;
 	struct keylock *lk = NULL;
-	json_t *meta = NULL, *touched = NULL;
-	int64_t top = 0;
+	json_t *meta = NULL;
 	bool changed = false;
 	int r;
 
@@ -506,29 +500,17 @@ kv2_data_versions_op(struct request *rq, struct response *rs, enum kv2_vop op)
 			del[ndel++] = vers[i];
 			break;
 		}
-		if (!touched)
-			touched = json_array();
-		if (rr != 0 || !touched ||
-		    json_array_append_new(touched, json_integer((json_int_t)vers[i])) < 0) {
+		if (rr != 0) {
 			r = CF_ENOMEM;
 			goto out;
 		}
-		if (vers[i] > top)
-			top = vers[i];
 		changed = true;
 	}
 	if (changed)
 		r = kv2_meta_commit(rq->mount->view, path, meta, 0, NULL, del, ndel);
-	if (changed && r == 0)
-		kv_emit_updated(rq, path, true,
-		                op == KV2_VOP_DELETE     ? "delete"
-		                : op == KV2_VOP_UNDELETE ? "undelete"
-		                                         : "destroy",
-		                top, touched);
 out:
 	if (lk)
 		kv2_unlock(rq->mount, lk);
-	json_decref(touched);
 	json_decref(meta);
 	free(vers);
 	free(del);

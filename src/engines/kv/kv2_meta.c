@@ -674,7 +674,6 @@ kv2_meta_delete(struct request *rq, struct response *rs)
 	const char *path = rq->cap[0];
 	struct keylock *lk;
 	json_t *meta = NULL;
-	int64_t cur = 0;
 	int r;
 
 	/* Nothing can live at an empty or folder path; DELETE stays idempotent. */
@@ -686,12 +685,8 @@ kv2_meta_delete(struct request *rq, struct response *rs)
 	r = kv2_meta_load(rq->mount->view, path, &meta);
 	if (r == CF_ENOTFOUND)
 		r = 0;
-	else if (r == 0) {
-		cur = kv2_meta_int(meta, "current_version");
+	else if (r == 0)
 		r = kv2_meta_purge(rq->mount->view, path, meta);
-		if (r == 0)
-			kv_emit_updated(rq, path, true, "metadata-delete", cur, NULL);
-	}
 	kv2_unlock(rq->mount, lk);
 	json_decref(meta);
 	return r;

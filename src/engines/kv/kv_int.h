@@ -56,14 +56,6 @@ int kv_json_bytes(json_t *val, char **ret_buf, size_t *ret_len);
 /* RFC 7386 merge patch: returns a new reference (target is not modified),
  * NULL on ENOMEM. */
 json_t *kv_merge_patch(json_t *target, json_t *patch);
-/* Emits secret.updated for key path of rq's mount after a durable change
- * (docs/internals/events.md): op is write, patch, delete, undelete, destroy,
- * metadata-delete; version the version it concerns (0: none); versions (may
- * be NULL, borrowed) the versions a delete/undelete/destroy touched. v2 makes
- * the read path <mount>data/<path>, else <mount><path>. Never carries a value.
- * A failure is logged, not returned: the change itself has been made. */
-void kv_emit_updated(struct request *rq, const char *path, bool v2, const char *op, int64_t version,
-                     json_t *versions);
 
 /* ---- kv2.c: mount state ---- */
 
